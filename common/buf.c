@@ -1,0 +1,125 @@
+/*
+ * Growable byte buffers (see buf.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/xmalloc.h"
+
+/* Make room for at least n more bytes after len. */
+void
+buf_reserve(struct buf *b, size_t n)
+{
+	size_t	want;
+
+	if (b->cap - b->len >= n)
+		return;
+	if (b->off > 0 && b->off >= b->len / 2 && b->cap - buf_used(b) >= n) {
+		memmove(b->data, b->data + b->off, buf_used(b));
+		b->len -= b->off;
+		b->off = 0;
+		return;
+	}
+	want = b->cap ? b->cap : 256;
+	while (want - b->len < n)
+		want *= 2;
+	b->data = xrealloc(b->data, want);
+	b->cap = want;
+}
+
+void
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+void
+buf_append_str(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void
+buf_appendf(struct buf *b, const char *fmt, ...)
+{
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_reserve(b, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* Drop n bytes from the front. */
+void
+buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len)
+		b->off = b->len = 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->off = b->len = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->off = b->len = b->cap = 0;
+}
+
+/* Give back memory when an empty buffer grew beyond keep bytes. */
+void
+buf_trim(struct buf *b, size_t keep)
+{
+	if (buf_used(b) == 0 && b->cap > keep)
+		buf_free(b);
+}
+
+/* One read(2) of at most max bytes into the buffer's tail. */
+ssize_t
+buf_read_fd(struct buf *b, int fd, size_t max)
+{
+	ssize_t	n;
+
+	buf_reserve(b, max);
+	n = read(fd, b->data + b->len, max);
+	if (n > 0)
+		b->len += (size_t)n;
+	return n;
+}
+
+/* One write(2) of as much as is pending; returns bytes written or -1. */
+ssize_t
+buf_write_fd(struct buf *b, int fd)
+{
+	ssize_t	n;
+
+	if (buf_used(b) == 0)
+		return 0;
+	n = write(fd, buf_head(b), buf_used(b));
+	if (n > 0)
+		buf_consume(b, (size_t)n);
+	return n;
+}

@@ -1,0 +1,36 @@
+/*
+ * A growable byte buffer with a read offset, used for pipe and socket I/O:
+ * data is appended at the end and consumed from the front without moving
+ * the rest until the space is needed.
+ */
+#ifndef MPSUP_BUF_H
+#define MPSUP_BUF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf {
+	char	*data;
+	size_t	 off;	/* first unconsumed byte */
+	size_t	 len;	/* end of valid data */
+	size_t	 cap;
+};
+
+#define BUF_INIT { NULL, 0, 0, 0 }
+
+static inline size_t	 buf_used(const struct buf *b) { return b->len - b->off; }
+static inline char	*buf_head(const struct buf *b) { return b->data + b->off; }
+
+void	 buf_reserve(struct buf *, size_t);
+void	 buf_append(struct buf *, const void *, size_t);
+void	 buf_append_str(struct buf *, const char *);
+void	 buf_appendf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_consume(struct buf *, size_t);
+void	 buf_reset(struct buf *);
+void	 buf_free(struct buf *);
+void	 buf_trim(struct buf *, size_t);
+ssize_t	 buf_read_fd(struct buf *, int, size_t);
+ssize_t	 buf_write_fd(struct buf *, int);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * The configuration: an INI file of one [supervisor] section and one
+ * [pool:NAME] section per pool, loaded with inih into typed structs.
+ * Loading collects every problem as "FILE:LINE: message", not only the
+ * first, so `mpsup check` can show an operator all of them at once.
+ */
+#ifndef MPSUP_CONFIG_H
+#define MPSUP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum pool_type { POOL_TYPE_EXEC, POOL_TYPE_STREAM };
+enum job_fds { JOB_FDS_STDIO, JOB_FDS_34 };
+enum output_mode { OUTPUT_LOG, OUTPUT_CAPTURE, OUTPUT_BOTH };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+enum store_sync { STORE_SYNC_NORMAL, STORE_SYNC_FULL };
+
+struct pool_config {
+	char		 *name;
+	int		  line;		/* of the section header */
+	enum pool_type	  type;
+	char		 *command;	/* as written */
+	char		**argv;		/* command split into words */
+	size_t		  argc;
+	int		  workers;	/* fixed size, or min_workers */
+	int		  min_workers;
+	int		  max_workers;	/* == workers unless dynamic */
+	int		  dynamic;
+	double		  idle_timeout;
+	int		  prefetch;
+	long		  max_queue;
+	double		  job_timeout;	/* 0 = none */
+	int		  max_attempts;
+	double		  retry_delay;
+	long		  max_jobs_per_worker;
+	double		  restart_delay;
+	double		  restart_delay_max;
+	enum output_mode  output;
+	uint64_t	  capture_max;
+	enum job_fds	  job_fds;
+	char		 *cwd;		/* absolute, or NULL */
+	char		 *user;
+	char		 *group;
+	uid_t		  uid;
+	gid_t		  gid;
+	char		**env;		/* KEY=VALUE */
+	size_t		  nenv;
+	int		  stop_signal;
+	double		  stop_timeout;
+};
+
+struct config {
+	char		 *path;		/* absolute */
+	char		 *dir;		/* its folder */
+	char		**listen;	/* unix: paths made absolute */
+	size_t		  nlisten;
+	char		 *authkey_file;
+	char		 *admin_authkey_file;
+	int		  legacy_md5;
+	char		 *status;	/* NULL = off */
+	char		 *status_token_file;
+	char		 *log;		/* NULL = stdout */
+	enum log_format	  log_format;
+	uint64_t	  log_max_line;
+	char		 *store;	/* "memory" or "sqlite:/abs/path" */
+	enum store_sync	  store_sync;
+	double		  result_ttl;
+	long		  result_max;
+	double		  shutdown_timeout;
+	long		  max_connections;
+	uint64_t	  max_message;
+	struct pool_config **pools;
+	size_t		  npools;
+};
+
+struct config_errors {
+	char	**msgs;		/* "FILE:LINE: message" */
+	size_t	  n;
+};
+
+/*
+ * Load and validate path. Returns the config, or NULL when there were
+ * errors; either way every problem found is appended to errs.
+ */
+struct config	*config_load(const char *path, struct config_errors *errs);
+void		 config_free(struct config *);
+void		 config_errors_free(struct config_errors *);
+struct pool_config *config_find_pool(const struct config *, const char *);
+
+#endif

@@ -1,0 +1,12 @@
+/*
+ * Subcommands of the mpsup binary, one file each (supervisor/cmd_*.c).
+ * Each takes its own argv (argv[0] is the subcommand's name) and returns
+ * the process exit status: 0 success, 1 failed, 2 usage or config error,
+ * 3 cannot connect or authenticate.
+ */
+#ifndef MPSUP_CMD_H
+#define MPSUP_CMD_H
+
+int	cmd_check(int argc, char **argv);
+
+#endif

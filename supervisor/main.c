@@ -1,0 +1,93 @@
+/*
+ * mpsup's entry point: parse the command line and hand over to the
+ * subcommand.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "supervisor/cmd.h"
+#include "supervisor/supervisor.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: mpsup [-c FILE] [--log-format text|json] [--pidfile PATH]\n"
+"       mpsup check -c FILE\n"
+"       mpsup --version | --help\n"
+"\n"
+"Runs the pools of worker processes described in FILE (default ./pool.ini)\n"
+"in the foreground. See mpsup(1).\n");
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "pidfile", required_argument, NULL, 'P' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct supervisor_options	opts = { "pool.ini", NULL, -1 };
+	int				ch, debug = 0;
+
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			opts.config_path = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "text") == 0)
+				opts.log_format = LOG_FORMAT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				opts.log_format = LOG_FORMAT_JSON;
+			else {
+				fprintf(stderr, "mpsup: --log-format must be "
+				    "text or json\n");
+				return 2;
+			}
+			break;
+		case 'P':
+			opts.pidfile = optarg;
+			break;
+		case 'D':
+			debug = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mpsup %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "mpsup: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init("mpsup", debug);
+	return supervisor_main(&opts);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && argv[1][0] != '-') {
+		if (strcmp(argv[1], "check") == 0)
+			return cmd_check(argc - 1, argv + 1);
+	}
+	return cmd_run(argc, argv);
+}

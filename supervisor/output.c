@@ -1,0 +1,250 @@
+/*
+ * Serialized output log (see output.h).
+ *
+ * Records are appended to one buffer and written when it passes a high-water
+ * mark or when the event loop is about to block (output_flush from an
+ * ev_prepare watcher). The log descriptor is written in a loop that waits
+ * for it with poll(2) if it happens to be non-blocking, so a record is never
+ * left half-written and another record never starts before it ends.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/timeutil.h"
+#include "common/xmalloc.h"
+#include "supervisor/linebuf.h"
+#include "supervisor/output.h"
+
+#define OUTPUT_HIGH_WATER	(256 * 1024)
+
+static struct {
+	int		 fd;
+	char		*path;
+	enum log_format	 format;
+	struct buf	 buf;
+	long long	 ts_ms;		/* cached timestamp */
+	char		 ts[TIME_ISO_BUF];
+} out = { .fd = -1 };
+
+static int
+output_open_path(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+int
+output_open(const char *path, enum log_format format)
+{
+	int	fd;
+
+	if (path == NULL)
+		fd = STDOUT_FILENO;
+	else if ((fd = output_open_path(path)) == -1)
+		return -1;
+	out.fd = fd;
+	out.format = format;
+	free(out.path);
+	out.path = path ? xstrdup(path) : NULL;
+	out.ts_ms = -1;
+	return 0;
+}
+
+int
+output_reopen(void)
+{
+	int	fd;
+
+	if (out.path == NULL)
+		return 0;
+	output_flush();
+	if ((fd = output_open_path(out.path)) == -1)
+		return -1;
+	close(out.fd);
+	out.fd = fd;
+	return 0;
+}
+
+void
+output_close(void)
+{
+	output_flush();
+	if (out.path != NULL && out.fd != -1)
+		close(out.fd);
+	out.fd = -1;
+	free(out.path);
+	out.path = NULL;
+	buf_free(&out.buf);
+}
+
+size_t
+output_pending(void)
+{
+	return buf_used(&out.buf);
+}
+
+void
+output_flush(void)
+{
+	struct pollfd	pfd;
+	ssize_t		n;
+
+	while (buf_used(&out.buf) > 0 && out.fd != -1) {
+		n = buf_write_fd(&out.buf, out.fd);
+		if (n >= 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			pfd.fd = out.fd;
+			pfd.events = POLLOUT;
+			(void)poll(&pfd, 1, 1000);
+			continue;
+		}
+		/* The log is gone (EPIPE, ENOSPC): drop, never block forever. */
+		buf_reset(&out.buf);
+		break;
+	}
+	buf_trim(&out.buf, 4 * OUTPUT_HIGH_WATER);
+}
+
+static const char *
+output_ts(double now)
+{
+	long long	ms = (long long)(now * 1000.0);
+
+	if (ms != out.ts_ms) {
+		time_iso8601(now, out.ts);
+		out.ts_ms = ms;
+	}
+	return out.ts;
+}
+
+/*
+ * Append s as the body of a JSON string: control characters escaped, and
+ * bytes that are not valid UTF-8 replaced by U+FFFD so the record always
+ * parses.
+ */
+static void
+output_json_escape(struct buf *b, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
+	const unsigned char	*run = p;
+	unsigned char		 c;
+	size_t			 need, i;
+	char			 esc[6];
+
+	buf_reserve(b, len + 2);
+	while (p < end) {
+		c = *p;
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			p++;
+			continue;
+		}
+		if (c >= 0x80) {
+			need = c >= 0xc2 && c <= 0xdf ? 1 :
+			    c >= 0xe0 && c <= 0xef ? 2 :
+			    c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+			if (need > 0 && (size_t)(end - p) > need) {
+				for (i = 1; i <= need; i++)
+					if ((p[i] & 0xc0) != 0x80)
+						break;
+				if (i > need && !(c == 0xe0 && p[1] < 0xa0) &&
+				    !(c == 0xed && p[1] >= 0xa0) &&
+				    !(c == 0xf0 && p[1] < 0x90) &&
+				    !(c == 0xf4 && p[1] >= 0x90)) {
+					p += need + 1;
+					continue;
+				}
+			}
+			buf_append(b, run, (size_t)(p - run));
+			buf_append(b, "\xef\xbf\xbd", 3);
+			run = ++p;
+			continue;
+		}
+		buf_append(b, run, (size_t)(p - run));
+		switch (c) {
+		case '"': buf_append(b, "\\\"", 2); break;
+		case '\\': buf_append(b, "\\\\", 2); break;
+		case '\n': buf_append(b, "\\n", 2); break;
+		case '\r': buf_append(b, "\\r", 2); break;
+		case '\t': buf_append(b, "\\t", 2); break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			buf_append(b, esc, 6);
+		}
+		run = ++p;
+	}
+	buf_append(b, run, (size_t)(p - run));
+}
+
+static void
+output_maybe_flush(void)
+{
+	if (buf_used(&out.buf) >= OUTPUT_HIGH_WATER)
+		output_flush();
+}
+
+void
+output_line(const struct output_tag *tag, enum output_stream stream,
+    const char *line, size_t len, int flags, double now)
+{
+	struct buf	*b = &out.buf;
+	const char	*sname = stream == OUTPUT_STREAM_OUT ? "out" : "err";
+
+	if (out.format == LOG_FORMAT_TEXT) {
+		buf_appendf(b, "%s %s.%d[%ld] %s%s%s%s%s: ", output_ts(now),
+		    tag->pool, tag->worker, (long)tag->pid, sname,
+		    tag->job ? " job=" : "", tag->job ? tag->job : "",
+		    (flags & LINE_CONT) ? " cont" : "",
+		    (flags & LINE_NOEOL) ? " noeol" : "");
+		buf_append(b, line, len);
+		buf_append(b, "\n", 1);
+	} else {
+		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":\"", output_ts(now));
+		output_json_escape(b, tag->pool, strlen(tag->pool));
+		buf_appendf(b, "\",\"worker\":%d,\"pid\":%ld,\"stream\":\"%s\","
+		    "\"job\":", tag->worker, (long)tag->pid, sname);
+		if (tag->job != NULL) {
+			buf_append(b, "\"", 1);
+			output_json_escape(b, tag->job, strlen(tag->job));
+			buf_append(b, "\"", 1);
+		} else
+			buf_append(b, "null", 4);
+		buf_append(b, ",\"line\":\"", 9);
+		output_json_escape(b, line, len);
+		buf_append(b, "\"", 1);
+		if (flags & LINE_CONT)
+			buf_append_str(b, ",\"cont\":true");
+		if (flags & LINE_NOEOL)
+			buf_append_str(b, ",\"noeol\":true");
+		buf_append(b, "}\n", 2);
+	}
+	output_maybe_flush();
+}
+
+void
+output_message(const char *level, const char *msg, double now)
+{
+	struct buf	*b = &out.buf;
+
+	if (out.format == LOG_FORMAT_TEXT)
+		buf_appendf(b, "%s mpsup: %s\n", output_ts(now), msg);
+	else {
+		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":null,\"level\":\"%s\","
+		    "\"msg\":\"", output_ts(now), level);
+		output_json_escape(b, msg, strlen(msg));
+		buf_append(b, "\"}\n", 3);
+	}
+	output_maybe_flush();
+}

@@ -1,0 +1,40 @@
+/*
+ * The serialized output log. The supervisor is its only writer: worker
+ * lines and supervisor messages become records (text or JSON) that are
+ * collected in a buffer and written with as few write(2) calls as
+ * possible, always whole records, so no two records ever interleave.
+ */
+#ifndef MPSUP_OUTPUT_H
+#define MPSUP_OUTPUT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config/config.h"
+
+enum output_stream { OUTPUT_STREAM_OUT, OUTPUT_STREAM_ERR };
+
+/* Who wrote a line. */
+struct output_tag {
+	const char	*pool;
+	int		 worker;
+	pid_t		 pid;
+	const char	*job;		/* or NULL */
+};
+
+/* Open the log: path NULL means stdout. Returns -1 with errno set. */
+int	output_open(const char *path, enum log_format);
+/* Reopen the file (SIGUSR1); keeps the old one on failure. */
+int	output_reopen(void);
+void	output_close(void);
+/* One worker line (flags from linebuf.h), timestamped at now. */
+void	output_line(const struct output_tag *, enum output_stream,
+	    const char *line, size_t len, int flags, double now);
+/* One supervisor message. */
+void	output_message(const char *level, const char *msg, double now);
+/* Write out everything buffered. */
+void	output_flush(void);
+/* Bytes waiting to be written. */
+size_t	output_pending(void);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * Fork recipe (see spawn.h). Everything the child needs is prepared before
+ * fork() so the child only makes async-signal-safe calls.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "supervisor/spawn.h"
+
+/* Write a short message to fd 2 from the child without stdio. */
+static void
+child_fail(const char *what, const char *arg)
+{
+	const char	*err = strerror(errno);
+	struct iovec	 iov[6];
+
+	iov[0].iov_base = (void *)"mpsup: ";
+	iov[0].iov_len = 7;
+	iov[1].iov_base = (void *)what;
+	iov[1].iov_len = strlen(what);
+	iov[2].iov_base = (void *)(arg ? " " : "");
+	iov[2].iov_len = arg ? 1 : 0;
+	iov[3].iov_base = (void *)(arg ? arg : "");
+	iov[3].iov_len = arg ? strlen(arg) : 0;
+	iov[4].iov_base = (void *)": ";
+	iov[4].iov_len = 2;
+	iov[5].iov_base = (void *)err;
+	iov[5].iov_len = strlen(err);
+	(void)!writev(STDERR_FILENO, iov, 6);
+	(void)!write(STDERR_FILENO, "\n", 1);
+	_exit(127);
+}
+
+static void
+close_from(int lowfd)
+{
+#ifdef HAVE_CLOSE_RANGE
+	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = lowfd; fd < 65536; fd++)
+		close(fd);
+}
+
+pid_t
+spawn_process(const struct spawn_spec *sp)
+{
+	sigset_t		 all, old;
+	struct sigaction	 sa;
+	pid_t			 pid, parent = getpid();
+	int			 tmp[SPAWN_MAX_FDS], i, devnull;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid != 0) {
+		/* Also from this side, so a group kill can never miss it. */
+		if (pid > 0)
+			(void)setpgid(pid, pid);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return pid;
+	}
+
+	/* Child. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (i = 1; i < NSIG; i++)
+		sigaction(i, &sa, NULL);
+	setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		child_fail("prctl", NULL);
+	if (getppid() != parent)
+		_exit(127);
+
+	/* Lift the wanted fds clear of 0..N-1 first so dup2 cannot clobber. */
+	devnull = -1;
+	for (i = 0; i < sp->nfds; i++) {
+		if (sp->fds[i] == -1) {
+			if (devnull == -1 &&
+			    (devnull = open("/dev/null", O_RDWR)) == -1)
+				child_fail("open", "/dev/null");
+			tmp[i] = fcntl(devnull, F_DUPFD, 64);
+		} else
+			tmp[i] = fcntl(sp->fds[i], F_DUPFD, 64);
+		if (tmp[i] == -1)
+			child_fail("fcntl", NULL);
+	}
+	for (i = 0; i < sp->nfds; i++)
+		if (dup2(tmp[i], i) == -1)
+			child_fail("dup2", NULL);
+	close_from(sp->nfds);
+
+	if (sp->set_creds) {
+		if (setgroups(0, NULL) == -1 && errno != EPERM)
+			child_fail("setgroups", NULL);
+		if (sp->user != NULL && initgroups(sp->user, sp->gid) == -1)
+			child_fail("initgroups", sp->user);
+		if (setgid(sp->gid) == -1)
+			child_fail("setgid", NULL);
+		if (setuid(sp->uid) == -1)
+			child_fail("setuid", NULL);
+	}
+	if (sp->cwd != NULL && chdir(sp->cwd) == -1)
+		child_fail("chdir", sp->cwd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	execvpe(sp->path, sp->argv, sp->envp);
+	child_fail("cannot run", sp->path);
+	/* NOTREACHED */
+	return -1;
+}
+
+/* Index of the entry for KEY= in v, or -1. */
+static int
+env_find(char **v, size_t n, const char *kv)
+{
+	size_t	 klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(v[i], kv, klen) == 0 && v[i][klen] == '=')
+			return (int)i;
+	return -1;
+}
+
+char **
+spawn_env_build(char *const *base, char *const *overrides, size_t noverrides)
+{
+	char	**v;
+	size_t	  n = 0, nbase = 0, i;
+	int	  at;
+
+	while (base != NULL && base[nbase] != NULL)
+		nbase++;
+	v = xcalloc(nbase + noverrides + 1, sizeof *v);
+	for (i = 0; i < nbase; i++)
+		if (strchr(base[i], '=') != NULL)
+			v[n++] = xstrdup(base[i]);
+	for (i = 0; i < noverrides; i++) {
+		if ((at = env_find(v, n, overrides[i])) != -1) {
+			free(v[at]);
+			v[at] = xstrdup(overrides[i]);
+		} else
+			v[n++] = xstrdup(overrides[i]);
+	}
+	v[n] = NULL;
+	return v;
+}
+
+void
+spawn_env_free(char **v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}

@@ -1,0 +1,235 @@
+/*
+ * The supervisor process (see supervisor.h): loads the config, opens the
+ * log, starts the pools and runs the one event loop until a graceful stop
+ * has brought every worker down.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "supervisor/output.h"
+#include "supervisor/pool.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/worker.h"
+
+struct supervisor	*supervisor;
+
+/* Route log_*() into the serialized output log. */
+static void
+supervisor_log_sink(enum log_level level, const char *msg, void *arg)
+{
+	static const char *const names[] = { "fatal", "warn", "info", "debug" };
+
+	output_message(names[level], msg, supervisor != NULL &&
+	    supervisor->loop != NULL ? ev_now(supervisor->loop) : time_wall());
+	if (level == LOG_LEVEL_FATAL)
+		output_flush();
+}
+
+/* Flush the log once per loop iteration, just before the loop blocks. */
+static void
+supervisor_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	output_flush();
+}
+
+void
+supervisor_pool_stopped(struct supervisor *sv, struct pool *pool)
+{
+	size_t	i;
+
+	if (!sv->stopping)
+		return;
+	for (i = 0; i < sv->npools; i++)
+		if (sv->pools[i]->state != POOL_STOPPED)
+			return;
+	ev_break(sv->loop, EVBREAK_ALL);
+}
+
+void
+supervisor_stop(struct supervisor *sv)
+{
+	size_t	i;
+
+	if (sv->stopping)
+		return;
+	sv->stopping = 1;
+	log_info("stopping");
+	for (i = 0; i < sv->npools; i++)
+		pool_stop(sv->pools[i]);
+	if (sv->npools == 0)
+		ev_break(sv->loop, EVBREAK_ALL);
+}
+
+static void
+supervisor_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct supervisor	*sv = w->data;
+	size_t			 i;
+	int			 j;
+
+	switch (w->signum) {
+	case SIGTERM:
+	case SIGINT:
+		if (!sv->stopping) {
+			log_info("received SIG%s", w->signum == SIGTERM ?
+			    "TERM" : "INT");
+			supervisor_stop(sv);
+			break;
+		}
+		/* A second request does not wait for stop_timeout. */
+		log_warnx("received SIG%s again: killing all workers now",
+		    w->signum == SIGTERM ? "TERM" : "INT");
+		for (i = 0; i < sv->npools; i++)
+			for (j = 0; j < sv->pools[i]->nslots; j++)
+				worker_kill(sv->pools[i]->slots[j]);
+		break;
+	case SIGUSR1:
+		if (output_reopen() == -1)
+			log_warn("reopening the log %s", sv->cfg->log);
+		else
+			log_info("log reopened");
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: configuration reload is not implemented "
+		    "yet; keeping the running configuration");
+		break;
+	}
+}
+
+static int
+supervisor_write_pidfile(const char *path)
+{
+	char	buf[32];
+	int	fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -1;
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static void
+supervisor_signal_init(struct supervisor *sv, ev_signal *w, int signum)
+{
+	ev_signal_init(w, supervisor_signal_cb, signum);
+	w->data = sv;
+	ev_signal_start(sv->loop, w);
+}
+
+int
+supervisor_main(const struct supervisor_options *opts)
+{
+	struct supervisor	 sv;
+	struct config_errors	 errs = { NULL, 0 };
+	struct sigaction	 sa;
+	char			 exe[PATH_MAX];
+	ssize_t			 n;
+	size_t			 i;
+
+	memset(&sv, 0, sizeof sv);
+	sv.cfg = config_load(opts->config_path, &errs);
+	if (sv.cfg == NULL) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		config_errors_free(&errs);
+		return 2;
+	}
+	if (opts->log_format >= 0)
+		sv.cfg->log_format = opts->log_format;
+	for (i = 0; i < sv.cfg->npools; i++) {
+		if ((sv.cfg->pools[i]->user != NULL ||
+		    sv.cfg->pools[i]->group != NULL) && geteuid() != 0) {
+			fprintf(stderr, "%s:%d: pool '%s': user/group need "
+			    "mpsup to run as root\n", sv.cfg->path,
+			    sv.cfg->pools[i]->line, sv.cfg->pools[i]->name);
+			config_free(sv.cfg);
+			return 2;
+		}
+	}
+	if (output_open(sv.cfg->log, sv.cfg->log_format) == -1) {
+		fprintf(stderr, "mpsup: cannot open log %s: %s\n", sv.cfg->log,
+		    strerror(errno));
+		config_free(sv.cfg);
+		return 2;
+	}
+	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) == -1) {
+		fprintf(stderr, "mpsup: readlink /proc/self/exe: %s\n",
+		    strerror(errno));
+		config_free(sv.cfg);
+		return 2;
+	}
+	exe[n] = '\0';
+	sv.self_exe = xstrdup(exe);
+	if (opts->pidfile != NULL) {
+		if (supervisor_write_pidfile(opts->pidfile) == -1) {
+			fprintf(stderr, "mpsup: cannot write pidfile %s: %s\n",
+			    opts->pidfile, strerror(errno));
+			free(sv.self_exe);
+			config_free(sv.cfg);
+			return 2;
+		}
+		sv.pidfile = xstrdup(opts->pidfile);
+	}
+
+	supervisor = &sv;
+	log_set_sink(supervisor_log_sink, NULL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* Orphans of our workers come back to us to be reaped. */
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	sv.loop = ev_default_loop(EVFLAG_AUTO);
+	sv.started_at = ev_now(sv.loop);
+	supervisor_signal_init(&sv, &sv.sig_term, SIGTERM);
+	supervisor_signal_init(&sv, &sv.sig_int, SIGINT);
+	supervisor_signal_init(&sv, &sv.sig_hup, SIGHUP);
+	supervisor_signal_init(&sv, &sv.sig_usr1, SIGUSR1);
+	ev_prepare_init(&sv.flush, supervisor_flush_cb);
+	ev_prepare_start(sv.loop, &sv.flush);
+
+	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
+	    (long)getpid(), sv.cfg->path);
+	sv.npools = sv.cfg->npools;
+	sv.pools = xcalloc(sv.npools, sizeof *sv.pools);
+	for (i = 0; i < sv.npools; i++)
+		sv.pools[i] = pool_new(&sv, sv.cfg->pools[i]);
+	for (i = 0; i < sv.npools; i++)
+		pool_start(sv.pools[i]);
+
+	ev_run(sv.loop, 0);
+
+	log_info("stopped");
+	for (i = 0; i < sv.npools; i++)
+		pool_free(sv.pools[i]);
+	free(sv.pools);
+	if (sv.pidfile != NULL) {
+		unlink(sv.pidfile);
+		free(sv.pidfile);
+	}
+	output_close();
+	log_set_sink(NULL, NULL);
+	ev_loop_destroy(sv.loop);
+	supervisor = NULL;
+	free(sv.self_exe);
+	config_free(sv.cfg);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * The supervisor process: one libev loop that owns the pools, the output
+ * log, the signals and (later) the listener and status endpoint.
+ */
+#ifndef MPSUP_SUPERVISOR_H
+#define MPSUP_SUPERVISOR_H
+
+#include <ev.h>
+
+#include "config/config.h"
+
+struct pool;
+
+/* A worker that ran this long counts as healthy: back-off resets. */
+#define SUPERVISOR_HEALTHY_UPTIME	1.0
+/* Quick deaths in a row after which a pool is marked failing. */
+#define SUPERVISOR_FAILING_DEATHS	5
+/* How long pipes may outlive a reaped worker before being closed. */
+#define SUPERVISOR_PIPE_GRACE		1.0
+
+struct supervisor_options {
+	const char	*config_path;
+	const char	*pidfile;
+	int		 log_format;	/* -1 = from config */
+};
+
+struct supervisor {
+	struct ev_loop		*loop;
+	struct config		*cfg;
+	struct pool		**pools;
+	size_t			 npools;
+	char			*self_exe;	/* for exec workers */
+	char			*pidfile;
+	double			 started_at;
+	int			 stopping;
+	ev_signal		 sig_term, sig_int, sig_hup, sig_usr1;
+	ev_prepare		 flush;
+};
+
+extern struct supervisor	*supervisor;
+
+/* Run the supervisor in the foreground; returns the exit status. */
+int	supervisor_main(const struct supervisor_options *);
+/* Begin a graceful stop. */
+void	supervisor_stop(struct supervisor *);
+/* A pool has no live workers left; exits the loop when all are done. */
+void	supervisor_pool_stopped(struct supervisor *, struct pool *);
+
+#endif

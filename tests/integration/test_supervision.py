@@ -1,0 +1,311 @@
+"""Supervision: workers start, are replaced, back off, stop cleanly."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (MPSUP, Supervisor, pid_alive, run_tests, wait_for,  # noqa: E402
+                     worker_pids, write)
+
+SLEEPER = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:sleepers]
+type = stream
+job_fds = 3,4
+workers = 3
+command = sh -c 'echo "up $MPSUP_POOL $MPSUP_WORKER $$"; exec sleep 1000'
+"""
+
+
+def test_workers_start_with_their_environment(tmp):
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:envy]
+type = stream
+job_fds = 3,4
+workers = 2
+env = GREETING=hello world
+env = OTHER=2
+cwd = sub
+command = sh -c 'echo "pool=$MPSUP_POOL worker=$MPSUP_WORKER sup=$MPSUP_SUPERVISOR_PID fds=$MPSUP_JOB_FDS greet=$GREETING other=$OTHER cwd=$(pwd)"; exec sleep 1000'
+"""
+    os.mkdir(os.path.join(tmp, "sub"))
+    sup = Supervisor(tmp, cfg)
+    lines = sup.wait_log("pool=envy", count=2)
+    for idx in (0, 1):
+        want = "pool=envy worker=%d sup=%d fds=3,4 greet=hello world other=2 cwd=%s/sub" % (
+            idx, sup.pid, os.path.realpath(tmp))
+        assert any(l.endswith(want) for l in lines), (want, lines)
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z envy\.0\[\d+\] out: pool=envy",
+                     "\n".join(lines), re.M), lines
+    assert len(worker_pids(sup, "envy")) == 2
+    assert sup.stop() == 0
+
+
+def test_worker_has_only_its_own_descriptors(tmp):
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:a]
+type = stream
+job_fds = 3,4
+workers = 1
+command = sh -c 'echo "fds34 $(ls /proc/$$/fd | sort -n | tr "\\n" " ")"; exec sleep 1000'
+[pool:b]
+type = stream
+workers = 1
+command = sh -c 'echo "fdsio $(ls /proc/$$/fd | sort -n | tr "\\n" " ")" >&2; exec sleep 1000'
+"""
+    sup = Supervisor(tmp, cfg)
+    a = sup.wait_log("fds34")[0]
+    b = sup.wait_log("fdsio")[0]
+    # ls itself opens one descriptor (3 or 5) while listing; the shell's are the rest.
+    assert a.split("fds34 ")[1].split()[:5] == ["0", "1", "2", "3", "4"], a
+    assert len(a.split("fds34 ")[1].split()) <= 6, a
+    assert b.split("fdsio ")[1].split()[:3] == ["0", "1", "2"], b
+    assert len(b.split("fdsio ")[1].split()) <= 4, b
+    assert sup.stop() == 0
+
+
+def test_killed_worker_is_replaced(tmp):
+    sup = Supervisor(tmp, SLEEPER)
+    sup.wait_log("up sleepers", count=3)
+    before = worker_pids(sup, "sleepers")
+    assert len(before) == 3, before
+    victim = before[1]
+    os.kill(victim, signal.SIGKILL)
+    after = wait_for(lambda: (lambda p: p if len(p) == 3 and victim not in p else None)(
+        worker_pids(sup, "sleepers")), timeout=2.0, what="replacement worker")
+    assert set(before) - {victim} <= set(after)
+    sup.wait_log("killed by signal 9")
+    assert sup.stop() == 0
+
+
+def test_crash_looping_worker_backs_off(tmp):
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:crashy]
+type = stream
+job_fds = 3,4
+workers = 1
+restart_delay = 100ms
+restart_delay_max = 1s
+command = sh -c 'echo boom; exit 3'
+[pool:steady]
+type = stream
+job_fds = 3,4
+workers = 1
+command = sh -c 'echo steady; exec sleep 1000'
+"""
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("pool crashy: workers keep dying", timeout=10)
+    time.sleep(2.5)
+    log = sup.log()
+    delays = [int(m) for m in re.findall(r"crashy\.0: restarting in (\d+)ms", log)]
+    assert delays[:5] == [100, 200, 400, 800, 1000], delays
+    assert all(d == 1000 for d in delays[4:]), delays
+    # Back-off bounds the rate: a tight loop would have made hundreds.
+    assert log.count("exited with status 3") < 15
+    assert sup.proc.poll() is None, "supervisor died"
+    assert len(worker_pids(sup, "steady")) == 1
+    assert sup.stop() == 0
+
+
+def test_sigterm_exits_zero_and_leaves_no_process(tmp):
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:family]
+type = stream
+job_fds = 3,4
+workers = 2
+command = sh -c 'sleep 1000 & echo "child $!"; echo "self $$"; wait'
+"""
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("child ", count=2)
+    sup.wait_log("self ", count=2)
+    pids = [int(l.rsplit(" ", 1)[1]) for l in sup.lines() if " out: child " in l or " out: self " in l]
+    assert len(pids) == 4 and all(pid_alive(p) for p in pids), pids
+    assert sup.stop() == 0
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=2, what="all workers gone")
+    assert "stopped" in sup.lines()[-1]
+
+
+def test_stop_timeout_escalates_to_sigkill(tmp):
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:stubborn]
+type = stream
+job_fds = 3,4
+workers = 1
+stop_timeout = 500ms
+command = sh -c 'trap "echo ignoring TERM" TERM; echo "ready $$"; while true; do sleep 0.1; done'
+"""
+    sup = Supervisor(tmp, cfg)
+    line = sup.wait_log("ready ")[0]
+    pid = int(line.rsplit(" ", 1)[1])
+    t0 = time.monotonic()
+    assert sup.stop(timeout=10) == 0
+    assert time.monotonic() - t0 < 5
+    assert "did not stop within 0.5s" in sup.log()
+    assert not pid_alive(pid)
+
+
+def test_stop_signal_is_configurable(tmp):
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:q]
+type = stream
+job_fds = 3,4
+workers = 1
+stop_signal = INT
+command = sh -c 'trap "echo got INT; exit 0" INT; trap "" TERM; echo ready; while true; do sleep 0.1; done'
+"""
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("out: ready")
+    assert sup.stop() == 0
+    assert "got INT" in sup.log()
+
+
+def test_kill9_of_supervisor_takes_workers_with_it(tmp):
+    sup = Supervisor(tmp, SLEEPER)
+    sup.wait_log("up sleepers", count=3)
+    pids = worker_pids(sup, "sleepers")
+    assert len(pids) == 3
+    sup.signal(signal.SIGKILL)
+    sup.wait()
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=2, what="workers to die")
+
+
+def test_pidfile_written_and_removed(tmp):
+    pidfile = os.path.join(tmp, "mpsup.pid")
+    sup = Supervisor(tmp, SLEEPER, extra_args=["--pidfile", pidfile])
+    sup.wait_log("up sleepers")
+    with open(pidfile) as f:
+        assert int(f.read().strip()) == sup.pid
+    assert sup.stop() == 0
+    assert not os.path.exists(pidfile)
+
+
+def test_sigusr1_reopens_log_file(tmp):
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+log = out.log
+[pool:ticker]
+type = stream
+job_fds = 3,4
+workers = 1
+command = sh -c 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.05; done'
+"""
+    sup = Supervisor(tmp, cfg)
+    path = os.path.join(tmp, "out.log")
+    wait_for(lambda: os.path.exists(path) and "tick 3" in open(path).read(), what="ticks")
+    os.rename(path, path + ".1")
+    sup.signal(signal.SIGUSR1)
+    wait_for(lambda: os.path.exists(path) and "tick" in open(path).read(), what="new log file")
+    assert "log reopened" in open(path).read() or "log reopened" in open(path + ".1").read()
+    assert sup.stop() == 0
+    assert sup.log() == "", "log = out.log must not write to stdout"
+
+
+def test_json_log_records(tmp):
+    import json
+    cfg = SLEEPER.replace("status =", "status =\nlog_format = json")
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("up sleepers", count=3)
+    assert sup.stop() == 0
+    recs = [json.loads(l) for l in sup.lines()]
+    work = [r for r in recs if r.get("pool") == "sleepers"]
+    assert len(work) == 3
+    for r in work:
+        assert set(["ts", "pool", "worker", "pid", "stream", "job", "line"]) <= set(r), r
+        assert r["stream"] == "out" and r["job"] is None and r["line"].startswith("up sleepers")
+    msgs = [r for r in recs if r.get("pool") is None]
+    assert msgs and all("msg" in r for r in msgs)
+
+
+def test_log_format_flag_overrides_config(tmp):
+    import json
+    sup = Supervisor(tmp, SLEEPER, extra_args=["--log-format", "json"])
+    sup.wait_log("up sleepers", count=3)
+    assert sup.stop() == 0
+    for l in sup.lines():
+        json.loads(l)
+
+
+def test_idle_supervisor_uses_no_cpu(tmp):
+    sup = Supervisor(tmp, SLEEPER)
+    sup.wait_log("up sleepers", count=3)
+    time.sleep(0.3)
+
+    def ticks():
+        with open("/proc/%d/stat" % sup.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    t0 = ticks()
+    time.sleep(2.0)
+    # An idle supervisor sleeps in the kernel: at most a tick or two of noise.
+    assert ticks() - t0 <= 2
+    assert sup.stop() == 0
+
+
+def test_bad_config_refuses_to_start(tmp):
+    cfg = "[supervisor]\nbogus = 1\n[pool:x]\ntype = stream\n"
+    path = write(os.path.join(tmp, "bad.ini"), cfg)
+    r = subprocess.run([MPSUP, "-c", path], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert "%s:2: unknown key 'bogus'" % path in r.stderr, r.stderr
+    assert "%s:3: pool 'x': missing 'command'" % path in r.stderr, r.stderr
+
+
+def test_check_command(tmp):
+    bad = write(os.path.join(tmp, "bad.ini"), """[supervisor]
+log_format = xml
+[pool:a]
+type = stream
+command = ./w
+workers = many
+[pool:a]
+[nonsense]
+x = 1
+[pool:b]
+type = exec
+restart_delay = soon
+""" + "env = " + "A" * 250 + "=1\n")
+    r = subprocess.run([MPSUP, "check", "-c", bad], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1, r
+    out = r.stdout
+    for want in ("bad.ini:2: log_format: 'xml' is not one of text, json",
+                 "bad.ini:6: workers: expected a whole number",
+                 "bad.ini:7: duplicate pool 'a' (first at line 3)",
+                 "bad.ini:8: unknown section [nonsense]",
+                 "bad.ini:12: restart_delay: expected a duration",
+                 "bad.ini:13: line too long"):
+        assert want in out, (want, out)
+    good = write(os.path.join(tmp, "good.ini"), SLEEPER)
+    r = subprocess.run([MPSUP, "check", "-c", good], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "ok" in r.stdout, r
+    r = subprocess.run([MPSUP, "check", "-c", os.path.join(tmp, "missing.ini")],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "missing.ini: cannot open" in r.stdout, r
+
+
+if __name__ == "__main__":
+    run_tests(globals())
