@@ -112,7 +112,8 @@ output_flush(void)
 		buf_reset(&out.buf);
 		break;
 	}
-	buf_trim(&out.buf, 4 * OUTPUT_HIGH_WATER);
+	/* Keep room for a few maximal records rather than churn allocations. */
+	buf_trim(&out.buf, 8u << 20);
 }
 
 static const char *
