@@ -32,6 +32,10 @@ log_set_sink(log_sink_fn fn, void *arg)
 }
 
 static void
+log_emit(enum log_level, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
+static void
 log_emit(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	char	msg[4096];

@@ -383,10 +383,15 @@ set_special(struct loader *ld, const struct key_def *kd, const char *value)
 		if (*value == '\0')
 			return;
 		tmp = resolve_path(cfg, value);
-		if (stat(tmp, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		if (stat(tmp, &sb) == -1) {
 			loader_error(ld, ld->lineno, "cwd: %s: %s", tmp,
-			    errno == 0 || S_ISDIR(sb.st_mode) ?
-			    "not a directory" : strerror(errno));
+			    strerror(errno));
+			free(tmp);
+			return;
+		}
+		if (!S_ISDIR(sb.st_mode)) {
+			loader_error(ld, ld->lineno, "cwd: %s: not a directory",
+			    tmp);
 			free(tmp);
 			return;
 		}
@@ -572,12 +577,23 @@ loader_section(struct loader *ld, const char *name)
 	ld->sect = SECT_POOL;
 }
 
+/* Where inih sees an inline comment: ';' after a blank, or NULL. */
+static const char *
+inline_comment(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (s[1] == ';' && isspace((unsigned char)s[0]))
+			return s + 1;
+	return NULL;
+}
+
 /* Classify one raw line; returns what inih should see instead of it. */
 static const char *
 loader_check_line(struct loader *ld, char *line, int num)
 {
-	char	*p, *end, *sep;
-	size_t	 len;
+	char		*p, *end, *sep;
+	const char	*comment;
+	size_t		 len;
 
 	ld->continuation = 0;
 	len = strlen(line);
@@ -629,8 +645,8 @@ loader_check_line(struct loader *ld, char *line, int num)
 		return ld->sect == SECT_SKIP ? "" : line;
 	}
 	sep = strpbrk(p, "=:");
-	end = strstr(p, " ;");
-	if (sep == NULL || (end != NULL && end < sep) || sep == p) {
+	comment = inline_comment(p);
+	if (sep == NULL || (comment != NULL && comment < sep) || sep == p) {
 		loader_error(ld, ld->lineno, "expected 'key = value'");
 		return "";
 	}
@@ -860,4 +876,30 @@ config_find_pool(const struct config *cfg, const char *name)
 		if (strcmp(cfg->pools[i]->name, name) == 0)
 			return cfg->pools[i];
 	return NULL;
+}
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+int
+config_pool_process_differs(const struct pool_config *a,
+    const struct pool_config *b)
+{
+	size_t	i;
+
+	if (a->type != b->type || str_differs(a->command, b->command) ||
+	    a->output != b->output || a->capture_max != b->capture_max ||
+	    a->job_fds != b->job_fds || str_differs(a->cwd, b->cwd) ||
+	    str_differs(a->user, b->user) || str_differs(a->group, b->group) ||
+	    a->nenv != b->nenv)
+		return 1;
+	for (i = 0; i < a->nenv; i++)
+		if (strcmp(a->env[i], b->env[i]) != 0)
+			return 1;
+	return 0;
 }

@@ -88,5 +88,8 @@ struct config	*config_load(const char *path, struct config_errors *errs);
 void		 config_free(struct config *);
 void		 config_errors_free(struct config_errors *);
 struct pool_config *config_find_pool(const struct config *, const char *);
+/* True if workers started with a must be restarted to run as b says. */
+int		 config_pool_process_differs(const struct pool_config *a,
+		    const struct pool_config *b);
 
 #endif

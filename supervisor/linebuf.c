@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,16 +32,22 @@ linebuf_feed(struct linebuf *lb, const void *p, size_t n)
 	buf_append(&lb->buf, p, n);
 }
 
+/*
+ * Never hold more than one piece and its newline. A caller that reads again
+ * without draining with linebuf_next() gets -1 and ENOBUFS rather than a 0
+ * that would look like end of stream.
+ */
 ssize_t
 linebuf_read(struct linebuf *lb, int fd)
 {
-	size_t	room = LINEBUF_READ;
+	size_t	room = LINEBUF_READ, used = buf_used(&lb->buf);
 
-	/* Never hold more than one piece and its newline. */
-	if (buf_used(&lb->buf) + room > lb->max + 1)
-		room = lb->max + 1 - buf_used(&lb->buf);
-	if (room == 0)
-		room = 1;
+	if (used >= lb->max + 1) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (used + room > lb->max + 1)
+		room = lb->max + 1 - used;
 	return buf_read_fd(&lb->buf, fd, room);
 }
 
