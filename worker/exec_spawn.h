@@ -1,0 +1,22 @@
+/*
+ * Starting an exec job's process: the one fork recipe (signals blocked
+ * around fork, a fresh process group, PR_SET_PDEATHSIG, fds 0-2 only,
+ * exec failure reported through a close-on-exec pipe).
+ */
+#ifndef MPSUP_EXEC_SPAWN_H
+#define MPSUP_EXEC_SPAWN_H
+
+#include <sys/types.h>
+
+struct exec_job;
+
+/* Why a job's command did not start (the child still exits and is reaped). */
+struct exec_spawn_error {
+	int	 exit_code;	/* 127 not found, 126 cannot run */
+	char	*message;	/* caller frees */
+};
+
+pid_t	exec_spawn_job(struct exec_job *, int, int, int,
+	    struct exec_spawn_error *);
+
+#endif
