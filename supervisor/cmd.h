@@ -8,5 +8,10 @@
 #define MPSUP_CMD_H
 
 int	cmd_check(int argc, char **argv);
+int	cmd_ctl(int argc, char **argv);
+int	cmd_keygen(int argc, char **argv);
+int	cmd_result(int argc, char **argv);
+int	cmd_status(int argc, char **argv);
+int	cmd_submit(int argc, char **argv);
 
 #endif

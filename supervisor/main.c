@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "supervisor/cmd.h"
 #include "supervisor/supervisor.h"
+#include "worker/exec_worker.h"
 
 static void
 usage(FILE *f)
@@ -19,10 +20,19 @@ usage(FILE *f)
 	fprintf(f,
 "usage: mpsup [-c FILE] [--log-format text|json] [--pidfile PATH]\n"
 "       mpsup check -c FILE\n"
+"       mpsup submit [CONN] -p POOL [-w] [-t SECS] -- CMD [ARG ...]\n"
+"       mpsup submit [CONN] -p POOL [-w] [-t SECS] -d JSON|@FILE\n"
+"       mpsup submit [CONN] -p POOL --stdin [-w]\n"
+"       mpsup result [CONN] [-w] [-t SECS] JOBID\n"
+"       mpsup status [CONN] [--json]\n"
+"       mpsup ctl [CONN] reload | stop | scale POOL N | pause POOL |\n"
+"                        resume POOL | cancel JOBID\n"
+"       mpsup keygen [FILE]\n"
 "       mpsup --version | --help\n"
 "\n"
 "Runs the pools of worker processes described in FILE (default ./pool.ini)\n"
-"in the foreground. See mpsup(1).\n");
+"in the foreground. CONN is -c FILE, or -a ADDRESS -k KEYFILE, or\n"
+"MPSUP_ADDRESS and MPSUP_AUTHKEY_FILE in the environment. See mpsup(1).\n");
 }
 
 static int
@@ -88,6 +98,18 @@ main(int argc, char **argv)
 	if (argc > 1 && argv[1][0] != '-') {
 		if (strcmp(argv[1], "check") == 0)
 			return cmd_check(argc - 1, argv + 1);
+		if (strcmp(argv[1], "submit") == 0)
+			return cmd_submit(argc - 1, argv + 1);
+		if (strcmp(argv[1], "result") == 0)
+			return cmd_result(argc - 1, argv + 1);
+		if (strcmp(argv[1], "status") == 0)
+			return cmd_status(argc - 1, argv + 1);
+		if (strcmp(argv[1], "ctl") == 0)
+			return cmd_ctl(argc - 1, argv + 1);
+		if (strcmp(argv[1], "keygen") == 0)
+			return cmd_keygen(argc - 1, argv + 1);
+		if (strcmp(argv[1], "exec-worker") == 0)
+			return exec_worker_main(argc - 1, argv + 1);
 	}
 	return cmd_run(argc, argv);
 }

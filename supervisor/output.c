@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
+#include "ipc/jsontext.h"
 #include "supervisor/linebuf.h"
 #include "supervisor/output.h"
 
@@ -128,67 +129,6 @@ output_ts(double now)
 	return out.ts;
 }
 
-/*
- * Append s as the body of a JSON string: control characters escaped, and
- * bytes that are not valid UTF-8 replaced by U+FFFD so the record always
- * parses.
- */
-static void
-output_json_escape(struct buf *b, const char *s, size_t len)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
-	const unsigned char	*run = p;
-	unsigned char		 c;
-	size_t			 need, i;
-	char			 esc[6];
-
-	buf_reserve(b, len + 2);
-	while (p < end) {
-		c = *p;
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			p++;
-			continue;
-		}
-		if (c >= 0x80) {
-			need = c >= 0xc2 && c <= 0xdf ? 1 :
-			    c >= 0xe0 && c <= 0xef ? 2 :
-			    c >= 0xf0 && c <= 0xf4 ? 3 : 0;
-			if (need > 0 && (size_t)(end - p) > need) {
-				for (i = 1; i <= need; i++)
-					if ((p[i] & 0xc0) != 0x80)
-						break;
-				if (i > need && !(c == 0xe0 && p[1] < 0xa0) &&
-				    !(c == 0xed && p[1] >= 0xa0) &&
-				    !(c == 0xf0 && p[1] < 0x90) &&
-				    !(c == 0xf4 && p[1] >= 0x90)) {
-					p += need + 1;
-					continue;
-				}
-			}
-			buf_append(b, run, (size_t)(p - run));
-			buf_append(b, "\xef\xbf\xbd", 3);
-			run = ++p;
-			continue;
-		}
-		buf_append(b, run, (size_t)(p - run));
-		switch (c) {
-		case '"': buf_append(b, "\\\"", 2); break;
-		case '\\': buf_append(b, "\\\\", 2); break;
-		case '\n': buf_append(b, "\\n", 2); break;
-		case '\r': buf_append(b, "\\r", 2); break;
-		case '\t': buf_append(b, "\\t", 2); break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
-			buf_append(b, esc, 6);
-		}
-		run = ++p;
-	}
-	buf_append(b, run, (size_t)(p - run));
-}
-
 static void
 output_maybe_flush(void)
 {
@@ -213,17 +153,17 @@ output_line(const struct output_tag *tag, enum output_stream stream,
 		buf_append(b, "\n", 1);
 	} else {
 		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":\"", output_ts(now));
-		output_json_escape(b, tag->pool, strlen(tag->pool));
+		jsontext_escape_append(b, tag->pool, strlen(tag->pool));
 		buf_appendf(b, "\",\"worker\":%d,\"pid\":%ld,\"stream\":\"%s\","
 		    "\"job\":", tag->worker, (long)tag->pid, sname);
 		if (tag->job != NULL) {
 			buf_append(b, "\"", 1);
-			output_json_escape(b, tag->job, strlen(tag->job));
+			jsontext_escape_append(b, tag->job, strlen(tag->job));
 			buf_append(b, "\"", 1);
 		} else
 			buf_append(b, "null", 4);
 		buf_append(b, ",\"line\":\"", 9);
-		output_json_escape(b, line, len);
+		jsontext_escape_append(b, line, len);
 		buf_append(b, "\"", 1);
 		if (flags & LINE_CONT)
 			buf_append_str(b, ",\"cont\":true");
@@ -244,7 +184,7 @@ output_message(const char *level, const char *msg, double now)
 	else {
 		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":null,\"level\":\"%s\","
 		    "\"msg\":\"", output_ts(now), level);
-		output_json_escape(b, msg, strlen(msg));
+		jsontext_escape_append(b, msg, strlen(msg));
 		buf_append(b, "\"}\n", 3);
 	}
 	output_maybe_flush();

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "supervisor/dispatch.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
@@ -43,6 +44,8 @@ pool_new(struct supervisor *sv, struct pool_config *pc)
 	pool->state = POOL_STOPPED;
 	pool->nslots = pc->max_workers;
 	pool->slots = xcalloc((size_t)pool->nslots, sizeof *pool->slots);
+	TAILQ_INIT(&pool->queue);
+	TAILQ_INIT(&pool->ready);
 	for (i = 0; i < pool->nslots; i++)
 		pool->slots[i] = worker_new(pool, i);
 	return pool;
@@ -81,6 +84,161 @@ pool_live_workers(const struct pool *pool)
 		if (pool->slots[i]->state != WORKER_DEAD)
 			n++;
 	return n;
+}
+
+int
+pool_inflight(const struct pool *pool)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < pool->nslots; i++)
+		n += pool->slots[i]->ninflight;
+	return n;
+}
+
+/*
+ * Dynamic pools: jobs are waiting and no worker has room, so start
+ * on-demand workers (up to max_workers), enough for the backlog.
+ */
+void
+pool_grow(struct pool *pool)
+{
+	struct pool_config	*pc = pool->pc;
+	struct worker		*w;
+	size_t			 want;
+	int			 i;
+
+	if (!pc->dynamic || pool->state == POOL_STOPPING ||
+	    pool->state == POOL_STOPPED)
+		return;
+	want = (pool->queue_len + (size_t)pc->prefetch - 1) /
+	    (size_t)pc->prefetch;
+	for (i = pc->min_workers; i < pool->nslots && want > 0; i++) {
+		w = pool->slots[i];
+		if (w->state != WORKER_DEAD || ev_is_active(&w->restart_timer))
+			continue;
+		log_info("pool %s: %zu job%s waiting; starting worker %d", pool->name,
+		    pool->queue_len, pool->queue_len == 1 ? "" : "s", i);
+		want--;
+		worker_spawn(w);
+		if (pool->queue_len == 0)
+			break;
+	}
+}
+
+/*
+ * Match the slots to the config: new permanent slots start at once;
+ * surplus workers take no more jobs and stop when theirs are done.
+ */
+void
+pool_resize(struct pool *pool)
+{
+	struct pool_config	*pc = pool->pc;
+	struct worker		*w;
+	int			 i;
+
+	if (pc->max_workers > pool->nslots) {
+		pool->slots = xreallocarray(pool->slots,
+		    (size_t)pc->max_workers, sizeof *pool->slots);
+		for (i = pool->nslots; i < pc->max_workers; i++)
+			pool->slots[i] = worker_new(pool, i);
+		pool->nslots = pc->max_workers;
+	}
+	for (i = 0; i < pool->nslots; i++) {
+		w = pool->slots[i];
+		if (i < pc->workers) {
+			if (w->state == WORKER_DEAD &&
+			    !ev_is_active(&w->restart_timer))
+				worker_spawn(w);
+			continue;
+		}
+		if (i < pc->max_workers)
+			continue;
+		ev_timer_stop(pool->sv->loop, &w->restart_timer);
+		if (worker_alive(w) && !w->stop_requested) {
+			w->retire = 1;
+			dispatch_worker_drain(w);
+		}
+	}
+}
+
+/*
+ * A reload changed how this pool's workers run: replace them one at a
+ * time, each finishing its jobs first, so the pool keeps serving and its
+ * queue is never lost.
+ */
+void
+pool_roll_next(struct pool *pool)
+{
+	struct worker	*w;
+	int		 i;
+
+	if (pool->state == POOL_STOPPING || pool->state == POOL_STOPPED)
+		return;
+	for (i = 0; i < pool->nslots; i++) {
+		w = pool->slots[i];
+		if (worker_alive(w) && w->cfg_gen != pool->cfg_gen &&
+		    (w->recycle || w->stop_requested))
+			return;		/* one is being replaced */
+	}
+	for (i = 0; i < pool->nslots; i++) {
+		w = pool->slots[i];
+		if (worker_alive(w) && w->cfg_gen != pool->cfg_gen) {
+			log_info("%s.%d: replacing it to apply the new "
+			    "configuration", pool->name, i);
+			dispatch_worker_drain(w);
+			return;
+		}
+	}
+}
+
+void
+pool_remove(struct pool *pool)
+{
+	int	i;
+
+	pool->removed = 1;
+	dispatch_cancel_queue(pool, "pool removed by a configuration reload");
+	for (i = 0; i < pool->nslots; i++) {
+		ev_timer_stop(pool->sv->loop, &pool->slots[i]->restart_timer);
+		if (worker_alive(pool->slots[i])) {
+			pool->slots[i]->retire = 1;
+			dispatch_worker_drain(pool->slots[i]);
+		}
+	}
+	if (pool_live_workers(pool) == 0)
+		pool->state = POOL_STOPPED;
+	else
+		pool->state = POOL_STOPPING;
+}
+
+/*
+ * Resize a fixed-size pool: new slots start at once; surplus workers take
+ * no more jobs and stop when the ones they have are done.
+ */
+int
+pool_scale(struct pool *pool, int n, const char **err)
+{
+	struct pool_config	*pc = pool->pc;
+	int			 old = pc->workers;
+
+	if (pc->dynamic) {
+		*err = "a dynamic pool sizes itself between min_workers and "
+		    "max_workers";
+		return -1;
+	}
+	if (n < 1 || n > 4096) {
+		*err = "workers must be between 1 and 4096";
+		return -1;
+	}
+	if (pool->state == POOL_STOPPING || pool->state == POOL_STOPPED) {
+		*err = "the pool is stopping";
+		return -1;
+	}
+	pc->workers = pc->min_workers = pc->max_workers = n;
+	log_info("pool %s: scaling from %d to %d workers", pool->name, old, n);
+	pool_resize(pool);
+	return 0;
 }
 
 void
@@ -130,6 +288,20 @@ pool_worker_gone(struct pool *pool, struct worker *w, double uptime)
 	}
 	if (w->retire) {
 		w->retire = 0;
+		dispatch_run(pool);
+		return;
+	}
+	if (pc->dynamic && w->index >= pc->min_workers) {
+		/* On-demand workers come back when the queue needs them. */
+		dispatch_run(pool);
+		return;
+	}
+	if (w->recycle && uptime > 0) {
+		/* Recycled on purpose: no back-off. */
+		w->restarts++;
+		pool->restarts++;
+		worker_spawn(w);
+		pool_roll_next(pool);
 		return;
 	}
 	if (uptime >= SUPERVISOR_HEALTHY_UPTIME) {

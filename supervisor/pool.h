@@ -7,11 +7,26 @@
 #define MPSUP_POOL_H
 
 #include <ev.h>
+#include <stdint.h>
+#include <sys/queue.h>
 
 #include "config/config.h"
+#include "supervisor/job.h"
 
 struct supervisor;
 struct worker;
+
+/* Counters behind the status document (SPEC section 9). */
+struct pool_stats {
+	uint64_t	submitted;
+	uint64_t	retried;
+	uint64_t	rejected;
+	uint64_t	state[JOB_NSTATES];	/* jobs in each state now */
+	/* Run times: bucket i counts durations in [2^i, 2^(i+1)) us. */
+	uint64_t	run_hist[40];
+	double		run_max;		/* seconds */
+	double		run_sum;		/* seconds, all of run_hist */
+};
 
 enum pool_state {
 	POOL_RUNNING,
@@ -28,14 +43,33 @@ struct pool {
 	struct worker		**slots;
 	int			 nslots;
 	long			 restarts;
+	int			 paused;
+	int			 removed;	/* by a reload; kept for status */
+	unsigned		 cfg_gen;	/* bumped when its workers must change */
+	struct pool_stats	 stats;
+	struct job_list		 queue;		/* FIFO of queued jobs */
+	size_t			 queue_len;
+	TAILQ_HEAD(, worker)	 ready;		/* workers with room */
 };
 
 struct pool	*pool_new(struct supervisor *, struct pool_config *);
 void		 pool_free(struct pool *);
 void		 pool_start(struct pool *);
 void		 pool_stop(struct pool *);
+/* Make the slots match pc's worker counts (after scale or reload). */
+void		 pool_resize(struct pool *);
+/* Replace the workers one at a time with ones of the current config. */
+void		 pool_roll_next(struct pool *);
+/* Remove the pool (reload): cancel its queue, stop once jobs are done. */
+void		 pool_remove(struct pool *);
+/* Resize a fixed-size pool; -1 with *err if that is not possible. */
+int		 pool_scale(struct pool *, int, const char **err);
+/* Dynamic pools: start on-demand workers for a backlog. */
+void		 pool_grow(struct pool *);
 /* Number of slots with a live process. */
 int		 pool_live_workers(const struct pool *);
+/* Jobs running on the pool's workers. */
+int		 pool_inflight(const struct pool *);
 /* Called by a worker slot when its process is gone for good. */
 void		 pool_worker_gone(struct pool *, struct worker *, double uptime);
 /* Called when a worker has been up long enough to count as healthy. */

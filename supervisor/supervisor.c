@@ -19,6 +19,8 @@
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "supervisor/dispatch.h"
+#include "supervisor/listener.h"
 #include "supervisor/output.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
@@ -42,6 +44,9 @@ supervisor_log_sink(enum log_level level, const char *msg, void *arg)
 static void
 supervisor_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+	dispatch_flush();
+	if (supervisor->listener != NULL)
+		listener_flush(supervisor->listener);
 	output_flush();
 }
 
@@ -59,16 +64,57 @@ supervisor_pool_stopped(struct supervisor *sv, struct pool *pool)
 }
 
 void
-supervisor_stop(struct supervisor *sv)
+supervisor_job_ended(struct supervisor *sv)
 {
 	size_t	i;
+
+	if (!sv->stopping)
+		return;
+	for (i = 0; i < sv->npools; i++)
+		if (pool_inflight(sv->pools[i]) == 0)
+			pool_stop(sv->pools[i]);
+}
+
+static void
+supervisor_shutdown_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct supervisor	*sv = t->data;
+	size_t			 i;
+
+	log_warnx("jobs still running after shutdown_timeout (%.1fs); "
+	    "stopping their workers", sv->cfg->shutdown_timeout);
+	for (i = 0; i < sv->npools; i++)
+		pool_stop(sv->pools[i]);
+}
+
+/*
+ * Graceful stop: accept nothing more, let running jobs finish within
+ * shutdown_timeout, then stop the workers.
+ */
+void
+supervisor_stop(struct supervisor *sv)
+{
+	size_t	running;
 
 	if (sv->stopping)
 		return;
 	sv->stopping = 1;
-	log_info("stopping");
-	for (i = 0; i < sv->npools; i++)
-		pool_stop(sv->pools[i]);
+	if (sv->listener != NULL)
+		listener_stop_accepting(sv->listener);
+	running = 0;
+	for (size_t i = 0; i < sv->npools; i++)
+		running += (size_t)pool_inflight(sv->pools[i]);
+	if (running > 0)
+		log_info("stopping: waiting up to %.1fs for %zu running "
+		    "job%s", sv->cfg->shutdown_timeout, running,
+		    running == 1 ? "" : "s");
+	else
+		log_info("stopping");
+	ev_timer_init(&sv->shutdown_timer, supervisor_shutdown_cb,
+	    sv->cfg->shutdown_timeout, 0);
+	sv->shutdown_timer.data = sv;
+	ev_timer_start(sv->loop, &sv->shutdown_timer);
+	supervisor_job_ended(sv);
 	if (sv->npools == 0)
 		ev_break(sv->loop, EVBREAK_ALL);
 }
@@ -102,10 +148,14 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		else
 			log_info("log reopened");
 		break;
-	case SIGHUP:
-		log_warnx("SIGHUP: configuration reload is not implemented "
-		    "yet; keeping the running configuration");
+	case SIGHUP: {
+		char *msg = NULL;
+
+		log_info("received SIGHUP: reloading %s", sv->cfg->path);
+		(void)supervisor_reload(sv, &msg);
+		free(msg);
 		break;
+	}
 	}
 }
 
@@ -164,6 +214,12 @@ supervisor_main(const struct supervisor_options *opts)
 			return 2;
 		}
 	}
+	if (strcmp(sv.cfg->store, "memory") != 0) {
+		fprintf(stderr, "%s: store = %s: only store = memory is "
+		    "implemented in this version\n", sv.cfg->path, sv.cfg->store);
+		config_free(sv.cfg);
+		return 2;
+	}
 	if (output_open(sv.cfg->log, sv.cfg->log_format) == -1) {
 		fprintf(stderr, "mpsup: cannot open log %s: %s\n", sv.cfg->log,
 		    strerror(errno));
@@ -208,6 +264,24 @@ supervisor_main(const struct supervisor_options *opts)
 
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
+	dispatch_init(&sv);
+	if (sv.cfg->status != NULL)
+		log_warnx("status = %s: the HTTP status endpoint is not "
+		    "implemented in this version; `mpsup status` and the "
+		    "remote status op give the same document", sv.cfg->status);
+	if ((sv.listener = listener_new(&sv)) == NULL) {
+		output_close();
+		log_set_sink(NULL, NULL);
+		if (sv.pidfile != NULL) {
+			unlink(sv.pidfile);
+			free(sv.pidfile);
+		}
+		ev_loop_destroy(sv.loop);
+		supervisor = NULL;
+		free(sv.self_exe);
+		config_free(sv.cfg);
+		return 2;
+	}
 	sv.npools = sv.cfg->npools;
 	sv.pools = xcalloc(sv.npools, sizeof *sv.pools);
 	for (i = 0; i < sv.npools; i++)
@@ -217,6 +291,13 @@ supervisor_main(const struct supervisor_options *opts)
 
 	ev_run(sv.loop, 0);
 
+	ev_timer_stop(sv.loop, &sv.shutdown_timer);
+	if ((n = (ssize_t)dispatch_unfinished()) > 0)
+		log_warnx("%zd unfinished job%s dropped (store = memory)",
+		    n, n == 1 ? "" : "s");
+	listener_free(sv.listener);
+	sv.listener = NULL;
+	dispatch_shutdown();
 	log_info("stopped");
 	for (i = 0; i < sv.npools; i++)
 		pool_free(sv.pools[i]);
@@ -231,5 +312,8 @@ supervisor_main(const struct supervisor_options *opts)
 	supervisor = NULL;
 	free(sv.self_exe);
 	config_free(sv.cfg);
+	for (i = 0; i < sv.nold_cfgs; i++)
+		config_free(sv.old_cfgs[i]);
+	free(sv.old_cfgs);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include "config/config.h"
 
 struct pool;
+struct listener;
 
 /* A worker that ran this long counts as healthy: back-off resets. */
 #define SUPERVISOR_HEALTHY_UPTIME	1.0
@@ -35,14 +36,26 @@ struct supervisor {
 	int			 stopping;
 	ev_signal		 sig_term, sig_int, sig_hup, sig_usr1;
 	ev_prepare		 flush;
+	ev_timer		 shutdown_timer;
+	struct listener		*listener;
+	struct config		**old_cfgs;	/* replaced by reloads */
+	size_t			 nold_cfgs;
 };
 
 extern struct supervisor	*supervisor;
 
 /* Run the supervisor in the foreground; returns the exit status. */
 int	supervisor_main(const struct supervisor_options *);
+/*
+ * Reload the config file: add, remove, resize and roll pools. A file with
+ * errors is refused and the running config kept. *msg says what happened
+ * (or what was wrong); the caller frees it.
+ */
+int	supervisor_reload(struct supervisor *, char **msg);
 /* Begin a graceful stop. */
 void	supervisor_stop(struct supervisor *);
+/* While stopping: a running job ended; stop pools with none left. */
+void	supervisor_job_ended(struct supervisor *);
 /* A pool has no live workers left; exits the loop when all are done. */
 void	supervisor_pool_stopped(struct supervisor *, struct pool *);
 

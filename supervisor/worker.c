@@ -18,6 +18,7 @@
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/parse.h"
+#include "supervisor/dispatch.h"
 #include "supervisor/pool.h"
 #include "supervisor/spawn.h"
 #include "supervisor/supervisor.h"
@@ -31,6 +32,7 @@ static void	worker_job_out_cb(struct ev_loop *, ev_io *, int);
 static void	worker_grace_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_kill_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_healthy_cb(struct ev_loop *, ev_timer *, int);
+static void	worker_idle_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_try_finish(struct worker *);
 
 const char *
@@ -58,11 +60,14 @@ worker_new(struct pool *pool, int index)
 	w->out.which = OUTPUT_STREAM_OUT;
 	w->err.which = OUTPUT_STREAM_ERR;
 	w->out.fd = w->err.fd = w->job_in_fd = w->job_out_fd = -1;
+	TAILQ_INIT(&w->inflight);
 	ev_timer_init(&w->restart_timer, NULL, 0, 0);
 	ev_timer_init(&w->healthy_timer, worker_healthy_cb, 0, 0);
 	ev_timer_init(&w->grace_timer, worker_grace_cb, 0, 0);
 	ev_timer_init(&w->kill_timer, worker_kill_cb, 0, 0);
+	ev_timer_init(&w->idle_timer, worker_idle_cb, 0, 0);
 	w->healthy_timer.data = w->grace_timer.data = w->kill_timer.data = w;
+	w->idle_timer.data = w;
 	return w;
 }
 
@@ -85,6 +90,7 @@ worker_free(struct worker *w)
 	ev_timer_stop(loop, &w->healthy_timer);
 	ev_timer_stop(loop, &w->grace_timer);
 	ev_timer_stop(loop, &w->kill_timer);
+	ev_timer_stop(loop, &w->idle_timer);
 	if (w->pid > 0 && !w->reaped)
 		ev_child_stop(loop, &w->child);
 	worker_close_fd(loop, &w->out.io, &w->out.fd);
@@ -118,7 +124,8 @@ worker_stream_drain(struct worker_stream *ws, int eof)
 	tag.pool = w->pool->name;
 	tag.worker = w->index;
 	tag.pid = w->pid;
-	tag.job = NULL;
+	/* Lines can be attributed to a job only when one is in flight. */
+	tag.job = w->ninflight == 1 ? TAILQ_FIRST(&w->inflight)->id : NULL;
 	while (linebuf_next(&ws->lines, eof, &line, &len, &flags))
 		output_line(&tag, ws->which, line, len, flags, now);
 }
@@ -148,10 +155,34 @@ worker_stream_cb(struct ev_loop *loop, ev_io *io, int revents)
 	worker_stream_drain(ws, 0);
 }
 
-/*
- * Results from the worker's job channel. Until the job engine consumes
- * them, anything a worker writes here is logged and dropped.
- */
+/* Read what a log pipe holds right now, without blocking. */
+static void
+worker_stream_drain_now(struct worker_stream *ws)
+{
+	ssize_t	n;
+
+	while (ws->fd != -1) {
+		n = linebuf_read(&ws->lines, ws->fd);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			worker_stream_close(ws);
+			break;
+		}
+		worker_stream_drain(ws, 0);
+	}
+}
+
+void
+worker_drain_logs(struct worker *w)
+{
+	worker_stream_drain_now(&w->out);
+	worker_stream_drain_now(&w->err);
+}
+
+/* Results from the worker's job channel, one JSON line each. */
 static void
 worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -159,20 +190,87 @@ worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
 	const char	*line;
 	size_t		 len;
 	ssize_t		 n;
-	int		 flags;
+	int		 flags, exec = w->pool->pc->type == POOL_TYPE_EXEC;
+	char		*why;
 
 	n = linebuf_read(&w->job_out, w->job_out_fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	while (linebuf_next(&w->job_out, n <= 0, &line, &len, &flags))
-		log_warnx("%s.%d: unexpected output on the job channel: "
-		    "%.*s", w->pool->name, w->index, (int)(len > 200 ? 200 :
-		    len), line);
+	/*
+	 * A worker writes a job's log lines before its result: read them
+	 * now, so they are tagged with the job while it is still in flight.
+	 */
+	if (!exec && w->ninflight == 1)
+		worker_drain_logs(w);
+	while (w->job_out_fd != -1 &&
+	    linebuf_next(&w->job_out, n <= 0, &line, &len, &flags)) {
+		/* The exec worker writes a job's output before its result. */
+		if (exec)
+			worker_drain_logs(w);
+		if (flags != 0 || dispatch_result(w, line, len) == -1) {
+			xasprintf(&why, "%s result line: %.*s%s",
+			    flags & LINE_CONT ? "over-long" : "malformed",
+			    (int)(len > 200 ? 200 : len), line,
+			    len > 200 ? "..." : "");
+			if (exec)
+				log_warnx("%s.%d: BUG: the exec worker broke "
+				    "the protocol", w->pool->name, w->index);
+			worker_fail(w, why, NULL);
+			free(why);
+			n = 0;
+			break;
+		}
+	}
 	if (n <= 0) {
 		worker_close_fd(loop, &w->job_out_io, &w->job_out_fd);
 		linebuf_free(&w->job_out);
 		worker_try_finish(w);
 	}
+}
+
+void
+worker_fail(struct worker *w, const char *why, struct job *culprit)
+{
+	if (!worker_alive(w))
+		return;
+	log_warnx("%s.%d[%ld]: %s; killing it", w->pool->name, w->index,
+	    (long)w->pid, why);
+	if (w->gone_reason == NULL) {
+		w->gone_reason = xstrdup(why);
+		w->culprit = culprit;
+	}
+	dispatch_worker_lost(w);
+	(void)kill(-w->pid, SIGKILL);
+}
+
+static void
+worker_job_in_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	worker_flush_jobs(io->data);
+}
+
+void
+worker_flush_jobs(struct worker *w)
+{
+	ssize_t	n;
+
+	while (w->job_in_fd != -1 && buf_used(&w->job_in) > 0) {
+		n = buf_write_fd(&w->job_in, w->job_in_fd);
+		if (n >= 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			ev_io_start(supervisor->loop, &w->job_in_io);
+			return;
+		}
+		/* EPIPE: the worker is going; its reaping retries the jobs. */
+		buf_reset(&w->job_in);
+		break;
+	}
+	if (w->job_in_fd != -1)
+		ev_io_stop(supervisor->loop, &w->job_in_io);
+	buf_trim(&w->job_in, 1 << 20);
 }
 
 static int
@@ -229,7 +327,8 @@ worker_spawn(struct worker *w)
 	int			 jin[2] = { -1, -1 }, jout[2] = { -1, -1 };
 	int			 use34 = pc->job_fds == JOB_FDS_34 ||
 				    pc->type == POOL_TYPE_EXEC;
-	char			*extra[4], **envp, **argv, *owned = NULL;
+	char			*extra[5], **envp, **argv, *owned = NULL;
+	const char		*pypath;
 	pid_t			 pid;
 
 	memset(&sp, 0, sizeof sp);
@@ -243,8 +342,18 @@ worker_spawn(struct worker *w)
 	xasprintf(&extra[2], "MPSUP_SUPERVISOR_PID=%ld", (long)getpid());
 	xasprintf(&extra[3], "MPSUP_JOB_FDS=%s", use34 ? "3,4" : "stdio");
 	envp = spawn_env_build(environ, pc->env, pc->nenv);
+	/* Python workers find the installed helper, mpsup_worker.py. */
+	pypath = NULL;
+	for (char **e = envp; *e != NULL; e++)
+		if (strncmp(*e, "PYTHONPATH=", 11) == 0)
+			pypath = *e + 11;
+	if (pypath != NULL && *pypath != '\0')
+		xasprintf(&extra[4], "PYTHONPATH=%s:%s", pypath,
+		    MPSUP_PKGDATADIR);
+	else
+		xasprintf(&extra[4], "PYTHONPATH=%s", MPSUP_PKGDATADIR);
 	{
-		char **full = spawn_env_build(envp, extra, 4);
+		char **full = spawn_env_build(envp, extra, 5);
 		spawn_env_free(envp);
 		envp = full;
 	}
@@ -274,7 +383,7 @@ worker_spawn(struct worker *w)
 	}
 	pid = spawn_process(&sp);
 	spawn_env_free(envp);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		free(extra[i]);
 	if (argv != pc->argv) {
 		free(owned);
@@ -292,6 +401,7 @@ worker_spawn(struct worker *w)
 
 	w->pid = pid;
 	w->generation++;
+	w->cfg_gen = pool->cfg_gen;
 	w->reaped = 0;
 	w->stop_requested = 0;
 	w->started_at = ev_now(supervisor->loop);
@@ -302,7 +412,7 @@ worker_spawn(struct worker *w)
 	worker_stream_open(&w->err, err[0]);
 	w->job_in_fd = jin[1];
 	w->job_out_fd = jout[0];
-	ev_io_init(&w->job_in_io, NULL, w->job_in_fd, EV_WRITE);
+	ev_io_init(&w->job_in_io, worker_job_in_cb, w->job_in_fd, EV_WRITE);
 	w->job_in_io.data = w;
 	linebuf_init(&w->job_out, supervisor->cfg->max_message);
 	ev_io_init(&w->job_out_io, worker_job_out_cb, w->job_out_fd, EV_READ);
@@ -315,6 +425,8 @@ worker_spawn(struct worker *w)
 	ev_timer_set(&w->healthy_timer, SUPERVISOR_HEALTHY_UPTIME, 0);
 	ev_timer_start(supervisor->loop, &w->healthy_timer);
 	log_debug("%s.%d: started pid %ld", pool->name, w->index, (long)pid);
+	dispatch_worker_ready(w);
+	worker_idle_check(w);
 	return 0;
 
 fail:
@@ -352,13 +464,15 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 
 	ev_child_stop(loop, c);
 	w->reaped = 1;
+	dispatch_worker_lost(w);
 	w->wstatus = c->rstatus;
 	ev_timer_stop(loop, &w->healthy_timer);
 	ev_timer_stop(loop, &w->kill_timer);
+	ev_timer_stop(loop, &w->idle_timer);
 	/* Take anything the worker left behind in its group with it. */
 	(void)kill(-w->pid, SIGKILL);
 	worker_describe_status(c->rstatus, desc, sizeof desc);
-	if (w->stop_requested)
+	if (w->stop_requested || w->gone_reason != NULL)
 		log_info("%s.%d[%ld] stopped (%s)", w->pool->name, w->index,
 		    (long)w->pid, desc);
 	else
@@ -399,6 +513,7 @@ worker_try_finish(struct worker *w)
 	ev_timer_stop(supervisor->loop, &w->grace_timer);
 	uptime = ev_now(supervisor->loop) - w->started_mono;
 	w->state = WORKER_DEAD;
+	dispatch_worker_gone(w);
 	pool_worker_gone(w->pool, w, uptime);
 }
 
@@ -408,6 +523,36 @@ worker_healthy_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct worker	*w = t->data;
 
 	pool_worker_healthy(w->pool, w);
+}
+
+/* Arm (or disarm) the idle timer of an on-demand worker of a dynamic pool. */
+void
+worker_idle_check(struct worker *w)
+{
+	struct pool_config	*pc = w->pool->pc;
+
+	if (!pc->dynamic || w->index < pc->min_workers || !worker_alive(w) ||
+	    w->stop_requested || w->ninflight > 0) {
+		ev_timer_stop(supervisor->loop, &w->idle_timer);
+		return;
+	}
+	if (!ev_is_active(&w->idle_timer)) {
+		ev_timer_set(&w->idle_timer, pc->idle_timeout, 0);
+		ev_timer_start(supervisor->loop, &w->idle_timer);
+	}
+}
+
+static void
+worker_idle_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct worker	*w = t->data;
+
+	if (w->ninflight > 0 || !worker_alive(w))
+		return;
+	log_info("%s.%d: idle for %.1fs; retiring it (idle_timeout)",
+	    w->pool->name, w->index, w->pool->pc->idle_timeout);
+	w->retire = 1;
+	worker_stop(w);
 }
 
 void

@@ -11,10 +11,12 @@
 #define MPSUP_WORKER_H
 
 #include <ev.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "common/buf.h"
 #include "supervisor/linebuf.h"
+#include "supervisor/job.h"
 #include "supervisor/output.h"
 
 struct pool;
@@ -41,6 +43,7 @@ struct worker {
 	enum worker_state	 state;
 	pid_t			 pid;		/* also its process group */
 	unsigned		 generation;	/* bumped at every spawn */
+	unsigned		 cfg_gen;	/* pool->cfg_gen it was spawned with */
 	double			 started_at;	/* wall clock */
 	double			 started_mono;
 	int			 reaped;
@@ -50,6 +53,7 @@ struct worker {
 	ev_timer		 healthy_timer;
 	ev_timer		 grace_timer;	/* pipes outliving the process */
 	ev_timer		 kill_timer;	/* stop_timeout */
+	ev_timer		 idle_timer;	/* dynamic pools: idle_timeout */
 	struct worker_stream	 out, err;
 
 	/* Job channel (stream and exec pools). */
@@ -59,6 +63,18 @@ struct worker {
 	ev_io			 job_out_io;
 	struct buf		 job_in;	/* unsent job lines */
 	struct linebuf		 job_out;
+
+	/* Dispatch. */
+	struct job_list		 inflight;	/* sent, no result yet */
+	int			 ninflight;
+	long			 assigned;	/* jobs sent to this process */
+	int			 on_ready;	/* in pool->ready */
+	int			 recycle;	/* max_jobs_per_worker reached */
+	int			 dirty;		/* job_in has unsent bytes */
+	TAILQ_ENTRY(worker)	 ready_entry;
+	TAILQ_ENTRY(worker)	 dirty_entry;
+	char			*gone_reason;	/* why its jobs are retried */
+	struct job		*culprit;	/* the job that overran */
 
 	/* Bookkeeping across restarts of this slot. */
 	double			 delay;		/* next restart delay */
@@ -75,9 +91,17 @@ void		 worker_free(struct worker *);
 int		 worker_spawn(struct worker *);
 /* Ask it to stop: close its job input, send stop_signal, arm SIGKILL. */
 void		 worker_stop(struct worker *);
+/* Dynamic pools: retire an on-demand worker after idle_timeout. */
+void		 worker_idle_check(struct worker *);
 /* SIGKILL its whole process group now. */
 void		 worker_kill(struct worker *);
 int		 worker_alive(const struct worker *);
+/* Kill a worker that broke the protocol or overran; jobs are retried. */
+void		 worker_fail(struct worker *, const char *why, struct job *);
+/* Write buffered job lines; arms a write watcher if the pipe is full. */
+void		 worker_flush_jobs(struct worker *);
+/* Read whatever its log pipes hold right now (before a result lands). */
+void		 worker_drain_logs(struct worker *);
 const char	*worker_state_name(enum worker_state);
 
 #endif

@@ -203,3 +203,29 @@ def rss_kib(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise AssertionError("no %s for pid %d" % (field, pid))
+
+
+def connect(tmp, sock="mpsup.sock", authkey="authkey", timeout=10.0):
+    """A stock multiprocessing.connection client to a supervisor in tmp."""
+    from multiprocessing.connection import Client
+    path = os.path.join(tmp, sock)
+    wait_for(lambda: os.path.exists(path), timeout=timeout, what="listener socket")
+    with open(os.path.join(tmp, authkey), "rb") as f:
+        key = f.read().strip()
+    return Client(path, authkey=key)
+
+
+def request(conn, obj):
+    """Send one JSON request with send_bytes and return the decoded reply."""
+    import json
+    conn.send_bytes(json.dumps(obj).encode())
+    return json.loads(conn.recv_bytes())
+
+
+def check_invariant(status):
+    """submitted = queued + running + done + failed + timed_out + cancelled."""
+    for p in status["pools"]:
+        j = p["jobs"]
+        total = (j["queued"] + j["running"] + j["done"] + j["failed"]
+                 + j["timed_out"] + j["cancelled"])
+        assert j["submitted"] == total, (p["name"], j)

@@ -1,0 +1,82 @@
+/*
+ * What the client subcommands (submit, result, status, ctl) share: the
+ * CONN options of SPEC section 2 that name the listener and the authkey,
+ * connecting and authenticating, and JSON requests and replies over the
+ * connection. Problems are printed as "mpsup: ..." on stderr here, so the
+ * subcommands only choose their exit status.
+ */
+#ifndef MPSUP_CMD_CONN_H
+#define MPSUP_CMD_CONN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "ipc/jsontext.h"
+
+struct conn;
+struct ipc_client;
+
+/* A reply: the frame's text and the object in it. */
+struct conn_reply {
+	char			*text;
+	size_t			 len;
+	struct jsontext_span	 obj;	/* spans point into text */
+	int			 ok;
+};
+
+/* Where to connect, as given on the command line. */
+struct conn_options {
+	const char	*config;	/* -c FILE */
+	const char	*address;	/* -a ADDRESS */
+	const char	*keyfile;	/* -k KEYFILE */
+};
+
+/* getopt pieces every client subcommand takes. */
+#define CONN_OPTSTRING	"a:c:k:"
+#define CONN_LONGOPTS							\
+	{ "address", required_argument, NULL, 'a' },			\
+	{ "config", required_argument, NULL, 'c' },			\
+	{ "authkey", required_argument, NULL, 'k' }
+#define CONN_USAGE	"[-c FILE | -a ADDRESS -k KEYFILE]"
+#define CONN_HELP							\
+	"CONN: -c FILE takes the address and authkey from the config; -a\n"	\
+	"ADDRESS -k KEYFILE names them; MPSUP_ADDRESS and "		\
+	"MPSUP_AUTHKEY_FILE\nin the environment do too; else ./pool.ini "	\
+	"is used.\n"
+
+/* conn_open() flags. */
+#define CONN_ADMIN	0x1	/* a control request: prefer the admin key */
+
+/* Largest reply accepted (a waited batch carries 1000 records). */
+#define CONN_REPLY_MAX		((uint64_t)1 << 30)
+/* Bound on a reply to a request that does not wait for jobs. */
+#define CONN_REPLY_TIMEOUT_MS	60000
+
+int		 conn_option(struct conn_options *, int, const char *);
+int		 conn_open(const struct conn_options *, int, struct conn **);
+void		 conn_close(struct conn *);
+const char	*conn_address(const struct conn *);
+struct ipc_client *conn_client(struct conn *);
+
+struct conn_reply	*conn_request(struct conn *, json_t *, int);
+struct conn_reply	*conn_request_text(struct conn *, const char *, size_t,
+			    int);
+struct conn_reply	*conn_reply_parse(char *, size_t);
+void		 conn_reply_free(struct conn_reply *);
+int		 conn_reply_get(const struct conn_reply *, const char *,
+		    struct jsontext_span *);
+int		 conn_reply_is(const struct conn_reply *, const char *);
+void		 conn_reply_error(const struct conn_reply *);
+char		*conn_span_string(const struct jsontext_span *);
+void		 conn_print_span(FILE *, const struct jsontext_span *);
+json_t		*conn_json_seconds(double);
+int		 conn_wait_timeout_ms(int, double);
+
+int		 conn_json_valid(const char *, size_t);
+int		 conn_string_append(struct buf *, const char *, size_t);
+int		 conn_utf8_valid(const char *);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * `mpsup ctl [CONN] COMMAND`: the control ops of the listener (SPEC
+ * section 7): stop, reload, scale, pause and resume, which take the admin
+ * key when the config names one, and cancel, which takes the plain key.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config/parse.h"
+#include "supervisor/cmd.h"
+#include "supervisor/cmd_conn.h"
+
+#define CTL_USAGE \
+	"usage: mpsup ctl " CONN_USAGE " stop | reload | scale POOL N | " \
+	"pause POOL | resume POOL | cancel JOBID\n"
+
+#define CTL_MAX_WORKERS	100000
+
+/* A control command: its name, its operands, and whether it is admin's. */
+struct ctl_command {
+	const char	*name;
+	int		 nargs;
+	int		 admin;
+};
+
+static const struct ctl_command ctl_commands[] = {
+	{ "stop", 0, 1 },
+	{ "reload", 0, 1 },
+	{ "scale", 2, 1 },
+	{ "pause", 1, 1 },
+	{ "resume", 1, 1 },
+	{ "cancel", 1, 0 },
+};
+
+/* Look up a command by name. */
+static const struct ctl_command *
+ctl_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof ctl_commands / sizeof ctl_commands[0]; i++) {
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	}
+	return NULL;
+}
+
+/*
+ * Build the request for cmd with operands args. Returns NULL after
+ * printing why when an operand is bad.
+ */
+static json_t *
+ctl_request(const struct ctl_command *cmd, char **args)
+{
+	const char	*err;
+	json_t		*req;
+	long		 n;
+
+	if (strcmp(cmd->name, "scale") == 0) {
+		if (parse_long(args[1], 0, CTL_MAX_WORKERS, &n, &err) == -1) {
+			fprintf(stderr, "mpsup: ctl: scale: workers \"%s\": "
+			    "%s\n", args[1], err);
+			return NULL;
+		}
+		req = json_pack("{s:s, s:s, s:I}", "op", "scale", "pool",
+		    args[0], "workers", (json_int_t)n);
+	} else if (strcmp(cmd->name, "cancel") == 0)
+		req = json_pack("{s:s, s:s}", "op", "cancel", "id", args[0]);
+	else if (cmd->nargs == 1)
+		req = json_pack("{s:s, s:s}", "op", cmd->name, "pool",
+		    args[0]);
+	else
+		req = json_pack("{s:s}", "op", cmd->name);
+	if (req == NULL)
+		fprintf(stderr, "mpsup: ctl: %s: operand is not valid "
+		    "UTF-8\n", cmd->name);
+	return req;
+}
+
+/* Run `mpsup ctl`; returns the exit status. */
+int
+cmd_ctl(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CONN_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct conn_options	 opts = { NULL, NULL, NULL };
+	const struct ctl_command *cmd;
+	struct conn		*c;
+	struct conn_reply	*reply;
+	struct jsontext_span	 v;
+	json_t			*req;
+	char			*message = NULL;
+	int			 ch, rv, i;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+" CONN_OPTSTRING "h", longopts,
+	    NULL)) != -1) {
+		if (conn_option(&opts, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'h':
+			printf(CTL_USAGE "\nstop, reload, scale, pause and "
+			    "resume use the admin authkey when the\nconfig "
+			    "names a readable admin_authkey_file.\n\n" CONN_HELP);
+			return 0;
+		default:
+			fprintf(stderr, CTL_USAGE);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 || (cmd = ctl_find(argv[0])) == NULL ||
+	    argc - 1 != cmd->nargs) {
+		if (argc > 0 && ctl_find(argv[0]) == NULL)
+			fprintf(stderr, "mpsup: ctl: unknown command '%s'\n",
+			    argv[0]);
+		fprintf(stderr, CTL_USAGE);
+		return 2;
+	}
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] == '\0') {
+			fprintf(stderr, CTL_USAGE);
+			return 2;
+		}
+	}
+	if ((req = ctl_request(cmd, argv + 1)) == NULL)
+		return 2;
+
+	if ((rv = conn_open(&opts, cmd->admin ? CONN_ADMIN : 0, &c)) != 0) {
+		json_decref(req);
+		return rv;
+	}
+	reply = conn_request(c, req, CONN_REPLY_TIMEOUT_MS);
+	conn_close(c);
+	if (reply == NULL)
+		return 1;
+	if (reply->ok) {
+		if (conn_reply_get(reply, "message", &v))
+			message = conn_span_string(&v);
+		printf("%s\n", message != NULL ? message : "ok");
+		free(message);
+		rv = 0;
+	} else {
+		conn_reply_error(reply);
+		rv = 1;
+	}
+	conn_reply_free(reply);
+	if (fflush(stdout) == EOF) {
+		perror("mpsup: stdout");
+		rv = 1;
+	}
+	return rv;
+}

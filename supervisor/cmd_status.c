@@ -1,0 +1,221 @@
+/*
+ * `mpsup status [CONN] [--json]`: the supervisor's status document (SPEC
+ * section 9) from the listener's "status" op, either as JSON or as a
+ * table with one row per pool.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/xmalloc.h"
+#include "ipc/jsontext.h"
+#include "supervisor/cmd.h"
+#include "supervisor/cmd_conn.h"
+
+#define STATUS_USAGE	"usage: mpsup status " CONN_USAGE " [--json]\n"
+
+static const char *status_columns[] = {
+	"POOL", "TYPE", "STATE", "WORKERS", "QUEUE", "DONE", "FAILED",
+	"TIMED_OUT", "P99_MS",
+};
+#define STATUS_NCOLUMNS	(sizeof status_columns / sizeof status_columns[0])
+#define STATUS_NTEXT	3	/* left-aligned columns; the rest are numbers */
+
+/* Member key of obj, or a span of type JSONTEXT_INVALID. */
+static struct jsontext_span
+status_member(const struct jsontext_span *obj, const char *key)
+{
+	struct jsontext_span	v;
+
+	if (obj->type != JSONTEXT_OBJECT || !jsontext_object_get(obj, key, &v))
+		v.type = JSONTEXT_INVALID;
+	return v;
+}
+
+/* A string member as text for a cell, "-" when missing. */
+static char *
+status_text(const struct jsontext_span *obj, const char *key)
+{
+	struct jsontext_span	 v = status_member(obj, key);
+	char			*s;
+
+	if ((s = conn_span_string(&v)) == NULL)
+		s = xstrdup("-");
+	return s;
+}
+
+/* A numeric member as text for a cell, "-" when missing or null. */
+static char *
+status_number(const struct jsontext_span *obj, const char *key)
+{
+	struct jsontext_span	 v = status_member(obj, key);
+	int64_t			 n;
+	double			 d;
+	char			*s;
+
+	if (v.type != JSONTEXT_NUMBER)
+		s = xstrdup("-");
+	else if (jsontext_integer(&v, INT64_MIN, INT64_MAX, &n) == 0)
+		xasprintf(&s, "%lld", (long long)n);
+	else if (jsontext_number(&v, &d) == 0)
+		xasprintf(&s, "%.1f", d);
+	else
+		s = xstrndup(v.p, v.len);
+	return s;
+}
+
+/* The cells of one pool's row. */
+static void
+status_row(const struct jsontext_span *pool, char **cells)
+{
+	struct jsontext_span	 jobs, latency, paused;
+	char			*busy, *idle, *target;
+
+	jobs = status_member(pool, "jobs");
+	latency = status_member(pool, "latency_ms");
+	paused = status_member(pool, "paused");
+	cells[0] = status_text(pool, "name");
+	cells[1] = status_text(pool, "type");
+	if (paused.type == JSONTEXT_TRUE)
+		cells[2] = xstrdup("paused");
+	else
+		cells[2] = status_text(pool, "state");
+	busy = status_number(pool, "workers_busy");
+	idle = status_number(pool, "workers_idle");
+	target = status_number(pool, "workers_target");
+	xasprintf(&cells[3], "%s/%s/%s", busy, idle, target);
+	free(busy);
+	free(idle);
+	free(target);
+	cells[4] = status_number(pool, "queue_depth");
+	cells[5] = status_number(&jobs, "done");
+	cells[6] = status_number(&jobs, "failed");
+	cells[7] = status_number(&jobs, "timed_out");
+	cells[8] = status_number(&latency, "p99");
+}
+
+/* Print the pools of the status document as a table. */
+static void
+status_table(const struct jsontext_span *status)
+{
+	struct jsontext_span	  pools = status_member(status, "pools"), pool;
+	size_t			  npools = 0, nrows, state, i, j;
+	size_t			  width[STATUS_NCOLUMNS];
+	char			**cells;
+	const char		 *cell;
+
+	if (pools.type == JSONTEXT_ARRAY) {
+		state = 0;
+		while (jsontext_array_next(&pools, &state, &pool))
+			npools++;
+	}
+	nrows = npools + 1;
+	cells = xcalloc(nrows * STATUS_NCOLUMNS, sizeof *cells);
+	for (j = 0; j < STATUS_NCOLUMNS; j++)
+		cells[j] = xstrdup(status_columns[j]);
+	state = 0;
+	for (i = 0; i < npools; i++) {
+		jsontext_array_next(&pools, &state, &pool);
+		status_row(&pool, cells + (i + 1) * STATUS_NCOLUMNS);
+	}
+
+	for (j = 0; j < STATUS_NCOLUMNS; j++) {
+		width[j] = 0;
+		for (i = 0; i < nrows; i++) {
+			if (strlen(cells[i * STATUS_NCOLUMNS + j]) > width[j])
+				width[j] = strlen(cells[i * STATUS_NCOLUMNS +
+				    j]);
+		}
+	}
+	for (i = 0; i < nrows; i++) {
+		for (j = 0; j < STATUS_NCOLUMNS; j++) {
+			cell = cells[i * STATUS_NCOLUMNS + j];
+			if (j + 1 == STATUS_NCOLUMNS)
+				printf("%*s\n", (int)width[j], cell);
+			else if (j < STATUS_NTEXT)
+				printf("%-*s  ", (int)width[j], cell);
+			else
+				printf("%*s  ", (int)width[j], cell);
+		}
+	}
+	for (i = 0; i < nrows * STATUS_NCOLUMNS; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+/* Run `mpsup status`; returns the exit status. */
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CONN_LONGOPTS,
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct conn_options	 opts = { NULL, NULL, NULL };
+	struct conn		*c;
+	struct conn_reply	*reply;
+	struct jsontext_span	 status;
+	int			 ch, as_json = 0, rv;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, CONN_OPTSTRING "h", longopts,
+	    NULL)) != -1) {
+		if (conn_option(&opts, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'j':
+			as_json = 1;
+			break;
+		case 'h':
+			printf(STATUS_USAGE "\nPrints one row per pool: "
+			    "workers busy/idle/target, queue depth, jobs\n"
+			    "done, failed and timed out, and the 99th "
+			    "percentile latency; with --json,\nthe whole "
+			    "status document.\n\n" CONN_HELP);
+			return 0;
+		default:
+			fprintf(stderr, STATUS_USAGE);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, STATUS_USAGE);
+		return 2;
+	}
+
+	if ((rv = conn_open(&opts, 0, &c)) != 0)
+		return rv;
+	reply = conn_request(c, json_pack("{s:s}", "op", "status"),
+	    CONN_REPLY_TIMEOUT_MS);
+	conn_close(c);
+	if (reply == NULL)
+		return 1;
+	rv = 1;
+	if (!reply->ok)
+		conn_reply_error(reply);
+	else if (!conn_reply_get(reply, "status", &status) ||
+	    status.type != JSONTEXT_OBJECT)
+		fprintf(stderr, "mpsup: malformed reply from the server: "
+		    "no status document\n");
+	else {
+		if (as_json)
+			conn_print_span(stdout, &status);
+		else
+			status_table(&status);
+		rv = 0;
+	}
+	conn_reply_free(reply);
+	if (fflush(stdout) == EOF) {
+		perror("mpsup: stdout");
+		rv = 1;
+	}
+	return rv;
+}

@@ -1,0 +1,47 @@
+/*
+ * The job engine: per-pool FIFO queues, dispatch to workers with room over
+ * their own pipes, results matched by id, retries, timeouts, cancellation
+ * and the retention of finished records.
+ */
+#ifndef MPSUP_DISPATCH_H
+#define MPSUP_DISPATCH_H
+
+#include <stddef.h>
+
+struct pool;
+struct worker;
+struct job;
+struct supervisor;
+
+void	dispatch_init(struct supervisor *);
+void	dispatch_shutdown(void);
+/*
+ * Accept a job into pool's queue: data is validated JSON text. Returns the
+ * job, or NULL with *err set to an error code (queue_full, shutting_down).
+ */
+struct job *dispatch_submit(struct pool *, const char *data, size_t len,
+	    const char **err);
+/* End every queued job of a pool as cancelled, with why as its error. */
+void	dispatch_cancel_queue(struct pool *, const char *why);
+/* Hand queued jobs to workers that have room. */
+void	dispatch_run(struct pool *);
+/* A worker process started: it has room. */
+void	dispatch_worker_ready(struct worker *);
+/* Send a worker nothing more and stop it once its jobs are done. */
+void	dispatch_worker_drain(struct worker *);
+/* A worker process died: send it nothing more. */
+void	dispatch_worker_lost(struct worker *);
+/* A worker is gone for good: retry or fail what it had in flight. */
+void	dispatch_worker_gone(struct worker *);
+/* One line from a worker's result channel; -1 if it is malformed. */
+int	dispatch_result(struct worker *, const char *line, size_t len);
+/* Cancel a job; -1 with *err if it has already finished. */
+int	dispatch_cancel(struct job *, const char **err);
+/* Write every worker's buffered job lines (once per loop iteration). */
+void	dispatch_flush(void);
+/* Queue a worker whose job_in has unsent bytes for dispatch_flush(). */
+void	dispatch_mark_dirty(struct worker *);
+/* Jobs queued or running across all pools. */
+size_t	dispatch_unfinished(void);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * Jobs (see job.h): ids, the id table, state changes and records.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "ipc/jsontext.h"
+#include "supervisor/job.h"
+#include "supervisor/pool.h"
+
+static struct {
+	struct job	**buckets;
+	size_t		  nbuckets;
+	size_t		  count;
+} table;
+
+static struct {
+	uint64_t	last_ms;
+	unsigned	seq;
+} ids;
+
+const char *
+job_state_name(enum job_state s)
+{
+	static const char *const names[JOB_NSTATES] = {
+		"queued", "running", "done", "failed", "timed_out", "cancelled"
+	};
+
+	return (unsigned)s < JOB_NSTATES ? names[s] : "?";
+}
+
+int
+job_state_terminal(enum job_state s)
+{
+	return s >= JOB_DONE;
+}
+
+/*
+ * Ids are 12 hex digits of milliseconds since the epoch and 4 of sequence:
+ * they sort by submission time, and stay unique across restarts because
+ * the clock moves on (and the sequence borrows from the next millisecond
+ * when more than 65536 jobs arrive within one).
+ */
+void
+job_id_next(char *out, double now)
+{
+	uint64_t	ms = (uint64_t)(now * 1000.0);
+
+	if (ms > ids.last_ms) {
+		ids.last_ms = ms;
+		ids.seq = 0;
+	} else if (++ids.seq > 0xffff) {
+		ids.last_ms++;
+		ids.seq = 0;
+	}
+	snprintf(out, JOB_ID_LEN + 1, "%012llx%04x",
+	    (unsigned long long)(ids.last_ms & 0xffffffffffffULL), ids.seq);
+}
+
+struct job *
+job_new(struct pool *pool, const char *data, size_t len, double now)
+{
+	struct job	*job;
+
+	job = xmalloc(sizeof *job + len + 1);
+	memset(job, 0, sizeof *job);
+	job_id_next(job->id, now);
+	job->pool = pool;
+	job->state = JOB_QUEUED;
+	job->worker = -1;
+	job->submitted_at = now;
+	LIST_INIT(&job->waiters);
+	memcpy(job->data, data, len);
+	job->data[len] = '\0';
+	job->data_len = (uint32_t)len;
+	return job;
+}
+
+void
+job_free(struct job *job)
+{
+	if (job->timer != NULL) {
+		ev_timer_stop(EV_DEFAULT, job->timer);
+		free(job->timer);
+	}
+	free(job->result);
+	free(job->error);
+	free(job);
+}
+
+void
+job_set_state(struct job *job, enum job_state state, double now)
+{
+	struct pool_stats	*st = &job->pool->stats;
+	struct job_waiter	*w;
+
+	if (job->state == state)
+		return;
+	st->state[job->state]--;
+	st->state[state]++;
+	job->state = state;
+	if (state == JOB_RUNNING)
+		job->started_at = now;
+	else if (job_state_terminal(state)) {
+		job->finished_at = now;
+		job->runner = NULL;
+		while ((w = LIST_FIRST(&job->waiters)) != NULL) {
+			LIST_REMOVE(w, entry);
+			w->job = NULL;
+			w->cb(w);
+		}
+	}
+}
+
+static uint64_t
+job_hash(const char *id, size_t len)
+{
+	uint64_t	h = 1469598103934665603ULL;
+
+	while (len-- > 0)
+		h = (h ^ (unsigned char)*id++) * 1099511628211ULL;
+	return h;
+}
+
+static void
+job_table_grow(void)
+{
+	struct job	**old = table.buckets, *job, *next;
+	size_t		  oldn = table.nbuckets, i, b;
+
+	table.nbuckets = oldn ? oldn * 2 : 1024;
+	table.buckets = xcalloc(table.nbuckets, sizeof *table.buckets);
+	for (i = 0; i < oldn; i++) {
+		for (job = old[i]; job != NULL; job = next) {
+			next = job->hnext;
+			b = job_hash(job->id, JOB_ID_LEN) & (table.nbuckets - 1);
+			job->hnext = table.buckets[b];
+			table.buckets[b] = job;
+		}
+	}
+	free(old);
+}
+
+void
+job_table_add(struct job *job)
+{
+	size_t	b;
+
+	if (table.count >= table.nbuckets)
+		job_table_grow();
+	b = job_hash(job->id, JOB_ID_LEN) & (table.nbuckets - 1);
+	job->hnext = table.buckets[b];
+	table.buckets[b] = job;
+	table.count++;
+}
+
+void
+job_table_remove(struct job *job)
+{
+	struct job	**pp;
+	size_t		  b;
+
+	b = job_hash(job->id, JOB_ID_LEN) & (table.nbuckets - 1);
+	for (pp = &table.buckets[b]; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == job) {
+			*pp = job->hnext;
+			table.count--;
+			return;
+		}
+	}
+}
+
+struct job *
+job_table_find(const char *id, size_t len)
+{
+	struct job	*job;
+	size_t		 b;
+
+	if (len != JOB_ID_LEN || table.nbuckets == 0)
+		return NULL;
+	b = job_hash(id, len) & (table.nbuckets - 1);
+	for (job = table.buckets[b]; job != NULL; job = job->hnext)
+		if (memcmp(job->id, id, JOB_ID_LEN) == 0)
+			return job;
+	return NULL;
+}
+
+size_t
+job_table_count(void)
+{
+	return table.count;
+}
+
+void
+job_waiter_add(struct job *job, struct job_waiter *w)
+{
+	w->job = job;
+	LIST_INSERT_HEAD(&job->waiters, w, entry);
+}
+
+void
+job_waiter_remove(struct job_waiter *w)
+{
+	if (w->job != NULL) {
+		LIST_REMOVE(w, entry);
+		w->job = NULL;
+	}
+}
+
+static void
+job_time_append(struct buf *b, const char *key, double t)
+{
+	char	ts[TIME_ISO_BUF];
+
+	if (t <= 0) {
+		buf_appendf(b, ",\"%s\":null", key);
+		return;
+	}
+	time_iso8601(t, ts);
+	buf_appendf(b, ",\"%s\":\"%s\"", key, ts);
+}
+
+void
+job_record_append(const struct job *job, struct buf *b)
+{
+	buf_appendf(b, "{\"id\":\"%s\",\"pool\":", job->id);
+	jsontext_string_append(b, job->pool->name, strlen(job->pool->name));
+	buf_appendf(b, ",\"state\":\"%s\",\"attempts\":%u",
+	    job_state_name(job->state), job->attempts);
+	job_time_append(b, "submitted_at", job->submitted_at);
+	job_time_append(b, "started_at", job->started_at);
+	job_time_append(b, "finished_at", job->finished_at);
+	if (job->started_at > 0 && job->finished_at > 0)
+		buf_appendf(b, ",\"duration_ms\":%.3f",
+		    (job->finished_at - job->started_at) * 1000.0);
+	else
+		buf_append_str(b, ",\"duration_ms\":null");
+	if (job->worker >= 0)
+		buf_appendf(b, ",\"worker\":%d", job->worker);
+	else
+		buf_append_str(b, ",\"worker\":null");
+	if (job->pool->pc->type == POOL_TYPE_EXEC) {
+		if (job->result != NULL) {
+			buf_append(b, ",", 1);
+			buf_append_str(b, job->result);
+		} else
+			buf_append_str(b, ",\"exit_code\":null,\"signal\":null,"
+			    "\"stdout\":null,\"stderr\":null,\"truncated\":false");
+	} else {
+		buf_append_str(b, ",\"result\":");
+		buf_append_str(b, job->result != NULL ? job->result : "null");
+	}
+	buf_append_str(b, ",\"error\":");
+	if (job->error != NULL)
+		jsontext_string_append(b, job->error, strlen(job->error));
+	else
+		buf_append_str(b, "null");
+	buf_append(b, "}", 1);
+}

@@ -1,0 +1,90 @@
+/*
+ * Jobs: what a pool's queue holds, the one place their state changes, and
+ * their records. Every accepted job ends in exactly one terminal state;
+ * job_set_state() is the only code that moves a job between states, and it
+ * keeps each pool's counters so that at every moment
+ *   submitted = queued + running + done + failed + timed_out + cancelled.
+ * Job data and results are opaque, validated JSON text.
+ */
+#ifndef MPSUP_JOB_H
+#define MPSUP_JOB_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "common/buf.h"
+
+struct pool;
+struct worker;
+struct job;
+
+/* "0193a1b2c3d4" ms + 4 hex sequence: 16 characters, sortable. */
+#define JOB_ID_LEN	16
+
+enum job_state {
+	JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_TIMED_OUT,
+	JOB_CANCELLED,
+};
+#define JOB_NSTATES	6
+
+/* Someone waiting for a job to finish (a client's result/submit -w). */
+struct job_waiter {
+	LIST_ENTRY(job_waiter)	 entry;
+	struct job		*job;
+	void			(*cb)(struct job_waiter *);
+	void			*arg;
+};
+
+struct job {
+	char			 id[JOB_ID_LEN + 1];
+	uint8_t			 state;		/* enum job_state */
+	uint8_t			 delayed;	/* queued, waiting to retry */
+	uint8_t			 cancel_sent;
+	uint8_t			 truncated;	/* exec */
+	int16_t			 worker;	/* last worker index, or -1 */
+	uint16_t		 attempts;
+	struct pool		*pool;
+	struct worker		*runner;	/* while running */
+	double			 submitted_at;
+	double			 started_at;
+	double			 finished_at;
+	char			*result;	/* JSON text (see job.c) */
+	char			*error;
+	ev_timer		*timer;		/* timeout or retry, when armed */
+	TAILQ_ENTRY(job)	 entry;		/* queue, in-flight or finished */
+	struct job		*hnext;		/* id table chain */
+	LIST_HEAD(, job_waiter)	 waiters;
+	uint32_t		 data_len;
+	char			 data[];	/* JSON text, NUL-terminated */
+};
+
+TAILQ_HEAD(job_list, job);
+
+const char	*job_state_name(enum job_state);
+int		 job_state_terminal(enum job_state);
+
+/* A new queued job (not yet in any list) with a fresh id. */
+struct job	*job_new(struct pool *, const char *data, size_t len,
+		    double now);
+void		 job_free(struct job *);
+/* Move a job to a new state, keeping its pool's counters. */
+void		 job_set_state(struct job *, enum job_state, double now);
+
+/* The id table. */
+void		 job_table_add(struct job *);
+void		 job_table_remove(struct job *);
+struct job	*job_table_find(const char *id, size_t len);
+size_t		 job_table_count(void);
+
+void		 job_waiter_add(struct job *, struct job_waiter *);
+void		 job_waiter_remove(struct job_waiter *);
+
+/* Append the job record (SPEC section 6) as JSON to b. */
+void		 job_record_append(const struct job *, struct buf *b);
+
+/* Generate the next id into out (JOB_ID_LEN + 1 bytes). */
+void		 job_id_next(char *out, double now);
+
+#endif

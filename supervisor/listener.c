@@ -1,0 +1,493 @@
+/*
+ * The listener (see listener.h).
+ *
+ * A connection is a small state machine: AUTH until the handshake in
+ * ipc/auth.c succeeds (bounded by a deadline), then READY, reading frames
+ * into requests. Each request gets a reply slot at the tail of the
+ * connection's reply queue; slots are answered immediately or later (a
+ * wait), and replies leave strictly in request order. Replies are written
+ * once per loop iteration; a client that stops reading is dropped once
+ * its unsent replies pass a cap, so it cannot make the supervisor buffer
+ * without bound or stall anyone else.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "ipc/addr.h"
+#include "ipc/auth.h"
+#include "ipc/authkey.h"
+#include "ipc/frame.h"
+#include "supervisor/listener.h"
+#include "supervisor/request.h"
+#include "supervisor/supervisor.h"
+
+#define LISTENER_AUTH_DEADLINE	5.0
+#define LISTENER_OUT_CAP	(64u << 20)	/* unsent reply bytes */
+#define LISTENER_READ		65536
+
+struct reply {
+	TAILQ_ENTRY(reply)	 entry;
+	struct conn		*conn;
+	enum reply_encoding	 enc;
+	int			 done;
+	struct buf		 body;
+	void			(*abort)(struct reply *, void *);
+	void			*abort_arg;
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	struct listener		*l;
+	int			 fd;
+	ev_io			 rio;
+	ev_io			 wio;
+	ev_timer		 deadline;
+	struct buf		 in;
+	struct buf		 out;
+	struct auth_server	*auth;
+	int			 role;
+	int			 closing;	/* close once out is sent */
+	int			 drop;		/* close at the next flush */
+	int			 dirty;
+	char			 peer[96];
+	TAILQ_HEAD(, reply)	 replies;
+	TAILQ_ENTRY(conn)	 dirty_entry;
+};
+
+struct listen_sock {
+	struct listener	*l;
+	struct addr	 addr;
+	int		 fd;
+	ev_io		 io;
+};
+
+struct listener {
+	struct supervisor	*sv;
+	struct listen_sock	*socks;
+	size_t			 nsocks;
+	unsigned char		*key;
+	size_t			 keylen;
+	unsigned char		*admin_key;
+	size_t			 admin_keylen;
+	TAILQ_HEAD(, conn)	 conns;
+	TAILQ_HEAD(, conn)	 dirty;
+	int			 nconns;
+	int			 accepting;
+};
+
+static void	conn_read_cb(struct ev_loop *, ev_io *, int);
+static void	conn_write_cb(struct ev_loop *, ev_io *, int);
+static void	conn_close(struct conn *);
+
+struct conn *
+reply_conn(struct reply *r)
+{
+	return r->conn;
+}
+
+int
+conn_role(const struct conn *c)
+{
+	return c->role;
+}
+
+const char *
+conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+int
+listener_connections(const struct listener *l)
+{
+	return l->nconns;
+}
+
+static void
+conn_mark_dirty(struct conn *c)
+{
+	if (!c->dirty) {
+		TAILQ_INSERT_TAIL(&c->l->dirty, c, dirty_entry);
+		c->dirty = 1;
+	}
+}
+
+struct reply *
+conn_reply_new(struct conn *c, enum reply_encoding enc)
+{
+	struct reply	*r = xcalloc(1, sizeof *r);
+
+	r->conn = c;
+	r->enc = enc;
+	TAILQ_INSERT_TAIL(&c->replies, r, entry);
+	return r;
+}
+
+struct buf *
+reply_body(struct reply *r)
+{
+	return &r->body;
+}
+
+void
+reply_set_abort(struct reply *r, void (*fn)(struct reply *, void *),
+    void *arg)
+{
+	r->abort = fn;
+	r->abort_arg = arg;
+}
+
+/* Move finished replies at the head of the queue into the output. */
+static void
+conn_push_replies(struct conn *c)
+{
+	struct reply	*r;
+
+	while ((r = TAILQ_FIRST(&c->replies)) != NULL && r->done) {
+		TAILQ_REMOVE(&c->replies, r, entry);
+		if (r->enc == REPLY_PICKLE)
+			request_pickle_reply(&r->body);
+		frame_append(&c->out, buf_head(&r->body), buf_used(&r->body));
+		buf_free(&r->body);
+		free(r);
+	}
+	if (buf_used(&c->out) > 0)
+		conn_mark_dirty(c);
+	if (buf_used(&c->out) > LISTENER_OUT_CAP && !c->drop) {
+		log_warnx("client %s: more than %u MiB of replies unread; "
+		    "dropping the connection", c->peer,
+		    LISTENER_OUT_CAP >> 20);
+		c->drop = 1;
+		ev_io_stop(c->l->sv->loop, &c->rio);
+		conn_mark_dirty(c);
+	}
+}
+
+void
+reply_done(struct reply *r)
+{
+	struct conn	*c = r->conn;
+
+	r->done = 1;
+	r->abort = NULL;
+	if (r == TAILQ_FIRST(&c->replies))
+		conn_push_replies(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct listener	*l = c->l;
+	struct ev_loop	*loop = l->sv->loop;
+	struct reply	*r;
+
+	if (c->fd == -1)
+		return;
+	ev_io_stop(loop, &c->rio);
+	ev_io_stop(loop, &c->wio);
+	ev_timer_stop(loop, &c->deadline);
+	close(c->fd);
+	c->fd = -1;
+	while ((r = TAILQ_FIRST(&c->replies)) != NULL) {
+		TAILQ_REMOVE(&c->replies, r, entry);
+		if (r->abort != NULL)
+			r->abort(r, r->abort_arg);
+		buf_free(&r->body);
+		free(r);
+	}
+	if (c->dirty)
+		TAILQ_REMOVE(&l->dirty, c, dirty_entry);
+	TAILQ_REMOVE(&l->conns, c, entry);
+	l->nconns--;
+	auth_server_free(c->auth);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* Write what is pending; 0 when all is out (or the conn closed). */
+static void
+conn_flush(struct conn *c)
+{
+	struct ev_loop	*loop = c->l->sv->loop;
+	ssize_t		 n;
+
+	if (c->drop) {
+		conn_close(c);
+		return;
+	}
+	while (buf_used(&c->out) > 0) {
+		n = send(c->fd, buf_head(&c->out), buf_used(&c->out),
+		    MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			ev_io_start(loop, &c->wio);
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+	ev_io_stop(loop, &c->wio);
+	buf_trim(&c->out, 1 << 20);
+	if (c->closing)
+		conn_close(c);
+}
+
+void
+listener_flush(struct listener *l)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&l->dirty)) != NULL) {
+		TAILQ_REMOVE(&l->dirty, c, dirty_entry);
+		c->dirty = 0;
+		conn_flush(c);
+	}
+}
+
+static void
+conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	conn_flush(w->data);
+}
+
+static void
+conn_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct conn	*c = t->data;
+
+	log_warnx("client %s: no successful handshake within %.0fs; "
+	    "disconnecting", c->peer, LISTENER_AUTH_DEADLINE);
+	conn_close(c);
+}
+
+/* One handshake message. Returns -1 if the connection was closed. */
+static int
+conn_auth(struct conn *c, const void *msg, size_t len)
+{
+	const char	*err = NULL;
+	int		 r;
+
+	r = auth_server_feed(c->auth, msg, len, &c->out, &err);
+	if (buf_used(&c->out) > 0)
+		conn_mark_dirty(c);
+	if (r == AUTH_MORE)
+		return 0;
+	if (r == AUTH_FAIL) {
+		log_warnx("client %s: authentication failed: %s", c->peer,
+		    err ? err : "refused");
+		/* Say #FAILURE# if the state machine queued it, then close. */
+		c->closing = 1;
+		ev_io_stop(c->l->sv->loop, &c->rio);
+		if (buf_used(&c->out) == 0) {
+			conn_close(c);
+			return -1;
+		}
+		return -1;
+	}
+	c->role = auth_server_role(c->auth);
+	ev_timer_stop(c->l->sv->loop, &c->deadline);
+	log_debug("client %s: authenticated (%s%s)", c->peer,
+	    c->role == AUTH_ROLE_ADMIN ? "admin" : "user",
+	    auth_server_legacy(c->auth) ? ", legacy MD5" : "");
+	auth_server_free(c->auth);
+	c->auth = NULL;
+	return 0;
+}
+
+static void
+conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+	uint64_t	 max = c->auth ? AUTH_MSG_MAX : c->l->sv->cfg->max_message;
+	const void	*payload;
+	const char	*err = NULL;
+	size_t		 plen, flen;
+	ssize_t		 n;
+	int		 r;
+
+	n = buf_read_fd(&c->in, c->fd, LISTENER_READ);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	while (!c->closing && !c->drop) {
+		r = frame_peek(buf_head(&c->in), buf_used(&c->in), max,
+		    &payload, &plen, &flen, &err);
+		if (r == 0)
+			break;
+		if (r == -1) {
+			log_warnx("client %s: %s; disconnecting", c->peer,
+			    err ? err : "bad frame");
+			conn_close(c);
+			return;
+		}
+		if (c->auth != NULL) {
+			if (conn_auth(c, payload, plen) == -1)
+				return;
+			buf_consume(&c->in, flen);
+			max = c->l->sv->cfg->max_message;
+			continue;
+		}
+		request_handle(c, payload, plen);
+		buf_consume(&c->in, flen);
+	}
+	buf_trim(&c->in, 1 << 20);
+}
+
+static void
+listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct listen_sock	*ls = w->data;
+	struct listener		*l = ls->l;
+	struct conn		*c;
+	int			 fd;
+
+	for (int i = 0; i < 64; i++) {
+		fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept on %s", ls->addr.display);
+			return;
+		}
+		if (l->nconns >= l->sv->cfg->max_connections) {
+			log_warnx("%s: max_connections (%ld) reached; "
+			    "refusing a connection", ls->addr.display,
+			    l->sv->cfg->max_connections);
+			close(fd);
+			continue;
+		}
+		c = xcalloc(1, sizeof *c);
+		c->l = l;
+		c->fd = fd;
+		TAILQ_INIT(&c->replies);
+		snprintf(c->peer, sizeof c->peer, "#%d on %s", fd,
+		    ls->addr.display);
+		c->auth = auth_server_new(l->key, l->keylen, l->admin_key,
+		    l->admin_keylen, l->sv->cfg->legacy_md5);
+		auth_server_start(c->auth, &c->out);
+		conn_mark_dirty(c);
+		ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
+		c->rio.data = c;
+		ev_io_start(loop, &c->rio);
+		ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+		c->wio.data = c;
+		ev_timer_init(&c->deadline, conn_deadline_cb,
+		    LISTENER_AUTH_DEADLINE, 0);
+		c->deadline.data = c;
+		ev_timer_start(loop, &c->deadline);
+		TAILQ_INSERT_TAIL(&l->conns, c, entry);
+		l->nconns++;
+	}
+}
+
+struct listener *
+listener_new(struct supervisor *sv)
+{
+	struct config	*cfg = sv->cfg;
+	struct listener	*l;
+	char		*cause = NULL;
+	size_t		 i;
+
+	l = xcalloc(1, sizeof *l);
+	l->sv = sv;
+	TAILQ_INIT(&l->conns);
+	TAILQ_INIT(&l->dirty);
+	if (authkey_load(cfg->authkey_file, 1, &l->key, &l->keylen,
+	    &cause) == -1)
+		goto fail;
+	if (cfg->admin_authkey_file != NULL &&
+	    authkey_load(cfg->admin_authkey_file, 0, &l->admin_key,
+	    &l->admin_keylen, &cause) == -1)
+		goto fail;
+	l->socks = xcalloc(cfg->nlisten, sizeof *l->socks);
+	for (i = 0; i < cfg->nlisten; i++) {
+		struct listen_sock *ls = &l->socks[i];
+
+		ls->l = l;
+		ls->fd = -1;
+		if (addr_parse(cfg->listen[i], &ls->addr, &cause) == -1)
+			goto fail;
+		l->nsocks++;
+		if ((ls->fd = addr_listen(&ls->addr, 128, &cause)) == -1)
+			goto fail;
+		ev_io_init(&ls->io, listener_accept_cb, ls->fd, EV_READ);
+		ls->io.data = ls;
+		ev_io_start(sv->loop, &ls->io);
+		log_info("listening on %s", ls->addr.display);
+	}
+	l->accepting = 1;
+	return l;
+fail:
+	fprintf(stderr, "mpsup: %s\n", cause ? cause : "listener failed");
+	log_warnx("%s", cause ? cause : "listener failed");
+	free(cause);
+	listener_free(l);
+	return NULL;
+}
+
+void
+listener_stop_accepting(struct listener *l)
+{
+	size_t	i;
+
+	if (!l->accepting)
+		return;
+	l->accepting = 0;
+	for (i = 0; i < l->nsocks; i++) {
+		if (l->socks[i].fd == -1)
+			continue;
+		ev_io_stop(l->sv->loop, &l->socks[i].io);
+		close(l->socks[i].fd);
+		l->socks[i].fd = -1;
+		if (l->socks[i].addr.family == AF_UNIX)
+			addr_unlink(&l->socks[i].addr);
+	}
+}
+
+void
+listener_free(struct listener *l)
+{
+	struct conn	*c;
+	size_t		 i;
+
+	if (l == NULL)
+		return;
+	/* Last chance for replies such as the one to "stop". */
+	listener_flush(l);
+	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
+		conn_close(c);
+	for (i = 0; i < l->nsocks; i++) {
+		if (l->socks[i].fd != -1) {
+			ev_io_stop(l->sv->loop, &l->socks[i].io);
+			close(l->socks[i].fd);
+			if (l->socks[i].addr.family == AF_UNIX)
+				addr_unlink(&l->socks[i].addr);
+		}
+		addr_free(&l->socks[i].addr);
+	}
+	free(l->socks);
+	if (l->key != NULL)
+		authkey_free(l->key, l->keylen);
+	if (l->admin_key != NULL)
+		authkey_free(l->admin_key, l->admin_keylen);
+	free(l);
+}

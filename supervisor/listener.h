@@ -1,0 +1,41 @@
+/*
+ * The authenticated listener: accepts connections on every `listen`
+ * address, runs the multiprocessing.connection handshake, then reads one
+ * request per frame and writes the replies, in request order, as frames.
+ */
+#ifndef MPSUP_LISTENER_H
+#define MPSUP_LISTENER_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+
+struct supervisor;
+struct listener;
+struct conn;
+struct reply;
+
+enum reply_encoding { REPLY_JSON, REPLY_PICKLE };
+
+/* Open every address and load the keys; NULL (after printing why) on failure. */
+struct listener	*listener_new(struct supervisor *);
+void		 listener_free(struct listener *);
+void		 listener_stop_accepting(struct listener *);
+/* Write pending replies (once per loop iteration). */
+void		 listener_flush(struct listener *);
+int		 listener_connections(const struct listener *);
+
+/* For request handlers: a reply slot, answered now or later. */
+struct reply	*conn_reply_new(struct conn *, enum reply_encoding);
+/* The slot's body: one JSON object (converted for pickled requests). */
+struct buf	*reply_body(struct reply *);
+/* The body is complete: send it once the replies before it went out. */
+void		 reply_done(struct reply *);
+/* Called if the connection goes away while the reply is pending. */
+void		 reply_set_abort(struct reply *, void (*)(struct reply *, void *),
+		    void *);
+struct conn	*reply_conn(struct reply *);
+int		 conn_role(const struct conn *);
+const char	*conn_peer(const struct conn *);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * Configuration reload (SIGHUP, the `reload` op). The new file is loaded
+ * and validated whole first; a file with errors changes nothing. Then:
+ * new pools start, removed pools cancel their queue and stop once their
+ * running jobs are done, resized pools gain or drain workers, and pools
+ * whose workers must run differently (command, env, user, ...) have them
+ * replaced one at a time, each finishing its jobs first, so no queued job
+ * is lost. [supervisor] keys that are read at use (limits, retention,
+ * legacy_md5) apply at once; those bound at start (listen, keys, log,
+ * status, store) are reported as needing a restart.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "supervisor/dispatch.h"
+#include "supervisor/pool.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/worker.h"
+
+static int
+reload_str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Name the [supervisor] keys whose change needs a restart. */
+static void
+reload_check_fixed(const struct config *old, const struct config *new,
+    struct buf *needs)
+{
+	size_t	i;
+	int	listen = old->nlisten != new->nlisten;
+
+	for (i = 0; !listen && i < old->nlisten; i++)
+		listen = strcmp(old->listen[i], new->listen[i]) != 0;
+	if (listen)
+		buf_append_str(needs, " listen");
+	if (reload_str_differs(old->authkey_file, new->authkey_file))
+		buf_append_str(needs, " authkey_file");
+	if (reload_str_differs(old->admin_authkey_file,
+	    new->admin_authkey_file))
+		buf_append_str(needs, " admin_authkey_file");
+	if (reload_str_differs(old->status, new->status))
+		buf_append_str(needs, " status");
+	if (reload_str_differs(old->status_token_file,
+	    new->status_token_file))
+		buf_append_str(needs, " status_token_file");
+	if (reload_str_differs(old->log, new->log) ||
+	    old->log_format != new->log_format)
+		buf_append_str(needs, " log");
+	if (reload_str_differs(old->store, new->store) ||
+	    old->store_sync != new->store_sync)
+		buf_append_str(needs, " store");
+}
+
+int
+supervisor_reload(struct supervisor *sv, char **msg)
+{
+	struct config_errors	  errs = { NULL, 0 };
+	struct config		 *cfg, *old = sv->cfg;
+	struct pool_config	 *pc;
+	struct pool		 *pool;
+	struct buf		  needs = BUF_INIT;
+	size_t			  i, j, added = 0, removed = 0, changed = 0;
+	int			  found;
+
+	if (sv->stopping) {
+		*msg = xstrdup("mpsup is shutting down");
+		return -1;
+	}
+	cfg = config_load(old->path, &errs);
+	if (cfg == NULL) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("reload: %s", errs.msgs[i]);
+		xasprintf(msg, "%s has %zu error%s; keeping the running "
+		    "configuration (first: %s)", old->path, errs.n,
+		    errs.n == 1 ? "" : "s", errs.n ? errs.msgs[0] : "?");
+		log_warnx("reload refused: %s", *msg);
+		config_errors_free(&errs);
+		return -1;
+	}
+	config_errors_free(&errs);
+	if (strcmp(cfg->store, old->store) != 0 &&
+	    strcmp(cfg->store, "memory") != 0) {
+		xasprintf(msg, "store = %s: only store = memory is "
+		    "implemented in this version", cfg->store);
+		log_warnx("reload refused: %s", *msg);
+		config_free(cfg);
+		return -1;
+	}
+	reload_check_fixed(old, cfg, &needs);
+
+	/* Pools that went away. */
+	for (i = 0; i < sv->npools; i++) {
+		pool = sv->pools[i];
+		if (pool->removed || config_find_pool(cfg, pool->name) != NULL)
+			continue;
+		log_info("reload: removing pool %s", pool->name);
+		pool_remove(pool);
+		removed++;
+	}
+	/* Pools that stay, changed or not, and new ones. */
+	for (j = 0; j < cfg->npools; j++) {
+		pc = cfg->pools[j];
+		found = 0;
+		for (i = 0; i < sv->npools; i++) {
+			pool = sv->pools[i];
+			if (pool->removed || strcmp(pool->name, pc->name) != 0)
+				continue;
+			found = 1;
+			if (config_pool_process_differs(pool->pc, pc)) {
+				pool->cfg_gen++;
+				changed++;
+			} else if (pool->pc->workers != pc->workers ||
+			    pool->pc->max_workers != pc->max_workers ||
+			    pool->pc->min_workers != pc->min_workers)
+				changed++;
+			pool->pc = pc;
+			pool->name = pc->name;
+			pool_resize(pool);
+			pool_roll_next(pool);
+			dispatch_run(pool);
+			break;
+		}
+		if (found)
+			continue;
+		log_info("reload: adding pool %s", pc->name);
+		pool = pool_new(sv, pc);
+		sv->pools = xreallocarray(sv->pools, sv->npools + 1,
+		    sizeof *sv->pools);
+		sv->pools[sv->npools++] = pool;
+		pool_start(pool);
+		added++;
+	}
+	/* Removed pools keep pointing into the config they came from. */
+	sv->old_cfgs = xreallocarray(sv->old_cfgs, sv->nold_cfgs + 1,
+	    sizeof *sv->old_cfgs);
+	sv->old_cfgs[sv->nold_cfgs++] = old;
+	sv->cfg = cfg;
+
+	xasprintf(msg, "reloaded %s: %zu pool%s added, %zu removed, %zu "
+	    "changed%s%.*s%s", cfg->path, added, added == 1 ? "" : "s",
+	    removed, changed, buf_used(&needs) ? "; restart mpsup to apply "
+	    "[supervisor]" : "", (int)buf_used(&needs), buf_head(&needs),
+	    "");
+	if (buf_used(&needs))
+		log_warnx("reload: [supervisor]%.*s changed; restart mpsup to "
+		    "apply", (int)buf_used(&needs), buf_head(&needs));
+	log_info("%s", *msg);
+	buf_free(&needs);
+	return 0;
+}

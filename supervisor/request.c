@@ -1,0 +1,736 @@
+/*
+ * Request handling (see request.h). Requests are JSON objects; members are
+ * found with ipc/jsontext without building a tree, and job data is copied
+ * through as the validated JSON text it arrived as.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "ipc/auth.h"
+#include "ipc/jsontext.h"
+#include "supervisor/dispatch.h"
+#include "supervisor/job.h"
+#include "supervisor/listener.h"
+#include "supervisor/pool.h"
+#include "supervisor/request.h"
+#include "supervisor/status.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/worker.h"
+
+#define REQUEST_MAX_BATCH	100000
+
+/* A reply waiting for one or more jobs to finish. */
+struct wait {
+	struct reply		*reply;
+	ev_timer		 timer;
+	int			 has_timer;
+	size_t			 njobs;
+	size_t			 pending;
+	int			 many;		/* submit_many: "jobs":[...] */
+	int			 with_id;	/* submit: "id" in the reply */
+	struct job_waiter	*waiters;
+	struct buf		*records;	/* one per job, filled at the end */
+	char			(*ids)[JOB_ID_LEN + 1];
+};
+
+static void
+reply_error(struct reply *r, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+reply_error(struct reply *r, const char *code, const char *fmt, ...)
+{
+	struct buf	*b = reply_body(r);
+	va_list		 ap;
+	char		*msg;
+
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	buf_reset(b);
+	buf_appendf(b, "{\"ok\":false,\"error\":\"%s\",\"message\":", code);
+	jsontext_string_append(b, msg, strlen(msg));
+	buf_append(b, "}", 1);
+	free(msg);
+	reply_done(r);
+}
+
+static struct pool *
+request_pool(struct reply *r, const struct jsontext_span *req)
+{
+	struct jsontext_span	 v;
+	struct supervisor	*sv = supervisor;
+	char			*name;
+	size_t			 i;
+
+	if (!jsontext_object_get(req, "pool", &v) || v.type != JSONTEXT_STRING) {
+		reply_error(r, "bad_request", "\"pool\" (a string) is missing");
+		return NULL;
+	}
+	for (i = 0; i < sv->npools; i++)
+		if (!sv->pools[i]->removed &&
+		    jsontext_string_eq(&v, sv->pools[i]->name))
+			return sv->pools[i];
+	name = jsontext_string_decode(&v, NULL);
+	reply_error(r, "unknown_pool", "no pool named '%s'",
+	    name ? name : "?");
+	free(name);
+	return NULL;
+}
+
+/* Seconds from "timeout", or -1 for none; -2 if malformed. */
+static double
+request_timeout(const struct jsontext_span *req)
+{
+	struct jsontext_span	v;
+	double			t;
+
+	if (!jsontext_object_get(req, "timeout", &v) || v.type == JSONTEXT_NULL)
+		return -1;
+	if (v.type != JSONTEXT_NUMBER || jsontext_number(&v, &t) == -1 || t < 0 ||
+	    !isfinite(t))
+		return -2;
+	return t;
+}
+
+static int
+request_wants_wait(const struct jsontext_span *req)
+{
+	struct jsontext_span	v;
+
+	return jsontext_object_get(req, "wait", &v) && v.type == JSONTEXT_TRUE;
+}
+
+/*
+ * Build a job's data text from a job description: for a stream pool its
+ * "data" member; for an exec pool {"args"|"shell", "env", "cwd", "stdin"}.
+ * Returns a message on error.
+ */
+static const char *
+request_job_data(struct pool *pool, const struct jsontext_span *desc,
+    struct buf *out)
+{
+	static const char *const exec_keys[] = { "args", "shell", "env",
+	    "cwd", "stdin" };
+	struct jsontext_span	 v, e, k;
+	size_t			 st, i;
+	int			 have_args, have_shell, first = 1;
+
+	if (pool->pc->type == POOL_TYPE_STREAM) {
+		if (!jsontext_object_get(desc, "data", &v))
+			return "a stream pool's job needs \"data\"";
+		buf_append(out, v.p, v.len);
+		return NULL;
+	}
+	have_args = jsontext_object_get(desc, "args", &v);
+	if (have_args) {
+		if (v.type != JSONTEXT_ARRAY)
+			return "\"args\" must be a list of strings";
+		st = 0;
+		i = 0;
+		while (jsontext_array_next(&v, &st, &e)) {
+			if (e.type != JSONTEXT_STRING)
+				return "\"args\" must be a list of strings";
+			i++;
+		}
+		if (i == 0)
+			return "\"args\" must not be empty";
+	}
+	have_shell = jsontext_object_get(desc, "shell", &v);
+	if (have_shell && v.type != JSONTEXT_STRING)
+		return "\"shell\" must be a string";
+	if (have_args == have_shell)
+		return "an exec job needs exactly one of \"args\" and \"shell\"";
+	if (jsontext_object_get(desc, "env", &v)) {
+		if (v.type != JSONTEXT_OBJECT)
+			return "\"env\" must be an object of strings";
+		st = 0;
+		while (jsontext_object_next(&v, &st, &k, &e))
+			if (e.type != JSONTEXT_STRING)
+				return "\"env\" must be an object of strings";
+	}
+	if (jsontext_object_get(desc, "cwd", &v) && v.type != JSONTEXT_STRING)
+		return "\"cwd\" must be a string";
+	if (jsontext_object_get(desc, "stdin", &v) && v.type != JSONTEXT_STRING)
+		return "\"stdin\" must be a string";
+	buf_append(out, "{", 1);
+	for (i = 0; i < sizeof exec_keys / sizeof exec_keys[0]; i++) {
+		if (!jsontext_object_get(desc, exec_keys[i], &v))
+			continue;
+		buf_appendf(out, "%s\"%s\":", first ? "" : ",", exec_keys[i]);
+		buf_append(out, v.p, v.len);
+		first = 0;
+	}
+	buf_append(out, "}", 1);
+	return NULL;
+}
+
+static void
+wait_free(struct wait *wt)
+{
+	size_t	i;
+
+	if (wt->has_timer)
+		ev_timer_stop(supervisor->loop, &wt->timer);
+	for (i = 0; i < wt->njobs; i++) {
+		job_waiter_remove(&wt->waiters[i]);
+		buf_free(&wt->records[i]);
+	}
+	free(wt->waiters);
+	free(wt->records);
+	free(wt->ids);
+	free(wt);
+}
+
+/* Every awaited job has ended: write the reply. */
+static void
+wait_complete(struct wait *wt)
+{
+	struct buf	*b = reply_body(wt->reply);
+	size_t		 i;
+
+	buf_reset(b);
+	if (wt->many) {
+		buf_append_str(b, "{\"ok\":true,\"ids\":[");
+		for (i = 0; i < wt->njobs; i++)
+			buf_appendf(b, "%s\"%s\"", i ? "," : "", wt->ids[i]);
+		buf_append_str(b, "],\"jobs\":[");
+		for (i = 0; i < wt->njobs; i++) {
+			if (i)
+				buf_append(b, ",", 1);
+			buf_append(b, buf_head(&wt->records[i]),
+			    buf_used(&wt->records[i]));
+		}
+		buf_append_str(b, "]}");
+	} else {
+		buf_append_str(b, "{\"ok\":true,");
+		if (wt->with_id)
+			buf_appendf(b, "\"id\":\"%s\",", wt->ids[0]);
+		buf_append_str(b, "\"job\":");
+		buf_append(b, buf_head(&wt->records[0]),
+		    buf_used(&wt->records[0]));
+		buf_append(b, "}", 1);
+	}
+	reply_done(wt->reply);
+	wait_free(wt);
+}
+
+static void
+wait_job_cb(struct job_waiter *jw)
+{
+	struct wait	*wt = jw->arg;
+	size_t		 i = (size_t)(jw - wt->waiters);
+	struct job	*job;
+
+	job = job_table_find(wt->ids[i], JOB_ID_LEN);
+	if (job != NULL)
+		job_record_append(job, &wt->records[i]);
+	if (--wt->pending == 0)
+		wait_complete(wt);
+}
+
+static void
+wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct wait	*wt = t->data;
+	struct reply	*r = wt->reply;
+
+	wt->has_timer = 0;
+	if (wt->many)
+		reply_error(r, "timeout", "%zu of %zu jobs still unfinished",
+		    wt->pending, wt->njobs);
+	else {
+		struct buf *b = reply_body(r);
+		buf_reset(b);
+		buf_appendf(b, "{\"ok\":false,\"error\":\"timeout\",\"message\":"
+		    "\"job %s has not finished\",\"id\":\"%s\"}", wt->ids[0],
+		    wt->ids[0]);
+		reply_done(r);
+	}
+	wait_free(wt);
+}
+
+static void
+wait_abort_cb(struct reply *r, void *arg)
+{
+	wait_free(arg);
+}
+
+/* Wait for jobs (all unfinished) before replying to r. */
+static void
+wait_start(struct reply *r, struct job **jobs, size_t n, int many,
+    int with_id, double timeout)
+{
+	struct wait	*wt = xcalloc(1, sizeof *wt);
+	size_t		 i;
+
+	wt->reply = r;
+	wt->njobs = n;
+	wt->many = many;
+	wt->with_id = with_id;
+	wt->waiters = xcalloc(n, sizeof *wt->waiters);
+	wt->records = xcalloc(n, sizeof *wt->records);
+	wt->ids = xcalloc(n, sizeof *wt->ids);
+	for (i = 0; i < n; i++) {
+		memcpy(wt->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
+		wt->waiters[i].cb = wait_job_cb;
+		wt->waiters[i].arg = wt;
+		if (job_state_terminal(jobs[i]->state))
+			job_record_append(jobs[i], &wt->records[i]);
+		else {
+			job_waiter_add(jobs[i], &wt->waiters[i]);
+			wt->pending++;
+		}
+	}
+	if (wt->pending == 0) {
+		wait_complete(wt);
+		return;
+	}
+	if (timeout >= 0) {
+		ev_timer_init(&wt->timer, wait_timeout_cb, timeout, 0);
+		wt->timer.data = wt;
+		ev_timer_start(supervisor->loop, &wt->timer);
+		wt->has_timer = 1;
+	}
+	reply_set_abort(r, wait_abort_cb, wt);
+}
+
+static void
+op_submit(struct reply *r, const struct jsontext_span *req)
+{
+	struct pool	*pool;
+	struct job	*job;
+	struct buf	 data = BUF_INIT;
+	const char	*err;
+	double		 timeout;
+
+	if ((pool = request_pool(r, req)) == NULL)
+		return;
+	if ((timeout = request_timeout(req)) == -2) {
+		reply_error(r, "bad_request", "\"timeout\" must be a number "
+		    "of seconds");
+		return;
+	}
+	if ((err = request_job_data(pool, req, &data)) != NULL) {
+		reply_error(r, "bad_request", "%s", err);
+		buf_free(&data);
+		return;
+	}
+	job = dispatch_submit(pool, buf_head(&data), buf_used(&data), &err);
+	buf_free(&data);
+	if (job == NULL) {
+		reply_error(r, err, "%s", strcmp(err, "queue_full") == 0 ?
+		    "the pool's queue is full (max_queue)" :
+		    "mpsup is shutting down");
+		return;
+	}
+	dispatch_run(pool);
+	if (request_wants_wait(req)) {
+		wait_start(r, &job, 1, 0, 1, timeout);
+		return;
+	}
+	buf_appendf(reply_body(r), "{\"ok\":true,\"id\":\"%s\"}", job->id);
+	reply_done(r);
+}
+
+static void
+op_submit_many(struct reply *r, const struct jsontext_span *req)
+{
+	struct pool		 *pool;
+	struct jsontext_span	  jobs, e;
+	struct job		**made;
+	struct buf		  data = BUF_INIT, *b;
+	const char		 *err;
+	size_t			  st, n = 0, i;
+	double			  timeout;
+
+	if ((pool = request_pool(r, req)) == NULL)
+		return;
+	if ((timeout = request_timeout(req)) == -2) {
+		reply_error(r, "bad_request", "\"timeout\" must be a number "
+		    "of seconds");
+		return;
+	}
+	if (!jsontext_object_get(req, "jobs", &jobs) || jobs.type != JSONTEXT_ARRAY) {
+		reply_error(r, "bad_request", "\"jobs\" (a list) is missing");
+		return;
+	}
+	/* All or nothing: check every job before accepting any. */
+	st = 0;
+	while (jsontext_array_next(&jobs, &st, &e)) {
+		if (e.type != JSONTEXT_OBJECT) {
+			reply_error(r, "bad_request", "jobs[%zu]: not an "
+			    "object", n);
+			return;
+		}
+		buf_reset(&data);
+		if ((err = request_job_data(pool, &e, &data)) != NULL) {
+			reply_error(r, "bad_request", "jobs[%zu]: %s", n, err);
+			buf_free(&data);
+			return;
+		}
+		if (++n > REQUEST_MAX_BATCH) {
+			reply_error(r, "too_large", "at most %d jobs per "
+			    "submit_many", REQUEST_MAX_BATCH);
+			buf_free(&data);
+			return;
+		}
+	}
+	if (supervisor->stopping) {
+		pool->stats.rejected += n;
+		reply_error(r, "shutting_down", "mpsup is shutting down");
+		buf_free(&data);
+		return;
+	}
+	if ((long)(pool->stats.state[JOB_QUEUED] + n) > pool->pc->max_queue) {
+		pool->stats.rejected += n;
+		reply_error(r, "queue_full", "the pool's queue has room for "
+		    "%ld more jobs, not %zu (max_queue)", pool->pc->max_queue -
+		    (long)pool->stats.state[JOB_QUEUED], n);
+		buf_free(&data);
+		return;
+	}
+	made = xcalloc(n ? n : 1, sizeof *made);
+	st = 0;
+	i = 0;
+	while (jsontext_array_next(&jobs, &st, &e)) {
+		buf_reset(&data);
+		(void)request_job_data(pool, &e, &data);
+		made[i] = dispatch_submit(pool, buf_head(&data),
+		    buf_used(&data), &err);
+		i++;
+	}
+	buf_free(&data);
+	dispatch_run(pool);
+	if (request_wants_wait(req) && n > 0) {
+		wait_start(r, made, n, 1, 0, timeout);
+		free(made);
+		return;
+	}
+	b = reply_body(r);
+	buf_reserve(b, 24 + n * (JOB_ID_LEN + 3));
+	buf_append_str(b, "{\"ok\":true,\"ids\":[");
+	for (i = 0; i < n; i++) {
+		buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+		buf_append(b, made[i]->id, JOB_ID_LEN);
+		buf_append(b, "\"", 1);
+	}
+	buf_append_str(b, "]}");
+	free(made);
+	reply_done(r);
+}
+
+static struct job *
+request_job(struct reply *r, const struct jsontext_span *req)
+{
+	struct jsontext_span	 v;
+	struct job		*job;
+	char			*id;
+
+	if (!jsontext_object_get(req, "id", &v) || v.type != JSONTEXT_STRING) {
+		reply_error(r, "bad_request", "\"id\" (a string) is missing");
+		return NULL;
+	}
+	job = job_table_find(v.p + 1, v.len - 2);
+	if (job == NULL) {
+		id = jsontext_string_decode(&v, NULL);
+		reply_error(r, "not_found", "no job '%s' (unknown, or its "
+		    "record expired)", id ? id : "?");
+		free(id);
+	}
+	return job;
+}
+
+static void
+op_result(struct reply *r, const struct jsontext_span *req)
+{
+	struct job	*job;
+	struct buf	*b;
+	double		 timeout;
+
+	if ((timeout = request_timeout(req)) == -2) {
+		reply_error(r, "bad_request", "\"timeout\" must be a number "
+		    "of seconds");
+		return;
+	}
+	if ((job = request_job(r, req)) == NULL)
+		return;
+	if (request_wants_wait(req) && !job_state_terminal(job->state)) {
+		wait_start(r, &job, 1, 0, 0, timeout);
+		return;
+	}
+	b = reply_body(r);
+	buf_append_str(b, "{\"ok\":true,\"job\":");
+	job_record_append(job, b);
+	buf_append(b, "}", 1);
+	reply_done(r);
+}
+
+static void
+op_cancel(struct reply *r, const struct jsontext_span *req)
+{
+	struct job	*job;
+	const char	*err;
+
+	if ((job = request_job(r, req)) == NULL)
+		return;
+	if (dispatch_cancel(job, &err) == -1) {
+		reply_error(r, "bad_request", "job %s: %s (%s)", job->id, err,
+		    job_state_name(job->state));
+		return;
+	}
+	buf_appendf(reply_body(r), "{\"ok\":true,\"id\":\"%s\",\"state\":"
+	    "\"%s\"}", job->id, job_state_name(job->state));
+	reply_done(r);
+}
+
+static void
+op_status(struct reply *r, const struct jsontext_span *req)
+{
+	struct jsontext_span	 v;
+	struct buf		*b = reply_body(r);
+	char			*filter = NULL;
+
+	if (jsontext_object_get(req, "pool", &v) && v.type == JSONTEXT_STRING)
+		filter = jsontext_string_decode(&v, NULL);
+	buf_append_str(b, "{\"ok\":true,\"status\":");
+	status_append(supervisor, b, filter);
+	buf_append(b, "}", 1);
+	free(filter);
+	reply_done(r);
+}
+
+static void
+op_pause(struct reply *r, const struct jsontext_span *req, int pause)
+{
+	struct pool	*pool;
+
+	if ((pool = request_pool(r, req)) == NULL)
+		return;
+	pool->paused = pause;
+	log_info("pool %s: %s", pool->name, pause ? "paused" : "resumed");
+	if (!pause)
+		dispatch_run(pool);
+	buf_append_str(reply_body(r), "{\"ok\":true}");
+	reply_done(r);
+}
+
+static void
+op_scale(struct reply *r, const struct jsontext_span *req)
+{
+	struct jsontext_span	 v;
+	struct pool		*pool;
+	const char		*err;
+	int64_t			 n;
+
+	if ((pool = request_pool(r, req)) == NULL)
+		return;
+	if (!jsontext_object_get(req, "workers", &v) ||
+	    v.type != JSONTEXT_NUMBER ||
+	    jsontext_integer(&v, 0, 1 << 20, &n) == -1) {
+		reply_error(r, "bad_request", "\"workers\" (a whole number) "
+		    "is missing");
+		return;
+	}
+	if (pool_scale(pool, (int)n, &err) == -1) {
+		reply_error(r, "bad_request", "pool %s: %s", pool->name, err);
+		return;
+	}
+	buf_appendf(reply_body(r), "{\"ok\":true,\"workers\":%d}", (int)n);
+	reply_done(r);
+}
+
+static void
+op_reload(struct reply *r)
+{
+	char	*msg = NULL;
+
+	log_info("reload requested by client %s", conn_peer(reply_conn(r)));
+	if (supervisor_reload(supervisor, &msg) == -1) {
+		reply_error(r, "bad_request", "%s", msg);
+		free(msg);
+		return;
+	}
+	buf_append_str(reply_body(r), "{\"ok\":true,\"message\":");
+	jsontext_string_append(reply_body(r), msg, strlen(msg));
+	buf_append(reply_body(r), "}", 1);
+	free(msg);
+	reply_done(r);
+}
+
+static void
+op_stop(struct reply *r)
+{
+	log_info("stop requested by client %s", conn_peer(reply_conn(r)));
+	buf_append_str(reply_body(r), "{\"ok\":true}");
+	reply_done(r);
+	supervisor_stop(supervisor);
+}
+
+void
+request_handle(struct conn *c, const void *msg, size_t len)
+{
+	const char		*p = msg;
+	struct jsontext_span	 req, op;
+	struct reply		*r;
+
+	if (len > 0 && (unsigned char)p[0] == 0x80) {
+		r = conn_reply_new(c, REPLY_PICKLE);
+		reply_error(r, "bad_request", "pickled requests are not "
+		    "supported yet; send the request as JSON with "
+		    "send_bytes()");
+		return;
+	}
+	r = conn_reply_new(c, REPLY_JSON);
+	if (jsontext_scan(p, p + len, &req) == NULL || !jsontext_valid(p, len) ||
+	    req.type != JSONTEXT_OBJECT) {
+		reply_error(r, "bad_request", "a request is one JSON object");
+		return;
+	}
+	if (!jsontext_object_get(&req, "op", &op) || op.type != JSONTEXT_STRING) {
+		reply_error(r, "bad_request", "\"op\" (a string) is missing");
+		return;
+	}
+	if (jsontext_string_eq(&op, "submit"))
+		op_submit(r, &req);
+	else if (jsontext_string_eq(&op, "submit_many"))
+		op_submit_many(r, &req);
+	else if (jsontext_string_eq(&op, "result"))
+		op_result(r, &req);
+	else if (jsontext_string_eq(&op, "cancel"))
+		op_cancel(r, &req);
+	else if (jsontext_string_eq(&op, "status"))
+		op_status(r, &req);
+	else if (jsontext_string_eq(&op, "stop") || jsontext_string_eq(&op, "pause") ||
+	    jsontext_string_eq(&op, "resume") || jsontext_string_eq(&op, "reload") ||
+	    jsontext_string_eq(&op, "scale")) {
+		if (supervisor->cfg->admin_authkey_file != NULL &&
+		    conn_role(c) != AUTH_ROLE_ADMIN)
+			reply_error(r, "forbidden", "this operation needs the "
+			    "admin key");
+		else if (jsontext_string_eq(&op, "stop"))
+			op_stop(r);
+		else if (jsontext_string_eq(&op, "pause"))
+			op_pause(r, &req, 1);
+		else if (jsontext_string_eq(&op, "resume"))
+			op_pause(r, &req, 0);
+		else if (jsontext_string_eq(&op, "scale"))
+			op_scale(r, &req);
+		else if (jsontext_string_eq(&op, "reload"))
+			op_reload(r);
+		else
+			reply_error(r, "unknown_op", "this mpsup does not "
+			    "implement that operation yet");
+	} else {
+		char *name = jsontext_string_decode(&op, NULL);
+		reply_error(r, "unknown_op", "unknown op '%s'",
+		    name ? name : "?");
+		free(name);
+	}
+}
+
+/* Append a pickle of a JSON value (protocol 4 opcodes, no memo). */
+static void
+pickle_value(struct buf *b, json_t *v)
+{
+	unsigned char	 hdr[9];
+	const char	*key, *s;
+	json_t		*e;
+	size_t		 i, n;
+	double		 d;
+	json_int_t	 iv;
+	uint64_t	 bits;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		buf_append(b, "}(", 2);
+		json_object_foreach(v, key, e) {
+			n = strlen(key);
+			hdr[0] = 'X';
+			for (i = 0; i < 4; i++)
+				hdr[1 + i] = (unsigned char)(n >> (8 * i));
+			buf_append(b, hdr, 5);
+			buf_append(b, key, n);
+			pickle_value(b, e);
+		}
+		buf_append(b, "u", 1);
+		break;
+	case JSON_ARRAY:
+		buf_append(b, "](", 2);
+		json_array_foreach(v, i, e)
+			pickle_value(b, e);
+		buf_append(b, "e", 1);
+		break;
+	case JSON_STRING:
+		s = json_string_value(v);
+		n = json_string_length(v);
+		hdr[0] = 'X';
+		for (i = 0; i < 4; i++)
+			hdr[1 + i] = (unsigned char)(n >> (8 * i));
+		buf_append(b, hdr, 5);
+		buf_append(b, s, n);
+		break;
+	case JSON_INTEGER:
+		iv = json_integer_value(v);
+		if (iv >= INT32_MIN && iv <= INT32_MAX) {
+			hdr[0] = 'J';
+			for (i = 0; i < 4; i++)
+				hdr[1 + i] = (unsigned char)((uint32_t)iv >>
+				    (8 * i));
+			buf_append(b, hdr, 5);
+		} else {
+			hdr[0] = 0x8a;
+			hdr[1] = 8;
+			buf_append(b, hdr, 2);
+			for (i = 0; i < 8; i++)
+				hdr[i] = (unsigned char)((uint64_t)iv >>
+				    (8 * i));
+			buf_append(b, hdr, 8);
+		}
+		break;
+	case JSON_REAL:
+		d = json_real_value(v);
+		memcpy(&bits, &d, 8);
+		hdr[0] = 'G';
+		for (i = 0; i < 8; i++)
+			hdr[1 + i] = (unsigned char)(bits >> (8 * (7 - i)));
+		buf_append(b, hdr, 9);
+		break;
+	case JSON_TRUE:
+		buf_append(b, "\x88", 1);
+		break;
+	case JSON_FALSE:
+		buf_append(b, "\x89", 1);
+		break;
+	case JSON_NULL:
+		buf_append(b, "N", 1);
+		break;
+	}
+}
+
+void
+request_pickle_reply(struct buf *body)
+{
+	struct buf	 out = BUF_INIT;
+	json_t		*v;
+
+	v = json_loadb(buf_head(body), buf_used(body), JSON_DECODE_ANY |
+	    JSON_ALLOW_NUL, NULL);
+	if (v == NULL)
+		return;
+	buf_append(&out, "\x80\x04", 2);
+	pickle_value(&out, v);
+	buf_append(&out, ".", 1);
+	json_decref(v);
+	buf_free(body);
+	*body = out;
+}

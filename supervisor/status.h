@@ -1,0 +1,16 @@
+/*
+ * The status document (SPEC section 9): one JSON object describing the
+ * supervisor, its pools, their workers and job counters, built fresh for
+ * each request (remote `status` op, `mpsup status`, HTTP /status).
+ */
+#ifndef MPSUP_STATUS_H
+#define MPSUP_STATUS_H
+
+#include "common/buf.h"
+
+struct supervisor;
+
+/* Append the document; pool_filter (or NULL) restricts it to one pool. */
+void	status_append(struct supervisor *, struct buf *, const char *pool_filter);
+
+#endif

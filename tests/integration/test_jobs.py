@@ -1,0 +1,356 @@
+"""Jobs end to end: queue, dispatch, results, retries, timeouts, cancel."""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (SRCDIR, Supervisor, check_invariant, connect,  # noqa: E402
+                     pid_alive, request, run_tests, wait_for, worker_pids, write)
+
+HEAD = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+legacy_md5 = yes
+"""
+
+# A stdlib-only stream worker: doubles numbers, crashes or sleeps on demand.
+PY_WORKER = r'''
+import json, os, sys, time
+out = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+for line in sys.stdin:
+    job = json.loads(line)
+    d = job["data"]
+    if d == "crash":
+        os._exit(3)
+    if isinstance(d, dict) and "sleep" in d:
+        time.sleep(d["sleep"])
+        d = d.get("then", 0)
+    if d == "fail":
+        out.write(json.dumps({"id": job["id"], "ok": False, "error": "asked to fail"}) + "\n")
+    elif d == "garbage":
+        out.write("this is not json\n")
+    else:
+        print("working on", d)
+        out.write(json.dumps({"id": job["id"], "ok": True, "result": d * 2}) + "\n")
+    out.flush()
+'''
+
+
+def stream_pool(tmp, extra="", workers=2):
+    write(os.path.join(tmp, "w.py"), PY_WORKER)
+    return HEAD + """
+[pool:py]
+type = stream
+workers = %d
+command = %s w.py
+%s
+""" % (workers, sys.executable, extra)
+
+
+def test_exec_job_reports_exit_output_and_signal(tmp):
+    sup = Supervisor(tmp, HEAD + "[pool:sh]\ntype = exec\nworkers = 2\noutput = both\n")
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "sh", "args": ["sh", "-c", "echo out; echo err >&2; exit 7"],
+                    "wait": True, "timeout": 10})
+    assert r["ok"], r
+    job = r["job"]
+    assert job["state"] == "failed" and job["exit_code"] == 7 and job["signal"] is None
+    assert job["stdout"] == "out\n" and job["stderr"] == "err\n", job
+    assert job["id"] == r["id"] and job["attempts"] == 1 and job["pool"] == "sh"
+    for k in ("submitted_at", "started_at", "finished_at", "duration_ms", "worker", "truncated", "error"):
+        assert k in job, k
+    r = request(c, {"op": "submit", "pool": "sh", "shell": "kill -9 $$", "wait": True})
+    assert r["job"]["signal"] == 9 and r["job"]["exit_code"] is None and r["job"]["state"] == "failed"
+    r = request(c, {"op": "submit", "pool": "sh", "args": ["true"], "wait": True})
+    assert r["job"]["state"] == "done" and r["job"]["exit_code"] == 0 and r["job"]["error"] is None
+    r = request(c, {"op": "submit", "pool": "sh", "args": ["/no/such/program"], "wait": True})
+    assert r["job"]["exit_code"] == 127 and r["job"]["state"] == "failed", r
+    r = request(c, {"op": "submit", "pool": "sh", "shell": "cat; echo $FOO; pwd", "stdin": "in\n",
+                    "env": {"FOO": "bar"}, "cwd": "/tmp", "wait": True})
+    assert r["job"]["stdout"] == "in\nbar\n/tmp\n", r
+    # The job's output lines are in the log, tagged with its id.
+    sup.wait_log("out job=%s: out" % request(c, {"op": "submit", "pool": "sh", "shell": "echo out", "wait": True})["id"])
+    check_invariant(request(c, {"op": "status"})["status"])
+    assert sup.stop() == 0
+
+
+def test_stream_jobs_through_python_worker(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp))
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "py", "data": 21, "wait": True})
+    assert r["job"]["result"] == 42 and r["job"]["state"] == "done"
+    r = request(c, {"op": "submit", "pool": "py", "data": "fail", "wait": True})
+    assert r["job"]["state"] == "failed" and r["job"]["error"] == "asked to fail"
+    r = request(c, {"op": "submit", "pool": "py", "data": {"nested": [1, "x"]}})
+    assert r["ok"] and len(r["id"]) == 16
+    r2 = request(c, {"op": "result", "id": r["id"], "wait": True, "timeout": 10})
+    assert r2["job"]["state"] == "failed" or r2["job"]["state"] == "done"
+    sup.wait_log(lambda l: "err job=" in l and "working on 21" in l)
+    assert sup.stop() == 0
+
+
+def test_10000_jobs_through_4_workers(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp, "prefetch = 4", workers=4))
+    c = connect(tmp)
+    ids = []
+    for start in range(0, 10000, 1000):
+        r = request(c, {"op": "submit_many", "pool": "py",
+                        "jobs": [{"data": i} for i in range(start, start + 1000)]})
+        assert r["ok"], r
+        ids += r["ids"]
+    assert len(set(ids)) == 10000 and ids == sorted(ids)
+    # Pipelined result requests: replies come back in request order.
+    for jid in ids:
+        c.send_bytes(json.dumps({"op": "result", "id": jid, "wait": True, "timeout": 60}).encode())
+    for i, jid in enumerate(ids):
+        r = json.loads(c.recv_bytes())
+        assert r["ok"] and r["job"]["id"] == jid, r
+        assert r["job"]["state"] == "done" and r["job"]["result"] == i * 2, r
+    st = request(c, {"op": "status"})["status"]
+    check_invariant(st)
+    p = st["pools"][0]
+    assert p["jobs"]["done"] == 10000 and p["jobs"]["submitted"] == 10000
+    assert sorted(w["jobs_done"] > 0 for w in p["workers"]) == [True] * 4
+    assert sup.stop() == 0
+
+
+def test_crashed_worker_jobs_are_retried(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp, "max_attempts = 3\nretry_delay = 50ms\nrestart_delay = 50ms", workers=1))
+    c = connect(tmp)
+    # A job that crashes its worker every time ends failed after 3 attempts.
+    r = request(c, {"op": "submit", "pool": "py", "data": "crash", "wait": True, "timeout": 20})
+    assert r["job"]["state"] == "failed" and r["job"]["attempts"] == 3, r
+    assert "exited with status 3" in r["job"]["error"] or "died" in r["job"]["error"], r
+    # A job whose worker is killed under it is retried and completes.
+    r = request(c, {"op": "submit", "pool": "py", "data": {"sleep": 1.0, "then": 5}})
+    jid = r["id"]
+    wait_for(lambda: request(c, {"op": "result", "id": jid})["job"]["state"] == "running")
+    for pid in worker_pids(sup, "py"):
+        os.kill(pid, signal.SIGKILL)
+    r = request(c, {"op": "result", "id": jid, "wait": True, "timeout": 20})
+    assert r["job"]["state"] == "done" and r["job"]["result"] == 10 and r["job"]["attempts"] == 2, r
+    st = request(c, {"op": "status"})["status"]
+    assert st["pools"][0]["jobs"]["retried"] >= 3
+    check_invariant(st)
+    assert sup.stop() == 0
+
+
+def test_malformed_result_line_replaces_worker(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp, "max_attempts = 1", workers=1))
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "py", "data": "garbage", "wait": True, "timeout": 10})
+    assert r["job"]["state"] == "failed" and "malformed result line" in r["job"]["error"], r
+    r = request(c, {"op": "submit", "pool": "py", "data": 4, "wait": True, "timeout": 10})
+    assert r["job"]["result"] == 8
+    assert sup.stop() == 0
+
+
+def test_exec_timeout_kills_the_whole_job_tree(tmp):
+    sup = Supervisor(tmp, HEAD + "[pool:sh]\ntype = exec\nworkers = 1\njob_timeout = 500ms\n")
+    c = connect(tmp)
+    pidfile = os.path.join(tmp, "pids")
+    r = request(c, {"op": "submit", "pool": "sh", "wait": True, "timeout": 20,
+                    "shell": "sleep 100 & echo $! > %s; sh -c 'sleep 100' & echo $! >> %s; wait" % (pidfile, pidfile)})
+    assert r["job"]["state"] == "timed_out", r
+    pids = [int(x) for x in open(pidfile).read().split()]
+    assert len(pids) == 2
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=2, what="job tree gone")
+    # The worker survives its job's timeout and runs the next one.
+    r = request(c, {"op": "submit", "pool": "sh", "args": ["true"], "wait": True})
+    assert r["job"]["state"] == "done"
+    assert sup.stop() == 0
+
+
+def test_stream_timeout_replaces_worker(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp, "job_timeout = 300ms", workers=1))
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "py", "data": {"sleep": 30}, "wait": True, "timeout": 20})
+    assert r["job"]["state"] == "timed_out", r
+    r = request(c, {"op": "submit", "pool": "py", "data": 1, "wait": True, "timeout": 20})
+    assert r["job"]["result"] == 2
+    assert sup.stop() == 0
+
+
+def test_queue_full_is_refused(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp, "max_queue = 3", workers=1))
+    c = connect(tmp)
+    request(c, {"op": "pause", "pool": "py"})
+    for i in range(3):
+        assert request(c, {"op": "submit", "pool": "py", "data": i})["ok"]
+    r = request(c, {"op": "submit", "pool": "py", "data": 9})
+    assert r == {"ok": False, "error": "queue_full", "message": r["message"]}, r
+    r = request(c, {"op": "submit_many", "pool": "py", "jobs": [{"data": 1}]})
+    assert r["error"] == "queue_full"
+    st = request(c, {"op": "status"})["status"]
+    assert st["pools"][0]["jobs"]["rejected"] == 2 and st["pools"][0]["queue_depth"] == 3
+    check_invariant(st)
+    request(c, {"op": "resume", "pool": "py"})
+    assert sup.stop() == 0
+
+
+def test_cancel_queued_and_running_jobs(tmp):
+    sup = Supervisor(tmp, HEAD + "[pool:sh]\ntype = exec\nworkers = 1\n")
+    c = connect(tmp)
+    pidfile = os.path.join(tmp, "pid")
+    running = request(c, {"op": "submit", "pool": "sh", "shell": "echo $$ > %s; exec sleep 100" % pidfile})["id"]
+    queued = request(c, {"op": "submit", "pool": "sh", "shell": "touch %s/ran" % tmp})["id"]
+    wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read().strip())
+    pid = int(open(pidfile).read())
+    r = request(c, {"op": "cancel", "id": queued})
+    assert r["ok"] and r["state"] == "cancelled", r
+    r = request(c, {"op": "cancel", "id": running})
+    assert r["ok"], r
+    r = request(c, {"op": "result", "id": running, "wait": True, "timeout": 10})
+    assert r["job"]["state"] == "cancelled", r
+    wait_for(lambda: not pid_alive(pid), timeout=2, what="cancelled job killed")
+    assert not os.path.exists(os.path.join(tmp, "ran"))
+    r = request(c, {"op": "cancel", "id": running})
+    assert not r["ok"] and r["error"] == "bad_request"
+    assert request(c, {"op": "result", "id": "0000000000000000"})["error"] == "not_found"
+    check_invariant(request(c, {"op": "status"})["status"])
+    assert sup.stop() == 0
+
+
+def test_wrong_authkey_is_refused_and_next_client_served(tmp):
+    from multiprocessing.connection import Client, AuthenticationError
+    sup = Supervisor(tmp, stream_pool(tmp))
+    connect(tmp).close()
+    try:
+        Client(os.path.join(tmp, "mpsup.sock"), authkey=b"wrong key of some length")
+        raise AssertionError("wrong key accepted")
+    except AuthenticationError:
+        pass
+    c = connect(tmp)
+    assert request(c, {"op": "submit", "pool": "py", "data": 5, "wait": True})["job"]["result"] == 10
+    sup.wait_log("authentication failed")
+    assert sup.stop() == 0
+
+
+def test_bad_requests_get_clear_errors(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp) + "[pool:sh]\ntype = exec\n")
+    c = connect(tmp)
+    c.send_bytes(b"{not json")
+    assert json.loads(c.recv_bytes())["error"] == "bad_request"
+    assert request(c, {"op": "launch"})["error"] == "unknown_op"
+    assert request(c, {"op": "submit", "pool": "nope", "data": 1})["error"] == "unknown_pool"
+    assert request(c, {"op": "submit", "pool": "py"})["error"] == "bad_request"
+    assert request(c, {"op": "submit", "pool": "sh", "args": "ls"})["error"] == "bad_request"
+    assert request(c, {"op": "submit", "pool": "sh", "args": ["a"], "shell": "b"})["error"] == "bad_request"
+    r = request(c, {"op": "submit_many", "pool": "py", "jobs": [{"data": 1}, {"nodata": 2}]})
+    assert r["error"] == "bad_request" and "jobs[1]" in r["message"]
+    st = request(c, {"op": "status"})["status"]
+    assert st["pools"][0]["jobs"]["submitted"] == 0   # all-or-nothing
+    # The connection is still usable after every error.
+    assert request(c, {"op": "submit", "pool": "py", "data": 2, "wait": True})["job"]["result"] == 4
+    assert sup.stop() == 0
+
+
+def test_max_jobs_per_worker_recycles_worker(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp, "max_jobs_per_worker = 3", workers=1))
+    c = connect(tmp)
+    pids = set()
+    for i in range(7):
+        r = request(c, {"op": "submit", "pool": "py", "data": i, "wait": True, "timeout": 10})
+        assert r["job"]["result"] == i * 2, r
+        pids.update(worker_pids(sup, "py"))
+    sup.wait_log("recycling after 3 jobs", count=2)
+    assert len(pids) >= 3, pids
+    assert sup.stop() == 0
+
+
+def test_sigterm_lets_running_jobs_finish(tmp):
+    sup = Supervisor(tmp, HEAD + "shutdown_timeout = 10s\n[pool:sh]\ntype = exec\nworkers = 1\n")
+    c = connect(tmp)
+    jid = request(c, {"op": "submit", "pool": "sh", "shell": "sleep 0.7; echo finished"})["id"]
+    wait_for(lambda: request(c, {"op": "result", "id": jid})["job"]["state"] == "running")
+    sup.signal(signal.SIGTERM)
+    r = request(c, {"op": "result", "id": jid, "wait": True, "timeout": 10})
+    assert r["job"]["state"] == "done", r
+    assert sup.wait() == 0
+    assert "finished" in sup.log()
+
+
+def test_stop_op_stops_supervisor(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp))
+    c = connect(tmp)
+    assert request(c, {"op": "stop"}) == {"ok": True}
+    assert sup.wait() == 0
+    assert not os.path.exists(os.path.join(tmp, "mpsup.sock"))
+
+
+def test_authkey_file_created_private_and_insecure_refused(tmp):
+    sup = Supervisor(tmp, stream_pool(tmp))
+    connect(tmp).close()
+    key = os.path.join(tmp, "authkey")
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    assert len(open(key).read().strip()) == 64
+    assert sup.stop() == 0
+    os.chmod(key, 0o644)
+    sup2 = Supervisor(tmp, stream_pool(tmp), log_name="second.log")
+    assert sup2.wait(10) == 2
+    assert "readable by group or others" in open(sup2.stderr_path).read()
+
+
+def test_dynamic_pool_grows_with_backlog_and_retires_idle_workers(tmp):
+    sup = Supervisor(tmp, HEAD + "[pool:dyn]\ntype = exec\nmin_workers = 1\nmax_workers = 3\n"
+                     "idle_timeout = 500ms\n")
+    c = connect(tmp)
+    sup.wait_log("pool dyn: started 1 exec worker")
+    assert len(worker_pids(sup, "dyn")) == 1
+    ids = [request(c, {"op": "submit", "pool": "dyn", "shell": "sleep 0.6"})["id"] for _ in range(3)]
+    wait_for(lambda: len(worker_pids(sup, "dyn")) == 3, timeout=3, what="3 workers")
+    for jid in ids:
+        assert request(c, {"op": "result", "id": jid, "wait": True, "timeout": 10})["job"]["state"] == "done"
+    sup.wait_log("retiring it (idle_timeout)", count=2, timeout=5)
+    wait_for(lambda: len(worker_pids(sup, "dyn")) == 1, timeout=3, what="back to min_workers")
+    check_invariant(request(c, {"op": "status"})["status"])
+    assert sup.stop() == 0
+
+
+def test_sighup_reload_adds_removes_and_rolls_pools(tmp):
+    base = stream_pool(tmp, "env = VERSION=1", workers=2) + "[pool:old]\ntype = exec\nworkers = 1\n"
+    sup = Supervisor(tmp, base)
+    c = connect(tmp)
+    before = set(worker_pids(sup, "py"))
+    assert len(before) == 2
+    # Queue work on the pool that will change, so the roll must keep it.
+    request(c, {"op": "pause", "pool": "py"})
+    ids = request(c, {"op": "submit_many", "pool": "py",
+                      "jobs": [{"data": i} for i in range(50)]})["ids"]
+    # A broken file is refused and changes nothing.
+    write(sup.config, base + "[pool:broken]\ntype = stream\n")
+    sup.signal(signal.SIGHUP)
+    sup.wait_log("keeping the running configuration")
+    assert set(worker_pids(sup, "py")) == before
+    # A good one: py's env changes (workers replaced), old goes, new comes.
+    write(sup.config, stream_pool(tmp, "env = VERSION=2", workers=3) + "[pool:new]\ntype = exec\nworkers = 1\n")
+    sup.signal(signal.SIGHUP)
+    sup.wait_log("1 pool added, 1 removed, 1 changed")
+    request(c, {"op": "resume", "pool": "py"})
+    for jid in ids:
+        r = request(c, {"op": "result", "id": jid, "wait": True, "timeout": 20})
+        assert r["job"]["state"] == "done", r
+    wait_for(lambda: len(worker_pids(sup, "py")) == 3 and not (set(worker_pids(sup, "py")) & before),
+             timeout=10, what="all py workers replaced")
+    for pid in worker_pids(sup, "py"):
+        assert b"VERSION=2" in open("/proc/%d/environ" % pid, "rb").read().split(b"\0")
+    assert request(c, {"op": "submit", "pool": "new", "args": ["true"], "wait": True})["job"]["state"] == "done"
+    assert request(c, {"op": "submit", "pool": "old", "args": ["true"]})["error"] == "unknown_pool"
+    st = request(c, {"op": "status"})["status"]
+    assert {p["name"]: p["state"] for p in st["pools"]}["old"] == "removed"
+    check_invariant(st)
+    assert sup.stop() == 0
+
+
+def test_unimplemented_store_is_refused(tmp):
+    sup = Supervisor(tmp, HEAD + "store = sqlite:jobs.db\n[pool:sh]\ntype = exec\n")
+    assert sup.wait(10) == 2
+    assert "only store = memory is implemented" in open(sup.stderr_path).read()
+
+
+if __name__ == "__main__":
+    run_tests(globals(), timeout=120)
