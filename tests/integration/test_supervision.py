@@ -76,6 +76,35 @@ command = sh -c 'echo up >&2; exec sleep 1000'
     assert sup.stop() == 0
 
 
+def test_workers_drop_to_configured_user_and_group(tmp):
+    import pwd
+    import grp
+    if os.geteuid() != 0:
+        print("# skipped: needs root")
+        return
+    nobody = pwd.getpwnam("nobody")
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:low]
+type = stream
+job_fds = 3,4
+workers = 1
+user = nobody
+group = %s
+command = sh -c 'echo "ids $(id -u) $(id -g) $(id -G)"; exec sleep 1000'
+""" % group
+    os.chmod(tmp, 0o755)
+    sup = Supervisor(tmp, cfg)
+    line = sup.wait_log("out: ids ")[0]
+    ids = line.split("out: ids ")[1].split()
+    assert ids[0] == str(nobody.pw_uid) and ids[1] == str(nobody.pw_gid), line
+    assert "0" not in ids[2:], "root's supplementary groups leaked: %s" % line
+    assert sup.stop() == 0
+
+
 def test_killed_worker_is_replaced(tmp):
     sup = Supervisor(tmp, SLEEPER)
     sup.wait_log("up sleepers", count=3)
