@@ -20,6 +20,7 @@
 #include "common/xmalloc.h"
 #include "config/config.h"
 #include "supervisor/dispatch.h"
+#include "supervisor/http.h"
 #include "supervisor/listener.h"
 #include "supervisor/output.h"
 #include "supervisor/pool.h"
@@ -191,6 +192,7 @@ supervisor_main(const struct supervisor_options *opts)
 	struct config_errors	 errs = { NULL, 0 };
 	struct sigaction	 sa;
 	char			 exe[PATH_MAX];
+	char			*cause = NULL;
 	ssize_t			 n;
 	size_t			 i;
 
@@ -265,11 +267,15 @@ supervisor_main(const struct supervisor_options *opts)
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
 	dispatch_init(&sv);
-	if (sv.cfg->status != NULL)
-		log_warnx("status = %s: the HTTP status endpoint is not "
-		    "implemented in this version; `mpsup status` and the "
-		    "remote status op give the same document", sv.cfg->status);
-	if ((sv.listener = listener_new(&sv)) == NULL) {
+	if (sv.cfg->status != NULL &&
+	    (sv.http = http_new(&sv, &cause)) == NULL) {
+		fprintf(stderr, "mpsup: status: %s\n", cause);
+		log_warnx("status: %s", cause);
+		free(cause);
+	}
+	if ((sv.cfg->status != NULL && sv.http == NULL) ||
+	    (sv.listener = listener_new(&sv)) == NULL) {
+		http_free(sv.http);
 		output_close();
 		log_set_sink(NULL, NULL);
 		if (sv.pidfile != NULL) {
@@ -297,6 +303,8 @@ supervisor_main(const struct supervisor_options *opts)
 		    n, n == 1 ? "" : "s");
 	listener_free(sv.listener);
 	sv.listener = NULL;
+	http_free(sv.http);
+	sv.http = NULL;
 	dispatch_shutdown();
 	log_info("stopped");
 	for (i = 0; i < sv.npools; i++)

@@ -11,6 +11,7 @@
 
 struct pool;
 struct listener;
+struct http;
 
 /* A worker that ran this long counts as healthy: back-off resets. */
 #define SUPERVISOR_HEALTHY_UPTIME	1.0
@@ -38,6 +39,7 @@ struct supervisor {
 	ev_prepare		 flush;
 	ev_timer		 shutdown_timer;
 	struct listener		*listener;
+	struct http		*http;
 	struct config		**old_cfgs;	/* replaced by reloads */
 	size_t			 nold_cfgs;
 };

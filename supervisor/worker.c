@@ -361,7 +361,8 @@ worker_spawn(struct worker *w)
 	sp.path = argv[0];
 	sp.argv = argv;
 	sp.envp = envp;
-	sp.cwd = pc->cwd;
+	/* Relative paths in a command mean what they do in the config. */
+	sp.cwd = pc->cwd != NULL ? pc->cwd : supervisor->cfg->dir;
 	if (pc->user != NULL || pc->group != NULL) {
 		sp.set_creds = 1;
 		sp.uid = pc->user != NULL ? pc->uid : getuid();

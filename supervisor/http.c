@@ -1,0 +1,440 @@
+/*
+ * The HTTP monitoring endpoint (see http.h).
+ *
+ * libmicrohttpd runs in "external polling" mode with epoll and no thread:
+ * an ev_io on its epoll descriptor calls MHD_run() when a socket is ready,
+ * and after every run an ev_timer is armed from MHD_get_timeout() for the
+ * earliest connection timeout (or data MHD has buffered). With no
+ * connection open MHD wants no timeout, so an idle supervisor is not woken.
+ *
+ * Nothing here reads a request body: a request that sends one is refused
+ * and its connection closed. Oversized headers and malformed request lines
+ * are refused by MHD itself (4xx) within HTTP_CONNECTION_MEMORY.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "ipc/addr.h"
+#include "ipc/authkey.h"
+#include "supervisor/http.h"
+#include "supervisor/metrics.h"
+#include "supervisor/pool.h"
+#include "supervisor/status.h"
+#include "supervisor/supervisor.h"
+
+/* The dashboard page, generated from supervisor/dashboard.html at build. */
+extern const unsigned char	dashboard_html[];
+extern const size_t		dashboard_html_len;
+
+#define HTTP_CT_TEXT	"text/plain; charset=utf-8"
+#define HTTP_CT_JSON	"application/json"
+#define HTTP_CT_METRICS	"text/plain; version=0.0.4; charset=utf-8"
+#define HTTP_CT_HTML	"text/html; charset=utf-8"
+
+/* The page is static and talks only to this server. */
+#define HTTP_DASHBOARD_CSP \
+	"default-src 'none'; script-src 'unsafe-inline'; " \
+	"style-src 'unsafe-inline'; connect-src 'self'; img-src data:; " \
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+struct http {
+	struct supervisor	*sv;
+	struct MHD_Daemon	*mhd;
+	ev_io			 io;		/* MHD's epoll descriptor */
+	ev_timer		 timer;		/* MHD_get_timeout() */
+	int			 starting;	/* keep MHD's messages */
+	char			*start_error;
+	int			 has_token;
+	unsigned char		 token_md[SHA256_DIGEST_LENGTH];
+};
+
+/*
+ * MHD's own messages. While the daemon starts they explain a failure (the
+ * last one becomes the cause); afterwards they are about single clients
+ * (bad requests, limits reached), so they stay at debug level.
+ */
+static void __attribute__((format(printf, 2, 0)))
+http_mhd_log(void *arg, const char *fmt, va_list ap)
+{
+	struct http	*h = arg;
+	char		*msg;
+	size_t		 n;
+
+	xvasprintf(&msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	if (h->starting) {
+		free(h->start_error);
+		h->start_error = msg;
+		return;
+	}
+	log_debug("status: %s", msg);
+	free(msg);
+}
+
+/*
+ * A response with the headers every reply carries, or NULL (MHD out of
+ * memory). With MHD_RESPMEM_MUST_FREE, data passes to MHD either way.
+ */
+static struct MHD_Response *
+http_response(const char *type, const void *data, size_t len,
+    enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_buffer(len, (void *)data, mode);
+	if (r == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free((void *)data);
+		return NULL;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	return r;
+}
+
+/* Queue r (NULL closes the connection) and drop our reference to it. */
+static enum MHD_Result
+http_queue(struct MHD_Connection *c, unsigned int code, struct MHD_Response *r)
+{
+	enum MHD_Result	rv;
+
+	if (r == NULL)
+		return MHD_NO;
+	rv = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return rv;
+}
+
+/* A short plain-text reply (errors, /healthz). */
+static enum MHD_Result
+http_reply_text(struct MHD_Connection *c, unsigned int code, const char *text)
+{
+	return http_queue(c, code, http_response(HTTP_CT_TEXT, text,
+	    strlen(text), MHD_RESPMEM_PERSISTENT));
+}
+
+/* A reply built in b, whose memory passes to MHD. */
+static enum MHD_Result
+http_reply_buf(struct MHD_Connection *c, const char *type, struct buf *b)
+{
+	struct MHD_Response	*r;
+
+	r = http_response(type, b->data, b->len, MHD_RESPMEM_MUST_FREE);
+	memset(b, 0, sizeof *b);
+	return http_queue(c, MHD_HTTP_OK, r);
+}
+
+/*
+ * Does the request carry the configured bearer token? Both sides are
+ * hashed first, so the compare takes the same time whatever the length
+ * and content of what the client sent.
+ */
+static int
+http_authorized(struct http *h, struct MHD_Connection *c)
+{
+	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	const char	*v;
+	int		 ok;
+
+	if (!h->has_token)
+		return 1;
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
+		return 0;
+	for (v += 7; *v == ' ' || *v == '\t'; v++)
+		;
+	SHA256((const unsigned char *)v, strlen(v), md);
+	ok = CRYPTO_memcmp(md, h->token_md, sizeof md) == 0;
+	OPENSSL_cleanse(md, sizeof md);
+	return ok;
+}
+
+static enum MHD_Result
+http_unauthorized(struct MHD_Connection *c)
+{
+	static const char	 text[] = "unauthorized: send \"Authorization: "
+	    "Bearer TOKEN\" (status_token_file)\n";
+	struct MHD_Response	*r;
+
+	r = http_response(HTTP_CT_TEXT, text, sizeof text - 1,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"mpsup\"");
+	return http_queue(c, MHD_HTTP_UNAUTHORIZED, r);
+}
+
+/* GET /status[?pool=NAME] */
+static enum MHD_Result
+http_status(struct http *h, struct MHD_Connection *c)
+{
+	struct buf	 b = BUF_INIT;
+	const char	*pool;
+	size_t		 i;
+
+	pool = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pool");
+	if (pool != NULL) {
+		for (i = 0; i < h->sv->npools; i++)
+			if (strcmp(h->sv->pools[i]->name, pool) == 0)
+				break;
+		if (i == h->sv->npools)
+			return http_reply_text(c, MHD_HTTP_NOT_FOUND,
+			    "unknown pool\n");
+	}
+	status_append(h->sv, &b, pool);
+	buf_append(&b, "\n", 1);
+	return http_reply_buf(c, HTTP_CT_JSON, &b);
+}
+
+/* GET /metrics */
+static enum MHD_Result
+http_metrics(struct http *h, struct MHD_Connection *c)
+{
+	struct buf	b = BUF_INIT;
+
+	metrics_append(h->sv, &b);
+	return http_reply_buf(c, HTTP_CT_METRICS, &b);
+}
+
+/* GET / */
+static enum MHD_Result
+http_dashboard(struct MHD_Connection *c)
+{
+	struct MHD_Response	*r;
+
+	r = http_response(HTTP_CT_HTML, dashboard_html, dashboard_html_len,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r != NULL) {
+		MHD_add_response_header(r, "Content-Security-Policy",
+		    HTTP_DASHBOARD_CSP);
+		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	}
+	return http_queue(c, MHD_HTTP_OK, r);
+}
+
+/*
+ * The access handler. MHD calls it once the headers are in, then again
+ * for each piece of body and once at the end. A GET is answered at that
+ * last call, which lets MHD keep the connection alive; anything else, and
+ * a GET announcing a body, is refused on the first call, before MHD reads
+ * the body (MHD then closes the connection).
+ */
+static enum MHD_Result
+http_request_cb(void *arg, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_len, void **state)
+{
+	static const char	 not_allowed[] = "method not allowed\n";
+	static char		 headers_seen, answered;
+	struct http		*h = arg;
+	struct MHD_Response	*r;
+	const char		*len;
+
+	if (*state == &answered) {
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+		*state = &answered;
+		r = http_response(HTTP_CT_TEXT, not_allowed,
+		    sizeof not_allowed - 1, MHD_RESPMEM_PERSISTENT);
+		if (r != NULL)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
+			    "GET, HEAD");
+		return http_queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	}
+	if (*state == NULL) {
+		len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if ((len != NULL && strcmp(len, "0") != 0) ||
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+			*state = &answered;
+			return http_reply_text(c, MHD_HTTP_BAD_REQUEST,
+			    "a GET request has no body\n");
+		}
+		*state = &headers_seen;
+		return MHD_YES;
+	}
+	if (*upload_len != 0)
+		return MHD_NO;
+	*state = &answered;
+	if (strcmp(url, "/healthz") == 0)
+		return http_reply_text(c, MHD_HTTP_OK, "ok\n");
+	if (strcmp(url, "/") == 0)
+		return http_dashboard(c);
+	if (strcmp(url, "/status") == 0 || strcmp(url, "/metrics") == 0) {
+		if (!http_authorized(h, c))
+			return http_unauthorized(c);
+		if (url[1] == 's')
+			return http_status(h, c);
+		return http_metrics(h, c);
+	}
+	return http_reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* Let MHD work, then wake up again when it next needs to. */
+static void
+http_run(struct http *h)
+{
+	MHD_UNSIGNED_LONG_LONG	ms;
+
+	MHD_run(h->mhd);
+	ev_timer_stop(h->sv->loop, &h->timer);
+	if (MHD_get_timeout(h->mhd, &ms) == MHD_YES) {
+		ev_timer_set(&h->timer, (double)ms / 1000.0, 0);
+		ev_timer_start(h->sv->loop, &h->timer);
+	}
+}
+
+static void
+http_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	http_run(io->data);
+}
+
+static void
+http_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	http_run(t->data);
+}
+
+/* Read the token file into h (as its digest). */
+static int
+http_load_token(struct http *h, const char *path, char **cause)
+{
+	unsigned char	*key;
+	size_t		 len;
+
+	if (authkey_load(path, 0, &key, &len, cause) == -1)
+		return -1;
+	SHA256(key, len, h->token_md);
+	authkey_free(key, len);
+	h->has_token = 1;
+	return 0;
+}
+
+struct http *
+http_new(struct supervisor *sv, char **cause)
+{
+	struct config			*cfg = sv->cfg;
+	struct http			*h;
+	struct addr			 a;
+	const union MHD_DaemonInfo	*info;
+	unsigned int			 flags;
+	uint16_t			 port;
+	char				*where;
+
+	if (addr_parse(cfg->status, &a, cause) == -1)
+		return NULL;
+	h = xcalloc(1, sizeof *h);
+	h->sv = sv;
+	if (cfg->status_token_file != NULL &&
+	    http_load_token(h, cfg->status_token_file, cause) == -1) {
+		addr_free(&a);
+		free(h);
+		return NULL;
+	}
+
+	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (a.family == AF_INET6) {
+		flags |= MHD_USE_IPv6;
+		port = ntohs(((struct sockaddr_in6 *)&a.ss)->sin6_port);
+	} else
+		port = ntohs(((struct sockaddr_in *)&a.ss)->sin_port);
+	h->starting = 1;
+	h->mhd = MHD_start_daemon(flags, port, NULL, NULL, http_request_cb, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_PER_IP,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+	    MHD_OPTION_END);
+	h->starting = 0;
+	if (h->mhd == NULL) {
+		xasprintf(cause, "%s: %s", a.display, h->start_error != NULL ?
+		    h->start_error : "cannot start the HTTP server");
+		goto fail;
+	}
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || info->epoll_fd < 0) {
+		xasprintf(cause, "%s: libmicrohttpd has no epoll support",
+		    a.display);
+		goto fail;
+	}
+	ev_io_init(&h->io, http_io_cb, info->epoll_fd, EV_READ);
+	h->io.data = h;
+	ev_io_start(sv->loop, &h->io);
+	ev_init(&h->timer, http_timer_cb);
+	h->timer.data = h;
+
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	where = info != NULL ? addr_sockname(info->listen_fd) : NULL;
+	log_info("status endpoint on http://%s/%s",
+	    where != NULL ? where : a.display,
+	    h->has_token ? " (token required for /status and /metrics)" : "");
+	free(where);
+	free(h->start_error);
+	h->start_error = NULL;
+	addr_free(&a);
+	return h;
+
+fail:
+	if (h->mhd != NULL)
+		MHD_stop_daemon(h->mhd);
+	free(h->start_error);
+	OPENSSL_cleanse(h->token_md, sizeof h->token_md);
+	free(h);
+	addr_free(&a);
+	return NULL;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	ev_io_stop(h->sv->loop, &h->io);
+	ev_timer_stop(h->sv->loop, &h->timer);
+	MHD_stop_daemon(h->mhd);
+	OPENSSL_cleanse(h->token_md, sizeof h->token_md);
+	free(h);
+}
+
+unsigned int
+http_connections(struct http *h)
+{
+	const union MHD_DaemonInfo	*info;
+
+	if (h == NULL)
+		return 0;
+	info = MHD_get_daemon_info(h->mhd,
+	    MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info != NULL ? info->num_connections : 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * The HTTP monitoring endpoint (SPEC section 9) on `[supervisor] status`:
+ * GET /status (the status document), /metrics (Prometheus text), / (the
+ * dashboard page) and /healthz. libmicrohttpd runs without threads of its
+ * own: its epoll descriptor is watched by the supervisor's libev loop, so
+ * every request is answered from the loop, between two dispatch steps, and
+ * sees the supervisor's state as it is at that moment.
+ *
+ * The endpoint keeps answering during a graceful stop (the document then
+ * says "stopping":true, and /healthz still says ok) until the supervisor
+ * exits.
+ */
+#ifndef MPSUP_HTTP_H
+#define MPSUP_HTTP_H
+
+struct supervisor;
+struct http;
+
+/* Connections and timeouts: a slow or greedy client costs only a slot. */
+#define HTTP_MAX_CONNECTIONS	64
+#define HTTP_MAX_PER_IP		32
+#define HTTP_IDLE_TIMEOUT	10		/* seconds */
+#define HTTP_CONNECTION_MEMORY	(32u << 10)	/* per connection: headers */
+
+/*
+ * Listen on sv->cfg->status and load the token file, if any. Returns the
+ * server, or NULL with cause (allocated) naming the address or file.
+ */
+struct http	*http_new(struct supervisor *, char **cause);
+void		 http_free(struct http *);
+/* HTTP connections open now. */
+unsigned int	 http_connections(struct http *);
+
+#endif

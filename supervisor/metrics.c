@@ -1,0 +1,278 @@
+/*
+ * The /metrics document (see metrics.h).
+ *
+ * Every family is written whole (HELP, TYPE, then one sample per pool and
+ * label set), as the exposition format asks. Counters end in `_total` and
+ * never go down while the supervisor runs: the terminal job counts only
+ * grow (pruning finished records does not touch them). The job duration
+ * histogram is read off the pool's power-of-two run-time buckets, so its
+ * bucket bounds are powers of two microseconds, written in seconds.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "supervisor/http.h"
+#include "supervisor/job.h"
+#include "supervisor/listener.h"
+#include "supervisor/metrics.h"
+#include "supervisor/pool.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/worker.h"
+
+/* Histogram bounds: 2^k us for k = FIRST, FIRST+STEP, ... <= LAST. */
+#define METRICS_BUCKET_FIRST	10	/* 1.024 ms */
+#define METRICS_BUCKET_STEP	2
+#define METRICS_BUCKET_LAST	34	/* about 4.8 hours */
+
+/* The HELP and TYPE lines that open a family. */
+static void
+metrics_family(struct buf *b, const char *name, const char *type,
+    const char *help)
+{
+	buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void
+metrics_label_append(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			buf_append(b, "\\\\", 2);
+		else if (*s == '"')
+			buf_append(b, "\\\"", 2);
+		else if (*s == '\n')
+			buf_append(b, "\\n", 2);
+		else
+			buf_append(b, s, 1);
+	}
+}
+
+/* Start a sample line: NAME{pool="P" (the caller closes the braces). */
+static void
+metrics_pool_sample(struct buf *b, const char *name, const struct pool *pool)
+{
+	buf_appendf(b, "%s{pool=\"", name);
+	metrics_label_append(b, pool->name);
+	buf_append(b, "\"", 1);
+}
+
+/* One family with a single integer per pool. */
+static void
+metrics_per_pool(struct supervisor *sv, struct buf *b, const char *name,
+    const char *type, const char *help, unsigned long long (*get)(struct pool *))
+{
+	size_t	i;
+
+	metrics_family(b, name, type, help);
+	for (i = 0; i < sv->npools; i++) {
+		metrics_pool_sample(b, name, sv->pools[i]);
+		buf_appendf(b, "} %llu\n", get(sv->pools[i]));
+	}
+}
+
+static unsigned long long
+metrics_submitted(struct pool *p)
+{
+	return p->stats.submitted;
+}
+
+static unsigned long long
+metrics_retried(struct pool *p)
+{
+	return p->stats.retried;
+}
+
+static unsigned long long
+metrics_rejected(struct pool *p)
+{
+	return p->stats.rejected;
+}
+
+static unsigned long long
+metrics_restarts(struct pool *p)
+{
+	return p->restarts > 0 ? (unsigned long long)p->restarts : 0;
+}
+
+static unsigned long long
+metrics_queued(struct pool *p)
+{
+	return p->stats.state[JOB_QUEUED];
+}
+
+static unsigned long long
+metrics_queue_capacity(struct pool *p)
+{
+	return p->pc->max_queue > 0 ? (unsigned long long)p->pc->max_queue : 0;
+}
+
+static unsigned long long
+metrics_running(struct pool *p)
+{
+	return p->stats.state[JOB_RUNNING];
+}
+
+static unsigned long long
+metrics_target(struct pool *p)
+{
+	return p->pc->workers > 0 ? (unsigned long long)p->pc->workers : 0;
+}
+
+static unsigned long long
+metrics_paused(struct pool *p)
+{
+	return p->paused ? 1 : 0;
+}
+
+/* mpsup_jobs_total{pool,state}: jobs that reached each terminal state. */
+static void
+metrics_jobs(struct supervisor *sv, struct buf *b)
+{
+	static const struct {
+		enum job_state	 state;
+		const char	*name;
+	} terminal[] = {
+		{ JOB_DONE, "done" },
+		{ JOB_FAILED, "failed" },
+		{ JOB_TIMED_OUT, "timed_out" },
+		{ JOB_CANCELLED, "cancelled" },
+	};
+	size_t	i, j;
+
+	metrics_family(b, "mpsup_jobs_total", "counter",
+	    "Jobs that ended, by terminal state.");
+	for (i = 0; i < sv->npools; i++) {
+		for (j = 0; j < sizeof terminal / sizeof terminal[0]; j++) {
+			metrics_pool_sample(b, "mpsup_jobs_total",
+			    sv->pools[i]);
+			buf_appendf(b, ",state=\"%s\"} %llu\n",
+			    terminal[j].name, (unsigned long long)
+			    sv->pools[i]->stats.state[terminal[j].state]);
+		}
+	}
+}
+
+/* mpsup_workers{pool,state}: worker slots by state, as in /status. */
+static void
+metrics_workers(struct supervisor *sv, struct buf *b)
+{
+	static const enum worker_state states[] = {
+		WORKER_BUSY, WORKER_READY, WORKER_STOPPING, WORKER_DEAD,
+	};
+	struct pool	*pool;
+	struct worker	*w;
+	size_t		 i, j;
+	int		 k, n;
+
+	metrics_family(b, "mpsup_workers", "gauge",
+	    "Worker slots by state (idle = running with nothing in flight).");
+	for (i = 0; i < sv->npools; i++) {
+		pool = sv->pools[i];
+		for (j = 0; j < sizeof states / sizeof states[0]; j++) {
+			n = 0;
+			for (k = 0; k < pool->nslots; k++) {
+				w = pool->slots[k];
+				/* Retired slots past the target are not shown. */
+				if (k >= pool->pc->workers &&
+				    w->state == WORKER_DEAD)
+					continue;
+				if (w->state == states[j])
+					n++;
+			}
+			metrics_pool_sample(b, "mpsup_workers", pool);
+			buf_appendf(b, ",state=\"%s\"} %d\n",
+			    worker_state_name(states[j]), n);
+		}
+	}
+}
+
+/* mpsup_job_duration_seconds: run time of jobs that ended while running. */
+static void
+metrics_duration(struct supervisor *sv, struct buf *b)
+{
+	const struct pool_stats	*st;
+	unsigned long long	 cum, total;
+	size_t			 i;
+	int			 k, next;
+
+	metrics_family(b, "mpsup_job_duration_seconds", "histogram",
+	    "Run time of the last attempt of jobs that ended while running.");
+	for (i = 0; i < sv->npools; i++) {
+		st = &sv->pools[i]->stats;
+		total = 0;
+		for (k = 0; k < 40; k++)
+			total += st->run_hist[k];
+		/* Bucket k holds [2^k, 2^(k+1)) us: le 2^n us is 0..n-1. */
+		cum = 0;
+		next = 0;
+		for (k = METRICS_BUCKET_FIRST; k <= METRICS_BUCKET_LAST;
+		    k += METRICS_BUCKET_STEP) {
+			for (; next < k; next++)
+				cum += st->run_hist[next];
+			metrics_pool_sample(b, "mpsup_job_duration_seconds_bucket",
+			    sv->pools[i]);
+			buf_appendf(b, ",le=\"%.6f\"} %llu\n",
+			    (double)(1ULL << k) / 1e6, cum);
+		}
+		metrics_pool_sample(b, "mpsup_job_duration_seconds_bucket",
+		    sv->pools[i]);
+		buf_appendf(b, ",le=\"+Inf\"} %llu\n", total);
+		metrics_pool_sample(b, "mpsup_job_duration_seconds_sum",
+		    sv->pools[i]);
+		buf_appendf(b, "} %.17g\n", st->run_sum);
+		metrics_pool_sample(b, "mpsup_job_duration_seconds_count",
+		    sv->pools[i]);
+		buf_appendf(b, "} %llu\n", total);
+	}
+}
+
+void
+metrics_append(struct supervisor *sv, struct buf *b)
+{
+	metrics_family(b, "mpsup_up", "gauge",
+	    "1 while the supervisor answers.");
+	buf_append_str(b, "mpsup_up 1\n");
+	metrics_family(b, "mpsup_build_info", "gauge",
+	    "Always 1; the version is in the label.");
+	buf_append_str(b, "mpsup_build_info{version=\"");
+	metrics_label_append(b, PACKAGE_VERSION);
+	buf_append_str(b, "\"} 1\n");
+	metrics_family(b, "mpsup_start_time_seconds", "gauge",
+	    "When the supervisor started, in seconds since the Unix epoch.");
+	buf_appendf(b, "mpsup_start_time_seconds %.3f\n", sv->started_at);
+	metrics_family(b, "mpsup_stopping", "gauge",
+	    "1 during a graceful stop.");
+	buf_appendf(b, "mpsup_stopping %d\n", sv->stopping ? 1 : 0);
+	metrics_family(b, "mpsup_connections", "gauge",
+	    "Clients connected to the job listener.");
+	buf_appendf(b, "mpsup_connections %d\n", sv->listener != NULL ?
+	    listener_connections(sv->listener) : 0);
+	metrics_family(b, "mpsup_http_connections", "gauge",
+	    "Connections open to this HTTP endpoint.");
+	buf_appendf(b, "mpsup_http_connections %u\n", http_connections(sv->http));
+
+	metrics_per_pool(sv, b, "mpsup_jobs_submitted_total", "counter",
+	    "Jobs accepted into the pool's queue.", metrics_submitted);
+	metrics_jobs(sv, b);
+	metrics_per_pool(sv, b, "mpsup_jobs_retried_total", "counter",
+	    "Attempts that were retried after a worker died or timed out.",
+	    metrics_retried);
+	metrics_per_pool(sv, b, "mpsup_jobs_rejected_total", "counter",
+	    "Submits refused (queue full, shutting down).", metrics_rejected);
+	metrics_per_pool(sv, b, "mpsup_worker_restarts_total", "counter",
+	    "Worker processes restarted after they exited.", metrics_restarts);
+	metrics_per_pool(sv, b, "mpsup_queue_depth", "gauge",
+	    "Jobs waiting in the queue.", metrics_queued);
+	metrics_per_pool(sv, b, "mpsup_queue_capacity", "gauge",
+	    "Largest queue accepted (max_queue).", metrics_queue_capacity);
+	metrics_per_pool(sv, b, "mpsup_jobs_running", "gauge",
+	    "Jobs running on the pool's workers.", metrics_running);
+	metrics_workers(sv, b);
+	metrics_per_pool(sv, b, "mpsup_workers_target", "gauge",
+	    "Configured number of workers.", metrics_target);
+	metrics_per_pool(sv, b, "mpsup_pool_paused", "gauge",
+	    "1 while the pool is paused (no new jobs dispatched).",
+	    metrics_paused);
+	metrics_duration(sv, b);
+}

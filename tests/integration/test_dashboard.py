@@ -1,0 +1,178 @@
+"""The dashboard page (GET /) in a real browser: headless Chromium loads it
+from a running supervisor and must render the pools and their live workers
+from /status."""
+import html.parser
+import os
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (connect, kill_group, pid_alive, request, run_tests,  # noqa: E402
+                     spawn, wait_for, worker_pids, write)
+from test_http import get, get_json, start  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+
+POOLS = """
+[pool:alpha]
+type = exec
+workers = 2
+
+[pool:beta-pool]
+type = exec
+workers = 1
+"""
+
+TOKEN = "fedcba9876543210fedcba9876543210"
+
+
+def chromium(tmp, url, *extra):
+    """Run headless Chromium on url; returns its stdout (the DOM with --dump-dom)."""
+    n = len([d for d in os.listdir(tmp) if d.startswith("chromium-")])
+    profile = os.path.join(tmp, "chromium-%d" % n)
+    argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync",
+            "--user-data-dir=" + profile, "--virtual-time-budget=5000"] + list(extra) + [url]
+    with open(os.path.join(tmp, "chromium-%d.err" % n), "wb") as err:
+        p = spawn(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        try:
+            out, _ = p.communicate(timeout=45)
+        finally:
+            kill_group(p)
+    assert p.returncode == 0, "chromium exited with %s" % p.returncode
+    return out.decode("utf-8", "replace")
+
+
+class Dom(html.parser.HTMLParser):
+    """What the page rendered: pool sections, worker rows and a few ids."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.pools = {}         # name -> [worker rows: {"pid": ..., "cells": [...]}]
+        self.pool = None
+        self.row = None
+        self.cell = None
+        self.text_of = {}       # element id -> text
+        self.hidden = set()     # ids with the hidden attribute
+        self.open_id = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self.text_of[a["id"]] = ""
+            if "hidden" in a:
+                self.hidden.add(a["id"])
+        self.open_id.append(a.get("id"))
+        if tag == "section" and "pool" in a.get("class", "").split():
+            self.pool = a["data-pool"]
+            self.pools[self.pool] = []
+        elif tag == "tr" and "worker" in a.get("class", "").split():
+            self.row = {"pid": a.get("data-pid"), "cells": []}
+            self.pools[self.pool].append(self.row)
+        elif tag == "td" and self.row is not None:
+            self.cell = ""
+
+    def handle_endtag(self, tag):
+        if self.open_id:
+            self.open_id.pop()
+        if tag == "td" and self.row is not None and self.cell is not None:
+            self.row["cells"].append(self.cell.strip())
+            self.cell = None
+        elif tag == "tr":
+            self.row = None
+        elif tag == "section":
+            self.pool = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+        for i in self.open_id:
+            if i:
+                self.text_of[i] += data
+
+
+def running_job(tmp, port, pool):
+    c = connect(tmp)
+    jid = request(c, {"op": "submit", "pool": pool, "args": ["sleep", "30"]})["id"]
+    wait_for(lambda: [p for p in get_json(port)["pools"] if p["name"] == pool][0]
+             ["jobs"]["running"] == 1, what="the job to run")
+    return c, jid
+
+
+def test_dashboard_renders_pools_and_live_workers(tmp):
+    sup, port = start(tmp, pools=POOLS)
+    c, jid = running_job(tmp, port, "beta-pool")
+    dom = Dom(chromium(tmp, "http://127.0.0.1:%d/" % port, "--dump-dom"))
+    assert sorted(dom.pools) == ["alpha", "beta-pool"], dom.pools
+    for pool in ("alpha", "beta-pool"):
+        live = worker_pids(sup, pool)
+        shown = sorted(int(r["pid"]) for r in dom.pools[pool] if r["pid"])
+        assert shown == live and live, (pool, shown, live)
+        for pid in shown:
+            assert pid_alive(pid)
+        for r in dom.pools[pool]:
+            # #, pid, state, current job, jobs done, restarts, up
+            assert r["cells"][1] == r["pid"] and r["cells"][2] in ("idle", "busy"), r
+    busy = [r for r in dom.pools["beta-pool"] if r["cells"][2] == "busy"]
+    assert len(busy) == 1 and busy[0]["cells"][3] == jid, dom.pools["beta-pool"]
+    assert "pid %d" % sup.pid in dom.text_of["meta"], dom.text_of["meta"]
+    assert dom.text_of["live"] == "live", dom.text_of
+    assert "auth" in dom.hidden
+    request(c, {"op": "cancel", "id": jid})
+    assert sup.stop() == 0
+
+
+def test_dashboard_takes_the_token_from_the_fragment_or_asks(tmp):
+    path = write(os.path.join(tmp, "token"), TOKEN + "\n")
+    os.chmod(path, 0o600)
+    sup, port = start(tmp, pools=POOLS, extra="status_token_file = token")
+    assert get(port, "/status")[0] == 401
+    dom = Dom(chromium(tmp, "http://127.0.0.1:%d/#token=%s" % (port, TOKEN), "--dump-dom"))
+    assert sorted(dom.pools) == ["alpha", "beta-pool"], dom.pools
+    assert all(r["pid"] for rows in dom.pools.values() for r in rows)
+    assert "auth" in dom.hidden
+    # Without it the page shows no data and asks for the token.
+    dom = Dom(chromium(tmp, "http://127.0.0.1:%d/" % port, "--dump-dom"))
+    assert dom.pools == {}, dom.pools
+    assert "auth" not in dom.hidden, "no token prompt"
+    assert dom.text_of["live"] == "token needed", dom.text_of["live"]
+    dom = Dom(chromium(tmp, "http://127.0.0.1:%d/#token=wrong-token" % port, "--dump-dom"))
+    assert dom.pools == {} and "auth" not in dom.hidden
+    assert dom.text_of["live"] == "token refused", dom.text_of["live"]
+    assert sup.stop() == 0
+
+
+def png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", "not a PNG"
+    return struct.unpack(">II", head[16:24])
+
+
+def test_dashboard_screenshots_on_laptop_and_phone(tmp):
+    sup, port = start(tmp, pools=POOLS)
+    c, jid = running_job(tmp, port, "alpha")
+    keep = os.environ.get("MPSUP_SCREENSHOT_DIR")
+    for name, size in (("laptop", (1280, 800)), ("phone", (390, 844))):
+        shot = os.path.join(tmp, name + ".png")
+        chromium(tmp, "http://127.0.0.1:%d/" % port, "--screenshot=" + shot,
+                 "--window-size=%d,%d" % size, "--hide-scrollbars")
+        assert png_size(shot) == size, png_size(shot)
+        # Something was drawn: a blank page compresses to almost nothing.
+        assert os.path.getsize(shot) > 10000, os.path.getsize(shot)
+        if keep:
+            with open(shot, "rb") as f, open(os.path.join(keep, name + ".png"), "wb") as g:
+                g.write(f.read())
+    request(c, {"op": "cancel", "id": jid})
+    assert sup.stop() == 0
+
+
+if __name__ == "__main__":
+    if not os.path.exists(CHROMIUM):
+        print("1..1")
+        print("ok 1 # SKIP no chromium")
+        sys.exit(0)
+    run_tests(globals())
