@@ -68,6 +68,19 @@ buf_appendf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void
+buf_append_uint(struct buf *b, unsigned long long v)
+{
+	char	tmp[24];
+	size_t	n = sizeof tmp;
+
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_append(b, tmp + n, sizeof tmp - n);
+}
+
 /* Drop n bytes from the front. */
 void
 buf_consume(struct buf *b, size_t n)

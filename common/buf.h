@@ -26,6 +26,8 @@ void	 buf_append(struct buf *, const void *, size_t);
 void	 buf_append_str(struct buf *, const char *);
 void	 buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Decimal digits of v, without printf. */
+void	 buf_append_uint(struct buf *, unsigned long long v);
 void	 buf_consume(struct buf *, size_t);
 void	 buf_reset(struct buf *);
 void	 buf_free(struct buf *);

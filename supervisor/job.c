@@ -60,8 +60,14 @@ job_id_next(char *out, double now)
 		ids.last_ms++;
 		ids.seq = 0;
 	}
-	snprintf(out, JOB_ID_LEN + 1, "%012llx%04x",
-	    (unsigned long long)(ids.last_ms & 0xffffffffffffULL), ids.seq);
+	{
+		static const char	hex[] = "0123456789abcdef";
+		uint64_t		v = (ids.last_ms << 16) | ids.seq;
+
+		for (int i = JOB_ID_LEN - 1; i >= 0; i--, v >>= 4)
+			out[i] = hex[v & 0xf];
+		out[JOB_ID_LEN] = '\0';
+	}
 }
 
 struct job *
@@ -114,7 +120,7 @@ job_set_state(struct job *job, enum job_state state, double now)
 		while ((w = LIST_FIRST(&job->waiters)) != NULL) {
 			LIST_REMOVE(w, entry);
 			w->job = NULL;
-			w->cb(w);
+			w->cb(w, job);
 		}
 	}
 }
@@ -215,37 +221,65 @@ job_waiter_remove(struct job_waiter *w)
 }
 
 static void
+job_key_append(struct buf *b, const char *key)
+{
+	buf_append(b, ",\"", 2);
+	buf_append_str(b, key);
+	buf_append(b, "\":", 2);
+}
+
+static void
 job_time_append(struct buf *b, const char *key, double t)
 {
 	char	ts[TIME_ISO_BUF];
 
+	job_key_append(b, key);
 	if (t <= 0) {
-		buf_appendf(b, ",\"%s\":null", key);
+		buf_append(b, "null", 4);
 		return;
 	}
 	time_iso8601(t, ts);
-	buf_appendf(b, ",\"%s\":\"%s\"", key, ts);
+	buf_append(b, "\"", 1);
+	buf_append(b, ts, TIME_ISO_LEN - 1);
+	buf_append(b, "\"", 1);
 }
 
+/*
+ * The record is built with plain appends: it is written for every job that
+ * is waited for, which makes it one of the hottest paths of the supervisor.
+ */
 void
 job_record_append(const struct job *job, struct buf *b)
 {
-	buf_appendf(b, "{\"id\":\"%s\",\"pool\":", job->id);
+	unsigned long long	us;
+
+	buf_append(b, "{\"id\":\"", 7);
+	buf_append(b, job->id, JOB_ID_LEN);
+	buf_append(b, "\",\"pool\":", 9);
 	jsontext_string_append(b, job->pool->name, strlen(job->pool->name));
-	buf_appendf(b, ",\"state\":\"%s\",\"attempts\":%u",
-	    job_state_name(job->state), job->attempts);
+	buf_append(b, ",\"state\":\"", 10);
+	buf_append_str(b, job_state_name(job->state));
+	buf_append(b, "\",\"attempts\":", 13);
+	buf_append_uint(b, job->attempts);
 	job_time_append(b, "submitted_at", job->submitted_at);
 	job_time_append(b, "started_at", job->started_at);
 	job_time_append(b, "finished_at", job->finished_at);
-	if (job->started_at > 0 && job->finished_at > 0)
-		buf_appendf(b, ",\"duration_ms\":%.3f",
-		    (job->finished_at - job->started_at) * 1000.0);
-	else
-		buf_append_str(b, ",\"duration_ms\":null");
+	job_key_append(b, "duration_ms");
+	if (job->started_at > 0 && job->finished_at >= job->started_at) {
+		/* Milliseconds with three decimals, from whole microseconds. */
+		us = (unsigned long long)((job->finished_at -
+		    job->started_at) * 1e6 + 0.5);
+		buf_append_uint(b, us / 1000);
+		buf_append(b, ".", 1);
+		buf_append(b, (char[3]){ (char)('0' + us / 100 % 10),
+		    (char)('0' + us / 10 % 10), (char)('0' + us % 10) }, 3);
+	} else
+		buf_append(b, "null", 4);
+	job_key_append(b, "worker");
 	if (job->worker >= 0)
-		buf_appendf(b, ",\"worker\":%d", job->worker);
+		buf_append_uint(b, (unsigned)job->worker);
 	else
-		buf_append_str(b, ",\"worker\":null");
+		buf_append(b, "null", 4);
 	if (job->pool->pc->type == POOL_TYPE_EXEC) {
 		if (job->result != NULL) {
 			buf_append(b, ",", 1);

@@ -33,7 +33,7 @@ enum job_state {
 struct job_waiter {
 	LIST_ENTRY(job_waiter)	 entry;
 	struct job		*job;
-	void			(*cb)(struct job_waiter *);
+	void			(*cb)(struct job_waiter *, struct job *);
 	void			*arg;
 };
 

@@ -201,8 +201,11 @@ wait_complete(struct wait *wt)
 	buf_reset(b);
 	if (wt->many) {
 		buf_append_str(b, "{\"ok\":true,\"ids\":[");
-		for (i = 0; i < wt->njobs; i++)
-			buf_appendf(b, "%s\"%s\"", i ? "," : "", wt->ids[i]);
+		for (i = 0; i < wt->njobs; i++) {
+			buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+			buf_append(b, wt->ids[i], JOB_ID_LEN);
+			buf_append(b, "\"", 1);
+		}
 		buf_append_str(b, "],\"jobs\":[");
 		for (i = 0; i < wt->njobs; i++) {
 			if (i)
@@ -225,15 +228,12 @@ wait_complete(struct wait *wt)
 }
 
 static void
-wait_job_cb(struct job_waiter *jw)
+wait_job_cb(struct job_waiter *jw, struct job *job)
 {
 	struct wait	*wt = jw->arg;
 	size_t		 i = (size_t)(jw - wt->waiters);
-	struct job	*job;
 
-	job = job_table_find(wt->ids[i], JOB_ID_LEN);
-	if (job != NULL)
-		job_record_append(job, &wt->records[i]);
+	job_record_append(job, &wt->records[i]);
 	if (--wt->pending == 0)
 		wait_complete(wt);
 }
@@ -350,7 +350,7 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 	struct job		**made;
 	struct buf		  data = BUF_INIT, *b;
 	const char		 *err;
-	size_t			  st, n = 0, i;
+	size_t			  st, n = 0, i, nends = 0, *ends = NULL;
 	double			  timeout;
 
 	if ((pool = request_pool(r, req)) == NULL)
@@ -364,57 +364,56 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 		reply_error(r, "bad_request", "\"jobs\" (a list) is missing");
 		return;
 	}
-	/* All or nothing: check every job before accepting any. */
+	/*
+	 * All or nothing: check every job before accepting any. The data of
+	 * each is kept in one buffer (offsets in ends[]) for the second step.
+	 */
 	st = 0;
 	while (jsontext_array_next(&jobs, &st, &e)) {
 		if (e.type != JSONTEXT_OBJECT) {
 			reply_error(r, "bad_request", "jobs[%zu]: not an "
 			    "object", n);
-			return;
+			goto out;
 		}
-		buf_reset(&data);
 		if ((err = request_job_data(pool, &e, &data)) != NULL) {
 			reply_error(r, "bad_request", "jobs[%zu]: %s", n, err);
-			buf_free(&data);
-			return;
+			goto out;
 		}
-		if (++n > REQUEST_MAX_BATCH) {
+		if (n == REQUEST_MAX_BATCH) {
 			reply_error(r, "too_large", "at most %d jobs per "
 			    "submit_many", REQUEST_MAX_BATCH);
-			buf_free(&data);
-			return;
+			goto out;
 		}
+		if (n == nends) {
+			nends = nends ? nends * 2 : 256;
+			ends = xreallocarray(ends, nends, sizeof *ends);
+		}
+		ends[n++] = buf_used(&data);
 	}
 	if (supervisor->stopping) {
 		pool->stats.rejected += n;
 		reply_error(r, "shutting_down", "mpsup is shutting down");
-		buf_free(&data);
-		return;
+		goto out;
 	}
 	if ((long)(pool->stats.state[JOB_QUEUED] + n) > pool->pc->max_queue) {
 		pool->stats.rejected += n;
 		reply_error(r, "queue_full", "the pool's queue has room for "
 		    "%ld more jobs, not %zu (max_queue)", pool->pc->max_queue -
 		    (long)pool->stats.state[JOB_QUEUED], n);
-		buf_free(&data);
-		return;
+		goto out;
 	}
 	made = xcalloc(n ? n : 1, sizeof *made);
-	st = 0;
-	i = 0;
-	while (jsontext_array_next(&jobs, &st, &e)) {
-		buf_reset(&data);
-		(void)request_job_data(pool, &e, &data);
-		made[i] = dispatch_submit(pool, buf_head(&data),
-		    buf_used(&data), &err);
-		i++;
+	for (i = 0; i < n; i++) {
+		size_t from = i ? ends[i - 1] : 0;
+
+		made[i] = dispatch_submit(pool, buf_head(&data) + from,
+		    ends[i] - from, &err);
 	}
-	buf_free(&data);
 	dispatch_run(pool);
 	if (request_wants_wait(req) && n > 0) {
 		wait_start(r, made, n, 1, 0, timeout);
 		free(made);
-		return;
+		goto out;
 	}
 	b = reply_body(r);
 	buf_reserve(b, 24 + n * (JOB_ID_LEN + 3));
@@ -427,6 +426,9 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 	buf_append_str(b, "]}");
 	free(made);
 	reply_done(r);
+out:
+	buf_free(&data);
+	free(ends);
 }
 
 static struct job *
