@@ -50,8 +50,11 @@
 /*
  * Decode the pickle p[0..len) (PROTO 2..5 first, STOP last, nothing after
  * it) into one compact JSON value appended to out. The JSON text may be at
- * most max_out bytes (0: PICKLE_DEFAULT_MAX_OUT); this is also what stops
- * memo references from multiplying a small pickle into a huge text.
+ * most max_out bytes (0: PICKLE_DEFAULT_MAX_OUT; never more than 4 GiB);
+ * this is also what stops memo references from multiplying a small pickle
+ * into a huge text, and with the input's length it bounds the memory
+ * used (about 32 bytes per value, plus the text). Callers should pass
+ * their message size limit.
  * Returns 0, or -1 with out unchanged and a message in err that names the
  * refused opcode, the limit that was hit or the malformation, and where.
  */
