@@ -11,12 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "ipc/auth.h"
 #include "ipc/jsontext.h"
+#include "ipc/pickle.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
 #include "supervisor/listener.h"
@@ -578,24 +577,44 @@ op_stop(struct reply *r)
 	supervisor_stop(supervisor);
 }
 
+static void	request_dispatch(struct conn *, struct reply *, const char *,
+		    size_t);
+
 void
 request_handle(struct conn *c, const void *msg, size_t len)
 {
 	const char		*p = msg;
-	struct jsontext_span	 req, op;
 	struct reply		*r;
 
+	struct buf		 decoded = BUF_INIT;
+	char			 err[256];
+
 	if (len > 0 && (unsigned char)p[0] == 0x80) {
+		/* send(dict): plain data only, decoded to JSON text. */
 		r = conn_reply_new(c, REPLY_PICKLE);
-		reply_error(r, "bad_request", "pickled requests are not "
-		    "supported yet; send the request as JSON with "
-		    "send_bytes()");
+		if (pickle_to_json(msg, len, supervisor->cfg->max_message,
+		    &decoded, err, sizeof err) == -1) {
+			reply_error(r, "bad_request", "pickle refused: %s", err);
+			return;
+		}
+		request_dispatch(c, r, buf_head(&decoded), buf_used(&decoded));
+		buf_free(&decoded);
 		return;
 	}
 	r = conn_reply_new(c, REPLY_JSON);
+	request_dispatch(c, r, p, len);
+}
+
+/* Act on one request, given as JSON text. */
+static void
+request_dispatch(struct conn *c, struct reply *r, const char *p, size_t len)
+{
+	struct jsontext_span	 req, op;
+
 	if (jsontext_scan(p, p + len, &req) == NULL || !jsontext_valid(p, len) ||
 	    req.type != JSONTEXT_OBJECT) {
-		reply_error(r, "bad_request", "a request is one JSON object");
+		reply_error(r, "bad_request", "a request is a dict (pickle) or "
+		    "a JSON object, such as {\"op\": \"status\"}");
 		return;
 	}
 	if (!jsontext_object_get(&req, "op", &op) || op.type != JSONTEXT_STRING) {
@@ -640,99 +659,20 @@ request_handle(struct conn *c, const void *msg, size_t len)
 	}
 }
 
-/* Append a pickle of a JSON value (protocol 4 opcodes, no memo). */
-static void
-pickle_value(struct buf *b, json_t *v)
-{
-	unsigned char	 hdr[9];
-	const char	*key, *s;
-	json_t		*e;
-	size_t		 i, n;
-	double		 d;
-	json_int_t	 iv;
-	uint64_t	 bits;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		buf_append(b, "}(", 2);
-		json_object_foreach(v, key, e) {
-			n = strlen(key);
-			hdr[0] = 'X';
-			for (i = 0; i < 4; i++)
-				hdr[1 + i] = (unsigned char)(n >> (8 * i));
-			buf_append(b, hdr, 5);
-			buf_append(b, key, n);
-			pickle_value(b, e);
-		}
-		buf_append(b, "u", 1);
-		break;
-	case JSON_ARRAY:
-		buf_append(b, "](", 2);
-		json_array_foreach(v, i, e)
-			pickle_value(b, e);
-		buf_append(b, "e", 1);
-		break;
-	case JSON_STRING:
-		s = json_string_value(v);
-		n = json_string_length(v);
-		hdr[0] = 'X';
-		for (i = 0; i < 4; i++)
-			hdr[1 + i] = (unsigned char)(n >> (8 * i));
-		buf_append(b, hdr, 5);
-		buf_append(b, s, n);
-		break;
-	case JSON_INTEGER:
-		iv = json_integer_value(v);
-		if (iv >= INT32_MIN && iv <= INT32_MAX) {
-			hdr[0] = 'J';
-			for (i = 0; i < 4; i++)
-				hdr[1 + i] = (unsigned char)((uint32_t)iv >>
-				    (8 * i));
-			buf_append(b, hdr, 5);
-		} else {
-			hdr[0] = 0x8a;
-			hdr[1] = 8;
-			buf_append(b, hdr, 2);
-			for (i = 0; i < 8; i++)
-				hdr[i] = (unsigned char)((uint64_t)iv >>
-				    (8 * i));
-			buf_append(b, hdr, 8);
-		}
-		break;
-	case JSON_REAL:
-		d = json_real_value(v);
-		memcpy(&bits, &d, 8);
-		hdr[0] = 'G';
-		for (i = 0; i < 8; i++)
-			hdr[1 + i] = (unsigned char)(bits >> (8 * (7 - i)));
-		buf_append(b, hdr, 9);
-		break;
-	case JSON_TRUE:
-		buf_append(b, "\x88", 1);
-		break;
-	case JSON_FALSE:
-		buf_append(b, "\x89", 1);
-		break;
-	case JSON_NULL:
-		buf_append(b, "N", 1);
-		break;
-	}
-}
-
+/* Re-encode a JSON reply as a pickle for a client that pickled its request. */
 void
 request_pickle_reply(struct buf *body)
 {
 	struct buf	 out = BUF_INIT;
-	json_t		*v;
+	char		 err[256];
 
-	v = json_loadb(buf_head(body), buf_used(body), JSON_DECODE_ANY |
-	    JSON_ALLOW_NUL, NULL);
-	if (v == NULL)
+	if (pickle_from_json(buf_head(body), buf_used(body), &out, err,
+	    sizeof err) == -1) {
+		/* Our own replies are valid JSON: this is a bug. */
+		log_warnx("BUG: cannot pickle a reply: %s", err);
+		buf_free(&out);
 		return;
-	buf_append(&out, "\x80\x04", 2);
-	pickle_value(&out, v);
-	buf_append(&out, ".", 1);
-	json_decref(v);
+	}
 	buf_free(body);
 	*body = out;
 }
