@@ -166,7 +166,8 @@ def test_exec_timeout_kills_the_whole_job_tree(tmp):
 
 
 def test_stream_timeout_replaces_worker(tmp):
-    sup = Supervisor(tmp, stream_pool(tmp, "job_timeout = 300ms", workers=1))
+    # Generous: the timeout also covers a freshly started worker's start-up.
+    sup = Supervisor(tmp, stream_pool(tmp, "job_timeout = 2s", workers=1))
     c = connect(tmp)
     r = request(c, {"op": "submit", "pool": "py", "data": {"sleep": 30}, "wait": True, "timeout": 20})
     assert r["job"]["state"] == "timed_out", r
