@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "ipc/jobline.h"
 #include "ipc/jsontext.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
@@ -575,41 +576,15 @@ dispatch_exec_result(struct job *job, const struct jsontext_span *res,
 int
 dispatch_result(struct worker *w, const char *line, size_t len)
 {
-	struct jsontext_span	 obj, id, ok, res, err, key, v;
-	const char		*end;
+	struct jobline_result	 rl;
+	struct jsontext_span	 id, res;
 	struct job		*job;
-	size_t			 st = 0;
-	int			 have_res, have_err;
 	enum job_state		 state;
 	char			*error = NULL;
-	double			 now = ev_now(d.sv->loop);
 
-	if ((end = jsontext_scan(line, line + len, &obj)) == NULL)
+	if (jobline_parse_result(line, len, &rl) == -1)
 		return -1;
-	while (end < line + len && (*end == ' ' || *end == '\t' ||
-	    *end == '\r'))
-		end++;
-	if (end != line + len || obj.type != JSONTEXT_OBJECT)
-		return -1;
-	/* One pass over the members (the line is valid JSON by now). */
-	id.type = ok.type = JSONTEXT_INVALID;
-	have_res = have_err = 0;
-	while (jsontext_object_next(&obj, &st, &key, &v)) {
-		if (key.len == 4 && memcmp(key.p, "\"id\"", 4) == 0)
-			id = v;
-		else if (key.len == 4 && memcmp(key.p, "\"ok\"", 4) == 0)
-			ok = v;
-		else if (key.len == 8 && memcmp(key.p, "\"result\"", 8) == 0) {
-			res = v;
-			have_res = 1;
-		} else if (key.len == 7 && memcmp(key.p, "\"error\"", 7) == 0) {
-			err = v;
-			have_err = 1;
-		}
-	}
-	if (id.type != JSONTEXT_STRING ||
-	    (ok.type != JSONTEXT_TRUE && ok.type != JSONTEXT_FALSE))
-		return -1;
+	id = rl.id;
 	/* Workers answer in order, mostly: try the oldest job in flight first. */
 	job = TAILQ_FIRST(&w->inflight);
 	if (job == NULL || id.len != JOB_ID_LEN + 2 ||
@@ -617,12 +592,8 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 		job = job_table_find(id.p + 1, id.len - 2);
 	if (job == NULL || job->runner != w || job->state != JOB_RUNNING)
 		return -1;
-	if (ok.type == JSONTEXT_TRUE) {
-		if (!have_res) {
-			res.p = "null";
-			res.len = 4;
-			res.type = JSONTEXT_NULL;
-		}
+	if (rl.ok) {
+		res = rl.result;
 		if (w->pool->pc->type == POOL_TYPE_EXEC) {
 			if (dispatch_exec_result(job, &res, &state,
 			    &error) == -1)
@@ -634,8 +605,8 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 		}
 	} else {
 		state = JOB_FAILED;
-		if (have_err && err.type == JSONTEXT_STRING)
-			error = jsontext_string_decode(&err, NULL);
+		if (rl.error.type == JSONTEXT_STRING)
+			error = jsontext_string_decode(&rl.error, NULL);
 		if (error == NULL)
 			error = xstrdup("worker reported failure");
 	}
@@ -647,7 +618,6 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 	TAILQ_REMOVE(&w->inflight, job, entry);
 	w->ninflight--;
 	w->jobs_done++;
-	(void)now;
 	dispatch_finish(job, state, error);
 	dispatch_worker_after_result(w);
 	return 0;
