@@ -78,6 +78,9 @@ static const struct key_def key_defs[] = {
 	SUP("shutdown_timeout", KT_DURATION, shutdown_timeout, 0, 0, NULL),
 	SUP("max_connections", KT_LONG, max_connections, 1, 1000000, NULL),
 	SUP("max_message", KT_SIZE, max_message, 1024, 1L << 31, NULL),
+	SUP("auth_timeout", KT_DURATION, auth_timeout, 0, 0, NULL),
+	SUP("max_unsent", KT_SIZE, max_unsent, 65536, 1L << 34, NULL),
+	SUP("auth_failures", KT_LONG, auth_failures, 0, 1000000, NULL),
 
 	POOL("type", KT_CHOICE, type, 0, 0, type_choices),
 	POOL("command", KT_SPECIAL, command, 0, 0, NULL),
@@ -213,6 +216,9 @@ config_defaults(struct config *cfg)
 	cfg->shutdown_timeout = 30.0;
 	cfg->max_connections = 1024;
 	cfg->max_message = 16 << 20;
+	cfg->auth_timeout = 5.0;
+	cfg->max_unsent = 64 << 20;
+	cfg->auth_failures = 10;
 }
 
 /* Check HOST:PORT or [V6]:PORT syntax; returns a message or NULL. */
@@ -713,6 +719,9 @@ loader_validate(struct loader *ld)
 	else if (cfg->npools == 0)
 		loader_error(ld, 0, "no pools defined (add a [pool:NAME] "
 		    "section)");
+	if (cfg->auth_timeout <= 0)
+		loader_error(ld, ld->sup_state.key_line[key_index(SECT_SUPERVISOR,
+		    "auth_timeout")], "auth_timeout: must be longer than 0");
 	if (cfg->listen == NULL && ld->sup_state.key_line[key_index(SECT_SUPERVISOR, "listen")] == 0)
 		set_listen(ld, "unix:mpsup.sock, 127.0.0.1:7300", 0);
 	for (i = 0; i < cfg->npools; i++) {

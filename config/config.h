@@ -71,6 +71,9 @@ struct config {
 	double		  shutdown_timeout;
 	long		  max_connections;
 	uint64_t	  max_message;
+	double		  auth_timeout;		/* handshake deadline */
+	uint64_t	  max_unsent;		/* reply bytes per client */
+	long		  auth_failures;	/* per address a minute; 0 = off */
 	struct pool_config **pools;
 	size_t		  npools;
 };

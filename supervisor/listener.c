@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -31,9 +33,17 @@
 #include "supervisor/request.h"
 #include "supervisor/supervisor.h"
 
-#define LISTENER_AUTH_DEADLINE	5.0
-#define LISTENER_OUT_CAP	(64u << 20)	/* unsent reply bytes */
 #define LISTENER_READ		65536
+#define LISTENER_THROTTLE_SLOTS	1024	/* source addresses remembered */
+#define LISTENER_THROTTLE_WINDOW 60.0	/* seconds */
+
+/* Failed handshakes of one source address in the current window. */
+struct throttle {
+	unsigned char	addr[16];	/* IPv4 mapped into IPv6 form */
+	double		since;
+	long		failures;
+	int		warned;
+};
 
 struct reply {
 	TAILQ_ENTRY(reply)	 entry;
@@ -60,6 +70,8 @@ struct conn {
 	int			 drop;		/* close at the next flush */
 	int			 dirty;
 	char			 peer[96];
+	unsigned char		 addr[16];	/* source, for throttling */
+	int			 has_addr;
 	TAILQ_HEAD(, reply)	 replies;
 	TAILQ_ENTRY(conn)	 dirty_entry;
 };
@@ -83,6 +95,7 @@ struct listener {
 	TAILQ_HEAD(, conn)	 dirty;
 	int			 nconns;
 	int			 accepting;
+	struct throttle		*throttle;	/* LISTENER_THROTTLE_SLOTS */
 };
 
 static void	conn_read_cb(struct ev_loop *, ev_io *, int);
@@ -163,10 +176,10 @@ conn_push_replies(struct conn *c)
 	}
 	if (buf_used(&c->out) > 0)
 		conn_mark_dirty(c);
-	if (buf_used(&c->out) > LISTENER_OUT_CAP && !c->drop) {
-		log_warnx("client %s: more than %u MiB of replies unread; "
-		    "dropping the connection", c->peer,
-		    LISTENER_OUT_CAP >> 20);
+	if (buf_used(&c->out) > c->l->sv->cfg->max_unsent && !c->drop) {
+		log_warnx("client %s: more than %llu bytes of replies unread "
+		    "(max_unsent); dropping the connection", c->peer,
+		    (unsigned long long)c->l->sv->cfg->max_unsent);
 		c->drop = 1;
 		ev_io_stop(c->l->sv->loop, &c->rio);
 		conn_mark_dirty(c);
@@ -243,7 +256,7 @@ conn_flush(struct conn *c)
 		return;
 	}
 	ev_io_stop(loop, &c->wio);
-	buf_trim(&c->out, 1 << 20);
+	buf_trim(&c->out, 128 << 10);
 	if (c->closing)
 		conn_close(c);
 }
@@ -271,9 +284,106 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct conn	*c = t->data;
 
-	log_warnx("client %s: no successful handshake within %.0fs; "
-	    "disconnecting", c->peer, LISTENER_AUTH_DEADLINE);
+	log_warnx("client %s: no successful handshake within %.1fs "
+	    "(auth_timeout); disconnecting", c->peer,
+	    c->l->sv->cfg->auth_timeout);
 	conn_close(c);
+}
+
+/* The throttle slot of an address, or NULL; create makes one if needed. */
+static struct throttle *
+throttle_find(struct listener *l, const unsigned char *addr, int create,
+    double now)
+{
+	struct throttle	*t, *oldest = NULL;
+	int		 i;
+
+	if (l->throttle == NULL) {
+		if (!create)
+			return NULL;
+		l->throttle = xcalloc(LISTENER_THROTTLE_SLOTS,
+		    sizeof *l->throttle);
+	}
+	for (i = 0; i < LISTENER_THROTTLE_SLOTS; i++) {
+		t = &l->throttle[i];
+		if (t->since > 0 && memcmp(t->addr, addr, 16) == 0) {
+			if (now - t->since >= LISTENER_THROTTLE_WINDOW) {
+				t->since = now;
+				t->failures = 0;
+				t->warned = 0;
+			}
+			return t;
+		}
+		if (oldest == NULL || t->since < oldest->since)
+			oldest = t;
+	}
+	if (!create)
+		return NULL;
+	/* Reuse the slot whose window is oldest. */
+	memset(oldest, 0, sizeof *oldest);
+	memcpy(oldest->addr, addr, 16);
+	oldest->since = now;
+	return oldest;
+}
+
+/* Count a failed handshake against the connection's source address. */
+static void
+throttle_failure(struct conn *c)
+{
+	struct listener	*l = c->l;
+	struct throttle	*t;
+
+	if (!c->has_addr || l->sv->cfg->auth_failures == 0)
+		return;
+	t = throttle_find(l, c->addr, 1, ev_now(l->sv->loop));
+	t->failures++;
+}
+
+/* True if the address has used up its failed handshakes for now. */
+static int
+throttle_blocked(struct listener *l, const unsigned char *addr,
+    const char *display)
+{
+	struct throttle	*t;
+	long		 max = l->sv->cfg->auth_failures;
+
+	if (max == 0)
+		return 0;
+	t = throttle_find(l, addr, 0, ev_now(l->sv->loop));
+	if (t == NULL || t->failures < max)
+		return 0;
+	if (!t->warned) {
+		log_warnx("%s: %ld failed handshakes within %.0fs "
+		    "(auth_failures); refusing its connections for the rest "
+		    "of the minute", display, t->failures,
+		    LISTENER_THROTTLE_WINDOW);
+		t->warned = 1;
+	}
+	return 1;
+}
+
+/* The source address of an accepted socket in 16-byte form, if it is IP. */
+static int
+listener_source(const struct sockaddr_storage *ss, unsigned char out[16],
+    char *display, size_t len)
+{
+	const struct sockaddr_in	*sin = (const void *)ss;
+	const struct sockaddr_in6	*sin6 = (const void *)ss;
+
+	if (ss->ss_family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &sin->sin_addr, 4);
+		inet_ntop(AF_INET, &sin->sin_addr, display, (socklen_t)len);
+		return 1;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(out, &sin6->sin6_addr, 16);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, display, (socklen_t)len);
+		return 1;
+	}
+	snprintf(display, len, "local");
+	return 0;
 }
 
 /* One handshake message. Returns -1 if the connection was closed. */
@@ -291,6 +401,7 @@ conn_auth(struct conn *c, const void *msg, size_t len)
 	if (r == AUTH_FAIL) {
 		log_warnx("client %s: authentication failed: %s", c->peer,
 		    err ? err : "refused");
+		throttle_failure(c);
 		/* Say #FAILURE# if the state machine queued it, then close. */
 		c->closing = 1;
 		ev_io_stop(c->l->sv->loop, &c->rio);
@@ -334,8 +445,21 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (r == 0)
 			break;
 		if (r == -1) {
-			log_warnx("client %s: %s; disconnecting", c->peer,
-			    err ? err : "bad frame");
+			size_t		hlen;
+			uint64_t	announced;
+			const char	*e2;
+
+			if (frame_parse_header(buf_head(&c->in),
+			    buf_used(&c->in), UINT64_MAX, &hlen, &announced,
+			    &e2) == 1)
+				log_warnx("client %s: frame of %llu bytes is "
+				    "larger than %s (%llu); disconnecting",
+				    c->peer, (unsigned long long)announced,
+				    c->auth ? "a handshake message" :
+				    "max_message", (unsigned long long)max);
+			else
+				log_warnx("client %s: %s; disconnecting",
+				    c->peer, err ? err : "bad frame");
 			conn_close(c);
 			return;
 		}
@@ -349,7 +473,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		request_handle(c, payload, plen);
 		buf_consume(&c->in, flen);
 	}
-	buf_trim(&c->in, 1 << 20);
+	buf_trim(&c->in, 128 << 10);
 }
 
 static void
@@ -358,10 +482,16 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct listen_sock	*ls = w->data;
 	struct listener		*l = ls->l;
 	struct conn		*c;
-	int			 fd;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	unsigned char		 addr[16];
+	char			 src[INET6_ADDRSTRLEN];
+	int			 fd, has_addr;
 
 	for (int i = 0; i < 64; i++) {
-		fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sslen = sizeof ss;
+		fd = accept4(ls->fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
@@ -375,11 +505,19 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
+		memset(addr, 0, sizeof addr);
+		has_addr = listener_source(&ss, addr, src, sizeof src);
+		if (has_addr && throttle_blocked(l, addr, src)) {
+			close(fd);
+			continue;
+		}
 		c = xcalloc(1, sizeof *c);
 		c->l = l;
 		c->fd = fd;
+		c->has_addr = has_addr;
+		memcpy(c->addr, addr, sizeof addr);
 		TAILQ_INIT(&c->replies);
-		snprintf(c->peer, sizeof c->peer, "#%d on %s", fd,
+		snprintf(c->peer, sizeof c->peer, "%s (#%d on %s)", src, fd,
 		    ls->addr.display);
 		c->auth = auth_server_new(l->key, l->keylen, l->admin_key,
 		    l->admin_keylen, l->sv->cfg->legacy_md5);
@@ -391,7 +529,7 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
 		c->wio.data = c;
 		ev_timer_init(&c->deadline, conn_deadline_cb,
-		    LISTENER_AUTH_DEADLINE, 0);
+		    l->sv->cfg->auth_timeout, 0);
 		c->deadline.data = c;
 		ev_timer_start(loop, &c->deadline);
 		TAILQ_INSERT_TAIL(&l->conns, c, entry);
@@ -485,6 +623,7 @@ listener_free(struct listener *l)
 		addr_free(&l->socks[i].addr);
 	}
 	free(l->socks);
+	free(l->throttle);
 	if (l->key != NULL)
 		authkey_free(l->key, l->keylen);
 	if (l->admin_key != NULL)
