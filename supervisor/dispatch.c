@@ -208,6 +208,8 @@ dispatch_send(struct worker *w, struct job *job)
 	double			 now = ev_now(d.sv->loop);
 
 	job->attempts++;
+	if (job->attempts == 1)
+		hist_add(&w->pool->stats.wait, now - job->submitted_at);
 	if (w->ninflight == 0 && pc->dynamic)
 		ev_timer_stop(d.sv->loop, &w->idle_timer);
 	job->worker = (int16_t)w->index;
@@ -459,19 +461,11 @@ static void
 dispatch_finish(struct job *job, enum job_state state, char *error)
 {
 	struct pool_stats	*st = &job->pool->stats;
-	double			 run;
-	int			 b = 0;
+	double			 now = ev_now(d.sv->loop);
 
-	if (job->state == JOB_RUNNING) {
-		run = ev_now(d.sv->loop) - job->started_at;
-		for (uint64_t us = (uint64_t)(run * 1e6); us > 1 && b < 39;
-		    us >>= 1)
-			b++;
-		st->run_hist[b]++;
-		st->run_sum += run;
-		if (run > st->run_max)
-			st->run_max = run;
-	}
+	if (job->state == JOB_RUNNING)
+		hist_add(&st->run, now - job->started_at);
+	rate_add(&st->finished, now);
 	dispatch_timer_stop(job);
 	free(job->error);
 	job->error = error;

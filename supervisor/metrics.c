@@ -200,16 +200,14 @@ metrics_duration(struct supervisor *sv, struct buf *b)
 	    "Run time of the last attempt of jobs that ended while running.");
 	for (i = 0; i < sv->npools; i++) {
 		st = &sv->pools[i]->stats;
-		total = 0;
-		for (k = 0; k < 40; k++)
-			total += st->run_hist[k];
+		total = st->run.count;
 		/* Bucket k holds [2^k, 2^(k+1)) us: le 2^n us is 0..n-1. */
 		cum = 0;
 		next = 0;
 		for (k = METRICS_BUCKET_FIRST; k <= METRICS_BUCKET_LAST;
 		    k += METRICS_BUCKET_STEP) {
 			for (; next < k; next++)
-				cum += st->run_hist[next];
+				cum += st->run.bucket[next];
 			metrics_pool_sample(b, "mpsup_job_duration_seconds_bucket",
 			    sv->pools[i]);
 			buf_appendf(b, ",le=\"%.6f\"} %llu\n",
@@ -220,7 +218,7 @@ metrics_duration(struct supervisor *sv, struct buf *b)
 		buf_appendf(b, ",le=\"+Inf\"} %llu\n", total);
 		metrics_pool_sample(b, "mpsup_job_duration_seconds_sum",
 		    sv->pools[i]);
-		buf_appendf(b, "} %.17g\n", st->run_sum);
+		buf_appendf(b, "} %.17g\n", st->run.sum);
 		metrics_pool_sample(b, "mpsup_job_duration_seconds_count",
 		    sv->pools[i]);
 		buf_appendf(b, "} %llu\n", total);

@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 
 #include "config/config.h"
+#include "supervisor/hist.h"
 #include "supervisor/job.h"
 
 struct supervisor;
@@ -22,10 +23,9 @@ struct pool_stats {
 	uint64_t	retried;
 	uint64_t	rejected;
 	uint64_t	state[JOB_NSTATES];	/* jobs in each state now */
-	/* Run times: bucket i counts durations in [2^i, 2^(i+1)) us. */
-	uint64_t	run_hist[40];
-	double		run_max;		/* seconds */
-	double		run_sum;		/* seconds, all of run_hist */
+	struct hist	run;		/* run time of each attempt that ended */
+	struct hist	wait;		/* queue wait before the first attempt */
+	struct rate	finished;	/* jobs ending, per second */
 };
 
 enum pool_state {

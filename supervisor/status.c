@@ -16,26 +16,14 @@
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 
-/* Upper bound (ms) of the bucket holding the p-th fraction of samples. */
-static double
-status_percentile(const struct pool_stats *st, double p)
+/* "name":{"p50":..,"p90":..,"p99":..,"max":..}, */
+static void
+status_hist(struct buf *b, const char *name, const struct hist *h)
 {
-	uint64_t	total = 0, seen = 0;
-	int		i;
-
-	for (i = 0; i < 40; i++)
-		total += st->run_hist[i];
-	if (total == 0)
-		return 0;
-	for (i = 0; i < 40; i++) {
-		seen += st->run_hist[i];
-		if ((double)seen >= p * (double)total) {
-			double ms = (double)(2ULL << i) / 1000.0;
-			return ms < st->run_max * 1000.0 ? ms :
-			    st->run_max * 1000.0;
-		}
-	}
-	return st->run_max * 1000.0;
+	buf_appendf(b, "\"%s\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
+	    "\"max\":%.3f},", name, hist_percentile_ms(h, 0.50),
+	    hist_percentile_ms(h, 0.90), hist_percentile_ms(h, 0.99),
+	    h->max * 1000.0);
 }
 
 static void
@@ -76,11 +64,10 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 	    (unsigned long long)st->state[JOB_CANCELLED],
 	    (unsigned long long)st->retried,
 	    (unsigned long long)st->rejected);
-	buf_appendf(b, "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
-	    "\"p99\":%.3f,\"max\":%.3f},\"restarts\":%ld,\"workers\":[",
-	    status_percentile(st, 0.50), status_percentile(st, 0.90),
-	    status_percentile(st, 0.99), st->run_max * 1000.0,
-	    pool->restarts);
+	status_hist(b, "latency_ms", &st->run);
+	status_hist(b, "queue_wait_ms", &st->wait);
+	buf_appendf(b, "\"rate_per_s\":%.3f,\"restarts\":%ld,\"workers\":[",
+	    rate_per_s(&st->finished, ev_now(sv->loop)), pool->restarts);
 	for (i = 0; i < pool->nslots; i++) {
 		w = pool->slots[i];
 		if (i >= pool->pc->workers && w->state == WORKER_DEAD)

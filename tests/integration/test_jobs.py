@@ -114,6 +114,12 @@ def test_10000_jobs_through_4_workers(tmp):
     check_invariant(st)
     p = st["pools"][0]
     assert p["jobs"]["done"] == 10000 and p["jobs"]["submitted"] == 10000
+    # Constant-memory statistics: ordered percentiles and a finish rate.
+    for h in ("latency_ms", "queue_wait_ms"):
+        q = p[h]
+        assert 0 <= q["p50"] <= q["p90"] <= q["p99"] <= q["max"], (h, q)
+    assert p["queue_wait_ms"]["max"] > 0
+    assert 10000 / 60.0 - 1 <= p["rate_per_s"] <= 10000 / 60.0 + 1, p["rate_per_s"]
     assert sorted(w["jobs_done"] > 0 for w in p["workers"]) == [True] * 4
     assert sup.stop() == 0
 
