@@ -6,9 +6,13 @@
  *	[pool:echo]
  *	type    = stream
  *	command = examples/echo_worker
+ *
+ * With ECHO_WORK_US=N in its environment it spends N microseconds on each
+ * job first (sleeping), to stand in for real work in tests.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <mpsup/worker.h>
 
@@ -19,7 +23,12 @@ main(void)
 	struct mpsup_worker	*w;
 	struct mpsup_job	 job;
 	char			*cause;
+	const char		*work = getenv("ECHO_WORK_US");
+	struct timespec		 nap = { 0, 0 };
 	int			 r;
+
+	if (work != NULL)
+		nap.tv_nsec = (atol(work) % 1000000) * 1000;
 
 	if ((w = mpsup_worker_open(&cause)) == NULL) {
 		fprintf(stderr, "echo_worker: %s\n",
@@ -33,6 +42,8 @@ main(void)
 				mpsup_worker_fail(w, job.id, job.error);
 			continue;
 		}
+		if (nap.tv_nsec > 0)
+			nanosleep(&nap, NULL);
 		if (mpsup_worker_reply(w, job.id, job.data, job.data_len) == -1 &&
 		    mpsup_worker_flush(w) == -1)
 			break;

@@ -389,23 +389,31 @@ dispatch_attempt_failed(struct job *job, enum job_state state,
 		dispatch_requeue_now(job);
 }
 
+/*
+ * A worker is gone: what it had in flight goes back to the queue. The
+ * death counts as an attempt only against the job it was working on: the
+ * one that overran or was cancelled, else the oldest in flight (a worker
+ * answers in order, so the others were still waiting in its prefetch).
+ * A job that kills its worker every time thus fails after max_attempts,
+ * while the jobs queued behind it do not pay for it.
+ */
 void
 dispatch_worker_gone(struct worker *w)
 {
-	struct job	*job;
+	struct job	*job, *charged;
 	const char	*why = w->gone_reason ? w->gone_reason : "worker died";
+	enum job_state	 end;
 
 	dispatch_worker_lost(w);
-	while ((job = TAILQ_FIRST(&w->inflight)) != NULL) {
+	charged = w->culprit != NULL ? w->culprit : TAILQ_FIRST(&w->inflight);
+	/* Newest first: each goes back to the head, so they keep their order. */
+	while ((job = TAILQ_LAST(&w->inflight, job_list)) != NULL) {
 		TAILQ_REMOVE(&w->inflight, job, entry);
 		w->ninflight--;
-		if (w->culprit == NULL || job == w->culprit)
-			dispatch_attempt_failed(job, job == w->culprit &&
-			    job->pool->pc->type == POOL_TYPE_STREAM &&
-			    !job->cancel_sent ? JOB_TIMED_OUT : JOB_FAILED,
-			    why, 1);
-		else
-			dispatch_attempt_failed(job, JOB_FAILED, why, 0);
+		end = job == w->culprit &&
+		    job->pool->pc->type == POOL_TYPE_STREAM &&
+		    !job->cancel_sent ? JOB_TIMED_OUT : JOB_FAILED;
+		dispatch_attempt_failed(job, end, why, job == charged);
 	}
 	w->culprit = NULL;
 	free(w->gone_reason);
