@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,6 +35,8 @@
 #include "supervisor/supervisor.h"
 
 #define LISTENER_READ		65536
+#define LISTENER_MAX_PENDING	4096	/* requests awaiting their reply */
+#define LISTENER_FD_BACKOFF	1.0	/* seconds without accept at EMFILE */
 #define LISTENER_THROTTLE_SLOTS	1024	/* source addresses remembered */
 #define LISTENER_THROTTLE_WINDOW 60.0	/* seconds */
 
@@ -50,6 +53,7 @@ struct reply {
 	struct conn		*conn;
 	enum reply_encoding	 enc;
 	int			 done;
+	int			 held;		/* done, behind one that is not */
 	struct buf		 body;
 	void			(*abort)(struct reply *, void *);
 	void			*abort_arg;
@@ -68,6 +72,9 @@ struct conn {
 	int			 role;
 	int			 closing;	/* close once out is sent */
 	int			 drop;		/* close at the next flush */
+	int			 paused;	/* not reading: too many pending */
+	size_t			 nreplies;	/* requests without sent reply */
+	size_t			 held_bytes;	/* of done replies not yet out */
 	int			 dirty;
 	char			 peer[96];
 	unsigned char		 addr[16];	/* source, for throttling */
@@ -96,9 +103,11 @@ struct listener {
 	int			 nconns;
 	int			 accepting;
 	struct throttle		*throttle;	/* LISTENER_THROTTLE_SLOTS */
+	ev_timer		 fd_backoff;	/* accept paused: out of fds */
 };
 
 static void	conn_read_cb(struct ev_loop *, ev_io *, int);
+static int	conn_process_input(struct conn *);
 static void	conn_write_cb(struct ev_loop *, ev_io *, int);
 static void	conn_close(struct conn *);
 
@@ -143,6 +152,7 @@ conn_reply_new(struct conn *c, enum reply_encoding enc)
 	r->conn = c;
 	r->enc = enc;
 	TAILQ_INSERT_TAIL(&c->replies, r, entry);
+	c->nreplies++;
 	return r;
 }
 
@@ -160,6 +170,26 @@ reply_set_abort(struct reply *r, void (*fn)(struct reply *, void *),
 	r->abort_arg = arg;
 }
 
+/*
+ * Unsent reply bytes count against max_unsent whether they wait in the
+ * output or behind a reply that is not ready yet; past it the client is
+ * dropped at the next flush.
+ */
+static void
+conn_check_unsent(struct conn *c)
+{
+	uint64_t	max = c->l->sv->cfg->max_unsent;
+
+	if (c->drop || buf_used(&c->out) + c->held_bytes <= max)
+		return;
+	log_warnx("client %s: more than %llu bytes of replies unread "
+	    "(max_unsent); dropping the connection", c->peer,
+	    (unsigned long long)max);
+	c->drop = 1;
+	ev_io_stop(c->l->sv->loop, &c->rio);
+	conn_mark_dirty(c);
+}
+
 /* Move finished replies at the head of the queue into the output. */
 static void
 conn_push_replies(struct conn *c)
@@ -168,22 +198,18 @@ conn_push_replies(struct conn *c)
 
 	while ((r = TAILQ_FIRST(&c->replies)) != NULL && r->done) {
 		TAILQ_REMOVE(&c->replies, r, entry);
+		c->nreplies--;
+		if (r->held)
+			c->held_bytes -= buf_used(&r->body);
 		if (r->enc == REPLY_PICKLE)
 			request_pickle_reply(&r->body);
 		frame_append(&c->out, buf_head(&r->body), buf_used(&r->body));
 		buf_free(&r->body);
 		free(r);
 	}
-	if (buf_used(&c->out) > 0)
+	if (buf_used(&c->out) > 0 || c->paused)
 		conn_mark_dirty(c);
-	if (buf_used(&c->out) > c->l->sv->cfg->max_unsent && !c->drop) {
-		log_warnx("client %s: more than %llu bytes of replies unread "
-		    "(max_unsent); dropping the connection", c->peer,
-		    (unsigned long long)c->l->sv->cfg->max_unsent);
-		c->drop = 1;
-		ev_io_stop(c->l->sv->loop, &c->rio);
-		conn_mark_dirty(c);
-	}
+	conn_check_unsent(c);
 }
 
 void
@@ -195,6 +221,11 @@ reply_done(struct reply *r)
 	r->abort = NULL;
 	if (r == TAILQ_FIRST(&c->replies))
 		conn_push_replies(c);
+	else {
+		r->held = 1;
+		c->held_bytes += buf_used(&r->body);
+		conn_check_unsent(c);
+	}
 }
 
 static void
@@ -257,8 +288,16 @@ conn_flush(struct conn *c)
 	}
 	ev_io_stop(loop, &c->wio);
 	buf_trim(&c->out, 128 << 10);
-	if (c->closing)
+	if (c->closing) {
 		conn_close(c);
+		return;
+	}
+	/* Requests held back for too many pending replies: go on. */
+	if (c->paused && c->nreplies < LISTENER_MAX_PENDING / 2) {
+		c->paused = 0;
+		ev_io_start(loop, &c->rio);
+		(void)conn_process_input(c);
+	}
 }
 
 void
@@ -421,25 +460,29 @@ conn_auth(struct conn *c, const void *msg, size_t len)
 	return 0;
 }
 
-static void
-conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/*
+ * Handle the whole frames buffered so far. A connection with too many
+ * requests awaiting replies (waits, or replies the client does not read)
+ * stops being read until half of them are answered. Returns -1 if the
+ * connection was closed.
+ */
+static int
+conn_process_input(struct conn *c)
 {
-	struct conn	*c = w->data;
 	uint64_t	 max = c->auth ? AUTH_MSG_MAX : c->l->sv->cfg->max_message;
 	const void	*payload;
 	const char	*err = NULL;
 	size_t		 plen, flen;
-	ssize_t		 n;
 	int		 r;
 
-	n = buf_read_fd(&c->in, c->fd, LISTENER_READ);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_close(c);
-		return;
-	}
 	while (!c->closing && !c->drop) {
+		if (c->auth == NULL && c->nreplies >= LISTENER_MAX_PENDING) {
+			if (!c->paused) {
+				c->paused = 1;
+				ev_io_stop(c->l->sv->loop, &c->rio);
+			}
+			break;
+		}
 		r = frame_peek(buf_head(&c->in), buf_used(&c->in), max,
 		    &payload, &plen, &flen, &err);
 		if (r == 0)
@@ -461,11 +504,11 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 				log_warnx("client %s: %s; disconnecting",
 				    c->peer, err ? err : "bad frame");
 			conn_close(c);
-			return;
+			return -1;
 		}
 		if (c->auth != NULL) {
 			if (conn_auth(c, payload, plen) == -1)
-				return;
+				return -1;
 			buf_consume(&c->in, flen);
 			max = c->l->sv->cfg->max_message;
 			continue;
@@ -474,6 +517,51 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		buf_consume(&c->in, flen);
 	}
 	buf_trim(&c->in, 128 << 10);
+	return 0;
+}
+
+static void
+conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn	*c = w->data;
+	ssize_t		 n;
+
+	n = buf_read_fd(&c->in, c->fd, LISTENER_READ);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		conn_close(c);
+		return;
+	}
+	(void)conn_process_input(c);
+}
+
+/* Out of descriptors: stop accepting for a moment instead of spinning. */
+static void
+listener_fd_backoff(struct listener *l)
+{
+	size_t	i;
+
+	log_warnx("out of file descriptors (%s); not accepting connections "
+	    "for %.0fs", strerror(errno), LISTENER_FD_BACKOFF);
+	for (i = 0; i < l->nsocks; i++)
+		if (l->socks[i].fd != -1)
+			ev_io_stop(l->sv->loop, &l->socks[i].io);
+	ev_timer_set(&l->fd_backoff, LISTENER_FD_BACKOFF, 0);
+	ev_timer_start(l->sv->loop, &l->fd_backoff);
+}
+
+static void
+listener_fd_backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct listener	*l = t->data;
+	size_t		 i;
+
+	if (!l->accepting)
+		return;
+	for (i = 0; i < l->nsocks; i++)
+		if (l->socks[i].fd != -1)
+			ev_io_start(loop, &l->socks[i].io);
 }
 
 static void
@@ -493,6 +581,10 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		fd = accept4(ls->fd, (struct sockaddr *)&ss, &sslen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				listener_fd_backoff(l);
+				return;
+			}
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept on %s", ls->addr.display);
@@ -542,6 +634,7 @@ listener_new(struct supervisor *sv)
 {
 	struct config	*cfg = sv->cfg;
 	struct listener	*l;
+	struct rlimit	 rl;
 	char		*cause = NULL;
 	size_t		 i;
 
@@ -549,6 +642,8 @@ listener_new(struct supervisor *sv)
 	l->sv = sv;
 	TAILQ_INIT(&l->conns);
 	TAILQ_INIT(&l->dirty);
+	ev_timer_init(&l->fd_backoff, listener_fd_backoff_cb, 0, 0);
+	l->fd_backoff.data = l;
 	if (authkey_load(cfg->authkey_file, 1, &l->key, &l->keylen,
 	    &cause) == -1)
 		goto fail;
@@ -573,6 +668,14 @@ listener_new(struct supervisor *sv)
 		log_info("listening on %s", ls->addr.display);
 	}
 	l->accepting = 1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)cfg->max_connections + 64 > rl.rlim_cur)
+		log_warnx("max_connections = %ld, but the open-file limit is "
+		    "%llu: past about %llu connections accepts will pause "
+		    "(raise it with ulimit -n or LimitNOFILE=)",
+		    cfg->max_connections, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)(rl.rlim_cur > 64 ? rl.rlim_cur - 64 :
+		    0));
 	return l;
 fail:
 	fprintf(stderr, "mpsup: %s\n", cause ? cause : "listener failed");
@@ -609,6 +712,7 @@ listener_free(struct listener *l)
 
 	if (l == NULL)
 		return;
+	ev_timer_stop(l->sv->loop, &l->fd_backoff);
 	/* Last chance for replies such as the one to "stop". */
 	listener_flush(l);
 	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
