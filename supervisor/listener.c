@@ -270,6 +270,17 @@ conn_flush(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	/*
+	 * Requests held back for too many pending replies: go on once half
+	 * are answered, whether or not the client reads those answers yet
+	 * (it may be busy writing; max_unsent bounds what it leaves unread).
+	 */
+	if (c->paused && c->nreplies < LISTENER_MAX_PENDING / 2) {
+		c->paused = 0;
+		ev_io_start(loop, &c->rio);
+		if (conn_process_input(c) == -1)
+			return;
+	}
 	while (buf_used(&c->out) > 0) {
 		n = send(c->fd, buf_head(&c->out), buf_used(&c->out),
 		    MSG_NOSIGNAL);
@@ -291,12 +302,6 @@ conn_flush(struct conn *c)
 	if (c->closing) {
 		conn_close(c);
 		return;
-	}
-	/* Requests held back for too many pending replies: go on. */
-	if (c->paused && c->nreplies < LISTENER_MAX_PENDING / 2) {
-		c->paused = 0;
-		ev_io_start(loop, &c->rio);
-		(void)conn_process_input(c);
 	}
 }
 
