@@ -16,6 +16,37 @@ jobline_key_is(const struct jsontext_span *key, const char *quoted)
 	return key->len == n && memcmp(key->p, quoted, n) == 0;
 }
 
+/* Deepest nesting of arrays and objects in a valid JSON value. */
+static int
+jobline_depth(const struct jsontext_span *v)
+{
+	const char	*p = v->p, *end = v->p + v->len;
+	int		 depth = 0, max = 0;
+
+	if (v->type != JSONTEXT_OBJECT && v->type != JSONTEXT_ARRAY)
+		return 0;
+	for (; p < end; p++) {
+		switch (*p) {
+		case '"':
+			/* Skip the string; it is valid, so it ends. */
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			break;
+		case '[':
+		case '{':
+			if (++depth > max)
+				max = depth;
+			break;
+		case ']':
+		case '}':
+			depth--;
+			break;
+		}
+	}
+	return max;
+}
+
 int
 jobline_parse_result(const char *line, size_t len, struct jobline_result *r)
 {
@@ -49,5 +80,7 @@ jobline_parse_result(const char *line, size_t len, struct jobline_result *r)
 	    (ok.type != JSONTEXT_TRUE && ok.type != JSONTEXT_FALSE))
 		return -1;
 	r->ok = ok.type == JSONTEXT_TRUE;
+	if (jobline_depth(&r->result) > JOBLINE_MAX_RESULT_DEPTH)
+		return -1;
 	return 0;
 }

@@ -66,6 +66,26 @@ def test_pickled_requests_get_pickled_replies(tmp):
     assert sup.stop() == 0
 
 
+def test_deep_results_stay_within_what_replies_can_carry(tmp):
+    sup = Supervisor(tmp, config(tmp).replace("workers = 2", "workers = 1"))
+    c = connect(tmp)
+
+    def nest(n):
+        v = 0
+        for _ in range(n):
+            v = [v]
+        return v
+    # The worker answers {"echo": data}: one level more than the data.
+    c.send({"op": "submit", "pool": "echo", "data": nest(59), "wait": True})
+    r = c.recv()
+    assert r["job"]["state"] == "done" and r["job"]["result"] == {"echo": nest(59)}, r["job"]["state"]
+    # A result too deep to fit in a reply is a malformed result line.
+    c.send({"op": "submit", "pool": "echo", "data": nest(60), "wait": True})
+    r = c.recv()
+    assert r["job"]["state"] == "failed" and "malformed result line" in r["job"]["error"], r
+    assert sup.stop() == 0
+
+
 def test_first_time_users_list_gets_a_clear_error(tmp):
     sup = Supervisor(tmp, config(tmp))
     c = connect(tmp)
