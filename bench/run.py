@@ -11,7 +11,10 @@ the same run. Standard library only.
      chunksize=1) with a trivial f (bench_mp.py);
   3. the supervisor's RSS with 100 idle echo workers;
   4. bytes per queued job: RSS of a supervisor whose pool is paused, before
-     and after 1,000,000 jobs are queued.
+     and after 1,000,000 jobs are queued;
+  5. the job store side by side: acknowledged submits/s (bench_e2e -W into
+     a paused pool) and end-to-end jobs/s with store = memory,
+     sqlite (store_sync = normal) and sqlite (store_sync = full).
 
 Every process started here runs in its own session and is killed (by
 process group) on the way out, pass or fail; every step has a timeout.
@@ -128,7 +131,7 @@ def quote_word(s):
 class Supervisor:
     """One mpsup in a temp dir, with helpers to query it and to kill it."""
 
-    def __init__(self, args, workdir, name, pools):
+    def __init__(self, args, workdir, name, pools, settings=None):
         self.args = args
         self.dir = os.path.join(workdir, name)
         os.mkdir(self.dir)
@@ -144,6 +147,8 @@ class Supervisor:
                 "legacy_md5 = yes\n"
                 "status =\n"
                 "log = mpsup.log\n" % quote_word(self.sock))
+        for k, v in (settings or {}).items():
+            text += "%s = %s\n" % (k, v)
         for pool, keys in pools.items():
             text += "\n[pool:%s]\ntype = stream\n" % pool
             for k, v in keys.items():
@@ -362,6 +367,64 @@ def step_queue_memory(args, workdir):
     return before, after
 
 
+STORES = (
+    ("memory", {"store": "memory"}),
+    ("sqlite normal", {"store": "sqlite:jobs.db", "store_sync": "normal"}),
+    ("sqlite full", {"store": "sqlite:jobs.db", "store_sync": "full"}),
+)
+
+
+def step_store(args, workdir):
+    """Submits/s and end-to-end jobs/s for each store, in one run."""
+    results = []
+    for name, settings in STORES:
+        tag = name.replace(" ", "-")
+        settings = dict(settings)
+        if settings["store"].startswith("sqlite:"):
+            settings["store"] = "sqlite:" + os.path.join(
+                workdir, "store-%s.db" % tag)
+        n = args.store_jobs
+        sv = Supervisor(args, workdir, "store-submit-" + tag,
+                        {"q": echo_pool(args, 1, 1, n + 1000)}, settings)
+        try:
+            sv.start(1)
+            sv.request({"op": "pause", "pool": "q"})
+            out = run_program([args.bench_e2e, "-W", "-a", "unix:" + sv.sock,
+                               "-k", sv.keyfile, "-p", "q", "-n", str(n),
+                               "-b", str(args.batch), "-w",
+                               str(args.window)], 300, "bench_e2e -W")
+            sub = kv(out.strip().splitlines()[-1], "bench_e2e")
+            if sv.pools()["q"]["queue_depth"] != n:
+                raise BenchError("%s: queue depth is not %d" % (name, n))
+        finally:
+            sv.stop()
+        for f in ("store-%s.db" % tag, "store-%s.db-wal" % tag,
+                  "store-%s.db-shm" % tag):
+            try:
+                os.unlink(os.path.join(workdir, f))
+            except OSError:
+                pass
+        sv = Supervisor(args, workdir, "store-e2e-" + tag,
+                        {"echo": echo_pool(args, 2, args.best_prefetch,
+                                           1000000)}, settings)
+        try:
+            sv.start(2)
+            saved = args.seconds
+            args.seconds = args.store_seconds
+            try:
+                e2e = bench_e2e_run(args, sv, args.best_prefetch, None)
+            finally:
+                args.seconds = saved
+        finally:
+            sv.stop()
+        res = (name, float(sub["jobs_per_s"]), e2e["jobs_per_s"],
+               e2e["sv_cpu"], e2e["seconds"])
+        print("  %-14s %9.0f submits/s acknowledged  %9.0f jobs/s end to "
+              "end (supervisor %.2f s CPU in %.2f s)" % res, flush=True)
+        results.append(res)
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--builddir", default=".")
@@ -378,6 +441,10 @@ def main():
     ap.add_argument("--mp-tasks", type=int, default=100000)
     ap.add_argument("--pipe-seconds", type=float, default=1.0)
     ap.add_argument("--queued", type=int, default=1000000)
+    ap.add_argument("--store-jobs", type=int, default=500000,
+                    help="submits per store in the store comparison")
+    ap.add_argument("--store-seconds", type=float, default=5,
+                    help="end-to-end seconds per store")
     ap.add_argument("--quick", action="store_true",
                     help="smaller runs, for trying the suite out")
     ap.add_argument("--perf", metavar="FILE",
@@ -391,6 +458,8 @@ def main():
         args.mp_tasks = min(args.mp_tasks, 20000)
         args.queued = min(args.queued, 100000)
         args.pipe_seconds = min(args.pipe_seconds, 0.3)
+        args.store_jobs = min(args.store_jobs, 100000)
+        args.store_seconds = min(args.store_seconds, 2)
     b = os.path.abspath(args.builddir)
     s = os.path.abspath(args.srcdir or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -424,6 +493,10 @@ def main():
         print("memory per queued job (%d queued) ..." % args.queued,
               flush=True)
         q_before, q_after = step_queue_memory(args, workdir)
+        print("job store (%d submits, %gs end to end, each) ..." % (
+            args.store_jobs, args.store_seconds), flush=True)
+        args.best_prefetch = e2e["prefetch"]
+        stores = step_store(args, workdir)
         ok = True
     except BenchError as e:
         print("bench: %s" % e, file=sys.stderr)
@@ -471,6 +544,14 @@ def main():
               e2e["client_cpu_s"]))
     print("pipe ping-pong: %s round trips/s; batched: %s msgs/s" % (
         pingpong["per_s"], batched["per_s"]))
+    print()
+    print("%-16s %18s %8s %18s %8s" % ("store", "submits/s (ack)",
+                                       "vs mem", "jobs/s (e2e)", "vs mem"))
+    mem = stores[0]
+    for name, sub, e2e_rate, _, _ in stores:
+        print("%-16s %18.0f %7.0f%% %18.0f %7.0f%%" % (
+            name, sub, 100.0 * sub / mem[1], e2e_rate,
+            100.0 * e2e_rate / mem[2]))
     return 0
 
 

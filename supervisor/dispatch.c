@@ -7,6 +7,14 @@
  * before the loop blocks, writes each worker's buffer in one write(2). A
  * result line is checked (a valid JSON object with id, ok and result or
  * error) without building a tree and its result text kept as is.
+ *
+ * With a durable store a submitted job waits in the pending list, out of
+ * every queue and out of the id table, until dispatch_commit() (run once
+ * per loop iteration, before the worker buffers are written) has committed
+ * it together with every state change of the iteration: only then is it
+ * queued, counted and acknowledged. A failed commit refuses the pending
+ * jobs (counted as rejected) and keeps the state changes of acknowledged
+ * jobs for the next attempt.
  */
 #include "config.h"
 
@@ -23,14 +31,37 @@
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
 #include "supervisor/pool.h"
+#include "supervisor/store.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 
 /* How much longer than job_timeout an exec worker gets to report it. */
 #define DISPATCH_EXEC_GRACE	5.0
+/* Pruned records deleted from the store per commit, so pruning stays cheap. */
+#define DISPATCH_STORE_DELETES	1000
+/* New jobs are inserted this many at a time (one statement). */
+#define DISPATCH_STORE_BATCH	32
+/* After a failed commit, state changes alone are retried this much later. */
+#define DISPATCH_STORE_RETRY	0.25
+
+struct dispatch_ack {
+	TAILQ_ENTRY(dispatch_ack) entry;
+	void			(*cb)(void *, const char *);
+	void			*arg;
+};
 
 static struct {
 	struct supervisor	*sv;
+	struct store		*store;		/* durable, else NULL */
+	struct job_list		 pending;	/* submitted, not committed */
+	TAILQ_HEAD(, dispatch_ack) acks;	/* replies waiting for it */
+	char			(*deletes)[JOB_ID_LEN + 1];
+	size_t			 ndeletes;
+	size_t			 deletes_cap;
+	int			 failing;	/* the last commit failed */
+	double			 failed_log_at;
+	size_t			 refused;	/* since the last log line */
+	ev_timer		 retry_timer;
 	struct job_list		 finished;	/* oldest first */
 	size_t			 nfinished;
 	ev_timer		 prune_timer;
@@ -40,14 +71,37 @@ static struct {
 static void	dispatch_prune_cb(struct ev_loop *, ev_timer *, int);
 static void	dispatch_finish(struct job *, enum job_state, char *error);
 static void	dispatch_retry_cb(struct ev_loop *, ev_timer *, int);
+static void	dispatch_store_retry_cb(struct ev_loop *, ev_timer *, int);
+static void	dispatch_retain(struct job *);
 
 void
-dispatch_init(struct supervisor *sv)
+dispatch_init(struct supervisor *sv, struct store *store)
 {
 	d.sv = sv;
+	d.store = store != NULL && store_durable(store) ? store : NULL;
 	TAILQ_INIT(&d.finished);
 	TAILQ_INIT(&d.dirty);
+	TAILQ_INIT(&d.pending);
+	TAILQ_INIT(&d.acks);
 	ev_timer_init(&d.prune_timer, dispatch_prune_cb, 0, 0);
+	ev_timer_init(&d.retry_timer, dispatch_store_retry_cb, 0, 0);
+	job_changed_track(d.store != NULL);
+}
+
+/* Forget a job for good: out of the id table, the store and memory. */
+static void
+dispatch_forget(struct job *job)
+{
+	job_table_remove(job);
+	if (d.store != NULL && job->stored) {
+		if (d.ndeletes == d.deletes_cap) {
+			d.deletes_cap = d.deletes_cap ? d.deletes_cap * 2 : 1024;
+			d.deletes = xreallocarray(d.deletes, d.deletes_cap,
+			    sizeof *d.deletes);
+		}
+		memcpy(d.deletes[d.ndeletes++], job->id, JOB_ID_LEN + 1);
+	}
+	job_free(job);
 }
 
 /* Free every job still known (at exit). */
@@ -60,6 +114,15 @@ dispatch_shutdown(void)
 	int		 j;
 
 	ev_timer_stop(d.sv->loop, &d.prune_timer);
+	ev_timer_stop(d.sv->loop, &d.retry_timer);
+	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
+		TAILQ_REMOVE(&d.pending, job, entry);
+		job_free(job);
+	}
+	free(d.deletes);
+	d.deletes = NULL;
+	d.ndeletes = d.deletes_cap = 0;
+	job_changed_track(0);
 	while ((job = TAILQ_FIRST(&d.finished)) != NULL) {
 		TAILQ_REMOVE(&d.finished, job, entry);
 		job_table_remove(job);
@@ -117,21 +180,31 @@ dispatch_timer_start(struct job *job, double after,
 
 struct job *
 dispatch_submit(struct pool *pool, const char *data, size_t len,
-    const char **err)
+    const char *key, const char **err)
 {
 	struct job	*job;
 
+	if (key != NULL && (job = job_key_find(key)) != NULL)
+		return job;
 	if (d.sv->stopping) {
 		pool->stats.rejected++;
 		*err = "shutting_down";
 		return NULL;
 	}
-	if ((long)pool->stats.state[JOB_QUEUED] >= pool->pc->max_queue) {
+	if ((long)(pool->stats.state[JOB_QUEUED] + pool->pending_len) >=
+	    pool->pc->max_queue) {
 		pool->stats.rejected++;
 		*err = "queue_full";
 		return NULL;
 	}
 	job = job_new(pool, data, len, ev_now(d.sv->loop));
+	if (key != NULL)
+		job_key_set(job, key);
+	if (d.store != NULL) {
+		TAILQ_INSERT_TAIL(&d.pending, job, entry);
+		pool->pending_len++;
+		return job;
+	}
 	pool->stats.submitted++;
 	pool->stats.state[JOB_QUEUED]++;
 	job_table_add(job);
@@ -165,6 +238,187 @@ dispatch_mark_dirty(struct worker *w)
 		TAILQ_INSERT_TAIL(&d.dirty, w, dirty_entry);
 		w->dirty = 1;
 	}
+}
+
+int
+dispatch_job_pending(const struct job *job)
+{
+	return d.store != NULL && !job->stored;
+}
+
+struct dispatch_ack *
+dispatch_ack_new(void (*cb)(void *, const char *), void *arg)
+{
+	struct dispatch_ack	*a = xcalloc(1, sizeof *a);
+
+	a->cb = cb;
+	a->arg = arg;
+	TAILQ_INSERT_TAIL(&d.acks, a, entry);
+	return a;
+}
+
+void
+dispatch_ack_cancel(struct dispatch_ack *a)
+{
+	TAILQ_REMOVE(&d.acks, a, entry);
+	free(a);
+}
+
+/* Fill a store record from a job (strings borrowed from it). */
+static void
+dispatch_store_record(const struct job *job, struct store_record *r)
+{
+	memcpy(r->id, job->id, JOB_ID_LEN + 1);
+	r->pool = job->pool->name;
+	r->state = job->state;
+	r->attempts = job->attempts;
+	r->worker = job->worker;
+	r->truncated = job->truncated;
+	r->submitted_at = job->submitted_at;
+	r->started_at = job->started_at;
+	r->finished_at = job->finished_at;
+	r->data = job->data;
+	r->data_len = job->data_len;
+	r->result = job->result;
+	r->error = job->error;
+	r->key = job->key;
+}
+
+/* Write the iteration's changes into the store's transaction. */
+static int
+dispatch_store_write(size_t *ndeleted, char **cause)
+{
+	struct store_record	  r, batch[DISPATCH_STORE_BATCH];
+	struct job		**changed, *job;
+	size_t			  n, i;
+
+	changed = job_changed_list(&n);
+	for (i = 0; i < n; i++) {
+		dispatch_store_record(changed[i], &r);
+		if (store_update(d.store, &r, cause) == -1)
+			return -1;
+	}
+	n = 0;
+	TAILQ_FOREACH(job, &d.pending, entry) {
+		dispatch_store_record(job, &batch[n++]);
+		if (n == DISPATCH_STORE_BATCH) {
+			if (store_insert_many(d.store, batch, n, cause) == -1)
+				return -1;
+			n = 0;
+		}
+	}
+	if (n > 0 && store_insert_many(d.store, batch, n, cause) == -1)
+		return -1;
+	for (i = 0; i < d.ndeletes && i < DISPATCH_STORE_DELETES; i++)
+		if (store_delete(d.store, d.deletes[d.ndeletes - 1 - i],
+		    cause) == -1)
+			return -1;
+	*ndeleted = i;
+	return store_commit(d.store, cause);
+}
+
+/* The commit of the pending jobs failed: refuse them, answer store_error. */
+static void
+dispatch_store_failed(char *cause)
+{
+	struct dispatch_ack	*a;
+	struct job		*job;
+	double			 now = ev_now(d.sv->loop);
+	size_t			 n = 0;
+
+	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
+		TAILQ_REMOVE(&d.pending, job, entry);
+		job->pool->pending_len--;
+		job->pool->stats.rejected++;
+		job_free(job);
+		n++;
+	}
+	/* One line per failure episode, then one every 10 s at most. */
+	d.refused += n;
+	if (!d.failing || now - d.failed_log_at >= 10.0) {
+		log_warnx("store: %s (%zu submitted job%s refused with "
+		    "store_error; state changes are kept for the next commit)",
+		    cause, d.refused, d.refused == 1 ? "" : "s");
+		d.failed_log_at = now;
+		d.refused = 0;
+	}
+	d.failing = 1;
+	while ((a = TAILQ_FIRST(&d.acks)) != NULL) {
+		TAILQ_REMOVE(&d.acks, a, entry);
+		a->cb(a->arg, cause);
+		free(a);
+	}
+	if (!ev_is_active(&d.retry_timer)) {
+		ev_timer_set(&d.retry_timer, DISPATCH_STORE_RETRY, 0);
+		ev_timer_start(d.sv->loop, &d.retry_timer);
+	}
+}
+
+/*
+ * Group commit, once per loop iteration: every state change of the
+ * iteration, the pending submits and a bounded slice of the pruned
+ * records go in one transaction. After a failure, an iteration with no
+ * new submit does not try again before the retry timer.
+ */
+void
+dispatch_commit(void)
+{
+	struct dispatch_ack	*a;
+	struct job		*job;
+	struct pool		*pool;
+	size_t			 nchanged, ndeleted = 0, i;
+	char			*cause = NULL;
+
+	if (d.store == NULL)
+		return;
+	(void)job_changed_list(&nchanged);
+	if (TAILQ_EMPTY(&d.pending) && nchanged == 0 && d.ndeletes == 0)
+		return;
+	if (TAILQ_EMPTY(&d.pending) && ev_is_active(&d.retry_timer))
+		return;
+	if (dispatch_store_write(&ndeleted, &cause) == -1) {
+		store_rollback(d.store);
+		dispatch_store_failed(cause);
+		free(cause);
+		return;
+	}
+	if (d.failing) {
+		log_info("store: commits succeed again");
+		d.failing = 0;
+		ev_timer_stop(d.sv->loop, &d.retry_timer);
+	}
+	job_changed_clear();
+	d.ndeletes -= ndeleted;
+	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
+		TAILQ_REMOVE(&d.pending, job, entry);
+		pool = job->pool;
+		pool->pending_len--;
+		job->stored = 1;
+		pool->stats.submitted++;
+		pool->stats.state[JOB_QUEUED]++;
+		job_table_add(job);
+		if (pool->removed) {
+			dispatch_finish(job, JOB_CANCELLED,
+			    xstrdup("pool removed by a configuration reload"));
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&pool->queue, job, entry);
+		pool->queue_len++;
+	}
+	while ((a = TAILQ_FIRST(&d.acks)) != NULL) {
+		TAILQ_REMOVE(&d.acks, a, entry);
+		a->cb(a->arg, NULL);
+		free(a);
+	}
+	for (i = 0; i < d.sv->npools; i++)
+		if (d.sv->pools[i]->queue_len > 0)
+			dispatch_run(d.sv->pools[i]);
+}
+
+static void
+dispatch_store_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	/* The next loop iteration commits (see dispatch_commit). */
 }
 
 void
@@ -433,8 +687,7 @@ dispatch_retain(struct job *job)
 	    (old = TAILQ_FIRST(&d.finished)) != NULL) {
 		TAILQ_REMOVE(&d.finished, old, entry);
 		d.nfinished--;
-		job_table_remove(old);
-		job_free(old);
+		dispatch_forget(old);
 	}
 	if (!ev_is_active(&d.prune_timer) && d.nfinished > 0) {
 		old = TAILQ_FIRST(&d.finished);
@@ -455,8 +708,7 @@ dispatch_prune_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	    job->finished_at + ttl <= now) {
 		TAILQ_REMOVE(&d.finished, job, entry);
 		d.nfinished--;
-		job_table_remove(job);
-		job_free(job);
+		dispatch_forget(job);
 	}
 	if (job != NULL) {
 		ev_timer_set(t, job->finished_at + ttl - now + 0.001, 0);
@@ -652,5 +904,142 @@ dispatch_cancel(struct job *job, const char **err)
 		dispatch_mark_dirty(w);
 	} else
 		worker_fail(w, "job cancelled while running", job);
+	return 0;
+}
+
+struct dispatch_recovery {
+	size_t	queued, interrupted, failed, finished, unknown;
+};
+
+static struct pool *
+dispatch_pool_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < d.sv->npools; i++)
+		if (!d.sv->pools[i]->removed &&
+		    strcmp(d.sv->pools[i]->name, name) == 0)
+			return d.sv->pools[i];
+	return NULL;
+}
+
+/* A job as the store has it, known again but in no list yet. */
+static struct job *
+dispatch_job_restore(struct pool *pool, const struct store_record *r)
+{
+	struct job	*job;
+
+	job = job_new(pool, r->data, r->data_len, r->submitted_at);
+	memcpy(job->id, r->id, JOB_ID_LEN + 1);
+	job_id_seen(job->id);
+	job->state = (uint8_t)r->state;
+	job->attempts = (uint16_t)r->attempts;
+	job->worker = (int16_t)r->worker;
+	job->truncated = r->truncated != 0;
+	job->started_at = r->started_at;
+	job->finished_at = r->finished_at;
+	job->result = r->result != NULL ? xstrdup(r->result) : NULL;
+	job->error = r->error != NULL ? xstrdup(r->error) : NULL;
+	job->stored = 1;
+	if (r->key != NULL && job_key_find(r->key) == NULL)
+		job_key_set(job, r->key);
+	pool->stats.submitted++;
+	pool->stats.state[job->state]++;
+	job_table_add(job);
+	return job;
+}
+
+/*
+ * A queued job goes back to the tail of its queue (rows come in id order,
+ * which is submission order). A job that was running when mpsup died
+ * has had that attempt counted when it was sent: it is retried, or fails
+ * if that was its last attempt.
+ */
+static void
+dispatch_recover_unfinished_cb(const struct store_record *r, void *arg)
+{
+	struct dispatch_recovery	*rc = arg;
+	struct pool			*pool;
+	struct job			*job;
+	double				 now = ev_now(d.sv->loop);
+
+	if ((pool = dispatch_pool_find(r->pool)) == NULL ||
+	    (r->state != JOB_QUEUED && r->state != JOB_RUNNING)) {
+		rc->unknown++;
+		return;
+	}
+	if (job_table_find(r->id, JOB_ID_LEN) != NULL)
+		return;
+	job = dispatch_job_restore(pool, r);
+	if (job->state == JOB_RUNNING) {
+		job->worker = -1;
+		if (job->attempts >= pool->pc->max_attempts) {
+			free(job->error);
+			xasprintf(&job->error, "mpsup stopped while the job was "
+			    "running (after %u attempt%s)", job->attempts,
+			    job->attempts == 1 ? "" : "s");
+			job_set_state(job, JOB_FAILED, now);
+			dispatch_retain(job);
+			rc->failed++;
+			return;
+		}
+		pool->stats.retried++;
+		job_set_state(job, JOB_QUEUED, now);
+		rc->interrupted++;
+	} else
+		rc->queued++;
+	TAILQ_INSERT_TAIL(&pool->queue, job, entry);
+	pool->queue_len++;
+}
+
+static void
+dispatch_recover_finished_cb(const struct store_record *r, void *arg)
+{
+	struct dispatch_recovery	*rc = arg;
+	struct pool			*pool;
+
+	if ((pool = dispatch_pool_find(r->pool)) == NULL ||
+	    r->state < JOB_DONE || r->state >= JOB_NSTATES) {
+		rc->unknown++;
+		return;
+	}
+	if (job_table_find(r->id, JOB_ID_LEN) != NULL)
+		return;
+	dispatch_retain(dispatch_job_restore(pool, r));
+	rc->finished++;
+}
+
+int
+dispatch_recover(char **cause)
+{
+	struct dispatch_recovery	 rc;
+	double				 now = ev_now(d.sv->loop);
+
+	if (d.store == NULL)
+		return 0;
+	memset(&rc, 0, sizeof rc);
+	if (store_prune(d.store, now - d.sv->cfg->result_ttl, cause) == -1 ||
+	    store_commit(d.store, cause) == -1) {
+		/* A read-only database still serves what it holds. */
+		store_rollback(d.store);
+		log_warnx("store: %s", *cause);
+		free(*cause);
+		*cause = NULL;
+	}
+	if (store_load(d.store, 1, dispatch_recover_finished_cb, &rc,
+	    cause) == -1 ||
+	    store_load(d.store, 0, dispatch_recover_unfinished_cb, &rc,
+	    cause) == -1)
+		return -1;
+	if (rc.queued + rc.interrupted + rc.failed + rc.finished > 0)
+		log_info("store: recovered %zu queued job%s, %zu interrupted "
+		    "(retried), %zu failed after their last attempt, %zu "
+		    "finished record%s", rc.queued, rc.queued == 1 ? "" : "s",
+		    rc.interrupted, rc.failed, rc.finished,
+		    rc.finished == 1 ? "" : "s");
+	if (rc.unknown > 0)
+		log_warnx("store: %zu job%s of pools not in the config left "
+		    "untouched in the store", rc.unknown,
+		    rc.unknown == 1 ? "" : "s");
 	return 0;
 }

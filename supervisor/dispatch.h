@@ -12,15 +12,36 @@ struct pool;
 struct worker;
 struct job;
 struct supervisor;
+struct store;
+struct dispatch_ack;
 
-void	dispatch_init(struct supervisor *);
+/* Start the engine; a durable store (else NULL) keeps jobs across restarts. */
+void	dispatch_init(struct supervisor *, struct store *);
 void	dispatch_shutdown(void);
+/*
+ * Load the store's jobs at start-up (pools exist, nothing runs yet):
+ * queued ones in order, interrupted ones count an attempt. -1 with *cause.
+ */
+int	dispatch_recover(char **cause);
 /*
  * Accept a job into pool's queue: data is validated JSON text. Returns the
  * job, or NULL with *err set to an error code (queue_full, shutting_down).
+ * A key already known returns its job. With a durable store the job is
+ * pending (dispatch_job_pending) until the next dispatch_commit().
  */
 struct job *dispatch_submit(struct pool *, const char *data, size_t len,
-	    const char **err);
+	    const char *key, const char **err);
+/* Whether a job waits for its commit before it may be acknowledged. */
+int	dispatch_job_pending(const struct job *);
+/*
+ * Call cb(arg, NULL) once the pending jobs are committed, or
+ * cb(arg, message) if the commit failed (the jobs are then refused).
+ */
+struct dispatch_ack *dispatch_ack_new(void (*cb)(void *, const char *),
+	    void *arg);
+void	dispatch_ack_cancel(struct dispatch_ack *);
+/* Group commit into the store (once per loop iteration). */
+void	dispatch_commit(void);
 /* End every queued job of a pool as cancelled, with why as its error. */
 void	dispatch_cancel_queue(struct pool *, const char *why);
 /* Hand queued jobs to workers that have room. */

@@ -22,6 +22,19 @@ static struct {
 } table;
 
 static struct {
+	struct job	**buckets;
+	size_t		  nbuckets;
+	size_t		  count;
+} keys;
+
+static struct {
+	int		  on;
+	struct job	**jobs;
+	size_t		  n;
+	size_t		  cap;
+} changed;
+
+static struct {
 	uint64_t	last_ms;
 	unsigned	seq;
 } ids;
@@ -70,6 +83,25 @@ job_id_next(char *out, double now)
 	}
 }
 
+void
+job_id_seen(const char *id)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < JOB_ID_LEN; i++) {
+		char c = id[i];
+
+		v = (v << 4) | (uint64_t)(c >= 'a' ? c - 'a' + 10 :
+		    c >= 'A' ? c - 'A' + 10 : c - '0');
+	}
+	if ((v >> 16) > ids.last_ms ||
+	    ((v >> 16) == ids.last_ms && (v & 0xffff) > ids.seq)) {
+		ids.last_ms = v >> 16;
+		ids.seq = (unsigned)(v & 0xffff);
+	}
+}
+
 struct job *
 job_new(struct pool *pool, const char *data, size_t len, double now)
 {
@@ -89,9 +121,18 @@ job_new(struct pool *pool, const char *data, size_t len, double now)
 	return job;
 }
 
+static void	job_key_remove(struct job *);
+static void	job_changed_remove(struct job *);
+
 void
 job_free(struct job *job)
 {
+	if (job->key != NULL) {
+		job_key_remove(job);
+		free(job->key);
+	}
+	if (job->changed)
+		job_changed_remove(job);
 	if (job->timer != NULL) {
 		ev_timer_stop(EV_DEFAULT, job->timer);
 		free(job->timer);
@@ -112,6 +153,8 @@ job_set_state(struct job *job, enum job_state state, double now)
 	st->state[job->state]--;
 	st->state[state]++;
 	job->state = state;
+	if (changed.on && job->stored)
+		job_changed_add(job);
 	if (state == JOB_RUNNING)
 		job->started_at = now;
 	else if (job_state_terminal(state)) {
@@ -202,6 +245,118 @@ size_t
 job_table_count(void)
 {
 	return table.count;
+}
+
+void
+job_key_set(struct job *job, const char *key)
+{
+	struct job	**old = keys.buckets, *j, *next;
+	size_t		  oldn = keys.nbuckets, i, b;
+
+	if (keys.count >= keys.nbuckets) {
+		keys.nbuckets = oldn ? oldn * 2 : 256;
+		keys.buckets = xcalloc(keys.nbuckets, sizeof *keys.buckets);
+		for (i = 0; i < oldn; i++) {
+			for (j = old[i]; j != NULL; j = next) {
+				next = j->knext;
+				b = job_hash(j->key, strlen(j->key)) &
+				    (keys.nbuckets - 1);
+				j->knext = keys.buckets[b];
+				keys.buckets[b] = j;
+			}
+		}
+		free(old);
+	}
+	job->key = xstrdup(key);
+	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
+	job->knext = keys.buckets[b];
+	keys.buckets[b] = job;
+	keys.count++;
+}
+
+static void
+job_key_remove(struct job *job)
+{
+	struct job	**pp;
+	size_t		  b;
+
+	b = job_hash(job->key, strlen(job->key)) & (keys.nbuckets - 1);
+	for (pp = &keys.buckets[b]; *pp != NULL; pp = &(*pp)->knext) {
+		if (*pp == job) {
+			*pp = job->knext;
+			keys.count--;
+			return;
+		}
+	}
+}
+
+struct job *
+job_key_find(const char *key)
+{
+	struct job	*job;
+	size_t		 b;
+
+	if (keys.nbuckets == 0)
+		return NULL;
+	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
+	for (job = keys.buckets[b]; job != NULL; job = job->knext)
+		if (strcmp(job->key, key) == 0)
+			return job;
+	return NULL;
+}
+
+void
+job_changed_track(int on)
+{
+	changed.on = on;
+	if (!on) {
+		job_changed_clear();
+		free(changed.jobs);
+		changed.jobs = NULL;
+		changed.cap = 0;
+	}
+}
+
+void
+job_changed_add(struct job *job)
+{
+	if (job->changed)
+		return;
+	if (changed.n == changed.cap) {
+		changed.cap = changed.cap ? changed.cap * 2 : 1024;
+		changed.jobs = xreallocarray(changed.jobs, changed.cap,
+		    sizeof *changed.jobs);
+	}
+	changed.jobs[changed.n++] = job;
+	job->changed = (uint32_t)changed.n;
+}
+
+/* Order does not matter in the set: the last one takes the hole. */
+static void
+job_changed_remove(struct job *job)
+{
+	size_t	i = job->changed - 1;
+
+	changed.jobs[i] = changed.jobs[--changed.n];
+	changed.jobs[i]->changed = (uint32_t)i + 1;
+	job->changed = 0;
+}
+
+struct job **
+job_changed_list(size_t *n)
+{
+	*n = changed.n;
+	return changed.jobs;
+}
+
+void
+job_changed_clear(void)
+{
+	size_t	i;
+
+	for (i = 0; i < changed.n; i++)
+		changed.jobs[i]->changed = 0;
+	changed.n = 0;
 }
 
 void

@@ -43,6 +43,8 @@ struct job {
 	uint8_t			 delayed;	/* queued, waiting to retry */
 	uint8_t			 cancel_sent;
 	uint8_t			 truncated;	/* exec */
+	uint8_t			 stored;	/* has a row in a durable store */
+	uint32_t		 changed;	/* 1 + index in the changed set */
 	int16_t			 worker;	/* last worker index, or -1 */
 	uint16_t		 attempts;
 	struct pool		*pool;
@@ -55,6 +57,8 @@ struct job {
 	ev_timer		*timer;		/* timeout or retry, when armed */
 	TAILQ_ENTRY(job)	 entry;		/* queue, in-flight or finished */
 	struct job		*hnext;		/* id table chain */
+	char			*key;		/* idempotency key, or NULL */
+	struct job		*knext;		/* key table chain */
 	LIST_HEAD(, job_waiter)	 waiters;
 	uint32_t		 data_len;
 	char			 data[];	/* JSON text, NUL-terminated */
@@ -78,6 +82,23 @@ void		 job_table_remove(struct job *);
 struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
 
+/*
+ * Idempotency keys: a job submitted with a key is found by it for as long
+ * as the job is known. job_free() forgets the key.
+ */
+void		 job_key_set(struct job *, const char *key);
+struct job	*job_key_find(const char *key);
+
+/*
+ * The changed set: with a durable store, jobs whose state (or attempts,
+ * result) changed since the last commit. job_set_state() adds to it;
+ * job_free() removes from it.
+ */
+void		 job_changed_track(int on);
+void		 job_changed_add(struct job *);
+struct job	**job_changed_list(size_t *n);
+void		 job_changed_clear(void);
+
 void		 job_waiter_add(struct job *, struct job_waiter *);
 void		 job_waiter_remove(struct job_waiter *);
 
@@ -86,5 +107,7 @@ void		 job_record_append(const struct job *, struct buf *b);
 
 /* Generate the next id into out (JOB_ID_LEN + 1 bytes). */
 void		 job_id_next(char *out, double now);
+/* An id read back from a store: later ids sort after it, whatever the clock. */
+void		 job_id_seen(const char *id);
 
 #endif

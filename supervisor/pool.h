@@ -49,6 +49,7 @@ struct pool {
 	struct pool_stats	 stats;
 	struct job_list		 queue;		/* FIFO of queued jobs */
 	size_t			 queue_len;
+	size_t			 pending_len;	/* submitted, awaiting commit */
 	TAILQ_HEAD(, worker)	 ready;		/* workers with room */
 };
 

@@ -18,6 +18,7 @@
 #include "ipc/pickle.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
+#include "supervisor/jobspec.h"
 #include "supervisor/listener.h"
 #include "supervisor/pool.h"
 #include "supervisor/request.h"
@@ -107,70 +108,6 @@ request_wants_wait(const struct jsontext_span *req)
 	struct jsontext_span	v;
 
 	return jsontext_object_get(req, "wait", &v) && v.type == JSONTEXT_TRUE;
-}
-
-/*
- * Build a job's data text from a job description: for a stream pool its
- * "data" member; for an exec pool {"args"|"shell", "env", "cwd", "stdin"}.
- * Returns a message on error.
- */
-static const char *
-request_job_data(struct pool *pool, const struct jsontext_span *desc,
-    struct buf *out)
-{
-	static const char *const exec_keys[] = { "args", "shell", "env",
-	    "cwd", "stdin" };
-	struct jsontext_span	 v, e, k;
-	size_t			 st, i;
-	int			 have_args, have_shell, first = 1;
-
-	if (pool->pc->type == POOL_TYPE_STREAM) {
-		if (!jsontext_object_get(desc, "data", &v))
-			return "a stream pool's job needs \"data\"";
-		buf_append(out, v.p, v.len);
-		return NULL;
-	}
-	have_args = jsontext_object_get(desc, "args", &v);
-	if (have_args) {
-		if (v.type != JSONTEXT_ARRAY)
-			return "\"args\" must be a list of strings";
-		st = 0;
-		i = 0;
-		while (jsontext_array_next(&v, &st, &e)) {
-			if (e.type != JSONTEXT_STRING)
-				return "\"args\" must be a list of strings";
-			i++;
-		}
-		if (i == 0)
-			return "\"args\" must not be empty";
-	}
-	have_shell = jsontext_object_get(desc, "shell", &v);
-	if (have_shell && v.type != JSONTEXT_STRING)
-		return "\"shell\" must be a string";
-	if (have_args == have_shell)
-		return "an exec job needs exactly one of \"args\" and \"shell\"";
-	if (jsontext_object_get(desc, "env", &v)) {
-		if (v.type != JSONTEXT_OBJECT)
-			return "\"env\" must be an object of strings";
-		st = 0;
-		while (jsontext_object_next(&v, &st, &k, &e))
-			if (e.type != JSONTEXT_STRING)
-				return "\"env\" must be an object of strings";
-	}
-	if (jsontext_object_get(desc, "cwd", &v) && v.type != JSONTEXT_STRING)
-		return "\"cwd\" must be a string";
-	if (jsontext_object_get(desc, "stdin", &v) && v.type != JSONTEXT_STRING)
-		return "\"stdin\" must be a string";
-	buf_append(out, "{", 1);
-	for (i = 0; i < sizeof exec_keys / sizeof exec_keys[0]; i++) {
-		if (!jsontext_object_get(desc, exec_keys[i], &v))
-			continue;
-		buf_appendf(out, "%s\"%s\":", first ? "" : ",", exec_keys[i]);
-		buf_append(out, v.p, v.len);
-		first = 0;
-	}
-	buf_append(out, "}", 1);
-	return NULL;
 }
 
 static void
@@ -303,6 +240,143 @@ wait_start(struct reply *r, struct job **jobs, size_t n, int many,
 	reply_set_abort(r, wait_abort_cb, wt);
 }
 
+#define REQUEST_KEY_MAX	256
+
+/*
+ * The idempotency "key" of a job description: *key is NULL without one,
+ * else a string the caller frees. NULL if malformed (with *why).
+ */
+static int
+request_key(const struct jsontext_span *desc, char **key, const char **why)
+{
+	struct jsontext_span	v;
+	size_t			len;
+
+	*key = NULL;
+	if (!jsontext_object_get(desc, "key", &v) || v.type == JSONTEXT_NULL)
+		return 0;
+	if (v.type != JSONTEXT_STRING ||
+	    (*key = jsontext_string_decode(&v, &len)) == NULL ||
+	    len == 0 || len > REQUEST_KEY_MAX || strlen(*key) != len) {
+		free(*key);
+		*key = NULL;
+		*why = "\"key\" must be a string of 1 to 256 bytes";
+		return -1;
+	}
+	return 0;
+}
+
+/* A submit reply waiting for the store to commit its jobs. */
+struct submit_ack {
+	struct reply		*reply;
+	struct dispatch_ack	*ack;
+	char			(*ids)[JOB_ID_LEN + 1];
+	size_t			 n;
+	int			 many;
+	int			 wait;
+	double			 timeout;
+};
+
+static void
+submit_ack_abort_cb(struct reply *r, void *arg)
+{
+	struct submit_ack	*sa = arg;
+
+	dispatch_ack_cancel(sa->ack);
+	free(sa->ids);
+	free(sa);
+}
+
+static void	submit_reply_ids(struct reply *, struct job **, size_t, int);
+
+/* The commit is done: acknowledge, or answer store_error. */
+static void
+submit_ack_cb(void *arg, const char *err)
+{
+	struct submit_ack	 *sa = arg;
+	struct reply		 *r = sa->reply;
+	struct job		**jobs;
+	size_t			  i;
+
+	reply_set_abort(r, NULL, NULL);
+	if (err != NULL) {
+		reply_error(r, "store_error", "the job%s could not be stored, "
+		    "nothing was accepted: %s", sa->many ? "s" : "", err);
+		goto out;
+	}
+	jobs = xcalloc(sa->n, sizeof *jobs);
+	for (i = 0; i < sa->n; i++)
+		if ((jobs[i] = job_table_find(sa->ids[i], JOB_ID_LEN)) == NULL)
+			break;
+	if (i < sa->n)
+		reply_error(r, "not_found", "job %s: its record expired",
+		    sa->ids[i]);
+	else if (sa->wait)
+		wait_start(r, jobs, sa->n, sa->many, !sa->many, sa->timeout);
+	else
+		submit_reply_ids(r, jobs, sa->n, sa->many);
+	free(jobs);
+out:
+	free(sa->ids);
+	free(sa);
+}
+
+/*
+ * Answer a submit now, or once the store committed its jobs (with a
+ * durable store no job is acknowledged before its commit).
+ */
+static void
+submit_reply(struct reply *r, struct job **jobs, size_t n, int many,
+    int wait, double timeout)
+{
+	struct submit_ack	*sa;
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		if (dispatch_job_pending(jobs[i]))
+			break;
+	if (i == n) {
+		if (wait && n > 0)
+			wait_start(r, jobs, n, many, !many, timeout);
+		else
+			submit_reply_ids(r, jobs, n, many);
+		return;
+	}
+	sa = xcalloc(1, sizeof *sa);
+	sa->reply = r;
+	sa->n = n;
+	sa->many = many;
+	sa->wait = wait;
+	sa->timeout = timeout;
+	sa->ids = xcalloc(n, sizeof *sa->ids);
+	for (i = 0; i < n; i++)
+		memcpy(sa->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
+	sa->ack = dispatch_ack_new(submit_ack_cb, sa);
+	reply_set_abort(r, submit_ack_abort_cb, sa);
+}
+
+static void
+submit_reply_ids(struct reply *r, struct job **jobs, size_t n, int many)
+{
+	struct buf	*b = reply_body(r);
+	size_t		 i;
+
+	if (!many) {
+		buf_appendf(b, "{\"ok\":true,\"id\":\"%s\"}", jobs[0]->id);
+		reply_done(r);
+		return;
+	}
+	buf_reserve(b, 24 + n * (JOB_ID_LEN + 3));
+	buf_append_str(b, "{\"ok\":true,\"ids\":[");
+	for (i = 0; i < n; i++) {
+		buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+		buf_append(b, jobs[i]->id, JOB_ID_LEN);
+		buf_append(b, "\"", 1);
+	}
+	buf_append_str(b, "]}");
+	reply_done(r);
+}
+
 static void
 op_submit(struct reply *r, const struct jsontext_span *req)
 {
@@ -310,6 +384,7 @@ op_submit(struct reply *r, const struct jsontext_span *req)
 	struct job	*job;
 	struct buf	 data = BUF_INIT;
 	const char	*err;
+	char		*key;
 	double		 timeout;
 
 	if ((pool = request_pool(r, req)) == NULL)
@@ -319,13 +394,20 @@ op_submit(struct reply *r, const struct jsontext_span *req)
 		    "of seconds");
 		return;
 	}
-	if ((err = request_job_data(pool, req, &data)) != NULL) {
+	if (request_key(req, &key, &err) == -1) {
 		reply_error(r, "bad_request", "%s", err);
-		buf_free(&data);
 		return;
 	}
-	job = dispatch_submit(pool, buf_head(&data), buf_used(&data), &err);
+	if ((err = jobspec_build(pool->pc->type, req, &data)) != NULL) {
+		reply_error(r, "bad_request", "%s", err);
+		buf_free(&data);
+		free(key);
+		return;
+	}
+	job = dispatch_submit(pool, buf_head(&data), buf_used(&data), key,
+	    &err);
 	buf_free(&data);
+	free(key);
 	if (job == NULL) {
 		reply_error(r, err, "%s", strcmp(err, "queue_full") == 0 ?
 		    "the pool's queue is full (max_queue)" :
@@ -333,12 +415,7 @@ op_submit(struct reply *r, const struct jsontext_span *req)
 		return;
 	}
 	dispatch_run(pool);
-	if (request_wants_wait(req)) {
-		wait_start(r, &job, 1, 0, 1, timeout);
-		return;
-	}
-	buf_appendf(reply_body(r), "{\"ok\":true,\"id\":\"%s\"}", job->id);
-	reply_done(r);
+	submit_reply(r, &job, 1, 0, request_wants_wait(req), timeout);
 }
 
 static void
@@ -347,8 +424,9 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 	struct pool		 *pool;
 	struct jsontext_span	  jobs, e;
 	struct job		**made;
-	struct buf		  data = BUF_INIT, *b;
+	struct buf		  data = BUF_INIT;
 	const char		 *err;
+	char			**keys = NULL, *key;
 	size_t			  st, n = 0, i, nends = 0, *ends = NULL;
 	double			  timeout;
 
@@ -374,19 +452,24 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 			    "object", n);
 			goto out;
 		}
-		if ((err = request_job_data(pool, &e, &data)) != NULL) {
+		if (request_key(&e, &key, &err) == -1 ||
+		    (err = jobspec_build(pool->pc->type, &e, &data)) != NULL) {
 			reply_error(r, "bad_request", "jobs[%zu]: %s", n, err);
+			free(key);
 			goto out;
 		}
 		if (n == REQUEST_MAX_BATCH) {
 			reply_error(r, "too_large", "at most %d jobs per "
 			    "submit_many", REQUEST_MAX_BATCH);
+			free(key);
 			goto out;
 		}
 		if (n == nends) {
 			nends = nends ? nends * 2 : 256;
 			ends = xreallocarray(ends, nends, sizeof *ends);
+			keys = xreallocarray(keys, nends, sizeof *keys);
 		}
+		keys[n] = key;
 		ends[n++] = buf_used(&data);
 	}
 	if (supervisor->stopping) {
@@ -394,11 +477,12 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 		reply_error(r, "shutting_down", "mpsup is shutting down");
 		goto out;
 	}
-	if ((long)(pool->stats.state[JOB_QUEUED] + n) > pool->pc->max_queue) {
+	if ((long)(pool->stats.state[JOB_QUEUED] + pool->pending_len + n) >
+	    pool->pc->max_queue) {
 		pool->stats.rejected += n;
 		reply_error(r, "queue_full", "the pool's queue has room for "
 		    "%ld more jobs, not %zu (max_queue)", pool->pc->max_queue -
-		    (long)pool->stats.state[JOB_QUEUED], n);
+		    (long)(pool->stats.state[JOB_QUEUED] + pool->pending_len), n);
 		goto out;
 	}
 	made = xcalloc(n ? n : 1, sizeof *made);
@@ -406,27 +490,16 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 		size_t from = i ? ends[i - 1] : 0;
 
 		made[i] = dispatch_submit(pool, buf_head(&data) + from,
-		    ends[i] - from, &err);
+		    ends[i] - from, keys[i], &err);
 	}
 	dispatch_run(pool);
-	if (request_wants_wait(req) && n > 0) {
-		wait_start(r, made, n, 1, 0, timeout);
-		free(made);
-		goto out;
-	}
-	b = reply_body(r);
-	buf_reserve(b, 24 + n * (JOB_ID_LEN + 3));
-	buf_append_str(b, "{\"ok\":true,\"ids\":[");
-	for (i = 0; i < n; i++) {
-		buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
-		buf_append(b, made[i]->id, JOB_ID_LEN);
-		buf_append(b, "\"", 1);
-	}
-	buf_append_str(b, "]}");
+	submit_reply(r, made, n, 1, request_wants_wait(req), timeout);
 	free(made);
-	reply_done(r);
 out:
 	buf_free(&data);
+	for (i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
 	free(ends);
 }
 

@@ -24,6 +24,7 @@
 #include "supervisor/listener.h"
 #include "supervisor/output.h"
 #include "supervisor/pool.h"
+#include "supervisor/store.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 
@@ -45,6 +46,8 @@ supervisor_log_sink(enum log_level level, const char *msg, void *arg)
 static void
 supervisor_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+	/* Commit first: it releases the replies and jobs that waited for it. */
+	dispatch_commit();
 	dispatch_flush();
 	if (supervisor->listener != NULL)
 		listener_flush(supervisor->listener);
@@ -195,6 +198,7 @@ supervisor_main(const struct supervisor_options *opts)
 	char			*cause = NULL;
 	ssize_t			 n;
 	size_t			 i;
+	int			 status = 0;
 
 	memset(&sv, 0, sizeof sv);
 	sv.cfg = config_load(opts->config_path, &errs);
@@ -216,21 +220,24 @@ supervisor_main(const struct supervisor_options *opts)
 			return 2;
 		}
 	}
-	if (strcmp(sv.cfg->store, "memory") != 0) {
-		fprintf(stderr, "%s: store = %s: only store = memory is "
-		    "implemented in this version\n", sv.cfg->path, sv.cfg->store);
+	if ((sv.store = store_open(sv.cfg->store,
+	    sv.cfg->store_sync == STORE_SYNC_FULL, &cause)) == NULL) {
+		fprintf(stderr, "mpsup: store: %s\n", cause);
+		free(cause);
 		config_free(sv.cfg);
 		return 2;
 	}
 	if (output_open(sv.cfg->log, sv.cfg->log_format) == -1) {
 		fprintf(stderr, "mpsup: cannot open log %s: %s\n", sv.cfg->log,
 		    strerror(errno));
+		store_close(sv.store);
 		config_free(sv.cfg);
 		return 2;
 	}
 	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) == -1) {
 		fprintf(stderr, "mpsup: readlink /proc/self/exe: %s\n",
 		    strerror(errno));
+		store_close(sv.store);
 		config_free(sv.cfg);
 		return 2;
 	}
@@ -240,6 +247,7 @@ supervisor_main(const struct supervisor_options *opts)
 		if (supervisor_write_pidfile(opts->pidfile) == -1) {
 			fprintf(stderr, "mpsup: cannot write pidfile %s: %s\n",
 			    opts->pidfile, strerror(errno));
+			store_close(sv.store);
 			free(sv.self_exe);
 			config_free(sv.cfg);
 			return 2;
@@ -252,6 +260,8 @@ supervisor_main(const struct supervisor_options *opts)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* A file size limit makes store writes fail (store_error), not us. */
+	sigaction(SIGXFSZ, &sa, NULL);
 	/* Orphans of our workers come back to us to be reaped. */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
@@ -266,7 +276,10 @@ supervisor_main(const struct supervisor_options *opts)
 
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
-	dispatch_init(&sv);
+	dispatch_init(&sv, sv.store);
+	if (store_readonly(sv.store))
+		log_warnx("store: %s is on a read-only file system: the jobs "
+		    "it holds run, submits answer store_error", sv.cfg->store + 7);
 	if (sv.cfg->status != NULL &&
 	    (sv.http = http_new(&sv, &cause)) == NULL) {
 		fprintf(stderr, "mpsup: status: %s\n", cause);
@@ -284,6 +297,7 @@ supervisor_main(const struct supervisor_options *opts)
 		}
 		ev_loop_destroy(sv.loop);
 		supervisor = NULL;
+		store_close(sv.store);
 		free(sv.self_exe);
 		config_free(sv.cfg);
 		return 2;
@@ -292,15 +306,30 @@ supervisor_main(const struct supervisor_options *opts)
 	sv.pools = xcalloc(sv.npools, sizeof *sv.pools);
 	for (i = 0; i < sv.npools; i++)
 		sv.pools[i] = pool_new(&sv, sv.cfg->pools[i]);
-	for (i = 0; i < sv.npools; i++)
-		pool_start(sv.pools[i]);
-
-	ev_run(sv.loop, 0);
+	/* Nothing is served before the loop runs: recover first. */
+	if (dispatch_recover(&cause) == -1) {
+		fprintf(stderr, "mpsup: store: %s\n", cause);
+		log_warnx("store: %s", cause);
+		free(cause);
+		status = 2;
+	} else {
+		for (i = 0; i < sv.npools; i++)
+			pool_start(sv.pools[i]);
+		ev_run(sv.loop, 0);
+	}
 
 	ev_timer_stop(sv.loop, &sv.shutdown_timer);
-	if ((n = (ssize_t)dispatch_unfinished()) > 0)
-		log_warnx("%zd unfinished job%s dropped (store = memory)",
-		    n, n == 1 ? "" : "s");
+	/* The last state changes (jobs that ended while stopping). */
+	if (status == 0)
+		dispatch_commit();
+	if ((n = (ssize_t)dispatch_unfinished()) > 0 && status == 0) {
+		if (store_durable(sv.store))
+			log_info("%zd unfinished job%s kept in the store for "
+			    "the next start", n, n == 1 ? "" : "s");
+		else
+			log_warnx("%zd unfinished job%s dropped (store = "
+			    "memory)", n, n == 1 ? "" : "s");
+	}
 	listener_free(sv.listener);
 	sv.listener = NULL;
 	http_free(sv.http);
@@ -314,6 +343,7 @@ supervisor_main(const struct supervisor_options *opts)
 		unlink(sv.pidfile);
 		free(sv.pidfile);
 	}
+	store_close(sv.store);
 	output_close();
 	log_set_sink(NULL, NULL);
 	ev_loop_destroy(sv.loop);
@@ -323,5 +353,5 @@ supervisor_main(const struct supervisor_options *opts)
 	for (i = 0; i < sv.nold_cfgs; i++)
 		config_free(sv.old_cfgs[i]);
 	free(sv.old_cfgs);
-	return 0;
+	return status;
 }

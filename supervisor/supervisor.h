@@ -12,6 +12,7 @@
 struct pool;
 struct listener;
 struct http;
+struct store;
 
 /* A worker that ran this long counts as healthy: back-off resets. */
 #define SUPERVISOR_HEALTHY_UPTIME	1.0
@@ -40,6 +41,7 @@ struct supervisor {
 	ev_timer		 shutdown_timer;
 	struct listener		*listener;
 	struct http		*http;
+	struct store		*store;		/* jobs across restarts */
 	struct config		**old_cfgs;	/* replaced by reloads */
 	size_t			 nold_cfgs;
 };

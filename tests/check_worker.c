@@ -493,13 +493,20 @@ START_TEST(test_invalid_results_become_failures)
 	ck_assert_int_eq(mpsup_worker_reply(c.w, "i2", "1 2", 3), -1);
 	ck_assert_int_eq(mpsup_worker_reply(c.w, "i3", "", 0), -1);
 	ck_assert_int_eq(mpsup_worker_reply(c.w, "i4", "\"a\nb\"", 5), -1);
+	/* The supervisor refuses lone surrogates, so they must not get out. */
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "i5", "[\"\\ud800\"]", 10),
+	    -1);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "i6",
+	    "\"\\udc00\\ud800\"", 14), -1);
 	ck_assert_int_eq(mpsup_worker_reply(c.w, NULL, "1", 1), -1);
 	out = replies(&c);
 	ck_assert_str_eq(out,
 	    "{\"id\":\"i1\",\"ok\":false,\"error\":\"worker returned invalid JSON\"}\n"
 	    "{\"id\":\"i2\",\"ok\":false,\"error\":\"worker returned invalid JSON\"}\n"
 	    "{\"id\":\"i3\",\"ok\":false,\"error\":\"worker returned invalid JSON\"}\n"
-	    "{\"id\":\"i4\",\"ok\":false,\"error\":\"worker returned invalid JSON\"}\n");
+	    "{\"id\":\"i4\",\"ok\":false,\"error\":\"worker returned invalid JSON\"}\n"
+	    "{\"id\":\"i5\",\"ok\":false,\"error\":\"worker returned invalid JSON\"}\n"
+	    "{\"id\":\"i6\",\"ok\":false,\"error\":\"worker returned invalid JSON\"}\n");
 	free(out);
 	chan_close(&c);
 }

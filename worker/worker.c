@@ -135,12 +135,14 @@ jscan_hex4(const char *p, unsigned int *cp)
 /*
  * Skip a string whose opening quote is at p; returns the byte after the
  * closing quote, or NULL if the string is not valid (bad escape, control
- * character, invalid UTF-8, unterminated).
+ * character, invalid UTF-8, a \u surrogate that is not part of a pair,
+ * unterminated). The supervisor refuses lone surrogates too, so a reply
+ * holding one must be caught here rather than get the worker killed.
  */
 static const char *
 jscan_skip_string(const char *p, const char *end)
 {
-	unsigned int	cp;
+	unsigned int	cp, lo;
 	size_t		n;
 
 	for (p++; p < end; ) {
@@ -160,6 +162,16 @@ jscan_skip_string(const char *p, const char *end)
 				if (end - p < 5 || jscan_hex4(p + 1, &cp) == -1)
 					return NULL;
 				p += 5;
+				if (cp >= 0xdc00 && cp <= 0xdfff)
+					return NULL;
+				if (cp >= 0xd800 && cp <= 0xdbff) {
+					if (end - p < 6 || p[0] != '\\' ||
+					    p[1] != 'u' ||
+					    jscan_hex4(p + 2, &lo) == -1 ||
+					    lo < 0xdc00 || lo > 0xdfff)
+						return NULL;
+					p += 6;
+				}
 				break;
 			default:
 				return NULL;

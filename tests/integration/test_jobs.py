@@ -353,10 +353,14 @@ def test_sighup_reload_adds_removes_and_rolls_pools(tmp):
     assert sup.stop() == 0
 
 
-def test_unimplemented_store_is_refused(tmp):
+def test_relative_sqlite_store_is_opened_beside_the_config(tmp):
     sup = Supervisor(tmp, HEAD + "store = sqlite:jobs.db\n[pool:sh]\ntype = exec\n")
-    assert sup.wait(10) == 2
-    assert "only store = memory is implemented" in open(sup.stderr_path).read()
+    c = connect(tmp)
+    r = request(c, {"op": "status"})
+    assert r["ok"] and r["status"]["mpsup"]["store"] == "sqlite:%s/jobs.db" % tmp, r
+    assert os.path.exists(os.path.join(tmp, "jobs.db"))
+    c.close()
+    assert sup.stop() == 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,332 @@
+"""Durability: store = memory | sqlite:PATH, crash recovery, store faults."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUILDDIR, MPSUP, Supervisor, check_invariant,  # noqa: E402
+                     connect, request, run_tests, wait_for, write)
+
+ECHO = os.path.join(BUILDDIR, "examples", "echo_worker")
+TERMINAL = ("done", "failed", "timed_out", "cancelled")
+
+
+def config(store, work_us=200, workers=2, extra=""):
+    return """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+legacy_md5 = yes
+log = -
+store = %s
+shutdown_timeout = 10s
+%s
+[pool:p]
+type = stream
+workers = %d
+prefetch = 1
+max_attempts = 3
+retry_delay = 10ms
+restart_delay = 10ms
+env = ECHO_WORK_US=%d
+command = %s
+""" % (store, extra, workers, work_us, ECHO)
+
+
+def status(c):
+    r = request(c, {"op": "status"})
+    assert r["ok"], r
+    return r["status"]
+
+
+def pool_jobs(c):
+    return status(c)["pools"][0]["jobs"]
+
+
+def all_terminal(c, ids, timeout=60):
+    """Wait until every id has a terminal record; return the records."""
+    records = {}
+
+    def done():
+        for i in ids:
+            if i in records:
+                continue
+            r = request(c, {"op": "result", "id": i})
+            assert r["ok"], (i, r)
+            if r["job"]["state"] not in TERMINAL:
+                return False
+            records[i] = r["job"]
+        return True
+    wait_for(done, timeout=timeout, what="every acknowledged job terminal")
+    return records
+
+
+def connect_again(tmp):
+    """Connect once the restarted supervisor replaced the stale socket."""
+    conns = []
+
+    def attempt():
+        try:
+            conns.append(connect(tmp))
+            return True
+        except ConnectionRefusedError:
+            return False
+    wait_for(attempt, what="the restarted supervisor's listener")
+    return conns[0]
+
+
+def mount_tmpfs(path, size):
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
+                    path], check=True)
+
+
+def umount(path):
+    subprocess.run(["umount", "-l", path], check=False)
+
+
+def test_sqlite_kill9_mid_run_every_acknowledged_job_ends(tmp):
+    cfg = config("sqlite:%s/jobs.db" % tmp, work_us=500)
+    sup = Supervisor(tmp, cfg)
+    c = connect(tmp)
+    ids = []
+    for start in range(0, 5000, 250):
+        r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+            {"data": start + k, "key": "k%d" % (start + k)}
+            for k in range(250)]})
+        assert r["ok"], r
+        ids.extend(r["ids"])
+    assert len(set(ids)) == 5000
+    wait_for(lambda: pool_jobs(c)["done"] >= 500, timeout=30,
+             what="500 jobs done")
+    # A submit in flight when the supervisor dies: acknowledged or not.
+    c.send_bytes(b'{"op":"submit","pool":"p","data":"late"}')
+    sup.signal(signal.SIGKILL)
+    assert sup.wait() == -signal.SIGKILL
+    try:
+        r = __import__("json").loads(c.recv_bytes())
+        if r.get("ok"):
+            ids.append(r["id"])
+    except (EOFError, OSError):
+        pass
+    c.close()
+
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("store: recovered")
+    c = connect_again(tmp)
+    records = all_terminal(c, ids, timeout=90)
+    for i, rec in records.items():
+        assert rec["id"] == i
+        assert rec["state"] == "done", rec
+        assert rec["attempts"] >= 1
+    # The data came back intact, in the job records of the results.
+    assert records[ids[4999]]["result"] == 4999
+    # Keys are kept across the restart.
+    r = request(c, {"op": "submit", "pool": "p", "data": 0, "key": "k0"})
+    assert r["ok"] and r["id"] == ids[0], r
+    check_invariant(status(c))
+    c.close()
+    assert sup.stop() == 0
+
+
+def key_test(tmp, store):
+    sup = Supervisor(tmp, config(store))
+    c = connect(tmp)
+    a = request(c, {"op": "submit", "pool": "p", "data": 1, "key": "order-1"})
+    b = request(c, {"op": "submit", "pool": "p", "data": 1, "key": "order-1"})
+    other = request(c, {"op": "submit", "pool": "p", "data": 1,
+                        "key": "order-2"})
+    assert a["ok"] and b["ok"] and other["ok"], (a, b, other)
+    assert a["id"] == b["id"] != other["id"]
+    # Pipelined: both in one loop iteration (one commit) still agree.
+    c.send_bytes(b'{"op":"submit","pool":"p","data":2,"key":"same-tick"}')
+    c.send_bytes(b'{"op":"submit","pool":"p","data":2,"key":"same-tick"}')
+    import json
+    r1, r2 = json.loads(c.recv_bytes()), json.loads(c.recv_bytes())
+    assert r1["ok"] and r1["id"] == r2["id"], (r1, r2)
+    m = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+        {"data": 3, "key": "order-1"}, {"data": 4, "key": "order-3"}]})
+    assert m["ok"] and m["ids"][0] == a["id"], m
+    w = request(c, {"op": "submit", "pool": "p", "data": 1, "key": "order-1",
+                    "wait": True, "timeout": 10})
+    assert w["ok"] and w["id"] == a["id"] and w["job"]["state"] == "done", w
+    bad = request(c, {"op": "submit", "pool": "p", "data": 1, "key": 5})
+    assert not bad["ok"] and bad["error"] == "bad_request", bad
+    st = status(c)
+    check_invariant(st)
+    # Four distinct jobs: order-1, order-2, same-tick, order-3.
+    assert st["pools"][0]["jobs"]["submitted"] == 4, st["pools"][0]["jobs"]
+    c.close()
+    assert sup.stop() == 0
+
+
+def test_memory_same_key_twice_returns_the_same_id(tmp):
+    key_test(tmp, "memory")
+
+
+def test_sqlite_same_key_twice_returns_the_same_id(tmp):
+    key_test(tmp, "sqlite:%s/jobs.db" % tmp)
+
+
+def sigterm_under_load(tmp, store):
+    # 0.3 s a job, 2 workers: SIGTERM finds 2 running and 18 queued.
+    cfg = config(store, work_us=300000)
+    sup = Supervisor(tmp, cfg)
+    c = connect(tmp)
+    r = request(c, {"op": "submit_many", "pool": "p",
+                    "jobs": [{"data": i} for i in range(20)]})
+    assert r["ok"], r
+    ids = r["ids"]
+    wait_for(lambda: pool_jobs(c)["running"] == 2, what="2 running")
+    t0 = time.time()
+    sup.signal(signal.SIGTERM)
+    assert sup.wait() == 0
+    assert time.time() - t0 < 10
+    c.close()
+    return sup, cfg, ids
+
+
+def test_memory_sigterm_under_load_reports_dropped_jobs(tmp):
+    sup, cfg, ids = sigterm_under_load(tmp, "memory")
+    log = sup.log()
+    # The two running jobs finished; the queued ones are dropped and counted.
+    assert "18 unfinished jobs dropped (store = memory)" in log, log
+
+
+def test_sqlite_sigterm_under_load_keeps_queued_jobs(tmp):
+    sup, cfg, ids = sigterm_under_load(tmp, "sqlite:%s/jobs.db" % tmp)
+    assert "18 unfinished jobs kept in the store" in sup.log(), sup.log()
+    sup = Supervisor(tmp, config("sqlite:%s/jobs.db" % tmp))
+    c = connect(tmp)
+    records = all_terminal(c, ids)
+    assert all(r["state"] == "done" for r in records.values()), records
+    # The two that ran before the stop ran once, and were not run again.
+    assert sum(1 for r in records.values() if r["attempts"] == 1) == 20
+    c.close()
+    assert sup.stop() == 0
+
+
+def test_sqlite_disk_full_answers_store_error_and_keeps_jobs(tmp):
+    db = os.path.join(tmp, "db")
+    mount_tmpfs(db, "3m")
+    try:
+        cfg = config("sqlite:%s/jobs.db" % db, work_us=100)
+        sup = Supervisor(tmp, cfg)
+        c = connect(tmp)
+        r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+            {"data": i} for i in range(200)]})
+        assert r["ok"], r
+        acked = list(r["ids"])
+        all_terminal(c, acked)
+        # Fill the file system.
+        # Unbuffered: the write that hits ENOSPC fails here, not at close.
+        with open(os.path.join(db, "filler"), "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"x" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        big = "y" * 100000
+        errors = 0
+        for i in range(200):
+            r = request(c, {"op": "submit", "pool": "p", "data": big})
+            if r["ok"]:
+                acked.append(r["id"])
+            else:
+                assert r["error"] == "store_error", r
+                assert "full" in r["message"], r
+                errors += 1
+                if errors >= 3:
+                    break
+        assert errors >= 3, "no store_error on a full disk"
+        assert sup.proc.poll() is None
+        st = status(c)
+        check_invariant(st)
+        assert st["pools"][0]["jobs"]["rejected"] >= 3
+        records = all_terminal(c, acked)
+        assert all(r["state"] == "done" for r in records.values())
+        # Space again: submits work again, and everything is on disk.
+        os.unlink(os.path.join(db, "filler"))
+        r = request(c, {"op": "submit", "pool": "p", "data": "after",
+                        "wait": True, "timeout": 10})
+        assert r["ok"] and r["job"]["state"] == "done", r
+        acked.append(r["id"])
+        c.close()
+        assert sup.stop() == 0
+        assert "commits succeed again" in sup.log()
+        sup = Supervisor(tmp, cfg)
+        c = connect(tmp)
+        records = all_terminal(c, acked, timeout=5)
+        assert all(r["state"] == "done" for r in records.values())
+        c.close()
+        assert sup.stop() == 0
+    finally:
+        umount(db)
+
+
+def test_sqlite_read_only_database_serves_jobs_and_refuses_submits(tmp):
+    db = os.path.join(tmp, "db")
+    mount_tmpfs(db, "8m")
+    try:
+        cfg = config("sqlite:%s/jobs.db" % db, work_us=100)
+        sup = Supervisor(tmp, cfg)
+        c = connect(tmp)
+        r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+            {"data": i} for i in range(20)]})
+        done_ids = r["ids"]
+        all_terminal(c, done_ids)
+        assert request(c, {"op": "pause", "pool": "p"})["ok"]
+        r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+            {"data": i} for i in range(5)]})
+        queued_ids = r["ids"]
+        c.close()
+        assert sup.stop() == 0
+        subprocess.run(["mount", "-o", "remount,ro", db], check=True)
+
+        sup = Supervisor(tmp, cfg)
+        c = connect(tmp)
+        sup.wait_log("read-only file system")
+        records = all_terminal(c, done_ids + queued_ids)
+        assert all(r["state"] == "done" for r in records.values())
+        r = request(c, {"op": "submit", "pool": "p", "data": 1})
+        assert not r["ok"] and r["error"] == "store_error", r
+        assert "readonly" in r["message"] or "read-only" in r["message"], r
+        check_invariant(status(c))
+        c.close()
+        assert sup.stop() == 0
+    finally:
+        umount(db)
+
+
+def test_sqlite_database_held_by_another_mpsup_is_refused(tmp):
+    cfg = config("sqlite:%s/jobs.db" % tmp)
+    sup = Supervisor(tmp, cfg)
+    connect(tmp).close()
+    other = os.path.join(tmp, "other")
+    os.mkdir(other)
+    write(os.path.join(other, "pool.ini"),
+          cfg.replace("unix:mpsup.sock", "unix:%s/o.sock" % other))
+    p = subprocess.run([MPSUP, "-c", os.path.join(other, "pool.ini")],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2, p
+    assert "in use by another mpsup (pid %d" % sup.pid in p.stderr, p.stderr
+    assert "%s/jobs.db" % tmp in p.stderr, p.stderr
+    assert sup.stop() == 0
+
+
+def test_sqlite_corrupt_database_is_refused_with_the_sqlite_message(tmp):
+    path = os.path.join(tmp, "jobs.db")
+    write(path, "this is not a database, " * 200)
+    write(os.path.join(tmp, "pool.ini"), config("sqlite:%s" % path))
+    p = subprocess.run([MPSUP, "-c", os.path.join(tmp, "pool.ini")],
+                       capture_output=True, text=True, timeout=10, cwd=tmp)
+    assert p.returncode == 2, p
+    assert path in p.stderr and "file is not a database" in p.stderr, p.stderr
+
+
+if __name__ == "__main__":
+    run_tests(globals(), timeout=180)
