@@ -26,6 +26,10 @@ class TestTimeout(Exception):
     pass
 
 
+class Skip(Exception):
+    """Raise in a test that cannot run here; TAP reports it as skipped."""
+
+
 def spawn(argv, **kw):
     """Start argv in a new session (own process group); killed at test end."""
     kw.setdefault("start_new_session", True)
@@ -107,9 +111,13 @@ def run_tests(module_globals, timeout=60):
         with tempfile.TemporaryDirectory(prefix="mpsup-test-") as tmp:
             os.chdir(tmp)
             signal.alarm(timeout)
+            skipped = None
             try:
                 fn(tmp)
                 ok = True
+            except Skip as e:
+                ok = True
+                skipped = str(e) or "cannot run here"
             except BaseException:
                 ok = False
                 for line in traceback.format_exc().splitlines():
@@ -120,7 +128,8 @@ def run_tests(module_globals, timeout=60):
                 os.chdir(cwd)
         if not ok:
             failed += 1
-        print("%s %d - %s" % ("ok" if ok else "not ok", i, name), flush=True)
+        print("%s %d - %s%s" % ("ok" if ok else "not ok", i, name,
+                                " # SKIP " + skipped if skipped else ""), flush=True)
     sys.exit(1 if failed else 0)
 
 

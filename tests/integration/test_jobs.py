@@ -3,10 +3,9 @@ import json
 import os
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SRCDIR, Supervisor, check_invariant, connect,  # noqa: E402
+from harness import (Supervisor, check_invariant, connect,  # noqa: E402
                      pid_alive, request, run_tests, wait_for, worker_pids, write)
 
 HEAD = """

@@ -2,7 +2,6 @@
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Supervisor, rss_kib, run_tests, wait_for, write  # noqa: E402

@@ -8,7 +8,7 @@ tests/pickle_tool, which batches one conversion per line.
 import base64
 import glob
 import json
-import math
+import math  # noqa: F401 (used by the corpus code run with exec)
 import os
 import subprocess
 import sys

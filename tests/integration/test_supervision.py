@@ -7,7 +7,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MPSUP, Supervisor, pid_alive, run_tests, wait_for,  # noqa: E402
+from harness import (MPSUP, Skip, Supervisor, pid_alive, run_tests, wait_for,  # noqa: E402
                      worker_pids, write)
 
 SLEEPER = """
@@ -80,8 +80,7 @@ def test_workers_drop_to_configured_user_and_group(tmp):
     import pwd
     import grp
     if os.geteuid() != 0:
-        print("# skipped: needs root")
-        return
+        raise Skip("needs root to change user")
     nobody = pwd.getpwnam("nobody")
     group = grp.getgrgid(nobody.pw_gid).gr_name
     cfg = """
