@@ -131,10 +131,12 @@ def test_crashed_worker_jobs_are_retried(tmp):
     assert r["job"]["state"] == "failed" and r["job"]["attempts"] == 3, r
     assert "exited with status 3" in r["job"]["error"] or "died" in r["job"]["error"], r
     # A job whose worker is killed under it is retried and completes.
-    r = request(c, {"op": "submit", "pool": "py", "data": {"sleep": 1.0, "then": 5}})
+    r = request(c, {"op": "submit", "pool": "py", "data": {"sleep": 3.0, "then": 5}})
     jid = r["id"]
     wait_for(lambda: request(c, {"op": "result", "id": jid})["job"]["state"] == "running")
-    for pid in worker_pids(sup, "py"):
+    # The job may have been handed to a worker still starting (after the
+    # crashes above): wait until its program runs, then kill it.
+    for pid in wait_for(lambda: worker_pids(sup, "py"), what="a running worker"):
         os.kill(pid, signal.SIGKILL)
     r = request(c, {"op": "result", "id": jid, "wait": True, "timeout": 20})
     assert r["job"]["state"] == "done" and r["job"]["result"] == 10 and r["job"]["attempts"] == 2, r

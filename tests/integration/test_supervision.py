@@ -68,7 +68,7 @@ command = sh -c 'echo up >&2; exec sleep 1000'
     sup.wait_log("up", count=2)
 
     def fds(pool):
-        pids = worker_pids(sup, pool)
+        pids = wait_for(lambda: worker_pids(sup, pool), what="the worker")
         assert len(pids) == 1, pids
         return sorted(int(x) for x in os.listdir("/proc/%d/fd" % pids[0]))
     assert fds("a") == [0, 1, 2, 3, 4]
