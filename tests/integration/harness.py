@@ -22,6 +22,19 @@ BUILDDIR = os.environ.get("MPSUP_BUILDDIR") or os.getcwd()
 _procs = []
 
 
+def _sanitized():
+    try:
+        with open(MPSUP, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+# True when the binary under test is built with --enable-sanitizers, which
+# makes it (and its C workers) several times slower.
+SANITIZED = _sanitized()
+
+
 class TestTimeout(Exception):
     pass
 
