@@ -995,6 +995,34 @@ START_TEST(test_bad_duration_reports_key_and_line)
 }
 END_TEST
 
+START_TEST(test_listener_limits_are_checked)
+{
+	load("[supervisor]\n"
+	    "auth_timeout = 0\n"
+	    "max_unsent = 1K\n"
+	    "auth_failures = -1\n"
+	    "[pool:p]\n");
+	expect_nerrors(3);
+	expect_error(2, "auth_timeout: must be longer than 0");
+	expect_error(3, "max_unsent: must be between");
+	expect_error(4, "auth_failures: must not be negative");
+}
+END_TEST
+
+START_TEST(test_listener_limits_are_parsed)
+{
+	load("[supervisor]\n"
+	    "auth_timeout = 250ms\n"
+	    "max_unsent = 2M\n"
+	    "auth_failures = 0\n"
+	    "[pool:p]\n");
+	expect_ok();
+	ck_assert_double_eq_tol(cfg->auth_timeout, 0.25, 1e-9);
+	ck_assert_uint_eq(cfg->max_unsent, 2u << 20);
+	ck_assert_int_eq(cfg->auth_failures, 0);
+}
+END_TEST
+
 START_TEST(test_bad_supervisor_durations_are_refused)
 {
 	load("[supervisor]\n"
@@ -1653,6 +1681,8 @@ config_suite(void)
 	tcase_add_test(tc, test_env_bad_names_are_refused);
 	tcase_add_test(tc, test_bad_duration_reports_key_and_line);
 	tcase_add_test(tc, test_bad_supervisor_durations_are_refused);
+	tcase_add_test(tc, test_listener_limits_are_checked);
+	tcase_add_test(tc, test_listener_limits_are_parsed);
 	tcase_add_test(tc, test_bad_size_reports_key_and_line);
 	tcase_add_test(tc, test_size_outside_key_range_is_refused);
 	tcase_add_test(tc, test_size_at_key_limits_is_accepted);
