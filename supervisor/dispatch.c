@@ -37,12 +37,14 @@
 
 /* How much longer than job_timeout an exec worker gets to report it. */
 #define DISPATCH_EXEC_GRACE	5.0
-/* Pruned records deleted from the store per commit, so pruning stays cheap. */
-#define DISPATCH_STORE_DELETES	1000
-/* New jobs are inserted this many at a time (one statement). */
-#define DISPATCH_STORE_BATCH	32
 /* After a failed commit, state changes alone are retried this much later. */
 #define DISPATCH_STORE_RETRY	0.25
+/*
+ * State changes (a job started, finished, was pruned) acknowledge nothing,
+ * so they are written at most this often: a job that starts and ends in
+ * between costs one row update instead of two.
+ */
+#define DISPATCH_STORE_DELAY	0.01
 
 struct dispatch_ack {
 	TAILQ_ENTRY(dispatch_ack) entry;
@@ -55,13 +57,14 @@ static struct {
 	struct store		*store;		/* durable, else NULL */
 	struct job_list		 pending;	/* submitted, not committed */
 	TAILQ_HEAD(, dispatch_ack) acks;	/* replies waiting for it */
-	char			(*deletes)[JOB_ID_LEN + 1];
-	size_t			 ndeletes;
-	size_t			 deletes_cap;
+	uint64_t		*putseg;	/* segment of each record put */
+	size_t			 putseg_cap;
 	int			 failing;	/* the last commit failed */
 	double			 failed_log_at;
 	size_t			 refused;	/* since the last log line */
 	ev_timer		 retry_timer;
+	ev_timer		 delay_timer;	/* state changes are due */
+	int			 changes_due;
 	struct job_list		 finished;	/* oldest first */
 	size_t			 nfinished;
 	ev_timer		 prune_timer;
@@ -72,6 +75,7 @@ static void	dispatch_prune_cb(struct ev_loop *, ev_timer *, int);
 static void	dispatch_finish(struct job *, enum job_state, char *error);
 static void	dispatch_retry_cb(struct ev_loop *, ev_timer *, int);
 static void	dispatch_store_retry_cb(struct ev_loop *, ev_timer *, int);
+static void	dispatch_store_delay_cb(struct ev_loop *, ev_timer *, int);
 static void	dispatch_retain(struct job *);
 
 void
@@ -85,6 +89,7 @@ dispatch_init(struct supervisor *sv, struct store *store)
 	TAILQ_INIT(&d.acks);
 	ev_timer_init(&d.prune_timer, dispatch_prune_cb, 0, 0);
 	ev_timer_init(&d.retry_timer, dispatch_store_retry_cb, 0, 0);
+	ev_timer_init(&d.delay_timer, dispatch_store_delay_cb, 0, 0);
 	job_changed_track(d.store != NULL);
 }
 
@@ -93,14 +98,8 @@ static void
 dispatch_forget(struct job *job)
 {
 	job_table_remove(job);
-	if (d.store != NULL && job->stored) {
-		if (d.ndeletes == d.deletes_cap) {
-			d.deletes_cap = d.deletes_cap ? d.deletes_cap * 2 : 1024;
-			d.deletes = xreallocarray(d.deletes, d.deletes_cap,
-			    sizeof *d.deletes);
-		}
-		memcpy(d.deletes[d.ndeletes++], job->id, JOB_ID_LEN + 1);
-	}
+	if (d.store != NULL && job->seg != 0)
+		store_release(d.store, job->seg);
 	job_free(job);
 }
 
@@ -115,13 +114,14 @@ dispatch_shutdown(void)
 
 	ev_timer_stop(d.sv->loop, &d.prune_timer);
 	ev_timer_stop(d.sv->loop, &d.retry_timer);
+	ev_timer_stop(d.sv->loop, &d.delay_timer);
 	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
 		TAILQ_REMOVE(&d.pending, job, entry);
 		job_free(job);
 	}
-	free(d.deletes);
-	d.deletes = NULL;
-	d.ndeletes = d.deletes_cap = 0;
+	free(d.putseg);
+	d.putseg = NULL;
+	d.putseg_cap = 0;
 	job_changed_track(0);
 	while ((job = TAILQ_FIRST(&d.finished)) != NULL) {
 		TAILQ_REMOVE(&d.finished, job, entry);
@@ -243,7 +243,7 @@ dispatch_mark_dirty(struct worker *w)
 int
 dispatch_job_pending(const struct job *job)
 {
-	return d.store != NULL && !job->stored;
+	return d.store != NULL && job->seg == 0;
 }
 
 struct dispatch_ack *
@@ -277,43 +277,46 @@ dispatch_store_record(const struct job *job, struct store_record *r)
 	r->submitted_at = job->submitted_at;
 	r->started_at = job->started_at;
 	r->finished_at = job->finished_at;
-	r->data = job->data;
-	r->data_len = job->data_len;
+	/* A finished job's data is never sent again. */
+	r->data = job_state_terminal(job->state) ? "" : job->data;
+	r->data_len = job_state_terminal(job->state) ? 0 : job->data_len;
 	r->result = job->result;
 	r->error = job->error;
 	r->key = job->key;
 }
 
-/* Write the iteration's changes into the store's transaction. */
+/* Put a job's record into the store; its segment goes in d.putseg[i]. */
 static int
-dispatch_store_write(size_t *ndeleted, char **cause)
+dispatch_store_put(const struct job *job, size_t i, char **cause)
 {
-	struct store_record	  r, batch[DISPATCH_STORE_BATCH];
-	struct job		**changed, *job;
-	size_t			  n, i;
+	struct store_record	r;
+
+	if (i == d.putseg_cap) {
+		d.putseg_cap = d.putseg_cap ? d.putseg_cap * 2 : 1024;
+		d.putseg = xreallocarray(d.putseg, d.putseg_cap,
+		    sizeof *d.putseg);
+	}
+	dispatch_store_record(job, &r);
+	return store_put(d.store, &r, &d.putseg[i], cause);
+}
+
+/*
+ * Write into the store's transaction the changed jobs (when `changes`)
+ * and the pending ones, in that order, and commit.
+ */
+static int
+dispatch_store_write(int changes, char **cause)
+{
+	struct job	**changed, *job;
+	size_t		  n, i, k = 0;
 
 	changed = job_changed_list(&n);
-	for (i = 0; i < n; i++) {
-		dispatch_store_record(changed[i], &r);
-		if (store_update(d.store, &r, cause) == -1)
+	for (i = 0; changes && i < n; i++)
+		if (dispatch_store_put(changed[i], k++, cause) == -1)
 			return -1;
-	}
-	n = 0;
-	TAILQ_FOREACH(job, &d.pending, entry) {
-		dispatch_store_record(job, &batch[n++]);
-		if (n == DISPATCH_STORE_BATCH) {
-			if (store_insert_many(d.store, batch, n, cause) == -1)
-				return -1;
-			n = 0;
-		}
-	}
-	if (n > 0 && store_insert_many(d.store, batch, n, cause) == -1)
-		return -1;
-	for (i = 0; i < d.ndeletes && i < DISPATCH_STORE_DELETES; i++)
-		if (store_delete(d.store, d.deletes[d.ndeletes - 1 - i],
-		    cause) == -1)
+	TAILQ_FOREACH(job, &d.pending, entry)
+		if (dispatch_store_put(job, k++, cause) == -1)
 			return -1;
-	*ndeleted = i;
 	return store_commit(d.store, cause);
 }
 
@@ -355,28 +358,39 @@ dispatch_store_failed(char *cause)
 }
 
 /*
- * Group commit, once per loop iteration: every state change of the
- * iteration, the pending submits and a bounded slice of the pruned
- * records go in one transaction. After a failure, an iteration with no
- * new submit does not try again before the retry timer.
+ * Group commit, once per loop iteration: the pending submits go in one
+ * transaction, together with the state changes and a bounded slice of the
+ * pruned records when these are due (DISPATCH_STORE_DELAY after the first
+ * one since the last write; `all` writes them now). After a failure, an
+ * iteration with no new submit does not try again before the retry timer.
  */
 void
-dispatch_commit(void)
+dispatch_commit(int all)
 {
 	struct dispatch_ack	*a;
 	struct job		*job;
 	struct pool		*pool;
-	size_t			 nchanged, ndeleted = 0, i;
+	struct job		**changed;
+	size_t			 nchanged, i, k = 0;
 	char			*cause = NULL;
+	int			 changes;
 
 	if (d.store == NULL)
 		return;
-	(void)job_changed_list(&nchanged);
-	if (TAILQ_EMPTY(&d.pending) && nchanged == 0 && d.ndeletes == 0)
+	changed = job_changed_list(&nchanged);
+	changes = nchanged > 0 || store_has_garbage(d.store);
+	if (changes && !all && !d.changes_due) {
+		if (!ev_is_active(&d.delay_timer)) {
+			ev_timer_set(&d.delay_timer, DISPATCH_STORE_DELAY, 0);
+			ev_timer_start(d.sv->loop, &d.delay_timer);
+		}
+		changes = 0;
+	}
+	if (TAILQ_EMPTY(&d.pending) && !changes)
 		return;
-	if (TAILQ_EMPTY(&d.pending) && ev_is_active(&d.retry_timer))
+	if (TAILQ_EMPTY(&d.pending) && ev_is_active(&d.retry_timer) && !all)
 		return;
-	if (dispatch_store_write(&ndeleted, &cause) == -1) {
+	if (dispatch_store_write(changes, &cause) == -1) {
 		store_rollback(d.store);
 		dispatch_store_failed(cause);
 		free(cause);
@@ -387,13 +401,21 @@ dispatch_commit(void)
 		d.failing = 0;
 		ev_timer_stop(d.sv->loop, &d.retry_timer);
 	}
-	job_changed_clear();
-	d.ndeletes -= ndeleted;
+	/* Each job's new record supersedes the one it had. */
+	if (changes) {
+		for (i = 0; i < nchanged; i++, k++) {
+			store_release(d.store, changed[i]->seg);
+			changed[i]->seg = d.putseg[k];
+		}
+		job_changed_clear();
+		d.changes_due = 0;
+		ev_timer_stop(d.sv->loop, &d.delay_timer);
+	}
 	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
 		TAILQ_REMOVE(&d.pending, job, entry);
 		pool = job->pool;
 		pool->pending_len--;
-		job->stored = 1;
+		job->seg = d.putseg[k++];
 		pool->stats.submitted++;
 		pool->stats.state[JOB_QUEUED]++;
 		job_table_add(job);
@@ -413,6 +435,13 @@ dispatch_commit(void)
 	for (i = 0; i < d.sv->npools; i++)
 		if (d.sv->pools[i]->queue_len > 0)
 			dispatch_run(d.sv->pools[i]);
+}
+
+static void
+dispatch_store_delay_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	/* The next loop iteration writes them (see dispatch_commit). */
+	d.changes_due = 1;
 }
 
 static void
@@ -940,7 +969,7 @@ dispatch_job_restore(struct pool *pool, const struct store_record *r)
 	job->finished_at = r->finished_at;
 	job->result = r->result != NULL ? xstrdup(r->result) : NULL;
 	job->error = r->error != NULL ? xstrdup(r->error) : NULL;
-	job->stored = 1;
+	job->seg = r->seg;
 	if (r->key != NULL && job_key_find(r->key) == NULL)
 		job_key_set(job, r->key);
 	pool->stats.submitted++;
@@ -968,8 +997,10 @@ dispatch_recover_unfinished_cb(const struct store_record *r, void *arg)
 		rc->unknown++;
 		return;
 	}
-	if (job_table_find(r->id, JOB_ID_LEN) != NULL)
+	if (job_table_find(r->id, JOB_ID_LEN) != NULL) {
+		store_release(d.store, r->seg);
 		return;
+	}
 	job = dispatch_job_restore(pool, r);
 	if (job->state == JOB_RUNNING) {
 		job->worker = -1;
@@ -992,6 +1023,7 @@ dispatch_recover_unfinished_cb(const struct store_record *r, void *arg)
 	pool->queue_len++;
 }
 
+/* A finished record is kept until result_ttl after it finished. */
 static void
 dispatch_recover_finished_cb(const struct store_record *r, void *arg)
 {
@@ -1003,33 +1035,38 @@ dispatch_recover_finished_cb(const struct store_record *r, void *arg)
 		rc->unknown++;
 		return;
 	}
-	if (job_table_find(r->id, JOB_ID_LEN) != NULL)
+	if (r->finished_at + d.sv->cfg->result_ttl <= ev_now(d.sv->loop) ||
+	    job_table_find(r->id, JOB_ID_LEN) != NULL) {
+		store_release(d.store, r->seg);
 		return;
+	}
 	dispatch_retain(dispatch_job_restore(pool, r));
 	rc->finished++;
 }
 
+static void
+dispatch_recover_cb(const struct store_record *r, void *arg)
+{
+	if (r->state == JOB_QUEUED || r->state == JOB_RUNNING)
+		dispatch_recover_unfinished_cb(r, arg);
+	else
+		dispatch_recover_finished_cb(r, arg);
+}
+
+/*
+ * Read the store back before anything is served: finished records first
+ * (in order of finish time, so that retention prunes the oldest), then
+ * the unfinished jobs in submission order.
+ */
 int
 dispatch_recover(char **cause)
 {
 	struct dispatch_recovery	 rc;
-	double				 now = ev_now(d.sv->loop);
 
 	if (d.store == NULL)
 		return 0;
 	memset(&rc, 0, sizeof rc);
-	if (store_prune(d.store, now - d.sv->cfg->result_ttl, cause) == -1 ||
-	    store_commit(d.store, cause) == -1) {
-		/* A read-only database still serves what it holds. */
-		store_rollback(d.store);
-		log_warnx("store: %s", *cause);
-		free(*cause);
-		*cause = NULL;
-	}
-	if (store_load(d.store, 1, dispatch_recover_finished_cb, &rc,
-	    cause) == -1 ||
-	    store_load(d.store, 0, dispatch_recover_unfinished_cb, &rc,
-	    cause) == -1)
+	if (store_load(d.store, dispatch_recover_cb, &rc, cause) == -1)
 		return -1;
 	if (rc.queued + rc.interrupted + rc.failed + rc.finished > 0)
 		log_info("store: recovered %zu queued job%s, %zu interrupted "

@@ -40,8 +40,11 @@ int	dispatch_job_pending(const struct job *);
 struct dispatch_ack *dispatch_ack_new(void (*cb)(void *, const char *),
 	    void *arg);
 void	dispatch_ack_cancel(struct dispatch_ack *);
-/* Group commit into the store (once per loop iteration). */
-void	dispatch_commit(void);
+/*
+ * Group commit into the store, once per loop iteration; `all` also
+ * writes the state changes that would otherwise wait a little (at exit).
+ */
+void	dispatch_commit(int all);
 /* End every queued job of a pool as cancelled, with why as its error. */
 void	dispatch_cancel_queue(struct pool *, const char *why);
 /* Hand queued jobs to workers that have room. */

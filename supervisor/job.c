@@ -153,7 +153,7 @@ job_set_state(struct job *job, enum job_state state, double now)
 	st->state[job->state]--;
 	st->state[state]++;
 	job->state = state;
-	if (changed.on && job->stored)
+	if (changed.on && job->seg != 0)
 		job_changed_add(job);
 	if (state == JOB_RUNNING)
 		job->started_at = now;

@@ -43,7 +43,6 @@ struct job {
 	uint8_t			 delayed;	/* queued, waiting to retry */
 	uint8_t			 cancel_sent;
 	uint8_t			 truncated;	/* exec */
-	uint8_t			 stored;	/* has a row in a durable store */
 	uint32_t		 changed;	/* 1 + index in the changed set */
 	int16_t			 worker;	/* last worker index, or -1 */
 	uint16_t		 attempts;
@@ -52,6 +51,7 @@ struct job {
 	double			 submitted_at;
 	double			 started_at;
 	double			 finished_at;
+	uint64_t		 seg;		/* durable store segment, 0 none */
 	char			*result;	/* JSON text (see job.c) */
 	char			*error;
 	ev_timer		*timer;		/* timeout or retry, when armed */

@@ -58,29 +58,11 @@ store_readonly(const struct store *st)
 }
 
 int
-store_insert(struct store *st, const struct store_record *rec, char **cause)
-{
-	return st->sqlite ? store_sqlite_insert(st->sqlite, rec, cause) : 0;
-}
-
-int
-store_insert_many(struct store *st, const struct store_record *rec, size_t n,
+store_put(struct store *st, const struct store_record *rec, uint64_t *seg,
     char **cause)
 {
-	return st->sqlite ? store_sqlite_insert_many(st->sqlite, rec, n,
-	    cause) : 0;
-}
-
-int
-store_update(struct store *st, const struct store_record *rec, char **cause)
-{
-	return st->sqlite ? store_sqlite_update(st->sqlite, rec, cause) : 0;
-}
-
-int
-store_delete(struct store *st, const char *id, char **cause)
-{
-	return st->sqlite ? store_sqlite_delete(st->sqlite, id, cause) : 0;
+	*seg = 0;
+	return st->sqlite ? store_sqlite_put(st->sqlite, rec, seg, cause) : 0;
 }
 
 int
@@ -96,16 +78,22 @@ store_rollback(struct store *st)
 		store_sqlite_rollback(st->sqlite);
 }
 
-int
-store_load(struct store *st, int finished,
-    void (*cb)(const struct store_record *, void *), void *arg, char **cause)
+void
+store_release(struct store *st, uint64_t seg)
 {
-	return st->sqlite ? store_sqlite_load(st->sqlite, finished, cb, arg,
-	    cause) : 0;
+	if (st->sqlite != NULL)
+		store_sqlite_release(st->sqlite, seg);
 }
 
 int
-store_prune(struct store *st, double before, char **cause)
+store_has_garbage(const struct store *st)
 {
-	return st->sqlite ? store_sqlite_prune(st->sqlite, before, cause) : 0;
+	return st->sqlite != NULL && store_sqlite_has_garbage(st->sqlite);
+}
+
+int
+store_load(struct store *st,
+    void (*cb)(const struct store_record *, void *), void *arg, char **cause)
+{
+	return st->sqlite ? store_sqlite_load(st->sqlite, cb, arg, cause) : 0;
 }

@@ -5,14 +5,22 @@
  * what was unfinished) and "sqlite:PATH" (one SQLite database in WAL
  * mode, held by one mpsup at a time).
  *
- * Writes go into an open transaction that store_commit() ends; the job
- * engine commits once per loop iteration (group commit), and acknowledges
- * a submit only after the commit that holds it succeeded.
+ * The SQLite store is a log of segments: each commit appends one row that
+ * holds the whole record of every job written since the last commit, and a
+ * job's newest record supersedes its older ones. The job engine tells the
+ * store when a committed record stops mattering (superseded, or pruned);
+ * a segment none of whose records matter any more is deleted by a later
+ * commit. Writing a job costs one record appended to a buffer instead of
+ * a row insert, update or delete, so group commit stays cheap.
+ *
+ * The job engine commits once per loop iteration (group commit), and
+ * acknowledges a submit only after the commit that holds it succeeded.
  */
 #ifndef MPSUP_STORE_H
 #define MPSUP_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct store;
 
@@ -32,9 +40,10 @@ struct store_record {
 	const char	*result;	/* NULL for none */
 	const char	*error;		/* NULL for none */
 	const char	*key;		/* idempotency key, NULL for none */
+	uint64_t	 seg;		/* store_load(): the segment holding it */
 };
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 /*
  * Open a store from its config value ("memory" or "sqlite:/abs/path");
@@ -49,52 +58,47 @@ int		 store_durable(const struct store *);
 int		 store_readonly(const struct store *);
 
 /*
- * Buffered writes: each joins the open transaction (begun on demand).
- * -1 with *cause on failure; the transaction must then be rolled back.
+ * Write a job's whole record into the open transaction; *seg is the
+ * segment it lands in once committed. -1 with *cause on failure; the
+ * transaction must then be rolled back.
  */
-int		 store_insert(struct store *, const struct store_record *,
-		    char **cause);
-/* Insert n records (one statement for a batch of them). */
-int		 store_insert_many(struct store *, const struct store_record *,
-		    size_t n, char **cause);
-int		 store_update(struct store *, const struct store_record *,
-		    char **cause);
-int		 store_delete(struct store *, const char *id, char **cause);
+int		 store_put(struct store *, const struct store_record *,
+		    uint64_t *seg, char **cause);
 /* Commit the open transaction (nothing to do if none). */
 int		 store_commit(struct store *, char **cause);
 /* Drop the open transaction's writes. */
 void		 store_rollback(struct store *);
+/*
+ * A committed record in seg no longer matters (its job has a newer one,
+ * or was pruned): once none of a segment's do, a commit deletes it.
+ */
+void		 store_release(struct store *, uint64_t seg);
+/* Whether released segments wait for a commit to delete them. */
+int		 store_has_garbage(const struct store *);
 
 /*
- * Recovery: call cb for every unfinished job in id order (finished = 0),
- * or every finished record in order of finish time (finished = 1).
+ * Recovery: call cb with every job's newest record, the finished ones in
+ * order of finish time first, then the unfinished ones in id order. Each
+ * counts as mattering in its segment (r->seg) until released.
  */
-int		 store_load(struct store *, int finished,
+int		 store_load(struct store *,
 		    void (*cb)(const struct store_record *, void *), void *arg,
 		    char **cause);
-/* Delete finished records that ended before `before` (at start-up). */
-int		 store_prune(struct store *, double before, char **cause);
 
-/* Back ends (store_sqlite.c). */
+/* Back end (store_sqlite.c). */
 struct store_sqlite;
 struct store_sqlite *store_sqlite_open(const char *path, int sync_full,
 		    char **cause);
 void		 store_sqlite_close(struct store_sqlite *);
 int		 store_sqlite_readonly(const struct store_sqlite *);
-int		 store_sqlite_insert(struct store_sqlite *,
-		    const struct store_record *, char **cause);
-int		 store_sqlite_insert_many(struct store_sqlite *,
-		    const struct store_record *, size_t n, char **cause);
-int		 store_sqlite_update(struct store_sqlite *,
-		    const struct store_record *, char **cause);
-int		 store_sqlite_delete(struct store_sqlite *, const char *id,
-		    char **cause);
+int		 store_sqlite_put(struct store_sqlite *,
+		    const struct store_record *, uint64_t *seg, char **cause);
 int		 store_sqlite_commit(struct store_sqlite *, char **cause);
 void		 store_sqlite_rollback(struct store_sqlite *);
-int		 store_sqlite_load(struct store_sqlite *, int finished,
+void		 store_sqlite_release(struct store_sqlite *, uint64_t seg);
+int		 store_sqlite_has_garbage(const struct store_sqlite *);
+int		 store_sqlite_load(struct store_sqlite *,
 		    void (*cb)(const struct store_record *, void *), void *arg,
-		    char **cause);
-int		 store_sqlite_prune(struct store_sqlite *, double before,
 		    char **cause);
 
 #endif

@@ -1,8 +1,11 @@
 /*
- * The SQLite job store (see store.h): one table of jobs keyed by id (the
- * ids sort by submission time, so recovery reads the queue back in its
- * order), in WAL mode, with prepared statements and one open transaction
- * that store_sqlite_commit() ends.
+ * The SQLite job store (see store.h): a table of segments in WAL mode.
+ * Each commit appends one segment, the records of every job written since
+ * the last one (store_codec.h), as one row: a commit of a thousand jobs
+ * costs one row insert. The store counts, per committed segment, the
+ * records that still matter; when the job engine has released them all
+ * the row is deleted by a later commit. Recovery reads the segments in
+ * order and keeps each job's newest record.
  *
  * One mpsup at a time: PATH.lock is held with flock() for the life of the
  * store and carries the holder's pid, so a second mpsup can say who holds
@@ -23,58 +26,40 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/xmalloc.h"
 #include "supervisor/store.h"
+#include "supervisor/store_codec.h"
 
 enum {
-	STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_UPDATE, STMT_DELETE,
-	STMT_LOAD_QUEUED, STMT_LOAD_FINISHED, STMT_PRUNE, STMT_START,
-	STMT_INSERT_MANY, STMT_N
+	STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DELETE, STMT_LOAD,
+	STMT_LAST, STMT_N
 };
 
-/* Rows per multi-row INSERT: one statement step instead of 32. */
-#define STORE_SQLITE_BATCH	32
-#define STORE_SQLITE_NCOLS	13
+/* A segment grows past this: it is written and the next one begun. */
+#define STORE_SQLITE_SEGMENT_MAX	(8u << 20)
 
 static const char *const store_sqlite_sql[STMT_N] = {
 	"BEGIN",
 	"COMMIT",
-	"INSERT INTO jobs (id, pool, state, attempts, worker, truncated, "
-	    "submitted_at, started_at, finished_at, data, result, error, key) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	"UPDATE jobs SET state = ?3, attempts = ?4, worker = ?5, "
-	    "truncated = ?6, started_at = ?8, finished_at = ?9, result = ?11, "
-	    "error = ?12 WHERE id = ?1",
-	"DELETE FROM jobs WHERE id = ?1",
-	"SELECT id, pool, state, attempts, worker, truncated, submitted_at, "
-	    "started_at, finished_at, data, result, error, key FROM jobs "
-	    "WHERE state < 2 ORDER BY id",
-	"SELECT id, pool, state, attempts, worker, truncated, submitted_at, "
-	    "started_at, finished_at, data, result, error, key FROM jobs "
-	    "WHERE state >= 2 ORDER BY finished_at, id",
-	"DELETE FROM jobs WHERE state >= 2 AND finished_at < ?1",
-	"UPDATE jobs SET state = ?3, attempts = ?4, worker = ?5, "
-	    "started_at = ?8 WHERE id = ?1",
-	NULL,	/* STMT_INSERT_MANY, built by store_sqlite_setup() */
+	"INSERT INTO segments (seq, body) VALUES (?1, ?2)",
+	"DELETE FROM segments WHERE seq = ?1",
+	"SELECT seq, body FROM segments ORDER BY seq",
+	"SELECT coalesce(max(seq), 0) FROM segments",
 };
 
 static const char store_sqlite_schema[] =
-	"CREATE TABLE jobs ("
-	" id INTEGER PRIMARY KEY NOT NULL,"
-	" pool TEXT NOT NULL,"
-	" state INTEGER NOT NULL,"	/* enum job_state */
-	" attempts INTEGER NOT NULL,"
-	" worker INTEGER NOT NULL,"
-	" truncated INTEGER NOT NULL,"
-	" submitted_at REAL NOT NULL,"
-	" started_at REAL NOT NULL,"
-	" finished_at REAL NOT NULL,"
-	" data TEXT NOT NULL,"
-	" result TEXT,"
-	" error TEXT,"
-	" key TEXT"
+	"CREATE TABLE segments ("
+	" seq INTEGER PRIMARY KEY NOT NULL,"
+	" body BLOB NOT NULL"		/* store_codec.h records */
 	");"
-	"PRAGMA user_version = 1;";
+	"PRAGMA user_version = 2;";
+
+/* A committed segment and how many of its records still matter. */
+struct store_sqlite_seg {
+	uint64_t	seq;
+	uint32_t	live;
+};
 
 struct store_sqlite {
 	char		*path;
@@ -83,6 +68,20 @@ struct store_sqlite {
 	int		 in_txn;
 	int		 readonly;	/* on a read-only file system */
 	sqlite3_stmt	*stmt[STMT_N];
+
+	uint64_t	 next_seq;	/* of the segment being filled */
+	struct buf	 body;		/* its records */
+	uint32_t	 nbody;		/* how many */
+	/* Segments written in the open transaction, not yet committed. */
+	struct store_sqlite_seg *written;
+	size_t		 nwritten, written_cap;
+	/* Committed segments, by seq, with records that matter. */
+	struct store_sqlite_seg *live;
+	size_t		 nlive, live_cap;
+	size_t		 nzero;		/* entries of live down to 0 */
+	/* Segments whose records no longer matter, to delete. */
+	uint64_t	*dead;
+	size_t		 ndead, dead_cap;
 };
 
 static void
@@ -169,39 +168,6 @@ store_sqlite_version(struct store_sqlite *s, int *version, char **cause)
 	return 0;
 }
 
-/* INSERT INTO jobs (...) VALUES (?,...), ... for STORE_SQLITE_BATCH rows. */
-static int
-store_sqlite_prepare_many(struct store_sqlite *s, sqlite3_stmt **st)
-{
-	const char	*values = strstr(store_sqlite_sql[STMT_INSERT], "VALUES");
-	char		*sql, *p;
-	size_t		 len;
-	int		 i, j, rc;
-
-	len = (size_t)(values - store_sqlite_sql[STMT_INSERT]) + 8 +
-	    STORE_SQLITE_BATCH * (STORE_SQLITE_NCOLS * 2 + 3);
-	sql = p = xmalloc(len);
-	p += snprintf(p, len, "%.*sVALUES ",
-	    (int)(values - store_sqlite_sql[STMT_INSERT]),
-	    store_sqlite_sql[STMT_INSERT]);
-	for (i = 0; i < STORE_SQLITE_BATCH; i++) {
-		*p++ = i ? ',' : '(';
-		if (i)
-			*p++ = '(';
-		for (j = 0; j < STORE_SQLITE_NCOLS; j++) {
-			*p++ = j ? ',' : '?';
-			if (j)
-				*p++ = '?';
-		}
-		*p++ = ')';
-	}
-	*p = '\0';
-	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
-	    NULL);
-	free(sql);
-	return rc;
-}
-
 static int
 store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 {
@@ -257,6 +223,11 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			return -1;
 		}
+	} else if (version == 1) {
+		xasprintf(cause, "%s: a database of an earlier development "
+		    "version of mpsup (schema version 1), which this one does "
+		    "not read", s->path);
+		return -1;
 	} else if (version != STORE_SCHEMA_VERSION) {
 		xasprintf(cause, "%s: schema version %d, this mpsup knows "
 		    "version %d", s->path, version, STORE_SCHEMA_VERSION);
@@ -264,16 +235,21 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 	}
 prepare:
 	for (i = 0; i < STMT_N; i++) {
-		if (i == STMT_INSERT_MANY)
-			rc = store_sqlite_prepare_many(s, &s->stmt[i]);
-		else
-			rc = sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1,
-			    SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
+		rc = sqlite3_prepare_v3(s->db, store_sqlite_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
 			store_sqlite_cause(s, cause, "preparing statements");
 			return -1;
 		}
 	}
+	st = s->stmt[STMT_LAST];
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		store_sqlite_cause(s, cause, "reading the last segment");
+		sqlite3_reset(st);
+		return -1;
+	}
+	s->next_seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+	sqlite3_reset(st);
 	return 0;
 }
 
@@ -391,6 +367,10 @@ store_sqlite_close(struct store_sqlite *s)
 
 	if (s->in_txn)
 		store_sqlite_rollback(s);
+	buf_free(&s->body);
+	free(s->written);
+	free(s->live);
+	free(s->dead);
 	for (i = 0; i < STMT_N; i++)
 		sqlite3_finalize(s->stmt[i]);
 	if (s->db != NULL)
@@ -429,199 +409,280 @@ store_sqlite_begin(struct store_sqlite *s, char **cause)
 }
 
 static void
-store_sqlite_bind_text(sqlite3_stmt *st, int i, const char *p)
+store_sqlite_seg_push(struct store_sqlite_seg **a, size_t *n, size_t *cap,
+    uint64_t seq, uint32_t live)
 {
-	if (p != NULL)
-		sqlite3_bind_text(st, i, p, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*a = xreallocarray(*a, *cap, sizeof **a);
+	}
+	(*a)[*n].seq = seq;
+	(*a)[(*n)++].live = live;
 }
 
-/*
- * Ids are 64-bit numbers written in 16 hex digits: as the table's integer
- * key they sort the same, and new jobs append at the end of the b-tree.
- */
-static sqlite3_int64
-store_sqlite_id(const char *id)
+/* Write the segment being filled as a row of the open transaction. */
+static int
+store_sqlite_write(struct store_sqlite *s, char **cause)
 {
-	uint64_t	v = 0;
-	int		i;
+	sqlite3_stmt	*st = s->stmt[STMT_INSERT];
 
-	for (i = 0; i < 16; i++)
-		v = (v << 4) | (uint64_t)(id[i] >= 'a' ? id[i] - 'a' + 10 :
-		    id[i] >= 'A' ? id[i] - 'A' + 10 : id[i] - '0');
-	return (sqlite3_int64)v;
-}
-
-/* Bind a record's columns as parameters o+1 .. o+13 (see the INSERT). */
-static void
-store_sqlite_bind(sqlite3_stmt *st, const struct store_record *r, int all,
-    int o)
-{
-	sqlite3_bind_int64(st, o + 1, store_sqlite_id(r->id));
-	sqlite3_bind_int(st, o + 3, r->state);
-	sqlite3_bind_int(st, o + 4, (int)r->attempts);
-	sqlite3_bind_int(st, o + 5, r->worker);
-	sqlite3_bind_double(st, o + 8, r->started_at);
-	if (all == 0)
-		return;
-	sqlite3_bind_int(st, o + 6, r->truncated);
-	sqlite3_bind_double(st, o + 9, r->finished_at);
-	store_sqlite_bind_text(st, o + 11, r->result);
-	store_sqlite_bind_text(st, o + 12, r->error);
-	if (all == 1)
-		return;
-	sqlite3_bind_text(st, o + 2, r->pool, -1, SQLITE_STATIC);
-	sqlite3_bind_double(st, o + 7, r->submitted_at);
-	sqlite3_bind_text(st, o + 10, r->data, (int)r->data_len,
-	    SQLITE_STATIC);
-	store_sqlite_bind_text(st, o + 13, r->key);
-}
-
-int
-store_sqlite_insert(struct store_sqlite *s, const struct store_record *r,
-    char **cause)
-{
-	if (store_sqlite_begin(s, cause) == -1)
-		return -1;
-	store_sqlite_bind(s->stmt[STMT_INSERT], r, 2, 0);
-	return store_sqlite_step(s, s->stmt[STMT_INSERT], cause, "insert");
-}
-
-int
-store_sqlite_insert_many(struct store_sqlite *s,
-    const struct store_record *r, size_t n, char **cause)
-{
-	sqlite3_stmt	*st = s->stmt[STMT_INSERT_MANY];
-	size_t		 i;
-
-	if (n != STORE_SQLITE_BATCH) {
-		for (i = 0; i < n; i++)
-			if (store_sqlite_insert(s, &r[i], cause) == -1)
-				return -1;
+	if (s->nbody == 0)
 		return 0;
-	}
 	if (store_sqlite_begin(s, cause) == -1)
 		return -1;
-	for (i = 0; i < n; i++)
-		store_sqlite_bind(st, &r[i], 2, (int)i * STORE_SQLITE_NCOLS);
-	return store_sqlite_step(s, st, cause, "insert");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->next_seq);
+	sqlite3_bind_blob64(st, 2, s->body.data, s->body.len, SQLITE_STATIC);
+	if (store_sqlite_step(s, st, cause, "writing a segment") == -1)
+		return -1;
+	store_sqlite_seg_push(&s->written, &s->nwritten, &s->written_cap,
+	    s->next_seq++, s->nbody);
+	buf_reset(&s->body);
+	s->nbody = 0;
+	return 0;
 }
 
 int
-store_sqlite_update(struct store_sqlite *s, const struct store_record *r,
-    char **cause)
+store_sqlite_put(struct store_sqlite *s, const struct store_record *r,
+    uint64_t *seg, char **cause)
 {
-	if (store_sqlite_begin(s, cause) == -1)
+	if (s->body.len >= STORE_SQLITE_SEGMENT_MAX &&
+	    store_sqlite_write(s, cause) == -1)
 		return -1;
-	/* A job that starts changes only these (the smaller write). */
-	if (r->state == 1) {
-		store_sqlite_bind(s->stmt[STMT_START], r, 0, 0);
-		return store_sqlite_step(s, s->stmt[STMT_START], cause,
-		    "update");
-	}
-	store_sqlite_bind(s->stmt[STMT_UPDATE], r, 1, 0);
-	return store_sqlite_step(s, s->stmt[STMT_UPDATE], cause, "update");
-}
-
-int
-store_sqlite_delete(struct store_sqlite *s, const char *id, char **cause)
-{
-	sqlite3_stmt	*st = s->stmt[STMT_DELETE];
-
-	if (store_sqlite_begin(s, cause) == -1)
-		return -1;
-	sqlite3_bind_int64(st, 1, store_sqlite_id(id));
-	return store_sqlite_step(s, st, cause, "delete");
+	store_codec_put(&s->body, r);
+	s->nbody++;
+	*seg = s->next_seq;
+	return 0;
 }
 
 int
 store_sqlite_commit(struct store_sqlite *s, char **cause)
 {
-	if (!s->in_txn)
+	sqlite3_stmt	*st = s->stmt[STMT_DELETE];
+	size_t		 i;
+
+	if (s->nbody == 0 && s->ndead == 0 && !s->in_txn)
 		return 0;
+	if (store_sqlite_write(s, cause) == -1)
+		goto fail;
+	if (s->ndead > 0 && store_sqlite_begin(s, cause) == -1)
+		goto fail;
+	for (i = 0; i < s->ndead; i++) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)s->dead[i]);
+		if (store_sqlite_step(s, st, cause, "deleting a segment") == -1)
+			goto fail;
+	}
 	if (sqlite3_get_autocommit(s->db)) {
 		/* An error already ended (rolled back) the transaction. */
-		s->in_txn = 0;
 		xasprintf(cause, "%s: the transaction was rolled back "
 		    "after an error", s->path);
-		return -1;
+		goto fail;
 	}
-	if (store_sqlite_step(s, s->stmt[STMT_COMMIT], cause, "commit") ==
-	    -1) {
-		store_sqlite_rollback(s);
-		return -1;
-	}
+	if (store_sqlite_step(s, s->stmt[STMT_COMMIT], cause, "commit") == -1)
+		goto fail;
 	s->in_txn = 0;
+	s->ndead = 0;
+	for (i = 0; i < s->nwritten; i++)
+		store_sqlite_seg_push(&s->live, &s->nlive, &s->live_cap,
+		    s->written[i].seq, s->written[i].live);
+	s->nwritten = 0;
 	return 0;
+fail:
+	store_sqlite_rollback(s);
+	return -1;
 }
 
+/* Drop what the open transaction holds; released segments stay dead. */
 void
 store_sqlite_rollback(struct store_sqlite *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->in_txn = 0;
+	buf_reset(&s->body);
+	s->nbody = 0;
+	s->nwritten = 0;
 }
 
-static const char *
-store_sqlite_column(sqlite3_stmt *st, int i)
+/*
+ * A segment whose count drops to 0 stays in the live list (still sorted)
+ * until dead entries are half of it: one pass then squeezes them out, so
+ * releases cost O(log n) however many segments there are.
+ */
+void
+store_sqlite_release(struct store_sqlite *s, uint64_t seq)
 {
-	return (const char *)sqlite3_column_text(st, i);
+	size_t	lo = 0, hi = s->nlive, mid, i, j;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->live[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == s->nlive || s->live[lo].seq != seq || s->live[lo].live == 0)
+		return;		/* not a committed segment: nothing to count */
+	if (--s->live[lo].live > 0)
+		return;
+	if (s->ndead == s->dead_cap) {
+		s->dead_cap = s->dead_cap ? s->dead_cap * 2 : 64;
+		s->dead = xreallocarray(s->dead, s->dead_cap, sizeof *s->dead);
+	}
+	s->dead[s->ndead++] = seq;
+	if (++s->nzero <= s->nlive / 2)
+		return;
+	for (i = j = 0; i < s->nlive; i++)
+		if (s->live[i].live > 0)
+			s->live[j++] = s->live[i];
+	s->nlive = j;
+	s->nzero = 0;
 }
 
 int
-store_sqlite_load(struct store_sqlite *s, int finished,
+store_sqlite_has_garbage(const struct store_sqlite *s)
+{
+	return s->ndead > 0;
+}
+
+/* Recovery: each job's newest record, and where it came from. */
+struct store_sqlite_rec {
+	struct store_record	r;
+	size_t			seg;	/* index in the loaded segments */
+};
+
+static int
+store_sqlite_finished_cmp(const void *a, const void *b)
+{
+	const struct store_record *x = &((const struct store_sqlite_rec *)a)->r;
+	const struct store_record *y = &((const struct store_sqlite_rec *)b)->r;
+
+	if (x->finished_at != y->finished_at)
+		return x->finished_at < y->finished_at ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+static int
+store_sqlite_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_sqlite_rec *)a)->r.id,
+	    ((const struct store_sqlite_rec *)b)->r.id);
+}
+
+static int
+store_sqlite_unfinished(const struct store_record *r)
+{
+	return r->state < 2;	/* queued or running */
+}
+
+/*
+ * Read every segment (bodies kept in memory until the callbacks are done),
+ * keep each id's newest record, hand them out, and count per segment the
+ * records handed out; segments left with none are deleted by the next
+ * commit.
+ */
+int
+store_sqlite_load(struct store_sqlite *s,
     void (*cb)(const struct store_record *, void *), void *arg, char **cause)
 {
-	sqlite3_stmt		*st;
-	struct store_record	 r;
-	int			 rc;
+	sqlite3_stmt		*st = s->stmt[STMT_LOAD];
+	struct store_sqlite_seg	*segs = NULL;
+	struct store_sqlite_rec	*recs = NULL, *newest, rec;
+	char			**bodies = NULL;
+	size_t			 nsegs = 0, segs_cap = 0, nrecs = 0, recs_cap = 0;
+	size_t			 i, j, n, off, len, *slot = NULL, nslots, h;
+	const char		*blob;
+	int			 rc, ret = -1;
 
-	st = s->stmt[finished ? STMT_LOAD_FINISHED : STMT_LOAD_QUEUED];
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&r, 0, sizeof r);
-		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER ||
-		    store_sqlite_column(st, 1) == NULL ||
-		    store_sqlite_column(st, 9) == NULL) {
-			xasprintf(cause, "%s: a row of table jobs is malformed",
-			    s->path);
-			sqlite3_reset(st);
-			return -1;
+		len = (size_t)sqlite3_column_bytes(st, 1);
+		blob = sqlite3_column_blob(st, 1);
+		if (blob == NULL && len > 0) {
+			store_sqlite_cause(s, cause, "reading segments");
+			goto out;
 		}
-		snprintf(r.id, sizeof r.id, "%016llx",
-		    (unsigned long long)sqlite3_column_int64(st, 0));
-		r.pool = store_sqlite_column(st, 1);
-		r.state = sqlite3_column_int(st, 2);
-		r.attempts = (unsigned)sqlite3_column_int(st, 3);
-		r.worker = sqlite3_column_int(st, 4);
-		r.truncated = sqlite3_column_int(st, 5);
-		r.submitted_at = sqlite3_column_double(st, 6);
-		r.started_at = sqlite3_column_double(st, 7);
-		r.finished_at = sqlite3_column_double(st, 8);
-		r.data = store_sqlite_column(st, 9);
-		r.data_len = (size_t)sqlite3_column_bytes(st, 9);
-		r.result = store_sqlite_column(st, 10);
-		r.error = store_sqlite_column(st, 11);
-		r.key = store_sqlite_column(st, 12);
-		cb(&r, arg);
+		store_sqlite_seg_push(&segs, &nsegs, &segs_cap,
+		    (uint64_t)sqlite3_column_int64(st, 0), 0);
+		bodies = xreallocarray(bodies, segs_cap, sizeof *bodies);
+		bodies[nsegs - 1] = xmalloc(len + 1);
+		if (len > 0)
+			memcpy(bodies[nsegs - 1], blob, len);
+		for (off = 0; off < len; off += n) {
+			if ((n = store_codec_get(bodies[nsegs - 1] + off,
+			    len - off, &rec.r)) == 0) {
+				xasprintf(cause, "%s: segment %llu is malformed "
+				    "at byte %zu", s->path, (unsigned long long)
+				    segs[nsegs - 1].seq, off);
+				goto out;
+			}
+			rec.seg = nsegs - 1;
+			if (nrecs == recs_cap) {
+				recs_cap = recs_cap ? recs_cap * 2 : 1024;
+				recs = xreallocarray(recs, recs_cap,
+				    sizeof *recs);
+			}
+			recs[nrecs++] = rec;
+		}
 	}
 	if (rc != SQLITE_DONE) {
-		store_sqlite_cause(s, cause, "reading jobs");
-		sqlite3_reset(st);
-		return -1;
+		store_sqlite_cause(s, cause, "reading segments");
+		goto out;
 	}
+
+	/* Newest record per id: later segments come later in recs. */
+	for (nslots = 16; nslots < nrecs * 2; nslots *= 2)
+		;
+	slot = xcalloc(nslots, sizeof *slot);	/* 1 + index, 0 empty */
+	for (i = 0; i < nrecs; i++) {
+		for (h = (size_t)strtoull(recs[i].r.id + 8, NULL, 16) &
+		    (nslots - 1); slot[h] != 0; h = (h + 1) & (nslots - 1))
+			if (strcmp(recs[slot[h] - 1].r.id, recs[i].r.id) == 0)
+				break;
+		slot[h] = i + 1;
+	}
+	newest = xreallocarray(NULL, nrecs ? nrecs : 1, sizeof *newest);
+	for (i = j = 0; i < nslots; i++)
+		if (slot[i] != 0)
+			newest[j++] = recs[slot[i] - 1];
+	free(recs);
+	recs = newest;
+	nrecs = j;
+	/* Finished ones, by finish time, first; then the others by id. */
+	for (i = j = 0; i < nrecs; i++)
+		if (!store_sqlite_unfinished(&recs[i].r)) {
+			rec = recs[j];
+			recs[j++] = recs[i];
+			recs[i] = rec;
+		}
+	qsort(recs, j, sizeof *recs, store_sqlite_finished_cmp);
+	qsort(recs + j, nrecs - j, sizeof *recs, store_sqlite_id_cmp);
+	for (i = 0; i < nrecs; i++) {
+		segs[recs[i].seg].live++;
+		recs[i].r.seg = segs[recs[i].seg].seq;
+		cb(&recs[i].r, arg);
+	}
+	/* The segments' counts; those with nothing left are garbage. */
+	s->nlive = s->ndead = s->nzero = 0;
+	for (i = 0; i < nsegs; i++) {
+		if (segs[i].live > 0) {
+			store_sqlite_seg_push(&s->live, &s->nlive,
+			    &s->live_cap, segs[i].seq, segs[i].live);
+			continue;
+		}
+		if (s->ndead == s->dead_cap) {
+			s->dead_cap = s->dead_cap ? s->dead_cap * 2 : 64;
+			s->dead = xreallocarray(s->dead, s->dead_cap,
+			    sizeof *s->dead);
+		}
+		s->dead[s->ndead++] = segs[i].seq;
+	}
+	ret = 0;
+out:
 	sqlite3_reset(st);
-	return 0;
-}
-
-int
-store_sqlite_prune(struct store_sqlite *s, double before, char **cause)
-{
-	sqlite3_stmt	*st = s->stmt[STMT_PRUNE];
-
-	if (store_sqlite_begin(s, cause) == -1)
-		return -1;
-	sqlite3_bind_double(st, 1, before);
-	return store_sqlite_step(s, st, cause, "pruning finished records");
+	for (i = 0; i < nsegs; i++)
+		free(bodies[i]);
+	free(bodies);
+	free(segs);
+	free(recs);
+	free(slot);
+	return ret;
 }

@@ -47,7 +47,7 @@ static void
 supervisor_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	/* Commit first: it releases the replies and jobs that waited for it. */
-	dispatch_commit();
+	dispatch_commit(0);
 	dispatch_flush();
 	if (supervisor->listener != NULL)
 		listener_flush(supervisor->listener);
@@ -321,7 +321,7 @@ supervisor_main(const struct supervisor_options *opts)
 	ev_timer_stop(sv.loop, &sv.shutdown_timer);
 	/* The last state changes (jobs that ended while stopping). */
 	if (status == 0)
-		dispatch_commit();
+		dispatch_commit(1);
 	if ((n = (ssize_t)dispatch_unfinished()) > 0 && status == 0) {
 		if (store_durable(sv.store))
 			log_info("%zd unfinished job%s kept in the store for "

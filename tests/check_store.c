@@ -1,6 +1,7 @@
 /*
  * Unit tests for the job store: the memory store, and the SQLite store's
- * schema, writes, group commit, recovery order, pruning, lock and faults.
+ * schema, segments (newest record wins, dead ones deleted), recovery
+ * order, lock and faults.
  */
 #include "config.h"
 
@@ -8,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "supervisor/store.h"
+#include "supervisor/store_codec.h"
 
 static char	dir[64];
 static char	path[128];
@@ -57,12 +61,14 @@ record(const char *id, int state, const char *data)
 
 /* What store_load() gave, in order. */
 struct loaded {
-	char	ids[16][17];
-	int	states[16];
-	char	keys[16][32];
-	char	results[16][32];
-	int	attempts[16];
-	int	n;
+	char		ids[16][17];
+	int		states[16];
+	char		keys[16][32];
+	char		results[16][32];
+	char		data[16][32];
+	int		attempts[16];
+	uint64_t	segs[16];
+	int		n;
 };
 
 static void
@@ -74,8 +80,10 @@ load_cb(const struct store_record *r, void *arg)
 	memcpy(l->ids[l->n], r->id, 17);
 	l->states[l->n] = r->state;
 	l->attempts[l->n] = (int)r->attempts;
+	l->segs[l->n] = r->seg;
 	snprintf(l->keys[l->n], 32, "%s", r->key ? r->key : "");
 	snprintf(l->results[l->n], 32, "%s", r->result ? r->result : "");
+	snprintf(l->data[l->n], 32, "%.*s", (int)r->data_len, r->data);
 	l->n++;
 }
 
@@ -91,19 +99,74 @@ open_ok(void)
 	return st;
 }
 
+/* Put one record; its segment. */
+static uint64_t
+put_ok(struct store *st, const struct store_record *r)
+{
+	uint64_t	 seg = 0;
+	char		*cause = NULL;
+
+	if (store_put(st, r, &seg, &cause) == -1)
+		ck_abort_msg("store_put: %s", cause);
+	return seg;
+}
+
+static void
+commit_ok(struct store *st)
+{
+	char	*cause = NULL;
+
+	if (store_commit(st, &cause) == -1)
+		ck_abort_msg("store_commit: %s", cause);
+}
+
+/* Close, open again and load: what a restart would see. */
+static struct store *
+reload(struct store *st, struct loaded *l)
+{
+	char	*cause = NULL;
+
+	store_close(st);
+	st = open_ok();
+	memset(l, 0, sizeof *l);
+	if (store_load(st, load_cb, l, &cause) == -1)
+		ck_abort_msg("store_load: %s", cause);
+	return st;
+}
+
+/* Rows in the segments table, read with SQLite directly. */
+static int
+segment_rows(void)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*s;
+	int		 n;
+
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+	    "segments", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
 START_TEST(test_memory_store_keeps_nothing_and_never_fails)
 {
 	struct store		*st;
 	struct store_record	 r = record("0000000000000001", 0, "1");
 	struct loaded		 l = { .n = 0 };
+	uint64_t		 seg = 99;
 	char			*cause = NULL;
 
 	st = store_open("memory", 0, &cause);
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(store_durable(st), 0);
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
+	ck_assert_int_eq(store_put(st, &r, &seg, &cause), 0);
+	ck_assert_uint_eq(seg, 0);
 	ck_assert_int_eq(store_commit(st, &cause), 0);
-	ck_assert_int_eq(store_load(st, 0, load_cb, &l, &cause), 0);
+	ck_assert_int_eq(store_load(st, load_cb, &l, &cause), 0);
 	ck_assert_int_eq(l.n, 0);
 	store_close(st);
 }
@@ -132,21 +195,28 @@ START_TEST(test_sqlite_creates_a_versioned_schema_in_wal_mode)
 }
 END_TEST
 
-START_TEST(test_sqlite_unknown_schema_version_is_refused)
+/* A database of schema version v is refused with a cause saying want. */
+static void
+refused_at_version(int v, const char *want)
 {
 	struct store	*st;
 	sqlite3		*db;
-	char		*cause = NULL;
+	char		*cause = NULL, sql[64];
 
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL,
-	    NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	st = store_open(spec, 0, &cause);
 	ck_assert_ptr_null(st);
-	ck_assert_ptr_nonnull(strstr(cause, "schema version 99"));
+	ck_assert_ptr_nonnull(strstr(cause, want));
 	ck_assert_ptr_nonnull(strstr(cause, path));
 	free(cause);
+}
+
+START_TEST(test_sqlite_unknown_schema_version_is_refused)
+{
+	refused_at_version(99, "schema version 99");
 }
 END_TEST
 
@@ -154,108 +224,186 @@ START_TEST(test_sqlite_writes_are_seen_only_after_commit)
 {
 	struct store		*st = open_ok();
 	struct store_record	 r = record("0000000000000001", 0, "{\"a\":1}");
-	struct loaded		 l = { .n = 0 };
-	char			*cause = NULL;
+	struct loaded		 l;
 
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
+	put_ok(st, &r);
 	store_rollback(st);
-	ck_assert_int_eq(store_load(st, 0, load_cb, &l, &cause), 0);
+	st = reload(st, &l);
 	ck_assert_int_eq(l.n, 0);
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
-	ck_assert_int_eq(store_commit(st, &cause), 0);
+	put_ok(st, &r);
+	commit_ok(st);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.ids[0], "0000000000000001");
+	ck_assert_str_eq(l.data[0], "{\"a\":1}");
 	store_close(st);
+}
+END_TEST
 
-	st = open_ok();
-	ck_assert_int_eq(store_load(st, 0, load_cb, &l, &cause), 0);
+/*
+ * One commit, one segment: a job's newer record supersedes its older
+ * one, and a segment none of whose records matter any more is deleted.
+ */
+START_TEST(test_sqlite_newest_record_wins_and_dead_segments_go)
+{
+	struct store		*st = open_ok();
+	struct store_record	 a = record("0000000000000001", 0, "1");
+	struct store_record	 b = record("0000000000000002", 0, "2");
+	struct loaded		 l;
+	uint64_t		 s1, s2;
+
+	a.key = "order-1";
+	s1 = put_ok(st, &a);
+	ck_assert_uint_eq(put_ok(st, &b), s1);
+	commit_ok(st);
+	/* a ran and finished; b is still queued: s1 keeps b. */
+	a.state = 2;
+	a.attempts = 1;
+	a.finished_at = 1001.0;
+	a.result = "\"ok\"";
+	s2 = put_ok(st, &a);
+	ck_assert_uint_gt(s2, s1);
+	commit_ok(st);
+	store_release(st, s1);
+	ck_assert_int_eq(store_has_garbage(st), 0);
+	commit_ok(st);
+	ck_assert_int_eq(segment_rows(), 2);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_str_eq(l.ids[0], "0000000000000001");	/* finished first */
+	ck_assert_int_eq(l.states[0], 2);
+	ck_assert_int_eq(l.attempts[0], 1);
+	ck_assert_str_eq(l.keys[0], "order-1");
+	ck_assert_str_eq(l.results[0], "\"ok\"");
+	ck_assert_uint_eq(l.segs[0], s2);
+	ck_assert_str_eq(l.ids[1], "0000000000000002");
+	ck_assert_int_eq(l.states[1], 0);
+	ck_assert_uint_eq(l.segs[1], s1);
+	/* b is pruned: nothing in s1 matters, the next commit drops it. */
+	store_release(st, s1);
+	ck_assert_int_eq(store_has_garbage(st), 1);
+	commit_ok(st);
+	ck_assert_int_eq(store_has_garbage(st), 0);
+	ck_assert_int_eq(segment_rows(), 1);
+	st = reload(st, &l);
 	ck_assert_int_eq(l.n, 1);
 	ck_assert_str_eq(l.ids[0], "0000000000000001");
 	store_close(st);
 }
 END_TEST
 
-START_TEST(test_sqlite_update_and_delete_change_what_is_loaded)
+/* At load, a segment whose records were all superseded is garbage. */
+START_TEST(test_sqlite_load_finds_fully_superseded_segments)
 {
 	struct store		*st = open_ok();
 	struct store_record	 a = record("0000000000000001", 0, "1");
-	struct store_record	 b = record("0000000000000002", 0, "2");
-	struct loaded		 q = { .n = 0 }, f = { .n = 0 };
-	char			*cause = NULL;
+	struct loaded		 l;
 
-	a.key = "order-1";
-	ck_assert_int_eq(store_insert(st, &a, &cause), 0);
-	ck_assert_int_eq(store_insert(st, &b, &cause), 0);
-	ck_assert_int_eq(store_commit(st, &cause), 0);
-	/* a ran and finished; b was deleted (pruned). */
-	a.state = 2;
+	put_ok(st, &a);
+	commit_ok(st);
+	a.state = 1;
 	a.attempts = 1;
-	a.finished_at = 1001.0;
-	a.result = "\"ok\"";
-	ck_assert_int_eq(store_update(st, &a, &cause), 0);
-	ck_assert_int_eq(store_delete(st, b.id, &cause), 0);
-	ck_assert_int_eq(store_commit(st, &cause), 0);
-	ck_assert_int_eq(store_load(st, 0, load_cb, &q, &cause), 0);
-	ck_assert_int_eq(store_load(st, 1, load_cb, &f, &cause), 0);
-	ck_assert_int_eq(q.n, 0);
-	ck_assert_int_eq(f.n, 1);
-	ck_assert_int_eq(f.states[0], 2);
-	ck_assert_int_eq(f.attempts[0], 1);
-	ck_assert_str_eq(f.keys[0], "order-1");
-	ck_assert_str_eq(f.results[0], "\"ok\"");
+	put_ok(st, &a);
+	commit_ok(st);
+	/* Stopped before it released the first segment (as a crash would). */
+	ck_assert_int_eq(segment_rows(), 2);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_int_eq(l.states[0], 1);
+	ck_assert_int_eq(store_has_garbage(st), 1);
+	commit_ok(st);
+	ck_assert_int_eq(segment_rows(), 1);
 	store_close(st);
 }
 END_TEST
 
-START_TEST(test_sqlite_recovery_loads_unfinished_in_id_order)
+START_TEST(test_sqlite_recovery_order_finished_by_time_then_ids)
 {
 	static const char *const ids[] = { "00000000000000c3",
 	    "00000000000000a1", "00000000000000b2" };
 	struct store		*st = open_ok();
 	struct store_record	 r;
-	struct loaded		 l = { .n = 0 };
-	char			*cause = NULL;
+	struct loaded		 l;
 	int			 i;
 
 	for (i = 0; i < 3; i++) {
 		r = record(ids[i], i == 1 ? 1 : 0, "x");
 		r.attempts = i == 1 ? 1 : 0;
-		ck_assert_int_eq(store_insert(st, &r, &cause), 0);
+		put_ok(st, &r);
 	}
-	ck_assert_int_eq(store_commit(st, &cause), 0);
-	ck_assert_int_eq(store_load(st, 0, load_cb, &l, &cause), 0);
-	ck_assert_int_eq(l.n, 3);
-	ck_assert_str_eq(l.ids[0], "00000000000000a1");
-	ck_assert_str_eq(l.ids[1], "00000000000000b2");
-	ck_assert_str_eq(l.ids[2], "00000000000000c3");
+	r = record("00000000000000f1", 3, "");
+	r.finished_at = 300.0;
+	put_ok(st, &r);
+	commit_ok(st);
+	r = record("00000000000000f2", 2, "");
+	r.finished_at = 100.0;
+	put_ok(st, &r);
+	commit_ok(st);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 5);
+	ck_assert_str_eq(l.ids[0], "00000000000000f2");
+	ck_assert_str_eq(l.ids[1], "00000000000000f1");
+	ck_assert_str_eq(l.ids[2], "00000000000000a1");
+	ck_assert_str_eq(l.ids[3], "00000000000000b2");
+	ck_assert_str_eq(l.ids[4], "00000000000000c3");
 	/* The running one comes back as running, its attempt counted. */
-	ck_assert_int_eq(l.states[0], 1);
-	ck_assert_int_eq(l.attempts[0], 1);
+	ck_assert_int_eq(l.states[2], 1);
+	ck_assert_int_eq(l.attempts[2], 1);
 	store_close(st);
 }
 END_TEST
 
-START_TEST(test_sqlite_prune_deletes_only_old_finished_records)
+/* A commit bigger than a segment is split; every record lands. */
+START_TEST(test_sqlite_big_commit_spans_segments)
 {
 	struct store		*st = open_ok();
 	struct store_record	 r;
-	struct loaded		 f = { .n = 0 }, q = { .n = 0 };
-	char			*cause = NULL;
+	struct loaded		 l;
+	uint64_t		 first, seg = 0;
+	char			*big, id[17];
+	int			 i;
 
-	r = record("0000000000000001", 2, "x");
-	r.finished_at = 100.0;
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
-	r = record("0000000000000002", 3, "x");
-	r.finished_at = 300.0;
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
-	r = record("0000000000000003", 0, "x");
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
-	ck_assert_int_eq(store_commit(st, &cause), 0);
-	ck_assert_int_eq(store_prune(st, 200.0, &cause), 0);
-	ck_assert_int_eq(store_commit(st, &cause), 0);
-	ck_assert_int_eq(store_load(st, 1, load_cb, &f, &cause), 0);
-	ck_assert_int_eq(store_load(st, 0, load_cb, &q, &cause), 0);
-	ck_assert_int_eq(f.n, 1);
-	ck_assert_str_eq(f.ids[0], "0000000000000002");
-	ck_assert_int_eq(q.n, 1);
+	big = malloc(3 << 20);
+	memset(big, 'x', 3 << 20);
+	big[(3 << 20) - 1] = '\0';
+	for (i = 0; i < 6; i++) {
+		snprintf(id, sizeof id, "%016x", i + 1);
+		r = record(id, 0, big);
+		seg = put_ok(st, &r);
+		if (i == 0)
+			first = seg;
+	}
+	ck_assert_uint_gt(seg, first);
+	commit_ok(st);
+	ck_assert_int_gt(segment_rows(), 1);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 6);
+	ck_assert_uint_eq(l.segs[0], first);
+	ck_assert_uint_eq(l.segs[5], seg);
+	free(big);
+	store_close(st);
+}
+END_TEST
+
+/* Bytes that are not records: refused at load, naming file and segment. */
+START_TEST(test_sqlite_malformed_segment_is_refused)
+{
+	struct store	*st;
+	sqlite3		*db;
+	struct loaded	 l = { .n = 0 };
+	char		*cause = NULL;
+
+	st = open_ok();
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO segments VALUES "
+	    "(7, x'0500000001')", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = open_ok();
+	ck_assert_int_eq(store_load(st, load_cb, &l, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, path));
+	ck_assert_ptr_nonnull(strstr(cause, "segment 7 is malformed"));
+	free(cause);
 	store_close(st);
 }
 END_TEST
@@ -342,16 +490,17 @@ START_TEST(test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing)
 {
 	struct store		*st = open_ok();
 	struct store_record	 r;
-	struct loaded		 l = { .n = 0 };
+	struct loaded		 l;
 	struct rlimit		 lim, old;
+	uint64_t		 seg;
 	struct stat		 sb;
 	char			*cause = NULL, *big;
 	int			 rc;
 
 	signal(SIGXFSZ, SIG_IGN);
 	r = record("0000000000000001", 0, "small");
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
-	ck_assert_int_eq(store_commit(st, &cause), 0);
+	put_ok(st, &r);
+	commit_ok(st);
 	big = malloc(4 << 20);
 	memset(big, 'x', 4 << 20);
 	big[(4 << 20) - 1] = '\0';
@@ -361,7 +510,7 @@ START_TEST(test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing)
 	lim.rlim_cur = 1 << 20;
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	r = record("0000000000000002", 0, big);
-	rc = store_insert(st, &r, &cause);
+	rc = store_put(st, &r, &seg, &cause);
 	if (rc == 0)
 		rc = store_commit(st, &cause);
 	ck_assert_int_eq(rc, -1);
@@ -370,13 +519,69 @@ START_TEST(test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing)
 	cause = NULL;
 	store_rollback(st);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
-	ck_assert_int_eq(store_load(st, 0, load_cb, &l, &cause), 0);
-	ck_assert_int_eq(l.n, 1);
 	r = record("0000000000000003", 0, "again");
-	ck_assert_int_eq(store_insert(st, &r, &cause), 0);
-	ck_assert_int_eq(store_commit(st, &cause), 0);
+	put_ok(st, &r);
+	commit_ok(st);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_str_eq(l.ids[0], "0000000000000001");
+	ck_assert_str_eq(l.ids[1], "0000000000000003");
 	free(big);
 	store_close(st);
+}
+END_TEST
+
+/* The record layout: what goes in comes out, and a cut record is refused. */
+START_TEST(test_codec_round_trip_and_truncation)
+{
+	struct store_record	 r = record("00000193a1b2c3d4", 4, "{\"n\":1}"), o;
+	struct buf		 b = BUF_INIT;
+	size_t			 n, cut;
+
+	r.attempts = 3;
+	r.worker = 7;
+	r.truncated = 1;
+	r.started_at = 1001.25;
+	r.finished_at = 1002.5;
+	r.result = "[1,2]";
+	r.error = "job 00000193a1b2c3d4 exceeded job_timeout";
+	r.key = "k\xc3\xa9";
+	store_codec_put(&b, &r);
+	n = store_codec_get(b.data, b.len, &o);
+	ck_assert_uint_eq(n, b.len);
+	ck_assert_str_eq(o.id, r.id);
+	ck_assert_str_eq(o.pool, "p");
+	ck_assert_int_eq(o.state, 4);
+	ck_assert_uint_eq(o.attempts, 3);
+	ck_assert_int_eq(o.worker, 7);
+	ck_assert_int_eq(o.truncated, 1);
+	ck_assert(o.submitted_at == 1000.0 && o.started_at == 1001.25 &&
+	    o.finished_at == 1002.5);
+	ck_assert_uint_eq(o.data_len, 7);
+	ck_assert_str_eq(o.data, "{\"n\":1}");
+	ck_assert_str_eq(o.result, "[1,2]");
+	ck_assert_str_eq(o.error, r.error);
+	ck_assert_str_eq(o.key, r.key);
+	for (cut = 0; cut < b.len; cut++)
+		ck_assert_uint_eq(store_codec_get(b.data, cut, &o), 0);
+	/* No worker, no result/error/key: NULLs stay NULLs. */
+	buf_reset(&b);
+	r = record("0000000000000001", 0, "");
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), b.len);
+	ck_assert_int_eq(o.worker, -1);
+	ck_assert_ptr_null(o.result);
+	ck_assert_ptr_null(o.error);
+	ck_assert_ptr_null(o.key);
+	buf_free(&b);
+}
+END_TEST
+
+/* The row-per-job layout of development builds is not read. */
+START_TEST(test_sqlite_schema_version_1_is_refused_with_a_reason)
+{
+	refused_at_version(1, "earlier development version of mpsup "
+	    "(schema version 1)");
 }
 END_TEST
 
@@ -401,9 +606,11 @@ store_suite(void)
 	tcase_add_test(tc, test_sqlite_creates_a_versioned_schema_in_wal_mode);
 	tcase_add_test(tc, test_sqlite_unknown_schema_version_is_refused);
 	tcase_add_test(tc, test_sqlite_writes_are_seen_only_after_commit);
-	tcase_add_test(tc, test_sqlite_update_and_delete_change_what_is_loaded);
-	tcase_add_test(tc, test_sqlite_recovery_loads_unfinished_in_id_order);
-	tcase_add_test(tc, test_sqlite_prune_deletes_only_old_finished_records);
+	tcase_add_test(tc, test_sqlite_newest_record_wins_and_dead_segments_go);
+	tcase_add_test(tc, test_sqlite_load_finds_fully_superseded_segments);
+	tcase_add_test(tc, test_sqlite_recovery_order_finished_by_time_then_ids);
+	tcase_add_test(tc, test_sqlite_big_commit_spans_segments);
+	tcase_add_test(tc, test_sqlite_malformed_segment_is_refused);
 	tcase_add_test(tc, test_sqlite_second_open_is_refused_naming_the_holder);
 	tcase_add_test(tc, test_sqlite_lock_file_is_close_on_exec);
 	tcase_add_test(tc,
@@ -412,6 +619,8 @@ store_suite(void)
 	tcase_add_test(tc,
 	    test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing);
 	tcase_add_test(tc, test_not_memory_nor_sqlite_is_refused);
+	tcase_add_test(tc, test_codec_round_trip_and_truncation);
+	tcase_add_test(tc, test_sqlite_schema_version_1_is_refused_with_a_reason);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -134,6 +134,54 @@ def test_sqlite_kill9_mid_run_every_acknowledged_job_ends(tmp):
     assert sup.stop() == 0
 
 
+def segment_rows(path):
+    """Rows of the store's segment log, read with Python's sqlite3."""
+    import sqlite3
+    db = sqlite3.connect(path, timeout=5)
+    try:
+        return db.execute("SELECT count(*) FROM segments").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_sqlite_pruned_records_give_their_segments_back(tmp):
+    """The log does not grow with the jobs that went through it."""
+    path = os.path.join(tmp, "jobs.db")
+    cfg = config("sqlite:%s" % path, work_us=0, extra="result_max = 100")
+    sup = Supervisor(tmp, cfg)
+    c = connect(tmp)
+    ids = []
+    for batch in range(40):
+        r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+            {"data": batch * 100 + k} for k in range(100)]})
+        assert r["ok"], r
+        ids.extend(r["ids"])
+        # One commit per batch at least: 40 segments were written.
+        wait_for(lambda: pool_jobs(c)["done"] >= 100 * (batch + 1) - 100,
+                 what="the batch before to be done")
+    wait_for(lambda: pool_jobs(c)["done"] == 4000, what="4000 jobs done")
+    # 100 finished records are kept; what held the others is deleted.
+    wait_for(lambda: segment_rows(path) <= 6, timeout=10,
+             what="the segments of pruned records deleted")
+    c.close()
+    assert sup.stop() == 0
+
+    # A restart reads back exactly the kept records, newest first kept.
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("store: recovered")
+    assert "100 finished records" in sup.log(), sup.log()
+    c = connect_again(tmp)
+    r = request(c, {"op": "result", "id": ids[-1]})
+    assert r["ok"] and r["job"]["result"] == 3999, r
+    r = request(c, {"op": "result", "id": ids[0]})
+    assert not r["ok"] and r["error"] == "not_found", r
+    st = status(c)
+    check_invariant(st)
+    assert st["pools"][0]["jobs"]["done"] == 100, st["pools"][0]["jobs"]
+    c.close()
+    assert sup.stop() == 0
+
+
 def key_test(tmp, store):
     sup = Supervisor(tmp, config(store))
     c = connect(tmp)

@@ -1,0 +1,182 @@
+/*
+ * Store records in segments (see store_codec.h).
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "supervisor/store.h"
+#include "supervisor/store_codec.h"
+
+#define CODEC_RESULT	1
+#define CODEC_ERROR	2
+#define CODEC_KEY	4
+/* id, state, truncated, attempts, worker, flags, three times. */
+#define CODEC_FIXED	(8 + 1 + 1 + 2 + 2 + 1 + 3 * 8)
+
+static char *
+codec_u(char *p, uint64_t v, int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		*p++ = (char)(v >> (8 * i));
+	return p;
+}
+
+static uint64_t
+codec_get_u(const char *p, int n)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)(unsigned char)p[i] << (8 * i);
+	return v;
+}
+
+static char *
+codec_f(char *p, double d)
+{
+	uint64_t	v;
+
+	memcpy(&v, &d, sizeof v);
+	return codec_u(p, v, 8);
+}
+
+static double
+codec_get_f(const char *p)
+{
+	uint64_t	v = codec_get_u(p, 8);
+	double		d;
+
+	memcpy(&d, &v, sizeof d);
+	return d;
+}
+
+static char *
+codec_s(char *p, const char *s, size_t len)
+{
+	p = codec_u(p, len, 4);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p + len + 1;
+}
+
+/* The 16 hex digits of an id as the number they write. */
+static uint64_t
+codec_id(const char *id)
+{
+	uint64_t	v = 0;
+	int		i, c;
+
+	for (i = 0; i < 16; i++) {
+		c = (unsigned char)id[i];
+		v = (v << 4) | (uint64_t)(c >= 'a' ? c - 'a' + 10 :
+		    c >= 'A' ? c - 'A' + 10 : c - '0');
+	}
+	return v;
+}
+
+void
+store_codec_put(struct buf *b, const struct store_record *r)
+{
+	size_t	 plen = strlen(r->pool), rlen = 0, elen = 0, klen = 0, n;
+	char	*p, *start;
+	int	 flags = 0;
+
+	n = CODEC_FIXED + 4 + plen + 1 + 4 + r->data_len + 1;
+	if (r->result != NULL) {
+		flags |= CODEC_RESULT;
+		n += 4 + (rlen = strlen(r->result)) + 1;
+	}
+	if (r->error != NULL) {
+		flags |= CODEC_ERROR;
+		n += 4 + (elen = strlen(r->error)) + 1;
+	}
+	if (r->key != NULL) {
+		flags |= CODEC_KEY;
+		n += 4 + (klen = strlen(r->key)) + 1;
+	}
+	buf_reserve(b, 4 + n);
+	start = p = b->data + b->len;
+	p = codec_u(p, n, 4);
+	p = codec_u(p, codec_id(r->id), 8);
+	p = codec_u(p, (uint64_t)r->state, 1);
+	p = codec_u(p, r->truncated != 0, 1);
+	p = codec_u(p, r->attempts, 2);
+	p = codec_u(p, (uint64_t)(r->worker + 1), 2);
+	p = codec_u(p, (uint64_t)flags, 1);
+	p = codec_f(p, r->submitted_at);
+	p = codec_f(p, r->started_at);
+	p = codec_f(p, r->finished_at);
+	p = codec_s(p, r->pool, plen);
+	p = codec_s(p, r->data, r->data_len);
+	if (flags & CODEC_RESULT)
+		p = codec_s(p, r->result, rlen);
+	if (flags & CODEC_ERROR)
+		p = codec_s(p, r->error, elen);
+	if (flags & CODEC_KEY)
+		p = codec_s(p, r->key, klen);
+	b->len += (size_t)(p - start);
+}
+
+/* One string at *p (end at e): it must fit, end in NUL and hold none. */
+static const char *
+codec_get_s(const char **p, const char *e, size_t *len)
+{
+	const char	*s;
+	uint64_t	 n;
+
+	if (e - *p < 4)
+		return NULL;
+	n = codec_get_u(*p, 4);
+	s = *p + 4;
+	if ((uint64_t)(e - s) < n + 1 || s[n] != '\0' ||
+	    memchr(s, '\0', n) != NULL)
+		return NULL;
+	*p = s + n + 1;
+	if (len != NULL)
+		*len = n;
+	return s;
+}
+
+size_t
+store_codec_get(const char *p, size_t len, struct store_record *r)
+{
+	const char	*e;
+	uint64_t	 n;
+	int		 flags;
+
+	if (len < 4 || (n = codec_get_u(p, 4)) > len - 4 || n < CODEC_FIXED)
+		return 0;
+	e = p + 4 + n;
+	p += 4;
+	memset(r, 0, sizeof *r);
+	snprintf(r->id, sizeof r->id, "%016llx",
+	    (unsigned long long)codec_get_u(p, 8));
+	r->state = (int)codec_get_u(p + 8, 1);
+	r->truncated = (int)codec_get_u(p + 9, 1);
+	r->attempts = (unsigned)codec_get_u(p + 10, 2);
+	r->worker = (int)codec_get_u(p + 12, 2) - 1;
+	flags = (int)codec_get_u(p + 14, 1);
+	r->submitted_at = codec_get_f(p + 15);
+	r->started_at = codec_get_f(p + 23);
+	r->finished_at = codec_get_f(p + 31);
+	p += CODEC_FIXED;
+	if ((flags & ~(CODEC_RESULT | CODEC_ERROR | CODEC_KEY)) != 0 ||
+	    r->truncated > 1 ||
+	    (r->pool = codec_get_s(&p, e, NULL)) == NULL ||
+	    (r->data = codec_get_s(&p, e, &r->data_len)) == NULL ||
+	    ((flags & CODEC_RESULT) &&
+	    (r->result = codec_get_s(&p, e, NULL)) == NULL) ||
+	    ((flags & CODEC_ERROR) &&
+	    (r->error = codec_get_s(&p, e, NULL)) == NULL) ||
+	    ((flags & CODEC_KEY) &&
+	    (r->key = codec_get_s(&p, e, NULL)) == NULL) || p != e)
+		return 0;
+	return 4 + (size_t)n;
+}
