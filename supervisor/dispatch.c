@@ -45,6 +45,11 @@
  * between costs one row update instead of two.
  */
 #define DISPATCH_STORE_DELAY	0.01
+/*
+ * Submits wait for the commit at the end of the loop iteration, or this
+ * long at most when one iteration runs longer (many busy clients).
+ */
+#define DISPATCH_COMMIT_MAX	0.005
 
 struct dispatch_ack {
 	TAILQ_ENTRY(dispatch_ack) entry;
@@ -65,6 +70,7 @@ static struct {
 	ev_timer		 retry_timer;
 	ev_timer		 delay_timer;	/* state changes are due */
 	int			 changes_due;
+	double			 pending_since;	/* first pending submit */
 	struct job_list		 finished;	/* oldest first */
 	size_t			 nfinished;
 	ev_timer		 prune_timer;
@@ -201,6 +207,8 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 	if (key != NULL)
 		job_key_set(job, key);
 	if (d.store != NULL) {
+		if (TAILQ_EMPTY(&d.pending))
+			d.pending_since = ev_time();
 		TAILQ_INSERT_TAIL(&d.pending, job, entry);
 		pool->pending_len++;
 		return job;
@@ -435,6 +443,14 @@ dispatch_commit(int all)
 	for (i = 0; i < d.sv->npools; i++)
 		if (d.sv->pools[i]->queue_len > 0)
 			dispatch_run(d.sv->pools[i]);
+}
+
+void
+dispatch_commit_if_late(void)
+{
+	if (d.store != NULL && !TAILQ_EMPTY(&d.pending) &&
+	    ev_time() - d.pending_since >= DISPATCH_COMMIT_MAX)
+		dispatch_commit(0);
 }
 
 static void

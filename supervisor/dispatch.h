@@ -45,6 +45,8 @@ void	dispatch_ack_cancel(struct dispatch_ack *);
  * writes the state changes that would otherwise wait a little (at exit).
  */
 void	dispatch_commit(int all);
+/* Commit now if submits have waited for it too long (a long iteration). */
+void	dispatch_commit_if_late(void);
 /* End every queued job of a pool as cancelled, with why as its error. */
 void	dispatch_cancel_queue(struct pool *, const char *why);
 /* Hand queued jobs to workers that have room. */

@@ -30,6 +30,7 @@
 #include "ipc/auth.h"
 #include "ipc/authkey.h"
 #include "ipc/frame.h"
+#include "supervisor/dispatch.h"
 #include "supervisor/listener.h"
 #include "supervisor/request.h"
 #include "supervisor/supervisor.h"
@@ -539,6 +540,8 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	(void)conn_process_input(c);
+	/* Between two clients' reads: a safe point to commit. */
+	dispatch_commit_if_late();
 }
 
 /* Out of descriptors: stop accepting for a moment instead of spinning. */
