@@ -503,6 +503,17 @@ store_sqlite_rollback(struct store_sqlite *s)
 	s->nwritten = 0;
 }
 
+/* No record of segment seq matters any more: the next commit deletes it. */
+static void
+store_sqlite_dead(struct store_sqlite *s, uint64_t seq)
+{
+	if (s->ndead == s->dead_cap) {
+		s->dead_cap = s->dead_cap ? s->dead_cap * 2 : 64;
+		s->dead = xreallocarray(s->dead, s->dead_cap, sizeof *s->dead);
+	}
+	s->dead[s->ndead++] = seq;
+}
+
 /*
  * A segment whose count drops to 0 stays in the live list (still sorted)
  * until dead entries are half of it: one pass then squeezes them out, so
@@ -524,11 +535,7 @@ store_sqlite_release(struct store_sqlite *s, uint64_t seq)
 		return;		/* not a committed segment: nothing to count */
 	if (--s->live[lo].live > 0)
 		return;
-	if (s->ndead == s->dead_cap) {
-		s->dead_cap = s->dead_cap ? s->dead_cap * 2 : 64;
-		s->dead = xreallocarray(s->dead, s->dead_cap, sizeof *s->dead);
-	}
-	s->dead[s->ndead++] = seq;
+	store_sqlite_dead(s, seq);
 	if (++s->nzero <= s->nlive / 2)
 		return;
 	for (i = j = 0; i < s->nlive; i++)
@@ -658,9 +665,11 @@ store_sqlite_load(struct store_sqlite *s,
 	for (i = 0; i < nrecs; i++) {
 		segs[recs[i].seg].live++;
 		recs[i].r.seg = segs[recs[i].seg].seq;
-		cb(&recs[i].r, arg);
 	}
-	/* The segments' counts; those with nothing left are garbage. */
+	/*
+	 * The segments' counts, before the callbacks (which may release a
+	 * record at once); those with nothing left are garbage.
+	 */
 	s->nlive = s->ndead = s->nzero = 0;
 	for (i = 0; i < nsegs; i++) {
 		if (segs[i].live > 0) {
@@ -668,13 +677,10 @@ store_sqlite_load(struct store_sqlite *s,
 			    &s->live_cap, segs[i].seq, segs[i].live);
 			continue;
 		}
-		if (s->ndead == s->dead_cap) {
-			s->dead_cap = s->dead_cap ? s->dead_cap * 2 : 64;
-			s->dead = xreallocarray(s->dead, s->dead_cap,
-			    sizeof *s->dead);
-		}
-		s->dead[s->ndead++] = segs[i].seq;
+		store_sqlite_dead(s, segs[i].seq);
 	}
+	for (i = 0; i < nrecs; i++)
+		cb(&recs[i].r, arg);
 	ret = 0;
 out:
 	sqlite3_reset(st);

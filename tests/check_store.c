@@ -317,6 +317,48 @@ START_TEST(test_sqlite_load_finds_fully_superseded_segments)
 }
 END_TEST
 
+static struct store *releasing;
+
+/* A load callback that prunes every finished record it is given. */
+static void
+release_finished_cb(const struct store_record *r, void *arg)
+{
+	load_cb(r, arg);
+	if (r->state >= 2)
+		store_release(releasing, r->seg);
+}
+
+/* Records released while they are being loaded free their segments. */
+START_TEST(test_sqlite_release_during_load_frees_segments)
+{
+	struct store		*st = open_ok();
+	struct store_record	 r;
+	struct loaded		 l = { .n = 0 };
+	char			*cause = NULL;
+
+	r = record("0000000000000001", 2, "");
+	put_ok(st, &r);
+	r = record("0000000000000002", 3, "");
+	put_ok(st, &r);
+	commit_ok(st);
+	r = record("0000000000000003", 0, "q");
+	put_ok(st, &r);
+	commit_ok(st);
+	store_close(st);
+	ck_assert_int_eq(segment_rows(), 2);
+	releasing = st = open_ok();
+	ck_assert_int_eq(store_load(st, release_finished_cb, &l, &cause), 0);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_int_eq(store_has_garbage(st), 1);
+	commit_ok(st);
+	ck_assert_int_eq(segment_rows(), 1);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.ids[0], "0000000000000003");
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_sqlite_recovery_order_finished_by_time_then_ids)
 {
 	static const char *const ids[] = { "00000000000000c3",
@@ -609,6 +651,7 @@ store_suite(void)
 	tcase_add_test(tc, test_sqlite_newest_record_wins_and_dead_segments_go);
 	tcase_add_test(tc, test_sqlite_load_finds_fully_superseded_segments);
 	tcase_add_test(tc, test_sqlite_recovery_order_finished_by_time_then_ids);
+	tcase_add_test(tc, test_sqlite_release_during_load_frees_segments);
 	tcase_add_test(tc, test_sqlite_big_commit_spans_segments);
 	tcase_add_test(tc, test_sqlite_malformed_segment_is_refused);
 	tcase_add_test(tc, test_sqlite_second_open_is_refused_naming_the_holder);
