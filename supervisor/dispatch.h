@@ -26,7 +26,8 @@ int	dispatch_recover(char **cause);
 /*
  * Accept a job into pool's queue: data is validated JSON text. Returns the
  * job, or NULL with *err set to an error code (queue_full, shutting_down).
- * A key already known returns its job. With a durable store the job is
+ * A key already known returns its job (of the same pool: request.c
+ * refuses a key of another pool's job). With a durable store the job is
  * pending (dispatch_job_pending) until the next dispatch_commit().
  */
 struct job *dispatch_submit(struct pool *, const char *data, size_t len,

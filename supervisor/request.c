@@ -243,14 +243,17 @@ wait_start(struct reply *r, struct job **jobs, size_t n, int many,
 #define REQUEST_KEY_MAX	256
 
 /*
- * The idempotency "key" of a job description: *key is NULL without one,
- * else a string the caller frees. NULL if malformed (with *why).
+ * The idempotency "key" of a job description for pool: *key is NULL
+ * without one, else a string the caller frees. -1 (with *why) if it is
+ * malformed, or already the key of a job of another pool.
  */
 static int
-request_key(const struct jsontext_span *desc, char **key, const char **why)
+request_key(const struct jsontext_span *desc, const struct pool *pool,
+    char **key, const char **why)
 {
-	struct jsontext_span	v;
-	size_t			len;
+	struct jsontext_span	 v;
+	struct job		*owner;
+	size_t			 len;
 
 	*key = NULL;
 	if (!jsontext_object_get(desc, "key", &v) || v.type == JSONTEXT_NULL)
@@ -261,6 +264,13 @@ request_key(const struct jsontext_span *desc, char **key, const char **why)
 		free(*key);
 		*key = NULL;
 		*why = "\"key\" must be a string of 1 to 256 bytes";
+		return -1;
+	}
+	/* Keys are one namespace; a job of another pool is not handed out. */
+	if ((owner = job_key_find(*key)) != NULL && owner->pool != pool) {
+		free(*key);
+		*key = NULL;
+		*why = "\"key\" is already the key of a job of another pool";
 		return -1;
 	}
 	return 0;
@@ -394,7 +404,7 @@ op_submit(struct reply *r, const struct jsontext_span *req)
 		    "of seconds");
 		return;
 	}
-	if (request_key(req, &key, &err) == -1) {
+	if (request_key(req, pool, &key, &err) == -1) {
 		reply_error(r, "bad_request", "%s", err);
 		return;
 	}
@@ -452,7 +462,7 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 			    "object", n);
 			goto out;
 		}
-		if (request_key(&e, &key, &err) == -1 ||
+		if (request_key(&e, pool, &key, &err) == -1 ||
 		    (err = jobspec_build(pool->pc->type, &e, &data)) != NULL) {
 			reply_error(r, "bad_request", "jobs[%zu]: %s", n, err);
 			free(key);

@@ -213,6 +213,34 @@ def key_test(tmp, store):
     assert sup.stop() == 0
 
 
+def test_a_key_of_another_pools_job_is_refused(tmp):
+    """A key names one job: another pool's submit with it is refused."""
+    cfg = config("memory") + """
+[pool:q]
+type = stream
+workers = 1
+command = %s
+""" % ECHO
+    sup = Supervisor(tmp, cfg)
+    c = connect(tmp)
+    a = request(c, {"op": "submit", "pool": "p", "data": 1, "key": "k"})
+    assert a["ok"], a
+    r = request(c, {"op": "submit", "pool": "q", "data": 1, "key": "k"})
+    assert not r["ok"] and r["error"] == "bad_request", r
+    assert "another pool" in r["message"] and a["id"] not in r["message"], r
+    m = request(c, {"op": "submit_many", "pool": "q", "jobs": [
+        {"data": 2, "key": "fresh"}, {"data": 3, "key": "k"}]})
+    assert not m["ok"] and m["message"].startswith("jobs[1]:"), m
+    # All or nothing: "fresh" was not taken either.
+    st = status(c)
+    q = [pl for pl in st["pools"] if pl["name"] == "q"][0]
+    assert q["jobs"]["submitted"] == 0, q["jobs"]
+    again = request(c, {"op": "submit", "pool": "p", "data": 1, "key": "k"})
+    assert again["ok"] and again["id"] == a["id"], again
+    c.close()
+    assert sup.stop() == 0
+
+
 def test_memory_same_key_twice_returns_the_same_id(tmp):
     key_test(tmp, "memory")
 
