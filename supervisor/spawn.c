@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -66,9 +67,11 @@ spawn_process(const struct spawn_spec *sp)
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid != 0) {
-		/* Also from this side, so a group kill can never miss it. */
-		if (pid > 0)
-			(void)setpgid(pid, pid);
+		/*
+		 * Not setpgid() from this side: a group leader cannot call
+		 * setsid(). Until the child has, spawn_signal() falls back on
+		 * the process itself.
+		 */
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return pid;
 	}
@@ -78,7 +81,8 @@ spawn_process(const struct spawn_spec *sp)
 	sa.sa_handler = SIG_DFL;
 	for (i = 1; i < NSIG; i++)
 		sigaction(i, &sa, NULL);
-	setpgid(0, 0);
+	if (setsid() == -1)
+		child_fail("setsid", NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		child_fail("prctl", NULL);
 	if (getppid() != parent)
@@ -121,6 +125,67 @@ spawn_process(const struct spawn_spec *sp)
 	child_fail("cannot run", sp->path);
 	/* NOTREACHED */
 	return -1;
+}
+
+int
+spawn_signal(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) == 0 || errno != ESRCH)
+		return 0;
+	/* Before the child's setsid(): it has no group, nor children. */
+	return kill(pid, sig);
+}
+
+/* Session and process group of a /proc/PID/stat line, or -1. */
+static int
+spawn_stat_ids(int dirfd, const char *name, pid_t *pgrp, pid_t *sid)
+{
+	char	 path[64], buf[512], *p;
+	ssize_t	 n;
+	int	 fd, pg, sn;
+
+	snprintf(path, sizeof path, "%s/stat", name);
+	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid pgrp session ...": comm may hold ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %d %d", &pg, &sn) != 2)
+		return -1;
+	*pgrp = pg;
+	*sid = sn;
+	return 0;
+}
+
+size_t
+spawn_sweep_session(pid_t sid)
+{
+	struct dirent	*de;
+	DIR		*dir;
+	pid_t		 pid, pgrp, s, self = getpid();
+	size_t		 n = 0;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (pid == self || spawn_stat_ids(dirfd(dir), de->d_name,
+		    &pgrp, &s) == -1 || s != sid)
+			continue;
+		/* The whole group, so that a member forking meanwhile goes. */
+		if (pgrp > 1)
+			(void)kill(-pgrp, SIGKILL);
+		(void)kill(pid, SIGKILL);
+		n++;
+	}
+	closedir(dir);
+	return n;
 }
 
 /* Index of the entry for KEY= in v, or -1. */

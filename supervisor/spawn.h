@@ -1,8 +1,13 @@
 /*
  * The one fork recipe mpsup uses for every child it starts: signals
  * blocked across fork; in the child, dispositions and mask reset, a new
- * process group, PR_SET_PDEATHSIG, fixed descriptors moved into place and
- * every other one closed, optional credentials and folder, then exec.
+ * session (so a new process group too), PR_SET_PDEATHSIG, fixed
+ * descriptors moved into place and every other one closed, optional
+ * credentials and folder, then exec.
+ *
+ * The session holds everything the child starts, even what it puts in
+ * process groups of its own (exec jobs, shells with job control): once
+ * the child is reaped, spawn_sweep_session() kills what is left of it.
  */
 #ifndef MPSUP_SPAWN_H
 #define MPSUP_SPAWN_H
@@ -25,8 +30,19 @@ struct spawn_spec {
 	int		 nfds;
 };
 
-/* Fork and exec; returns the child's pid (also its process group) or -1. */
+/*
+ * Fork and exec; returns the child's pid (also its session and process
+ * group) or -1.
+ */
 pid_t	spawn_process(const struct spawn_spec *);
+/* Signal a child's process group (the child alone, before it has one). */
+int	spawn_signal(pid_t pid, int sig);
+/*
+ * SIGKILL every process (and its group) still in session sid, the pid of
+ * a reaped child: whatever it left behind, wherever it put it. Returns how
+ * many processes there were. Reads /proc (Linux).
+ */
+size_t	spawn_sweep_session(pid_t sid);
 
 /* Build "KEY=VALUE" environment: base, then overrides (later win). */
 char  **spawn_env_build(char *const *base, char *const *overrides,

@@ -240,7 +240,7 @@ worker_fail(struct worker *w, const char *why, struct job *culprit)
 		w->culprit = culprit;
 	}
 	dispatch_worker_lost(w);
-	(void)kill(-w->pid, SIGKILL);
+	(void)spawn_signal(w->pid, SIGKILL);
 }
 
 static void
@@ -462,6 +462,7 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	struct worker	*w = c->data;
 	char		 desc[128];
 	double		 uptime = ev_now(loop) - w->started_mono;
+	size_t		 left;
 
 	ev_child_stop(loop, c);
 	w->reaped = 1;
@@ -470,8 +471,12 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	ev_timer_stop(loop, &w->healthy_timer);
 	ev_timer_stop(loop, &w->kill_timer);
 	ev_timer_stop(loop, &w->idle_timer);
-	/* Take anything the worker left behind in its group with it. */
-	(void)kill(-w->pid, SIGKILL);
+	/* Take anything the worker left behind in its session with it. */
+	(void)spawn_signal(w->pid, SIGKILL);
+	if ((left = spawn_sweep_session(w->pid)) > 0)
+		log_info("%s.%d[%ld]: killed %zu process%s it left behind",
+		    w->pool->name, w->index, (long)w->pid, left,
+		    left == 1 ? "" : "es");
 	worker_describe_status(c->rstatus, desc, sizeof desc);
 	if (w->stop_requested || w->gone_reason != NULL)
 		log_info("%s.%d[%ld] stopped (%s)", w->pool->name, w->index,
@@ -568,7 +573,7 @@ worker_stop(struct worker *w)
 	w->state = WORKER_STOPPING;
 	/* EOF on its job input is the polite request for a stream worker. */
 	worker_close_fd(loop, &w->job_in_io, &w->job_in_fd);
-	(void)kill(-w->pid, w->pool->pc->stop_signal);
+	(void)spawn_signal(w->pid, w->pool->pc->stop_signal);
 	ev_timer_set(&w->kill_timer, w->pool->pc->stop_timeout, 0);
 	ev_timer_start(loop, &w->kill_timer);
 }
@@ -588,5 +593,5 @@ void
 worker_kill(struct worker *w)
 {
 	if (worker_alive(w))
-		(void)kill(-w->pid, SIGKILL);
+		(void)spawn_signal(w->pid, SIGKILL);
 }

@@ -58,15 +58,44 @@ def kill_group(p, sig=signal.SIGKILL):
         pass
 
 
+def _proc_ids():
+    """(pid, ppid, sid) of every process."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        out.append((int(entry), int(fields[1]), int(fields[3])))
+    return out
+
+
+def kill_sessions(sids):
+    """SIGKILL every process left in the given sessions."""
+    for pid, _, sid in _proc_ids():
+        if sid in sids and pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
 def _cleanup():
     while _procs:
         p = _procs.pop()
         if p.poll() is None:
+            # mpsup starts each worker in a session of its own: what a
+            # worker left behind is found there once mpsup is gone.
+            sids = {sid for _, ppid, sid in _proc_ids() if ppid == p.pid}
             kill_group(p)
             try:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 pass
+            kill_sessions(sids - {os.getsid(0)})
         else:
             # The leader is gone; sweep whatever is left in its group.
             kill_group(p)

@@ -7,8 +7,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MPSUP, Skip, Supervisor, pid_alive, run_tests, wait_for,  # noqa: E402
-                     worker_pids, write)
+from harness import (MPSUP, Skip, Supervisor, connect, pid_alive,  # noqa: E402
+                     request, run_tests, wait_for, worker_pids, write)
 
 SLEEPER = """
 [supervisor]
@@ -20,6 +20,69 @@ job_fds = 3,4
 workers = 3
 command = sh -c 'echo "up $MPSUP_POOL $MPSUP_WORKER $$"; exec sleep 1000'
 """
+
+
+def proc_gone(pid):
+    """Not running (gone, or a zombie about to be reaped)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_killed_worker_takes_its_own_process_groups_with_it(tmp):
+    """A worker's child in a process group of its own dies with it."""
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+[pool:jc]
+type = stream
+job_fds = 3,4
+workers = 1
+restart_delay = 10ms
+command = sh -c 'python3 -c "import os, time; os.setpgid(0, 0); time.sleep(1000)" & echo "bg $!"; exec sleep 1000'
+"""
+    sup = Supervisor(tmp, cfg)
+    line = sup.wait_log(" bg ")[0]
+    bg = int(line.rsplit(" ", 1)[1])
+    (worker,) = worker_pids(sup, "jc")
+    # In a group of its own, which a group kill misses.
+    wait_for(lambda: os.getpgid(bg) == bg, what="its own process group")
+    assert bg != worker
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: proc_gone(bg), timeout=2, what="its background child")
+    sup.wait_log("process it left behind")
+    assert sup.stop() == 0
+
+
+def test_killed_exec_worker_takes_its_jobs_background_processes(tmp):
+    """kill -9 of an exec worker: the job's leftovers are killed too."""
+    pidfile = os.path.join(tmp, "bg.pid")
+    cfg = """
+[supervisor]
+listen = unix:mpsup.sock
+status =
+legacy_md5 = yes
+[pool:x]
+type = exec
+workers = 1
+"""
+    sup = Supervisor(tmp, cfg)
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "x",
+                    "shell": "sleep 1000 & echo $! > %s; wait" % pidfile})
+    assert r["ok"], r
+    wait_for(lambda: os.path.exists(pidfile) and
+             open(pidfile).read().strip() != "", what="the job's pid file")
+    bg = int(open(pidfile).read())
+    (worker,) = worker_pids(sup, "x")
+    assert os.getpgid(bg) != os.getpgid(worker)
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: proc_gone(bg), timeout=2, what="the job's sleep")
+    c.close()
+    assert sup.stop() == 0
 
 
 def test_workers_start_with_their_environment(tmp):
