@@ -37,14 +37,14 @@
 
 #define CONN_DEFAULT_CONFIG	"pool.ini"
 
-struct conn {
+struct cli_conn {
 	struct ipc_client	*client;
 	char			*address;
 };
 
 /* Take a CONN option from getopt; returns 1 if ch was one, else 0. */
 int
-conn_option(struct conn_options *opts, int ch, const char *arg)
+cli_conn_option(struct cli_conn_options *opts, int ch, const char *arg)
 {
 	switch (ch) {
 	case 'a':
@@ -62,7 +62,7 @@ conn_option(struct conn_options *opts, int ch, const char *arg)
 
 /* An environment variable, or NULL when unset or empty. */
 static const char *
-conn_getenv(const char *name)
+cli_conn_getenv(const char *name)
 {
 	const char	*v = getenv(name);
 
@@ -74,7 +74,7 @@ conn_getenv(const char *name)
  * has errors.
  */
 static struct config *
-conn_load_config(const char *path)
+cli_conn_load_config(const char *path)
 {
 	struct config_errors	 errs = { NULL, 0 };
 	struct config		*cfg;
@@ -91,7 +91,7 @@ conn_load_config(const char *path)
 
 /* The config's address for clients: its first unix: listen entry. */
 static const char *
-conn_config_address(const struct config *cfg)
+cli_conn_config_address(const struct config *cfg)
 {
 	size_t	i;
 
@@ -102,9 +102,9 @@ conn_config_address(const struct config *cfg)
 	return cfg->nlisten > 0 ? cfg->listen[0] : NULL;
 }
 
-/* The config's key file for a request with these conn_open() flags. */
+/* The config's key file for a request with these cli_conn_open() flags. */
 static const char *
-conn_config_keyfile(const struct config *cfg, int flags)
+cli_conn_config_keyfile(const struct config *cfg, int flags)
 {
 	if ((flags & CONN_ADMIN) && cfg->admin_authkey_file != NULL &&
 	    access(cfg->admin_authkey_file, R_OK) == 0)
@@ -119,13 +119,14 @@ conn_config_keyfile(const struct config *cfg, int flags)
  * cannot be reached or refuses the key.
  */
 int
-conn_open(const struct conn_options *opts, int flags, struct conn **out)
+cli_conn_open(const struct cli_conn_options *opts, int flags,
+    struct cli_conn **out)
 {
 	const char	*config = opts->config;
 	const char	*address = opts->address, *keyfile = opts->keyfile;
 	struct config	*cfg = NULL;
 	struct addr	 a;
-	struct conn	*c;
+	struct cli_conn	*c;
 	unsigned char	*key = NULL;
 	size_t		 keylen = 0;
 	char		*cause;
@@ -133,25 +134,25 @@ conn_open(const struct conn_options *opts, int flags, struct conn **out)
 
 	if (config == NULL) {
 		if (address == NULL)
-			address = conn_getenv("MPSUP_ADDRESS");
+			address = cli_conn_getenv("MPSUP_ADDRESS");
 		if (keyfile == NULL)
-			keyfile = conn_getenv("MPSUP_AUTHKEY_FILE");
+			keyfile = cli_conn_getenv("MPSUP_AUTHKEY_FILE");
 		if ((address == NULL || keyfile == NULL) &&
 		    access(CONN_DEFAULT_CONFIG, F_OK) == 0)
 			config = CONN_DEFAULT_CONFIG;
 	}
 	if (config != NULL && (address == NULL || keyfile == NULL)) {
-		if ((cfg = conn_load_config(config)) == NULL)
+		if ((cfg = cli_conn_load_config(config)) == NULL)
 			return 2;
 		if (address == NULL &&
-		    (address = conn_config_address(cfg)) == NULL) {
+		    (address = cli_conn_config_address(cfg)) == NULL) {
 			fprintf(stderr, "mpsup: %s: no listen address "
 			    "configured\n", config);
 			config_free(cfg);
 			return 2;
 		}
 		if (keyfile == NULL)
-			keyfile = conn_config_keyfile(cfg, flags);
+			keyfile = cli_conn_config_keyfile(cfg, flags);
 	}
 	if (address == NULL) {
 		fprintf(stderr, "mpsup: no address to connect to: give -c "
@@ -203,7 +204,7 @@ out:
 
 /* Close the connection. */
 void
-conn_close(struct conn *c)
+cli_conn_close(struct cli_conn *c)
 {
 	if (c == NULL)
 		return;
@@ -214,14 +215,14 @@ conn_close(struct conn *c)
 
 /* The address connected to, for messages. */
 const char *
-conn_address(const struct conn *c)
+cli_conn_address(const struct cli_conn *c)
 {
 	return c->address;
 }
 
 /* The underlying client, for streaming many requests. */
 struct ipc_client *
-conn_client(struct conn *c)
+cli_conn_client(struct cli_conn *c)
 {
 	return c->client;
 }
@@ -231,10 +232,10 @@ conn_client(struct conn *c)
  * one JSON object with a boolean "ok". Returns the reply, or NULL after
  * printing what is wrong.
  */
-struct conn_reply *
-conn_reply_parse(char *msg, size_t len)
+struct cli_conn_reply *
+cli_conn_reply_parse(char *msg, size_t len)
 {
-	struct conn_reply	*r;
+	struct cli_conn_reply	*r;
 	struct jsontext_span	 obj, ok;
 
 	if (!jsontext_valid(msg, len) ||
@@ -262,7 +263,7 @@ conn_reply_parse(char *msg, size_t len)
 
 /* Free a reply; its spans go with it. */
 void
-conn_reply_free(struct conn_reply *r)
+cli_conn_reply_free(struct cli_conn_reply *r)
 {
 	if (r == NULL)
 		return;
@@ -272,7 +273,7 @@ conn_reply_free(struct conn_reply *r)
 
 /* Find a member of the reply. */
 int
-conn_reply_get(const struct conn_reply *r, const char *key,
+cli_conn_reply_get(const struct cli_conn_reply *r, const char *key,
     struct jsontext_span *val)
 {
 	return jsontext_object_get(&r->obj, key, val);
@@ -283,8 +284,8 @@ conn_reply_get(const struct conn_reply *r, const char *key,
  * timeout_ms (0 = as long as it takes). Returns the reply, or NULL after
  * printing why there is none.
  */
-struct conn_reply *
-conn_request_text(struct conn *c, const char *req, size_t len,
+struct cli_conn_reply *
+cli_conn_request_text(struct cli_conn *c, const char *req, size_t len,
     int timeout_ms)
 {
 	char	*msg, *cause;
@@ -302,14 +303,14 @@ conn_request_text(struct conn *c, const char *req, size_t len,
 		free(cause);
 		return NULL;
 	}
-	return conn_reply_parse(msg, mlen);
+	return cli_conn_reply_parse(msg, mlen);
 }
 
 /* The same with the request as JSON (takes the reference to req). */
-struct conn_reply *
-conn_request(struct conn *c, json_t *req, int timeout_ms)
+struct cli_conn_reply *
+cli_conn_request(struct cli_conn *c, json_t *req, int timeout_ms)
 {
-	struct conn_reply	*reply;
+	struct cli_conn_reply	*reply;
 	char			*text;
 
 	text = json_dumps(req, JSON_COMPACT);
@@ -318,32 +319,32 @@ conn_request(struct conn *c, json_t *req, int timeout_ms)
 		fprintf(stderr, "mpsup: cannot encode the request\n");
 		return NULL;
 	}
-	reply = conn_request_text(c, text, strlen(text), timeout_ms);
+	reply = cli_conn_request_text(c, text, strlen(text), timeout_ms);
 	free(text);
 	return reply;
 }
 
 /* Is the reply a refusal with this error code? */
 int
-conn_reply_is(const struct conn_reply *r, const char *code)
+cli_conn_reply_is(const struct cli_conn_reply *r, const char *code)
 {
 	struct jsontext_span	v;
 
-	return !r->ok && conn_reply_get(r, "error", &v) &&
+	return !r->ok && cli_conn_reply_get(r, "error", &v) &&
 	    jsontext_string_eq(&v, code);
 }
 
 /* Print a refusal as "mpsup: CODE: MESSAGE". */
 void
-conn_reply_error(const struct conn_reply *r)
+cli_conn_reply_error(const struct cli_conn_reply *r)
 {
 	struct jsontext_span	 v;
 	char			*code = NULL, *message = NULL;
 
-	if (conn_reply_get(r, "error", &v))
-		code = conn_span_string(&v);
-	if (conn_reply_get(r, "message", &v))
-		message = conn_span_string(&v);
+	if (cli_conn_reply_get(r, "error", &v))
+		code = cli_conn_span_string(&v);
+	if (cli_conn_reply_get(r, "message", &v))
+		message = cli_conn_span_string(&v);
 	fprintf(stderr, "mpsup: %s: %s\n", code != NULL ? code : "error",
 	    message != NULL ? message : "request failed");
 	free(code);
@@ -352,7 +353,7 @@ conn_reply_error(const struct conn_reply *r)
 
 /* A string value decoded (the caller frees it), or NULL if not a string. */
 char *
-conn_span_string(const struct jsontext_span *v)
+cli_conn_span_string(const struct jsontext_span *v)
 {
 	if (v->type != JSONTEXT_STRING)
 		return NULL;
@@ -361,7 +362,7 @@ conn_span_string(const struct jsontext_span *v)
 
 /* Write a value's text as the server sent it, and a newline. */
 void
-conn_print_span(FILE *f, const struct jsontext_span *v)
+cli_conn_print_span(FILE *f, const struct jsontext_span *v)
 {
 	fwrite(v->p, 1, v->len, f);
 	fputc('\n', f);
@@ -369,7 +370,7 @@ conn_print_span(FILE *f, const struct jsontext_span *v)
 
 /* A number of seconds as JSON: an integer when it is one. */
 json_t *
-conn_json_seconds(double secs)
+cli_conn_json_seconds(double secs)
 {
 	if (secs < 1e15 && secs == (double)(json_int_t)secs)
 		return json_integer((json_int_t)secs);
@@ -382,7 +383,7 @@ conn_json_seconds(double secs)
  * waiting ones with no bound.
  */
 int
-conn_wait_timeout_ms(int wait, double timeout)
+cli_conn_wait_timeout_ms(int wait, double timeout)
 {
 	double	ms;
 
@@ -396,14 +397,14 @@ conn_wait_timeout_ms(int wait, double timeout)
 
 /* Is s[0..len) one valid JSON value (white space around it allowed)? */
 int
-conn_json_valid(const char *s, size_t len)
+cli_conn_json_valid(const char *s, size_t len)
 {
 	return jsontext_valid(s, len);
 }
 
 /* Is the C string s valid UTF-8 (so that it can be sent as JSON)? */
 int
-conn_utf8_valid(const char *s)
+cli_conn_utf8_valid(const char *s)
 {
 	json_t	*v;
 
@@ -418,7 +419,7 @@ conn_utf8_valid(const char *s)
  * not valid UTF-8.
  */
 int
-conn_string_append(struct buf *b, const char *s, size_t len)
+cli_conn_string_append(struct buf *b, const char *s, size_t len)
 {
 	json_t	*v;
 	char	*text;

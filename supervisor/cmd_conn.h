@@ -16,11 +16,11 @@
 #include "common/buf.h"
 #include "ipc/jsontext.h"
 
-struct conn;
+struct cli_conn;
 struct ipc_client;
 
 /* A reply: the frame's text and the object in it. */
-struct conn_reply {
+struct cli_conn_reply {
 	char			*text;
 	size_t			 len;
 	struct jsontext_span	 obj;	/* spans point into text */
@@ -28,7 +28,7 @@ struct conn_reply {
 };
 
 /* Where to connect, as given on the command line. */
-struct conn_options {
+struct cli_conn_options {
 	const char	*config;	/* -c FILE */
 	const char	*address;	/* -a ADDRESS */
 	const char	*keyfile;	/* -k KEYFILE */
@@ -47,7 +47,7 @@ struct conn_options {
 	"MPSUP_AUTHKEY_FILE\nin the environment do too; else ./pool.ini "	\
 	"is used.\n"
 
-/* conn_open() flags. */
+/* cli_conn_open() flags. */
 #define CONN_ADMIN	0x1	/* a control request: prefer the admin key */
 
 /* Largest reply accepted (a waited batch carries 1000 records). */
@@ -55,28 +55,29 @@ struct conn_options {
 /* Bound on a reply to a request that does not wait for jobs. */
 #define CONN_REPLY_TIMEOUT_MS	60000
 
-int		 conn_option(struct conn_options *, int, const char *);
-int		 conn_open(const struct conn_options *, int, struct conn **);
-void		 conn_close(struct conn *);
-const char	*conn_address(const struct conn *);
-struct ipc_client *conn_client(struct conn *);
+int		 cli_conn_option(struct cli_conn_options *, int, const char *);
+int		 cli_conn_open(const struct cli_conn_options *, int,
+		    struct cli_conn **);
+void		 cli_conn_close(struct cli_conn *);
+const char	*cli_conn_address(const struct cli_conn *);
+struct ipc_client *cli_conn_client(struct cli_conn *);
 
-struct conn_reply	*conn_request(struct conn *, json_t *, int);
-struct conn_reply	*conn_request_text(struct conn *, const char *, size_t,
-			    int);
-struct conn_reply	*conn_reply_parse(char *, size_t);
-void		 conn_reply_free(struct conn_reply *);
-int		 conn_reply_get(const struct conn_reply *, const char *,
+struct cli_conn_reply	*cli_conn_request(struct cli_conn *, json_t *, int);
+struct cli_conn_reply	*cli_conn_request_text(struct cli_conn *, const char *,
+			    size_t, int);
+struct cli_conn_reply	*cli_conn_reply_parse(char *, size_t);
+void		 cli_conn_reply_free(struct cli_conn_reply *);
+int		 cli_conn_reply_get(const struct cli_conn_reply *, const char *,
 		    struct jsontext_span *);
-int		 conn_reply_is(const struct conn_reply *, const char *);
-void		 conn_reply_error(const struct conn_reply *);
-char		*conn_span_string(const struct jsontext_span *);
-void		 conn_print_span(FILE *, const struct jsontext_span *);
-json_t		*conn_json_seconds(double);
-int		 conn_wait_timeout_ms(int, double);
+int		 cli_conn_reply_is(const struct cli_conn_reply *, const char *);
+void		 cli_conn_reply_error(const struct cli_conn_reply *);
+char		*cli_conn_span_string(const struct jsontext_span *);
+void		 cli_conn_print_span(FILE *, const struct jsontext_span *);
+json_t		*cli_conn_json_seconds(double);
+int		 cli_conn_wait_timeout_ms(int, double);
 
-int		 conn_json_valid(const char *, size_t);
-int		 conn_string_append(struct buf *, const char *, size_t);
-int		 conn_utf8_valid(const char *);
+int		 cli_conn_json_valid(const char *, size_t);
+int		 cli_conn_string_append(struct buf *, const char *, size_t);
+int		 cli_conn_utf8_valid(const char *);
 
 #endif

@@ -92,10 +92,10 @@ cmd_ctl(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conn_options	 opts = { NULL, NULL, NULL };
+	struct cli_conn_options	 opts = { NULL, NULL, NULL };
 	const struct ctl_command *cmd;
-	struct conn		*c;
-	struct conn_reply	*reply;
+	struct cli_conn		*c;
+	struct cli_conn_reply	*reply;
 	struct jsontext_span	 v;
 	json_t			*req;
 	char			*message = NULL;
@@ -104,7 +104,7 @@ cmd_ctl(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+" CONN_OPTSTRING "h", longopts,
 	    NULL)) != -1) {
-		if (conn_option(&opts, ch, optarg))
+		if (cli_conn_option(&opts, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'h':
@@ -136,25 +136,25 @@ cmd_ctl(int argc, char **argv)
 	if ((req = ctl_request(cmd, argv + 1)) == NULL)
 		return 2;
 
-	if ((rv = conn_open(&opts, cmd->admin ? CONN_ADMIN : 0, &c)) != 0) {
+	if ((rv = cli_conn_open(&opts, cmd->admin ? CONN_ADMIN : 0, &c)) != 0) {
 		json_decref(req);
 		return rv;
 	}
-	reply = conn_request(c, req, CONN_REPLY_TIMEOUT_MS);
-	conn_close(c);
+	reply = cli_conn_request(c, req, CONN_REPLY_TIMEOUT_MS);
+	cli_conn_close(c);
 	if (reply == NULL)
 		return 1;
 	if (reply->ok) {
-		if (conn_reply_get(reply, "message", &v))
-			message = conn_span_string(&v);
+		if (cli_conn_reply_get(reply, "message", &v))
+			message = cli_conn_span_string(&v);
 		printf("%s\n", message != NULL ? message : "ok");
 		free(message);
 		rv = 0;
 	} else {
-		conn_reply_error(reply);
+		cli_conn_reply_error(reply);
 		rv = 1;
 	}
-	conn_reply_free(reply);
+	cli_conn_reply_free(reply);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		rv = 1;

@@ -29,9 +29,9 @@ cmd_result(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conn_options	 opts = { NULL, NULL, NULL };
-	struct conn		*c;
-	struct conn_reply	*reply;
+	struct cli_conn_options	 opts = { NULL, NULL, NULL };
+	struct cli_conn		*c;
+	struct cli_conn_reply	*reply;
 	struct jsontext_span	 job;
 	json_t			*req;
 	const char		*err;
@@ -41,7 +41,7 @@ cmd_result(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, CONN_OPTSTRING "ht:w", longopts,
 	    NULL)) != -1) {
-		if (conn_option(&opts, ch, optarg))
+		if (cli_conn_option(&opts, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'w':
@@ -82,7 +82,7 @@ cmd_result(int argc, char **argv)
 		fprintf(stderr, "mpsup: result: JOBID is not valid UTF-8\n");
 		return 2;
 	}
-	if ((rv = conn_open(&opts, 0, &c)) != 0) {
+	if ((rv = cli_conn_open(&opts, 0, &c)) != 0) {
 		json_decref(req);
 		return rv;
 	}
@@ -90,24 +90,25 @@ cmd_result(int argc, char **argv)
 		json_object_set_new(req, "wait", json_true());
 		if (timeout > 0)
 			json_object_set_new(req, "timeout",
-			    conn_json_seconds(timeout));
+			    cli_conn_json_seconds(timeout));
 	}
-	reply = conn_request(c, req, conn_wait_timeout_ms(wait, timeout));
-	conn_close(c);
+	reply = cli_conn_request(c, req,
+	    cli_conn_wait_timeout_ms(wait, timeout));
+	cli_conn_close(c);
 	if (reply == NULL)
 		return 1;
 	rv = 1;
 	if (!reply->ok)
-		conn_reply_error(reply);
-	else if (!conn_reply_get(reply, "job", &job) ||
+		cli_conn_reply_error(reply);
+	else if (!cli_conn_reply_get(reply, "job", &job) ||
 	    job.type != JSONTEXT_OBJECT)
 		fprintf(stderr, "mpsup: malformed reply from the server: "
 		    "no job record\n");
 	else {
-		conn_print_span(stdout, &job);
+		cli_conn_print_span(stdout, &job);
 		rv = 0;
 	}
-	conn_reply_free(reply);
+	cli_conn_reply_free(reply);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		rv = 1;

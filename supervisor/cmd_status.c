@@ -45,7 +45,7 @@ status_text(const struct jsontext_span *obj, const char *key)
 	struct jsontext_span	 v = status_member(obj, key);
 	char			*s;
 
-	if ((s = conn_span_string(&v)) == NULL)
+	if ((s = cli_conn_span_string(&v)) == NULL)
 		s = xstrdup("-");
 	return s;
 }
@@ -159,16 +159,16 @@ cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conn_options	 opts = { NULL, NULL, NULL };
-	struct conn		*c;
-	struct conn_reply	*reply;
+	struct cli_conn_options	 opts = { NULL, NULL, NULL };
+	struct cli_conn		*c;
+	struct cli_conn_reply	*reply;
 	struct jsontext_span	 status;
 	int			 ch, as_json = 0, rv;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, CONN_OPTSTRING "h", longopts,
 	    NULL)) != -1) {
-		if (conn_option(&opts, ch, optarg))
+		if (cli_conn_option(&opts, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'j':
@@ -191,28 +191,28 @@ cmd_status(int argc, char **argv)
 		return 2;
 	}
 
-	if ((rv = conn_open(&opts, 0, &c)) != 0)
+	if ((rv = cli_conn_open(&opts, 0, &c)) != 0)
 		return rv;
-	reply = conn_request(c, json_pack("{s:s}", "op", "status"),
+	reply = cli_conn_request(c, json_pack("{s:s}", "op", "status"),
 	    CONN_REPLY_TIMEOUT_MS);
-	conn_close(c);
+	cli_conn_close(c);
 	if (reply == NULL)
 		return 1;
 	rv = 1;
 	if (!reply->ok)
-		conn_reply_error(reply);
-	else if (!conn_reply_get(reply, "status", &status) ||
+		cli_conn_reply_error(reply);
+	else if (!cli_conn_reply_get(reply, "status", &status) ||
 	    status.type != JSONTEXT_OBJECT)
 		fprintf(stderr, "mpsup: malformed reply from the server: "
 		    "no status document\n");
 	else {
 		if (as_json)
-			conn_print_span(stdout, &status);
+			cli_conn_print_span(stdout, &status);
 		else
 			status_table(&status);
 		rv = 0;
 	}
-	conn_reply_free(reply);
+	cli_conn_reply_free(reply);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		rv = 1;

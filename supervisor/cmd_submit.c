@@ -57,7 +57,7 @@
 #define SUBMIT_EXIT_SIGNAL	128
 
 struct submit_args {
-	struct conn_options	 conn;
+	struct cli_conn_options	 conn;
 	const char		*pool;
 	int			 wait;
 	double			 timeout;	/* 0 = none */
@@ -103,11 +103,11 @@ static void
 submit_prefix(struct buf *b, const char *op, const struct submit_args *sa)
 {
 	buf_appendf(b, "{\"op\":\"%s\",\"pool\":", op);
-	conn_string_append(b, sa->pool, strlen(sa->pool));
+	cli_conn_string_append(b, sa->pool, strlen(sa->pool));
 	if (sa->wait) {
 		buf_append_str(b, ",\"wait\":true");
 		if (sa->timeout > 0) {
-			json_t	*t = conn_json_seconds(sa->timeout);
+			json_t	*t = cli_conn_json_seconds(sa->timeout);
 			char	*s = json_dumps(t, JSON_ENCODE_ANY);
 
 			buf_appendf(b, ",\"timeout\":%s", s);
@@ -167,7 +167,7 @@ submit_one_request(const struct submit_args *sa, struct buf *req)
 		for (i = 0; i < sa->argc; i++) {
 			if (i > 0)
 				buf_append(req, ",", 1);
-			if (conn_string_append(req, sa->argv[i],
+			if (cli_conn_string_append(req, sa->argv[i],
 			    strlen(sa->argv[i])) == -1) {
 				fprintf(stderr, "mpsup: argument %d is not "
 				    "valid UTF-8\n", i + 1);
@@ -187,7 +187,7 @@ submit_one_request(const struct submit_args *sa, struct buf *req)
 		data = sa->data;
 		len = strlen(data);
 	}
-	if (!conn_json_valid(data, len)) {
+	if (!cli_conn_json_valid(data, len)) {
 		if (sa->data[0] == '@')
 			fprintf(stderr, "mpsup: %s: not valid JSON\n",
 			    sa->data + 1);
@@ -244,8 +244,8 @@ static int
 submit_one(const struct submit_args *sa)
 {
 	struct buf		 req = BUF_INIT;
-	struct conn		*c;
-	struct conn_reply	*reply;
+	struct cli_conn		*c;
+	struct cli_conn_reply	*reply;
 	struct jsontext_span	 job, id;
 	char			*text;
 	int			 rv, failed;
@@ -255,39 +255,39 @@ submit_one(const struct submit_args *sa)
 		buf_free(&req);
 		return 2;
 	}
-	if ((rv = conn_open(&sa->conn, 0, &c)) != 0) {
+	if ((rv = cli_conn_open(&sa->conn, 0, &c)) != 0) {
 		buf_free(&req);
 		return (rv == 3 && sa->wait) ? SUBMIT_EXIT_MPSUP : rv;
 	}
-	reply = conn_request_text(c, buf_head(&req), buf_used(&req),
-	    conn_wait_timeout_ms(sa->wait, sa->timeout));
-	conn_close(c);
+	reply = cli_conn_request_text(c, buf_head(&req), buf_used(&req),
+	    cli_conn_wait_timeout_ms(sa->wait, sa->timeout));
+	cli_conn_close(c);
 	buf_free(&req);
 	if (reply == NULL)
 		return failed;
 
 	rv = failed;
 	if (!reply->ok) {
-		conn_reply_error(reply);
-		if (sa->wait && conn_reply_is(reply, "timeout"))
+		cli_conn_reply_error(reply);
+		if (sa->wait && cli_conn_reply_is(reply, "timeout"))
 			rv = SUBMIT_EXIT_TIMEOUT;
 	} else if (!sa->wait) {
-		if (conn_reply_get(reply, "id", &id) &&
-		    (text = conn_span_string(&id)) != NULL) {
+		if (cli_conn_reply_get(reply, "id", &id) &&
+		    (text = cli_conn_span_string(&id)) != NULL) {
 			printf("%s\n", text);
 			free(text);
 			rv = 0;
 		} else
 			fprintf(stderr, "mpsup: malformed reply from the "
 			    "server: no job id\n");
-	} else if (conn_reply_get(reply, "job", &job) &&
+	} else if (cli_conn_reply_get(reply, "job", &job) &&
 	    job.type == JSONTEXT_OBJECT) {
-		conn_print_span(stdout, &job);
+		cli_conn_print_span(stdout, &job);
 		rv = submit_job_status(&job);
 	} else
 		fprintf(stderr, "mpsup: malformed reply from the server: no "
 		    "job record\n");
-	conn_reply_free(reply);
+	cli_conn_reply_free(reply);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		rv = failed;
@@ -300,29 +300,29 @@ submit_one(const struct submit_args *sa)
  * pool, 0 for an exec pool, -1 after printing why there is no answer.
  */
 static int
-submit_pool_type(struct conn *c, const char *pool)
+submit_pool_type(struct cli_conn *c, const char *pool)
 {
-	struct conn_reply	*reply;
+	struct cli_conn_reply	*reply;
 	struct jsontext_span	 status, pools, p, name, type;
 	size_t			 state = 0;
 	int			 rv = -1, found = 0;
 
-	reply = conn_request(c, json_pack("{s:s}", "op", "status"),
+	reply = cli_conn_request(c, json_pack("{s:s}", "op", "status"),
 	    CONN_REPLY_TIMEOUT_MS);
 	if (reply == NULL)
 		return -1;
 	if (!reply->ok) {
-		conn_reply_error(reply);
-		conn_reply_free(reply);
+		cli_conn_reply_error(reply);
+		cli_conn_reply_free(reply);
 		return -1;
 	}
-	if (!conn_reply_get(reply, "status", &status) ||
+	if (!cli_conn_reply_get(reply, "status", &status) ||
 	    status.type != JSONTEXT_OBJECT ||
 	    !jsontext_object_get(&status, "pools", &pools) ||
 	    pools.type != JSONTEXT_ARRAY) {
 		fprintf(stderr, "mpsup: malformed reply from the server: no "
 		    "pools in the status document\n");
-		conn_reply_free(reply);
+		cli_conn_reply_free(reply);
 		return -1;
 	}
 	while (!found && jsontext_array_next(&pools, &state, &p)) {
@@ -344,7 +344,7 @@ submit_pool_type(struct conn *c, const char *pool)
 	if (!found)
 		fprintf(stderr, "mpsup: unknown_pool: no pool named '%s'\n",
 		    pool);
-	conn_reply_free(reply);
+	cli_conn_reply_free(reply);
 	return rv;
 }
 
@@ -395,7 +395,7 @@ submit_add_line(struct submit_stream *s, const char *line, size_t len)
 		submit_bad_line(s, "line too long");
 		return;
 	}
-	if (s->stream && !conn_json_valid(line, len)) {
+	if (s->stream && !cli_conn_json_valid(line, len)) {
 		submit_bad_line(s, "not valid JSON");
 		return;
 	}
@@ -412,7 +412,7 @@ submit_add_line(struct submit_stream *s, const char *line, size_t len)
 		buf_append(&s->batch, line, len);
 	} else {
 		buf_append_str(&s->batch, "{\"shell\":");
-		if (conn_string_append(&s->batch, line, len) == -1) {
+		if (cli_conn_string_append(&s->batch, line, len) == -1) {
 			s->batch.len = mark;
 			if (s->batch_jobs == 0)
 				buf_reset(&s->batch);
@@ -466,7 +466,7 @@ submit_take_lines(struct submit_stream *s)
 static void
 submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 {
-	struct conn_reply	*reply;
+	struct cli_conn_reply	*reply;
 	struct jsontext_span	 list, v, state;
 	size_t			 njobs, n = 0, it = 0;
 	char			*id;
@@ -477,37 +477,37 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 	s->head = (s->head + 1) % SUBMIT_WINDOW;
 	s->outstanding--;
 
-	if ((reply = conn_reply_parse(msg, len)) == NULL) {
+	if ((reply = cli_conn_reply_parse(msg, len)) == NULL) {
 		s->broken = 1;
 		return;
 	}
 	if (!reply->ok) {
-		conn_reply_error(reply);
+		cli_conn_reply_error(reply);
 		fprintf(stderr, "mpsup: %zu job%s from line %" PRIu64 " not "
 		    "submitted\n", njobs, njobs == 1 ? "" : "s", first);
 		s->failed = 1;
 		s->refused = 1;
-		conn_reply_free(reply);
+		cli_conn_reply_free(reply);
 		return;
 	}
-	if (!conn_reply_get(reply, s->wait ? "jobs" : "ids", &list) ||
+	if (!cli_conn_reply_get(reply, s->wait ? "jobs" : "ids", &list) ||
 	    list.type != JSONTEXT_ARRAY) {
 		fprintf(stderr, "mpsup: malformed reply from the server: no "
 		    "%s\n", s->wait ? "records" : "ids");
 		s->broken = 1;
-		conn_reply_free(reply);
+		cli_conn_reply_free(reply);
 		return;
 	}
 	while (jsontext_array_next(&list, &it, &v)) {
 		if (++n > njobs)
 			break;
 		if (s->wait) {
-			conn_print_span(stdout, &v);
+			cli_conn_print_span(stdout, &v);
 			if (v.type != JSONTEXT_OBJECT ||
 			    !jsontext_object_get(&v, "state", &state) ||
 			    !jsontext_string_eq(&state, "done"))
 				s->failed = 1;
-		} else if ((id = conn_span_string(&v)) != NULL) {
+		} else if ((id = cli_conn_span_string(&v)) != NULL) {
 			printf("%s\n", id);
 			free(id);
 		} else {
@@ -523,7 +523,7 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 		    njobs);
 		s->broken = 1;
 	}
-	conn_reply_free(reply);
+	cli_conn_reply_free(reply);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		s->broken = 1;
@@ -645,19 +645,19 @@ static int
 submit_stdin(const struct submit_args *sa)
 {
 	struct submit_stream	 s;
-	struct conn		*c;
+	struct cli_conn		*c;
 	int			 rv, type;
 
-	if ((rv = conn_open(&sa->conn, 0, &c)) != 0)
+	if ((rv = cli_conn_open(&sa->conn, 0, &c)) != 0)
 		return rv;
 	if ((type = submit_pool_type(c, sa->pool)) == -1) {
-		conn_close(c);
+		cli_conn_close(c);
 		return 1;
 	}
 
 	memset(&s, 0, sizeof s);
-	s.client = conn_client(c);
-	s.address = conn_address(c);
+	s.client = cli_conn_client(c);
+	s.address = cli_conn_address(c);
 	s.stream = type;
 	s.wait = sa->wait;
 	submit_prefix(&s.prefix, "submit_many", sa);
@@ -679,7 +679,7 @@ submit_stdin(const struct submit_args *sa)
 	buf_free(&s.prefix);
 	buf_free(&s.in);
 	buf_free(&s.batch);
-	conn_close(c);
+	cli_conn_close(c);
 	if (s.bad_lines > 0) {
 		fprintf(stderr, "mpsup: %d bad line%s skipped\n", s.bad_lines,
 		    s.bad_lines == 1 ? "" : "s");
@@ -726,7 +726,7 @@ cmd_submit(int argc, char **argv)
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+" CONN_OPTSTRING "d:hp:t:w",
 	    longopts, NULL)) != -1) {
-		if (conn_option(&sa.conn, ch, optarg))
+		if (cli_conn_option(&sa.conn, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'p':
@@ -776,7 +776,7 @@ cmd_submit(int argc, char **argv)
 		submit_usage(0);
 		return 2;
 	}
-	if (!conn_utf8_valid(sa.pool)) {
+	if (!cli_conn_utf8_valid(sa.pool)) {
 		fprintf(stderr, "mpsup: submit: POOL is not valid UTF-8\n");
 		return 2;
 	}
