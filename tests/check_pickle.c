@@ -1,9 +1,10 @@
 /*
- * Unit tests of ipc/pickle.c: the test vectors of the protocol note
- * (reference/mp-connection-protocol.md section 4.6) both ways, every
- * allow-listed opcode, every other byte refused by name, truncation at
- * every byte, the limits (depth, memo, output size, int size), cycles,
- * strict UTF-8, the bytes convention and decode(encode(x)) == x.
+ * Unit tests of the pickle codec (ipc/pickle.h): the test vectors of the
+ * protocol note (reference/mp-connection-protocol.md section 4.6) both
+ * ways, every allow-listed opcode, every other byte refused by name,
+ * truncation at every byte, the limits (depth, memo, output size, int
+ * size), cycles, strict UTF-8, the bytes convention and
+ * decode(encode(x)) == x.
  */
 #include "config.h"
 

@@ -1,6 +1,6 @@
 /*
- * Test helper for ipc/pickle.c, driven by tests/integration/
- * test_pickle_python.py against real Python interpreters.
+ * Test helper for the pickle codec (ipc/pickle.h), driven by
+ * tests/integration/test_pickle_python.py against real Python interpreters.
  *
  *   pickle_tool [-m max_out]            pickle on stdin -> JSON on stdout
  *   pickle_tool -e                      JSON on stdin -> pickle on stdout

@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for ipc/pickle.c. Any bytes at all go to the decoder
+ * libFuzzer harness for the pickle decoder. Any bytes at all go to it
  * (under a small output cap, so memo bombs are cheap to refuse); whatever
  * it accepts must be one valid JSON value, and encoding that JSON back to
  * a pickle and decoding it again must give the very same text. An error

@@ -1,4 +1,4 @@
-"""ipc/pickle.c against the real pickle module of every Python installed
+"""ipc/pickle_*.c against the real pickle module of every Python installed
 here (3.8 and later): what each one's pickle.dumps writes at protocols 2 to
 5 decodes to the documented JSON, the encoder's pickles load back equal
 under each of them, and pickles that would run code are refused by opcode
