@@ -109,12 +109,8 @@ type_of(char c)
 	}
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0 if there is none.
- */
-static size_t
-utf8_length(const unsigned char *s, const unsigned char *e)
+size_t
+jsontext_utf8_len(const unsigned char *s, const unsigned char *e)
 {
 	unsigned char	lo = 0x80, hi = 0xbf;
 	size_t		n, i;
@@ -277,7 +273,7 @@ scan_string(const char *p, const char *end)
 		} else if (*s < 0x20)
 			return NULL;
 		else {
-			if ((n = utf8_length(s, e)) == 0)
+			if ((n = jsontext_utf8_len(s, e)) == 0)
 				return NULL;
 			s += n;
 		}
@@ -855,7 +851,7 @@ jsontext_escape_append(struct buf *b, const char *s, size_t len)
 			run = p;
 			p = skip_plain(p, stop);
 			while (p < stop && *p >= 0x80 &&
-			    (n = utf8_length(p, e)) != 0)
+			    (n = jsontext_utf8_len(p, e)) != 0)
 				p = skip_plain(p + n, stop);
 			memcpy(o, run, p - run);
 			o += p - run;

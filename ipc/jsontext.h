@@ -88,6 +88,14 @@ int		 jsontext_integer(const struct jsontext_span *, int64_t min,
 		    int64_t max, int64_t *);
 
 /*
+ * Length of the well-formed UTF-8 sequence at s, before e (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF): 1 to 4, or 0 if
+ * there is none. s < e.
+ */
+size_t		 jsontext_utf8_len(const unsigned char *s,
+		    const unsigned char *e);
+
+/*
  * Append s[0..len) to b as the body of a JSON string (no quotes): '"',
  * '\\' and control characters escaped, each byte that is not part of valid
  * UTF-8 replaced by U+FFFD so the output is always valid JSON.

@@ -14,41 +14,8 @@
 
 #include "common/buf.h"
 #include "common/xmalloc.h"
+#include "ipc/jsontext.h"
 #include "worker/exec_job.h"
-
-/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 if invalid. */
-static size_t
-exec_job_utf8_len(const unsigned char *p, size_t left)
-{
-	unsigned char	c = p[0], lo = 0x80, hi = 0xbf;
-	size_t		n, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;	/* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;	/* nothing above U+10FFFF */
-	} else
-		return 0;
-	if (left < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++) {
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	}
-	return n;
-}
 
 /*
  * A JSON string of len bytes of process output (or of a malformed line):
@@ -70,7 +37,7 @@ exec_job_text(const char *data, size_t len)
 			i++;
 			continue;
 		}
-		if ((n = exec_job_utf8_len(p + i, len - i)) != 0) {
+		if ((n = jsontext_utf8_len(p + i, p + len)) != 0) {
 			i += n;
 			continue;
 		}
