@@ -83,6 +83,9 @@ job_id_next(char *out, double now)
 	}
 }
 
+/* How far ahead of the clock a recovered id may be (a day). */
+#define JOB_ID_AHEAD_MS	(24ULL * 3600 * 1000)
+
 void
 job_id_seen(const char *id)
 {
@@ -94,6 +97,15 @@ job_id_seen(const char *id)
 
 		v = (v << 4) | (uint64_t)(c >= 'a' ? c - 'a' + 10 :
 		    c >= 'A' ? c - 'A' + 10 : c - '0');
+	}
+	/*
+	 * An id from far in the future (a damaged or forged store) would
+	 * push every new id after it, up to where they wrap: not followed.
+	 */
+	if ((v >> 16) > (uint64_t)(time_wall() * 1000.0) + JOB_ID_AHEAD_MS) {
+		log_warnx("job %.*s: its id is dated far in the future; new "
+		    "ids do not follow it", JOB_ID_LEN, id);
+		return;
 	}
 	if ((v >> 16) > ids.last_ms ||
 	    ((v >> 16) == ids.last_ms && (v & 0xffff) > ids.seq)) {

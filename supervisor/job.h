@@ -107,7 +107,10 @@ void		 job_record_append(const struct job *, struct buf *b);
 
 /* Generate the next id into out (JOB_ID_LEN + 1 bytes). */
 void		 job_id_next(char *out, double now);
-/* An id read back from a store: later ids sort after it, whatever the clock. */
+/*
+ * An id read back from a store: later ids sort after it, whatever the
+ * clock; one more than a day ahead of the clock is logged and not followed.
+ */
 void		 job_id_seen(const char *id);
 
 #endif

@@ -182,6 +182,42 @@ def test_sqlite_pruned_records_give_their_segments_back(tmp):
     assert sup.stop() == 0
 
 
+def store_record(job_id, pool, data):
+    """A queued job's record as supervisor/store_codec.h lays it out."""
+    import struct
+    def string(b):
+        return struct.pack("<I", len(b)) + b + b"\0"
+    body = struct.pack("<QBBHHBddd", job_id, 0, 0, 0, 0, 0, 1000.0, 0, 0)
+    body += string(pool) + string(data)
+    return struct.pack("<I", len(body)) + body
+
+
+def test_sqlite_id_from_the_far_future_is_not_followed(tmp):
+    """A damaged store cannot push new ids to where they would wrap."""
+    import sqlite3
+    path = os.path.join(tmp, "jobs.db")
+    cfg = config("sqlite:%s" % path)
+    sup = Supervisor(tmp, cfg)
+    connect(tmp).close()    # up, its database made
+    assert sup.stop() == 0
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO segments VALUES (1000, ?)",
+               (store_record(0xfffffffffff00001, b"p", b"7"),))
+    db.commit()
+    db.close()
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("dated far in the future")
+    c = connect_again(tmp)
+    # The job itself is recovered and runs.
+    done = all_terminal(c, ["fffffffffff00001"])
+    assert done["fffffffffff00001"]["result"] == 7, done
+    r = request(c, {"op": "submit", "pool": "p", "data": 8})
+    assert r["ok"], r
+    assert abs(int(r["id"][:12], 16) / 1000.0 - time.time()) < 600, r
+    c.close()
+    assert sup.stop() == 0
+
+
 def key_test(tmp, store):
     sup = Supervisor(tmp, config(store))
     c = connect(tmp)
