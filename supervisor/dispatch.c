@@ -99,6 +99,12 @@ dispatch_shutdown(void)
 }
 
 size_t
+dispatch_finished_count(void)
+{
+	return d.nfinished;
+}
+
+size_t
 dispatch_unfinished(void)
 {
 	size_t	i, n = 0;

@@ -16,6 +16,8 @@ struct store;
 void	dispatch_finish(struct job *, enum job_state, char *error);
 /* Keep a finished record for result_ttl, at most result_max of them. */
 void	dispatch_retain(struct job *);
+/* How many finished records are kept. */
+size_t	dispatch_finished_count(void);
 
 /* dispatch_store.c */
 /* Start and stop the store half (from dispatch_init, dispatch_shutdown). */

@@ -457,18 +457,24 @@ int
 dispatch_recover(char **cause)
 {
 	struct dispatch_recovery	 rc;
+	size_t				 kept;
 
 	if (d.store == NULL)
 		return 0;
 	memset(&rc, 0, sizeof rc);
 	if (store_load(d.store, dispatch_recover_cb, &rc, cause) == -1)
 		return -1;
-	if (rc.queued + rc.interrupted + rc.failed + rc.finished > 0)
+	/*
+	 * A pruned record may come back (its segment held others still
+	 * kept) and be pruned again at once: count what is kept.
+	 */
+	kept = dispatch_finished_count();
+	if (rc.queued + rc.interrupted + rc.failed + kept > 0)
 		log_info("store: recovered %zu queued job%s, %zu interrupted "
-		    "(retried), %zu failed after their last attempt, %zu "
-		    "finished record%s", rc.queued, rc.queued == 1 ? "" : "s",
-		    rc.interrupted, rc.failed, rc.finished,
-		    rc.finished == 1 ? "" : "s");
+		    "(retried), %zu failed after their last attempt; %zu "
+		    "finished record%s kept", rc.queued,
+		    rc.queued == 1 ? "" : "s", rc.interrupted, rc.failed, kept,
+		    kept == 1 ? "" : "s");
 	if (rc.unknown > 0)
 		log_warnx("store: %zu job%s of pools not in the config left "
 		    "untouched in the store", rc.unknown,

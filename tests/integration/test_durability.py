@@ -169,7 +169,7 @@ def test_sqlite_pruned_records_give_their_segments_back(tmp):
     # A restart reads back exactly the kept records, newest first kept.
     sup = Supervisor(tmp, cfg)
     sup.wait_log("store: recovered")
-    assert "100 finished records" in sup.log(), sup.log()
+    assert "100 finished records kept" in sup.log(), sup.log()
     c = connect_again(tmp)
     r = request(c, {"op": "result", "id": ids[-1]})
     assert r["ok"] and r["job"]["result"] == 3999, r
