@@ -76,7 +76,8 @@ dispatch_store_init(struct supervisor *sv, struct store *store)
 	TAILQ_INIT(&d.acks);
 	ev_timer_init(&d.retry_timer, dispatch_store_retry_cb, 0, 0);
 	ev_timer_init(&d.delay_timer, dispatch_store_delay_cb, 0, 0);
-	job_changed_track(d.store != NULL);
+	/* A read-only store can take no state change: none is kept. */
+	job_changed_track(d.store != NULL && !store_readonly(d.store));
 }
 
 /* Drop the uncommitted submits and the commit buffers (at exit). */
@@ -213,8 +214,9 @@ dispatch_store_failed(char *cause)
 	d.refused += n;
 	if (!d.failing || now - d.failed_log_at >= 10.0) {
 		log_warnx("store: %s (%zu submitted job%s refused with "
-		    "store_error; state changes are kept for the next commit)",
-		    cause, d.refused, d.refused == 1 ? "" : "s");
+		    "store_error%s)", cause, d.refused, d.refused == 1 ? "" :
+		    "s", store_readonly(d.store) ? "" : "; state changes are "
+		    "kept for the next commit");
 		d.failed_log_at = now;
 		d.refused = 0;
 	}

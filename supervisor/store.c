@@ -88,7 +88,9 @@ store_release(struct store *st, uint64_t seg)
 int
 store_has_garbage(const struct store *st)
 {
-	return st->sqlite != NULL && store_sqlite_has_garbage(st->sqlite);
+	/* A read-only store deletes nothing. */
+	return st->sqlite != NULL && !store_sqlite_readonly(st->sqlite) &&
+	    store_sqlite_has_garbage(st->sqlite);
 }
 
 int
