@@ -144,6 +144,43 @@ def segment_rows(path):
         db.close()
 
 
+def test_sqlite_repeated_kill9_loses_nothing(tmp):
+    """kill -9 at random moments, four times over, while submitting."""
+    import random
+    path = os.path.join(tmp, "jobs.db")
+    cfg = config("sqlite:%s" % path, work_us=300).replace(
+        "max_attempts = 3", "max_attempts = 20")
+    rnd = random.Random(6)
+    acked = {}
+    for rnd_no in range(4):
+        sup = Supervisor(tmp, cfg)
+        c = connect_again(tmp)
+        deadline = time.monotonic() + rnd.uniform(0.1, 0.4)
+        start = len(acked)
+        while time.monotonic() < deadline and len(acked) - start < 1500:
+            data = [len(acked) + k for k in range(50)]
+            r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+                {"data": x} for x in data]})
+            assert r["ok"], r
+            acked.update(zip(r["ids"], data))
+        sup.signal(signal.SIGKILL)
+        assert sup.wait() == -signal.SIGKILL
+        c.close()
+    assert len(acked) >= 200, len(acked)
+    sup = Supervisor(tmp, cfg)
+    c = connect_again(tmp)
+    records = all_terminal(c, list(acked), timeout=120)
+    for i, rec in records.items():
+        assert rec["state"] == "done" and rec["result"] == acked[i], rec
+    st = status(c)
+    check_invariant(st)
+    # Each job has one record: as many as were acknowledged, no more.
+    assert st["pools"][0]["jobs"]["done"] == len(acked), (
+        st["pools"][0]["jobs"], len(acked))
+    c.close()
+    assert sup.stop() == 0
+
+
 def test_sqlite_pruned_records_give_their_segments_back(tmp):
     """The log does not grow with the jobs that went through it."""
     path = os.path.join(tmp, "jobs.db")
