@@ -48,6 +48,16 @@ void	dispatch_ack_cancel(struct dispatch_ack *);
 void	dispatch_commit(int all);
 /* Commit now if submits have waited for it too long (a long iteration). */
 void	dispatch_commit_if_late(void);
+
+/* How the durable store fares (all 0 with the memory store). */
+struct dispatch_store_stats {
+	int			durable;
+	int			failing;	/* the last commit failed */
+	unsigned long long	commits;
+	unsigned long long	commit_errors;
+	size_t			segments;	/* rows in the segment log */
+};
+void	dispatch_store_stats(struct dispatch_store_stats *);
 /* End every queued job of a pool as cancelled, with why as its error. */
 void	dispatch_cancel_queue(struct pool *, const char *why);
 /* Hand queued jobs to workers that have room. */

@@ -61,6 +61,8 @@ static struct {
 	ev_timer		 delay_timer;	/* state changes are due */
 	int			 changes_due;
 	double			 pending_since;	/* first pending submit */
+	unsigned long long	 commits;
+	unsigned long long	 commit_errors;
 } d;
 
 static void	dispatch_store_retry_cb(struct ev_loop *, ev_timer *, int);
@@ -267,10 +269,12 @@ dispatch_commit(int all)
 		return;
 	if (dispatch_store_write(changes, &cause) == -1) {
 		store_rollback(d.store);
+		d.commit_errors++;
 		dispatch_store_failed(cause);
 		free(cause);
 		return;
 	}
+	d.commits++;
 	if (d.failing) {
 		log_info("store: commits succeed again");
 		d.failing = 0;
@@ -310,6 +314,17 @@ dispatch_commit(int all)
 	for (i = 0; i < d.sv->npools; i++)
 		if (d.sv->pools[i]->queue_len > 0)
 			dispatch_run(d.sv->pools[i]);
+}
+
+void
+dispatch_store_stats(struct dispatch_store_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->durable = d.store != NULL;
+	st->failing = d.failing;
+	st->commits = d.commits;
+	st->commit_errors = d.commit_errors;
+	st->segments = d.store != NULL ? store_segments(d.store) : 0;
 }
 
 void

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "supervisor/http.h"
+#include "supervisor/dispatch.h"
 #include "supervisor/job.h"
 #include "supervisor/listener.h"
 #include "supervisor/metrics.h"
@@ -225,6 +226,28 @@ metrics_duration(struct supervisor *sv, struct buf *b)
 	}
 }
 
+/* The durable store; all 0 with the memory store. */
+static void
+metrics_store(struct buf *b)
+{
+	struct dispatch_store_stats	ss;
+
+	dispatch_store_stats(&ss);
+	metrics_family(b, "mpsup_store_commits_total", "counter",
+	    "Group commits into the job store.");
+	buf_appendf(b, "mpsup_store_commits_total %llu\n", ss.commits);
+	metrics_family(b, "mpsup_store_commit_errors_total", "counter",
+	    "Commits that failed (their submits answered store_error).");
+	buf_appendf(b, "mpsup_store_commit_errors_total %llu\n",
+	    ss.commit_errors);
+	metrics_family(b, "mpsup_store_failing", "gauge",
+	    "1 while the last commit into the job store failed.");
+	buf_appendf(b, "mpsup_store_failing %d\n", ss.failing);
+	metrics_family(b, "mpsup_store_segments", "gauge",
+	    "Rows in the job store's segment log.");
+	buf_appendf(b, "mpsup_store_segments %zu\n", ss.segments);
+}
+
 void
 metrics_append(struct supervisor *sv, struct buf *b)
 {
@@ -273,4 +296,5 @@ metrics_append(struct supervisor *sv, struct buf *b)
 	    "1 while the pool is paused (no new jobs dispatched).",
 	    metrics_paused);
 	metrics_duration(sv, b);
+	metrics_store(b);
 }

@@ -9,6 +9,7 @@
 
 #include "common/timeutil.h"
 #include "ipc/jsontext.h"
+#include "supervisor/dispatch.h"
 #include "supervisor/job.h"
 #include "supervisor/listener.h"
 #include "supervisor/pool.h"
@@ -100,9 +101,10 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 void
 status_append(struct supervisor *sv, struct buf *b, const char *filter)
 {
-	char	ts[TIME_ISO_BUF];
-	size_t	i;
-	int	first = 1;
+	struct dispatch_store_stats	ss;
+	char				ts[TIME_ISO_BUF];
+	size_t				i;
+	int				first = 1;
 
 	time_iso8601(sv->started_at, ts);
 	buf_appendf(b, "{\"mpsup\":{\"version\":\"%s\",\"pid\":%ld,"
@@ -112,6 +114,11 @@ status_append(struct supervisor *sv, struct buf *b, const char *filter)
 	jsontext_string_append(b, sv->cfg->path, strlen(sv->cfg->path));
 	buf_append_str(b, ",\"store\":");
 	jsontext_string_append(b, sv->cfg->store, strlen(sv->cfg->store));
+	dispatch_store_stats(&ss);
+	buf_appendf(b, ",\"store_stats\":{\"durable\":%s,\"failing\":%s,"
+	    "\"commits\":%llu,\"commit_errors\":%llu,\"segments\":%zu}",
+	    ss.durable ? "true" : "false", ss.failing ? "true" : "false",
+	    ss.commits, ss.commit_errors, ss.segments);
 	buf_appendf(b, ",\"stopping\":%s},\"pools\":[",
 	    sv->stopping ? "true" : "false");
 	for (i = 0; i < sv->npools; i++) {

@@ -93,6 +93,12 @@ store_has_garbage(const struct store *st)
 	    store_sqlite_has_garbage(st->sqlite);
 }
 
+size_t
+store_segments(const struct store *st)
+{
+	return st->sqlite != NULL ? store_sqlite_segments(st->sqlite) : 0;
+}
+
 int
 store_load(struct store *st,
     void (*cb)(const struct store_record *, void *), void *arg, char **cause)

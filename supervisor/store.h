@@ -75,6 +75,8 @@ void		 store_rollback(struct store *);
 void		 store_release(struct store *, uint64_t seg);
 /* Whether released segments wait for a commit to delete them. */
 int		 store_has_garbage(const struct store *);
+/* Segments in the log: committed, not yet deleted. */
+size_t		 store_segments(const struct store *);
 
 /*
  * Recovery: call cb with every job's newest record, the finished ones in
@@ -97,6 +99,7 @@ int		 store_sqlite_commit(struct store_sqlite *, char **cause);
 void		 store_sqlite_rollback(struct store_sqlite *);
 void		 store_sqlite_release(struct store_sqlite *, uint64_t seg);
 int		 store_sqlite_has_garbage(const struct store_sqlite *);
+size_t		 store_sqlite_segments(const struct store_sqlite *);
 int		 store_sqlite_load(struct store_sqlite *,
 		    void (*cb)(const struct store_record *, void *), void *arg,
 		    char **cause);

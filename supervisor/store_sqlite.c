@@ -545,6 +545,13 @@ store_sqlite_release(struct store_sqlite *s, uint64_t seq)
 	s->nzero = 0;
 }
 
+size_t
+store_sqlite_segments(const struct store_sqlite *s)
+{
+	/* Live ones, and dead ones whose rows are not deleted yet. */
+	return s->nlive - s->nzero + s->ndead;
+}
+
 int
 store_sqlite_has_garbage(const struct store_sqlite *s)
 {

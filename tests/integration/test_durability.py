@@ -200,6 +200,8 @@ def test_sqlite_pruned_records_give_their_segments_back(tmp):
     # 100 finished records are kept; what held the others is deleted.
     wait_for(lambda: segment_rows(path) <= 6, timeout=10,
              what="the segments of pruned records deleted")
+    # What status counts is what the file holds.
+    assert status(c)["mpsup"]["store_stats"]["segments"] == segment_rows(path)
     c.close()
     assert sup.stop() == 0
 
@@ -397,6 +399,9 @@ def test_sqlite_disk_full_answers_store_error_and_keeps_jobs(tmp):
         assert sup.proc.poll() is None
         st = status(c)
         check_invariant(st)
+        ss = st["mpsup"]["store_stats"]
+        assert ss["durable"] and ss["failing"], ss
+        assert ss["commit_errors"] >= 3 and ss["commits"] >= 1, ss
         assert st["pools"][0]["jobs"]["rejected"] >= 3
         records = all_terminal(c, acked)
         assert all(r["state"] == "done" for r in records.values())
@@ -406,6 +411,7 @@ def test_sqlite_disk_full_answers_store_error_and_keeps_jobs(tmp):
                         "wait": True, "timeout": 10})
         assert r["ok"] and r["job"]["state"] == "done", r
         acked.append(r["id"])
+        assert not status(c)["mpsup"]["store_stats"]["failing"]
         c.close()
         assert sup.stop() == 0
         assert "commits succeed again" in sup.log()

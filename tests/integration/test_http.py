@@ -162,6 +162,10 @@ def check_types(doc):
     for k, t in (("version", str), ("pid", int), ("started_at", str),
                  ("uptime_s", num), ("config", str), ("store", str)):
         assert isinstance(m[k], t) and not isinstance(m[k], bool), (k, m[k])
+    ss = m["store_stats"]
+    assert isinstance(ss["durable"], bool) and isinstance(ss["failing"], bool)
+    for k in ("commits", "commit_errors", "segments"):
+        assert isinstance(ss[k], int) and ss[k] >= 0, (k, ss)
     assert isinstance(doc["connections"], int)
     assert isinstance(doc["pools"], list)
     for p in doc["pools"]:
@@ -354,6 +358,13 @@ def test_metrics_parse_per_exposition_format_and_match_status(tmp):
     assert types["mpsup_job_duration_seconds"] == "histogram"
     assert v("mpsup_up") == 1
     assert v("mpsup_connections") == doc["connections"]
+    ss = doc["mpsup"]["store_stats"]
+    assert types["mpsup_store_commits_total"] == "counter"
+    assert types["mpsup_store_failing"] == "gauge"
+    assert v("mpsup_store_commits_total") == ss["commits"] == 0    # memory
+    assert v("mpsup_store_commit_errors_total") == ss["commit_errors"]
+    assert v("mpsup_store_failing") == int(ss["failing"])
+    assert v("mpsup_store_segments") == ss["segments"] == 0
     for p in doc["pools"]:
         name, j = p["name"], p["jobs"]
         assert v("mpsup_jobs_submitted_total", pool=name) == j["submitted"]
