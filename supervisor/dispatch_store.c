@@ -479,7 +479,8 @@ dispatch_recover(char **cause)
 	if (d.store == NULL)
 		return 0;
 	memset(&rc, 0, sizeof rc);
-	if (store_load(d.store, dispatch_recover_cb, &rc, cause) == -1)
+	if (store_load(d.store, (size_t)d.sv->cfg->result_max,
+	    dispatch_recover_cb, &rc, cause) == -1)
 		return -1;
 	/*
 	 * A pruned record may come back (its segment held others still

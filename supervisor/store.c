@@ -100,8 +100,9 @@ store_segments(const struct store *st)
 }
 
 int
-store_load(struct store *st,
+store_load(struct store *st, size_t max_finished,
     void (*cb)(const struct store_record *, void *), void *arg, char **cause)
 {
-	return st->sqlite ? store_sqlite_load(st->sqlite, cb, arg, cause) : 0;
+	return st->sqlite ? store_sqlite_load(st->sqlite, max_finished, cb, arg,
+	    cause) : 0;
 }

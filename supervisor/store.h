@@ -80,10 +80,11 @@ size_t		 store_segments(const struct store *);
 
 /*
  * Recovery: call cb with every job's newest record, the finished ones in
- * order of finish time first, then the unfinished ones in id order. Each
+ * order of finish time first (only the newest max_finished of them: the
+ * older ones were pruned), then the unfinished ones in id order. Each
  * counts as mattering in its segment (r->seg) until released.
  */
-int		 store_load(struct store *,
+int		 store_load(struct store *, size_t max_finished,
 		    void (*cb)(const struct store_record *, void *), void *arg,
 		    char **cause);
 
@@ -100,7 +101,7 @@ void		 store_sqlite_rollback(struct store_sqlite *);
 void		 store_sqlite_release(struct store_sqlite *, uint64_t seg);
 int		 store_sqlite_has_garbage(const struct store_sqlite *);
 size_t		 store_sqlite_segments(const struct store_sqlite *);
-int		 store_sqlite_load(struct store_sqlite *,
+int		 store_sqlite_load(struct store_sqlite *, size_t max_finished,
 		    void (*cb)(const struct store_record *, void *), void *arg,
 		    char **cause);
 

@@ -590,12 +590,13 @@ store_sqlite_unfinished(const struct store_record *r)
 
 /*
  * Read every segment (bodies kept in memory until the callbacks are done),
- * keep each id's newest record, hand them out, and count per segment the
- * records handed out; segments left with none are deleted by the next
- * commit.
+ * keep each id's newest record, hand them out (but the finished ones
+ * past the newest max_finished: those were pruned, their segments only
+ * held on for others), and count per segment the records handed out;
+ * segments left with none are deleted by the next commit.
  */
 int
-store_sqlite_load(struct store_sqlite *s,
+store_sqlite_load(struct store_sqlite *s, size_t max_finished,
     void (*cb)(const struct store_record *, void *), void *arg, char **cause)
 {
 	sqlite3_stmt		*st = s->stmt[STMT_LOAD];
@@ -604,6 +605,7 @@ store_sqlite_load(struct store_sqlite *s,
 	char			**bodies = NULL;
 	size_t			 nsegs = 0, segs_cap = 0, nrecs = 0, recs_cap = 0;
 	size_t			 i, j, n, off, len, *slot = NULL, nslots, h;
+	size_t			 first;
 	const char		*blob;
 	int			 rc, ret = -1;
 
@@ -669,6 +671,11 @@ store_sqlite_load(struct store_sqlite *s,
 		}
 	qsort(recs, j, sizeof *recs, store_sqlite_finished_cmp);
 	qsort(recs + j, nrecs - j, sizeof *recs, store_sqlite_id_cmp);
+	if (j > max_finished) {
+		first = j - max_finished;
+		memmove(recs, recs + first, (nrecs - first) * sizeof *recs);
+		nrecs -= first;
+	}
 	for (i = 0; i < nrecs; i++) {
 		segs[recs[i].seg].live++;
 		recs[i].r.seg = segs[recs[i].seg].seq;

@@ -129,7 +129,7 @@ reload(struct store *st, struct loaded *l)
 	store_close(st);
 	st = open_ok();
 	memset(l, 0, sizeof *l);
-	if (store_load(st, load_cb, l, &cause) == -1)
+	if (store_load(st, 1000, load_cb, l, &cause) == -1)
 		ck_abort_msg("store_load: %s", cause);
 	return st;
 }
@@ -166,7 +166,7 @@ START_TEST(test_memory_store_keeps_nothing_and_never_fails)
 	ck_assert_int_eq(store_put(st, &r, &seg, &cause), 0);
 	ck_assert_uint_eq(seg, 0);
 	ck_assert_int_eq(store_commit(st, &cause), 0);
-	ck_assert_int_eq(store_load(st, load_cb, &l, &cause), 0);
+	ck_assert_int_eq(store_load(st, 1000, load_cb, &l, &cause), 0);
 	ck_assert_int_eq(l.n, 0);
 	store_close(st);
 }
@@ -347,7 +347,8 @@ START_TEST(test_sqlite_release_during_load_frees_segments)
 	store_close(st);
 	ck_assert_int_eq(segment_rows(), 2);
 	releasing = st = open_ok();
-	ck_assert_int_eq(store_load(st, release_finished_cb, &l, &cause), 0);
+	ck_assert_int_eq(store_load(st, 1000, release_finished_cb, &l, &cause),
+	    0);
 	ck_assert_int_eq(l.n, 3);
 	ck_assert_int_eq(store_has_garbage(st), 1);
 	commit_ok(st);
@@ -355,6 +356,41 @@ START_TEST(test_sqlite_release_during_load_frees_segments)
 	st = reload(st, &l);
 	ck_assert_int_eq(l.n, 1);
 	ck_assert_str_eq(l.ids[0], "0000000000000003");
+	store_close(st);
+}
+END_TEST
+
+/* Only the newest max_finished finished records come back. */
+START_TEST(test_sqlite_load_skips_finished_records_past_the_maximum)
+{
+	struct store		*st = open_ok();
+	struct store_record	 r;
+	struct loaded		 l = { .n = 0 };
+	char			*cause = NULL;
+
+	r = record("0000000000000001", 2, "");
+	r.finished_at = 100.0;
+	put_ok(st, &r);
+	r = record("0000000000000002", 2, "");
+	r.finished_at = 200.0;
+	put_ok(st, &r);
+	commit_ok(st);
+	r = record("0000000000000003", 2, "");
+	r.finished_at = 300.0;
+	put_ok(st, &r);
+	r = record("0000000000000004", 0, "q");
+	put_ok(st, &r);
+	commit_ok(st);
+	store_close(st);
+	st = open_ok();
+	ck_assert_int_eq(store_load(st, 1, load_cb, &l, &cause), 0);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_str_eq(l.ids[0], "0000000000000003");
+	ck_assert_str_eq(l.ids[1], "0000000000000004");
+	/* The first segment held only what was pruned. */
+	ck_assert_int_eq(store_has_garbage(st), 1);
+	commit_ok(st);
+	ck_assert_int_eq(segment_rows(), 1);
 	store_close(st);
 }
 END_TEST
@@ -442,7 +478,7 @@ START_TEST(test_sqlite_malformed_segment_is_refused)
 	    "(7, x'0500000001')", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	st = open_ok();
-	ck_assert_int_eq(store_load(st, load_cb, &l, &cause), -1);
+	ck_assert_int_eq(store_load(st, 1000, load_cb, &l, &cause), -1);
 	ck_assert_ptr_nonnull(strstr(cause, path));
 	ck_assert_ptr_nonnull(strstr(cause, "segment 7 is malformed"));
 	free(cause);
@@ -651,6 +687,8 @@ store_suite(void)
 	tcase_add_test(tc, test_sqlite_newest_record_wins_and_dead_segments_go);
 	tcase_add_test(tc, test_sqlite_load_finds_fully_superseded_segments);
 	tcase_add_test(tc, test_sqlite_recovery_order_finished_by_time_then_ids);
+	tcase_add_test(tc,
+	    test_sqlite_load_skips_finished_records_past_the_maximum);
 	tcase_add_test(tc, test_sqlite_release_during_load_frees_segments);
 	tcase_add_test(tc, test_sqlite_big_commit_spans_segments);
 	tcase_add_test(tc, test_sqlite_malformed_segment_is_refused);
