@@ -248,6 +248,7 @@ dispatch_send(struct worker *w, struct job *job)
 	w->ninflight++;
 	w->assigned++;
 	job_set_state(job, JOB_RUNNING, now);
+	dispatch_store_started();
 	if (w->state == WORKER_READY)
 		w->state = WORKER_BUSY;
 

@@ -27,5 +27,7 @@ void	dispatch_store_shutdown(void);
 struct store *dispatch_store_get(void);
 /* Hold a submitted job out of its queue until the next commit. */
 void	dispatch_pending_add(struct job *);
+/* A job started: its start goes in the next commit, undelayed. */
+void	dispatch_store_started(void);
 
 #endif

@@ -30,9 +30,9 @@
 /* After a failed commit, state changes alone are retried this much later. */
 #define DISPATCH_STORE_RETRY	0.25
 /*
- * State changes (a job started, finished, was pruned) acknowledge nothing,
- * so they are written at most this often: a job that starts and ends in
- * between costs one record instead of two.
+ * A job's end, and the deletion of dead segments, acknowledge nothing, so
+ * when no job started they wait this long at most for a commit to go in.
+ * (A start is never delayed: see dispatch_commit.)
  */
 #define DISPATCH_STORE_DELAY	0.01
 /*
@@ -63,10 +63,13 @@ static struct {
 	double			 pending_since;	/* first pending submit */
 	unsigned long long	 commits;
 	unsigned long long	 commit_errors;
+	int			 started;	/* a job started since */
+	ev_timer		 run_timer;	/* dispatch what was committed */
 } d;
 
 static void	dispatch_store_retry_cb(struct ev_loop *, ev_timer *, int);
 static void	dispatch_store_delay_cb(struct ev_loop *, ev_timer *, int);
+static void	dispatch_store_run_cb(struct ev_loop *, ev_timer *, int);
 
 /* Start the store half; a store that is not durable counts as none. */
 void
@@ -78,6 +81,7 @@ dispatch_store_init(struct supervisor *sv, struct store *store)
 	TAILQ_INIT(&d.acks);
 	ev_timer_init(&d.retry_timer, dispatch_store_retry_cb, 0, 0);
 	ev_timer_init(&d.delay_timer, dispatch_store_delay_cb, 0, 0);
+	ev_timer_init(&d.run_timer, dispatch_store_run_cb, 0, 0);
 	/* A read-only store can take no state change: none is kept. */
 	job_changed_track(d.store != NULL && !store_readonly(d.store));
 }
@@ -90,6 +94,7 @@ dispatch_store_shutdown(void)
 
 	ev_timer_stop(d.sv->loop, &d.retry_timer);
 	ev_timer_stop(d.sv->loop, &d.delay_timer);
+	ev_timer_stop(d.sv->loop, &d.run_timer);
 	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
 		TAILQ_REMOVE(&d.pending, job, entry);
 		job_free(job);
@@ -235,14 +240,15 @@ dispatch_store_failed(char *cause)
 }
 
 /*
- * Group commit, once per loop iteration: the pending submits go in one
- * transaction, together with the state changes and a bounded slice of the
- * pruned records when these are due (DISPATCH_STORE_DELAY after the first
- * one since the last write; `all` writes them now). After a failure, an
+ * One group commit: the pending submits go in one transaction, together
+ * with the state changes and the deletion of dead segments when these are
+ * due (a job started since the last write, or DISPATCH_STORE_DELAY passed
+ * since the first change; `all` writes them now). After a failure, an
  * iteration with no new submit does not try again before the retry timer.
+ * Returns 0, or -1 if it failed (the pending jobs are then refused).
  */
-void
-dispatch_commit(int all)
+static int
+dispatch_commit_once(int all)
 {
 	struct dispatch_ack	*a;
 	struct job		*job;
@@ -250,13 +256,11 @@ dispatch_commit(int all)
 	struct job		**changed;
 	size_t			 nchanged, i, k = 0;
 	char			*cause = NULL;
-	int			 changes;
+	int			 changes, queued = 0;
 
-	if (d.store == NULL)
-		return;
 	changed = job_changed_list(&nchanged);
 	changes = nchanged > 0 || store_has_garbage(d.store);
-	if (changes && !all && !d.changes_due) {
+	if (changes && !all && !d.changes_due && !d.started) {
 		if (!ev_is_active(&d.delay_timer)) {
 			ev_timer_set(&d.delay_timer, DISPATCH_STORE_DELAY, 0);
 			ev_timer_start(d.sv->loop, &d.delay_timer);
@@ -264,15 +268,15 @@ dispatch_commit(int all)
 		changes = 0;
 	}
 	if (TAILQ_EMPTY(&d.pending) && !changes)
-		return;
+		return 0;
 	if (TAILQ_EMPTY(&d.pending) && ev_is_active(&d.retry_timer) && !all)
-		return;
+		return 0;
 	if (dispatch_store_write(changes, &cause) == -1) {
 		store_rollback(d.store);
 		d.commit_errors++;
 		dispatch_store_failed(cause);
 		free(cause);
-		return;
+		return -1;
 	}
 	d.commits++;
 	if (d.failing) {
@@ -288,6 +292,7 @@ dispatch_commit(int all)
 		}
 		job_changed_clear();
 		d.changes_due = 0;
+		d.started = 0;
 		ev_timer_stop(d.sv->loop, &d.delay_timer);
 	}
 	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
@@ -305,15 +310,51 @@ dispatch_commit(int all)
 		}
 		TAILQ_INSERT_TAIL(&pool->queue, job, entry);
 		pool->queue_len++;
+		queued = 1;
 	}
 	while ((a = TAILQ_FIRST(&d.acks)) != NULL) {
 		TAILQ_REMOVE(&d.acks, a, entry);
 		a->cb(a->arg, NULL);
 		free(a);
 	}
+	/* Their starts go in the next commit, before they reach a worker. */
+	if (queued && !ev_is_active(&d.run_timer)) {
+		ev_timer_set(&d.run_timer, 0, 0);
+		ev_timer_start(d.sv->loop, &d.run_timer);
+	}
+	return 0;
+}
+
+/* The next loop turn: hand the jobs the last commit queued to workers. */
+static void
+dispatch_store_run_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	size_t	i;
+
 	for (i = 0; i < d.sv->npools; i++)
 		if (d.sv->pools[i]->queue_len > 0)
 			dispatch_run(d.sv->pools[i]);
+}
+
+/*
+ * A job is written to its worker's pipe only after the commit that
+ * records its start (the prepare watcher commits, then flushes): so a
+ * job that was running when mpsup died always has that attempt counted,
+ * and a job that kills mpsup cannot do it forever. Starts are therefore
+ * never delayed, and the jobs a commit queued are handed to workers in
+ * the next loop turn, whose commit records their starts.
+ */
+void
+dispatch_commit(int all)
+{
+	if (d.store != NULL)
+		(void)dispatch_commit_once(all);
+}
+
+void
+dispatch_store_started(void)
+{
+	d.started = 1;
 }
 
 void

@@ -181,6 +181,51 @@ def test_sqlite_repeated_kill9_loses_nothing(tmp):
     assert sup.stop() == 0
 
 
+KILLER = r"""
+import json, os, signal, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    if job["data"] == "kill":
+        os.kill(int(os.environ["MPSUP_SUPERVISOR_PID"]), signal.SIGKILL)
+        time.sleep(30)
+    print(json.dumps({"id": job["id"], "ok": True, "result": job["data"]}),
+          flush=True)
+"""
+
+
+def test_sqlite_job_that_kills_mpsup_fails_after_max_attempts(tmp):
+    """Each start is committed before the job reaches its worker."""
+    write(os.path.join(tmp, "killer.py"), KILLER)
+    cfg = config("sqlite:%s/jobs.db" % tmp).replace(
+        "command = %s" % ECHO, "command = %s %s/killer.py" % (
+            sys.executable, tmp))
+    ids = []
+    for attempt in range(1, 4):
+        sup = Supervisor(tmp, cfg)
+        c = connect_again(tmp)
+        if attempt == 1:
+            # Submitted, committed, started and sent in one turn.
+            r = request(c, {"op": "submit", "pool": "p", "data": "kill"})
+            assert r["ok"], r
+            ids.append(r["id"])
+        assert sup.wait(20) == -signal.SIGKILL, sup.log()
+        c.close()
+    # Three starts, three deaths: the third was its last attempt.
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("1 failed after their last attempt")
+    c = connect_again(tmp)
+    r = request(c, {"op": "result", "id": ids[0]})
+    assert r["ok"] and r["job"]["state"] == "failed", r
+    assert r["job"]["attempts"] == 3, r
+    assert "mpsup stopped while the job was running" in r["job"]["error"]
+    # mpsup stays up and works.
+    r = request(c, {"op": "submit", "pool": "p", "data": 5, "wait": True,
+                    "timeout": 10})
+    assert r["ok"] and r["job"]["result"] == 5, r
+    c.close()
+    assert sup.stop() == 0
+
+
 def test_sqlite_pruned_records_give_their_segments_back(tmp):
     """The log does not grow with the jobs that went through it."""
     path = os.path.join(tmp, "jobs.db")
@@ -197,8 +242,10 @@ def test_sqlite_pruned_records_give_their_segments_back(tmp):
         wait_for(lambda: pool_jobs(c)["done"] >= 100 * (batch + 1) - 100,
                  what="the batch before to be done")
     wait_for(lambda: pool_jobs(c)["done"] == 4000, what="4000 jobs done")
-    # 100 finished records are kept; what held the others is deleted.
-    wait_for(lambda: segment_rows(path) <= 6, timeout=10,
+    # 100 finished records are kept, each in at most one segment; the
+    # segments of the other 3,900 (hundreds of commits) are deleted.
+    assert status(c)["mpsup"]["store_stats"]["commits"] > 200
+    wait_for(lambda: segment_rows(path) <= 100, timeout=10,
              what="the segments of pruned records deleted")
     # What status counts is what the file holds.
     assert status(c)["mpsup"]["store_stats"]["segments"] == segment_rows(path)
