@@ -27,8 +27,10 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "supervisor/store.h"
+#include "supervisor/store_ckpt.h"
 #include "supervisor/store_codec.h"
 
 enum {
@@ -68,6 +70,7 @@ struct store_sqlite {
 	int		 in_txn;
 	int		 readonly;	/* on a read-only file system */
 	sqlite3_stmt	*stmt[STMT_N];
+	struct store_ckpt *ckpt;	/* background checkpoints */
 
 	uint64_t	 next_seq;	/* of the segment being filled */
 	struct buf	 body;		/* its records */
@@ -322,6 +325,7 @@ struct store_sqlite *
 store_sqlite_open(const char *path, int sync_full, char **cause)
 {
 	struct store_sqlite	*s;
+	char			*why = NULL;
 
 	s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
@@ -351,6 +355,11 @@ store_sqlite_open(const char *path, int sync_full, char **cause)
 		store_sqlite_close(s);
 		return NULL;
 	}
+	if ((s->ckpt = store_ckpt_start(s->db, path, &why)) == NULL) {
+		/* SQLite's own checkpoints, on the loop, still do the job. */
+		log_warnx("store: %s", why);
+		free(why);
+	}
 	return s;
 }
 
@@ -373,6 +382,7 @@ store_sqlite_close(struct store_sqlite *s)
 	free(s->dead);
 	for (i = 0; i < STMT_N; i++)
 		sqlite3_finalize(s->stmt[i]);
+	store_ckpt_stop(s->ckpt);
 	if (s->db != NULL)
 		sqlite3_close(s->db);
 	if (s->lock_fd != -1)

@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "supervisor/store.h"
+#include "supervisor/store_ckpt.h"
 #include "supervisor/store_codec.h"
 
 static char	dir[64];
@@ -663,6 +664,46 @@ START_TEST(test_sqlite_schema_version_1_is_refused_with_a_reason)
 }
 END_TEST
 
+/*
+ * The checkpoint thread: commits past STORE_CKPT_FRAMES pages of -wal
+ * wake it, it copies them into the database file, and it stops cleanly.
+ */
+START_TEST(test_ckpt_thread_checkpoints_a_growing_wal)
+{
+	struct store_ckpt	*c;
+	struct stat		 sb;
+	sqlite3			*db;
+	sqlite3_stmt		*ins;
+	char			*cause = NULL, blob[3000];
+	int			 i, tries;
+
+	memset(blob, 'x', sizeof blob);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (b BLOB)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	c = store_ckpt_start(db, path, &cause);
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?1)",
+	    -1, &ins, NULL), SQLITE_OK);
+	/* One page or more a commit: well past the mark. */
+	for (i = 0; i < 3 * STORE_CKPT_FRAMES / 2; i++) {
+		sqlite3_bind_blob(ins, 1, blob, sizeof blob, SQLITE_STATIC);
+		ck_assert_int_eq(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+	}
+	for (tries = 0; tries < 500 && store_ckpt_count(c) == 0; tries++)
+		usleep(10000);
+	ck_assert_uint_gt(store_ckpt_count(c), 0);
+	/* The pages are in the database file now, not only in the -wal. */
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_gt(sb.st_size, 1 << 20);
+	sqlite3_finalize(ins);
+	store_ckpt_stop(c);
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+END_TEST
+
 START_TEST(test_not_memory_nor_sqlite_is_refused)
 {
 	char	*cause = NULL;
@@ -700,6 +741,7 @@ store_suite(void)
 	tcase_add_test(tc,
 	    test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing);
 	tcase_add_test(tc, test_not_memory_nor_sqlite_is_refused);
+	tcase_add_test(tc, test_ckpt_thread_checkpoints_a_growing_wal);
 	tcase_add_test(tc, test_codec_round_trip_and_truncation);
 	tcase_add_test(tc, test_sqlite_schema_version_1_is_refused_with_a_reason);
 	suite_add_tcase(s, tc);
