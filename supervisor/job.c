@@ -15,6 +15,13 @@
 #include "supervisor/job.h"
 #include "supervisor/pool.h"
 
+/*
+ * Job data shorter than this lives in the job's own block (one
+ * allocation); longer data gets a block of its own, freed when the job
+ * ends, so that kept finished records do not hold on to big inputs.
+ */
+#define JOB_DATA_INLINE	256
+
 static struct {
 	struct job	**buckets;
 	size_t		  nbuckets;
@@ -119,8 +126,15 @@ job_new(struct pool *pool, const char *data, size_t len, double now)
 {
 	struct job	*job;
 
-	job = xmalloc(sizeof *job + len + 1);
-	memset(job, 0, sizeof *job);
+	if (len < JOB_DATA_INLINE) {
+		job = xmalloc(sizeof *job + len + 1);
+		memset(job, 0, sizeof *job);
+		job->data = job->data_inline;
+	} else {
+		job = xmalloc(sizeof *job);
+		memset(job, 0, sizeof *job);
+		job->data = xmalloc(len + 1);
+	}
 	job_id_next(job->id, now);
 	job->pool = pool;
 	job->state = JOB_QUEUED;
@@ -135,6 +149,19 @@ job_new(struct pool *pool, const char *data, size_t len, double now)
 
 static void	job_key_remove(struct job *);
 static void	job_changed_remove(struct job *);
+
+/* A finished job's data is not needed again: let a big one go. */
+static void
+job_data_drop(struct job *job)
+{
+	static char	empty[1];
+
+	if (job->data != job->data_inline && job->data != empty) {
+		free(job->data);
+		job->data = empty;
+		job->data_len = 0;
+	}
+}
 
 void
 job_free(struct job *job)
@@ -151,6 +178,7 @@ job_free(struct job *job)
 	}
 	free(job->result);
 	free(job->error);
+	job_data_drop(job);
 	free(job);
 }
 
@@ -177,6 +205,7 @@ job_set_state(struct job *job, enum job_state state, double now)
 			w->job = NULL;
 			w->cb(w, job);
 		}
+		job_data_drop(job);
 	}
 }
 

@@ -60,8 +60,13 @@ struct job {
 	char			*key;		/* idempotency key, or NULL */
 	struct job		*knext;		/* key table chain */
 	LIST_HEAD(, job_waiter)	 waiters;
+	/*
+	 * JSON text, NUL-terminated: in data_inline when short, else its own
+	 * block, freed when the job ends (a finished job is never sent).
+	 */
+	char			*data;
 	uint32_t		 data_len;
-	char			 data[];	/* JSON text, NUL-terminated */
+	char			 data_inline[];
 };
 
 TAILQ_HEAD(job_list, job);

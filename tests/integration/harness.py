@@ -35,6 +35,21 @@ def _sanitized():
 SANITIZED = _sanitized()
 
 
+def _wrapped():
+    try:
+        with open(MPSUP, "rb") as f:
+            return f.read(2) == b"#!"
+    except OSError:
+        return False
+
+
+# True when MPSUP is a script that runs the binary under a tool (CI runs
+# some files under Valgrind this way). With SANITIZED: freed memory is held
+# back in quarantine, so RSS says nothing about what mpsup keeps.
+WRAPPED = _wrapped()
+MEMORY_TOOL = SANITIZED or WRAPPED
+
+
 class TestTimeout(Exception):
     pass
 
