@@ -81,6 +81,8 @@ static const struct key_def key_defs[] = {
 	SUP("auth_timeout", KT_DURATION, auth_timeout, 0, 0, NULL),
 	SUP("max_unsent", KT_SIZE, max_unsent, 65536, 1L << 34, NULL),
 	SUP("auth_failures", KT_LONG, auth_failures, 0, 1000000, NULL),
+	SUP("max_handshakes_per_address", KT_LONG, max_handshakes, 0, 1000000,
+	    NULL),
 
 	POOL("type", KT_CHOICE, type, 0, 0, type_choices),
 	POOL("command", KT_SPECIAL, command, 0, 0, NULL),
@@ -219,6 +221,7 @@ config_defaults(struct config *cfg)
 	cfg->auth_timeout = 5.0;
 	cfg->max_unsent = 64 << 20;
 	cfg->auth_failures = 10;
+	cfg->max_handshakes = 32;
 }
 
 /* Check HOST:PORT or [V6]:PORT syntax; returns a message or NULL. */

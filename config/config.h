@@ -74,6 +74,7 @@ struct config {
 	double		  auth_timeout;		/* handshake deadline */
 	uint64_t	  max_unsent;		/* reply bytes per client */
 	long		  auth_failures;	/* per address a minute; 0 = off */
+	long		  max_handshakes;	/* in progress per address; 0 = off */
 	struct pool_config **pools;
 	size_t		  npools;
 };

@@ -47,6 +47,7 @@ struct throttle {
 	double		since;
 	long		failures;
 	int		warned;
+	int		capped;		/* max_handshakes_per_address logged */
 };
 
 struct reply {
@@ -356,6 +357,7 @@ throttle_find(struct listener *l, const unsigned char *addr, int create,
 				t->since = now;
 				t->failures = 0;
 				t->warned = 0;
+				t->capped = 0;
 			}
 			return t;
 		}
@@ -403,6 +405,38 @@ throttle_blocked(struct listener *l, const unsigned char *addr,
 		    "of the minute", display, t->failures,
 		    LISTENER_THROTTLE_WINDOW);
 		t->warned = 1;
+	}
+	return 1;
+}
+
+/*
+ * True if the address already has max_handshakes_per_address connections
+ * that have not authenticated: one address cannot take every slot by
+ * opening handshakes and leaving them to auth_timeout. Logged once a
+ * minute per address.
+ */
+static int
+handshakes_capped(struct listener *l, const unsigned char *addr,
+    const char *display)
+{
+	struct throttle	*t;
+	struct conn	*c;
+	long		 max = l->sv->cfg->max_handshakes, n = 0;
+
+	if (max == 0)
+		return 0;
+	TAILQ_FOREACH(c, &l->conns, entry)
+		if (c->auth != NULL && c->has_addr &&
+		    memcmp(c->addr, addr, 16) == 0 && ++n >= max)
+			break;
+	if (n < max)
+		return 0;
+	t = throttle_find(l, addr, 1, ev_now(l->sv->loop));
+	if (!t->capped) {
+		log_warnx("%s: %ld handshakes in progress "
+		    "(max_handshakes_per_address); refusing its new "
+		    "connections until they end", display, n);
+		t->capped = 1;
 	}
 	return 1;
 }
@@ -607,7 +641,8 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		memset(addr, 0, sizeof addr);
 		has_addr = listener_source(&ss, addr, src, sizeof src);
-		if (has_addr && throttle_blocked(l, addr, src)) {
+		if (has_addr && (throttle_blocked(l, addr, src) ||
+		    handshakes_capped(l, addr, src))) {
 			close(fd);
 			continue;
 		}

@@ -1001,11 +1001,13 @@ START_TEST(test_listener_limits_are_checked)
 	    "auth_timeout = 0\n"
 	    "max_unsent = 1K\n"
 	    "auth_failures = -1\n"
+	    "max_handshakes_per_address = -2\n"
 	    "[pool:p]\n");
-	expect_nerrors(3);
+	expect_nerrors(4);
 	expect_error(2, "auth_timeout: must be longer than 0");
 	expect_error(3, "max_unsent: must be between");
 	expect_error(4, "auth_failures: must not be negative");
+	expect_error(5, "max_handshakes_per_address: must not be negative");
 }
 END_TEST
 
@@ -1015,11 +1017,13 @@ START_TEST(test_listener_limits_are_parsed)
 	    "auth_timeout = 250ms\n"
 	    "max_unsent = 2M\n"
 	    "auth_failures = 0\n"
+	    "max_handshakes_per_address = 0\n"
 	    "[pool:p]\n");
 	expect_ok();
 	ck_assert_double_eq_tol(cfg->auth_timeout, 0.25, 1e-9);
 	ck_assert_uint_eq(cfg->max_unsent, 2u << 20);
 	ck_assert_int_eq(cfg->auth_failures, 0);
+	ck_assert_int_eq(cfg->max_handshakes, 0);
 }
 END_TEST
 

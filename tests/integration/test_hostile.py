@@ -1,7 +1,8 @@
 """Hostile peers against the real supervisor's listener (SPEC section 7: "a
 client that fails, stalls or floods is disconnected without affecting anyone
 else"), and the limits in [supervisor] that make it so: auth_timeout,
-max_connections, max_message, max_unsent, auth_failures.
+max_connections, max_message, max_unsent, auth_failures,
+max_handshakes_per_address.
 
 Every test is bounded in time (run_tests' alarm plus per-step timeouts),
 closes every socket it opened, and leaves the supervisor's process group to
@@ -218,11 +219,14 @@ def test_storm_good_client_served_memory_flat(tmp):
                 time.sleep(0.05)
         thread(sample_rss)
 
-        # 500 idle pre-auth connections, half over TCP, half over Unix.
+        # 500 idle pre-auth connections, half over TCP (from 125 source
+        # addresses, two each: below max_handshakes_per_address), half over
+        # Unix.
         for i in range(STORM_IDLE):
             if i % 2:
                 s = track(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
                 s.settimeout(10)
+                s.bind(("127.0.2.%d" % (i // 4 + 1), 0))
                 s.connect(("127.0.0.1", port))
             else:
                 s = track(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
@@ -760,6 +764,59 @@ def test_auth_failures_throttle_per_source_address(tmp):
         for p in peers:
             p.close()
     assert sup.stop() == 0
+
+
+def test_handshakes_per_address_are_capped(tmp):
+    """Proves: with max_handshakes_per_address = 4, four stalled handshakes
+    from 127.0.0.1 make its fifth connection close at once without a
+    challenge (logged once), while 127.0.0.2 and Unix clients are served;
+    once one stalled handshake ends, 127.0.0.1 is served again."""
+    sup, port, key = start(tmp, "max_handshakes_per_address = 4\n"
+                           "auth_timeout = 60s")
+    peers = []
+    try:
+        for _ in range(4):
+            p = Peer.tcp("127.0.0.1", port, source="127.0.0.1")
+            peers.append(p)
+            p.read_challenge()
+        for _ in range(2):
+            p = Peer.tcp("127.0.0.1", port, source="127.0.0.1")
+            peers.append(p)
+            data, took = p.closed_by_server(timeout=3)
+            assert data == b"" and took < 1.0, (data, took)
+        lines = sup.wait_log("(max_handshakes_per_address)")
+        assert len(lines) == 1 and "127.0.0.1" in lines[0], lines
+        other = Peer.tcp("127.0.0.1", port, source="127.0.0.2")
+        peers.append(other)
+        other.handshake(key)
+        r = other.request({"op": "submit", "pool": "py", "data": 4,
+                           "wait": True})
+        assert r["job"]["result"] == 8, r
+        good = connect(tmp)
+        good_round_trip(good, 6)
+        good.close()
+        # One stalled handshake ends: room for one more from 127.0.0.1.
+        peers[0].close()
+        wait_for(lambda: status_of(tmp)["connections"] <= 5,
+                 what="the closed handshake to be gone")
+        p = Peer.tcp("127.0.0.1", port, source="127.0.0.1")
+        peers.append(p)
+        p.handshake(key)
+        assert p.request({"op": "status"})["ok"]
+        assert len([l for l in sup.lines()
+                    if "(max_handshakes_per_address)" in l]) == 1
+    finally:
+        for p in peers:
+            p.close()
+    assert sup.stop() == 0
+
+
+def status_of(tmp):
+    c = connect(tmp)
+    try:
+        return status(c)
+    finally:
+        c.close()
 
 
 if __name__ == "__main__":
