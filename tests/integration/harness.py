@@ -275,10 +275,18 @@ def connect(tmp, sock="mpsup.sock", authkey="authkey", timeout=10.0):
     """A stock multiprocessing.connection client to a supervisor in tmp."""
     from multiprocessing.connection import Client
     path = os.path.join(tmp, sock)
+    end = time.monotonic() + timeout
     wait_for(lambda: os.path.exists(path), timeout=timeout, what="listener socket")
     with open(os.path.join(tmp, authkey), "rb") as f:
         key = f.read().strip()
-    return Client(path, authkey=key)
+    while True:
+        try:
+            return Client(path, authkey=key)
+        except ConnectionRefusedError:
+            # Bound but not yet listening (a slow start, e.g. Valgrind).
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.02)
 
 
 def request(conn, obj):
