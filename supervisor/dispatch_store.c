@@ -432,7 +432,7 @@ dispatch_job_restore(struct pool *pool, const struct store_record *r)
 }
 
 /*
- * A queued job goes back to the tail of its queue (rows come in id order,
+ * A queued job goes back to the tail of its queue (records come in id order,
  * which is submission order). A job that was running when mpsup died
  * has had that attempt counted when it was sent: it is retried, or fails
  * if that was its last attempt.
