@@ -149,6 +149,23 @@ status_table(const struct jsontext_span *status)
 	free(cells);
 }
 
+/* Say on stderr when the job store's commits fail (the table goes on). */
+static void
+status_store_warning(const struct jsontext_span *status)
+{
+	struct jsontext_span	 mpsup = status_member(status, "mpsup");
+	struct jsontext_span	 ss = status_member(&mpsup, "store_stats");
+	struct jsontext_span	 failing = status_member(&ss, "failing");
+	char			*errors;
+
+	if (failing.type != JSONTEXT_TRUE)
+		return;
+	errors = status_number(&ss, "commit_errors");
+	fprintf(stderr, "mpsup: the job store is failing: submits answer "
+	    "store_error (%s failed commits; see the log)\n", errors);
+	free(errors);
+}
+
 /* Run `mpsup status`; returns the exit status. */
 int
 cmd_status(int argc, char **argv)
@@ -178,8 +195,10 @@ cmd_status(int argc, char **argv)
 			printf(STATUS_USAGE "\nPrints one row per pool: "
 			    "workers busy/idle/target, queue depth, jobs\n"
 			    "done, failed and timed out, and the 99th "
-			    "percentile latency; with --json,\nthe whole "
-			    "status document.\n\n" CONN_HELP);
+			    "percentile latency (and on stderr a\nwarning "
+			    "while the job store fails to commit); with "
+			    "--json, the whole status\ndocument.\n\n"
+			    CONN_HELP);
 			return 0;
 		default:
 			fprintf(stderr, STATUS_USAGE);
@@ -208,8 +227,10 @@ cmd_status(int argc, char **argv)
 	else {
 		if (as_json)
 			cli_conn_print_span(stdout, &status);
-		else
+		else {
 			status_table(&status);
+			status_store_warning(&status);
+		}
 		rv = 0;
 	}
 	cli_conn_reply_free(reply);

@@ -451,6 +451,11 @@ def test_sqlite_disk_full_answers_store_error_and_keeps_jobs(tmp):
         ss = st["mpsup"]["store_stats"]
         assert ss["durable"] and ss["failing"], ss
         assert ss["commit_errors"] >= 3 and ss["commits"] >= 1, ss
+        # `mpsup status` says so on stderr, below the usual table.
+        p = subprocess.run([MPSUP, "status", "-c", sup.config],
+                           capture_output=True, text=True, timeout=20)
+        assert p.returncode == 0 and p.stdout.startswith("POOL"), p
+        assert "job store is failing" in p.stderr, p.stderr
         assert st["pools"][0]["jobs"]["rejected"] >= 3
         records = all_terminal(c, acked)
         assert all(r["state"] == "done" for r in records.values())
