@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (connect, kill_group, pid_alive, request, run_tests,  # noqa: E402
                      spawn, wait_for, worker_pids, write)
 from test_http import get, get_json, start  # noqa: E402
@@ -168,6 +169,40 @@ def test_dashboard_screenshots_on_laptop_and_phone(tmp):
                 g.write(f.read())
     request(c, {"op": "cancel", "id": jid})
     assert sup.stop() == 0
+
+
+def test_dashboard_warns_while_the_job_store_fails(tmp):
+    """A full disk under a sqlite store: the banner says so."""
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root to mount a small tmpfs")
+    db = os.path.join(tmp, "db")
+    os.makedirs(db)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", db],
+                   check=True)
+    try:
+        sup, port = start(tmp, pools=POOLS,
+                          extra="store = sqlite:%s/jobs.db" % db)
+        dom = Dom(chromium(tmp, "http://127.0.0.1:%d/" % port, "--dump-dom"))
+        assert "banner" in dom.hidden, dom.text_of.get("banner")
+        with open(os.path.join(db, "filler"), "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"x" * 65536)
+            except OSError:
+                pass
+        c = connect(tmp)
+        big = "y" * 200000
+        wait_for(lambda: not request(c, {"op": "submit", "pool": "alpha",
+                                         "args": ["true"], "stdin": big})["ok"],
+                 what="a store_error")
+        assert get_json(port)["mpsup"]["store_stats"]["failing"]
+        dom = Dom(chromium(tmp, "http://127.0.0.1:%d/" % port, "--dump-dom"))
+        assert "banner" not in dom.hidden
+        assert "job store is failing" in dom.text_of["banner"], dom.text_of
+        c.close()
+        assert sup.stop() == 0
+    finally:
+        subprocess.run(["umount", "-l", db], check=False)
 
 
 if __name__ == "__main__":
