@@ -282,8 +282,9 @@ def connect(tmp, sock="mpsup.sock", authkey="authkey", timeout=10.0):
     while True:
         try:
             return Client(path, authkey=key)
-        except ConnectionRefusedError:
-            # Bound but not yet listening (a slow start, e.g. Valgrind).
+        except (ConnectionRefusedError, FileNotFoundError):
+            # Bound but not yet listening (a slow start, e.g. Valgrind),
+            # or a restart replacing a killed supervisor's stale socket.
             if time.monotonic() > end:
                 raise
             time.sleep(0.02)
