@@ -87,9 +87,12 @@ request_pool(struct reply *r, const struct jsontext_span *req)
 	return NULL;
 }
 
-/* Seconds from "timeout", or -1 for none; -2 if malformed. */
+/*
+ * Seconds from "timeout", or -1 for none; -2 if malformed, which has been
+ * answered.
+ */
 static double
-request_timeout(const struct jsontext_span *req)
+request_timeout(struct reply *r, const struct jsontext_span *req)
 {
 	struct jsontext_span	v;
 	double			t;
@@ -97,8 +100,11 @@ request_timeout(const struct jsontext_span *req)
 	if (!jsontext_object_get(req, "timeout", &v) || v.type == JSONTEXT_NULL)
 		return -1;
 	if (v.type != JSONTEXT_NUMBER || jsontext_number(&v, &t) == -1 || t < 0 ||
-	    !isfinite(t))
+	    !isfinite(t)) {
+		reply_error(r, "bad_request", "\"timeout\" must be a number "
+		    "of seconds");
 		return -2;
+	}
 	return t;
 }
 
@@ -399,11 +405,8 @@ op_submit(struct reply *r, const struct jsontext_span *req)
 
 	if ((pool = request_pool(r, req)) == NULL)
 		return;
-	if ((timeout = request_timeout(req)) == -2) {
-		reply_error(r, "bad_request", "\"timeout\" must be a number "
-		    "of seconds");
+	if ((timeout = request_timeout(r, req)) == -2)
 		return;
-	}
 	if (request_key(req, pool, &key, &err) == -1) {
 		reply_error(r, "bad_request", "%s", err);
 		return;
@@ -442,11 +445,8 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 
 	if ((pool = request_pool(r, req)) == NULL)
 		return;
-	if ((timeout = request_timeout(req)) == -2) {
-		reply_error(r, "bad_request", "\"timeout\" must be a number "
-		    "of seconds");
+	if ((timeout = request_timeout(r, req)) == -2)
 		return;
-	}
 	if (!jsontext_object_get(req, "jobs", &jobs) || jobs.type != JSONTEXT_ARRAY) {
 		reply_error(r, "bad_request", "\"jobs\" (a list) is missing");
 		return;
@@ -541,11 +541,8 @@ op_result(struct reply *r, const struct jsontext_span *req)
 	struct buf	*b;
 	double		 timeout;
 
-	if ((timeout = request_timeout(req)) == -2) {
-		reply_error(r, "bad_request", "\"timeout\" must be a number "
-		    "of seconds");
+	if ((timeout = request_timeout(r, req)) == -2)
 		return;
-	}
 	if ((job = request_job(r, req)) == NULL)
 		return;
 	if (request_wants_wait(req) && !job_state_terminal(job->state)) {
