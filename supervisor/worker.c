@@ -471,9 +471,15 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	ev_timer_stop(loop, &w->healthy_timer);
 	ev_timer_stop(loop, &w->kill_timer);
 	ev_timer_stop(loop, &w->idle_timer);
-	/* Take anything the worker left behind in its session with it. */
+	/*
+	 * Take anything the worker left behind in its group with it, and,
+	 * unless it exited 0 (a worker recycled after max_jobs_per_worker,
+	 * which may be every job), what it put in other groups of its
+	 * session: that needs a pass over /proc.
+	 */
 	(void)spawn_signal(w->pid, SIGKILL);
-	if ((left = spawn_sweep_session(w->pid)) > 0)
+	if (!(WIFEXITED(c->rstatus) && WEXITSTATUS(c->rstatus) == 0) &&
+	    (left = spawn_sweep_session(w->pid)) > 0)
 		log_info("%s.%d[%ld]: killed %zu process%s it left behind",
 		    w->pool->name, w->index, (long)w->pid, left,
 		    left == 1 ? "" : "es");
