@@ -24,7 +24,7 @@
 #include "supervisor/dispatch_impl.h"
 #include "supervisor/job.h"
 #include "supervisor/pool.h"
-#include "supervisor/store.h"
+#include "store/store.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 

@@ -21,7 +21,7 @@
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
-#include "supervisor/linebuf.h"
+#include "common/linebuf.h"
 #include "supervisor/output.h"
 
 #define OUTPUT_HIGH_WATER	(256 * 1024)

@@ -11,7 +11,7 @@
 #include <sys/queue.h>
 
 #include "config/config.h"
-#include "supervisor/hist.h"
+#include "common/hist.h"
 #include "supervisor/job.h"
 
 struct supervisor;

@@ -11,7 +11,7 @@
 #include "ipc/jsontext.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
-#include "supervisor/listener.h"
+#include "supervisor/remote/listener.h"
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"

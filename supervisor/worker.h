@@ -15,7 +15,7 @@
 #include <sys/types.h>
 
 #include "common/buf.h"
-#include "supervisor/linebuf.h"
+#include "common/linebuf.h"
 #include "supervisor/job.h"
 #include "supervisor/output.h"
 

@@ -27,9 +27,9 @@
 #include "config/config.h"
 #include "ipc/jsontext.h"
 #include "ipc/pickle.h"
-#include "supervisor/jobspec.h"
-#include "supervisor/request.h"
-#include "worker/exec_job.h"
+#include "ipc/jobspec.h"
+#include "supervisor/remote/request.h"
+#include "worker/exec/exec_job.h"
 
 /* Stop the fuzzer with a crash it will report. */
 #define CHECK(x)	do { if (!(x)) abort(); } while (0)

@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "supervisor/store.h"
-#include "supervisor/store_codec.h"
+#include "store/store.h"
+#include "store/store_codec.h"
 
 /* Stop the fuzzer with a crash it will report. */
 #define CHECK(x)	do { if (!(x)) abort(); } while (0)

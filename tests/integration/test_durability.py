@@ -271,7 +271,7 @@ def test_sqlite_pruned_records_give_their_segments_back(tmp):
 
 
 def store_record(job_id, pool, data):
-    """A queued job's record as supervisor/store_codec.h lays it out."""
+    """A queued job's record as store/store_codec.h lays it out."""
     import struct
     def string(b):
         return struct.pack("<I", len(b)) + b + b"\0"

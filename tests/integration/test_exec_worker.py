@@ -1,6 +1,6 @@
 """Integration tests of the exec worker (worker/exec_worker.c).
 
-The worker runs through tests/exec_worker_driver, which calls
+The worker runs through tests/integration/exec_worker_driver, which calls
 exec_worker_main() exactly as "mpsup exec-worker" does: job lines go in on
 its fd 3, result lines come out of its fd 4, and its own stdout and stderr
 (the forwarded output of the jobs) go to files in the test's directory.
@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import BUILDDIR, pid_alive, run_tests, wait_for  # noqa: E402
 
-DRIVER = os.path.join(BUILDDIR, "tests", "exec_worker_driver")
+DRIVER = os.path.join(BUILDDIR, "tests", "integration", "exec_worker_driver")
 
 
 class ExecWorker:

@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Supervisor, check_invariant, connect, pid_alive,  # noqa: E402
                      request, run_tests, wait_for, write)
 
-# Mirrors supervisor/http.h.
+# Mirrors supervisor/monitor/http.h.
 HTTP_MAX_PER_IP = 32
 HTTP_IDLE_TIMEOUT = 10
 

@@ -1,6 +1,6 @@
 """The ipc module against the real multiprocessing.connection of every Python
 installed here (3.8 and later): handshake, framing and send/recv round trips
-through tests/ipc_echo_server, which authenticates with ipc/auth.c's state
+through tests/integration/ipc_echo_server, which authenticates with ipc/auth.c's state
 machine and echoes every frame back.
 """
 import glob
@@ -14,7 +14,7 @@ import time
 
 from harness import BUILDDIR, run_tests, spawn, write
 
-SERVER = os.path.join(BUILDDIR, "tests", "ipc_echo_server")
+SERVER = os.path.join(BUILDDIR, "tests", "integration", "ipc_echo_server")
 
 # Runs under each interpreter. Client() maps every (host, port) tuple to
 # AF_INET, so for [V6]:PORT it does what Client() does -- the stdlib's

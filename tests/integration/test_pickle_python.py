@@ -3,7 +3,7 @@ here (3.8 and later): what each one's pickle.dumps writes at protocols 2 to
 5 decodes to the documented JSON, the encoder's pickles load back equal
 under each of them, and pickles that would run code are refused by opcode
 name without anything running. The codec is driven through
-tests/pickle_tool, which batches one conversion per line.
+tests/integration/pickle_tool, which batches one conversion per line.
 """
 import base64
 import glob
@@ -16,7 +16,7 @@ import time
 
 from harness import BUILDDIR, run_tests, spawn, write
 
-TOOL = os.path.join(BUILDDIR, "tests", "pickle_tool")
+TOOL = os.path.join(BUILDDIR, "tests", "integration", "pickle_tool")
 
 # The corpus: executed both here (for the expectations) and by each
 # interpreter under test (to pickle it with that interpreter's pickler).

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
-#include "supervisor/cmd.h"
+#include "cli/cmd.h"
 
 int
 cmd_check(int argc, char **argv)

@@ -6,7 +6,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "supervisor/hist.h"
+#include "common/hist.h"
 
 START_TEST(test_empty_histogram_reads_zero)
 {

@@ -29,9 +29,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "supervisor/store.h"
-#include "supervisor/store_ckpt.h"
-#include "supervisor/store_codec.h"
+#include "store/store.h"
+#include "store/store_ckpt.h"
+#include "store/store_codec.h"
 
 enum {
 	STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DELETE, STMT_LOAD,

@@ -37,8 +37,8 @@
 #include "config/parse.h"
 #include "ipc/client.h"
 #include "ipc/jsontext.h"
-#include "supervisor/cmd.h"
-#include "supervisor/cmd_conn.h"
+#include "cli/cmd.h"
+#include "cli/cmd_conn.h"
 
 #define SUBMIT_USAGE							\
 	"usage: mpsup submit " CONN_USAGE " -p POOL [-w] [-t SECS] "	\

@@ -15,7 +15,7 @@
 #include "common/buf.h"
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
-#include "worker/exec_job.h"
+#include "worker/exec/exec_job.h"
 
 /*
  * A JSON string of len bytes of process output (or of a malformed line):

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "ipc/authkey.h"
-#include "supervisor/cmd.h"
+#include "cli/cmd.h"
 
 /* Print the usage line. */
 static void

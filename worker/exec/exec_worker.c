@@ -41,9 +41,9 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
-#include "worker/exec_job.h"
-#include "worker/exec_spawn.h"
-#include "worker/exec_worker.h"
+#include "worker/exec/exec_job.h"
+#include "worker/exec/exec_spawn.h"
+#include "worker/exec/exec_worker.h"
 
 #define EXEC_JOB_FD		3
 #define EXEC_RESULT_FD		4

@@ -11,7 +11,7 @@
 
 #include "common/buf.h"
 #include "ipc/jsontext.h"
-#include "supervisor/jobspec.h"
+#include "ipc/jobspec.h"
 
 /* Build the job text of desc; returns the message, *out the text. */
 static const char *

@@ -12,11 +12,11 @@
 
 #include <string.h>
 
-#include "supervisor/http.h"
+#include "supervisor/monitor/http.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
-#include "supervisor/listener.h"
-#include "supervisor/metrics.h"
+#include "supervisor/remote/listener.h"
+#include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"

@@ -19,8 +19,8 @@
 #include <jansson.h>
 
 #include "common/xmalloc.h"
-#include "worker/exec_job.h"
-#include "worker/exec_spawn.h"
+#include "worker/exec/exec_job.h"
+#include "worker/exec/exec_spawn.h"
 
 extern char **environ;
 

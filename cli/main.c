@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "supervisor/cmd.h"
+#include "cli/cmd.h"
 #include "supervisor/supervisor.h"
-#include "worker/exec_worker.h"
+#include "worker/exec/exec_worker.h"
 
 static void
 usage(FILE *f)

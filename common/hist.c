@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include "supervisor/hist.h"
+#include "common/hist.h"
 
 void
 hist_add(struct hist *h, double seconds)

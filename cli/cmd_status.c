@@ -15,8 +15,8 @@
 
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
-#include "supervisor/cmd.h"
-#include "supervisor/cmd_conn.h"
+#include "cli/cmd.h"
+#include "cli/cmd_conn.h"
 
 #define STATUS_USAGE	"usage: mpsup status " CONN_USAGE " [--json]\n"
 

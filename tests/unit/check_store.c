@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "supervisor/store.h"
-#include "supervisor/store_ckpt.h"
-#include "supervisor/store_codec.h"
+#include "store/store.h"
+#include "store/store_ckpt.h"
+#include "store/store_codec.h"
 
 static char	dir[64];
 static char	path[128];

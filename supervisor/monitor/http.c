@@ -35,13 +35,13 @@
 #include "common/xmalloc.h"
 #include "ipc/addr.h"
 #include "ipc/authkey.h"
-#include "supervisor/http.h"
-#include "supervisor/metrics.h"
+#include "supervisor/monitor/http.h"
+#include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"
 
-/* The dashboard page, generated from supervisor/dashboard.html at build. */
+/* The dashboard page, generated from supervisor/monitor/dashboard.html at build. */
 extern const unsigned char	dashboard_html[];
 extern const size_t		dashboard_html_len;
 

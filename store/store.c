@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/store.h"
+#include "store/store.h"
 
 struct store {
 	struct store_sqlite	*sqlite;	/* NULL: the memory store */

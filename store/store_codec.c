@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "supervisor/store.h"
-#include "supervisor/store_codec.h"
+#include "store/store.h"
+#include "store/store_codec.h"
 
 #define CODEC_RESULT	1
 #define CODEC_ERROR	2

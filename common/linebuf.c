@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "supervisor/linebuf.h"
+#include "common/linebuf.h"
 
 #define LINEBUF_READ	65536
 #define LINEBUF_KEEP	(256 * 1024)

@@ -33,7 +33,7 @@
 #include "ipc/authkey.h"
 #include "ipc/client.h"
 #include "ipc/jsontext.h"
-#include "supervisor/cmd_conn.h"
+#include "cli/cmd_conn.h"
 
 #define CONN_DEFAULT_CONFIG	"pool.ini"
 

@@ -31,8 +31,8 @@
 #include "ipc/authkey.h"
 #include "ipc/frame.h"
 #include "supervisor/dispatch.h"
-#include "supervisor/listener.h"
-#include "supervisor/request.h"
+#include "supervisor/remote/listener.h"
+#include "supervisor/remote/request.h"
 #include "supervisor/supervisor.h"
 
 #define LISTENER_READ		65536

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "common/xmalloc.h"
-#include "supervisor/store_ckpt.h"
+#include "store/store_ckpt.h"
 
 struct store_ckpt {
 	sqlite3		*db;		/* the loop's connection */

@@ -13,8 +13,8 @@
 #include <jansson.h>
 
 #include "config/parse.h"
-#include "supervisor/cmd.h"
-#include "supervisor/cmd_conn.h"
+#include "cli/cmd.h"
+#include "cli/cmd_conn.h"
 
 #define CTL_USAGE \
 	"usage: mpsup ctl " CONN_USAGE " stop | reload | scale POOL N | " \

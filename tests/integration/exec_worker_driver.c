@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "worker/exec_worker.h"
+#include "worker/exec/exec_worker.h"
 
 /* Hand the arguments to the exec worker. */
 int

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "supervisor/linebuf.h"
+#include "common/linebuf.h"
 
 struct piece {
 	const char	*line;

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "supervisor/jobspec.h"
+#include "ipc/jobspec.h"
 
 /* Members of an exec job, in the order the exec worker gets them. */
 static const char *const jobspec_exec_keys[] = { "args", "shell", "env",

@@ -12,8 +12,8 @@
 #include <jansson.h>
 
 #include "config/parse.h"
-#include "supervisor/cmd.h"
-#include "supervisor/cmd_conn.h"
+#include "cli/cmd.h"
+#include "cli/cmd_conn.h"
 
 #define RESULT_USAGE \
 	"usage: mpsup result " CONN_USAGE " [-w] [-t SECS] JOBID\n"
