@@ -11,8 +11,19 @@
 
 #include "common/log.h"
 #include "cli/cmd.h"
+#include "supervisor/monitor/http.h"
+#include "supervisor/remote/listener.h"
 #include "supervisor/supervisor.h"
 #include "worker/exec/exec_worker.h"
+
+/*
+ * The services the supervisor runs beside its pools, in start order (they
+ * stop in reverse): the status endpoint, then the job listener.
+ */
+static const struct supervisor_service *const services[] = {
+	&http_service,
+	&listener_service,
+};
 
 static void
 usage(FILE *f)
@@ -47,7 +58,7 @@ cmd_run(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct supervisor_options	opts = { "pool.ini", NULL, -1 };
+	struct supervisor_options	opts = { "pool.ini", NULL, -1, NULL, 0 };
 	int				ch, debug = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -89,6 +100,8 @@ cmd_run(int argc, char **argv)
 		return 2;
 	}
 	log_init("mpsup", debug);
+	opts.services = services;
+	opts.nservices = sizeof services / sizeof services[0];
 	return supervisor_main(&opts);
 }
 

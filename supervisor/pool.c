@@ -75,6 +75,15 @@ pool_start(struct pool *pool)
 	    "stream", pool->pc->workers == 1 ? "" : "s");
 }
 
+void
+pool_kill(struct pool *pool)
+{
+	int	i;
+
+	for (i = 0; i < pool->nslots; i++)
+		worker_kill(pool->slots[i]);
+}
+
 int
 pool_live_workers(const struct pool *pool)
 {

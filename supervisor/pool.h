@@ -67,6 +67,8 @@ void		 pool_remove(struct pool *);
 int		 pool_scale(struct pool *, int, const char **err);
 /* Dynamic pools: start on-demand workers for a backlog. */
 void		 pool_grow(struct pool *);
+/* SIGKILL every worker's process group now (a second SIGTERM). */
+void		 pool_kill(struct pool *);
 /* Number of slots with a live process. */
 int		 pool_live_workers(const struct pool *);
 /* Jobs running on the pool's workers. */

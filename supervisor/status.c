@@ -11,7 +11,6 @@
 #include "ipc/jsontext.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
-#include "supervisor/remote/listener.h"
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"
@@ -129,6 +128,5 @@ status_append(struct supervisor *sv, struct buf *b, const char *filter)
 		first = 0;
 		status_pool(sv, sv->pools[i], b);
 	}
-	buf_appendf(b, "],\"connections\":%d}", sv->listener != NULL ?
-	    listener_connections(sv->listener) : 0);
+	buf_appendf(b, "],\"connections\":%d}", supervisor_clients(sv));
 }

@@ -19,14 +19,11 @@
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "store/store.h"
 #include "supervisor/dispatch.h"
-#include "supervisor/monitor/http.h"
-#include "supervisor/remote/listener.h"
 #include "supervisor/output.h"
 #include "supervisor/pool.h"
-#include "store/store.h"
 #include "supervisor/supervisor.h"
-#include "supervisor/worker.h"
 
 struct supervisor	*supervisor;
 
@@ -35,9 +32,10 @@ static void
 supervisor_log_sink(enum log_level level, const char *msg, void *arg)
 {
 	static const char *const names[] = { "fatal", "warn", "info", "debug" };
+	struct supervisor	*sv = arg;
 
-	output_message(names[level], msg, supervisor != NULL &&
-	    supervisor->loop != NULL ? ev_now(supervisor->loop) : time_wall());
+	output_message(names[level], msg, sv->loop != NULL ? ev_now(sv->loop) :
+	    time_wall());
 	if (level == LOG_LEVEL_FATAL)
 		output_flush();
 }
@@ -46,12 +44,43 @@ supervisor_log_sink(enum log_level level, const char *msg, void *arg)
 static void
 supervisor_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
+	struct supervisor	*sv = w->data;
+	size_t			 i;
+
 	/* Commit first: it releases the replies and jobs that waited for it. */
 	dispatch_commit(0);
 	dispatch_flush();
-	if (supervisor->listener != NULL)
-		listener_flush(supervisor->listener);
+	for (i = 0; i < sv->nservices; i++)
+		if (sv->services[i].svc->flush != NULL)
+			sv->services[i].svc->flush(sv->services[i].state);
 	output_flush();
+}
+
+int
+supervisor_clients(const struct supervisor *sv)
+{
+	const struct supervisor_running_service	*rs;
+	int					 n = 0;
+	size_t					 i;
+
+	for (i = 0; i < sv->nservices; i++) {
+		rs = &sv->services[i];
+		if (rs->svc->clients != NULL)
+			n += rs->svc->clients(rs->state);
+	}
+	return n;
+}
+
+void *
+supervisor_service_state(const struct supervisor *sv,
+    const struct supervisor_service *svc)
+{
+	size_t	i;
+
+	for (i = 0; i < sv->nservices; i++)
+		if (sv->services[i].svc == svc)
+			return sv->services[i].state;
+	return NULL;
 }
 
 void
@@ -103,8 +132,10 @@ supervisor_stop(struct supervisor *sv)
 	if (sv->stopping)
 		return;
 	sv->stopping = 1;
-	if (sv->listener != NULL)
-		listener_stop_accepting(sv->listener);
+	for (size_t i = 0; i < sv->nservices; i++)
+		if (sv->services[i].svc->stop_accepting != NULL)
+			sv->services[i].svc->stop_accepting(
+			    sv->services[i].state);
 	running = 0;
 	for (size_t i = 0; i < sv->npools; i++)
 		running += (size_t)pool_inflight(sv->pools[i]);
@@ -128,7 +159,6 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct supervisor	*sv = w->data;
 	size_t			 i;
-	int			 j;
 
 	switch (w->signum) {
 	case SIGTERM:
@@ -143,8 +173,7 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_warnx("received SIG%s again: killing all workers now",
 		    w->signum == SIGTERM ? "TERM" : "INT");
 		for (i = 0; i < sv->npools; i++)
-			for (j = 0; j < sv->pools[i]->nslots; j++)
-				worker_kill(sv->pools[i]->slots[j]);
+			pool_kill(sv->pools[i]);
 		break;
 	case SIGUSR1:
 		if (output_reopen() == -1)
@@ -188,75 +217,156 @@ supervisor_signal_init(struct supervisor *sv, ev_signal *w, int signum)
 	ev_signal_start(sv->loop, w);
 }
 
-int
-supervisor_main(const struct supervisor_options *opts)
+/* Stop and free the services, the last started first. */
+static void
+supervisor_services_free(struct supervisor *sv)
 {
-	struct supervisor	 sv;
+	struct supervisor_running_service	*rs;
+
+	while (sv->nservices > 0) {
+		rs = &sv->services[--sv->nservices];
+		if (rs->state != NULL)
+			rs->svc->free(rs->state);
+	}
+}
+
+/* Start the services the command line asked for; -1 once one failed. */
+static int
+supervisor_services_start(struct supervisor *sv,
+    const struct supervisor_options *opts)
+{
+	const struct supervisor_service	*svc;
+	void				*state;
+	char				*cause;
+	size_t				 i;
+
+	for (i = 0; i < opts->nservices && i < SUPERVISOR_MAX_SERVICES; i++) {
+		svc = opts->services[i];
+		state = NULL;
+		cause = NULL;
+		if (svc->start(sv, &state, &cause) == -1) {
+			if (cause != NULL) {
+				fprintf(stderr, "mpsup: %s%s%s\n", svc->name ?
+				    svc->name : "", svc->name ? ": " : "",
+				    cause);
+				log_warnx("%s%s%s", svc->name ? svc->name : "",
+				    svc->name ? ": " : "", cause);
+				free(cause);
+			}
+			return -1;
+		}
+		sv->services[sv->nservices].svc = svc;
+		sv->services[sv->nservices++].state = state;
+	}
+	return 0;
+}
+
+/* Check what the config asks of the process; 2 (after saying why) if not. */
+static int
+supervisor_check_creds(const struct config *cfg)
+{
+	size_t	i;
+
+	for (i = 0; i < cfg->npools; i++) {
+		if ((cfg->pools[i]->user != NULL ||
+		    cfg->pools[i]->group != NULL) && geteuid() != 0) {
+			fprintf(stderr, "%s:%d: pool '%s': user/group need "
+			    "mpsup to run as root\n", cfg->path,
+			    cfg->pools[i]->line, cfg->pools[i]->name);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Load the config and open what the supervisor holds before its loop
+ * exists: the store, the log, its own path and the pidfile. 2 after
+ * printing why, with everything opened so far closed again.
+ */
+static int
+supervisor_open(struct supervisor *sv, const struct supervisor_options *opts)
+{
 	struct config_errors	 errs = { NULL, 0 };
-	struct sigaction	 sa;
 	char			 exe[PATH_MAX];
 	char			*cause = NULL;
 	ssize_t			 n;
 	size_t			 i;
-	int			 status = 0;
 
-	memset(&sv, 0, sizeof sv);
-	sv.cfg = config_load(opts->config_path, &errs);
-	if (sv.cfg == NULL) {
+	if ((sv->cfg = config_load(opts->config_path, &errs)) == NULL) {
 		for (i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
 		config_errors_free(&errs);
 		return 2;
 	}
 	if (opts->log_format >= 0)
-		sv.cfg->log_format = opts->log_format;
-	for (i = 0; i < sv.cfg->npools; i++) {
-		if ((sv.cfg->pools[i]->user != NULL ||
-		    sv.cfg->pools[i]->group != NULL) && geteuid() != 0) {
-			fprintf(stderr, "%s:%d: pool '%s': user/group need "
-			    "mpsup to run as root\n", sv.cfg->path,
-			    sv.cfg->pools[i]->line, sv.cfg->pools[i]->name);
-			config_free(sv.cfg);
-			return 2;
-		}
-	}
-	if ((sv.store = store_open(sv.cfg->store,
-	    sv.cfg->store_sync == STORE_SYNC_FULL, &cause)) == NULL) {
+		sv->cfg->log_format = opts->log_format;
+	if (supervisor_check_creds(sv->cfg) != 0)
+		goto fail;
+	if ((sv->store = store_open(sv->cfg->store,
+	    sv->cfg->store_sync == STORE_SYNC_FULL, &cause)) == NULL) {
 		fprintf(stderr, "mpsup: store: %s\n", cause);
 		free(cause);
-		config_free(sv.cfg);
-		return 2;
+		goto fail;
 	}
-	if (output_open(sv.cfg->log, sv.cfg->log_format) == -1) {
-		fprintf(stderr, "mpsup: cannot open log %s: %s\n", sv.cfg->log,
+	if (output_open(sv->cfg->log, sv->cfg->log_format) == -1) {
+		fprintf(stderr, "mpsup: cannot open log %s: %s\n", sv->cfg->log,
 		    strerror(errno));
-		store_close(sv.store);
-		config_free(sv.cfg);
-		return 2;
+		goto fail;
 	}
 	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) == -1) {
 		fprintf(stderr, "mpsup: readlink /proc/self/exe: %s\n",
 		    strerror(errno));
-		store_close(sv.store);
-		config_free(sv.cfg);
-		return 2;
+		goto fail;
 	}
 	exe[n] = '\0';
-	sv.self_exe = xstrdup(exe);
+	sv->self_exe = xstrdup(exe);
 	if (opts->pidfile != NULL) {
 		if (supervisor_write_pidfile(opts->pidfile) == -1) {
 			fprintf(stderr, "mpsup: cannot write pidfile %s: %s\n",
 			    opts->pidfile, strerror(errno));
-			store_close(sv.store);
-			free(sv.self_exe);
-			config_free(sv.cfg);
-			return 2;
+			goto fail;
 		}
-		sv.pidfile = xstrdup(opts->pidfile);
+		sv->pidfile = xstrdup(opts->pidfile);
 	}
+	return 0;
+fail:
+	output_close();
+	if (sv->store != NULL)
+		store_close(sv->store);
+	free(sv->self_exe);
+	config_free(sv->cfg);
+	return 2;
+}
 
-	supervisor = &sv;
-	log_set_sink(supervisor_log_sink, NULL);
+/* Close what supervisor_open() opened and the loop, in reverse order. */
+static void
+supervisor_close(struct supervisor *sv)
+{
+	size_t	i;
+
+	if (sv->pidfile != NULL) {
+		unlink(sv->pidfile);
+		free(sv->pidfile);
+	}
+	store_close(sv->store);
+	output_close();
+	log_set_sink(NULL, NULL);
+	ev_loop_destroy(sv->loop);
+	supervisor = NULL;
+	free(sv->self_exe);
+	config_free(sv->cfg);
+	for (i = 0; i < sv->nold_cfgs; i++)
+		config_free(sv->old_cfgs[i]);
+	free(sv->old_cfgs);
+}
+
+/* The loop, its signals and the per-iteration flush. */
+static void
+supervisor_loop_init(struct supervisor *sv)
+{
+	struct sigaction	sa;
+
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -265,41 +375,62 @@ supervisor_main(const struct supervisor_options *opts)
 	/* Orphans of our workers come back to us to be reaped. */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-	sv.loop = ev_default_loop(EVFLAG_AUTO);
-	sv.started_at = ev_now(sv.loop);
-	supervisor_signal_init(&sv, &sv.sig_term, SIGTERM);
-	supervisor_signal_init(&sv, &sv.sig_int, SIGINT);
-	supervisor_signal_init(&sv, &sv.sig_hup, SIGHUP);
-	supervisor_signal_init(&sv, &sv.sig_usr1, SIGUSR1);
-	ev_prepare_init(&sv.flush, supervisor_flush_cb);
-	ev_prepare_start(sv.loop, &sv.flush);
+	sv->loop = ev_default_loop(EVFLAG_AUTO);
+	sv->started_at = ev_now(sv->loop);
+	supervisor_signal_init(sv, &sv->sig_term, SIGTERM);
+	supervisor_signal_init(sv, &sv->sig_int, SIGINT);
+	supervisor_signal_init(sv, &sv->sig_hup, SIGHUP);
+	supervisor_signal_init(sv, &sv->sig_usr1, SIGUSR1);
+	ev_prepare_init(&sv->flush, supervisor_flush_cb);
+	sv->flush.data = sv;
+	ev_prepare_start(sv->loop, &sv->flush);
+}
 
+/* After the loop: the last commit, and what becomes of unfinished jobs. */
+static void
+supervisor_wind_down(struct supervisor *sv, int status)
+{
+	size_t	n;
+
+	ev_timer_stop(sv->loop, &sv->shutdown_timer);
+	if (status != 0)
+		return;
+	/* The last state changes (jobs that ended while stopping). */
+	dispatch_commit(1);
+	if ((n = dispatch_unfinished()) == 0)
+		return;
+	if (store_durable(sv->store))
+		log_info("%zu unfinished job%s kept in the store for the next "
+		    "start", n, n == 1 ? "" : "s");
+	else
+		log_warnx("%zu unfinished job%s dropped (store = memory)", n,
+		    n == 1 ? "" : "s");
+}
+
+int
+supervisor_main(const struct supervisor_options *opts)
+{
+	struct supervisor	 sv;
+	char			*cause = NULL;
+	size_t			 i;
+	int			 status;
+
+	memset(&sv, 0, sizeof sv);
+	if ((status = supervisor_open(&sv, opts)) != 0)
+		return status;
+	supervisor = &sv;
+	log_set_sink(supervisor_log_sink, &sv);
+	supervisor_loop_init(&sv);
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
 	dispatch_init(&sv, sv.store);
 	if (store_readonly(sv.store))
 		log_warnx("store: %s is on a read-only file system: the jobs "
 		    "it holds run, submits answer store_error", sv.cfg->store + 7);
-	if (sv.cfg->status != NULL &&
-	    (sv.http = http_new(&sv, &cause)) == NULL) {
-		fprintf(stderr, "mpsup: status: %s\n", cause);
-		log_warnx("status: %s", cause);
-		free(cause);
-	}
-	if ((sv.cfg->status != NULL && sv.http == NULL) ||
-	    (sv.listener = listener_new(&sv)) == NULL) {
-		http_free(sv.http);
-		output_close();
-		log_set_sink(NULL, NULL);
-		if (sv.pidfile != NULL) {
-			unlink(sv.pidfile);
-			free(sv.pidfile);
-		}
-		ev_loop_destroy(sv.loop);
-		supervisor = NULL;
-		store_close(sv.store);
-		free(sv.self_exe);
-		config_free(sv.cfg);
+	if (supervisor_services_start(&sv, opts) == -1) {
+		supervisor_services_free(&sv);
+		dispatch_shutdown();
+		supervisor_close(&sv);
 		return 2;
 	}
 	sv.npools = sv.cfg->npools;
@@ -317,41 +448,13 @@ supervisor_main(const struct supervisor_options *opts)
 			pool_start(sv.pools[i]);
 		ev_run(sv.loop, 0);
 	}
-
-	ev_timer_stop(sv.loop, &sv.shutdown_timer);
-	/* The last state changes (jobs that ended while stopping). */
-	if (status == 0)
-		dispatch_commit(1);
-	if ((n = (ssize_t)dispatch_unfinished()) > 0 && status == 0) {
-		if (store_durable(sv.store))
-			log_info("%zd unfinished job%s kept in the store for "
-			    "the next start", n, n == 1 ? "" : "s");
-		else
-			log_warnx("%zd unfinished job%s dropped (store = "
-			    "memory)", n, n == 1 ? "" : "s");
-	}
-	listener_free(sv.listener);
-	sv.listener = NULL;
-	http_free(sv.http);
-	sv.http = NULL;
+	supervisor_wind_down(&sv, status);
+	supervisor_services_free(&sv);
 	dispatch_shutdown();
 	log_info("stopped");
 	for (i = 0; i < sv.npools; i++)
 		pool_free(sv.pools[i]);
 	free(sv.pools);
-	if (sv.pidfile != NULL) {
-		unlink(sv.pidfile);
-		free(sv.pidfile);
-	}
-	store_close(sv.store);
-	output_close();
-	log_set_sink(NULL, NULL);
-	ev_loop_destroy(sv.loop);
-	supervisor = NULL;
-	free(sv.self_exe);
-	config_free(sv.cfg);
-	for (i = 0; i < sv.nold_cfgs; i++)
-		config_free(sv.old_cfgs[i]);
-	free(sv.old_cfgs);
+	supervisor_close(&sv);
 	return status;
 }

@@ -10,9 +10,8 @@
 #include "config/config.h"
 
 struct pool;
-struct listener;
-struct http;
 struct store;
+struct supervisor;
 
 /* A worker that ran this long counts as healthy: back-off resets. */
 #define SUPERVISOR_HEALTHY_UPTIME	1.0
@@ -21,10 +20,44 @@ struct store;
 /* How long pipes may outlive a reaped worker before being closed. */
 #define SUPERVISOR_PIPE_GRACE		1.0
 
+/*
+ * A service that runs beside the pools on the supervisor's loop (the
+ * remote listener, the HTTP status endpoint). The core knows services
+ * only through this table: the command line, which sits above both the
+ * core and the services, hands the supervisor the ones to run.
+ */
+struct supervisor_service {
+	const char	*name;		/* prefix of its start-up errors, or NULL */
+	/*
+	 * Start on sv's loop (the config is loaded, the pools are not yet
+	 * started): 0 with *state set (NULL if the config leaves it off),
+	 * or -1 with *cause (allocated, or NULL once reported).
+	 */
+	int		(*start)(struct supervisor *sv, void **state,
+			    char **cause);
+	/* Once per loop iteration, after the job engine's commit and flush. */
+	void		(*flush)(void *state);
+	/* A graceful stop began: take no new work. */
+	void		(*stop_accepting)(void *state);
+	/* Clients connected now (the listener), for the status document. */
+	int		(*clients)(void *state);
+	void		(*free)(void *state);
+};
+
+#define SUPERVISOR_MAX_SERVICES	4
+
 struct supervisor_options {
 	const char	*config_path;
 	const char	*pidfile;
 	int		 log_format;	/* -1 = from config */
+	const struct supervisor_service *const *services;
+	size_t		 nservices;
+};
+
+/* A service the supervisor runs, with its state. */
+struct supervisor_running_service {
+	const struct supervisor_service	*svc;
+	void				*state;
 };
 
 struct supervisor {
@@ -39,8 +72,8 @@ struct supervisor {
 	ev_signal		 sig_term, sig_int, sig_hup, sig_usr1;
 	ev_prepare		 flush;
 	ev_timer		 shutdown_timer;
-	struct listener		*listener;
-	struct http		*http;
+	struct supervisor_running_service services[SUPERVISOR_MAX_SERVICES];
+	size_t			 nservices;
 	struct store		*store;		/* jobs across restarts */
 	struct config		**old_cfgs;	/* replaced by reloads */
 	size_t			 nold_cfgs;
@@ -60,6 +93,11 @@ int	supervisor_reload(struct supervisor *, char **msg);
 void	supervisor_stop(struct supervisor *);
 /* While stopping: a running job ended; stop pools with none left. */
 void	supervisor_job_ended(struct supervisor *);
+/* Clients connected to the services (the status document's "connections"). */
+int	supervisor_clients(const struct supervisor *);
+/* The state of the running service svc, or NULL. */
+void	*supervisor_service_state(const struct supervisor *,
+	    const struct supervisor_service *svc);
 /* A pool has no live workers left; exits the loop when all are done. */
 void	supervisor_pool_stopped(struct supervisor *, struct pool *);
 

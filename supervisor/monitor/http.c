@@ -215,7 +215,7 @@ http_metrics(struct http *h, struct MHD_Connection *c)
 {
 	struct buf	b = BUF_INIT;
 
-	metrics_append(h->sv, &b);
+	metrics_append(h->sv, &b, http_connections(h));
 	return http_reply_buf(c, HTTP_CT_METRICS, &b);
 }
 
@@ -426,6 +426,26 @@ http_free(struct http *h)
 	OPENSSL_cleanse(h->token_md, sizeof h->token_md);
 	free(h);
 }
+
+static int
+http_service_start(struct supervisor *sv, void **state, char **cause)
+{
+	if (sv->cfg->status == NULL)
+		return 0;
+	return (*state = http_new(sv, cause)) == NULL ? -1 : 0;
+}
+
+static void
+http_service_free(void *state)
+{
+	http_free(state);
+}
+
+const struct supervisor_service http_service = {
+	.name = "status",
+	.start = http_service_start,
+	.free = http_service_free,
+};
 
 unsigned int
 http_connections(struct http *h)

@@ -14,7 +14,11 @@
 #define MPSUP_HTTP_H
 
 struct supervisor;
+struct supervisor_service;
 struct http;
+
+/* The endpoint as a service of the supervisor (supervisor.h). */
+extern const struct supervisor_service http_service;
 
 /* Connections and timeouts: a slow or greedy client costs only a slot. */
 #define HTTP_MAX_CONNECTIONS	64

@@ -12,10 +12,8 @@
 
 #include <string.h>
 
-#include "supervisor/monitor/http.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/job.h"
-#include "supervisor/remote/listener.h"
 #include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
@@ -249,7 +247,8 @@ metrics_store(struct buf *b)
 }
 
 void
-metrics_append(struct supervisor *sv, struct buf *b)
+metrics_append(struct supervisor *sv, struct buf *b,
+    unsigned int http_connections)
 {
 	metrics_family(b, "mpsup_up", "gauge",
 	    "1 while the supervisor answers.");
@@ -267,11 +266,10 @@ metrics_append(struct supervisor *sv, struct buf *b)
 	buf_appendf(b, "mpsup_stopping %d\n", sv->stopping ? 1 : 0);
 	metrics_family(b, "mpsup_connections", "gauge",
 	    "Clients connected to the job listener.");
-	buf_appendf(b, "mpsup_connections %d\n", sv->listener != NULL ?
-	    listener_connections(sv->listener) : 0);
+	buf_appendf(b, "mpsup_connections %d\n", supervisor_clients(sv));
 	metrics_family(b, "mpsup_http_connections", "gauge",
 	    "Connections open to this HTTP endpoint.");
-	buf_appendf(b, "mpsup_http_connections %u\n", http_connections(sv->http));
+	buf_appendf(b, "mpsup_http_connections %u\n", http_connections);
 
 	metrics_per_pool(sv, b, "mpsup_jobs_submitted_total", "counter",
 	    "Jobs accepted into the pool's queue.", metrics_submitted);

@@ -11,7 +11,8 @@
 struct supervisor;
 
 /* Append every metric family, each with its HELP and TYPE lines. */
-void	metrics_append(struct supervisor *, struct buf *);
+void	metrics_append(struct supervisor *, struct buf *,
+	    unsigned int http_connections);
 /* Append s as a label value: backslash, quote and newline escaped. */
 void	metrics_label_append(struct buf *, const char *);
 

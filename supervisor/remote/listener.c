@@ -673,12 +673,11 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct listener *
-listener_new(struct supervisor *sv)
+listener_new(struct supervisor *sv, char **cause)
 {
 	struct config	*cfg = sv->cfg;
 	struct listener	*l;
 	struct rlimit	 rl;
-	char		*cause = NULL;
 	size_t		 i;
 
 	l = xcalloc(1, sizeof *l);
@@ -688,11 +687,11 @@ listener_new(struct supervisor *sv)
 	ev_timer_init(&l->fd_backoff, listener_fd_backoff_cb, 0, 0);
 	l->fd_backoff.data = l;
 	if (authkey_load(cfg->authkey_file, 1, &l->key, &l->keylen,
-	    &cause) == -1)
+	    cause) == -1)
 		goto fail;
 	if (cfg->admin_authkey_file != NULL &&
 	    authkey_load(cfg->admin_authkey_file, 0, &l->admin_key,
-	    &l->admin_keylen, &cause) == -1)
+	    &l->admin_keylen, cause) == -1)
 		goto fail;
 	l->socks = xcalloc(cfg->nlisten, sizeof *l->socks);
 	for (i = 0; i < cfg->nlisten; i++) {
@@ -700,10 +699,10 @@ listener_new(struct supervisor *sv)
 
 		ls->l = l;
 		ls->fd = -1;
-		if (addr_parse(cfg->listen[i], &ls->addr, &cause) == -1)
+		if (addr_parse(cfg->listen[i], &ls->addr, cause) == -1)
 			goto fail;
 		l->nsocks++;
-		if ((ls->fd = addr_listen(&ls->addr, 128, &cause)) == -1)
+		if ((ls->fd = addr_listen(&ls->addr, 128, cause)) == -1)
 			goto fail;
 		ev_io_init(&ls->io, listener_accept_cb, ls->fd, EV_READ);
 		ls->io.data = ls;
@@ -721,12 +720,48 @@ listener_new(struct supervisor *sv)
 		    0));
 	return l;
 fail:
-	fprintf(stderr, "mpsup: %s\n", cause ? cause : "listener failed");
-	log_warnx("%s", cause ? cause : "listener failed");
-	free(cause);
 	listener_free(l);
 	return NULL;
 }
+
+static int
+listener_service_start(struct supervisor *sv, void **state, char **cause)
+{
+	return (*state = listener_new(sv, cause)) == NULL ? -1 : 0;
+}
+
+static void
+listener_service_flush(void *state)
+{
+	listener_flush(state);
+}
+
+static void
+listener_service_stop_accepting(void *state)
+{
+	listener_stop_accepting(state);
+}
+
+static int
+listener_service_clients(void *state)
+{
+	return listener_connections(state);
+}
+
+static void
+listener_service_free(void *state)
+{
+	listener_free(state);
+}
+
+const struct supervisor_service listener_service = {
+	.name = NULL,
+	.start = listener_service_start,
+	.flush = listener_service_flush,
+	.stop_accepting = listener_service_stop_accepting,
+	.clients = listener_service_clients,
+	.free = listener_service_free,
+};
 
 void
 listener_stop_accepting(struct listener *l)

@@ -11,14 +11,18 @@
 #include "common/buf.h"
 
 struct supervisor;
+struct supervisor_service;
 struct listener;
 struct conn;
 struct reply;
 
 enum reply_encoding { REPLY_JSON, REPLY_PICKLE };
 
-/* Open every address and load the keys; NULL (after printing why) on failure. */
-struct listener	*listener_new(struct supervisor *);
+/* The listener as a service of the supervisor (supervisor.h). */
+extern const struct supervisor_service listener_service;
+
+/* Open every address and load the keys; NULL with *cause on failure. */
+struct listener	*listener_new(struct supervisor *, char **cause);
 void		 listener_free(struct listener *);
 void		 listener_stop_accepting(struct listener *);
 /* Write pending replies (once per loop iteration). */
