@@ -25,31 +25,56 @@
 #include "supervisor/job.h"
 #include "supervisor/pool.h"
 #include "store/store.h"
-#include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 
 /* How much longer than job_timeout an exec worker gets to report it. */
 #define DISPATCH_EXEC_GRACE	5.0
 
+/* What the engine keeps about one worker (worker_data()). */
+struct dispatch_worker {
+	struct worker		*w;
+	struct pool		*pool;
+	struct job_list		 inflight;	/* sent, no result yet */
+	int			 ninflight;
+	long			 assigned;	/* jobs sent to this process */
+	long			 jobs_done;
+	int			 on_ready;	/* in pool->ready */
+	int			 recycle;	/* take no more jobs */
+	struct job		*culprit;	/* the job that overran */
+	TAILQ_ENTRY(dispatch_worker) ready_entry;
+};
+
 static struct {
-	struct supervisor	*sv;
+	const struct dispatch_env *env;
 	struct job_list		 finished;	/* oldest first */
 	size_t			 nfinished;
 	ev_timer		 prune_timer;
-	TAILQ_HEAD(, worker)	 dirty;
 } d;
 
 static void	dispatch_prune_cb(struct ev_loop *, ev_timer *, int);
 static void	dispatch_retry_cb(struct ev_loop *, ev_timer *, int);
 
 void
-dispatch_init(struct supervisor *sv, struct store *store)
+dispatch_init(const struct dispatch_env *env, struct store *store)
 {
-	d.sv = sv;
+	d.env = env;
 	TAILQ_INIT(&d.finished);
-	TAILQ_INIT(&d.dirty);
 	ev_timer_init(&d.prune_timer, dispatch_prune_cb, 0, 0);
-	dispatch_store_init(sv, store);
+	dispatch_store_init(env, store);
+}
+
+/* The engine's data about w (NULL before its first start). */
+static struct dispatch_worker *
+dispatch_dw(const struct worker *w)
+{
+	return worker_data(w);
+}
+
+/* Tell the worker how many jobs it has in flight (BUSY or READY). */
+static void
+dispatch_dw_count(struct dispatch_worker *dw)
+{
+	worker_set_inflight(dw->w, dw->ninflight);
 }
 
 /* Forget a job for good: out of the id table, the store and memory. */
@@ -73,27 +98,31 @@ dispatch_shutdown(void)
 	size_t		 i;
 	int		 j;
 
-	ev_timer_stop(d.sv->loop, &d.prune_timer);
+	ev_timer_stop(d.env->loop, &d.prune_timer);
 	dispatch_store_shutdown();
 	while ((job = TAILQ_FIRST(&d.finished)) != NULL) {
 		TAILQ_REMOVE(&d.finished, job, entry);
 		job_table_remove(job);
 		job_free(job);
 	}
-	for (i = 0; i < d.sv->npools; i++) {
-		pool = d.sv->pools[i];
+	for (i = 0; i < (*d.env->npools); i++) {
+		pool = (*d.env->pools)[i];
 		while ((job = TAILQ_FIRST(&pool->queue)) != NULL) {
 			TAILQ_REMOVE(&pool->queue, job, entry);
 			job_table_remove(job);
 			job_free(job);
 		}
 		for (j = 0; j < pool->nslots; j++) {
-			struct worker *w = pool->slots[j];
-			while ((job = TAILQ_FIRST(&w->inflight)) != NULL) {
-				TAILQ_REMOVE(&w->inflight, job, entry);
+			struct dispatch_worker *dw =
+			    dispatch_dw(pool_worker(pool, j));
+			if (dw == NULL)
+				continue;
+			while ((job = TAILQ_FIRST(&dw->inflight)) != NULL) {
+				TAILQ_REMOVE(&dw->inflight, job, entry);
 				job_table_remove(job);
 				job_free(job);
 			}
+			dw->ninflight = 0;
 		}
 	}
 }
@@ -109,9 +138,9 @@ dispatch_unfinished(void)
 {
 	size_t	i, n = 0;
 
-	for (i = 0; i < d.sv->npools; i++)
-		n += d.sv->pools[i]->stats.state[JOB_QUEUED] +
-		    d.sv->pools[i]->stats.state[JOB_RUNNING];
+	for (i = 0; i < (*d.env->npools); i++)
+		n += (*d.env->pools)[i]->jobs.state[JOB_QUEUED] +
+		    (*d.env->pools)[i]->jobs.state[JOB_RUNNING];
 	return n;
 }
 
@@ -119,7 +148,7 @@ static void
 dispatch_timer_stop(struct job *job)
 {
 	if (job->timer != NULL) {
-		ev_timer_stop(d.sv->loop, job->timer);
+		ev_timer_stop(d.env->loop, job->timer);
 		free(job->timer);
 		job->timer = NULL;
 	}
@@ -133,7 +162,7 @@ dispatch_timer_start(struct job *job, double after,
 	job->timer = xmalloc(sizeof *job->timer);
 	ev_timer_init(job->timer, cb, after, 0);
 	job->timer->data = job;
-	ev_timer_start(d.sv->loop, job->timer);
+	ev_timer_start(d.env->loop, job->timer);
 }
 
 struct job *
@@ -144,18 +173,18 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 
 	if (key != NULL && (job = job_key_find(key)) != NULL)
 		return job;
-	if (d.sv->stopping) {
+	if ((*d.env->stopping)) {
 		pool->stats.rejected++;
 		*err = "shutting_down";
 		return NULL;
 	}
-	if ((long)(pool->stats.state[JOB_QUEUED] + pool->pending_len) >=
+	if ((long)(pool->jobs.state[JOB_QUEUED] + pool->pending_len) >=
 	    pool->pc->max_queue) {
 		pool->stats.rejected++;
 		*err = "queue_full";
 		return NULL;
 	}
-	job = job_new(pool, data, len, ev_now(d.sv->loop));
+	job = job_new(&pool->jobs, data, len, ev_now(d.env->loop));
 	if (key != NULL)
 		job_key_set(job, key);
 	if (dispatch_store_get() != NULL) {
@@ -163,7 +192,7 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 		return job;
 	}
 	pool->stats.submitted++;
-	pool->stats.state[JOB_QUEUED]++;
+	pool->jobs.state[JOB_QUEUED]++;
 	job_table_add(job);
 	TAILQ_INSERT_TAIL(&pool->queue, job, entry);
 	pool->queue_len++;
@@ -171,42 +200,64 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 }
 
 static void
-dispatch_ready_add(struct worker *w)
+dispatch_ready_add(struct dispatch_worker *dw)
 {
-	if (!w->on_ready) {
-		TAILQ_INSERT_TAIL(&w->pool->ready, w, ready_entry);
-		w->on_ready = 1;
+	if (!dw->on_ready) {
+		TAILQ_INSERT_TAIL(&dw->pool->ready, dw, ready_entry);
+		dw->on_ready = 1;
 	}
 }
 
 static void
-dispatch_ready_remove(struct worker *w)
+dispatch_ready_remove(struct dispatch_worker *dw)
 {
-	if (w->on_ready) {
-		TAILQ_REMOVE(&w->pool->ready, w, ready_entry);
-		w->on_ready = 0;
-	}
-}
-
-void
-dispatch_mark_dirty(struct worker *w)
-{
-	if (!w->dirty) {
-		TAILQ_INSERT_TAIL(&d.dirty, w, dirty_entry);
-		w->dirty = 1;
+	if (dw->on_ready) {
+		TAILQ_REMOVE(&dw->pool->ready, dw, ready_entry);
+		dw->on_ready = 0;
 	}
 }
 
 void
 dispatch_flush(void)
 {
-	struct worker	*w;
+	worker_flush_all(d.env->wenv);
+}
 
-	while ((w = TAILQ_FIRST(&d.dirty)) != NULL) {
-		TAILQ_REMOVE(&d.dirty, w, dirty_entry);
-		w->dirty = 0;
-		worker_flush_jobs(w);
-	}
+int
+dispatch_pool_inflight(const struct pool *pool)
+{
+	struct dispatch_worker	*dw;
+	int			 i, n = 0;
+
+	for (i = 0; i < pool->nslots; i++)
+		if ((dw = dispatch_dw(pool_worker(pool, i))) != NULL)
+			n += dw->ninflight;
+	return n;
+}
+
+void
+dispatch_worker_info(const struct worker *w, long *jobs_done, int *inflight,
+    const char **job)
+{
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	*jobs_done = dw != NULL ? dw->jobs_done : 0;
+	*inflight = dw != NULL ? dw->ninflight : 0;
+	*job = dw != NULL && dw->ninflight > 0 ?
+	    TAILQ_FIRST(&dw->inflight)->id : NULL;
+}
+
+/* Kill a worker because of one of its jobs, which its death is charged to. */
+static void
+dispatch_worker_fail(struct worker *w, const char *why, struct job *culprit)
+{
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	if (!worker_alive(w))
+		return;
+	if (dw->culprit == NULL)
+		dw->culprit = culprit;
+	worker_fail(w, why);
 }
 
 /* A running job's time is up. */
@@ -216,127 +267,163 @@ dispatch_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct job	*job = t->data;
 	struct worker	*w = job->runner;
 	char		*why;
+	struct pool	*pool = job_pool(job);
 
 	dispatch_timer_stop(job);
 	if (w == NULL || job->state != JOB_RUNNING)
 		return;
-	if (job->pool->pc->type == POOL_TYPE_EXEC)
+	if (pool->pc->type == POOL_TYPE_EXEC)
 		xasprintf(&why, "exec worker did not report job %s within "
 		    "%.1fs of its timeout", job->id, DISPATCH_EXEC_GRACE);
 	else
 		xasprintf(&why, "job %s exceeded job_timeout (%.3fs)", job->id,
-		    job->pool->pc->job_timeout);
-	worker_fail(w, why, job);
+		    pool->pc->job_timeout);
+	dispatch_worker_fail(w, why, job);
 	free(why);
 }
 
 /* Send one job to a worker with room. */
 static void
-dispatch_send(struct worker *w, struct job *job)
+dispatch_send(struct dispatch_worker *dw, struct job *job)
 {
-	struct pool_config	*pc = w->pool->pc;
-	double			 now = ev_now(d.sv->loop);
+	struct pool		*pool = dw->pool;
+	struct pool_config	*pc = pool->pc;
+	double			 now = ev_now(d.env->loop), timeout_ms = 0;
 
 	job->attempts++;
 	if (job->attempts == 1)
-		hist_add(&w->pool->stats.wait, now - job->submitted_at);
-	if (w->ninflight == 0 && pc->dynamic)
-		ev_timer_stop(d.sv->loop, &w->idle_timer);
-	job->worker = (int16_t)w->index;
-	job->runner = w;
-	TAILQ_INSERT_TAIL(&w->inflight, job, entry);
-	w->ninflight++;
-	w->assigned++;
+		hist_add(&pool->stats.wait, now - job->submitted_at);
+	job->worker = (int16_t)worker_index(dw->w);
+	job->runner = dw->w;
+	TAILQ_INSERT_TAIL(&dw->inflight, job, entry);
+	dw->ninflight++;
+	dw->assigned++;
 	job_set_state(job, JOB_RUNNING, now);
 	dispatch_store_started();
-	if (w->state == WORKER_READY)
-		w->state = WORKER_BUSY;
+	dispatch_dw_count(dw);
 
-	buf_reserve(&w->job_in, job->data_len + JOB_ID_LEN + 48);
-	buf_append(&w->job_in, "{\"id\":\"", 7);
-	buf_append(&w->job_in, job->id, JOB_ID_LEN);
-	buf_append(&w->job_in, "\",\"data\":", 9);
-	buf_append(&w->job_in, job->data, job->data_len);
 	if (pc->job_timeout > 0) {
 		if (pc->type == POOL_TYPE_EXEC) {
-			buf_appendf(&w->job_in, ",\"timeout_ms\":%.0f",
-			    pc->job_timeout * 1000.0);
+			timeout_ms = pc->job_timeout * 1000.0;
 			dispatch_timer_start(job, pc->job_timeout +
 			    DISPATCH_EXEC_GRACE, dispatch_timeout_cb);
 		} else
 			dispatch_timer_start(job, pc->job_timeout,
 			    dispatch_timeout_cb);
 	}
-	buf_append(&w->job_in, "}\n", 2);
-	dispatch_mark_dirty(w);
+	worker_send_job(dw->w, job->id, JOB_ID_LEN, job->data, job->data_len,
+	    timeout_ms);
 
-	if (w->ninflight >= pc->prefetch)
-		dispatch_ready_remove(w);
+	if (dw->ninflight >= pc->prefetch)
+		dispatch_ready_remove(dw);
 	if (pc->max_jobs_per_worker > 0 &&
-	    w->assigned >= pc->max_jobs_per_worker) {
-		w->recycle = 1;
-		dispatch_ready_remove(w);
+	    dw->assigned >= pc->max_jobs_per_worker) {
+		dw->recycle = 1;
+		dispatch_ready_remove(dw);
 	}
 }
 
 void
 dispatch_run(struct pool *pool)
 {
-	struct worker	*w;
-	struct job	*job;
+	struct dispatch_worker	*dw;
+	struct job		*job;
 
-	if (pool->paused || d.sv->stopping)
+	if (pool->paused || *d.env->stopping)
 		return;
 	while ((job = TAILQ_FIRST(&pool->queue)) != NULL &&
-	    (w = TAILQ_FIRST(&pool->ready)) != NULL) {
+	    (dw = TAILQ_FIRST(&pool->ready)) != NULL) {
 		TAILQ_REMOVE(&pool->queue, job, entry);
 		pool->queue_len--;
-		dispatch_send(w, job);
+		dispatch_send(dw, job);
 		/* Round robin among workers that still have room. */
-		if (w->on_ready && TAILQ_NEXT(w, ready_entry) != NULL) {
-			TAILQ_REMOVE(&pool->ready, w, ready_entry);
-			TAILQ_INSERT_TAIL(&pool->ready, w, ready_entry);
+		if (dw->on_ready && TAILQ_NEXT(dw, ready_entry) != NULL) {
+			TAILQ_REMOVE(&pool->ready, dw, ready_entry);
+			TAILQ_INSERT_TAIL(&pool->ready, dw, ready_entry);
 		}
 	}
 	if (pool->queue_len > 0 && pool->pc->dynamic)
-		pool_grow(pool);
+		pool_grow(pool, pool->queue_len);
 }
 
-void
-dispatch_worker_ready(struct worker *w)
+/* A worker process started: it has room. */
+static void
+dispatch_worker_ready(struct pool *pool, struct worker *w)
 {
-	TAILQ_INIT(&w->inflight);
-	w->ninflight = 0;
-	w->assigned = 0;
-	w->recycle = 0;
-	dispatch_ready_add(w);
-	dispatch_run(w->pool);
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	if (dw == NULL) {
+		dw = xcalloc(1, sizeof *dw);
+		dw->w = w;
+		worker_set_data(w, dw);
+	}
+	dw->pool = pool;
+	TAILQ_INIT(&dw->inflight);
+	dw->ninflight = 0;
+	dw->assigned = 0;
+	dw->recycle = 0;
+	dw->culprit = NULL;
+	dispatch_ready_add(dw);
+	dispatch_run(pool);
 }
 
-void
+/* Send a worker nothing more and stop it once its jobs are done. */
+static void
 dispatch_worker_drain(struct worker *w)
 {
-	dispatch_ready_remove(w);
-	w->recycle = 1;
-	if (w->ninflight == 0)
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	dispatch_ready_remove(dw);
+	dw->recycle = 1;
+	if (dw->ninflight == 0)
 		worker_stop(w);
 }
 
-void
+/* A worker process died or is being killed: send it nothing more. */
+static void
 dispatch_worker_lost(struct worker *w)
 {
-	dispatch_ready_remove(w);
-	if (w->dirty) {
-		TAILQ_REMOVE(&d.dirty, w, dirty_entry);
-		w->dirty = 0;
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	if (dw != NULL)
+		dispatch_ready_remove(dw);
+}
+
+static int
+dispatch_worker_recycling(struct worker *w)
+{
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	return dw != NULL && dw->recycle;
+}
+
+static void
+dispatch_worker_free(struct worker *w)
+{
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	if (dw != NULL) {
+		dispatch_ready_remove(dw);
+		free(dw);
+		worker_set_data(w, NULL);
 	}
+}
+
+/* The job to tag a worker's log lines with: the one in flight, if one. */
+static const char *
+dispatch_worker_job(struct worker *w)
+{
+	struct dispatch_worker	*dw = dispatch_dw(w);
+
+	return dw != NULL && dw->ninflight == 1 ?
+	    TAILQ_FIRST(&dw->inflight)->id : NULL;
 }
 
 /* Put a job back at the head of its queue (now or after a delay). */
 static void
 dispatch_requeue_now(struct job *job)
 {
-	struct pool	*pool = job->pool;
+	struct pool	*pool = job_pool(job);
 
 	job->delayed = 0;
 	TAILQ_INSERT_HEAD(&pool->queue, job, entry);
@@ -350,7 +437,7 @@ dispatch_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct job	*job = t->data;
 
 	dispatch_timer_stop(job);
-	if (job->pool->removed)
+	if (job_pool(job)->removed)
 		dispatch_finish(job, JOB_CANCELLED,
 		    xstrdup("pool removed by a configuration reload"));
 	else
@@ -377,7 +464,7 @@ static void
 dispatch_attempt_failed(struct job *job, enum job_state state,
     const char *why, int counts)
 {
-	struct pool_config	*pc = job->pool->pc;
+	struct pool_config	*pc = job_pool(job)->pc;
 	double			 delay;
 	char			*err;
 
@@ -398,20 +485,20 @@ dispatch_attempt_failed(struct job *job, enum job_state state,
 		dispatch_finish(job, state, err);
 		return;
 	}
-	if (job->pool->removed) {
+	if (job_pool(job)->removed) {
 		dispatch_finish(job, JOB_CANCELLED,
 		    xstrdup("pool removed by a configuration reload"));
 		return;
 	}
-	job_set_state(job, JOB_QUEUED, ev_now(d.sv->loop));
+	job_set_state(job, JOB_QUEUED, ev_now(d.env->loop));
 	if (counts) {
-		job->pool->stats.retried++;
+		job_pool(job)->stats.retried++;
 		delay = pc->retry_delay;
 		for (unsigned i = 1; i < job->attempts && delay < 3600; i++)
 			delay *= 2;
 	} else
 		delay = 0;
-	log_info("%s: job %s will be retried%s (%s)", job->pool->name, job->id,
+	log_info("%s: job %s will be retried%s (%s)", job_pool(job)->name, job->id,
 	    delay > 0 ? " after a delay" : "", why);
 	if (delay > 0) {
 		job->delayed = 1;
@@ -428,34 +515,37 @@ dispatch_attempt_failed(struct job *job, enum job_state state,
  * A job that kills its worker every time thus fails after max_attempts,
  * while the jobs queued behind it do not pay for it.
  */
-void
-dispatch_worker_gone(struct worker *w)
+static void
+dispatch_worker_gone(struct worker *w, const char *why)
 {
-	struct job	*job, *charged;
-	const char	*why = w->gone_reason ? w->gone_reason : "worker died";
-	enum job_state	 end;
+	struct dispatch_worker	*dw = dispatch_dw(w);
+	struct job		*job, *charged;
+	enum job_state		 end;
 
+	if (dw == NULL)
+		return;
+	if (why == NULL)
+		why = "worker died";
 	dispatch_worker_lost(w);
-	charged = w->culprit != NULL ? w->culprit : TAILQ_FIRST(&w->inflight);
+	charged = dw->culprit != NULL ? dw->culprit :
+	    TAILQ_FIRST(&dw->inflight);
 	/* Newest first: each goes back to the head, so they keep their order. */
-	while ((job = TAILQ_LAST(&w->inflight, job_list)) != NULL) {
-		TAILQ_REMOVE(&w->inflight, job, entry);
-		w->ninflight--;
-		end = job == w->culprit &&
-		    job->pool->pc->type == POOL_TYPE_STREAM &&
+	while ((job = TAILQ_LAST(&dw->inflight, job_list)) != NULL) {
+		TAILQ_REMOVE(&dw->inflight, job, entry);
+		dw->ninflight--;
+		end = job == dw->culprit &&
+		    job_pool(job)->pc->type == POOL_TYPE_STREAM &&
 		    !job->cancel_sent ? JOB_TIMED_OUT : JOB_FAILED;
 		dispatch_attempt_failed(job, end, why, job == charged);
 	}
-	w->culprit = NULL;
-	free(w->gone_reason);
-	w->gone_reason = NULL;
+	dw->culprit = NULL;
 }
 
 /* Keep a finished record for result_ttl, at most result_max of them. */
 void
 dispatch_retain(struct job *job)
 {
-	struct config	*cfg = d.sv->cfg;
+	struct config	*cfg = *d.env->cfg;
 	struct job	*old;
 
 	TAILQ_INSERT_TAIL(&d.finished, job, entry);
@@ -469,8 +559,8 @@ dispatch_retain(struct job *job)
 	if (!ev_is_active(&d.prune_timer) && d.nfinished > 0) {
 		old = TAILQ_FIRST(&d.finished);
 		ev_timer_set(&d.prune_timer, old->finished_at +
-		    cfg->result_ttl - ev_now(d.sv->loop) + 0.001, 0);
-		ev_timer_start(d.sv->loop, &d.prune_timer);
+		    cfg->result_ttl - ev_now(d.env->loop) + 0.001, 0);
+		ev_timer_start(d.env->loop, &d.prune_timer);
 	}
 }
 
@@ -479,7 +569,7 @@ static void
 dispatch_prune_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct job	*job;
-	double		 ttl = d.sv->cfg->result_ttl, now = ev_now(loop);
+	double		 ttl = (*d.env->cfg)->result_ttl, now = ev_now(loop);
 
 	while ((job = TAILQ_FIRST(&d.finished)) != NULL &&
 	    job->finished_at + ttl <= now) {
@@ -497,8 +587,8 @@ dispatch_prune_cb(struct ev_loop *loop, ev_timer *t, int revents)
 void
 dispatch_finish(struct job *job, enum job_state state, char *error)
 {
-	struct pool_stats	*st = &job->pool->stats;
-	double			 now = ev_now(d.sv->loop);
+	struct pool_stats	*st = &job_pool(job)->stats;
+	double			 now = ev_now(d.env->loop);
 
 	if (job->state == JOB_RUNNING)
 		hist_add(&st->run, now - job->started_at);
@@ -507,33 +597,33 @@ dispatch_finish(struct job *job, enum job_state state, char *error)
 	free(job->error);
 	job->error = error;
 	job->delayed = 0;
-	job_set_state(job, state, ev_now(d.sv->loop));
+	job_set_state(job, state, ev_now(d.env->loop));
 	dispatch_retain(job);
 }
 
 /* After a result: room for another job, or time to recycle. */
 static void
-dispatch_worker_after_result(struct worker *w)
+dispatch_worker_after_result(struct dispatch_worker *dw)
 {
-	if (w->ninflight == 0 && w->state == WORKER_BUSY)
-		w->state = WORKER_READY;
-	if (w->recycle) {
-		if (w->ninflight == 0) {
+	enum worker_state	state;
+
+	dispatch_dw_count(dw);
+	if (dw->recycle) {
+		if (dw->ninflight == 0) {
 			log_info("%s.%d: recycling after %ld jobs "
-			    "(max_jobs_per_worker)", w->pool->name, w->index,
-			    w->assigned);
-			worker_stop(w);
+			    "(max_jobs_per_worker)", dw->pool->name,
+			    worker_index(dw->w), dw->assigned);
+			worker_stop(dw->w);
 		}
 		return;
 	}
-	if (w->state == WORKER_READY || w->state == WORKER_BUSY)
-		dispatch_ready_add(w);
-	if (w->ninflight == 0)
-		worker_idle_check(w);
-	if (d.sv->stopping)
-		supervisor_job_ended(d.sv);
+	state = worker_state(dw->w);
+	if (state == WORKER_READY || state == WORKER_BUSY)
+		dispatch_ready_add(dw);
+	if (*d.env->stopping)
+		d.env->job_ended(d.env->arg);
 	else
-		dispatch_run(w->pool);
+		dispatch_run(dw->pool);
 }
 
 /*
@@ -583,7 +673,7 @@ dispatch_exec_result(struct job *job, const struct jsontext_span *res,
 	else if (timed_out) {
 		*state = JOB_TIMED_OUT;
 		xasprintf(error, "timed out after %.3fs",
-		    job->pool->pc->job_timeout);
+		    job_pool(job)->pc->job_timeout);
 	} else if (code.type == JSONTEXT_NUMBER &&
 	    jsontext_integer(&code, -1000, 1000, &n) == 0 && n == 0)
 		*state = JOB_DONE;
@@ -604,9 +694,11 @@ dispatch_exec_result(struct job *job, const struct jsontext_span *res,
 	return 0;
 }
 
-int
+/* One line from a worker's result channel; -1 if it is malformed. */
+static int
 dispatch_result(struct worker *w, const char *line, size_t len)
 {
+	struct dispatch_worker	*dw = dispatch_dw(w);
 	struct jobline_result	 rl;
 	struct jsontext_span	 id, res;
 	struct job		*job;
@@ -617,7 +709,7 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 		return -1;
 	id = rl.id;
 	/* Workers answer in order, mostly: try the oldest job in flight first. */
-	job = TAILQ_FIRST(&w->inflight);
+	job = TAILQ_FIRST(&dw->inflight);
 	if (job == NULL || id.len != JOB_ID_LEN + 2 ||
 	    memcmp(job->id, id.p + 1, JOB_ID_LEN) != 0)
 		job = job_table_find(id.p + 1, id.len - 2);
@@ -625,7 +717,7 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 		return -1;
 	if (rl.ok) {
 		res = rl.result;
-		if (w->pool->pc->type == POOL_TYPE_EXEC) {
+		if (dw->pool->pc->type == POOL_TYPE_EXEC) {
 			if (dispatch_exec_result(job, &res, &state,
 			    &error) == -1)
 				return -1;
@@ -646,11 +738,11 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 		free(error);
 		error = NULL;
 	}
-	TAILQ_REMOVE(&w->inflight, job, entry);
-	w->ninflight--;
-	w->jobs_done++;
+	TAILQ_REMOVE(&dw->inflight, job, entry);
+	dw->ninflight--;
+	dw->jobs_done++;
 	dispatch_finish(job, state, error);
-	dispatch_worker_after_result(w);
+	dispatch_worker_after_result(dw);
 	return 0;
 }
 
@@ -665,8 +757,8 @@ dispatch_cancel(struct job *job, const char **err)
 	}
 	if (job->state == JOB_QUEUED) {
 		if (!job->delayed) {
-			TAILQ_REMOVE(&job->pool->queue, job, entry);
-			job->pool->queue_len--;
+			TAILQ_REMOVE(&job_pool(job)->queue, job, entry);
+			job_pool(job)->queue_len--;
 		}
 		dispatch_finish(job, JOB_CANCELLED, NULL);
 		return 0;
@@ -676,10 +768,33 @@ dispatch_cancel(struct job *job, const char **err)
 	if (job->cancel_sent || w == NULL)
 		return 0;
 	job->cancel_sent = 1;
-	if (job->pool->pc->type == POOL_TYPE_EXEC && w->job_in_fd != -1) {
-		buf_appendf(&w->job_in, "{\"cancel\":\"%s\"}\n", job->id);
-		dispatch_mark_dirty(w);
-	} else
-		worker_fail(w, "job cancelled while running", job);
+	if (job_pool(job)->pc->type != POOL_TYPE_EXEC ||
+	    worker_send_cancel(w, job->id) == -1)
+		dispatch_worker_fail(w, "job cancelled while running", job);
 	return 0;
 }
+
+static void
+dispatch_room(struct pool *pool)
+{
+	dispatch_run(pool);
+}
+
+static void
+dispatch_pool_stopped(struct pool *pool)
+{
+	d.env->pool_stopped(d.env->arg, pool);
+}
+
+const struct pool_events dispatch_pool_events = {
+	.worker_ready = dispatch_worker_ready,
+	.worker_result = dispatch_result,
+	.worker_job = dispatch_worker_job,
+	.worker_lost = dispatch_worker_lost,
+	.worker_gone = dispatch_worker_gone,
+	.worker_drain = dispatch_worker_drain,
+	.worker_recycling = dispatch_worker_recycling,
+	.worker_free = dispatch_worker_free,
+	.room = dispatch_room,
+	.stopped = dispatch_pool_stopped,
+};

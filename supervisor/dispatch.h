@@ -6,17 +6,41 @@
 #ifndef MPSUP_DISPATCH_H
 #define MPSUP_DISPATCH_H
 
+#include <ev.h>
 #include <stddef.h>
 
+struct config;
 struct pool;
+struct pool_events;
 struct worker;
+struct worker_env;
 struct job;
-struct supervisor;
 struct store;
 struct dispatch_ack;
 
+/*
+ * What the job engine reads of the supervisor, borrowed for its whole life
+ * (pointers, so that a reload's new config and pools are seen).
+ */
+struct dispatch_env {
+	struct ev_loop		*loop;
+	struct config *const	*cfg;
+	struct pool **const	*pools;
+	const size_t		*npools;
+	const int		*stopping;	/* a graceful stop began */
+	struct worker_env	*wenv;
+	/* While stopping: a running job ended. */
+	void			(*job_ended)(void *arg);
+	/* A stopping pool has no live workers left. */
+	void			(*pool_stopped)(void *arg, struct pool *);
+	void			*arg;
+};
+
+/* How the engine hears about the pools' workers (for pool_new()). */
+extern const struct pool_events dispatch_pool_events;
+
 /* Start the engine; a durable store (else NULL) keeps jobs across restarts. */
-void	dispatch_init(struct supervisor *, struct store *);
+void	dispatch_init(const struct dispatch_env *, struct store *);
 void	dispatch_shutdown(void);
 /*
  * Load the store's jobs at start-up (pools exist, nothing runs yet):
@@ -62,23 +86,19 @@ void	dispatch_store_stats(struct dispatch_store_stats *);
 void	dispatch_cancel_queue(struct pool *, const char *why);
 /* Hand queued jobs to workers that have room. */
 void	dispatch_run(struct pool *);
-/* A worker process started: it has room. */
-void	dispatch_worker_ready(struct worker *);
-/* Send a worker nothing more and stop it once its jobs are done. */
-void	dispatch_worker_drain(struct worker *);
-/* A worker process died: send it nothing more. */
-void	dispatch_worker_lost(struct worker *);
-/* A worker is gone for good: retry or fail what it had in flight. */
-void	dispatch_worker_gone(struct worker *);
-/* One line from a worker's result channel; -1 if it is malformed. */
-int	dispatch_result(struct worker *, const char *line, size_t len);
 /* Cancel a job; -1 with *err if it has already finished. */
 int	dispatch_cancel(struct job *, const char **err);
 /* Write every worker's buffered job lines (once per loop iteration). */
 void	dispatch_flush(void);
-/* Queue a worker whose job_in has unsent bytes for dispatch_flush(). */
-void	dispatch_mark_dirty(struct worker *);
 /* Jobs queued or running across all pools. */
 size_t	dispatch_unfinished(void);
+/* Jobs running on a pool's workers. */
+int	dispatch_pool_inflight(const struct pool *);
+/*
+ * What the engine knows of a worker: jobs it finished, jobs in flight and
+ * the oldest of them (NULL if none).
+ */
+void	dispatch_worker_info(const struct worker *, long *jobs_done,
+	    int *inflight, const char **job);
 
 #endif

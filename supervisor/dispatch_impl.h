@@ -8,7 +8,7 @@
 
 #include "supervisor/job.h"
 
-struct supervisor;
+struct dispatch_env;
 struct store;
 
 /* dispatch.c */
@@ -21,7 +21,7 @@ size_t	dispatch_finished_count(void);
 
 /* dispatch_store.c */
 /* Start and stop the store half (from dispatch_init, dispatch_shutdown). */
-void	dispatch_store_init(struct supervisor *, struct store *);
+void	dispatch_store_init(const struct dispatch_env *, struct store *);
 void	dispatch_store_shutdown(void);
 /* The durable store, or NULL (memory store, or none). */
 struct store *dispatch_store_get(void);

@@ -25,7 +25,6 @@
 #include "supervisor/job.h"
 #include "supervisor/pool.h"
 #include "store/store.h"
-#include "supervisor/supervisor.h"
 
 /* After a failed commit, state changes alone are retried this much later. */
 #define DISPATCH_STORE_RETRY	0.25
@@ -48,7 +47,7 @@ struct dispatch_ack {
 };
 
 static struct {
-	struct supervisor	*sv;
+	const struct dispatch_env *env;
 	struct store		*store;		/* durable, else NULL */
 	struct job_list		 pending;	/* submitted, not committed */
 	TAILQ_HEAD(, dispatch_ack) acks;	/* replies waiting for it */
@@ -73,9 +72,9 @@ static void	dispatch_store_run_cb(struct ev_loop *, ev_timer *, int);
 
 /* Start the store half; a store that is not durable counts as none. */
 void
-dispatch_store_init(struct supervisor *sv, struct store *store)
+dispatch_store_init(const struct dispatch_env *env, struct store *store)
 {
-	d.sv = sv;
+	d.env = env;
 	d.store = store != NULL && store_durable(store) ? store : NULL;
 	TAILQ_INIT(&d.pending);
 	TAILQ_INIT(&d.acks);
@@ -92,9 +91,9 @@ dispatch_store_shutdown(void)
 {
 	struct job	*job;
 
-	ev_timer_stop(d.sv->loop, &d.retry_timer);
-	ev_timer_stop(d.sv->loop, &d.delay_timer);
-	ev_timer_stop(d.sv->loop, &d.run_timer);
+	ev_timer_stop(d.env->loop, &d.retry_timer);
+	ev_timer_stop(d.env->loop, &d.delay_timer);
+	ev_timer_stop(d.env->loop, &d.run_timer);
 	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
 		TAILQ_REMOVE(&d.pending, job, entry);
 		job_free(job);
@@ -118,7 +117,7 @@ dispatch_pending_add(struct job *job)
 	if (TAILQ_EMPTY(&d.pending))
 		d.pending_since = ev_time();
 	TAILQ_INSERT_TAIL(&d.pending, job, entry);
-	job->pool->pending_len++;
+	job_pool(job)->pending_len++;
 }
 
 int
@@ -150,7 +149,7 @@ static void
 dispatch_store_record(const struct job *job, struct store_record *r)
 {
 	memcpy(r->id, job->id, JOB_ID_LEN + 1);
-	r->pool = job->pool->name;
+	r->pool = job_pool(job)->name;
 	r->state = job->state;
 	r->attempts = job->attempts;
 	r->worker = job->worker;
@@ -207,13 +206,13 @@ dispatch_store_failed(char *cause)
 {
 	struct dispatch_ack	*a;
 	struct job		*job;
-	double			 now = ev_now(d.sv->loop);
+	double			 now = ev_now(d.env->loop);
 	size_t			 n = 0;
 
 	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
 		TAILQ_REMOVE(&d.pending, job, entry);
-		job->pool->pending_len--;
-		job->pool->stats.rejected++;
+		job_pool(job)->pending_len--;
+		job_pool(job)->stats.rejected++;
 		job_free(job);
 		n++;
 	}
@@ -235,7 +234,7 @@ dispatch_store_failed(char *cause)
 	}
 	if (!ev_is_active(&d.retry_timer)) {
 		ev_timer_set(&d.retry_timer, DISPATCH_STORE_RETRY, 0);
-		ev_timer_start(d.sv->loop, &d.retry_timer);
+		ev_timer_start(d.env->loop, &d.retry_timer);
 	}
 }
 
@@ -263,7 +262,7 @@ dispatch_commit_once(int all)
 	if (changes && !all && !d.changes_due && !d.started) {
 		if (!ev_is_active(&d.delay_timer)) {
 			ev_timer_set(&d.delay_timer, DISPATCH_STORE_DELAY, 0);
-			ev_timer_start(d.sv->loop, &d.delay_timer);
+			ev_timer_start(d.env->loop, &d.delay_timer);
 		}
 		changes = 0;
 	}
@@ -282,7 +281,7 @@ dispatch_commit_once(int all)
 	if (d.failing) {
 		log_info("store: commits succeed again");
 		d.failing = 0;
-		ev_timer_stop(d.sv->loop, &d.retry_timer);
+		ev_timer_stop(d.env->loop, &d.retry_timer);
 	}
 	/* Each job's new record supersedes the one it had. */
 	if (changes) {
@@ -293,15 +292,15 @@ dispatch_commit_once(int all)
 		job_changed_clear();
 		d.changes_due = 0;
 		d.started = 0;
-		ev_timer_stop(d.sv->loop, &d.delay_timer);
+		ev_timer_stop(d.env->loop, &d.delay_timer);
 	}
 	while ((job = TAILQ_FIRST(&d.pending)) != NULL) {
 		TAILQ_REMOVE(&d.pending, job, entry);
-		pool = job->pool;
+		pool = job_pool(job);
 		pool->pending_len--;
 		job->seg = d.putseg[k++];
 		pool->stats.submitted++;
-		pool->stats.state[JOB_QUEUED]++;
+		pool->jobs.state[JOB_QUEUED]++;
 		job_table_add(job);
 		if (pool->removed) {
 			dispatch_finish(job, JOB_CANCELLED,
@@ -320,7 +319,7 @@ dispatch_commit_once(int all)
 	/* Their starts go in the next commit, before they reach a worker. */
 	if (queued && !ev_is_active(&d.run_timer)) {
 		ev_timer_set(&d.run_timer, 0, 0);
-		ev_timer_start(d.sv->loop, &d.run_timer);
+		ev_timer_start(d.env->loop, &d.run_timer);
 	}
 	return 0;
 }
@@ -331,9 +330,9 @@ dispatch_store_run_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	size_t	i;
 
-	for (i = 0; i < d.sv->npools; i++)
-		if (d.sv->pools[i]->queue_len > 0)
-			dispatch_run(d.sv->pools[i]);
+	for (i = 0; i < (*d.env->npools); i++)
+		if ((*d.env->pools)[i]->queue_len > 0)
+			dispatch_run((*d.env->pools)[i]);
 }
 
 /*
@@ -398,10 +397,10 @@ dispatch_pool_find(const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < d.sv->npools; i++)
-		if (!d.sv->pools[i]->removed &&
-		    strcmp(d.sv->pools[i]->name, name) == 0)
-			return d.sv->pools[i];
+	for (i = 0; i < (*d.env->npools); i++)
+		if (!(*d.env->pools)[i]->removed &&
+		    strcmp((*d.env->pools)[i]->name, name) == 0)
+			return (*d.env->pools)[i];
 	return NULL;
 }
 
@@ -411,7 +410,7 @@ dispatch_job_restore(struct pool *pool, const struct store_record *r)
 {
 	struct job	*job;
 
-	job = job_new(pool, r->data, r->data_len, r->submitted_at);
+	job = job_new(&pool->jobs, r->data, r->data_len, r->submitted_at);
 	memcpy(job->id, r->id, JOB_ID_LEN + 1);
 	job_id_seen(job->id);
 	job->state = (uint8_t)r->state;
@@ -426,7 +425,7 @@ dispatch_job_restore(struct pool *pool, const struct store_record *r)
 	if (r->key != NULL && job_key_find(r->key) == NULL)
 		job_key_set(job, r->key);
 	pool->stats.submitted++;
-	pool->stats.state[job->state]++;
+	pool->jobs.state[job->state]++;
 	job_table_add(job);
 	return job;
 }
@@ -443,7 +442,7 @@ dispatch_recover_unfinished_cb(const struct store_record *r, void *arg)
 	struct dispatch_recovery	*rc = arg;
 	struct pool			*pool;
 	struct job			*job;
-	double				 now = ev_now(d.sv->loop);
+	double				 now = ev_now(d.env->loop);
 
 	if ((pool = dispatch_pool_find(r->pool)) == NULL ||
 	    (r->state != JOB_QUEUED && r->state != JOB_RUNNING)) {
@@ -488,7 +487,7 @@ dispatch_recover_finished_cb(const struct store_record *r, void *arg)
 		rc->unknown++;
 		return;
 	}
-	if (r->finished_at + d.sv->cfg->result_ttl <= ev_now(d.sv->loop) ||
+	if (r->finished_at + (*d.env->cfg)->result_ttl <= ev_now(d.env->loop) ||
 	    job_table_find(r->id, JOB_ID_LEN) != NULL) {
 		store_release(d.store, r->seg);
 		return;
@@ -520,7 +519,7 @@ dispatch_recover(char **cause)
 	if (d.store == NULL)
 		return 0;
 	memset(&rc, 0, sizeof rc);
-	if (store_load(d.store, (size_t)d.sv->cfg->result_max,
+	if (store_load(d.store, (size_t)(*d.env->cfg)->result_max,
 	    dispatch_recover_cb, &rc, cause) == -1)
 		return -1;
 	/*

@@ -13,7 +13,6 @@
 #include "config/config.h"
 #include "ipc/jsontext.h"
 #include "supervisor/job.h"
-#include "supervisor/pool.h"
 
 /*
  * Job data shorter than this lives in the job's own block (one
@@ -122,7 +121,7 @@ job_id_seen(const char *id)
 }
 
 struct job *
-job_new(struct pool *pool, const char *data, size_t len, double now)
+job_new(struct job_owner *owner, const char *data, size_t len, double now)
 {
 	struct job	*job;
 
@@ -136,7 +135,7 @@ job_new(struct pool *pool, const char *data, size_t len, double now)
 		job->data = xmalloc(len + 1);
 	}
 	job_id_next(job->id, now);
-	job->pool = pool;
+	job->owner = owner;
 	job->state = JOB_QUEUED;
 	job->worker = -1;
 	job->submitted_at = now;
@@ -185,13 +184,13 @@ job_free(struct job *job)
 void
 job_set_state(struct job *job, enum job_state state, double now)
 {
-	struct pool_stats	*st = &job->pool->stats;
+	struct job_owner	*o = job->owner;
 	struct job_waiter	*w;
 
 	if (job->state == state)
 		return;
-	st->state[job->state]--;
-	st->state[state]++;
+	o->state[job->state]--;
+	o->state[state]++;
 	job->state = state;
 	if (changed.on && job->seg != 0)
 		job_changed_add(job);
@@ -452,7 +451,7 @@ job_record_append(const struct job *job, struct buf *b)
 	buf_append(b, "{\"id\":\"", 7);
 	buf_append(b, job->id, JOB_ID_LEN);
 	buf_append(b, "\",\"pool\":", 9);
-	jsontext_string_append(b, job->pool->name, strlen(job->pool->name));
+	jsontext_string_append(b, job->owner->name, strlen(job->owner->name));
 	buf_append(b, ",\"state\":\"", 10);
 	buf_append_str(b, job_state_name(job->state));
 	buf_append(b, "\",\"attempts\":", 13);
@@ -476,7 +475,7 @@ job_record_append(const struct job *job, struct buf *b)
 		buf_append_uint(b, (unsigned)job->worker);
 	else
 		buf_append(b, "null", 4);
-	if (job->pool->pc->type == POOL_TYPE_EXEC) {
+	if (job->owner->exec) {
 		if (job->result != NULL) {
 			buf_append(b, ",", 1);
 			buf_append_str(b, job->result);

@@ -20,6 +20,7 @@ struct pool;
 struct worker;
 struct job;
 
+
 /* "0193a1b2c3d4" ms + 4 hex sequence: 16 characters, sortable. */
 #define JOB_ID_LEN	16
 
@@ -28,6 +29,16 @@ enum job_state {
 	JOB_CANCELLED,
 };
 #define JOB_NSTATES	6
+
+/*
+ * What the jobs of one pool share (the pool embeds it): its name and kind
+ * for their records, and the counters job_set_state() keeps.
+ */
+struct job_owner {
+	const char	*name;
+	int		 exec;		/* records carry exit status, output */
+	uint64_t	 state[JOB_NSTATES];	/* jobs in each state now */
+};
 
 /* Someone waiting for a job to finish (a client's result/submit -w). */
 struct job_waiter {
@@ -46,7 +57,7 @@ struct job {
 	uint32_t		 changed;	/* 1 + index in the changed set */
 	int16_t			 worker;	/* last worker index, or -1 */
 	uint16_t		 attempts;
-	struct pool		*pool;
+	struct job_owner	*owner;		/* its pool's (see job_pool()) */
 	struct worker		*runner;	/* while running */
 	double			 submitted_at;
 	double			 started_at;
@@ -75,7 +86,7 @@ const char	*job_state_name(enum job_state);
 int		 job_state_terminal(enum job_state);
 
 /* A new queued job (not yet in any list) with a fresh id. */
-struct job	*job_new(struct pool *, const char *data, size_t len,
+struct job	*job_new(struct job_owner *, const char *data, size_t len,
 		    double now);
 void		 job_free(struct job *);
 /* Move a job to a new state, keeping its pool's counters. */

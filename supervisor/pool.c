@@ -2,12 +2,11 @@
  * Pools: starting, restarting and stopping worker slots (see pool.h).
  *
  * Restarts are throttled per slot: the first restart waits restart_delay,
- * each further quick death (within SUPERVISOR_HEALTHY_UPTIME of start)
- * doubles the wait up to restart_delay_max, and a worker that stays up that
- * long resets it. A pool whose workers die quickly SUPERVISOR_FAILING_DEATHS
- * times in a row is marked failing and logged once; it keeps retrying at
- * the capped delay, as runit and s6 do, and is unmarked when a worker stays
- * up again.
+ * each further quick death (within WORKER_HEALTHY_UPTIME of start) doubles
+ * the wait up to restart_delay_max, and a worker that stays up that long
+ * resets it. A pool whose workers die quickly POOL_FAILING_DEATHS times in
+ * a row is marked failing and logged once; it keeps retrying at the capped
+ * delay, as runit and s6 do, and is unmarked when a worker stays up again.
  */
 #include "config.h"
 
@@ -15,10 +14,22 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "supervisor/dispatch.h"
 #include "supervisor/pool.h"
-#include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
+
+/* A slot: its worker and the restart policy's memory of it. */
+struct pool_slot {
+	struct pool	*pool;
+	struct worker	*w;
+	double		 delay;		/* next restart delay */
+	int		 quick_deaths;	/* in a row */
+	long		 restarts;
+	int		 retire;	/* do not restart (scale down, idle) */
+	ev_timer	 restart_timer;
+};
+
+static void	pool_worker_gone(struct pool_slot *, double uptime);
+static void	pool_worker_healthy(struct pool_slot *);
 
 const char *
 pool_state_name(enum pool_state s)
@@ -32,22 +43,112 @@ pool_state_name(enum pool_state s)
 	return "?";
 }
 
+/* The worker callbacks: the pool's own part, then the engine's. */
+static void
+pool_spawned_cb(struct worker *w, void *arg)
+{
+	struct pool_slot	*s = arg;
+
+	s->pool->ev->worker_ready(s->pool, w);
+}
+
+static int
+pool_result_cb(struct worker *w, const char *line, size_t len, void *arg)
+{
+	struct pool_slot	*s = arg;
+
+	return s->pool->ev->worker_result(w, line, len);
+}
+
+static const char *
+pool_job_tag_cb(struct worker *w, void *arg)
+{
+	struct pool_slot	*s = arg;
+
+	return s->pool->ev->worker_job(w);
+}
+
+static void
+pool_lost_cb(struct worker *w, void *arg)
+{
+	struct pool_slot	*s = arg;
+
+	s->pool->ev->worker_lost(w);
+}
+
+static void
+pool_gone_cb(struct worker *w, double uptime, const char *why, void *arg)
+{
+	struct pool_slot	*s = arg;
+
+	s->pool->ev->worker_gone(w, why);
+	pool_worker_gone(s, uptime);
+}
+
+static void
+pool_healthy_cb(struct worker *w, void *arg)
+{
+	pool_worker_healthy(arg);
+}
+
+static void
+pool_idle_cb(struct worker *w, void *arg)
+{
+	struct pool_slot	*s = arg;
+
+	s->retire = 1;
+	worker_stop(w);
+}
+
+static const struct worker_cbs pool_worker_cbs = {
+	.spawned_cb = pool_spawned_cb,
+	.result_cb = pool_result_cb,
+	.job_tag_cb = pool_job_tag_cb,
+	.lost_cb = pool_lost_cb,
+	.gone_cb = pool_gone_cb,
+	.healthy_cb = pool_healthy_cb,
+	.idle_cb = pool_idle_cb,
+};
+
+static struct pool_slot *
+pool_slot_new(struct pool *pool, int index)
+{
+	struct pool_slot	*s = xcalloc(1, sizeof *s);
+
+	s->pool = pool;
+	s->delay = pool->pc->restart_delay;
+	ev_timer_init(&s->restart_timer, NULL, 0, 0);
+	s->w = worker_new(pool->wenv, &pool->pc, index, &pool_worker_cbs, s);
+	return s;
+}
+
+static void
+pool_slot_free(struct pool *pool, struct pool_slot *s)
+{
+	ev_timer_stop(pool->loop, &s->restart_timer);
+	pool->ev->worker_free(s->w);
+	worker_free(s->w);
+	free(s);
+}
+
 struct pool *
-pool_new(struct supervisor *sv, struct pool_config *pc)
+pool_new(struct pool_config *pc, const struct pool_events *ev,
+    struct worker_env *wenv)
 {
 	struct pool	*pool = xcalloc(1, sizeof *pool);
 	int		 i;
 
-	pool->sv = sv;
-	pool->pc = pc;
-	pool->name = pc->name;
+	pool->ev = ev;
+	pool->wenv = wenv;
+	pool->loop = wenv->loop;
+	pool_set_config(pool, pc);
 	pool->state = POOL_STOPPED;
 	pool->nslots = pc->max_workers;
 	pool->slots = xcalloc((size_t)pool->nslots, sizeof *pool->slots);
 	TAILQ_INIT(&pool->queue);
 	TAILQ_INIT(&pool->ready);
 	for (i = 0; i < pool->nslots; i++)
-		pool->slots[i] = worker_new(pool, i);
+		pool->slots[i] = pool_slot_new(pool, i);
 	return pool;
 }
 
@@ -57,9 +158,38 @@ pool_free(struct pool *pool)
 	int	i;
 
 	for (i = 0; i < pool->nslots; i++)
-		worker_free(pool->slots[i]);
+		pool_slot_free(pool, pool->slots[i]);
 	free(pool->slots);
 	free(pool);
+}
+
+void
+pool_set_config(struct pool *pool, struct pool_config *pc)
+{
+	pool->pc = pc;
+	pool->name = pc->name;
+	pool->jobs.name = pc->name;
+	pool->jobs.exec = pc->type == POOL_TYPE_EXEC;
+}
+
+struct worker *
+pool_worker(const struct pool *pool, int i)
+{
+	return pool->slots[i]->w;
+}
+
+long
+pool_worker_restarts(const struct pool *pool, int i)
+{
+	return pool->slots[i]->restarts;
+}
+
+/* Start slot s's worker; a failed spawn counts as a death at once. */
+static void
+pool_slot_spawn(struct pool_slot *s)
+{
+	if (worker_spawn(s->w, s->pool->cfg_gen) == -1)
+		pool_worker_gone(s, 0);
 }
 
 void
@@ -69,7 +199,7 @@ pool_start(struct pool *pool)
 
 	pool->state = POOL_RUNNING;
 	for (i = 0; i < pool->pc->workers; i++)
-		worker_spawn(pool->slots[i]);
+		pool_slot_spawn(pool->slots[i]);
 	log_info("pool %s: started %d %s worker%s", pool->name,
 	    pool->pc->workers, pool->pc->type == POOL_TYPE_EXEC ? "exec" :
 	    "stream", pool->pc->workers == 1 ? "" : "s");
@@ -81,7 +211,7 @@ pool_kill(struct pool *pool)
 	int	i;
 
 	for (i = 0; i < pool->nslots; i++)
-		worker_kill(pool->slots[i]);
+		worker_kill(pool->slots[i]->w);
 }
 
 int
@@ -90,19 +220,17 @@ pool_live_workers(const struct pool *pool)
 	int	i, n = 0;
 
 	for (i = 0; i < pool->nslots; i++)
-		if (pool->slots[i]->state != WORKER_DEAD)
+		if (worker_state(pool->slots[i]->w) != WORKER_DEAD)
 			n++;
 	return n;
 }
 
-int
-pool_inflight(const struct pool *pool)
+/* Whether slot s waits neither for a process nor for a restart. */
+static int
+pool_slot_idle(const struct pool_slot *s)
 {
-	int	i, n = 0;
-
-	for (i = 0; i < pool->nslots; i++)
-		n += pool->slots[i]->ninflight;
-	return n;
+	return worker_state(s->w) == WORKER_DEAD &&
+	    !ev_is_active(&s->restart_timer);
 }
 
 /*
@@ -110,28 +238,37 @@ pool_inflight(const struct pool *pool)
  * on-demand workers (up to max_workers), enough for the backlog.
  */
 void
-pool_grow(struct pool *pool)
+pool_grow(struct pool *pool, size_t backlog)
 {
 	struct pool_config	*pc = pool->pc;
-	struct worker		*w;
 	size_t			 want;
 	int			 i;
 
 	if (!pc->dynamic || pool->state == POOL_STOPPING ||
 	    pool->state == POOL_STOPPED)
 		return;
-	want = (pool->queue_len + (size_t)pc->prefetch - 1) /
-	    (size_t)pc->prefetch;
+	want = (backlog + (size_t)pc->prefetch - 1) / (size_t)pc->prefetch;
 	for (i = pc->min_workers; i < pool->nslots && want > 0; i++) {
-		w = pool->slots[i];
-		if (w->state != WORKER_DEAD || ev_is_active(&w->restart_timer))
+		if (!pool_slot_idle(pool->slots[i]))
 			continue;
-		log_info("pool %s: %zu job%s waiting; starting worker %d", pool->name,
-		    pool->queue_len, pool->queue_len == 1 ? "" : "s", i);
+		log_info("pool %s: %zu job%s waiting; starting worker %d",
+		    pool->name, pool->queue_len, pool->queue_len == 1 ? "" :
+		    "s", i);
 		want--;
-		worker_spawn(w);
+		pool_slot_spawn(pool->slots[i]);
 		if (pool->queue_len == 0)
 			break;
+	}
+}
+
+/* Retire slot s's worker: it takes no more jobs and stops when done. */
+static void
+pool_slot_retire(struct pool_slot *s)
+{
+	ev_timer_stop(s->pool->loop, &s->restart_timer);
+	if (worker_alive(s->w) && !worker_stopping(s->w)) {
+		s->retire = 1;
+		s->pool->ev->worker_drain(s->w);
 	}
 }
 
@@ -143,31 +280,24 @@ void
 pool_resize(struct pool *pool)
 {
 	struct pool_config	*pc = pool->pc;
-	struct worker		*w;
 	int			 i;
 
 	if (pc->max_workers > pool->nslots) {
 		pool->slots = xreallocarray(pool->slots,
 		    (size_t)pc->max_workers, sizeof *pool->slots);
 		for (i = pool->nslots; i < pc->max_workers; i++)
-			pool->slots[i] = worker_new(pool, i);
+			pool->slots[i] = pool_slot_new(pool, i);
 		pool->nslots = pc->max_workers;
 	}
 	for (i = 0; i < pool->nslots; i++) {
-		w = pool->slots[i];
 		if (i < pc->workers) {
-			if (w->state == WORKER_DEAD &&
-			    !ev_is_active(&w->restart_timer))
-				worker_spawn(w);
+			if (pool_slot_idle(pool->slots[i]))
+				pool_slot_spawn(pool->slots[i]);
 			continue;
 		}
 		if (i < pc->max_workers)
 			continue;
-		ev_timer_stop(pool->sv->loop, &w->restart_timer);
-		if (worker_alive(w) && !w->stop_requested) {
-			w->retire = 1;
-			dispatch_worker_drain(w);
-		}
+		pool_slot_retire(pool->slots[i]);
 	}
 }
 
@@ -185,17 +315,17 @@ pool_roll_next(struct pool *pool)
 	if (pool->state == POOL_STOPPING || pool->state == POOL_STOPPED)
 		return;
 	for (i = 0; i < pool->nslots; i++) {
-		w = pool->slots[i];
-		if (worker_alive(w) && w->cfg_gen != pool->cfg_gen &&
-		    (w->recycle || w->stop_requested))
+		w = pool->slots[i]->w;
+		if (worker_alive(w) && worker_gen(w) != pool->cfg_gen &&
+		    (pool->ev->worker_recycling(w) || worker_stopping(w)))
 			return;		/* one is being replaced */
 	}
 	for (i = 0; i < pool->nslots; i++) {
-		w = pool->slots[i];
-		if (worker_alive(w) && w->cfg_gen != pool->cfg_gen) {
+		w = pool->slots[i]->w;
+		if (worker_alive(w) && worker_gen(w) != pool->cfg_gen) {
 			log_info("%s.%d: replacing it to apply the new "
 			    "configuration", pool->name, i);
-			dispatch_worker_drain(w);
+			pool->ev->worker_drain(w);
 			return;
 		}
 	}
@@ -207,14 +337,8 @@ pool_remove(struct pool *pool)
 	int	i;
 
 	pool->removed = 1;
-	dispatch_cancel_queue(pool, "pool removed by a configuration reload");
-	for (i = 0; i < pool->nslots; i++) {
-		ev_timer_stop(pool->sv->loop, &pool->slots[i]->restart_timer);
-		if (worker_alive(pool->slots[i])) {
-			pool->slots[i]->retire = 1;
-			dispatch_worker_drain(pool->slots[i]);
-		}
-	}
+	for (i = 0; i < pool->nslots; i++)
+		pool_slot_retire(pool->slots[i]);
 	if (pool_live_workers(pool) == 0)
 		pool->state = POOL_STOPPED;
 	else
@@ -259,96 +383,112 @@ pool_stop(struct pool *pool)
 		return;
 	pool->state = POOL_STOPPING;
 	for (i = 0; i < pool->nslots; i++) {
-		ev_timer_stop(pool->sv->loop, &pool->slots[i]->restart_timer);
-		worker_stop(pool->slots[i]);
+		ev_timer_stop(pool->loop, &pool->slots[i]->restart_timer);
+		worker_stop(pool->slots[i]->w);
 	}
 	if (pool_live_workers(pool) == 0) {
 		pool->state = POOL_STOPPED;
-		supervisor_pool_stopped(pool->sv, pool);
+		pool->ev->stopped(pool);
 	}
 }
 
 static void
 pool_restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct worker	*w = t->data;
+	struct pool_slot	*s = t->data;
 
-	if (w->pool->state == POOL_STOPPING || w->pool->state == POOL_STOPPED)
+	if (s->pool->state == POOL_STOPPING || s->pool->state == POOL_STOPPED)
 		return;
-	w->restarts++;
-	w->pool->restarts++;
-	worker_spawn(w);
+	s->restarts++;
+	s->pool->restarts++;
+	pool_slot_spawn(s);
 }
 
-void
-pool_worker_gone(struct pool *pool, struct worker *w, double uptime)
+/* Back off: double the delay for each quick death, mark a failing pool. */
+static double
+pool_backoff(struct pool_slot *s, double uptime)
 {
+	struct pool		*pool = s->pool;
 	struct pool_config	*pc = pool->pc;
 	double			 delay;
 
-	w->state = WORKER_DEAD;
-	if (pool->state == POOL_STOPPING || pool->state == POOL_STOPPED) {
-		if (pool_live_workers(pool) == 0 &&
-		    pool->state == POOL_STOPPING) {
-			pool->state = POOL_STOPPED;
-			supervisor_pool_stopped(pool->sv, pool);
-		}
-		return;
-	}
-	if (w->retire) {
-		w->retire = 0;
-		dispatch_run(pool);
-		return;
-	}
-	if (pc->dynamic && w->index >= pc->min_workers) {
-		/* On-demand workers come back when the queue needs them. */
-		dispatch_run(pool);
-		return;
-	}
-	if (w->recycle && uptime > 0) {
-		/* Recycled on purpose: no back-off. */
-		w->restarts++;
-		pool->restarts++;
-		worker_spawn(w);
-		pool_roll_next(pool);
-		return;
-	}
-	if (uptime >= SUPERVISOR_HEALTHY_UPTIME) {
-		w->delay = pc->restart_delay;
-		w->quick_deaths = 0;
+	if (uptime >= WORKER_HEALTHY_UPTIME) {
+		s->delay = pc->restart_delay;
+		s->quick_deaths = 0;
 	} else
-		w->quick_deaths++;
-	delay = w->delay;
-	if (w->quick_deaths > 0) {
-		w->delay *= 2;
-		if (w->delay > pc->restart_delay_max)
-			w->delay = pc->restart_delay_max;
+		s->quick_deaths++;
+	delay = s->delay;
+	if (s->quick_deaths > 0) {
+		s->delay *= 2;
+		if (s->delay > pc->restart_delay_max)
+			s->delay = pc->restart_delay_max;
 	}
-	if (w->quick_deaths >= SUPERVISOR_FAILING_DEATHS &&
+	if (s->quick_deaths >= POOL_FAILING_DEATHS &&
 	    pool->state == POOL_RUNNING) {
 		pool->state = POOL_FAILING;
 		log_warnx("pool %s: workers keep dying within %.1fs of start; "
 		    "backing off (up to %.1fs between restarts)", pool->name,
-		    SUPERVISOR_HEALTHY_UPTIME, pc->restart_delay_max);
+		    WORKER_HEALTHY_UPTIME, pc->restart_delay_max);
 	}
-	log_info("%s.%d: restarting in %.0fms", pool->name, w->index,
-	    delay * 1000.0);
-	ev_timer_init(&w->restart_timer, pool_restart_cb, delay, 0);
-	w->restart_timer.data = w;
-	ev_timer_start(pool->sv->loop, &w->restart_timer);
+	return delay;
 }
 
-void
-pool_worker_healthy(struct pool *pool, struct worker *w)
+/* Slot s's process is gone for good: restart it, or let it rest. */
+static void
+pool_worker_gone(struct pool_slot *s, double uptime)
 {
-	int	i;
+	struct pool		*pool = s->pool;
+	struct pool_config	*pc = pool->pc;
+	double			 delay;
+	int			 index = worker_index(s->w);
 
-	w->delay = pool->pc->restart_delay;
-	w->quick_deaths = 0;
+	if (pool->state == POOL_STOPPING || pool->state == POOL_STOPPED) {
+		if (pool_live_workers(pool) == 0 &&
+		    pool->state == POOL_STOPPING) {
+			pool->state = POOL_STOPPED;
+			pool->ev->stopped(pool);
+		}
+		return;
+	}
+	if (s->retire) {
+		s->retire = 0;
+		pool->ev->room(pool);
+		return;
+	}
+	if (pc->dynamic && index >= pc->min_workers) {
+		/* On-demand workers come back when the queue needs them. */
+		pool->ev->room(pool);
+		return;
+	}
+	if (pool->ev->worker_recycling(s->w) && uptime > 0) {
+		/* Recycled on purpose: no back-off. */
+		s->restarts++;
+		pool->restarts++;
+		pool_slot_spawn(s);
+		pool_roll_next(pool);
+		return;
+	}
+	delay = pool_backoff(s, uptime);
+	log_info("%s.%d: restarting in %.0fms", pool->name, index,
+	    delay * 1000.0);
+	ev_timer_init(&s->restart_timer, pool_restart_cb, delay, 0);
+	s->restart_timer.data = s;
+	ev_timer_start(pool->loop, &s->restart_timer);
+}
+
+/* Slot s's worker has been up long enough to count as healthy. */
+static void
+pool_worker_healthy(struct pool_slot *s)
+{
+	struct pool	*pool = s->pool;
+	int		 i;
+
+	s->delay = pool->pc->restart_delay;
+	s->quick_deaths = 0;
 	if (pool->state != POOL_FAILING)
 		return;
 	for (i = 0; i < pool->nslots; i++)
-		if (pool->slots[i]->quick_deaths >= SUPERVISOR_FAILING_DEATHS)
+		if (pool->slots[i]->quick_deaths >= POOL_FAILING_DEATHS)
 			return;
 	pool->state = POOL_RUNNING;
 	log_info("pool %s: workers are staying up again", pool->name);

@@ -1,28 +1,34 @@
 /*
  * A pool: its configuration, its worker slots, and (with the job engine)
  * its queue. The pool decides when slots are (re)started and notices when
- * it cannot keep its workers up.
+ * it cannot keep its workers up; what its workers do with jobs it reports
+ * upward through the events its creator registered.
  */
 #ifndef MPSUP_POOL_H
 #define MPSUP_POOL_H
 
 #include <ev.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "config/config.h"
 #include "common/hist.h"
+#include "config/config.h"
 #include "supervisor/job.h"
 
-struct supervisor;
+struct pool;
+struct pool_slot;
 struct worker;
+struct worker_env;
+
+/* Quick deaths in a row after which a pool is marked failing. */
+#define POOL_FAILING_DEATHS	5
 
 /* Counters behind the status document (SPEC section 9). */
 struct pool_stats {
 	uint64_t	submitted;
 	uint64_t	retried;
 	uint64_t	rejected;
-	uint64_t	state[JOB_NSTATES];	/* jobs in each state now */
 	struct hist	run;		/* run time of each attempt that ended */
 	struct hist	wait;		/* queue wait before the first attempt */
 	struct rate	finished;	/* jobs ending, per second */
@@ -35,48 +41,87 @@ enum pool_state {
 	POOL_STOPPED,
 };
 
+/*
+ * What a pool reports about its workers to the job engine and the
+ * supervisor (callbacks up, calls down): the same table for every pool.
+ */
+struct pool_events {
+	/* A worker process started: it has room for jobs. */
+	void		(*worker_ready)(struct pool *, struct worker *);
+	/* One result line from a worker; -1 if it is malformed. */
+	int		(*worker_result)(struct worker *, const char *line,
+			    size_t len);
+	/* The job a worker's log line belongs to, or NULL. */
+	const char	*(*worker_job)(struct worker *);
+	/* A worker died or is being killed: send it nothing more. */
+	void		(*worker_lost)(struct worker *);
+	/* A worker is gone for good: retry or fail what it had (why or NULL). */
+	void		(*worker_gone)(struct worker *, const char *why);
+	/* Send a worker nothing more; stop it once its jobs are done. */
+	void		(*worker_drain)(struct worker *);
+	/* Whether a worker is being recycled (it takes no more jobs). */
+	int		(*worker_recycling)(struct worker *);
+	/* A worker object is freed: forget what the engine kept about it. */
+	void		(*worker_free)(struct worker *);
+	/* A slot was given back: queued jobs may find room now. */
+	void		(*room)(struct pool *);
+	/* The pool has no live workers left while stopping. */
+	void		(*stopped)(struct pool *);
+};
+
 struct pool {
-	struct supervisor	*sv;
-	struct pool_config	*pc;		/* borrowed from sv->cfg */
+	struct pool_config	*pc;		/* borrowed from the config */
 	const char		*name;
+	const struct pool_events *ev;
+	struct worker_env	*wenv;
+	struct ev_loop		*loop;
 	enum pool_state		 state;
-	struct worker		**slots;
+	struct pool_slot	**slots;
 	int			 nslots;
 	long			 restarts;
 	int			 paused;
 	int			 removed;	/* by a reload; kept for status */
 	unsigned		 cfg_gen;	/* bumped when its workers must change */
+	struct job_owner	 jobs;		/* name, kind, jobs per state */
 	struct pool_stats	 stats;
 	struct job_list		 queue;		/* FIFO of queued jobs */
 	size_t			 queue_len;
 	size_t			 pending_len;	/* submitted, awaiting commit */
-	TAILQ_HEAD(, worker)	 ready;		/* workers with room */
+	TAILQ_HEAD(, dispatch_worker) ready;	/* workers with room */
 };
 
-struct pool	*pool_new(struct supervisor *, struct pool_config *);
+/* The pool a job belongs to. */
+static inline struct pool *
+job_pool(const struct job *job)
+{
+	return (struct pool *)(void *)((char *)job->owner -
+	    offsetof(struct pool, jobs));
+}
+
+struct pool	*pool_new(struct pool_config *, const struct pool_events *,
+		    struct worker_env *);
 void		 pool_free(struct pool *);
+/* Take a reload's config for this pool (same name). */
+void		 pool_set_config(struct pool *, struct pool_config *);
 void		 pool_start(struct pool *);
 void		 pool_stop(struct pool *);
+/* SIGKILL every worker's process group now (a second SIGTERM). */
+void		 pool_kill(struct pool *);
 /* Make the slots match pc's worker counts (after scale or reload). */
 void		 pool_resize(struct pool *);
 /* Replace the workers one at a time with ones of the current config. */
 void		 pool_roll_next(struct pool *);
-/* Remove the pool (reload): cancel its queue, stop once jobs are done. */
+/* Remove the pool (reload): stop once its jobs are done. */
 void		 pool_remove(struct pool *);
 /* Resize a fixed-size pool; -1 with *err if that is not possible. */
 int		 pool_scale(struct pool *, int, const char **err);
-/* Dynamic pools: start on-demand workers for a backlog. */
-void		 pool_grow(struct pool *);
-/* SIGKILL every worker's process group now (a second SIGTERM). */
-void		 pool_kill(struct pool *);
+/* Dynamic pools: start on-demand workers for a backlog of jobs. */
+void		 pool_grow(struct pool *, size_t backlog);
 /* Number of slots with a live process. */
 int		 pool_live_workers(const struct pool *);
-/* Jobs running on the pool's workers. */
-int		 pool_inflight(const struct pool *);
-/* Called by a worker slot when its process is gone for good. */
-void		 pool_worker_gone(struct pool *, struct worker *, double uptime);
-/* Called when a worker has been up long enough to count as healthy. */
-void		 pool_worker_healthy(struct pool *, struct worker *);
+/* The worker of slot i (0 <= i < nslots) and how often it restarted. */
+struct worker	*pool_worker(const struct pool *, int i);
+long		 pool_worker_restarts(const struct pool *, int i);
 const char	*pool_state_name(enum pool_state);
 
 #endif

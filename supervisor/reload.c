@@ -105,6 +105,8 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		if (pool->removed || config_find_pool(cfg, pool->name) != NULL)
 			continue;
 		log_info("reload: removing pool %s", pool->name);
+		dispatch_cancel_queue(pool,
+		    "pool removed by a configuration reload");
 		pool_remove(pool);
 		removed++;
 	}
@@ -124,8 +126,7 @@ supervisor_reload(struct supervisor *sv, char **msg)
 			    pool->pc->max_workers != pc->max_workers ||
 			    pool->pc->min_workers != pc->min_workers)
 				changed++;
-			pool->pc = pc;
-			pool->name = pc->name;
+			pool_set_config(pool, pc);
 			pool_resize(pool);
 			pool_roll_next(pool);
 			dispatch_run(pool);
@@ -134,7 +135,7 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		if (found)
 			continue;
 		log_info("reload: adding pool %s", pc->name);
-		pool = pool_new(sv, pc);
+		pool = supervisor_pool_new(sv, pc);
 		sv->pools = xreallocarray(sv->pools, sv->npools + 1,
 		    sizeof *sv->pools);
 		sv->pools[sv->npools++] = pool;

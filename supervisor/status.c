@@ -26,19 +26,50 @@ status_hist(struct buf *b, const char *name, const struct hist *h)
 	    h->max * 1000.0);
 }
 
+/* One element of a pool's "workers" list. */
+static void
+status_worker(struct pool *pool, int i, struct buf *b)
+{
+	struct worker	*w = pool_worker(pool, i);
+	char		 ts[TIME_ISO_BUF];
+	const char	*job;
+	long		 done;
+	int		 inflight;
+
+	dispatch_worker_info(w, &done, &inflight, &job);
+	buf_appendf(b, "{\"index\":%d,\"pid\":", i);
+	if (worker_alive(w))
+		buf_appendf(b, "%ld", (long)worker_pid(w));
+	else
+		buf_append_str(b, "null");
+	buf_appendf(b, ",\"state\":\"%s\",\"jobs_done\":%ld,\"job\":",
+	    worker_state_name(worker_state(w)), done);
+	if (job != NULL)
+		buf_appendf(b, "\"%s\"", job);
+	else
+		buf_append_str(b, "null");
+	if (worker_alive(w)) {
+		time_iso8601(worker_started_at(w), ts);
+		buf_appendf(b, ",\"started_at\":\"%s\"", ts);
+	} else
+		buf_append_str(b, ",\"started_at\":null");
+	buf_appendf(b, ",\"restarts\":%ld,\"in_flight\":%d}",
+	    pool_worker_restarts(pool, i), inflight);
+}
+
 static void
 status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 {
 	struct pool_stats	*st = &pool->stats;
-	struct worker		*w;
-	char			 ts[TIME_ISO_BUF];
+	const uint64_t		*n = pool->jobs.state;
+	enum worker_state	 ws;
 	int			 i, busy = 0, idle = 0, first = 1;
 
 	for (i = 0; i < pool->nslots; i++) {
-		w = pool->slots[i];
-		if (w->state == WORKER_BUSY)
+		ws = worker_state(pool_worker(pool, i));
+		if (ws == WORKER_BUSY)
 			busy++;
-		else if (w->state == WORKER_READY)
+		else if (ws == WORKER_READY)
 			idle++;
 	}
 	buf_append_str(b, "{\"name\":");
@@ -50,18 +81,18 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 	    pool->removed ? "removed" : pool_state_name(pool->state),
 	    pool->paused ? "true" : "false",
 	    pool->pc->workers, busy, idle,
-	    (unsigned long long)st->state[JOB_QUEUED], pool->pc->max_queue);
+	    (unsigned long long)n[JOB_QUEUED], pool->pc->max_queue);
 	buf_appendf(b, "\"jobs\":{\"submitted\":%llu,\"queued\":%llu,"
 	    "\"running\":%llu,\"done\":%llu,\"failed\":%llu,"
 	    "\"timed_out\":%llu,\"cancelled\":%llu,\"retried\":%llu,"
 	    "\"rejected\":%llu},",
 	    (unsigned long long)st->submitted,
-	    (unsigned long long)st->state[JOB_QUEUED],
-	    (unsigned long long)st->state[JOB_RUNNING],
-	    (unsigned long long)st->state[JOB_DONE],
-	    (unsigned long long)st->state[JOB_FAILED],
-	    (unsigned long long)st->state[JOB_TIMED_OUT],
-	    (unsigned long long)st->state[JOB_CANCELLED],
+	    (unsigned long long)n[JOB_QUEUED],
+	    (unsigned long long)n[JOB_RUNNING],
+	    (unsigned long long)n[JOB_DONE],
+	    (unsigned long long)n[JOB_FAILED],
+	    (unsigned long long)n[JOB_TIMED_OUT],
+	    (unsigned long long)n[JOB_CANCELLED],
 	    (unsigned long long)st->retried,
 	    (unsigned long long)st->rejected);
 	status_hist(b, "latency_ms", &st->run);
@@ -69,30 +100,13 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 	buf_appendf(b, "\"rate_per_s\":%.3f,\"restarts\":%ld,\"workers\":[",
 	    rate_per_s(&st->finished, ev_now(sv->loop)), pool->restarts);
 	for (i = 0; i < pool->nslots; i++) {
-		w = pool->slots[i];
-		if (i >= pool->pc->workers && w->state == WORKER_DEAD)
+		if (i >= pool->pc->workers &&
+		    worker_state(pool_worker(pool, i)) == WORKER_DEAD)
 			continue;
 		if (!first)
 			buf_append(b, ",", 1);
 		first = 0;
-		buf_appendf(b, "{\"index\":%d,\"pid\":", w->index);
-		if (worker_alive(w))
-			buf_appendf(b, "%ld", (long)w->pid);
-		else
-			buf_append_str(b, "null");
-		buf_appendf(b, ",\"state\":\"%s\",\"jobs_done\":%ld,\"job\":",
-		    worker_state_name(w->state), w->jobs_done);
-		if (w->ninflight > 0)
-			buf_appendf(b, "\"%s\"", TAILQ_FIRST(&w->inflight)->id);
-		else
-			buf_append_str(b, "null");
-		if (worker_alive(w)) {
-			time_iso8601(w->started_at, ts);
-			buf_appendf(b, ",\"started_at\":\"%s\"", ts);
-		} else
-			buf_append_str(b, ",\"started_at\":null");
-		buf_appendf(b, ",\"restarts\":%ld,\"in_flight\":%d}",
-		    w->restarts, w->ninflight);
+		status_worker(pool, i, b);
 	}
 	buf_append_str(b, "]}");
 }

@@ -83,10 +83,12 @@ supervisor_service_state(const struct supervisor *sv,
 	return NULL;
 }
 
-void
-supervisor_pool_stopped(struct supervisor *sv, struct pool *pool)
+/* A pool has no live workers left; exits the loop when all are done. */
+static void
+supervisor_pool_stopped(void *arg, struct pool *pool)
 {
-	size_t	i;
+	struct supervisor	*sv = arg;
+	size_t			 i;
 
 	if (!sv->stopping)
 		return;
@@ -96,15 +98,17 @@ supervisor_pool_stopped(struct supervisor *sv, struct pool *pool)
 	ev_break(sv->loop, EVBREAK_ALL);
 }
 
-void
-supervisor_job_ended(struct supervisor *sv)
+/* While stopping: a running job ended; stop pools with none left. */
+static void
+supervisor_job_ended(void *arg)
 {
-	size_t	i;
+	struct supervisor	*sv = arg;
+	size_t			 i;
 
 	if (!sv->stopping)
 		return;
 	for (i = 0; i < sv->npools; i++)
-		if (pool_inflight(sv->pools[i]) == 0)
+		if (dispatch_pool_inflight(sv->pools[i]) == 0)
 			pool_stop(sv->pools[i]);
 }
 
@@ -138,7 +142,7 @@ supervisor_stop(struct supervisor *sv)
 			    sv->services[i].state);
 	running = 0;
 	for (size_t i = 0; i < sv->npools; i++)
-		running += (size_t)pool_inflight(sv->pools[i]);
+		running += (size_t)dispatch_pool_inflight(sv->pools[i]);
 	if (running > 0)
 		log_info("stopping: waiting up to %.1fs for %zu running "
 		    "job%s", sv->cfg->shutdown_timeout, running,
@@ -386,6 +390,32 @@ supervisor_loop_init(struct supervisor *sv)
 	ev_prepare_start(sv->loop, &sv->flush);
 }
 
+/* What the workers and the job engine borrow from the supervisor. */
+static void
+supervisor_envs_init(struct supervisor *sv)
+{
+	sv->wenv.loop = sv->loop;
+	sv->wenv.self_exe = sv->self_exe;
+	sv->wenv.dir = sv->cfg->dir;
+	sv->wenv.log_max_line = sv->cfg->log_max_line;
+	sv->wenv.max_message = sv->cfg->max_message;
+	sv->denv.loop = sv->loop;
+	sv->denv.cfg = &sv->cfg;
+	sv->denv.pools = &sv->pools;
+	sv->denv.npools = &sv->npools;
+	sv->denv.stopping = &sv->stopping;
+	sv->denv.wenv = &sv->wenv;
+	sv->denv.job_ended = supervisor_job_ended;
+	sv->denv.pool_stopped = supervisor_pool_stopped;
+	sv->denv.arg = sv;
+}
+
+struct pool *
+supervisor_pool_new(struct supervisor *sv, struct pool_config *pc)
+{
+	return pool_new(pc, &dispatch_pool_events, &sv->wenv);
+}
+
 /* After the loop: the last commit, and what becomes of unfinished jobs. */
 static void
 supervisor_wind_down(struct supervisor *sv, int status)
@@ -423,7 +453,8 @@ supervisor_main(const struct supervisor_options *opts)
 	supervisor_loop_init(&sv);
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
-	dispatch_init(&sv, sv.store);
+	supervisor_envs_init(&sv);
+	dispatch_init(&sv.denv, sv.store);
 	if (store_readonly(sv.store))
 		log_warnx("store: %s is on a read-only file system: the jobs "
 		    "it holds run, submits answer store_error", sv.cfg->store + 7);
@@ -436,7 +467,7 @@ supervisor_main(const struct supervisor_options *opts)
 	sv.npools = sv.cfg->npools;
 	sv.pools = xcalloc(sv.npools, sizeof *sv.pools);
 	for (i = 0; i < sv.npools; i++)
-		sv.pools[i] = pool_new(&sv, sv.cfg->pools[i]);
+		sv.pools[i] = supervisor_pool_new(&sv, sv.cfg->pools[i]);
 	/* Nothing is served before the loop runs: recover first. */
 	if (dispatch_recover(&cause) == -1) {
 		fprintf(stderr, "mpsup: store: %s\n", cause);

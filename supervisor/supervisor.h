@@ -8,17 +8,12 @@
 #include <ev.h>
 
 #include "config/config.h"
+#include "supervisor/dispatch.h"
+#include "supervisor/worker.h"
 
 struct pool;
 struct store;
 struct supervisor;
-
-/* A worker that ran this long counts as healthy: back-off resets. */
-#define SUPERVISOR_HEALTHY_UPTIME	1.0
-/* Quick deaths in a row after which a pool is marked failing. */
-#define SUPERVISOR_FAILING_DEATHS	5
-/* How long pipes may outlive a reaped worker before being closed. */
-#define SUPERVISOR_PIPE_GRACE		1.0
 
 /*
  * A service that runs beside the pools on the supervisor's loop (the
@@ -75,6 +70,8 @@ struct supervisor {
 	struct supervisor_running_service services[SUPERVISOR_MAX_SERVICES];
 	size_t			 nservices;
 	struct store		*store;		/* jobs across restarts */
+	struct worker_env	 wenv;		/* what every worker shares */
+	struct dispatch_env	 denv;		/* what the job engine reads */
 	struct config		**old_cfgs;	/* replaced by reloads */
 	size_t			 nold_cfgs;
 };
@@ -91,14 +88,12 @@ int	supervisor_main(const struct supervisor_options *);
 int	supervisor_reload(struct supervisor *, char **msg);
 /* Begin a graceful stop. */
 void	supervisor_stop(struct supervisor *);
-/* While stopping: a running job ended; stop pools with none left. */
-void	supervisor_job_ended(struct supervisor *);
+/* A new pool of sv's for config pc (not started). */
+struct pool *supervisor_pool_new(struct supervisor *, struct pool_config *);
 /* Clients connected to the services (the status document's "connections"). */
 int	supervisor_clients(const struct supervisor *);
 /* The state of the running service svc, or NULL. */
 void	*supervisor_service_state(const struct supervisor *,
 	    const struct supervisor_service *svc);
-/* A pool has no live workers left; exits the loop when all are done. */
-void	supervisor_pool_stopped(struct supervisor *, struct pool *);
 
 #endif

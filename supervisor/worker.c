@@ -1,7 +1,7 @@
 /*
- * Worker processes: spawn, log streams, reaping and stopping (see
- * worker.h). The pool decides about restarts; this file only reports when
- * a process is gone for good.
+ * Worker processes: spawn, pipes, reaping and stopping (see worker.h).
+ * What happens to a worker is reported to its owner through callbacks;
+ * the pool decides about restarts and the dispatcher about jobs.
  */
 #include "config.h"
 
@@ -14,26 +14,72 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
+#include "common/linebuf.h"
 #include "common/log.h"
-#include "common/timeutil.h"
 #include "common/xmalloc.h"
+#include "config/config.h"
 #include "config/parse.h"
-#include "supervisor/dispatch.h"
-#include "supervisor/pool.h"
+#include "supervisor/output.h"
 #include "supervisor/spawn.h"
-#include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 
 extern char **environ;
 
+/* One pipe carrying log lines from the worker. */
+struct worker_stream {
+	struct worker		*w;
+	enum output_stream	 which;
+	int			 fd;
+	ev_io			 io;
+	struct linebuf		 lines;
+};
+
+struct worker {
+	struct worker_env	*env;
+	struct pool_config *const *pcp;	/* the pool's current config */
+	const struct worker_cbs	*cbs;
+	void			*arg;
+	void			*data;		/* the dispatcher's */
+	int			 index;
+	enum worker_state	 state;
+	pid_t			 pid;		/* also its process group */
+	unsigned		 gen;		/* config generation */
+	double			 started_at;	/* wall clock */
+	double			 started_mono;
+	int			 reaped;
+	int			 stop_requested;
+	int			 inflight;	/* the owner's count */
+	char			*gone_reason;	/* why it was killed */
+	ev_child		 child;
+	ev_timer		 healthy_timer;
+	ev_timer		 grace_timer;	/* pipes outliving the process */
+	ev_timer		 kill_timer;	/* stop_timeout */
+	ev_timer		 idle_timer;	/* dynamic pools: idle_timeout */
+	struct worker_stream	 out, err;
+
+	/* Job channel (stream and exec pools). */
+	int			 job_in_fd;	/* we write jobs */
+	int			 job_out_fd;	/* we read results */
+	ev_io			 job_in_io;
+	ev_io			 job_out_io;
+	struct buf		 job_in;	/* unsent job lines */
+	struct linebuf		 job_out;
+	int			 dirty;		/* on env->dirty */
+	struct worker		*dirty_next;
+};
+
 static void	worker_child_cb(struct ev_loop *, ev_child *, int);
 static void	worker_stream_cb(struct ev_loop *, ev_io *, int);
+static void	worker_job_in_cb(struct ev_loop *, ev_io *, int);
 static void	worker_job_out_cb(struct ev_loop *, ev_io *, int);
 static void	worker_grace_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_kill_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_healthy_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_idle_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_try_finish(struct worker *);
+static void	worker_idle_check(struct worker *);
+static void	worker_flush_jobs(struct worker *);
 
 const char *
 worker_state_name(enum worker_state s)
@@ -47,21 +93,26 @@ worker_state_name(enum worker_state s)
 	return "?";
 }
 
+/* The pool's config now, and its name. */
+#define W_PC(w)		(*(w)->pcp)
+#define W_NAME(w)	(W_PC(w)->name)
+
 struct worker *
-worker_new(struct pool *pool, int index)
+worker_new(struct worker_env *env, struct pool_config *const *pcp, int index,
+    const struct worker_cbs *cbs, void *arg)
 {
 	struct worker	*w = xcalloc(1, sizeof *w);
 
-	w->pool = pool;
+	w->env = env;
+	w->pcp = pcp;
+	w->cbs = cbs;
+	w->arg = arg;
 	w->index = index;
 	w->state = WORKER_DEAD;
-	w->delay = pool->pc->restart_delay;
 	w->out.w = w->err.w = w;
 	w->out.which = OUTPUT_STREAM_OUT;
 	w->err.which = OUTPUT_STREAM_ERR;
 	w->out.fd = w->err.fd = w->job_in_fd = w->job_out_fd = -1;
-	TAILQ_INIT(&w->inflight);
-	ev_timer_init(&w->restart_timer, NULL, 0, 0);
 	ev_timer_init(&w->healthy_timer, worker_healthy_cb, 0, 0);
 	ev_timer_init(&w->grace_timer, worker_grace_cb, 0, 0);
 	ev_timer_init(&w->kill_timer, worker_kill_cb, 0, 0);
@@ -81,12 +132,29 @@ worker_close_fd(struct ev_loop *loop, ev_io *io, int *fd)
 	*fd = -1;
 }
 
+/* Take w off the list of workers with unsent job lines. */
+static void
+worker_undirty(struct worker *w)
+{
+	struct worker	**pp;
+
+	if (!w->dirty)
+		return;
+	for (pp = &w->env->dirty; *pp != NULL; pp = &(*pp)->dirty_next)
+		if (*pp == w) {
+			*pp = w->dirty_next;
+			break;
+		}
+	w->dirty = 0;
+	w->dirty_next = NULL;
+}
+
 void
 worker_free(struct worker *w)
 {
-	struct ev_loop	*loop = supervisor->loop;
+	struct ev_loop	*loop = w->env->loop;
 
-	ev_timer_stop(loop, &w->restart_timer);
+	worker_undirty(w);
 	ev_timer_stop(loop, &w->healthy_timer);
 	ev_timer_stop(loop, &w->grace_timer);
 	ev_timer_stop(loop, &w->kill_timer);
@@ -101,6 +169,7 @@ worker_free(struct worker *w)
 	linebuf_free(&w->err.lines);
 	linebuf_free(&w->job_out);
 	buf_free(&w->job_in);
+	free(w->gone_reason);
 	free(w);
 }
 
@@ -108,6 +177,65 @@ int
 worker_alive(const struct worker *w)
 {
 	return w->pid > 0 && !w->reaped;
+}
+
+int
+worker_index(const struct worker *w)
+{
+	return w->index;
+}
+
+enum worker_state
+worker_state(const struct worker *w)
+{
+	return w->state;
+}
+
+pid_t
+worker_pid(const struct worker *w)
+{
+	return w->pid;
+}
+
+double
+worker_started_at(const struct worker *w)
+{
+	return w->started_at;
+}
+
+unsigned
+worker_gen(const struct worker *w)
+{
+	return w->gen;
+}
+
+int
+worker_stopping(const struct worker *w)
+{
+	return w->stop_requested;
+}
+
+void
+worker_set_data(struct worker *w, void *data)
+{
+	w->data = data;
+}
+
+void *
+worker_data(const struct worker *w)
+{
+	return w->data;
+}
+
+void
+worker_set_inflight(struct worker *w, int n)
+{
+	w->inflight = n;
+	if (n > 0 && w->state == WORKER_READY)
+		w->state = WORKER_BUSY;
+	else if (n == 0 && w->state == WORKER_BUSY)
+		w->state = WORKER_READY;
+	worker_idle_check(w);
 }
 
 /* Write every whole line buffered on a log stream to the output log. */
@@ -119,13 +247,12 @@ worker_stream_drain(struct worker_stream *ws, int eof)
 	const char		*line;
 	size_t			 len;
 	int			 flags;
-	double			 now = ev_now(supervisor->loop);
+	double			 now = ev_now(w->env->loop);
 
-	tag.pool = w->pool->name;
+	tag.pool = W_NAME(w);
 	tag.worker = w->index;
 	tag.pid = w->pid;
-	/* Lines can be attributed to a job only when one is in flight. */
-	tag.job = w->ninflight == 1 ? TAILQ_FIRST(&w->inflight)->id : NULL;
+	tag.job = w->cbs->job_tag_cb(w, w->arg);
 	while (linebuf_next(&ws->lines, eof, &line, &len, &flags))
 		output_line(&tag, ws->which, line, len, flags, now);
 }
@@ -134,7 +261,7 @@ static void
 worker_stream_close(struct worker_stream *ws)
 {
 	worker_stream_drain(ws, 1);
-	worker_close_fd(supervisor->loop, &ws->io, &ws->fd);
+	worker_close_fd(ws->w->env->loop, &ws->io, &ws->fd);
 	linebuf_free(&ws->lines);
 }
 
@@ -182,6 +309,23 @@ worker_drain_logs(struct worker *w)
 	worker_stream_drain_now(&w->err);
 }
 
+/* A result line the owner refused: kill the worker, say why. */
+static void
+worker_bad_line(struct worker *w, const char *line, size_t len, int flags,
+    int exec)
+{
+	char	*why;
+
+	xasprintf(&why, "%s result line: %.*s%s",
+	    flags & LINE_CONT ? "over-long" : "malformed",
+	    (int)(len > 200 ? 200 : len), line, len > 200 ? "..." : "");
+	if (exec)
+		log_warnx("%s.%d: BUG: the exec worker broke the protocol",
+		    W_NAME(w), w->index);
+	worker_fail(w, why);
+	free(why);
+}
+
 /* Results from the worker's job channel, one JSON line each. */
 static void
 worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -190,8 +334,7 @@ worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
 	const char	*line;
 	size_t		 len;
 	ssize_t		 n;
-	int		 flags, exec = w->pool->pc->type == POOL_TYPE_EXEC;
-	char		*why;
+	int		 flags, exec = W_PC(w)->type == POOL_TYPE_EXEC;
 
 	n = linebuf_read(&w->job_out, w->job_out_fd);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -200,23 +343,16 @@ worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
 	 * A worker writes a job's log lines before its result: read them
 	 * now, so they are tagged with the job while it is still in flight.
 	 */
-	if (!exec && w->ninflight == 1)
+	if (!exec && w->inflight == 1)
 		worker_drain_logs(w);
 	while (w->job_out_fd != -1 &&
 	    linebuf_next(&w->job_out, n <= 0, &line, &len, &flags)) {
 		/* The exec worker writes a job's output before its result. */
 		if (exec)
 			worker_drain_logs(w);
-		if (flags != 0 || dispatch_result(w, line, len) == -1) {
-			xasprintf(&why, "%s result line: %.*s%s",
-			    flags & LINE_CONT ? "over-long" : "malformed",
-			    (int)(len > 200 ? 200 : len), line,
-			    len > 200 ? "..." : "");
-			if (exec)
-				log_warnx("%s.%d: BUG: the exec worker broke "
-				    "the protocol", w->pool->name, w->index);
-			worker_fail(w, why, NULL);
-			free(why);
+		if (flags != 0 ||
+		    w->cbs->result_cb(w, line, len, w->arg) == -1) {
+			worker_bad_line(w, line, len, flags, exec);
 			n = 0;
 			break;
 		}
@@ -229,18 +365,66 @@ worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
 }
 
 void
-worker_fail(struct worker *w, const char *why, struct job *culprit)
+worker_fail(struct worker *w, const char *why)
 {
 	if (!worker_alive(w))
 		return;
-	log_warnx("%s.%d[%ld]: %s; killing it", w->pool->name, w->index,
+	log_warnx("%s.%d[%ld]: %s; killing it", W_NAME(w), w->index,
 	    (long)w->pid, why);
-	if (w->gone_reason == NULL) {
+	if (w->gone_reason == NULL)
 		w->gone_reason = xstrdup(why);
-		w->culprit = culprit;
-	}
-	dispatch_worker_lost(w);
+	worker_undirty(w);
+	w->cbs->lost_cb(w, w->arg);
 	(void)spawn_signal(w->pid, SIGKILL);
+}
+
+/* Note that w has job lines to write at the next worker_flush_all(). */
+static void
+worker_mark_dirty(struct worker *w)
+{
+	if (!w->dirty) {
+		w->dirty = 1;
+		w->dirty_next = w->env->dirty;
+		w->env->dirty = w;
+	}
+}
+
+void
+worker_send_job(struct worker *w, const char *id, size_t idlen,
+    const char *data, size_t len, double timeout_ms)
+{
+	buf_reserve(&w->job_in, len + idlen + 48);
+	buf_append(&w->job_in, "{\"id\":\"", 7);
+	buf_append(&w->job_in, id, idlen);
+	buf_append(&w->job_in, "\",\"data\":", 9);
+	buf_append(&w->job_in, data, len);
+	if (timeout_ms > 0)
+		buf_appendf(&w->job_in, ",\"timeout_ms\":%.0f", timeout_ms);
+	buf_append(&w->job_in, "}\n", 2);
+	worker_mark_dirty(w);
+}
+
+int
+worker_send_cancel(struct worker *w, const char *id)
+{
+	if (w->job_in_fd == -1)
+		return -1;
+	buf_appendf(&w->job_in, "{\"cancel\":\"%s\"}\n", id);
+	worker_mark_dirty(w);
+	return 0;
+}
+
+void
+worker_flush_all(struct worker_env *env)
+{
+	struct worker	*w;
+
+	while ((w = env->dirty) != NULL) {
+		env->dirty = w->dirty_next;
+		w->dirty_next = NULL;
+		w->dirty = 0;
+		worker_flush_jobs(w);
+	}
 }
 
 static void
@@ -249,7 +433,8 @@ worker_job_in_cb(struct ev_loop *loop, ev_io *io, int revents)
 	worker_flush_jobs(io->data);
 }
 
-void
+/* Write buffered job lines; arms a write watcher if the pipe is full. */
+static void
 worker_flush_jobs(struct worker *w)
 {
 	ssize_t	n;
@@ -261,7 +446,7 @@ worker_flush_jobs(struct worker *w)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN) {
-			ev_io_start(supervisor->loop, &w->job_in_io);
+			ev_io_start(w->env->loop, &w->job_in_io);
 			return;
 		}
 		/* EPIPE: the worker is going; its reaping retries the jobs. */
@@ -269,7 +454,7 @@ worker_flush_jobs(struct worker *w)
 		break;
 	}
 	if (w->job_in_fd != -1)
-		ev_io_stop(supervisor->loop, &w->job_in_io);
+		ev_io_stop(w->env->loop, &w->job_in_io);
 	buf_trim(&w->job_in, 1 << 20);
 }
 
@@ -289,25 +474,27 @@ worker_pipe(int fds[2], int nonblock_end)
 static void
 worker_stream_open(struct worker_stream *ws, int fd)
 {
+	struct worker	*w = ws->w;
+
 	ws->fd = fd;
-	linebuf_init(&ws->lines, supervisor->cfg->log_max_line);
+	linebuf_init(&ws->lines, w->env->log_max_line);
 	ev_io_init(&ws->io, worker_stream_cb, fd, EV_READ);
 	ws->io.data = ws;
-	ev_io_start(supervisor->loop, &ws->io);
+	ev_io_start(w->env->loop, &ws->io);
 }
 
 /* The argv of the process for this pool's workers. */
 static char **
 worker_argv(struct worker *w, char **owned)
 {
-	struct pool_config	*pc = w->pool->pc;
+	struct pool_config	*pc = W_PC(w);
 	char			**argv;
 	static const char *const outputs[] = { "log", "capture", "both" };
 
 	if (pc->type == POOL_TYPE_STREAM)
 		return pc->argv;
 	argv = xcalloc(7, sizeof *argv);
-	argv[0] = supervisor->self_exe;
+	argv[0] = (char *)w->env->self_exe;
 	argv[1] = (char *)"exec-worker";
 	argv[2] = (char *)"--output";
 	argv[3] = (char *)outputs[pc->output];
@@ -317,33 +504,21 @@ worker_argv(struct worker *w, char **owned)
 	return argv;
 }
 
-int
-worker_spawn(struct worker *w)
+/* The worker's environment: the pool's env, then mpsup's own variables. */
+static char **
+worker_envp(struct worker *w, int use34)
 {
-	struct pool		*pool = w->pool;
-	struct pool_config	*pc = pool->pc;
-	struct spawn_spec	 sp;
-	int			 out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	int			 jin[2] = { -1, -1 }, jout[2] = { -1, -1 };
-	int			 use34 = pc->job_fds == JOB_FDS_34 ||
-				    pc->type == POOL_TYPE_EXEC;
-	char			*extra[5], **envp, **argv, *owned = NULL;
-	const char		*pypath;
-	pid_t			 pid;
+	struct pool_config	*pc = W_PC(w);
+	char			*extra[5], **envp, **full;
+	const char		*pypath = NULL;
+	int			 i;
 
-	memset(&sp, 0, sizeof sp);
-	if (worker_pipe(err, 0) == -1 || worker_pipe(jin, 1) == -1 ||
-	    worker_pipe(jout, 0) == -1 || (use34 && worker_pipe(out, 0) == -1)) {
-		log_warn("%s.%d: pipe", pool->name, w->index);
-		goto fail;
-	}
-	xasprintf(&extra[0], "MPSUP_POOL=%s", pool->name);
+	xasprintf(&extra[0], "MPSUP_POOL=%s", pc->name);
 	xasprintf(&extra[1], "MPSUP_WORKER=%d", w->index);
 	xasprintf(&extra[2], "MPSUP_SUPERVISOR_PID=%ld", (long)getpid());
 	xasprintf(&extra[3], "MPSUP_JOB_FDS=%s", use34 ? "3,4" : "stdio");
 	envp = spawn_env_build(environ, pc->env, pc->nenv);
 	/* Python workers find the installed helper, mpsup_worker.py. */
-	pypath = NULL;
 	for (char **e = envp; *e != NULL; e++)
 		if (strncmp(*e, "PYTHONPATH=", 11) == 0)
 			pypath = *e + 11;
@@ -352,46 +527,119 @@ worker_spawn(struct worker *w)
 		    MPSUP_PKGDATADIR);
 	else
 		xasprintf(&extra[4], "PYTHONPATH=%s", MPSUP_PKGDATADIR);
-	{
-		char **full = spawn_env_build(envp, extra, 5);
-		spawn_env_free(envp);
-		envp = full;
+	full = spawn_env_build(envp, extra, 5);
+	spawn_env_free(envp);
+	for (i = 0; i < 5; i++)
+		free(extra[i]);
+	return full;
+}
+
+/* Fill the spawn spec's descriptors: fds 0-2, or 0-4 with job_fds = 3,4. */
+static void
+worker_spec_fds(struct spawn_spec *sp, int use34, int out[2], int err[2],
+    int jin[2], int jout[2])
+{
+	if (use34) {
+		sp->fds[0] = -1;
+		sp->fds[1] = out[1];
+		sp->fds[2] = err[1];
+		sp->fds[3] = jin[0];
+		sp->fds[4] = jout[1];
+		sp->nfds = 5;
+	} else {
+		sp->fds[0] = jin[0];
+		sp->fds[1] = jout[1];
+		sp->fds[2] = err[1];
+		sp->nfds = 3;
 	}
+}
+
+/* Fork and exec the process with the given pipe ends; -1 on failure. */
+static pid_t
+worker_fork(struct worker *w, int use34, int out[2], int err[2], int jin[2],
+    int jout[2])
+{
+	struct pool_config	*pc = W_PC(w);
+	struct spawn_spec	 sp;
+	char			**envp, **argv, *owned = NULL;
+	pid_t			 pid;
+
+	memset(&sp, 0, sizeof sp);
+	envp = worker_envp(w, use34);
 	argv = worker_argv(w, &owned);
 	sp.path = argv[0];
 	sp.argv = argv;
 	sp.envp = envp;
 	/* Relative paths in a command mean what they do in the config. */
-	sp.cwd = pc->cwd != NULL ? pc->cwd : supervisor->cfg->dir;
+	sp.cwd = pc->cwd != NULL ? pc->cwd : w->env->dir;
 	if (pc->user != NULL || pc->group != NULL) {
 		sp.set_creds = 1;
 		sp.uid = pc->user != NULL ? pc->uid : getuid();
 		sp.gid = pc->gid;
 		sp.user = pc->user;
 	}
-	if (use34) {
-		sp.fds[0] = -1;
-		sp.fds[1] = out[1];
-		sp.fds[2] = err[1];
-		sp.fds[3] = jin[0];
-		sp.fds[4] = jout[1];
-		sp.nfds = 5;
-	} else {
-		sp.fds[0] = jin[0];
-		sp.fds[1] = jout[1];
-		sp.fds[2] = err[1];
-		sp.nfds = 3;
-	}
+	worker_spec_fds(&sp, use34, out, err, jin, jout);
 	pid = spawn_process(&sp);
 	spawn_env_free(envp);
-	for (int i = 0; i < 5; i++)
-		free(extra[i]);
 	if (argv != pc->argv) {
 		free(owned);
 		free(argv);
 	}
-	if (pid == -1) {
-		log_warn("%s.%d: fork", pool->name, w->index);
+	return pid;
+}
+
+/* The parent's side of a spawned process: its pipes, child watcher, timers. */
+static void
+worker_started(struct worker *w, pid_t pid, int use34, int out0, int err0,
+    int jin1, int jout0)
+{
+	struct ev_loop	*loop = w->env->loop;
+
+	w->pid = pid;
+	w->reaped = 0;
+	w->stop_requested = 0;
+	w->inflight = 0;
+	free(w->gone_reason);
+	w->gone_reason = NULL;
+	w->started_at = ev_now(loop);
+	w->started_mono = ev_now(loop);
+	w->state = WORKER_READY;
+	if (use34)
+		worker_stream_open(&w->out, out0);
+	worker_stream_open(&w->err, err0);
+	w->job_in_fd = jin1;
+	w->job_out_fd = jout0;
+	ev_io_init(&w->job_in_io, worker_job_in_cb, w->job_in_fd, EV_WRITE);
+	w->job_in_io.data = w;
+	linebuf_init(&w->job_out, w->env->max_message);
+	ev_io_init(&w->job_out_io, worker_job_out_cb, w->job_out_fd, EV_READ);
+	w->job_out_io.data = w;
+	ev_io_start(loop, &w->job_out_io);
+
+	ev_child_init(&w->child, worker_child_cb, pid, 0);
+	w->child.data = w;
+	ev_child_start(loop, &w->child);
+	ev_timer_set(&w->healthy_timer, WORKER_HEALTHY_UPTIME, 0);
+	ev_timer_start(loop, &w->healthy_timer);
+}
+
+int
+worker_spawn(struct worker *w, unsigned gen)
+{
+	struct pool_config	*pc = W_PC(w);
+	int			 out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int			 jin[2] = { -1, -1 }, jout[2] = { -1, -1 };
+	int			 use34 = pc->job_fds == JOB_FDS_34 ||
+				    pc->type == POOL_TYPE_EXEC;
+	pid_t			 pid;
+
+	if (worker_pipe(err, 0) == -1 || worker_pipe(jin, 1) == -1 ||
+	    worker_pipe(jout, 0) == -1 || (use34 && worker_pipe(out, 0) == -1)) {
+		log_warn("%s.%d: pipe", pc->name, w->index);
+		goto fail;
+	}
+	if ((pid = worker_fork(w, use34, out, err, jin, jout)) == -1) {
+		log_warn("%s.%d: fork", pc->name, w->index);
 		goto fail;
 	}
 	close(err[1]);
@@ -399,34 +647,10 @@ worker_spawn(struct worker *w)
 	close(jout[1]);
 	if (use34)
 		close(out[1]);
-
-	w->pid = pid;
-	w->generation++;
-	w->cfg_gen = pool->cfg_gen;
-	w->reaped = 0;
-	w->stop_requested = 0;
-	w->started_at = ev_now(supervisor->loop);
-	w->started_mono = ev_now(supervisor->loop);
-	w->state = WORKER_READY;
-	if (use34)
-		worker_stream_open(&w->out, out[0]);
-	worker_stream_open(&w->err, err[0]);
-	w->job_in_fd = jin[1];
-	w->job_out_fd = jout[0];
-	ev_io_init(&w->job_in_io, worker_job_in_cb, w->job_in_fd, EV_WRITE);
-	w->job_in_io.data = w;
-	linebuf_init(&w->job_out, supervisor->cfg->max_message);
-	ev_io_init(&w->job_out_io, worker_job_out_cb, w->job_out_fd, EV_READ);
-	w->job_out_io.data = w;
-	ev_io_start(supervisor->loop, &w->job_out_io);
-
-	ev_child_init(&w->child, worker_child_cb, pid, 0);
-	w->child.data = w;
-	ev_child_start(supervisor->loop, &w->child);
-	ev_timer_set(&w->healthy_timer, SUPERVISOR_HEALTHY_UPTIME, 0);
-	ev_timer_start(supervisor->loop, &w->healthy_timer);
-	log_debug("%s.%d: started pid %ld", pool->name, w->index, (long)pid);
-	dispatch_worker_ready(w);
+	w->gen = gen;
+	worker_started(w, pid, use34, out[0], err[0], jin[1], jout[0]);
+	log_debug("%s.%d: started pid %ld", pc->name, w->index, (long)pid);
+	w->cbs->spawned_cb(w, w->arg);
 	worker_idle_check(w);
 	return 0;
 
@@ -437,7 +661,6 @@ fail:
 		if (jin[i] != -1) close(jin[i]);
 		if (jout[i] != -1) close(jout[i]);
 	}
-	pool_worker_gone(pool, w, 0);
 	return -1;
 }
 
@@ -456,44 +679,51 @@ worker_describe_status(int status, char *out, size_t len)
 		snprintf(out, len, "changed state (0x%x)", status);
 }
 
+/*
+ * Take anything the worker left behind in its group with it, and, unless
+ * it exited 0 (a worker recycled after max_jobs_per_worker, which may be
+ * every job), what it put in other groups of its session: that needs a
+ * pass over /proc.
+ */
+static void
+worker_sweep(struct worker *w, int status)
+{
+	size_t	left;
+
+	(void)spawn_signal(w->pid, SIGKILL);
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+	    (left = spawn_sweep_session(w->pid)) > 0)
+		log_info("%s.%d[%ld]: killed %zu process%s it left behind",
+		    W_NAME(w), w->index, (long)w->pid, left,
+		    left == 1 ? "" : "es");
+}
+
 static void
 worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 {
 	struct worker	*w = c->data;
 	char		 desc[128];
 	double		 uptime = ev_now(loop) - w->started_mono;
-	size_t		 left;
 
 	ev_child_stop(loop, c);
 	w->reaped = 1;
-	dispatch_worker_lost(w);
-	w->wstatus = c->rstatus;
+	worker_undirty(w);
+	w->cbs->lost_cb(w, w->arg);
 	ev_timer_stop(loop, &w->healthy_timer);
 	ev_timer_stop(loop, &w->kill_timer);
 	ev_timer_stop(loop, &w->idle_timer);
-	/*
-	 * Take anything the worker left behind in its group with it, and,
-	 * unless it exited 0 (a worker recycled after max_jobs_per_worker,
-	 * which may be every job), what it put in other groups of its
-	 * session: that needs a pass over /proc.
-	 */
-	(void)spawn_signal(w->pid, SIGKILL);
-	if (!(WIFEXITED(c->rstatus) && WEXITSTATUS(c->rstatus) == 0) &&
-	    (left = spawn_sweep_session(w->pid)) > 0)
-		log_info("%s.%d[%ld]: killed %zu process%s it left behind",
-		    w->pool->name, w->index, (long)w->pid, left,
-		    left == 1 ? "" : "es");
+	worker_sweep(w, c->rstatus);
 	worker_describe_status(c->rstatus, desc, sizeof desc);
 	if (w->stop_requested || w->gone_reason != NULL)
-		log_info("%s.%d[%ld] stopped (%s)", w->pool->name, w->index,
+		log_info("%s.%d[%ld] stopped (%s)", W_NAME(w), w->index,
 		    (long)w->pid, desc);
 	else
-		log_warnx("%s.%d[%ld] %s after %.3fs", w->pool->name, w->index,
+		log_warnx("%s.%d[%ld] %s after %.3fs", W_NAME(w), w->index,
 		    (long)w->pid, desc, uptime);
 	/* No more jobs can be written to a dead process. */
 	worker_close_fd(loop, &w->job_in_io, &w->job_in_fd);
 	buf_free(&w->job_in);
-	ev_timer_set(&w->grace_timer, SUPERVISOR_PIPE_GRACE, 0);
+	ev_timer_set(&w->grace_timer, WORKER_PIPE_GRACE, 0);
 	ev_timer_start(loop, &w->grace_timer);
 	worker_try_finish(w);
 }
@@ -518,15 +748,19 @@ static void
 worker_try_finish(struct worker *w)
 {
 	double	uptime;
+	char	*why;
 
 	if (!w->reaped || w->out.fd != -1 || w->err.fd != -1 ||
 	    w->job_out_fd != -1 || w->state == WORKER_DEAD)
 		return;
-	ev_timer_stop(supervisor->loop, &w->grace_timer);
-	uptime = ev_now(supervisor->loop) - w->started_mono;
+	ev_timer_stop(w->env->loop, &w->grace_timer);
+	uptime = ev_now(w->env->loop) - w->started_mono;
 	w->state = WORKER_DEAD;
-	dispatch_worker_gone(w);
-	pool_worker_gone(w->pool, w, uptime);
+	w->inflight = 0;
+	why = w->gone_reason;
+	w->gone_reason = NULL;
+	w->cbs->gone_cb(w, uptime, why, w->arg);
+	free(why);
 }
 
 static void
@@ -534,23 +768,23 @@ worker_healthy_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker	*w = t->data;
 
-	pool_worker_healthy(w->pool, w);
+	w->cbs->healthy_cb(w, w->arg);
 }
 
 /* Arm (or disarm) the idle timer of an on-demand worker of a dynamic pool. */
-void
+static void
 worker_idle_check(struct worker *w)
 {
-	struct pool_config	*pc = w->pool->pc;
+	struct pool_config	*pc = W_PC(w);
 
 	if (!pc->dynamic || w->index < pc->min_workers || !worker_alive(w) ||
-	    w->stop_requested || w->ninflight > 0) {
-		ev_timer_stop(supervisor->loop, &w->idle_timer);
+	    w->stop_requested || w->inflight > 0) {
+		ev_timer_stop(w->env->loop, &w->idle_timer);
 		return;
 	}
 	if (!ev_is_active(&w->idle_timer)) {
 		ev_timer_set(&w->idle_timer, pc->idle_timeout, 0);
-		ev_timer_start(supervisor->loop, &w->idle_timer);
+		ev_timer_start(w->env->loop, &w->idle_timer);
 	}
 }
 
@@ -559,28 +793,27 @@ worker_idle_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker	*w = t->data;
 
-	if (w->ninflight > 0 || !worker_alive(w))
+	if (w->inflight > 0 || !worker_alive(w))
 		return;
 	log_info("%s.%d: idle for %.1fs; retiring it (idle_timeout)",
-	    w->pool->name, w->index, w->pool->pc->idle_timeout);
-	w->retire = 1;
-	worker_stop(w);
+	    W_NAME(w), w->index, W_PC(w)->idle_timeout);
+	w->cbs->idle_cb(w, w->arg);
 }
 
 void
 worker_stop(struct worker *w)
 {
-	struct ev_loop	*loop = supervisor->loop;
+	struct ev_loop	*loop = w->env->loop;
 
-	ev_timer_stop(loop, &w->restart_timer);
 	if (!worker_alive(w) || w->stop_requested)
 		return;
 	w->stop_requested = 1;
 	w->state = WORKER_STOPPING;
+	ev_timer_stop(loop, &w->idle_timer);
 	/* EOF on its job input is the polite request for a stream worker. */
 	worker_close_fd(loop, &w->job_in_io, &w->job_in_fd);
-	(void)spawn_signal(w->pid, w->pool->pc->stop_signal);
-	ev_timer_set(&w->kill_timer, w->pool->pc->stop_timeout, 0);
+	(void)spawn_signal(w->pid, W_PC(w)->stop_signal);
+	ev_timer_set(&w->kill_timer, W_PC(w)->stop_timeout, 0);
 	ev_timer_start(loop, &w->kill_timer);
 }
 
@@ -590,8 +823,7 @@ worker_kill_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	struct worker	*w = t->data;
 
 	log_warnx("%s.%d[%ld] did not stop within %.1fs; killing its process "
-	    "group", w->pool->name, w->index, (long)w->pid,
-	    w->pool->pc->stop_timeout);
+	    "group", W_NAME(w), w->index, (long)w->pid, W_PC(w)->stop_timeout);
 	worker_kill(w);
 }
 

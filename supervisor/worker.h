@@ -1,25 +1,27 @@
 /*
- * One worker slot of a pool and the process that currently fills it.
+ * A worker process: one slot of a pool and the process that currently
+ * fills it, with its pipes (stdout/stderr to the log, the job channel).
  *
- * A worker is an explicit state machine: it is spawned READY (or BUSY once
- * jobs are in flight), STOPPING after it was asked to stop, and DEAD while
- * the slot waits to be restarted. The process is gone only once it has been
- * reaped *and* its pipes have hit EOF, in either order; a grace timer closes
- * pipes that a stray grandchild keeps open.
+ * The module knows processes and pipes, not jobs or pools: it reports what
+ * happens through the callbacks its owner (the pool) registered, in the
+ * manner of tmux's job.c, and only this file changes a worker's state.
+ *
+ * A worker is an explicit state machine: it is spawned READY (BUSY while
+ * its owner says jobs are in flight), STOPPING after it was asked to stop,
+ * and DEAD while the slot waits to be restarted. The process is gone only
+ * once it has been reaped *and* its pipes have hit EOF, in either order; a
+ * grace timer closes pipes that a stray grandchild keeps open.
  */
 #ifndef MPSUP_WORKER_H
 #define MPSUP_WORKER_H
 
 #include <ev.h>
-#include <sys/queue.h>
+#include <stddef.h>
 #include <sys/types.h>
 
-#include "common/buf.h"
-#include "common/linebuf.h"
-#include "supervisor/job.h"
-#include "supervisor/output.h"
-
-struct pool;
+struct buf;
+struct pool_config;
+struct worker;
 
 enum worker_state {
 	WORKER_DEAD,		/* no process; maybe a restart is pending */
@@ -28,80 +30,87 @@ enum worker_state {
 	WORKER_STOPPING,	/* asked to stop */
 };
 
-/* One pipe carrying log lines from the worker. */
-struct worker_stream {
-	struct worker		*w;
-	enum output_stream	 which;
-	int			 fd;
-	ev_io			 io;
-	struct linebuf		 lines;
+/* A worker that ran this long counts as healthy. */
+#define WORKER_HEALTHY_UPTIME	1.0
+/* How long pipes may outlive a reaped worker before being closed. */
+#define WORKER_PIPE_GRACE	1.0
+
+/*
+ * What every worker of a supervisor shares, owned by the supervisor and
+ * valid while any worker lives.
+ */
+struct worker_env {
+	struct ev_loop	*loop;
+	const char	*self_exe;	/* the exec worker's binary */
+	const char	*dir;		/* cwd when the pool names none */
+	size_t		 log_max_line;
+	size_t		 max_message;	/* longest result line */
+	struct worker	*dirty;		/* workers with unsent job lines */
 };
 
-struct worker {
-	struct pool		*pool;
-	int			 index;
-	enum worker_state	 state;
-	pid_t			 pid;		/* also its process group */
-	unsigned		 generation;	/* bumped at every spawn */
-	unsigned		 cfg_gen;	/* pool->cfg_gen it was spawned with */
-	double			 started_at;	/* wall clock */
-	double			 started_mono;
-	int			 reaped;
-	int			 wstatus;
-	ev_child		 child;
-	ev_timer		 restart_timer;
-	ev_timer		 healthy_timer;
-	ev_timer		 grace_timer;	/* pipes outliving the process */
-	ev_timer		 kill_timer;	/* stop_timeout */
-	ev_timer		 idle_timer;	/* dynamic pools: idle_timeout */
-	struct worker_stream	 out, err;
-
-	/* Job channel (stream and exec pools). */
-	int			 job_in_fd;	/* we write jobs */
-	int			 job_out_fd;	/* we read results */
-	ev_io			 job_in_io;
-	ev_io			 job_out_io;
-	struct buf		 job_in;	/* unsent job lines */
-	struct linebuf		 job_out;
-
-	/* Dispatch. */
-	struct job_list		 inflight;	/* sent, no result yet */
-	int			 ninflight;
-	long			 assigned;	/* jobs sent to this process */
-	int			 on_ready;	/* in pool->ready */
-	int			 recycle;	/* max_jobs_per_worker reached */
-	int			 dirty;		/* job_in has unsent bytes */
-	TAILQ_ENTRY(worker)	 ready_entry;
-	TAILQ_ENTRY(worker)	 dirty_entry;
-	char			*gone_reason;	/* why its jobs are retried */
-	struct job		*culprit;	/* the job that overran */
-
-	/* Bookkeeping across restarts of this slot. */
-	double			 delay;		/* next restart delay */
-	int			 quick_deaths;	/* in a row */
-	long			 restarts;
-	long			 jobs_done;
-	int			 stop_requested;
-	int			 retire;	/* do not restart (scale down) */
+/* What a worker reports to its owner; arg is the one given to worker_new. */
+struct worker_cbs {
+	/* The process started and can take jobs. */
+	void		(*spawned_cb)(struct worker *, void *arg);
+	/* One result line; -1 if it is malformed (the worker is killed). */
+	int		(*result_cb)(struct worker *, const char *line,
+			    size_t len, void *arg);
+	/* The job to tag a log line with, or NULL. */
+	const char	*(*job_tag_cb)(struct worker *, void *arg);
+	/* It died or is being killed: it must be sent nothing more. */
+	void		(*lost_cb)(struct worker *, void *arg);
+	/*
+	 * Gone for good (reaped, pipes closed) after uptime seconds; why it
+	 * was killed, or NULL if it died by itself.
+	 */
+	void		(*gone_cb)(struct worker *, double uptime,
+			    const char *why, void *arg);
+	/* Up for WORKER_HEALTHY_UPTIME. */
+	void		(*healthy_cb)(struct worker *, void *arg);
+	/* An on-demand worker was idle for idle_timeout. */
+	void		(*idle_cb)(struct worker *, void *arg);
 };
 
-struct worker	*worker_new(struct pool *, int index);
+/*
+ * A dead worker for slot index of a pool whose current config is *pcp
+ * (borrowed: read at every use, so a reload's new config applies).
+ */
+struct worker	*worker_new(struct worker_env *, struct pool_config *const *pcp,
+		    int index, const struct worker_cbs *, void *arg);
 void		 worker_free(struct worker *);
-/* Fork the worker process; on failure schedules a restart. */
-int		 worker_spawn(struct worker *);
+/* Fork the worker process (config generation gen); -1 if it failed. */
+int		 worker_spawn(struct worker *, unsigned gen);
 /* Ask it to stop: close its job input, send stop_signal, arm SIGKILL. */
 void		 worker_stop(struct worker *);
-/* Dynamic pools: retire an on-demand worker after idle_timeout. */
-void		 worker_idle_check(struct worker *);
 /* SIGKILL its whole process group now. */
 void		 worker_kill(struct worker *);
-int		 worker_alive(const struct worker *);
-/* Kill a worker that broke the protocol or overran; jobs are retried. */
-void		 worker_fail(struct worker *, const char *why, struct job *);
-/* Write buffered job lines; arms a write watcher if the pipe is full. */
-void		 worker_flush_jobs(struct worker *);
+/* Kill a worker that broke the protocol or overran; why goes to gone_cb. */
+void		 worker_fail(struct worker *, const char *why);
+/* Its owner's count of jobs in flight: BUSY or READY, the idle timer. */
+void		 worker_set_inflight(struct worker *, int);
+
+/* Queue a job line {"id":..,"data":..[,"timeout_ms":..]} for the worker. */
+void		 worker_send_job(struct worker *, const char *id, size_t idlen,
+		    const char *data, size_t len, double timeout_ms);
+/* Queue an exec worker's cancel line; -1 if its job input is closed. */
+int		 worker_send_cancel(struct worker *, const char *id);
+/* Write every worker's queued job lines (once per loop iteration). */
+void		 worker_flush_all(struct worker_env *);
 /* Read whatever its log pipes hold right now (before a result lands). */
 void		 worker_drain_logs(struct worker *);
+
+int		 worker_alive(const struct worker *);
+int		 worker_index(const struct worker *);
+enum worker_state worker_state(const struct worker *);
+pid_t		 worker_pid(const struct worker *);
+double		 worker_started_at(const struct worker *);
+/* The config generation it was spawned with. */
+unsigned	 worker_gen(const struct worker *);
+/* Whether it was asked to stop. */
+int		 worker_stopping(const struct worker *);
+/* The dispatcher's own data about this worker. */
+void		 worker_set_data(struct worker *, void *);
+void		*worker_data(const struct worker *);
 const char	*worker_state_name(enum worker_state);
 
 #endif

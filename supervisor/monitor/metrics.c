@@ -97,7 +97,7 @@ metrics_restarts(struct pool *p)
 static unsigned long long
 metrics_queued(struct pool *p)
 {
-	return p->stats.state[JOB_QUEUED];
+	return p->jobs.state[JOB_QUEUED];
 }
 
 static unsigned long long
@@ -109,7 +109,7 @@ metrics_queue_capacity(struct pool *p)
 static unsigned long long
 metrics_running(struct pool *p)
 {
-	return p->stats.state[JOB_RUNNING];
+	return p->jobs.state[JOB_RUNNING];
 }
 
 static unsigned long long
@@ -147,7 +147,7 @@ metrics_jobs(struct supervisor *sv, struct buf *b)
 			    sv->pools[i]);
 			buf_appendf(b, ",state=\"%s\"} %llu\n",
 			    terminal[j].name, (unsigned long long)
-			    sv->pools[i]->stats.state[terminal[j].state]);
+			    sv->pools[i]->jobs.state[terminal[j].state]);
 		}
 	}
 }
@@ -159,10 +159,10 @@ metrics_workers(struct supervisor *sv, struct buf *b)
 	static const enum worker_state states[] = {
 		WORKER_BUSY, WORKER_READY, WORKER_STOPPING, WORKER_DEAD,
 	};
-	struct pool	*pool;
-	struct worker	*w;
-	size_t		 i, j;
-	int		 k, n;
+	struct pool		*pool;
+	enum worker_state	 ws;
+	size_t			 i, j;
+	int			 k, n;
 
 	metrics_family(b, "mpsup_workers", "gauge",
 	    "Worker slots by state (idle = running with nothing in flight).");
@@ -171,12 +171,12 @@ metrics_workers(struct supervisor *sv, struct buf *b)
 		for (j = 0; j < sizeof states / sizeof states[0]; j++) {
 			n = 0;
 			for (k = 0; k < pool->nslots; k++) {
-				w = pool->slots[k];
+				ws = worker_state(pool_worker(pool, k));
 				/* Retired slots past the target are not shown. */
 				if (k >= pool->pc->workers &&
-				    w->state == WORKER_DEAD)
+				    ws == WORKER_DEAD)
 					continue;
-				if (w->state == states[j])
+				if (ws == states[j])
 					n++;
 			}
 			metrics_pool_sample(b, "mpsup_workers", pool);

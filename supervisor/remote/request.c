@@ -273,7 +273,7 @@ request_key(const struct jsontext_span *desc, const struct pool *pool,
 		return -1;
 	}
 	/* Keys are one namespace; a job of another pool is not handed out. */
-	if ((owner = job_key_find(*key)) != NULL && owner->pool != pool) {
+	if ((owner = job_key_find(*key)) != NULL && job_pool(owner) != pool) {
 		free(*key);
 		*key = NULL;
 		*why = "\"key\" is already the key of a job of another pool";
@@ -487,12 +487,12 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 		reply_error(r, "shutting_down", "mpsup is shutting down");
 		goto out;
 	}
-	if ((long)(pool->stats.state[JOB_QUEUED] + pool->pending_len + n) >
+	if ((long)(pool->jobs.state[JOB_QUEUED] + pool->pending_len + n) >
 	    pool->pc->max_queue) {
 		pool->stats.rejected += n;
 		reply_error(r, "queue_full", "the pool's queue has room for "
 		    "%ld more jobs, not %zu (max_queue)", pool->pc->max_queue -
-		    (long)(pool->stats.state[JOB_QUEUED] + pool->pending_len), n);
+		    (long)(pool->jobs.state[JOB_QUEUED] + pool->pending_len), n);
 		goto out;
 	}
 	made = xcalloc(n ? n : 1, sizeof *made);
