@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,7 @@
 #include "supervisor/output.h"
 #include "supervisor/spawn.h"
 #include "supervisor/worker.h"
-
-extern char **environ;
+#include "supervisor/worker_proc.h"
 
 /* One pipe carrying log lines from the worker. */
 struct worker_stream {
@@ -458,19 +456,6 @@ worker_flush_jobs(struct worker *w)
 	buf_trim(&w->job_in, 1 << 20);
 }
 
-static int
-worker_pipe(int fds[2], int nonblock_end)
-{
-	if (pipe2(fds, O_CLOEXEC) == -1)
-		return -1;
-	if (fcntl(fds[nonblock_end], F_SETFL, O_NONBLOCK) == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	return 0;
-}
-
 static void
 worker_stream_open(struct worker_stream *ws, int fd)
 {
@@ -483,115 +468,10 @@ worker_stream_open(struct worker_stream *ws, int fd)
 	ev_io_start(w->env->loop, &ws->io);
 }
 
-/* The argv of the process for this pool's workers. */
-static char **
-worker_argv(struct worker *w, char **owned)
-{
-	struct pool_config	*pc = W_PC(w);
-	char			**argv;
-	static const char *const outputs[] = { "log", "capture", "both" };
-
-	if (pc->type == POOL_TYPE_STREAM)
-		return pc->argv;
-	argv = xcalloc(7, sizeof *argv);
-	argv[0] = (char *)w->env->self_exe;
-	argv[1] = (char *)"exec-worker";
-	argv[2] = (char *)"--output";
-	argv[3] = (char *)outputs[pc->output];
-	argv[4] = (char *)"--capture-max";
-	xasprintf(&argv[5], "%llu", (unsigned long long)pc->capture_max);
-	*owned = argv[5];
-	return argv;
-}
-
-/* The worker's environment: the pool's env, then mpsup's own variables. */
-static char **
-worker_envp(struct worker *w, int use34)
-{
-	struct pool_config	*pc = W_PC(w);
-	char			*extra[5], **envp, **full;
-	const char		*pypath = NULL;
-	int			 i;
-
-	xasprintf(&extra[0], "MPSUP_POOL=%s", pc->name);
-	xasprintf(&extra[1], "MPSUP_WORKER=%d", w->index);
-	xasprintf(&extra[2], "MPSUP_SUPERVISOR_PID=%ld", (long)getpid());
-	xasprintf(&extra[3], "MPSUP_JOB_FDS=%s", use34 ? "3,4" : "stdio");
-	envp = spawn_env_build(environ, pc->env, pc->nenv);
-	/* Python workers find the installed helper, mpsup_worker.py. */
-	for (char **e = envp; *e != NULL; e++)
-		if (strncmp(*e, "PYTHONPATH=", 11) == 0)
-			pypath = *e + 11;
-	if (pypath != NULL && *pypath != '\0')
-		xasprintf(&extra[4], "PYTHONPATH=%s:%s", pypath,
-		    MPSUP_PKGDATADIR);
-	else
-		xasprintf(&extra[4], "PYTHONPATH=%s", MPSUP_PKGDATADIR);
-	full = spawn_env_build(envp, extra, 5);
-	spawn_env_free(envp);
-	for (i = 0; i < 5; i++)
-		free(extra[i]);
-	return full;
-}
-
-/* Fill the spawn spec's descriptors: fds 0-2, or 0-4 with job_fds = 3,4. */
-static void
-worker_spec_fds(struct spawn_spec *sp, int use34, int out[2], int err[2],
-    int jin[2], int jout[2])
-{
-	if (use34) {
-		sp->fds[0] = -1;
-		sp->fds[1] = out[1];
-		sp->fds[2] = err[1];
-		sp->fds[3] = jin[0];
-		sp->fds[4] = jout[1];
-		sp->nfds = 5;
-	} else {
-		sp->fds[0] = jin[0];
-		sp->fds[1] = jout[1];
-		sp->fds[2] = err[1];
-		sp->nfds = 3;
-	}
-}
-
-/* Fork and exec the process with the given pipe ends; -1 on failure. */
-static pid_t
-worker_fork(struct worker *w, int use34, int out[2], int err[2], int jin[2],
-    int jout[2])
-{
-	struct pool_config	*pc = W_PC(w);
-	struct spawn_spec	 sp;
-	char			**envp, **argv, *owned = NULL;
-	pid_t			 pid;
-
-	memset(&sp, 0, sizeof sp);
-	envp = worker_envp(w, use34);
-	argv = worker_argv(w, &owned);
-	sp.path = argv[0];
-	sp.argv = argv;
-	sp.envp = envp;
-	/* Relative paths in a command mean what they do in the config. */
-	sp.cwd = pc->cwd != NULL ? pc->cwd : w->env->dir;
-	if (pc->user != NULL || pc->group != NULL) {
-		sp.set_creds = 1;
-		sp.uid = pc->user != NULL ? pc->uid : getuid();
-		sp.gid = pc->gid;
-		sp.user = pc->user;
-	}
-	worker_spec_fds(&sp, use34, out, err, jin, jout);
-	pid = spawn_process(&sp);
-	spawn_env_free(envp);
-	if (argv != pc->argv) {
-		free(owned);
-		free(argv);
-	}
-	return pid;
-}
-
 /* The parent's side of a spawned process: its pipes, child watcher, timers. */
 static void
-worker_started(struct worker *w, pid_t pid, int use34, int out0, int err0,
-    int jin1, int jout0)
+worker_started(struct worker *w, pid_t pid, int out0, int err0, int jin1,
+    int jout0)
 {
 	struct ev_loop	*loop = w->env->loop;
 
@@ -604,7 +484,7 @@ worker_started(struct worker *w, pid_t pid, int use34, int out0, int err0,
 	w->started_at = ev_now(loop);
 	w->started_mono = ev_now(loop);
 	w->state = WORKER_READY;
-	if (use34)
+	if (out0 != -1)
 		worker_stream_open(&w->out, out0);
 	worker_stream_open(&w->err, err0);
 	w->job_in_fd = jin1;
@@ -627,41 +507,19 @@ int
 worker_spawn(struct worker *w, unsigned gen)
 {
 	struct pool_config	*pc = W_PC(w);
-	int			 out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	int			 jin[2] = { -1, -1 }, jout[2] = { -1, -1 };
-	int			 use34 = pc->job_fds == JOB_FDS_34 ||
-				    pc->type == POOL_TYPE_EXEC;
+	struct worker_fds	 fds;
 	pid_t			 pid;
 
-	if (worker_pipe(err, 0) == -1 || worker_pipe(jin, 1) == -1 ||
-	    worker_pipe(jout, 0) == -1 || (use34 && worker_pipe(out, 0) == -1)) {
-		log_warn("%s.%d: pipe", pc->name, w->index);
-		goto fail;
-	}
-	if ((pid = worker_fork(w, use34, out, err, jin, jout)) == -1) {
-		log_warn("%s.%d: fork", pc->name, w->index);
-		goto fail;
-	}
-	close(err[1]);
-	close(jin[0]);
-	close(jout[1]);
-	if (use34)
-		close(out[1]);
+	pid = worker_proc_start(pc, w->index, w->env->self_exe, w->env->dir,
+	    &fds);
+	if (pid == -1)
+		return -1;
 	w->gen = gen;
-	worker_started(w, pid, use34, out[0], err[0], jin[1], jout[0]);
+	worker_started(w, pid, fds.out, fds.err, fds.job_in, fds.job_out);
 	log_debug("%s.%d: started pid %ld", pc->name, w->index, (long)pid);
 	w->cbs->spawned_cb(w, w->arg);
 	worker_idle_check(w);
 	return 0;
-
-fail:
-	for (int i = 0; i < 2; i++) {
-		if (out[i] != -1) close(out[i]);
-		if (err[i] != -1) close(err[i]);
-		if (jin[i] != -1) close(jin[i]);
-		if (jout[i] != -1) close(jout[i]);
-	}
-	return -1;
 }
 
 /* Describe a wait status for the log. */

@@ -1,0 +1,176 @@
+/*
+ * How a pool's worker process is started (see worker_proc.h): its pipes,
+ * argv (the command, or mpsup's own exec worker), environment and
+ * descriptors, handed to the one fork recipe (spawn.h).
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "supervisor/spawn.h"
+#include "supervisor/worker_proc.h"
+
+extern char **environ;
+
+static int
+worker_pipe(int fds[2], int nonblock_end)
+{
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	if (fcntl(fds[nonblock_end], F_SETFL, O_NONBLOCK) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	return 0;
+}
+
+/* The argv of the process for this pool's workers. */
+static char **
+worker_argv(const struct pool_config *pc, const char *self_exe,
+    char **owned)
+{
+	char			**argv;
+	static const char *const outputs[] = { "log", "capture", "both" };
+
+	if (pc->type == POOL_TYPE_STREAM)
+		return pc->argv;
+	argv = xcalloc(7, sizeof *argv);
+	argv[0] = (char *)self_exe;
+	argv[1] = (char *)"exec-worker";
+	argv[2] = (char *)"--output";
+	argv[3] = (char *)outputs[pc->output];
+	argv[4] = (char *)"--capture-max";
+	xasprintf(&argv[5], "%llu", (unsigned long long)pc->capture_max);
+	*owned = argv[5];
+	return argv;
+}
+
+/* The worker's environment: the pool's env, then mpsup's own variables. */
+static char **
+worker_envp(const struct pool_config *pc, int index, int use34)
+{
+	char			*extra[5], **envp, **full;
+	const char		*pypath = NULL;
+	int			 i;
+
+	xasprintf(&extra[0], "MPSUP_POOL=%s", pc->name);
+	xasprintf(&extra[1], "MPSUP_WORKER=%d", index);
+	xasprintf(&extra[2], "MPSUP_SUPERVISOR_PID=%ld", (long)getpid());
+	xasprintf(&extra[3], "MPSUP_JOB_FDS=%s", use34 ? "3,4" : "stdio");
+	envp = spawn_env_build(environ, pc->env, pc->nenv);
+	/* Python workers find the installed helper, mpsup_worker.py. */
+	for (char **e = envp; *e != NULL; e++)
+		if (strncmp(*e, "PYTHONPATH=", 11) == 0)
+			pypath = *e + 11;
+	if (pypath != NULL && *pypath != '\0')
+		xasprintf(&extra[4], "PYTHONPATH=%s:%s", pypath,
+		    MPSUP_PKGDATADIR);
+	else
+		xasprintf(&extra[4], "PYTHONPATH=%s", MPSUP_PKGDATADIR);
+	full = spawn_env_build(envp, extra, 5);
+	spawn_env_free(envp);
+	for (i = 0; i < 5; i++)
+		free(extra[i]);
+	return full;
+}
+
+/* Fill the spawn spec's descriptors: fds 0-2, or 0-4 with job_fds = 3,4. */
+static void
+worker_spec_fds(struct spawn_spec *sp, int use34, int out[2], int err[2],
+    int jin[2], int jout[2])
+{
+	if (use34) {
+		sp->fds[0] = -1;
+		sp->fds[1] = out[1];
+		sp->fds[2] = err[1];
+		sp->fds[3] = jin[0];
+		sp->fds[4] = jout[1];
+		sp->nfds = 5;
+	} else {
+		sp->fds[0] = jin[0];
+		sp->fds[1] = jout[1];
+		sp->fds[2] = err[1];
+		sp->nfds = 3;
+	}
+}
+
+/* Fork and exec the process with the given pipe ends; -1 on failure. */
+static pid_t
+worker_fork(const struct pool_config *pc, int index, const char *self_exe,
+    const char *dir, int use34, int out[2], int err[2], int jin[2],
+    int jout[2])
+{
+	struct spawn_spec	 sp;
+	char			**envp, **argv, *owned = NULL;
+	pid_t			 pid;
+
+	memset(&sp, 0, sizeof sp);
+	envp = worker_envp(pc, index, use34);
+	argv = worker_argv(pc, self_exe, &owned);
+	sp.path = argv[0];
+	sp.argv = argv;
+	sp.envp = envp;
+	/* Relative paths in a command mean what they do in the config. */
+	sp.cwd = pc->cwd != NULL ? pc->cwd : dir;
+	if (pc->user != NULL || pc->group != NULL) {
+		sp.set_creds = 1;
+		sp.uid = pc->user != NULL ? pc->uid : getuid();
+		sp.gid = pc->gid;
+		sp.user = pc->user;
+	}
+	worker_spec_fds(&sp, use34, out, err, jin, jout);
+	pid = spawn_process(&sp);
+	spawn_env_free(envp);
+	if (argv != pc->argv) {
+		free(owned);
+		free(argv);
+	}
+	return pid;
+}
+
+pid_t
+worker_proc_start(const struct pool_config *pc, int index, const char *self_exe,
+    const char *dir, struct worker_fds *fds)
+{
+	int	out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int	jin[2] = { -1, -1 }, jout[2] = { -1, -1 };
+	int	use34 = pc->job_fds == JOB_FDS_34 || pc->type == POOL_TYPE_EXEC;
+	pid_t	pid;
+
+	if (worker_pipe(err, 0) == -1 || worker_pipe(jin, 1) == -1 ||
+	    worker_pipe(jout, 0) == -1 || (use34 && worker_pipe(out, 0) == -1)) {
+		log_warn("%s.%d: pipe", pc->name, index);
+		goto fail;
+	}
+	pid = worker_fork(pc, index, self_exe, dir, use34, out, err, jin, jout);
+	if (pid == -1) {
+		log_warn("%s.%d: fork", pc->name, index);
+		goto fail;
+	}
+	close(err[1]);
+	close(jin[0]);
+	close(jout[1]);
+	if (use34)
+		close(out[1]);
+	fds->out = out[0];
+	fds->err = err[0];
+	fds->job_in = jin[1];
+	fds->job_out = jout[0];
+	return pid;
+
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] != -1) close(out[i]);
+		if (err[i] != -1) close(err[i]);
+		if (jin[i] != -1) close(jin[i]);
+		if (jout[i] != -1) close(jout[i]);
+	}
+	return -1;
+}
