@@ -8,8 +8,9 @@
  * result line is checked (a valid JSON object with id, ok and result or
  * error) without building a tree and its result text kept as is.
  *
- * With a durable store, submits wait for their commit and every state
- * change is written by a group commit: that half is in dispatch_store.c.
+ * Where jobs wait, and what is kept of them, is the queue's (store/
+ * queue.h): the engine claims jobs from it, hands them to workers, and
+ * gives them back to it (requeue) or ends them (finished).
  */
 #include "config.h"
 
@@ -20,11 +21,10 @@
 #include "common/xmalloc.h"
 #include "ipc/jobline.h"
 #include "ipc/jsontext.h"
+#include "store/job.h"
+#include "store/queue.h"
 #include "supervisor/dispatch.h"
-#include "supervisor/dispatch_impl.h"
-#include "supervisor/job.h"
 #include "supervisor/pool.h"
-#include "store/store.h"
 #include "supervisor/worker.h"
 
 /* How much longer than job_timeout an exec worker gets to report it. */
@@ -46,21 +46,16 @@ struct dispatch_worker {
 
 static struct {
 	const struct dispatch_env *env;
-	struct job_list		 finished;	/* oldest first */
-	size_t			 nfinished;
-	ev_timer		 prune_timer;
+	struct queue		*q;
 } d;
 
-static void	dispatch_prune_cb(struct ev_loop *, ev_timer *, int);
-static void	dispatch_retry_cb(struct ev_loop *, ev_timer *, int);
+static void	dispatch_finish(struct job *, enum job_state, char *);
 
 void
-dispatch_init(const struct dispatch_env *env, struct store *store)
+dispatch_init(const struct dispatch_env *env)
 {
 	d.env = env;
-	TAILQ_INIT(&d.finished);
-	ev_timer_init(&d.prune_timer, dispatch_prune_cb, 0, 0);
-	dispatch_store_init(env, store);
+	d.q = env->queue;
 }
 
 /* The engine's data about w (NULL before its first start). */
@@ -77,45 +72,20 @@ dispatch_dw_count(struct dispatch_worker *dw)
 	worker_set_inflight(dw->w, dw->ninflight);
 }
 
-/* Forget a job for good: out of the id table, the store and memory. */
-static void
-dispatch_forget(struct job *job)
-{
-	struct store	*store = dispatch_store_get();
-
-	job_table_remove(job);
-	if (store != NULL && job->seg != 0)
-		store_release(store, job->seg);
-	job_free(job);
-}
-
-/* Free every job still known (at exit). */
+/* Free the jobs in flight (at exit; the queue frees the others). */
 void
 dispatch_shutdown(void)
 {
-	struct job	*job;
-	struct pool	*pool;
-	size_t		 i;
-	int		 j;
+	struct dispatch_worker	*dw;
+	struct job		*job;
+	struct pool		*pool;
+	size_t			 i;
+	int			 j;
 
-	ev_timer_stop(d.env->loop, &d.prune_timer);
-	dispatch_store_shutdown();
-	while ((job = TAILQ_FIRST(&d.finished)) != NULL) {
-		TAILQ_REMOVE(&d.finished, job, entry);
-		job_table_remove(job);
-		job_free(job);
-	}
 	for (i = 0; i < (*d.env->npools); i++) {
 		pool = (*d.env->pools)[i];
-		while ((job = TAILQ_FIRST(&pool->queue)) != NULL) {
-			TAILQ_REMOVE(&pool->queue, job, entry);
-			job_table_remove(job);
-			job_free(job);
-		}
 		for (j = 0; j < pool->nslots; j++) {
-			struct dispatch_worker *dw =
-			    dispatch_dw(pool_worker(pool, j));
-			if (dw == NULL)
+			if ((dw = dispatch_dw(pool_worker(pool, j))) == NULL)
 				continue;
 			while ((job = TAILQ_FIRST(&dw->inflight)) != NULL) {
 				TAILQ_REMOVE(&dw->inflight, job, entry);
@@ -128,19 +98,13 @@ dispatch_shutdown(void)
 }
 
 size_t
-dispatch_finished_count(void)
-{
-	return d.nfinished;
-}
-
-size_t
 dispatch_unfinished(void)
 {
 	size_t	i, n = 0;
 
 	for (i = 0; i < (*d.env->npools); i++)
-		n += (*d.env->pools)[i]->jobs.state[JOB_QUEUED] +
-		    (*d.env->pools)[i]->jobs.state[JOB_RUNNING];
+		n += (*d.env->pools)[i]->q.jobs.state[JOB_QUEUED] +
+		    (*d.env->pools)[i]->q.jobs.state[JOB_RUNNING];
 	return n;
 }
 
@@ -171,32 +135,80 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 {
 	struct job	*job;
 
-	if (key != NULL && (job = job_key_find(key)) != NULL)
+	if (key != NULL && (job = queue_lookup_key(d.q, key)) != NULL)
 		return job;
-	if ((*d.env->stopping)) {
-		pool->stats.rejected++;
+	if (*d.env->stopping) {
+		pool->q.rejected++;
 		*err = "shutting_down";
 		return NULL;
 	}
-	if ((long)(pool->jobs.state[JOB_QUEUED] + pool->pending_len) >=
-	    pool->pc->max_queue) {
-		pool->stats.rejected++;
-		*err = "queue_full";
-		return NULL;
-	}
-	job = job_new(&pool->jobs, data, len, ev_now(d.env->loop));
+	job = job_new(&pool->q.jobs, data, len, ev_now(d.env->loop));
 	if (key != NULL)
 		job_key_set(job, key);
-	if (dispatch_store_get() != NULL) {
-		dispatch_pending_add(job);
-		return job;
-	}
-	pool->stats.submitted++;
-	pool->jobs.state[JOB_QUEUED]++;
-	job_table_add(job);
-	TAILQ_INSERT_TAIL(&pool->queue, job, entry);
-	pool->queue_len++;
+	if (queue_push(d.q, &pool->q, job, err) == -1)
+		return NULL;
 	return job;
+}
+
+int
+dispatch_job_pending(const struct job *job)
+{
+	return queue_job_pending(d.q, job);
+}
+
+struct job *
+dispatch_job_find(const char *id, size_t len)
+{
+	return queue_lookup(d.q, id, len);
+}
+
+struct dispatch_ack *
+dispatch_ack_new(void (*cb)(void *, const char *), void *arg)
+{
+	return (struct dispatch_ack *)queue_ack_new(d.q, cb, arg);
+}
+
+void
+dispatch_ack_cancel(struct dispatch_ack *a)
+{
+	queue_ack_cancel(d.q, (struct queue_ack *)a);
+}
+
+void
+dispatch_commit(int all)
+{
+	queue_commit(d.q, all);
+}
+
+void
+dispatch_commit_if_late(void)
+{
+	queue_commit_if_late(d.q);
+}
+
+void
+dispatch_store_stats(struct dispatch_store_stats *st)
+{
+	struct queue_stats	qs;
+
+	queue_stats(d.q, &qs);
+	st->durable = qs.durable;
+	st->failing = qs.failing;
+	st->commits = qs.commits;
+	st->commit_errors = qs.commit_errors;
+	st->segments = qs.segments;
+}
+
+static unsigned
+dispatch_max_attempts(struct queue_pool *qp)
+{
+	return (unsigned)pool_of_queue(qp)->pc->max_attempts;
+}
+
+int
+dispatch_recover(char **cause)
+{
+	return queue_recover(d.q, dispatch_max_attempts, cause);
 }
 
 static void
@@ -299,7 +311,7 @@ dispatch_send(struct dispatch_worker *dw, struct job *job)
 	dw->ninflight++;
 	dw->assigned++;
 	job_set_state(job, JOB_RUNNING, now);
-	dispatch_store_started();
+	queue_started(d.q, job);
 	dispatch_dw_count(dw);
 
 	if (pc->job_timeout > 0) {
@@ -331,10 +343,8 @@ dispatch_run(struct pool *pool)
 
 	if (pool->paused || *d.env->stopping)
 		return;
-	while ((job = TAILQ_FIRST(&pool->queue)) != NULL &&
-	    (dw = TAILQ_FIRST(&pool->ready)) != NULL) {
-		TAILQ_REMOVE(&pool->queue, job, entry);
-		pool->queue_len--;
+	while ((dw = TAILQ_FIRST(&pool->ready)) != NULL &&
+	    queue_claim(d.q, &pool->q, &job, 1) == 1) {
 		dispatch_send(dw, job);
 		/* Round robin among workers that still have room. */
 		if (dw->on_ready && TAILQ_NEXT(dw, ready_entry) != NULL) {
@@ -342,8 +352,8 @@ dispatch_run(struct pool *pool)
 			TAILQ_INSERT_TAIL(&pool->ready, dw, ready_entry);
 		}
 	}
-	if (pool->queue_len > 0 && pool->pc->dynamic)
-		pool_grow(pool, pool->queue_len);
+	if (pool->q.queue_len > 0 && pool->pc->dynamic)
+		pool_grow(pool, pool->q.queue_len);
 }
 
 /* A worker process started: it has room. */
@@ -419,41 +429,17 @@ dispatch_worker_job(struct worker *w)
 	    TAILQ_FIRST(&dw->inflight)->id : NULL;
 }
 
-/* Put a job back at the head of its queue (now or after a delay). */
+/* End a job of a removed pool's queue as cancelled. */
 static void
-dispatch_requeue_now(struct job *job)
+dispatch_cancel_one(struct job *job, void *why)
 {
-	struct pool	*pool = job_pool(job);
-
-	job->delayed = 0;
-	TAILQ_INSERT_HEAD(&pool->queue, job, entry);
-	pool->queue_len++;
-	dispatch_run(pool);
-}
-
-static void
-dispatch_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct job	*job = t->data;
-
-	dispatch_timer_stop(job);
-	if (job_pool(job)->removed)
-		dispatch_finish(job, JOB_CANCELLED,
-		    xstrdup("pool removed by a configuration reload"));
-	else
-		dispatch_requeue_now(job);
+	dispatch_finish(job, JOB_CANCELLED, xstrdup(why));
 }
 
 void
 dispatch_cancel_queue(struct pool *pool, const char *why)
 {
-	struct job	*job;
-
-	while ((job = TAILQ_FIRST(&pool->queue)) != NULL) {
-		TAILQ_REMOVE(&pool->queue, job, entry);
-		pool->queue_len--;
-		dispatch_finish(job, JOB_CANCELLED, xstrdup(why));
-	}
+	queue_drain(d.q, &pool->q, dispatch_cancel_one, (void *)why);
 }
 
 /*
@@ -491,20 +477,17 @@ dispatch_attempt_failed(struct job *job, enum job_state state,
 		return;
 	}
 	job_set_state(job, JOB_QUEUED, ev_now(d.env->loop));
+	delay = 0;
 	if (counts) {
-		job_pool(job)->stats.retried++;
 		delay = pc->retry_delay;
 		for (unsigned i = 1; i < job->attempts && delay < 3600; i++)
 			delay *= 2;
-	} else
-		delay = 0;
-	log_info("%s: job %s will be retried%s (%s)", job_pool(job)->name, job->id,
-	    delay > 0 ? " after a delay" : "", why);
-	if (delay > 0) {
-		job->delayed = 1;
-		dispatch_timer_start(job, delay, dispatch_retry_cb);
-	} else
-		dispatch_requeue_now(job);
+	}
+	log_info("%s: job %s will be retried%s (%s)", job_pool(job)->name,
+	    job->id, delay > 0 ? " after a delay" : "", why);
+	queue_requeue(d.q, job, delay, counts);
+	if (delay <= 0)
+		dispatch_run(job_pool(job));
 }
 
 /*
@@ -541,50 +524,8 @@ dispatch_worker_gone(struct worker *w, const char *why)
 	dw->culprit = NULL;
 }
 
-/* Keep a finished record for result_ttl, at most result_max of them. */
-void
-dispatch_retain(struct job *job)
-{
-	struct config	*cfg = *d.env->cfg;
-	struct job	*old;
-
-	TAILQ_INSERT_TAIL(&d.finished, job, entry);
-	d.nfinished++;
-	while (d.nfinished > (size_t)cfg->result_max &&
-	    (old = TAILQ_FIRST(&d.finished)) != NULL) {
-		TAILQ_REMOVE(&d.finished, old, entry);
-		d.nfinished--;
-		dispatch_forget(old);
-	}
-	if (!ev_is_active(&d.prune_timer) && d.nfinished > 0) {
-		old = TAILQ_FIRST(&d.finished);
-		ev_timer_set(&d.prune_timer, old->finished_at +
-		    cfg->result_ttl - ev_now(d.env->loop) + 0.001, 0);
-		ev_timer_start(d.env->loop, &d.prune_timer);
-	}
-}
-
-/* Drop records older than result_ttl; re-arm for the next oldest. */
-static void
-dispatch_prune_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct job	*job;
-	double		 ttl = (*d.env->cfg)->result_ttl, now = ev_now(loop);
-
-	while ((job = TAILQ_FIRST(&d.finished)) != NULL &&
-	    job->finished_at + ttl <= now) {
-		TAILQ_REMOVE(&d.finished, job, entry);
-		d.nfinished--;
-		dispatch_forget(job);
-	}
-	if (job != NULL) {
-		ev_timer_set(t, job->finished_at + ttl - now + 0.001, 0);
-		ev_timer_start(loop, t);
-	}
-}
-
 /* End a job in a terminal state (takes ownership of error). */
-void
+static void
 dispatch_finish(struct job *job, enum job_state state, char *error)
 {
 	struct pool_stats	*st = &job_pool(job)->stats;
@@ -596,9 +537,8 @@ dispatch_finish(struct job *job, enum job_state state, char *error)
 	dispatch_timer_stop(job);
 	free(job->error);
 	job->error = error;
-	job->delayed = 0;
 	job_set_state(job, state, ev_now(d.env->loop));
-	dispatch_retain(job);
+	queue_finished(d.q, job);
 }
 
 /* After a result: room for another job, or time to recycle. */
@@ -756,9 +696,9 @@ dispatch_cancel(struct job *job, const char **err)
 		return -1;
 	}
 	if (job->state == JOB_QUEUED) {
-		if (!job->delayed) {
-			TAILQ_REMOVE(&job_pool(job)->queue, job, entry);
-			job_pool(job)->queue_len--;
+		if (queue_cancel(d.q, job) == -1) {
+			*err = "job is not in its queue";
+			return -1;
 		}
 		dispatch_finish(job, JOB_CANCELLED, NULL);
 		return 0;
@@ -785,6 +725,26 @@ dispatch_pool_stopped(struct pool *pool)
 {
 	d.env->pool_stopped(d.env->arg, pool);
 }
+
+/* The queue: jobs of a pool can be claimed now. */
+static void
+dispatch_runnable(struct queue_pool *qp, void *arg)
+{
+	dispatch_run(pool_of_queue(qp));
+}
+
+/* The queue ends a job on its own. */
+static void
+dispatch_queue_finish(struct job *job, enum job_state state, char *error,
+    void *arg)
+{
+	dispatch_finish(job, state, error);
+}
+
+const struct queue_events dispatch_queue_events = {
+	.runnable = dispatch_runnable,
+	.finish = dispatch_queue_finish,
+};
 
 const struct pool_events dispatch_pool_events = {
 	.worker_ready = dispatch_worker_ready,

@@ -15,7 +15,8 @@ struct pool_events;
 struct worker;
 struct worker_env;
 struct job;
-struct store;
+struct queue;
+struct queue_events;
 struct dispatch_ack;
 
 /*
@@ -29,6 +30,7 @@ struct dispatch_env {
 	const size_t		*npools;
 	const int		*stopping;	/* a graceful stop began */
 	struct worker_env	*wenv;
+	struct queue		*queue;		/* where jobs wait and are kept */
 	/* While stopping: a running job ended. */
 	void			(*job_ended)(void *arg);
 	/* A stopping pool has no live workers left. */
@@ -38,9 +40,11 @@ struct dispatch_env {
 
 /* How the engine hears about the pools' workers (for pool_new()). */
 extern const struct pool_events dispatch_pool_events;
+/* How the engine hears from the queue (for queue_open()). */
+extern const struct queue_events dispatch_queue_events;
 
-/* Start the engine; a durable store (else NULL) keeps jobs across restarts. */
-void	dispatch_init(const struct dispatch_env *, struct store *);
+/* Start the engine on env->queue. */
+void	dispatch_init(const struct dispatch_env *);
 void	dispatch_shutdown(void);
 /*
  * Load the store's jobs at start-up (pools exist, nothing runs yet):
@@ -58,6 +62,8 @@ struct job *dispatch_submit(struct pool *, const char *data, size_t len,
 	    const char *key, const char **err);
 /* Whether a job waits for its commit before it may be acknowledged. */
 int	dispatch_job_pending(const struct job *);
+/* A job by id (queued, running or finished), or NULL. */
+struct job *dispatch_job_find(const char *id, size_t len);
 /*
  * Call cb(arg, NULL) once the pending jobs are committed, or
  * cb(arg, message) if the commit failed (the jobs are then refused).

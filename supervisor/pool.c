@@ -133,7 +133,7 @@ pool_slot_free(struct pool *pool, struct pool_slot *s)
 
 struct pool *
 pool_new(struct pool_config *pc, const struct pool_events *ev,
-    struct worker_env *wenv)
+    struct worker_env *wenv, struct queue *q)
 {
 	struct pool	*pool = xcalloc(1, sizeof *pool);
 	int		 i;
@@ -141,11 +141,11 @@ pool_new(struct pool_config *pc, const struct pool_events *ev,
 	pool->ev = ev;
 	pool->wenv = wenv;
 	pool->loop = wenv->loop;
+	queue_pool_attach(q, &pool->q, pc->name, pc->type == POOL_TYPE_EXEC);
 	pool_set_config(pool, pc);
 	pool->state = POOL_STOPPED;
 	pool->nslots = pc->max_workers;
 	pool->slots = xcalloc((size_t)pool->nslots, sizeof *pool->slots);
-	TAILQ_INIT(&pool->queue);
 	TAILQ_INIT(&pool->ready);
 	for (i = 0; i < pool->nslots; i++)
 		pool->slots[i] = pool_slot_new(pool, i);
@@ -168,8 +168,9 @@ pool_set_config(struct pool *pool, struct pool_config *pc)
 {
 	pool->pc = pc;
 	pool->name = pc->name;
-	pool->jobs.name = pc->name;
-	pool->jobs.exec = pc->type == POOL_TYPE_EXEC;
+	pool->q.jobs.name = pc->name;
+	pool->q.jobs.exec = pc->type == POOL_TYPE_EXEC;
+	pool->q.max_queue = pc->max_queue;
 }
 
 struct worker *
@@ -252,11 +253,11 @@ pool_grow(struct pool *pool, size_t backlog)
 		if (!pool_slot_idle(pool->slots[i]))
 			continue;
 		log_info("pool %s: %zu job%s waiting; starting worker %d",
-		    pool->name, pool->queue_len, pool->queue_len == 1 ? "" :
+		    pool->name, pool->q.queue_len, pool->q.queue_len == 1 ? "" :
 		    "s", i);
 		want--;
 		pool_slot_spawn(pool->slots[i]);
-		if (pool->queue_len == 0)
+		if (pool->q.queue_len == 0)
 			break;
 	}
 }
@@ -337,6 +338,7 @@ pool_remove(struct pool *pool)
 	int	i;
 
 	pool->removed = 1;
+	pool->q.removed = 1;
 	for (i = 0; i < pool->nslots; i++)
 		pool_slot_retire(pool->slots[i]);
 	if (pool_live_workers(pool) == 0)

@@ -14,7 +14,8 @@
 
 #include "common/hist.h"
 #include "config/config.h"
-#include "supervisor/job.h"
+#include "store/job.h"
+#include "store/queue.h"
 
 struct pool;
 struct pool_slot;
@@ -24,11 +25,11 @@ struct worker_env;
 /* Quick deaths in a row after which a pool is marked failing. */
 #define POOL_FAILING_DEATHS	5
 
-/* Counters behind the status document (SPEC section 9). */
+/*
+ * What the job engine measures (SPEC section 9); the job counters are the
+ * queue's (struct queue_pool).
+ */
 struct pool_stats {
-	uint64_t	submitted;
-	uint64_t	retried;
-	uint64_t	rejected;
 	struct hist	run;		/* run time of each attempt that ended */
 	struct hist	wait;		/* queue wait before the first attempt */
 	struct rate	finished;	/* jobs ending, per second */
@@ -82,24 +83,28 @@ struct pool {
 	int			 paused;
 	int			 removed;	/* by a reload; kept for status */
 	unsigned		 cfg_gen;	/* bumped when its workers must change */
-	struct job_owner	 jobs;		/* name, kind, jobs per state */
+	struct queue_pool	 q;		/* its part of the queue */
 	struct pool_stats	 stats;
-	struct job_list		 queue;		/* FIFO of queued jobs */
-	size_t			 queue_len;
-	size_t			 pending_len;	/* submitted, awaiting commit */
 	TAILQ_HEAD(, dispatch_worker) ready;	/* workers with room */
 };
+
+/* The pool whose part of the queue qp is. */
+static inline struct pool *
+pool_of_queue(const struct queue_pool *qp)
+{
+	return (struct pool *)(void *)((char *)qp - offsetof(struct pool, q));
+}
 
 /* The pool a job belongs to. */
 static inline struct pool *
 job_pool(const struct job *job)
 {
-	return (struct pool *)(void *)((char *)job->owner -
-	    offsetof(struct pool, jobs));
+	return pool_of_queue(job_queue_pool(job));
 }
 
+/* A new pool (not started) whose part of the queue joins q. */
 struct pool	*pool_new(struct pool_config *, const struct pool_events *,
-		    struct worker_env *);
+		    struct worker_env *, struct queue *);
 void		 pool_free(struct pool *);
 /* Take a reload's config for this pool (same name). */
 void		 pool_set_config(struct pool *, struct pool_config *);

@@ -10,7 +10,7 @@
 #include "common/timeutil.h"
 #include "ipc/jsontext.h"
 #include "supervisor/dispatch.h"
-#include "supervisor/job.h"
+#include "store/job.h"
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"
@@ -61,7 +61,7 @@ static void
 status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 {
 	struct pool_stats	*st = &pool->stats;
-	const uint64_t		*n = pool->jobs.state;
+	const uint64_t		*n = pool->q.jobs.state;
 	enum worker_state	 ws;
 	int			 i, busy = 0, idle = 0, first = 1;
 
@@ -86,15 +86,15 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 	    "\"running\":%llu,\"done\":%llu,\"failed\":%llu,"
 	    "\"timed_out\":%llu,\"cancelled\":%llu,\"retried\":%llu,"
 	    "\"rejected\":%llu},",
-	    (unsigned long long)st->submitted,
+	    (unsigned long long)pool->q.submitted,
 	    (unsigned long long)n[JOB_QUEUED],
 	    (unsigned long long)n[JOB_RUNNING],
 	    (unsigned long long)n[JOB_DONE],
 	    (unsigned long long)n[JOB_FAILED],
 	    (unsigned long long)n[JOB_TIMED_OUT],
 	    (unsigned long long)n[JOB_CANCELLED],
-	    (unsigned long long)st->retried,
-	    (unsigned long long)st->rejected);
+	    (unsigned long long)pool->q.retried,
+	    (unsigned long long)pool->q.rejected);
 	status_hist(b, "latency_ms", &st->run);
 	status_hist(b, "queue_wait_ms", &st->wait);
 	buf_appendf(b, "\"rate_per_s\":%.3f,\"restarts\":%ld,\"workers\":[",

@@ -19,7 +19,7 @@
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
-#include "store/store.h"
+#include "store/queue.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/output.h"
 #include "supervisor/pool.h"
@@ -285,7 +285,7 @@ supervisor_check_creds(const struct config *cfg)
 
 /*
  * Load the config and open what the supervisor holds before its loop
- * exists: the store, the log, its own path and the pidfile. 2 after
+ * runs: the loop, the queue, the log, its own path and the pidfile. 2 after
  * printing why, with everything opened so far closed again.
  */
 static int
@@ -307,8 +307,10 @@ supervisor_open(struct supervisor *sv, const struct supervisor_options *opts)
 		sv->cfg->log_format = opts->log_format;
 	if (supervisor_check_creds(sv->cfg) != 0)
 		goto fail;
-	if ((sv->store = store_open(sv->cfg->store,
-	    sv->cfg->store_sync == STORE_SYNC_FULL, &cause)) == NULL) {
+	sv->loop = ev_default_loop(EVFLAG_AUTO);
+	if ((sv->queue = queue_open(sv->cfg->store,
+	    sv->cfg->store_sync == STORE_SYNC_FULL, sv->loop, &sv->cfg,
+	    &dispatch_queue_events, NULL, &cause)) == NULL) {
 		fprintf(stderr, "mpsup: store: %s\n", cause);
 		free(cause);
 		goto fail;
@@ -336,8 +338,9 @@ supervisor_open(struct supervisor *sv, const struct supervisor_options *opts)
 	return 0;
 fail:
 	output_close();
-	if (sv->store != NULL)
-		store_close(sv->store);
+	queue_close(sv->queue);
+	if (sv->loop != NULL)
+		ev_loop_destroy(sv->loop);
 	free(sv->self_exe);
 	config_free(sv->cfg);
 	return 2;
@@ -353,7 +356,7 @@ supervisor_close(struct supervisor *sv)
 		unlink(sv->pidfile);
 		free(sv->pidfile);
 	}
-	store_close(sv->store);
+	queue_close(sv->queue);
 	output_close();
 	log_set_sink(NULL, NULL);
 	ev_loop_destroy(sv->loop);
@@ -379,7 +382,6 @@ supervisor_loop_init(struct supervisor *sv)
 	/* Orphans of our workers come back to us to be reaped. */
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-	sv->loop = ev_default_loop(EVFLAG_AUTO);
 	sv->started_at = ev_now(sv->loop);
 	supervisor_signal_init(sv, &sv->sig_term, SIGTERM);
 	supervisor_signal_init(sv, &sv->sig_int, SIGINT);
@@ -405,6 +407,7 @@ supervisor_envs_init(struct supervisor *sv)
 	sv->denv.npools = &sv->npools;
 	sv->denv.stopping = &sv->stopping;
 	sv->denv.wenv = &sv->wenv;
+	sv->denv.queue = sv->queue;
 	sv->denv.job_ended = supervisor_job_ended;
 	sv->denv.pool_stopped = supervisor_pool_stopped;
 	sv->denv.arg = sv;
@@ -413,7 +416,7 @@ supervisor_envs_init(struct supervisor *sv)
 struct pool *
 supervisor_pool_new(struct supervisor *sv, struct pool_config *pc)
 {
-	return pool_new(pc, &dispatch_pool_events, &sv->wenv);
+	return pool_new(pc, &dispatch_pool_events, &sv->wenv, sv->queue);
 }
 
 /* After the loop: the last commit, and what becomes of unfinished jobs. */
@@ -429,7 +432,7 @@ supervisor_wind_down(struct supervisor *sv, int status)
 	dispatch_commit(1);
 	if ((n = dispatch_unfinished()) == 0)
 		return;
-	if (store_durable(sv->store))
+	if (queue_durable(sv->queue))
 		log_info("%zu unfinished job%s kept in the store for the next "
 		    "start", n, n == 1 ? "" : "s");
 	else
@@ -454,8 +457,8 @@ supervisor_main(const struct supervisor_options *opts)
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
 	supervisor_envs_init(&sv);
-	dispatch_init(&sv.denv, sv.store);
-	if (store_readonly(sv.store))
+	dispatch_init(&sv.denv);
+	if (queue_readonly(sv.queue))
 		log_warnx("store: %s is on a read-only file system: the jobs "
 		    "it holds run, submits answer store_error", sv.cfg->store + 7);
 	if (supervisor_services_start(&sv, opts) == -1) {
@@ -483,6 +486,9 @@ supervisor_main(const struct supervisor_options *opts)
 	supervisor_services_free(&sv);
 	dispatch_shutdown();
 	log_info("stopped");
+	/* The queue frees the jobs it holds while their pools still exist. */
+	queue_close(sv.queue);
+	sv.queue = NULL;
 	for (i = 0; i < sv.npools; i++)
 		pool_free(sv.pools[i]);
 	free(sv.pools);

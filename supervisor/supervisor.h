@@ -12,7 +12,7 @@
 #include "supervisor/worker.h"
 
 struct pool;
-struct store;
+struct queue;
 struct supervisor;
 
 /*
@@ -69,7 +69,7 @@ struct supervisor {
 	ev_timer		 shutdown_timer;
 	struct supervisor_running_service services[SUPERVISOR_MAX_SERVICES];
 	size_t			 nservices;
-	struct store		*store;		/* jobs across restarts */
+	struct queue		*queue;		/* where jobs wait and are kept */
 	struct worker_env	 wenv;		/* what every worker shares */
 	struct dispatch_env	 denv;		/* what the job engine reads */
 	struct config		**old_cfgs;	/* replaced by reloads */

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "supervisor/dispatch.h"
-#include "supervisor/job.h"
+#include "store/job.h"
 #include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
@@ -73,19 +73,19 @@ metrics_per_pool(struct supervisor *sv, struct buf *b, const char *name,
 static unsigned long long
 metrics_submitted(struct pool *p)
 {
-	return p->stats.submitted;
+	return p->q.submitted;
 }
 
 static unsigned long long
 metrics_retried(struct pool *p)
 {
-	return p->stats.retried;
+	return p->q.retried;
 }
 
 static unsigned long long
 metrics_rejected(struct pool *p)
 {
-	return p->stats.rejected;
+	return p->q.rejected;
 }
 
 static unsigned long long
@@ -97,7 +97,7 @@ metrics_restarts(struct pool *p)
 static unsigned long long
 metrics_queued(struct pool *p)
 {
-	return p->jobs.state[JOB_QUEUED];
+	return p->q.jobs.state[JOB_QUEUED];
 }
 
 static unsigned long long
@@ -109,7 +109,7 @@ metrics_queue_capacity(struct pool *p)
 static unsigned long long
 metrics_running(struct pool *p)
 {
-	return p->jobs.state[JOB_RUNNING];
+	return p->q.jobs.state[JOB_RUNNING];
 }
 
 static unsigned long long
@@ -147,7 +147,7 @@ metrics_jobs(struct supervisor *sv, struct buf *b)
 			    sv->pools[i]);
 			buf_appendf(b, ",state=\"%s\"} %llu\n",
 			    terminal[j].name, (unsigned long long)
-			    sv->pools[i]->jobs.state[terminal[j].state]);
+			    sv->pools[i]->q.jobs.state[terminal[j].state]);
 		}
 	}
 }

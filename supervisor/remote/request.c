@@ -17,7 +17,7 @@
 #include "ipc/jsontext.h"
 #include "ipc/pickle.h"
 #include "supervisor/dispatch.h"
-#include "supervisor/job.h"
+#include "store/job.h"
 #include "ipc/jobspec.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/pool.h"
@@ -483,16 +483,16 @@ op_submit_many(struct reply *r, const struct jsontext_span *req)
 		ends[n++] = buf_used(&data);
 	}
 	if (supervisor->stopping) {
-		pool->stats.rejected += n;
+		pool->q.rejected += n;
 		reply_error(r, "shutting_down", "mpsup is shutting down");
 		goto out;
 	}
-	if ((long)(pool->jobs.state[JOB_QUEUED] + pool->pending_len + n) >
+	if ((long)(pool->q.jobs.state[JOB_QUEUED] + pool->q.pending_len + n) >
 	    pool->pc->max_queue) {
-		pool->stats.rejected += n;
+		pool->q.rejected += n;
 		reply_error(r, "queue_full", "the pool's queue has room for "
 		    "%ld more jobs, not %zu (max_queue)", pool->pc->max_queue -
-		    (long)(pool->jobs.state[JOB_QUEUED] + pool->pending_len), n);
+		    (long)(pool->q.jobs.state[JOB_QUEUED] + pool->q.pending_len), n);
 		goto out;
 	}
 	made = xcalloc(n ? n : 1, sizeof *made);

@@ -10,9 +10,8 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
-#include "config/config.h"
 #include "ipc/jsontext.h"
-#include "supervisor/job.h"
+#include "store/job.h"
 
 /*
  * Job data shorter than this lives in the job's own block (one

@@ -1,0 +1,525 @@
+/*
+ * The queue seam (see queue.h): the calls dispatch makes, each forwarded
+ * through the implementation's table, and the memory implementation,
+ * whose in-memory queues the SQLite one (queue_sqlite.c) builds on.
+ *
+ * Memory: each pool's claimable jobs wait in a FIFO; a retried job waits
+ * on a timer of its own in the delayed list, then goes back to the head
+ * of its FIFO; finished records are kept for result_ttl, result_max of
+ * them at most, oldest first, with one timer for the oldest.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "store/queue.h"
+#include "store/queue_impl.h"
+
+/* A retry's timer (job->timer points at its first member, job_free frees it). */
+struct queue_delay {
+	ev_timer	 timer;
+	struct queue	*q;
+};
+
+static void	queue_prune_cb(struct ev_loop *, ev_timer *, int);
+
+struct queue *
+queue_open(const char *store, int sync_full, struct ev_loop *loop,
+    struct config *const *cfgp, const struct queue_events *ev, void *arg,
+    char **cause)
+{
+	struct queue	*q = xcalloc(1, sizeof *q);
+
+	q->ops = &queue_memory_ops;
+	q->loop = loop;
+	q->cfgp = cfgp;
+	q->ev = ev;
+	q->arg = arg;
+	TAILQ_INIT(&q->finished);
+	TAILQ_INIT(&q->delayed);
+	TAILQ_INIT(&q->acks);
+	ev_timer_init(&q->prune_timer, queue_prune_cb, 0, 0);
+	q->prune_timer.data = q;
+	if (strcmp(store, "memory") == 0)
+		return q;
+	if (strncmp(store, "sqlite:", 7) != 0) {
+		xasprintf(cause, "store = %s: not memory or sqlite:PATH", store);
+		free(q);
+		return NULL;
+	}
+	if (queue_sqlite_open(q, store, sync_full, cause) == -1) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void
+queue_close(struct queue *q)
+{
+	if (q != NULL)
+		q->ops->close(q);
+}
+
+const char *
+queue_name(const struct queue *q)
+{
+	return q->ops->name;
+}
+
+int
+queue_durable(const struct queue *q)
+{
+	return q->store != NULL;
+}
+
+int
+queue_readonly(const struct queue *q)
+{
+	return q->readonly;
+}
+
+void
+queue_pool_attach(struct queue *q, struct queue_pool *qp, const char *name,
+    int exec)
+{
+	qp->jobs.name = name;
+	qp->jobs.exec = exec;
+	TAILQ_INIT(&qp->fifo);
+	qp->next = q->pools;
+	q->pools = qp;
+}
+
+void
+queue_pool_detach(struct queue *q, struct queue_pool *qp)
+{
+	struct queue_pool	**pp;
+
+	for (pp = &q->pools; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == qp) {
+			*pp = qp->next;
+			break;
+		}
+}
+
+struct queue_pool *
+queue_pool_find(struct queue *q, const char *name)
+{
+	struct queue_pool	*qp;
+
+	for (qp = q->pools; qp != NULL; qp = qp->next)
+		if (!qp->removed && strcmp(qp->jobs.name, name) == 0)
+			return qp;
+	return NULL;
+}
+
+int
+queue_full(const struct queue_pool *qp)
+{
+	return (long)(qp->jobs.state[JOB_QUEUED] + qp->pending_len) >=
+	    qp->max_queue;
+}
+
+/* The calls of queue.h, through the implementation's table. */
+
+int
+queue_push(struct queue *q, struct queue_pool *qp, struct job *job,
+    const char **err)
+{
+	return q->ops->push(q, qp, job, err);
+}
+
+int
+queue_job_pending(const struct queue *q, const struct job *job)
+{
+	return q->ops->job_pending(q, job);
+}
+
+size_t
+queue_claim(struct queue *q, struct queue_pool *qp, struct job **out,
+    size_t max)
+{
+	return q->ops->claim(q, qp, out, max);
+}
+
+void
+queue_started(struct queue *q, struct job *job)
+{
+	q->ops->started(q, job);
+}
+
+void
+queue_requeue(struct queue *q, struct job *job, double delay, int counts)
+{
+	q->ops->requeue(q, job, delay, counts);
+}
+
+int
+queue_cancel(struct queue *q, struct job *job)
+{
+	return q->ops->cancel(q, job);
+}
+
+void
+queue_finished(struct queue *q, struct job *job)
+{
+	q->ops->finished(q, job);
+}
+
+struct job *
+queue_lookup(struct queue *q, const char *id, size_t len)
+{
+	return q->ops->lookup(q, id, len);
+}
+
+struct job *
+queue_lookup_key(struct queue *q, const char *key)
+{
+	return q->ops->lookup_key(q, key);
+}
+
+void
+queue_commit(struct queue *q, int all)
+{
+	q->ops->commit(q, all);
+}
+
+void
+queue_commit_if_late(struct queue *q)
+{
+	q->ops->commit_if_late(q);
+}
+
+int
+queue_recover(struct queue *q, unsigned (*max_attempts)(struct queue_pool *),
+    char **cause)
+{
+	return q->ops->recover(q, max_attempts, cause);
+}
+
+void
+queue_stats(const struct queue *q, struct queue_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	q->ops->stats(q, st);
+}
+
+size_t
+queue_finished_count(const struct queue *q)
+{
+	return q->nfinished;
+}
+
+struct queue_ack *
+queue_ack_new(struct queue *q, void (*cb)(void *, const char *), void *arg)
+{
+	struct queue_ack	*a = xcalloc(1, sizeof *a);
+
+	a->cb = cb;
+	a->arg = arg;
+	TAILQ_INSERT_TAIL(&q->acks, a, entry);
+	return a;
+}
+
+void
+queue_ack_cancel(struct queue *q, struct queue_ack *a)
+{
+	TAILQ_REMOVE(&q->acks, a, entry);
+	free(a);
+}
+
+void
+queue_acks_done(struct queue *q, const char *cause)
+{
+	struct queue_ack	*a;
+
+	while ((a = TAILQ_FIRST(&q->acks)) != NULL) {
+		TAILQ_REMOVE(&q->acks, a, entry);
+		a->cb(a->arg, cause);
+		free(a);
+	}
+}
+
+void
+queue_drain(struct queue *q, struct queue_pool *qp,
+    void (*fn)(struct job *, void *), void *arg)
+{
+	struct job	*job;
+
+	while (queue_claim(q, qp, &job, 1) == 1)
+		fn(job, arg);
+}
+
+/* The memory implementation. */
+
+void
+queue_memory_enqueue(struct queue *q, struct queue_pool *qp, struct job *job)
+{
+	qp->submitted++;
+	qp->jobs.state[JOB_QUEUED]++;
+	job_table_add(job);
+	TAILQ_INSERT_TAIL(&qp->fifo, job, entry);
+	qp->queue_len++;
+}
+
+int
+queue_memory_push(struct queue *q, struct queue_pool *qp, struct job *job,
+    const char **err)
+{
+	if (queue_full(qp)) {
+		qp->rejected++;
+		*err = "queue_full";
+		job_free(job);
+		return -1;
+	}
+	queue_memory_enqueue(q, qp, job);
+	return 0;
+}
+
+static int
+queue_memory_job_pending(const struct queue *q, const struct job *job)
+{
+	return 0;
+}
+
+size_t
+queue_memory_claim(struct queue *q, struct queue_pool *qp, struct job **out,
+    size_t max)
+{
+	struct job	*job;
+	size_t		 n = 0;
+
+	while (n < max && (job = TAILQ_FIRST(&qp->fifo)) != NULL) {
+		TAILQ_REMOVE(&qp->fifo, job, entry);
+		qp->queue_len--;
+		out[n++] = job;
+	}
+	return n;
+}
+
+static void
+queue_memory_started(struct queue *q, struct job *job)
+{
+}
+
+static void
+queue_delay_stop(struct queue *q, struct job *job)
+{
+	if (job->timer != NULL) {
+		ev_timer_stop(q->loop, job->timer);
+		free(job->timer);
+		job->timer = NULL;
+	}
+	if (job->delayed) {
+		TAILQ_REMOVE(&q->delayed, job, entry);
+		job->delayed = 0;
+	}
+}
+
+/* A delayed retry came due: back to the head of its FIFO. */
+static void
+queue_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct job		*job = t->data;
+	struct queue		*q = ((struct queue_delay *)(void *)t)->q;
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	queue_delay_stop(q, job);
+	if (qp->removed) {
+		q->ev->finish(job, JOB_CANCELLED,
+		    xstrdup("pool removed by a configuration reload"), q->arg);
+		return;
+	}
+	TAILQ_INSERT_HEAD(&qp->fifo, job, entry);
+	qp->queue_len++;
+	q->ev->runnable(qp, q->arg);
+}
+
+void
+queue_memory_requeue(struct queue *q, struct job *job, double delay,
+    int counts)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+	struct queue_delay	*qd;
+
+	if (counts)
+		qp->retried++;
+	if (delay <= 0) {
+		TAILQ_INSERT_HEAD(&qp->fifo, job, entry);
+		qp->queue_len++;
+		return;
+	}
+	job->delayed = 1;
+	TAILQ_INSERT_TAIL(&q->delayed, job, entry);
+	qd = xmalloc(sizeof *qd);
+	qd->q = q;
+	job->timer = &qd->timer;
+	ev_timer_init(job->timer, queue_retry_cb, delay, 0);
+	job->timer->data = job;
+	ev_timer_start(q->loop, job->timer);
+}
+
+int
+queue_memory_cancel(struct queue *q, struct job *job)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	if (job->state != JOB_QUEUED)
+		return -1;
+	if (job->delayed)
+		queue_delay_stop(q, job);
+	else {
+		TAILQ_REMOVE(&qp->fifo, job, entry);
+		qp->queue_len--;
+	}
+	return 0;
+}
+
+/* Forget a record for good: out of the id table, the store and memory. */
+static void
+queue_forget(struct queue *q, struct job *job)
+{
+	job_table_remove(job);
+	q->ops->forget(q, job);
+	job_free(job);
+}
+
+static void
+queue_memory_forget(struct queue *q, struct job *job)
+{
+}
+
+/* Arm the prune timer for the oldest record, if it is not armed. */
+static void
+queue_prune_arm(struct queue *q)
+{
+	struct job	*old = TAILQ_FIRST(&q->finished);
+
+	if (ev_is_active(&q->prune_timer) || old == NULL)
+		return;
+	ev_timer_set(&q->prune_timer, old->finished_at +
+	    (*q->cfgp)->result_ttl - ev_now(q->loop) + 0.001, 0);
+	ev_timer_start(q->loop, &q->prune_timer);
+}
+
+void
+queue_memory_finished(struct queue *q, struct job *job)
+{
+	struct job	*old;
+
+	TAILQ_INSERT_TAIL(&q->finished, job, entry);
+	q->nfinished++;
+	while (q->nfinished > (size_t)(*q->cfgp)->result_max &&
+	    (old = TAILQ_FIRST(&q->finished)) != NULL) {
+		TAILQ_REMOVE(&q->finished, old, entry);
+		q->nfinished--;
+		queue_forget(q, old);
+	}
+	queue_prune_arm(q);
+}
+
+/* Drop records older than result_ttl; re-arm for the next oldest. */
+static void
+queue_prune_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct queue	*q = t->data;
+	struct job	*job;
+	double		 ttl = (*q->cfgp)->result_ttl, now = ev_now(loop);
+
+	while ((job = TAILQ_FIRST(&q->finished)) != NULL &&
+	    job->finished_at + ttl <= now) {
+		TAILQ_REMOVE(&q->finished, job, entry);
+		q->nfinished--;
+		queue_forget(q, job);
+	}
+	queue_prune_arm(q);
+}
+
+struct job *
+queue_memory_lookup(struct queue *q, const char *id, size_t len)
+{
+	return job_table_find(id, len);
+}
+
+struct job *
+queue_memory_lookup_key(struct queue *q, const char *key)
+{
+	return job_key_find(key);
+}
+
+static void
+queue_memory_commit(struct queue *q, int all)
+{
+}
+
+static void
+queue_memory_commit_if_late(struct queue *q)
+{
+}
+
+static int
+queue_memory_recover(struct queue *q,
+    unsigned (*max_attempts)(struct queue_pool *), char **cause)
+{
+	return 0;
+}
+
+static void
+queue_memory_stats(const struct queue *q, struct queue_stats *st)
+{
+}
+
+/* Free a list of jobs the queue holds. */
+static void
+queue_free_list(struct job_list *list)
+{
+	struct job	*job;
+
+	while ((job = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, job, entry);
+		job_table_remove(job);
+		job_free(job);
+	}
+}
+
+void
+queue_memory_close(struct queue *q)
+{
+	struct queue_pool	*qp;
+	struct job		*job;
+
+	ev_timer_stop(q->loop, &q->prune_timer);
+	while ((job = TAILQ_FIRST(&q->delayed)) != NULL) {
+		queue_delay_stop(q, job);
+		job_table_remove(job);
+		job_free(job);
+	}
+	queue_free_list(&q->finished);
+	for (qp = q->pools; qp != NULL; qp = qp->next)
+		queue_free_list(&qp->fifo);
+	queue_acks_done(q, "mpsup is shutting down");
+	free(q);
+}
+
+const struct queue_ops queue_memory_ops = {
+	.name = "memory",
+	.push = queue_memory_push,
+	.job_pending = queue_memory_job_pending,
+	.claim = queue_memory_claim,
+	.started = queue_memory_started,
+	.requeue = queue_memory_requeue,
+	.cancel = queue_memory_cancel,
+	.finished = queue_memory_finished,
+	.forget = queue_memory_forget,
+	.lookup = queue_memory_lookup,
+	.lookup_key = queue_memory_lookup_key,
+	.commit = queue_memory_commit,
+	.commit_if_late = queue_memory_commit_if_late,
+	.recover = queue_memory_recover,
+	.stats = queue_memory_stats,
+	.close = queue_memory_close,
+};

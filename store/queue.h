@@ -1,0 +1,181 @@
+/*
+ * The job queue: the one seam between the job engine (supervisor/
+ * dispatch.c) and where jobs are kept. Behind it sit implementations that
+ * each keep a private state behind the same table of operations, chosen
+ * once at start-up from `store` (as redis's ae.c picks its backend):
+ *
+ *   memory   jobs live in this process; a stop drops what was unfinished;
+ *   sqlite   the same queues, plus a durable log (store.h) written by one
+ *            group commit per loop iteration, read back at start.
+ *
+ * A third (Redis, shared by several supervisors) plugs in here: dispatch
+ * never asks which implementation it runs on.
+ *
+ * Jobs (job.h) are objects in this process whatever the implementation:
+ * the queue owns every job it was given, except while the engine holds it
+ * between queue_claim() and queue_requeue() or queue_finished(); it frees
+ * a finished record past result_ttl or result_max. Each pool has a struct
+ * queue_pool, embedded in the core's pool and attached to the queue, that
+ * holds its counters and, for the implementations here, its FIFO.
+ *
+ * When each call happens, and what it may cost: every call runs on the
+ * supervisor's loop and none blocks it. push, claim, started, requeue,
+ * cancel, finished and lookup are in-memory operations; an implementation
+ * that writes somewhere does it in queue_commit(), which the supervisor
+ * calls once per loop iteration just before the loop blocks (a durable
+ * implementation's disk writes are bounded by what one iteration changed;
+ * a remote one would send them asynchronously). Whatever the queue decides
+ * on its own later (a commit queued pending submits, a delayed retry came
+ * due, a recovered job failed) it reports through struct queue_events.
+ *
+ * Errors follow the project's convention: a call that can fail for a
+ * user-visible reason returns -1 and sets an error code string (the remote
+ * protocol's: queue_full, store_error, ...) or an allocated cause.
+ */
+#ifndef MPSUP_QUEUE_H
+#define MPSUP_QUEUE_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/job.h"
+
+struct config;
+struct queue;
+struct queue_ack;
+
+/*
+ * One pool's part of the queue. The core embeds it in its pool and reads
+ * the counters; only the queue and job.c (its state counters) write it.
+ */
+struct queue_pool {
+	struct job_owner	 jobs;		/* first: see job_queue_pool() */
+	uint64_t		 submitted;	/* accepted, ever */
+	uint64_t		 retried;	/* attempts that were retried */
+	uint64_t		 rejected;	/* submits refused */
+	long			 max_queue;	/* queued + pending, at most */
+	int			 removed;	/* refuse and cancel: pool is gone */
+	size_t			 queue_len;	/* claimable now */
+	size_t			 pending_len;	/* submitted, awaiting commit */
+	struct job_list		 fifo;		/* claimable, oldest first */
+	struct queue_pool	*next;		/* the queue's list of pools */
+};
+
+/* The queue_pool a job belongs to (jobs is its first member). */
+static inline struct queue_pool *
+job_queue_pool(const struct job *job)
+{
+	return (struct queue_pool *)(void *)job->owner;
+}
+
+/* What the queue reports to the job engine (callbacks up). */
+struct queue_events {
+	/* Jobs of qp became claimable (a commit, a retry delay ran out). */
+	void	(*runnable)(struct queue_pool *qp, void *arg);
+	/*
+	 * The queue ends a job it holds on its own (its pool was removed
+	 * before a commit queued it; recovery found it out of attempts):
+	 * error is allocated (the engine takes it) or NULL.
+	 */
+	void	(*finish)(struct job *, enum job_state, char *error, void *arg);
+};
+
+/* How the queue fares (all 0 for memory). */
+struct queue_stats {
+	int			durable;
+	int			failing;	/* the last commit failed */
+	unsigned long long	commits;
+	unsigned long long	commit_errors;
+	size_t			segments;	/* rows in the segment log */
+};
+
+/*
+ * Open the queue that `store` names ("memory" or "sqlite:/abs/path";
+ * sync_full: synchronous=FULL). cfgp is the current config (result_ttl,
+ * result_max are read at each use, so a reload applies). NULL with *cause
+ * on failure (a held database names its holder's pid).
+ */
+struct queue	*queue_open(const char *store, int sync_full, struct ev_loop *,
+		    struct config *const *cfgp, const struct queue_events *,
+		    void *arg, char **cause);
+/* Free every job it holds and close what it opened. */
+void		 queue_close(struct queue *);
+/* Its name for logs and status ("memory", "sqlite"). */
+const char	*queue_name(const struct queue *);
+/* Whether jobs outlive the process (a stop keeps the unfinished ones). */
+int		 queue_durable(const struct queue *);
+/* Opened read-only: serves what it holds, every write fails. */
+int		 queue_readonly(const struct queue *);
+
+/* A pool's part joins (or leaves, once empty of claimable jobs) the queue. */
+void		 queue_pool_attach(struct queue *, struct queue_pool *,
+		    const char *name, int exec);
+void		 queue_pool_detach(struct queue *, struct queue_pool *);
+
+/*
+ * Accept a new job (job_new(&qp->jobs, ...)); the queue owns it from now
+ * on, also when this fails. Returns 0 if it is queued now, 1 if it is
+ * pending until the next commit (acknowledge it with queue_ack_new()), or
+ * -1 with *err = "queue_full" (the job is freed).
+ */
+int		 queue_push(struct queue *, struct queue_pool *, struct job *,
+		    const char **err);
+/* Whether a job still waits for the commit that accepts it. */
+int		 queue_job_pending(const struct queue *, const struct job *);
+/*
+ * Take up to max claimable jobs of qp, in order, into out; each leaves the
+ * queue until it is requeued or finished. Returns how many.
+ */
+size_t		 queue_claim(struct queue *, struct queue_pool *,
+		    struct job **out, size_t max);
+/* A claimed job was started (its attempt counts): record it before its line leaves. */
+void		 queue_started(struct queue *, struct job *);
+/*
+ * A claimed job goes back to the head of its queue, at once or after delay
+ * seconds (then queue_events.runnable says when); counts: the attempt it
+ * had counts (a retry, in the pool's "retried").
+ */
+void		 queue_requeue(struct queue *, struct job *, double delay,
+		    int counts);
+/* Take a queued (or delayed) job out of its queue; -1 if it is not there. */
+int		 queue_cancel(struct queue *, struct job *);
+/* A job reached its terminal state: keep its record for result_ttl. */
+void		 queue_finished(struct queue *, struct job *);
+/* Every claimable job of qp leaves the queue: call fn on each. */
+void		 queue_drain(struct queue *, struct queue_pool *,
+		    void (*fn)(struct job *, void *), void *arg);
+
+/* A job by id (queued, running or finished), or by idempotency key. */
+struct job	*queue_lookup(struct queue *, const char *id, size_t len);
+struct job	*queue_lookup_key(struct queue *, const char *key);
+
+/*
+ * Group commit (once per loop iteration): accept the pending submits and
+ * write the state changes that are due; `all` writes every change now
+ * (at exit). queue_commit_if_late() commits now if submits have waited
+ * for it too long (a long iteration).
+ */
+void		 queue_commit(struct queue *, int all);
+void		 queue_commit_if_late(struct queue *);
+/*
+ * Call cb(arg, NULL) once the pending jobs are committed, or cb(arg,
+ * message) if the commit failed (the jobs were then refused).
+ */
+struct queue_ack *queue_ack_new(struct queue *,
+		    void (*cb)(void *, const char *), void *arg);
+void		 queue_ack_cancel(struct queue *, struct queue_ack *);
+
+/*
+ * Load what the queue kept at start-up (pools attached, nothing runs yet):
+ * finished records, then the unfinished jobs in order; an interrupted one
+ * counts an attempt against max_attempts(qp). -1 with *cause.
+ */
+int		 queue_recover(struct queue *,
+		    unsigned (*max_attempts)(struct queue_pool *),
+		    char **cause);
+void		 queue_stats(const struct queue *, struct queue_stats *);
+/* Finished records kept now. */
+size_t		 queue_finished_count(const struct queue *);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * Inside the queue seam (see queue.h): the table of operations each
+ * implementation fills and the state every queue shares. Included only by
+ * the implementations in store/ (queue.c, queue_sqlite.c).
+ */
+#ifndef MPSUP_QUEUE_IMPL_H
+#define MPSUP_QUEUE_IMPL_H
+
+#include <sys/queue.h>
+
+#include "store/queue.h"
+
+struct store;
+
+/* One implementation: queue.h's calls, each with the meaning given there. */
+struct queue_ops {
+	const char	*name;
+	int		(*push)(struct queue *, struct queue_pool *,
+			    struct job *, const char **err);
+	int		(*job_pending)(const struct queue *, const struct job *);
+	size_t		(*claim)(struct queue *, struct queue_pool *,
+			    struct job **, size_t);
+	void		(*started)(struct queue *, struct job *);
+	void		(*requeue)(struct queue *, struct job *, double delay,
+			    int counts);
+	int		(*cancel)(struct queue *, struct job *);
+	void		(*finished)(struct queue *, struct job *);
+	/* A record leaves for good (pruned): free what the queue kept of it. */
+	void		(*forget)(struct queue *, struct job *);
+	struct job	*(*lookup)(struct queue *, const char *, size_t);
+	struct job	*(*lookup_key)(struct queue *, const char *);
+	void		(*commit)(struct queue *, int all);
+	void		(*commit_if_late)(struct queue *);
+	int		(*recover)(struct queue *,
+			    unsigned (*)(struct queue_pool *), char **);
+	void		(*stats)(const struct queue *, struct queue_stats *);
+	void		(*close)(struct queue *);
+};
+
+struct queue_ack {
+	TAILQ_ENTRY(queue_ack)	 entry;
+	void			(*cb)(void *, const char *);
+	void			*arg;
+};
+
+struct queue {
+	const struct queue_ops	*ops;
+	struct ev_loop		*loop;
+	struct config *const	*cfgp;
+	const struct queue_events *ev;
+	void			*arg;
+	struct queue_pool	*pools;		/* attached */
+	struct job_list		 finished;	/* oldest first */
+	size_t			 nfinished;
+	ev_timer		 prune_timer;
+	struct job_list		 delayed;	/* waiting to be retried */
+	TAILQ_HEAD(, queue_ack)	 acks;		/* waiting for a commit */
+	struct store		*store;		/* the durable log, or NULL */
+	int			 readonly;
+	void			*impl;		/* the implementation's own */
+};
+
+/* The memory implementation's operations, which the others build on. */
+extern const struct queue_ops queue_memory_ops;
+int		 queue_memory_push(struct queue *, struct queue_pool *,
+		    struct job *, const char **);
+size_t		 queue_memory_claim(struct queue *, struct queue_pool *,
+		    struct job **, size_t);
+void		 queue_memory_requeue(struct queue *, struct job *, double,
+		    int);
+int		 queue_memory_cancel(struct queue *, struct job *);
+void		 queue_memory_finished(struct queue *, struct job *);
+struct job	*queue_memory_lookup(struct queue *, const char *, size_t);
+struct job	*queue_memory_lookup_key(struct queue *, const char *);
+void		 queue_memory_close(struct queue *);
+/* Put an accepted job at the tail of its pool's FIFO. */
+void		 queue_memory_enqueue(struct queue *, struct queue_pool *,
+		    struct job *);
+/* The attached pool of that name (not removed), or NULL. */
+struct queue_pool *queue_pool_find(struct queue *, const char *name);
+/* Answer every waiting ack: cause NULL (committed) or the failure. */
+void		 queue_acks_done(struct queue *, const char *cause);
+/* Whether a submit to qp would overflow its max_queue. */
+int		 queue_full(const struct queue_pool *);
+
+/* The SQLite implementation (queue_sqlite.c): opens the log, sets ops. */
+int		 queue_sqlite_open(struct queue *, const char *spec,
+		    int sync_full, char **cause);
+
+#endif

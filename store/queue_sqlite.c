@@ -1,0 +1,566 @@
+/*
+ * The SQLite queue (see queue.h and store.h): the memory queues, plus a
+ * durable log of every job's record, written by group commit.
+ *
+ * A submitted job waits in the pending list, out of every queue and out
+ * of the id table, until the commit (once per loop iteration, before the
+ * workers' job lines are written) has written it together with the state
+ * changes that are due: only then is it queued, counted and acknowledged.
+ * A failed commit refuses the pending jobs (counted as rejected) and keeps
+ * the state changes of acknowledged jobs for the next attempt.
+ *
+ * At start, recovery loads the log's jobs back into the queues and the
+ * finished records.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "store/queue.h"
+#include "store/queue_impl.h"
+#include "store/store.h"
+
+/* After a failed commit, state changes alone are retried this much later. */
+#define QUEUE_SQLITE_RETRY	0.25
+/*
+ * A job's end, and the deletion of dead segments, acknowledge nothing, so
+ * when no job started they wait this long at most for a commit to go in.
+ * (A start is never delayed: see queue_sqlite_commit.)
+ */
+#define QUEUE_SQLITE_DELAY	0.01
+/*
+ * Submits wait for the commit at the end of the loop iteration, or this
+ * long at most when one iteration runs longer (many busy clients).
+ */
+#define QUEUE_SQLITE_COMMIT_MAX	0.005
+
+/* The SQLite queue's own state (queue->impl). */
+struct queue_sqlite {
+	struct queue		*q;
+	struct store		*store;
+	struct job_list		 pending;	/* submitted, not committed */
+	uint64_t		*putseg;	/* segment of each record put */
+	size_t			 putseg_cap;
+	int			 failing;	/* the last commit failed */
+	double			 failed_log_at;
+	size_t			 refused;	/* since the last log line */
+	ev_timer		 retry_timer;
+	ev_timer		 delay_timer;	/* state changes are due */
+	int			 changes_due;
+	double			 pending_since;	/* first pending submit */
+	unsigned long long	 commits;
+	unsigned long long	 commit_errors;
+	int			 started;	/* a job started since */
+	ev_timer		 run_timer;	/* dispatch what was committed */
+};
+
+static void	queue_sqlite_retry_cb(struct ev_loop *, ev_timer *, int);
+static void	queue_sqlite_delay_cb(struct ev_loop *, ev_timer *, int);
+static void	queue_sqlite_run_cb(struct ev_loop *, ev_timer *, int);
+
+#define QS(q)	((struct queue_sqlite *)(q)->impl)
+
+static int
+queue_sqlite_push(struct queue *q, struct queue_pool *qp, struct job *job,
+    const char **err)
+{
+	struct queue_sqlite	*qs = QS(q);
+
+	if (queue_full(qp)) {
+		qp->rejected++;
+		*err = "queue_full";
+		job_free(job);
+		return -1;
+	}
+	if (TAILQ_EMPTY(&qs->pending))
+		qs->pending_since = ev_time();
+	TAILQ_INSERT_TAIL(&qs->pending, job, entry);
+	qp->pending_len++;
+	return 1;
+}
+
+static int
+queue_sqlite_job_pending(const struct queue *q, const struct job *job)
+{
+	return job->seg == 0;
+}
+
+/* Fill a store record from a job (strings borrowed from it). */
+static void
+queue_sqlite_record(const struct job *job, struct store_record *r)
+{
+	memcpy(r->id, job->id, JOB_ID_LEN + 1);
+	r->pool = job->owner->name;
+	r->state = job->state;
+	r->attempts = job->attempts;
+	r->worker = job->worker;
+	r->truncated = job->truncated;
+	r->submitted_at = job->submitted_at;
+	r->started_at = job->started_at;
+	r->finished_at = job->finished_at;
+	/* A finished job's data is never sent again. */
+	r->data = job_state_terminal(job->state) ? "" : job->data;
+	r->data_len = job_state_terminal(job->state) ? 0 : job->data_len;
+	r->result = job->result;
+	r->error = job->error;
+	r->key = job->key;
+}
+
+/* Put a job's record into the store; its segment goes in qs->putseg[i]. */
+static int
+queue_sqlite_put(struct queue_sqlite *qs, const struct job *job, size_t i,
+    char **cause)
+{
+	struct store_record	r;
+
+	if (i == qs->putseg_cap) {
+		qs->putseg_cap = qs->putseg_cap ? qs->putseg_cap * 2 : 1024;
+		qs->putseg = xreallocarray(qs->putseg, qs->putseg_cap,
+		    sizeof *qs->putseg);
+	}
+	queue_sqlite_record(job, &r);
+	return store_put(qs->store, &r, &qs->putseg[i], cause);
+}
+
+/*
+ * Write into the store's transaction the changed jobs (when `changes`)
+ * and the pending ones, in that order, and commit.
+ */
+static int
+queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
+{
+	struct job	**changed, *job;
+	size_t		  n, i, k = 0;
+
+	changed = job_changed_list(&n);
+	for (i = 0; changes && i < n; i++)
+		if (queue_sqlite_put(qs, changed[i], k++, cause) == -1)
+			return -1;
+	TAILQ_FOREACH(job, &qs->pending, entry)
+		if (queue_sqlite_put(qs, job, k++, cause) == -1)
+			return -1;
+	return store_commit(qs->store, cause);
+}
+
+/* The commit of the pending jobs failed: refuse them, answer store_error. */
+static void
+queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
+{
+	struct queue		*q = qs->q;
+	struct queue_pool	*qp;
+	struct job		*job;
+	double			 now = ev_now(q->loop);
+	size_t			 n = 0;
+
+	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
+		TAILQ_REMOVE(&qs->pending, job, entry);
+		qp = job_queue_pool(job);
+		qp->pending_len--;
+		qp->rejected++;
+		job_free(job);
+		n++;
+	}
+	/* One line per failure episode, then one every 10 s at most. */
+	qs->refused += n;
+	if (!qs->failing || now - qs->failed_log_at >= 10.0) {
+		log_warnx("store: %s (%zu submitted job%s refused with "
+		    "store_error%s)", cause, qs->refused, qs->refused == 1 ? "" :
+		    "s", q->readonly ? "" : "; state changes are "
+		    "kept for the next commit");
+		qs->failed_log_at = now;
+		qs->refused = 0;
+	}
+	qs->failing = 1;
+	queue_acks_done(q, cause);
+	if (!ev_is_active(&qs->retry_timer)) {
+		ev_timer_set(&qs->retry_timer, QUEUE_SQLITE_RETRY, 0);
+		ev_timer_start(q->loop, &qs->retry_timer);
+	}
+}
+
+/*
+ * Whether this commit writes the state changes: they are due when a job
+ * started since the last write, or QUEUE_SQLITE_DELAY passed since the
+ * first change; `all` writes them now.
+ */
+static int
+queue_sqlite_changes_due(struct queue_sqlite *qs, int all, size_t nchanged)
+{
+	if (nchanged == 0 && !store_has_garbage(qs->store))
+		return 0;
+	if (all || qs->changes_due || qs->started)
+		return 1;
+	if (!ev_is_active(&qs->delay_timer)) {
+		ev_timer_set(&qs->delay_timer, QUEUE_SQLITE_DELAY, 0);
+		ev_timer_start(qs->q->loop, &qs->delay_timer);
+	}
+	return 0;
+}
+
+/* After a commit: each job's new record supersedes the one it had. */
+static size_t
+queue_sqlite_supersede(struct queue_sqlite *qs, struct job **changed,
+    size_t nchanged)
+{
+	size_t	i;
+
+	for (i = 0; i < nchanged; i++) {
+		store_release(qs->store, changed[i]->seg);
+		changed[i]->seg = qs->putseg[i];
+	}
+	job_changed_clear();
+	qs->changes_due = 0;
+	qs->started = 0;
+	ev_timer_stop(qs->q->loop, &qs->delay_timer);
+	return nchanged;
+}
+
+/* After a commit: the pending jobs are accepted; 1 if one was queued. */
+static int
+queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
+{
+	struct queue		*q = qs->q;
+	struct queue_pool	*qp;
+	struct job		*job;
+	int			 queued = 0;
+
+	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
+		TAILQ_REMOVE(&qs->pending, job, entry);
+		qp = job_queue_pool(job);
+		qp->pending_len--;
+		job->seg = qs->putseg[k++];
+		if (qp->removed) {
+			qp->submitted++;
+			qp->jobs.state[JOB_QUEUED]++;
+			job_table_add(job);
+			q->ev->finish(job, JOB_CANCELLED, xstrdup("pool removed "
+			    "by a configuration reload"), q->arg);
+			continue;
+		}
+		queue_memory_enqueue(q, qp, job);
+		queued = 1;
+	}
+	return queued;
+}
+
+/*
+ * One group commit: the pending submits go in one transaction, together
+ * with the state changes and the deletion of dead segments when these are
+ * due. After a failure, an iteration with no new submit does not try again
+ * before the retry timer. The pending jobs are refused if it fails.
+ */
+static void
+queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
+{
+	struct queue	*q = qs->q;
+	struct job	**changed;
+	size_t		  nchanged, k = 0;
+	char		 *cause = NULL;
+	int		  changes;
+
+	changed = job_changed_list(&nchanged);
+	changes = queue_sqlite_changes_due(qs, all, nchanged);
+	if (TAILQ_EMPTY(&qs->pending) && !changes)
+		return;
+	if (TAILQ_EMPTY(&qs->pending) && ev_is_active(&qs->retry_timer) && !all)
+		return;
+	if (queue_sqlite_write(qs, changes, &cause) == -1) {
+		store_rollback(qs->store);
+		qs->commit_errors++;
+		queue_sqlite_failed(qs, cause);
+		free(cause);
+		return;
+	}
+	qs->commits++;
+	if (qs->failing) {
+		log_info("store: commits succeed again");
+		qs->failing = 0;
+		ev_timer_stop(q->loop, &qs->retry_timer);
+	}
+	if (changes)
+		k = queue_sqlite_supersede(qs, changed, nchanged);
+	/* Their starts go in the next commit, before they reach a worker. */
+	if (queue_sqlite_accept(qs, k) && !ev_is_active(&qs->run_timer)) {
+		ev_timer_set(&qs->run_timer, 0, 0);
+		ev_timer_start(q->loop, &qs->run_timer);
+	}
+	queue_acks_done(q, NULL);
+}
+
+/* The next loop turn: the jobs the last commit queued can be claimed. */
+static void
+queue_sqlite_run_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct queue		*q = t->data;
+	struct queue_pool	*qp;
+
+	for (qp = q->pools; qp != NULL; qp = qp->next)
+		if (qp->queue_len > 0)
+			q->ev->runnable(qp, q->arg);
+}
+
+/*
+ * A job is written to its worker's pipe only after the commit that
+ * records its start (the prepare watcher commits, then flushes): so a
+ * job that was running when mpsup died always has that attempt counted,
+ * and a job that kills mpsup cannot do it forever. Starts are therefore
+ * never delayed, and the jobs a commit queued are handed to workers in
+ * the next loop turn, whose commit records their starts.
+ */
+static void
+queue_sqlite_commit(struct queue *q, int all)
+{
+	queue_sqlite_commit_once(QS(q), all);
+}
+
+static void
+queue_sqlite_started(struct queue *q, struct job *job)
+{
+	QS(q)->started = 1;
+}
+
+static void
+queue_sqlite_stats(const struct queue *q, struct queue_stats *st)
+{
+	const struct queue_sqlite	*qs = QS(q);
+
+	st->durable = 1;
+	st->failing = qs->failing;
+	st->commits = qs->commits;
+	st->commit_errors = qs->commit_errors;
+	st->segments = store_segments(qs->store);
+}
+
+static void
+queue_sqlite_commit_if_late(struct queue *q)
+{
+	struct queue_sqlite	*qs = QS(q);
+
+	if (!TAILQ_EMPTY(&qs->pending) &&
+	    ev_time() - qs->pending_since >= QUEUE_SQLITE_COMMIT_MAX)
+		queue_sqlite_commit_once(qs, 0);
+}
+
+static void
+queue_sqlite_delay_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	/* The next loop iteration writes them (see queue_sqlite_commit). */
+	((struct queue_sqlite *)t->data)->changes_due = 1;
+}
+
+static void
+queue_sqlite_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	/* The next loop iteration commits (see queue_sqlite_commit). */
+}
+
+static void
+queue_sqlite_forget(struct queue *q, struct job *job)
+{
+	if (job->seg != 0)
+		store_release(QS(q)->store, job->seg);
+}
+
+struct queue_sqlite_recovery {
+	struct queue	*q;
+	unsigned	(*max_attempts)(struct queue_pool *);
+	size_t		 queued, interrupted, failed, unknown;
+};
+
+/* A job as the store has it, known again but in no list yet. */
+static struct job *
+queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
+{
+	struct job	*job;
+
+	job = job_new(&qp->jobs, r->data, r->data_len, r->submitted_at);
+	memcpy(job->id, r->id, JOB_ID_LEN + 1);
+	job_id_seen(job->id);
+	job->state = (uint8_t)r->state;
+	job->attempts = (uint16_t)r->attempts;
+	job->worker = (int16_t)r->worker;
+	job->truncated = r->truncated != 0;
+	job->started_at = r->started_at;
+	job->finished_at = r->finished_at;
+	job->result = r->result != NULL ? xstrdup(r->result) : NULL;
+	job->error = r->error != NULL ? xstrdup(r->error) : NULL;
+	job->seg = r->seg;
+	if (r->key != NULL && job_key_find(r->key) == NULL)
+		job_key_set(job, r->key);
+	qp->submitted++;
+	qp->jobs.state[job->state]++;
+	job_table_add(job);
+	return job;
+}
+
+/*
+ * A queued job goes back to the tail of its queue (records come in id
+ * order, which is submission order). A job that was running when mpsup
+ * died has had that attempt counted when it was sent: it is retried, or
+ * fails if that was its last attempt.
+ */
+static void
+queue_sqlite_recover_unfinished(struct queue_sqlite_recovery *rc,
+    struct queue_pool *qp, const struct store_record *r)
+{
+	struct queue	*q = rc->q;
+	struct job	*job;
+	double		 now = ev_now(q->loop);
+
+	job = queue_sqlite_restore(qp, r);
+	if (job->state == JOB_RUNNING) {
+		job->worker = -1;
+		if (job->attempts >= rc->max_attempts(qp)) {
+			free(job->error);
+			xasprintf(&job->error, "mpsup stopped while the job was "
+			    "running (after %u attempt%s)", job->attempts,
+			    job->attempts == 1 ? "" : "s");
+			job_set_state(job, JOB_FAILED, now);
+			queue_memory_finished(q, job);
+			rc->failed++;
+			return;
+		}
+		qp->retried++;
+		job_set_state(job, JOB_QUEUED, now);
+		rc->interrupted++;
+	} else
+		rc->queued++;
+	TAILQ_INSERT_TAIL(&qp->fifo, job, entry);
+	qp->queue_len++;
+}
+
+static void
+queue_sqlite_recover_cb(const struct store_record *r, void *arg)
+{
+	struct queue_sqlite_recovery	*rc = arg;
+	struct queue			*q = rc->q;
+	struct queue_pool		*qp;
+
+	if ((qp = queue_pool_find(q, r->pool)) == NULL ||
+	    r->state < JOB_QUEUED || r->state >= JOB_NSTATES) {
+		rc->unknown++;
+		return;
+	}
+	if (job_table_find(r->id, JOB_ID_LEN) != NULL) {
+		store_release(QS(q)->store, r->seg);
+		return;
+	}
+	if (r->state == JOB_QUEUED || r->state == JOB_RUNNING) {
+		queue_sqlite_recover_unfinished(rc, qp, r);
+		return;
+	}
+	/* A finished record is kept until result_ttl after it finished. */
+	if (r->finished_at + (*q->cfgp)->result_ttl <= ev_now(q->loop)) {
+		store_release(QS(q)->store, r->seg);
+		return;
+	}
+	queue_memory_finished(q, queue_sqlite_restore(qp, r));
+}
+
+/*
+ * Read the store back before anything is served: finished records first
+ * (in order of finish time, so that retention prunes the oldest), then
+ * the unfinished jobs in submission order.
+ */
+static int
+queue_sqlite_recover(struct queue *q,
+    unsigned (*max_attempts)(struct queue_pool *), char **cause)
+{
+	struct queue_sqlite_recovery	 rc;
+	size_t				 kept;
+
+	memset(&rc, 0, sizeof rc);
+	rc.q = q;
+	rc.max_attempts = max_attempts;
+	if (store_load(QS(q)->store, (size_t)(*q->cfgp)->result_max,
+	    queue_sqlite_recover_cb, &rc, cause) == -1)
+		return -1;
+	/*
+	 * A pruned record may come back (its segment held others still
+	 * kept) and be pruned again at once: count what is kept.
+	 */
+	kept = q->nfinished;
+	if (rc.queued + rc.interrupted + rc.failed + kept > 0)
+		log_info("store: recovered %zu queued job%s, %zu interrupted "
+		    "(retried), %zu failed after their last attempt; %zu "
+		    "finished record%s kept", rc.queued,
+		    rc.queued == 1 ? "" : "s", rc.interrupted, rc.failed, kept,
+		    kept == 1 ? "" : "s");
+	if (rc.unknown > 0)
+		log_warnx("store: %zu job%s of pools not in the config left "
+		    "untouched in the store", rc.unknown,
+		    rc.unknown == 1 ? "" : "s");
+	return 0;
+}
+
+/* Drop the uncommitted submits, then what the memory queues hold. */
+static void
+queue_sqlite_close(struct queue *q)
+{
+	struct queue_sqlite	*qs = QS(q);
+	struct job		*job;
+
+	ev_timer_stop(q->loop, &qs->retry_timer);
+	ev_timer_stop(q->loop, &qs->delay_timer);
+	ev_timer_stop(q->loop, &qs->run_timer);
+	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
+		TAILQ_REMOVE(&qs->pending, job, entry);
+		job_free(job);
+	}
+	free(qs->putseg);
+	job_changed_track(0);
+	store_close(qs->store);
+	free(qs);
+	queue_memory_close(q);
+}
+
+/* What SQLite changes of the memory queue: acceptance, log, recovery. */
+static const struct queue_ops queue_sqlite_ops = {
+	.name = "sqlite",
+	.push = queue_sqlite_push,
+	.job_pending = queue_sqlite_job_pending,
+	.claim = queue_memory_claim,
+	.started = queue_sqlite_started,
+	.requeue = queue_memory_requeue,
+	.cancel = queue_memory_cancel,
+	.finished = queue_memory_finished,
+	.forget = queue_sqlite_forget,
+	.lookup = queue_memory_lookup,
+	.lookup_key = queue_memory_lookup_key,
+	.commit = queue_sqlite_commit,
+	.commit_if_late = queue_sqlite_commit_if_late,
+	.recover = queue_sqlite_recover,
+	.stats = queue_sqlite_stats,
+	.close = queue_sqlite_close,
+};
+
+int
+queue_sqlite_open(struct queue *q, const char *spec, int sync_full,
+    char **cause)
+{
+	struct queue_sqlite	*qs;
+	struct store		*store;
+
+	if ((store = store_open(spec, sync_full, cause)) == NULL)
+		return -1;
+	qs = xcalloc(1, sizeof *qs);
+	qs->q = q;
+	qs->store = store;
+	TAILQ_INIT(&qs->pending);
+	ev_timer_init(&qs->retry_timer, queue_sqlite_retry_cb, 0, 0);
+	ev_timer_init(&qs->delay_timer, queue_sqlite_delay_cb, 0, 0);
+	ev_timer_init(&qs->run_timer, queue_sqlite_run_cb, 0, 0);
+	qs->retry_timer.data = qs->delay_timer.data = qs;
+	qs->run_timer.data = q;
+	q->impl = qs;
+	q->store = store;
+	q->readonly = store_readonly(store);
+	q->ops = &queue_sqlite_ops;
+	/* A read-only store can take no state change: none is kept. */
+	job_changed_track(!q->readonly);
+	return 0;
+}
