@@ -300,7 +300,8 @@ worker_stream_drain_now(struct worker_stream *ws)
 	}
 }
 
-void
+/* Read whatever its log pipes hold right now (before a result lands). */
+static void
 worker_drain_logs(struct worker *w)
 {
 	worker_stream_drain_now(&w->out);

@@ -96,8 +96,6 @@ void		 worker_send_job(struct worker *, const char *id, size_t idlen,
 int		 worker_send_cancel(struct worker *, const char *id);
 /* Write every worker's queued job lines (once per loop iteration). */
 void		 worker_flush_all(struct worker_env *);
-/* Read whatever its log pipes hold right now (before a result lands). */
-void		 worker_drain_logs(struct worker *);
 
 int		 worker_alive(const struct worker *);
 int		 worker_index(const struct worker *);

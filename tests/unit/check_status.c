@@ -1,8 +1,7 @@
 /*
  * Unit tests for the status document and the Prometheus exposition, on a
- * supervisor assembled by hand through the core's seams (a real config
- * file, the memory queue, the job engine, pools whose workers are never
- * started), so every job count is known exactly.
+ * supervisor assembled by hand through the core's seams (core_fixture.h:
+ * pools whose workers are never started), so every job count is known.
  */
 #include "config.h"
 
@@ -12,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/buf.h"
 #include "config/config.h"
@@ -22,86 +20,20 @@
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"
+#include "tests/unit/core_fixture.h"
 
-static char		 dir[] = "/tmp/check_status.XXXXXX";
-static struct supervisor sv;
-
-static void
-noop_cb(void *arg)
-{
-}
-
-static void
-noop_stopped_cb(void *arg, struct pool *pool)
-{
-}
-
-/* A supervisor with pools "a" (stream, 2 workers) and "b" (exec), not started. */
+/* Pools "a" (stream, 2 workers) and "b" (exec), not started. */
 static void
 setup(void)
 {
-	struct config_errors	 errs = { NULL, 0 };
-	char			 path[256];
-	char			*cause = NULL;
-	FILE			*f;
-	size_t			 i;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/pool.ini", dir);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	fprintf(f, "[supervisor]\nlisten = unix:%s/s.sock\nstatus =\n"
-	    "[pool:a]\ntype = stream\ncommand = cat\nworkers = 2\n"
-	    "max_queue = 5\n[pool:b]\ntype = exec\nworkers = 1\n", dir);
-	fclose(f);
-	memset(&sv, 0, sizeof sv);
-	sv.cfg = config_load(path, &errs);
-	for (i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.msgs[i]);
-	ck_assert_ptr_nonnull(sv.cfg);
-	config_errors_free(&errs);
-	sv.loop = ev_loop_new(EVFLAG_AUTO);
-	sv.started_at = ev_now(sv.loop);
-	sv.queue = queue_open("memory", 0, sv.loop, &sv.cfg,
-	    &dispatch_queue_events, NULL, &cause);
-	ck_assert_ptr_nonnull(sv.queue);
-	sv.wenv.loop = sv.loop;
-	sv.wenv.self_exe = "/bin/false";
-	sv.wenv.dir = sv.cfg->dir;
-	sv.wenv.log_max_line = 1024;
-	sv.wenv.max_message = 1024;
-	sv.denv.loop = sv.loop;
-	sv.denv.cfg = &sv.cfg;
-	sv.denv.pools = &sv.pools;
-	sv.denv.npools = &sv.npools;
-	sv.denv.stopping = &sv.stopping;
-	sv.denv.wenv = &sv.wenv;
-	sv.denv.queue = sv.queue;
-	sv.denv.job_ended = noop_cb;
-	sv.denv.pool_stopped = noop_stopped_cb;
-	dispatch_init(&sv.denv);
-	sv.npools = sv.cfg->npools;
-	sv.pools = calloc(sv.npools, sizeof *sv.pools);
-	for (i = 0; i < sv.npools; i++)
-		sv.pools[i] = pool_new(sv.cfg->pools[i], &dispatch_pool_events,
-		    &sv.wenv, sv.queue);
+	fixture_start("[pool:a]\ntype = stream\ncommand = cat\nworkers = 2\n"
+	    "max_queue = 5\n[pool:b]\ntype = exec\nworkers = 1\n");
 }
 
 static void
 teardown(void)
 {
-	char	cmd[300];
-	size_t	i;
-
-	dispatch_shutdown();
-	queue_close(sv.queue);
-	for (i = 0; i < sv.npools; i++)
-		pool_free(sv.pools[i]);
-	free(sv.pools);
-	ev_loop_destroy(sv.loop);
-	config_free(sv.cfg);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	strcpy(dir, "/tmp/check_status.XXXXXX");
+	fixture_stop();
 }
 
 /* The status document, parsed. */
@@ -112,7 +44,7 @@ status_doc(const char *filter)
 	json_error_t	 e;
 	json_t		*doc;
 
-	status_append(&sv, &b, filter);
+	status_append(&fx, &b, filter);
 	doc = json_loadb(buf_head(&b), buf_used(&b), 0, &e);
 	if (doc == NULL)
 		ck_abort_msg("status is not JSON: %s: %.*s", e.text,
@@ -183,7 +115,7 @@ END_TEST
 
 START_TEST(test_status_counts_hold_the_invariant)
 {
-	struct pool	*a = sv.pools[0];
+	struct pool	*a = fx.pools[0];
 	struct job	*jobs[6];
 	const char	*err = NULL;
 	json_t		*doc, *pa;
@@ -222,9 +154,9 @@ START_TEST(test_metrics_follow_the_exposition_format)
 	const char	*err = NULL;
 	size_t		 nsamples = 0;
 
-	ck_assert_ptr_nonnull(dispatch_submit(sv.pools[1], "{\"args\":[]}", 11,
+	ck_assert_ptr_nonnull(dispatch_submit(fx.pools[1], "{\"args\":[]}", 11,
 	    NULL, &err));
-	metrics_append(&sv, &b, 3);
+	metrics_append(&fx, &b, 3);
 	buf_append(&b, "", 1);
 	text = strdup(buf_head(&b));
 	seen = calloc(1, buf_used(&b) + 2);
