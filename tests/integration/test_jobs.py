@@ -6,16 +6,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (Supervisor, check_invariant, connect,  # noqa: E402
-                     pid_alive, request, rss_kib, run_tests, wait_for,
-                     worker_pids, write)
+from harness import (Supervisor, check_invariant, config,  # noqa: E402
+                     connect, pid_alive, request, rss_kib, run_tests,
+                     wait_for, worker_pids, write)
 
-HEAD = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-legacy_md5 = yes
-"""
+HEAD = config("supervisor", legacy_md5="yes")
 
 # A stdlib-only stream worker: doubles numbers, crashes or sleeps on demand.
 PY_WORKER = r'''
@@ -43,13 +38,8 @@ for line in sys.stdin:
 
 def stream_pool(tmp, extra="", workers=2):
     write(os.path.join(tmp, "w.py"), PY_WORKER)
-    return HEAD + """
-[pool:py]
-type = stream
-workers = %d
-command = %s w.py
-%s
-""" % (workers, sys.executable, extra)
+    return HEAD + config("pool_python", name="py", workers=workers,
+                         extra=extra)
 
 
 def test_exec_job_reports_exit_output_and_signal(tmp):
