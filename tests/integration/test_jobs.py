@@ -300,7 +300,7 @@ def test_dynamic_pool_grows_with_backlog_and_retires_idle_workers(tmp):
                      "idle_timeout = 500ms\n")
     c = connect(tmp)
     sup.wait_log("pool dyn: started 1 exec worker")
-    assert len(worker_pids(sup, "dyn")) == 1
+    wait_for(lambda: len(worker_pids(sup, "dyn")) == 1, what="1 worker")
     ids = [request(c, {"op": "submit", "pool": "dyn", "shell": "sleep 0.6"})["id"] for _ in range(3)]
     wait_for(lambda: len(worker_pids(sup, "dyn")) == 3, timeout=3, what="3 workers")
     for jid in ids:
@@ -315,8 +315,9 @@ def test_sighup_reload_adds_removes_and_rolls_pools(tmp):
     base = stream_pool(tmp, "env = VERSION=1", workers=2) + "[pool:old]\ntype = exec\nworkers = 1\n"
     sup = Supervisor(tmp, base)
     c = connect(tmp)
-    before = set(worker_pids(sup, "py"))
-    assert len(before) == 2
+    # The listener is up before the pools start: wait for both workers.
+    before = set(wait_for(lambda: (lambda p: p if len(p) == 2 else None)(
+        worker_pids(sup, "py")), what="2 py workers"))
     # Queue work on the pool that will change, so the roll must keep it.
     request(c, {"op": "pause", "pool": "py"})
     ids = request(c, {"op": "submit_many", "pool": "py",
