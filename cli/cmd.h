@@ -1,5 +1,5 @@
 /*
- * Subcommands of the mpsup binary, one file each (supervisor/cmd_*.c).
+ * Subcommands of the mpsup binary, one file each (cli/cmd_*.c).
  * Each takes its own argv (argv[0] is the subcommand's name) and returns
  * the process exit status: 0 success, 1 failed, 2 usage or config error,
  * 3 cannot connect or authenticate.

@@ -18,9 +18,17 @@
 #define RESULT_USAGE \
 	"usage: mpsup result " CONN_USAGE " [-w] [-t SECS] JOBID\n"
 
-/* Run `mpsup result`; returns the exit status. */
-int
-cmd_result(int argc, char **argv)
+/* What the command line asks for. */
+struct result_args {
+	struct cli_conn_options	 opts;
+	const char		*id;
+	double			 timeout;	/* 0: none */
+	int			 wait;
+};
+
+/* Parse the command line; returns -1 to go on, else the exit status. */
+static int
+result_parse(int argc, char **argv, struct result_args *a)
 {
 	static const struct option longopts[] = {
 		CONN_LONGOPTS,
@@ -29,31 +37,25 @@ cmd_result(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cli_conn_options	 opts = { NULL, NULL, NULL };
-	struct cli_conn		*c;
-	struct cli_conn_reply	*reply;
-	struct jsontext_span	 job;
-	json_t			*req;
-	const char		*err;
-	double			 timeout = 0;
-	int			 ch, wait = 0, rv;
+	const char	*err;
+	int		 ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, CONN_OPTSTRING "ht:w", longopts,
 	    NULL)) != -1) {
-		if (cli_conn_option(&opts, ch, optarg))
+		if (cli_conn_option(&a->opts, ch, optarg))
 			continue;
 		switch (ch) {
 		case 'w':
-			wait = 1;
+			a->wait = 1;
 			break;
 		case 't':
-			if (parse_duration(optarg, &timeout, &err) == -1) {
+			if (parse_duration(optarg, &a->timeout, &err) == -1) {
 				fprintf(stderr, "mpsup: -t %s: %s\n", optarg,
 				    err);
 				return 2;
 			}
-			if (timeout <= 0) {
+			if (a->timeout <= 0) {
 				fprintf(stderr, "mpsup: -t %s: must be more "
 				    "than 0\n", optarg);
 				return 2;
@@ -70,34 +72,23 @@ cmd_result(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || argv[optind][0] == '\0' ||
-	    (timeout > 0 && !wait)) {
-		if (timeout > 0 && !wait)
+	    (a->timeout > 0 && !a->wait)) {
+		if (a->timeout > 0 && !a->wait)
 			fprintf(stderr, "mpsup: -t needs -w\n");
 		fprintf(stderr, RESULT_USAGE);
 		return 2;
 	}
+	a->id = argv[optind];
+	return -1;
+}
 
-	req = json_pack("{s:s, s:s}", "op", "result", "id", argv[optind]);
-	if (req == NULL) {
-		fprintf(stderr, "mpsup: result: JOBID is not valid UTF-8\n");
-		return 2;
-	}
-	if ((rv = cli_conn_open(&opts, 0, &c)) != 0) {
-		json_decref(req);
-		return rv;
-	}
-	if (wait) {
-		json_object_set_new(req, "wait", json_true());
-		if (timeout > 0)
-			json_object_set_new(req, "timeout",
-			    cli_conn_json_seconds(timeout));
-	}
-	reply = cli_conn_request(c, req,
-	    cli_conn_wait_timeout_ms(wait, timeout));
-	cli_conn_close(c);
-	if (reply == NULL)
-		return 1;
-	rv = 1;
+/* Print the job record of a reply; returns the exit status. */
+static int
+result_print(struct cli_conn_reply *reply)
+{
+	struct jsontext_span	job;
+	int			rv = 1;
+
 	if (!reply->ok)
 		cli_conn_reply_error(reply);
 	else if (!cli_conn_reply_get(reply, "job", &job) ||
@@ -108,10 +99,46 @@ cmd_result(int argc, char **argv)
 		cli_conn_print_span(stdout, &job);
 		rv = 0;
 	}
-	cli_conn_reply_free(reply);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		rv = 1;
 	}
+	return rv;
+}
+
+/* Run `mpsup result`; returns the exit status. */
+int
+cmd_result(int argc, char **argv)
+{
+	struct result_args	 a = { { NULL, NULL, NULL }, NULL, 0, 0 };
+	struct cli_conn		*c;
+	struct cli_conn_reply	*reply;
+	json_t			*req;
+	int			 rv;
+
+	if ((rv = result_parse(argc, argv, &a)) != -1)
+		return rv;
+	req = json_pack("{s:s, s:s}", "op", "result", "id", a.id);
+	if (req == NULL) {
+		fprintf(stderr, "mpsup: result: JOBID is not valid UTF-8\n");
+		return 2;
+	}
+	if ((rv = cli_conn_open(&a.opts, 0, &c)) != 0) {
+		json_decref(req);
+		return rv;
+	}
+	if (a.wait) {
+		json_object_set_new(req, "wait", json_true());
+		if (a.timeout > 0)
+			json_object_set_new(req, "timeout",
+			    cli_conn_json_seconds(a.timeout));
+	}
+	reply = cli_conn_request(c, req,
+	    cli_conn_wait_timeout_ms(a.wait, a.timeout));
+	cli_conn_close(c);
+	if (reply == NULL)
+		return 1;
+	rv = result_print(reply);
+	cli_conn_reply_free(reply);
 	return rv;
 }

@@ -1,5 +1,7 @@
 /*
- * Configuration loading (see config.h).
+ * Configuration loading (see config.h): the line reader, sections and the
+ * inih handler. The keys themselves are in config_keys.c, the checks
+ * across keys in config_validate.c (config_impl.h joins the three).
  *
  * Debian's inih is built with a 200-byte line buffer and calls its handler
  * without line numbers, so we feed it through our own line reader: the
@@ -13,136 +15,23 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include <ini.h>
 
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "config/config_impl.h"
 #include "config/parse.h"
 
-#define CONFIG_MAX_POOLS	256
-#define CONFIG_MAX_WORKERS	4096
-
-enum key_type {
-	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,
-	KT_SIGNAL, KT_CHOICE, KT_SPECIAL,
-};
-
-enum section_kind { SECT_NONE, SECT_SUPERVISOR, SECT_POOL, SECT_SKIP };
-
-struct key_def {
-	const char		*name;
-	enum section_kind	 sect;
-	enum key_type		 type;
-	size_t			 off;
-	long			 min, max;
-	const char *const	*choices;
-};
-
-static const char *const log_format_choices[] = { "text", "json", NULL };
-static const char *const store_sync_choices[] = { "normal", "full", NULL };
-static const char *const type_choices[] = { "exec", "stream", NULL };
-static const char *const output_choices[] = { "log", "capture", "both", NULL };
-static const char *const job_fds_choices[] = { "stdio", "3,4", NULL };
-
-#define SUP(n, t, f, lo, hi, c) \
-	{ n, SECT_SUPERVISOR, t, offsetof(struct config, f), lo, hi, c }
-#define POOL(n, t, f, lo, hi, c) \
-	{ n, SECT_POOL, t, offsetof(struct pool_config, f), lo, hi, c }
-
-static const struct key_def key_defs[] = {
-	SUP("listen", KT_SPECIAL, listen, 0, 0, NULL),
-	SUP("authkey_file", KT_PATH, authkey_file, 0, 0, NULL),
-	SUP("admin_authkey_file", KT_PATH, admin_authkey_file, 0, 0, NULL),
-	SUP("legacy_md5", KT_BOOL, legacy_md5, 0, 0, NULL),
-	SUP("status", KT_SPECIAL, status, 0, 0, NULL),
-	SUP("status_token_file", KT_PATH, status_token_file, 0, 0, NULL),
-	SUP("log", KT_SPECIAL, log, 0, 0, NULL),
-	SUP("log_format", KT_CHOICE, log_format, 0, 0, log_format_choices),
-	SUP("log_max_line", KT_SIZE, log_max_line, 256, 1L << 30, NULL),
-	SUP("store", KT_SPECIAL, store, 0, 0, NULL),
-	SUP("store_sync", KT_CHOICE, store_sync, 0, 0, store_sync_choices),
-	SUP("result_ttl", KT_DURATION, result_ttl, 0, 0, NULL),
-	SUP("result_max", KT_LONG, result_max, 0, 100000000, NULL),
-	SUP("shutdown_timeout", KT_DURATION, shutdown_timeout, 0, 0, NULL),
-	SUP("max_connections", KT_LONG, max_connections, 1, 1000000, NULL),
-	SUP("max_message", KT_SIZE, max_message, 1024, 1L << 31, NULL),
-	SUP("auth_timeout", KT_DURATION, auth_timeout, 0, 0, NULL),
-	SUP("max_unsent", KT_SIZE, max_unsent, 65536, 1L << 34, NULL),
-	SUP("auth_failures", KT_LONG, auth_failures, 0, 1000000, NULL),
-	SUP("max_handshakes_per_address", KT_LONG, max_handshakes, 0, 1000000,
-	    NULL),
-
-	POOL("type", KT_CHOICE, type, 0, 0, type_choices),
-	POOL("command", KT_SPECIAL, command, 0, 0, NULL),
-	POOL("workers", KT_INT, workers, 1, CONFIG_MAX_WORKERS, NULL),
-	POOL("min_workers", KT_INT, min_workers, 0, CONFIG_MAX_WORKERS, NULL),
-	POOL("max_workers", KT_INT, max_workers, 1, CONFIG_MAX_WORKERS, NULL),
-	POOL("idle_timeout", KT_DURATION, idle_timeout, 0, 0, NULL),
-	POOL("prefetch", KT_INT, prefetch, 1, 4096, NULL),
-	POOL("max_queue", KT_LONG, max_queue, 1, 100000000, NULL),
-	POOL("job_timeout", KT_DURATION, job_timeout, 0, 0, NULL),
-	POOL("max_attempts", KT_INT, max_attempts, 1, 1000, NULL),
-	POOL("retry_delay", KT_DURATION, retry_delay, 0, 0, NULL),
-	POOL("max_jobs_per_worker", KT_LONG, max_jobs_per_worker, 0,
-	    LONG_MAX, NULL),
-	POOL("restart_delay", KT_DURATION, restart_delay, 0, 0, NULL),
-	POOL("restart_delay_max", KT_DURATION, restart_delay_max, 0, 0, NULL),
-	POOL("output", KT_CHOICE, output, 0, 0, output_choices),
-	POOL("capture_max", KT_SIZE, capture_max, 0, 1L << 30, NULL),
-	POOL("job_fds", KT_CHOICE, job_fds, 0, 0, job_fds_choices),
-	POOL("cwd", KT_SPECIAL, cwd, 0, 0, NULL),
-	POOL("user", KT_STRING, user, 0, 0, NULL),
-	POOL("group", KT_STRING, group, 0, 0, NULL),
-	POOL("env", KT_SPECIAL, env, 0, 0, NULL),
-	POOL("stop_signal", KT_SIGNAL, stop_signal, 0, 0, NULL),
-	POOL("stop_timeout", KT_DURATION, stop_timeout, 0, 0, NULL),
-};
-#define NKEYS	(sizeof key_defs / sizeof key_defs[0])
-
-/* Per-section bookkeeping: where each key was first set. */
-struct section_state {
-	int	 line;
-	int	 key_line[NKEYS];
-};
-
-struct loader {
-	const char		*path;	/* as given, for messages */
-	FILE			*fp;
-	int			 lineno;
-	char			*line;
-	size_t			 linecap;
-	int			 continuation;	/* current line continues a key */
-	int			 have_key;	/* inih's "previous name" */
-	enum section_kind	 sect;
-	struct pool_config	*pool;
-	struct section_state	*state;	/* of the current section */
-	struct section_state	 sup_state;
-	struct section_state	*pool_states;
-	int			 sup_seen;
-	int			 command_line;
-	struct config		*cfg;
-	struct config_errors	*errs;
-	int			 nerrors;
-};
-
-static void
-loader_error(struct loader *ld, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-loader_error(struct loader *ld, int line, const char *fmt, ...)
+/* Record one problem; loading goes on to find the others. */
+void
+config_error(struct loader *ld, int line, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*msg, *full;
@@ -162,8 +51,8 @@ loader_error(struct loader *ld, int line, const char *fmt, ...)
 }
 
 /* Resolve p against the config's folder unless it is absolute. */
-static char *
-resolve_path(const struct config *cfg, const char *p)
+char *
+config_resolve_path(const struct config *cfg, const char *p)
 {
 	char	*out;
 
@@ -173,6 +62,7 @@ resolve_path(const struct config *cfg, const char *p)
 	return out;
 }
 
+/* Pool names: 1 to 64 letters, digits, '_', '-' and '.'. */
 static int
 valid_pool_name(const char *s)
 {
@@ -183,339 +73,6 @@ valid_pool_name(const char *s)
 		    *s != '.')
 			return 0;
 	return n > 0 && n <= 64;
-}
-
-static void
-pool_defaults(struct pool_config *pc)
-{
-	pc->type = POOL_TYPE_EXEC;
-	pc->workers = 2;
-	pc->min_workers = -1;
-	pc->max_workers = -1;
-	pc->idle_timeout = 10.0;
-	pc->prefetch = 1;
-	pc->max_queue = 100000;
-	pc->max_attempts = 1;
-	pc->retry_delay = 1.0;
-	pc->restart_delay = 0.1;
-	pc->restart_delay_max = 30.0;
-	pc->output = OUTPUT_LOG;
-	pc->capture_max = 1 << 20;
-	pc->job_fds = JOB_FDS_STDIO;
-	pc->stop_signal = SIGTERM;
-	pc->stop_timeout = 10.0;
-}
-
-static void
-config_defaults(struct config *cfg)
-{
-	cfg->authkey_file = resolve_path(cfg, "authkey");
-	cfg->status = xstrdup("127.0.0.1:7301");
-	cfg->log_max_line = 1 << 20;
-	cfg->store = xstrdup("memory");
-	cfg->result_ttl = 3600.0;
-	cfg->result_max = 100000;
-	cfg->shutdown_timeout = 30.0;
-	cfg->max_connections = 1024;
-	cfg->max_message = 16 << 20;
-	cfg->auth_timeout = 5.0;
-	cfg->max_unsent = 64 << 20;
-	cfg->auth_failures = 10;
-	cfg->max_handshakes = 32;
-}
-
-/* Check HOST:PORT or [V6]:PORT syntax; returns a message or NULL. */
-static const char *
-check_hostport(const char *s)
-{
-	const char	*colon;
-	long		 port;
-	const char	*err;
-
-	if (s[0] == '[') {
-		colon = strchr(s, ']');
-		if (colon == NULL || colon[1] != ':')
-			return "expected [V6ADDR]:PORT";
-		colon++;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL || colon == s)
-			return "expected HOST:PORT, [V6ADDR]:PORT or unix:PATH";
-		if (memchr(s, ':', (size_t)(colon - s)) != NULL)
-			return "IPv6 addresses need brackets: [V6ADDR]:PORT";
-	}
-	if (parse_long(colon + 1, 1, 65535, &port, &err) == -1)
-		return "port must be a number from 1 to 65535";
-	return NULL;
-}
-
-static void
-set_listen(struct loader *ld, const char *value, int append)
-{
-	struct config	 *cfg = ld->cfg;
-	char		**items;
-	size_t		  n, i;
-	const char	 *err;
-	char		 *item;
-
-	if (!append) {
-		free_strv(cfg->listen, cfg->nlisten);
-		cfg->listen = NULL;
-		cfg->nlisten = 0;
-	}
-	if (*value == '\0')
-		return;
-	if (parse_list(value, &items, &n, &err) == -1) {
-		loader_error(ld, ld->lineno, "listen: %s", err);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (strncmp(items[i], "unix:", 5) == 0) {
-			if (items[i][5] == '\0') {
-				loader_error(ld, ld->lineno,
-				    "listen: unix: needs a path");
-				continue;
-			}
-			item = resolve_path(cfg, items[i] + 5);
-			if (strlen(item) >= 108) {
-				loader_error(ld, ld->lineno, "listen: socket "
-				    "path too long (at most 107 bytes): %s",
-				    item);
-				free(item);
-				continue;
-			}
-			free(items[i]);
-			xasprintf(&items[i], "unix:%s", item);
-			free(item);
-		} else if ((err = check_hostport(items[i])) != NULL) {
-			loader_error(ld, ld->lineno, "listen: '%s': %s",
-			    items[i], err);
-			continue;
-		}
-		cfg->listen = xreallocarray(cfg->listen, cfg->nlisten + 2,
-		    sizeof *cfg->listen);
-		cfg->listen[cfg->nlisten++] = items[i];
-		cfg->listen[cfg->nlisten] = NULL;
-		items[i] = NULL;
-	}
-	free_strv(items, n);
-}
-
-static void
-set_env(struct loader *ld, const char *value)
-{
-	struct pool_config	*pc = ld->pool;
-	const char		*eq = strchr(value, '='), *p;
-
-	if (eq == NULL || eq == value) {
-		loader_error(ld, ld->lineno, "env: expected KEY=VALUE");
-		return;
-	}
-	for (p = value; p < eq; p++) {
-		if (!isalnum((unsigned char)*p) && *p != '_') {
-			loader_error(ld, ld->lineno,
-			    "env: bad variable name '%.*s'",
-			    (int)(eq - value), value);
-			return;
-		}
-	}
-	if (isdigit((unsigned char)value[0])) {
-		loader_error(ld, ld->lineno, "env: bad variable name '%.*s'",
-		    (int)(eq - value), value);
-		return;
-	}
-	if (strncmp(value, "MPSUP_", 6) == 0) {
-		loader_error(ld, ld->lineno, "env: MPSUP_* variables are set "
-		    "by mpsup itself");
-		return;
-	}
-	pc->env = xreallocarray(pc->env, pc->nenv + 2, sizeof *pc->env);
-	pc->env[pc->nenv++] = xstrdup(value);
-	pc->env[pc->nenv] = NULL;
-}
-
-static void
-set_special(struct loader *ld, const struct key_def *kd, const char *value)
-{
-	struct config		*cfg = ld->cfg;
-	struct pool_config	*pc = ld->pool;
-	char			*tmp;
-	struct stat		 sb;
-
-	if (strcmp(kd->name, "listen") == 0)
-		set_listen(ld, value, ld->continuation);
-	else if (strcmp(kd->name, "env") == 0)
-		set_env(ld, value);
-	else if (strcmp(kd->name, "command") == 0) {
-		if (ld->continuation && pc->command != NULL) {
-			xasprintf(&tmp, "%s %s", pc->command, value);
-			free(pc->command);
-			pc->command = tmp;
-		} else {
-			free(pc->command);
-			pc->command = xstrdup(value);
-			ld->command_line = ld->lineno;
-		}
-	} else if (strcmp(kd->name, "status") == 0) {
-		free(cfg->status);
-		cfg->status = NULL;
-		if (*value == '\0')
-			return;
-		if ((tmp = (char *)check_hostport(value)) != NULL) {
-			loader_error(ld, ld->lineno, "status: '%s': %s", value,
-			    tmp);
-			return;
-		}
-		cfg->status = xstrdup(value);
-	} else if (strcmp(kd->name, "log") == 0) {
-		free(cfg->log);
-		cfg->log = NULL;
-		if (*value == '\0' || strcmp(value, "-") == 0)
-			return;
-		cfg->log = resolve_path(cfg, value);
-	} else if (strcmp(kd->name, "store") == 0) {
-		if (strcmp(value, "memory") == 0) {
-			free(cfg->store);
-			cfg->store = xstrdup("memory");
-		} else if (strncmp(value, "sqlite:", 7) == 0 &&
-		    value[7] != '\0') {
-			tmp = resolve_path(cfg, value + 7);
-			free(cfg->store);
-			xasprintf(&cfg->store, "sqlite:%s", tmp);
-			free(tmp);
-		} else
-			loader_error(ld, ld->lineno,
-			    "store: expected memory or sqlite:PATH");
-	} else if (strcmp(kd->name, "cwd") == 0) {
-		free(pc->cwd);
-		pc->cwd = NULL;
-		if (*value == '\0')
-			return;
-		tmp = resolve_path(cfg, value);
-		if (stat(tmp, &sb) == -1) {
-			loader_error(ld, ld->lineno, "cwd: %s: %s", tmp,
-			    strerror(errno));
-			free(tmp);
-			return;
-		}
-		if (!S_ISDIR(sb.st_mode)) {
-			loader_error(ld, ld->lineno, "cwd: %s: not a directory",
-			    tmp);
-			free(tmp);
-			return;
-		}
-		pc->cwd = tmp;
-	}
-}
-
-/* inih handler: one key = value (or continuation) of the current line. */
-static int
-loader_handler(void *arg, const char *section, const char *name,
-    const char *value)
-{
-	struct loader		*ld = arg;
-	const struct key_def	*kd = NULL;
-	void			*base;
-	const char		*err = NULL;
-	size_t			 i;
-	double			 d;
-	uint64_t		 u;
-	long			 l;
-	int			 b, first;
-
-	(void)section;
-	if (ld->sect == SECT_SKIP || ld->sect == SECT_NONE)
-		return 1;
-	for (i = 0; i < NKEYS; i++) {
-		if (key_defs[i].sect == ld->sect &&
-		    strcmp(key_defs[i].name, name) == 0) {
-			kd = &key_defs[i];
-			break;
-		}
-	}
-	if (kd == NULL) {
-		if (!ld->continuation)
-			loader_error(ld, ld->lineno, "unknown key '%s' in [%s]",
-			    name, section);
-		return 1;
-	}
-	first = ld->state->key_line[i];
-	if (ld->continuation) {
-		if (strcmp(name, "listen") != 0 && strcmp(name, "env") != 0 &&
-		    strcmp(name, "command") != 0) {
-			loader_error(ld, ld->lineno, "%s: continuation lines "
-			    "are only allowed for listen, env and command",
-			    name);
-			return 1;
-		}
-	} else if (first != 0 && strcmp(name, "env") != 0) {
-		loader_error(ld, ld->lineno, "duplicate key '%s' (first set "
-		    "at line %d)", name, first);
-		return 1;
-	} else
-		ld->state->key_line[i] = ld->lineno;
-
-	base = kd->sect == SECT_SUPERVISOR ? (void *)ld->cfg : (void *)ld->pool;
-	switch (kd->type) {
-	case KT_STRING:
-	case KT_PATH:
-		free(*(char **)((char *)base + kd->off));
-		*(char **)((char *)base + kd->off) = *value == '\0' ? NULL :
-		    kd->type == KT_PATH ? resolve_path(ld->cfg, value) :
-		    xstrdup(value);
-		break;
-	case KT_BOOL:
-		if (parse_bool(value, &b, &err) == 0)
-			*(int *)((char *)base + kd->off) = b;
-		break;
-	case KT_DURATION:
-		if (parse_duration(value, &d, &err) == 0)
-			*(double *)((char *)base + kd->off) = d;
-		break;
-	case KT_SIZE:
-		if (parse_size(value, &u, &err) == 0) {
-			if (u < (uint64_t)kd->min || u > (uint64_t)kd->max)
-				loader_error(ld, ld->lineno, "%s: must be "
-				    "between %ld and %ld bytes", name, kd->min,
-				    kd->max);
-			else
-				*(uint64_t *)((char *)base + kd->off) = u;
-		}
-		break;
-	case KT_INT:
-		if (parse_long(value, kd->min, kd->max, &l, &err) == 0)
-			*(int *)((char *)base + kd->off) = (int)l;
-		break;
-	case KT_LONG:
-		if (parse_long(value, kd->min, kd->max, &l, &err) == 0)
-			*(long *)((char *)base + kd->off) = l;
-		break;
-	case KT_SIGNAL:
-		if (parse_signal(value, &b, &err) == 0)
-			*(int *)((char *)base + kd->off) = b;
-		break;
-	case KT_CHOICE:
-		for (i = 0; kd->choices[i] != NULL; i++)
-			if (strcmp(kd->choices[i], value) == 0)
-				break;
-		if (kd->choices[i] == NULL) {
-			loader_error(ld, ld->lineno, "%s: '%s' is not one of "
-			    "%s%s%s%s%s", name, value, kd->choices[0],
-			    kd->choices[1] ? ", " : "",
-			    kd->choices[1] ? kd->choices[1] : "",
-			    kd->choices[1] && kd->choices[2] ? ", " : "",
-			    kd->choices[1] && kd->choices[2] ?
-			    kd->choices[2] : "");
-		} else
-			*(int *)((char *)base + kd->off) = (int)i;
-		break;
-	case KT_SPECIAL:
-		set_special(ld, kd, value);
-		break;
-	}
-	if (err != NULL)
-		loader_error(ld, ld->lineno, "%s: %s", name, err);
-	return 1;
 }
 
 /* A new [section] header at the current line. */
@@ -530,7 +87,7 @@ loader_section(struct loader *ld, const char *name)
 	ld->pool = NULL;
 	if (strcmp(name, "supervisor") == 0) {
 		if (ld->sup_seen) {
-			loader_error(ld, ld->lineno, "duplicate section "
+			config_error(ld, ld->lineno, "duplicate section "
 			    "[supervisor] (first at line %d)",
 			    ld->sup_state.line);
 			ld->sect = SECT_SKIP;
@@ -543,34 +100,34 @@ loader_section(struct loader *ld, const char *name)
 		return;
 	}
 	if (strncmp(name, "pool:", 5) != 0) {
-		loader_error(ld, ld->lineno, "unknown section [%s] (expected "
+		config_error(ld, ld->lineno, "unknown section [%s] (expected "
 		    "[supervisor] or [pool:NAME])", name);
 		ld->sect = SECT_SKIP;
 		return;
 	}
 	name += 5;
 	if (!valid_pool_name(name)) {
-		loader_error(ld, ld->lineno, "bad pool name '%s' (use up to 64 "
+		config_error(ld, ld->lineno, "bad pool name '%s' (use up to 64 "
 		    "letters, digits, '_', '-' and '.')", name);
 		ld->sect = SECT_SKIP;
 		return;
 	}
 	for (i = 0; i < cfg->npools; i++) {
 		if (strcmp(cfg->pools[i]->name, name) == 0) {
-			loader_error(ld, ld->lineno, "duplicate pool '%s' "
+			config_error(ld, ld->lineno, "duplicate pool '%s' "
 			    "(first at line %d)", name, cfg->pools[i]->line);
 			ld->sect = SECT_SKIP;
 			return;
 		}
 	}
 	if (cfg->npools == CONFIG_MAX_POOLS) {
-		loader_error(ld, ld->lineno, "too many pools (at most %d)",
+		config_error(ld, ld->lineno, "too many pools (at most %d)",
 		    CONFIG_MAX_POOLS);
 		ld->sect = SECT_SKIP;
 		return;
 	}
 	pc = xcalloc(1, sizeof *pc);
-	pool_defaults(pc);
+	config_pool_defaults(pc);
 	pc->name = xstrdup(name);
 	pc->line = ld->lineno;
 	cfg->pools = xreallocarray(cfg->pools, cfg->npools + 1,
@@ -596,11 +153,38 @@ inline_comment(const char *s)
 	return NULL;
 }
 
+/* A "[name]" line starting at p; returns what inih should see. */
+static const char *
+loader_check_header(struct loader *ld, const char *line, char *p)
+{
+	char	*end, *sep;
+
+	end = strchr(p, ']');
+	if (end == NULL) {
+		config_error(ld, ld->lineno, "section header without "
+		    "closing ']'");
+		ld->sect = SECT_SKIP;
+		return "";
+	}
+	*end = '\0';
+	for (sep = end + 1; isspace((unsigned char)*sep); sep++)
+		;
+	if (*sep != '\0' && *sep != ';' && *sep != '#') {
+		config_error(ld, ld->lineno, "unexpected text after "
+		    "section header");
+		ld->sect = SECT_SKIP;
+		return "";
+	}
+	loader_section(ld, p + 1);
+	*end = ']';
+	return ld->sect == SECT_SKIP ? "" : line;
+}
+
 /* Classify one raw line; returns what inih should see instead of it. */
 static const char *
 loader_check_line(struct loader *ld, char *line, int num)
 {
-	char		*p, *end, *sep;
+	char		*p, *sep;
 	const char	*comment;
 	size_t		 len;
 
@@ -614,11 +198,11 @@ loader_check_line(struct loader *ld, char *line, int num)
 		len -= 3;
 	}
 	if (memchr(line, '\0', len) != NULL || len != strlen(line)) {
-		loader_error(ld, ld->lineno, "line contains a NUL byte");
+		config_error(ld, ld->lineno, "line contains a NUL byte");
 		return "";
 	}
 	if ((int)len > num - 3) {
-		loader_error(ld, ld->lineno, "line too long (%zu bytes; the "
+		config_error(ld, ld->lineno, "line too long (%zu bytes; the "
 		    "INI reader takes at most %d)", len, num - 3);
 		return "";
 	}
@@ -632,35 +216,16 @@ loader_check_line(struct loader *ld, char *line, int num)
 		ld->continuation = 1;
 		return line;
 	}
-	if (*p == '[') {
-		end = strchr(p, ']');
-		if (end == NULL) {
-			loader_error(ld, ld->lineno, "section header without "
-			    "closing ']'");
-			ld->sect = SECT_SKIP;
-			return "";
-		}
-		*end = '\0';
-		for (sep = end + 1; isspace((unsigned char)*sep); sep++)
-			;
-		if (*sep != '\0' && *sep != ';' && *sep != '#') {
-			loader_error(ld, ld->lineno, "unexpected text after "
-			    "section header");
-			ld->sect = SECT_SKIP;
-			return "";
-		}
-		loader_section(ld, p + 1);
-		*end = ']';
-		return ld->sect == SECT_SKIP ? "" : line;
-	}
+	if (*p == '[')
+		return loader_check_header(ld, line, p);
 	sep = strpbrk(p, "=:");
 	comment = inline_comment(p);
 	if (sep == NULL || (comment != NULL && comment < sep) || sep == p) {
-		loader_error(ld, ld->lineno, "expected 'key = value'");
+		config_error(ld, ld->lineno, "expected 'key = value'");
 		return "";
 	}
 	if (ld->sect == SECT_NONE) {
-		loader_error(ld, ld->lineno, "key outside of any section "
+		config_error(ld, ld->lineno, "key outside of any section "
 		    "(start with [supervisor] or [pool:NAME])");
 		return "";
 	}
@@ -680,7 +245,7 @@ loader_reader(char *str, int num, void *arg)
 		return NULL;
 	ld->lineno++;
 	if ((size_t)n != strlen(ld->line)) {
-		loader_error(ld, ld->lineno, "line contains a NUL byte");
+		config_error(ld, ld->lineno, "line contains a NUL byte");
 		line = "";
 	} else
 		line = loader_check_line(ld, ld->line, num);
@@ -688,112 +253,42 @@ loader_reader(char *str, int num, void *arg)
 	return str;
 }
 
-/* Index of a key in key_defs (the key must exist). */
+/* inih handler: one key = value (or continuation) of the current line. */
 static int
-key_index(enum section_kind sect, const char *name)
+loader_handler(void *arg, const char *section, const char *name,
+    const char *value)
 {
-	size_t	i;
+	struct loader		*ld = arg;
+	const struct key_def	*kd;
+	int			*key_line;
 
-	for (i = 0; i < NKEYS; i++)
-		if (key_defs[i].sect == sect &&
-		    strcmp(key_defs[i].name, name) == 0)
-			return (int)i;
-	abort();
-}
-
-/* Cross-key checks once every line has been read. */
-static void
-loader_validate(struct loader *ld)
-{
-	struct config		*cfg = ld->cfg;
-	struct pool_config	*pc;
-	struct section_state	*st;
-	const char		*err;
-	struct passwd		*pw;
-	struct group		*gr;
-	size_t			 i;
-	int			 kmin = key_index(SECT_POOL, "min_workers");
-	int			 kmax = key_index(SECT_POOL, "max_workers");
-	int			 kworkers = key_index(SECT_POOL, "workers");
-	int			 kcmd = key_index(SECT_POOL, "command");
-
-	if (ld->sup_seen == 0 && cfg->npools == 0)
-		loader_error(ld, 0, "no [supervisor] or [pool:NAME] section");
-	else if (cfg->npools == 0)
-		loader_error(ld, 0, "no pools defined (add a [pool:NAME] "
-		    "section)");
-	if (cfg->auth_timeout <= 0)
-		loader_error(ld, ld->sup_state.key_line[key_index(SECT_SUPERVISOR,
-		    "auth_timeout")], "auth_timeout: must be longer than 0");
-	if (cfg->listen == NULL && ld->sup_state.key_line[key_index(SECT_SUPERVISOR, "listen")] == 0)
-		set_listen(ld, "unix:mpsup.sock, 127.0.0.1:7300", 0);
-	for (i = 0; i < cfg->npools; i++) {
-		pc = cfg->pools[i];
-		st = &ld->pool_states[i];
-		if (pc->type == POOL_TYPE_STREAM) {
-			if (pc->command == NULL || *pc->command == '\0')
-				loader_error(ld, pc->line, "pool '%s': missing "
-				    "'command' (required for stream pools)",
-				    pc->name);
-			else if (parse_words(pc->command, &pc->argv, &pc->argc,
-			    &err) == -1)
-				loader_error(ld, st->key_line[kcmd],
-				    "command: %s", err);
-		} else if (pc->command != NULL)
-			loader_error(ld, st->key_line[kcmd], "command: not "
-			    "used by exec pools (jobs name their own command; "
-			    "set type = stream to run a worker program)");
-		if (pc->argv != NULL && pc->argv[0][0] != '/' &&
-		    strchr(pc->argv[0], '/') != NULL) {
-			char *abs = resolve_path(cfg, pc->argv[0]);
-			free(pc->argv[0]);
-			pc->argv[0] = abs;
-		}
-		if (st->key_line[kmin] || st->key_line[kmax]) {
-			if (st->key_line[kworkers])
-				loader_error(ld, st->key_line[kworkers],
-				    "workers: give either workers or "
-				    "min_workers and max_workers");
-			else if (!st->key_line[kmin] || !st->key_line[kmax])
-				loader_error(ld, st->key_line[kmin] ?
-				    st->key_line[kmin] : st->key_line[kmax],
-				    "dynamic pools need both min_workers and "
-				    "max_workers");
-			else if (pc->min_workers > pc->max_workers)
-				loader_error(ld, st->key_line[kmin],
-				    "min_workers is greater than max_workers");
-			else {
-				pc->dynamic = 1;
-				pc->workers = pc->min_workers;
-			}
-		}
-		if (!pc->dynamic)
-			pc->min_workers = pc->max_workers = pc->workers;
-		if (pc->restart_delay > pc->restart_delay_max)
-			loader_error(ld, pc->line, "pool '%s': restart_delay "
-			    "is longer than restart_delay_max", pc->name);
-		if (pc->type == POOL_TYPE_EXEC && pc->job_fds != JOB_FDS_STDIO)
-			loader_error(ld, pc->line, "pool '%s': job_fds applies "
-			    "to stream pools only", pc->name);
-		if (pc->user != NULL) {
-			if ((pw = getpwnam(pc->user)) == NULL)
-				loader_error(ld, pc->line, "pool '%s': unknown "
-				    "user '%s'", pc->name, pc->user);
-			else {
-				pc->uid = pw->pw_uid;
-				pc->gid = pw->pw_gid;
-			}
-		}
-		if (pc->group != NULL) {
-			if ((gr = getgrnam(pc->group)) == NULL)
-				loader_error(ld, pc->line, "pool '%s': unknown "
-				    "group '%s'", pc->name, pc->group);
-			else
-				pc->gid = gr->gr_gid;
-		}
+	if (ld->sect == SECT_SKIP || ld->sect == SECT_NONE)
+		return 1;
+	if ((kd = config_key_find(ld->sect, name)) == NULL) {
+		if (!ld->continuation)
+			config_error(ld, ld->lineno, "unknown key '%s' in [%s]",
+			    name, section);
+		return 1;
 	}
+	key_line = &ld->state->key_line[kd - config_keys];
+	if (ld->continuation) {
+		if (!(kd->flags & KEY_CONTINUES)) {
+			config_error(ld, ld->lineno, "%s: continuation lines "
+			    "are only allowed for listen, env and command",
+			    name);
+			return 1;
+		}
+	} else if (*key_line != 0 && !(kd->flags & KEY_REPEATS)) {
+		config_error(ld, ld->lineno, "duplicate key '%s' (first set "
+		    "at line %d)", name, *key_line);
+		return 1;
+	} else
+		*key_line = ld->lineno;
+	config_key_apply(ld, kd, value);
+	return 1;
 }
 
+/* Load path: read it line by line through inih, then check it whole. */
 struct config *
 config_load(const char *path, struct config_errors *errs)
 {
@@ -806,7 +301,7 @@ config_load(const char *path, struct config_errors *errs)
 	ld.path = path;
 	ld.errs = errs;
 	if ((ld.fp = fopen(path, "re")) == NULL) {
-		loader_error(&ld, 0, "cannot open: %s", strerror(errno));
+		config_error(&ld, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	cfg = xcalloc(1, sizeof *cfg);
@@ -820,14 +315,14 @@ config_load(const char *path, struct config_errors *errs)
 	ld.cfg = cfg;
 	r = ini_parse_stream(loader_reader, &ld, loader_handler, &ld);
 	if (r == -2)
-		loader_error(&ld, 0, "out of memory");
+		config_error(&ld, 0, "out of memory");
 	else if (r != 0 && ld.nerrors == 0)
-		loader_error(&ld, r, "syntax error");
+		config_error(&ld, r, "syntax error");
 	if (ferror(ld.fp))
-		loader_error(&ld, 0, "read error: %s", strerror(errno));
+		config_error(&ld, 0, "read error: %s", strerror(errno));
 	fclose(ld.fp);
 	free(ld.line);
-	loader_validate(&ld);
+	config_validate(&ld);
 	free(ld.pool_states);
 	if (ld.nerrors > 0) {
 		config_free(cfg);
@@ -836,6 +331,7 @@ config_load(const char *path, struct config_errors *errs)
 	return cfg;
 }
 
+/* Free one pool's settings. */
 static void
 pool_config_free(struct pool_config *pc)
 {
@@ -849,6 +345,7 @@ pool_config_free(struct pool_config *pc)
 	free(pc);
 }
 
+/* Free a config from config_load; NULL is fine. */
 void
 config_free(struct config *cfg)
 {
@@ -871,6 +368,7 @@ config_free(struct config *cfg)
 	free(cfg);
 }
 
+/* Free the messages and leave errs empty for reuse. */
 void
 config_errors_free(struct config_errors *errs)
 {
@@ -879,6 +377,7 @@ config_errors_free(struct config_errors *errs)
 	errs->n = 0;
 }
 
+/* The pool named name, or NULL. */
 struct pool_config *
 config_find_pool(const struct config *cfg, const char *name)
 {
@@ -890,6 +389,7 @@ config_find_pool(const struct config *cfg, const char *name)
 	return NULL;
 }
 
+/* Two optional strings differ (NULL equals only NULL). */
 static int
 str_differs(const char *a, const char *b)
 {
@@ -898,6 +398,7 @@ str_differs(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
+/* Settings a running worker was started with (see config.h). */
 int
 config_pool_process_differs(const struct pool_config *a,
     const struct pool_config *b)

@@ -598,6 +598,154 @@ store_sqlite_unfinished(const struct store_record *r)
 	return r->state < 2;	/* queued or running */
 }
 
+/* What recovery has read: the segments, their bodies and their records. */
+struct store_sqlite_loaded {
+	struct store_sqlite_seg	*segs;
+	size_t			 nsegs, segs_cap;
+	char			**bodies;	/* the records point into them */
+	struct store_sqlite_rec	*recs;
+	size_t			 nrecs, recs_cap;
+};
+
+/* Decode the body of the segment just read, appending its records. */
+static int
+store_sqlite_load_body(struct store_sqlite *s, struct store_sqlite_loaded *ld,
+    size_t len, char **cause)
+{
+	struct store_sqlite_rec	 rec;
+	const char		*body = ld->bodies[ld->nsegs - 1];
+	size_t			 off, n;
+
+	for (off = 0; off < len; off += n) {
+		if ((n = store_codec_get(body + off, len - off, &rec.r)) == 0) {
+			xasprintf(cause, "%s: segment %llu is malformed at "
+			    "byte %zu", s->path, (unsigned long long)
+			    ld->segs[ld->nsegs - 1].seq, off);
+			return -1;
+		}
+		rec.seg = ld->nsegs - 1;
+		if (ld->nrecs == ld->recs_cap) {
+			ld->recs_cap = ld->recs_cap ? ld->recs_cap * 2 : 1024;
+			ld->recs = xreallocarray(ld->recs, ld->recs_cap,
+			    sizeof *ld->recs);
+		}
+		ld->recs[ld->nrecs++] = rec;
+	}
+	return 0;
+}
+
+/* Read every segment row, in order, with the records in it. */
+static int
+store_sqlite_load_segments(struct store_sqlite *s,
+    struct store_sqlite_loaded *ld, char **cause)
+{
+	sqlite3_stmt	*st = s->stmt[STMT_LOAD];
+	const char	*blob;
+	size_t		 len;
+	int		 rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		len = (size_t)sqlite3_column_bytes(st, 1);
+		blob = sqlite3_column_blob(st, 1);
+		if (blob == NULL && len > 0) {
+			store_sqlite_cause(s, cause, "reading segments");
+			return -1;
+		}
+		store_sqlite_seg_push(&ld->segs, &ld->nsegs, &ld->segs_cap,
+		    (uint64_t)sqlite3_column_int64(st, 0), 0);
+		ld->bodies = xreallocarray(ld->bodies, ld->segs_cap,
+		    sizeof *ld->bodies);
+		ld->bodies[ld->nsegs - 1] = xmalloc(len + 1);
+		if (len > 0)
+			memcpy(ld->bodies[ld->nsegs - 1], blob, len);
+		if (store_sqlite_load_body(s, ld, len, cause) == -1)
+			return -1;
+	}
+	if (rc != SQLITE_DONE) {
+		store_sqlite_cause(s, cause, "reading segments");
+		return -1;
+	}
+	return 0;
+}
+
+/* Keep each id's newest record: later segments come later in recs. */
+static void
+store_sqlite_keep_newest(struct store_sqlite_loaded *ld)
+{
+	struct store_sqlite_rec	*recs = ld->recs, *newest;
+	size_t			*slot, nslots, i, j, h;
+
+	for (nslots = 16; nslots < ld->nrecs * 2; nslots *= 2)
+		;
+	slot = xcalloc(nslots, sizeof *slot);	/* 1 + index, 0 empty */
+	for (i = 0; i < ld->nrecs; i++) {
+		for (h = (size_t)strtoull(recs[i].r.id + 8, NULL, 16) &
+		    (nslots - 1); slot[h] != 0; h = (h + 1) & (nslots - 1))
+			if (strcmp(recs[slot[h] - 1].r.id, recs[i].r.id) == 0)
+				break;
+		slot[h] = i + 1;
+	}
+	newest = xreallocarray(NULL, ld->nrecs ? ld->nrecs : 1,
+	    sizeof *newest);
+	for (i = j = 0; i < nslots; i++)
+		if (slot[i] != 0)
+			newest[j++] = recs[slot[i] - 1];
+	free(slot);
+	free(ld->recs);
+	ld->recs = newest;
+	ld->nrecs = ld->recs_cap = j;
+}
+
+/*
+ * Order the records as they are handed out, finished ones by finish time
+ * first, then the others by id, and drop the finished ones past the
+ * newest max_finished.
+ */
+static void
+store_sqlite_order(struct store_sqlite_loaded *ld, size_t max_finished)
+{
+	struct store_sqlite_rec	*recs = ld->recs, rec;
+	size_t			 i, j, first;
+
+	for (i = j = 0; i < ld->nrecs; i++)
+		if (!store_sqlite_unfinished(&recs[i].r)) {
+			rec = recs[j];
+			recs[j++] = recs[i];
+			recs[i] = rec;
+		}
+	qsort(recs, j, sizeof *recs, store_sqlite_finished_cmp);
+	qsort(recs + j, ld->nrecs - j, sizeof *recs, store_sqlite_id_cmp);
+	if (j > max_finished) {
+		first = j - max_finished;
+		memmove(recs, recs + first, (ld->nrecs - first) * sizeof *recs);
+		ld->nrecs -= first;
+	}
+}
+
+/*
+ * Count per segment the records handed out, before the callbacks (which
+ * may release a record at once); segments with none left are garbage.
+ */
+static void
+store_sqlite_count_live(struct store_sqlite *s, struct store_sqlite_loaded *ld)
+{
+	size_t	i;
+
+	for (i = 0; i < ld->nrecs; i++) {
+		ld->segs[ld->recs[i].seg].live++;
+		ld->recs[i].r.seg = ld->segs[ld->recs[i].seg].seq;
+	}
+	s->nlive = s->ndead = s->nzero = 0;
+	for (i = 0; i < ld->nsegs; i++) {
+		if (ld->segs[i].live > 0) {
+			store_sqlite_seg_push(&s->live, &s->nlive,
+			    &s->live_cap, ld->segs[i].seq, ld->segs[i].live);
+			continue;
+		}
+		store_sqlite_dead(s, ld->segs[i].seq);
+	}
+}
+
 /*
  * Read every segment (bodies kept in memory until the callbacks are done),
  * keep each id's newest record, hand them out (but the finished ones
@@ -609,110 +757,24 @@ int
 store_sqlite_load(struct store_sqlite *s, size_t max_finished,
     void (*cb)(const struct store_record *, void *), void *arg, char **cause)
 {
-	sqlite3_stmt		*st = s->stmt[STMT_LOAD];
-	struct store_sqlite_seg	*segs = NULL;
-	struct store_sqlite_rec	*recs = NULL, *newest, rec;
-	char			**bodies = NULL;
-	size_t			 nsegs = 0, segs_cap = 0, nrecs = 0, recs_cap = 0;
-	size_t			 i, j, n, off, len, *slot = NULL, nslots, h;
-	size_t			 first;
-	const char		*blob;
-	int			 rc, ret = -1;
+	struct store_sqlite_loaded	ld;
+	size_t				i;
+	int				ret = -1;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		len = (size_t)sqlite3_column_bytes(st, 1);
-		blob = sqlite3_column_blob(st, 1);
-		if (blob == NULL && len > 0) {
-			store_sqlite_cause(s, cause, "reading segments");
-			goto out;
-		}
-		store_sqlite_seg_push(&segs, &nsegs, &segs_cap,
-		    (uint64_t)sqlite3_column_int64(st, 0), 0);
-		bodies = xreallocarray(bodies, segs_cap, sizeof *bodies);
-		bodies[nsegs - 1] = xmalloc(len + 1);
-		if (len > 0)
-			memcpy(bodies[nsegs - 1], blob, len);
-		for (off = 0; off < len; off += n) {
-			if ((n = store_codec_get(bodies[nsegs - 1] + off,
-			    len - off, &rec.r)) == 0) {
-				xasprintf(cause, "%s: segment %llu is malformed "
-				    "at byte %zu", s->path, (unsigned long long)
-				    segs[nsegs - 1].seq, off);
-				goto out;
-			}
-			rec.seg = nsegs - 1;
-			if (nrecs == recs_cap) {
-				recs_cap = recs_cap ? recs_cap * 2 : 1024;
-				recs = xreallocarray(recs, recs_cap,
-				    sizeof *recs);
-			}
-			recs[nrecs++] = rec;
-		}
+	memset(&ld, 0, sizeof ld);
+	if (store_sqlite_load_segments(s, &ld, cause) == 0) {
+		store_sqlite_keep_newest(&ld);
+		store_sqlite_order(&ld, max_finished);
+		store_sqlite_count_live(s, &ld);
+		for (i = 0; i < ld.nrecs; i++)
+			cb(&ld.recs[i].r, arg);
+		ret = 0;
 	}
-	if (rc != SQLITE_DONE) {
-		store_sqlite_cause(s, cause, "reading segments");
-		goto out;
-	}
-
-	/* Newest record per id: later segments come later in recs. */
-	for (nslots = 16; nslots < nrecs * 2; nslots *= 2)
-		;
-	slot = xcalloc(nslots, sizeof *slot);	/* 1 + index, 0 empty */
-	for (i = 0; i < nrecs; i++) {
-		for (h = (size_t)strtoull(recs[i].r.id + 8, NULL, 16) &
-		    (nslots - 1); slot[h] != 0; h = (h + 1) & (nslots - 1))
-			if (strcmp(recs[slot[h] - 1].r.id, recs[i].r.id) == 0)
-				break;
-		slot[h] = i + 1;
-	}
-	newest = xreallocarray(NULL, nrecs ? nrecs : 1, sizeof *newest);
-	for (i = j = 0; i < nslots; i++)
-		if (slot[i] != 0)
-			newest[j++] = recs[slot[i] - 1];
-	free(recs);
-	recs = newest;
-	nrecs = j;
-	/* Finished ones, by finish time, first; then the others by id. */
-	for (i = j = 0; i < nrecs; i++)
-		if (!store_sqlite_unfinished(&recs[i].r)) {
-			rec = recs[j];
-			recs[j++] = recs[i];
-			recs[i] = rec;
-		}
-	qsort(recs, j, sizeof *recs, store_sqlite_finished_cmp);
-	qsort(recs + j, nrecs - j, sizeof *recs, store_sqlite_id_cmp);
-	if (j > max_finished) {
-		first = j - max_finished;
-		memmove(recs, recs + first, (nrecs - first) * sizeof *recs);
-		nrecs -= first;
-	}
-	for (i = 0; i < nrecs; i++) {
-		segs[recs[i].seg].live++;
-		recs[i].r.seg = segs[recs[i].seg].seq;
-	}
-	/*
-	 * The segments' counts, before the callbacks (which may release a
-	 * record at once); those with nothing left are garbage.
-	 */
-	s->nlive = s->ndead = s->nzero = 0;
-	for (i = 0; i < nsegs; i++) {
-		if (segs[i].live > 0) {
-			store_sqlite_seg_push(&s->live, &s->nlive,
-			    &s->live_cap, segs[i].seq, segs[i].live);
-			continue;
-		}
-		store_sqlite_dead(s, segs[i].seq);
-	}
-	for (i = 0; i < nrecs; i++)
-		cb(&recs[i].r, arg);
-	ret = 0;
-out:
-	sqlite3_reset(st);
-	for (i = 0; i < nsegs; i++)
-		free(bodies[i]);
-	free(bodies);
-	free(segs);
-	free(recs);
-	free(slot);
+	sqlite3_reset(s->stmt[STMT_LOAD]);
+	for (i = 0; i < ld.nsegs; i++)
+		free(ld.bodies[i]);
+	free(ld.bodies);
+	free(ld.segs);
+	free(ld.recs);
 	return ret;
 }

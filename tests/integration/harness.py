@@ -150,6 +150,47 @@ def write(path, text):
     return path
 
 
+# Configurations several tests share, as INI files with {placeholders}.
+CONFIGS = os.path.join(SRCDIR, "tests", "integration", "configs")
+
+# What config() fills unless the test gives a value.
+CONFIG_DEFAULTS = {
+    "listen": "unix:mpsup.sock",    # in the test's folder, where mpsup runs
+    "status": "",                   # no HTTP endpoint
+    "legacy_md5": "no",
+    "extra": "",                    # more keys for the section
+    "python": sys.executable,
+    "echo_worker": os.path.join(BUILDDIR, "examples", "echo_worker"),
+}
+
+
+def config(file, /, **values):
+    """The text of configs/FILE.ini with its {placeholders} filled.
+
+    values fill placeholders, CONFIG_DEFAULTS the others; a placeholder
+    left without a value, or a value for none, is an error. The comment
+    lines at the top of the file (what it is for) are left out. Sections
+    join with +: config("supervisor") + config("pool_exec", name="sh",
+    workers=1).
+    """
+    import string
+    path = os.path.join(CONFIGS, file + ".ini")
+    with open(path) as f:
+        lines = f.read().splitlines(True)
+    while lines and lines[0].startswith(";"):
+        lines.pop(0)
+    text = "".join(lines)
+    fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    unused = set(values) - fields
+    if unused:
+        raise TypeError("%s has no placeholder %s" % (path, ", ".join(sorted(unused))))
+    fill = dict(CONFIG_DEFAULTS, **values)
+    missing = fields - set(fill)
+    if missing:
+        raise TypeError("%s needs a value for %s" % (path, ", ".join(sorted(missing))))
+    return text.format_map(fill)
+
+
 def run_tests(module_globals, timeout=60):
     tests = [(n, f) for n, f in module_globals.items()
              if n.startswith("test_") and callable(f)]

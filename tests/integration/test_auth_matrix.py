@@ -24,6 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (MPSUP, Supervisor, connect, request, run_tests,  # noqa: E402
                      wait_for, write)
 
@@ -189,17 +190,9 @@ def make_key(path, text="0123456789abcdef" * 4 + "\n", mode=0o600):
 
 def config(tmp, listen="unix:mpsup.sock", legacy=False, extra=""):
     write(os.path.join(tmp, "w.py"), WORKER)
-    return """
-[supervisor]
-listen = %s
-status =
-legacy_md5 = %s
-%s
-[pool:echo]
-type = stream
-workers = 2
-command = %s w.py
-""" % (listen, "yes" if legacy else "no", extra, sys.executable)
+    return harness.config(
+        "supervisor", listen=listen, legacy_md5="yes" if legacy else "no",
+        extra=extra) + harness.config("pool_python", name="echo", workers=2)
 
 
 def start(tmp, listen="unix:mpsup.sock", legacy=False, extra=""):

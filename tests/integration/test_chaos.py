@@ -8,13 +8,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILDDIR, SANITIZED, Supervisor, check_invariant,  # noqa: E402
-                     connect, request, run_tests, worker_pids)
+from harness import (SANITIZED, Supervisor, check_invariant,  # noqa: E402
+                     config, connect, request, run_tests, worker_pids)
 
-# The C echo worker (examples/echo_worker) starts in a millisecond, so the
-# pool keeps working between kills; a Python worker takes about as long to
-# start as the killer's period on these machines.
-ECHO = os.path.join(BUILDDIR, "examples", "echo_worker")
+# The pool runs the C echo worker (examples/echo_worker), which starts in a
+# millisecond, so the pool keeps working between kills; a Python worker
+# takes about as long to start as the killer's period on these machines.
 # A kill every 50 ms. Sanitizer builds start and run workers about three
 # times slower, so a fresh worker would face three times the kills before
 # it answers anything: scale the period with them.
@@ -22,23 +21,11 @@ PERIOD = 0.15 if SANITIZED else 0.05
 
 
 def test_20000_jobs_survive_random_kill9_every_50ms(tmp):
-    sup = Supervisor(tmp, """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-legacy_md5 = yes
-log = out.log
-[pool:p]
-type = stream
-workers = 4
-prefetch = 8
-max_attempts = 10
-retry_delay = 10ms
-restart_delay = 10ms
-restart_delay_max = 200ms
-env = ECHO_WORK_US=200
-command = %s
-""" % ECHO)
+    sup = Supervisor(tmp, config(
+        "supervisor", legacy_md5="yes", extra="log = out.log") + config(
+        "pool_echo", name="p", workers=4, work_us=200,
+        extra="prefetch = 8\nmax_attempts = 10\nretry_delay = 10ms\n"
+              "restart_delay = 10ms\nrestart_delay_max = 200ms"))
     c = connect(tmp)
     stop = threading.Event()
     kills = [0]

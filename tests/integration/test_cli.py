@@ -9,22 +9,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MPSUP, SRCDIR, Supervisor, rss_kib, run_tests,  # noqa: E402
-                     spawn, wait_for, write)
+from harness import (MPSUP, SRCDIR, Supervisor, config, rss_kib,  # noqa: E402
+                     run_tests, spawn, wait_for, write)
 
-HEAD = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-"""
+HEAD = config("supervisor")
 
-EXEC_POOL = """
-[pool:ex]
-type = exec
-workers = 2
-output = capture
-job_timeout = 500ms
-"""
+EXEC_POOL = config("pool_exec", name="ex", workers=2,
+                   extra="output = capture\njob_timeout = 500ms")
 
 # A stream worker on the shipped helper: doubles its data, fails on "boom".
 HELPER_WORKER = r'''
@@ -59,14 +50,8 @@ def stream_pool(tmp, name="st", extra=""):
     helper = os.path.join(SRCDIR, "worker", "mpsup_worker.py")
     write(os.path.join(tmp, "w.py"),
           HELPER_WORKER if os.path.exists(helper) else INLINE_WORKER)
-    return """
-[pool:%s]
-type = stream
-workers = 2
-prefetch = 8
-command = %s w.py
-%s
-""" % (name, sys.executable, extra)
+    return config("pool_python", name=name, workers=2,
+                  extra="prefetch = 8\n" + extra)
 
 
 def mpsup(*args, input=None, env=None, timeout=60, cwd=None):
@@ -317,11 +302,7 @@ def test_submit_prints_the_id_and_result_fetches_the_record(tmp):
 
 
 def test_wait_timeouts(tmp):
-    sup = start(tmp, """
-[pool:slow]
-type = exec
-workers = 1
-""")
+    sup = start(tmp, config("pool_exec", name="slow", workers=1))
     rc, out, err = mpsup("submit", "-c", sup.config, "-p", "slow", "-w", "-t", "0.3",
                          "--", "sleep", "3")
     assert rc == 124 and "timeout" in err, (rc, out, err)
@@ -351,12 +332,8 @@ def test_unknown_pool_exits_125_with_wait_and_1_without(tmp):
 
 
 def test_queue_full_is_refused(tmp):
-    sup = start(tmp, """
-[pool:tiny]
-type = exec
-workers = 1
-max_queue = 1
-""")
+    sup = start(tmp, config("pool_exec", name="tiny", workers=1,
+                            extra="max_queue = 1"))
     c = ["-c", sup.config]
     assert mpsup("submit", *c, "-p", "tiny", "--", "sleep", "5")[0] == 0
     wait_for(lambda: pool_status(sup, "tiny")["workers_busy"] == 1, what="job running")

@@ -15,15 +15,8 @@ from test_http import get, get_json, start  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 
-POOLS = """
-[pool:alpha]
-type = exec
-workers = 2
-
-[pool:beta-pool]
-type = exec
-workers = 1
-"""
+POOLS = harness.config("pool_exec", name="alpha", workers=2) + harness.config(
+    "pool_exec", name="beta-pool", workers=1)
 
 TOKEN = "fedcba9876543210fedcba9876543210"
 

@@ -15,25 +15,14 @@ TERMINAL = ("done", "failed", "timed_out", "cancelled")
 
 
 def config(store, work_us=200, workers=2, extra=""):
-    return """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-legacy_md5 = yes
-log = -
-store = %s
-shutdown_timeout = 10s
-%s
-[pool:p]
-type = stream
-workers = %d
-prefetch = 1
-max_attempts = 3
-retry_delay = 10ms
-restart_delay = 10ms
-env = ECHO_WORK_US=%d
-command = %s
-""" % (store, extra, workers, work_us, ECHO)
+    """One pool "p" of echo workers; store and extra for [supervisor]."""
+    return harness.config(
+        "supervisor", legacy_md5="yes",
+        extra="log = -\nstore = %s\nshutdown_timeout = 10s\n%s" % (
+            store, extra)) + harness.config(
+        "pool_echo", name="p", workers=workers, work_us=work_us,
+        extra="prefetch = 1\nmax_attempts = 3\nretry_delay = 10ms\n"
+              "restart_delay = 10ms")
 
 
 def status(c):

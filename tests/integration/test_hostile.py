@@ -20,6 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (Supervisor, check_invariant, connect, request,  # noqa: E402
                      rss_kib, run_tests, wait_for, write)
 from test_auth_matrix import FAILURE, Peer, free_port  # noqa: E402
@@ -50,18 +51,10 @@ def config(tmp, port, extra=""):
     # running the tests (3.11 here). The hand-made hostile peers authenticate
     # the 3.12+ way. Some tests leave a minute-long job running: the
     # graceful stop at the end need not wait for it.
-    return """
-[supervisor]
-listen = unix:mpsup.sock, 127.0.0.1:%d
-status =
-legacy_md5 = yes
-shutdown_timeout = 1s
-%s
-[pool:py]
-type = stream
-workers = 2
-command = %s w.py
-""" % (port, extra, sys.executable)
+    return harness.config(
+        "supervisor", listen="unix:mpsup.sock, 127.0.0.1:%d" % port,
+        legacy_md5="yes", extra="shutdown_timeout = 1s\n" + extra) + \
+        harness.config("pool_python", name="py", workers=2)
 
 
 def start(tmp, extra=""):

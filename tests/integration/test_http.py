@@ -11,34 +11,25 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Supervisor, check_invariant, connect, pid_alive,  # noqa: E402
-                     request, run_tests, wait_for, write)
+from harness import (Supervisor, check_invariant, config, connect,  # noqa: E402
+                     pid_alive, request, run_tests, wait_for, write)
 
 # Mirrors supervisor/monitor/http.h.
 HTTP_MAX_PER_IP = 32
 HTTP_IDLE_TIMEOUT = 10
 
-HEAD = """
-[supervisor]
-listen = unix:mpsup.sock
-legacy_md5 = yes
-shutdown_timeout = 5s
-status = %s
-%s
-"""
+
+def head(status, extra=""):
+    """[supervisor] with the endpoint at status; extra: more keys."""
+    return config("supervisor", status=status, legacy_md5="yes",
+                  extra="shutdown_timeout = 5s\n" + extra)
+
 
 # "sh" ends jobs done, failed and timed out; "slow" has one running job,
 # one queued and one cancelled (paused while they are submitted).
-POOLS = """
-[pool:sh]
-type = exec
-workers = 2
-job_timeout = 300ms
-
-[pool:slow]
-type = exec
-workers = 1
-"""
+POOLS = config("pool_exec", name="sh", workers=2,
+               extra="job_timeout = 300ms") + config(
+    "pool_exec", name="slow", workers=1)
 
 
 def free_port(host="127.0.0.1", family=socket.AF_INET):
@@ -105,7 +96,7 @@ def start(tmp, pools=POOLS, extra="", host="127.0.0.1"):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         port = free_port(host, family)
         addr = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
-        sup = Supervisor(tmp, HEAD % (addr, extra) + pools)
+        sup = Supervisor(tmp, head(addr, extra) + pools)
 
         def up():
             if sup.proc.poll() is not None:
@@ -439,7 +430,7 @@ def test_token_is_required_for_status_and_metrics_only(tmp):
     assert sup.stop() == 0
     # A token file others can read is refused, like an authkey.
     os.chmod(path, 0o644)
-    sup = Supervisor(tmp, HEAD % ("127.0.0.1:%d" % free_port(), "status_token_file = token") + POOLS,
+    sup = Supervisor(tmp, head("127.0.0.1:%d" % free_port(), "status_token_file = token") + POOLS,
                      log_name="again.log")
     assert sup.wait() == 2
     with open(sup.stderr_path) as f:
@@ -640,7 +631,7 @@ def test_port_in_use_fails_startup_with_exit_2(tmp):
     blocker.listen(1)
     port = blocker.getsockname()[1]
     try:
-        sup = Supervisor(tmp, HEAD % ("127.0.0.1:%d" % port, "") + POOLS)
+        sup = Supervisor(tmp, head("127.0.0.1:%d" % port) + POOLS)
         assert sup.wait() == 2
         with open(sup.stderr_path) as f:
             err = f.read()

@@ -6,16 +6,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (Supervisor, check_invariant, connect,  # noqa: E402
-                     pid_alive, request, rss_kib, run_tests, wait_for,
-                     worker_pids, write)
+from harness import (Supervisor, check_invariant, config,  # noqa: E402
+                     connect, pid_alive, request, rss_kib, run_tests,
+                     wait_for, worker_pids, write)
 
-HEAD = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-legacy_md5 = yes
-"""
+HEAD = config("supervisor", legacy_md5="yes")
 
 # A stdlib-only stream worker: doubles numbers, crashes or sleeps on demand.
 PY_WORKER = r'''
@@ -43,13 +38,8 @@ for line in sys.stdin:
 
 def stream_pool(tmp, extra="", workers=2):
     write(os.path.join(tmp, "w.py"), PY_WORKER)
-    return HEAD + """
-[pool:py]
-type = stream
-workers = %d
-command = %s w.py
-%s
-""" % (workers, sys.executable, extra)
+    return HEAD + config("pool_python", name="py", workers=workers,
+                         extra=extra)
 
 
 def test_exec_job_reports_exit_output_and_signal(tmp):
@@ -310,7 +300,7 @@ def test_dynamic_pool_grows_with_backlog_and_retires_idle_workers(tmp):
                      "idle_timeout = 500ms\n")
     c = connect(tmp)
     sup.wait_log("pool dyn: started 1 exec worker")
-    assert len(worker_pids(sup, "dyn")) == 1
+    wait_for(lambda: len(worker_pids(sup, "dyn")) == 1, what="1 worker")
     ids = [request(c, {"op": "submit", "pool": "dyn", "shell": "sleep 0.6"})["id"] for _ in range(3)]
     wait_for(lambda: len(worker_pids(sup, "dyn")) == 3, timeout=3, what="3 workers")
     for jid in ids:
@@ -325,8 +315,9 @@ def test_sighup_reload_adds_removes_and_rolls_pools(tmp):
     base = stream_pool(tmp, "env = VERSION=1", workers=2) + "[pool:old]\ntype = exec\nworkers = 1\n"
     sup = Supervisor(tmp, base)
     c = connect(tmp)
-    before = set(worker_pids(sup, "py"))
-    assert len(before) == 2
+    # The listener is up before the pools start: wait for both workers.
+    before = set(wait_for(lambda: (lambda p: p if len(p) == 2 else None)(
+        worker_pids(sup, "py")), what="2 py workers"))
     # Queue work on the pool that will change, so the roll must keep it.
     request(c, {"op": "pause", "pool": "py"})
     ids = request(c, {"op": "submit_many", "pool": "py",

@@ -4,7 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Supervisor, rss_kib, run_tests, wait_for, write  # noqa: E402
+from harness import (Supervisor, config, rss_kib, run_tests,  # noqa: E402
+                     wait_for, write)
 
 LINE_WRITER = r'''
 import os, sys
@@ -24,11 +25,7 @@ os.execvp("sleep", ["sleep", "1000"])
 def test_8_workers_500_lines_of_64k_stay_whole(tmp):
     write(os.path.join(tmp, "writer.py"), LINE_WRITER)
     size = 64 * 1024
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-log = out.log
+    cfg = config("supervisor", extra="log = out.log") + """
 [pool:flood]
 type = stream
 job_fds = 3,4
@@ -69,19 +66,10 @@ command = %s writer.py 500 %d
 
 
 def test_final_line_without_newline_is_flushed_and_marked(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-log_format = json
-[pool:p]
-type = stream
-job_fds = 3,4
-workers = 1
-restart_delay = 5s
-restart_delay_max = 5s
-command = sh -c 'printf "whole\\npartial"; sleep 0.2; exit 0'
-"""
+    cfg = config("supervisor", extra="log_format = json") + config(
+        "pool_shell", name="p", workers=1,
+        extra="restart_delay = 5s\nrestart_delay_max = 5s",
+        command='printf "whole\\npartial"; sleep 0.2; exit 0')
     sup = Supervisor(tmp, cfg)
     sup.wait_log('"partial"')
     assert sup.stop() == 0
@@ -93,18 +81,10 @@ command = sh -c 'printf "whole\\npartial"; sleep 0.2; exit 0'
 
 def test_huge_line_is_split_and_memory_stays_bounded(tmp):
     total = 100 * 1000 * 1000
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-log = out.log
-log_max_line = 1M
-[pool:big]
-type = stream
-job_fds = 3,4
-workers = 1
-command = sh -c 'head -c %d /dev/zero | tr "\\0" x; echo; echo end >&2; exec sleep 1000'
-""" % total
+    cfg = config("supervisor", extra="log = out.log\nlog_max_line = 1M") + config(
+        "pool_shell", name="big", workers=1,
+        command='head -c %d /dev/zero | tr "\\0" x; echo; echo end >&2; '
+                'exec sleep 1000' % total)
     sup = Supervisor(tmp, cfg)
     path = os.path.join(tmp, "out.log")
     wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > total,
@@ -139,18 +119,11 @@ command = sh -c 'head -c %d /dev/zero | tr "\\0" x; echo; echo end >&2; exec sle
 
 
 def test_many_workers_share_one_log_without_tearing(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-log = out.log
-log_format = json
-[pool:many]
-type = stream
-job_fds = 3,4
-workers = 100
-command = sh -c 'i=0; while [ $i -lt 20 ]; do echo "$MPSUP_WORKER line $i $(printf %5000s | tr " " y)"; i=$((i+1)); done; echo done >&2; exec sleep 1000'
-"""
+    cfg = config("supervisor", extra="log = out.log\nlog_format = json") + config(
+        "pool_shell", name="many", workers=100,
+        command='i=0; while [ $i -lt 20 ]; do echo "$MPSUP_WORKER line $i '
+                '$(printf %5000s | tr " " y)"; i=$((i+1)); done; '
+                'echo done >&2; exec sleep 1000')
     sup = Supervisor(tmp, cfg)
     path = os.path.join(tmp, "out.log")
     wait_for(lambda: os.path.exists(path) and open(path).read().count('"line":"done"') == 100,

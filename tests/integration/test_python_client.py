@@ -6,6 +6,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (Supervisor, connect, request, run_tests, wait_for,  # noqa: E402
                      write)
 
@@ -30,20 +31,10 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
 
 def config(tmp, listen="unix:mpsup.sock"):
     write(os.path.join(tmp, "w.py"), WORKER)
-    return """
-[supervisor]
-listen = %s
-status =
-legacy_md5 = yes
-[pool:echo]
-type = stream
-workers = 2
-command = %s w.py
-[pool:sh]
-type = exec
-workers = 1
-output = capture
-""" % (listen, sys.executable)
+    return harness.config(
+        "supervisor", listen=listen, legacy_md5="yes") + harness.config(
+        "pool_python", name="echo", workers=2) + harness.config(
+        "pool_exec", name="sh", workers=1, extra="output = capture")
 
 
 def test_pickled_requests_get_pickled_replies(tmp):

@@ -7,19 +7,19 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MPSUP, Skip, Supervisor, connect, pid_alive,  # noqa: E402
-                     request, run_tests, wait_for, worker_pids, write)
+from harness import (MPSUP, Skip, Supervisor, config, connect,  # noqa: E402
+                     pid_alive, request, run_tests, wait_for, worker_pids,
+                     write)
 
-SLEEPER = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:sleepers]
-type = stream
-job_fds = 3,4
-workers = 3
-command = sh -c 'echo "up $MPSUP_POOL $MPSUP_WORKER $$"; exec sleep 1000'
-"""
+
+def sleepers(head=""):
+    """Three workers that say "up" and sleep; head: more [supervisor] keys."""
+    return config("supervisor", extra=head) + config(
+        "pool_shell", name="sleepers", workers=3,
+        command='echo "up $MPSUP_POOL $MPSUP_WORKER $$"; exec sleep 1000')
+
+
+SLEEPER = sleepers()
 
 
 def proc_gone(pid):
@@ -33,17 +33,10 @@ def proc_gone(pid):
 
 def test_killed_worker_takes_its_own_process_groups_with_it(tmp):
     """A worker's child in a process group of its own dies with it."""
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:jc]
-type = stream
-job_fds = 3,4
-workers = 1
-restart_delay = 10ms
-command = sh -c 'python3 -c "import os, time; os.setpgid(0, 0); time.sleep(1000)" & echo "bg $!"; exec sleep 1000'
-"""
+    cfg = config("supervisor") + config(
+        "pool_shell", name="jc", workers=1, extra="restart_delay = 10ms",
+        command='python3 -c "import os, time; os.setpgid(0, 0); '
+                'time.sleep(1000)" & echo "bg $!"; exec sleep 1000')
     sup = Supervisor(tmp, cfg)
     line = sup.wait_log(" bg ")[0]
     bg = int(line.rsplit(" ", 1)[1])
@@ -60,15 +53,8 @@ command = sh -c 'python3 -c "import os, time; os.setpgid(0, 0); time.sleep(1000)
 def test_killed_exec_worker_takes_its_jobs_background_processes(tmp):
     """kill -9 of an exec worker: the job's leftovers are killed too."""
     pidfile = os.path.join(tmp, "bg.pid")
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-legacy_md5 = yes
-[pool:x]
-type = exec
-workers = 1
-"""
+    cfg = config("supervisor", legacy_md5="yes") + config(
+        "pool_exec", name="x", workers=1)
     sup = Supervisor(tmp, cfg)
     c = connect(tmp)
     r = request(c, {"op": "submit", "pool": "x",
@@ -86,19 +72,12 @@ workers = 1
 
 
 def test_workers_start_with_their_environment(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:envy]
-type = stream
-job_fds = 3,4
-workers = 2
-env = GREETING=hello world
-env = OTHER=2
-cwd = sub
-command = sh -c 'echo "pool=$MPSUP_POOL worker=$MPSUP_WORKER sup=$MPSUP_SUPERVISOR_PID fds=$MPSUP_JOB_FDS greet=$GREETING other=$OTHER cwd=$(pwd)"; exec sleep 1000'
-"""
+    cfg = config("supervisor") + config(
+        "pool_shell", name="envy", workers=2,
+        extra="env = GREETING=hello world\nenv = OTHER=2\ncwd = sub",
+        command='echo "pool=$MPSUP_POOL worker=$MPSUP_WORKER '
+                'sup=$MPSUP_SUPERVISOR_PID fds=$MPSUP_JOB_FDS '
+                'greet=$GREETING other=$OTHER cwd=$(pwd)"; exec sleep 1000')
     os.mkdir(os.path.join(tmp, "sub"))
     sup = Supervisor(tmp, cfg)
     lines = sup.wait_log("pool=envy", count=2)
@@ -113,15 +92,9 @@ command = sh -c 'echo "pool=$MPSUP_POOL worker=$MPSUP_WORKER sup=$MPSUP_SUPERVIS
 
 
 def test_worker_has_only_its_own_descriptors(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:a]
-type = stream
-job_fds = 3,4
-workers = 1
-command = sh -c 'echo up; exec sleep 1000'
+    cfg = config("supervisor") + config(
+        "pool_shell", name="a", workers=1,
+        command="echo up; exec sleep 1000") + """
 [pool:b]
 type = stream
 workers = 1
@@ -146,18 +119,10 @@ def test_workers_drop_to_configured_user_and_group(tmp):
         raise Skip("needs root to change user")
     nobody = pwd.getpwnam("nobody")
     group = grp.getgrgid(nobody.pw_gid).gr_name
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:low]
-type = stream
-job_fds = 3,4
-workers = 1
-user = nobody
-group = %s
-command = sh -c 'echo "ids $(id -u) $(id -g) $(id -G)"; exec sleep 1000'
-""" % group
+    cfg = config("supervisor") + config(
+        "pool_shell", name="low", workers=1,
+        extra="user = nobody\ngroup = %s" % group,
+        command='echo "ids $(id -u) $(id -g) $(id -G)"; exec sleep 1000')
     os.chmod(tmp, 0o755)
     sup = Supervisor(tmp, cfg)
     line = sup.wait_log("out: ids ")[0]
@@ -182,23 +147,12 @@ def test_killed_worker_is_replaced(tmp):
 
 
 def test_crash_looping_worker_backs_off(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:crashy]
-type = stream
-job_fds = 3,4
-workers = 1
-restart_delay = 100ms
-restart_delay_max = 1s
-command = sh -c 'echo boom; exit 3'
-[pool:steady]
-type = stream
-job_fds = 3,4
-workers = 1
-command = sh -c 'echo steady; exec sleep 1000'
-"""
+    cfg = config("supervisor") + config(
+        "pool_shell", name="crashy", workers=1,
+        extra="restart_delay = 100ms\nrestart_delay_max = 1s",
+        command="echo boom; exit 3") + config(
+        "pool_shell", name="steady", workers=1,
+        command="echo steady; exec sleep 1000")
     sup = Supervisor(tmp, cfg)
     sup.wait_log("pool crashy: workers keep dying", timeout=10)
     time.sleep(2.5)
@@ -214,16 +168,9 @@ command = sh -c 'echo steady; exec sleep 1000'
 
 
 def test_sigterm_exits_zero_and_leaves_no_process(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:family]
-type = stream
-job_fds = 3,4
-workers = 2
-command = sh -c 'sleep 1000 & echo "child $!"; echo "self $$"; wait'
-"""
+    cfg = config("supervisor") + config(
+        "pool_shell", name="family", workers=2,
+        command='sleep 1000 & echo "child $!"; echo "self $$"; wait')
     sup = Supervisor(tmp, cfg)
     sup.wait_log("child ", count=2)
     sup.wait_log("self ", count=2)
@@ -235,17 +182,11 @@ command = sh -c 'sleep 1000 & echo "child $!"; echo "self $$"; wait'
 
 
 def test_stop_timeout_escalates_to_sigkill(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:stubborn]
-type = stream
-job_fds = 3,4
-workers = 1
-stop_timeout = 500ms
-command = sh -c 'trap "echo ignoring TERM" TERM; echo "ready $$"; while true; do sleep 0.1; done'
-"""
+    cfg = config("supervisor") + config(
+        "pool_shell", name="stubborn", workers=1,
+        extra="stop_timeout = 500ms",
+        command='trap "echo ignoring TERM" TERM; echo "ready $$"; '
+                'while true; do sleep 0.1; done')
     sup = Supervisor(tmp, cfg)
     line = sup.wait_log("ready ")[0]
     pid = int(line.rsplit(" ", 1)[1])
@@ -257,17 +198,10 @@ command = sh -c 'trap "echo ignoring TERM" TERM; echo "ready $$"; while true; do
 
 
 def test_stop_signal_is_configurable(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-[pool:q]
-type = stream
-job_fds = 3,4
-workers = 1
-stop_signal = INT
-command = sh -c 'trap "echo got INT; exit 0" INT; trap "" TERM; echo ready; while true; do sleep 0.1; done'
-"""
+    cfg = config("supervisor") + config(
+        "pool_shell", name="q", workers=1, extra="stop_signal = INT",
+        command='trap "echo got INT; exit 0" INT; trap "" TERM; '
+                'echo ready; while true; do sleep 0.1; done')
     sup = Supervisor(tmp, cfg)
     sup.wait_log("out: ready")
     assert sup.stop() == 0
@@ -295,17 +229,10 @@ def test_pidfile_written_and_removed(tmp):
 
 
 def test_sigusr1_reopens_log_file(tmp):
-    cfg = """
-[supervisor]
-listen = unix:mpsup.sock
-status =
-log = out.log
-[pool:ticker]
-type = stream
-job_fds = 3,4
-workers = 1
-command = sh -c 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.05; done'
-"""
+    cfg = config("supervisor", extra="log = out.log") + config(
+        "pool_shell", name="ticker", workers=1,
+        command='i=0; while true; do echo "tick $i"; i=$((i+1)); '
+                'sleep 0.05; done')
     sup = Supervisor(tmp, cfg)
     path = os.path.join(tmp, "out.log")
     wait_for(lambda: os.path.exists(path) and "tick 3" in open(path).read(), what="ticks")
@@ -319,7 +246,7 @@ command = sh -c 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.05; don
 
 def test_json_log_records(tmp):
     import json
-    cfg = SLEEPER.replace("status =", "status =\nlog_format = json")
+    cfg = sleepers("log_format = json")
     sup = Supervisor(tmp, cfg)
     sup.wait_log("up sleepers", count=3)
     assert sup.stop() == 0

@@ -1,0 +1,487 @@
+/*
+ * The table of configuration keys (see config_impl.h): for each key its
+ * section, type, place in the struct, range or choices and, for keys
+ * that need more than a value parser, the setter that checks and stores
+ * them. The defaults a key has when the file does not set it are here
+ * too, next to the table. config.c finds a key here and hands its value
+ * to config_key_apply.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "config/config_impl.h"
+#include "config/parse.h"
+
+static void	set_listen(struct loader *, const struct key_def *,
+		    const char *);
+static void	set_status(struct loader *, const struct key_def *,
+		    const char *);
+static void	set_log(struct loader *, const struct key_def *, const char *);
+static void	set_store(struct loader *, const struct key_def *,
+		    const char *);
+static void	set_command(struct loader *, const struct key_def *,
+		    const char *);
+static void	set_cwd(struct loader *, const struct key_def *, const char *);
+static void	set_env(struct loader *, const struct key_def *, const char *);
+
+static const char *const log_format_choices[] = { "text", "json", NULL };
+static const char *const store_sync_choices[] = { "normal", "full", NULL };
+static const char *const type_choices[] = { "exec", "stream", NULL };
+static const char *const output_choices[] = { "log", "capture", "both", NULL };
+static const char *const job_fds_choices[] = { "stdio", "3,4", NULL };
+
+#define SUP(n, t, f, lo, hi, c) \
+	{ n, SECT_SUPERVISOR, t, offsetof(struct config, f), lo, hi, c, \
+	    NULL, 0 }
+#define SUP_SET(n, f, set, flags) \
+	{ n, SECT_SUPERVISOR, KT_SPECIAL, offsetof(struct config, f), 0, 0, \
+	    NULL, set, flags }
+#define POOL(n, t, f, lo, hi, c) \
+	{ n, SECT_POOL, t, offsetof(struct pool_config, f), lo, hi, c, \
+	    NULL, 0 }
+#define POOL_SET(n, f, set, flags) \
+	{ n, SECT_POOL, KT_SPECIAL, offsetof(struct pool_config, f), 0, 0, \
+	    NULL, set, flags }
+
+static const struct key_def key_table[] = {
+	SUP_SET("listen", listen, set_listen, KEY_CONTINUES),
+	SUP("authkey_file", KT_PATH, authkey_file, 0, 0, NULL),
+	SUP("admin_authkey_file", KT_PATH, admin_authkey_file, 0, 0, NULL),
+	SUP("legacy_md5", KT_BOOL, legacy_md5, 0, 0, NULL),
+	SUP_SET("status", status, set_status, 0),
+	SUP("status_token_file", KT_PATH, status_token_file, 0, 0, NULL),
+	SUP_SET("log", log, set_log, 0),
+	SUP("log_format", KT_CHOICE, log_format, 0, 0, log_format_choices),
+	SUP("log_max_line", KT_SIZE, log_max_line, 256, 1L << 30, NULL),
+	SUP_SET("store", store, set_store, 0),
+	SUP("store_sync", KT_CHOICE, store_sync, 0, 0, store_sync_choices),
+	SUP("result_ttl", KT_DURATION, result_ttl, 0, 0, NULL),
+	SUP("result_max", KT_LONG, result_max, 0, 100000000, NULL),
+	SUP("shutdown_timeout", KT_DURATION, shutdown_timeout, 0, 0, NULL),
+	SUP("max_connections", KT_LONG, max_connections, 1, 1000000, NULL),
+	SUP("max_message", KT_SIZE, max_message, 1024, 1L << 31, NULL),
+	SUP("auth_timeout", KT_DURATION, auth_timeout, 0, 0, NULL),
+	SUP("max_unsent", KT_SIZE, max_unsent, 65536, 1L << 34, NULL),
+	SUP("auth_failures", KT_LONG, auth_failures, 0, 1000000, NULL),
+	SUP("max_handshakes_per_address", KT_LONG, max_handshakes, 0, 1000000,
+	    NULL),
+
+	POOL("type", KT_CHOICE, type, 0, 0, type_choices),
+	POOL_SET("command", command, set_command, KEY_CONTINUES),
+	POOL("workers", KT_INT, workers, 1, CONFIG_MAX_WORKERS, NULL),
+	POOL("min_workers", KT_INT, min_workers, 0, CONFIG_MAX_WORKERS, NULL),
+	POOL("max_workers", KT_INT, max_workers, 1, CONFIG_MAX_WORKERS, NULL),
+	POOL("idle_timeout", KT_DURATION, idle_timeout, 0, 0, NULL),
+	POOL("prefetch", KT_INT, prefetch, 1, 4096, NULL),
+	POOL("max_queue", KT_LONG, max_queue, 1, 100000000, NULL),
+	POOL("job_timeout", KT_DURATION, job_timeout, 0, 0, NULL),
+	POOL("max_attempts", KT_INT, max_attempts, 1, 1000, NULL),
+	POOL("retry_delay", KT_DURATION, retry_delay, 0, 0, NULL),
+	POOL("max_jobs_per_worker", KT_LONG, max_jobs_per_worker, 0,
+	    LONG_MAX, NULL),
+	POOL("restart_delay", KT_DURATION, restart_delay, 0, 0, NULL),
+	POOL("restart_delay_max", KT_DURATION, restart_delay_max, 0, 0, NULL),
+	POOL("output", KT_CHOICE, output, 0, 0, output_choices),
+	POOL("capture_max", KT_SIZE, capture_max, 0, 1L << 30, NULL),
+	POOL("job_fds", KT_CHOICE, job_fds, 0, 0, job_fds_choices),
+	POOL_SET("cwd", cwd, set_cwd, 0),
+	POOL("user", KT_STRING, user, 0, 0, NULL),
+	POOL("group", KT_STRING, group, 0, 0, NULL),
+	POOL_SET("env", env, set_env, KEY_CONTINUES | KEY_REPEATS),
+	POOL("stop_signal", KT_SIGNAL, stop_signal, 0, 0, NULL),
+	POOL("stop_timeout", KT_DURATION, stop_timeout, 0, 0, NULL),
+};
+_Static_assert(sizeof key_table / sizeof key_table[0] == CONFIG_NKEYS,
+    "CONFIG_NKEYS must count the entries of key_table");
+const struct key_def *const config_keys = key_table;
+
+/* What a pool has when its section does not say otherwise. */
+void
+config_pool_defaults(struct pool_config *pc)
+{
+	pc->type = POOL_TYPE_EXEC;
+	pc->workers = 2;
+	pc->min_workers = -1;
+	pc->max_workers = -1;
+	pc->idle_timeout = 10.0;
+	pc->prefetch = 1;
+	pc->max_queue = 100000;
+	pc->max_attempts = 1;
+	pc->retry_delay = 1.0;
+	pc->restart_delay = 0.1;
+	pc->restart_delay_max = 30.0;
+	pc->output = OUTPUT_LOG;
+	pc->capture_max = 1 << 20;
+	pc->job_fds = JOB_FDS_STDIO;
+	pc->stop_signal = SIGTERM;
+	pc->stop_timeout = 10.0;
+}
+
+/* What [supervisor] has when the file does not say otherwise (cfg->dir set). */
+void
+config_defaults(struct config *cfg)
+{
+	cfg->authkey_file = config_resolve_path(cfg, "authkey");
+	cfg->status = xstrdup("127.0.0.1:7301");
+	cfg->log_max_line = 1 << 20;
+	cfg->store = xstrdup("memory");
+	cfg->result_ttl = 3600.0;
+	cfg->result_max = 100000;
+	cfg->shutdown_timeout = 30.0;
+	cfg->max_connections = 1024;
+	cfg->max_message = 16 << 20;
+	cfg->auth_timeout = 5.0;
+	cfg->max_unsent = 64 << 20;
+	cfg->auth_failures = 10;
+	cfg->max_handshakes = 32;
+}
+
+/* The key named name in section sect, or NULL. */
+const struct key_def *
+config_key_find(enum section_kind sect, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].sect == sect &&
+		    strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Index in config_keys of a key that must exist. */
+int
+config_key_index(enum section_kind sect, const char *name)
+{
+	const struct key_def	*kd;
+
+	if ((kd = config_key_find(sect, name)) == NULL)
+		abort();
+	return (int)(kd - config_keys);
+}
+
+/* Check HOST:PORT or [V6]:PORT syntax; returns a message or NULL. */
+static const char *
+check_hostport(const char *s)
+{
+	const char	*colon;
+	long		 port;
+	const char	*err;
+
+	if (s[0] == '[') {
+		colon = strchr(s, ']');
+		if (colon == NULL || colon[1] != ':')
+			return "expected [V6ADDR]:PORT";
+		colon++;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || colon == s)
+			return "expected HOST:PORT, [V6ADDR]:PORT or unix:PATH";
+		if (memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return "IPv6 addresses need brackets: [V6ADDR]:PORT";
+	}
+	if (parse_long(colon + 1, 1, 65535, &port, &err) == -1)
+		return "port must be a number from 1 to 65535";
+	return NULL;
+}
+
+/* Vet one listen item in place ("unix:" paths made absolute); 0 if good. */
+static int
+listen_item(struct loader *ld, char **item)
+{
+	const char	*err;
+	char		*path;
+
+	if (strncmp(*item, "unix:", 5) != 0) {
+		if ((err = check_hostport(*item)) == NULL)
+			return 0;
+		config_error(ld, ld->lineno, "listen: '%s': %s", *item, err);
+		return -1;
+	}
+	if ((*item)[5] == '\0') {
+		config_error(ld, ld->lineno, "listen: unix: needs a path");
+		return -1;
+	}
+	path = config_resolve_path(ld->cfg, *item + 5);
+	if (strlen(path) >= 108) {
+		config_error(ld, ld->lineno, "listen: socket path too long "
+		    "(at most 107 bytes): %s", path);
+		free(path);
+		return -1;
+	}
+	free(*item);
+	xasprintf(item, "unix:%s", path);
+	free(path);
+	return 0;
+}
+
+/* Replace (or with append, extend) the listen list from value. */
+void
+config_set_listen(struct loader *ld, const char *value, int append)
+{
+	struct config	 *cfg = ld->cfg;
+	char		**items;
+	size_t		  n, i;
+	const char	 *err;
+
+	if (!append) {
+		free_strv(cfg->listen, cfg->nlisten);
+		cfg->listen = NULL;
+		cfg->nlisten = 0;
+	}
+	if (*value == '\0')
+		return;
+	if (parse_list(value, &items, &n, &err) == -1) {
+		config_error(ld, ld->lineno, "listen: %s", err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (listen_item(ld, &items[i]) == -1)
+			continue;
+		cfg->listen = xreallocarray(cfg->listen, cfg->nlisten + 2,
+		    sizeof *cfg->listen);
+		cfg->listen[cfg->nlisten++] = items[i];
+		cfg->listen[cfg->nlisten] = NULL;
+		items[i] = NULL;
+	}
+	free_strv(items, n);
+}
+
+/* listen: a comma list; a continuation line adds to it. */
+static void
+set_listen(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	config_set_listen(ld, value, ld->continuation);
+}
+
+/* status: HOST:PORT of the HTTP endpoint, empty for none. */
+static void
+set_status(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	struct config	*cfg = ld->cfg;
+	const char	*err;
+
+	free(cfg->status);
+	cfg->status = NULL;
+	if (*value == '\0')
+		return;
+	if ((err = check_hostport(value)) != NULL) {
+		config_error(ld, ld->lineno, "status: '%s': %s", value, err);
+		return;
+	}
+	cfg->status = xstrdup(value);
+}
+
+/* log: a file, or empty or "-" for stdout. */
+static void
+set_log(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	struct config	*cfg = ld->cfg;
+
+	free(cfg->log);
+	cfg->log = NULL;
+	if (*value == '\0' || strcmp(value, "-") == 0)
+		return;
+	cfg->log = config_resolve_path(cfg, value);
+}
+
+/* store: "memory" or "sqlite:PATH", the path made absolute. */
+static void
+set_store(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	struct config	*cfg = ld->cfg;
+	char		*path;
+
+	if (strcmp(value, "memory") == 0) {
+		free(cfg->store);
+		cfg->store = xstrdup("memory");
+	} else if (strncmp(value, "sqlite:", 7) == 0 && value[7] != '\0') {
+		path = config_resolve_path(cfg, value + 7);
+		free(cfg->store);
+		xasprintf(&cfg->store, "sqlite:%s", path);
+		free(path);
+	} else
+		config_error(ld, ld->lineno,
+		    "store: expected memory or sqlite:PATH");
+}
+
+/* command: as written; a continuation line adds its words. */
+static void
+set_command(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	struct pool_config	*pc = ld->pool;
+	char			*joined;
+
+	if (ld->continuation && pc->command != NULL) {
+		xasprintf(&joined, "%s %s", pc->command, value);
+		free(pc->command);
+		pc->command = joined;
+	} else {
+		free(pc->command);
+		pc->command = xstrdup(value);
+		ld->command_line = ld->lineno;
+	}
+}
+
+/* cwd: an existing folder, made absolute; empty for none. */
+static void
+set_cwd(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	struct pool_config	*pc = ld->pool;
+	char			*path;
+	struct stat		 sb;
+
+	free(pc->cwd);
+	pc->cwd = NULL;
+	if (*value == '\0')
+		return;
+	path = config_resolve_path(ld->cfg, value);
+	if (stat(path, &sb) == -1) {
+		config_error(ld, ld->lineno, "cwd: %s: %s", path,
+		    strerror(errno));
+		free(path);
+		return;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		config_error(ld, ld->lineno, "cwd: %s: not a directory", path);
+		free(path);
+		return;
+	}
+	pc->cwd = path;
+}
+
+/* env: one KEY=VALUE per line, added to the pool's environment. */
+static void
+set_env(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	struct pool_config	*pc = ld->pool;
+	const char		*eq = strchr(value, '='), *p;
+
+	if (eq == NULL || eq == value) {
+		config_error(ld, ld->lineno, "env: expected KEY=VALUE");
+		return;
+	}
+	for (p = value; p < eq; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_') {
+			config_error(ld, ld->lineno,
+			    "env: bad variable name '%.*s'",
+			    (int)(eq - value), value);
+			return;
+		}
+	}
+	if (isdigit((unsigned char)value[0])) {
+		config_error(ld, ld->lineno, "env: bad variable name '%.*s'",
+		    (int)(eq - value), value);
+		return;
+	}
+	if (strncmp(value, "MPSUP_", 6) == 0) {
+		config_error(ld, ld->lineno, "env: MPSUP_* variables are set "
+		    "by mpsup itself");
+		return;
+	}
+	pc->env = xreallocarray(pc->env, pc->nenv + 2, sizeof *pc->env);
+	pc->env[pc->nenv++] = xstrdup(value);
+	pc->env[pc->nenv] = NULL;
+}
+
+/* A KT_CHOICE value: its index among kd->choices, or an error. */
+static void
+set_choice(struct loader *ld, const struct key_def *kd, void *field,
+    const char *value)
+{
+	const char *const	*c = kd->choices;
+	size_t			 i;
+
+	for (i = 0; c[i] != NULL; i++)
+		if (strcmp(c[i], value) == 0)
+			break;
+	if (c[i] != NULL) {
+		*(int *)field = (int)i;
+		return;
+	}
+	config_error(ld, ld->lineno, "%s: '%s' is not one of %s%s%s%s%s",
+	    kd->name, value, c[0], c[1] ? ", " : "", c[1] ? c[1] : "",
+	    c[1] && c[2] ? ", " : "", c[1] && c[2] ? c[2] : "");
+}
+
+/* A KT_SIZE value within kd's range; a message in *err if unparsable. */
+static void
+set_size(struct loader *ld, const struct key_def *kd, void *field,
+    const char *value, const char **err)
+{
+	uint64_t	u;
+
+	if (parse_size(value, &u, err) == -1)
+		return;
+	if (u < (uint64_t)kd->min || u > (uint64_t)kd->max)
+		config_error(ld, ld->lineno, "%s: must be between %ld and %ld "
+		    "bytes", kd->name, kd->min, kd->max);
+	else
+		*(uint64_t *)field = u;
+}
+
+/* Set kd from value on the current line; bad values become errors. */
+void
+config_key_apply(struct loader *ld, const struct key_def *kd,
+    const char *value)
+{
+	void		*base, *field;
+	const char	*err = NULL;
+	double		 d;
+	long		 l;
+	int		 b;
+
+	base = kd->sect == SECT_SUPERVISOR ? (void *)ld->cfg : (void *)ld->pool;
+	field = (char *)base + kd->off;
+	switch (kd->type) {
+	case KT_STRING:
+	case KT_PATH:
+		free(*(char **)field);
+		*(char **)field = *value == '\0' ? NULL :
+		    kd->type == KT_PATH ? config_resolve_path(ld->cfg, value) :
+		    xstrdup(value);
+		break;
+	case KT_BOOL:
+		if (parse_bool(value, &b, &err) == 0)
+			*(int *)field = b;
+		break;
+	case KT_DURATION:
+		if (parse_duration(value, &d, &err) == 0)
+			*(double *)field = d;
+		break;
+	case KT_SIZE:
+		set_size(ld, kd, field, value, &err);
+		break;
+	case KT_INT:
+		if (parse_long(value, kd->min, kd->max, &l, &err) == 0)
+			*(int *)field = (int)l;
+		break;
+	case KT_LONG:
+		if (parse_long(value, kd->min, kd->max, &l, &err) == 0)
+			*(long *)field = l;
+		break;
+	case KT_SIGNAL:
+		if (parse_signal(value, &b, &err) == 0)
+			*(int *)field = b;
+		break;
+	case KT_CHOICE:
+		set_choice(ld, kd, field, value);
+		break;
+	case KT_SPECIAL:
+		kd->set(ld, kd, value);
+		break;
+	}
+	if (err != NULL)
+		config_error(ld, ld->lineno, "%s: %s", kd->name, err);
+}
