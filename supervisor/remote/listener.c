@@ -33,22 +33,12 @@
 #include "supervisor/dispatch.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request.h"
+#include "supervisor/remote/throttle.h"
 #include "supervisor/supervisor.h"
 
 #define LISTENER_READ		65536
 #define LISTENER_MAX_PENDING	4096	/* requests awaiting their reply */
 #define LISTENER_FD_BACKOFF	1.0	/* seconds without accept at EMFILE */
-#define LISTENER_THROTTLE_SLOTS	1024	/* source addresses remembered */
-#define LISTENER_THROTTLE_WINDOW 60.0	/* seconds */
-
-/* Failed handshakes of one source address in the current window. */
-struct throttle {
-	unsigned char	addr[16];	/* IPv4 mapped into IPv6 form */
-	double		since;
-	long		failures;
-	int		warned;
-	int		capped;		/* max_handshakes_per_address logged */
-};
 
 struct reply {
 	TAILQ_ENTRY(reply)	 entry;
@@ -104,7 +94,7 @@ struct listener {
 	TAILQ_HEAD(, conn)	 dirty;
 	int			 nconns;
 	int			 accepting;
-	struct throttle		*throttle;	/* LISTENER_THROTTLE_SLOTS */
+	struct throttle		*throttle;	/* per source address */
 	ev_timer		 fd_backoff;	/* accept paused: out of fds */
 };
 
@@ -336,77 +326,14 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	conn_close(c);
 }
 
-/* The throttle slot of an address, or NULL; create makes one if needed. */
-static struct throttle *
-throttle_find(struct listener *l, const unsigned char *addr, int create,
-    double now)
-{
-	struct throttle	*t, *oldest = NULL;
-	int		 i;
-
-	if (l->throttle == NULL) {
-		if (!create)
-			return NULL;
-		l->throttle = xcalloc(LISTENER_THROTTLE_SLOTS,
-		    sizeof *l->throttle);
-	}
-	for (i = 0; i < LISTENER_THROTTLE_SLOTS; i++) {
-		t = &l->throttle[i];
-		if (t->since > 0 && memcmp(t->addr, addr, 16) == 0) {
-			if (now - t->since >= LISTENER_THROTTLE_WINDOW) {
-				t->since = now;
-				t->failures = 0;
-				t->warned = 0;
-				t->capped = 0;
-			}
-			return t;
-		}
-		if (oldest == NULL || t->since < oldest->since)
-			oldest = t;
-	}
-	if (!create)
-		return NULL;
-	/* Reuse the slot whose window is oldest. */
-	memset(oldest, 0, sizeof *oldest);
-	memcpy(oldest->addr, addr, 16);
-	oldest->since = now;
-	return oldest;
-}
-
 /* Count a failed handshake against the connection's source address. */
 static void
-throttle_failure(struct conn *c)
+conn_auth_failed(struct conn *c)
 {
 	struct listener	*l = c->l;
-	struct throttle	*t;
 
-	if (!c->has_addr || l->sv->cfg->auth_failures == 0)
-		return;
-	t = throttle_find(l, c->addr, 1, ev_now(l->sv->loop));
-	t->failures++;
-}
-
-/* True if the address has used up its failed handshakes for now. */
-static int
-throttle_blocked(struct listener *l, const unsigned char *addr,
-    const char *display)
-{
-	struct throttle	*t;
-	long		 max = l->sv->cfg->auth_failures;
-
-	if (max == 0)
-		return 0;
-	t = throttle_find(l, addr, 0, ev_now(l->sv->loop));
-	if (t == NULL || t->failures < max)
-		return 0;
-	if (!t->warned) {
-		log_warnx("%s: %ld failed handshakes within %.0fs "
-		    "(auth_failures); refusing its connections for the rest "
-		    "of the minute", display, t->failures,
-		    LISTENER_THROTTLE_WINDOW);
-		t->warned = 1;
-	}
-	return 1;
+	if (c->has_addr && l->sv->cfg->auth_failures > 0)
+		throttle_failure(l->throttle, c->addr, ev_now(l->sv->loop));
 }
 
 /*
@@ -419,7 +346,6 @@ static int
 handshakes_capped(struct listener *l, const unsigned char *addr,
     const char *display)
 {
-	struct throttle	*t;
 	struct conn	*c;
 	long		 max = l->sv->cfg->max_handshakes, n = 0;
 
@@ -431,38 +357,11 @@ handshakes_capped(struct listener *l, const unsigned char *addr,
 			break;
 	if (n < max)
 		return 0;
-	t = throttle_find(l, addr, 1, ev_now(l->sv->loop));
-	if (!t->capped) {
+	if (throttle_first_cap(l->throttle, addr, ev_now(l->sv->loop)))
 		log_warnx("%s: %ld handshakes in progress "
 		    "(max_handshakes_per_address); refusing its new "
 		    "connections until they end", display, n);
-		t->capped = 1;
-	}
 	return 1;
-}
-
-/* The source address of an accepted socket in 16-byte form, if it is IP. */
-static int
-listener_source(const struct sockaddr_storage *ss, unsigned char out[16],
-    char *display, size_t len)
-{
-	const struct sockaddr_in	*sin = (const void *)ss;
-	const struct sockaddr_in6	*sin6 = (const void *)ss;
-
-	if (ss->ss_family == AF_INET) {
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &sin->sin_addr, 4);
-		inet_ntop(AF_INET, &sin->sin_addr, display, (socklen_t)len);
-		return 1;
-	}
-	if (ss->ss_family == AF_INET6) {
-		memcpy(out, &sin6->sin6_addr, 16);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, display, (socklen_t)len);
-		return 1;
-	}
-	snprintf(display, len, "local");
-	return 0;
 }
 
 /* One handshake message. Returns -1 if the connection was closed. */
@@ -480,7 +379,7 @@ conn_auth(struct conn *c, const void *msg, size_t len)
 	if (r == AUTH_FAIL) {
 		log_warnx("client %s: authentication failed: %s", c->peer,
 		    err ? err : "refused");
-		throttle_failure(c);
+		conn_auth_failed(c);
 		/* Say #FAILURE# if the state machine queued it, then close. */
 		c->closing = 1;
 		ev_io_stop(c->l->sv->loop, &c->rio);
@@ -640,8 +539,9 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		memset(addr, 0, sizeof addr);
-		has_addr = listener_source(&ss, addr, src, sizeof src);
-		if (has_addr && (throttle_blocked(l, addr, src) ||
+		has_addr = throttle_source(&ss, addr, src, sizeof src);
+		if (has_addr && (throttle_blocked(l->throttle, addr,
+		    l->sv->cfg->auth_failures, ev_now(l->sv->loop), src) ||
 		    handshakes_capped(l, addr, src))) {
 			close(fd);
 			continue;
@@ -682,6 +582,7 @@ listener_new(struct supervisor *sv, char **cause)
 
 	l = xcalloc(1, sizeof *l);
 	l->sv = sv;
+	l->throttle = throttle_new();
 	TAILQ_INIT(&l->conns);
 	TAILQ_INIT(&l->dirty);
 	ev_timer_init(&l->fd_backoff, listener_fd_backoff_cb, 0, 0);
@@ -805,7 +706,7 @@ listener_free(struct listener *l)
 		addr_free(&l->socks[i].addr);
 	}
 	free(l->socks);
-	free(l->throttle);
+	throttle_free(l->throttle);
 	if (l->key != NULL)
 		authkey_free(l->key, l->keylen);
 	if (l->admin_key != NULL)

@@ -40,8 +40,6 @@ KNOWN_OFFENDERS = (
     "worker/exec/exec_worker.c",
     # The core, being redesigned around the queue seam.
     "supervisor/reload.c:supervisor_reload",
-    "supervisor/supervisor.c:supervisor_main",
-    "supervisor/worker.c:worker_spawn",
 )
 
 
