@@ -7,7 +7,10 @@
  * replaced one at a time, each finishing its jobs first, so no queued job
  * is lost. [supervisor] keys that are read at use (limits, retention,
  * legacy_md5) apply at once; those bound at start (listen, keys, log,
- * status, store) are reported as needing a restart.
+ * status) are reported as needing a restart. A file that changes the job
+ * store (store, or store_sync of a durable one) is refused whole: the
+ * store holds the jobs and is opened once, and applying the rest would
+ * make the running configuration name a store that is not in use.
  */
 #include "config.h"
 
@@ -57,9 +60,29 @@ reload_check_fixed(const struct config *old, const struct config *new,
 	if (reload_str_differs(old->log, new->log) ||
 	    old->log_format != new->log_format)
 		buf_append_str(needs, " log");
-	if (reload_str_differs(old->store, new->store) ||
+}
+
+/* -1 with *msg if new changes the job store (only a restart can). */
+static int
+reload_check_store(const struct config *old, const struct config *new,
+    char **msg)
+{
+	if (strcmp(old->store, new->store) != 0)
+		xasprintf(msg, "the job store cannot change on reload (running: "
+		    "store = %s; %s: store = %s); keeping the running "
+		    "configuration: restart mpsup to change it", old->store,
+		    new->path, new->store);
+	else if (strcmp(old->store, "memory") != 0 &&
 	    old->store_sync != new->store_sync)
-		buf_append_str(needs, " store");
+		xasprintf(msg, "store_sync cannot change on reload (running: "
+		    "store_sync = %s; %s: store_sync = %s); keeping the running "
+		    "configuration: restart mpsup to change it",
+		    old->store_sync == STORE_SYNC_FULL ? "full" : "normal",
+		    new->path,
+		    new->store_sync == STORE_SYNC_FULL ? "full" : "normal");
+	else
+		return 0;
+	return -1;
 }
 
 int
@@ -89,10 +112,7 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		return -1;
 	}
 	config_errors_free(&errs);
-	if (strcmp(cfg->store, old->store) != 0 &&
-	    strcmp(cfg->store, "memory") != 0) {
-		xasprintf(msg, "store = %s: only store = memory is "
-		    "implemented in this version", cfg->store);
+	if (reload_check_store(old, cfg, msg) == -1) {
 		log_warnx("reload refused: %s", *msg);
 		config_free(cfg);
 		return -1;

@@ -539,5 +539,62 @@ def test_sqlite_corrupt_database_is_refused_with_the_sqlite_message(tmp):
     assert path in p.stderr and "file is not a database" in p.stderr, p.stderr
 
 
+
+def test_reload_that_changes_the_store_is_refused_until_a_restart(tmp):
+    """The store holds the jobs and is opened once: a reload that changes
+    store or store_sync is refused whole, naming both values."""
+    path = os.path.join(tmp, "jobs.db")
+    sqlite = "sqlite:%s" % path
+    added = "\n[pool:added]\ntype = exec\n"
+    sup = Supervisor(tmp, config(sqlite))
+    c = connect(tmp)
+    changes = (
+        (config("memory"), "store = %s" % sqlite, "store = memory"),
+        (config("sqlite:%s/other.db" % tmp), "store = %s" % sqlite,
+         "store = sqlite:%s/other.db" % tmp),
+        (config(sqlite, extra="store_sync = full"), "store_sync = normal",
+         "store_sync = full"),
+    )
+    for text, running, wanted in changes:
+        # The pool it adds must not appear: nothing of the file applies.
+        write(sup.config, text + added)
+        r = request(c, {"op": "reload"})
+        assert not r["ok"] and r["error"] == "bad_request", r
+        msg = r["message"]
+        assert running in msg and wanted in msg, msg
+        assert "cannot change on reload" in msg, msg
+        assert "restart mpsup to change it" in msg, msg
+        sup.wait_log("reload refused: " + msg)
+    # SIGHUP is refused the same way.
+    sup.signal(signal.SIGHUP)
+    sup.wait_log("reload refused: ", count=4)
+    st = status(c)
+    assert st["mpsup"]["store"] == sqlite, st["mpsup"]
+    assert [p["name"] for p in st["pools"]] == ["p"], st["pools"]
+    r = request(c, {"op": "submit", "pool": "p", "data": 7, "wait": True,
+                    "timeout": 10})
+    assert r["ok"] and r["job"]["result"] == 7, r
+    # The same store (and store_sync) reloads, and the pool is added.
+    write(sup.config, config(sqlite) + added)
+    r = request(c, {"op": "reload"})
+    assert r["ok"] and "1 pool added" in r["message"], r
+    assert "restart" not in r["message"], r
+    c.close()
+    assert sup.stop() == 0
+    # A memory store does not become a durable one either.
+    sup = Supervisor(tmp, config("memory"), log_name="memory.log")
+    c = connect_again(tmp)
+    write(sup.config, config(sqlite))
+    r = request(c, {"op": "reload"})
+    assert not r["ok"], r
+    assert "store = memory" in r["message"], r
+    assert "store = %s" % sqlite in r["message"], r
+    assert "restart mpsup to change it" in r["message"], r
+    assert "only store = memory" not in r["message"], r
+    assert status(c)["mpsup"]["store"] == "memory"
+    c.close()
+    assert sup.stop() == 0
+
+
 if __name__ == "__main__":
     run_tests(globals(), timeout=180)
