@@ -137,6 +137,7 @@ job_new(struct pool *pool, const char *data, size_t len, double now)
 	}
 	job_id_next(job->id, now);
 	job->pool = pool;
+	pool->njobs++;
 	job->state = JOB_QUEUED;
 	job->worker = -1;
 	job->submitted_at = now;
@@ -166,6 +167,8 @@ job_data_drop(struct job *job)
 void
 job_free(struct job *job)
 {
+	struct pool	*pool = job->pool;
+
 	if (job->key != NULL) {
 		job_key_remove(job);
 		free(job->key);
@@ -180,6 +183,7 @@ job_free(struct job *job)
 	free(job->error);
 	job_data_drop(job);
 	free(job);
+	pool_job_freed(pool);
 }
 
 void

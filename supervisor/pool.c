@@ -213,6 +213,36 @@ pool_remove(struct pool *pool)
 }
 
 /*
+ * Undo pool_remove() for a pool that may still be finishing its jobs:
+ * workers that were draining come back with the new config once their
+ * jobs are done (those beyond max_workers do not), and dead slots start
+ * now. Its counters and records carry on, as if it had never gone.
+ */
+void
+pool_revive(struct pool *pool, struct pool_config *pc)
+{
+	int	i;
+
+	pool->removed = 0;
+	pool->paused = 0;
+	pool->pc = pc;
+	pool->name = pc->name;
+	pool->cfg_gen++;
+	pool->state = POOL_RUNNING;
+	for (i = 0; i < pool->nslots && i < pc->max_workers; i++)
+		pool->slots[i]->retire = 0;
+	pool_resize(pool);
+}
+
+/* A job of the pool was freed; a removed pool's last one lets it go. */
+void
+pool_job_freed(struct pool *pool)
+{
+	if (--pool->njobs == 0 && pool->removed)
+		supervisor_sweep_soon(pool->sv);
+}
+
+/*
  * Resize a fixed-size pool: new slots start at once; surplus workers take
  * no more jobs and stop when the ones they have are done.
  */

@@ -44,7 +44,9 @@ struct pool {
 	int			 nslots;
 	long			 restarts;
 	int			 paused;
-	int			 removed;	/* by a reload; kept for status */
+	int			 removed;	/* by a reload (see reload.c) */
+	size_t			 njobs;		/* jobs, kept records too, that
+						   point at it */
 	unsigned		 cfg_gen;	/* bumped when its workers must change */
 	struct pool_stats	 stats;
 	struct job_list		 queue;		/* FIFO of queued jobs */
@@ -63,6 +65,10 @@ void		 pool_resize(struct pool *);
 void		 pool_roll_next(struct pool *);
 /* Remove the pool (reload): cancel its queue, stop once jobs are done. */
 void		 pool_remove(struct pool *);
+/* A reload brings a removed pool's name back: serve again, with pc. */
+void		 pool_revive(struct pool *, struct pool_config *pc);
+/* One of its jobs was freed (job_free). */
+void		 pool_job_freed(struct pool *);
 /* Resize a fixed-size pool; -1 with *err if that is not possible. */
 int		 pool_scale(struct pool *, int, const char **err);
 /* Dynamic pools: start on-demand workers for a backlog. */

@@ -59,6 +59,8 @@ supervisor_pool_stopped(struct supervisor *sv, struct pool *pool)
 {
 	size_t	i;
 
+	if (pool->removed)
+		supervisor_sweep_soon(sv);
 	if (!sv->stopping)
 		return;
 	for (i = 0; i < sv->npools; i++)
@@ -77,6 +79,21 @@ supervisor_job_ended(struct supervisor *sv)
 	for (i = 0; i < sv->npools; i++)
 		if (pool_inflight(sv->pools[i]) == 0)
 			pool_stop(sv->pools[i]);
+}
+
+/* Removed pools are parked and freed here, from the loop. */
+static void
+supervisor_sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	supervisor_sweep(t->data);
+}
+
+/* Sweep removed pools in the next loop turn. */
+void
+supervisor_sweep_soon(struct supervisor *sv)
+{
+	if (!ev_is_active(&sv->sweep_timer))
+		ev_timer_start(sv->loop, &sv->sweep_timer);
 }
 
 static void
@@ -273,6 +290,8 @@ supervisor_main(const struct supervisor_options *opts)
 	supervisor_signal_init(&sv, &sv.sig_usr1, SIGUSR1);
 	ev_prepare_init(&sv.flush, supervisor_flush_cb);
 	ev_prepare_start(sv.loop, &sv.flush);
+	ev_timer_init(&sv.sweep_timer, supervisor_sweep_cb, 0, 0);
+	sv.sweep_timer.data = &sv;
 
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
@@ -336,9 +355,13 @@ supervisor_main(const struct supervisor_options *opts)
 	sv.http = NULL;
 	dispatch_shutdown();
 	log_info("stopped");
+	ev_timer_stop(sv.loop, &sv.sweep_timer);
 	for (i = 0; i < sv.npools; i++)
 		pool_free(sv.pools[i]);
 	free(sv.pools);
+	for (i = 0; i < sv.nparked; i++)
+		pool_free(sv.parked[i]);
+	free(sv.parked);
 	if (sv.pidfile != NULL) {
 		unlink(sv.pidfile);
 		free(sv.pidfile);

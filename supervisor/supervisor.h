@@ -44,6 +44,9 @@ struct supervisor {
 	struct store		*store;		/* jobs across restarts */
 	struct config		**old_cfgs;	/* replaced by reloads */
 	size_t			 nold_cfgs;
+	struct pool		**parked;	/* removed, stopped, records kept */
+	size_t			 nparked;
+	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
 };
 
 extern struct supervisor	*supervisor;
@@ -62,5 +65,13 @@ void	supervisor_stop(struct supervisor *);
 void	supervisor_job_ended(struct supervisor *);
 /* A pool has no live workers left; exits the loop when all are done. */
 void	supervisor_pool_stopped(struct supervisor *, struct pool *);
+/*
+ * Removed pools (reload.c): one that has stopped leaves sv->pools (status,
+ * metrics) for sv->parked, and is freed once no job points at it.
+ * supervisor_sweep_soon() runs supervisor_sweep() from the loop, where no
+ * caller holds a pool.
+ */
+void	supervisor_sweep_soon(struct supervisor *);
+void	supervisor_sweep(struct supervisor *);
 
 #endif
