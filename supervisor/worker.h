@@ -62,6 +62,7 @@ struct worker {
 	ev_io			 job_in_io;
 	ev_io			 job_out_io;
 	struct buf		 job_in;	/* unsent job lines */
+	size_t			 job_in_ready;	/* of which past a commit */
 	struct linebuf		 job_out;
 
 	/* Dispatch. */
@@ -98,7 +99,11 @@ void		 worker_kill(struct worker *);
 int		 worker_alive(const struct worker *);
 /* Kill a worker that broke the protocol or overran; jobs are retried. */
 void		 worker_fail(struct worker *, const char *why, struct job *);
-/* Write buffered job lines; arms a write watcher if the pipe is full. */
+/*
+ * Write buffered job lines; arms a write watcher if the pipe is full.
+ * Called after each commit (dispatch_flush): only what was buffered by
+ * then may go out when the pipe has room again (see worker.c).
+ */
 void		 worker_flush_jobs(struct worker *);
 /* Read whatever its log pipes hold right now (before a result lands). */
 void		 worker_drain_logs(struct worker *);
