@@ -135,6 +135,7 @@ job_new(struct job_owner *owner, const char *data, size_t len, double now)
 	}
 	job_id_next(job->id, now);
 	job->owner = owner;
+	owner->njobs++;
 	job->state = JOB_QUEUED;
 	job->worker = -1;
 	job->submitted_at = now;
@@ -164,6 +165,8 @@ job_data_drop(struct job *job)
 void
 job_free(struct job *job)
 {
+	struct job_owner	*owner = job->owner;
+
 	if (job->key != NULL) {
 		job_key_remove(job);
 		free(job->key);
@@ -178,6 +181,8 @@ job_free(struct job *job)
 	free(job->error);
 	job_data_drop(job);
 	free(job);
+	if (--owner->njobs == 0 && owner->empty_cb != NULL)
+		owner->empty_cb(owner);
 }
 
 void

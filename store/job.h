@@ -38,6 +38,9 @@ struct job_owner {
 	const char	*name;
 	int		 exec;		/* records carry exit status, output */
 	uint64_t	 state[JOB_NSTATES];	/* jobs in each state now */
+	size_t		 njobs;		/* jobs, kept records too, that point here */
+	/* Called when the last of them is freed (or NULL). */
+	void		(*empty_cb)(struct job_owner *);
 };
 
 /* Someone waiting for a job to finish (a client's result/submit -w). */

@@ -726,6 +726,12 @@ dispatch_pool_stopped(struct pool *pool)
 	d.env->pool_stopped(d.env->arg, pool);
 }
 
+static void
+dispatch_pool_unused(struct pool *pool)
+{
+	d.env->pool_unused(d.env->arg, pool);
+}
+
 /* The queue: jobs of a pool can be claimed now. */
 static void
 dispatch_runnable(struct queue_pool *qp, void *arg)
@@ -757,4 +763,5 @@ const struct pool_events dispatch_pool_events = {
 	.worker_free = dispatch_worker_free,
 	.room = dispatch_room,
 	.stopped = dispatch_pool_stopped,
+	.unused = dispatch_pool_unused,
 };

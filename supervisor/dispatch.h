@@ -35,6 +35,8 @@ struct dispatch_env {
 	void			(*job_ended)(void *arg);
 	/* A stopping pool has no live workers left. */
 	void			(*pool_stopped)(void *arg, struct pool *);
+	/* A removed pool's last job or record is gone. */
+	void			(*pool_unused)(void *arg, struct pool *);
 	void			*arg;
 };
 

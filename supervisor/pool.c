@@ -131,6 +131,16 @@ pool_slot_free(struct pool *pool, struct pool_slot *s)
 	free(s);
 }
 
+/* The pool's last job was freed: a removed pool can go. */
+static void
+pool_jobs_empty_cb(struct job_owner *owner)
+{
+	struct pool	*pool = pool_of_queue((struct queue_pool *)(void *)owner);
+
+	if (pool->removed)
+		pool->ev->unused(pool);
+}
+
 struct pool *
 pool_new(struct pool_config *pc, const struct pool_events *ev,
     struct worker_env *wenv, struct queue *q)
@@ -142,6 +152,7 @@ pool_new(struct pool_config *pc, const struct pool_events *ev,
 	pool->wenv = wenv;
 	pool->loop = wenv->loop;
 	queue_pool_attach(q, &pool->q, pc->name, pc->type == POOL_TYPE_EXEC);
+	pool->q.jobs.empty_cb = pool_jobs_empty_cb;
 	pool_set_config(pool, pc);
 	pool->state = POOL_STOPPED;
 	pool->nslots = pc->max_workers;
@@ -346,6 +357,29 @@ pool_remove(struct pool *pool)
 	else
 		pool->state = POOL_STOPPING;
 }
+
+/*
+ * Undo pool_remove() for a pool that may still be finishing its jobs:
+ * workers that were draining come back with the new config once their
+ * jobs are done (those beyond max_workers do not), and dead slots start
+ * now. Its counters and records carry on, as if it had never gone.
+ */
+void
+pool_revive(struct pool *pool, struct pool_config *pc)
+{
+	int	i;
+
+	pool->removed = 0;
+	pool->q.removed = 0;
+	pool->paused = 0;
+	pool_set_config(pool, pc);
+	pool->cfg_gen++;
+	pool->state = POOL_RUNNING;
+	for (i = 0; i < pool->nslots && i < pc->max_workers; i++)
+		pool->slots[i]->retire = 0;
+	pool_resize(pool);
+}
+
 
 /*
  * Resize a fixed-size pool: new slots start at once; surplus workers take

@@ -68,6 +68,8 @@ struct pool_events {
 	void		(*room)(struct pool *);
 	/* The pool has no live workers left while stopping. */
 	void		(*stopped)(struct pool *);
+	/* A removed pool's last job (or kept record) is gone. */
+	void		(*unused)(struct pool *);
 };
 
 struct pool {
@@ -81,7 +83,7 @@ struct pool {
 	int			 nslots;
 	long			 restarts;
 	int			 paused;
-	int			 removed;	/* by a reload; kept for status */
+	int			 removed;	/* by a reload (see reload.c) */
 	unsigned		 cfg_gen;	/* bumped when its workers must change */
 	struct queue_pool	 q;		/* its part of the queue */
 	struct pool_stats	 stats;
@@ -118,6 +120,8 @@ void		 pool_resize(struct pool *);
 void		 pool_roll_next(struct pool *);
 /* Remove the pool (reload): stop once its jobs are done. */
 void		 pool_remove(struct pool *);
+/* A reload brings a removed pool's name back: serve again, with pc. */
+void		 pool_revive(struct pool *, struct pool_config *pc);
 /* Resize a fixed-size pool; -1 with *err if that is not possible. */
 int		 pool_scale(struct pool *, int, const char **err);
 /* Dynamic pools: start on-demand workers for a backlog of jobs. */

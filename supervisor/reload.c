@@ -2,12 +2,16 @@
  * Configuration reload (SIGHUP, the `reload` op). The new file is loaded
  * and validated whole first; a file with errors changes nothing. Then:
  * new pools start, removed pools cancel their queue and stop once their
- * running jobs are done, resized pools gain or drain workers, and pools
+ * running jobs are done (then leave status; a name that comes back
+ * revives its pool), resized pools gain or drain workers, and pools
  * whose workers must run differently (command, env, user, ...) have them
  * replaced one at a time, each finishing its jobs first, so no queued job
  * is lost. [supervisor] keys that are read at use (limits, retention,
  * legacy_md5) apply at once; those bound at start (listen, keys, log,
- * status, store) are reported as needing a restart.
+ * status) are reported as needing a restart. A file that changes the job
+ * store (store, or store_sync of a durable one) is refused whole: the
+ * store holds the jobs and is opened once, and applying the rest would
+ * make the running configuration name a store that is not in use.
  */
 #include "config.h"
 
@@ -19,6 +23,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "store/queue.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
@@ -57,9 +62,96 @@ reload_check_fixed(const struct config *old, const struct config *new,
 	if (reload_str_differs(old->log, new->log) ||
 	    old->log_format != new->log_format)
 		buf_append_str(needs, " log");
-	if (reload_str_differs(old->store, new->store) ||
+}
+
+/* -1 with *msg if new changes the job store (only a restart can). */
+static int
+reload_check_store(const struct config *old, const struct config *new,
+    char **msg)
+{
+	if (strcmp(old->store, new->store) != 0)
+		xasprintf(msg, "the job store cannot change on reload (running: "
+		    "store = %s; %s: store = %s); keeping the running "
+		    "configuration: restart mpsup to change it", old->store,
+		    new->path, new->store);
+	else if (strcmp(old->store, "memory") != 0 &&
 	    old->store_sync != new->store_sync)
-		buf_append_str(needs, " store");
+		xasprintf(msg, "store_sync cannot change on reload (running: "
+		    "store_sync = %s; %s: store_sync = %s); keeping the running "
+		    "configuration: restart mpsup to change it",
+		    old->store_sync == STORE_SYNC_FULL ? "full" : "normal",
+		    new->path,
+		    new->store_sync == STORE_SYNC_FULL ? "full" : "normal");
+	else
+		return 0;
+	return -1;
+}
+
+/*
+ * A removed pool of pc's name, still finishing its jobs or parked, serves
+ * again: one pool per name, whose records and counters carry on.
+ */
+static int
+reload_revive(struct supervisor *sv, struct pool_config *pc)
+{
+	struct pool	*pool = NULL;
+	size_t		 i;
+
+	for (i = 0; i < sv->npools && pool == NULL; i++)
+		if (sv->pools[i]->removed &&
+		    strcmp(sv->pools[i]->name, pc->name) == 0)
+			pool = sv->pools[i];
+	for (i = 0; i < sv->nparked && pool == NULL; i++) {
+		if (strcmp(sv->parked[i]->name, pc->name) != 0)
+			continue;
+		pool = sv->parked[i];
+		sv->parked[i] = sv->parked[--sv->nparked];
+		sv->pools = xreallocarray(sv->pools, sv->npools + 1,
+		    sizeof *sv->pools);
+		sv->pools[sv->npools++] = pool;
+	}
+	if (pool == NULL)
+		return 0;
+	log_info("reload: adding pool %s back", pc->name);
+	pool_revive(pool, pc);
+	return 1;
+}
+
+/*
+ * Removed pools that have stopped leave sv->pools, so status and metrics
+ * show them no more, for sv->parked; each is freed once no job points at
+ * it (a record kept for result_ttl names its pool). Until then a reload
+ * that brings its name back revives it.
+ */
+void
+supervisor_sweep(struct supervisor *sv)
+{
+	struct pool	*pool;
+	size_t		 i, n;
+
+	for (i = n = 0; i < sv->npools; i++) {
+		pool = sv->pools[i];
+		if (!pool->removed || pool->state != POOL_STOPPED) {
+			sv->pools[n++] = pool;
+			continue;
+		}
+		sv->parked = xreallocarray(sv->parked, sv->nparked + 1,
+		    sizeof *sv->parked);
+		sv->parked[sv->nparked++] = pool;
+	}
+	sv->npools = n;
+	for (i = n = 0; i < sv->nparked; i++) {
+		pool = sv->parked[i];
+		if (pool->q.jobs.njobs > 0) {
+			sv->parked[n++] = pool;
+			continue;
+		}
+		log_debug("pool %s: removed, stopped and no job left: freed",
+		    pool->name);
+		queue_pool_detach(sv->queue, &pool->q);
+		pool_free(pool);
+	}
+	sv->nparked = n;
 }
 
 int
@@ -89,10 +181,7 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		return -1;
 	}
 	config_errors_free(&errs);
-	if (strcmp(cfg->store, old->store) != 0 &&
-	    strcmp(cfg->store, "memory") != 0) {
-		xasprintf(msg, "store = %s: only store = memory is "
-		    "implemented in this version", cfg->store);
+	if (reload_check_store(old, cfg, msg) == -1) {
 		log_warnx("reload refused: %s", *msg);
 		config_free(cfg);
 		return -1;
@@ -134,6 +223,10 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		}
 		if (found)
 			continue;
+		if (reload_revive(sv, pc)) {
+			added++;
+			continue;
+		}
 		log_info("reload: adding pool %s", pc->name);
 		pool = supervisor_pool_new(sv, pc);
 		sv->pools = xreallocarray(sv->pools, sv->npools + 1,
@@ -147,6 +240,8 @@ supervisor_reload(struct supervisor *sv, char **msg)
 	    sizeof *sv->old_cfgs);
 	sv->old_cfgs[sv->nold_cfgs++] = old;
 	sv->cfg = cfg;
+	/* A removed pool with no live worker has stopped already. */
+	supervisor_sweep_soon(sv);
 
 	xasprintf(msg, "reloaded %s: %zu pool%s added, %zu removed, %zu "
 	    "changed%s%.*s%s", cfg->path, added, added == 1 ? "" : "s",

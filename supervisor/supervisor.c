@@ -83,6 +83,27 @@ supervisor_service_state(const struct supervisor *sv,
 	return NULL;
 }
 
+/* Removed pools are parked and freed here, from the loop. */
+static void
+supervisor_sweep_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	supervisor_sweep(t->data);
+}
+
+void
+supervisor_sweep_soon(struct supervisor *sv)
+{
+	if (!ev_is_active(&sv->sweep_timer))
+		ev_timer_start(sv->loop, &sv->sweep_timer);
+}
+
+/* A removed pool's last job is gone: it can be freed. */
+static void
+supervisor_pool_unused(void *arg, struct pool *pool)
+{
+	supervisor_sweep_soon(arg);
+}
+
 /* A pool has no live workers left; exits the loop when all are done. */
 static void
 supervisor_pool_stopped(void *arg, struct pool *pool)
@@ -90,6 +111,8 @@ supervisor_pool_stopped(void *arg, struct pool *pool)
 	struct supervisor	*sv = arg;
 	size_t			 i;
 
+	if (pool->removed)
+		supervisor_sweep_soon(sv);
 	if (!sv->stopping)
 		return;
 	for (i = 0; i < sv->npools; i++)
@@ -390,6 +413,8 @@ supervisor_loop_init(struct supervisor *sv)
 	ev_prepare_init(&sv->flush, supervisor_flush_cb);
 	sv->flush.data = sv;
 	ev_prepare_start(sv->loop, &sv->flush);
+	ev_timer_init(&sv->sweep_timer, supervisor_sweep_cb, 0, 0);
+	sv->sweep_timer.data = sv;
 }
 
 /* What the workers and the job engine borrow from the supervisor. */
@@ -410,6 +435,7 @@ supervisor_envs_init(struct supervisor *sv)
 	sv->denv.queue = sv->queue;
 	sv->denv.job_ended = supervisor_job_ended;
 	sv->denv.pool_stopped = supervisor_pool_stopped;
+	sv->denv.pool_unused = supervisor_pool_unused;
 	sv->denv.arg = sv;
 }
 
@@ -489,9 +515,13 @@ supervisor_main(const struct supervisor_options *opts)
 	/* The queue frees the jobs it holds while their pools still exist. */
 	queue_close(sv.queue);
 	sv.queue = NULL;
+	ev_timer_stop(sv.loop, &sv.sweep_timer);
 	for (i = 0; i < sv.npools; i++)
 		pool_free(sv.pools[i]);
 	free(sv.pools);
+	for (i = 0; i < sv.nparked; i++)
+		pool_free(sv.parked[i]);
+	free(sv.parked);
 	supervisor_close(&sv);
 	return status;
 }

@@ -74,6 +74,9 @@ struct supervisor {
 	struct dispatch_env	 denv;		/* what the job engine reads */
 	struct config		**old_cfgs;	/* replaced by reloads */
 	size_t			 nold_cfgs;
+	struct pool		**parked;	/* removed, stopped, records kept */
+	size_t			 nparked;
+	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
 };
 
 extern struct supervisor	*supervisor;
@@ -90,6 +93,14 @@ int	supervisor_reload(struct supervisor *, char **msg);
 void	supervisor_stop(struct supervisor *);
 /* A new pool of sv's for config pc (not started). */
 struct pool *supervisor_pool_new(struct supervisor *, struct pool_config *);
+/*
+ * Removed pools (reload.c): one that has stopped leaves sv->pools (status,
+ * metrics) for sv->parked, and is freed once no job points at it.
+ * supervisor_sweep_soon() runs supervisor_sweep() from the loop, where no
+ * caller holds a pool.
+ */
+void	supervisor_sweep_soon(struct supervisor *);
+void	supervisor_sweep(struct supervisor *);
 /* Clients connected to the services (the status document's "connections"). */
 int	supervisor_clients(const struct supervisor *);
 /* The state of the running service svc, or NULL. */

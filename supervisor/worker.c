@@ -62,6 +62,7 @@ struct worker {
 	ev_io			 job_in_io;
 	ev_io			 job_out_io;
 	struct buf		 job_in;	/* unsent job lines */
+	size_t			 job_in_ready;	/* of them, committed: may go */
 	struct linebuf		 job_out;
 	int			 dirty;		/* on env->dirty */
 	struct worker		*dirty_next;
@@ -426,22 +427,27 @@ worker_flush_all(struct worker_env *env)
 	}
 }
 
+/*
+ * Write the first job_in_ready bytes of job_in; arm a write watcher if
+ * the pipe is full. A job's line is buffered when it starts; before the
+ * loop blocks, the starts are committed (with a durable queue), then
+ * worker_flush_all() makes all that is buffered ready. So when a full
+ * pipe has room again (job_in_io), only lines whose start is committed go
+ * out; those buffered since wait for the next commit, as README
+ * "Durability" promises.
+ */
 static void
-worker_job_in_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-	worker_flush_jobs(io->data);
-}
-
-/* Write buffered job lines; arms a write watcher if the pipe is full. */
-static void
-worker_flush_jobs(struct worker *w)
+worker_write_jobs(struct worker *w)
 {
 	ssize_t	n;
 
-	while (w->job_in_fd != -1 && buf_used(&w->job_in) > 0) {
-		n = buf_write_fd(&w->job_in, w->job_in_fd);
-		if (n >= 0)
+	while (w->job_in_fd != -1 && w->job_in_ready > 0) {
+		n = write(w->job_in_fd, buf_head(&w->job_in), w->job_in_ready);
+		if (n >= 0) {
+			buf_consume(&w->job_in, (size_t)n);
+			w->job_in_ready -= (size_t)n;
 			continue;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN) {
@@ -450,11 +456,26 @@ worker_flush_jobs(struct worker *w)
 		}
 		/* EPIPE: the worker is going; its reaping retries the jobs. */
 		buf_reset(&w->job_in);
+		w->job_in_ready = 0;
 		break;
 	}
 	if (w->job_in_fd != -1)
 		ev_io_stop(w->env->loop, &w->job_in_io);
 	buf_trim(&w->job_in, 1 << 20);
+}
+
+static void
+worker_job_in_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	worker_write_jobs(io->data);
+}
+
+/* Everything buffered is committed now: let it go. */
+static void
+worker_flush_jobs(struct worker *w)
+{
+	w->job_in_ready = buf_used(&w->job_in);
+	worker_write_jobs(w);
 }
 
 static void
@@ -582,6 +603,7 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	/* No more jobs can be written to a dead process. */
 	worker_close_fd(loop, &w->job_in_io, &w->job_in_fd);
 	buf_free(&w->job_in);
+	w->job_in_ready = 0;
 	ev_timer_set(&w->grace_timer, WORKER_PIPE_GRACE, 0);
 	ev_timer_start(loop, &w->grace_timer);
 	worker_try_finish(w);

@@ -1,4 +1,5 @@
 """Durability: store = memory | sqlite:PATH, crash recovery, store faults."""
+import json
 import os
 import signal
 import subprocess
@@ -213,6 +214,114 @@ def test_sqlite_job_that_kills_mpsup_fails_after_max_attempts(tmp):
     r = request(c, {"op": "submit", "pool": "p", "data": 5, "wait": True,
                     "timeout": 10})
     assert r["ok"] and r["job"]["result"] == 5, r
+    c.close()
+    assert sup.stop() == 0
+
+
+# A worker that lets a big job fill its pipe, then, on "go", reads what the
+# pipe holds and answers that job, and SIGKILLs mpsup on the first "kill".
+SLOW_READER = r"""
+import json, os, signal, sys, time
+here = os.path.dirname(os.path.abspath(__file__))
+killed = os.path.join(here, "killed")
+out = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+buf, big = b"", None
+if not os.path.exists(killed):
+    while not os.path.exists(os.path.join(here, "go")):
+        time.sleep(0.002)
+    os.set_blocking(0, False)
+    while True:
+        try:
+            chunk = os.read(0, 1 << 16)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    os.set_blocking(0, True)
+    big = json.loads(buf[:buf.index(b',"data"')] + b"}")["id"]
+    out.write(json.dumps({"id": big, "ok": True, "result": "big"}) + "\n")
+    out.flush()
+    open(os.path.join(here, "answered"), "w").close()
+while True:
+    while b"\n" not in buf:
+        chunk = os.read(0, 1 << 16)
+        if not chunk:
+            sys.exit(0)
+        buf += chunk
+    line, buf = buf.split(b"\n", 1)
+    if big is not None:
+        big = None      # the rest of the big job's line: answered
+        continue
+    if line.endswith(b'"data":"kill"}') and not os.path.exists(killed):
+        os.kill(int(os.environ["MPSUP_SUPERVISOR_PID"]), signal.SIGKILL)
+        open(killed, "w").close()
+        time.sleep(30)
+    job = json.loads(line)
+    out.write(json.dumps({"id": job["id"], "ok": True, "result": job["data"]}) + "\n")
+    out.flush()
+"""
+
+
+def stopped(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def test_sqlite_job_sent_when_the_pipe_has_room_again_counts_its_attempt(tmp):
+    """The start of a job is committed before the job reaches its worker,
+    also when its line goes out because a full pipe has room again.
+
+    A big job fills the worker's pipe and mpsup waits for room in it;
+    "kill" waits in the queue (prefetch = 1). While mpsup is stopped
+    (SIGSTOP), the worker reads its pipe, then answers the big job, and
+    four clients send a submit_many each. Resumed, mpsup sees all of it in
+    one loop turn and handles the answer first (which sends "kill"), then
+    the room in the pipe, then the submits, and commits last, for
+    milliseconds. Were the room in the pipe to carry "kill" before that
+    commit, the worker would kill mpsup before the start of "kill" is
+    stored, and "kill" would run again after the restart with that attempt
+    not counted, instead of failing after its only attempt."""
+    write(os.path.join(tmp, "slow_reader.py"), SLOW_READER)
+    cfg = config("sqlite:%s/jobs.db" % tmp, workers=1).replace(
+        "max_attempts = 3", "max_attempts = 1").replace(
+        "command = %s" % ECHO, "command = %s %s/slow_reader.py" % (
+            sys.executable, tmp))
+    sup = Supervisor(tmp, cfg)
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "p", "data": "x" * 100000})
+    assert r["ok"], r
+    wait_for(lambda: pool_jobs(c)["running"] == 1, what="the big job sent")
+    kill = request(c, {"op": "submit", "pool": "p", "data": "kill"})
+    assert kill["ok"], kill
+    bulk = [connect(tmp) for _ in range(4)]
+    time.sleep(0.2)
+    sup.signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: stopped(sup.pid), what="mpsup stopped")
+        # One read's worth (< 64 KiB) of submits each, all in one turn.
+        for b in bulk:
+            b.send_bytes(json.dumps({"op": "submit_many", "pool": "p", "jobs": [
+                {"data": i} for i in range(3500)]}).encode())
+        write(os.path.join(tmp, "go"), "")
+        wait_for(lambda: os.path.exists(os.path.join(tmp, "answered")),
+                 what="the worker to read its pipe and answer")
+        time.sleep(0.05)
+    finally:
+        sup.signal(signal.SIGCONT)
+    assert sup.wait(30) == -signal.SIGKILL, sup.log()
+    for b in [c] + bulk:
+        b.close()
+    # The start of "kill" was committed before it reached the worker.
+    sup = Supervisor(tmp, cfg, log_name="second.log")
+    sup.wait_log("store: recovered")
+    c = connect_again(tmp)
+    r = request(c, {"op": "result", "id": kill["id"], "wait": True,
+                    "timeout": 20})
+    assert r["ok"], r
+    assert r["job"]["state"] == "failed" and r["job"]["attempts"] == 1, r
+    assert "mpsup stopped while the job was running" in r["job"]["error"], r
     c.close()
     assert sup.stop() == 0
 
@@ -526,6 +635,63 @@ def test_sqlite_corrupt_database_is_refused_with_the_sqlite_message(tmp):
                        capture_output=True, text=True, timeout=10, cwd=tmp)
     assert p.returncode == 2, p
     assert path in p.stderr and "file is not a database" in p.stderr, p.stderr
+
+
+
+def test_reload_that_changes_the_store_is_refused_until_a_restart(tmp):
+    """The store holds the jobs and is opened once: a reload that changes
+    store or store_sync is refused whole, naming both values."""
+    path = os.path.join(tmp, "jobs.db")
+    sqlite = "sqlite:%s" % path
+    added = "\n[pool:added]\ntype = exec\n"
+    sup = Supervisor(tmp, config(sqlite))
+    c = connect(tmp)
+    changes = (
+        (config("memory"), "store = %s" % sqlite, "store = memory"),
+        (config("sqlite:%s/other.db" % tmp), "store = %s" % sqlite,
+         "store = sqlite:%s/other.db" % tmp),
+        (config(sqlite, extra="store_sync = full"), "store_sync = normal",
+         "store_sync = full"),
+    )
+    for text, running, wanted in changes:
+        # The pool it adds must not appear: nothing of the file applies.
+        write(sup.config, text + added)
+        r = request(c, {"op": "reload"})
+        assert not r["ok"] and r["error"] == "bad_request", r
+        msg = r["message"]
+        assert running in msg and wanted in msg, msg
+        assert "cannot change on reload" in msg, msg
+        assert "restart mpsup to change it" in msg, msg
+        sup.wait_log("reload refused: " + msg)
+    # SIGHUP is refused the same way.
+    sup.signal(signal.SIGHUP)
+    sup.wait_log("reload refused: ", count=4)
+    st = status(c)
+    assert st["mpsup"]["store"] == sqlite, st["mpsup"]
+    assert [p["name"] for p in st["pools"]] == ["p"], st["pools"]
+    r = request(c, {"op": "submit", "pool": "p", "data": 7, "wait": True,
+                    "timeout": 10})
+    assert r["ok"] and r["job"]["result"] == 7, r
+    # The same store (and store_sync) reloads, and the pool is added.
+    write(sup.config, config(sqlite) + added)
+    r = request(c, {"op": "reload"})
+    assert r["ok"] and "1 pool added" in r["message"], r
+    assert "restart" not in r["message"], r
+    c.close()
+    assert sup.stop() == 0
+    # A memory store does not become a durable one either.
+    sup = Supervisor(tmp, config("memory"), log_name="memory.log")
+    c = connect_again(tmp)
+    write(sup.config, config(sqlite))
+    r = request(c, {"op": "reload"})
+    assert not r["ok"], r
+    assert "store = memory" in r["message"], r
+    assert "store = %s" % sqlite in r["message"], r
+    assert "restart mpsup to change it" in r["message"], r
+    assert "only store = memory" not in r["message"], r
+    assert status(c)["mpsup"]["store"] == "memory"
+    c.close()
+    assert sup.stop() == 0
 
 
 if __name__ == "__main__":

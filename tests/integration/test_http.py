@@ -659,5 +659,82 @@ def test_endpoint_answers_during_graceful_stop_until_exit(tmp):
         pass
 
 
+
+POOL_A = "\n[pool:a]\ntype = exec\nworkers = 1\n"
+POOL_B = "\n[pool:b]\ntype = exec\nworkers = 2\n"
+
+
+def reload_with(c, sup, text, says):
+    """Rewrite the config and reload it with the `reload` op."""
+    write(sup.config, text)
+    r = request(c, {"op": "reload"})
+    assert r["ok"] and says in r["message"], r
+    return r
+
+
+def listed_once(c, port, name):
+    """name is one pool in /status, the status op and /metrics; its doc."""
+    doc = get_json(port)
+    op = request(c, {"op": "status"})["status"]
+    for d in (doc, op):
+        names = [p["name"] for p in d["pools"]]
+        assert names.count(name) == 1 and len(set(names)) == len(names), names
+        check_invariant(d)
+    # parse_metrics fails on a duplicate series.
+    samples, _ = parse_metrics(get(port, "/metrics")[2].decode("utf-8"))
+    assert ("mpsup_jobs_submitted_total", (("pool", name),)) in samples
+    return pool_of(doc, name)
+
+
+def test_pool_removed_and_added_back_by_reload_is_one_pool(tmp):
+    """A reload that brings a removed pool back revives it: one pool b,
+    whether it was still finishing its jobs or had stopped; a removed pool
+    that has stopped leaves status and metrics, its records stay readable."""
+    sup, port = start(tmp, POOL_A + POOL_B)
+    with_b = open(sup.config).read()
+    without_b = with_b.replace(POOL_B, "")
+    c = connect(tmp)
+    kept = request(c, {"op": "submit", "pool": "b", "args": ["true"], "wait": True})
+    assert kept["job"]["state"] == "done", kept
+    slow = request(c, {"op": "submit", "pool": "b", "args": ["sleep", "1.5"]})["id"]
+    wait_for(lambda: pool_of(get_json(port), "b")["jobs"]["running"] == 1, what="b's job to run")
+
+    # Removed while a job runs on it: listed as removed until that job ends.
+    reload_with(c, sup, without_b, "0 pools added, 1 removed")
+    assert listed_once(c, port, "b")["state"] == "removed"
+    # Back before it stopped: the same pool, running again, counters kept.
+    reload_with(c, sup, with_b, "1 pool added, 0 removed")
+    b = listed_once(c, port, "b")
+    assert b["state"] == "running" and b["jobs"]["submitted"] == 2, b
+    r = request(c, {"op": "result", "id": slow, "wait": True, "timeout": 10})
+    assert r["job"]["state"] == "done", r
+    r = request(c, {"op": "submit", "pool": "b", "args": ["true"], "wait": True})
+    assert r["job"]["state"] == "done", r
+    wait_for(lambda: listed_once(c, port, "b")["workers_idle"] == 2, what="b's 2 workers")
+
+    # Removed again with nothing running: it stops and leaves status and
+    # metrics; what it ran stays readable until result_ttl.
+    reload_with(c, sup, without_b, "1 removed")
+    wait_for(lambda: "b" not in [p["name"] for p in get_json(port)["pools"]],
+             what="the stopped pool b to leave /status")
+    assert "b" not in [p["name"] for p in request(c, {"op": "status"})["status"]["pools"]]
+    samples, _ = parse_metrics(get(port, "/metrics")[2].decode("utf-8"))
+    assert not [k for k in samples if ("pool", "b") in k[1]], samples
+    r = request(c, {"op": "result", "id": kept["id"]})
+    assert r["ok"] and r["job"]["pool"] == "b" and r["job"]["state"] == "done", r
+    assert request(c, {"op": "submit", "pool": "b", "args": ["true"]})["error"] == "unknown_pool"
+
+    # Back once more, after it stopped: one pool b that runs jobs.
+    reload_with(c, sup, with_b, "1 pool added, 0 removed")
+    wait_for(lambda: listed_once(c, port, "b")["workers_idle"] == 2, what="b's workers back")
+    for _ in range(3):
+        r = request(c, {"op": "submit", "pool": "b", "args": ["true"], "wait": True})
+        assert r["job"]["state"] == "done" and r["job"]["pool"] == "b", r
+    listed_once(c, port, "b")
+    assert get_json(port, "/status?pool=b")["pools"][0]["state"] == "running"
+    c.close()
+    assert sup.stop() == 0
+
+
 if __name__ == "__main__":
     run_tests(globals())

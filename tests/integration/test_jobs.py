@@ -341,9 +341,54 @@ def test_sighup_reload_adds_removes_and_rolls_pools(tmp):
         assert b"VERSION=2" in open("/proc/%d/environ" % pid, "rb").read().split(b"\0")
     assert request(c, {"op": "submit", "pool": "new", "args": ["true"], "wait": True})["job"]["state"] == "done"
     assert request(c, {"op": "submit", "pool": "old", "args": ["true"]})["error"] == "unknown_pool"
+    # old had nothing to finish: it stopped and left the status.
+    wait_for(lambda: "old" not in [p["name"] for p in request(c, {"op": "status"})["status"]["pools"]],
+             what="the removed pool to leave the status")
     st = request(c, {"op": "status"})["status"]
-    assert {p["name"]: p["state"] for p in st["pools"]}["old"] == "removed"
+    assert [p["name"] for p in st["pools"]] == ["py", "new"], st["pools"]
     check_invariant(st)
+    assert sup.stop() == 0
+
+
+def pool_names(c):
+    return [p["name"] for p in request(c, {"op": "status"})["status"]["pools"]]
+
+
+def test_removed_pool_is_freed_once_stopped_and_no_record_names_it(tmp):
+    sup = Supervisor(tmp, HEAD + "result_max = 2\n[pool:a]\ntype = exec\n[pool:b]\ntype = exec\n",
+                     extra_args=("--debug",))
+    with_b = open(sup.config).read()
+    c = connect(tmp)
+    kept = request(c, {"op": "submit", "pool": "b", "args": ["true"], "wait": True})["id"]
+    freed = "pool b: removed, stopped and no job left: freed"
+    write(sup.config, with_b.replace("[pool:b]\ntype = exec\n", ""))
+    sup.signal(signal.SIGHUP)
+    # Stopped: out of the status at once, but its record still names it.
+    wait_for(lambda: pool_names(c) == ["a"], what="b to leave the status")
+    assert request(c, {"op": "result", "id": kept})["job"]["pool"] == "b"
+    assert freed not in sup.log()
+    # Two records of a push the last one of b out (result_max = 2).
+    for _ in range(2):
+        assert request(c, {"op": "submit", "pool": "a", "args": ["true"], "wait": True})["job"]["state"] == "done"
+    sup.wait_log(freed)
+    assert request(c, {"op": "result", "id": kept})["error"] == "not_found"
+    # Added again after it was freed: a new pool b.
+    write(sup.config, with_b)
+    sup.signal(signal.SIGHUP)
+    sup.wait_log("reload: adding pool b")
+    assert "adding pool b back" not in sup.log()
+    r = request(c, {"op": "submit", "pool": "b", "args": ["true"], "wait": True})
+    assert r["job"]["state"] == "done", r
+    st = request(c, {"op": "status"})["status"]
+    assert [p["name"] for p in st["pools"]] == ["a", "b"], st["pools"]
+    assert st["pools"][1]["jobs"]["submitted"] == 1, st["pools"][1]
+    check_invariant(st)
+    # Stopped with a record still naming it: freed at exit (the sanitizer
+    # build fails the exit status on a leak).
+    write(sup.config, with_b.replace("[pool:b]\ntype = exec\n", ""))
+    sup.signal(signal.SIGHUP)
+    wait_for(lambda: pool_names(c) == ["a"], what="b to leave the status again")
+    assert request(c, {"op": "result", "id": r["id"]})["job"]["pool"] == "b"
     assert sup.stop() == 0
 
 

@@ -45,6 +45,7 @@ fixture_envs(void)
 	fx.denv.queue = fx.queue;
 	fx.denv.job_ended = fixture_job_ended;
 	fx.denv.pool_stopped = fixture_pool_stopped;
+	fx.denv.pool_unused = fixture_pool_stopped;
 }
 
 void
