@@ -154,23 +154,19 @@ supervisor_sweep(struct supervisor *sv)
 	sv->nparked = n;
 }
 
-int
-supervisor_reload(struct supervisor *sv, char **msg)
+/* Load and check the new file; NULL with *msg if it cannot apply. */
+static struct config *
+reload_load(struct supervisor *sv, char **msg)
 {
-	struct config_errors	  errs = { NULL, 0 };
-	struct config		 *cfg, *old = sv->cfg;
-	struct pool_config	 *pc;
-	struct pool		 *pool;
-	struct buf		  needs = BUF_INIT;
-	size_t			  i, j, added = 0, removed = 0, changed = 0;
-	int			  found;
+	struct config_errors	 errs = { NULL, 0 };
+	struct config		*cfg, *old = sv->cfg;
+	size_t			 i;
 
 	if (sv->stopping) {
 		*msg = xstrdup("mpsup is shutting down");
-		return -1;
+		return NULL;
 	}
-	cfg = config_load(old->path, &errs);
-	if (cfg == NULL) {
+	if ((cfg = config_load(old->path, &errs)) == NULL) {
 		for (i = 0; i < errs.n; i++)
 			log_warnx("reload: %s", errs.msgs[i]);
 		xasprintf(msg, "%s has %zu error%s; keeping the running "
@@ -178,17 +174,24 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		    errs.n == 1 ? "" : "s", errs.n ? errs.msgs[0] : "?");
 		log_warnx("reload refused: %s", *msg);
 		config_errors_free(&errs);
-		return -1;
+		return NULL;
 	}
 	config_errors_free(&errs);
 	if (reload_check_store(old, cfg, msg) == -1) {
 		log_warnx("reload refused: %s", *msg);
 		config_free(cfg);
-		return -1;
+		return NULL;
 	}
-	reload_check_fixed(old, cfg, &needs);
+	return cfg;
+}
 
-	/* Pools that went away. */
+/* Remove the pools cfg no longer names; returns how many. */
+static size_t
+reload_remove_pools(struct supervisor *sv, const struct config *cfg)
+{
+	struct pool	*pool;
+	size_t		 i, removed = 0;
+
 	for (i = 0; i < sv->npools; i++) {
 		pool = sv->pools[i];
 		if (pool->removed || config_find_pool(cfg, pool->name) != NULL)
@@ -199,41 +202,77 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		pool_remove(pool);
 		removed++;
 	}
+	return removed;
+}
+
+/*
+ * The running pool named like pc takes pc: its workers are resized and,
+ * if they must run differently, rolled. 0 if there is none; 1 if nothing
+ * about its workers changed, 2 if something did.
+ */
+static int
+reload_update_pool(struct supervisor *sv, struct pool_config *pc)
+{
+	struct pool	*pool;
+	size_t		 i;
+	int		 changed = 0;
+
+	for (i = 0; i < sv->npools; i++) {
+		pool = sv->pools[i];
+		if (pool->removed || strcmp(pool->name, pc->name) != 0)
+			continue;
+		if (config_pool_process_differs(pool->pc, pc)) {
+			pool->cfg_gen++;
+			changed = 1;
+		} else if (pool->pc->workers != pc->workers ||
+		    pool->pc->max_workers != pc->max_workers ||
+		    pool->pc->min_workers != pc->min_workers)
+			changed = 1;
+		pool_set_config(pool, pc);
+		pool_resize(pool);
+		pool_roll_next(pool);
+		dispatch_run(pool);
+		return 1 + changed;
+	}
+	return 0;
+}
+
+/* A pool new to this supervisor (or revived by name) starts. */
+static void
+reload_add_pool(struct supervisor *sv, struct pool_config *pc)
+{
+	struct pool	*pool;
+
+	if (reload_revive(sv, pc))
+		return;
+	log_info("reload: adding pool %s", pc->name);
+	pool = supervisor_pool_new(sv, pc);
+	sv->pools = xreallocarray(sv->pools, sv->npools + 1,
+	    sizeof *sv->pools);
+	sv->pools[sv->npools++] = pool;
+	pool_start(pool);
+}
+
+int
+supervisor_reload(struct supervisor *sv, char **msg)
+{
+	struct config		 *cfg, *old = sv->cfg;
+	struct buf		  needs = BUF_INIT;
+	size_t			  j, added = 0, removed, changed = 0;
+	int			  r;
+
+	if ((cfg = reload_load(sv, msg)) == NULL)
+		return -1;
+	reload_check_fixed(old, cfg, &needs);
+	removed = reload_remove_pools(sv, cfg);
 	/* Pools that stay, changed or not, and new ones. */
 	for (j = 0; j < cfg->npools; j++) {
-		pc = cfg->pools[j];
-		found = 0;
-		for (i = 0; i < sv->npools; i++) {
-			pool = sv->pools[i];
-			if (pool->removed || strcmp(pool->name, pc->name) != 0)
-				continue;
-			found = 1;
-			if (config_pool_process_differs(pool->pc, pc)) {
-				pool->cfg_gen++;
-				changed++;
-			} else if (pool->pc->workers != pc->workers ||
-			    pool->pc->max_workers != pc->max_workers ||
-			    pool->pc->min_workers != pc->min_workers)
-				changed++;
-			pool_set_config(pool, pc);
-			pool_resize(pool);
-			pool_roll_next(pool);
-			dispatch_run(pool);
-			break;
-		}
-		if (found)
-			continue;
-		if (reload_revive(sv, pc)) {
+		if ((r = reload_update_pool(sv, cfg->pools[j])) == 2)
+			changed++;
+		else if (r == 0) {
+			reload_add_pool(sv, cfg->pools[j]);
 			added++;
-			continue;
 		}
-		log_info("reload: adding pool %s", pc->name);
-		pool = supervisor_pool_new(sv, pc);
-		sv->pools = xreallocarray(sv->pools, sv->npools + 1,
-		    sizeof *sv->pools);
-		sv->pools[sv->npools++] = pool;
-		pool_start(pool);
-		added++;
 	}
 	/* Removed pools keep pointing into the config they came from. */
 	sv->old_cfgs = xreallocarray(sv->old_cfgs, sv->nold_cfgs + 1,

@@ -38,8 +38,6 @@ KNOWN_OFFENDERS = (
     "worker/worker.c:worker_parse_object",
     # The exec worker, moving onto the shared spawn recipe and linebuf.
     "worker/exec/exec_worker.c",
-    # The core, being redesigned around the queue seam.
-    "supervisor/reload.c:supervisor_reload",
 )
 
 
