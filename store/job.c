@@ -61,6 +61,29 @@ job_state_terminal(enum job_state s)
 }
 
 /*
+ * SPEC section 6: queued -> running | cancelled; running -> done | failed
+ * | timed_out | cancelled, or back to queued (a retry); a terminal state
+ * goes nowhere. Staying where it is is allowed: job_set_state() does
+ * nothing then.
+ */
+int
+job_transition_legal(enum job_state from, enum job_state to)
+{
+	if ((unsigned)from >= JOB_NSTATES || (unsigned)to >= JOB_NSTATES)
+		return 0;
+	if (from == to)
+		return 1;
+	switch (from) {
+	case JOB_QUEUED:
+		return to == JOB_RUNNING || to == JOB_CANCELLED;
+	case JOB_RUNNING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
  * Ids are 12 hex digits of milliseconds since the epoch and 4 of sequence:
  * they sort by submission time, and stay unique across restarts because
  * the clock moves on (and the sequence borrows from the next millisecond
@@ -193,6 +216,16 @@ job_set_state(struct job *job, enum job_state state, double now)
 
 	if (job->state == state)
 		return;
+	/*
+	 * Only the engine moves jobs, so an illegal move is its bug: said
+	 * loudly, and refused, so that a finished job's record never
+	 * changes again and no job runs without having been queued.
+	 */
+	if (!job_transition_legal(job->state, state)) {
+		log_warnx("BUG: job %s: illegal transition %s -> %s", job->id,
+		    job_state_name(job->state), job_state_name(state));
+		return;
+	}
 	o->state[job->state]--;
 	o->state[state]++;
 	job->state = state;

@@ -87,12 +87,20 @@ TAILQ_HEAD(job_list, job);
 
 const char	*job_state_name(enum job_state);
 int		 job_state_terminal(enum job_state);
+/*
+ * Whether a job may move from one state to another (SPEC section 6; the
+ * same state is allowed, as a no-op).
+ */
+int		 job_transition_legal(enum job_state from, enum job_state to);
 
 /* A new queued job (not yet in any list) with a fresh id. */
 struct job	*job_new(struct job_owner *, const char *data, size_t len,
 		    double now);
 void		 job_free(struct job *);
-/* Move a job to a new state, keeping its pool's counters. */
+/*
+ * Move a job to a new state, keeping its pool's counters; a move that
+ * job_transition_legal() refuses is logged as a bug and not made.
+ */
 void		 job_set_state(struct job *, enum job_state, double now);
 
 /* The id table. */
