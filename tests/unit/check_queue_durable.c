@@ -1,0 +1,320 @@
+/*
+ * The queue suite's tests of what only a durable queue does (SQLite
+ * today): a submit is pending until the commit that writes it, acks,
+ * and recovery after a restart. Run by check_queue.c with a "sqlite:"
+ * queue on a temp file of its own per test.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "tests/unit/queue_harness.h"
+
+/* What the acks were told. */
+static struct {
+	int	n;
+	char	cause[128];
+} acked;
+
+static void
+ack_cb(void *arg, const char *cause)
+{
+	ck_assert_ptr_eq(arg, &qt);
+	acked.n++;
+	snprintf(acked.cause, sizeof acked.cause, "%s",
+	    cause != NULL ? cause : "(null)");
+}
+
+static int
+runnable_a_fired(void)
+{
+	return qt.runnable_a > 0;
+}
+
+/*
+ * SQLite: a submit waits for the commit that writes it; only then is it
+ * queued, counted, known by id and acknowledged, and the queue says
+ * runnable on the next loop turn.
+ */
+START_TEST(test_sqlite_push_is_pending_until_the_commit_acks_it)
+{
+	struct job	*j1, *out[1];
+
+	memset(&acked, 0, sizeof acked);
+	j1 = qt_push(&qt.a, "{}");
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 1);
+	ck_assert_uint_eq(qt.a.pending_len, 1);
+	ck_assert_uint_eq(qt.a.queue_len, 0);
+	ck_assert_uint_eq(qt.a.submitted, 0);
+	ck_assert_ptr_null(queue_lookup(qt.q, j1->id, JOB_ID_LEN));
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 0);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	ck_assert_int_eq(acked.n, 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_str_eq(acked.cause, "(null)");
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 0);
+	ck_assert_uint_eq(qt.a.pending_len, 0);
+	ck_assert_uint_eq(qt.a.submitted, 1);
+	ck_assert_ptr_eq(queue_lookup(qt.q, j1->id, JOB_ID_LEN), j1);
+	ck_assert(qt_run_until(runnable_a_fired, 5.0));
+	ck_assert_int_eq(qt.runnable_b, 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	ck_assert_ptr_eq(out[0], j1);
+	qt_finish(j1, JOB_DONE);
+	ck_assert_int_eq(acked.n, 1);
+}
+END_TEST
+
+START_TEST(test_sqlite_cancelled_ack_is_not_called)
+{
+	struct queue_ack	*ack;
+
+	memset(&acked, 0, sizeof acked);
+	qt_push(&qt.a, "{}");
+	ack = queue_ack_new(qt.q, ack_cb, &qt);
+	queue_ack_cancel(qt.q, ack);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(acked.n, 0);
+	ck_assert_uint_eq(qt.a.queue_len, 1);
+}
+END_TEST
+
+/*
+ * A commit that fails (here: the file may not grow) refuses the pending
+ * submits, counted as rejected, and tells their acks why; the next
+ * commit works again.
+ */
+START_TEST(test_sqlite_failed_commit_refuses_pending_jobs_and_tells_acks)
+{
+	struct queue_stats	 st;
+	struct rlimit		 lim, old;
+	struct job		*j;
+	size_t			 len = 4 << 20;
+	char			*big;
+
+	memset(&acked, 0, sizeof acked);
+	signal(SIGXFSZ, SIG_IGN);
+	big = malloc(len + 1);
+	memset(big, ' ', len);
+	big[0] = '"';
+	big[len - 1] = '"';
+	big[len] = '\0';
+	qt_push(&qt.a, big);
+	free(big);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 1 << 20;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_ptr_nonnull(strstr(acked.cause, qt.dir));
+	ck_assert_uint_eq(qt.a.rejected, 1);
+	ck_assert_uint_eq(qt.a.submitted, 0);
+	ck_assert_uint_eq(qt.a.pending_len, 0);
+	ck_assert_uint_eq(qt.a.jobs.state[JOB_QUEUED], 0);
+	ck_assert_uint_eq(job_table_count(), 0);
+	queue_stats(qt.q, &st);
+	ck_assert_int_eq(st.failing, 1);
+	ck_assert_uint_eq(st.commit_errors, 1);
+
+	j = qt_push(&qt.a, "{}");
+	queue_ack_new(qt.q, ack_cb, &qt);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(acked.n, 2);
+	ck_assert_str_eq(acked.cause, "(null)");
+	ck_assert_ptr_eq(queue_lookup(qt.q, j->id, JOB_ID_LEN), j);
+	queue_stats(qt.q, &st);
+	ck_assert_int_eq(st.failing, 0);
+}
+END_TEST
+
+/* A submit whose pool was removed before its commit ends cancelled. */
+START_TEST(test_sqlite_pending_job_of_a_removed_pool_is_cancelled_at_commit)
+{
+	struct job	*j1;
+
+	j1 = qt_push(&qt.a, "{}");
+	qt.a.removed = 1;
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(qt.finished, 1);
+	ck_assert_int_eq(qt.finish_state, JOB_CANCELLED);
+	ck_assert_int_eq(j1->state, JOB_CANCELLED);
+	ck_assert_uint_eq(qt.a.submitted, 1);
+	ck_assert_uint_eq(qt.a.queue_len, 0);
+	ck_assert_ptr_eq(queue_lookup(qt.q, j1->id, JOB_ID_LEN), j1);
+}
+END_TEST
+
+/* The ids of the jobs of a recovery scene. */
+struct scene {
+	char	done[JOB_ID_LEN + 1];		/* a: finished, key "kd" */
+	char	ra[JOB_ID_LEN + 1];		/* a: running (3 attempts) */
+	char	queued[JOB_ID_LEN + 1];		/* a: queued */
+	char	rb[JOB_ID_LEN + 1];		/* b: running (1 attempt) */
+};
+
+/*
+ * Push, commit, start, commit, finish one, commit, and die: close the
+ * queue with two jobs running (the test lets them go, as a dying process
+ * does), then reopen and recover.
+ */
+static void
+scene_die_and_recover(struct scene *sc)
+{
+	struct job	*done, *ra, *rb, *queued, *out[3];
+	char		*cause = NULL;
+
+	done = job_new(&qt.a.jobs, "\"d\"", 3, ev_now(qt.loop));
+	job_key_set(done, "kd");
+	ck_assert_int_eq(queue_push(qt.q, &qt.a, done, &(const char *){ NULL }),
+	    1);
+	ra = qt_push(&qt.a, "\"ra\"");
+	queued = qt_push(&qt.a, "\"q\"");
+	rb = qt_push(&qt.b, "\"rb\"");
+	queue_commit(qt.q, 0);
+	memcpy(sc->done, done->id, sizeof sc->done);
+	memcpy(sc->ra, ra->id, sizeof sc->ra);
+	memcpy(sc->queued, queued->id, sizeof sc->queued);
+	memcpy(sc->rb, rb->id, sizeof sc->rb);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 2), 2);
+	ck_assert_ptr_eq(out[0], done);
+	ck_assert_ptr_eq(out[1], ra);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.b, out + 2, 1), 1);
+	qt_start(ra);
+	qt_start(rb);
+	qt_start(done);
+	done->result = strdup("{\"ok\":true}");
+	queue_commit(qt.q, 0);
+	qt_finish(done, JOB_DONE);
+	queue_commit(qt.q, 1);
+	qt_drop(ra);
+	qt_drop(rb);
+	qt_close();
+
+	qt_open();
+	if (queue_recover(qt.q, qt_max_attempts, &cause) == -1)
+		ck_abort_msg("queue_recover: %s", cause);
+}
+
+/*
+ * A queued job comes back queued, a running one counts its attempt and
+ * comes back queued (a retry), or failed when that was its last; a
+ * finished record is kept, found by id and by key.
+ */
+START_TEST(test_sqlite_recovery_round_trip)
+{
+	struct scene	 sc;
+	struct job	*j, *out[4];
+
+	scene_die_and_recover(&sc);
+	ck_assert_uint_eq(qt.a.submitted, 3);
+	ck_assert_uint_eq(qt.a.retried, 1);
+	ck_assert_uint_eq(qt.a.jobs.state[JOB_QUEUED], 2);
+	ck_assert_uint_eq(qt.a.jobs.state[JOB_DONE], 1);
+	ck_assert_uint_eq(qt.b.jobs.state[JOB_FAILED], 1);
+	ck_assert_uint_eq(queue_finished_count(qt.q), 2);
+	/* In submission order: the interrupted one, then the queued one. */
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 4), 2);
+	ck_assert_str_eq(out[0]->id, sc.ra);
+	ck_assert_int_eq(out[0]->state, JOB_QUEUED);
+	ck_assert_uint_eq(out[0]->attempts, 1);
+	ck_assert_int_eq(out[0]->worker, -1);
+	ck_assert_str_eq(out[0]->data, "\"ra\"");
+	ck_assert_str_eq(out[1]->id, sc.queued);
+	ck_assert_uint_eq(out[1]->attempts, 0);
+	ck_assert_str_eq(out[1]->data, "\"q\"");
+	qt_finish(out[0], JOB_DONE);
+	qt_finish(out[1], JOB_DONE);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.b, out, 4), 0);
+	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, sc.rb, JOB_ID_LEN));
+	ck_assert_int_eq(j->state, JOB_FAILED);
+	ck_assert_str_eq(j->error, "mpsup stopped while the job was running "
+	    "(after 1 attempt)");
+	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, sc.done, JOB_ID_LEN));
+	ck_assert_int_eq(j->state, JOB_DONE);
+	ck_assert_str_eq(j->result, "{\"ok\":true}");
+	ck_assert_ptr_eq(queue_lookup_key(qt.q, "kd"), j);
+	/* New ids sort after every recovered one. */
+	j = qt_push(&qt.a, "{}");
+	ck_assert_int_gt(strcmp(j->id, sc.rb), 0);
+	queue_commit(qt.q, 1);
+}
+END_TEST
+
+/*
+ * What recovery decided is written back: after one more restart the
+ * retried job is queued with its one attempt (not counted again) and the
+ * failed one stays failed.
+ */
+START_TEST(test_sqlite_recovery_outcomes_survive_another_restart)
+{
+	struct scene	 sc;
+	struct job	*j, *out[4];
+
+	scene_die_and_recover(&sc);
+	queue_commit(qt.q, 1);
+	qt_restart();
+	ck_assert_uint_eq(qt.a.retried, 0);
+	ck_assert_uint_eq(qt.a.jobs.state[JOB_QUEUED], 2);
+	ck_assert_uint_eq(qt.b.jobs.state[JOB_FAILED], 1);
+	ck_assert_uint_eq(qt.b.jobs.state[JOB_QUEUED], 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 4), 2);
+	ck_assert_str_eq(out[0]->id, sc.ra);
+	ck_assert_uint_eq(out[0]->attempts, 1);
+	ck_assert_str_eq(out[1]->id, sc.queued);
+	qt_finish(out[0], JOB_DONE);
+	qt_finish(out[1], JOB_DONE);
+	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, sc.rb, JOB_ID_LEN));
+	ck_assert_int_eq(j->state, JOB_FAILED);
+	queue_commit(qt.q, 1);
+	/* And the records of the jobs that ended since are kept too. */
+	qt_restart();
+	ck_assert_uint_eq(queue_finished_count(qt.q), 4);
+	ck_assert_uint_eq(qt.a.jobs.state[JOB_DONE], 3);
+	ck_assert_uint_eq(qt.a.queue_len, 0);
+}
+END_TEST
+
+/* A finished record older than result_ttl is not brought back. */
+START_TEST(test_sqlite_recovery_drops_records_past_result_ttl)
+{
+	struct scene	 sc;
+
+	scene_die_and_recover(&sc);
+	ck_assert_ptr_nonnull(queue_lookup(qt.q, sc.done, JOB_ID_LEN));
+	queue_commit(qt.q, 1);
+	qt.cfg.result_ttl = 0.001;
+	usleep(10000);
+	ev_now_update(qt.loop);
+	qt_restart();
+	ck_assert_uint_eq(queue_finished_count(qt.q), 0);
+	ck_assert_ptr_null(queue_lookup(qt.q, sc.done, JOB_ID_LEN));
+	ck_assert_ptr_null(queue_lookup(qt.q, sc.rb, JOB_ID_LEN));
+	ck_assert_ptr_null(queue_lookup_key(qt.q, "kd"));
+	ck_assert_uint_eq(qt.a.queue_len, 2);
+}
+END_TEST
+
+void
+qt_durable_tests_add(TCase *tc)
+{
+	tcase_add_test(tc, test_sqlite_push_is_pending_until_the_commit_acks_it);
+	tcase_add_test(tc, test_sqlite_cancelled_ack_is_not_called);
+	tcase_add_test(tc,
+	    test_sqlite_failed_commit_refuses_pending_jobs_and_tells_acks);
+	tcase_add_test(tc,
+	    test_sqlite_pending_job_of_a_removed_pool_is_cancelled_at_commit);
+	tcase_add_test(tc, test_sqlite_recovery_round_trip);
+	tcase_add_test(tc,
+	    test_sqlite_recovery_outcomes_survive_another_restart);
+	tcase_add_test(tc, test_sqlite_recovery_drops_records_past_result_ttl);
+}
