@@ -1,0 +1,426 @@
+/*
+ * Unit tests for the output log (supervisor/output.c): the exact text and
+ * JSON records of worker lines and supervisor messages (README, "The
+ * log"), JSON escaping, and how records reach the file (whole, in order,
+ * flushed past the high-water mark, to a new file after a reopen).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/linebuf.h"
+#include "common/timeutil.h"
+#include "supervisor/output.h"
+
+/* 2023-11-14T22:13:20Z, and fractions exact in a double. */
+#define T0	1700000000.0
+#define TS0	"2023-11-14T22:13:20.000Z"
+
+/* One folder for the suite, made and removed outside the test processes. */
+static char	topdir[32];
+static char	path[64];
+
+static const struct output_tag	web3 = { "web", 3, 1234, "0193a1b2c3d40001" };
+static const struct output_tag	web0 = { "web", 0, 99, NULL };
+
+static void
+topdir_create(void)
+{
+	snprintf(topdir, sizeof topdir, "/tmp/check_output.XXXXXX");
+	if (mkdtemp(topdir) == NULL) {
+		perror(topdir);
+		exit(EXIT_FAILURE);
+	}
+}
+
+static void
+topdir_remove(void)
+{
+	char	cmd[64];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", topdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "%s: not removed\n", topdir);
+}
+
+/* A log file of the test's own. */
+static void
+setup(void)
+{
+	int	fd;
+
+	snprintf(path, sizeof path, "%s/log.XXXXXX", topdir);
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	close(fd);
+}
+
+static void
+teardown(void)
+{
+	output_close();
+	unlink(path);
+}
+
+/* The whole content of file p, NUL-terminated; its length in *lenp. */
+static char *
+slurp(const char *p, size_t *lenp)
+{
+	struct stat	 sb;
+	char		*s;
+	int		 fd;
+
+	ck_assert_int_ne(fd = open(p, O_RDONLY | O_CLOEXEC), -1);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	s = malloc((size_t)sb.st_size + 1);
+	ck_assert_int_eq(read(fd, s, (size_t)sb.st_size), sb.st_size);
+	s[sb.st_size] = '\0';
+	close(fd);
+	if (lenp != NULL)
+		*lenp = (size_t)sb.st_size;
+	return s;
+}
+
+/* Flush the log and check the file holds exactly want. */
+static void
+log_is(const char *want)
+{
+	char	*got;
+
+	output_flush();
+	ck_assert_uint_eq(output_pending(), 0);
+	got = slurp(path, NULL);
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+static void
+open_log(enum log_format format)
+{
+	ck_assert_int_eq(output_open(path, format), 0);
+}
+
+START_TEST(test_text_worker_line_names_pool_index_pid_stream_and_job)
+{
+	open_log(LOG_FORMAT_TEXT);
+	output_line(&web3, OUTPUT_STREAM_OUT, "hello world", 11, 0, T0 + 0.125);
+	log_is("2023-11-14T22:13:20.125Z web.3[1234] out "
+	    "job=0193a1b2c3d40001: hello world\n");
+}
+END_TEST
+
+START_TEST(test_text_line_without_a_job_has_no_job_field)
+{
+	open_log(LOG_FORMAT_TEXT);
+	output_line(&web0, OUTPUT_STREAM_ERR, "oops", 4, 0, T0);
+	output_line(&web0, OUTPUT_STREAM_OUT, "", 0, 0, T0);
+	log_is(TS0 " web.0[99] err: oops\n" TS0 " web.0[99] out: \n");
+}
+END_TEST
+
+START_TEST(test_text_marks_continued_and_unterminated_lines)
+{
+	open_log(LOG_FORMAT_TEXT);
+	output_line(&web3, OUTPUT_STREAM_OUT, "aaaa", 4, LINE_CONT, T0);
+	output_line(&web3, OUTPUT_STREAM_OUT, "bb", 2, 0, T0);
+	output_line(&web0, OUTPUT_STREAM_ERR, "last", 4, LINE_NOEOL, T0);
+	output_line(&web0, OUTPUT_STREAM_ERR, "both", 4,
+	    LINE_CONT | LINE_NOEOL, T0);
+	log_is(TS0 " web.3[1234] out job=0193a1b2c3d40001 cont: aaaa\n"
+	    TS0 " web.3[1234] out job=0193a1b2c3d40001: bb\n"
+	    TS0 " web.0[99] err noeol: last\n"
+	    TS0 " web.0[99] err cont noeol: both\n");
+}
+END_TEST
+
+/* Text records carry the line's bytes as they are. */
+START_TEST(test_text_line_bytes_are_written_unchanged)
+{
+	static const char	line[] = "a\"b\\c\td\r\x01\xff\xc3\xa9";
+
+	open_log(LOG_FORMAT_TEXT);
+	output_line(&web0, OUTPUT_STREAM_OUT, line, sizeof line - 1, 0, T0);
+	log_is(TS0 " web.0[99] out: a\"b\\c\td\r\x01\xff\xc3\xa9\n");
+}
+END_TEST
+
+START_TEST(test_text_supervisor_message)
+{
+	open_log(LOG_FORMAT_TEXT);
+	output_message("warn", "web.1: exited with status 3", T0 + 1.5);
+	log_is("2023-11-14T22:13:21.500Z mpsup: web.1: exited with status 3\n");
+}
+END_TEST
+
+/* Whatever the time, a timestamp is UTC to the millisecond, 24 bytes. */
+START_TEST(test_timestamp_is_iso8601_utc_with_milliseconds)
+{
+	static const char	shape[] = "dddd-dd-ddTdd:dd:dd.dddZ mpsup: x\n";
+	char			*got;
+	size_t			 len, i;
+
+	open_log(LOG_FORMAT_TEXT);
+	output_message("info", "x", time_wall());
+	output_message("info", "x", T0 + 0.875);
+	output_message("info", "x", 4102444799.0);	/* 2099-12-31 */
+	output_flush();
+	got = slurp(path, &len);
+	ck_assert_uint_eq(len, 3 * (sizeof shape - 1));
+	for (i = 0; i < len; i++) {
+		char	want = shape[i % (sizeof shape - 1)];
+
+		if (want == 'd')
+			ck_assert_msg(got[i] >= '0' && got[i] <= '9',
+			    "byte %zu of %s", i, got);
+		else
+			ck_assert_msg(got[i] == want, "byte %zu of %s", i, got);
+	}
+	ck_assert_int_eq(strncmp(got + 34, "2023-11-14T22:13:20.875Z", 24), 0);
+	ck_assert_int_eq(strncmp(got + 68, "2099-12-31T23:59:59.000Z", 24), 0);
+	free(got);
+}
+END_TEST
+
+START_TEST(test_json_worker_line)
+{
+	open_log(LOG_FORMAT_JSON);
+	output_line(&web3, OUTPUT_STREAM_OUT, "hello", 5, 0, T0 + 0.25);
+	output_line(&web0, OUTPUT_STREAM_ERR, "oops", 4, 0, T0);
+	log_is("{\"ts\":\"2023-11-14T22:13:20.250Z\",\"pool\":\"web\","
+	    "\"worker\":3,\"pid\":1234,\"stream\":\"out\","
+	    "\"job\":\"0193a1b2c3d40001\",\"line\":\"hello\"}\n"
+	    "{\"ts\":\"" TS0 "\",\"pool\":\"web\",\"worker\":0,\"pid\":99,"
+	    "\"stream\":\"err\",\"job\":null,\"line\":\"oops\"}\n");
+}
+END_TEST
+
+START_TEST(test_json_marks_continued_and_unterminated_lines)
+{
+	open_log(LOG_FORMAT_JSON);
+	output_line(&web0, OUTPUT_STREAM_OUT, "aa", 2, LINE_CONT, T0);
+	output_line(&web0, OUTPUT_STREAM_OUT, "b", 1, LINE_NOEOL, T0);
+	output_line(&web0, OUTPUT_STREAM_OUT, "c", 1, LINE_CONT | LINE_NOEOL,
+	    T0);
+	log_is("{\"ts\":\"" TS0 "\",\"pool\":\"web\",\"worker\":0,\"pid\":99,"
+	    "\"stream\":\"out\",\"job\":null,\"line\":\"aa\",\"cont\":true}\n"
+	    "{\"ts\":\"" TS0 "\",\"pool\":\"web\",\"worker\":0,\"pid\":99,"
+	    "\"stream\":\"out\",\"job\":null,\"line\":\"b\",\"noeol\":true}\n"
+	    "{\"ts\":\"" TS0 "\",\"pool\":\"web\",\"worker\":0,\"pid\":99,"
+	    "\"stream\":\"out\",\"job\":null,\"line\":\"c\",\"cont\":true,"
+	    "\"noeol\":true}\n");
+}
+END_TEST
+
+/* The "line" of a JSON record, from the log. */
+static char *
+json_line_of(const char *raw, size_t len)
+{
+	char	*got, *p, *e;
+
+	open_log(LOG_FORMAT_JSON);
+	output_line(&web0, OUTPUT_STREAM_OUT, raw, len, 0, T0);
+	output_flush();
+	got = slurp(path, NULL);
+	ck_assert_ptr_nonnull(p = strstr(got, ",\"line\":\""));
+	p += strlen(",\"line\":\"");
+	e = got + strlen(got);
+	ck_assert_int_eq(strcmp(e - 3, "\"}\n"), 0);
+	e[-3] = '\0';
+	memmove(got, p, strlen(p) + 1);
+	return got;
+}
+
+START_TEST(test_json_escapes_quotes_backslashes_and_control_characters)
+{
+	static const char	raw[] = "say \"hi\" C:\\x\b\f\n\r\t\x01\x1f\x7f";
+	char			*got;
+
+	got = json_line_of(raw, sizeof raw - 1);
+	ck_assert_str_eq(got, "say \\\"hi\\\" C:\\\\x\\b\\f\\n\\r\\t"
+	    "\\u0001\\u001f\x7f");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_json_escapes_a_nul_byte_inside_a_line)
+{
+	char	*got;
+
+	got = json_line_of("a\0b", 3);
+	ck_assert_str_eq(got, "a\\u0000b");
+	free(got);
+}
+END_TEST
+
+/*
+ * Valid UTF-8 is kept; each byte that does not start a valid sequence
+ * becomes U+FFFD (overlong forms, surrogates, stray continuation bytes,
+ * a sequence cut by the end of the line).
+ */
+START_TEST(test_json_replaces_invalid_utf8_with_replacement_characters)
+{
+	static const char	raw[] = "\xc3\xa9|\xe2\x82\xac|\xf0\x9f\x98\x80|"
+	    "\xff|\xc0\xaf|\xed\xa0\x80|\x80|\xe2\x82";
+	char			*got;
+
+	got = json_line_of(raw, sizeof raw - 1);
+	ck_assert_str_eq(got, "\xc3\xa9|\xe2\x82\xac|\xf0\x9f\x98\x80|"
+	    "\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_json_escapes_pool_and_job_names)
+{
+	static const struct output_tag	odd = { "p\"q", 1, 2, "j\\k" };
+
+	open_log(LOG_FORMAT_JSON);
+	output_line(&odd, OUTPUT_STREAM_OUT, "x", 1, 0, T0);
+	log_is("{\"ts\":\"" TS0 "\",\"pool\":\"p\\\"q\",\"worker\":1,"
+	    "\"pid\":2,\"stream\":\"out\",\"job\":\"j\\\\k\",\"line\":\"x\"}\n");
+}
+END_TEST
+
+START_TEST(test_json_supervisor_message_has_null_pool_level_and_msg)
+{
+	open_log(LOG_FORMAT_JSON);
+	output_message("info", "pool \"web\" started\n", T0);
+	output_message("warn", "x", T0);
+	log_is("{\"ts\":\"" TS0 "\",\"pool\":null,\"level\":\"info\","
+	    "\"msg\":\"pool \\\"web\\\" started\\n\"}\n"
+	    "{\"ts\":\"" TS0 "\",\"pool\":null,\"level\":\"warn\","
+	    "\"msg\":\"x\"}\n");
+}
+END_TEST
+
+/*
+ * Records wait in the buffer until a flush, or until they pass the high-
+ * water mark; either way each arrives whole and in order.
+ */
+START_TEST(test_records_are_buffered_until_flushed_or_past_high_water)
+{
+	const char	*prefix = TS0 " mpsup: first\n" TS0 " web.0[99] out: ";
+	size_t		 big = 300 * 1024, len;
+	char		*line = malloc(big), *got, *p;
+
+	open_log(LOG_FORMAT_TEXT);
+	output_message("info", "first", T0);
+	ck_assert_uint_gt(output_pending(), 0);
+	got = slurp(path, &len);
+	ck_assert_uint_eq(len, 0);
+	free(got);
+	memset(line, 'x', big);
+	output_line(&web0, OUTPUT_STREAM_OUT, line, big, 0, T0);
+	ck_assert_uint_eq(output_pending(), 0);
+	output_message("info", "last", T0);
+	output_flush();
+	got = slurp(path, &len);
+	ck_assert_uint_eq(len, strlen(TS0 " mpsup: first\n") +
+	    strlen(TS0 " web.0[99] out: \n") + big +
+	    strlen(TS0 " mpsup: last\n"));
+	ck_assert_int_eq(strncmp(got, prefix, strlen(prefix)), 0);
+	p = got + strlen(prefix);
+	ck_assert_uint_eq(strspn(p, "x"), big);
+	ck_assert_str_eq(p + big, "\n" TS0 " mpsup: last\n");
+	free(got);
+	free(line);
+}
+END_TEST
+
+/* After the file was moved away (log rotation), a reopen starts anew. */
+START_TEST(test_reopen_writes_to_a_new_file_at_the_same_path)
+{
+	char	old[80], *got;
+
+	open_log(LOG_FORMAT_TEXT);
+	output_message("info", "before", T0);
+	output_flush();
+	snprintf(old, sizeof old, "%s.1", path);
+	ck_assert_int_eq(rename(path, old), 0);
+	output_message("info", "between", T0);
+	ck_assert_int_eq(output_reopen(), 0);
+	output_message("info", "after", T0);
+	log_is(TS0 " mpsup: after\n");
+	got = slurp(old, NULL);
+	ck_assert_str_eq(got, TS0 " mpsup: before\n" TS0 " mpsup: between\n");
+	free(got);
+	unlink(old);
+}
+END_TEST
+
+START_TEST(test_close_writes_what_is_buffered)
+{
+	char	*got;
+
+	open_log(LOG_FORMAT_JSON);
+	output_message("info", "bye", T0);
+	output_close();
+	ck_assert_uint_eq(output_pending(), 0);
+	got = slurp(path, NULL);
+	ck_assert_str_eq(got, "{\"ts\":\"" TS0 "\",\"pool\":null,"
+	    "\"level\":\"info\",\"msg\":\"bye\"}\n");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_open_of_an_unwritable_path_fails)
+{
+	char	bad[96];
+
+	snprintf(bad, sizeof bad, "%s/no/such/dir/log", topdir);
+	ck_assert_int_eq(output_open(bad, LOG_FORMAT_TEXT), -1);
+}
+END_TEST
+
+static Suite *
+output_suite(void)
+{
+	Suite	*s = suite_create("output");
+	TCase	*tc = tcase_create("output");
+
+	tcase_add_unchecked_fixture(tc, topdir_create, topdir_remove);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc,
+	    test_text_worker_line_names_pool_index_pid_stream_and_job);
+	tcase_add_test(tc, test_text_line_without_a_job_has_no_job_field);
+	tcase_add_test(tc, test_text_marks_continued_and_unterminated_lines);
+	tcase_add_test(tc, test_text_line_bytes_are_written_unchanged);
+	tcase_add_test(tc, test_text_supervisor_message);
+	tcase_add_test(tc, test_timestamp_is_iso8601_utc_with_milliseconds);
+	tcase_add_test(tc, test_json_worker_line);
+	tcase_add_test(tc, test_json_marks_continued_and_unterminated_lines);
+	tcase_add_test(tc,
+	    test_json_escapes_quotes_backslashes_and_control_characters);
+	tcase_add_test(tc, test_json_escapes_a_nul_byte_inside_a_line);
+	tcase_add_test(tc,
+	    test_json_replaces_invalid_utf8_with_replacement_characters);
+	tcase_add_test(tc, test_json_escapes_pool_and_job_names);
+	tcase_add_test(tc,
+	    test_json_supervisor_message_has_null_pool_level_and_msg);
+	tcase_add_test(tc,
+	    test_records_are_buffered_until_flushed_or_past_high_water);
+	tcase_add_test(tc, test_reopen_writes_to_a_new_file_at_the_same_path);
+	tcase_add_test(tc, test_close_writes_what_is_buffered);
+	tcase_add_test(tc, test_open_of_an_unwritable_path_fails);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(output_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
