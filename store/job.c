@@ -196,8 +196,14 @@ job_free(struct job *job)
 	}
 	if (job->changed)
 		job_changed_remove(job);
+	/*
+	 * Whoever armed the timer (the engine's timeout, the queue's retry)
+	 * stops it first, on its own loop: an armed one here is a bug that
+	 * would leave a freed watcher in a loop.
+	 */
 	if (job->timer != NULL) {
-		ev_timer_stop(EV_DEFAULT, job->timer);
+		if (ev_is_active(job->timer))
+			fatalx("BUG: job %s freed with its timer armed", job->id);
 		free(job->timer);
 	}
 	free(job->result);

@@ -68,7 +68,7 @@ struct job {
 	uint64_t		 seg;		/* durable store segment, 0 none */
 	char			*result;	/* JSON text (see job.c) */
 	char			*error;
-	ev_timer		*timer;		/* timeout or retry, when armed */
+	ev_timer		*timer;		/* timeout or retry (its owner stops it) */
 	TAILQ_ENTRY(job)	 entry;		/* queue, in-flight or finished */
 	struct job		*hnext;		/* id table chain */
 	char			*key;		/* idempotency key, or NULL */

@@ -89,6 +89,15 @@ queue_sqlite_job_pending(const struct queue *q, const struct job *job)
 	return job->seg == 0;
 }
 
+/* A pending job is in no queue yet (and not findable): nothing to take out. */
+static int
+queue_sqlite_cancel(struct queue *q, struct job *job)
+{
+	if (job->seg == 0)
+		return -1;
+	return queue_memory_cancel(q, job);
+}
+
 /* Fill a store record from a job (strings borrowed from it). */
 static void
 queue_sqlite_record(const struct job *job, struct store_record *r)
@@ -526,7 +535,7 @@ static const struct queue_ops queue_sqlite_ops = {
 	.claim = queue_memory_claim,
 	.started = queue_sqlite_started,
 	.requeue = queue_memory_requeue,
-	.cancel = queue_memory_cancel,
+	.cancel = queue_sqlite_cancel,
 	.finished = queue_memory_finished,
 	.forget = queue_sqlite_forget,
 	.lookup = queue_memory_lookup,

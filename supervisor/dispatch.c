@@ -50,6 +50,7 @@ static struct {
 } d;
 
 static void	dispatch_finish(struct job *, enum job_state, char *);
+static void	dispatch_timer_stop(struct job *);
 
 void
 dispatch_init(const struct dispatch_env *env)
@@ -89,6 +90,7 @@ dispatch_shutdown(void)
 				continue;
 			while ((job = TAILQ_FIRST(&dw->inflight)) != NULL) {
 				TAILQ_REMOVE(&dw->inflight, job, entry);
+				dispatch_timer_stop(job);
 				job_table_remove(job);
 				job_free(job);
 			}

@@ -54,6 +54,9 @@ START_TEST(test_sqlite_push_is_pending_until_the_commit_acks_it)
 	ck_assert_uint_eq(qt.a.submitted, 0);
 	ck_assert_ptr_null(queue_lookup(qt.q, j1->id, JOB_ID_LEN));
 	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 0);
+	/* In no queue yet: there is nothing to cancel (and nothing broken). */
+	ck_assert_int_eq(queue_cancel(qt.q, j1), -1);
+	ck_assert_uint_eq(qt.a.pending_len, 1);
 	queue_ack_new(qt.q, ack_cb, &qt);
 	ck_assert_int_eq(acked.n, 0);
 	queue_commit(qt.q, 0);
