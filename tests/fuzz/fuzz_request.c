@@ -28,7 +28,7 @@
 #include "ipc/jsontext.h"
 #include "ipc/pickle.h"
 #include "ipc/jobspec.h"
-#include "supervisor/remote/request.h"
+#include "supervisor/remote/request_decode.h"
 #include "worker/exec/exec_job.h"
 
 /* Stop the fuzzer with a crash it will report. */
