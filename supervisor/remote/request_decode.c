@@ -46,7 +46,7 @@ static const request_decode_fn	request_decoders[REQUEST_NOPS] = {
 };
 #undef REQUEST_DECODE_ROW
 
-static const char *const	request_error_names[] = {
+static const char *const	request_error_names[REQUEST_NERRORS] = {
 	[REQUEST_OK] = NULL,
 	[REQUEST_BAD_REQUEST] = "bad_request",
 	[REQUEST_UNKNOWN_OP] = "unknown_op",

@@ -79,6 +79,7 @@ enum request_error {
 	REQUEST_BAD_REQUEST,	/* not a request, or a member is wrong */
 	REQUEST_UNKNOWN_OP,	/* "op" names no op of the table */
 	REQUEST_TOO_LARGE,	/* more than REQUEST_MAX_BATCH jobs */
+	REQUEST_NERRORS
 };
 
 /* One job of a submit (the request itself) or of submit_many's "jobs". */
