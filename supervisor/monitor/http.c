@@ -221,7 +221,7 @@ http_metrics(struct http *h, struct MHD_Connection *c)
 
 /* GET / */
 static enum MHD_Result
-http_dashboard(struct MHD_Connection *c)
+http_dashboard(struct http *h, struct MHD_Connection *c)
 {
 	struct MHD_Response	*r;
 
@@ -236,44 +236,131 @@ http_dashboard(struct MHD_Connection *c)
 	return http_queue(c, MHD_HTTP_OK, r);
 }
 
+/* GET /healthz: the supervisor's loop is answering. */
+static enum MHD_Result
+http_healthz(struct http *h, struct MHD_Connection *c)
+{
+	return http_reply_text(c, MHD_HTTP_OK, "ok\n");
+}
+
+/* What answers a path. */
+struct http_route {
+	const char	*method;	/* GET also answers HEAD */
+	const char	*path;
+	int		 token;		/* needs status_token_file's token */
+	enum MHD_Result	(*handler)(struct http *, struct MHD_Connection *);
+};
+
+/* The route table; HTTP_ALLOW lists the methods it takes. */
+static const struct http_route	http_routes[] = {
+	{ MHD_HTTP_METHOD_GET, "/",		0, http_dashboard },
+	{ MHD_HTTP_METHOD_GET, "/healthz",	0, http_healthz },
+	{ MHD_HTTP_METHOD_GET, "/status",	1, http_status },
+	{ MHD_HTTP_METHOD_GET, "/metrics",	1, http_metrics },
+};
+#define HTTP_ALLOW	"GET, HEAD"
+
+/* Does route rt take method? */
+static int
+http_route_takes(const struct http_route *rt, const char *method)
+{
+	if (strcmp(method, rt->method) == 0)
+		return 1;
+	return strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 &&
+	    strcmp(rt->method, MHD_HTTP_METHOD_GET) == 0;
+}
+
+/*
+ * The route for method and path, or NULL with *code: 405 when no route
+ * takes the method (whatever the path), else 404.
+ */
+static const struct http_route *
+http_route_find(const char *method, const char *path, unsigned int *code)
+{
+	const struct http_route	*rt;
+	size_t			 i;
+	int			 method_known = 0;
+
+	for (i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++) {
+		rt = &http_routes[i];
+		if (!http_route_takes(rt, method))
+			continue;
+		method_known = 1;
+		if (strcmp(rt->path, path) == 0) {
+			*code = MHD_HTTP_OK;
+			return rt;
+		}
+	}
+	*code = method_known ? MHD_HTTP_NOT_FOUND :
+	    MHD_HTTP_METHOD_NOT_ALLOWED;
+	return NULL;
+}
+
+unsigned int
+http_route_check(const char *method, const char *path, int *token)
+{
+	const struct http_route	*rt;
+	unsigned int		 code;
+
+	if ((rt = http_route_find(method, path, &code)) != NULL)
+		*token = rt->token;
+	return code;
+}
+
+static enum MHD_Result
+http_not_allowed(struct MHD_Connection *c)
+{
+	static const char	 text[] = "method not allowed\n";
+	struct MHD_Response	*r;
+
+	r = http_response(HTTP_CT_TEXT, text, sizeof text - 1,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, HTTP_ALLOW);
+	return http_queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+}
+
+/* Does the request announce a body? */
+static int
+http_has_body(struct MHD_Connection *c)
+{
+	const char	*len;
+
+	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return (len != NULL && strcmp(len, "0") != 0) ||
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 /*
  * The access handler. MHD calls it once the headers are in, then again
  * for each piece of body and once at the end. A GET is answered at that
- * last call, which lets MHD keep the connection alive; anything else, and
- * a GET announcing a body, is refused on the first call, before MHD reads
- * the body (MHD then closes the connection).
+ * last call, which lets MHD keep the connection alive; a method no route
+ * takes, and a GET announcing a body, is refused on the first call,
+ * before MHD reads the body (MHD then closes the connection).
  */
 static enum MHD_Result
 http_request_cb(void *arg, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
     size_t *upload_len, void **state)
 {
-	static const char	 not_allowed[] = "method not allowed\n";
 	static char		 headers_seen, answered;
 	struct http		*h = arg;
-	struct MHD_Response	*r;
-	const char		*len;
+	const struct http_route	*rt;
+	unsigned int		 code;
 
 	if (*state == &answered) {
 		*upload_len = 0;
 		return MHD_YES;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+	rt = http_route_find(method, url, &code);
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED) {
 		*state = &answered;
-		r = http_response(HTTP_CT_TEXT, not_allowed,
-		    sizeof not_allowed - 1, MHD_RESPMEM_PERSISTENT);
-		if (r != NULL)
-			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
-			    "GET, HEAD");
-		return http_queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+		return http_not_allowed(c);
 	}
 	if (*state == NULL) {
-		len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if ((len != NULL && strcmp(len, "0") != 0) ||
-		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+		if (http_has_body(c)) {
 			*state = &answered;
 			return http_reply_text(c, MHD_HTTP_BAD_REQUEST,
 			    "a GET request has no body\n");
@@ -284,18 +371,11 @@ http_request_cb(void *arg, struct MHD_Connection *c, const char *url,
 	if (*upload_len != 0)
 		return MHD_NO;
 	*state = &answered;
-	if (strcmp(url, "/healthz") == 0)
-		return http_reply_text(c, MHD_HTTP_OK, "ok\n");
-	if (strcmp(url, "/") == 0)
-		return http_dashboard(c);
-	if (strcmp(url, "/status") == 0 || strcmp(url, "/metrics") == 0) {
-		if (!http_authorized(h, c))
-			return http_unauthorized(c);
-		if (url[1] == 's')
-			return http_status(h, c);
-		return http_metrics(h, c);
-	}
-	return http_reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (rt == NULL)
+		return http_reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (rt->token && !http_authorized(h, c))
+		return http_unauthorized(c);
+	return rt->handler(h, c);
 }
 
 /* Let MHD work, then wake up again when it next needs to. */

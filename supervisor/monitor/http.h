@@ -34,5 +34,12 @@ struct http	*http_new(struct supervisor *, char **cause);
 void		 http_free(struct http *);
 /* HTTP connections open now. */
 unsigned int	 http_connections(struct http *);
+/*
+ * How the route table answers method and path (a URL without its query):
+ * 200, with *token set to whether the bearer token is needed when one is
+ * configured; 404; or 405 for a method no route takes.
+ */
+unsigned int	 http_route_check(const char *method, const char *path,
+		    int *token);
 
 #endif

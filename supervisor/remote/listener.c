@@ -33,6 +33,7 @@
 #include "supervisor/dispatch.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request.h"
+#include "supervisor/remote/request_decode.h"
 #include "supervisor/remote/throttle.h"
 #include "supervisor/supervisor.h"
 
@@ -452,7 +453,7 @@ conn_process_input(struct conn *c)
 			max = c->l->sv->cfg->max_message;
 			continue;
 		}
-		request_handle(c, payload, plen);
+		request_handle(c->l->sv, c, payload, plen);
 		buf_consume(&c->in, flen);
 	}
 	buf_trim(&c->in, 128 << 10);

@@ -1,19 +1,18 @@
 /*
  * Requests on an authenticated connection (SPEC section 7): decode one
- * message, act on it, and fill its reply slot now or when the job it
- * waits for ends.
+ * message (request_decode.h), run it against the supervisor, and fill its
+ * reply slot now or when the jobs it waits for end.
  */
 #ifndef MPSUP_REQUEST_H
 #define MPSUP_REQUEST_H
 
 #include <stddef.h>
 
-#include "common/buf.h"
-
+struct supervisor;
 struct conn;
 
-void	request_handle(struct conn *, const void *msg, size_t len);
-/* Re-encode a JSON reply body as a pickle, in place. */
-void	request_pickle_reply(struct buf *body);
+/* Serve one message of c; msg is borrowed for the call only. */
+void	request_handle(struct supervisor *, struct conn *, const void *msg,
+	    size_t len);
 
 #endif

@@ -1,34 +1,36 @@
 /*
- * libFuzzer harness for the way a client's request is taken apart before
- * it reaches a pool. The handlers in supervisor/request.c need a running
- * supervisor, so this does what request_handle() and its ops do to the
- * bytes (keep the two in step): a pickle becomes JSON text first; the
- * text must be one JSON object; "op", "pool", "id", "timeout", "wait",
- * "workers" and "jobs" are looked up, compared, decoded and converted with
- * ipc/jsontext; each job description goes through jobspec_build(), the
- * real one, for both kinds of pool. Every request does all of it,
- * whatever its op, to reach the most code.
+ * libFuzzer harness for the request decoder, the real one the listener
+ * calls (supervisor/remote/request_decode.c): a message, JSON text or a
+ * pickle, becomes a typed struct request or an error.
  *
- * Beyond not crashing: job data must come out as one line of valid JSON,
- * as it is put on a worker's pipe, and an exec job's line must be one the
- * exec worker can answer; replies quoting the client's strings must be
- * valid JSON that request_pickle_reply() can pickle for a pickle client.
+ * Beyond not crashing or leaking:
+ *  - the verdict is consistent: 0 with REQUEST_OK and an op, or -1 with a
+ *    known error code and a message; the op is the table's own row;
+ *  - what the decoder accepted is what the executor relies on: a pool op
+ *    names its pool, the timeout is none or finite and not negative, the
+ *    worker count is in range, an id is a string span of the message,
+ *    every job a JSON object of the message with a key of 1 to 256 bytes;
+ *  - every job, for both kinds of pool, goes through jobspec_build() as
+ *    the executor does, and its data must come out as one line of valid
+ *    JSON as put on a worker's pipe, which the exec worker can answer;
+ *  - replies quoting the client's strings (the decoder's messages, a pool
+ *    name, an id) are valid JSON that request_pickle_reply() can pickle;
+ *  - the two wire forms agree: JSON text that decodes, sent again as the
+ *    pickle of the same value, gets the same op and the same verdict.
  */
 #include "config.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "config/config.h"
+#include "ipc/jobspec.h"
 #include "ipc/jsontext.h"
 #include "ipc/pickle.h"
-#include "ipc/jobspec.h"
-#include "supervisor/remote/request.h"
+#include "supervisor/remote/request_decode.h"
 #include "worker/exec/exec_job.h"
 
 /* Stop the fuzzer with a crash it will report. */
@@ -37,47 +39,24 @@
 #define FUZZ_MAX_MESSAGE	(1 << 20)
 #define FUZZ_JOB_ID		"0123456789abcdef"
 
-static const char *const ops[] = { "submit", "submit_many", "result",
-    "cancel", "status", "stop", "pause", "resume", "reload", "scale" };
-static const char *const pools[] = { "shell", "double", "" };
-
-static void	check_reply(const char *, ...)
-		    __attribute__((format(printf, 1, 2)));
-
-/* An error reply as reply_error() writes it must be valid and picklable. */
+/* An error reply quoting msg must be valid JSON, and picklable. */
 static void
-check_reply(const char *fmt, ...)
+check_reply(const char *code, const char *msg)
 {
 	struct buf	 b = BUF_INIT;
-	va_list		 ap;
-	char		*msg;
-	int		 n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	CHECK(n >= 0);
-	buf_append_str(&b, "{\"ok\":false,\"error\":\"bad_request\","
-	    "\"message\":");
-	jsontext_string_append(&b, msg, strlen(msg));
-	buf_append(&b, "}", 1);
+	request_error_reply(&b, code, msg);
 	CHECK(jsontext_valid(buf_head(&b), buf_used(&b)));
 	request_pickle_reply(&b);
 	CHECK(buf_used(&b) > 2 && (unsigned char)buf_head(&b)[0] == 0x80);
 	buf_free(&b);
-	free(msg);
 }
 
-/* A client's string decoded for a message, as request.c does. */
-static char *
-quoted(const struct jsontext_span *v)
+/* A span lies inside the text the request was decoded from. */
+static int
+span_within(const struct jsontext_span *v, const char *p, size_t len)
 {
-	char	*s;
-
-	if ((s = jsontext_string_decode(v, NULL)) == NULL)
-		s = strdup("?");
-	CHECK(s != NULL);
-	return s;
+	return v->p >= p && v->len <= len && v->p + v->len <= p + len;
 }
 
 /* A job's data as a worker gets it: one line of valid JSON. */
@@ -110,23 +89,29 @@ check_job_data(enum pool_type type, const char *p, size_t len)
 	buf_free(&line);
 }
 
-/* One job description, for both kinds of pool. */
+/* One job as the executor builds it, for both kinds of pool. */
 static void
-check_jobspec(const struct jsontext_span *desc)
+check_job(const struct request_job *job, const char *p, size_t len)
 {
 	static const enum pool_type	 types[] = { POOL_TYPE_EXEC,
 	    POOL_TYPE_STREAM };
 	struct buf			 out = BUF_INIT;
 	const char			*err;
-	size_t				 i;
+	size_t				 i, klen;
 
+	CHECK(job->desc.type == JSONTEXT_OBJECT && span_within(&job->desc, p,
+	    len));
+	if (job->key != NULL) {
+		klen = strlen(job->key);
+		CHECK(klen >= 1 && klen <= REQUEST_KEY_MAX);
+	}
 	for (i = 0; i < sizeof types / sizeof types[0]; i++) {
 		buf_reset(&out);
 		/* Something before it, as in a batch: left alone on errors. */
 		buf_append(&out, "[1]", 3);
-		if ((err = jobspec_build(types[i], desc, &out)) != NULL) {
+		if ((err = jobspec_build(types[i], &job->desc, &out)) != NULL) {
 			CHECK(buf_used(&out) == 3);
-			check_reply("jobs[0]: %s", err);
+			check_reply("bad_request", err);
 			continue;
 		}
 		check_job_data(types[i], buf_head(&out) + 3,
@@ -135,80 +120,98 @@ check_jobspec(const struct jsontext_span *desc)
 	buf_free(&out);
 }
 
-/* submit_many: every job checked, the data collected in one buffer. */
+/* What the decoder promises the executor about an accepted request. */
 static void
-check_batch(const struct jsontext_span *jobs)
+check_fields(const struct request *req, const char *p, size_t len)
 {
-	struct jsontext_span	 e;
-	struct buf		 data = BUF_INIT;
-	const char		*err;
-	size_t			 st = 0, n = 0, i, from, ends[64];
+	char	*id;
 
-	while (jsontext_array_next(jobs, &st, &e)) {
-		check_jobspec(&e);
-		if (e.type != JSONTEXT_OBJECT || n == 64)
-			continue;
-		if ((err = jobspec_build(POOL_TYPE_STREAM, &e, &data)) != NULL)
-			continue;
-		ends[n++] = buf_used(&data);
+	if (req->op->flags & REQUEST_POOL)
+		CHECK(req->has_pool);
+	if (req->has_pool && req->pool != NULL)
+		check_reply("unknown_pool", req->pool);
+	CHECK(req->timeout == -1 || (req->timeout >= 0 &&
+	    isfinite(req->timeout)));
+	CHECK(req->workers >= 0 && req->workers <= 1 << 20);
+	switch (req->op->id) {
+	case REQUEST_OP_RESULT:
+	case REQUEST_OP_CANCEL:
+		/* job_table_find() gets the raw text between the quotes. */
+		CHECK(req->id.type == JSONTEXT_STRING && req->id.len >= 2 &&
+		    span_within(&req->id, p, len));
+		if ((id = jsontext_string_decode(&req->id, NULL)) != NULL)
+			check_reply("not_found", id);
+		free(id);
+		break;
+	case REQUEST_OP_SUBMIT:
+		CHECK(req->njobs == 1);
+		break;
+	case REQUEST_OP_SUBMIT_MANY:
+		CHECK(req->njobs <= REQUEST_MAX_BATCH);
+		break;
+	default:
+		CHECK(req->njobs == 0);
+		break;
 	}
-	for (i = 0; i < n; i++) {
-		from = i ? ends[i - 1] : 0;
-		check_job_data(POOL_TYPE_STREAM, buf_head(&data) + from,
-		    ends[i] - from);
-	}
-	buf_free(&data);
 }
 
-/* What request_dispatch() and the ops look at. */
+/* Decode, and check everything the verdict and the request promise. */
 static void
-check_request(const char *p, size_t len)
+check_decode(const uint8_t *data, size_t size, struct request *req)
 {
-	struct jsontext_span	 req, v;
-	char			*s;
-	double			 t;
-	int64_t			 n;
-	size_t			 i;
+	const char	*p;
+	size_t		 len, i;
+	int		 rv;
 
-	if (jsontext_scan(p, p + len, &req) == NULL || !jsontext_valid(p, len) ||
-	    req.type != JSONTEXT_OBJECT)
+	rv = request_decode(data, size, FUZZ_MAX_MESSAGE, req);
+	CHECK(req->pickled == (size > 0 && data[0] == 0x80));
+	/* The text the spans point into (none if the pickle was refused). */
+	p = (const char *)data;
+	len = size;
+	if (req->pickled) {
+		p = req->text.data != NULL ? buf_head(&req->text) : "";
+		len = buf_used(&req->text);
+	}
+	if (req->op != NULL)
+		CHECK(request_op_find(req->op->name) == req->op);
+	if (rv == -1) {
+		CHECK(req->error != REQUEST_OK && req->message != NULL);
+		CHECK(req->error != REQUEST_UNKNOWN_OP || req->op == NULL);
+		CHECK(req->njobs <= REQUEST_MAX_BATCH + 1);
+		CHECK(req->error_after_jobs || req->njobs == 0);
+		check_reply(request_error_name(req->error), req->message);
+	} else {
+		CHECK(rv == 0 && req->error == REQUEST_OK && req->op != NULL);
+		CHECK(req->message == NULL && !req->error_after_jobs);
+		check_fields(req, p, len);
+	}
+	for (i = 0; i < req->njobs; i++)
+		check_job(&req->jobs[i], p, len);
+}
+
+/* JSON text and the pickle of the same value get the same verdict. */
+static void
+check_pickled_twin(const uint8_t *data, size_t size,
+    const struct request *req)
+{
+	struct request	 twin;
+	struct buf	 pk = BUF_INIT;
+	char		 err[256];
+
+	if (req->pickled || req->op == NULL || pickle_from_json((const char *)
+	    data, size, &pk, err, sizeof err) == -1) {
+		buf_free(&pk);
 		return;
-	if (jsontext_object_get(&req, "op", &v) && v.type == JSONTEXT_STRING) {
-		for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
-			if (jsontext_string_eq(&v, ops[i]))
-				break;
-		if (i == sizeof ops / sizeof ops[0]) {
-			s = quoted(&v);
-			check_reply("unknown op '%s'", s);
-			free(s);
-		}
 	}
-	if (jsontext_object_get(&req, "pool", &v) && v.type == JSONTEXT_STRING) {
-		for (i = 0; i < sizeof pools / sizeof pools[0]; i++)
-			if (jsontext_string_eq(&v, pools[i]))
-				break;
-		s = quoted(&v);
-		check_reply("no pool named '%s'", s);
-		free(s);
+	(void)request_decode(buf_head(&pk), buf_used(&pk), FUZZ_MAX_MESSAGE,
+	    &twin);
+	/* The pickle's JSON text may exceed the cap: nothing to compare. */
+	if (twin.op != NULL) {
+		CHECK(twin.op == req->op && twin.error == req->error);
+		CHECK(twin.njobs == req->njobs);
 	}
-	if (jsontext_object_get(&req, "timeout", &v) &&
-	    v.type == JSONTEXT_NUMBER && jsontext_number(&v, &t) == 0)
-		CHECK(!isnan(t));
-	(void)jsontext_object_get(&req, "wait", &v);
-	if (jsontext_object_get(&req, "workers", &v) &&
-	    v.type == JSONTEXT_NUMBER && jsontext_integer(&v, 0, 1 << 20,
-	    &n) == 0)
-		CHECK(n >= 0 && n <= 1 << 20);
-	if (jsontext_object_get(&req, "id", &v) && v.type == JSONTEXT_STRING) {
-		/* job_table_find() gets the raw text between the quotes. */
-		CHECK(v.len >= 2 && v.p >= p && v.p + v.len <= p + len);
-		s = quoted(&v);
-		check_reply("no job '%s' (unknown, or its record expired)", s);
-		free(s);
-	}
-	check_jobspec(&req);
-	if (jsontext_object_get(&req, "jobs", &v) && v.type == JSONTEXT_ARRAY)
-		check_batch(&v);
+	request_free(&twin);
+	buf_free(&pk);
 }
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -216,19 +219,10 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct buf	 decoded = BUF_INIT;
-	char		 err[256];
+	struct request	req;
 
-	if (size > 0 && data[0] == 0x80) {
-		if (pickle_to_json(data, size, FUZZ_MAX_MESSAGE, &decoded, err,
-		    sizeof err) == -1) {
-			check_reply("pickle refused: %s", err);
-			return 0;
-		}
-		check_request(buf_head(&decoded), buf_used(&decoded));
-		buf_free(&decoded);
-		return 0;
-	}
-	check_request((const char *)data, size);
+	check_decode(data, size, &req);
+	check_pickled_twin(data, size, &req);
+	request_free(&req);
 	return 0;
 }

@@ -1,0 +1,388 @@
+/*
+ * Request decoding (see request_decode.h). Members are found with
+ * ipc/jsontext without building a tree; job descriptions stay spans of
+ * the validated text they arrived as. Each op's decode function checks
+ * its members in the order the client has always been told about them:
+ * the first wrong one is the one reported.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "ipc/pickle.h"
+#include "supervisor/remote/request_decode.h"
+
+typedef int	(*request_decode_fn)(struct request *,
+		    const struct jsontext_span *);
+
+static int	decode_submit(struct request *, const struct jsontext_span *);
+static int	decode_submit_many(struct request *,
+		    const struct jsontext_span *);
+static int	decode_result(struct request *, const struct jsontext_span *);
+static int	decode_cancel(struct request *, const struct jsontext_span *);
+static int	decode_status(struct request *, const struct jsontext_span *);
+static int	decode_pool(struct request *, const struct jsontext_span *);
+static int	decode_scale(struct request *, const struct jsontext_span *);
+static int	decode_nothing(struct request *,
+		    const struct jsontext_span *);
+
+#define REQUEST_OP_ROW(tag, name, role, flags, decode, exec)		\
+	{ REQUEST_OP_##tag, name, role, flags },
+static const struct request_op	request_ops[] = {
+	REQUEST_OP_TABLE(REQUEST_OP_ROW)
+};
+#undef REQUEST_OP_ROW
+
+#define REQUEST_DECODE_ROW(tag, name, role, flags, decode, exec)	\
+	[REQUEST_OP_##tag] = decode,
+static const request_decode_fn	request_decoders[REQUEST_NOPS] = {
+	REQUEST_OP_TABLE(REQUEST_DECODE_ROW)
+};
+#undef REQUEST_DECODE_ROW
+
+static const char *const	request_error_names[REQUEST_NERRORS] = {
+	[REQUEST_OK] = NULL,
+	[REQUEST_BAD_REQUEST] = "bad_request",
+	[REQUEST_UNKNOWN_OP] = "unknown_op",
+	[REQUEST_TOO_LARGE] = "too_large",
+};
+
+static int	decode_error(struct request *, enum request_error,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+
+/* Refuse the request: set its error and message; returns -1. */
+static int
+decode_error(struct request *req, enum request_error error,
+    const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	xvasprintf(&req->message, fmt, ap);
+	va_end(ap);
+	req->error = error;
+	return -1;
+}
+
+/* "pool", a string the op cannot do without. */
+static int
+decode_pool_name(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+
+	if (!jsontext_object_get(obj, "pool", &v) || v.type != JSONTEXT_STRING)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"pool\" (a string) is missing");
+	req->has_pool = 1;
+	req->pool = jsontext_string_decode(&v, NULL);
+	return 0;
+}
+
+/* "timeout": seconds, absent or null for none. */
+static int
+decode_timeout(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+	double			t;
+
+	if (!jsontext_object_get(obj, "timeout", &v) || v.type == JSONTEXT_NULL)
+		return 0;
+	if (v.type != JSONTEXT_NUMBER || jsontext_number(&v, &t) == -1 ||
+	    t < 0 || !isfinite(t))
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"timeout\" must be a number of seconds");
+	req->timeout = t;
+	return 0;
+}
+
+/* "wait": only true waits. */
+static void
+decode_wait(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+
+	req->wait = jsontext_object_get(obj, "wait", &v) &&
+	    v.type == JSONTEXT_TRUE;
+}
+
+/*
+ * The idempotency "key" of a job description into *key (NULL without
+ * one); NULL, or the message if it is malformed.
+ */
+static const char *
+decode_key(const struct jsontext_span *desc, char **key)
+{
+	struct jsontext_span	v;
+	size_t			len;
+
+	*key = NULL;
+	if (!jsontext_object_get(desc, "key", &v) || v.type == JSONTEXT_NULL)
+		return NULL;
+	if (v.type != JSONTEXT_STRING ||
+	    (*key = jsontext_string_decode(&v, &len)) == NULL ||
+	    len == 0 || len > REQUEST_KEY_MAX || strlen(*key) != len) {
+		free(*key);
+		*key = NULL;
+		return "\"key\" must be a string of 1 to 256 bytes";
+	}
+	return NULL;
+}
+
+/* Append a job to req->jobs; takes ownership of key. */
+static void
+decode_job_add(struct request *req, const struct jsontext_span *desc,
+    char *key, size_t *room)
+{
+	if (req->njobs == *room) {
+		*room = *room ? *room * 2 : 16;
+		req->jobs = xreallocarray(req->jobs, *room, sizeof *req->jobs);
+	}
+	req->jobs[req->njobs].desc = *desc;
+	req->jobs[req->njobs++].key = key;
+}
+
+/* submit: the request is the job's description. */
+static int
+decode_submit(struct request *req, const struct jsontext_span *obj)
+{
+	const char	*why;
+	char		*key;
+	size_t		 room = 0;
+
+	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
+		return -1;
+	if ((why = decode_key(obj, &key)) != NULL)
+		return decode_error(req, REQUEST_BAD_REQUEST, "%s", why);
+	decode_job_add(req, obj, key, &room);
+	decode_wait(req, obj);
+	return 0;
+}
+
+/*
+ * submit_many: every job of "jobs" in order. A wrong job stops the
+ * decoding; those before it are kept for the executor to check first.
+ */
+static int
+decode_submit_many(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	 jobs, e;
+	const char		*why;
+	char			*key;
+	size_t			 st = 0, room = 0;
+
+	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
+		return -1;
+	if (!jsontext_object_get(obj, "jobs", &jobs) ||
+	    jobs.type != JSONTEXT_ARRAY)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"jobs\" (a list) is missing");
+	while (jsontext_array_next(&jobs, &st, &e)) {
+		req->error_after_jobs = 1;
+		if (e.type != JSONTEXT_OBJECT)
+			return decode_error(req, REQUEST_BAD_REQUEST,
+			    "jobs[%zu]: not an object", req->njobs);
+		if ((why = decode_key(&e, &key)) != NULL)
+			return decode_error(req, REQUEST_BAD_REQUEST,
+			    "jobs[%zu]: %s", req->njobs, why);
+		/* The job past the limit is checked like the others first. */
+		decode_job_add(req, &e, key, &room);
+		if (req->njobs > REQUEST_MAX_BATCH)
+			return decode_error(req, REQUEST_TOO_LARGE, "at most %d "
+			    "jobs per submit_many", REQUEST_MAX_BATCH);
+	}
+	req->error_after_jobs = 0;
+	decode_wait(req, obj);
+	return 0;
+}
+
+/* "id", a string. */
+static int
+decode_id(struct request *req, const struct jsontext_span *obj)
+{
+	if (!jsontext_object_get(obj, "id", &req->id) ||
+	    req->id.type != JSONTEXT_STRING)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"id\" (a string) is missing");
+	return 0;
+}
+
+/* result: the timeout is looked at before the id. */
+static int
+decode_result(struct request *req, const struct jsontext_span *obj)
+{
+	if (decode_timeout(req, obj) == -1 || decode_id(req, obj) == -1)
+		return -1;
+	decode_wait(req, obj);
+	return 0;
+}
+
+static int
+decode_cancel(struct request *req, const struct jsontext_span *obj)
+{
+	return decode_id(req, obj);
+}
+
+/* status: "pool" filters when it is a string, and is ignored otherwise. */
+static int
+decode_status(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+
+	if (jsontext_object_get(obj, "pool", &v) && v.type == JSONTEXT_STRING) {
+		req->has_pool = 1;
+		req->pool = jsontext_string_decode(&v, NULL);
+	}
+	return 0;
+}
+
+static int
+decode_pool(struct request *req, const struct jsontext_span *obj)
+{
+	return decode_pool_name(req, obj);
+}
+
+/* scale: "workers", a whole number up to 2^20. */
+static int
+decode_scale(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+	int64_t			n;
+
+	if (decode_pool_name(req, obj) == -1)
+		return -1;
+	if (!jsontext_object_get(obj, "workers", &v) ||
+	    v.type != JSONTEXT_NUMBER ||
+	    jsontext_integer(&v, 0, 1 << 20, &n) == -1)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"workers\" (a whole number) is missing");
+	req->workers = (int)n;
+	return 0;
+}
+
+static int
+decode_nothing(struct request *req, const struct jsontext_span *obj)
+{
+	return 0;
+}
+
+/* The row of the op named by the string span v, or NULL. */
+static const struct request_op *
+decode_op_find(const struct jsontext_span *v)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof request_ops / sizeof request_ops[0]; i++)
+		if (jsontext_string_eq(v, request_ops[i].name))
+			return &request_ops[i];
+	return NULL;
+}
+
+/* Decode the JSON text p[0..len), which must be an object with an op. */
+static int
+decode_text(struct request *req, const char *p, size_t len)
+{
+	struct jsontext_span	 obj, v;
+	char			*name;
+	int			 rv;
+
+	if (jsontext_scan(p, p + len, &obj) == NULL ||
+	    !jsontext_valid(p, len) || obj.type != JSONTEXT_OBJECT)
+		return decode_error(req, REQUEST_BAD_REQUEST, "a request is "
+		    "a dict (pickle) or a JSON object, such as {\"op\": "
+		    "\"status\"}");
+	if (!jsontext_object_get(&obj, "op", &v) || v.type != JSONTEXT_STRING)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"op\" (a string) is missing");
+	if ((req->op = decode_op_find(&v)) == NULL) {
+		name = jsontext_string_decode(&v, NULL);
+		rv = decode_error(req, REQUEST_UNKNOWN_OP, "unknown op '%s'",
+		    name != NULL ? name : "?");
+		free(name);
+		return rv;
+	}
+	return request_decoders[req->op->id](req, &obj);
+}
+
+int
+request_decode(const void *msg, size_t len, size_t max_message,
+    struct request *req)
+{
+	char	err[256];
+
+	memset(req, 0, sizeof *req);
+	req->timeout = -1;
+	req->id.type = JSONTEXT_INVALID;
+	if (len == 0 || ((const unsigned char *)msg)[0] != 0x80)
+		return decode_text(req, msg, len);
+	/* send(dict): plain data only, decoded to JSON text. */
+	req->pickled = 1;
+	if (pickle_to_json(msg, len, max_message, &req->text, err,
+	    sizeof err) == -1)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "pickle refused: %s", err);
+	return decode_text(req, buf_head(&req->text), buf_used(&req->text));
+}
+
+void
+request_free(struct request *req)
+{
+	size_t	i;
+
+	for (i = 0; i < req->njobs; i++)
+		free(req->jobs[i].key);
+	free(req->jobs);
+	free(req->pool);
+	free(req->message);
+	buf_free(&req->text);
+	memset(req, 0, sizeof *req);
+}
+
+const struct request_op *
+request_op_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof request_ops / sizeof request_ops[0]; i++)
+		if (strcmp(request_ops[i].name, name) == 0)
+			return &request_ops[i];
+	return NULL;
+}
+
+const char *
+request_error_name(enum request_error error)
+{
+	return request_error_names[error];
+}
+
+void
+request_error_reply(struct buf *b, const char *code, const char *msg)
+{
+	buf_reset(b);
+	buf_appendf(b, "{\"ok\":false,\"error\":\"%s\",\"message\":", code);
+	jsontext_string_append(b, msg, strlen(msg));
+	buf_append(b, "}", 1);
+}
+
+/* Re-encode a JSON reply as a pickle for a client that pickled its request. */
+void
+request_pickle_reply(struct buf *body)
+{
+	struct buf	 out = BUF_INIT;
+	char		 err[256];
+
+	if (pickle_from_json(buf_head(body), buf_used(body), &out, err,
+	    sizeof err) == -1) {
+		/* Our own replies are valid JSON: this is a bug. */
+		log_warnx("BUG: cannot pickle a reply: %s", err);
+		buf_free(&out);
+		return;
+	}
+	buf_free(body);
+	*body = out;
+}

@@ -1,0 +1,139 @@
+/*
+ * Requests on the wire (SPEC section 7): one client message, JSON text or
+ * a pickled dict, decoded into a typed struct request through the op
+ * table, or refused with an error code and a message; and the two ways a
+ * reply leaves: the error object, and a JSON reply re-encoded as a pickle.
+ *
+ * Pure: the decoder sees the bytes and the limit it is given, never the
+ * supervisor, so the unit tests and the fuzzer run the very code the
+ * listener does. What needs the supervisor's state (does the pool exist,
+ * is the key another pool's, what a job's data is for its pool's type, is
+ * the connection allowed the op) is the executor's, in request.c.
+ */
+#ifndef MPSUP_REQUEST_DECODE_H
+#define MPSUP_REQUEST_DECODE_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "ipc/auth.h"
+#include "ipc/jsontext.h"
+
+/* At most this many jobs in one submit_many. */
+#define REQUEST_MAX_BATCH	100000
+/* An idempotency key has 1 to this many bytes. */
+#define REQUEST_KEY_MAX		256
+
+/* Flags of an op. */
+#define REQUEST_POOL	0x1	/* names a pool, looked up before the rest */
+
+/*
+ * The op table, one row per op: tag (REQUEST_OP_<tag>), the "op" string,
+ * the role a connection needs (AUTH_ROLE_*: enforced when an admin key is
+ * configured), flags, the decode function (request_decode.c) and the
+ * handler that executes it (request.c). Each of the two files expands the
+ * columns it needs, so the decoder links without the supervisor. Adding
+ * an op is one row here and its two functions.
+ */
+#define REQUEST_OP_TABLE(X)						\
+	X(SUBMIT, "submit", AUTH_ROLE_USER, REQUEST_POOL,		\
+	    decode_submit, exec_submit)					\
+	X(SUBMIT_MANY, "submit_many", AUTH_ROLE_USER, REQUEST_POOL,	\
+	    decode_submit_many, exec_submit_many)			\
+	X(RESULT, "result", AUTH_ROLE_USER, 0,				\
+	    decode_result, exec_result)					\
+	X(CANCEL, "cancel", AUTH_ROLE_USER, 0,				\
+	    decode_cancel, exec_cancel)					\
+	X(STATUS, "status", AUTH_ROLE_USER, 0,				\
+	    decode_status, exec_status)					\
+	X(STOP, "stop", AUTH_ROLE_ADMIN, 0,				\
+	    decode_nothing, exec_stop)					\
+	X(PAUSE, "pause", AUTH_ROLE_ADMIN, REQUEST_POOL,		\
+	    decode_pool, exec_pause)					\
+	X(RESUME, "resume", AUTH_ROLE_ADMIN, REQUEST_POOL,		\
+	    decode_pool, exec_resume)					\
+	X(RELOAD, "reload", AUTH_ROLE_ADMIN, 0,				\
+	    decode_nothing, exec_reload)				\
+	X(SCALE, "scale", AUTH_ROLE_ADMIN, REQUEST_POOL,		\
+	    decode_scale, exec_scale)
+
+#define REQUEST_OP_ENUM(tag, name, role, flags, decode, exec)		\
+	REQUEST_OP_##tag,
+enum request_op_id {
+	REQUEST_OP_TABLE(REQUEST_OP_ENUM)
+	REQUEST_NOPS
+};
+#undef REQUEST_OP_ENUM
+
+/* An op as the decoder knows it: a row of the table without its handler. */
+struct request_op {
+	enum request_op_id	 id;
+	const char		*name;
+	int			 role;
+	int			 flags;
+};
+
+/* Why a message was refused; request_error_name() is the wire code. */
+enum request_error {
+	REQUEST_OK,
+	REQUEST_BAD_REQUEST,	/* not a request, or a member is wrong */
+	REQUEST_UNKNOWN_OP,	/* "op" names no op of the table */
+	REQUEST_TOO_LARGE,	/* more than REQUEST_MAX_BATCH jobs */
+	REQUEST_NERRORS
+};
+
+/* One job of a submit (the request itself) or of submit_many's "jobs". */
+struct request_job {
+	struct jsontext_span	 desc;	/* its description, a JSON object */
+	char			*key;	/* "key", or NULL */
+};
+
+/*
+ * A decoded request. Spans are borrowed from the message (or, for a
+ * pickle, from text): they are valid while both are.
+ */
+struct request {
+	const struct request_op	*op;		/* NULL: not known */
+	int			 pickled;	/* reply with a pickle */
+
+	enum request_error	 error;
+	char			*message;	/* for the client, with error */
+	/*
+	 * The error comes after jobs[0..njobs), which the executor checks
+	 * against the pool first: a client learns of the first wrong job,
+	 * in order, whichever side finds it.
+	 */
+	int			 error_after_jobs;
+
+	int			 has_pool;	/* "pool" is a string */
+	char			*pool;		/* it, or NULL if it has a NUL */
+	struct jsontext_span	 id;		/* "id", quotes included */
+	double			 timeout;	/* seconds, or -1: none */
+	int			 wait;		/* "wait": true */
+	int			 workers;	/* scale */
+	struct request_job	*jobs;
+	size_t			 njobs;
+	struct buf		 text;		/* a pickle's JSON text */
+};
+
+/*
+ * Decode msg[0..len): a pickle if it starts with the PROTO opcode (0x80),
+ * else JSON text; max_message caps a pickle's JSON text. Fills *req
+ * either way (free it with request_free()); returns 0, or -1 with
+ * req->error and req->message (and req->op, if the op was known).
+ */
+int		 request_decode(const void *msg, size_t len,
+		    size_t max_message, struct request *req);
+void		 request_free(struct request *);
+/* The table's row for an op name, or NULL. */
+const struct request_op	*request_op_find(const char *name);
+/* "bad_request", "unknown_op", "too_large" (NULL for REQUEST_OK). */
+const char	*request_error_name(enum request_error);
+
+/* Write b as the error reply {"ok":false,"error":code,"message":msg}. */
+void		 request_error_reply(struct buf *b, const char *code,
+		    const char *msg);
+/* Re-encode a JSON reply body as a pickle, in place. */
+void		 request_pickle_reply(struct buf *body);
+
+#endif
