@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "cli/cmd.h"
 #include "supervisor/monitor/http.h"
-#include "supervisor/remote/listener.h"
+#include "supervisor/remote/request.h"
 #include "supervisor/supervisor.h"
 #include "worker/exec/exec_worker.h"
 
@@ -22,7 +22,7 @@
  */
 static const struct supervisor_service *const services[] = {
 	&http_service,
-	&listener_service,
+	&remote_service,
 };
 
 static void

@@ -25,7 +25,6 @@
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
 
-struct supervisor	*supervisor;
 
 /* Route log_*() into the serialized output log. */
 static void
@@ -383,7 +382,6 @@ supervisor_close(struct supervisor *sv)
 	output_close();
 	log_set_sink(NULL, NULL);
 	ev_loop_destroy(sv->loop);
-	supervisor = NULL;
 	free(sv->self_exe);
 	config_free(sv->cfg);
 	for (i = 0; i < sv->nold_cfgs; i++)
@@ -477,7 +475,6 @@ supervisor_main(const struct supervisor_options *opts)
 	memset(&sv, 0, sizeof sv);
 	if ((status = supervisor_open(&sv, opts)) != 0)
 		return status;
-	supervisor = &sv;
 	log_set_sink(supervisor_log_sink, &sv);
 	supervisor_loop_init(&sv);
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,

@@ -79,8 +79,6 @@ struct supervisor {
 	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
 };
 
-extern struct supervisor	*supervisor;
-
 /* Run the supervisor in the foreground; returns the exit status. */
 int	supervisor_main(const struct supervisor_options *);
 /*

@@ -32,7 +32,6 @@
 #include "ipc/frame.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/remote/listener.h"
-#include "supervisor/remote/request.h"
 #include "supervisor/remote/request_decode.h"
 #include "supervisor/remote/throttle.h"
 #include "supervisor/supervisor.h"
@@ -85,6 +84,7 @@ struct listen_sock {
 
 struct listener {
 	struct supervisor	*sv;
+	listener_handler_fn	 handler;	/* one request */
 	struct listen_sock	*socks;
 	size_t			 nsocks;
 	unsigned char		*key;
@@ -453,7 +453,7 @@ conn_process_input(struct conn *c)
 			max = c->l->sv->cfg->max_message;
 			continue;
 		}
-		request_handle(c->l->sv, c, payload, plen);
+		c->l->handler(c->l->sv, c, payload, plen);
 		buf_consume(&c->in, flen);
 	}
 	buf_trim(&c->in, 128 << 10);
@@ -574,7 +574,7 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 struct listener *
-listener_new(struct supervisor *sv, char **cause)
+listener_new(struct supervisor *sv, listener_handler_fn handler, char **cause)
 {
 	struct config	*cfg = sv->cfg;
 	struct listener	*l;
@@ -583,6 +583,7 @@ listener_new(struct supervisor *sv, char **cause)
 
 	l = xcalloc(1, sizeof *l);
 	l->sv = sv;
+	l->handler = handler;
 	l->throttle = throttle_new();
 	TAILQ_INIT(&l->conns);
 	TAILQ_INIT(&l->dirty);
@@ -626,44 +627,6 @@ fail:
 	return NULL;
 }
 
-static int
-listener_service_start(struct supervisor *sv, void **state, char **cause)
-{
-	return (*state = listener_new(sv, cause)) == NULL ? -1 : 0;
-}
-
-static void
-listener_service_flush(void *state)
-{
-	listener_flush(state);
-}
-
-static void
-listener_service_stop_accepting(void *state)
-{
-	listener_stop_accepting(state);
-}
-
-static int
-listener_service_clients(void *state)
-{
-	return listener_connections(state);
-}
-
-static void
-listener_service_free(void *state)
-{
-	listener_free(state);
-}
-
-const struct supervisor_service listener_service = {
-	.name = NULL,
-	.start = listener_service_start,
-	.flush = listener_service_flush,
-	.stop_accepting = listener_service_stop_accepting,
-	.clients = listener_service_clients,
-	.free = listener_service_free,
-};
 
 void
 listener_stop_accepting(struct listener *l)

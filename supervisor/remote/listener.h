@@ -11,18 +11,22 @@
 #include "common/buf.h"
 
 struct supervisor;
-struct supervisor_service;
 struct listener;
 struct conn;
 struct reply;
 
 enum reply_encoding { REPLY_JSON, REPLY_PICKLE };
 
-/* The listener as a service of the supervisor (supervisor.h). */
-extern const struct supervisor_service listener_service;
+/* What serves one request message of c (request.h); msg is borrowed. */
+typedef void	(*listener_handler_fn)(struct supervisor *, struct conn *c,
+		    const void *msg, size_t len);
 
-/* Open every address and load the keys; NULL with *cause on failure. */
-struct listener	*listener_new(struct supervisor *, char **cause);
+/*
+ * Open every address and load the keys; each authenticated message goes
+ * to handler. NULL with *cause on failure.
+ */
+struct listener	*listener_new(struct supervisor *, listener_handler_fn,
+		    char **cause);
 void		 listener_free(struct listener *);
 void		 listener_stop_accepting(struct listener *);
 /* Write pending replies (once per loop iteration). */

@@ -638,3 +638,44 @@ request_handle(struct supervisor *sv, struct conn *c, const void *msg,
 	free(x.ends);
 	request_free(&req);
 }
+
+/* The listener carrying requests, as a service of the supervisor. */
+static int
+remote_service_start(struct supervisor *sv, void **state, char **cause)
+{
+	return (*state = listener_new(sv, request_handle, cause)) == NULL ?
+	    -1 : 0;
+}
+
+static void
+remote_service_flush(void *state)
+{
+	listener_flush(state);
+}
+
+static void
+remote_service_stop_accepting(void *state)
+{
+	listener_stop_accepting(state);
+}
+
+static int
+remote_service_clients(void *state)
+{
+	return listener_connections(state);
+}
+
+static void
+remote_service_free(void *state)
+{
+	listener_free(state);
+}
+
+const struct supervisor_service remote_service = {
+	.name = NULL,
+	.start = remote_service_start,
+	.flush = remote_service_flush,
+	.stop_accepting = remote_service_stop_accepting,
+	.clients = remote_service_clients,
+	.free = remote_service_free,
+};

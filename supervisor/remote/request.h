@@ -9,7 +9,14 @@
 #include <stddef.h>
 
 struct supervisor;
+struct supervisor_service;
 struct conn;
+
+/*
+ * The authenticated listener serving requests, as a service of the
+ * supervisor (supervisor.h).
+ */
+extern const struct supervisor_service remote_service;
 
 /* Serve one message of c; msg is borrowed for the call only. */
 void	request_handle(struct supervisor *, struct conn *, const void *msg,
