@@ -20,7 +20,7 @@
 #include "config/parse.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/pool.h"
-#include "supervisor/spawn.h"
+#include "common/spawn.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 

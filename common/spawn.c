@@ -16,9 +16,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "common/log.h"
 #include "common/xmalloc.h"
-#include "supervisor/spawn.h"
+#include "common/spawn.h"
 
 /* Write a short message to fd 2 from the child without stdio. */
 static void
