@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/xmalloc.h"
@@ -126,12 +127,26 @@ spawn_process(const struct spawn_spec *sp)
 	return -1;
 }
 
+/*
+ * No group pid means the child has not called setsid() yet, or it is gone
+ * with its whole group. Only in the first case is the pid still the
+ * child's: an unreaped child (running or a zombie) holds on to its pid, a
+ * reaped one may have been handed to anyone since. waitid(WNOWAIT) tells
+ * the two apart without reaping, and nothing reaps between it and kill()
+ * in a process whose children are reaped on its event loop.
+ */
 int
 spawn_signal(pid_t pid, int sig)
 {
+	siginfo_t	si;
+
 	if (kill(-pid, sig) == 0 || errno != ESRCH)
 		return 0;
-	/* Before the child's setsid(): it has no group, nor children. */
+	memset(&si, 0, sizeof si);
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1) {
+		errno = ESRCH;
+		return -1;
+	}
 	return kill(pid, sig);
 }
 

@@ -35,7 +35,11 @@ struct spawn_spec {
  * group) or -1.
  */
 pid_t	spawn_process(const struct spawn_spec *);
-/* Signal a child's process group (the child alone, before it has one). */
+/*
+ * Signal a child's process group; before the child has one, the child
+ * alone, but only while it is unreaped: the pid of a reaped child may be
+ * someone else's. Returns 0, or -1 with errno ESRCH if nothing was there.
+ */
 int	spawn_signal(pid_t pid, int sig);
 /*
  * SIGKILL every process (and its group) still in session sid, the pid of
