@@ -8,11 +8,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,15 +48,80 @@ child_fail(const char *what, const char *arg)
 	_exit(127);
 }
 
+int	spawn_test_no_close_range;
+
+/* An entry of a getdents64() listing (struct linux_dirent64). */
+struct spawn_dirent {
+	uint64_t	d_ino;
+	int64_t		d_off;
+	unsigned short	d_reclen;
+	unsigned char	d_type;
+	char		d_name[];
+};
+
+/*
+ * Close every fd from lowfd up that /proc/self/fd lists. getdents64()
+ * directly, as opendir() allocates, which a child of fork() must not.
+ * Closing while listing can make the listing skip entries, so it starts
+ * over after every batch that closed something, until one closes nothing.
+ * Returns 0, or -1 if /proc cannot be listed.
+ */
+static int
+close_listed(int lowfd)
+{
+	char			 buf[4096] __attribute__((aligned(8)));
+	struct spawn_dirent	*de;
+	const char		*s;
+	long			 n, pos;
+	int			 dirfd, fd, closed;
+
+	dirfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd == -1)
+		return -1;
+	while ((n = syscall(SYS_getdents64, dirfd, buf, sizeof buf)) > 0) {
+		closed = 0;
+		for (pos = 0; pos < n; pos += de->d_reclen) {
+			de = (struct spawn_dirent *)(buf + pos);
+			fd = 0;
+			for (s = de->d_name; *s >= '0' && *s <= '9'; s++)
+				fd = fd * 10 + (*s - '0');
+			if (s == de->d_name || *s != '\0' || fd < lowfd ||
+			    fd == dirfd)
+				continue;
+			close(fd);
+			closed = 1;
+		}
+		if (closed && lseek(dirfd, 0, SEEK_SET) == -1)
+			break;
+	}
+	close(dirfd);
+	return n == 0 ? 0 : -1;
+}
+
+/*
+ * Close every fd from lowfd up, in the child. Without close_range() (old
+ * kernels), the fds /proc lists; without /proc either, every number up
+ * to the hard RLIMIT_NOFILE, as no fd can be above it unless the limit was
+ * lowered after it was opened.
+ */
 static void
 close_from(int lowfd)
 {
+	struct rlimit	rl;
+	long		fd, max = 1L << 20;
+
 #ifdef HAVE_CLOSE_RANGE
-	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+	if (!spawn_test_no_close_range &&
+	    close_range((unsigned)lowfd, ~0U, 0) == 0)
 		return;
 #endif
-	for (int fd = lowfd; fd < 65536; fd++)
-		close(fd);
+	if (close_listed(lowfd) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)INT_MAX)
+		max = (long)rl.rlim_max;
+	for (fd = lowfd; fd < max; fd++)
+		close((int)fd);
 }
 
 pid_t

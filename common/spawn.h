@@ -48,6 +48,9 @@ int	spawn_signal(pid_t pid, int sig);
  */
 size_t	spawn_sweep_session(pid_t sid);
 
+/* Tests only: act as if close_range() were missing. */
+extern int	spawn_test_no_close_range;
+
 /* Build "KEY=VALUE" environment: base, then overrides (later win). */
 char  **spawn_env_build(char *const *base, char *const *overrides,
 	    size_t noverrides);

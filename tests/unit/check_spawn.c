@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/spawn.h"
+
+extern char **environ;
 
 /* Write "pid" to /proc/sys/kernel/ns_last_pid so the next fork gets pid + 1. */
 static int
@@ -163,6 +166,121 @@ START_TEST(test_signal_reaches_a_child_before_its_setsid)
 }
 END_TEST
 
+/* Spawn argv with its stdout on a pipe; return what it wrote, reaped. */
+static char *
+spawn_output(char **argv)
+{
+	struct spawn_spec	 sp;
+	static char		 out[65536];
+	size_t			 len = 0;
+	ssize_t			 n;
+	pid_t			 pid;
+	int			 fds[2], status;
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	memset(&sp, 0, sizeof sp);
+	sp.path = argv[0];
+	sp.argv = argv;
+	sp.envp = environ;
+	sp.fds[0] = -1;
+	sp.fds[1] = fds[1];
+	sp.fds[2] = -1;
+	sp.nfds = 3;
+	pid = spawn_process(&sp);
+	close(fds[1]);
+	ck_assert_int_gt(pid, 0);
+	while ((n = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	out[len] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s: status 0x%x", argv[0], status);
+	return out;
+}
+
+/* True if a listing of /proc/self/fd (one a line) holds fd. */
+static int
+listing_has(const char *listing, int fd)
+{
+	char	want[16];
+	const char *p;
+	size_t	n;
+
+	n = (size_t)snprintf(want, sizeof want, "%d", fd);
+	for (p = listing; (p = strstr(p, want)) != NULL; p += n)
+		if ((p == listing || p[-1] == '\n') &&
+		    (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/*
+ * Spawn "ls /proc/self/fd" with close_range() out of the game, with fds
+ * 100 and high open (not close-on-exec) and then RLIMIT_NOFILE lowered to
+ * limit (if not 0); fail if the child has either fd.
+ */
+static void
+check_no_leak_without_close_range(int high, rlim_t limit)
+{
+	char		*argv[] = { "ls", "/proc/self/fd", NULL }, *out;
+	struct rlimit	 rl;
+	int		 fds[2];
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	ck_assert_int_eq(dup2(fds[0], high), high);
+	ck_assert_int_eq(dup2(fds[0], 100), 100);
+	if (limit != 0) {
+		ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+		rl.rlim_cur = limit;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	spawn_test_no_close_range = 1;
+	out = spawn_output(argv);
+	spawn_test_no_close_range = 0;
+	ck_assert_msg(!listing_has(out, 100), "fd 100 leaked: %s", out);
+	ck_assert_msg(!listing_has(out, high), "fd %d leaked: %s", high, out);
+	ck_assert_msg(listing_has(out, 0) && listing_has(out, 1) &&
+	    listing_has(out, 2), "fds 0-2 missing: %s", out);
+	close(high);
+	close(100);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/*
+ * Without close_range() the child must still close every fd it inherits,
+ * also one above the current RLIMIT_NOFILE (opened before the limit was
+ * lowered), which a loop up to the limit misses.
+ */
+START_TEST(test_child_gets_no_fd_above_its_limit_without_close_range)
+{
+	struct rlimit	rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_ge(rl.rlim_cur, 1024);
+	check_no_leak_without_close_range(1000, 0);
+	check_no_leak_without_close_range((int)rl.rlim_cur - 1, 256);
+}
+END_TEST
+
+/*
+ * And above 65536, where an earlier fallback stopped. Opening such an fd
+ * needs the right to raise RLIMIT_NOFILE that far (CAP_SYS_RESOURCE).
+ */
+START_TEST(test_child_gets_no_fd_above_65536_without_close_range)
+{
+	struct rlimit	rl = { 70000, 70000 };
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		fprintf(stderr, "# %s: not run: cannot raise RLIMIT_NOFILE to "
+		    "70000: %s\n", __func__, strerror(errno));
+		return;
+	}
+	check_no_leak_without_close_range(69999, 0);
+}
+END_TEST
+
 static Suite *
 spawn_suite(void)
 {
@@ -172,6 +290,11 @@ spawn_suite(void)
 	tc = tcase_create("signal");
 	tcase_add_test(tc, test_signal_never_reaches_a_reaped_childs_recycled_pid);
 	tcase_add_test(tc, test_signal_reaches_a_child_before_its_setsid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fds");
+	tcase_add_test(tc, test_child_gets_no_fd_above_its_limit_without_close_range);
+	tcase_add_test(tc, test_child_gets_no_fd_above_65536_without_close_range);
 	suite_add_tcase(s, tc);
 	return s;
 }
