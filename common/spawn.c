@@ -1,6 +1,7 @@
 /*
- * Fork recipe (see spawn.h). Everything the child needs is prepared before
- * fork() so the child only makes async-signal-safe calls.
+ * The fork recipe (see spawn.h). Everything the child needs is prepared
+ * before fork(), so that between fork() and exec() the child only makes
+ * async-signal-safe calls: no allocation, no stdio, no locks.
  */
 #include "config.h"
 
@@ -24,13 +25,48 @@
 #include "common/xmalloc.h"
 #include "common/spawn.h"
 
-/* Write a short message to fd 2 from the child without stdio. */
-static void
-child_fail(const char *what, const char *arg)
-{
-	const char	*err = strerror(errno);
-	struct iovec	 iov[6];
+extern char **environ;
 
+/* What the child works from, all set up before fork(). */
+struct spawn_child {
+	const struct spawn_spec	*sp;
+	int			 report_fd;	/* -1: say it on fd 2 */
+	pid_t			 parent;
+};
+
+/* How a child that failed at step with errno error exits. */
+static int
+child_exit_code(const struct spawn_child *c, enum spawn_step step, int error)
+{
+	if (c->report_fd == -1)
+		return 127;
+	return step == SPAWN_STEP_EXEC && error == ENOENT ? 127 : 126;
+}
+
+/*
+ * The child failed at step, in the call named what (on arg): report it
+ * through the pipe, or as a line "mpsup: what arg: error" on fd 2, and
+ * exit.
+ */
+static void __attribute__((noreturn))
+child_fail(const struct spawn_child *c, enum spawn_step step,
+    const char *what, const char *arg)
+{
+	struct spawn_failure	 f;
+	struct iovec		 iov[7];
+	const char		*err;
+	ssize_t			 n;
+
+	f.step = step;
+	f.error = errno;
+	f.exit_code = child_exit_code(c, step, f.error);
+	if (c->report_fd != -1) {
+		do
+			n = write(c->report_fd, &f, sizeof f);
+		while (n == -1 && errno == EINTR);
+		_exit(f.exit_code);
+	}
+	err = strerror(f.error);
 	iov[0].iov_base = (void *)"mpsup: ";
 	iov[0].iov_len = 7;
 	iov[1].iov_base = (void *)what;
@@ -43,9 +79,10 @@ child_fail(const char *what, const char *arg)
 	iov[4].iov_len = 2;
 	iov[5].iov_base = (void *)err;
 	iov[5].iov_len = strlen(err);
-	(void)!writev(STDERR_FILENO, iov, 6);
-	(void)!write(STDERR_FILENO, "\n", 1);
-	_exit(127);
+	iov[6].iov_base = (void *)"\n";
+	iov[6].iov_len = 1;
+	(void)!writev(STDERR_FILENO, iov, 7);
+	_exit(f.exit_code);
 }
 
 int	spawn_test_no_close_range;
@@ -124,76 +161,163 @@ close_from(int lowfd)
 		close((int)fd);
 }
 
-pid_t
-spawn_process(const struct spawn_spec *sp)
+/*
+ * In the child: put the wanted fds at 0..nfds-1 (and the report pipe,
+ * close-on-exec, right after them), and close every other one.
+ */
+static void
+child_fds(struct spawn_child *c)
 {
-	sigset_t		 all, old;
-	struct sigaction	 sa;
-	pid_t			 pid, parent = getpid();
-	int			 tmp[SPAWN_MAX_FDS], i, devnull;
+	const struct spawn_spec	*sp = c->sp;
+	int			 tmp[SPAWN_MAX_FDS], i, devnull = -1;
+	int			 low = sp->nfds + 1;
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid != 0) {
-		/*
-		 * Not setpgid() from this side: a group leader cannot call
-		 * setsid(). Until the child has, spawn_signal() falls back on
-		 * the process itself.
-		 */
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		return pid;
-	}
-
-	/* Child. */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (i = 1; i < NSIG; i++)
-		sigaction(i, &sa, NULL);
-	if (setsid() == -1)
-		child_fail("setsid", NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		child_fail("prctl", NULL);
-	if (getppid() != parent)
-		_exit(127);
-
-	/* Lift the wanted fds clear of 0..N-1 first so dup2 cannot clobber. */
-	devnull = -1;
+	/* Lift them all clear of 0..nfds first, so dup2 cannot clobber one. */
 	for (i = 0; i < sp->nfds; i++) {
 		if (sp->fds[i] == -1) {
 			if (devnull == -1 &&
 			    (devnull = open("/dev/null", O_RDWR)) == -1)
-				child_fail("open", "/dev/null");
-			tmp[i] = fcntl(devnull, F_DUPFD, 64);
+				child_fail(c, SPAWN_STEP_SETUP, "open",
+				    "/dev/null");
+			tmp[i] = fcntl(devnull, F_DUPFD, low);
 		} else
-			tmp[i] = fcntl(sp->fds[i], F_DUPFD, 64);
+			tmp[i] = fcntl(sp->fds[i], F_DUPFD, low);
 		if (tmp[i] == -1)
-			child_fail("fcntl", NULL);
+			child_fail(c, SPAWN_STEP_SETUP, "fcntl", NULL);
+	}
+	if (c->report_fd != -1) {
+		if ((i = fcntl(c->report_fd, F_DUPFD_CLOEXEC, low)) == -1)
+			child_fail(c, SPAWN_STEP_SETUP, "fcntl", NULL);
+		c->report_fd = i;
 	}
 	for (i = 0; i < sp->nfds; i++)
 		if (dup2(tmp[i], i) == -1)
-			child_fail("dup2", NULL);
-	close_from(sp->nfds);
-
-	if (sp->set_creds) {
-		if (setgroups(0, NULL) == -1 && errno != EPERM)
-			child_fail("setgroups", NULL);
-		if (sp->user != NULL && initgroups(sp->user, sp->gid) == -1)
-			child_fail("initgroups", sp->user);
-		if (setgid(sp->gid) == -1)
-			child_fail("setgid", NULL);
-		if (setuid(sp->uid) == -1)
-			child_fail("setuid", NULL);
+			child_fail(c, SPAWN_STEP_SETUP, "dup2", NULL);
+	if (c->report_fd != -1) {
+		if (dup3(c->report_fd, sp->nfds, O_CLOEXEC) == -1)
+			child_fail(c, SPAWN_STEP_SETUP, "dup3", NULL);
+		c->report_fd = sp->nfds;
 	}
+	close_from(c->report_fd != -1 ? sp->nfds + 1 : sp->nfds);
+}
+
+/* In the child: drop to the spec's user and group. */
+static void
+child_creds(const struct spawn_child *c)
+{
+	const struct spawn_spec	*sp = c->sp;
+
+	if (setgroups(0, NULL) == -1 && errno != EPERM)
+		child_fail(c, SPAWN_STEP_SETUP, "setgroups", NULL);
+	if (sp->user != NULL && initgroups(sp->user, sp->gid) == -1)
+		child_fail(c, SPAWN_STEP_SETUP, "initgroups", sp->user);
+	if (setgid(sp->gid) == -1)
+		child_fail(c, SPAWN_STEP_SETUP, "setgid", NULL);
+	if (setuid(sp->uid) == -1)
+		child_fail(c, SPAWN_STEP_SETUP, "setuid", NULL);
+}
+
+/*
+ * The child, from fork() to exec(). Signals stay blocked (as the parent
+ * blocked them for fork) until just before exec, with every disposition
+ * back to the default, so nothing of the parent's runs in the child.
+ */
+static void __attribute__((noreturn))
+child_main(struct spawn_child *c)
+{
+	const struct spawn_spec	*sp = c->sp;
+	struct sigaction	 sa;
+	sigset_t		 none;
+	int			 sig;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	if ((sp->group == SPAWN_GROUP ? setpgid(0, 0) : setsid()) == -1)
+		child_fail(c, SPAWN_STEP_SETUP, sp->group == SPAWN_GROUP ?
+		    "setpgid" : "setsid", NULL);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		child_fail(c, SPAWN_STEP_SETUP, "prctl", NULL);
+	if (getppid() != c->parent)	/* it died before prctl: nobody waits */
+		_exit(child_exit_code(c, SPAWN_STEP_SETUP, 0));
+	child_fds(c);
+	if (sp->set_creds)
+		child_creds(c);
 	if (sp->cwd != NULL && chdir(sp->cwd) == -1)
-		child_fail("chdir", sp->cwd);
+		child_fail(c, SPAWN_STEP_CWD, "chdir", sp->cwd);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (sp->envp_path) {
+		environ = (char **)sp->envp;	/* execvp searches its PATH */
+		execvp(sp->path, sp->argv);
+	} else
+		execvpe(sp->path, sp->argv, sp->envp);
+	child_fail(c, SPAWN_STEP_EXEC, "cannot run", sp->path);
+}
+
+/* Fork a child that runs sp, reporting to report_fd (or -1). */
+static pid_t
+spawn_fork(const struct spawn_spec *sp, int report_fd)
+{
+	struct spawn_child	c;
+	sigset_t		all, old;
+	pid_t			pid;
+	int			saved;
+
+	c.sp = sp;
+	c.report_fd = report_fd;
+	c.parent = getpid();
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	if ((pid = fork()) == 0)
+		child_main(&c);
+	saved = errno;
+	/*
+	 * The group exists at once when both sides make it. Not for a new
+	 * session: a group leader cannot call setsid(). Until the child has,
+	 * spawn_signal() falls back on the process itself.
+	 */
+	if (pid > 0 && sp->group == SPAWN_GROUP)
+		(void)setpgid(pid, pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	execvpe(sp->path, sp->argv, sp->envp);
-	child_fail("cannot run", sp->path);
-	/* NOTREACHED */
-	return -1;
+	errno = saved;
+	return pid;
+}
+
+pid_t
+spawn_process(const struct spawn_spec *sp)
+{
+	return spawn_fork(sp, -1);
+}
+
+/*
+ * The report pipe is close-on-exec in the child: EOF means the exec
+ * happened, a struct spawn_failure that it did not.
+ */
+pid_t
+spawn_process_report(const struct spawn_spec *sp, struct spawn_failure *fail)
+{
+	ssize_t	n;
+	pid_t	pid;
+	int	report[2], saved;
+
+	memset(fail, 0, sizeof *fail);
+	if (pipe2(report, O_CLOEXEC) == -1)
+		return -1;
+	pid = spawn_fork(sp, report[1]);
+	saved = errno;
+	close(report[1]);
+	if (pid != -1) {
+		do
+			n = read(report[0], fail, sizeof *fail);
+		while (n == -1 && errno == EINTR);
+		if (n != (ssize_t)sizeof *fail)
+			memset(fail, 0, sizeof *fail);
+	}
+	close(report[0]);
+	errno = saved;
+	return pid;
 }
 
 /*
@@ -297,7 +421,16 @@ spawn_env_build(char *const *base, char *const *overrides, size_t noverrides)
 		if (strchr(base[i], '=') != NULL)
 			v[n++] = xstrdup(base[i]);
 	for (i = 0; i < noverrides; i++) {
-		if ((at = env_find(v, n, overrides[i])) != -1) {
+		at = env_find(v, n, overrides[i]);
+		if (strchr(overrides[i], '=') == NULL) {
+			/* A bare name unsets. */
+			if (at != -1) {
+				free(v[at]);
+				memmove(v + at, v + at + 1,
+				    (n - at - 1) * sizeof *v);
+				n--;
+			}
+		} else if (at != -1) {
 			free(v[at]);
 			v[at] = xstrdup(overrides[i]);
 		} else

@@ -39,6 +39,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/spawn.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "worker/exec/exec_job.h"
@@ -208,7 +209,7 @@ exec_write_line(json_t *obj)
 		exec.status = 1;
 		exec.stopping = 1;
 		if (exec.run != NULL && !exec.run->reaped)
-			kill(-exec.run->pid, SIGKILL);
+			(void)spawn_signal(exec.run->pid, SIGKILL);
 		ev_break(exec.loop, EVBREAK_ALL);
 	}
 	free(s);
@@ -393,7 +394,7 @@ exec_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	 * The group outlives its leader while members remain, so its id
 	 * cannot have been reused by now unless the group is empty (ESRCH).
 	 */
-	kill(-run->pid, SIGKILL);
+	(void)spawn_signal(run->pid, SIGKILL);
 	if (run->stdin_fd != -1) {
 		ev_io_stop(loop, &run->stdin_watcher);
 		close(run->stdin_fd);
@@ -411,7 +412,7 @@ exec_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct exec_run	*run = w->data;
 
 	run->timed_out = 1;
-	kill(-run->pid, SIGKILL);
+	(void)spawn_signal(run->pid, SIGKILL);
 }
 
 /* Someone outside the group still holds the output pipes: stop waiting. */
@@ -589,7 +590,7 @@ exec_cancel(const char *id)
 	if (exec.run != NULL && strcmp(exec.run->job->id, id) == 0) {
 		if (!exec.run->reaped && !exec.run->cancelled) {
 			exec.run->cancelled = 1;
-			kill(-exec.run->pid, SIGKILL);
+			(void)spawn_signal(exec.run->pid, SIGKILL);
 		}
 		return;
 	}
@@ -697,7 +698,7 @@ exec_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	int		 status;
 
 	if (run != NULL && !run->reaped) {
-		kill(-run->pid, SIGKILL);
+		(void)spawn_signal(run->pid, SIGKILL);
 		while (waitpid(run->pid, &status, 0) == -1 && errno == EINTR)
 			;
 		ev_child_stop(loop, &run->child);
@@ -818,7 +819,7 @@ exec_worker_main(int argc, char **argv)
 
 	if (exec.run != NULL) {
 		if (!exec.run->reaped) {
-			kill(-exec.run->pid, SIGKILL);
+			(void)spawn_signal(exec.run->pid, SIGKILL);
 			ev_child_stop(exec.loop, &exec.run->child);
 			while (waitpid(exec.run->pid, NULL, 0) == -1 &&
 			    errno == EINTR)
