@@ -37,6 +37,28 @@ set_last_pid(pid_t pid)
 	return rc;
 }
 
+/* A spec for argv with fds 0-2 on /dev/null. */
+static void
+spec_init(struct spawn_spec *sp, char **argv)
+{
+	memset(sp, 0, sizeof *sp);
+	sp->path = argv[0];
+	sp->argv = argv;
+	sp->envp = environ;
+	sp->fds[0] = sp->fds[1] = sp->fds[2] = -1;
+	sp->nfds = 3;
+}
+
+/* Reap pid; return its exit status, or -1 if it did not exit. */
+static int
+reap(pid_t pid)
+{
+	int	status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /*
  * Fork a process that waits to be killed, and wait until it does. Check's
  * handler for SIGTERM would kill the whole test instead: the process gets
@@ -117,12 +139,7 @@ START_TEST(test_signal_never_reaches_a_reaped_childs_recycled_pid)
 	pid_t			 child, holder, stranger;
 	int			 fds[2], status, rc;
 
-	memset(&sp, 0, sizeof sp);
-	sp.path = "true";
-	sp.argv = argv;
-	sp.envp = argv + 1;
-	sp.fds[0] = sp.fds[1] = sp.fds[2] = -1;
-	sp.nfds = 3;
+	spec_init(&sp, argv);
 	ck_assert_int_gt(child = spawn_process(&sp), 0);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 
@@ -175,17 +192,11 @@ spawn_output(char **argv)
 	size_t			 len = 0;
 	ssize_t			 n;
 	pid_t			 pid;
-	int			 fds[2], status;
+	int			 fds[2];
 
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
-	memset(&sp, 0, sizeof sp);
-	sp.path = argv[0];
-	sp.argv = argv;
-	sp.envp = environ;
-	sp.fds[0] = -1;
+	spec_init(&sp, argv);
 	sp.fds[1] = fds[1];
-	sp.fds[2] = -1;
-	sp.nfds = 3;
 	pid = spawn_process(&sp);
 	close(fds[1]);
 	ck_assert_int_gt(pid, 0);
@@ -193,9 +204,7 @@ spawn_output(char **argv)
 		len += (size_t)n;
 	close(fds[0]);
 	out[len] = '\0';
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "%s: status 0x%x", argv[0], status);
+	ck_assert_int_eq(reap(pid), 0);
 	return out;
 }
 
@@ -281,6 +290,160 @@ START_TEST(test_child_gets_no_fd_above_65536_without_close_range)
 }
 END_TEST
 
+START_TEST(test_report_is_empty_when_the_exec_happens)
+{
+	struct spawn_spec	 sp;
+	struct spawn_failure	 fail;
+	char			*argv[] = { "true", NULL };
+	pid_t			 pid;
+
+	spec_init(&sp, argv);
+	ck_assert_int_gt(pid = spawn_process_report(&sp, &fail), 0);
+	ck_assert_int_eq(fail.error, 0);
+	ck_assert_int_eq(reap(pid), 0);
+}
+END_TEST
+
+START_TEST(test_report_says_a_missing_program_is_127)
+{
+	struct spawn_spec	 sp;
+	struct spawn_failure	 fail;
+	char			*argv[] = { "mpsup-no-such-program", NULL };
+	pid_t			 pid;
+
+	spec_init(&sp, argv);
+	ck_assert_int_gt(pid = spawn_process_report(&sp, &fail), 0);
+	ck_assert_int_eq(fail.step, SPAWN_STEP_EXEC);
+	ck_assert_int_eq(fail.error, ENOENT);
+	ck_assert_int_eq(fail.exit_code, 127);
+	ck_assert_int_eq(reap(pid), 127);
+}
+END_TEST
+
+START_TEST(test_report_says_a_bad_folder_is_126)
+{
+	struct spawn_spec	 sp;
+	struct spawn_failure	 fail;
+	char			*argv[] = { "true", NULL };
+	pid_t			 pid;
+
+	spec_init(&sp, argv);
+	sp.cwd = "/nonexistent/folder";
+	ck_assert_int_gt(pid = spawn_process_report(&sp, &fail), 0);
+	ck_assert_int_eq(fail.step, SPAWN_STEP_CWD);
+	ck_assert_int_eq(fail.error, ENOENT);
+	ck_assert_int_eq(fail.exit_code, 126);
+	ck_assert_int_eq(reap(pid), 126);
+}
+END_TEST
+
+/* Without a report, the child says why on its fd 2 and exits 127. */
+START_TEST(test_failure_without_report_is_a_line_on_fd_2)
+{
+	struct spawn_spec	 sp;
+	char			*argv[] = { "mpsup-no-such-program", NULL };
+	char			 out[256];
+	ssize_t			 n;
+	pid_t			 pid;
+	int			 fds[2];
+
+	spec_init(&sp, argv);
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	sp.fds[2] = fds[1];
+	ck_assert_int_gt(pid = spawn_process(&sp), 0);
+	close(fds[1]);
+	n = read(fds[0], out, sizeof out - 1);
+	close(fds[0]);
+	ck_assert_int_gt(n, 0);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "mpsup: cannot run mpsup-no-such-program: "
+	    "No such file or directory\n");
+	ck_assert_int_eq(reap(pid), 127);
+}
+END_TEST
+
+/* A child leads its own group from the moment spawn returns. */
+START_TEST(test_child_leads_a_group_or_session_of_its_own)
+{
+	struct spawn_spec	 sp;
+	struct spawn_failure	 fail;
+	char			*argv[] = { "sleep", "5", NULL };
+	pid_t			 pid;
+
+	spec_init(&sp, argv);
+	sp.group = SPAWN_GROUP;
+	ck_assert_int_gt(pid = spawn_process_report(&sp, &fail), 0);
+	ck_assert_int_eq(getpgid(pid), pid);
+	ck_assert_int_eq(getsid(pid), getsid(0));
+	ck_assert_int_eq(spawn_signal(pid, SIGKILL), 0);
+	ck_assert_int_eq(reap(pid), -1);
+
+	sp.group = SPAWN_SESSION;
+	ck_assert_int_gt(pid = spawn_process_report(&sp, &fail), 0);
+	ck_assert_int_eq(getsid(pid), pid);
+	ck_assert_int_eq(getpgid(pid), pid);
+	ck_assert_int_eq(spawn_signal(pid, SIGKILL), 0);
+	ck_assert_int_eq(reap(pid), -1);
+}
+END_TEST
+
+/* fds[i] lands on fd i (-1 on /dev/null); nothing else comes along. */
+START_TEST(test_fds_are_moved_into_place)
+{
+	struct spawn_spec	 sp;
+	char			*argv[] = { "sh", "-c",
+				    "echo out; echo err >&2; echo three >&3; "
+				    "ls /proc/self/fd >&4; read x; echo \"$x\"",
+				    NULL };
+	char			 buf[4][256];
+	int			 p[4][2], i, j;
+	ssize_t			 n;
+	pid_t			 pid;
+
+	spec_init(&sp, argv);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pipe2(p[i], O_CLOEXEC), 0);
+	/* Crossed over, so that moving one cannot clobber another. */
+	sp.fds[0] = -1;
+	sp.fds[1] = p[1][1];
+	sp.fds[2] = p[0][1];
+	sp.fds[3] = p[3][1];
+	sp.fds[4] = p[2][1];
+	sp.nfds = 5;
+	ck_assert_int_gt(pid = spawn_process(&sp), 0);
+	for (i = 0; i < 4; i++)
+		close(p[i][1]);
+	for (i = 0; i < 4; i++) {
+		j = 0;
+		while ((n = read(p[i][0], buf[i] + j, 255 - j)) > 0)
+			j += (int)n;
+		buf[i][j] = '\0';
+		close(p[i][0]);
+	}
+	ck_assert_int_eq(reap(pid), 0);
+	ck_assert_str_eq(buf[0], "err\n");
+	ck_assert_str_eq(buf[1], "out\n\n");	/* stdin was /dev/null */
+	ck_assert_str_eq(buf[3], "three\n");
+	ck_assert_msg(listing_has(buf[2], 4) && !listing_has(buf[2], 6) &&
+	    !listing_has(buf[2], 7), "fds: %s", buf[2]);
+}
+END_TEST
+
+START_TEST(test_env_build_overrides_appends_and_unsets)
+{
+	char	*base[] = { "A=1", "B=2", "junk", "C=3", NULL };
+	char	*over[] = { "B=20", "D=4", "A", "E", "C=30", "D=40" };
+	char	**env;
+
+	env = spawn_env_build(base, over, 6);
+	ck_assert_str_eq(env[0], "B=20");
+	ck_assert_str_eq(env[1], "C=30");
+	ck_assert_str_eq(env[2], "D=40");
+	ck_assert_ptr_null(env[3]);
+	spawn_env_free(env);
+}
+END_TEST
+
 static Suite *
 spawn_suite(void)
 {
@@ -292,7 +455,17 @@ spawn_suite(void)
 	tcase_add_test(tc, test_signal_reaches_a_child_before_its_setsid);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("exec");
+	tcase_add_test(tc, test_report_is_empty_when_the_exec_happens);
+	tcase_add_test(tc, test_report_says_a_missing_program_is_127);
+	tcase_add_test(tc, test_report_says_a_bad_folder_is_126);
+	tcase_add_test(tc, test_failure_without_report_is_a_line_on_fd_2);
+	tcase_add_test(tc, test_child_leads_a_group_or_session_of_its_own);
+	tcase_add_test(tc, test_env_build_overrides_appends_and_unsets);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("fds");
+	tcase_add_test(tc, test_fds_are_moved_into_place);
 	tcase_add_test(tc, test_child_gets_no_fd_above_its_limit_without_close_range);
 	tcase_add_test(tc, test_child_gets_no_fd_above_65536_without_close_range);
 	suite_add_tcase(s, tc);
