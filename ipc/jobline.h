@@ -20,10 +20,10 @@ struct jobline_result {
 
 /*
  * How deep a result may nest: replies wrap it in up to four levels
- * ({"jobs":[{"result":...}]}) and must stay within JSONTEXT_MAX_DEPTH, the
+ * ({"jobs":[{"result":...}]}) and must stay within JSONSCAN_MAX_DEPTH, the
  * limit of every JSON and pickle reader in mpsup.
  */
-#define JOBLINE_MAX_RESULT_DEPTH	(JSONTEXT_MAX_DEPTH - 4)
+#define JOBLINE_MAX_RESULT_DEPTH	(JSONSCAN_MAX_DEPTH - 4)
 
 /*
  * Parse one result line (without its newline): exactly one JSON object,

@@ -167,7 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(job.data != NULL && job.data_len > 0 &&
 			    job.data[job.data_len] == '\0');
 			depth = json_depth(job.data, job.data_len);
-			if (depth <= JSONTEXT_MAX_DEPTH)
+			if (depth <= JSONSCAN_MAX_DEPTH)
 				CHECK(jsontext_valid(job.data, job.data_len));
 		}
 		want = realloc(want, (nwant + 1) * sizeof *want);
@@ -175,7 +175,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		want[nwant].id = expected_id(job.id);
 		want[nwant].ok = r == 1;
 		/* The answer nests the data one level deeper. */
-		want[nwant].deep = r == 1 && depth >= JSONTEXT_MAX_DEPTH;
+		want[nwant].deep = r == 1 && depth >= JSONSCAN_MAX_DEPTH;
 		nwant++;
 		if (r == 1)
 			CHECK(mpsup_worker_reply(w, job.id, job.data,

@@ -37,7 +37,7 @@ exec_job_text(const char *data, size_t len)
 			i++;
 			continue;
 		}
-		if ((n = jsontext_utf8_len(p + i, p + len)) != 0) {
+		if ((n = jsonscan_utf8_len(p + i, p + len)) != 0) {
 			i += n;
 			continue;
 		}
