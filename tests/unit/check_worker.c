@@ -326,20 +326,20 @@ START_TEST(test_malformed_lines_are_refused_and_skipped)
 	expect_bad(&c, "m22", "overlong UTF-8");
 	expect_job(&c, "ok", "true");
 
-	/* Nesting: 500 levels are fine, 600 are refused. */
-	for (i = 0; i < 500; i++)
+	/* Nesting: 64 levels (JSONSCAN_MAX_DEPTH) are fine, 65 are refused. */
+	for (i = 0; i < 64; i++)
 		deep[i] = '[';
-	for (i = 0; i < 500; i++)
-		deep[500 + i] = ']';
-	deep[1000] = '\0';
+	for (i = 0; i < 64; i++)
+		deep[64 + i] = ']';
+	deep[128] = '\0';
 	snprintf(line, sizeof line, "{\"id\":\"deep\",\"data\":%s}\n", deep);
 	send_str(&c, line);
 	expect_job(&c, "deep", deep);
-	for (i = 0; i < 600; i++)
+	for (i = 0; i < 65; i++)
 		deep[i] = '[';
-	for (i = 0; i < 600; i++)
-		deep[600 + i] = ']';
-	deep[1200] = '\0';
+	for (i = 0; i < 65; i++)
+		deep[65 + i] = ']';
+	deep[130] = '\0';
 	snprintf(line, sizeof line, "{\"id\":\"deeper\",\"data\":%s}\n", deep);
 	send_str(&c, line);
 	send_eof(&c);
@@ -512,6 +512,9 @@ START_TEST(test_invalid_results_become_failures)
 }
 END_TEST
 
+/* U+FFFD, which stands for each byte that is not part of valid UTF-8. */
+#define R	"\xef\xbf\xbd"
+
 START_TEST(test_failure_messages_are_escaped_and_utf8_cleaned)
 {
 	struct chan	 c;
@@ -530,15 +533,15 @@ START_TEST(test_failure_messages_are_escaped_and_utf8_cleaned)
 	    "{\"id\":\"f1\",\"ok\":false,\"error\":"
 	    "\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f c\\u0001\\u001f del\x7f\"}\n"
 	    "{\"id\":\"f2\",\"ok\":false,\"error\":"
-	    "\"ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 bad \\ufffd|"
-	    "\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|"
-	    "\\ufffd\\ufffd\\ufffd\\ufffd|\\ufffd\"}\n"
+	    "\"ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 bad " R "|"
+	    R R "|" R R "|" R R R "|" R R R R "|" R "\"}\n"
 	    "{\"id\":\"f3\",\"ok\":false,\"error\":\"\"}\n"
-	    "{\"id\":\"f\\n4\\ufffd\",\"ok\":false,\"error\":\"\"}\n");
+	    "{\"id\":\"f\\n4" R "\",\"ok\":false,\"error\":\"\"}\n");
 	free(out);
 	chan_close(&c);
 }
 END_TEST
+#undef R
 
 START_TEST(test_replies_wait_for_a_batch_then_are_flushed_before_blocking)
 {
