@@ -19,6 +19,9 @@
 #include "common/jsonscan.h"
 #include "worker/worker_impl.h"
 
+_Static_assert(MPSUP_WORKER_MAX_DEPTH == JSONSCAN_RESULT_MAX_DEPTH,
+    "<mpsup/worker.h> must state the supervisor's limit");
+
 /* Write every buffered reply, waiting out a full pipe. */
 int
 mpsup_worker_flush(struct mpsup_worker *w)
@@ -177,12 +180,16 @@ mpsup_worker_fail(struct mpsup_worker *w, const char *id, const char *message)
 	return worker_out_done(w);
 }
 
-/* Queue {"id":..,"ok":true,"result":..} after checking the result. */
+/*
+ * Queue {"id":..,"ok":true,"result":..} after checking the result: valid
+ * JSON nested no deeper than the supervisor takes a result, or the job
+ * is answered as failed with why.
+ */
 int
 mpsup_worker_reply(struct mpsup_worker *w, const char *id, const char *result,
     size_t len)
 {
-	struct jsonscan	 js = { JSONSCAN_MAX_DEPTH, NULL, 0, JSONSCAN_OK };
+	struct jsonscan	 js = { JSONSCAN_RESULT_MAX_DEPTH, NULL, 0, JSONSCAN_OK };
 	const char	*p, *end;
 	char		*o, *nl;
 	size_t		 idlen;
@@ -199,7 +206,8 @@ mpsup_worker_reply(struct mpsup_worker *w, const char *id, const char *result,
 	p = jsonscan_ws(result, end);
 	if (p == end || (p = jsonscan_value(&js, p, end)) == NULL ||
 	    jsonscan_ws(p, end) != end) {
-		if (mpsup_worker_fail(w, id, "worker returned invalid JSON") == 0)
+		if (mpsup_worker_fail(w, id, js.error == JSONSCAN_TOO_DEEP ?
+		    JSONSCAN_RESULT_TOO_DEEP : "worker returned invalid JSON") == 0)
 			errno = EINVAL;
 		return -1;
 	}

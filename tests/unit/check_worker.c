@@ -512,6 +512,71 @@ START_TEST(test_invalid_results_become_failures)
 }
 END_TEST
 
+/* n arrays around a 0, in a static buffer. */
+static const char *
+nested_array(int n)
+{
+	static char	buf[2 * 1000 + 2];
+	int		i;
+
+	ck_assert_int_le(n, 1000);
+	for (i = 0; i < n; i++)
+		buf[i] = '[';
+	buf[n] = '0';
+	for (i = 0; i < n; i++)
+		buf[n + 1 + i] = ']';
+	buf[2 * n + 1] = '\0';
+	return buf;
+}
+
+/*
+ * A result nested deeper than the supervisor takes one is answered as a
+ * failure that says so, whether or not it would fit in 64 levels: sent,
+ * it would make the supervisor fail the job anyway.
+ */
+START_TEST(test_results_deeper_than_the_limit_become_failures)
+{
+	struct chan	 c;
+	const char	*deep;
+	char		*out, *want;
+	size_t		 wlen;
+
+	ck_assert_int_eq(MPSUP_WORKER_MAX_DEPTH, 60);
+	chan_open(&c);
+	deep = nested_array(60);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d60", deep, strlen(deep)), 0);
+	wlen = strlen(deep) + 64;
+	want = malloc(wlen);
+	ck_assert_ptr_nonnull(want);
+	snprintf(want, wlen, "{\"id\":\"d60\",\"ok\":true,\"result\":%s}\n", deep);
+	out = replies(&c);
+	ck_assert_str_eq(out, want);
+	free(out);
+	free(want);
+
+	errno = 0;
+	deep = nested_array(61);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d61", deep, strlen(deep)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	deep = nested_array(100);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d100", deep, strlen(deep)),
+	    -1);
+	deep = nested_array(1000);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d1000", deep, strlen(deep)),
+	    -1);
+	out = replies(&c);
+	ck_assert_str_eq(out,
+	    "{\"id\":\"d61\",\"ok\":false,\"error\":"
+	    "\"result nested deeper than 60 levels\"}\n"
+	    "{\"id\":\"d100\",\"ok\":false,\"error\":"
+	    "\"result nested deeper than 60 levels\"}\n"
+	    "{\"id\":\"d1000\",\"ok\":false,\"error\":"
+	    "\"result nested deeper than 60 levels\"}\n");
+	free(out);
+	chan_close(&c);
+}
+END_TEST
+
 /* U+FFFD, which stands for each byte that is not part of valid UTF-8. */
 #define R	"\xef\xbf\xbd"
 
@@ -907,6 +972,7 @@ worker_suite(void)
 	tcase_add_test(tc, test_too_long_lines_are_refused_with_their_id);
 	tcase_add_test(tc, test_replies_are_encoded_exactly);
 	tcase_add_test(tc, test_invalid_results_become_failures);
+	tcase_add_test(tc, test_results_deeper_than_the_limit_become_failures);
 	tcase_add_test(tc, test_failure_messages_are_escaped_and_utf8_cleaned);
 	tcase_add_test(tc,
 	    test_replies_wait_for_a_batch_then_are_flushed_before_blocking);
