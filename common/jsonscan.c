@@ -489,3 +489,23 @@ jsonscan_escape(char *o, const char **sp, const char *stop, const char *end)
 	*sp = (const char *)p;
 	return o;
 }
+
+size_t
+jsonscan_peek_id(const char *line, size_t len, size_t max, const char **id)
+{
+	static const char	 prefix[] = "{\"id\":\"";
+	size_t			 i, plen = sizeof prefix - 1;
+
+	if (len < plen || memcmp(line, prefix, plen) != 0)
+		return 0;
+	for (i = plen; i < len && i - plen < max; i++) {
+		if (line[i] == '"')
+			break;
+		if (line[i] == '\\' || (unsigned char)line[i] < 0x20)
+			return 0;
+	}
+	if (i == len || line[i] != '"' || i == plen)
+		return 0;
+	*id = line + plen;
+	return i - plen;
+}

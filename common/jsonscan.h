@@ -83,6 +83,15 @@ size_t		 jsonscan_escape_decode(const char **sp, const char *end,
 		    unsigned char out[4]);
 
 /*
+ * The id at the start of a job line too long or too broken to parse, if
+ * it starts as the supervisor writes it, {"id":" then 1 to max bytes
+ * without escapes or control characters, then a quote: its length, with
+ * *id pointing at it, or 0.
+ */
+size_t		 jsonscan_peek_id(const char *line, size_t len, size_t max,
+		    const char **id);
+
+/*
  * Write the bytes from *sp up to stop at o as the body of a JSON string:
  * '"', '\\' and control characters escaped, each byte that is not part of
  * valid UTF-8 replaced by U+FFFD, so the output is always valid. A UTF-8

@@ -189,21 +189,12 @@ mpsup_worker_parse_line(char *p, char *end, struct mpsup_job *job)
 const char *
 mpsup_worker_peek_id(struct mpsup_worker *w, const char *p, size_t len)
 {
-	static const char	 prefix[] = "{\"id\":\"";
-	size_t			 i, plen = sizeof prefix - 1;
+	const char	*id;
+	size_t		 n;
 
-	if (len < plen || memcmp(p, prefix, plen) != 0)
+	if ((n = jsonscan_peek_id(p, len, sizeof w->long_id - 1, &id)) == 0)
 		return NULL;
-	for (i = plen; i < len && i - plen < sizeof w->long_id - 1; i++) {
-		if (p[i] == '"')
-			break;
-		if (p[i] == '\\' || (unsigned char)p[i] < 0x20)
-			return NULL;
-	}
-	if (i == len || p[i] != '"' || i == plen)
-		return NULL;
-	memcpy(w->long_id, p + plen, i - plen);
-	w->long_id[i - plen] = '\0';
+	memcpy(w->long_id, id, n);
+	w->long_id[n] = '\0';
 	return w->long_id;
 }
-

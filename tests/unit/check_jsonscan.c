@@ -2,7 +2,8 @@
  * Unit tests of common/jsonscan.c beyond what check_jsontext covers
  * through jsontext_scan(): how deep a value went, telling "too deep"
  * from "malformed", scanning deeper than 64 levels into levels the
- * caller provides, and escaping in rounds that split a UTF-8 sequence.
+ * caller provides, escaping in rounds that split a UTF-8 sequence, and
+ * reading the id off a job line that cannot be parsed.
  */
 #include "config.h"
 
@@ -175,6 +176,37 @@ START_TEST(test_escape_decode_and_utf8)
 }
 END_TEST
 
+START_TEST(test_peek_id_reads_only_what_the_supervisor_writes)
+{
+	static const struct { const char *line; size_t max; const char *id; }
+	    cases[] = {
+		{ "{\"id\":\"J1\",\"data\":[[[", 16, "J1" },
+		{ "{\"id\":\"J1\"", 16, "J1" },
+		{ "{\"id\":\"0123456789\",", 10, "0123456789" },
+		{ "{\"id\":\"0123456789\",", 9, NULL },
+		{ "{\"id\":\"\",\"data\":1}", 16, NULL },
+		{ "{\"id\":\"a\\\"b\",\"data\":1}", 16, NULL },
+		{ "{\"id\":\"a\tb\",\"data\":1}", 16, NULL },
+		{ "{\"id\":\"unterminated", 64, NULL },
+		{ "{ \"id\":\"J1\"", 16, NULL },
+		{ "{\"data\":1,\"id\":\"J1\"}", 16, NULL },
+	};
+	const char	*id;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		n = jsonscan_peek_id(cases[i].line, strlen(cases[i].line),
+		    cases[i].max, &id);
+		if (cases[i].id == NULL)
+			ck_assert_msg(n == 0, "%s: got an id", cases[i].line);
+		else
+			ck_assert_msg(n == strlen(cases[i].id) &&
+			    memcmp(id, cases[i].id, n) == 0, "%s: %zu",
+			    cases[i].line, n);
+	}
+}
+END_TEST
+
 static Suite *
 jsonscan_suite(void)
 {
@@ -186,6 +218,7 @@ jsonscan_suite(void)
 	tcase_add_test(tc, test_levels_scan_deeper_than_64);
 	tcase_add_test(tc, test_escape_keeps_utf8_split_across_rounds);
 	tcase_add_test(tc, test_escape_decode_and_utf8);
+	tcase_add_test(tc, test_peek_id_reads_only_what_the_supervisor_writes);
 	suite_add_tcase(s, tc);
 	return s;
 }
