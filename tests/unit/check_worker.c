@@ -1,5 +1,5 @@
 /*
- * Unit tests of the C worker library (worker/worker.c, <mpsup/worker.h>):
+ * Unit tests of the C worker library (worker/worker*.c, <mpsup/worker.h>):
  * job line parsing, reply encoding and the channel itself, run over real
  * pipes, with forked peers where a test needs the other side to react.
  */
