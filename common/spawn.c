@@ -85,6 +85,7 @@ child_fail(const struct spawn_child *c, enum spawn_step step,
 	_exit(f.exit_code);
 }
 
+/* Tests only (see spawn.h). */
 int	spawn_test_no_close_range;
 
 /* An entry of a getdents64() listing (struct linux_dirent64). */
@@ -110,12 +111,12 @@ close_listed(int lowfd)
 	struct spawn_dirent	*de;
 	const char		*s;
 	long			 n, pos;
-	int			 dirfd, fd, closed;
+	int			 dfd, fd, closed;
 
-	dirfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd == -1)
+	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
 		return -1;
-	while ((n = syscall(SYS_getdents64, dirfd, buf, sizeof buf)) > 0) {
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
 		closed = 0;
 		for (pos = 0; pos < n; pos += de->d_reclen) {
 			de = (struct spawn_dirent *)(buf + pos);
@@ -123,15 +124,15 @@ close_listed(int lowfd)
 			for (s = de->d_name; *s >= '0' && *s <= '9'; s++)
 				fd = fd * 10 + (*s - '0');
 			if (s == de->d_name || *s != '\0' || fd < lowfd ||
-			    fd == dirfd)
+			    fd == dfd)
 				continue;
 			close(fd);
 			closed = 1;
 		}
-		if (closed && lseek(dirfd, 0, SEEK_SET) == -1)
+		if (closed && lseek(dfd, 0, SEEK_SET) == -1)
 			break;
 	}
-	close(dirfd);
+	close(dfd);
 	return n == 0 ? 0 : -1;
 }
 
