@@ -13,6 +13,9 @@
 
 #include "common/jsonscan.h"
 
+_Static_assert(JSONSCAN_RESULT_MAX_DEPTH == JSONSCAN_MAX_DEPTH - 4,
+    "a reply wraps a result in up to four levels");
+
 /* Bytes that may stand for themselves inside a JSON string and stay ASCII. */
 static const unsigned char jsonscan_plain_byte[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */

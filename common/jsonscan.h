@@ -21,7 +21,10 @@
  * fails its job with JSONSCAN_RESULT_TOO_DEEP as the error.
  */
 #define JSONSCAN_RESULT_MAX_DEPTH	60
-#define JSONSCAN_RESULT_TOO_DEEP	"result nested deeper than 60 levels"
+#define JSONSCAN_RESULT_TOO_DEEP	"result nested deeper than " \
+	JSONSCAN_QUOTE(JSONSCAN_RESULT_MAX_DEPTH) " levels"
+#define JSONSCAN_QUOTE(x)		JSONSCAN_QUOTE_(x)
+#define JSONSCAN_QUOTE_(x)		#x
 
 enum jsonscan_error {
 	JSONSCAN_OK,
