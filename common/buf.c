@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -137,4 +138,33 @@ buf_write_fd(struct buf *b, int fd)
 	if (n > 0)
 		buf_consume(b, (size_t)n);
 	return n;
+}
+
+/*
+ * Write everything pending, waiting while fd is full if it is non-blocking.
+ * Returns 0, or -1 with errno set, what was not written still pending.
+ */
+int
+buf_flush_fd(struct buf *b, int fd)
+{
+	struct pollfd	pfd;
+	ssize_t		n;
+
+	while (buf_used(b) > 0) {
+		if ((n = buf_write_fd(b, fd)) > 0)
+			continue;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+			return -1;
+	}
+	return 0;
 }

@@ -34,5 +34,7 @@ void	 buf_free(struct buf *);
 void	 buf_trim(struct buf *, size_t);
 ssize_t	 buf_read_fd(struct buf *, int, size_t);
 ssize_t	 buf_write_fd(struct buf *, int);
+/* Write all that is pending, waiting out a full fd; 0 or -1 (errno). */
+int	 buf_flush_fd(struct buf *, int);
 
 #endif

@@ -1,12 +1,20 @@
 /*
  * Result lines of the worker pipe protocol (see jobline.h). This runs for
- * every job, so the members are collected in one pass over the object.
+ * every job, so the members are collected in one pass over the object,
+ * and the depth of the result is looked at only when the line is deep.
  */
 #include "config.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonscan.h"
+#include "common/xmalloc.h"
 #include "ipc/jobline.h"
+
+/* The error of a job whose result is too deep, as a JSON string. */
+static const char jobline_too_deep[] = "\"" JSONSCAN_RESULT_TOO_DEEP "\"";
 
 static int
 jobline_key_is(const struct jsontext_span *key, const char *quoted)
@@ -17,11 +25,11 @@ jobline_key_is(const struct jsontext_span *key, const char *quoted)
 }
 
 /* Deepest nesting of arrays and objects in a valid JSON value. */
-static int
+static size_t
 jobline_depth(const struct jsontext_span *v)
 {
 	const char	*p = v->p, *end = v->p + v->len;
-	int		 depth = 0, max = 0;
+	size_t		 depth = 0, max = 0;
 
 	if (v->type != JSONTEXT_OBJECT && v->type != JSONTEXT_ARRAY)
 		return 0;
@@ -47,19 +55,49 @@ jobline_depth(const struct jsontext_span *v)
 	return max;
 }
 
+/*
+ * Validate the value at p, which may nest deeper than any reader goes
+ * (then a second pass, with room for as many levels as the line has
+ * bytes, tells a deep line from garbage). Returns past it or NULL, and
+ * how deep it went.
+ */
+static const char *
+jobline_scan(const char *p, const char *end, size_t *depth)
+{
+	struct jsonscan	 js = { JSONSCAN_MAX_DEPTH, NULL, 0, JSONSCAN_OK };
+	const char	*q;
+	size_t		 len = end - p;
+
+	if ((q = jsonscan_value(&js, p, end)) == NULL &&
+	    js.error == JSONSCAN_TOO_DEEP) {
+		js.max_depth = len < UINT_MAX ? (unsigned int)len : UINT_MAX;
+		js.levels = xcalloc(JSONSCAN_LEVEL_WORDS(js.max_depth),
+		    sizeof *js.levels);
+		q = jsonscan_value(&js, p, end);
+		free(js.levels);
+	}
+	*depth = js.depth;
+	return q;
+}
+
 int
 jobline_parse_result(const char *line, size_t len, struct jobline_result *r)
 {
 	struct jsontext_span	 obj, key, v, ok;
-	const char		*end;
-	size_t			 st = 0;
+	const char		*p, *end;
+	size_t			 st = 0, depth;
 
-	if ((end = jsontext_scan(line, line + len, &obj)) == NULL)
+	p = jsonscan_ws(line, line + len);
+	if (p == line + len || *p != '{' ||
+	    (end = jobline_scan(p, line + len, &depth)) == NULL)
 		return -1;
+	obj.p = p;
+	obj.len = end - p;
+	obj.type = JSONTEXT_OBJECT;
 	while (end < line + len && (*end == ' ' || *end == '\t' ||
 	    *end == '\r'))
 		end++;
-	if (end != line + len || obj.type != JSONTEXT_OBJECT)
+	if (end != line + len)
 		return -1;
 	memset(r, 0, sizeof *r);
 	r->id.type = ok.type = r->error.type = JSONTEXT_INVALID;
@@ -80,7 +118,17 @@ jobline_parse_result(const char *line, size_t len, struct jobline_result *r)
 	    (ok.type != JSONTEXT_TRUE && ok.type != JSONTEXT_FALSE))
 		return -1;
 	r->ok = ok.type == JSONTEXT_TRUE;
-	if (jobline_depth(&r->result) > JOBLINE_MAX_RESULT_DEPTH)
-		return -1;
-	return 0;
+	/* The object itself is one level: its members go one less deep. */
+	if (depth - 1 > JSONSCAN_RESULT_MAX_DEPTH &&
+	    jobline_depth(&r->result) > JSONSCAN_RESULT_MAX_DEPTH) {
+		r->ok = 0;
+		r->result.p = "null";
+		r->result.len = 4;
+		r->result.type = JSONTEXT_NULL;
+		r->error.p = jobline_too_deep;
+		r->error.len = sizeof jobline_too_deep - 1;
+		r->error.type = JSONTEXT_STRING;
+		return 0;
+	}
+	return depth > JSONSCAN_MAX_DEPTH ? -1 : 0;
 }

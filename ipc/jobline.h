@@ -19,17 +19,13 @@ struct jobline_result {
 };
 
 /*
- * How deep a result may nest: replies wrap it in up to four levels
- * ({"jobs":[{"result":...}]}) and must stay within JSONTEXT_MAX_DEPTH, the
- * limit of every JSON and pickle reader in mpsup.
- */
-#define JOBLINE_MAX_RESULT_DEPTH	(JSONTEXT_MAX_DEPTH - 4)
-
-/*
  * Parse one result line (without its newline): exactly one JSON object,
- * white space around it allowed, with a string "id" and a boolean "ok",
- * and a result nested at most JOBLINE_MAX_RESULT_DEPTH deep. Returns 0,
- * or -1 if the line is malformed.
+ * white space around it allowed, with a string "id" and a boolean "ok".
+ * Returns 0, or -1 if the line is malformed. A result nested deeper than
+ * JSONSCAN_RESULT_MAX_DEPTH, in a line that is otherwise well-formed
+ * however deep it goes, fails only its job: it comes back as ok = 0 with
+ * JSONSCAN_RESULT_TOO_DEEP as the error (a span of static text, not of
+ * the line).
  */
 int	jobline_parse_result(const char *line, size_t len,
 	    struct jobline_result *);

@@ -1,10 +1,7 @@
 /*
- * JSON as text (see jsontext.h). The validator is a single loop that keeps
- * the open containers as one bit each in a 64-bit word, so nesting costs
- * no recursion and no memory. String bodies are skipped eight bytes at a
- * time until a byte that needs a look ('"', '\\', a control character or
- * a non-ASCII byte) shows up. The iterators trust their input (it was
- * validated on the way in) and only hunt for quotes and brackets, but they
+ * JSON as text (see jsontext.h). Validation is the common scanner's
+ * (common/jsonscan.c); what is here trusts its input (it was validated on
+ * the way in): the iterators only hunt for quotes and brackets, but they
  * never read outside the span, whatever it holds.
  */
 #include "config.h"
@@ -17,33 +14,14 @@
 
 #include "common/buf.h"
 #include "common/xmalloc.h"
+#include "common/jsonscan.h"
 #include "ipc/jsontext.h"
-
-/* Bytes that may stand for themselves inside a JSON string and stay ASCII. */
-static const unsigned char jsontext_plain[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x00 */
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* 0x10 */
-	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20 '"' */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x30 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x40 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50 '\\' */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x60 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x70 */
-};
 
 #define ONES	0x0101010101010101ULL
 #define HIGHS	0x8080808080808080ULL
 
 /* Non-zero if some byte of v is zero (exact as a yes/no answer). */
 #define HAS_ZERO(v)	(((v) - ONES) & ~(v) & HIGHS)
-
-/* Non-zero if some byte of v is not plain (see jsontext_plain). */
-static inline uint64_t
-word_special(uint64_t v)
-{
-	return (v & HIGHS) | ((v - 0x20 * ONES) & ~v & HIGHS) |
-	    HAS_ZERO(v ^ ('"' * ONES)) | HAS_ZERO(v ^ ('\\' * ONES));
-}
 
 /* Non-zero if some byte of v is a quote or a bracket of either kind. */
 static inline uint64_t
@@ -54,33 +32,6 @@ word_structural(uint64_t v)
 	folded = v | (0x20 * ONES);	/* '[' is now '{', ']' is '}' */
 	return HAS_ZERO(v ^ ('"' * ONES)) | HAS_ZERO(folded ^ ('{' * ONES)) |
 	    HAS_ZERO(folded ^ ('}' * ONES));
-}
-
-/* Skip plain string bytes: a word at a time, then byte by byte. */
-static inline const unsigned char *
-skip_plain(const unsigned char *s, const unsigned char *e)
-{
-	uint64_t	v;
-
-	while (e - s >= 8) {
-		memcpy(&v, s, sizeof v);
-		if (word_special(v))
-			break;
-		s += 8;
-	}
-	while (s < e && jsontext_plain[*s])
-		s++;
-	return s;
-}
-
-/* Skip JSON white space. */
-static inline const char *
-skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' ||
-	    *p == '\t'))
-		p++;
-	return p;
 }
 
 /* The type of the value that starts with c. */
@@ -109,320 +60,22 @@ type_of(char c)
 	}
 }
 
-size_t
-jsontext_utf8_len(const unsigned char *s, const unsigned char *e)
-{
-	unsigned char	lo = 0x80, hi = 0xbf;
-	size_t		n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2)
-		return 0;
-	if (s[0] < 0xe0)
-		n = 2;
-	else if (s[0] < 0xf0) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] < 0xf5) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if ((size_t)(e - s) < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	}
-	return n;
-}
-
-/* Value of the four hex digits at s, or -1. */
-static long
-hex4(const char *s, const char *end)
-{
-	long	v = 0;
-	int	i;
-	char	c;
-
-	if (end - s < 4)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		c = s[i];
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v = v * 16 + (c - 'A' + 10);
-		else
-			return -1;
-	}
-	return v;
-}
-
-/*
- * Decode the escape at *sp (its backslash) into out as UTF-8, moving *sp
- * past it. Returns the number of bytes written (1 to 4), 0 if the escape
- * is not valid, including a surrogate that is not part of a pair.
- */
-static size_t
-escape_decode(const char **sp, const char *end, unsigned char out[4])
-{
-	const char	*s = *sp + 1;
-	long		 cp, lo;
-
-	if (s >= end)
-		return 0;
-	switch (*s++) {
-	case '"':
-		out[0] = '"';
-		break;
-	case '\\':
-		out[0] = '\\';
-		break;
-	case '/':
-		out[0] = '/';
-		break;
-	case 'b':
-		out[0] = '\b';
-		break;
-	case 'f':
-		out[0] = '\f';
-		break;
-	case 'n':
-		out[0] = '\n';
-		break;
-	case 'r':
-		out[0] = '\r';
-		break;
-	case 't':
-		out[0] = '\t';
-		break;
-	case 'u':
-		if ((cp = hex4(s, end)) == -1)
-			return 0;
-		s += 4;
-		if (cp >= 0xdc00 && cp <= 0xdfff)
-			return 0;
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (end - s < 6 || s[0] != '\\' || s[1] != 'u')
-				return 0;
-			lo = hex4(s + 2, end);
-			if (lo < 0xdc00 || lo > 0xdfff)
-				return 0;
-			s += 6;
-			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		}
-		*sp = s;
-		if (cp < 0x80) {
-			out[0] = cp;
-			return 1;
-		}
-		if (cp < 0x800) {
-			out[0] = 0xc0 | (cp >> 6);
-			out[1] = 0x80 | (cp & 0x3f);
-			return 2;
-		}
-		if (cp < 0x10000) {
-			out[0] = 0xe0 | (cp >> 12);
-			out[1] = 0x80 | ((cp >> 6) & 0x3f);
-			out[2] = 0x80 | (cp & 0x3f);
-			return 3;
-		}
-		out[0] = 0xf0 | (cp >> 18);
-		out[1] = 0x80 | ((cp >> 12) & 0x3f);
-		out[2] = 0x80 | ((cp >> 6) & 0x3f);
-		out[3] = 0x80 | (cp & 0x3f);
-		return 4;
-	default:
-		return 0;
-	}
-	*sp = s;
-	return 1;
-}
-
-/* Validate a string body after its opening quote; returns past its end. */
-static const char *
-scan_string(const char *p, const char *end)
-{
-	const unsigned char	*s = (const unsigned char *)p;
-	const unsigned char	*e = (const unsigned char *)end;
-	const char		*q;
-	unsigned char		 tmp[4];
-	size_t			 n;
-
-	for (;;) {
-		s = skip_plain(s, e);
-		if (s == e)
-			return NULL;
-		if (*s == '"')
-			return (const char *)s + 1;
-		if (*s == '\\') {
-			q = (const char *)s;
-			if (escape_decode(&q, end, tmp) == 0)
-				return NULL;
-			s = (const unsigned char *)q;
-		} else if (*s < 0x20)
-			return NULL;
-		else {
-			if ((n = jsontext_utf8_len(s, e)) == 0)
-				return NULL;
-			s += n;
-		}
-	}
-}
-
-/* Skip a run of at least one digit, or return NULL. */
-static const char *
-scan_digits(const char *p, const char *end)
-{
-	if (p == end || *p < '0' || *p > '9')
-		return NULL;
-	do
-		p++;
-	while (p < end && *p >= '0' && *p <= '9');
-	return p;
-}
-
-/* Validate a number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static const char *
-scan_number(const char *p, const char *end)
-{
-	if (p < end && *p == '-')
-		p++;
-	if (p < end && *p == '0')
-		p++;
-	else if ((p = scan_digits(p, end)) == NULL)
-		return NULL;
-	if (p < end && *p == '.') {
-		if ((p = scan_digits(p + 1, end)) == NULL)
-			return NULL;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		if ((p = scan_digits(p, end)) == NULL)
-			return NULL;
-	}
-	return p;
-}
-
-/* Match the literal word w of n bytes at p. */
-static const char *
-scan_word(const char *p, const char *end, const char *w, size_t n)
-{
-	if ((size_t)(end - p) < n || memcmp(p, w, n) != 0)
-		return NULL;
-	return p + n;
-}
-
-/* Validate a value that is not a container. */
-static const char *
-scan_scalar(const char *p, const char *end)
-{
-	switch (*p) {
-	case '"':
-		return scan_string(p + 1, end);
-	case 't':
-		return scan_word(p, end, "true", 4);
-	case 'f':
-		return scan_word(p, end, "false", 5);
-	case 'n':
-		return scan_word(p, end, "null", 4);
-	case '-':
-	case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
-		return scan_number(p, end);
-	default:
-		return NULL;
-	}
-}
-
-/* Validate an object key and the colon after it; returns at the value. */
-static const char *
-scan_key(const char *p, const char *end)
-{
-	if (p == end || *p != '"')
-		return NULL;
-	if ((p = scan_string(p + 1, end)) == NULL)
-		return NULL;
-	p = skip_ws(p, end);
-	if (p == end || *p != ':')
-		return NULL;
-	return skip_ws(p + 1, end);
-}
-
 /* Validate one value and find where it ends (see jsontext.h). */
 const char *
 jsontext_scan(const char *p, const char *end, struct jsontext_span *out)
 {
+	struct jsonscan	 js = { JSONSCAN_MAX_DEPTH, NULL, 0, JSONSCAN_OK };
 	const char	*start;
-	uint64_t	 objects = 0;	/* bit i: depth i is an object */
-	unsigned int	 depth = 0;
-	int		 in_object;
-	char		 c;
 
-	p = skip_ws(p, end);
-	start = p;
-	for (;;) {
-		/* At the start of a value. */
-		if (p == end)
-			return NULL;
-		c = *p;
-		if (c == '{' || c == '[') {
-			if (depth == JSONTEXT_MAX_DEPTH)
-				return NULL;
-			if (c == '{')
-				objects |= 1ULL << depth;
-			else
-				objects &= ~(1ULL << depth);
-			depth++;
-			p = skip_ws(p + 1, end);
-			if (p < end && *p == (c == '{' ? '}' : ']')) {
-				p++;
-				depth--;
-			} else {
-				if (c == '{' && (p = scan_key(p, end)) == NULL)
-					return NULL;
-				continue;
-			}
-		} else if ((p = scan_scalar(p, end)) == NULL)
-			return NULL;
-
-		/* After a value: close what ends here, stop at a comma. */
-		for (;;) {
-			if (depth == 0) {
-				if (out != NULL) {
-					out->p = start;
-					out->len = p - start;
-					out->type = type_of(*start);
-				}
-				return p;
-			}
-			p = skip_ws(p, end);
-			if (p == end)
-				return NULL;
-			in_object = (objects >> (depth - 1)) & 1;
-			if (*p == ',')
-				break;
-			if (*p != (in_object ? '}' : ']'))
-				return NULL;
-			p++;
-			depth--;
-		}
-		p = skip_ws(p + 1, end);
-		if (in_object && (p = scan_key(p, end)) == NULL)
-			return NULL;
+	start = p = jsonscan_ws(p, end);
+	if (p == end || (p = jsonscan_value(&js, p, end)) == NULL)
+		return NULL;
+	if (out != NULL) {
+		out->p = start;
+		out->len = p - start;
+		out->type = type_of(*start);
 	}
+	return p;
 }
 
 /* True if s[0..len) is one value with only white space around it. */
@@ -436,7 +89,7 @@ jsontext_valid(const char *s, size_t len)
 	end = s + len;
 	if ((p = jsontext_scan(s, end, NULL)) == NULL)
 		return 0;
-	return skip_ws(p, end) == end;
+	return jsonscan_ws(p, end) == end;
 }
 
 /*
@@ -537,9 +190,9 @@ iter_start(const struct jsontext_span *c, enum jsontext_type type,
 		state = 1;
 	if (state >= c->len - 1)
 		return NULL;
-	p = skip_ws(c->p + state, close);
+	p = jsonscan_ws(c->p + state, close);
 	if (p < close && *p == ',')
-		p = skip_ws(p + 1, close);
+		p = jsonscan_ws(p + 1, close);
 	if (p >= close)
 		return NULL;
 	return p;
@@ -560,10 +213,10 @@ jsontext_object_next(const struct jsontext_span *obj, size_t *state,
 	p = skip_string(p, close);
 	key->len = p - key->p;
 	key->type = JSONTEXT_STRING;
-	p = skip_ws(p, close);
+	p = jsonscan_ws(p, close);
 	if (p >= close || *p != ':')
 		goto done;
-	p = skip_ws(p + 1, close);
+	p = jsonscan_ws(p + 1, close);
 	if (p >= close)
 		goto done;
 	val->p = p;
@@ -623,7 +276,7 @@ string_eq(const struct jsontext_span *s, const char *key, size_t keylen)
 			k++;
 			continue;
 		}
-		if ((n = escape_decode(&p, end, tmp)) == 0 ||
+		if ((n = jsonscan_escape_decode(&p, end, tmp)) == 0 ||
 		    (size_t)(kend - k) < n || memcmp(k, tmp, n) != 0)
 			return 0;
 		k += n;
@@ -679,7 +332,7 @@ jsontext_string_decode(const struct jsontext_span *s, size_t *len)
 		o += bs - p;
 		if ((p = bs) == end)
 			break;
-		n = escape_decode(&p, end, tmp);
+		n = jsonscan_escape_decode(&p, end, tmp);
 		if (n == 0 || (n == 1 && tmp[0] == '\0')) {
 			free(out);
 			return NULL;
@@ -773,7 +426,7 @@ jsontext_number(const struct jsontext_span *n, double *out)
 	double	 d;
 
 	if (n->type != JSONTEXT_NUMBER || n->len == 0 ||
-	    scan_number(n->p, n->p + n->len) != n->p + n->len)
+	    jsonscan_number(n->p, n->p + n->len) != n->p + n->len)
 		return -1;
 	if (n->len < sizeof text) {
 		memcpy(text, n->p, n->len);
@@ -831,70 +484,14 @@ jsontext_integer(const struct jsontext_span *n, int64_t min, int64_t max,
 void
 jsontext_escape_append(struct buf *b, const char *s, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p, *e, *stop, *run;
-	char			*o;
-	size_t			 n;
+	const char	*p = s, *e = s + len, *stop;
 
-	p = (const unsigned char *)s;
-	e = p + len;
 	while (p < e) {
-		/*
-		 * Write straight into the buffer: each input byte becomes at
-		 * most six output bytes, and a UTF-8 sequence that crosses
-		 * stop adds at most three.
-		 */
+		/* Straight into the buffer, a bounded round at a time. */
 		stop = (size_t)(e - p) > ESCAPE_CHUNK ? p + ESCAPE_CHUNK : e;
 		buf_reserve(b, 6 * (stop - p) + 3);
-		o = b->data + b->len;
-		while (p < stop) {
-			run = p;
-			p = skip_plain(p, stop);
-			while (p < stop && *p >= 0x80 &&
-			    (n = jsontext_utf8_len(p, e)) != 0)
-				p = skip_plain(p + n, stop);
-			memcpy(o, run, p - run);
-			o += p - run;
-			if (p >= stop)
-				break;
-			*o++ = '\\';
-			switch (*p) {
-			case '"':
-			case '\\':
-				*o++ = *p;
-				break;
-			case '\b':
-				*o++ = 'b';
-				break;
-			case '\f':
-				*o++ = 'f';
-				break;
-			case '\n':
-				*o++ = 'n';
-				break;
-			case '\r':
-				*o++ = 'r';
-				break;
-			case '\t':
-				*o++ = 't';
-				break;
-			default:
-				if (*p >= 0x80) {
-					/* Not UTF-8: U+FFFD for the byte. */
-					o[-1] = '\xef';
-					*o++ = '\xbf';
-					*o++ = '\xbd';
-				} else {
-					memcpy(o, "u00", 3);
-					o[3] = hex[*p >> 4];
-					o[4] = hex[*p & 0xf];
-					o += 5;
-				}
-				break;
-			}
-			p++;
-		}
-		b->len = o - b->data;
+		b->len = jsonscan_escape(b->data + b->len, &p, stop, e) -
+		    b->data;
 	}
 }
 

@@ -16,8 +16,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-
-#define JSONTEXT_MAX_DEPTH	64
+#include "common/jsonscan.h"
 
 enum jsontext_type {
 	JSONTEXT_INVALID, JSONTEXT_OBJECT, JSONTEXT_ARRAY, JSONTEXT_STRING,
@@ -33,7 +32,7 @@ struct jsontext_span {
 
 /*
  * Validate one JSON value (RFC 8259, strings must be valid UTF-8, nesting
- * at most JSONTEXT_MAX_DEPTH) starting at p, after optional white space.
+ * at most JSONSCAN_MAX_DEPTH) starting at p, after optional white space.
  * Returns a pointer just past it, or NULL if it is not valid; fills *out
  * (the value without surrounding white space) when out is not NULL. What
  * follows the value is not looked at: "12x" scans as 12.
@@ -86,14 +85,6 @@ int		 jsontext_string_eq(const struct jsontext_span *,
 int		 jsontext_number(const struct jsontext_span *, double *);
 int		 jsontext_integer(const struct jsontext_span *, int64_t min,
 		    int64_t max, int64_t *);
-
-/*
- * Length of the well-formed UTF-8 sequence at s, before e (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF): 1 to 4, or 0 if
- * there is none. s < e.
- */
-size_t		 jsontext_utf8_len(const unsigned char *s,
-		    const unsigned char *e);
 
 /*
  * Append s[0..len) to b as the body of a JSON string (no quotes): '"',

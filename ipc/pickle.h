@@ -37,9 +37,13 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/jsonscan.h"
 
-/* Containers nest at most this deep (a bytes object counts as one level). */
-#define PICKLE_MAX_DEPTH	64
+/*
+ * Containers nest at most this deep (a bytes object counts as one level),
+ * as JSON does: data crosses from one to the other.
+ */
+#define PICKLE_MAX_DEPTH	JSONSCAN_MAX_DEPTH
 /* Largest int, in bytes of two's complement. */
 #define PICKLE_INT_MAX_BYTES	64
 /* Most memo entries one pickle may define. */

@@ -1,7 +1,7 @@
 /*
  * JSON text -> pickle: the encoder (see pickle.h). The JSON is validated
  * first, so the walk below trusts it (escapes are well formed, nesting is
- * at most JSONTEXT_MAX_DEPTH).
+ * at most JSONSCAN_MAX_DEPTH).
  */
 #include "config.h"
 

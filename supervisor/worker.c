@@ -19,8 +19,8 @@
 #include "common/xmalloc.h"
 #include "config/config.h"
 #include "config/parse.h"
+#include "common/spawn.h"
 #include "supervisor/output.h"
-#include "supervisor/spawn.h"
 #include "supervisor/worker.h"
 #include "supervisor/worker_proc.h"
 

@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
-#include "supervisor/spawn.h"
+#include "common/spawn.h"
 #include "supervisor/worker_proc.h"
 
 extern char **environ;

@@ -98,7 +98,7 @@ walk(const struct jsontext_span *sp, int depth)
 	struct jsontext_span	 v;
 	size_t			 state = 0;
 
-	CHECK(depth <= JSONTEXT_MAX_DEPTH);
+	CHECK(depth <= JSONSCAN_MAX_DEPTH);
 	check_span(sp);
 	switch (sp->type) {
 	case JSONTEXT_OBJECT:

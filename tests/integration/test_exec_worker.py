@@ -1,4 +1,4 @@
-"""Integration tests of the exec worker (worker/exec_worker.c).
+"""Integration tests of the exec worker (worker/exec/).
 
 The worker runs through tests/integration/exec_worker_driver, which calls
 exec_worker_main() exactly as "mpsup exec-worker" does: job lines go in on

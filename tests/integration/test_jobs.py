@@ -6,9 +6,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (Supervisor, check_invariant, config,  # noqa: E402
-                     connect, pid_alive, request, rss_kib, run_tests,
-                     wait_for, worker_pids, write)
+from harness import (BUILDDIR, Supervisor, check_invariant,  # noqa: E402
+                     config, connect, pid_alive, request, rss_kib,
+                     run_tests, wait_for, worker_pids, write)
 
 HEAD = config("supervisor", legacy_md5="yes")
 
@@ -25,6 +25,13 @@ for line in sys.stdin:
     if isinstance(d, dict) and "sleep" in d:
         time.sleep(d["sleep"])
         d = d.get("then", 0)
+    if isinstance(d, dict) and "nest" in d:
+        d = 0
+        for _ in range(job["data"]["nest"]):
+            d = [d]
+        out.write(json.dumps({"id": job["id"], "ok": True, "result": d}) + "\n")
+        out.flush()
+        continue
     if d == "fail":
         out.write(json.dumps({"id": job["id"], "ok": False, "error": "asked to fail"}) + "\n")
     elif d == "garbage":
@@ -145,6 +152,42 @@ def test_malformed_result_line_replaces_worker(tmp):
     assert r["job"]["state"] == "failed" and "malformed result line" in r["job"]["error"], r
     r = request(c, {"op": "submit", "pool": "py", "data": 4, "wait": True, "timeout": 10})
     assert r["job"]["result"] == 8
+    assert sup.stop() == 0
+
+
+def nested(n):
+    """0 inside n arrays."""
+    v = 0
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+def test_too_deep_result_fails_its_job_and_the_worker_lives_on(tmp):
+    # 60 levels is the limit on both sides of the worker pipe. The Python
+    # worker sends deeper results anyway; the C library refuses to.
+    echo = os.path.join(BUILDDIR, "examples", "echo_worker")
+    sup = Supervisor(tmp, stream_pool(tmp, "max_attempts = 3\n[pool:c]\ntype = stream\n"
+                                      "workers = 1\nmax_attempts = 3\ncommand = %s\n" % echo,
+                                      workers=1))
+    c = connect(tmp)
+    assert request(c, {"op": "submit", "pool": "py", "data": 1, "wait": True})["job"]["result"] == 2
+    pids = {pool: wait_for(lambda: worker_pids(sup, pool)) for pool in ("py", "c")}
+    # 61 fits in the line the worker writes (64 levels), 100 does not.
+    for pool, data in (("py", {"nest": 61}), ("py", {"nest": 100}), ("c", nested(61))):
+        job = request(c, {"op": "submit", "pool": pool, "data": data, "wait": True, "timeout": 20})["job"]
+        assert job["state"] == "failed" and job["attempts"] == 1, job
+        assert job["error"] == "result nested deeper than 60 levels", job
+        assert worker_pids(sup, pool) == pids[pool], (pool, pids)
+    # Up to the limit results go through, and the same workers go on.
+    job = request(c, {"op": "submit", "pool": "py", "data": {"nest": 60}, "wait": True})["job"]
+    assert job["state"] == "done" and job["result"] == nested(60), job["state"]
+    job = request(c, {"op": "submit", "pool": "c", "data": nested(60), "wait": True})["job"]
+    assert job["state"] == "done" and job["result"] == nested(60), job["state"]
+    assert request(c, {"op": "submit", "pool": "py", "data": 4, "wait": True})["job"]["result"] == 8
+    assert {pool: worker_pids(sup, pool) for pool in ("py", "c")} == pids
+    assert "malformed result line" not in sup.log()
+    check_invariant(request(c, {"op": "status"})["status"])
     assert sup.stop() == 0
 
 

@@ -167,10 +167,10 @@ START_TEST(test_depth_limit_is_64)
 	int	 objects;
 
 	for (objects = 0; objects <= 1; objects++) {
-		s = nested(JSONTEXT_MAX_DEPTH, objects);
+		s = nested(JSONSCAN_MAX_DEPTH, objects);
 		ck_assert_msg(jsontext_valid(s, strlen(s)), "64 refused");
 		free(s);
-		s = nested(JSONTEXT_MAX_DEPTH + 1, objects);
+		s = nested(JSONSCAN_MAX_DEPTH + 1, objects);
 		ck_assert_msg(!jsontext_valid(s, strlen(s)), "65 accepted");
 		free(s);
 		s = nested(1000, objects);
@@ -186,11 +186,11 @@ START_TEST(test_depth_counts_open_containers_only)
 	int		i;
 
 	/* Many siblings at depth 64 do not add up. */
-	for (i = 0; i < JSONTEXT_MAX_DEPTH - 1; i++)
+	for (i = 0; i < JSONSCAN_MAX_DEPTH - 1; i++)
 		buf_append_str(&b, "[");
 	for (i = 0; i < 100; i++)
 		buf_append_str(&b, i ? ",[]" : "[]");
-	for (i = 0; i < JSONTEXT_MAX_DEPTH - 1; i++)
+	for (i = 0; i < JSONSCAN_MAX_DEPTH - 1; i++)
 		buf_append_str(&b, "]");
 	ck_assert(jsontext_valid(b.data, b.len));
 	buf_free(&b);
@@ -352,7 +352,7 @@ START_TEST(test_iteration_of_deep_and_long_values)
 	struct buf		 b = BUF_INIT;
 	struct jsontext_span	 arr, v;
 	size_t			 state = 0;
-	char			*deep = nested(JSONTEXT_MAX_DEPTH - 1, 1);
+	char			*deep = nested(JSONSCAN_MAX_DEPTH - 1, 1);
 	int			 i;
 
 	buf_append_str(&b, "[");

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the C worker library (worker/worker.c, <mpsup/worker.h>):
+ * Unit tests of the C worker library (worker/worker*.c, <mpsup/worker.h>):
  * job line parsing, reply encoding and the channel itself, run over real
  * pipes, with forked peers where a test needs the other side to react.
  */
@@ -326,20 +326,20 @@ START_TEST(test_malformed_lines_are_refused_and_skipped)
 	expect_bad(&c, "m22", "overlong UTF-8");
 	expect_job(&c, "ok", "true");
 
-	/* Nesting: 500 levels are fine, 600 are refused. */
-	for (i = 0; i < 500; i++)
+	/* Nesting: 64 levels (JSONSCAN_MAX_DEPTH) are fine, 65 are refused. */
+	for (i = 0; i < 64; i++)
 		deep[i] = '[';
-	for (i = 0; i < 500; i++)
-		deep[500 + i] = ']';
-	deep[1000] = '\0';
+	for (i = 0; i < 64; i++)
+		deep[64 + i] = ']';
+	deep[128] = '\0';
 	snprintf(line, sizeof line, "{\"id\":\"deep\",\"data\":%s}\n", deep);
 	send_str(&c, line);
 	expect_job(&c, "deep", deep);
-	for (i = 0; i < 600; i++)
+	for (i = 0; i < 65; i++)
 		deep[i] = '[';
-	for (i = 0; i < 600; i++)
-		deep[600 + i] = ']';
-	deep[1200] = '\0';
+	for (i = 0; i < 65; i++)
+		deep[65 + i] = ']';
+	deep[130] = '\0';
 	snprintf(line, sizeof line, "{\"id\":\"deeper\",\"data\":%s}\n", deep);
 	send_str(&c, line);
 	send_eof(&c);
@@ -512,6 +512,74 @@ START_TEST(test_invalid_results_become_failures)
 }
 END_TEST
 
+/* n arrays around a 0, in a static buffer. */
+static const char *
+nested_array(int n)
+{
+	static char	buf[2 * 1000 + 2];
+	int		i;
+
+	ck_assert_int_le(n, 1000);
+	for (i = 0; i < n; i++)
+		buf[i] = '[';
+	buf[n] = '0';
+	for (i = 0; i < n; i++)
+		buf[n + 1 + i] = ']';
+	buf[2 * n + 1] = '\0';
+	return buf;
+}
+
+/*
+ * A result nested deeper than the supervisor takes one is answered as a
+ * failure that says so, whether or not it would fit in 64 levels: sent,
+ * it would make the supervisor fail the job anyway.
+ */
+START_TEST(test_results_deeper_than_the_limit_become_failures)
+{
+	struct chan	 c;
+	const char	*deep;
+	char		*out, *want;
+	size_t		 wlen;
+
+	ck_assert_int_eq(MPSUP_WORKER_MAX_DEPTH, 60);
+	chan_open(&c);
+	deep = nested_array(60);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d60", deep, strlen(deep)), 0);
+	wlen = strlen(deep) + 64;
+	want = malloc(wlen);
+	ck_assert_ptr_nonnull(want);
+	snprintf(want, wlen, "{\"id\":\"d60\",\"ok\":true,\"result\":%s}\n", deep);
+	out = replies(&c);
+	ck_assert_str_eq(out, want);
+	free(out);
+	free(want);
+
+	errno = 0;
+	deep = nested_array(61);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d61", deep, strlen(deep)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	deep = nested_array(100);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d100", deep, strlen(deep)),
+	    -1);
+	deep = nested_array(1000);
+	ck_assert_int_eq(mpsup_worker_reply(c.w, "d1000", deep, strlen(deep)),
+	    -1);
+	out = replies(&c);
+	ck_assert_str_eq(out,
+	    "{\"id\":\"d61\",\"ok\":false,\"error\":"
+	    "\"result nested deeper than 60 levels\"}\n"
+	    "{\"id\":\"d100\",\"ok\":false,\"error\":"
+	    "\"result nested deeper than 60 levels\"}\n"
+	    "{\"id\":\"d1000\",\"ok\":false,\"error\":"
+	    "\"result nested deeper than 60 levels\"}\n");
+	free(out);
+	chan_close(&c);
+}
+END_TEST
+
+/* U+FFFD, which stands for each byte that is not part of valid UTF-8. */
+#define R	"\xef\xbf\xbd"
+
 START_TEST(test_failure_messages_are_escaped_and_utf8_cleaned)
 {
 	struct chan	 c;
@@ -530,15 +598,15 @@ START_TEST(test_failure_messages_are_escaped_and_utf8_cleaned)
 	    "{\"id\":\"f1\",\"ok\":false,\"error\":"
 	    "\"q\\\" b\\\\ n\\n r\\r t\\t b\\b f\\f c\\u0001\\u001f del\x7f\"}\n"
 	    "{\"id\":\"f2\",\"ok\":false,\"error\":"
-	    "\"ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 bad \\ufffd|"
-	    "\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|"
-	    "\\ufffd\\ufffd\\ufffd\\ufffd|\\ufffd\"}\n"
+	    "\"ok \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 bad " R "|"
+	    R R "|" R R "|" R R R "|" R R R R "|" R "\"}\n"
 	    "{\"id\":\"f3\",\"ok\":false,\"error\":\"\"}\n"
-	    "{\"id\":\"f\\n4\\ufffd\",\"ok\":false,\"error\":\"\"}\n");
+	    "{\"id\":\"f\\n4" R "\",\"ok\":false,\"error\":\"\"}\n");
 	free(out);
 	chan_close(&c);
 }
 END_TEST
+#undef R
 
 START_TEST(test_replies_wait_for_a_batch_then_are_flushed_before_blocking)
 {
@@ -904,6 +972,7 @@ worker_suite(void)
 	tcase_add_test(tc, test_too_long_lines_are_refused_with_their_id);
 	tcase_add_test(tc, test_replies_are_encoded_exactly);
 	tcase_add_test(tc, test_invalid_results_become_failures);
+	tcase_add_test(tc, test_results_deeper_than_the_limit_become_failures);
 	tcase_add_test(tc, test_failure_messages_are_escaped_and_utf8_cleaned);
 	tcase_add_test(tc,
 	    test_replies_wait_for_a_batch_then_are_flushed_before_blocking);

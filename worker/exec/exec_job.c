@@ -14,7 +14,7 @@
 
 #include "common/buf.h"
 #include "common/xmalloc.h"
-#include "ipc/jsontext.h"
+#include "common/jsonscan.h"
 #include "worker/exec/exec_job.h"
 
 /*
@@ -37,7 +37,7 @@ exec_job_text(const char *data, size_t len)
 			i++;
 			continue;
 		}
-		if ((n = jsontext_utf8_len(p + i, p + len)) != 0) {
+		if ((n = jsonscan_utf8_len(p + i, p + len)) != 0) {
 			i += n;
 			continue;
 		}
@@ -141,20 +141,12 @@ exec_job_check_data(json_t *data)
 char *
 exec_line_peek_id(const char *line, size_t len)
 {
-	static const char	 prefix[] = "{\"id\":\"";
-	size_t			 i, plen = sizeof prefix - 1;
+	const char	*id;
+	size_t		 n;
 
-	if (len < plen || memcmp(line, prefix, plen) != 0)
+	if ((n = jsonscan_peek_id(line, len, 256, &id)) == 0)
 		return NULL;
-	for (i = plen; i < len && i - plen < 256; i++) {
-		if (line[i] == '"')
-			break;
-		if (line[i] == '\\' || (unsigned char)line[i] < 0x20)
-			return NULL;
-	}
-	if (i == len || line[i] != '"' || i == plen)
-		return NULL;
-	return xstrndup(line + plen, i - plen);
+	return xstrndup(id, n);
 }
 
 /* Fill *out as an error line. */

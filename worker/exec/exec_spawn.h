@@ -1,7 +1,7 @@
 /*
- * Starting an exec job's process: the one fork recipe (signals blocked
- * around fork, a fresh process group, PR_SET_PDEATHSIG, fds 0-2 only,
- * exec failure reported through a close-on-exec pipe).
+ * Starting an exec job's process with the one fork recipe (common/spawn.h):
+ * a fresh process group, PR_SET_PDEATHSIG, fds 0-2 only, and why its
+ * command could not start (not found: 127, cannot run: 126).
  */
 #ifndef MPSUP_EXEC_SPAWN_H
 #define MPSUP_EXEC_SPAWN_H

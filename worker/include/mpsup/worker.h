@@ -46,6 +46,9 @@ extern "C" {
 /* Longest job line accepted by default; see mpsup_worker_set_max_line. */
 #define MPSUP_WORKER_MAX_LINE		(256UL * 1024 * 1024)
 
+/* Deepest nesting of arrays and objects in a result the supervisor takes. */
+#define MPSUP_WORKER_MAX_DEPTH		60
+
 struct mpsup_worker;
 
 /*
@@ -91,9 +94,11 @@ int	mpsup_worker_next(struct mpsup_worker *, struct mpsup_job *job);
 
 /*
  * Answer job id with result, len bytes of JSON text (NULL means null).
- * Line breaks in the text are turned into spaces; text that is not one
- * valid JSON value is answered as a failure instead and -1 returned with
- * errno EINVAL. Returns -1 if writing failed (also for every later call).
+ * Line breaks in the text are turned into spaces. Text that is not one
+ * valid JSON value, or that nests deeper than MPSUP_WORKER_MAX_DEPTH, is
+ * answered as a failure instead ("result nested deeper than 60 levels")
+ * and -1 returned with errno EINVAL. Returns -1 if writing failed (also
+ * for every later call).
  */
 int	mpsup_worker_reply(struct mpsup_worker *, const char *id,
 	    const char *result, size_t len);
