@@ -278,10 +278,15 @@ START_TEST(test_dynamic_pool_grows_for_a_backlog_and_retires_idle_workers)
 	for (i = 0; i < fake_worker_nsent(pool_worker(p, 3)); i++)
 		fake_worker_answer(pool_worker(p, 3),
 		    fake_worker_sent(pool_worker(p, 3), i), 1);
-	worker_stop(pool_worker(p, 3));
+	ck_assert_int_eq(worker_state(pool_worker(p, 3)), WORKER_READY);
+	fake_worker_idle(pool_worker(p, 3));
+	ck_assert_int_eq(worker_state(pool_worker(p, 3)), WORKER_STOPPING);
 	fake_worker_die(pool_worker(p, 3), 5.0);
 	ck_assert_int_eq(worker_state(pool_worker(p, 3)), WORKER_DEAD);
 	ck_assert_int_eq(pool_live_workers(p), 3);
+	/* A backlog brings it back. */
+	submit(p, 3);
+	ck_assert_int_eq(pool_live_workers(p), 4);
 }
 END_TEST
 

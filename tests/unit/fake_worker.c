@@ -236,6 +236,12 @@ fake_worker_die(struct worker *w, double uptime)
 	free(why);
 }
 
+void
+fake_worker_idle(struct worker *w)
+{
+	w->cbs->idle_cb(w, w->arg);
+}
+
 const char *
 fake_worker_why(const struct worker *w)
 {

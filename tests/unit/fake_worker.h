@@ -17,6 +17,8 @@ const char	*fake_worker_sent(const struct worker *, int i);
 int		 fake_worker_answer(struct worker *, const char *id, int ok);
 /* The process is gone after uptime seconds (reaped, pipes closed). */
 void		 fake_worker_die(struct worker *, double uptime);
+/* It has been idle for idle_timeout (an on-demand worker of a dynamic pool). */
+void		 fake_worker_idle(struct worker *);
 /* Why it was killed (worker_fail), or NULL. */
 const char	*fake_worker_why(const struct worker *);
 /* Cancel lines sent to w. */
