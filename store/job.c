@@ -158,6 +158,7 @@ job_new(struct job_owner *owner, const char *data, size_t len, double now)
 	}
 	job_id_next(job->id, now);
 	job->owner = owner;
+	job->exec = owner->exec != 0;
 	owner->njobs++;
 	job->state = JOB_QUEUED;
 	job->worker = -1;
@@ -518,7 +519,8 @@ job_record_append(const struct job *job, struct buf *b)
 		buf_append_uint(b, (unsigned)job->worker);
 	else
 		buf_append(b, "null", 4);
-	if (job->owner->exec) {
+	/* Its own kind: a reload may have changed its pool's since. */
+	if (job->exec) {
 		if (job->result != NULL) {
 			buf_append(b, ",", 1);
 			buf_append_str(b, job->result);

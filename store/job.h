@@ -57,6 +57,7 @@ struct job {
 	uint8_t			 delayed;	/* queued, waiting to retry */
 	uint8_t			 cancel_sent;
 	uint8_t			 truncated;	/* exec */
+	uint8_t			 exec;		/* an exec job's record */
 	uint32_t		 changed;	/* 1 + index in the changed set */
 	int16_t			 worker;	/* last worker index, or -1 */
 	uint16_t		 attempts;

@@ -381,6 +381,13 @@ pool_revive(struct pool *pool, struct pool_config *pc)
 }
 
 
+void
+pool_set_paused(struct pool *pool, int pause)
+{
+	pool->paused = pause;
+	log_info("pool %s: %s", pool->name, pause ? "paused" : "resumed");
+}
+
 /*
  * Resize a fixed-size pool: new slots start at once; surplus workers take
  * no more jobs and stop when the ones they have are done.

@@ -122,6 +122,8 @@ void		 pool_roll_next(struct pool *);
 void		 pool_remove(struct pool *);
 /* A reload brings a removed pool's name back: serve again, with pc. */
 void		 pool_revive(struct pool *, struct pool_config *pc);
+/* Hold its queued jobs back (pause) or let them go again. */
+void		 pool_set_paused(struct pool *, int);
 /* Resize a fixed-size pool; -1 with *err if that is not possible. */
 int		 pool_scale(struct pool *, int, const char **err);
 /* Dynamic pools: start on-demand workers for a backlog of jobs. */

@@ -502,8 +502,7 @@ exec_status(struct exec *x)
 static void
 exec_set_paused(struct exec *x, int pause)
 {
-	x->pool->paused = pause;
-	log_info("pool %s: %s", x->pool->name, pause ? "paused" : "resumed");
+	pool_set_paused(x->pool, pause);
 	if (!pause)
 		dispatch_run(x->pool);
 	buf_append_str(reply_body(x->reply), "{\"ok\":true}");

@@ -393,6 +393,29 @@ def test_sighup_reload_adds_removes_and_rolls_pools(tmp):
     assert sup.stop() == 0
 
 
+def test_kept_records_keep_their_kind_when_reload_changes_the_pool_type(tmp):
+    # py starts as a stream pool, sh as an exec pool; a reload swaps them.
+    base = stream_pool(tmp, workers=1) + "[pool:sh]\ntype = exec\nworkers = 1\n"
+    sup = Supervisor(tmp, base)
+    c = connect(tmp)
+    stream_id = request(c, {"op": "submit", "pool": "py", "data": 21, "wait": True,
+                            "timeout": 10})["id"]
+    exec_id = request(c, {"op": "submit", "pool": "sh", "args": ["true"], "wait": True,
+                          "timeout": 10})["id"]
+    swapped = (HEAD + "[pool:py]\ntype = exec\nworkers = 1\n" +
+               config("pool_python", name="sh", workers=1, extra=""))
+    write(sup.config, swapped)
+    sup.signal(signal.SIGHUP)
+    sup.wait_log("0 pools added, 0 removed, 2 changed")
+    # Each record is still the JSON of its own kind (before: the stream
+    # result was spliced in as exec fields, and the reply was not JSON).
+    job = request(c, {"op": "result", "id": stream_id})["job"]
+    assert job["result"] == 42 and "exit_code" not in job, job
+    job = request(c, {"op": "result", "id": exec_id})["job"]
+    assert job["exit_code"] == 0 and "result" not in job, job
+    assert sup.stop() == 0
+
+
 def pool_names(c):
     return [p["name"] for p in request(c, {"op": "status"})["status"]["pools"]]
 
