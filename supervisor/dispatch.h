@@ -1,7 +1,9 @@
 /*
- * The job engine: per-pool FIFO queues, dispatch to workers with room over
- * their own pipes, results matched by id, retries, timeouts, cancellation
- * and the retention of finished records.
+ * The job engine: jobs claimed from the queue (store/queue.h) are handed
+ * to workers with room over their own pipes; results are matched by id;
+ * attempts that end without one are retried or failed, overruns timed
+ * out, cancels sent. Where jobs wait and what is kept of them is the
+ * queue's; the engine calls it through that seam only.
  */
 #ifndef MPSUP_DISPATCH_H
 #define MPSUP_DISPATCH_H
@@ -49,15 +51,15 @@ extern const struct queue_events dispatch_queue_events;
 void	dispatch_init(const struct dispatch_env *);
 void	dispatch_shutdown(void);
 /*
- * Load the store's jobs at start-up (pools exist, nothing runs yet):
- * queued ones in order, interrupted ones count an attempt. -1 with *cause.
+ * Load what the queue kept at start-up (pools exist, nothing runs yet):
+ * queued jobs in order, interrupted ones count an attempt. -1 with *cause.
  */
 int	dispatch_recover(char **cause);
 /*
  * Accept a job into pool's queue: data is validated JSON text. Returns the
  * job, or NULL with *err set to an error code (queue_full, shutting_down).
  * A key already known returns its job (of the same pool: request.c
- * refuses a key of another pool's job). With a durable store the job is
+ * refuses a key of another pool's job). With a durable queue the job is
  * pending (dispatch_job_pending) until the next dispatch_commit().
  */
 struct job *dispatch_submit(struct pool *, const char *data, size_t len,
@@ -74,14 +76,14 @@ struct dispatch_ack *dispatch_ack_new(void (*cb)(void *, const char *),
 	    void *arg);
 void	dispatch_ack_cancel(struct dispatch_ack *);
 /*
- * Group commit into the store, once per loop iteration; `all` also
- * writes the state changes that would otherwise wait a little (at exit).
+ * The queue's group commit, once per loop iteration; `all` also writes
+ * the state changes that would otherwise wait a little (at exit).
  */
 void	dispatch_commit(int all);
 /* Commit now if submits have waited for it too long (a long iteration). */
 void	dispatch_commit_if_late(void);
 
-/* How the durable store fares (all 0 with the memory store). */
+/* How the durable queue fares (all 0 with the memory queue). */
 struct dispatch_store_stats {
 	int			durable;
 	int			failing;	/* the last commit failed */
