@@ -1,5 +1,5 @@
 /*
- * Unit tests for supervisor/jobspec.c: what a submit request's job
+ * Unit tests for ipc/jobspec.c: what a submit request's job
  * description becomes on a worker's pipe, for stream and exec pools, and
  * which descriptions are refused with which message.
  */

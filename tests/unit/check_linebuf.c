@@ -1,5 +1,5 @@
 /*
- * Unit tests for supervisor/linebuf.c, the line assembler between a
+ * Unit tests for common/linebuf.c, the line assembler between a
  * worker's pipe and the serialized log: whole lines, pieces of exactly
  * `max` bytes for longer lines, a trailing partial line at end of stream,
  * and bounded memory when reading from a real pipe.
