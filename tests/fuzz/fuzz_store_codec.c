@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for supervisor/store_codec.c, the decoder of the job
+ * libFuzzer harness for store/store_codec.c, the decoder of the job
  * records in a store segment: bytes read back from a database file, which
  * may be damaged or hostile. The input is walked as a segment body, one
  * record after another, until one is refused or the bytes run out. A
