@@ -208,7 +208,8 @@ child_creds(const struct spawn_child *c)
 {
 	const struct spawn_spec	*sp = c->sp;
 
-	if (setgroups(0, NULL) == -1 && errno != EPERM)
+	/* Never run with the supervisor's groups: a failure stops here. */
+	if (setgroups(0, NULL) == -1)
 		child_fail(c, SPAWN_STEP_SETUP, "setgroups", NULL);
 	if (sp->user != NULL && initgroups(sp->user, sp->gid) == -1)
 		child_fail(c, SPAWN_STEP_SETUP, "initgroups", sp->user);
@@ -238,13 +239,18 @@ child_main(struct spawn_child *c)
 	if ((sp->group == SPAWN_GROUP ? setpgid(0, 0) : setsid()) == -1)
 		child_fail(c, SPAWN_STEP_SETUP, sp->group == SPAWN_GROUP ?
 		    "setpgid" : "setsid", NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, "prctl", NULL);
-	if (getppid() != c->parent)	/* it died before prctl: nobody waits */
-		_exit(child_exit_code(c, SPAWN_STEP_SETUP, 0));
 	child_fds(c);
 	if (sp->set_creds)
 		child_creds(c);
+	/*
+	 * After the credentials: the kernel clears the parent-death signal
+	 * when a process changes its user or group. Then check the parent:
+	 * if it died before prctl, nobody would send the signal.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		child_fail(c, SPAWN_STEP_SETUP, "prctl", NULL);
+	if (getppid() != c->parent)
+		_exit(child_exit_code(c, SPAWN_STEP_SETUP, 0));
 	if (sp->cwd != NULL && chdir(sp->cwd) == -1)
 		child_fail(c, SPAWN_STEP_CWD, "chdir", sp->cwd);
 	sigemptyset(&none);

@@ -218,6 +218,38 @@ def test_kill9_of_supervisor_takes_workers_with_it(tmp):
     wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=2, what="workers to die")
 
 
+def test_kill9_of_supervisor_takes_workers_that_changed_user_with_it(tmp):
+    # The kernel clears PR_SET_PDEATHSIG when a process changes its
+    # credentials: it must be set after the drop to the pool's user.
+    import pwd
+    import grp
+    if os.geteuid() != 0:
+        raise Skip("needs root to change user")
+    nobody = pwd.getpwnam("nobody")
+    cfg = config("supervisor") + config(
+        "pool_shell", name="low", workers=2,
+        extra="user = nobody\ngroup = %s" % grp.getgrgid(nobody.pw_gid).gr_name,
+        command='echo up low; exec sleep 1000')
+    os.chmod(tmp, 0o755)
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("out: up low", count=2)
+    pids = worker_pids(sup, "low")
+    assert len(pids) == 2
+    for pid in pids:
+        assert os.stat("/proc/%d" % pid).st_uid == nobody.pw_uid
+    sup.signal(signal.SIGKILL)
+    sup.wait()
+    try:
+        wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=2,
+                 what="workers running as nobody to die with the supervisor")
+    finally:
+        for pid in pids:    # survivors of a failure: no strays
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def test_pidfile_written_and_removed(tmp):
     pidfile = os.path.join(tmp, "mpsup.pid")
     sup = Supervisor(tmp, SLEEPER, extra_args=["--pidfile", pidfile])
