@@ -129,6 +129,32 @@ output_ts(double now)
 	return out.ts;
 }
 
+/*
+ * Append text for a text record: control characters (but tab) become
+ * \xNN, so no worker can forge a record with a carriage return or play
+ * terminal tricks with escape sequences on whoever reads the log. Other
+ * bytes, backslashes and invalid UTF-8 included, go as they are.
+ */
+static void
+output_text_append(struct buf *b, const char *p, size_t len)
+{
+	static const char	hex[] = "0123456789abcdef";
+	const unsigned char	*s = (const unsigned char *)p;
+	size_t			 i, from = 0;
+	char			 esc[4] = { '\\', 'x', 0, 0 };
+
+	for (i = 0; i < len; i++) {
+		if ((s[i] >= 0x20 && s[i] != 0x7f) || s[i] == '\t')
+			continue;
+		buf_append(b, p + from, i - from);
+		esc[2] = hex[s[i] >> 4];
+		esc[3] = hex[s[i] & 0xf];
+		buf_append(b, esc, 4);
+		from = i + 1;
+	}
+	buf_append(b, p + from, len - from);
+}
+
 static void
 output_maybe_flush(void)
 {
@@ -149,7 +175,7 @@ output_line(const struct output_tag *tag, enum output_stream stream,
 		    tag->job ? " job=" : "", tag->job ? tag->job : "",
 		    (flags & LINE_CONT) ? " cont" : "",
 		    (flags & LINE_NOEOL) ? " noeol" : "");
-		buf_append(b, line, len);
+		output_text_append(b, line, len);
 		buf_append(b, "\n", 1);
 	} else {
 		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":\"", output_ts(now));
@@ -179,9 +205,11 @@ output_message(const char *level, const char *msg, double now)
 {
 	struct buf	*b = &out.buf;
 
-	if (out.format == LOG_FORMAT_TEXT)
-		buf_appendf(b, "%s mpsup: %s\n", output_ts(now), msg);
-	else {
+	if (out.format == LOG_FORMAT_TEXT) {
+		buf_appendf(b, "%s mpsup: ", output_ts(now));
+		output_text_append(b, msg, strlen(msg));
+		buf_append(b, "\n", 1);
+	} else {
 		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":null,\"level\":\"%s\","
 		    "\"msg\":\"", output_ts(now), level);
 		jsontext_escape_append(b, msg, strlen(msg));

@@ -138,14 +138,29 @@ START_TEST(test_text_marks_continued_and_unterminated_lines)
 }
 END_TEST
 
-/* Text records carry the line's bytes as they are. */
-START_TEST(test_text_line_bytes_are_written_unchanged)
+/*
+ * Text records carry the line's bytes as they are, but control characters
+ * (tab aside): a carriage return or an escape sequence is written as \xNN,
+ * so a worker cannot forge a record or drive the reader's terminal.
+ */
+START_TEST(test_text_line_bytes_are_written_with_controls_escaped)
 {
-	static const char	line[] = "a\"b\\c\td\r\x01\xff\xc3\xa9";
+	static const char	line[] =
+	    "a\"b\\c\td\r\x01\xff\xc3\xa9\x1b[2J\x7f";
 
 	open_log(LOG_FORMAT_TEXT);
 	output_line(&web0, OUTPUT_STREAM_OUT, line, sizeof line - 1, 0, T0);
-	log_is(TS0 " web.0[99] out: a\"b\\c\td\r\x01\xff\xc3\xa9\n");
+	log_is(TS0 " web.0[99] out: a\"b\\c\td\\x0d\\x01\xff\xc3\xa9"
+	    "\\x1b[2J\\x7f\n");
+}
+END_TEST
+
+/* A supervisor message quoting a worker's bytes is escaped the same way. */
+START_TEST(test_text_supervisor_message_escapes_controls)
+{
+	open_log(LOG_FORMAT_TEXT);
+	output_message("warn", "malformed result line: x\ry\x1b]0;t\x07", T0);
+	log_is(TS0 " mpsup: malformed result line: x\\x0dy\\x1b]0;t\\x07\n");
 }
 END_TEST
 
@@ -391,8 +406,9 @@ output_suite(void)
 	    test_text_worker_line_names_pool_index_pid_stream_and_job);
 	tcase_add_test(tc, test_text_line_without_a_job_has_no_job_field);
 	tcase_add_test(tc, test_text_marks_continued_and_unterminated_lines);
-	tcase_add_test(tc, test_text_line_bytes_are_written_unchanged);
+	tcase_add_test(tc, test_text_line_bytes_are_written_with_controls_escaped);
 	tcase_add_test(tc, test_text_supervisor_message);
+	tcase_add_test(tc, test_text_supervisor_message_escapes_controls);
 	tcase_add_test(tc, test_timestamp_is_iso8601_utc_with_milliseconds);
 	tcase_add_test(tc, test_json_worker_line);
 	tcase_add_test(tc, test_json_marks_continued_and_unterminated_lines);
