@@ -58,6 +58,7 @@ struct config {
 	size_t		  nlisten;
 	char		 *authkey_file;
 	char		 *admin_authkey_file;
+	int		  admin_authkey_line;	/* of that key; 0 = unset */
 	int		  legacy_md5;
 	char		 *status;	/* NULL = off */
 	char		 *status_token_file;

@@ -31,6 +31,8 @@ validate_supervisor(struct loader *ld)
 	if (cfg->auth_timeout <= 0)
 		config_error(ld, key_line[config_key_index(SECT_SUPERVISOR,
 		    "auth_timeout")], "auth_timeout: must be longer than 0");
+	cfg->admin_authkey_line = key_line[config_key_index(SECT_SUPERVISOR,
+	    "admin_authkey_file")];
 	if (cfg->listen == NULL &&
 	    key_line[config_key_index(SECT_SUPERVISOR, "listen")] == 0)
 		config_set_listen(ld, "unix:mpsup.sock, 127.0.0.1:7300", 0);

@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "common/xmalloc.h"
+#include "config/config.h"
 #include "ipc/authkey.h"
 
 #define AUTHKEY_TEXT_LEN	(AUTHKEY_RANDOM_LEN * 2 + 1)
@@ -297,4 +298,57 @@ authkey_free(unsigned char *key, size_t len)
 		return;
 	OPENSSL_cleanse(key, len);
 	free(key);
+}
+
+/* True if two keys are the same; equal lengths compare in constant time. */
+int
+authkey_equal(const unsigned char *a, size_t alen, const unsigned char *b,
+    size_t blen)
+{
+	return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+/*
+ * The error for an admin_authkey_file that holds authkey_file's key (the
+ * admin role would then mean nothing), at the line of admin_authkey_file.
+ */
+char *
+authkey_same_message(const struct config *cfg)
+{
+	char	*msg;
+
+	xasprintf(&msg, "%s:%d: admin_authkey_file: %s holds the same key as "
+	    "authkey_file %s (give the admin role a key of its own: mpsup "
+	    "keygen)", cfg->path, cfg->admin_authkey_line,
+	    cfg->admin_authkey_file, cfg->authkey_file);
+	return msg;
+}
+
+/*
+ * For `mpsup check`: -1 with *msg set if cfg's admin key file holds the
+ * same key as its authkey file. Files that cannot be read are not
+ * compared (the supervisor reports them when it starts).
+ */
+int
+authkey_check_distinct(const struct config *cfg, char **msg)
+{
+	unsigned char	*key = NULL, *admin = NULL;
+	size_t		 keylen = 0, adminlen = 0;
+	char		*cause;
+	int		 rv = 0;
+
+	if (cfg->admin_authkey_file == NULL)
+		return 0;
+	if (authkey_load(cfg->authkey_file, 0, &key, &keylen, &cause) == -1)
+		free(cause);
+	else if (authkey_load(cfg->admin_authkey_file, 0, &admin, &adminlen,
+	    &cause) == -1)
+		free(cause);
+	else if (authkey_equal(key, keylen, admin, adminlen)) {
+		*msg = authkey_same_message(cfg);
+		rv = -1;
+	}
+	authkey_free(key, keylen);
+	authkey_free(admin, adminlen);
+	return rv;
 }

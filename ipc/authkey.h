@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+struct config;
+
 #define AUTHKEY_MIN_LEN		16	/* shortest key accepted */
 #define AUTHKEY_FILE_MAX	4096	/* largest key file read */
 #define AUTHKEY_RANDOM_LEN	32	/* random bytes in a new key */
@@ -17,5 +19,9 @@ int	authkey_load(const char *, int, unsigned char **, size_t *, char **);
 int	authkey_generate(const char *, char **);
 int	authkey_write_fd(int, char **);
 void	authkey_free(unsigned char *, size_t);
+int	authkey_equal(const unsigned char *, size_t, const unsigned char *,
+	    size_t);
+char	*authkey_same_message(const struct config *);
+int	authkey_check_distinct(const struct config *, char **);
 
 #endif

@@ -596,6 +596,11 @@ listener_new(struct supervisor *sv, listener_handler_fn handler, char **cause)
 	    authkey_load(cfg->admin_authkey_file, 0, &l->admin_key,
 	    &l->admin_keylen, cause) == -1)
 		goto fail;
+	if (l->admin_key != NULL && authkey_equal(l->key, l->keylen,
+	    l->admin_key, l->admin_keylen)) {
+		*cause = authkey_same_message(cfg);
+		goto fail;
+	}
 	l->socks = xcalloc(cfg->nlisten, sizeof *l->socks);
 	for (i = 0; i < cfg->nlisten; i++) {
 		struct listen_sock *ls = &l->socks[i];

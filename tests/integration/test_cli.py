@@ -634,6 +634,35 @@ def test_connection_from_environment_and_default_config(tmp):
     assert sup.stop() == 0
 
 
+def test_admin_key_equal_to_the_submit_key_is_refused(tmp):
+    # The same key in both files would make the admin role mean nothing:
+    # check names both files at the key's line, start refuses with exit 2.
+    assert mpsup("keygen", os.path.join(tmp, "authkey"))[0] == 0
+    with open(os.path.join(tmp, "authkey"), "rb") as f:
+        key = f.read()
+    admin = os.path.join(tmp, "admin.key")
+    fd = os.open(admin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, key.strip() + b"  \n")   # trailing space: still the same key
+    os.close(fd)
+    text = HEAD + "admin_authkey_file = admin.key\n" + EXEC_POOL
+    path = write(os.path.join(tmp, "same.ini"), text)
+    line = text.splitlines().index("admin_authkey_file = admin.key") + 1
+    want = "%s:%d: admin_authkey_file: %s holds the same key as " \
+        "authkey_file %s" % (path, line, admin, os.path.join(tmp, "authkey"))
+    rc, out, err = mpsup("check", "-c", path)
+    assert rc == 1 and want in out and " ok " not in out, (rc, out, err)
+    p = subprocess.run([MPSUP, "-c", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode == 2 and want in err, (p.returncode, err)
+    assert not os.path.exists(os.path.join(tmp, "mpsup.sock"))
+    # A key of its own is fine.
+    os.unlink(admin)
+    assert mpsup("keygen", admin)[0] == 0
+    rc, out, err = mpsup("check", "-c", path)
+    assert rc == 0 and "ok" in out, (rc, out, err)
+
+
 def test_config_with_errors_exits_2(tmp):
     path = write(os.path.join(tmp, "bad.ini"), "[supervisor]\nbogus = 1\n")
     rc, out, err = mpsup("status", "-c", path)
