@@ -360,6 +360,7 @@ config_free(struct config *cfg)
 	free(cfg->admin_authkey_file);
 	free(cfg->status);
 	free(cfg->status_token_file);
+	free_strv(cfg->status_hosts, cfg->nstatus_hosts);
 	free(cfg->log);
 	free(cfg->store);
 	for (i = 0; i < cfg->npools; i++)

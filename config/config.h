@@ -62,6 +62,8 @@ struct config {
 	int		  legacy_md5;
 	char		 *status;	/* NULL = off */
 	char		 *status_token_file;
+	char		**status_hosts;	/* lowercase; NULL = the defaults */
+	size_t		  nstatus_hosts;
 	char		 *log;		/* NULL = stdout */
 	enum log_format	  log_format;
 	uint64_t	  log_max_line;

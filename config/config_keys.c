@@ -34,6 +34,8 @@ static void	set_command(struct loader *, const struct key_def *,
 		    const char *);
 static void	set_cwd(struct loader *, const struct key_def *, const char *);
 static void	set_env(struct loader *, const struct key_def *, const char *);
+static void	set_status_hosts(struct loader *, const struct key_def *,
+		    const char *);
 
 static const char *const log_format_choices[] = { "text", "json", NULL };
 static const char *const store_sync_choices[] = { "normal", "full", NULL };
@@ -76,6 +78,7 @@ static const struct key_def key_table[] = {
 	SUP("auth_failures", KT_LONG, auth_failures, 0, 1000000, NULL),
 	SUP("max_handshakes_per_address", KT_LONG, max_handshakes, 0, 1000000,
 	    NULL),
+	SUP_SET("status_hosts", status_hosts, set_status_hosts, 0),
 
 	POOL("type", KT_CHOICE, type, 0, 0, type_choices),
 	POOL_SET("command", command, set_command, KEY_CONTINUES),
@@ -281,6 +284,74 @@ set_status(struct loader *ld, const struct key_def *kd, const char *value)
 		return;
 	}
 	cfg->status = xstrdup(value);
+}
+
+/* One status_hosts item, lowercased in place: NULL if good, else why not. */
+static const char *
+check_status_host(char *h)
+{
+	size_t	n = strlen(h), i;
+
+	for (i = 0; i < n; i++)
+		h[i] = (char)tolower((unsigned char)h[i]);
+	if (h[0] == '[') {
+		if (n < 3 || h[n - 1] != ']' ||
+		    strspn(h + 1, "0123456789abcdef:.") != n - 2)
+			return "expected [V6ADDR]";
+		return NULL;
+	}
+	if (strchr(h, ':') != NULL)
+		return strchr(h, ':') == strrchr(h, ':') ? "give the host "
+		    "without its port" : "IPv6 addresses need brackets: [V6ADDR]";
+	if (strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != n)
+		return "a host name has only letters, digits, '-', '_' and '.'";
+	return NULL;
+}
+
+/*
+ * status_hosts: the comma-separated host names a request's Host: header
+ * may name when /status has no token (against DNS rebinding).
+ */
+static void
+set_status_hosts(struct loader *ld, const struct key_def *kd,
+    const char *value)
+{
+	struct config	*cfg = ld->cfg;
+	char		*copy, *item, *next, *end;
+	const char	*err;
+
+	if (*value == '\0') {
+		config_error(ld, ld->lineno, "status_hosts: give one or more "
+		    "host names");
+		return;
+	}
+	copy = xstrdup(value);
+	for (item = copy; item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		while (isspace((unsigned char)*item))
+			item++;
+		end = item + strlen(item);
+		while (end > item && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*item == '\0')
+			err = "empty host name";
+		else
+			err = check_status_host(item);
+		if (err != NULL) {
+			if (*item == '\0')
+				config_error(ld, ld->lineno, "status_hosts: %s",
+				    err);
+			else
+				config_error(ld, ld->lineno, "status_hosts: "
+				    "'%s': %s", item, err);
+			break;
+		}
+		cfg->status_hosts = xreallocarray(cfg->status_hosts,
+		    cfg->nstatus_hosts + 1, sizeof *cfg->status_hosts);
+		cfg->status_hosts[cfg->nstatus_hosts++] = xstrdup(item);
+	}
+	free(copy);
 }
 
 /* log: a file, or empty or "-" for stdout. */

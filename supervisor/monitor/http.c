@@ -65,6 +65,8 @@ struct http {
 	char			*start_error;
 	int			 has_token;
 	unsigned char		 token_md[SHA256_DIGEST_LENGTH];
+	char			**hosts;	/* Host: names answered, no token */
+	size_t			 nhosts;
 };
 
 /*
@@ -187,6 +189,45 @@ http_unauthorized(struct MHD_Connection *c)
 	return http_queue(c, MHD_HTTP_UNAUTHORIZED, r);
 }
 
+/*
+ * Without a token, may this request be answered? Its Host: header, port
+ * left out, must name one of h->hosts (status_hosts): a page whose name
+ * an attacker rebinds to this address sends its own name there. A
+ * request without Host: is not from a browser and is answered.
+ */
+static int
+http_host_allowed(struct http *h, struct MHD_Connection *c)
+{
+	const char	*v, *end;
+	size_t		 i, n;
+
+	if (h->has_token)
+		return 1;
+	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	if (v == NULL)
+		return 1;
+	if (v[0] == '[' && (end = strchr(v, ']')) != NULL)
+		end++;
+	else
+		end = v + strcspn(v, v[0] == '[' ? "" : ":");
+	n = (size_t)(end - v);
+	if (*end != '\0' && *end != ':')
+		return 0;
+	for (i = 0; i < h->nhosts; i++)
+		if (strlen(h->hosts[i]) == n &&
+		    strncasecmp(h->hosts[i], v, n) == 0)
+			return 1;
+	return 0;
+}
+
+static enum MHD_Result
+http_misdirected(struct MHD_Connection *c)
+{
+	return http_reply_text(c, MHD_HTTP_MISDIRECTED_REQUEST,
+	    "misdirected request: this Host is not in status_hosts\n");
+}
+
 /* GET /status[?pool=NAME] */
 static enum MHD_Result
 http_status(struct http *h, struct MHD_Connection *c)
@@ -248,15 +289,16 @@ struct http_route {
 	const char	*method;	/* GET also answers HEAD */
 	const char	*path;
 	int		 token;		/* needs status_token_file's token */
+	int		 host;		/* without one, a Host in status_hosts */
 	enum MHD_Result	(*handler)(struct http *, struct MHD_Connection *);
 };
 
 /* The route table; HTTP_ALLOW lists the methods it takes. */
 static const struct http_route	http_routes[] = {
-	{ MHD_HTTP_METHOD_GET, "/",		0, http_dashboard },
-	{ MHD_HTTP_METHOD_GET, "/healthz",	0, http_healthz },
-	{ MHD_HTTP_METHOD_GET, "/status",	1, http_status },
-	{ MHD_HTTP_METHOD_GET, "/metrics",	1, http_metrics },
+	{ MHD_HTTP_METHOD_GET, "/",		0, 1, http_dashboard },
+	{ MHD_HTTP_METHOD_GET, "/healthz",	0, 0, http_healthz },
+	{ MHD_HTTP_METHOD_GET, "/status",	1, 1, http_status },
+	{ MHD_HTTP_METHOD_GET, "/metrics",	1, 1, http_metrics },
 };
 #define HTTP_ALLOW	"GET, HEAD"
 
@@ -373,6 +415,8 @@ http_request_cb(void *arg, struct MHD_Connection *c, const char *url,
 	*state = &answered;
 	if (rt == NULL)
 		return http_reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (rt->host && !http_host_allowed(h, c))
+		return http_misdirected(c);
 	if (rt->token && !http_authorized(h, c))
 		return http_unauthorized(c);
 	return rt->handler(h, c);
@@ -419,6 +463,45 @@ http_load_token(struct http *h, const char *path, char **cause)
 	return 0;
 }
 
+/*
+ * The Host: names answered without a token: status_hosts, or else the
+ * status address's own host, localhost and the loopback addresses.
+ */
+static void
+http_set_hosts(struct http *h, const struct config *cfg)
+{
+	static const char *const defaults[] = { "localhost", "127.0.0.1",
+	    "[::1]" };
+	const char	*s = cfg->status, *end;
+	size_t		 i;
+
+	if (cfg->status_hosts != NULL) {
+		h->hosts = xreallocarray(NULL, cfg->nstatus_hosts,
+		    sizeof *h->hosts);
+		for (i = 0; i < cfg->nstatus_hosts; i++)
+			h->hosts[h->nhosts++] = xstrdup(cfg->status_hosts[i]);
+		return;
+	}
+	h->hosts = xreallocarray(NULL, 4, sizeof *h->hosts);
+	for (i = 0; i < 3; i++)
+		h->hosts[h->nhosts++] = xstrdup(defaults[i]);
+	if (s[0] == '[')
+		end = strchr(s, ']') + 1;	/* checked by the config */
+	else
+		end = strrchr(s, ':');
+	h->hosts[h->nhosts++] = xstrndup(s, (size_t)(end - s));
+}
+
+static void
+http_free_hosts(struct http *h)
+{
+	size_t	i;
+
+	for (i = 0; i < h->nhosts; i++)
+		free(h->hosts[i]);
+	free(h->hosts);
+}
+
 struct http *
 http_new(struct supervisor *sv, char **cause)
 {
@@ -440,6 +523,7 @@ http_new(struct supervisor *sv, char **cause)
 		free(h);
 		return NULL;
 	}
+	http_set_hosts(h, cfg);
 
 	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (a.family == AF_INET6) {
@@ -490,6 +574,7 @@ fail:
 		MHD_stop_daemon(h->mhd);
 	free(h->start_error);
 	OPENSSL_cleanse(h->token_md, sizeof h->token_md);
+	http_free_hosts(h);
 	free(h);
 	addr_free(&a);
 	return NULL;
@@ -504,6 +589,7 @@ http_free(struct http *h)
 	ev_timer_stop(h->sv->loop, &h->timer);
 	MHD_stop_daemon(h->mhd);
 	OPENSSL_cleanse(h->token_md, sizeof h->token_md);
+	http_free_hosts(h);
 	free(h);
 }
 

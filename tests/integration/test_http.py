@@ -438,6 +438,58 @@ def test_token_is_required_for_status_and_metrics_only(tmp):
     assert "mpsup: status: " in err and "readable by group or others" in err, err
 
 
+def test_without_a_token_only_known_hosts_are_answered(tmp):
+    # A page on evil.example that rebinds its name to 127.0.0.1 sends
+    # "Host: evil.example:PORT": without a token that is the only tell.
+    sup, port = start(tmp)
+    for p in ("/status", "/metrics", "/"):
+        for host in ("evil.example:%d" % port, "evil.example",
+                     "127.0.0.1.evil.example:%d" % port, "[::2]:%d" % port,
+                     "localhost.:%d" % port):
+            code, hdrs, body = get(port, p, {"Host": host})
+            assert code == 421, (p, host, code)
+            assert hdrs["content-type"].startswith("text/plain"), hdrs
+            assert b"status_hosts" in body and b"pools" not in body, body
+        for host in ("localhost:%d" % port, "127.0.0.1:%d" % port,
+                     "LocalHost", "[::1]:%d" % port, "127.0.0.1"):
+            code, hdrs, body = get(port, p, {"Host": host})
+            assert code == 200, (p, host, code)
+    # /healthz says only "ok": it stays open to any Host.
+    code, hdrs, body = get(port, "/healthz", {"Host": "evil.example"})
+    assert code == 200 and body == b"ok\n", (code, body)
+    # HTTP/1.0 without Host: no browser sends that, so it is answered.
+    resp = raw(port, b"GET /status HTTP/1.0\r\n\r\n")
+    assert status_code(resp) == 200, resp[:200]
+    resp = raw(port, b"GET /status HTTP/1.0\r\nHost: evil.example\r\n\r\n")
+    assert status_code(resp) == 421, resp[:200]
+    assert sup.stop() == 0
+
+
+def test_status_hosts_replaces_the_default_list(tmp):
+    sup, port = start(tmp, extra="status_hosts = mon.example, [fe80::1]")
+    for host, want in (("mon.example:%d" % port, 200), ("MON.example", 200),
+                       ("[fe80::1]:%d" % port, 200), ("localhost", 421),
+                       ("127.0.0.1:%d" % port, 421), ("evil.example", 421)):
+        code = get(port, "/status", {"Host": host})[0]
+        assert code == want, (host, code, want)
+    assert sup.stop() == 0
+
+
+def test_with_a_token_the_host_is_not_checked(tmp):
+    token = "0123456789abcdef0123456789abcdef"
+    path = write(os.path.join(tmp, "token"), token + "\n")
+    os.chmod(path, 0o600)
+    sup, port = start(tmp, extra="status_token_file = token")
+    auth = {"Authorization": "Bearer " + token}
+    code = get(port, "/status", dict(auth, Host="evil.example:%d" % port))[0]
+    assert code == 200, code
+    code = get(port, "/status", {"Host": "evil.example"})[0]
+    assert code == 401, code
+    code, hdrs, body = get(port, "/", {"Host": "proxy.example"})
+    assert code == 200 and b"<html" in body, code
+    assert sup.stop() == 0
+
+
 def test_responses_carry_types_and_no_store(tmp):
     sup, port = start(tmp)
     code, hdrs, body = get(port, "/")
@@ -616,6 +668,8 @@ def test_ipv6_address_is_bound_as_written(tmp):
         return
     sup, port = start(tmp, host="::1")
     assert get(port, "/healthz", host="::1")[0] == 200
+    # The default status_hosts has the status address's own host.
+    assert get(port, "/status", host="::1")[0] == 200
     try:
         get(port, "/healthz")
         raise AssertionError("IPv4 answered on an [::1] endpoint")

@@ -1245,6 +1245,43 @@ START_TEST(test_bad_status_address_is_refused)
 }
 END_TEST
 
+START_TEST(test_status_hosts_are_split_and_lowercased)
+{
+	load_supervisor_key("status_hosts = Example.ORG, [::1] ,mon-1.lan");
+	expect_ok();
+	ck_assert_uint_eq(cfg->nstatus_hosts, 3);
+	ck_assert_str_eq(cfg->status_hosts[0], "example.org");
+	ck_assert_str_eq(cfg->status_hosts[1], "[::1]");
+	ck_assert_str_eq(cfg->status_hosts[2], "mon-1.lan");
+	load_supervisor_key("status = 127.0.0.1:1");
+	expect_ok();
+	ck_assert_ptr_null(cfg->status_hosts);
+	ck_assert_uint_eq(cfg->nstatus_hosts, 0);
+}
+END_TEST
+
+START_TEST(test_bad_status_hosts_are_refused)
+{
+	load_supervisor_key("status_hosts =");
+	expect_only_error(2, "status_hosts: give one or more host names");
+	load_supervisor_key("status_hosts = localhost:7301");
+	expect_only_error(2, "status_hosts: 'localhost:7301': give the host "
+	    "without its port");
+	load_supervisor_key("status_hosts = a,,b");
+	expect_only_error(2, "status_hosts: empty host name");
+	load_supervisor_key("status_hosts = ::1");
+	expect_only_error(2, "status_hosts: '::1': IPv6 addresses need "
+	    "brackets");
+	load_supervisor_key("status_hosts = [::1");
+	expect_only_error(2, "status_hosts: '[::1': expected [V6ADDR]");
+	load_supervisor_key("status_hosts = [zz]");
+	expect_only_error(2, "status_hosts: '[zz]': expected [V6ADDR]");
+	load_supervisor_key("status_hosts = ex ample");
+	expect_only_error(2, "status_hosts: 'ex ample': a host name has only "
+	    "letters, digits, '-', '_' and '.'");
+}
+END_TEST
+
 START_TEST(test_bad_store_is_refused)
 {
 	load_supervisor_key("store = redis://x");
@@ -1703,6 +1740,8 @@ config_suite(void)
 	tcase_add_test(tc, test_empty_listen_means_no_listener);
 	tcase_add_test(tc, test_empty_status_turns_monitoring_off);
 	tcase_add_test(tc, test_bad_status_address_is_refused);
+	tcase_add_test(tc, test_status_hosts_are_split_and_lowercased);
+	tcase_add_test(tc, test_bad_status_hosts_are_refused);
 	tcase_add_test(tc, test_bad_store_is_refused);
 
 	ADD_TCASE("pools");
