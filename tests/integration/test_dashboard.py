@@ -2,10 +2,13 @@
 from a running supervisor and must render the pools and their live workers
 from /status."""
 import html.parser
+import json
 import os
+import select
 import struct
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -37,6 +40,81 @@ def chromium(tmp, url, *extra):
             kill_group(p)
     assert p.returncode == 0, "chromium exited with %s" % p.returncode
     return out.decode("utf-8", "replace")
+
+
+class DevTools:
+    """Headless Chromium on url, driven over --remote-debugging-pipe (the
+    DevTools protocol: JSON messages ended by NUL on fds 3 and 4), to read
+    what --dump-dom cannot show, such as the page's own address."""
+
+    def __init__(self, tmp, url):
+        n = len([d for d in os.listdir(tmp) if d.startswith("chromium-")])
+        profile = os.path.join(tmp, "chromium-%d" % n)
+        cmd_r, self.cmd_w = os.pipe()
+        self.ev_r, ev_w = os.pipe()
+
+        def fds():
+            a, b = os.dup(cmd_r), os.dup(ev_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+        argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--user-data-dir=" + profile,
+                "--remote-debugging-pipe", url]
+        with open(os.path.join(tmp, "chromium-%d.err" % n), "wb") as err:
+            # Python's own descriptors are not inherited; 3 and 4 are.
+            self.proc = spawn(argv, stdout=subprocess.DEVNULL, stderr=err,
+                              stdin=subprocess.DEVNULL, close_fds=False,
+                              preexec_fn=fds)
+        os.close(cmd_r)
+        os.close(ev_w)
+        self.buf = b""
+        self.last_id = 0
+        self.session = None
+
+    def call(self, method, params=None, timeout=10.0):
+        self.last_id += 1
+        msg = {"id": self.last_id, "method": method, "params": params or {}}
+        if self.session is not None and not method.startswith(("Target.", "Browser.")):
+            msg["sessionId"] = self.session
+        os.write(self.cmd_w, json.dumps(msg).encode() + b"\0")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            while b"\0" in self.buf:
+                raw, self.buf = self.buf.split(b"\0", 1)
+                m = json.loads(raw)
+                if m.get("id") == self.last_id:
+                    assert "error" not in m, m
+                    return m["result"]
+            if select.select([self.ev_r], [], [], 0.5)[0]:
+                data = os.read(self.ev_r, 65536)
+                assert data, "chromium closed the DevTools pipe"
+                self.buf += data
+        raise AssertionError("no answer to %s" % method)
+
+    def evaluate(self, expression):
+        """The value of expression in the page (attaching on first use)."""
+        if self.session is None:
+            pages = wait_for(lambda: [t for t in self.call("Target.getTargets")["targetInfos"]
+                                      if t["type"] == "page"], what="the page target")
+            self.session = self.call("Target.attachToTarget", {
+                "targetId": pages[0]["targetId"], "flatten": True})["sessionId"]
+        r = self.call("Runtime.evaluate", {"expression": expression,
+                                           "returnByValue": True})
+        return r["result"].get("value")
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+            self.proc.wait(timeout=10)
+        except (AssertionError, OSError, subprocess.TimeoutExpired):
+            pass
+        finally:
+            kill_group(self.proc)
+            self.proc.wait()
+            os.close(self.cmd_w)
+            os.close(self.ev_r)
 
 
 class Dom(html.parser.HTMLParser):
@@ -128,6 +206,22 @@ def test_dashboard_takes_the_token_from_the_fragment_or_asks(tmp):
     assert sorted(dom.pools) == ["alpha", "beta-pool"], dom.pools
     assert all(r["pid"] for rows in dom.pools.values() for r in rows)
     assert "auth" in dom.hidden
+    # The token leaves the address bar (and so history and bookmarks) once
+    # read, while the page goes on using it.
+    dt = DevTools(tmp, "http://127.0.0.1:%d/#token=%s" % (port, TOKEN))
+    try:
+        wait_for(lambda: dt.evaluate(
+            "document.querySelectorAll('tr.worker').length") == 3,
+            what="workers shown with the token", timeout=30)
+        href = dt.evaluate("location.href")
+        assert href == "http://127.0.0.1:%d/" % port, href
+        seen = dt.evaluate("document.querySelectorAll('tr.worker').length")
+        time.sleep(1.5)     # a later poll still has the token
+        assert dt.evaluate("document.getElementById('live').textContent") != \
+            "token needed", "token lost after the first poll"
+        assert dt.evaluate("document.querySelectorAll('tr.worker').length") == seen
+    finally:
+        dt.close()
     # Without it the page shows no data and asks for the token.
     dom = Dom(chromium(tmp, "http://127.0.0.1:%d/" % port, "--dump-dom"))
     assert dom.pools == {}, dom.pools
