@@ -50,6 +50,12 @@
 #define PICKLE_MAX_MEMO		(1U << 24)
 /* Output cap used when the caller passes 0. */
 #define PICKLE_DEFAULT_MAX_OUT	((size_t)64 << 20)
+/*
+ * What decoding may hold at most: this many times the pickle's size, plus
+ * PICKLE_MEM_SLACK bytes (a request's cost, bounded by its frame size).
+ */
+#define PICKLE_MEM_FACTOR	8
+#define PICKLE_MEM_SLACK	((size_t)32 << 20)
 
 /*
  * Decode the pickle p[0..len) (PROTO 2..5 first, STOP last, nothing after
@@ -59,8 +65,13 @@
  * into a huge text, and with the input's length it bounds the memory
  * used (about 32 bytes per value, plus the text). Callers should pass
  * their message size limit.
- * Returns 0, or -1 with out unchanged and a message in err that names the
- * refused opcode, the limit that was hit or the malformation, and where.
+ * Decoding holds at most PICKLE_MEM_FACTOR times len plus PICKLE_MEM_SLACK
+ * bytes (stack, memo, containers, text): a pickle of many tiny containers
+ * that would need more is refused.
+ * Returns 0; -2 with a message in err if the pickle is too large to
+ * decode within that bound; or -1 with out unchanged and a message in err
+ * that names the refused opcode, the limit that was hit or the
+ * malformation, and where.
  */
 int	pickle_to_json(const void *p, size_t len, size_t max_out,
 	    struct buf *out, char *err, size_t errlen);

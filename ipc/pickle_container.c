@@ -181,6 +181,7 @@ dec_add(struct dec *d, const struct pval *tv, const struct pval *items,
 		c->cap = c->n + n > 2 * c->cap ? c->n + n : 2 * c->cap;
 		c->items = xreallocarray(c->items, c->cap, sizeof *c->items);
 	}
+	d->items_held += n;
 	if (n > 0)
 		memcpy(c->items + c->n, items, n * sizeof *items);
 	c->n += n;

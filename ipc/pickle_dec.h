@@ -46,6 +46,9 @@ struct dec {
 	size_t			 op_off;	/* of the opcode being run */
 	unsigned char		 op;
 	size_t			 max_out;
+	size_t			 max_mem;	/* what decoding may hold */
+	size_t			 items_held;	/* members of every container */
+	int			 too_large;	/* max_mem was hit */
 	size_t			 total;		/* JSON bytes of the stack */
 	size_t			 pushes;
 	struct buf		 arena;		/* scalars' JSON text */

@@ -482,6 +482,33 @@ dec_emit(const struct dec *d, const struct pval *v, char **o)
 	*(*o)++ = v->type == PT_DICT ? '}' : ']';
 }
 
+/* What the allocator adds to each container's own block of members. */
+#define PICKLE_MALLOC_OVERHEAD	32
+
+/*
+ * What the decoder holds now: the values on the stack, in the memo and in
+ * containers, the containers, the scalars' text (what is in use: growth
+ * by doubling reserves more, which is not touched until used). Past
+ * max_mem the pickle is refused (too large), so a small pickle of many
+ * tiny containers cannot cost many times its size.
+ */
+static int
+dec_mem_check(struct dec *d)
+{
+	size_t	held;
+
+	held = (d->sn + d->mn + d->items_held) * sizeof (struct pval) +
+	    d->cn * (sizeof (struct pcont) + PICKLE_MALLOC_OVERHEAD) +
+	    d->arena.len;
+	if (held <= d->max_mem)
+		return 0;
+	d->too_large = 1;
+	return dec_fail(d, "too large to decode: it would take more than %zu "
+	    "bytes (%d times its size plus %zu MiB; at %s, offset %zu): send "
+	    "it as JSON or in smaller parts", d->max_mem, PICKLE_MEM_FACTOR,
+	    PICKLE_MEM_SLACK >> 20, dec_op_name(d->op), d->op_off);
+}
+
 int
 pickle_to_json(const void *p, size_t len, size_t max_out, struct buf *out,
     char *err, size_t errlen)
@@ -497,6 +524,7 @@ pickle_to_json(const void *p, size_t len, size_t max_out, struct buf *out,
 	d.max_out = max_out == 0 ? PICKLE_DEFAULT_MAX_OUT : max_out;
 	if (d.max_out > UINT32_MAX)
 		d.max_out = UINT32_MAX;
+	d.max_mem = len * PICKLE_MEM_FACTOR + PICKLE_MEM_SLACK;
 	d.err = err;
 	d.errlen = errlen;
 	rc = 0;
@@ -507,7 +535,8 @@ pickle_to_json(const void *p, size_t len, size_t max_out, struct buf *out,
 			    "bytes", len);
 			break;
 		}
-		rc = dec_step(&d);
+		if ((rc = dec_step(&d)) >= 0 && dec_mem_check(&d) == -1)
+			rc = -1;
 	}
 	if (rc == 1) {
 		size = val_size(&d, &d.stack[0]);
@@ -523,5 +552,5 @@ pickle_to_json(const void *p, size_t len, size_t max_out, struct buf *out,
 	free(d.stack);
 	free(d.memo);
 	buf_free(&d.arena);
-	return rc;
+	return rc == -1 && d.too_large ? -2 : rc;
 }

@@ -322,10 +322,16 @@ request_decode(const void *msg, size_t len, size_t max_message,
 		return decode_text(req, msg, len);
 	/* send(dict): plain data only, decoded to JSON text. */
 	req->pickled = 1;
-	if (pickle_to_json(msg, len, max_message, &req->text, err,
-	    sizeof err) == -1)
+	switch (pickle_to_json(msg, len, max_message, &req->text, err,
+	    sizeof err)) {
+	case 0:
+		break;
+	case -2:	/* more memory than a request of its size may cost */
+		return decode_error(req, REQUEST_TOO_LARGE, "pickle %s", err);
+	default:
 		return decode_error(req, REQUEST_BAD_REQUEST,
 		    "pickle refused: %s", err);
+	}
 	return decode_text(req, buf_head(&req->text), buf_used(&req->text));
 }
 

@@ -74,7 +74,7 @@ batch(int encode, size_t max_out)
 			}
 		}
 		if (convert(encode, max_out, in.data ? in.data : "", in.len,
-		    &out, err, sizeof err) == -1) {
+		    &out, err, sizeof err) < 0) {
 			printf("ERR %s\n", err);
 			continue;
 		}
@@ -126,7 +126,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (convert(encode, max_out, in.data ? in.data : "", in.len, &out, err,
-	    sizeof err) == -1) {
+	    sizeof err) < 0) {
 		fprintf(stderr, "pickle_tool: %s\n", err);
 		return 1;
 	}

@@ -655,6 +655,39 @@ def test_pipelined_waits_are_bounded(tmp):
     assert sup.stop() == 0
 
 
+def test_pickle_of_tiny_containers_is_refused_within_a_bounded_memory(tmp):
+    """Proves: a request may cost at most about 8 times its frame plus
+    32 MiB while it is decoded. A 5 MB pickle of a million 1-tuples (which
+    took ~30 times its size to decode) is answered too_large on the same
+    connection, which goes on serving; the supervisor's peak RSS grows by
+    less than 8 x 5 MB + 32 MiB + 16 MiB of slack; a pickle of the same
+    size made of small ints (cheap to hold) is accepted."""
+    import pickle
+    sup, port, key = start(tmp, "max_message = 64M")
+    c = connect(tmp)
+    try:
+        base = rss_kib(sup.pid, "VmHWM")
+        blob = pickle.dumps({"op": "submit", "pool": "py",
+                             "data": [(i % 200,) for i in range(1250000)]},
+                            protocol=4)
+        assert len(blob) > 5000000, len(blob)
+        c.send_bytes(blob)
+        r = c.recv()
+        assert r["ok"] is False and r["error"] == "too_large", r
+        assert "too large to decode" in r["message"], r
+        grown = rss_kib(sup.pid, "VmHWM") - base
+        bound = (8 * len(blob) >> 10) + 48 * 1024
+        print("# 5 MB of 1-tuples: peak RSS +%d KiB (bound %d KiB)" % (grown, bound))
+        assert grown < bound, (grown, bound)
+        # The connection is kept, and serves.
+        good_round_trip(c, 3)
+        c.send({"op": "submit", "pool": "py", "data": [i % 200 for i in range(2500000)]})
+        assert c.recv()["ok"] is True
+    finally:
+        c.close()
+    assert sup.stop() == 0
+
+
 def test_running_out_of_descriptors_does_not_spin(tmp):
     """Proves: when accept() fails with EMFILE (the supervisor's fd limit is
     below max_connections: here its soft RLIMIT_NOFILE is lowered to just

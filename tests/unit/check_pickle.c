@@ -637,6 +637,58 @@ START_TEST(test_memo_bomb_refused_by_output_cap)
 }
 END_TEST
 
+/*
+ * A list of n members, each what one[0..len) pushes (a small int, or a
+ * 1-tuple of one), appended 1000 at a time as Python writes it.
+ */
+static void
+pickle_list_of(struct buf *b, const char *one, size_t len, size_t n)
+{
+	size_t	i;
+
+	buf_append(b, "\x80\x04]", 3);
+	for (i = 0; i < n; i++) {
+		if (i % 1000 == 0)
+			buf_append(b, "(", 1);
+		buf_append(b, one, len);
+		if (i % 1000 == 999 || i == n - 1)
+			buf_append(b, "e", 1);
+	}
+	buf_append(b, ".", 1);
+}
+
+/*
+ * What decoding holds is bounded by 8 times the pickle plus 32 MiB: a
+ * pickle of a million tiny tuples (3 bytes each, about 120 bytes each to
+ * hold) is refused as too large (-2), while a list of a million small
+ * ints (2 bytes, about 20 to hold) decodes.
+ */
+START_TEST(test_memory_is_bounded_by_the_pickle_size)
+{
+	struct buf	in = BUF_INIT, out = BUF_INIT;
+	char		err[256];
+
+	pickle_list_of(&in, "K\x07\x85", 3, 1000000);
+	ck_assert_int_eq(pickle_to_json(in.data, in.len, 0, &out, err,
+	    sizeof err), -2);
+	ck_assert_msg(strstr(err, "too large to decode") != NULL, "%s", err);
+	ck_assert_uint_eq(out.len, 0);
+	buf_reset(&in);
+	pickle_list_of(&in, "K\x07", 2, 1000000);
+	ck_assert_int_eq(pickle_to_json(in.data, in.len, 0, &out, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(out.len, 2 * 1000000 + 1);
+	/* Small pickles of any shape fit the constant part. */
+	buf_reset(&in);
+	buf_reset(&out);
+	pickle_list_of(&in, "K\x07\x85", 3, 100000);
+	ck_assert_int_eq(pickle_to_json(in.data, in.len, 0, &out, err,
+	    sizeof err), 0);
+	buf_free(&in);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_memo_rules)
 {
 	/* GET of an undefined index, PUT skipping ahead, MEMOIZE spam. */
@@ -1063,6 +1115,7 @@ pickle_suite(void)
 	tcase_add_test(tc, test_depth_limit);
 	tcase_add_test(tc, test_memo_bomb_refused_by_output_cap);
 	tcase_add_test(tc, test_memo_rules);
+	tcase_add_test(tc, test_memory_is_bounded_by_the_pickle_size);
 	tcase_add_test(tc, test_self_reference_refused);
 	suite_add_tcase(s, tc);
 
