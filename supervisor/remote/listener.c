@@ -60,7 +60,9 @@ struct conn {
 	ev_timer		 deadline;
 	struct buf		 in;
 	struct buf		 out;
-	struct auth_server	*auth;
+	struct auth_server	*auth;	/* NULL once authenticated */
+	ev_timer		 hold;	/* handshake delayed (auth_failures) */
+	int			 local;	/* on a Unix socket */
 	int			 role;
 	int			 closing;	/* close once out is sent */
 	int			 drop;		/* close at the next flush */
@@ -94,6 +96,8 @@ struct listener {
 	TAILQ_HEAD(, conn)	 conns;
 	TAILQ_HEAD(, conn)	 dirty;
 	int			 nconns;
+	int			 nlocal;	/* of them on Unix sockets */
+	double			 full_logged_at;
 	int			 accepting;
 	struct throttle		*throttle;	/* per source address */
 	ev_timer		 fd_backoff;	/* accept paused: out of fds */
@@ -233,6 +237,7 @@ conn_close(struct conn *c)
 	ev_io_stop(loop, &c->rio);
 	ev_io_stop(loop, &c->wio);
 	ev_timer_stop(loop, &c->deadline);
+	ev_timer_stop(loop, &c->hold);
 	close(c->fd);
 	c->fd = -1;
 	while ((r = TAILQ_FIRST(&c->replies)) != NULL) {
@@ -246,6 +251,8 @@ conn_close(struct conn *c)
 		TAILQ_REMOVE(&l->dirty, c, dirty_entry);
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
+	if (c->local)
+		l->nlocal--;
 	auth_server_free(c->auth);
 	buf_free(&c->in);
 	buf_free(&c->out);
@@ -338,31 +345,98 @@ conn_auth_failed(struct conn *c)
 }
 
 /*
- * True if the address already has max_handshakes_per_address connections
- * that have not authenticated: one address cannot take every slot by
- * opening handshakes and leaving them to auth_timeout. Logged once a
- * minute per address.
+ * The oldest connection still in its handshake: from addr (or, with addr
+ * NULL, on a socket of the same kind: local or TCP), or NULL.
  */
-static int
-handshakes_capped(struct listener *l, const unsigned char *addr,
+static struct conn *
+listener_oldest_pending(struct listener *l, const unsigned char *addr,
+    int local)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &l->conns, entry) {
+		if (c->auth == NULL || c->fd == -1)
+			continue;
+		if (addr != NULL ? c->has_addr && memcmp(c->addr, addr, 16) == 0 :
+		    c->local == local)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * An address already has max_handshakes_per_address connections that have
+ * not authenticated: the oldest of them makes room for the new one, so one
+ * address cannot take every slot with handshakes left to auth_timeout,
+ * and its next good client (whose handshake takes milliseconds) is still
+ * served. Logged once a minute per address.
+ */
+static void
+listener_cap_handshakes(struct listener *l, const unsigned char *addr,
     const char *display)
 {
 	struct conn	*c;
 	long		 max = l->sv->cfg->max_handshakes, n = 0;
 
 	if (max == 0)
-		return 0;
+		return;
 	TAILQ_FOREACH(c, &l->conns, entry)
 		if (c->auth != NULL && c->has_addr &&
 		    memcmp(c->addr, addr, 16) == 0 && ++n >= max)
 			break;
-	if (n < max)
-		return 0;
+	if (n < max || (c = listener_oldest_pending(l, addr, 0)) == NULL)
+		return;
 	if (throttle_first_cap(l->throttle, addr, ev_now(l->sv->loop)))
 		log_warnx("%s: %ld handshakes in progress "
-		    "(max_handshakes_per_address); refusing its new "
-		    "connections until they end", display, n);
-	return 1;
+		    "(max_handshakes_per_address); closing its oldest for each "
+		    "new connection", display, n);
+	conn_close(c);
+}
+
+/*
+ * Room for a new connection on a socket of this kind (Unix and TCP have
+ * max_connections each, so no TCP flood refuses a local client): when
+ * full, the oldest connection of that kind still in its handshake makes
+ * room; if every one has authenticated, the new one is refused. 0 if
+ * there is room now.
+ */
+static int
+listener_room(struct listener *l, int local, const char *where)
+{
+	long		 max = l->sv->cfg->max_connections;
+	int		 n = local ? l->nlocal : l->nconns - l->nlocal;
+	struct conn	*c;
+	double		 now = ev_now(l->sv->loop);
+
+	if (n < max)
+		return 0;
+	c = listener_oldest_pending(l, NULL, local);
+	if (now - l->full_logged_at >= 10.0) {
+		log_warnx("%s: max_connections (%ld) reached; %s", where, max,
+		    c != NULL ? "closing the oldest connection still in its "
+		    "handshake" : "refusing a connection");
+		l->full_logged_at = now;
+	}
+	if (c == NULL)
+		return -1;
+	conn_close(c);
+	return 0;
+}
+
+/* Start the handshake: send the challenge, read the answer. */
+static void
+conn_auth_start(struct conn *c)
+{
+	auth_server_start(c->auth, &c->out);
+	conn_mark_dirty(c);
+	ev_io_start(c->l->sv->loop, &c->rio);
+}
+
+/* A delayed handshake's time has come. */
+static void
+conn_hold_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	conn_auth_start(t->data);
 }
 
 /* One handshake message. Returns -1 if the connection was closed. */
@@ -506,17 +580,67 @@ listener_fd_backoff_cb(struct ev_loop *loop, ev_timer *t, int revents)
 			ev_io_start(loop, &l->socks[i].io);
 }
 
+/* A connection accepted on ls: make room for it, then its handshake. */
+static void
+listener_admit(struct listener *l, struct listen_sock *ls, int fd,
+    const struct sockaddr_storage *ss)
+{
+	struct ev_loop	*loop = l->sv->loop;
+	struct conn	*c;
+	unsigned char	 addr[16];
+	char		 src[INET6_ADDRSTRLEN];
+	int		 has_addr;
+	double		 delay = 0;
+
+	memset(addr, 0, sizeof addr);
+	has_addr = throttle_source(ss, addr, src, sizeof src);
+	if (listener_room(l, !has_addr, ls->addr.display) == -1) {
+		close(fd);
+		return;
+	}
+	if (has_addr) {
+		listener_cap_handshakes(l, addr, src);
+		delay = throttle_delay(l->throttle, addr,
+		    l->sv->cfg->auth_failures, ev_now(loop), src);
+	}
+	c = xcalloc(1, sizeof *c);
+	c->l = l;
+	c->fd = fd;
+	c->has_addr = has_addr;
+	c->local = !has_addr;
+	memcpy(c->addr, addr, sizeof addr);
+	TAILQ_INIT(&c->replies);
+	snprintf(c->peer, sizeof c->peer, "%s (#%d on %s)", src, fd,
+	    ls->addr.display);
+	c->auth = auth_server_new(l->key, l->keylen, l->admin_key,
+	    l->admin_keylen, l->sv->cfg->legacy_md5);
+	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
+	c->rio.data = c;
+	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	c->wio.data = c;
+	ev_timer_init(&c->deadline, conn_deadline_cb,
+	    l->sv->cfg->auth_timeout, 0);
+	c->deadline.data = c;
+	ev_timer_start(loop, &c->deadline);
+	ev_timer_init(&c->hold, conn_hold_cb, delay, 0);
+	c->hold.data = c;
+	TAILQ_INSERT_TAIL(&l->conns, c, entry);
+	l->nconns++;
+	l->nlocal += c->local;
+	if (delay > 0)
+		ev_timer_start(loop, &c->hold);
+	else
+		conn_auth_start(c);
+}
+
 static void
 listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct listen_sock	*ls = w->data;
 	struct listener		*l = ls->l;
-	struct conn		*c;
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	unsigned char		 addr[16];
-	char			 src[INET6_ADDRSTRLEN];
-	int			 fd, has_addr;
+	int			 fd;
 
 	for (int i = 0; i < 64; i++) {
 		sslen = sizeof ss;
@@ -532,44 +656,7 @@ listener_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				log_warn("accept on %s", ls->addr.display);
 			return;
 		}
-		if (l->nconns >= l->sv->cfg->max_connections) {
-			log_warnx("%s: max_connections (%ld) reached; "
-			    "refusing a connection", ls->addr.display,
-			    l->sv->cfg->max_connections);
-			close(fd);
-			continue;
-		}
-		memset(addr, 0, sizeof addr);
-		has_addr = throttle_source(&ss, addr, src, sizeof src);
-		if (has_addr && (throttle_blocked(l->throttle, addr,
-		    l->sv->cfg->auth_failures, ev_now(l->sv->loop), src) ||
-		    handshakes_capped(l, addr, src))) {
-			close(fd);
-			continue;
-		}
-		c = xcalloc(1, sizeof *c);
-		c->l = l;
-		c->fd = fd;
-		c->has_addr = has_addr;
-		memcpy(c->addr, addr, sizeof addr);
-		TAILQ_INIT(&c->replies);
-		snprintf(c->peer, sizeof c->peer, "%s (#%d on %s)", src, fd,
-		    ls->addr.display);
-		c->auth = auth_server_new(l->key, l->keylen, l->admin_key,
-		    l->admin_keylen, l->sv->cfg->legacy_md5);
-		auth_server_start(c->auth, &c->out);
-		conn_mark_dirty(c);
-		ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
-		c->rio.data = c;
-		ev_io_start(loop, &c->rio);
-		ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
-		c->wio.data = c;
-		ev_timer_init(&c->deadline, conn_deadline_cb,
-		    l->sv->cfg->auth_timeout, 0);
-		c->deadline.data = c;
-		ev_timer_start(loop, &c->deadline);
-		TAILQ_INSERT_TAIL(&l->conns, c, entry);
-		l->nconns++;
+		listener_admit(l, ls, fd, &ss);
 	}
 }
 

@@ -83,24 +83,31 @@ throttle_failure(struct throttle *t, const unsigned char addr[16], double now)
 	throttle_find(t, addr, 1, now)->failures++;
 }
 
-int
-throttle_blocked(struct throttle *t, const unsigned char addr[16], long max,
+double
+throttle_delay(struct throttle *t, const unsigned char addr[16], long max,
     double now, const char *display)
 {
 	struct throttle_slot	*s;
+	double			 delay = 0.05;
+	long			 i;
 
 	if (max == 0)
 		return 0;
 	s = throttle_find(t, addr, 0, now);
 	if (s == NULL || s->failures < max)
 		return 0;
+	for (i = max; i < s->failures && delay < THROTTLE_MAX_DELAY; i++)
+		delay *= 2;
+	if (delay > THROTTLE_MAX_DELAY)
+		delay = THROTTLE_MAX_DELAY;
 	if (!s->warned) {
 		log_warnx("%s: %ld failed handshakes within %.0fs "
-		    "(auth_failures); refusing its connections for the rest "
-		    "of the minute", display, s->failures, THROTTLE_WINDOW);
+		    "(auth_failures); its handshakes wait up to %.1fs for the "
+		    "rest of the minute", display, s->failures,
+		    THROTTLE_WINDOW, THROTTLE_MAX_DELAY);
 		s->warned = 1;
 	}
-	return 1;
+	return delay;
 }
 
 int
@@ -131,6 +138,9 @@ throttle_source(const struct sockaddr_storage *ss, unsigned char out[16],
 	}
 	if (ss->ss_family == AF_INET6) {
 		memcpy(out, &sin6->sin6_addr, 16);
+		/* A host has a whole /64 (not an IPv4-mapped address). */
+		if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			memset(out + 8, 0, 8);
 		inet_ntop(AF_INET6, &sin6->sin6_addr, display, (socklen_t)len);
 		return 1;
 	}
