@@ -5,7 +5,9 @@
  * control lines as {"cancel":"J"}; results leave on fd 4, one line a job.
  * Jobs that arrive while one runs (prefetch) wait in a queue and run one at
  * a time, in order; running one is exec_run.c's. The worker is a child
- * subreaper, so orphans of a job are reaped here, not by init.
+ * subreaper, so orphans of a job come back here, where they are killed
+ * and reaped before the job is answered (exec_strays.h), and the next job
+ * starts only then.
  *
  * Everything runs on the libev default loop (ev_child needs it).
  */
