@@ -479,6 +479,17 @@ def test_sigterm_kills_the_running_job_and_exits(tmp):
              what="job group gone")
 
 
+def test_sigterm_kills_a_running_jobs_setsid_child_too(tmp):
+    w = ExecWorker(tmp)
+    pidfile = os.path.join(tmp, "escaped")
+    w.job("t", shell="(setsid sleep 1000 </dev/null >/dev/null 2>&1 & "
+                     "echo $! > %s); exec sleep 100" % pidfile)
+    stray = read_pid(pidfile)
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.proc.wait(10) == 0
+    assert not pid_alive(stray), "the job's setsid child outlived the worker"
+
+
 def test_job_dies_with_a_killed_worker(tmp):
     w = ExecWorker(tmp)
     pidfile = os.path.join(tmp, "pid")

@@ -390,15 +390,19 @@ exec_run_cancel(struct exec_run *run)
 void
 exec_run_kill(struct exec_run *run)
 {
-	if (run->reaped)
+	if (!run->reaped) {
+		(void)spawn_signal(run->pid, SIGKILL);
+		ev_child_stop(run->set->loop, &run->child);
+		while (waitpid(run->pid, &run->status, 0) == -1 &&
+		    errno == EINTR)
+			;
+		run->reaped = 1;
+		run->ended = time_mono();
+	}
+	if (run->swept)
 		return;
-	(void)spawn_signal(run->pid, SIGKILL);
-	ev_child_stop(run->set->loop, &run->child);
-	while (waitpid(run->pid, &run->status, 0) == -1 && errno == EINTR)
-		;
-	run->reaped = 1;
-	run->ended = time_mono();
 	/* Then what it left behind, reaped here: the loop is over. */
+	ev_timer_stop(run->set->loop, &run->sweep);
 	while (exec_strays_kill(run->pid) > 0 &&
 	    time_mono() - run->ended < EXEC_RUN_SWEEP_SECS) {
 		while (waitpid(-1, NULL, WNOHANG) > 0)
