@@ -229,6 +229,7 @@ exec_run_sweep(struct exec_run *run)
 	exec_run_check_done(run);
 }
 
+/* Time to sweep again: more of the job may have come back by now. */
 static void
 exec_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
