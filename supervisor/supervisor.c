@@ -473,6 +473,11 @@ supervisor_main(const struct supervisor_options *opts)
 	int			 status;
 
 	memset(&sv, 0, sizeof sv);
+	/*
+	 * Before any key is read: /proc then refuses our memory, environment
+	 * and descriptors to processes of our user (exec jobs); no core dumps.
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	if ((status = supervisor_open(&sv, opts)) != 0)
 		return status;
 	log_set_sink(supervisor_log_sink, &sv);

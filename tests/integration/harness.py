@@ -234,14 +234,18 @@ def run_tests(module_globals, timeout=60):
 class Supervisor:
     """A running `mpsup -c CONFIG` whose log goes to a file."""
 
-    def __init__(self, tmp, config_text, extra_args=(), log_name="mpsup.log"):
+    def __init__(self, tmp, config_text, extra_args=(), log_name="mpsup.log",
+                 prefix=()):
+        # prefix: a command that execs mpsup (setpriv to start it as
+        # another user), so the pid is still mpsup's.
         self.tmp = tmp
         self.config = write(os.path.join(tmp, "pool.ini"), config_text)
         self.log_path = os.path.join(tmp, log_name)
         self.stderr_path = os.path.join(tmp, "stderr.txt")
         self._stdout = open(self.log_path, "ab")
         self._stderr = open(self.stderr_path, "ab")
-        self.proc = spawn([MPSUP, "-c", self.config] + list(extra_args),
+        self.proc = spawn(list(prefix) + [MPSUP, "-c", self.config] +
+                          list(extra_args),
                           stdout=self._stdout, stderr=self._stderr,
                           stdin=subprocess.DEVNULL, cwd=tmp)
         self.pid = self.proc.pid

@@ -341,6 +341,60 @@ def test_leftover_background_processes_are_killed_when_the_job_ends(tmp):
     wait_for(lambda: not pid_alive(bg), timeout=5, what="background sleep gone")
 
 
+def _session_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[3])
+
+
+def test_a_child_in_its_own_session_dies_when_the_job_ends(tmp):
+    # setsid takes the child out of the job's process group, so killing
+    # the group misses it; the worker, a subreaper, gets it back and kills
+    # it before it answers.
+    w = ExecWorker(tmp)
+    pidfile = os.path.join(tmp, "escaped")
+    # The job waits until its child is in a session of its own, or the
+    # group kill at its end could catch the child before setsid.
+    r = w.run("esc", shell="setsid sleep 1000 & echo $! > %s; "
+              "until [ \"$(cut -d' ' -f6 /proc/$!/stat)\" = $! ]; "
+              "do sleep 0.05; done" % pidfile)
+    assert r["exit_code"] == 0, r
+    stray = read_pid(pidfile)
+    wait_for(lambda: not pid_alive(stray), timeout=2,
+             what="the job's setsid child gone")
+    assert w.run("next", args=["true"])["exit_code"] == 0
+
+
+def test_a_double_forked_child_dies_when_the_job_times_out(tmp):
+    w = ExecWorker(tmp)
+    pidfile = os.path.join(tmp, "escaped")
+    w.job("slow", timeout_ms=1000,
+          shell="(setsid sleep 1000 </dev/null >/dev/null 2>&1 & "
+                "echo $! > %s); exec sleep 100" % pidfile)
+    stray = read_pid(pidfile)
+    assert _session_of(stray) == stray
+    r = w.result()
+    assert r["id"] == "slow" and r["result"]["timed_out"] is True, r
+    wait_for(lambda: not pid_alive(stray), timeout=2,
+             what="the job's double-forked child gone")
+
+
+def test_a_double_forked_child_dies_when_the_job_is_cancelled(tmp):
+    w = ExecWorker(tmp)
+    pidfile = os.path.join(tmp, "escaped")
+    w.job("c", shell="(setsid sleep 1000 </dev/null >/dev/null 2>&1 & "
+                     "echo $! > %s); exec sleep 100" % pidfile)
+    stray = read_pid(pidfile)
+    w.send({"cancel": "c"})
+    r = w.result()
+    assert r["id"] == "c" and r["result"]["cancelled"] is True, r
+    wait_for(lambda: not pid_alive(stray), timeout=2,
+             what="the job's double-forked child gone")
+    # Reaped too: the worker keeps no zombie children.
+    children = "/proc/%d/task/%d/children" % (w.proc.pid, w.proc.pid)
+    wait_for(lambda: open(children).read().split() == [], timeout=2,
+             what="no children left to the worker")
+
+
 def test_cancel_kills_the_running_job(tmp):
     w = ExecWorker(tmp)
     pidfile = os.path.join(tmp, "pid")
@@ -423,6 +477,17 @@ def test_sigterm_kills_the_running_job_and_exits(tmp):
     assert w.proc.wait(10) == 0
     wait_for(lambda: group_members(leader) == [], timeout=5,
              what="job group gone")
+
+
+def test_sigterm_kills_a_running_jobs_setsid_child_too(tmp):
+    w = ExecWorker(tmp)
+    pidfile = os.path.join(tmp, "escaped")
+    w.job("t", shell="(setsid sleep 1000 </dev/null >/dev/null 2>&1 & "
+                     "echo $! > %s); exec sleep 100" % pidfile)
+    stray = read_pid(pidfile)
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.proc.wait(10) == 0
+    assert not pid_alive(stray), "the job's setsid child outlived the worker"
 
 
 def test_job_dies_with_a_killed_worker(tmp):

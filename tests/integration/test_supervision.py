@@ -132,6 +132,63 @@ def test_workers_drop_to_configured_user_and_group(tmp):
     assert sup.stop() == 0
 
 
+def test_jobs_of_the_same_user_cannot_open_mpsup_through_proc(tmp):
+    # An exec job runs as the supervisor's user unless its pool says
+    # otherwise; through /proc it could read the supervisor's and the
+    # exec worker's memory and descriptors (fds 3 and 4 of the exec worker
+    # are its job channel). Both are non-dumpable, which /proc refuses
+    # to processes of the same user. Root passes that check, so the
+    # supervisor runs as nobody here.
+    import pwd
+    import shutil
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        raise Skip("needs root and setpriv to start mpsup as nobody")
+    cfg = config("supervisor", legacy_md5="yes") + config(
+        "pool_exec", name="sh", workers=1, extra="output = capture")
+    os.chmod(tmp, 0o777)
+    sup = Supervisor(tmp, cfg, prefix=[
+        "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+    script = ('id -u; for p in $MPSUP_SUPERVISOR_PID $PPID; do '
+              'for f in environ fd/0 fd/3 fd/4; do '
+              '(: < /proc/$p/$f) 2>/dev/null && echo "opened $p/$f"; '
+              'done; ls /proc/$p/fd >/dev/null 2>&1 && echo "listed $p"; '
+              'done; exit 0')
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "sh", "shell": script,
+                    "wait": True, "timeout": 10})
+    assert r["ok"] and r["job"]["state"] == "done", r
+    out = r["job"]["stdout"].split("\n")
+    assert out[0] == str(pwd.getpwnam("nobody").pw_uid), out
+    assert out[1:] == [""], "a job opened mpsup's /proc files: %r" % out
+    assert sup.stop() == 0
+
+
+def test_jobs_of_a_pool_with_a_user_cannot_open_their_exec_worker(tmp):
+    # With user = nobody the exec worker runs as nobody too, like its jobs.
+    import grp
+    import pwd
+    if os.geteuid() != 0:
+        raise Skip("needs root to change user")
+    nobody = pwd.getpwnam("nobody")
+    cfg = config("supervisor", legacy_md5="yes") + config(
+        "pool_exec", name="low", workers=1,
+        extra="output = capture\nuser = nobody\ngroup = %s"
+        % grp.getgrgid(nobody.pw_gid).gr_name)
+    os.chmod(tmp, 0o755)
+    sup = Supervisor(tmp, cfg)
+    script = ('id -u; for f in environ fd/3 fd/4; do '
+              '(: < /proc/$PPID/$f) 2>/dev/null && echo "opened $f"; '
+              'done; ls /proc/$PPID/fd >/dev/null 2>&1 && echo listed; exit 0')
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "low", "shell": script,
+                    "wait": True, "timeout": 10})
+    assert r["ok"] and r["job"]["state"] == "done", r
+    out = r["job"]["stdout"].split("\n")
+    assert out == [str(nobody.pw_uid), ""], \
+        "a job opened its exec worker's /proc files: %r" % out
+    assert sup.stop() == 0
+
+
 def test_killed_worker_is_replaced(tmp):
     sup = Supervisor(tmp, SLEEPER)
     sup.wait_log("up sleepers", count=3)

@@ -24,9 +24,11 @@
 #include "common/xmalloc.h"
 #include "worker/exec/exec_run.h"
 #include "worker/exec/exec_spawn.h"
+#include "worker/exec/exec_strays.h"
 
 #define EXEC_RUN_READ_SIZE	(64 * 1024)
 #define EXEC_RUN_FORWARD_MAX	(64 * 1024)	/* longest line held back */
+#define EXEC_RUN_SWEEP_EVERY	0.02		/* seconds between sweeps */
 
 /* One output pipe of the run. */
 struct exec_stream {
@@ -44,6 +46,7 @@ struct exec_run {
 	struct exec_job		*job;
 	pid_t			 pid;		/* also the process group */
 	int			 reaped;
+	int			 swept;		/* nothing of it is left */
 	int			 status;
 	double			 started;
 	double			 ended;
@@ -65,6 +68,7 @@ struct exec_run {
 	ev_child		 child;
 	ev_timer		 timeout;
 	ev_timer		 drain;
+	ev_timer		 sweep;
 };
 
 static void	exec_run_check_done(struct exec_run *);
@@ -200,7 +204,39 @@ exec_stdin_init(struct exec_run *run, int fd, json_t *text)
 	ev_io_start(run->set->loop, &run->stdin_watcher);
 }
 
-/* The job's process ended: kill what is left of its group, then drain. */
+/*
+ * Kill what the job left behind (exec_strays.h); once nothing is left, or
+ * after EXEC_RUN_SWEEP_SECS of trying, the run may end.
+ */
+static void
+exec_run_sweep(struct exec_run *run)
+{
+	struct ev_loop	*loop = run->set->loop;
+	int		 left;
+
+	left = exec_strays_kill(run->pid);
+	if (left > 0 && time_mono() - run->ended < EXEC_RUN_SWEEP_SECS) {
+		if (!ev_is_active(&run->sweep))
+			ev_timer_again(loop, &run->sweep);
+		return;
+	}
+	if (left != 0)
+		log_warnx("job %s: %s", run->job->id, left == -1 ?
+		    "cannot read /proc to kill what it left behind" :
+		    "some of its processes would not die");
+	ev_timer_stop(loop, &run->sweep);
+	run->swept = 1;
+	exec_run_check_done(run);
+}
+
+/* Time to sweep again: more of the job may have come back by now. */
+static void
+exec_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	exec_run_sweep(w->data);
+}
+
+/* The job's process ended: kill what is left of it, then drain. */
 static void
 exec_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -219,7 +255,7 @@ exec_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	exec_stdin_close(run);
 	if (run->out.fd != -1 || run->err.fd != -1)
 		ev_timer_start(loop, &run->drain);
-	exec_run_check_done(run);
+	exec_run_sweep(run);
 }
 
 /* The job ran out of time: kill its whole process group. */
@@ -249,7 +285,8 @@ exec_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 exec_run_check_done(struct exec_run *run)
 {
-	if (!run->reaped || run->out.fd != -1 || run->err.fd != -1)
+	if (!run->reaped || !run->swept || run->out.fd != -1 ||
+	    run->err.fd != -1)
 		return;
 	exec_stream_forward(&run->out, 1);
 	exec_stream_forward(&run->err, 1);
@@ -272,6 +309,8 @@ exec_run_watch(struct exec_run *run, int out_fd, int err_fd)
 		ev_timer_start(loop, &run->timeout);
 	ev_timer_init(&run->drain, exec_drain_cb, EXEC_RUN_DRAIN_SECS, 0.);
 	run->drain.data = run;
+	ev_timer_init(&run->sweep, exec_sweep_cb, 0., EXEC_RUN_SWEEP_EVERY);
+	run->sweep.data = run;
 	exec_stream_init(run, &run->out, out_fd, STDOUT_FILENO);
 	exec_stream_init(run, &run->err, err_fd, STDERR_FILENO);
 }
@@ -352,13 +391,26 @@ exec_run_cancel(struct exec_run *run)
 void
 exec_run_kill(struct exec_run *run)
 {
-	if (run->reaped)
+	if (!run->reaped) {
+		(void)spawn_signal(run->pid, SIGKILL);
+		ev_child_stop(run->set->loop, &run->child);
+		while (waitpid(run->pid, &run->status, 0) == -1 &&
+		    errno == EINTR)
+			;
+		run->reaped = 1;
+		run->ended = time_mono();
+	}
+	if (run->swept)
 		return;
-	(void)spawn_signal(run->pid, SIGKILL);
-	ev_child_stop(run->set->loop, &run->child);
-	while (waitpid(run->pid, &run->status, 0) == -1 && errno == EINTR)
-		;
-	run->reaped = 1;
+	/* Then what it left behind, reaped here: the loop is over. */
+	ev_timer_stop(run->set->loop, &run->sweep);
+	while (exec_strays_kill(run->pid) > 0 &&
+	    time_mono() - run->ended < EXEC_RUN_SWEEP_SECS) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		(void)usleep(10 * 1000);
+	}
+	run->swept = 1;
 }
 
 /* The exit_code and signal members of a result. */
@@ -425,6 +477,7 @@ exec_run_free(struct exec_run *run)
 	exec_stdin_close(run);
 	ev_timer_stop(run->set->loop, &run->timeout);
 	ev_timer_stop(run->set->loop, &run->drain);
+	ev_timer_stop(run->set->loop, &run->sweep);
 	linebuf_free(&run->out.lines);
 	linebuf_free(&run->err.lines);
 	buf_free(&run->out.forward);

@@ -5,10 +5,13 @@
  * worker's own fds 1 and 2 (which the supervisor logs) and/or captured
  * for the result up to a cap, and its timeout.
  *
- * A run is over when its process has been reaped and both output pipes
- * have hit EOF, in either order (tmux job.c). When the process exits,
- * whatever is left of its group is killed, so a job leaves no strays; a
- * process that left the group but holds the pipes open gets
+ * A run is over when its process has been reaped, both output pipes
+ * have hit EOF, in either order (tmux job.c), and nothing of the job is
+ * left. When the process exits, whatever is left of its group is killed,
+ * and so is every process that moved out of it (exec_strays.h): a job
+ * leaves no strays, whether it ended, timed out or was cancelled. Should
+ * some survive EXEC_RUN_SWEEP_SECS of SIGKILLs (they changed user), the
+ * run ends anyway; a process that holds the pipes open gets
  * EXEC_RUN_DRAIN_SECS before the pipes are closed on it. Then the run
  * calls back its owner, which takes the result and frees it.
  */
@@ -23,6 +26,7 @@
 #include "worker/exec/exec_job.h"
 
 #define EXEC_RUN_DRAIN_SECS	1.0
+#define EXEC_RUN_SWEEP_SECS	5.0
 
 /* Where a job's output goes. */
 enum exec_output {
@@ -56,7 +60,10 @@ struct exec_run	*exec_run_start(struct exec_job *job,
 struct exec_job	*exec_run_job(struct exec_run *);
 /* Cancel a run: SIGKILL its group, and say so in the result. */
 void		 exec_run_cancel(struct exec_run *);
-/* Stop a run for good: SIGKILL its group and reap it now (for exiting). */
+/*
+ * Stop a run for good: SIGKILL its group and what it left behind, and reap
+ * them now (for exiting; blocks up to EXEC_RUN_SWEEP_SECS).
+ */
 void		 exec_run_kill(struct exec_run *);
 /*
  * The "result" object of a run that is over (a new reference); with NULL,

@@ -5,7 +5,11 @@
  * control lines as {"cancel":"J"}; results leave on fd 4, one line a job.
  * Jobs that arrive while one runs (prefetch) wait in a queue and run one at
  * a time, in order; running one is exec_run.c's. The worker is a child
- * subreaper, so orphans of a job are reaped here, not by init.
+ * subreaper, so orphans of a job come back here, where they are killed
+ * and reaped before the job is answered (exec_strays.h), and the next job
+ * starts only then. The worker is not dumpable: its jobs, though they may
+ * run as its user, cannot open its memory or its descriptors through
+ * /proc (the job channel on fds 3 and 4: the next jobs, forged results).
  *
  * Everything runs on the libev default loop (ev_child needs it).
  */
@@ -394,6 +398,8 @@ exec_worker_main(int argc, char **argv)
 	if (exec_check_fds() == -1)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	if (prctl(PR_SET_DUMPABLE, 0) == -1)
+		log_warn("PR_SET_DUMPABLE");
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
 		log_warn("PR_SET_CHILD_SUBREAPER");
 
