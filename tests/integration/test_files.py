@@ -2,6 +2,7 @@
 otherwise, whatever the umask; nothing is opened through a symlink; key
 files must belong to mpsup's user or root."""
 import os
+import pwd
 import stat
 import subprocess
 import sys
@@ -107,6 +108,49 @@ def test_symlinked_store_is_refused(tmp):
     link = os.path.join(tmp, "jobs.db")
     os.symlink("target", link)
     refused(tmp, "store = sqlite:jobs.db", (), link)
+
+
+def foreign_key(tmp, name):
+    if os.geteuid() != 0:
+        raise harness.Skip("needs root to give a file to another user")
+    try:
+        nobody = pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        raise harness.Skip("no user nobody")
+    path = write(os.path.join(tmp, name), "k" * 64 + "\n")
+    os.chmod(path, 0o600)
+    os.chown(path, nobody, -1)
+    return path
+
+
+def test_key_file_of_another_user_is_refused_at_start(tmp):
+    path = foreign_key(tmp, "authkey")
+    sup = start(tmp, "")
+    assert sup.wait() == 2
+    with open(sup.stderr_path) as f:
+        err = f.read()
+    assert path in err and "owned by" in err, err
+
+
+def test_check_reports_a_key_file_of_another_user(tmp):
+    path = foreign_key(tmp, "admin.key")
+    cfg = write(os.path.join(tmp, "pool.ini"),
+                config("supervisor", extra="admin_authkey_file = admin.key")
+                + POOL)
+    r = subprocess.run([MPSUP, "check", "-c", cfg], capture_output=True,
+                       text=True, cwd=tmp)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert path in r.stdout and "owned by" in r.stdout, r.stdout
+
+
+def test_check_reports_a_group_readable_key_file(tmp):
+    path = write(os.path.join(tmp, "authkey"), "k" * 64 + "\n")
+    os.chmod(path, 0o640)
+    cfg = write(os.path.join(tmp, "pool.ini"), config("supervisor") + POOL)
+    r = subprocess.run([MPSUP, "check", "-c", cfg], capture_output=True,
+                       text=True, cwd=tmp)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert path in r.stdout and "readable by group" in r.stdout, r.stdout
 
 
 run_tests(globals())
