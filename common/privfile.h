@@ -8,7 +8,7 @@
 
 #include <sys/types.h>
 
-#define PRIVFILE_MODE	0600	/* what they get unless a *_mode key says */
+#define PRIVFILE_MODE	0600	/* unless a *_mode key says otherwise */
 
 int	privfile_open(const char *, int, mode_t, char **);
 

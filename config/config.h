@@ -70,7 +70,7 @@ struct config {
 	int		  log_mode;	/* of a log file mpsup creates */
 	char		 *store;	/* "memory" or "sqlite:/abs/path" */
 	enum store_sync	  store_sync;
-	int		  store_mode;	/* of the files the store creates */
+	int		  store_mode;	/* of the store files it creates */
 	double		  result_ttl;
 	long		  result_max;
 	double		  shutdown_timeout;

@@ -140,7 +140,8 @@ parse_mode(const char *s, int *out, const char **err)
 		return -1;
 	}
 	if (v & 0111) {
-		*err = "execute bits make no sense for this file (at most 0666)";
+		*err = "execute bits make no sense for this file (at most "
+		    "0666)";
 		return -1;
 	}
 	*out = (int)v;

@@ -4,10 +4,11 @@
  * A key file must be a regular file that neither the group nor others can
  * read or write: a readable key lets anyone submit jobs, a writable one lets
  * anyone choose the key. It must also belong to the user mpsup runs as or
- * to root: its owner can chmod it open or replace the key at will. (A
- * symlink to such a file is fine: secrets are often mounted that way.) A new file is written under a temporary name and
- * then linked into place, which fails if the name exists, so a reader never
- * sees a half-written key and an existing key is never replaced.
+ * to root: its owner can chmod it open or replace the key at will (a
+ * symlink to such a file is fine: secrets are often mounted that way). A
+ * new file is written under a temporary name and then linked into place,
+ * which fails if the name exists, so a reader never sees a half-written
+ * key and an existing key is never replaced.
  */
 #include "config.h"
 

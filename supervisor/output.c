@@ -30,7 +30,7 @@
 static struct {
 	int		 fd;
 	char		*path;
-	mode_t		 mode;		/* of a log file it creates */
+	mode_t		 mode;		/* of a new log file */
 	enum log_format	 format;
 	struct buf	 buf;
 	long long	 ts_ms;		/* cached timestamp */

@@ -475,7 +475,8 @@ output_suite(void)
 	tcase_add_test(tc, test_reopen_writes_to_a_new_file_at_the_same_path);
 	tcase_add_test(tc, test_close_writes_what_is_buffered);
 	tcase_add_test(tc, test_open_of_an_unwritable_path_fails);
-	tcase_add_test(tc, test_reopen_creates_the_log_with_its_mode_under_umask_0);
+	tcase_add_test(tc,
+	    test_reopen_creates_the_log_with_its_mode_under_umask_0);
 	tcase_add_test(tc, test_reopen_refuses_a_symlink_and_keeps_the_old_log);
 	suite_add_tcase(s, tc);
 	return s;
