@@ -1,18 +1,45 @@
 /*
  * `mpsup check -c FILE`: load and validate a config, print every problem
- * as FILE:LINE: message, exit 0 when clean and 1 otherwise. Besides the
- * file itself it compares the two key files it names, when both can be
- * read: an admin key equal to the submit key is an error.
+ * as FILE:LINE: message, exit 0 when clean and 1 otherwise.
+ *
+ * A config that loads also has its key files read the way start reads them
+ * (authkey.h: owner, mode, length), as the user check runs as: run it as
+ * the supervisor's user. A missing authkey_file is fine (start creates it).
+ * When they are good, the two key files are compared: an admin key equal
+ * to the submit key is an error.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "ipc/authkey.h"
 #include "cli/cmd.h"
+
+/* Read one key file as start would; 1 (after saying why) if it is bad. */
+static int
+check_key(const char *cfgpath, const char *key, const char *path,
+    int may_be_missing)
+{
+	unsigned char	*k = NULL;
+	char		*cause = NULL;
+	size_t		 len = 0;
+
+	if (path == NULL || (may_be_missing && access(path, F_OK) == -1 &&
+	    errno == ENOENT))
+		return 0;
+	if (authkey_load(path, 0, &k, &len, &cause) == -1) {
+		printf("%s: %s: %s\n", cfgpath, key, cause);
+		free(cause);
+		return 1;
+	}
+	authkey_free(k, len);
+	return 0;
+}
 
 int
 cmd_check(int argc, char **argv)
@@ -22,7 +49,7 @@ cmd_check(int argc, char **argv)
 	const char		*path = "pool.ini";
 	char			*msg;
 	size_t			 i;
-	int			 ch;
+	int			 ch, bad;
 
 	optind = 1;
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
@@ -45,9 +72,18 @@ cmd_check(int argc, char **argv)
 	config_errors_free(&errs);
 	if (cfg == NULL)
 		return 1;
-	if (authkey_check_distinct(cfg, &msg) == -1) {
+	bad = check_key(path, "authkey_file", cfg->authkey_file, 1);
+	bad |= check_key(path, "admin_authkey_file", cfg->admin_authkey_file,
+	    0);
+	if (cfg->status != NULL)
+		bad |= check_key(path, "status_token_file",
+		    cfg->status_token_file, 0);
+	if (!bad && authkey_check_distinct(cfg, &msg) == -1) {
 		printf("%s\n", msg);
 		free(msg);
+		bad = 1;
+	}
+	if (bad) {
 		config_free(cfg);
 		return 1;
 	}

@@ -67,8 +67,10 @@ struct config {
 	char		 *log;		/* NULL = stdout */
 	enum log_format	  log_format;
 	uint64_t	  log_max_line;
+	int		  log_mode;	/* of a log file mpsup creates */
 	char		 *store;	/* "memory" or "sqlite:/abs/path" */
 	enum store_sync	  store_sync;
+	int		  store_mode;	/* of the store files it creates */
 	double		  result_ttl;
 	long		  result_max;
 	double		  shutdown_timeout;

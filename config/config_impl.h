@@ -16,11 +16,11 @@
 #define CONFIG_MAX_POOLS	256
 #define CONFIG_MAX_WORKERS	4096
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
-#define CONFIG_NKEYS		44
+#define CONFIG_NKEYS		46
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,
-	KT_SIGNAL, KT_CHOICE, KT_SPECIAL,
+	KT_SIGNAL, KT_CHOICE, KT_MODE, KT_SPECIAL,
 };
 
 enum section_kind { SECT_NONE, SECT_SUPERVISOR, SECT_POOL, SECT_SKIP };

@@ -66,8 +66,10 @@ static const struct key_def key_table[] = {
 	SUP_SET("log", log, set_log, 0),
 	SUP("log_format", KT_CHOICE, log_format, 0, 0, log_format_choices),
 	SUP("log_max_line", KT_SIZE, log_max_line, 256, 1L << 30, NULL),
+	SUP("log_mode", KT_MODE, log_mode, 0, 0, NULL),
 	SUP_SET("store", store, set_store, 0),
 	SUP("store_sync", KT_CHOICE, store_sync, 0, 0, store_sync_choices),
+	SUP("store_mode", KT_MODE, store_mode, 0, 0, NULL),
 	SUP("result_ttl", KT_DURATION, result_ttl, 0, 0, NULL),
 	SUP("result_max", KT_LONG, result_max, 0, 100000000, NULL),
 	SUP("shutdown_timeout", KT_DURATION, shutdown_timeout, 0, 0, NULL),
@@ -138,6 +140,8 @@ config_defaults(struct config *cfg)
 	cfg->authkey_file = config_resolve_path(cfg, "authkey");
 	cfg->status = xstrdup("127.0.0.1:7301");
 	cfg->log_max_line = 1 << 20;
+	cfg->log_mode = 0600;
+	cfg->store_mode = 0600;
 	cfg->store = xstrdup("memory");
 	cfg->result_ttl = 3600.0;
 	cfg->result_max = 100000;
@@ -548,6 +552,10 @@ config_key_apply(struct loader *ld, const struct key_def *kd,
 		break;
 	case KT_CHOICE:
 		set_choice(ld, kd, field, value);
+		break;
+	case KT_MODE:
+		if (parse_mode(value, &b, &err) == 0)
+			*(int *)field = b;
 		break;
 	case KT_SPECIAL:
 		kd->set(ld, kd, value);

@@ -120,6 +120,34 @@ parse_long(const char *s, long min, long max, long *out, const char **err)
 	return 0;
 }
 
+/*
+ * A mode for a file mpsup creates: octal digits only (1 to 4), no execute,
+ * setuid, setgid or sticky bits, so at most 0666.
+ */
+int
+parse_mode(const char *s, int *out, const char **err)
+{
+	size_t	n = strspn(s, "01234567");
+	long	v;
+
+	if (n == 0 || s[n] != '\0' || n > 4) {
+		*err = "expected an octal file mode such as 0600 or 0640";
+		return -1;
+	}
+	v = strtol(s, NULL, 8);
+	if (v & ~0777) {
+		*err = "only permission bits are allowed (at most 0666)";
+		return -1;
+	}
+	if (v & 0111) {
+		*err = "execute bits make no sense for this file (at most "
+		    "0666)";
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 int
 parse_bool(const char *s, int *out, const char **err)
 {

@@ -15,6 +15,8 @@ int	parse_duration(const char *, double *, const char **err);
 /* "1024", "64K", "1M", "2G" (binary multiples). */
 int	parse_size(const char *, uint64_t *, const char **err);
 int	parse_long(const char *, long min, long max, long *, const char **err);
+/* A file mode in octal ("0600", "640"): read/write bits only, <= 0666. */
+int	parse_mode(const char *, int *, const char **err);
 /* yes/no, true/false, on/off, 1/0. */
 int	parse_bool(const char *, int *, const char **err);
 /* "TERM", "SIGTERM" or a number. */

@@ -3,9 +3,12 @@
  *
  * A key file must be a regular file that neither the group nor others can
  * read or write: a readable key lets anyone submit jobs, a writable one lets
- * anyone choose the key. A new file is written under a temporary name and
- * then linked into place, which fails if the name exists, so a reader never
- * sees a half-written key and an existing key is never replaced.
+ * anyone choose the key. It must also belong to the user mpsup runs as or
+ * to root: its owner can chmod it open or replace the key at will (a
+ * symlink to such a file is fine: secrets are often mounted that way). A
+ * new file is written under a temporary name and then linked into place,
+ * which fails if the name exists, so a reader never sees a half-written
+ * key and an existing key is never replaced.
  */
 #include "config.h"
 
@@ -187,6 +190,34 @@ authkey_space(unsigned char c)
 	    c == '\f';
 }
 
+/* Check who may read or change the key file st describes. */
+static int
+authkey_check_stat(const struct stat *st, const char *path, char **cause)
+{
+	if (!S_ISREG(st->st_mode)) {
+		xasprintf(cause, "%s: authkey file is not a regular file",
+		    path);
+		return -1;
+	}
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		xasprintf(cause, "%s: authkey file is owned by uid %lu, not by "
+		    "mpsup's user (uid %lu) or root (chown it)", path,
+		    (unsigned long)st->st_uid, (unsigned long)geteuid());
+		return -1;
+	}
+	if (st->st_mode & (S_IRGRP | S_IROTH)) {
+		xasprintf(cause, "%s: authkey file is readable by group or "
+		    "others (chmod 600)", path);
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		xasprintf(cause, "%s: authkey file is writable by group or "
+		    "others (chmod 600)", path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Read and check an open key file. */
 static int
 authkey_read(int fd, const char *path, unsigned char **key, size_t *len,
@@ -202,21 +233,8 @@ authkey_read(int fd, const char *path, unsigned char **key, size_t *len,
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		xasprintf(cause, "%s: authkey file is not a regular file",
-		    path);
+	if (authkey_check_stat(&st, path, cause) == -1)
 		return -1;
-	}
-	if (st.st_mode & (S_IRGRP | S_IROTH)) {
-		xasprintf(cause, "%s: authkey file is readable by group or "
-		    "others (chmod 600)", path);
-		return -1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		xasprintf(cause, "%s: authkey file is writable by group or "
-		    "others (chmod 600)", path);
-		return -1;
-	}
 	while (n < sizeof data) {
 		r = read(fd, data + n, sizeof data - n);
 		if (r == -1) {

@@ -28,7 +28,7 @@ struct queue_delay {
 static void	queue_prune_cb(struct ev_loop *, ev_timer *, int);
 
 struct queue *
-queue_open(const char *store, int sync_full, struct ev_loop *loop,
+queue_open(const char *store, int sync_full, int mode, struct ev_loop *loop,
     struct config *const *cfgp, const struct queue_events *ev, void *arg,
     char **cause)
 {
@@ -51,7 +51,7 @@ queue_open(const char *store, int sync_full, struct ev_loop *loop,
 		free(q);
 		return NULL;
 	}
-	if (queue_sqlite_open(q, store, sync_full, cause) == -1) {
+	if (queue_sqlite_open(q, store, sync_full, mode, cause) == -1) {
 		free(q);
 		return NULL;
 	}

@@ -92,13 +92,14 @@ struct queue_stats {
 
 /*
  * Open the queue that `store` names ("memory" or "sqlite:/abs/path";
- * sync_full: synchronous=FULL). cfgp is the current config (result_ttl,
- * result_max are read at each use, so a reload applies). NULL with *cause
- * on failure (a held database names its holder's pid).
+ * sync_full: synchronous=FULL; mode: of the files it creates). cfgp is
+ * the current config (result_ttl, result_max are read at each use, so a
+ * reload applies). NULL with *cause on failure (a held database names its
+ * holder's pid).
  */
-struct queue	*queue_open(const char *store, int sync_full, struct ev_loop *,
-		    struct config *const *cfgp, const struct queue_events *,
-		    void *arg, char **cause);
+struct queue	*queue_open(const char *store, int sync_full, int mode,
+		    struct ev_loop *, struct config *const *cfgp,
+		    const struct queue_events *, void *arg, char **cause);
 /* Free every job it holds and close what it opened. */
 void		 queue_close(struct queue *);
 /* Its name for logs and status ("memory", "sqlite"). */

@@ -85,6 +85,6 @@ int		 queue_full(const struct queue_pool *);
 
 /* The SQLite implementation (queue_sqlite.c): opens the log, sets ops. */
 int		 queue_sqlite_open(struct queue *, const char *spec,
-		    int sync_full, char **cause);
+		    int sync_full, int mode, char **cause);
 
 #endif

@@ -549,12 +549,12 @@ static const struct queue_ops queue_sqlite_ops = {
 
 int
 queue_sqlite_open(struct queue *q, const char *spec, int sync_full,
-    char **cause)
+    int mode, char **cause)
 {
 	struct queue_sqlite	*qs;
 	struct store		*store;
 
-	if ((store = store_open(spec, sync_full, cause)) == NULL)
+	if ((store = store_open(spec, sync_full, mode, cause)) == NULL)
 		return -1;
 	qs = xcalloc(1, sizeof *qs);
 	qs->q = q;

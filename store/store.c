@@ -16,7 +16,7 @@ struct store {
 };
 
 struct store *
-store_open(const char *spec, int sync_full, char **cause)
+store_open(const char *spec, int sync_full, int mode, char **cause)
 {
 	struct store	*st;
 
@@ -27,7 +27,7 @@ store_open(const char *spec, int sync_full, char **cause)
 		return NULL;
 	}
 	st = xcalloc(1, sizeof *st);
-	if ((st->sqlite = store_sqlite_open(spec + 7, sync_full,
+	if ((st->sqlite = store_sqlite_open(spec + 7, sync_full, mode,
 	    cause)) == NULL) {
 		free(st);
 		return NULL;

@@ -47,10 +47,13 @@ struct store_record {
 
 /*
  * Open a store from its config value ("memory" or "sqlite:/abs/path");
- * sync_full picks synchronous=FULL over NORMAL. NULL with *cause (which
- * names the path and, for a held database, the holder's pid) on failure.
+ * sync_full picks synchronous=FULL over NORMAL; the files it creates (the
+ * database, its -wal, -shm and .lock) get mode, and a symlink at the path
+ * is refused. NULL with *cause (which names the path and, for a held
+ * database, the holder's pid) on failure.
  */
-struct store	*store_open(const char *spec, int sync_full, char **cause);
+struct store	*store_open(const char *spec, int sync_full, int mode,
+		    char **cause);
 void		 store_close(struct store *);
 /* Whether writes survive a restart (0 for the memory store). */
 int		 store_durable(const struct store *);
@@ -91,7 +94,7 @@ int		 store_load(struct store *, size_t max_finished,
 /* Back end (store_sqlite.c). */
 struct store_sqlite;
 struct store_sqlite *store_sqlite_open(const char *path, int sync_full,
-		    char **cause);
+		    int mode, char **cause);
 void		 store_sqlite_close(struct store_sqlite *);
 int		 store_sqlite_readonly(const struct store_sqlite *);
 int		 store_sqlite_put(struct store_sqlite *,

@@ -73,7 +73,7 @@ store_ckpt_start(sqlite3 *db, const char *path, char **cause)
 	c = xcalloc(1, sizeof *c);
 	c->db = db;
 	if (sqlite3_open_v2(path, &c->own, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		xasprintf(cause, "%s: opening the checkpoint connection: %s",
 		    path, c->own != NULL ? sqlite3_errmsg(c->own) :
 		    "out of memory");

@@ -28,6 +28,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/privfile.h"
 #include "common/xmalloc.h"
 #include "store/store.h"
 #include "store/store_ckpt.h"
@@ -98,18 +99,22 @@ store_sqlite_cause(struct store_sqlite *s, char **cause, const char *what)
  * read-only: flock does not need write access), just not the pid in it.
  */
 static int
-store_sqlite_lock(struct store_sqlite *s, char **cause)
+store_sqlite_lock(struct store_sqlite *s, int mode, char **cause)
 {
 	char	*lpath, buf[32];
 	ssize_t	 n;
 	int	 fd;
 
 	xasprintf(&lpath, "%s.lock", s->path);
-	fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd == -1 && (errno == EROFS || errno == EACCES))
+	fd = privfile_open(lpath, O_RDWR, mode, cause);
+	if (fd == -1 && (errno == EROFS || errno == EACCES)) {
+		free(*cause);
+		*cause = NULL;
 		fd = open(lpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd == -1)
+			xasprintf(cause, "%s: %s", lpath, strerror(errno));
+	}
 	if (fd == -1) {
-		xasprintf(cause, "%s: %s", lpath, strerror(errno));
 		free(lpath);
 		return -1;
 	}
@@ -322,15 +327,16 @@ store_sqlite_on_readonly_fs(const char *path)
 }
 
 struct store_sqlite *
-store_sqlite_open(const char *path, int sync_full, char **cause)
+store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 {
 	struct store_sqlite	*s;
 	char			*why = NULL;
+	int			 fd;
 
 	s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
 	s->lock_fd = -1;
-	if (store_sqlite_lock(s, cause) == -1) {
+	if (store_sqlite_lock(s, mode, cause) == -1) {
 		store_sqlite_close(s);
 		return NULL;
 	}
@@ -342,8 +348,14 @@ store_sqlite_open(const char *path, int sync_full, char **cause)
 		}
 		return s;
 	}
+	/* Made here with mode: SQLite gives -wal and -shm the file's mode. */
+	if ((fd = privfile_open(path, O_RDWR, mode, cause)) == -1) {
+		store_sqlite_close(s);
+		return NULL;
+	}
+	close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		if (s->db != NULL)
 			store_sqlite_cause(s, cause, "open");
 		else

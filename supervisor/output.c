@@ -22,6 +22,7 @@
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
 #include "common/linebuf.h"
+#include "common/privfile.h"
 #include "supervisor/output.h"
 
 #define OUTPUT_HIGH_WATER	(256 * 1024)
@@ -29,6 +30,7 @@
 static struct {
 	int		 fd;
 	char		*path;
+	mode_t		 mode;		/* of a new log file */
 	enum log_format	 format;
 	struct buf	 buf;
 	long long	 ts_ms;		/* cached timestamp */
@@ -36,21 +38,23 @@ static struct {
 } out = { .fd = -1 };
 
 static int
-output_open_path(const char *path)
+output_open_path(const char *path, mode_t mode, char **cause)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	return privfile_open(path, O_WRONLY | O_APPEND, mode, cause);
 }
 
 int
-output_open(const char *path, enum log_format format)
+output_open(const char *path, mode_t mode, enum log_format format,
+    char **cause)
 {
 	int	fd;
 
 	if (path == NULL)
 		fd = STDOUT_FILENO;
-	else if ((fd = output_open_path(path)) == -1)
+	else if ((fd = output_open_path(path, mode, cause)) == -1)
 		return -1;
 	out.fd = fd;
+	out.mode = mode;
 	out.format = format;
 	free(out.path);
 	out.path = path ? xstrdup(path) : NULL;
@@ -59,14 +63,14 @@ output_open(const char *path, enum log_format format)
 }
 
 int
-output_reopen(void)
+output_reopen(char **cause)
 {
 	int	fd;
 
 	if (out.path == NULL)
 		return 0;
 	output_flush();
-	if ((fd = output_open_path(out.path)) == -1)
+	if ((fd = output_open_path(out.path, out.mode, cause)) == -1)
 		return -1;
 	close(out.fd);
 	out.fd = fd;

@@ -22,10 +22,14 @@ struct output_tag {
 	const char	*job;		/* or NULL */
 };
 
-/* Open the log: path NULL means stdout. Returns -1 with errno set. */
-int	output_open(const char *path, enum log_format);
-/* Reopen the file (SIGUSR1); keeps the old one on failure. */
-int	output_reopen(void);
+/*
+ * Open the log: path NULL means stdout; a file it creates gets mode, a
+ * symlink at path is refused (common/privfile.h). -1 with cause set.
+ */
+int	output_open(const char *path, mode_t mode, enum log_format,
+	    char **cause);
+/* Reopen the file (SIGUSR1); keeps the old one on failure (cause set). */
+int	output_reopen(char **cause);
 void	output_close(void);
 /* One worker line (flags from linebuf.h), timestamped at now. */
 void	output_line(const struct output_tag *, enum output_stream,

@@ -62,6 +62,10 @@ reload_check_fixed(const struct config *old, const struct config *new,
 	if (reload_str_differs(old->log, new->log) ||
 	    old->log_format != new->log_format)
 		buf_append_str(needs, " log");
+	if (old->log_mode != new->log_mode)
+		buf_append_str(needs, " log_mode");
+	if (old->store_mode != new->store_mode)
+		buf_append_str(needs, " store_mode");
 }
 
 /* -1 with *msg if new changes the job store (only a restart can). */

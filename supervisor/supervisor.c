@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/privfile.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
@@ -201,12 +202,16 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		for (i = 0; i < sv->npools; i++)
 			pool_kill(sv->pools[i]);
 		break;
-	case SIGUSR1:
-		if (output_reopen() == -1)
-			log_warn("reopening the log %s", sv->cfg->log);
-		else
+	case SIGUSR1: {
+		char *cause = NULL;
+
+		if (output_reopen(&cause) == -1) {
+			log_warnx("reopening the log: %s", cause);
+			free(cause);
+		} else
 			log_info("log reopened");
 		break;
+	}
 	case SIGHUP: {
 		char *msg = NULL;
 
@@ -218,21 +223,27 @@ supervisor_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 }
 
+/* Write our pid to path: 0600, never through a symlink (privfile.h). */
 static int
-supervisor_write_pidfile(const char *path)
+supervisor_write_pidfile(const char *path, char **cause)
 {
 	char	buf[32];
 	int	fd, n;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1)
+	if ((fd = privfile_open(path, O_WRONLY | O_TRUNC, PRIVFILE_MODE,
+	    cause)) == -1)
 		return -1;
 	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
 	if (write(fd, buf, (size_t)n) != n) {
+		xasprintf(cause, "%s: write: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	return close(fd);
+	if (close(fd) == -1) {
+		xasprintf(cause, "%s: close: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -331,15 +342,17 @@ supervisor_open(struct supervisor *sv, const struct supervisor_options *opts)
 		goto fail;
 	sv->loop = ev_default_loop(EVFLAG_AUTO);
 	if ((sv->queue = queue_open(sv->cfg->store,
-	    sv->cfg->store_sync == STORE_SYNC_FULL, sv->loop, &sv->cfg,
+	    sv->cfg->store_sync == STORE_SYNC_FULL, sv->cfg->store_mode,
+	    sv->loop, &sv->cfg,
 	    &dispatch_queue_events, NULL, &cause)) == NULL) {
 		fprintf(stderr, "mpsup: store: %s\n", cause);
 		free(cause);
 		goto fail;
 	}
-	if (output_open(sv->cfg->log, sv->cfg->log_format) == -1) {
-		fprintf(stderr, "mpsup: cannot open log %s: %s\n", sv->cfg->log,
-		    strerror(errno));
+	if (output_open(sv->cfg->log, sv->cfg->log_mode,
+	    sv->cfg->log_format, &cause) == -1) {
+		fprintf(stderr, "mpsup: cannot open log: %s\n", cause);
+		free(cause);
 		goto fail;
 	}
 	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) == -1) {
@@ -350,9 +363,10 @@ supervisor_open(struct supervisor *sv, const struct supervisor_options *opts)
 	exe[n] = '\0';
 	sv->self_exe = xstrdup(exe);
 	if (opts->pidfile != NULL) {
-		if (supervisor_write_pidfile(opts->pidfile) == -1) {
-			fprintf(stderr, "mpsup: cannot write pidfile %s: %s\n",
-			    opts->pidfile, strerror(errno));
+		if (supervisor_write_pidfile(opts->pidfile, &cause) == -1) {
+			fprintf(stderr, "mpsup: cannot write pidfile: %s\n",
+			    cause);
+			free(cause);
 			goto fail;
 		}
 		sv->pidfile = xstrdup(opts->pidfile);

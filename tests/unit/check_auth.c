@@ -934,6 +934,37 @@ START_TEST(test_authkey_permissions)
 }
 END_TEST
 
+/*
+ * A key file of another user (not root) is refused: its owner could open
+ * it up or change the key. One of root's is fine. Needs root to chown;
+ * elsewhere only the own-user case runs.
+ */
+START_TEST(test_authkey_owner)
+{
+	char		*dir = tmpdir(), path[256], want[400];
+	const char	*k = "0123456789abcdef0123456789abcdef\n";
+	unsigned char	*key;
+	char		*cause = NULL;
+	size_t		 len;
+
+	snprintf(path, sizeof path, "%s/authkey", dir);
+	write_file(path, k, strlen(k), 0600);
+	ck_assert_int_eq(authkey_load(path, 0, &key, &len, &cause), 0);
+	authkey_free(key, len);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(path, 65534, -1), 0);
+		snprintf(want, sizeof want, "%s: authkey file is owned by uid "
+		    "65534, not by mpsup's user (uid 0) or root (chown it)",
+		    path);
+		load_fails(path, want);
+		ck_assert_int_eq(chown(path, 0, -1), 0);
+		ck_assert_int_eq(authkey_load(path, 0, &key, &len, &cause), 0);
+		authkey_free(key, len);
+	}
+	rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_authkey_content_rules)
 {
 	char		*dir = tmpdir(), path[256], want[400], big[5000];
@@ -1061,6 +1092,7 @@ auth_suite(void)
 	tcase_add_test(tc, test_authkey_created_when_missing);
 	tcase_add_test(tc, test_authkey_missing_without_create);
 	tcase_add_test(tc, test_authkey_permissions);
+	tcase_add_test(tc, test_authkey_owner);
 	tcase_add_test(tc, test_authkey_content_rules);
 	tcase_add_test(tc, test_authkey_generate_refuses_overwrite);
 	tcase_add_test(tc, test_authkey_write_fd);

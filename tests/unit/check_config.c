@@ -1081,6 +1081,48 @@ START_TEST(test_size_at_key_limits_is_accepted)
 }
 END_TEST
 
+START_TEST(test_file_modes_default_to_0600_and_take_octal)
+{
+	load("[supervisor]\n[pool:p]\n");
+	expect_ok();
+	ck_assert_int_eq(cfg->log_mode, 0600);
+	ck_assert_int_eq(cfg->store_mode, 0600);
+	load("[supervisor]\n"
+	    "log_mode = 0640\n"
+	    "store_mode = 660\n"
+	    "[pool:p]\n");
+	expect_ok();
+	ck_assert_int_eq(cfg->log_mode, 0640);
+	ck_assert_int_eq(cfg->store_mode, 0660);
+}
+END_TEST
+
+START_TEST(test_bad_file_modes_report_key_and_line)
+{
+	load("[supervisor]\n"
+	    "log_mode = 0644x\n"
+	    "store_mode = 0755\n"
+	    "[pool:p]\n");
+	expect_nerrors(2);
+	expect_error(2, "log_mode: expected an octal file mode such as 0600");
+	expect_error(3, "store_mode: execute bits make no sense");
+	load("[supervisor]\n"
+	    "log_mode = 0800\n"
+	    "store_mode = 4600\n"
+	    "[pool:p]\n");
+	expect_nerrors(2);
+	expect_error(2, "log_mode: expected an octal file mode");
+	expect_error(3, "store_mode: only permission bits are allowed");
+	load("[supervisor]\n"
+	    "log_mode =\n"
+	    "store_mode = 00600\n"
+	    "[pool:p]\n");
+	expect_nerrors(2);
+	expect_error(2, "log_mode: expected an octal file mode");
+	expect_error(3, "store_mode: expected an octal file mode");
+}
+END_TEST
+
 START_TEST(test_workers_out_of_range_is_refused)
 {
 	load("[pool:a]\n"
@@ -1774,6 +1816,8 @@ config_suite(void)
 	tcase_add_test(tc, test_empty_file_is_refused);
 	tcase_add_test(tc, test_file_of_only_comments_is_refused);
 	tcase_add_test(tc, test_supervisor_without_pools_is_refused);
+	tcase_add_test(tc, test_file_modes_default_to_0600_and_take_octal);
+	tcase_add_test(tc, test_bad_file_modes_report_key_and_line);
 	tcase_add_test(tc, test_every_error_is_reported_with_its_line);
 	tcase_add_test(tc, test_line_errors_come_in_file_order);
 #undef ADD_TCASE

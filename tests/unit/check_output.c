@@ -102,7 +102,10 @@ log_is(const char *want)
 static void
 open_log(enum log_format format)
 {
-	ck_assert_int_eq(output_open(path, format), 0);
+	char	*cause = NULL;
+
+	ck_assert_int_eq(output_open(path, 0600, format, &cause), 0);
+	ck_assert_ptr_null(cause);
 }
 
 START_TEST(test_text_worker_line_names_pool_index_pid_stream_and_job)
@@ -352,7 +355,7 @@ END_TEST
 /* After the file was moved away (log rotation), a reopen starts anew. */
 START_TEST(test_reopen_writes_to_a_new_file_at_the_same_path)
 {
-	char	old[80], *got;
+	char	old[80], *got, *cause = NULL;
 
 	open_log(LOG_FORMAT_TEXT);
 	output_message("info", "before", T0);
@@ -360,7 +363,7 @@ START_TEST(test_reopen_writes_to_a_new_file_at_the_same_path)
 	snprintf(old, sizeof old, "%s.1", path);
 	ck_assert_int_eq(rename(path, old), 0);
 	output_message("info", "between", T0);
-	ck_assert_int_eq(output_reopen(), 0);
+	ck_assert_int_eq(output_reopen(&cause), 0);
 	output_message("info", "after", T0);
 	log_is(TS0 " mpsup: after\n");
 	got = slurp(old, NULL);
@@ -389,8 +392,55 @@ START_TEST(test_open_of_an_unwritable_path_fails)
 {
 	char	bad[96];
 
+	char	*cause = NULL;
+
 	snprintf(bad, sizeof bad, "%s/no/such/dir/log", topdir);
-	ck_assert_int_eq(output_open(bad, LOG_FORMAT_TEXT), -1);
+	ck_assert_int_eq(output_open(bad, 0600, LOG_FORMAT_TEXT, &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, bad));
+	free(cause);
+}
+END_TEST
+
+/* The file a reopen creates (after rotation) has the mode, umask or not. */
+START_TEST(test_reopen_creates_the_log_with_its_mode_under_umask_0)
+{
+	struct stat	 st;
+	char		 old[80], *cause = NULL;
+	mode_t		 um;
+
+	ck_assert_int_eq(output_open(path, 0640, LOG_FORMAT_TEXT, &cause), 0);
+	snprintf(old, sizeof old, "%s.1", path);
+	ck_assert_int_eq(rename(path, old), 0);
+	um = umask(0);
+	ck_assert_int_eq(output_reopen(&cause), 0);
+	umask(um);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	unlink(old);
+}
+END_TEST
+
+/* A symlink put in place of the rotated log is refused; the old fd stays. */
+START_TEST(test_reopen_refuses_a_symlink_and_keeps_the_old_log)
+{
+	char	old[80], target[80], *cause = NULL, *got;
+
+	open_log(LOG_FORMAT_TEXT);
+	snprintf(old, sizeof old, "%s.1", path);
+	snprintf(target, sizeof target, "%s.target", path);
+	ck_assert_int_eq(rename(path, old), 0);
+	ck_assert_int_eq(symlink(target, path), 0);
+	ck_assert_int_eq(output_reopen(&cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, path));
+	ck_assert_ptr_nonnull(strstr(cause, "symbolic link"));
+	free(cause);
+	ck_assert_int_eq(access(target, F_OK), -1);
+	output_message("info", "still", T0);
+	output_flush();
+	got = slurp(old, NULL);
+	ck_assert_str_eq(got, TS0 " mpsup: still\n");
+	free(got);
+	unlink(old);
 }
 END_TEST
 
@@ -425,6 +475,9 @@ output_suite(void)
 	tcase_add_test(tc, test_reopen_writes_to_a_new_file_at_the_same_path);
 	tcase_add_test(tc, test_close_writes_what_is_buffered);
 	tcase_add_test(tc, test_open_of_an_unwritable_path_fails);
+	tcase_add_test(tc,
+	    test_reopen_creates_the_log_with_its_mode_under_umask_0);
+	tcase_add_test(tc, test_reopen_refuses_a_symlink_and_keeps_the_old_log);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -94,7 +94,7 @@ open_ok(void)
 	struct store	*st;
 	char		*cause = NULL;
 
-	st = store_open(spec, 0, &cause);
+	st = store_open(spec, 0, 0600, &cause);
 	if (st == NULL)
 		ck_abort_msg("store_open: %s", cause);
 	return st;
@@ -161,7 +161,7 @@ START_TEST(test_memory_store_keeps_nothing_and_never_fails)
 	uint64_t		 seg = 99;
 	char			*cause = NULL;
 
-	st = store_open("memory", 0, &cause);
+	st = store_open("memory", 0, 0600, &cause);
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(store_durable(st), 0);
 	ck_assert_int_eq(store_put(st, &r, &seg, &cause), 0);
@@ -208,7 +208,7 @@ refused_at_version(int v, const char *want)
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	st = store_open(spec, 0, &cause);
+	st = store_open(spec, 0, 0600, &cause);
 	ck_assert_ptr_null(st);
 	ck_assert_ptr_nonnull(strstr(cause, want));
 	ck_assert_ptr_nonnull(strstr(cause, path));
@@ -492,7 +492,7 @@ START_TEST(test_sqlite_second_open_is_refused_naming_the_holder)
 	struct store	*st = open_ok(), *again;
 	char		*cause = NULL, pid[32];
 
-	again = store_open(spec, 0, &cause);
+	again = store_open(spec, 0, 0600, &cause);
 	ck_assert_ptr_null(again);
 	snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
 	ck_assert_ptr_nonnull(strstr(cause, "in use by another mpsup"));
@@ -540,7 +540,7 @@ START_TEST(test_sqlite_corrupt_file_is_refused_with_the_sqlite_message)
 	for (i = 0; i < 200; i++)
 		fputs("not a database at all ", f);
 	fclose(f);
-	st = store_open(spec, 0, &cause);
+	st = store_open(spec, 0, 0600, &cause);
 	ck_assert_ptr_null(st);
 	ck_assert_ptr_nonnull(strstr(cause, path));
 	ck_assert_ptr_nonnull(strstr(cause, "file is not a database"));
@@ -553,7 +553,7 @@ START_TEST(test_sqlite_unopenable_path_is_an_error_naming_it)
 	struct store	*st;
 	char		*cause = NULL;
 
-	st = store_open("sqlite:/nonexistent-dir/x/jobs.db", 0, &cause);
+	st = store_open("sqlite:/nonexistent-dir/x/jobs.db", 0, 0600, &cause);
 	ck_assert_ptr_null(st);
 	ck_assert_ptr_nonnull(strstr(cause, "/nonexistent-dir/x/jobs.db"));
 	free(cause);
@@ -708,7 +708,7 @@ START_TEST(test_not_memory_nor_sqlite_is_refused)
 {
 	char	*cause = NULL;
 
-	ck_assert_ptr_null(store_open("redis:x", 0, &cause));
+	ck_assert_ptr_null(store_open("redis:x", 0, 0600, &cause));
 	ck_assert_ptr_nonnull(strstr(cause, "redis:x"));
 	free(cause);
 }

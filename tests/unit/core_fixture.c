@@ -72,7 +72,7 @@ fixture_start(const char *pools_ini)
 	config_errors_free(&errs);
 	fx.loop = ev_loop_new(EVFLAG_AUTO);
 	fx.started_at = ev_now(fx.loop);
-	fx.queue = queue_open("memory", 0, fx.loop, &fx.cfg,
+	fx.queue = queue_open("memory", 0, 0600, fx.loop, &fx.cfg,
 	    &dispatch_queue_events, NULL, &cause);
 	ck_assert_ptr_nonnull(fx.queue);
 	fixture_envs();

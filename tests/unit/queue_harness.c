@@ -69,8 +69,8 @@ qt_open(void)
 
 	memset(&qt.a, 0, sizeof qt.a);
 	memset(&qt.b, 0, sizeof qt.b);
-	qt.q = queue_open(qt.store, 0, qt.loop, &qt.cfgp, &qt_events, &qt,
-	    &cause);
+	qt.q = queue_open(qt.store, 0, 0600, qt.loop, &qt.cfgp, &qt_events,
+	    &qt, &cause);
 	if (qt.q == NULL)
 		ck_abort_msg("queue_open %s: %s", qt.store, cause);
 	queue_pool_attach(qt.q, &qt.a, "a", 0);
