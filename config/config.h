@@ -40,6 +40,7 @@ struct pool_config {
 	enum output_mode  output;
 	uint64_t	  capture_max;
 	enum job_fds	  job_fds;
+	int		  trusted;	/* exec jobs may act as any client */
 	char		 *cwd;		/* absolute, or NULL */
 	char		 *user;
 	char		 *group;

@@ -106,6 +106,7 @@ static const struct key_def key_table[] = {
 	POOL_SET("env", env, set_env, KEY_CONTINUES | KEY_REPEATS),
 	POOL("stop_signal", KT_SIGNAL, stop_signal, 0, 0, NULL),
 	POOL("stop_timeout", KT_DURATION, stop_timeout, 0, 0, NULL),
+	POOL("trusted", KT_BOOL, trusted, 0, 0, NULL),
 };
 _Static_assert(sizeof key_table / sizeof key_table[0] == CONFIG_NKEYS,
     "CONFIG_NKEYS must count the entries of key_table");

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_impl.h"
@@ -120,6 +121,26 @@ validate_identity(struct loader *ld, struct pool_config *pc)
 	}
 }
 
+/*
+ * With more than one role (admin_authkey_file), an exec pool whose jobs
+ * would run as mpsup's own user could read the key files and act as any
+ * client: refused, unless the pool says trusted = yes.
+ */
+static void
+validate_roles(struct loader *ld, struct pool_config *pc)
+{
+	uid_t	uid = pc->user != NULL ? pc->uid : geteuid();
+
+	if (ld->cfg->admin_authkey_file == NULL ||
+	    pc->type != POOL_TYPE_EXEC || pc->trusted || uid != geteuid())
+		return;
+	config_error(ld, pc->line, "pool '%s': its exec jobs would run as "
+	    "mpsup's own user and could read the key files, so any client "
+	    "could act as the admin (admin_authkey_file is set): give the "
+	    "pool a user = of its own (mpsup running as root), or say "
+	    "trusted = yes if its jobs may act as any client", pc->name);
+}
+
 /* Every cross-key check, for [supervisor] and then each pool. */
 void
 config_validate(struct loader *ld)
@@ -139,5 +160,6 @@ config_validate(struct loader *ld)
 			config_error(ld, pc->line, "pool '%s': job_fds applies "
 			    "to stream pools only", pc->name);
 		validate_identity(ld, pc);
+		validate_roles(ld, pc);
 	}
 }

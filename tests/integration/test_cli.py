@@ -9,13 +9,19 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (MPSUP, SRCDIR, Supervisor, config, rss_kib,  # noqa: E402
-                     run_tests, spawn, wait_for, write)
+from harness import (MPSUP, SRCDIR, Skip, Supervisor, config,  # noqa: E402
+                     connect, request, rss_kib, run_tests, spawn, wait_for,
+                     write)
 
 HEAD = config("supervisor")
 
 EXEC_POOL = config("pool_exec", name="ex", workers=2,
                    extra="output = capture\njob_timeout = 500ms")
+# The same, for configs with an admin key: its jobs run as mpsup's own
+# user, which only a pool marked trusted may do then.
+TRUSTED_EXEC_POOL = config("pool_exec", name="ex", workers=2,
+                           extra="output = capture\njob_timeout = 500ms\n"
+                           "trusted = yes")
 
 # A stream worker on the shipped helper: doubles its data, fails on "boom".
 HELPER_WORKER = r'''
@@ -577,7 +583,7 @@ def test_ctl_reload_picks_up_a_new_pool(tmp):
 def test_ctl_uses_the_admin_key_when_configured(tmp):
     head = HEAD + "admin_authkey_file = admin.key\n"
     assert mpsup("keygen", os.path.join(tmp, "admin.key"))[0] == 0
-    sup = start(tmp, EXEC_POOL, head=head)
+    sup = start(tmp, TRUSTED_EXEC_POOL, head=head)
     sock = "unix:" + os.path.join(tmp, "mpsup.sock")
     plain = ["-a", sock, "-k", os.path.join(tmp, "authkey")]
     rc, out, err = mpsup("ctl", *plain, "pause", "ex")
@@ -634,6 +640,39 @@ def test_connection_from_environment_and_default_config(tmp):
     assert sup.stop() == 0
 
 
+def test_exec_jobs_cannot_read_the_admin_key(tmp):
+    # A submit-key client runs `cat admin.key` as an exec job, reads the
+    # admin key and takes over. With two roles, an exec pool running as
+    # mpsup's own user is refused (check and start); with user = nobody
+    # the job cannot read the key and the admin op stays forbidden.
+    if os.geteuid() != 0:
+        raise Skip("needs root to run a pool as nobody")
+    head = config("supervisor", legacy_md5="yes") + \
+        "admin_authkey_file = admin.key\n"
+    assert mpsup("keygen", os.path.join(tmp, "admin.key"))[0] == 0
+    same_user = write(os.path.join(tmp, "same.ini"), head + EXEC_POOL)
+    rc, out, err = mpsup("check", "-c", same_user)
+    assert rc == 1 and len(out.splitlines()) == 1 and \
+        "pool 'ex': its exec jobs would run as mpsup's own user" in out and \
+        "trusted = yes" in out, (rc, out, err)
+    r = subprocess.run([MPSUP, "-c", same_user], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2 and "its exec jobs would run as" in r.stderr, r
+    os.chmod(tmp, 0o755)
+    sup = start(tmp, config("pool_exec", name="ex", workers=1,
+                            extra="output = capture\nuser = nobody"), head=head)
+    c = connect(tmp)
+    r = request(c, {"op": "submit", "pool": "ex", "shell": "cat admin.key",
+                    "cwd": tmp, "wait": True, "timeout": 10})
+    job = r["job"]
+    admin_key = open(os.path.join(tmp, "admin.key")).read().strip()
+    assert job["state"] == "failed" and admin_key not in (job["stdout"] or ""), job
+    assert "Permission denied" in (job["stderr"] or ""), job
+    assert request(c, {"op": "stop"})["error"] == "forbidden"
+    c.close()
+    assert sup.stop() == 0
+
+
 def test_admin_key_equal_to_the_submit_key_is_refused(tmp):
     # The same key in both files would make the admin role mean nothing:
     # check names both files at the key's line, start refuses with exit 2.
@@ -644,7 +683,7 @@ def test_admin_key_equal_to_the_submit_key_is_refused(tmp):
     fd = os.open(admin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, key.strip() + b"  \n")   # trailing space: still the same key
     os.close(fd)
-    text = HEAD + "admin_authkey_file = admin.key\n" + EXEC_POOL
+    text = HEAD + "admin_authkey_file = admin.key\n" + TRUSTED_EXEC_POOL
     path = write(os.path.join(tmp, "same.ini"), text)
     line = text.splitlines().index("admin_authkey_file = admin.key") + 1
     want = "%s:%d: admin_authkey_file: %s holds the same key as " \

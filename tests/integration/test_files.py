@@ -136,7 +136,8 @@ def test_check_reports_a_key_file_of_another_user(tmp):
     path = foreign_key(tmp, "admin.key")
     cfg = write(os.path.join(tmp, "pool.ini"),
                 config("supervisor", extra="admin_authkey_file = admin.key")
-                + POOL)
+                + config("pool_exec", name="sh", workers=1,
+                         extra="trusted = yes"))
     r = subprocess.run([MPSUP, "check", "-c", cfg], capture_output=True,
                        text=True, cwd=tmp)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)

@@ -569,6 +569,59 @@ START_TEST(test_keys_of_an_unknown_section_are_not_reported_again)
 }
 END_TEST
 
+/*
+ * With an admin key there are two roles; an exec pool whose jobs run as
+ * mpsup's own user could read the keys, so it must say trusted = yes.
+ */
+START_TEST(test_exec_pool_as_mpsups_user_refused_with_an_admin_key)
+{
+	load("[supervisor]\n"
+	    "admin_authkey_file = admin.key\n"
+	    "[pool:ex]\n"
+	    "type = exec\n"
+	    "[pool:st]\n"
+	    "type = stream\n"
+	    "command = cat\n");
+	expect_only_error(3, "pool 'ex': its exec jobs would run as mpsup's "
+	    "own user and could read the key files");
+}
+END_TEST
+
+START_TEST(test_trusted_exec_pool_is_allowed_with_an_admin_key)
+{
+	load("[supervisor]\n"
+	    "admin_authkey_file = admin.key\n"
+	    "[pool:ex]\n"
+	    "type = exec\n"
+	    "trusted = yes\n");
+	ck_assert_msg(cfg != NULL, "errors:%s", all_errors());
+	ck_assert_int_eq(cfg->pools[0]->trusted, 1);
+}
+END_TEST
+
+START_TEST(test_exec_pool_of_another_user_is_allowed_with_an_admin_key)
+{
+	if (geteuid() == 65534)
+		return;		/* nobody is this user */
+	load("[supervisor]\n"
+	    "admin_authkey_file = admin.key\n"
+	    "[pool:ex]\n"
+	    "type = exec\n"
+	    "user = nobody\n");
+	ck_assert_msg(cfg != NULL, "errors:%s", all_errors());
+}
+END_TEST
+
+START_TEST(test_one_role_needs_no_trust)
+{
+	load("[pool:ex]\ntype = exec\n");
+	ck_assert_msg(cfg != NULL, "errors:%s", all_errors());
+	ck_assert_int_eq(cfg->pools[0]->trusted, 0);
+	load_pool_key("trusted = maybe");
+	expect_only_error(2, "trusted: expected yes or no");
+}
+END_TEST
+
 START_TEST(test_unknown_key_reports_file_and_line)
 {
 	load("[pool:p]\n"
@@ -1728,6 +1781,12 @@ config_suite(void)
 	tcase_add_test(tc, test_unknown_section_reports_file_and_line);
 	tcase_add_test(tc, test_keys_of_an_unknown_section_are_not_reported_again);
 	tcase_add_test(tc, test_unknown_key_reports_file_and_line);
+	tcase_add_test(tc,
+	    test_exec_pool_as_mpsups_user_refused_with_an_admin_key);
+	tcase_add_test(tc, test_trusted_exec_pool_is_allowed_with_an_admin_key);
+	tcase_add_test(tc,
+	    test_exec_pool_of_another_user_is_allowed_with_an_admin_key);
+	tcase_add_test(tc, test_one_role_needs_no_trust);
 	tcase_add_test(tc, test_unknown_key_in_supervisor_section);
 	tcase_add_test(tc, test_supervisor_key_in_pool_is_unknown);
 	tcase_add_test(tc, test_line_without_equals_is_refused);
