@@ -350,13 +350,13 @@ spawn_signal(pid_t pid, int sig)
 	return kill(pid, sig);
 }
 
-/* Session and process group of a /proc/PID/stat line, or -1. */
+/* Read /proc/NAME/stat into p; -1 if the process is gone. */
 static int
-spawn_stat_ids(int dirfd, const char *name, pid_t *pgrp, pid_t *sid)
+spawn_proc_read(int dirfd, const char *name, struct spawn_proc *p)
 {
-	char	 path[64], buf[512], *p;
+	char	 path[64], buf[512], *c;
 	ssize_t	 n;
-	int	 fd, pg, sn;
+	int	 fd, pp, pg, sn;
 
 	snprintf(path, sizeof path, "%s/stat", name);
 	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
@@ -367,39 +367,63 @@ spawn_stat_ids(int dirfd, const char *name, pid_t *pgrp, pid_t *sid)
 		return -1;
 	buf[n] = '\0';
 	/* "pid (comm) state ppid pgrp session ...": comm may hold ')'. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %*d %d %d", &pg, &sn) != 2)
+	if ((c = strrchr(buf, ')')) == NULL ||
+	    sscanf(c + 1, " %c %d %d %d", &p->state, &pp, &pg, &sn) != 4)
 		return -1;
-	*pgrp = pg;
-	*sid = sn;
+	p->pid = (pid_t)strtol(name, NULL, 10);
+	p->ppid = pp;
+	p->pgrp = pg;
+	p->sid = sn;
 	return 0;
+}
+
+int
+spawn_procs_each(void (*fn)(const struct spawn_proc *, void *), void *arg)
+{
+	struct spawn_proc	 p;
+	struct dirent		*de;
+	DIR			*dir;
+	pid_t			 self = getpid();
+
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    spawn_proc_read(dirfd(dir), de->d_name, &p) == -1 ||
+		    p.pid == self)
+			continue;
+		fn(&p, arg);
+	}
+	closedir(dir);
+	return 0;
+}
+
+struct spawn_sweep {
+	pid_t	sid;
+	size_t	n;
+};
+
+static void
+spawn_sweep_one(const struct spawn_proc *p, void *arg)
+{
+	struct spawn_sweep	*sw = arg;
+
+	if (p->sid != sw->sid)
+		return;
+	/* The whole group, so that a member forking meanwhile goes. */
+	if (p->pgrp > 1)
+		(void)kill(-p->pgrp, SIGKILL);
+	(void)kill(p->pid, SIGKILL);
+	sw->n++;
 }
 
 size_t
 spawn_sweep_session(pid_t sid)
 {
-	struct dirent	*de;
-	DIR		*dir;
-	pid_t		 pid, pgrp, s, self = getpid();
-	size_t		 n = 0;
+	struct spawn_sweep	sw = { sid, 0 };
 
-	if ((dir = opendir("/proc")) == NULL)
-		return 0;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = (pid_t)strtol(de->d_name, NULL, 10);
-		if (pid == self || spawn_stat_ids(dirfd(dir), de->d_name,
-		    &pgrp, &s) == -1 || s != sid)
-			continue;
-		/* The whole group, so that a member forking meanwhile goes. */
-		if (pgrp > 1)
-			(void)kill(-pgrp, SIGKILL);
-		(void)kill(pid, SIGKILL);
-		n++;
-	}
-	closedir(dir);
-	return n;
+	(void)spawn_procs_each(spawn_sweep_one, &sw);
+	return sw.n;
 }
 
 /* Index of the entry for KEY= in v, or -1. */

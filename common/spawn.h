@@ -80,6 +80,18 @@ int	spawn_signal(pid_t pid, int sig);
  */
 size_t	spawn_sweep_session(pid_t sid);
 
+/* One process as /proc/PID/stat has it. */
+struct spawn_proc {
+	pid_t	pid, ppid, pgrp, sid;
+	char	state;		/* R, S, D, Z, ... */
+};
+/*
+ * Call fn for every process /proc lists (but the caller); -1 if /proc
+ * cannot be read (Linux only).
+ */
+int	spawn_procs_each(void (*fn)(const struct spawn_proc *, void *),
+	    void *arg);
+
 /* Tests only: act as if close_range() were missing. */
 extern int	spawn_test_no_close_range;
 

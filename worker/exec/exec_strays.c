@@ -9,70 +9,40 @@
 
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "common/spawn.h"
 
 #include "worker/exec/exec_strays.h"
 
-/* State, parent and process group of /proc/NAME/stat; -1 if gone. */
-static int
-exec_strays_stat(int dirfd, const char *name, char *state, pid_t *ppid,
-    pid_t *pgrp)
-{
-	char	 path[64], buf[512], *p, st;
-	ssize_t	 n;
-	int	 fd, pp, pg;
+struct exec_strays {
+	pid_t	self, pgid;
+	int	n;
+};
 
-	snprintf(path, sizeof path, "%s/stat", name);
-	if ((fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid pgrp ...": comm may hold ')'. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %c %d %d", &st, &pp, &pg) != 3)
-		return -1;
-	*state = st;
-	*ppid = pp;
-	*pgrp = pg;
-	return 0;
+/* A child of ours is killed and counted; a member of the job's group counted. */
+static void
+exec_strays_one(const struct spawn_proc *p, void *arg)
+{
+	struct exec_strays	*st = arg;
+
+	if (p->ppid == st->self) {
+		if (p->state != 'Z' && kill(p->pid, SIGKILL) == -1 &&
+		    errno == EPERM)
+			return;
+		st->n++;
+	} else if (st->pgid > 0 && p->pgrp == st->pgid)
+		st->n++;	/* dying; its children come here next */
 }
 
 int
 exec_strays_kill(pid_t pgid)
 {
-	struct dirent	*de;
-	DIR		*dir;
-	pid_t		 pid, ppid, pgrp, self = getpid();
-	char		 state;
-	int		 n = 0;
+	struct exec_strays	st = { getpid(), pgid, 0 };
 
-	if ((dir = opendir("/proc")) == NULL)
+	if (spawn_procs_each(exec_strays_one, &st) == -1)
 		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid = (pid_t)strtol(de->d_name, NULL, 10);
-		if (exec_strays_stat(dirfd(dir), de->d_name, &state, &ppid,
-		    &pgrp) == -1)
-			continue;
-		if (ppid == self) {
-			if (state != 'Z' && kill(pid, SIGKILL) == -1 &&
-			    errno == EPERM)
-				continue;
-			n++;
-		} else if (pgid > 0 && pgrp == pgid)
-			n++;	/* dying; its children come here next */
-	}
-	closedir(dir);
-	return n;
+	return st.n;
 }
