@@ -106,6 +106,10 @@ command = sh -c 'echo up >&2; exec sleep 1000'
     def fds(pool):
         pids = wait_for(lambda: worker_pids(sup, pool), what="the worker")
         assert len(pids) == 1, pids
+        # "up" is logged before the shell execs sleep; a shell may hold a
+        # saved descriptor around a redirection until then.
+        wait_for(lambda: os.readlink("/proc/%d/exe" % pids[0]).endswith("/sleep"),
+                 what="the worker to exec sleep")
         return sorted(int(x) for x in os.listdir("/proc/%d/fd" % pids[0]))
     assert fds("a") == [0, 1, 2, 3, 4]
     assert fds("b") == [0, 1, 2]
