@@ -47,7 +47,7 @@ cmd_check(int argc, char **argv)
 	struct config_errors	 errs = { NULL, 0 };
 	struct config		*cfg;
 	const char		*path = "pool.ini";
-	char			*msg;
+	char			*msg, *label;
 	size_t			 i;
 	int			 ch, bad;
 
@@ -72,9 +72,13 @@ cmd_check(int argc, char **argv)
 	config_errors_free(&errs);
 	if (cfg == NULL)
 		return 1;
-	bad = check_key(path, "authkey_file", cfg->authkey_file, 1);
-	bad |= check_key(path, "admin_authkey_file", cfg->admin_authkey_file,
-	    0);
+	bad = 0;
+	for (i = 0; i < cfg->nclients; i++) {
+		label = config_client_key_label(cfg->clients[i]);
+		bad |= check_key(path, label, cfg->clients[i]->authkey_file,
+		    cfg->clients[i]->create_key);
+		free(label);
+	}
 	if (cfg->status != NULL)
 		bad |= check_key(path, "status_token_file",
 		    cfg->status_token_file, 0);

@@ -4,9 +4,11 @@
  * The address and key come from, in order: -a and -k; the config named by
  * -c; the environment (MPSUP_ADDRESS, MPSUP_AUTHKEY_FILE) when there is no
  * -c; ./pool.ini when it exists. From a config the address is its first
- * unix: listen entry (the first entry when none is unix:) and the key its
- * authkey_file, or for control requests its admin_authkey_file when one is
- * named and readable. The client never creates a key file.
+ * unix: listen entry (the first entry when none is unix:) and the key that
+ * of its first client with the admin role whose key file is readable, for
+ * control requests; otherwise that of the client "default" (authkey_file)
+ * when it exists, else of the first client whose key file is readable.
+ * The client never creates a key file.
  *
  * Requests and replies are JSON objects, one frame each. Requests are
  * built with jansson; replies are read with jsontext and what they carry
@@ -106,10 +108,21 @@ cli_conn_config_address(const struct config *cfg)
 static const char *
 cli_conn_config_keyfile(const struct config *cfg, int flags)
 {
-	if ((flags & CONN_ADMIN) && cfg->admin_authkey_file != NULL &&
-	    access(cfg->admin_authkey_file, R_OK) == 0)
-		return cfg->admin_authkey_file;
-	return cfg->authkey_file;
+	const struct client_config	*cc;
+	size_t				 i;
+
+	for (i = 0; (flags & CONN_ADMIN) && i < cfg->nclients; i++) {
+		cc = cfg->clients[i];
+		if (cc->role == ROLE_ADMIN && access(cc->authkey_file, R_OK) == 0)
+			return cc->authkey_file;
+	}
+	for (i = 0; i < cfg->nclients; i++)
+		if (strcmp(cfg->clients[i]->name, "default") == 0)
+			return cfg->clients[i]->authkey_file;
+	for (i = 0; i < cfg->nclients; i++)
+		if (access(cfg->clients[i]->authkey_file, R_OK) == 0)
+			return cfg->clients[i]->authkey_file;
+	return cfg->nclients > 0 ? cfg->clients[0]->authkey_file : NULL;
 }
 
 /*

@@ -108,9 +108,10 @@ cmd_ctl(int argc, char **argv)
 			continue;
 		switch (ch) {
 		case 'h':
-			printf(CTL_USAGE "\nstop, reload, scale, pause and "
-			    "resume use the admin authkey when the\nconfig "
-			    "names a readable admin_authkey_file.\n\n" CONN_HELP);
+			printf(CTL_USAGE "\nWith -c, stop, reload, scale, pause "
+			    "and resume use the key of the first\nclient with "
+			    "the admin role whose key file is readable.\n\n"
+			    CONN_HELP);
 			return 0;
 		default:
 			fprintf(stderr, CTL_USAGE);

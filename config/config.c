@@ -62,9 +62,9 @@ config_resolve_path(const struct config *cfg, const char *p)
 	return out;
 }
 
-/* Pool names: 1 to 64 letters, digits, '_', '-' and '.'. */
-static int
-valid_pool_name(const char *s)
+/* Pool and client names: 1 to 64 letters, digits, '_', '-' and '.'. */
+int
+config_valid_name(const char *s)
 {
 	size_t	n = 0;
 
@@ -85,6 +85,11 @@ loader_section(struct loader *ld, const char *name)
 
 	ld->have_key = 0;
 	ld->pool = NULL;
+	ld->client = NULL;
+	if (strncmp(name, "client:", 7) == 0) {
+		config_client_section(ld, name + 7);
+		return;
+	}
 	if (strcmp(name, "supervisor") == 0) {
 		if (ld->sup_seen) {
 			config_error(ld, ld->lineno, "duplicate section "
@@ -101,12 +106,12 @@ loader_section(struct loader *ld, const char *name)
 	}
 	if (strncmp(name, "pool:", 5) != 0) {
 		config_error(ld, ld->lineno, "unknown section [%s] (expected "
-		    "[supervisor] or [pool:NAME])", name);
+		    "[supervisor], [pool:NAME] or [client:NAME])", name);
 		ld->sect = SECT_SKIP;
 		return;
 	}
 	name += 5;
-	if (!valid_pool_name(name)) {
+	if (!config_valid_name(name)) {
 		config_error(ld, ld->lineno, "bad pool name '%s' (use up to 64 "
 		    "letters, digits, '_', '-' and '.')", name);
 		ld->sect = SECT_SKIP;
@@ -324,6 +329,7 @@ config_load(const char *path, struct config_errors *errs)
 	free(ld.line);
 	config_validate(&ld);
 	free(ld.pool_states);
+	free(ld.client_states);
 	if (ld.nerrors > 0) {
 		config_free(cfg);
 		return NULL;
@@ -366,6 +372,9 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->npools; i++)
 		pool_config_free(cfg->pools[i]);
 	free(cfg->pools);
+	for (i = 0; i < cfg->nclients; i++)
+		config_client_free(cfg->clients[i]);
+	free(cfg->clients);
 	free(cfg);
 }
 
@@ -391,8 +400,8 @@ config_find_pool(const struct config *cfg, const char *name)
 }
 
 /* Two optional strings differ (NULL equals only NULL). */
-static int
-str_differs(const char *a, const char *b)
+int
+config_str_differs(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return a != b;
@@ -406,11 +415,12 @@ config_pool_process_differs(const struct pool_config *a,
 {
 	size_t	i;
 
-	if (a->type != b->type || str_differs(a->command, b->command) ||
+	if (a->type != b->type ||
+	    config_str_differs(a->command, b->command) ||
 	    a->output != b->output || a->capture_max != b->capture_max ||
-	    a->job_fds != b->job_fds || str_differs(a->cwd, b->cwd) ||
-	    str_differs(a->user, b->user) || str_differs(a->group, b->group) ||
-	    a->nenv != b->nenv)
+	    a->job_fds != b->job_fds || config_str_differs(a->cwd, b->cwd) ||
+	    config_str_differs(a->user, b->user) ||
+	    config_str_differs(a->group, b->group) || a->nenv != b->nenv)
 		return 1;
 	for (i = 0; i < a->nenv; i++)
 		if (strcmp(a->env[i], b->env[i]) != 0)

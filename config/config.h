@@ -16,6 +16,8 @@ enum job_fds { JOB_FDS_STDIO, JOB_FDS_34 };
 enum output_mode { OUTPUT_LOG, OUTPUT_CAPTURE, OUTPUT_BOTH };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum store_sync { STORE_SYNC_NORMAL, STORE_SYNC_FULL };
+/* What a client may do (SPEC section 11); each role includes the lower. */
+enum client_role { ROLE_MONITOR, ROLE_SUBMIT, ROLE_ADMIN };
 
 struct pool_config {
 	char		 *name;
@@ -52,6 +54,22 @@ struct pool_config {
 	double		  stop_timeout;
 };
 
+/*
+ * A client of the socket, known by its key: a [client:NAME] section, or
+ * one of the shorthands authkey_file (client "default") and
+ * admin_authkey_file (client "admin").
+ */
+struct client_config {
+	char		 *name;
+	int		  line;		/* of its section, or shorthand key */
+	char		 *authkey_file;
+	int		  create_key;	/* start may write a missing key file */
+	int		  shorthand;	/* from authkey_file/admin_authkey_file */
+	enum client_role  role;
+	char		**pools;	/* it may submit to; NULL = all */
+	size_t		  npools;
+};
+
 struct config {
 	char		 *path;		/* absolute */
 	char		 *dir;		/* its folder */
@@ -83,6 +101,8 @@ struct config {
 	long		  max_handshakes;	/* in progress per address; 0 = off */
 	struct pool_config **pools;
 	size_t		  npools;
+	struct client_config **clients;	/* at least one once loaded */
+	size_t		  nclients;
 };
 
 struct config_errors {
@@ -98,6 +118,12 @@ struct config	*config_load(const char *path, struct config_errors *errs);
 void		 config_free(struct config *);
 void		 config_errors_free(struct config_errors *);
 struct pool_config *config_find_pool(const struct config *, const char *);
+const char	*config_role_name(enum client_role);
+/* "authkey_file", "admin_authkey_file" or "[client:NAME] authkey_file". */
+char		*config_client_key_label(const struct client_config *);
+/* True if the two configs' clients differ in anything (restart needed). */
+int		 config_clients_differ(const struct config *,
+		    const struct config *);
 /* True if workers started with a must be restarted to run as b says. */
 int		 config_pool_process_differs(const struct pool_config *a,
 		    const struct pool_config *b);

@@ -15,15 +15,18 @@
 
 #define CONFIG_MAX_POOLS	256
 #define CONFIG_MAX_WORKERS	4096
+#define CONFIG_MAX_CLIENTS	256
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
-#define CONFIG_NKEYS		47
+#define CONFIG_NKEYS		50
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,
 	KT_SIGNAL, KT_CHOICE, KT_MODE, KT_SPECIAL,
 };
 
-enum section_kind { SECT_NONE, SECT_SUPERVISOR, SECT_POOL, SECT_SKIP };
+enum section_kind {
+	SECT_NONE, SECT_SUPERVISOR, SECT_POOL, SECT_CLIENT, SECT_SKIP,
+};
 
 struct loader;
 struct key_def;
@@ -63,9 +66,11 @@ struct loader {
 	int			 have_key;	/* inih's "previous name" */
 	enum section_kind	 sect;
 	struct pool_config	*pool;
+	struct client_config	*client;
 	struct section_state	*state;	/* of the current section */
 	struct section_state	 sup_state;
 	struct section_state	*pool_states;
+	struct section_state	*client_states;
 	int			 sup_seen;
 	int			 command_line;
 	struct config		*cfg;
@@ -94,5 +99,14 @@ void	config_set_listen(struct loader *, const char *value, int append);
 
 /* Cross-key checks once every line has been read. */
 void	config_validate(struct loader *);
+/* Start a [client:NAME] section at the current line (config_client.c). */
+void	config_client_section(struct loader *, const char *name);
+/* Check the clients and add the shorthand ones (config_client.c). */
+void	config_validate_clients(struct loader *);
+void	config_client_free(struct client_config *);
+/* Two optional strings differ (NULL equals only NULL). */
+int	config_str_differs(const char *, const char *);
+/* Pool and client names: 1 to 64 letters, digits, '_', '-' and '.'. */
+int	config_valid_name(const char *);
 
 #endif

@@ -36,12 +36,18 @@ static void	set_cwd(struct loader *, const struct key_def *, const char *);
 static void	set_env(struct loader *, const struct key_def *, const char *);
 static void	set_status_hosts(struct loader *, const struct key_def *,
 		    const char *);
+static void	set_client_pools(struct loader *, const struct key_def *,
+		    const char *);
 
 static const char *const log_format_choices[] = { "text", "json", NULL };
 static const char *const store_sync_choices[] = { "normal", "full", NULL };
 static const char *const type_choices[] = { "exec", "stream", NULL };
 static const char *const output_choices[] = { "log", "capture", "both", NULL };
 static const char *const job_fds_choices[] = { "stdio", "3,4", NULL };
+/* In enum client_role's order. */
+static const char *const role_choices[] = {
+	"monitor", "submit", "admin", NULL
+};
 
 #define SUP(n, t, f, lo, hi, c) \
 	{ n, SECT_SUPERVISOR, t, offsetof(struct config, f), lo, hi, c, \
@@ -52,6 +58,12 @@ static const char *const job_fds_choices[] = { "stdio", "3,4", NULL };
 #define POOL(n, t, f, lo, hi, c) \
 	{ n, SECT_POOL, t, offsetof(struct pool_config, f), lo, hi, c, \
 	    NULL, 0 }
+#define CLIENT(n, t, f, c) \
+	{ n, SECT_CLIENT, t, offsetof(struct client_config, f), 0, 0, c, \
+	    NULL, 0 }
+#define CLIENT_SET(n, f, set) \
+	{ n, SECT_CLIENT, KT_SPECIAL, offsetof(struct client_config, f), 0, \
+	    0, NULL, set, 0 }
 #define POOL_SET(n, f, set, flags) \
 	{ n, SECT_POOL, KT_SPECIAL, offsetof(struct pool_config, f), 0, 0, \
 	    NULL, set, flags }
@@ -107,6 +119,10 @@ static const struct key_def key_table[] = {
 	POOL("stop_signal", KT_SIGNAL, stop_signal, 0, 0, NULL),
 	POOL("stop_timeout", KT_DURATION, stop_timeout, 0, 0, NULL),
 	POOL("trusted", KT_BOOL, trusted, 0, 0, NULL),
+
+	CLIENT("authkey_file", KT_PATH, authkey_file, NULL),
+	CLIENT("role", KT_CHOICE, role, role_choices),
+	CLIENT_SET("pools", pools, set_client_pools),
 };
 _Static_assert(sizeof key_table / sizeof key_table[0] == CONFIG_NKEYS,
     "CONFIG_NKEYS must count the entries of key_table");
@@ -311,6 +327,22 @@ check_status_host(char *h)
 	if (strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != n)
 		return "a host name has only letters, digits, '-', '_' and '.'";
 	return NULL;
+}
+
+/* A client's pools: the names are checked once every pool is known. */
+static void
+set_client_pools(struct loader *ld, const struct key_def *kd,
+    const char *value)
+{
+	struct client_config	*cc = ld->client;
+	const char		*err;
+
+	(void)kd;
+	free_strv(cc->pools, cc->npools);
+	cc->pools = NULL;
+	cc->npools = 0;
+	if (parse_list(value, &cc->pools, &cc->npools, &err) == -1)
+		config_error(ld, ld->lineno, "pools: %s", err);
 }
 
 /*
@@ -518,7 +550,8 @@ config_key_apply(struct loader *ld, const struct key_def *kd,
 	long		 l;
 	int		 b;
 
-	base = kd->sect == SECT_SUPERVISOR ? (void *)ld->cfg : (void *)ld->pool;
+	base = kd->sect == SECT_SUPERVISOR ? (void *)ld->cfg :
+	    kd->sect == SECT_CLIENT ? (void *)ld->client : (void *)ld->pool;
 	field = (char *)base + kd->off;
 	switch (kd->type) {
 	case KT_STRING:

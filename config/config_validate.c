@@ -122,23 +122,25 @@ validate_identity(struct loader *ld, struct pool_config *pc)
 }
 
 /*
- * With more than one role (admin_authkey_file), an exec pool whose jobs
- * would run as mpsup's own user could read the key files and act as any
- * client: refused, unless the pool says trusted = yes.
+ * With more than one client (and so more than one role, or jobs that
+ * belong to someone), an exec pool whose jobs would run as mpsup's own
+ * user could read the key files and act as any client: refused, unless
+ * the pool says trusted = yes.
  */
 static void
 validate_roles(struct loader *ld, struct pool_config *pc)
 {
 	uid_t	uid = pc->user != NULL ? pc->uid : geteuid();
 
-	if (ld->cfg->admin_authkey_file == NULL ||
+	if (ld->cfg->nclients < 2 ||
 	    pc->type != POOL_TYPE_EXEC || pc->trusted || uid != geteuid())
 		return;
 	config_error(ld, pc->line, "pool '%s': its exec jobs would run as "
 	    "mpsup's own user and could read the key files, so any client "
-	    "could act as the admin (admin_authkey_file is set): give the "
-	    "pool a user = of its own (mpsup running as root), or say "
-	    "trusted = yes if its jobs may act as any client", pc->name);
+	    "could act as another, the admin too (%zu clients are "
+	    "configured): give the pool a user = of its own (mpsup running "
+	    "as root), or say trusted = yes if its jobs may act as any "
+	    "client", pc->name, ld->cfg->nclients);
 }
 
 /* Every cross-key check, for [supervisor] and then each pool. */
@@ -149,6 +151,7 @@ config_validate(struct loader *ld)
 	size_t			 i;
 
 	validate_supervisor(ld);
+	config_validate_clients(ld);
 	for (i = 0; i < ld->cfg->npools; i++) {
 		pc = ld->cfg->pools[i];
 		validate_command(ld, pc, &ld->pool_states[i]);

@@ -64,12 +64,10 @@ enum auth_state {
 
 struct auth_server {
 	enum auth_state	 state;
-	unsigned char	*key;
-	size_t		 keylen;
-	unsigned char	*admin_key;	/* NULL when there is none */
-	size_t		 admin_keylen;
+	struct auth_key	*keys;		/* copies, one per client */
+	size_t		 nkeys;
 	int		 legacy_md5;	/* accept Python <= 3.11 */
-	int		 role;
+	int		 which;		/* index of the key that answered */
 	int		 client_legacy;	/* it answered with raw MD5 */
 	/* Our challenge body, "{sha256}" and the nonce: what the MAC covers. */
 	unsigned char	 body[AUTH_MODERN_BODY_LEN];
@@ -133,42 +131,42 @@ auth_key_dup(const unsigned char *key, size_t len)
  * auth_private.h). The keys are copied.
  */
 struct auth_server *
-auth_server_new_with_nonce(const unsigned char *key, size_t keylen,
-    const unsigned char *admin_key, size_t admin_keylen, int legacy_md5,
-    const unsigned char nonce[AUTH_NONCE_LEN])
+auth_server_new_with_nonce(const struct auth_key *keys, size_t nkeys,
+    int legacy_md5, const unsigned char nonce[AUTH_NONCE_LEN])
 {
 	struct auth_server	*as;
+	size_t			 i;
 
+	if (nkeys == 0)
+		fatalx("%s: no keys", __func__);
 	as = xcalloc(1, sizeof *as);
 	as->state = AUTH_STATE_NEW;
-	as->key = auth_key_dup(key, keylen);
-	as->keylen = keylen;
-	if (admin_key != NULL) {
-		as->admin_key = auth_key_dup(admin_key, admin_keylen);
-		as->admin_keylen = admin_keylen;
+	as->keys = xreallocarray(NULL, nkeys, sizeof *as->keys);
+	for (i = 0; i < nkeys; i++) {
+		as->keys[i].key = auth_key_dup(keys[i].key, keys[i].len);
+		as->keys[i].len = keys[i].len;
 	}
+	as->nkeys = nkeys;
 	as->legacy_md5 = legacy_md5;
-	as->role = AUTH_ROLE_USER;
+	as->which = -1;
 	memcpy(as->body, AUTH_SHA256_TAG, AUTH_TAG_LEN);
 	memcpy(as->body + AUTH_TAG_LEN, nonce, AUTH_NONCE_LEN);
 	return as;
 }
 
 /*
- * Create the server side of one connection's handshake. The keys are
- * copied; admin_key may be NULL. With legacy_md5 the HMAC-MD5 answers of
- * Python <= 3.11 clients are accepted.
+ * Create the server side of one connection's handshake: the client must
+ * know one of nkeys keys (at least one), which are copied. With
+ * legacy_md5 the HMAC-MD5 answers of Python <= 3.11 clients are accepted.
  */
 struct auth_server *
-auth_server_new(const unsigned char *key, size_t keylen,
-    const unsigned char *admin_key, size_t admin_keylen, int legacy_md5)
+auth_server_new(const struct auth_key *keys, size_t nkeys, int legacy_md5)
 {
 	struct auth_server	*as;
 	unsigned char		 nonce[AUTH_NONCE_LEN];
 
 	auth_random(nonce, sizeof nonce);
-	as = auth_server_new_with_nonce(key, keylen, admin_key, admin_keylen,
-	    legacy_md5, nonce);
+	as = auth_server_new_with_nonce(keys, nkeys, legacy_md5, nonce);
 	OPENSSL_cleanse(nonce, sizeof nonce);
 	return as;
 }
@@ -177,22 +175,27 @@ auth_server_new(const unsigned char *key, size_t keylen,
 void
 auth_server_free(struct auth_server *as)
 {
+	size_t	i;
+
 	if (as == NULL)
 		return;
-	OPENSSL_cleanse(as->key, as->keylen);
-	free(as->key);
-	if (as->admin_key != NULL) {
-		OPENSSL_cleanse(as->admin_key, as->admin_keylen);
-		free(as->admin_key);
+	for (i = 0; i < as->nkeys; i++) {
+		OPENSSL_cleanse((unsigned char *)as->keys[i].key,
+		    as->keys[i].len);
+		free((unsigned char *)as->keys[i].key);
 	}
+	free(as->keys);
 	free(as);
 }
 
-/* The key the client proved it knows (valid once AUTH_OK was returned). */
+/*
+ * The index of the key the client proved it knows (valid once AUTH_OK was
+ * returned; -1 before).
+ */
 int
-auth_server_role(const struct auth_server *as)
+auth_server_key(const struct auth_server *as)
 {
-	return as->role;
+	return as->which;
 }
 
 /* Did the client authenticate with legacy HMAC-MD5 (worth logging)? */
@@ -236,9 +239,9 @@ auth_server_reject(struct auth_server *as, struct buf *out, const char *why,
 }
 
 /*
- * Step 2: check the client's MAC over our challenge body against the user
- * key and, when there is one, the admin key. Both are always computed so
- * the time taken does not say which one matched.
+ * Step 2: check the client's MAC over our challenge body against every
+ * key. All are always computed, so the time taken does not say which one
+ * matched (keys are distinct: config refuses two equal ones).
  */
 static int
 auth_server_response(struct auth_server *as, const unsigned char *msg,
@@ -247,7 +250,8 @@ auth_server_response(struct auth_server *as, const unsigned char *msg,
 	const EVP_MD		*md;
 	const unsigned char	*mac;
 	size_t			 maclen;
-	int			 legacy, user_ok, admin_ok = 0;
+	size_t			 i;
+	int			 legacy, which = -1;
 
 	if (len == AUTH_MODERN_ANSWER_LEN &&
 	    memcmp(msg, AUTH_SHA256_TAG, AUTH_TAG_LEN) == 0) {
@@ -268,15 +272,14 @@ auth_server_response(struct auth_server *as, const unsigned char *msg,
 		return auth_server_reject(as, out,
 		    "unsupported digest in response", err);
 
-	user_ok = auth_verify(md, as->key, as->keylen, as->body,
-	    sizeof as->body, mac, maclen);
-	if (as->admin_key != NULL)
-		admin_ok = auth_verify(md, as->admin_key, as->admin_keylen,
-		    as->body, sizeof as->body, mac, maclen);
-	if (!user_ok && !admin_ok)
+	for (i = 0; i < as->nkeys; i++)
+		if (auth_verify(md, as->keys[i].key, as->keys[i].len, as->body,
+		    sizeof as->body, mac, maclen) && which == -1)
+			which = (int)i;
+	if (which == -1)
 		return auth_server_reject(as, out, "digest mismatch", err);
 
-	as->role = admin_ok ? AUTH_ROLE_ADMIN : AUTH_ROLE_USER;
+	as->which = which;
 	as->client_legacy = legacy;
 	frame_append(out, AUTH_WELCOME, AUTH_VERDICT_LEN);
 	as->state = AUTH_STATE_CHALLENGE;
@@ -305,13 +308,8 @@ auth_server_challenge(struct auth_server *as, const unsigned char *msg,
 	if (blen < AUTH_LEGACY_NONCE_LEN)
 		return auth_server_fail(as, "challenge too short", err);
 
-	if (as->role == AUTH_ROLE_ADMIN) {
-		key = as->admin_key;
-		keylen = as->admin_keylen;
-	} else {
-		key = as->key;
-		keylen = as->keylen;
-	}
+	key = as->keys[as->which].key;
+	keylen = as->keys[as->which].len;
 	if (blen == AUTH_LEGACY_NONCE_LEN) {
 		if (!as->client_legacy)
 			return auth_server_fail(as,
@@ -353,7 +351,7 @@ auth_server_verdict(struct auth_server *as, const unsigned char *msg,
 
 /*
  * Feed one received frame payload. Frames to send are appended to out.
- * Returns AUTH_MORE, AUTH_OK (authenticated; see auth_server_role()) or
+ * Returns AUTH_MORE, AUTH_OK (authenticated; see auth_server_key()) or
  * AUTH_FAIL with *err a static reason; the caller then sends what is in
  * out and closes the connection.
  */

@@ -25,20 +25,23 @@ struct auth_server;
 #define AUTH_OK			1
 #define AUTH_FAIL		-1
 
-#define AUTH_ROLE_USER		0
-#define AUTH_ROLE_ADMIN		1
+/* A key a client may authenticate with (auth_server_new copies it). */
+struct auth_key {
+	const unsigned char	*key;
+	size_t			 len;
+};
 
 /* auth_client_handshake() flags. */
 #define AUTH_CLIENT_LEGACY	0x1	/* exactly like Python <= 3.11 */
 
-struct auth_server	*auth_server_new(const unsigned char *, size_t,
-			    const unsigned char *, size_t, int);
+struct auth_server	*auth_server_new(const struct auth_key *, size_t,
+			    int);
 void			 auth_server_free(struct auth_server *);
 void			 auth_server_start(struct auth_server *,
 			    struct buf *);
 int			 auth_server_feed(struct auth_server *, const void *,
 			    size_t, struct buf *, const char **);
-int			 auth_server_role(const struct auth_server *);
+int			 auth_server_key(const struct auth_server *);
 int			 auth_server_legacy(const struct auth_server *);
 
 int	auth_client_handshake(int, const unsigned char *, size_t, int,

@@ -15,9 +15,9 @@
 /* The client's read/write bound: AUTH_TIMEOUT_MS unless a test lowers it. */
 extern int		 auth_client_timeout_ms;
 
-struct auth_server	*auth_server_new_with_nonce(const unsigned char *,
-			    size_t, const unsigned char *, size_t, int,
-			    const unsigned char[AUTH_NONCE_LEN]);
+struct auth_key;
+struct auth_server	*auth_server_new_with_nonce(const struct auth_key *,
+			    size_t, int, const unsigned char[AUTH_NONCE_LEN]);
 int			 auth_client_handshake_with_nonce(int,
 			    const unsigned char *, size_t, int,
 			    const unsigned char *, size_t, char **);

@@ -327,46 +327,58 @@ authkey_equal(const unsigned char *a, size_t alen, const unsigned char *b,
 }
 
 /*
- * The error for an admin_authkey_file that holds authkey_file's key (the
- * admin role would then mean nothing), at the line of admin_authkey_file.
+ * The error for two clients whose key files hold the same key (a client
+ * could then not be told from the other), at the line of b's key.
  */
 char *
-authkey_same_message(const struct config *cfg)
+authkey_same_message(const struct config *cfg, const struct client_config *a,
+    const struct client_config *b)
 {
-	char	*msg;
+	char	*msg, *la, *lb;
 
-	xasprintf(&msg, "%s:%d: admin_authkey_file: %s holds the same key as "
-	    "authkey_file %s (give the admin role a key of its own: mpsup "
-	    "keygen)", cfg->path, cfg->admin_authkey_line,
-	    cfg->admin_authkey_file, cfg->authkey_file);
+	la = config_client_key_label(a);
+	lb = config_client_key_label(b);
+	xasprintf(&msg, "%s:%d: %s: %s holds the same key as %s %s (give "
+	    "each client a key of its own: mpsup keygen)", cfg->path, b->line,
+	    lb, b->authkey_file, la, a->authkey_file);
+	free(la);
+	free(lb);
 	return msg;
 }
 
 /*
- * For `mpsup check`: -1 with *msg set if cfg's admin key file holds the
- * same key as its authkey file. Files that cannot be read are not
- * compared (the supervisor reports them when it starts).
+ * For `mpsup check`: -1 with *msg set if two clients' key files hold the
+ * same key. Files that cannot be read are not compared (the supervisor
+ * reports them when it starts).
  */
 int
 authkey_check_distinct(const struct config *cfg, char **msg)
 {
-	unsigned char	*key = NULL, *admin = NULL;
-	size_t		 keylen = 0, adminlen = 0;
-	char		*cause;
-	int		 rv = 0;
+	unsigned char	**keys;
+	size_t		 *lens, i, j;
+	char		 *cause;
+	int		  rv = 0;
 
-	if (cfg->admin_authkey_file == NULL)
-		return 0;
-	if (authkey_load(cfg->authkey_file, 0, &key, &keylen, &cause) == -1)
-		free(cause);
-	else if (authkey_load(cfg->admin_authkey_file, 0, &admin, &adminlen,
-	    &cause) == -1)
-		free(cause);
-	else if (authkey_equal(key, keylen, admin, adminlen)) {
-		*msg = authkey_same_message(cfg);
-		rv = -1;
+	keys = xcalloc(cfg->nclients, sizeof *keys);
+	lens = xcalloc(cfg->nclients, sizeof *lens);
+	for (i = 0; i < cfg->nclients && rv == 0; i++) {
+		if (authkey_load(cfg->clients[i]->authkey_file, 0, &keys[i],
+		    &lens[i], &cause) == -1) {
+			free(cause);
+			keys[i] = NULL;
+			continue;
+		}
+		for (j = 0; j < i && rv == 0; j++)
+			if (keys[j] != NULL && authkey_equal(keys[j], lens[j],
+			    keys[i], lens[i])) {
+				*msg = authkey_same_message(cfg,
+				    cfg->clients[j], cfg->clients[i]);
+				rv = -1;
+			}
 	}
-	authkey_free(key, keylen);
-	authkey_free(admin, adminlen);
+	for (i = 0; i < cfg->nclients; i++)
+		authkey_free(keys[i], lens[i]);
+	free(keys);
+	free(lens);
 	return rv;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 struct config;
+struct client_config;
 
 #define AUTHKEY_MIN_LEN		16	/* shortest key accepted */
 #define AUTHKEY_FILE_MAX	4096	/* largest key file read */
@@ -21,7 +22,8 @@ int	authkey_write_fd(int, char **);
 void	authkey_free(unsigned char *, size_t);
 int	authkey_equal(const unsigned char *, size_t, const unsigned char *,
 	    size_t);
-char	*authkey_same_message(const struct config *);
+char	*authkey_same_message(const struct config *,
+	    const struct client_config *, const struct client_config *);
 int	authkey_check_distinct(const struct config *, char **);
 
 #endif

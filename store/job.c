@@ -32,6 +32,16 @@ static struct {
 	size_t		  count;
 } keys;
 
+/*
+ * Client names, each kept once: every job points at its client's, so a
+ * job costs a pointer for it and keys compare clients by pointer. Names
+ * come from the config and the store; there are few, and they stay.
+ */
+static struct client_name {
+	struct client_name	*next;
+	char			 name[];
+} *client_names;
+
 static struct {
 	int		  on;
 	struct job	**jobs;
@@ -331,6 +341,36 @@ job_table_count(void)
 	return table.count;
 }
 
+const char *
+job_client_intern(const char *name)
+{
+	struct client_name	*cn;
+	size_t			 len;
+
+	if (name == NULL)
+		return NULL;
+	for (cn = client_names; cn != NULL; cn = cn->next)
+		if (strcmp(cn->name, name) == 0)
+			return cn->name;
+	len = strlen(name);
+	cn = xmalloc(sizeof *cn + len + 1);
+	memcpy(cn->name, name, len + 1);
+	cn->next = client_names;
+	client_names = cn;
+	return cn->name;
+}
+
+void
+job_client_names_free(void)
+{
+	struct client_name	*cn;
+
+	while ((cn = client_names) != NULL) {
+		client_names = cn->next;
+		free(cn);
+	}
+}
+
 void
 job_key_set(struct job *job, const char *key)
 {
@@ -375,16 +415,17 @@ job_key_remove(struct job *job)
 }
 
 struct job *
-job_key_find(const char *key)
+job_key_find(const char *client, const char *key)
 {
 	struct job	*job;
 	size_t		 b;
 
 	if (keys.nbuckets == 0)
 		return NULL;
+	client = job_client_intern(client);
 	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
 	for (job = keys.buckets[b]; job != NULL; job = job->knext)
-		if (strcmp(job->key, key) == 0)
+		if (job->client == client && strcmp(job->key, key) == 0)
 			return job;
 	return NULL;
 }
@@ -496,6 +537,11 @@ job_record_append(const struct job *job, struct buf *b)
 	buf_append(b, job->id, JOB_ID_LEN);
 	buf_append(b, "\",\"pool\":", 9);
 	jsontext_string_append(b, job->owner->name, strlen(job->owner->name));
+	buf_append_str(b, ",\"client\":");
+	if (job->client != NULL)
+		jsontext_string_append(b, job->client, strlen(job->client));
+	else
+		buf_append(b, "null", 4);
 	buf_append(b, ",\"state\":\"", 10);
 	buf_append_str(b, job_state_name(job->state));
 	buf_append(b, "\",\"attempts\":", 13);

@@ -62,6 +62,7 @@ struct job {
 	int16_t			 worker;	/* last worker index, or -1 */
 	uint16_t		 attempts;
 	struct job_owner	*owner;		/* its pool's (see job_pool()) */
+	const char		*client;	/* who submitted it (interned) */
 	struct worker		*runner;	/* while running */
 	double			 submitted_at;
 	double			 started_at;
@@ -111,11 +112,19 @@ struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
 
 /*
- * Idempotency keys: a job submitted with a key is found by it for as long
- * as the job is known. job_free() forgets the key.
+ * Client names as jobs keep them: the one copy of name (NULL stays NULL).
+ * Set job->client to what this returns.
+ */
+const char	*job_client_intern(const char *name);
+void		 job_client_names_free(void);
+
+/*
+ * Idempotency keys, one namespace per client: a job submitted with a key
+ * is found by its client and key for as long as the job is known. Set the
+ * job's client first. job_free() forgets the key.
  */
 void		 job_key_set(struct job *, const char *key);
-struct job	*job_key_find(const char *key);
+struct job	*job_key_find(const char *client, const char *key);
 
 /*
  * The changed set: with a durable store, jobs whose state (or attempts,

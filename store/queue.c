@@ -177,9 +177,9 @@ queue_lookup(struct queue *q, const char *id, size_t len)
 }
 
 struct job *
-queue_lookup_key(struct queue *q, const char *key)
+queue_lookup_key(struct queue *q, const char *client, const char *key)
 {
-	return q->ops->lookup_key(q, key);
+	return q->ops->lookup_key(q, client, key);
 }
 
 void
@@ -446,9 +446,10 @@ queue_memory_lookup(struct queue *q, const char *id, size_t len)
 }
 
 struct job *
-queue_memory_lookup_key(struct queue *q, const char *key)
+queue_memory_lookup_key(struct queue *q, const char *client,
+    const char *key)
 {
-	return job_key_find(key);
+	return job_key_find(client, key);
 }
 
 static void

@@ -149,7 +149,8 @@ void		 queue_drain(struct queue *, struct queue_pool *,
 
 /* A job by id (queued, running or finished), or by idempotency key. */
 struct job	*queue_lookup(struct queue *, const char *id, size_t len);
-struct job	*queue_lookup_key(struct queue *, const char *key);
+struct job	*queue_lookup_key(struct queue *, const char *client,
+		    const char *key);
 
 /*
  * Group commit (once per loop iteration): accept the pending submits and

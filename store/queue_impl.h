@@ -28,7 +28,8 @@ struct queue_ops {
 	/* A record leaves for good (pruned): free what the queue kept of it. */
 	void		(*forget)(struct queue *, struct job *);
 	struct job	*(*lookup)(struct queue *, const char *, size_t);
-	struct job	*(*lookup_key)(struct queue *, const char *);
+	struct job	*(*lookup_key)(struct queue *, const char *client,
+			    const char *key);
 	void		(*commit)(struct queue *, int all);
 	void		(*commit_if_late)(struct queue *);
 	int		(*recover)(struct queue *,
@@ -71,7 +72,8 @@ void		 queue_memory_requeue(struct queue *, struct job *, double,
 int		 queue_memory_cancel(struct queue *, struct job *);
 void		 queue_memory_finished(struct queue *, struct job *);
 struct job	*queue_memory_lookup(struct queue *, const char *, size_t);
-struct job	*queue_memory_lookup_key(struct queue *, const char *);
+struct job	*queue_memory_lookup_key(struct queue *, const char *,
+		    const char *);
 void		 queue_memory_close(struct queue *);
 /* Put an accepted job at the tail of its pool's FIFO. */
 void		 queue_memory_enqueue(struct queue *, struct queue_pool *,

@@ -117,6 +117,7 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->result = job->result;
 	r->error = job->error;
 	r->key = job->key;
+	r->client = job->client;
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -398,7 +399,10 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 	job->result = r->result != NULL ? xstrdup(r->result) : NULL;
 	job->error = r->error != NULL ? xstrdup(r->error) : NULL;
 	job->seg = r->seg;
-	if (r->key != NULL && job_key_find(r->key) == NULL)
+	/* Records from before clients existed were the default client's. */
+	job->client = job_client_intern(r->client != NULL ? r->client :
+	    "default");
+	if (r->key != NULL && job_key_find(job->client, r->key) == NULL)
 		job_key_set(job, r->key);
 	qp->submitted++;
 	qp->jobs.state[job->state]++;

@@ -40,6 +40,7 @@ struct store_record {
 	const char	*result;	/* NULL for none */
 	const char	*error;		/* NULL for none */
 	const char	*key;		/* idempotency key, NULL for none */
+	const char	*client;	/* who submitted it, NULL for none */
 	uint64_t	 seg;		/* store_load(): the segment holding it */
 };
 

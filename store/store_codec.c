@@ -14,6 +14,7 @@
 #define CODEC_RESULT	1
 #define CODEC_ERROR	2
 #define CODEC_KEY	4
+#define CODEC_CLIENT	8
 /* id, state, truncated, attempts, worker, flags, three times. */
 #define CODEC_FIXED	(8 + 1 + 1 + 2 + 2 + 1 + 3 * 8)
 
@@ -84,7 +85,8 @@ codec_id(const char *id)
 void
 store_codec_put(struct buf *b, const struct store_record *r)
 {
-	size_t	 plen = strlen(r->pool), rlen = 0, elen = 0, klen = 0, n;
+	size_t	 plen = strlen(r->pool), rlen = 0, elen = 0, klen = 0, clen = 0;
+	size_t	 n;
 	char	*p, *start;
 	int	 flags = 0;
 
@@ -100,6 +102,10 @@ store_codec_put(struct buf *b, const struct store_record *r)
 	if (r->key != NULL) {
 		flags |= CODEC_KEY;
 		n += 4 + (klen = strlen(r->key)) + 1;
+	}
+	if (r->client != NULL) {
+		flags |= CODEC_CLIENT;
+		n += 4 + (clen = strlen(r->client)) + 1;
 	}
 	buf_reserve(b, 4 + n);
 	start = p = b->data + b->len;
@@ -121,6 +127,8 @@ store_codec_put(struct buf *b, const struct store_record *r)
 		p = codec_s(p, r->error, elen);
 	if (flags & CODEC_KEY)
 		p = codec_s(p, r->key, klen);
+	if (flags & CODEC_CLIENT)
+		p = codec_s(p, r->client, clen);
 	b->len += (size_t)(p - start);
 }
 
@@ -167,7 +175,8 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	r->started_at = codec_get_f(p + 23);
 	r->finished_at = codec_get_f(p + 31);
 	p += CODEC_FIXED;
-	if ((flags & ~(CODEC_RESULT | CODEC_ERROR | CODEC_KEY)) != 0 ||
+	if ((flags & ~(CODEC_RESULT | CODEC_ERROR | CODEC_KEY |
+	    CODEC_CLIENT)) != 0 ||
 	    r->truncated > 1 ||
 	    (r->pool = codec_get_s(&p, e, NULL)) == NULL ||
 	    (r->data = codec_get_s(&p, e, &r->data_len)) == NULL ||
@@ -176,7 +185,9 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	    ((flags & CODEC_ERROR) &&
 	    (r->error = codec_get_s(&p, e, NULL)) == NULL) ||
 	    ((flags & CODEC_KEY) &&
-	    (r->key = codec_get_s(&p, e, NULL)) == NULL) || p != e)
+	    (r->key = codec_get_s(&p, e, NULL)) == NULL) ||
+	    ((flags & CODEC_CLIENT) &&
+	    (r->client = codec_get_s(&p, e, NULL)) == NULL) || p != e)
 		return 0;
 	return 4 + (size_t)n;
 }

@@ -133,11 +133,11 @@ dispatch_timer_start(struct job *job, double after,
 
 struct job *
 dispatch_submit(struct pool *pool, const char *data, size_t len,
-    const char *key, const char **err)
+    const char *client, const char *key, const char **err)
 {
 	struct job	*job;
 
-	if (key != NULL && (job = queue_lookup_key(d.q, key)) != NULL)
+	if (key != NULL && (job = queue_lookup_key(d.q, client, key)) != NULL)
 		return job;
 	if (*d.env->stopping) {
 		pool->q.rejected++;
@@ -145,6 +145,7 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 		return NULL;
 	}
 	job = job_new(&pool->q.jobs, data, len, ev_now(d.env->loop));
+	job->client = job_client_intern(client);
 	if (key != NULL)
 		job_key_set(job, key);
 	if (queue_push(d.q, &pool->q, job, err) == -1)

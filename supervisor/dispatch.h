@@ -56,14 +56,15 @@ void	dispatch_shutdown(void);
  */
 int	dispatch_recover(char **cause);
 /*
- * Accept a job into pool's queue: data is validated JSON text. Returns the
- * job, or NULL with *err set to an error code (queue_full, shutting_down).
- * A key already known returns its job (of the same pool: request.c
- * refuses a key of another pool's job). With a durable queue the job is
- * pending (dispatch_job_pending) until the next dispatch_commit().
+ * Accept a job of client (a name, or NULL for none) into pool's queue:
+ * data is validated JSON text. Returns the job, or NULL with *err set to
+ * an error code (queue_full, shutting_down). A key the client already
+ * used returns its job (of the same pool: request.c refuses a key of
+ * another pool's job). With a durable queue the job is pending
+ * (dispatch_job_pending) until the next dispatch_commit().
  */
 struct job *dispatch_submit(struct pool *, const char *data, size_t len,
-	    const char *key, const char **err);
+	    const char *client, const char *key, const char **err);
 /* Whether a job waits for its commit before it may be acknowledged. */
 int	dispatch_job_pending(const struct job *);
 /* A job by id (queued, running or finished), or NULL. */

@@ -54,6 +54,8 @@ reload_check_fixed(const struct config *old, const struct config *new,
 	if (reload_str_differs(old->admin_authkey_file,
 	    new->admin_authkey_file))
 		buf_append_str(needs, " admin_authkey_file");
+	else if (config_clients_differ(old, new))
+		buf_append_str(needs, " clients");
 	if (reload_str_differs(old->status, new->status))
 		buf_append_str(needs, " status");
 	if (reload_str_differs(old->status_token_file,

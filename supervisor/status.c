@@ -142,5 +142,7 @@ status_append(struct supervisor *sv, struct buf *b, const char *filter)
 		first = 0;
 		status_pool(sv, sv->pools[i], b);
 	}
-	buf_appendf(b, "],\"connections\":%d}", supervisor_clients(sv));
+	buf_appendf(b, "],\"connections\":%d", supervisor_clients(sv));
+	supervisor_services_status(sv, b);
+	buf_append(b, "}", 1);
 }

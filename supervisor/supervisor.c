@@ -71,6 +71,19 @@ supervisor_clients(const struct supervisor *sv)
 	return n;
 }
 
+void
+supervisor_services_status(const struct supervisor *sv, struct buf *b)
+{
+	const struct supervisor_running_service	*rs;
+	size_t					 i;
+
+	for (i = 0; i < sv->nservices; i++) {
+		rs = &sv->services[i];
+		if (rs->svc->status != NULL && rs->state != NULL)
+			rs->svc->status(rs->state, b);
+	}
+}
+
 void *
 supervisor_service_state(const struct supervisor *sv,
     const struct supervisor_service *svc)

@@ -11,6 +11,7 @@
 #include "supervisor/dispatch.h"
 #include "supervisor/worker.h"
 
+struct buf;
 struct pool;
 struct queue;
 struct supervisor;
@@ -36,6 +37,8 @@ struct supervisor_service {
 	void		(*stop_accepting)(void *state);
 	/* Clients connected now (the listener), for the status document. */
 	int		(*clients)(void *state);
+	/* Append its members of the status document (",\"k\":v"), or NULL. */
+	void		(*status)(void *state, struct buf *b);
 	void		(*free)(void *state);
 };
 
@@ -101,6 +104,8 @@ void	supervisor_sweep_soon(struct supervisor *);
 void	supervisor_sweep(struct supervisor *);
 /* Clients connected to the services (the status document's "connections"). */
 int	supervisor_clients(const struct supervisor *);
+/* Each service's members of the status document (see status). */
+void	supervisor_services_status(const struct supervisor *, struct buf *);
 /* The state of the running service svc, or NULL. */
 void	*supervisor_service_state(const struct supervisor *,
 	    const struct supervisor_service *svc);

@@ -26,11 +26,12 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config/config.h"
 #include "ipc/addr.h"
 #include "ipc/auth.h"
-#include "ipc/authkey.h"
 #include "ipc/frame.h"
 #include "supervisor/dispatch.h"
+#include "supervisor/remote/clients.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request_decode.h"
 #include "supervisor/remote/throttle.h"
@@ -63,7 +64,7 @@ struct conn {
 	struct auth_server	*auth;	/* NULL once authenticated */
 	ev_timer		 hold;	/* handshake delayed (auth_failures) */
 	int			 local;	/* on a Unix socket */
-	int			 role;
+	struct client		*client;	/* once authenticated */
 	int			 closing;	/* close once out is sent */
 	int			 drop;		/* close at the next flush */
 	int			 paused;	/* not reading: too many pending */
@@ -89,10 +90,7 @@ struct listener {
 	listener_handler_fn	 handler;	/* one request */
 	struct listen_sock	*socks;
 	size_t			 nsocks;
-	unsigned char		*key;
-	size_t			 keylen;
-	unsigned char		*admin_key;
-	size_t			 admin_keylen;
+	struct client_table	*clients;
 	TAILQ_HEAD(, conn)	 conns;
 	TAILQ_HEAD(, conn)	 dirty;
 	int			 nconns;
@@ -114,10 +112,10 @@ reply_conn(struct reply *r)
 	return r->conn;
 }
 
-int
-conn_role(const struct conn *c)
+struct client *
+conn_client(const struct conn *c)
 {
-	return c->role;
+	return c->client;
 }
 
 const char *
@@ -130,6 +128,12 @@ int
 listener_connections(const struct listener *l)
 {
 	return l->nconns;
+}
+
+void
+listener_clients_status(const struct listener *l, struct buf *b)
+{
+	client_table_status(l->clients, b);
 }
 
 static void
@@ -253,6 +257,8 @@ conn_close(struct conn *c)
 	l->nconns--;
 	if (c->local)
 		l->nlocal--;
+	if (c->client != NULL)
+		client_connections_add(c->client, -1);
 	auth_server_free(c->auth);
 	buf_free(&c->in);
 	buf_free(&c->out);
@@ -464,10 +470,12 @@ conn_auth(struct conn *c, const void *msg, size_t len)
 		}
 		return -1;
 	}
-	c->role = auth_server_role(c->auth);
+	c->client = client_table_get(c->l->clients, auth_server_key(c->auth));
+	client_connections_add(c->client, 1);
 	ev_timer_stop(c->l->sv->loop, &c->deadline);
-	log_debug("client %s: authenticated (%s%s)", c->peer,
-	    c->role == AUTH_ROLE_ADMIN ? "admin" : "user",
+	log_debug("client %s: authenticated as %s (%s%s)", c->peer,
+	    client_name(c->client),
+	    config_role_name(client_role(c->client)),
 	    auth_server_legacy(c->auth) ? ", legacy MD5" : "");
 	auth_server_free(c->auth);
 	c->auth = NULL;
@@ -612,8 +620,7 @@ listener_admit(struct listener *l, struct listen_sock *ls, int fd,
 	TAILQ_INIT(&c->replies);
 	snprintf(c->peer, sizeof c->peer, "%s (#%d on %s)", src, fd,
 	    ls->addr.display);
-	c->auth = auth_server_new(l->key, l->keylen, l->admin_key,
-	    l->admin_keylen, l->sv->cfg->legacy_md5);
+	c->auth = client_table_auth(l->clients, l->sv->cfg->legacy_md5);
 	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
 	c->rio.data = c;
 	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
@@ -676,18 +683,8 @@ listener_new(struct supervisor *sv, listener_handler_fn handler, char **cause)
 	TAILQ_INIT(&l->dirty);
 	ev_timer_init(&l->fd_backoff, listener_fd_backoff_cb, 0, 0);
 	l->fd_backoff.data = l;
-	if (authkey_load(cfg->authkey_file, 1, &l->key, &l->keylen,
-	    cause) == -1)
+	if ((l->clients = client_table_new(cfg, cause)) == NULL)
 		goto fail;
-	if (cfg->admin_authkey_file != NULL &&
-	    authkey_load(cfg->admin_authkey_file, 0, &l->admin_key,
-	    &l->admin_keylen, cause) == -1)
-		goto fail;
-	if (l->admin_key != NULL && authkey_equal(l->key, l->keylen,
-	    l->admin_key, l->admin_keylen)) {
-		*cause = authkey_same_message(cfg);
-		goto fail;
-	}
 	l->socks = xcalloc(cfg->nlisten, sizeof *l->socks);
 	for (i = 0; i < cfg->nlisten; i++) {
 		struct listen_sock *ls = &l->socks[i];
@@ -763,9 +760,6 @@ listener_free(struct listener *l)
 	}
 	free(l->socks);
 	throttle_free(l->throttle);
-	if (l->key != NULL)
-		authkey_free(l->key, l->keylen);
-	if (l->admin_key != NULL)
-		authkey_free(l->admin_key, l->admin_keylen);
+	client_table_free(l->clients);
 	free(l);
 }

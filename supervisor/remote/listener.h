@@ -14,6 +14,7 @@ struct supervisor;
 struct listener;
 struct conn;
 struct reply;
+struct client;
 
 enum reply_encoding { REPLY_JSON, REPLY_PICKLE };
 
@@ -32,6 +33,9 @@ void		 listener_stop_accepting(struct listener *);
 /* Write pending replies (once per loop iteration). */
 void		 listener_flush(struct listener *);
 int		 listener_connections(const struct listener *);
+/* Append the clients as a JSON array (clients.h). */
+void		 listener_clients_status(const struct listener *,
+		    struct buf *);
 
 /* For request handlers: a reply slot, answered now or later. */
 struct reply	*conn_reply_new(struct conn *, enum reply_encoding);
@@ -43,7 +47,8 @@ void		 reply_done(struct reply *);
 void		 reply_set_abort(struct reply *, void (*)(struct reply *, void *),
 		    void *);
 struct conn	*reply_conn(struct reply *);
-int		 conn_role(const struct conn *);
+/* The client it authenticated as (clients.h); NULL before. */
+struct client	*conn_client(const struct conn *);
 const char	*conn_peer(const struct conn *);
 
 #endif

@@ -16,12 +16,13 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "ipc/auth.h"
+#include "config/config.h"
 #include "ipc/jobspec.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/pool.h"
+#include "supervisor/remote/clients.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request.h"
 #include "supervisor/remote/request_decode.h"
@@ -34,6 +35,7 @@ struct exec {
 	struct reply		*reply;
 	const struct request	*req;
 	struct pool		*pool;		/* REQUEST_POOL ops */
+	struct client		*client;	/* who asks */
 	struct buf		 data;		/* the jobs' data, back to back */
 	size_t			*ends;		/* where each job's data ends */
 };
@@ -355,9 +357,10 @@ exec_build_jobs(struct exec *x)
 
 	x->ends = xcalloc(req->njobs ? req->njobs : 1, sizeof *x->ends);
 	for (i = 0; i < req->njobs; i++) {
-		/* Keys are one namespace; a job of another pool is not handed out. */
+		/* A client's keys are one namespace, across its pools. */
 		if (req->jobs[i].key != NULL &&
-		    (owner = job_key_find(req->jobs[i].key)) != NULL &&
+		    (owner = job_key_find(client_name(x->client),
+		    req->jobs[i].key)) != NULL &&
 		    job_pool(owner) != x->pool)
 			why = "\"key\" is already the key of a job of another "
 			    "pool";
@@ -386,7 +389,8 @@ exec_submit(struct exec *x)
 	if (exec_build_jobs(x) == -1)
 		return;
 	job = dispatch_submit(x->pool, buf_head(&x->data),
-	    buf_used(&x->data), x->req->jobs[0].key, &err);
+	    buf_used(&x->data), client_name(x->client), x->req->jobs[0].key,
+	    &err);
 	if (job == NULL) {
 		reply_error(x->reply, err, "%s", strcmp(err, "queue_full") == 0 ?
 		    "the pool's queue is full (max_queue)" :
@@ -425,11 +429,25 @@ exec_submit_many(struct exec *x)
 	for (i = 0; i < n; i++) {
 		from = i ? x->ends[i - 1] : 0;
 		made[i] = dispatch_submit(pool, buf_head(&x->data) + from,
-		    x->ends[i] - from, x->req->jobs[i].key, &err);
+		    x->ends[i] - from, client_name(x->client),
+		    x->req->jobs[i].key, &err);
 	}
 	dispatch_run(pool);
 	submit_reply(x, made, n, 1);
 	free(made);
+}
+
+/*
+ * May the client see (and, with the role for it, cancel) the job? Its
+ * own jobs, and every job for monitors and admins (SPEC section 11).
+ * Another client's job must look exactly like one that does not exist.
+ */
+static int
+exec_may_see(const struct exec *x, const struct job *job)
+{
+	return client_role(x->client) != ROLE_SUBMIT ||
+	    (job->client != NULL &&
+	    strcmp(job->client, client_name(x->client)) == 0);
 }
 
 /* The job the request's "id" names; NULL (answered not_found) if none. */
@@ -441,7 +459,9 @@ exec_job(struct exec *x)
 	char				*id;
 
 	/* Ids are looked up as written: an escaped id matches nothing. */
-	if ((job = job_table_find(v->p + 1, v->len - 2)) == NULL) {
+	if ((job = job_table_find(v->p + 1, v->len - 2)) == NULL ||
+	    !exec_may_see(x, job)) {
+		job = NULL;
 		id = jsontext_string_decode(v, NULL);
 		reply_error(x->reply, "not_found", "no job '%s' (unknown, or "
 		    "its record expired)", id != NULL ? id : "?");
@@ -599,11 +619,20 @@ exec_admit(struct exec *x, struct conn *c)
 		    req->message);
 		return 0;
 	}
-	/* Without an admin key, every key may do everything. */
-	if (x->sv->cfg->admin_authkey_file != NULL &&
-	    conn_role(c) < req->op->role) {
-		reply_error(x->reply, "forbidden", "this operation needs the "
-		    "admin key");
+	x->client = conn_client(c);
+	if (client_role(x->client) < req->op->role) {
+		reply_error(x->reply, "forbidden", "%s needs the %s role "
+		    "(client '%s' has the %s role)", req->op->name,
+		    config_role_name(req->op->role), client_name(x->client),
+		    config_role_name(client_role(x->client)));
+		return 0;
+	}
+	/* Before unknown_pool: what it may not use, it need not know of. */
+	if ((req->op->flags & REQUEST_SUBMITS) && req->has_pool &&
+	    !client_may_use_pool(x->client, req->pool)) {
+		reply_error(x->reply, "forbidden", "client '%s' may not submit "
+		    "to pool '%s' (see its pools =)", client_name(x->client),
+		    req->pool);
 		return 0;
 	}
 	if ((req->op->flags & REQUEST_POOL) && req->has_pool &&
@@ -664,6 +693,14 @@ remote_service_clients(void *state)
 	return listener_connections(state);
 }
 
+/* "clients": who may connect, with their roles, never their keys. */
+static void
+remote_service_status(void *state, struct buf *b)
+{
+	buf_append_str(b, ",\"clients\":");
+	listener_clients_status(state, b);
+}
+
 static void
 remote_service_free(void *state)
 {
@@ -676,5 +713,6 @@ const struct supervisor_service remote_service = {
 	.flush = remote_service_flush,
 	.stop_accepting = remote_service_stop_accepting,
 	.clients = remote_service_clients,
+	.status = remote_service_status,
 	.free = remote_service_free,
 };

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "ipc/auth.h"
+#include "config/config.h"
 #include "ipc/jsontext.h"
 
 /* At most this many jobs in one submit_many. */
@@ -26,35 +26,37 @@
 
 /* Flags of an op. */
 #define REQUEST_POOL	0x1	/* names a pool, looked up before the rest */
+#define REQUEST_SUBMITS	0x2	/* adds jobs: the client's pools apply */
 
 /*
  * The op table, one row per op: tag (REQUEST_OP_<tag>), the "op" string,
- * the role a connection needs (AUTH_ROLE_*: enforced when an admin key is
- * configured), flags, the decode function (request_decode.c) and the
+ * the least role a client needs (enum client_role: monitor < submit <
+ * admin; SPEC section 11), flags, the decode function (request_decode.c) and the
  * handler that executes it (request.c). Each of the two files expands the
  * columns it needs, so the decoder links without the supervisor. Adding
  * an op is one row here and its two functions.
  */
 #define REQUEST_OP_TABLE(X)						\
-	X(SUBMIT, "submit", AUTH_ROLE_USER, REQUEST_POOL,		\
+	X(SUBMIT, "submit", ROLE_SUBMIT, REQUEST_POOL | REQUEST_SUBMITS,	\
 	    decode_submit, exec_submit)					\
-	X(SUBMIT_MANY, "submit_many", AUTH_ROLE_USER, REQUEST_POOL,	\
+	X(SUBMIT_MANY, "submit_many", ROLE_SUBMIT,			\
+	    REQUEST_POOL | REQUEST_SUBMITS,				\
 	    decode_submit_many, exec_submit_many)			\
-	X(RESULT, "result", AUTH_ROLE_USER, 0,				\
+	X(RESULT, "result", ROLE_MONITOR, 0,				\
 	    decode_result, exec_result)					\
-	X(CANCEL, "cancel", AUTH_ROLE_USER, 0,				\
+	X(CANCEL, "cancel", ROLE_SUBMIT, 0,				\
 	    decode_cancel, exec_cancel)					\
-	X(STATUS, "status", AUTH_ROLE_USER, 0,				\
+	X(STATUS, "status", ROLE_MONITOR, 0,				\
 	    decode_status, exec_status)					\
-	X(STOP, "stop", AUTH_ROLE_ADMIN, 0,				\
+	X(STOP, "stop", ROLE_ADMIN, 0,				\
 	    decode_nothing, exec_stop)					\
-	X(PAUSE, "pause", AUTH_ROLE_ADMIN, REQUEST_POOL,		\
+	X(PAUSE, "pause", ROLE_ADMIN, REQUEST_POOL,		\
 	    decode_pool, exec_pause)					\
-	X(RESUME, "resume", AUTH_ROLE_ADMIN, REQUEST_POOL,		\
+	X(RESUME, "resume", ROLE_ADMIN, REQUEST_POOL,		\
 	    decode_pool, exec_resume)					\
-	X(RELOAD, "reload", AUTH_ROLE_ADMIN, 0,				\
+	X(RELOAD, "reload", ROLE_ADMIN, 0,				\
 	    decode_nothing, exec_reload)				\
-	X(SCALE, "scale", AUTH_ROLE_ADMIN, REQUEST_POOL,		\
+	X(SCALE, "scale", ROLE_ADMIN, REQUEST_POOL,		\
 	    decode_scale, exec_scale)
 
 #define REQUEST_OP_ENUM(tag, name, role, flags, decode, exec)		\

@@ -64,6 +64,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct auth_server	*as;
+	struct auth_key		 keys[2];
 	struct buf		 out = BUF_INIT;
 	const unsigned char	*key = note_key, *admin = NULL;
 	unsigned char		 nonce[AUTH_NONCE_LEN];
@@ -87,13 +88,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			keylen = sizeof other_key - 1;
 		}
 	}
+	keys[0].key = key;
+	keys[0].len = keylen;
+	keys[1].key = admin;
+	keys[1].len = adminlen;
 	if (flags & FUZZ_RANDOM)
-		as = auth_server_new(key, keylen, admin, adminlen,
+		as = auth_server_new(keys, admin != NULL ? 2 : 1,
 		    flags & FUZZ_LEGACY);
 	else {
 		for (i = 0; i < sizeof nonce; i++)
 			nonce[i] = 0xa0 + i;
-		as = auth_server_new_with_nonce(key, keylen, admin, adminlen,
+		as = auth_server_new_with_nonce(keys, admin != NULL ? 2 : 1,
 		    flags & FUZZ_LEGACY, nonce);
 	}
 	auth_server_start(as, &out);
@@ -122,9 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(err != NULL);
 		if (r == AUTH_OK) {
 			CHECK(frames == 0);
-			CHECK(auth_server_role(as) == AUTH_ROLE_USER ||
-			    (admin != NULL &&
-			    auth_server_role(as) == AUTH_ROLE_ADMIN));
+			CHECK(auth_server_key(as) == 0 ||
+			    (admin != NULL && auth_server_key(as) == 1));
 			CHECK(auth_server_legacy(as) == 0 ||
 			    (flags & FUZZ_LEGACY));
 		}

@@ -106,7 +106,7 @@ echo_frames(int fd, struct buf *in, struct buf *out, struct auth_server **as)
 			}
 			if (r == AUTH_OK) {
 				echo_event("auth ok role=%s legacy=%d",
-				    auth_server_role(*as) == AUTH_ROLE_ADMIN ?
+				    auth_server_key(*as) == 1 ?
 				    "admin" : "user", auth_server_legacy(*as));
 				auth_server_free(*as);
 				*as = NULL;
@@ -121,14 +121,17 @@ static void
 echo_serve(int fd, const struct echo_conf *conf)
 {
 	struct auth_server	*as;
+	struct auth_key		 keys[2] = {
+		{ conf->key, conf->keylen }, { conf->admin_key, conf->admin_keylen }
+	};
 	struct buf		 in = BUF_INIT, out = BUF_INIT;
 	struct pollfd		 pfd;
 	double			 deadline;
 	ssize_t			 n;
 	int			 ms, r;
 
-	as = auth_server_new(conf->key, conf->keylen, conf->admin_key,
-	    conf->admin_keylen, conf->legacy);
+	as = auth_server_new(keys, conf->admin_key != NULL ? 2 : 1,
+	    conf->legacy);
 	auth_server_start(as, &out);
 	deadline = time_mono() + conf->auth_timeout;
 	for (;;) {

@@ -373,7 +373,7 @@ echo_child(int lfd, int legacy)
 		return pid;
 	if ((fd = accept_one(lfd)) == -1)
 		_exit(2);
-	as = auth_server_new(KEY, KEYLEN, NULL, 0, legacy);
+	as = auth_server_new(&(struct auth_key){ KEY, KEYLEN }, 1, legacy);
 	auth_server_start(as, &out);
 	while (r == AUTH_MORE) {
 		if (buf_used(&out) > 0 && send(fd, buf_head(&out),

@@ -34,6 +34,37 @@
 #define KEYLEN		14
 #define ADMIN		((const unsigned char *)"mpsup-admin-key-0123")
 #define ADMINLEN	20
+#define THIRD		((const unsigned char *)"mpsup-third-client-key")
+#define THIRDLEN	22
+
+/* The server's keys: KEY (index 0), then admin (1) and THIRD (2) if given. */
+static size_t
+keys_of(struct auth_key k[3], const unsigned char *admin, size_t adminlen,
+    int third)
+{
+	size_t	n = 0;
+
+	k[n].key = KEY;
+	k[n++].len = KEYLEN;
+	if (admin != NULL) {
+		k[n].key = admin;
+		k[n++].len = adminlen;
+	}
+	if (third) {
+		k[n].key = THIRD;
+		k[n++].len = THIRDLEN;
+	}
+	return n;
+}
+
+/* A server knowing KEY and, if not NULL, admin. */
+static struct auth_server *
+server_new(const unsigned char *admin, size_t adminlen, int legacy)
+{
+	struct auth_key	k[3];
+
+	return auth_server_new(k, keys_of(k, admin, adminlen, 0), legacy);
+}
 
 /* The MACs of the note's section 3, verified there against OpenSSL. */
 #define T_MD5_A0_B3	"8c18cb55c5dbc5cae928681061fe8cfe"
@@ -117,11 +148,12 @@ started(const unsigned char *admin, size_t adminlen, int legacy,
     struct buf *out)
 {
 	struct auth_server	*as;
+	struct auth_key		 k[3];
 	unsigned char		 nonce[AUTH_NONCE_LEN];
 
 	seq(nonce, 0xa0, sizeof nonce);
-	as = auth_server_new_with_nonce(KEY, KEYLEN, admin, adminlen, legacy,
-	    nonce);
+	as = auth_server_new_with_nonce(k, keys_of(k, admin, adminlen,
+	    admin != NULL), legacy, nonce);
 	auth_server_start(as, out);
 	ck_assert_uint_eq(buf_used(out), 63);
 	ck_assert_mem_eq(buf_head(out), T3_CHALLENGE_WIRE, 63);
@@ -181,7 +213,7 @@ START_TEST(test_t3_modern_client_byte_exact)
 
 	feed(as, "#WELCOME#", 9, &out, AUTH_OK, NULL);
 	ck_assert_uint_eq(buf_used(&out), 0);
-	ck_assert_int_eq(auth_server_role(as), AUTH_ROLE_USER);
+	ck_assert_int_eq(auth_server_key(as), 0);
 	ck_assert_int_eq(auth_server_legacy(as), 0);
 	auth_server_free(as);
 	buf_free(&out);
@@ -449,7 +481,7 @@ START_TEST(test_client_verdicts)
 	auth_server_free(as);
 
 	/* Feeding before start is a failure, not a crash. */
-	as = auth_server_new(KEY, KEYLEN, NULL, 0, 0);
+	as = server_new(NULL, 0, 0);
 	feed(as, "#WELCOME#", 9, &out, AUTH_FAIL, "not started");
 	auth_server_free(as);
 	buf_free(&out);
@@ -476,7 +508,7 @@ role_check(const unsigned char *k, size_t klen, int legacy, int want_role)
 	}
 	feed(as, m, n, &out, AUTH_MORE, NULL);
 	expect_frame(&out, "#WELCOME#", 9);
-	ck_assert_int_eq(auth_server_role(as), want_role);
+	ck_assert_int_eq(auth_server_key(as), want_role);
 
 	/* The answer to the client's challenge uses the key that matched. */
 	seq(nonce, 0xc0, legacy ? 20 : 40);
@@ -492,17 +524,20 @@ role_check(const unsigned char *k, size_t klen, int legacy, int want_role)
 	}
 	expect_frame(&out, want, n);
 	feed(as, "#WELCOME#", 9, &out, AUTH_OK, NULL);
-	ck_assert_int_eq(auth_server_role(as), want_role);
+	ck_assert_int_eq(auth_server_key(as), want_role);
 	auth_server_free(as);
 	buf_free(&out);
 }
 
 START_TEST(test_admin_role)
 {
-	role_check(ADMIN, ADMINLEN, 0, AUTH_ROLE_ADMIN);
-	role_check(KEY, KEYLEN, 0, AUTH_ROLE_USER);
-	role_check(ADMIN, ADMINLEN, 1, AUTH_ROLE_ADMIN);
-	role_check(KEY, KEYLEN, 1, AUTH_ROLE_USER);
+	role_check(ADMIN, ADMINLEN, 0, 1);
+	role_check(KEY, KEYLEN, 0, 0);
+	role_check(ADMIN, ADMINLEN, 1, 1);
+	role_check(KEY, KEYLEN, 1, 0);
+	/* A third client's key is told from the other two. */
+	role_check(THIRD, THIRDLEN, 0, 2);
+	role_check(THIRD, THIRDLEN, 1, 2);
 }
 END_TEST
 
@@ -511,8 +546,8 @@ START_TEST(test_nonce_is_random)
 	struct auth_server	*a, *b;
 	struct buf		 oa = BUF_INIT, ob = BUF_INIT;
 
-	a = auth_server_new(KEY, KEYLEN, NULL, 0, 0);
-	b = auth_server_new(KEY, KEYLEN, NULL, 0, 0);
+	a = server_new(NULL, 0, 0);
+	b = server_new(NULL, 0, 0);
 	auth_server_start(a, &oa);
 	auth_server_start(b, &ob);
 	ck_assert_uint_eq(buf_used(&oa), 63);
@@ -686,7 +721,7 @@ client_vs_server(const unsigned char *k, size_t klen, int flags, int legacy,
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	pid = client_child(sv[1], sv[0], k, klen, flags, NULL, 0, client_why);
-	as = auth_server_new(KEY, KEYLEN, ADMIN, ADMINLEN, legacy);
+	as = server_new(ADMIN, ADMINLEN, legacy);
 	ck_assert_int_eq(drive_server(as, sv[0], &err), want);
 	if (server_why != NULL)
 		ck_assert_msg(err != NULL && strstr(err, server_why) != NULL,

@@ -29,7 +29,7 @@ submit(struct pool *p, int n)
 	int		 i;
 
 	for (i = 0; i < n; i++) {
-		jobs[i] = dispatch_submit(p, "{\"n\":1}", 7, NULL, &err);
+		jobs[i] = dispatch_submit(p, "{\"n\":1}", 7, NULL, NULL, &err);
 		ck_assert_msg(jobs[i] != NULL, "submit: %s", err);
 	}
 	dispatch_run(p);

@@ -413,7 +413,7 @@ START_TEST(test_idempotency_key_is_found_until_its_job_is_freed)
 	char			 key[32];
 	int			 i;
 
-	ck_assert_ptr_null(job_key_find("k0"));
+	ck_assert_ptr_null(job_key_find(NULL, "k0"));
 	for (i = 0; i < N; i++) {
 		jobs[i] = job_make(&o, "{}", T0);
 		snprintf(key, sizeof key, "k%d", i);
@@ -421,20 +421,50 @@ START_TEST(test_idempotency_key_is_found_until_its_job_is_freed)
 	}
 	for (i = 0; i < N; i++) {
 		snprintf(key, sizeof key, "k%d", i);
-		ck_assert_ptr_eq(job_key_find(key), jobs[i]);
+		ck_assert_ptr_eq(job_key_find(NULL, key), jobs[i]);
 		ck_assert_str_eq(jobs[i]->key, key);
 	}
-	ck_assert_ptr_null(job_key_find("k"));
-	ck_assert_ptr_null(job_key_find(""));
+	ck_assert_ptr_null(job_key_find(NULL, "k"));
+	ck_assert_ptr_null(job_key_find(NULL, ""));
 	for (i = 0; i < N; i += 2)
 		job_unmake(jobs[i]);
 	for (i = 0; i < N; i++) {
 		snprintf(key, sizeof key, "k%d", i);
-		ck_assert_ptr_eq(job_key_find(key), i % 2 ? jobs[i] : NULL);
+		ck_assert_ptr_eq(job_key_find(NULL, key), i % 2 ? jobs[i] : NULL);
 	}
 	for (i = 1; i < N; i += 2)
 		job_unmake(jobs[i]);
-	ck_assert_ptr_null(job_key_find("k1"));
+	ck_assert_ptr_null(job_key_find(NULL, "k1"));
+}
+END_TEST
+
+START_TEST(test_idempotency_keys_are_per_client)
+{
+	struct job_owner	 o = { .name = "p" };
+	struct job		*a, *b, *none;
+	char			 name[8] = "alice";
+
+	a = job_make(&o, "{}", T0);
+	a->client = job_client_intern(name);
+	job_key_set(a, "order-1");
+	b = job_make(&o, "{}", T0);
+	b->client = job_client_intern("bob");
+	job_key_set(b, "order-1");
+	none = job_make(&o, "{}", T0);
+	job_key_set(none, "order-1");
+	/* Names are kept once: a caller's buffer may change afterwards. */
+	strcpy(name, "carol");
+	ck_assert_str_eq(a->client, "alice");
+	ck_assert_ptr_eq(job_client_intern("alice"), a->client);
+	ck_assert_ptr_eq(job_key_find("alice", "order-1"), a);
+	ck_assert_ptr_eq(job_key_find("bob", "order-1"), b);
+	ck_assert_ptr_eq(job_key_find(NULL, "order-1"), none);
+	ck_assert_ptr_null(job_key_find("carol", "order-1"));
+	job_unmake(a);
+	ck_assert_ptr_null(job_key_find("alice", "order-1"));
+	ck_assert_ptr_eq(job_key_find("bob", "order-1"), b);
+	job_unmake(b);
+	job_unmake(none);
 }
 END_TEST
 
@@ -486,7 +516,7 @@ START_TEST(test_record_of_a_new_stream_job_has_null_times_and_result)
 	char			*r = record_of(job), want[512];
 
 	snprintf(want, sizeof want, "{\"id\":\"%s\",\"pool\":\"p\","
-	    "\"state\":\"queued\",\"attempts\":0,"
+	    "\"client\":null,\"state\":\"queued\",\"attempts\":0,"
 	    "\"submitted_at\":\"2023-11-14T22:13:20.000Z\","
 	    "\"started_at\":null,\"finished_at\":null,\"duration_ms\":null,"
 	    "\"worker\":null,\"result\":null,\"error\":null}", job->id);
@@ -506,10 +536,11 @@ START_TEST(test_record_of_a_done_stream_job_carries_its_result)
 	job->attempts = 2;
 	job->worker = 3;
 	job->result = strdup("{\"x\":[1,\"a\"]}");
+	job->client = job_client_intern("ops \"team\"");
 	job_set_state(job, JOB_DONE, T0 + 1.5);
 	r = record_of(job);
 	snprintf(want, sizeof want, "{\"id\":\"%s\",\"pool\":\"p\","
-	    "\"state\":\"done\",\"attempts\":2,"
+	    "\"client\":\"ops \\\"team\\\"\",\"state\":\"done\",\"attempts\":2,"
 	    "\"submitted_at\":\"2023-11-14T22:13:20.000Z\","
 	    "\"started_at\":\"2023-11-14T22:13:20.250Z\","
 	    "\"finished_at\":\"2023-11-14T22:13:21.500Z\","
@@ -575,7 +606,7 @@ START_TEST(test_record_of_an_exec_job_without_result_has_null_outputs)
 	char			*r = record_of(job), want[512];
 
 	snprintf(want, sizeof want, "{\"id\":\"%s\",\"pool\":\"x\","
-	    "\"state\":\"queued\",\"attempts\":0,"
+	    "\"client\":null,\"state\":\"queued\",\"attempts\":0,"
 	    "\"submitted_at\":\"2023-11-14T22:13:20.000Z\","
 	    "\"started_at\":null,\"finished_at\":null,\"duration_ms\":null,"
 	    "\"worker\":null,\"exit_code\":null,\"signal\":null,"
@@ -602,7 +633,7 @@ START_TEST(test_record_of_an_exec_job_carries_its_result_fields)
 	job_set_state(job, JOB_FAILED, T0 + 0.125);
 	r = record_of(job);
 	snprintf(want, sizeof want, "{\"id\":\"%s\",\"pool\":\"x\","
-	    "\"state\":\"failed\",\"attempts\":1,"
+	    "\"client\":null,\"state\":\"failed\",\"attempts\":1,"
 	    "\"submitted_at\":\"2023-11-14T22:13:20.000Z\","
 	    "\"started_at\":\"2023-11-14T22:13:20.000Z\","
 	    "\"finished_at\":\"2023-11-14T22:13:20.125Z\","
@@ -661,6 +692,7 @@ job_suite(void)
 	tcase_add_test(tc, test_id_dated_far_in_the_future_is_not_followed);
 	tcase_add_test(tc,
 	    test_idempotency_key_is_found_until_its_job_is_freed);
+	tcase_add_test(tc, test_idempotency_keys_are_per_client);
 	tcase_add_test(tc,
 	    test_changed_set_holds_moved_stored_jobs_until_cleared_or_freed);
 	tcase_add_test(tc,

@@ -128,7 +128,7 @@ START_TEST(test_push_past_max_queue_is_refused_and_the_job_freed)
 	ck_assert_int_eq(queue_push(qt.q, &qt.a, j3, &err), -1);
 	ck_assert_str_eq(err, "queue_full");
 	ck_assert_uint_eq(qt.a.rejected, 1);
-	ck_assert_ptr_null(queue_lookup_key(qt.q, "k3"));
+	ck_assert_ptr_null(queue_lookup_key(qt.q, NULL, "k3"));
 	queue_commit(qt.q, 0);
 	ck_assert_uint_eq(qt.a.submitted, 2);
 	ck_assert_uint_eq(qt.a.queue_len, 2);
@@ -349,22 +349,22 @@ START_TEST(test_lookup_key_finds_a_job_by_its_idempotency_key)
 	ck_assert_int_eq(queue_push(qt.q, &qt.a, j1, &(const char *){ NULL }),
 	    qt.impl->push_ret);
 	/* Also while a commit has yet to accept it. */
-	ck_assert_ptr_eq(queue_lookup_key(qt.q, "order-17"), j1);
+	ck_assert_ptr_eq(queue_lookup_key(qt.q, NULL, "order-17"), j1);
 	j2 = qt_push(&qt.a, "{}");
 	queue_commit(qt.q, 0);
-	ck_assert_ptr_eq(queue_lookup_key(qt.q, "order-17"), j1);
-	ck_assert_ptr_null(queue_lookup_key(qt.q, "order-18"));
+	ck_assert_ptr_eq(queue_lookup_key(qt.q, NULL, "order-17"), j1);
+	ck_assert_ptr_null(queue_lookup_key(qt.q, NULL, "order-18"));
 	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 2), 2);
 	qt_finish(j1, JOB_DONE);
 	qt_finish(j2, JOB_DONE);
-	ck_assert_ptr_eq(queue_lookup_key(qt.q, "order-17"), j1);
+	ck_assert_ptr_eq(queue_lookup_key(qt.q, NULL, "order-17"), j1);
 	/* A pruned record takes its key with it. */
 	qt.cfg.result_max = 1;
 	j2 = qt_push(&qt.a, "{}");
 	queue_commit(qt.q, 0);
 	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
 	qt_finish(j2, JOB_DONE);
-	ck_assert_ptr_null(queue_lookup_key(qt.q, "order-17"));
+	ck_assert_ptr_null(queue_lookup_key(qt.q, NULL, "order-17"));
 }
 END_TEST
 

@@ -177,6 +177,7 @@ scene_die_and_recover(struct scene *sc)
 	char		*cause = NULL;
 
 	done = job_new(&qt.a.jobs, "\"d\"", 3, ev_now(qt.loop));
+	done->client = job_client_intern("alice");
 	job_key_set(done, "kd");
 	ck_assert_int_eq(queue_push(qt.q, &qt.a, done, &(const char *){ NULL }),
 	    1);
@@ -245,7 +246,11 @@ START_TEST(test_sqlite_recovery_round_trip)
 	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, sc.done, JOB_ID_LEN));
 	ck_assert_int_eq(j->state, JOB_DONE);
 	ck_assert_str_eq(j->result, "{\"ok\":true}");
-	ck_assert_ptr_eq(queue_lookup_key(qt.q, "kd"), j);
+	/* Its client comes back with it, and the key is still the client's. */
+	ck_assert_str_eq(j->client, "alice");
+	ck_assert_ptr_eq(queue_lookup_key(qt.q, "alice", "kd"), j);
+	ck_assert_ptr_null(queue_lookup_key(qt.q, "bob", "kd"));
+	ck_assert_ptr_null(queue_lookup_key(qt.q, NULL, "kd"));
 	/* New ids sort after every recovered one. */
 	j = qt_push(&qt.a, "{}");
 	ck_assert_int_gt(strcmp(j->id, sc.rb), 0);
@@ -302,7 +307,7 @@ START_TEST(test_sqlite_recovery_drops_records_past_result_ttl)
 	ck_assert_uint_eq(queue_finished_count(qt.q), 0);
 	ck_assert_ptr_null(queue_lookup(qt.q, sc.done, JOB_ID_LEN));
 	ck_assert_ptr_null(queue_lookup(qt.q, sc.rb, JOB_ID_LEN));
-	ck_assert_ptr_null(queue_lookup_key(qt.q, "kd"));
+	ck_assert_ptr_null(queue_lookup_key(qt.q, "alice", "kd"));
 	ck_assert_uint_eq(qt.a.queue_len, 2);
 }
 END_TEST

@@ -181,17 +181,19 @@ START_TEST(test_op_table_rows)
 	ck_assert(request_op_find("fly") == NULL);
 	ck_assert(request_op_find("") == NULL);
 	/* Roles and pool flags, as the executor enforces them. */
-	ck_assert_int_eq(request_op_find("submit")->role, AUTH_ROLE_USER);
-	ck_assert_int_eq(request_op_find("status")->role, AUTH_ROLE_USER);
-	ck_assert_int_eq(request_op_find("result")->role, AUTH_ROLE_USER);
-	ck_assert_int_eq(request_op_find("cancel")->role, AUTH_ROLE_USER);
-	ck_assert_int_eq(request_op_find("submit_many")->role,
-	    AUTH_ROLE_USER);
-	ck_assert_int_eq(request_op_find("stop")->role, AUTH_ROLE_ADMIN);
-	ck_assert_int_eq(request_op_find("pause")->role, AUTH_ROLE_ADMIN);
-	ck_assert_int_eq(request_op_find("resume")->role, AUTH_ROLE_ADMIN);
-	ck_assert_int_eq(request_op_find("reload")->role, AUTH_ROLE_ADMIN);
-	ck_assert_int_eq(request_op_find("scale")->role, AUTH_ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("submit")->role, ROLE_SUBMIT);
+	ck_assert_int_eq(request_op_find("status")->role, ROLE_MONITOR);
+	ck_assert_int_eq(request_op_find("result")->role, ROLE_MONITOR);
+	ck_assert_int_eq(request_op_find("cancel")->role, ROLE_SUBMIT);
+	ck_assert_int_eq(request_op_find("submit_many")->role, ROLE_SUBMIT);
+	ck_assert(request_op_find("submit")->flags & REQUEST_SUBMITS);
+	ck_assert(request_op_find("submit_many")->flags & REQUEST_SUBMITS);
+	ck_assert(!(request_op_find("scale")->flags & REQUEST_SUBMITS));
+	ck_assert_int_eq(request_op_find("stop")->role, ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("pause")->role, ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("resume")->role, ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("reload")->role, ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("scale")->role, ROLE_ADMIN);
 	ck_assert(request_op_find("submit")->flags & REQUEST_POOL);
 	ck_assert(request_op_find("scale")->flags & REQUEST_POOL);
 	ck_assert(!(request_op_find("status")->flags & REQUEST_POOL));
