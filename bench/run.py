@@ -14,7 +14,10 @@ the same run. Standard library only.
      and after 1,000,000 jobs are queued;
   5. the job store side by side: acknowledged submits/s (bench_e2e -W into
      a paused pool) and end-to-end jobs/s with store = memory,
-     sqlite (store_sync = normal) and sqlite (store_sync = full).
+     sqlite (store_sync = normal) and sqlite (store_sync = full);
+  6. operations (bench_ops.py): restart latency, cold start, exec jobs
+     against xargs, one client's submit+wait round trip against a bare
+     Listener, and stream jobs through the CLI.
 
 Every process started here runs in its own session and is killed (by
 process group) on the way out, pass or fail; every step has a timeout.
@@ -150,7 +153,9 @@ class Supervisor:
         for k, v in (settings or {}).items():
             text += "%s = %s\n" % (k, v)
         for pool, keys in pools.items():
-            text += "\n[pool:%s]\ntype = stream\n" % pool
+            keys = dict(keys)
+            text += "\n[pool:%s]\ntype = %s\n" % (pool,
+                                                  keys.pop("type", "stream"))
             for k, v in keys.items():
                 text += "%s = %s\n" % (k, v)
         with open(self.ini, "w") as f:
@@ -425,6 +430,48 @@ def step_store(args, workdir):
     return results
 
 
+def step_ops(args, workdir):
+    # bench_ops imports this file as "run": let it be this module.
+    sys.modules.setdefault("run", sys.modules[__name__])
+    import bench_ops as ops
+    res = {}
+    print("stream jobs through the CLI (%d lines) ..." % args.cli_jobs,
+          flush=True)
+    res["cli"] = ops.step_cli_stream(args, workdir, args.cli_jobs)
+    print("restart latency (101 workers) ...", flush=True)
+    res["restart"] = ops.step_restart(args, workdir)
+    print("100 workers from cold ...", flush=True)
+    res["cold"] = ops.step_cold(args, workdir)
+    print("exec jobs (%d per run) ..." % args.exec_jobs, flush=True)
+    res["exec"] = ops.step_exec(args, workdir, args.exec_jobs)
+    print("submit+wait round trips (%d) ..." % args.round_trips, flush=True)
+    res["rtt"] = ops.step_round_trip(args, workdir, args.round_trips)
+    return res
+
+
+def ops_rows(ops, mp):
+    mp_rate = float(mp["tasks_per_s"])
+    (sh, xsh, tr, xtr), (rt_us, rt_base) = ops["exec"], ops["rtt"]
+    return [
+        ("stream jobs/s, seq | submit --stdin -w", "%.0f" % ops["cli"],
+         "python mp.Pool(2) imap: %.0f/s (x%.1f)" % (
+             mp_rate, ops["cli"] / mp_rate)),
+        ("restart: kill -9 -> replacement exec'd",
+         "%.2f ms median" % ops["restart"][0],
+         "kill + spawn from Python: %.2f ms (x%.2f)" % (
+             ops["restart"][1], ops["restart"][0] / ops["restart"][1])),
+        ("100 workers from cold", "%.0f ms" % (ops["cold"][0] * 1000),
+         "100 spawns from Python: %.0f ms (x%.2f)" % (
+             ops["cold"][1] * 1000, ops["cold"][0] / ops["cold"][1])),
+        ("exec jobs/s, shell lines (--stdin -w)", "%.0f" % sh,
+         "xargs -P2 sh -c: %.0f/s (x%.2f)" % (xsh, sh / xsh)),
+        ("exec jobs/s, /bin/true (submit_many)", "%.0f" % tr,
+         "xargs -P2 /bin/true: %.0f/s (x%.2f)" % (xtr, tr / xtr)),
+        ("submit+wait round trip, 1 client", "%.1f us" % rt_us,
+         "bare Listener echo: %.1f us (x%.2f)" % (rt_base, rt_us / rt_base)),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--builddir", default=".")
@@ -445,6 +492,11 @@ def main():
                     help="submits per store in the store comparison")
     ap.add_argument("--store-seconds", type=float, default=5,
                     help="end-to-end seconds per store")
+    ap.add_argument("--exec-jobs", type=int, default=20000,
+                    help="jobs per exec benchmark (and per xargs run)")
+    ap.add_argument("--round-trips", type=int, default=20000)
+    ap.add_argument("--cli-jobs", type=int, default=500000,
+                    help="lines through `mpsup submit --stdin -w`")
     ap.add_argument("--quick", action="store_true",
                     help="smaller runs, for trying the suite out")
     ap.add_argument("--perf", metavar="FILE",
@@ -460,6 +512,9 @@ def main():
         args.pipe_seconds = min(args.pipe_seconds, 0.3)
         args.store_jobs = min(args.store_jobs, 100000)
         args.store_seconds = min(args.store_seconds, 2)
+        args.exec_jobs = min(args.exec_jobs, 3000)
+        args.round_trips = min(args.round_trips, 3000)
+        args.cli_jobs = min(args.cli_jobs, 100000)
     b = os.path.abspath(args.builddir)
     s = os.path.abspath(args.srcdir or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -497,6 +552,7 @@ def main():
             args.store_jobs, args.store_seconds), flush=True)
         args.best_prefetch = e2e["prefetch"]
         stores = step_store(args, workdir)
+        ops = step_ops(args, workdir)
         ok = True
     except BenchError as e:
         print("bench: %s" % e, file=sys.stderr)
@@ -528,11 +584,11 @@ def main():
         ("bytes per queued job (%s)" % format(args.queued, ","),
          "%.0f B" % ((q_after - q_before) * 1024 / args.queued),
          "RSS %d -> %d KiB" % (q_before, q_after)),
-    ]
+    ] + ops_rows(ops, mp)
     print()
-    print("%-36s %-18s %s" % ("benchmark", "result", "baseline (same run)"))
+    print("%-40s %-18s %s" % ("benchmark", "result", "baseline (same run)"))
     for r in rows:
-        print("%-36s %-18s %s" % r)
+        print("%-40s %-18s %s" % r)
     print()
     print("end to end: %d jobs in %.2f s, prefetch %s, batch %d, window %d; "
           "batch latency mean %.1f ms, max %.1f ms" % (
