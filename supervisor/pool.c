@@ -435,16 +435,21 @@ pool_stop(struct pool *pool)
 	}
 }
 
+/* Bring slot s's worker back, unless the pool is stopping. */
 static void
-pool_restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
+pool_slot_restart(struct pool_slot *s)
 {
-	struct pool_slot	*s = t->data;
-
 	if (s->pool->state == POOL_STOPPING || s->pool->state == POOL_STOPPED)
 		return;
 	s->restarts++;
 	s->pool->restarts++;
 	pool_slot_spawn(s);
+}
+
+static void
+pool_restart_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	pool_slot_restart(t->data);
 }
 
 /* Back off: double the delay for each quick death, mark a failing pool. */
@@ -514,6 +519,11 @@ pool_worker_gone(struct pool_slot *s, double uptime)
 	delay = pool_backoff(s, uptime);
 	log_info("%s.%d: restarting in %.0fms", pool->name, index,
 	    delay * 1000.0);
+	if (delay <= 0) {
+		/* restart_delay = 0: now, before the gone worker's sweep. */
+		pool_slot_restart(s);
+		return;
+	}
 	ev_timer_init(&s->restart_timer, pool_restart_cb, delay, 0);
 	s->restart_timer.data = s;
 	ev_timer_start(pool->loop, &s->restart_timer);

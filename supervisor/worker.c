@@ -46,6 +46,7 @@ struct worker {
 	double			 started_at;	/* wall clock */
 	double			 started_mono;
 	int			 reaped;
+	int			 sweep_session;	/* once gone: walk /proc for strays */
 	int			 stop_requested;
 	int			 inflight;	/* the owner's count */
 	char			*gone_reason;	/* why it was killed */
@@ -560,22 +561,28 @@ worker_describe_status(int status, char *out, size_t len)
 }
 
 /*
- * Take anything the worker left behind in its group with it, and, unless
- * it exited 0 (a worker recycled after max_jobs_per_worker, which may be
- * every job), what it put in other groups of its session: that needs a
- * pass over /proc.
+ * Take anything the worker left behind in its group with it now, and,
+ * unless it exited 0 (a worker recycled after max_jobs_per_worker, which
+ * may be every job), what it put in other groups of its session once it
+ * is gone: that needs a pass over /proc, which is kept off the path to
+ * its replacement (see worker_try_finish()).
  */
 static void
 worker_sweep(struct worker *w, int status)
 {
+	(void)spawn_signal(w->pid, SIGKILL);
+	w->sweep_session = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The /proc pass of worker_sweep(), for a worker gone as pid. */
+static void
+worker_sweep_session(const char *pool, int index, pid_t pid)
+{
 	size_t	left;
 
-	(void)spawn_signal(w->pid, SIGKILL);
-	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
-	    (left = spawn_sweep_session(w->pid)) > 0)
+	if ((left = spawn_sweep_session(pid)) > 0)
 		log_info("%s.%d[%ld]: killed %zu process%s it left behind",
-		    W_NAME(w), w->index, (long)w->pid, left,
-		    left == 1 ? "" : "es");
+		    pool, index, (long)pid, left, left == 1 ? "" : "es");
 }
 
 static void
@@ -629,7 +636,9 @@ static void
 worker_try_finish(struct worker *w)
 {
 	double	uptime;
-	char	*why;
+	char	*why, pool[128];
+	pid_t	pid = w->pid;
+	int	index = w->index, sweep = w->sweep_session;
 
 	if (!w->reaped || w->out.fd != -1 || w->err.fd != -1 ||
 	    w->job_out_fd != -1 || w->state == WORKER_DEAD)
@@ -638,10 +647,15 @@ worker_try_finish(struct worker *w)
 	uptime = ev_now(w->env->loop) - w->started_mono;
 	w->state = WORKER_DEAD;
 	w->inflight = 0;
+	w->sweep_session = 0;
 	why = w->gone_reason;
 	w->gone_reason = NULL;
+	snprintf(pool, sizeof pool, "%s", W_NAME(w));
+	/* The replacement may be spawned from here: w is not ours after. */
 	w->cbs->gone_cb(w, uptime, why, w->arg);
 	free(why);
+	if (sweep)
+		worker_sweep_session(pool, index, pid);
 }
 
 static void
