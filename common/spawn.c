@@ -1,7 +1,9 @@
 /*
- * The fork recipe (see spawn.h). Everything the child needs is prepared
- * before fork(), so that between fork() and exec() the child only makes
- * async-signal-safe calls: no allocation, no stdio, no locks.
+ * The spawn recipe, the parent's half (see spawn.h and spawn_impl.h):
+ * everything the child needs is prepared before the clone, so that
+ * between clone and exec the child (spawn_child.c) only makes
+ * async-signal-safe calls: no allocation, no stdio, no locks. Also
+ * signalling children and sweeping what they leave behind.
  */
 #include "config.h"
 
@@ -10,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,246 +27,61 @@
 
 #include "common/xmalloc.h"
 #include "common/spawn.h"
+#include "common/spawn_impl.h"
 
-extern char **environ;
+/* The child's stack: spawns never overlap (the parent waits for exec). */
+static char	spawn_stack[64 * 1024] __attribute__((aligned(16)));
 
-/* What the child works from, all set up before fork(). */
-struct spawn_child {
-	const struct spawn_spec	*sp;
-	int			 report_fd;	/* -1: say it on fd 2 */
-	pid_t			 parent;
-};
-
-/* How a child that failed at step with errno error exits. */
-static int
-child_exit_code(const struct spawn_child *c, enum spawn_step step, int error)
+/* The value of NAME= in envp, or NULL. */
+static const char *
+env_value(char *const *envp, const char *name)
 {
-	if (c->report_fd == -1)
-		return 127;
-	return step == SPAWN_STEP_EXEC && error == ENOENT ? 127 : 126;
+	size_t	n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
 }
 
 /*
- * The child failed at step, in the call named what (on arg): report it
- * through the pipe, or as a line "mpsup: what arg: error" on fd 2, and
- * exit.
+ * What the child cannot do without allocating, done here: the PATH it
+ * searches and the supplementary groups of the user it becomes.
  */
-static void __attribute__((noreturn))
-child_fail(const struct spawn_child *c, enum spawn_step step,
-    const char *what, const char *arg)
+static void
+spawn_prepare(struct spawn_child *c)
 {
-	struct spawn_failure	 f;
-	struct iovec		 iov[7];
-	const char		*err;
-	ssize_t			 n;
+	const struct spawn_spec	*sp = c->sp;
+	int			 n = 32, want;
 
-	f.step = step;
-	f.error = errno;
-	f.exit_code = child_exit_code(c, step, f.error);
-	if (c->report_fd != -1) {
-		do
-			n = write(c->report_fd, &f, sizeof f);
-		while (n == -1 && errno == EINTR);
-		_exit(f.exit_code);
-	}
-	err = strerror(f.error);
-	iov[0].iov_base = (void *)"mpsup: ";
-	iov[0].iov_len = 7;
-	iov[1].iov_base = (void *)what;
-	iov[1].iov_len = strlen(what);
-	iov[2].iov_base = (void *)(arg ? " " : "");
-	iov[2].iov_len = arg ? 1 : 0;
-	iov[3].iov_base = (void *)(arg ? arg : "");
-	iov[3].iov_len = arg ? strlen(arg) : 0;
-	iov[4].iov_base = (void *)": ";
-	iov[4].iov_len = 2;
-	iov[5].iov_base = (void *)err;
-	iov[5].iov_len = strlen(err);
-	iov[6].iov_base = (void *)"\n";
-	iov[6].iov_len = 1;
-	(void)!writev(STDERR_FILENO, iov, 7);
-	_exit(f.exit_code);
-}
-
-/* Tests only (see spawn.h). */
-int	spawn_test_no_close_range;
-
-/* An entry of a getdents64() listing (struct linux_dirent64). */
-struct spawn_dirent {
-	uint64_t	d_ino;
-	int64_t		d_off;
-	unsigned short	d_reclen;
-	unsigned char	d_type;
-	char		d_name[];
-};
-
-/*
- * Close every fd from lowfd up that /proc/self/fd lists. getdents64()
- * directly, as opendir() allocates, which a child of fork() must not.
- * Closing while listing can make the listing skip entries, so it starts
- * over after every batch that closed something, until one closes nothing.
- * Returns 0, or -1 if /proc cannot be listed.
- */
-static int
-close_listed(int lowfd)
-{
-	char			 buf[4096] __attribute__((aligned(8)));
-	struct spawn_dirent	*de;
-	const char		*s;
-	long			 n, pos;
-	int			 dfd, fd, closed;
-
-	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd == -1)
-		return -1;
-	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
-		closed = 0;
-		for (pos = 0; pos < n; pos += de->d_reclen) {
-			de = (struct spawn_dirent *)(buf + pos);
-			fd = 0;
-			for (s = de->d_name; *s >= '0' && *s <= '9'; s++)
-				fd = fd * 10 + (*s - '0');
-			if (s == de->d_name || *s != '\0' || fd < lowfd ||
-			    fd == dfd)
-				continue;
-			close(fd);
-			closed = 1;
+	c->path = sp->envp_path ? env_value(sp->envp, "PATH") :
+	    getenv("PATH");
+	if (!sp->set_creds || sp->user == NULL)
+		return;
+	for (;;) {
+		c->groups = xreallocarray(c->groups, (size_t)n,
+		    sizeof *c->groups);
+		want = n;
+		errno = 0;
+		if (getgrouplist(sp->user, sp->gid, c->groups, &want) != -1) {
+			c->ngroups = want;
+			return;
 		}
-		if (closed && lseek(dfd, 0, SEEK_SET) == -1)
-			break;
+		if (want <= n || want > 65536) {
+			c->ngroups = -1;
+			c->groups_error = errno ? errno : EINVAL;
+			return;
+		}
+		n = want;
 	}
-	close(dfd);
-	return n == 0 ? 0 : -1;
 }
 
 /*
- * Close every fd from lowfd up, in the child. Without close_range() (old
- * kernels), the fds /proc lists; without /proc either, every number up
- * to the hard RLIMIT_NOFILE, as no fd can be above it unless the limit was
- * lowered after it was opened.
+ * Clone a child that runs sp, reporting to report_fd (or -1). The child
+ * shares our memory until it execs and we wait until then (vfork); under
+ * a tool that turns that into a plain fork (Valgrind), it still works,
+ * as the child writes nothing of ours.
  */
-static void
-close_from(int lowfd)
-{
-	struct rlimit	rl;
-	long		fd, max = 1L << 20;
-
-#ifdef HAVE_CLOSE_RANGE
-	if (!spawn_test_no_close_range &&
-	    close_range((unsigned)lowfd, ~0U, 0) == 0)
-		return;
-#endif
-	if (close_listed(lowfd) == 0)
-		return;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-	    rl.rlim_max < (rlim_t)INT_MAX)
-		max = (long)rl.rlim_max;
-	for (fd = lowfd; fd < max; fd++)
-		close((int)fd);
-}
-
-/*
- * In the child: put the wanted fds at 0..nfds-1 (and the report pipe,
- * close-on-exec, right after them), and close every other one.
- */
-static void
-child_fds(struct spawn_child *c)
-{
-	const struct spawn_spec	*sp = c->sp;
-	int			 tmp[SPAWN_MAX_FDS], i, devnull = -1;
-	int			 low = sp->nfds + 1;
-
-	/* Lift them all clear of 0..nfds first, so dup2 cannot clobber one. */
-	for (i = 0; i < sp->nfds; i++) {
-		if (sp->fds[i] == -1) {
-			if (devnull == -1 &&
-			    (devnull = open("/dev/null", O_RDWR)) == -1)
-				child_fail(c, SPAWN_STEP_SETUP, "open",
-				    "/dev/null");
-			tmp[i] = fcntl(devnull, F_DUPFD, low);
-		} else
-			tmp[i] = fcntl(sp->fds[i], F_DUPFD, low);
-		if (tmp[i] == -1)
-			child_fail(c, SPAWN_STEP_SETUP, "fcntl", NULL);
-	}
-	if (c->report_fd != -1) {
-		if ((i = fcntl(c->report_fd, F_DUPFD_CLOEXEC, low)) == -1)
-			child_fail(c, SPAWN_STEP_SETUP, "fcntl", NULL);
-		c->report_fd = i;
-	}
-	for (i = 0; i < sp->nfds; i++)
-		if (dup2(tmp[i], i) == -1)
-			child_fail(c, SPAWN_STEP_SETUP, "dup2", NULL);
-	if (c->report_fd != -1) {
-		if (dup3(c->report_fd, sp->nfds, O_CLOEXEC) == -1)
-			child_fail(c, SPAWN_STEP_SETUP, "dup3", NULL);
-		c->report_fd = sp->nfds;
-	}
-	close_from(c->report_fd != -1 ? sp->nfds + 1 : sp->nfds);
-}
-
-/* In the child: drop to the spec's user and group. */
-static void
-child_creds(const struct spawn_child *c)
-{
-	const struct spawn_spec	*sp = c->sp;
-
-	/* Never run with the supervisor's groups: a failure stops here. */
-	if (setgroups(0, NULL) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, "setgroups", NULL);
-	if (sp->user != NULL && initgroups(sp->user, sp->gid) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, "initgroups", sp->user);
-	if (setgid(sp->gid) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, "setgid", NULL);
-	if (setuid(sp->uid) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, "setuid", NULL);
-}
-
-/*
- * The child, from fork() to exec(). Signals stay blocked (as the parent
- * blocked them for fork) until just before exec, with every disposition
- * back to the default, so nothing of the parent's runs in the child.
- */
-static void __attribute__((noreturn))
-child_main(struct spawn_child *c)
-{
-	const struct spawn_spec	*sp = c->sp;
-	struct sigaction	 sa;
-	sigset_t		 none;
-	int			 sig;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
-	if ((sp->group == SPAWN_GROUP ? setpgid(0, 0) : setsid()) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, sp->group == SPAWN_GROUP ?
-		    "setpgid" : "setsid", NULL);
-	child_fds(c);
-	if (sp->set_creds)
-		child_creds(c);
-	/*
-	 * After the credentials: the kernel clears the parent-death signal
-	 * when a process changes its user or group. Then check the parent:
-	 * if it died before prctl, nobody would send the signal.
-	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, "prctl", NULL);
-	if (getppid() != c->parent)
-		_exit(child_exit_code(c, SPAWN_STEP_SETUP, 0));
-	if (sp->cwd != NULL && chdir(sp->cwd) == -1)
-		child_fail(c, SPAWN_STEP_CWD, "chdir", sp->cwd);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (sp->envp_path) {
-		environ = (char **)sp->envp;	/* execvp searches its PATH */
-		execvp(sp->path, sp->argv);
-	} else
-		execvpe(sp->path, sp->argv, sp->envp);
-	child_fail(c, SPAWN_STEP_EXEC, "cannot run", sp->path);
-}
-
-/* Fork a child that runs sp, reporting to report_fd (or -1). */
 static pid_t
 spawn_fork(const struct spawn_spec *sp, int report_fd)
 {
@@ -272,13 +90,15 @@ spawn_fork(const struct spawn_spec *sp, int report_fd)
 	pid_t			pid;
 	int			saved;
 
+	memset(&c, 0, sizeof c);
 	c.sp = sp;
 	c.report_fd = report_fd;
 	c.parent = getpid();
+	spawn_prepare(&c);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((pid = fork()) == 0)
-		child_main(&c);
+	pid = clone(spawn_child_entry, spawn_stack + sizeof spawn_stack,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 	saved = errno;
 	/*
 	 * The group exists at once when both sides make it. Not for a new
@@ -288,6 +108,7 @@ spawn_fork(const struct spawn_spec *sp, int report_fd)
 	if (pid > 0 && sp->group == SPAWN_GROUP)
 		(void)setpgid(pid, pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(c.groups);
 	errno = saved;
 	return pid;
 }

@@ -371,7 +371,9 @@ def test_a_double_forked_child_dies_when_the_job_times_out(tmp):
           shell="(setsid sleep 1000 </dev/null >/dev/null 2>&1 & "
                 "echo $! > %s); exec sleep 100" % pidfile)
     stray = read_pid(pidfile)
-    assert _session_of(stray) == stray
+    # $! is written once setsid(1) is forked, maybe before it called setsid.
+    wait_for(lambda: _session_of(stray) == stray, timeout=5,
+             what="the stray in a session of its own")
     r = w.result()
     assert r["id"] == "slow" and r["result"]["timed_out"] is True, r
     wait_for(lambda: not pid_alive(stray), timeout=2,

@@ -8,11 +8,15 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -444,6 +448,158 @@ START_TEST(test_env_build_overrides_appends_and_unsets)
 }
 END_TEST
 
+static int
+rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+rm_dir(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A temporary folder holding an executable file name with text. */
+static void
+make_program(char *dir, size_t dirlen, const char *name, const char *text,
+    mode_t mode)
+{
+	char	path[512];
+	int	fd;
+
+	if (dir[0] == '\0') {
+		snprintf(dir, dirlen, "/tmp/mpsup-check-spawn-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	ck_assert_int_ge(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, mode), 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+START_TEST(test_path_is_the_childs_and_ours_is_left_alone)
+{
+	struct spawn_spec	 sp;
+	char			 dir[64] = "", pathvar[128];
+	char			*argv[] = { "mpsup-probe", NULL };
+	char			*envp[] = { pathvar, NULL };
+	char			**before = environ;
+	const char		*ours = getenv("PATH");
+	pid_t			 pid;
+
+	make_program(dir, sizeof dir, "mpsup-probe", "#!/bin/sh\nexit 42\n",
+	    0755);
+	snprintf(pathvar, sizeof pathvar, "PATH=/nonexistent::%s", dir);
+	spec_init(&sp, argv);
+	sp.envp = envp;
+	sp.envp_path = 1;
+	ck_assert_int_gt(pid = spawn_process(&sp), 0);
+	ck_assert_int_eq(reap(pid), 42);
+	/* The child shared our memory until its exec: nothing of ours moved. */
+	ck_assert_ptr_eq(environ, before);
+	ck_assert_str_eq(getenv("PATH"), ours);
+	/* Without envp_path, our PATH is searched: no such program there. */
+	sp.envp_path = 0;
+	ck_assert_int_gt(pid = spawn_process(&sp), 0);
+	ck_assert_int_eq(reap(pid), 127);
+	rm_dir(dir);
+}
+END_TEST
+
+START_TEST(test_a_script_without_shebang_runs_under_sh)
+{
+	struct spawn_spec	 sp;
+	char			 dir[64] = "", path[128];
+	char			*argv[] = { path, "7", NULL };
+	pid_t			 pid;
+
+	make_program(dir, sizeof dir, "plain", "exit $((36 + $1))\n", 0755);
+	snprintf(path, sizeof path, "%s/plain", dir);
+	spec_init(&sp, argv);
+	ck_assert_int_gt(pid = spawn_process(&sp), 0);
+	ck_assert_int_eq(reap(pid), 43);
+	rm_dir(dir);
+}
+END_TEST
+
+START_TEST(test_a_file_we_may_not_run_is_passed_over_then_reported)
+{
+	struct spawn_spec	 sp;
+	struct spawn_failure	 fail;
+	char			 a[64] = "", b[64] = "", pathvar[200];
+	char			*argv[] = { "mpsup-probe", NULL };
+	char			*envp[] = { pathvar, NULL };
+	pid_t			 pid;
+
+	make_program(a, sizeof a, "mpsup-probe", "#!/bin/sh\nexit 1\n", 0644);
+	make_program(b, sizeof b, "mpsup-probe", "#!/bin/sh\nexit 5\n", 0755);
+	snprintf(pathvar, sizeof pathvar, "PATH=%s:%s", a, b);
+	spec_init(&sp, argv);
+	sp.envp = envp;
+	sp.envp_path = 1;
+	ck_assert_int_gt(pid = spawn_process(&sp), 0);
+	ck_assert_int_eq(reap(pid), 5);
+	snprintf(pathvar, sizeof pathvar, "PATH=%s", a);
+	ck_assert_int_gt(pid = spawn_process_report(&sp, &fail), 0);
+	ck_assert_int_eq(fail.error, EACCES);
+	ck_assert_int_eq(fail.exit_code, 126);
+	ck_assert_int_eq(reap(pid), 126);
+	rm_dir(a);
+	rm_dir(b);
+}
+END_TEST
+
+START_TEST(test_a_user_gets_its_own_supplementary_groups)
+{
+	struct spawn_spec	 sp;
+	struct passwd		*pw;
+	gid_t			 want[64];
+	char			*argv[] = { "id", "-G", NULL }, out[512];
+	char			 expect[520];
+	int			 n = 64, i, p[2];
+	size_t			 len = 0;
+	ssize_t			 r;
+	pid_t			 pid;
+
+	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL)
+		return;		/* needs root, and the user nobody */
+	ck_assert_int_ne(getgrouplist("nobody", pw->pw_gid, want, &n), -1);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	spec_init(&sp, argv);
+	sp.fds[1] = p[1];
+	sp.set_creds = 1;
+	sp.uid = pw->pw_uid;
+	sp.gid = pw->pw_gid;
+	sp.user = "nobody";
+	ck_assert_int_gt(pid = spawn_process(&sp), 0);
+	close(p[1]);
+	while ((r = read(p[0], out + len, sizeof out - 1 - len)) > 0)
+		len += (size_t)r;
+	close(p[0]);
+	out[len] = '\0';
+	if (len > 0 && out[len - 1] == '\n')
+		out[len - 1] = '\0';
+	ck_assert_int_eq(reap(pid), 0);
+	/* id -G: the effective group first, then each supplementary one. */
+	ck_assert_int_eq(atol(out), (long)pw->pw_gid);
+	for (i = 0; i < n; i++) {
+		char	word[32];
+
+		snprintf(word, sizeof word, " %ld ", (long)want[i]);
+		snprintf(expect, sizeof expect, " %s ", out);
+		ck_assert_msg(strstr(expect, word) != NULL,
+		    "id -G said \"%s\", without group %ld", out, (long)want[i]);
+	}
+}
+END_TEST
+
 static Suite *
 spawn_suite(void)
 {
@@ -462,6 +618,11 @@ spawn_suite(void)
 	tcase_add_test(tc, test_failure_without_report_is_a_line_on_fd_2);
 	tcase_add_test(tc, test_child_leads_a_group_or_session_of_its_own);
 	tcase_add_test(tc, test_env_build_overrides_appends_and_unsets);
+	tcase_add_test(tc, test_path_is_the_childs_and_ours_is_left_alone);
+	tcase_add_test(tc, test_a_script_without_shebang_runs_under_sh);
+	tcase_add_test(tc,
+	    test_a_file_we_may_not_run_is_passed_over_then_reported);
+	tcase_add_test(tc, test_a_user_gets_its_own_supplementary_groups);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fds");
