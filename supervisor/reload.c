@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "store/queue.h"
 #include "supervisor/dispatch.h"
+#include "supervisor/notify.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
@@ -267,8 +268,12 @@ supervisor_reload(struct supervisor *sv, char **msg)
 	size_t			  j, added = 0, removed, changed = 0;
 	int			  r;
 
-	if ((cfg = reload_load(sv, msg)) == NULL)
+	notify_reloading(sv->notify);
+	if ((cfg = reload_load(sv, msg)) == NULL) {
+		/* Refused: the running config stays, and serves. */
+		notify_ready(sv->notify);
 		return -1;
+	}
 	reload_check_fixed(old, cfg, &needs);
 	removed = reload_remove_pools(sv, cfg);
 	/* Pools that stay, changed or not, and new ones. */
@@ -298,5 +303,6 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		    "apply", (int)buf_used(&needs), buf_head(&needs));
 	log_info("%s", *msg);
 	buf_free(&needs);
+	notify_ready(sv->notify);
 	return 0;
 }

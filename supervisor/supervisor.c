@@ -17,11 +17,13 @@
 
 #include "common/log.h"
 #include "common/privfile.h"
+#include "common/sdnotify.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
 #include "store/queue.h"
 #include "supervisor/dispatch.h"
+#include "supervisor/notify.h"
 #include "supervisor/output.h"
 #include "supervisor/pool.h"
 #include "supervisor/supervisor.h"
@@ -172,6 +174,7 @@ supervisor_stop(struct supervisor *sv)
 	if (sv->stopping)
 		return;
 	sv->stopping = 1;
+	notify_stopping(sv->notify);
 	for (size_t i = 0; i < sv->nservices; i++)
 		if (sv->services[i].svc->stop_accepting != NULL)
 			sv->services[i].svc->stop_accepting(
@@ -505,10 +508,19 @@ supervisor_main(const struct supervisor_options *opts)
 	 * and descriptors to processes of our user (exec jobs); no core dumps.
 	 */
 	(void)prctl(PR_SET_DUMPABLE, 0);
-	if ((status = supervisor_open(&sv, opts)) != 0)
+	/* Before any worker is forked: they must not inherit the socket. */
+	if (sdnotify_open(&cause) == -1) {
+		fprintf(stderr, "mpsup: %s\n", cause);
+		free(cause);
+		return 2;
+	}
+	if ((status = supervisor_open(&sv, opts)) != 0) {
+		sdnotify_close();
 		return status;
+	}
 	log_set_sink(supervisor_log_sink, &sv);
 	supervisor_loop_init(&sv);
+	sv.notify = notify_new(sv.loop, &sv.pools, &sv.npools);
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
 	supervisor_envs_init(&sv);
@@ -519,7 +531,9 @@ supervisor_main(const struct supervisor_options *opts)
 	if (supervisor_services_start(&sv, opts) == -1) {
 		supervisor_services_free(&sv);
 		dispatch_shutdown();
+		notify_free(sv.notify);
 		supervisor_close(&sv);
+		sdnotify_close();
 		return 2;
 	}
 	sv.npools = sv.cfg->npools;
@@ -535,6 +549,7 @@ supervisor_main(const struct supervisor_options *opts)
 	} else {
 		for (i = 0; i < sv.npools; i++)
 			pool_start(sv.pools[i]);
+		notify_ready(sv.notify);
 		ev_run(sv.loop, 0);
 	}
 	supervisor_wind_down(&sv, status);
@@ -551,6 +566,8 @@ supervisor_main(const struct supervisor_options *opts)
 	for (i = 0; i < sv.nparked; i++)
 		pool_free(sv.parked[i]);
 	free(sv.parked);
+	notify_free(sv.notify);
 	supervisor_close(&sv);
+	sdnotify_close();
 	return status;
 }

@@ -12,6 +12,7 @@
 #include "supervisor/worker.h"
 
 struct buf;
+struct notify;
 struct pool;
 struct queue;
 struct supervisor;
@@ -80,6 +81,7 @@ struct supervisor {
 	struct pool		**parked;	/* removed, stopped, records kept */
 	size_t			 nparked;
 	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
+	struct notify		*notify;	/* to the service manager */
 };
 
 /* Run the supervisor in the foreground; returns the exit status. */
