@@ -373,6 +373,47 @@ cli_conn_span_string(const struct jsontext_span *v)
 	return jsontext_string_decode(v, NULL);
 }
 
+/*
+ * Member key of the object obj as text for a person: a string decoded, a
+ * number or true/false as written; NULL if missing or null. The caller
+ * frees it.
+ */
+char *
+cli_conn_member_text(const struct jsontext_span *obj, const char *key)
+{
+	struct jsontext_span	v;
+
+	if (obj->type != JSONTEXT_OBJECT || !jsontext_object_get(obj, key, &v))
+		return NULL;
+	switch (v.type) {
+	case JSONTEXT_STRING:
+		return jsontext_string_decode(&v, NULL);
+	case JSONTEXT_NUMBER:
+	case JSONTEXT_TRUE:
+	case JSONTEXT_FALSE:
+		return xstrndup(v.p, v.len);
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Write s for a terminal: control characters (but tab) as \xNN, so that
+ * what a worker logged cannot play escape-sequence tricks on the reader.
+ */
+void
+cli_conn_print_safe(FILE *f, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++) {
+		if ((*p >= 0x20 && *p != 0x7f) || *p == '\t')
+			fputc(*p, f);
+		else
+			fprintf(f, "\\x%02x", *p);
+	}
+}
+
 /* Write a value's text as the server sent it, and a newline. */
 void
 cli_conn_print_span(FILE *f, const struct jsontext_span *v)

@@ -73,6 +73,9 @@ int		 cli_conn_reply_is(const struct cli_conn_reply *, const char *);
 void		 cli_conn_reply_error(const struct cli_conn_reply *);
 char		*cli_conn_span_string(const struct jsontext_span *);
 void		 cli_conn_print_span(FILE *, const struct jsontext_span *);
+char		*cli_conn_member_text(const struct jsontext_span *,
+		    const char *);
+void		 cli_conn_print_safe(FILE *, const char *);
 json_t		*cli_conn_json_seconds(double);
 int		 cli_conn_wait_timeout_ms(int, double);
 

@@ -1,7 +1,9 @@
 /*
- * `mpsup ctl [CONN] COMMAND`: the control ops of the listener (SPEC
- * section 7): stop, reload, scale, pause and resume, which take the admin
- * key when the config names one, and cancel, which takes the plain key.
+ * `mpsup ctl [CONN] [--json] COMMAND`: the control ops of the listener
+ * (SPEC section 7): stop, reload, scale, pause, resume, and the operator
+ * ops restart, signal, down and up, which take the admin key when the
+ * config names one, and cancel, which takes the plain key. --json prints
+ * the reply as the server sent it.
  */
 #include "config.h"
 
@@ -15,10 +17,12 @@
 #include "config/parse.h"
 #include "cli/cmd.h"
 #include "cli/cmd_conn.h"
+#include "supervisor/remote/request_decode.h"
 
 #define CTL_USAGE \
-	"usage: mpsup ctl " CONN_USAGE " stop | reload | scale POOL N | " \
-	"pause POOL | resume POOL | cancel JOBID\n"
+	"usage: mpsup ctl " CONN_USAGE " [--json] stop | reload |\n" \
+	"       scale POOL N | pause POOL | resume POOL | cancel JOBID |\n" \
+	"       restart POOL | signal POOL SIG | down POOL | up POOL\n"
 
 #define CTL_MAX_WORKERS	100000
 
@@ -36,6 +40,10 @@ static const struct ctl_command ctl_commands[] = {
 	{ "pause", 1, 1 },
 	{ "resume", 1, 1 },
 	{ "cancel", 1, 0 },
+	{ "restart", 1, 1 },
+	{ "signal", 2, 1 },
+	{ "down", 1, 1 },
+	{ "up", 1, 1 },
 };
 
 /* Look up a command by name. */
@@ -70,6 +78,15 @@ ctl_request(const struct ctl_command *cmd, char **args)
 		}
 		req = json_pack("{s:s, s:s, s:I}", "op", "scale", "pool",
 		    args[0], "workers", (json_int_t)n);
+	} else if (strcmp(cmd->name, "signal") == 0) {
+		if (request_signal_number(args[1]) == -1) {
+			fprintf(stderr, "mpsup: ctl: signal: \"%s\": not one of "
+			    "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP "
+			    "TTIN TTOU WINCH ALRM\n", args[1]);
+			return NULL;
+		}
+		req = json_pack("{s:s, s:s, s:s}", "op", "signal", "pool",
+		    args[0], "signal", args[1]);
 	} else if (strcmp(cmd->name, "cancel") == 0)
 		req = json_pack("{s:s, s:s}", "op", "cancel", "id", args[0]);
 	else if (cmd->nargs == 1)
@@ -83,12 +100,36 @@ ctl_request(const struct ctl_command *cmd, char **args)
 	return req;
 }
 
+/* Print a reply: its message, or as sent; returns the exit status. */
+static int
+ctl_print(const struct cli_conn_reply *reply, int as_json)
+{
+	struct jsontext_span	 v;
+	char			*message = NULL;
+
+	if (as_json) {
+		fwrite(reply->text, 1, reply->len, stdout);
+		fputc('\n', stdout);
+		return reply->ok ? 0 : 1;
+	}
+	if (!reply->ok) {
+		cli_conn_reply_error(reply);
+		return 1;
+	}
+	if (cli_conn_reply_get(reply, "message", &v))
+		message = cli_conn_span_string(&v);
+	printf("%s\n", message != NULL ? message : "ok");
+	free(message);
+	return 0;
+}
+
 /* Run `mpsup ctl`; returns the exit status. */
 int
 cmd_ctl(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CONN_LONGOPTS,
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -96,10 +137,8 @@ cmd_ctl(int argc, char **argv)
 	const struct ctl_command *cmd;
 	struct cli_conn		*c;
 	struct cli_conn_reply	*reply;
-	struct jsontext_span	 v;
 	json_t			*req;
-	char			*message = NULL;
-	int			 ch, rv, i;
+	int			 ch, rv, i, as_json = 0;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+" CONN_OPTSTRING "h", longopts,
@@ -107,10 +146,16 @@ cmd_ctl(int argc, char **argv)
 		if (cli_conn_option(&opts, ch, optarg))
 			continue;
 		switch (ch) {
+		case 'j':
+			as_json = 1;
+			break;
 		case 'h':
-			printf(CTL_USAGE "\nWith -c, stop, reload, scale, pause "
-			    "and resume use the key of the first\nclient with "
-			    "the admin role whose key file is readable.\n\n"
+			printf(CTL_USAGE "\nrestart replaces a pool's workers "
+			    "one at a time, each finishing its jobs;\nsignal "
+			    "sends SIG to its workers; down stops them (its "
+			    "queue keeps\naccepting jobs) until up. With -c, all "
+			    "but cancel use the key of the\nfirst client with the "
+			    "admin role whose key file is readable.\n\n"
 			    CONN_HELP);
 			return 0;
 		default:
@@ -145,16 +190,7 @@ cmd_ctl(int argc, char **argv)
 	cli_conn_close(c);
 	if (reply == NULL)
 		return 1;
-	if (reply->ok) {
-		if (cli_conn_reply_get(reply, "message", &v))
-			message = cli_conn_span_string(&v);
-		printf("%s\n", message != NULL ? message : "ok");
-		free(message);
-		rv = 0;
-	} else {
-		cli_conn_reply_error(reply);
-		rv = 1;
-	}
+	rv = ctl_print(reply, as_json);
 	cli_conn_reply_free(reply);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");

@@ -1,7 +1,8 @@
 /*
- * `mpsup status [CONN] [--json]`: the supervisor's status document (SPEC
- * section 9) from the listener's "status" op, either as JSON or as a
- * table with one row per pool.
+ * `mpsup status [CONN] [--json] [POOL]`: the supervisor's status document
+ * (SPEC section 9) from the listener's "status" op, either as JSON or as
+ * a table with one row per pool; with POOL, that pool only, and a table
+ * of its workers below.
  */
 #include "config.h"
 
@@ -18,7 +19,7 @@
 #include "cli/cmd.h"
 #include "cli/cmd_conn.h"
 
-#define STATUS_USAGE	"usage: mpsup status " CONN_USAGE " [--json]\n"
+#define STATUS_USAGE	"usage: mpsup status " CONN_USAGE " [--json] [POOL]\n"
 
 static const char *status_columns[] = {
 	"POOL", "TYPE", "STATE", "WORKERS", "QUEUE", "DONE", "FAILED",
@@ -74,15 +75,18 @@ status_number(const struct jsontext_span *obj, const char *key)
 static void
 status_row(const struct jsontext_span *pool, char **cells)
 {
-	struct jsontext_span	 jobs, latency, paused;
+	struct jsontext_span	 jobs, latency, paused, down;
 	char			*busy, *idle, *target;
 
 	jobs = status_member(pool, "jobs");
 	latency = status_member(pool, "latency_ms");
 	paused = status_member(pool, "paused");
+	down = status_member(pool, "down");
 	cells[0] = status_text(pool, "name");
 	cells[1] = status_text(pool, "type");
-	if (paused.type == JSONTEXT_TRUE)
+	if (down.type == JSONTEXT_TRUE)
+		cells[2] = xstrdup("down");
+	else if (paused.type == JSONTEXT_TRUE)
 		cells[2] = xstrdup("paused");
 	else
 		cells[2] = status_text(pool, "state");
@@ -149,6 +153,38 @@ status_table(const struct jsontext_span *status)
 	free(cells);
 }
 
+/* The workers of the (one) pool of the document, a row each. */
+static void
+status_workers(const struct jsontext_span *status)
+{
+	struct jsontext_span	 pools = status_member(status, "pools"), pool;
+	struct jsontext_span	 workers, w;
+	size_t			 st = 0;
+	char			*f[6];
+	static const char *const keys[6] = { "index", "pid", "state",
+	    "jobs_done", "restarts", "job" };
+	int			 i;
+
+	if (pools.type != JSONTEXT_ARRAY ||
+	    !jsontext_array_next(&pools, &st, &pool))
+		return;
+	workers = status_member(&pool, "workers");
+	if (workers.type != JSONTEXT_ARRAY)
+		return;
+	printf("\n%-6s  %8s  %-8s  %9s  %8s  %s\n", "WORKER", "PID", "STATE",
+	    "JOBS_DONE", "RESTARTS", "JOB");
+	st = 0;
+	while (jsontext_array_next(&workers, &st, &w)) {
+		for (i = 0; i < 6; i++)
+			f[i] = cli_conn_member_text(&w, keys[i]);
+		printf("%-6s  %8s  %-8s  %9s  %8s  %s\n", f[0] ? f[0] : "-",
+		    f[1] ? f[1] : "-", f[2] ? f[2] : "-", f[3] ? f[3] : "-",
+		    f[4] ? f[4] : "-", f[5] ? f[5] : "-");
+		for (i = 0; i < 6; i++)
+			free(f[i]);
+	}
+}
+
 /* Say on stderr when the job store's commits fail (the table goes on). */
 static void
 status_store_warning(const struct jsontext_span *status)
@@ -166,6 +202,21 @@ status_store_warning(const struct jsontext_span *status)
 	free(errors);
 }
 
+/* The status request, of one pool if asked; NULL (said why) if bad. */
+static json_t *
+status_request(const char *pool)
+{
+	json_t	*req = json_pack("{s:s}", "op", "status");
+
+	if (pool != NULL && json_object_set_new(req, "pool",
+	    json_string(pool)) == -1) {
+		fprintf(stderr, "mpsup: status: POOL is not valid UTF-8\n");
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
 /* Run `mpsup status`; returns the exit status. */
 int
 cmd_status(int argc, char **argv)
@@ -180,6 +231,8 @@ cmd_status(int argc, char **argv)
 	struct cli_conn		*c;
 	struct cli_conn_reply	*reply;
 	struct jsontext_span	 status;
+	const char		*pool = NULL;
+	json_t			*req;
 	int			 ch, as_json = 0, rv;
 
 	optind = 1;
@@ -192,12 +245,13 @@ cmd_status(int argc, char **argv)
 			as_json = 1;
 			break;
 		case 'h':
-			printf(STATUS_USAGE "\nPrints one row per pool: "
-			    "workers busy/idle/target, queue depth, jobs\n"
-			    "done, failed and timed out, and the 99th "
-			    "percentile latency (and on stderr a\nwarning "
-			    "while the job store fails to commit); with "
-			    "--json, the whole status\ndocument.\n\n"
+			printf(STATUS_USAGE "\nPrints one row per pool (with "
+			    "POOL, that pool's row and a table of its\n"
+			    "workers): workers busy/idle/target, queue depth, "
+			    "jobs done, failed and\ntimed out, and the 99th "
+			    "percentile latency (and on stderr a warning while"
+			    "\nthe job store fails to commit); with --json, the "
+			    "whole status document.\n\n"
 			    CONN_HELP);
 			return 0;
 		default:
@@ -205,15 +259,20 @@ cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind < argc)
+		pool = argv[optind++];
+	if (optind != argc || (pool != NULL && pool[0] == '\0')) {
 		fprintf(stderr, STATUS_USAGE);
 		return 2;
 	}
 
-	if ((rv = cli_conn_open(&opts, 0, &c)) != 0)
+	if ((req = status_request(pool)) == NULL)
+		return 2;
+	if ((rv = cli_conn_open(&opts, 0, &c)) != 0) {
+		json_decref(req);
 		return rv;
-	reply = cli_conn_request(c, json_pack("{s:s}", "op", "status"),
-	    CONN_REPLY_TIMEOUT_MS);
+	}
+	reply = cli_conn_request(c, req, CONN_REPLY_TIMEOUT_MS);
 	cli_conn_close(c);
 	if (reply == NULL)
 		return 1;
@@ -229,6 +288,8 @@ cmd_status(int argc, char **argv)
 			cli_conn_print_span(stdout, &status);
 		else {
 			status_table(&status);
+			if (pool != NULL)
+				status_workers(&status);
 			status_store_warning(&status);
 		}
 		rv = 0;

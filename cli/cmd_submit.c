@@ -33,7 +33,7 @@
 
 #define SUBMIT_USAGE							\
 	"usage: mpsup submit " CONN_USAGE " -p POOL [-w] [-t SECS] "	\
-	"-- CMD [ARG ...] | -d JSON|@FILE | --stdin\n"
+	"-- CMD [ARG ...] | -d JSON|@FILE | --stdin [--[no-]progress]\n"
 
 #define SUBMIT_DATA_MAX		(256 * 1024 * 1024)	/* -d @FILE */
 
@@ -252,7 +252,10 @@ submit_usage(int help)
 "most SECS with -t), prints its record and exits with the job's exit status\n"
 "(128+N for signal N, 124 timed out, 125 mpsup failed). --stdin submits one\n"
 "job per input line: JSON data for a stream pool, a shell command for an\n"
-"exec pool.\n\n" CONN_HELP);
+"exec pool. With -w on a terminal it draws a progress line on stderr (jobs\n"
+"done, failed, submitted, jobs/s, and the time left once the input ended)\n"
+"and leaves a summary line; --progress draws it anyway, --no-progress never.\n"
+"\n" CONN_HELP);
 }
 
 /* Parse the options into sa; returns -1 to go on, else the exit status. */
@@ -266,6 +269,8 @@ submit_parse(int argc, char **argv, struct submit_args *sa)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "data", required_argument, NULL, 'd' },
 		{ "stdin", no_argument, NULL, 'S' },
+		{ "progress", no_argument, NULL, 'P' },
+		{ "no-progress", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -302,6 +307,10 @@ submit_parse(int argc, char **argv, struct submit_args *sa)
 		case 'S':
 			sa->from_stdin = 1;
 			break;
+		case 'P':
+		case 'N':
+			sa->progress = ch == 'P';
+			break;
 		case 'h':
 			submit_usage(1);
 			return 0;
@@ -336,6 +345,12 @@ submit_check(const struct submit_args *sa)
 		fprintf(stderr, "mpsup: submit: POOL is not valid UTF-8\n");
 		return 2;
 	}
+	if (sa->progress != -1 && !sa->from_stdin) {
+		fprintf(stderr, "mpsup: submit: --progress and --no-progress "
+		    "go with --stdin\n");
+		submit_usage(0);
+		return 2;
+	}
 	if (sa->timeout > 0 && !sa->wait) {
 		fprintf(stderr, "mpsup: submit: -t needs -w\n");
 		submit_usage(0);
@@ -352,6 +367,7 @@ cmd_submit(int argc, char **argv)
 	int			rv;
 
 	memset(&sa, 0, sizeof sa);
+	sa.progress = -1;
 	if ((rv = submit_parse(argc, argv, &sa)) != -1 ||
 	    (rv = submit_check(&sa)) != -1)
 		return rv;

@@ -19,6 +19,7 @@ struct submit_args {
 	double			 timeout;	/* 0 = none */
 	const char		*data;		/* -d */
 	int			 from_stdin;
+	int			 progress;	/* --progress 1, --no-progress 0, -1 */
 	char			**argv;		/* the exec job's command */
 	int			 argc;
 };

@@ -10,6 +10,10 @@
  * order, and memory stays flat however long the input. Empty lines are
  * skipped; a bad line is reported with its number and skipped, and makes
  * the exit status 2 once the rest has been submitted.
+ *
+ * With -w on a terminal (or --progress) a progress line on stderr counts
+ * the jobs done and failed as their records come back
+ * (cmd_submit_progress.h); batches are then smaller, so that it moves.
  */
 #include "config.h"
 
@@ -29,8 +33,10 @@
 #include "ipc/jsontext.h"
 #include "cli/cmd_conn.h"
 #include "cli/cmd_submit.h"
+#include "cli/cmd_submit_progress.h"
 
 #define SUBMIT_BATCH_JOBS	1000		/* jobs per submit_many */
+#define SUBMIT_BATCH_PROGRESS	100		/* ... waited, with progress */
 #define SUBMIT_BATCH_BYTES	(1024 * 1024)	/* ... or about this size */
 #define SUBMIT_WINDOW		8		/* batches awaiting replies */
 #define SUBMIT_LINE_MAX		(16 * 1024 * 1024)
@@ -49,6 +55,7 @@ struct submit_stream {
 	uint64_t		 lineno;
 
 	struct buf		 batch;		/* request being built */
+	size_t			 batch_max;	/* jobs */
 	size_t			 batch_jobs;
 	uint64_t		 batch_first;	/* its first job's line */
 
@@ -64,6 +71,7 @@ struct submit_stream {
 	int			 failed;	/* a job or batch failed */
 	int			 refused;	/* a batch was refused */
 	int			 broken;	/* the connection failed */
+	struct submit_progress	 progress;
 };
 
 /*
@@ -131,6 +139,7 @@ submit_send_batch(struct submit_stream *s)
 	s->sent_jobs[slot] = s->batch_jobs;
 	s->sent_first[slot] = s->batch_first;
 	s->outstanding++;
+	s->progress.total += s->batch_jobs;
 	s->last_sent = s->lineno;
 	buf_reset(&s->batch);
 	buf_trim(&s->batch, 2 * SUBMIT_BATCH_BYTES);
@@ -146,6 +155,7 @@ submit_send_batch(struct submit_stream *s)
 static void
 submit_bad_line(struct submit_stream *s, const char *why)
 {
+	submit_progress_clear(&s->progress);
 	fprintf(stderr, "mpsup: line %" PRIu64 ": %s (skipped)\n", s->lineno,
 	    why);
 	s->bad_lines++;
@@ -193,7 +203,7 @@ submit_add_line(struct submit_stream *s, const char *line, size_t len)
 	}
 	buf_append(&s->batch, "}", 1);
 	s->batch_jobs++;
-	if (s->batch_jobs >= SUBMIT_BATCH_JOBS ||
+	if (s->batch_jobs >= s->batch_max ||
 	    buf_used(&s->batch) >= SUBMIT_BATCH_BYTES)
 		submit_send_batch(s);
 }
@@ -248,11 +258,13 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 	s->head = (s->head + 1) % SUBMIT_WINDOW;
 	s->outstanding--;
 
+	submit_progress_clear(&s->progress);
 	if ((reply = cli_conn_reply_parse(msg, len)) == NULL) {
 		s->broken = 1;
 		return;
 	}
 	if (!reply->ok) {
+		s->progress.failed += njobs;
 		cli_conn_reply_error(reply);
 		fprintf(stderr, "mpsup: %zu job%s from line %" PRIu64 " not "
 		    "submitted\n", njobs, njobs == 1 ? "" : "s", first);
@@ -276,9 +288,13 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 			cli_conn_print_span(stdout, &v);
 			if (v.type != JSONTEXT_OBJECT ||
 			    !jsontext_object_get(&v, "state", &state) ||
-			    !jsontext_string_eq(&state, "done"))
+			    !jsontext_string_eq(&state, "done")) {
 				s->failed = 1;
+				s->progress.failed++;
+			} else
+				s->progress.done++;
 		} else if ((id = cli_conn_span_string(&v)) != NULL) {
+			s->progress.done++;
 			printf("%s\n", id);
 			free(id);
 		} else {
@@ -299,6 +315,7 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 		perror("mpsup: stdout");
 		s->broken = 1;
 	}
+	submit_progress_draw(&s->progress, 1);
 }
 
 /* Read what the socket has and handle each whole reply. */
@@ -366,6 +383,7 @@ submit_stream_run(struct submit_stream *s)
 		if (s->broken)
 			return;
 		if (s->in_eof && buf_used(&s->in) == 0 && !s->refused) {
+			s->progress.input_ended = 1;
 			if (s->batch_jobs > 0 && room)
 				submit_send_batch(s);
 			if (s->batch_jobs == 0 && s->outstanding == 0)
@@ -386,7 +404,8 @@ submit_stream_run(struct submit_stream *s)
 		pfd[1].events = (s->outstanding > 0 ? POLLIN : 0) |
 		    (ipc_client_pending(s->client) > 0 ? POLLOUT : 0);
 		pfd[1].revents = 0;
-		if ((n = poll(pfd, 2, idle_flush ? 0 : -1)) == -1) {
+		if ((n = poll(pfd, 2, idle_flush ? 0 : s->progress.out ?
+		    (int)(SUBMIT_PROGRESS_INTERVAL * 1000) : -1)) == -1) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "mpsup: poll: %s\n", strerror(errno));
@@ -408,6 +427,7 @@ submit_stream_run(struct submit_stream *s)
 			submit_read_input(s);
 		else if (idle_flush)
 			submit_send_batch(s);
+		submit_progress_draw(&s->progress, 0);
 	}
 }
 
@@ -431,6 +451,11 @@ submit_stdin(const struct submit_args *sa)
 	s.address = cli_conn_address(c);
 	s.stream = type;
 	s.wait = sa->wait;
+	submit_progress_start(&s.progress, sa->progress == 1 ||
+	    (sa->progress == -1 && sa->wait && isatty(STDERR_FILENO)) ?
+	    stderr : NULL);
+	s.batch_max = s.progress.out != NULL && s.wait ?
+	    SUBMIT_BATCH_PROGRESS : SUBMIT_BATCH_JOBS;
 	submit_prefix(&s.prefix, "submit_many", sa);
 	buf_append_str(&s.prefix, ",\"jobs\":[");
 	if (ipc_client_set_timeout(s.client, 0) == -1) {
@@ -438,6 +463,7 @@ submit_stdin(const struct submit_args *sa)
 		s.broken = 1;
 	} else
 		submit_stream_run(&s);
+	submit_progress_finish(&s.progress);
 
 	if (s.broken && (s.outstanding > 0 || s.batch_jobs > 0 ||
 	    !s.in_eof || buf_used(&s.in) > 0))

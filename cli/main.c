@@ -35,9 +35,12 @@ usage(FILE *f)
 "       mpsup submit [CONN] -p POOL [-w] [-t SECS] -d JSON|@FILE\n"
 "       mpsup submit [CONN] -p POOL --stdin [-w]\n"
 "       mpsup result [CONN] [-w] [-t SECS] JOBID\n"
-"       mpsup status [CONN] [--json]\n"
-"       mpsup ctl [CONN] reload | stop | scale POOL N | pause POOL |\n"
-"                        resume POOL | cancel JOBID\n"
+"       mpsup status [CONN] [--json] [POOL]\n"
+"       mpsup jobs [CONN] [-p POOL] [--state S] [--since DUR] [-n N] [--json]\n"
+"       mpsup logs [CONN] [-f] [-p POOL] [--job ID] [-n N] [--json]\n"
+"       mpsup ctl [CONN] [--json] reload | stop | scale POOL N | pause POOL |\n"
+"                        resume POOL | cancel JOBID | restart POOL |\n"
+"                        signal POOL SIG | down POOL | up POOL\n"
 "       mpsup keygen [FILE]\n"
 "       mpsup --version | --help\n"
 "\n"
@@ -119,6 +122,10 @@ main(int argc, char **argv)
 			return cmd_status(argc - 1, argv + 1);
 		if (strcmp(argv[1], "ctl") == 0)
 			return cmd_ctl(argc - 1, argv + 1);
+		if (strcmp(argv[1], "jobs") == 0)
+			return cmd_jobs(argc - 1, argv + 1);
+		if (strcmp(argv[1], "logs") == 0)
+			return cmd_logs(argc - 1, argv + 1);
 		if (strcmp(argv[1], "keygen") == 0)
 			return cmd_keygen(argc - 1, argv + 1);
 		if (strcmp(argv[1], "exec-worker") == 0)

@@ -3,7 +3,8 @@
  *
  * Records are appended to one buffer and written when it passes a high-water
  * mark or when the event loop is about to block (output_flush from an
- * ev_prepare watcher). The log descriptor is written in a loop that waits
+ * ev_prepare watcher); each record is also kept, as JSON, among the
+ * recent records of logring.h. The log descriptor is written in a loop that waits
  * for it with poll(2) if it happens to be non-blocking, so a record is never
  * left half-written and another record never starts before it ends.
  */
@@ -23,6 +24,7 @@
 #include "ipc/jsontext.h"
 #include "common/linebuf.h"
 #include "common/privfile.h"
+#include "supervisor/logring.h"
 #include "supervisor/output.h"
 
 #define OUTPUT_HIGH_WATER	(256 * 1024)
@@ -33,6 +35,7 @@ static struct {
 	mode_t		 mode;		/* of a new log file */
 	enum log_format	 format;
 	struct buf	 buf;
+	struct buf	 scratch;	/* a text log's record as JSON */
 	long long	 ts_ms;		/* cached timestamp */
 	char		 ts[TIME_ISO_BUF];
 } out = { .fd = -1 };
@@ -87,6 +90,8 @@ output_close(void)
 	free(out.path);
 	out.path = NULL;
 	buf_free(&out.buf);
+	buf_free(&out.scratch);
+	logring_clear();
 }
 
 size_t
@@ -166,12 +171,57 @@ output_maybe_flush(void)
 		output_flush();
 }
 
+/* A worker line as a JSON record, without the newline. */
+static void
+output_line_json(struct buf *b, const struct output_tag *tag,
+    const char *sname, const char *line, size_t len, int flags, double now)
+{
+	buf_appendf(b, "{\"ts\":\"%s\",\"pool\":\"", output_ts(now));
+	jsontext_escape_append(b, tag->pool, strlen(tag->pool));
+	buf_appendf(b, "\",\"worker\":%d,\"pid\":%ld,\"stream\":\"%s\","
+	    "\"job\":", tag->worker, (long)tag->pid, sname);
+	if (tag->job != NULL) {
+		buf_append(b, "\"", 1);
+		jsontext_escape_append(b, tag->job, strlen(tag->job));
+		buf_append(b, "\"", 1);
+	} else
+		buf_append(b, "null", 4);
+	buf_append(b, ",\"line\":\"", 9);
+	jsontext_escape_append(b, line, len);
+	buf_append(b, "\"", 1);
+	if (flags & LINE_CONT)
+		buf_append_str(b, ",\"cont\":true");
+	if (flags & LINE_NOEOL)
+		buf_append_str(b, ",\"noeol\":true");
+	buf_append(b, "}", 1);
+}
+
+/* A supervisor message as a JSON record, without the newline. */
+static void
+output_message_json(struct buf *b, const char *level, const char *msg,
+    double now)
+{
+	buf_appendf(b, "{\"ts\":\"%s\",\"pool\":null,\"level\":\"%s\","
+	    "\"msg\":\"", output_ts(now), level);
+	jsontext_escape_append(b, msg, strlen(msg));
+	buf_append(b, "\"}", 2);
+}
+
+/* Keep a record, as JSON, among the recent ones (logring.h). */
+static void
+output_keep(const char *pool, const char *job, const char *json, size_t len)
+{
+	logring_add(pool, job, json, len);
+	buf_trim(&out.scratch, 64 << 10);
+}
+
 void
 output_line(const struct output_tag *tag, enum output_stream stream,
     const char *line, size_t len, int flags, double now)
 {
 	struct buf	*b = &out.buf;
 	const char	*sname = stream == OUTPUT_STREAM_OUT ? "out" : "err";
+	size_t		 from = buf_used(b);
 
 	if (out.format == LOG_FORMAT_TEXT) {
 		buf_appendf(b, "%s %s.%d[%ld] %s%s%s%s%s: ", output_ts(now),
@@ -181,25 +231,16 @@ output_line(const struct output_tag *tag, enum output_stream stream,
 		    (flags & LINE_NOEOL) ? " noeol" : "");
 		output_text_append(b, line, len);
 		buf_append(b, "\n", 1);
+		buf_reset(&out.scratch);
+		output_line_json(&out.scratch, tag, sname, line, len, flags,
+		    now);
+		output_keep(tag->pool, tag->job, buf_head(&out.scratch),
+		    buf_used(&out.scratch));
 	} else {
-		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":\"", output_ts(now));
-		jsontext_escape_append(b, tag->pool, strlen(tag->pool));
-		buf_appendf(b, "\",\"worker\":%d,\"pid\":%ld,\"stream\":\"%s\","
-		    "\"job\":", tag->worker, (long)tag->pid, sname);
-		if (tag->job != NULL) {
-			buf_append(b, "\"", 1);
-			jsontext_escape_append(b, tag->job, strlen(tag->job));
-			buf_append(b, "\"", 1);
-		} else
-			buf_append(b, "null", 4);
-		buf_append(b, ",\"line\":\"", 9);
-		jsontext_escape_append(b, line, len);
-		buf_append(b, "\"", 1);
-		if (flags & LINE_CONT)
-			buf_append_str(b, ",\"cont\":true");
-		if (flags & LINE_NOEOL)
-			buf_append_str(b, ",\"noeol\":true");
-		buf_append(b, "}\n", 2);
+		output_line_json(b, tag, sname, line, len, flags, now);
+		output_keep(tag->pool, tag->job, buf_head(b) + from,
+		    buf_used(b) - from);
+		buf_append(b, "\n", 1);
 	}
 	output_maybe_flush();
 }
@@ -208,16 +249,20 @@ void
 output_message(const char *level, const char *msg, double now)
 {
 	struct buf	*b = &out.buf;
+	size_t		 from = buf_used(b);
 
 	if (out.format == LOG_FORMAT_TEXT) {
 		buf_appendf(b, "%s mpsup: ", output_ts(now));
 		output_text_append(b, msg, strlen(msg));
 		buf_append(b, "\n", 1);
+		buf_reset(&out.scratch);
+		output_message_json(&out.scratch, level, msg, now);
+		output_keep(NULL, NULL, buf_head(&out.scratch),
+		    buf_used(&out.scratch));
 	} else {
-		buf_appendf(b, "{\"ts\":\"%s\",\"pool\":null,\"level\":\"%s\","
-		    "\"msg\":\"", output_ts(now), level);
-		jsontext_escape_append(b, msg, strlen(msg));
-		buf_append(b, "\"}\n", 3);
+		output_message_json(b, level, msg, now);
+		output_keep(NULL, NULL, buf_head(b) + from, buf_used(b) - from);
+		buf_append(b, "\n", 1);
 	}
 	output_maybe_flush();
 }

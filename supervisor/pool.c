@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include "common/log.h"
@@ -200,6 +201,8 @@ pool_worker_restarts(const struct pool *pool, int i)
 static void
 pool_slot_spawn(struct pool_slot *s)
 {
+	if (s->pool->down)
+		return;
 	if (worker_spawn(s->w, s->pool->cfg_gen) == -1)
 		pool_worker_gone(s, 0);
 }
@@ -386,6 +389,67 @@ pool_set_paused(struct pool *pool, int pause)
 {
 	pool->paused = pause;
 	log_info("pool %s: %s", pool->name, pause ? "paused" : "resumed");
+}
+
+int
+pool_set_down(struct pool *pool, int down, const char **err)
+{
+	int	i;
+
+	if (pool->state == POOL_STOPPING || pool->state == POOL_STOPPED) {
+		*err = "the pool is stopping";
+		return -1;
+	}
+	if (pool->down == down)
+		return 1;
+	pool->down = down;
+	log_info("pool %s: %s", pool->name, down ? "down: stopping its "
+	    "workers, keeping its queue" : "up: starting its workers");
+	if (!down) {
+		/* Draining workers of the first slots come back when done. */
+		for (i = 0; i < pool->nslots && i < pool->pc->workers; i++)
+			pool->slots[i]->retire = 0;
+		pool_resize(pool);
+		return 0;
+	}
+	for (i = 0; i < pool->nslots; i++)
+		pool_slot_retire(pool->slots[i]);
+	return 0;
+}
+
+int
+pool_restart(struct pool *pool, const char **err)
+{
+	if (pool->state == POOL_STOPPING || pool->state == POOL_STOPPED) {
+		*err = "the pool is stopping";
+		return -1;
+	}
+	if (pool->down) {
+		*err = "the pool is down (ctl up starts its workers)";
+		return -1;
+	}
+	log_info("pool %s: restarting its workers one at a time", pool->name);
+	pool->cfg_gen++;
+	pool_roll_next(pool);
+	return 0;
+}
+
+int
+pool_signal(struct pool *pool, int sig)
+{
+	pid_t	pid;
+	int	i, n = 0;
+
+	for (i = 0; i < pool->nslots; i++) {
+		if (!worker_alive(pool->slots[i]->w) ||
+		    (pid = worker_pid(pool->slots[i]->w)) <= 0)
+			continue;
+		if (kill(pid, sig) == 0)
+			n++;
+	}
+	log_info("pool %s: sent signal %d to %d worker%s", pool->name, sig, n,
+	    n == 1 ? "" : "s");
+	return n;
 }
 
 /*

@@ -83,6 +83,7 @@ struct pool {
 	int			 nslots;
 	long			 restarts;
 	int			 paused;
+	int			 down;		/* ctl down: no workers wanted */
 	int			 removed;	/* by a reload (see reload.c) */
 	unsigned		 cfg_gen;	/* bumped when its workers must change */
 	struct queue_pool	 q;		/* its part of the queue */
@@ -124,6 +125,20 @@ void		 pool_remove(struct pool *);
 void		 pool_revive(struct pool *, struct pool_config *pc);
 /* Hold its queued jobs back (pause) or let them go again. */
 void		 pool_set_paused(struct pool *, int);
+/*
+ * ctl down: its workers finish their jobs and stop, and none starts until
+ * ctl up, while its queue keeps accepting; ctl up starts them again. -1
+ * with *err if the pool is stopping; 1 if it already was down (or up).
+ */
+int		 pool_set_down(struct pool *, int down, const char **err);
+/*
+ * ctl restart: replace every worker, one at a time, each finishing its
+ * jobs first (as a reload that changed the pool does). -1 with *err if
+ * the pool is stopping or down.
+ */
+int		 pool_restart(struct pool *, const char **err);
+/* Send sig to every live worker's process; returns how many. */
+int		 pool_signal(struct pool *, int sig);
 /* Resize a fixed-size pool; -1 with *err if that is not possible. */
 int		 pool_scale(struct pool *, int, const char **err);
 /* Dynamic pools: start on-demand workers for a backlog of jobs. */

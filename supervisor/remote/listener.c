@@ -40,6 +40,7 @@
 #define LISTENER_READ		65536
 #define LISTENER_MAX_PENDING	4096	/* requests awaiting their reply */
 #define LISTENER_FD_BACKOFF	1.0	/* seconds without accept at EMFILE */
+#define LISTENER_STREAM_UNSENT	(16u << 20)	/* or max_unsent, if less */
 
 struct reply {
 	TAILQ_ENTRY(reply)	 entry;
@@ -47,6 +48,7 @@ struct reply {
 	enum reply_encoding	 enc;
 	int			 done;
 	int			 held;		/* done, behind one that is not */
+	int			 stream;	/* body: messages, framed, not sent */
 	struct buf		 body;
 	void			(*abort)(struct reply *, void *);
 	void			*abort_arg;
@@ -67,6 +69,7 @@ struct conn {
 	struct client		*client;	/* once authenticated */
 	int			 closing;	/* close once out is sent */
 	int			 drop;		/* close at the next flush */
+	int			 streaming;	/* has an open stream */
 	int			 paused;	/* not reading: too many pending */
 	size_t			 nreplies;	/* requests without sent reply */
 	size_t			 held_bytes;	/* of done replies not yet out */
@@ -174,13 +177,15 @@ reply_set_abort(struct reply *r, void (*fn)(struct reply *, void *),
 /*
  * Unsent reply bytes count against max_unsent whether they wait in the
  * output or behind a reply that is not ready yet; past it the client is
- * dropped at the next flush.
+ * dropped at the next flush (a stream's: LISTENER_STREAM_UNSENT at most).
  */
 static void
 conn_check_unsent(struct conn *c)
 {
 	uint64_t	max = c->l->sv->cfg->max_unsent;
 
+	if (c->streaming && max > LISTENER_STREAM_UNSENT)
+		max = LISTENER_STREAM_UNSENT;
 	if (c->drop || buf_used(&c->out) + c->held_bytes <= max)
 		return;
 	log_warnx("client %s: more than %llu bytes of replies unread "
@@ -208,6 +213,11 @@ conn_push_replies(struct conn *c)
 		buf_free(&r->body);
 		free(r);
 	}
+	if (r != NULL && r->stream) {	/* an open stream: its messages go */
+		c->held_bytes -= buf_used(&r->body);
+		buf_append(&c->out, buf_head(&r->body), buf_used(&r->body));
+		buf_free(&r->body);
+	}
 	if (buf_used(&c->out) > 0 || c->paused)
 		conn_mark_dirty(c);
 	conn_check_unsent(c);
@@ -227,6 +237,25 @@ reply_done(struct reply *r)
 		c->held_bytes += buf_used(&r->body);
 		conn_check_unsent(c);
 	}
+}
+
+void
+reply_stream(struct reply *r, const char *body, size_t len)
+{
+	struct conn	*c = r->conn;
+	struct buf	 msg = BUF_INIT;
+	size_t		 held = buf_used(&r->body);
+	int		 first = r == TAILQ_FIRST(&c->replies);
+
+	buf_append(&msg, body, len);
+	if (r->enc == REPLY_PICKLE)
+		request_pickle_reply(&msg);
+	r->stream = c->streaming = 1;
+	frame_append(first ? &c->out : &r->body, buf_head(&msg), buf_used(&msg));
+	c->held_bytes += buf_used(&r->body) - held;
+	conn_mark_dirty(c);
+	buf_free(&msg);
+	conn_check_unsent(c);
 }
 
 static void

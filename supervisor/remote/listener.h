@@ -43,6 +43,15 @@ struct reply	*conn_reply_new(struct conn *, enum reply_encoding);
 struct buf	*reply_body(struct reply *);
 /* The body is complete: send it once the replies before it went out. */
 void		 reply_done(struct reply *);
+/*
+ * Send body[0..len) (one JSON object) as one more message of a reply that
+ * stays open: a stream, such as `logs` following the log. Its messages
+ * leave in order after the replies before it; the reply is never done,
+ * and ends when the connection closes (its abort callback runs). The
+ * unsent bytes count against max_unsent like any reply's: a client that
+ * does not read its stream is dropped.
+ */
+void		 reply_stream(struct reply *, const char *body, size_t len);
 /* Called if the connection goes away while the reply is pending. */
 void		 reply_set_abort(struct reply *, void (*)(struct reply *, void *),
 		    void *);

@@ -26,19 +26,9 @@
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request.h"
 #include "supervisor/remote/request_decode.h"
+#include "supervisor/remote/request_impl.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"
-
-/* One request being executed. */
-struct exec {
-	struct supervisor	*sv;
-	struct reply		*reply;
-	const struct request	*req;
-	struct pool		*pool;		/* REQUEST_POOL ops */
-	struct client		*client;	/* who asks */
-	struct buf		 data;		/* the jobs' data, back to back */
-	size_t			*ends;		/* where each job's data ends */
-};
 
 typedef void	(*request_exec_fn)(struct exec *);
 
@@ -87,12 +77,26 @@ struct submit_ack {
 	double			 timeout;
 };
 
-static void	reply_error(struct reply *, const char *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
+/*
+ * Whether the client on c may see job: read it, wait for it, cancel it
+ * (with the role for that), find it in jobs, its lines in logs (job NULL:
+ * a log record of no job, a supervisor message). Monitors and admins see
+ * everything, a submit client only its own jobs (SPEC section 11); to it,
+ * another client's job must look exactly like one that does not exist.
+ */
+int
+request_may_see_job(const struct conn *c, const struct job *job)
+{
+	const struct client	*cl = conn_client(c);
 
+	if (client_role(cl) != ROLE_SUBMIT)
+		return 1;
+	return job != NULL && job->client != NULL &&
+	    strcmp(job->client, client_name(cl)) == 0;
+}
 /* Answer r with an error object. */
-static void
-reply_error(struct reply *r, const char *code, const char *fmt, ...)
+void
+request_reply_error(struct reply *r, const char *code, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*msg;
@@ -180,7 +184,7 @@ wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	wt->has_timer = 0;
 	if (wt->many)
-		reply_error(r, "timeout", "%zu of %zu jobs still unfinished",
+		request_reply_error(r, "timeout", "%zu of %zu jobs still unfinished",
 		    wt->pending, wt->njobs);
 	else {
 		b = reply_body(r);
@@ -285,7 +289,7 @@ submit_ack_cb(void *arg, const char *err)
 
 	reply_set_abort(r, NULL, NULL);
 	if (err != NULL) {
-		reply_error(r, "store_error", "the job%s could not be stored, "
+		request_reply_error(r, "store_error", "the job%s could not be stored, "
 		    "nothing was accepted: %s", sa->many ? "s" : "", err);
 		goto out;
 	}
@@ -294,7 +298,7 @@ submit_ack_cb(void *arg, const char *err)
 		if ((jobs[i] = job_table_find(sa->ids[i], JOB_ID_LEN)) == NULL)
 			break;
 	if (i < sa->n)
-		reply_error(r, "not_found", "job %s: its record expired",
+		request_reply_error(r, "not_found", "job %s: its record expired",
 		    sa->ids[i]);
 	else if (sa->wait)
 		wait_start(sa->sv, r, jobs, sa->n, sa->many, !sa->many,
@@ -369,10 +373,10 @@ exec_build_jobs(struct exec *x)
 			    &req->jobs[i].desc, &x->data);
 		if (why != NULL) {
 			if (req->op->id == REQUEST_OP_SUBMIT_MANY)
-				reply_error(x->reply, "bad_request",
+				request_reply_error(x->reply, "bad_request",
 				    "jobs[%zu]: %s", i, why);
 			else
-				reply_error(x->reply, "bad_request", "%s", why);
+				request_reply_error(x->reply, "bad_request", "%s", why);
 			return -1;
 		}
 		x->ends[i] = buf_used(&x->data);
@@ -392,7 +396,8 @@ exec_submit(struct exec *x)
 	    buf_used(&x->data), client_name(x->client), x->req->jobs[0].key,
 	    &err);
 	if (job == NULL) {
-		reply_error(x->reply, err, "%s", strcmp(err, "queue_full") == 0 ?
+		request_reply_error(x->reply, err, "%s",
+		    strcmp(err, "queue_full") == 0 ?
 		    "the pool's queue is full (max_queue)" :
 		    "mpsup is shutting down");
 		return;
@@ -414,13 +419,13 @@ exec_submit_many(struct exec *x)
 		return;
 	if (x->sv->stopping) {
 		pool->q.rejected += n;
-		reply_error(x->reply, "shutting_down", "mpsup is shutting down");
+		request_reply_error(x->reply, "shutting_down", "mpsup is shutting down");
 		return;
 	}
 	queued = pool->q.jobs.state[JOB_QUEUED] + pool->q.pending_len;
 	if ((long)(queued + n) > pool->pc->max_queue) {
 		pool->q.rejected += n;
-		reply_error(x->reply, "queue_full", "the pool's queue has room "
+		request_reply_error(x->reply, "queue_full", "the pool's queue has room "
 		    "for %ld more jobs, not %zu (max_queue)",
 		    pool->pc->max_queue - (long)queued, n);
 		return;
@@ -437,19 +442,6 @@ exec_submit_many(struct exec *x)
 	free(made);
 }
 
-/*
- * May the client see (and, with the role for it, cancel) the job? Its
- * own jobs, and every job for monitors and admins (SPEC section 11).
- * Another client's job must look exactly like one that does not exist.
- */
-static int
-exec_may_see(const struct exec *x, const struct job *job)
-{
-	return client_role(x->client) != ROLE_SUBMIT ||
-	    (job->client != NULL &&
-	    strcmp(job->client, client_name(x->client)) == 0);
-}
-
 /* The job the request's "id" names; NULL (answered not_found) if none. */
 static struct job *
 exec_job(struct exec *x)
@@ -460,11 +452,11 @@ exec_job(struct exec *x)
 
 	/* Ids are looked up as written: an escaped id matches nothing. */
 	if ((job = job_table_find(v->p + 1, v->len - 2)) == NULL ||
-	    !exec_may_see(x, job)) {
+	    !request_may_see_job(reply_conn(x->reply), job)) {
 		job = NULL;
 		id = jsontext_string_decode(v, NULL);
-		reply_error(x->reply, "not_found", "no job '%s' (unknown, or "
-		    "its record expired)", id != NULL ? id : "?");
+		request_reply_error(x->reply, "not_found", "no job '%s' "
+		    "(unknown, or its record expired)", id != NULL ? id : "?");
 		free(id);
 	}
 	return job;
@@ -498,7 +490,7 @@ exec_cancel(struct exec *x)
 	if ((job = exec_job(x)) == NULL)
 		return;
 	if (dispatch_cancel(job, &err) == -1) {
-		reply_error(x->reply, "bad_request", "job %s: %s (%s)", job->id,
+		request_reply_error(x->reply, "bad_request", "job %s: %s (%s)", job->id,
 		    err, job_state_name(job->state));
 		return;
 	}
@@ -511,7 +503,16 @@ static void
 exec_status(struct exec *x)
 {
 	struct buf	*b = reply_body(x->reply);
+	size_t		 i;
 
+	for (i = 0; x->req->pool != NULL && i < x->sv->npools; i++)
+		if (strcmp(x->sv->pools[i]->name, x->req->pool) == 0)
+			break;
+	if (x->req->has_pool && (x->req->pool == NULL || i == x->sv->npools)) {
+		request_reply_error(x->reply, "unknown_pool", "no pool named "
+		    "'%s'", x->req->pool != NULL ? x->req->pool : "?");
+		return;
+	}
 	buf_append_str(b, "{\"ok\":true,\"status\":");
 	status_append(x->sv, b, x->req->pool);
 	buf_append(b, "}", 1);
@@ -547,7 +548,7 @@ exec_scale(struct exec *x)
 	const char	*err;
 
 	if (pool_scale(x->pool, x->req->workers, &err) == -1) {
-		reply_error(x->reply, "bad_request", "pool %s: %s",
+		request_reply_error(x->reply, "bad_request", "pool %s: %s",
 		    x->pool->name, err);
 		return;
 	}
@@ -565,7 +566,7 @@ exec_reload(struct exec *x)
 	log_info("reload requested by client %s",
 	    conn_peer(reply_conn(x->reply)));
 	if (supervisor_reload(x->sv, &msg) == -1) {
-		reply_error(x->reply, "bad_request", "%s", msg);
+		request_reply_error(x->reply, "bad_request", "%s", msg);
 		free(msg);
 		return;
 	}
@@ -597,7 +598,7 @@ exec_pool(struct exec *x)
 		if (!x->sv->pools[i]->removed &&
 		    strcmp(x->sv->pools[i]->name, name) == 0)
 			return x->sv->pools[i];
-	reply_error(x->reply, "unknown_pool", "no pool named '%s'",
+	request_reply_error(x->reply, "unknown_pool", "no pool named '%s'",
 	    name != NULL ? name : "?");
 	return NULL;
 }
@@ -615,13 +616,13 @@ exec_admit(struct exec *x, struct conn *c)
 	const struct request	*req = x->req;
 
 	if (req->op == NULL) {
-		reply_error(x->reply, request_error_name(req->error), "%s",
+		request_reply_error(x->reply, request_error_name(req->error), "%s",
 		    req->message);
 		return 0;
 	}
 	x->client = conn_client(c);
 	if (client_role(x->client) < req->op->role) {
-		reply_error(x->reply, "forbidden", "%s needs the %s role "
+		request_reply_error(x->reply, "forbidden", "%s needs the %s role "
 		    "(client '%s' has the %s role)", req->op->name,
 		    config_role_name(req->op->role), client_name(x->client),
 		    config_role_name(client_role(x->client)));
@@ -630,7 +631,7 @@ exec_admit(struct exec *x, struct conn *c)
 	/* Before unknown_pool: what it may not use, it need not know of. */
 	if ((req->op->flags & REQUEST_SUBMITS) && req->has_pool &&
 	    !client_may_use_pool(x->client, req->pool)) {
-		reply_error(x->reply, "forbidden", "client '%s' may not submit "
+		request_reply_error(x->reply, "forbidden", "client '%s' may not submit "
 		    "to pool '%s' (see its pools =)", client_name(x->client),
 		    req->pool);
 		return 0;
@@ -641,7 +642,7 @@ exec_admit(struct exec *x, struct conn *c)
 	if (req->error != REQUEST_OK) {
 		if (req->error_after_jobs && exec_build_jobs(x) == -1)
 			return 0;
-		reply_error(x->reply, request_error_name(req->error), "%s",
+		request_reply_error(x->reply, request_error_name(req->error), "%s",
 		    req->message);
 		return 0;
 	}
@@ -678,6 +679,7 @@ remote_service_start(struct supervisor *sv, void **state, char **cause)
 static void
 remote_service_flush(void *state)
 {
+	request_follow_flush();
 	listener_flush(state);
 }
 
@@ -705,6 +707,7 @@ static void
 remote_service_free(void *state)
 {
 	listener_free(state);
+	request_follow_shutdown();
 }
 
 const struct supervisor_service remote_service = {

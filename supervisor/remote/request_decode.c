@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <signal.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "ipc/pickle.h"
+#include "supervisor/joblist.h"
+#include "supervisor/logring.h"
 #include "supervisor/remote/request_decode.h"
 
 typedef int	(*request_decode_fn)(struct request *,
@@ -31,6 +35,21 @@ static int	decode_pool(struct request *, const struct jsontext_span *);
 static int	decode_scale(struct request *, const struct jsontext_span *);
 static int	decode_nothing(struct request *,
 		    const struct jsontext_span *);
+static int	decode_jobs(struct request *, const struct jsontext_span *);
+static int	decode_logs(struct request *, const struct jsontext_span *);
+static int	decode_signal(struct request *, const struct jsontext_span *);
+
+/* The signals `signal` may send to a pool's workers. */
+static const struct {
+	const char	*name;
+	int		 number;
+} request_signals[] = {
+	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+	{ "TERM", SIGTERM }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
+	{ "WINCH", SIGWINCH }, { "ALRM", SIGALRM },
+};
 
 #define REQUEST_OP_ROW(tag, name, role, flags, decode, exec)		\
 	{ REQUEST_OP_##tag, name, role, flags },
@@ -271,6 +290,135 @@ decode_nothing(struct request *req, const struct jsontext_span *obj)
 	return 0;
 }
 
+/* "pool", absent or null for every pool, else a string. */
+static int
+decode_pool_filter(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+
+	if (!jsontext_object_get(obj, "pool", &v) || v.type == JSONTEXT_NULL)
+		return 0;
+	if (v.type != JSONTEXT_STRING)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"pool\" must be a string");
+	req->has_pool = 1;
+	req->pool = jsontext_string_decode(&v, NULL);
+	return 0;
+}
+
+/* "limit": a whole number from min to max, def when absent or null. */
+static int
+decode_limit(struct request *req, const struct jsontext_span *obj,
+    int64_t min, int64_t max, size_t def)
+{
+	struct jsontext_span	v;
+	int64_t			n;
+
+	req->limit = def;
+	if (!jsontext_object_get(obj, "limit", &v) || v.type == JSONTEXT_NULL)
+		return 0;
+	if (v.type != JSONTEXT_NUMBER ||
+	    jsontext_integer(&v, min, max, &n) == -1)
+		return decode_error(req, REQUEST_BAD_REQUEST, "\"limit\" must "
+		    "be a whole number from %lld to %lld", (long long)min,
+		    (long long)max);
+	req->limit = (size_t)n;
+	return 0;
+}
+
+/* jobs: "pool", "state" ("failed" or "failed,timed_out"), "since", "limit". */
+static int
+decode_jobs(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	 v;
+	const char		*err;
+	char			*s;
+	size_t			 len;
+	int			 rv;
+
+	req->since = -1;
+	if (decode_pool_filter(req, obj) == -1)
+		return -1;
+	if (jsontext_object_get(obj, "state", &v) && v.type != JSONTEXT_NULL) {
+		if (v.type != JSONTEXT_STRING ||
+		    (s = jsontext_string_decode(&v, &len)) == NULL)
+			return decode_error(req, REQUEST_BAD_REQUEST,
+			    "\"state\" must be a string");
+		rv = joblist_parse_states(s, len, &req->states, &err);
+		if (rv == -1)
+			rv = decode_error(req, REQUEST_BAD_REQUEST, "\"state\" "
+			    "'%s': %s", s, err);
+		free(s);
+		if (rv == -1)
+			return -1;
+	}
+	if (jsontext_object_get(obj, "since", &v) && v.type != JSONTEXT_NULL &&
+	    (v.type != JSONTEXT_NUMBER || jsontext_number(&v, &req->since) ==
+	    -1 || req->since < 0 || !isfinite(req->since)))
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"since\" must be a number of seconds");
+	return decode_limit(req, obj, 1, JOBLIST_MAX, REQUEST_JOBS_LIMIT);
+}
+
+/* logs: "pool", "job", "limit" (0: none of the past), "follow". */
+static int
+decode_logs(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+	size_t			len;
+
+	if (decode_pool_filter(req, obj) == -1)
+		return -1;
+	if (jsontext_object_get(obj, "job", &v) && v.type != JSONTEXT_NULL &&
+	    (v.type != JSONTEXT_STRING ||
+	    (req->job = jsontext_string_decode(&v, &len)) == NULL ||
+	    len == 0 || len > 64 || strlen(req->job) != len))
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"job\" must be a job id");
+	req->follow = jsontext_object_get(obj, "follow", &v) &&
+	    v.type == JSONTEXT_TRUE;
+	return decode_limit(req, obj, 0, LOGRING_MAX_RECORDS,
+	    REQUEST_LOGS_LIMIT);
+}
+
+int
+request_signal_number(const char *name)
+{
+	size_t	i;
+
+	if (strncasecmp(name, "SIG", 3) == 0)
+		name += 3;
+	for (i = 0; i < sizeof request_signals / sizeof request_signals[0];
+	    i++)
+		if (strcasecmp(request_signals[i].name, name) == 0)
+			return request_signals[i].number;
+	return -1;
+}
+
+/* signal: "pool" and "signal", a name such as "HUP" or "SIGUSR1". */
+static int
+decode_signal(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	 v;
+	char			*name = NULL;
+	size_t			 len;
+
+	if (decode_pool_name(req, obj) == -1)
+		return -1;
+	if (jsontext_object_get(obj, "signal", &v) &&
+	    v.type == JSONTEXT_STRING &&
+	    (name = jsontext_string_decode(&v, &len)) != NULL &&
+	    strlen(name) == len && len < 16 &&
+	    (req->signum = request_signal_number(name)) > 0) {
+		free(name);
+		return 0;
+	}
+	free(name);
+	return decode_error(req, REQUEST_BAD_REQUEST, "\"signal\" must name "
+	    "one of HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN "
+	    "TTOU WINCH ALRM");
+}
+
 /* The row of the op named by the string span v, or NULL. */
 static const struct request_op *
 decode_op_find(const struct jsontext_span *v)
@@ -344,6 +492,7 @@ request_free(struct request *req)
 		free(req->jobs[i].key);
 	free(req->jobs);
 	free(req->pool);
+	free(req->job);
 	free(req->message);
 	buf_free(&req->text);
 	memset(req, 0, sizeof *req);

@@ -23,6 +23,9 @@
 #define REQUEST_MAX_BATCH	100000
 /* An idempotency key has 1 to this many bytes. */
 #define REQUEST_KEY_MAX		256
+/* jobs and logs: how many records when "limit" is not given. */
+#define REQUEST_JOBS_LIMIT	50
+#define REQUEST_LOGS_LIMIT	100
 
 /* Flags of an op. */
 #define REQUEST_POOL	0x1	/* names a pool, looked up before the rest */
@@ -56,8 +59,20 @@
 	    decode_pool, exec_resume)					\
 	X(RELOAD, "reload", ROLE_ADMIN, 0,				\
 	    decode_nothing, exec_reload)				\
-	X(SCALE, "scale", ROLE_ADMIN, REQUEST_POOL,		\
-	    decode_scale, exec_scale)
+	X(SCALE, "scale", ROLE_ADMIN, REQUEST_POOL,			\
+	    decode_scale, exec_scale)					\
+	X(JOBS, "jobs", ROLE_MONITOR, REQUEST_POOL,			\
+	    decode_jobs, exec_jobs)					\
+	X(LOGS, "logs", ROLE_MONITOR, REQUEST_POOL,			\
+	    decode_logs, exec_logs)					\
+	X(RESTART, "restart", ROLE_ADMIN, REQUEST_POOL,		\
+	    decode_pool, exec_restart)					\
+	X(SIGNAL, "signal", ROLE_ADMIN, REQUEST_POOL,			\
+	    decode_signal, exec_signal)					\
+	X(DOWN, "down", ROLE_ADMIN, REQUEST_POOL,			\
+	    decode_pool, exec_down)					\
+	X(UP, "up", ROLE_ADMIN, REQUEST_POOL,				\
+	    decode_pool, exec_up)
 
 #define REQUEST_OP_ENUM(tag, name, role, flags, decode, exec)		\
 	REQUEST_OP_##tag,
@@ -113,6 +128,12 @@ struct request {
 	double			 timeout;	/* seconds, or -1: none */
 	int			 wait;		/* "wait": true */
 	int			 workers;	/* scale */
+	unsigned		 states;	/* jobs: JOBLIST_STATE() bits, 0 all */
+	double			 since;		/* jobs: seconds back, or -1 */
+	size_t			 limit;		/* jobs, logs: at most */
+	int			 follow;	/* logs: "follow": true */
+	char			*job;		/* logs: "job", or NULL */
+	int			 signum;	/* signal */
 	struct request_job	*jobs;
 	size_t			 njobs;
 	struct buf		 text;		/* a pickle's JSON text */
@@ -129,6 +150,8 @@ int		 request_decode(const void *msg, size_t len,
 void		 request_free(struct request *);
 /* The table's row for an op name, or NULL. */
 const struct request_op	*request_op_find(const char *name);
+/* The number of a signal name ("HUP", "SIGTERM"), or -1 if not allowed. */
+int		 request_signal_number(const char *name);
 /* "bad_request", "unknown_op", "too_large" (NULL for REQUEST_OK). */
 const char	*request_error_name(enum request_error);
 

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "common/buf.h"
 #include "ipc/jsontext.h"
 #include "ipc/pickle.h"
+#include "supervisor/joblist.h"
 #include "supervisor/remote/request_decode.h"
 
 #define MAX_MESSAGE	(1 << 20)
@@ -108,6 +110,14 @@ static const struct {
 	{ "resume", "{\"op\":\"resume\",\"pool\":\"p\"}" },
 	{ "reload", "{\"op\":\"reload\"}" },
 	{ "scale", "{\"op\":\"scale\",\"pool\":\"p\",\"workers\":3}" },
+	{ "jobs", "{\"op\":\"jobs\",\"pool\":\"p\",\"state\":\"failed,"
+	    "timed_out\",\"since\":600,\"limit\":20}" },
+	{ "logs", "{\"op\":\"logs\",\"pool\":\"p\",\"job\":"
+	    "\"0123456789abcdef\",\"limit\":0,\"follow\":true}" },
+	{ "restart", "{\"op\":\"restart\",\"pool\":\"p\"}" },
+	{ "signal", "{\"op\":\"signal\",\"pool\":\"p\",\"signal\":\"HUP\"}" },
+	{ "down", "{\"op\":\"down\",\"pool\":\"p\"}" },
+	{ "up", "{\"op\":\"up\",\"pool\":\"p\"}" },
 };
 #define NEXAMPLES	(sizeof examples / sizeof examples[0])
 
@@ -198,6 +208,87 @@ START_TEST(test_op_table_rows)
 	ck_assert(request_op_find("scale")->flags & REQUEST_POOL);
 	ck_assert(!(request_op_find("status")->flags & REQUEST_POOL));
 	ck_assert(!(request_op_find("reload")->flags & REQUEST_POOL));
+	/* The operator ops: reading needs the lowest role, acting admin. */
+	ck_assert_int_eq(request_op_find("jobs")->role, ROLE_MONITOR);
+	ck_assert_int_eq(request_op_find("logs")->role, ROLE_MONITOR);
+	ck_assert_int_eq(request_op_find("restart")->role, ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("signal")->role, ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("down")->role, ROLE_ADMIN);
+	ck_assert_int_eq(request_op_find("up")->role, ROLE_ADMIN);
+}
+END_TEST
+
+START_TEST(test_jobs_and_logs_fields)
+{
+	struct request	req;
+
+	expect_op(examples[10].json, "jobs", &req);
+	ck_assert(req.has_pool);
+	ck_assert_str_eq(req.pool, "p");
+	ck_assert_uint_eq(req.states, JOBLIST_STATE(JOB_FAILED) |
+	    JOBLIST_STATE(JOB_TIMED_OUT));
+	ck_assert(req.since == 600);
+	ck_assert_uint_eq(req.limit, 20);
+	request_free(&req);
+	/* Every pool, state and time; the default limit. */
+	expect_op("{\"op\":\"jobs\",\"pool\":null}", "jobs", &req);
+	ck_assert(!req.has_pool && req.states == 0 && req.since < 0);
+	ck_assert_uint_eq(req.limit, REQUEST_JOBS_LIMIT);
+	request_free(&req);
+
+	expect_op(examples[11].json, "logs", &req);
+	ck_assert_str_eq(req.job, "0123456789abcdef");
+	ck_assert(req.follow && req.limit == 0);
+	request_free(&req);
+	expect_op("{\"op\":\"logs\"}", "logs", &req);
+	ck_assert(!req.follow && !req.has_pool && req.job == NULL);
+	ck_assert_uint_eq(req.limit, REQUEST_LOGS_LIMIT);
+	request_free(&req);
+
+	expect_op(examples[13].json, "signal", &req);
+	ck_assert_int_eq(req.signum, SIGHUP);
+	request_free(&req);
+	expect_op("{\"op\":\"signal\",\"pool\":\"p\",\"signal\":\"sigusr1\"}",
+	    "signal", &req);
+	ck_assert_int_eq(req.signum, SIGUSR1);
+	request_free(&req);
+}
+END_TEST
+
+START_TEST(test_bad_jobs_logs_signal)
+{
+	expect_error_both("{\"op\":\"jobs\",\"state\":\"broken\"}",
+	    REQUEST_BAD_REQUEST, "\"state\" 'broken': unknown state (queued, "
+	    "running, done, failed, timed_out, cancelled)");
+	expect_error_both("{\"op\":\"jobs\",\"state\":3}",
+	    REQUEST_BAD_REQUEST, "\"state\" must be a string");
+	expect_error_both("{\"op\":\"jobs\",\"pool\":3}",
+	    REQUEST_BAD_REQUEST, "\"pool\" must be a string");
+	expect_error_both("{\"op\":\"jobs\",\"since\":-1}",
+	    REQUEST_BAD_REQUEST, "\"since\" must be a number of seconds");
+	expect_error_both("{\"op\":\"jobs\",\"limit\":0}",
+	    REQUEST_BAD_REQUEST, "\"limit\" must be a whole number from 1 "
+	    "to 10000");
+	expect_error_both("{\"op\":\"jobs\",\"limit\":1.5}",
+	    REQUEST_BAD_REQUEST, "\"limit\" must be a whole number from 1 "
+	    "to 10000");
+	expect_error_both("{\"op\":\"logs\",\"limit\":4097}",
+	    REQUEST_BAD_REQUEST, "\"limit\" must be a whole number from 0 "
+	    "to 4096");
+	expect_error_both("{\"op\":\"logs\",\"job\":\"\"}",
+	    REQUEST_BAD_REQUEST, "\"job\" must be a job id");
+	expect_error_both("{\"op\":\"logs\",\"job\":7}",
+	    REQUEST_BAD_REQUEST, "\"job\" must be a job id");
+	expect_error_both("{\"op\":\"signal\",\"pool\":\"p\"}",
+	    REQUEST_BAD_REQUEST, "\"signal\" must name one of HUP INT QUIT "
+	    "KILL USR1 USR2 TERM CONT STOP TSTP TTIN TTOU WINCH ALRM");
+	expect_error_both("{\"op\":\"signal\",\"pool\":\"p\",\"signal\":"
+	    "\"SEGV\"}", REQUEST_BAD_REQUEST, "\"signal\" must name one of HUP "
+	    "INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN TTOU WINCH ALRM");
+	ck_assert_int_eq(request_signal_number("SIGTERM"), SIGTERM);
+	ck_assert_int_eq(request_signal_number("kill"), SIGKILL);
+	ck_assert_int_eq(request_signal_number("SIG"), -1);
+	ck_assert_int_eq(request_signal_number("9"), -1);
 }
 END_TEST
 
@@ -410,7 +501,7 @@ END_TEST
 START_TEST(test_pool_missing)
 {
 	static const char *const	 ops[] = { "submit", "submit_many",
-	    "pause", "resume", "scale" };
+	    "pause", "resume", "scale", "restart", "signal", "down", "up" };
 	char				 json[128];
 	struct request			 req;
 	size_t				 i;
@@ -659,6 +750,8 @@ request_suite(void)
 	tcase_add_test(tc, test_bad_jobs);
 	tcase_add_test(tc, test_bad_id);
 	tcase_add_test(tc, test_bad_workers);
+	tcase_add_test(tc, test_jobs_and_logs_fields);
+	tcase_add_test(tc, test_bad_jobs_logs_signal);
 	tcase_add_test(tc, test_every_error_is_produced);
 	tcase_add_test(tc, test_error_reply_and_pickled_reply);
 	suite_add_tcase(s, tc);

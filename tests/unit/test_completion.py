@@ -70,9 +70,16 @@ def main():
         (["mpsup", "submit", "--config", cfg, "--pool", "b"], ["beta-2"]),
         (["mpsup", "status", "--j"], ["--json"]),
         (["mpsup", "submit", "--s"], ["--stdin"]),
-        (["mpsup", "ctl", "-c", cfg, ""], ["cancel", "pause", "reload",
-                                          "resume", "scale", "stop"]),
+        (["mpsup", "ctl", "-c", cfg, ""], ["cancel", "down", "pause",
+                                          "reload", "restart", "resume",
+                                          "scale", "signal", "stop", "up"]),
         (["mpsup", "ctl", "-c", cfg, "pause", ""], ["alpha", "beta-2"]),
+        (["mpsup", "ctl", "-c", cfg, "restart", ""], ["alpha", "beta-2"]),
+        (["mpsup", "status", "-c", cfg, ""], ["alpha", "beta-2"]),
+        (["mpsup", "jobs", "--state", "f"], ["failed"]),
+        (["mpsup", "logs", "-"], ["-a", "--address", "-c", "--config", "-k",
+                                  "--authkey", "-f", "-p", "--pool", "--job",
+                                  "-n", "--json", "--help"]),
         (["mpsup", "ctl", "-c", cfg, "scale", "alpha", ""], []),
         # No -c: ./pool.ini (when /etc/mpsup/mpsup.ini is not there).
         (["mpsup", "submit", "-p", ""], ["local"] if not os.path.exists(

@@ -1,0 +1,54 @@
+/*
+ * What request.c shares with the handlers of request_ops.c (the operator
+ * ops: jobs, logs, restart, signal, down, up). Private to the remote
+ * layer: nothing outside supervisor/remote/ includes it.
+ */
+#ifndef MPSUP_REQUEST_IMPL_H
+#define MPSUP_REQUEST_IMPL_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+
+struct supervisor;
+struct reply;
+struct request;
+struct pool;
+struct conn;
+struct job;
+struct client;
+
+/* One request being executed (request.c builds it; handlers read it). */
+struct exec {
+	struct supervisor	*sv;
+	struct reply		*reply;
+	const struct request	*req;
+	struct pool		*pool;		/* REQUEST_POOL ops */
+	struct client		*client;	/* who asks */
+	struct buf		 data;		/* the jobs' data, back to back */
+	size_t			*ends;		/* where each job's data ends */
+};
+
+/* Answer r with {"ok":false,"error":code,"message":...}. */
+void	request_reply_error(struct reply *, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Whether the client on c may see job (jobs lists it, logs shows its
+ * lines); job NULL asks about log records of no job.
+ */
+int	request_may_see_job(const struct conn *, const struct job *);
+
+/* Handlers of the op table (request_ops.c). */
+void	exec_jobs(struct exec *);
+void	exec_logs(struct exec *);
+void	exec_restart(struct exec *);
+void	exec_signal(struct exec *);
+void	exec_down(struct exec *);
+void	exec_up(struct exec *);
+
+/* Send followers (logs -f) the records logged since (once per iteration). */
+void	request_follow_flush(void);
+/* Forget the followers (their connections are closed). */
+void	request_follow_shutdown(void);
+
+#endif
