@@ -228,14 +228,81 @@ http_misdirected(struct MHD_Connection *c)
 	    "misdirected request: this Host is not in status_hosts\n");
 }
 
-/* GET /status[?pool=NAME] */
+/* An error reply whose text was built in b (its memory passes to MHD). */
+static enum MHD_Result
+http_reply_error(struct MHD_Connection *c, unsigned int code, struct buf *b)
+{
+	struct MHD_Response	*r;
+
+	r = http_response(HTTP_CT_TEXT, b->data, b->len, MHD_RESPMEM_MUST_FREE);
+	memset(b, 0, sizeof *b);
+	return http_queue(c, code, r);
+}
+
+/* The query parameters a route takes, and the first one it does not. */
+struct http_args {
+	const char *const	*known;
+	const char		*unknown;
+};
+
+static enum MHD_Result
+http_arg_cb(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_args	*a = arg;
+	size_t			 i;
+
+	for (i = 0; a->known[i] != NULL; i++)
+		if (strcmp(key, a->known[i]) == 0)
+			return MHD_YES;
+	a->unknown = key;
+	return MHD_NO;
+}
+
+/*
+ * Refuse (400, naming it) a query parameter not in known, NULL-ended:
+ * nothing a client asks for is silently ignored. 0 if all are known.
+ */
+static int
+http_args_check(struct MHD_Connection *c, const char *const *known,
+    enum MHD_Result *rv)
+{
+	struct http_args	 a = { known, NULL };
+	struct buf		 b = BUF_INIT;
+	size_t			 i;
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, http_arg_cb, &a);
+	if (a.unknown == NULL)
+		return 0;
+	buf_append_str(&b, "unknown parameter '");
+	for (i = 0; a.unknown[i] != '\0' && i < 64; i++)
+		buf_append(&b, a.unknown[i] > ' ' && a.unknown[i] < 0x7f ?
+		    &a.unknown[i] : "?", 1);
+	buf_append_str(&b, "'\n");
+	*rv = http_reply_error(c, MHD_HTTP_BAD_REQUEST, &b);
+	return -1;
+}
+
+/* GET /status[?pool=NAME][&history=1] */
 static enum MHD_Result
 http_status(struct http *h, struct MHD_Connection *c)
 {
+	static const char *const known[] = { "pool", "history", NULL };
 	struct buf	 b = BUF_INIT;
-	const char	*pool;
+	const char	*pool, *history;
+	unsigned	 flags = 0;
 	size_t		 i;
+	enum MHD_Result	 rv;
 
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	history = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "history");
+	if (history != NULL && strcmp(history, "1") == 0)
+		flags |= STATUS_HISTORY;
+	else if (history != NULL && strcmp(history, "0") != 0)
+		return http_reply_text(c, MHD_HTTP_BAD_REQUEST,
+		    "history: 1 or 0\n");
 	pool = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pool");
 	if (pool != NULL) {
 		for (i = 0; i < h->sv->npools; i++)
@@ -245,7 +312,7 @@ http_status(struct http *h, struct MHD_Connection *c)
 			return http_reply_text(c, MHD_HTTP_NOT_FOUND,
 			    "unknown pool\n");
 	}
-	status_append(h->sv, &b, pool);
+	status_append_flags(h->sv, &b, pool, flags);
 	buf_append(&b, "\n", 1);
 	return http_reply_buf(c, HTTP_CT_JSON, &b);
 }
