@@ -332,6 +332,20 @@ job_table_count(void)
 }
 
 void
+job_table_foreach(void (*fn)(struct job *, void *), void *arg)
+{
+	struct job	*job, *next;
+	size_t		 i;
+
+	for (i = 0; i < table.nbuckets; i++) {
+		for (job = table.buckets[i]; job != NULL; job = next) {
+			next = job->hnext;
+			fn(job, arg);
+		}
+	}
+}
+
+void
 job_key_set(struct job *job, const char *key)
 {
 	struct job	**old = keys.buckets, *j, *next;

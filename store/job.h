@@ -109,6 +109,8 @@ void		 job_table_add(struct job *);
 void		 job_table_remove(struct job *);
 struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
+/* Call fn on every job of the id table, in no order; fn must not add. */
+void		 job_table_foreach(void (*fn)(struct job *, void *), void *arg);
 
 /*
  * Idempotency keys: a job submitted with a key is found by it for as long
