@@ -36,6 +36,7 @@
 #include "ipc/addr.h"
 #include "ipc/authkey.h"
 #include "supervisor/monitor/http.h"
+#include "supervisor/monitor/jobview.h"
 #include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
@@ -344,6 +345,53 @@ http_dashboard(struct http *h, struct MHD_Connection *c)
 	return http_queue(c, MHD_HTTP_OK, r);
 }
 
+/* The value of query parameter key, or NULL. */
+static const char *
+http_arg(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* GET /job?id=ID: a job's record, its captured output included. */
+static enum MHD_Result
+http_job(struct http *h, struct MHD_Connection *c)
+{
+	static const char *const known[] = { "id", NULL };
+	struct buf	 b = BUF_INIT;
+	unsigned int	 code;
+	enum MHD_Result	 rv;
+
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	code = jobview_record(http_arg(c, "id"), &b);
+	if (code != MHD_HTTP_OK)
+		return http_reply_error(c, code, &b);
+	return http_reply_buf(c, HTTP_CT_JSON, &b);
+}
+
+/* GET /jobs[?pool=P][&state=S,..][&since=DURATION][&limit=N] */
+static enum MHD_Result
+http_jobs(struct http *h, struct MHD_Connection *c)
+{
+	static const char *const known[] = { "pool", "state", "since",
+	    "limit", NULL };
+	struct jobview_query	 q;
+	struct buf		 b = BUF_INIT;
+	unsigned int		 code;
+	enum MHD_Result		 rv;
+
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	q.pool = http_arg(c, "pool");
+	q.state = http_arg(c, "state");
+	q.since = http_arg(c, "since");
+	q.limit = http_arg(c, "limit");
+	code = jobview_list(h->sv, &q, &b);
+	if (code != MHD_HTTP_OK)
+		return http_reply_error(c, code, &b);
+	return http_reply_buf(c, HTTP_CT_JSON, &b);
+}
+
 /* GET /healthz: the supervisor's loop is answering. */
 static enum MHD_Result
 http_healthz(struct http *h, struct MHD_Connection *c)
@@ -366,6 +414,8 @@ static const struct http_route	http_routes[] = {
 	{ MHD_HTTP_METHOD_GET, "/healthz",	0, 0, http_healthz },
 	{ MHD_HTTP_METHOD_GET, "/status",	1, 1, http_status },
 	{ MHD_HTTP_METHOD_GET, "/metrics",	1, 1, http_metrics },
+	{ MHD_HTTP_METHOD_GET, "/job",		1, 1, http_job },
+	{ MHD_HTTP_METHOD_GET, "/jobs",		1, 1, http_jobs },
 };
 #define HTTP_ALLOW	"GET, HEAD"
 
@@ -629,7 +679,7 @@ http_new(struct supervisor *sv, char **cause)
 	where = info != NULL ? addr_sockname(info->listen_fd) : NULL;
 	log_info("status endpoint on http://%s/%s",
 	    where != NULL ? where : a.display,
-	    h->has_token ? " (token required for /status and /metrics)" : "");
+	    h->has_token ? " (token required but for / and /healthz)" : "");
 	free(where);
 	free(h->start_error);
 	h->start_error = NULL;

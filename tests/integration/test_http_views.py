@@ -3,6 +3,7 @@ last hour (/status?history=1), what each worker costs (rss_bytes, cpu_s
 from /proc), a job's record by id (/job) and the recent jobs, failures
 first (/jobs); their bad parameters and the status token rules."""
 import calendar
+import json
 import os
 import sys
 import time
@@ -10,9 +11,19 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (config, connect, request, run_tests, wait_for,  # noqa: E402
                      worker_pids, write)
-from test_http import POOLS, get, get_json, pool_of, start  # noqa: E402
+from test_http import get, get_json, pool_of  # noqa: E402
+from test_http import start as http_start  # noqa: E402
 
 TOKEN = "0123456789abcdef0123456789abcdef"
+
+# test_http's pools, their jobs' output kept in their records.
+POOLS = config("pool_exec", name="sh", workers=2,
+               extra="job_timeout = 300ms\noutput = both") + config(
+    "pool_exec", name="slow", workers=1, extra="output = both")
+
+
+def start(tmp, pools=POOLS, extra=""):
+    return http_start(tmp, pools=pools, extra=extra)
 
 
 def run(c, pool, args, state, **kw):
@@ -133,6 +144,116 @@ def test_workers_report_memory_and_cpu_of_their_jobs(tmp):
     w = [w for w in pool_of(doc, "slow")["workers"] if w["job"] == jid][0]
     assert w["cpu_s"] >= 1.2 and w["processes"] >= 2, w
     request(c, {"op": "cancel", "id": jid})
+    c.close()
+    assert sup.stop() == 0
+
+
+def test_job_record_by_id_with_its_output(tmp):
+    sup, port = start(tmp)
+    c = connect(tmp)
+    rec = run(c, "sh", ["sh", "-c", "echo out; echo boom >&2; exit 3"], "failed")
+    code, hdrs, body = get(port, "/job?id=" + rec["id"])
+    assert code == 200 and hdrs["content-type"] == "application/json", (code, body)
+    assert hdrs["cache-control"] == "no-store"
+    job = json.loads(body)
+    # The record the remote result op sends, output and all.
+    assert job == request(c, {"op": "result", "id": rec["id"]})["job"], job
+    assert (job["exit_code"], job["stdout"], job["stderr"]) == (3, "out\n", "boom\n"), job
+    for path, code, says in (
+            ("/job", 400, b"the job's id is needed"),
+            ("/job?id=", 400, b"the job's id is needed"),
+            ("/job?id=xyz", 400, b"not a job id"),
+            ("/job?id=" + rec["id"].upper(), 400, b"not a job id"),
+            ("/job?id=" + rec["id"] + "0", 400, b"not a job id"),
+            ("/job?id=0000000000000000", 404, b"no job '0000000000000000'"),
+            ("/job?id=%s&output=1" % rec["id"], 400, b"unknown parameter 'output'")):
+        got, hdrs, body = get(port, path)
+        assert (got, says in body) == (code, True), (path, got, body)
+        assert hdrs["content-type"].startswith("text/plain"), hdrs
+    c.close()
+    assert sup.stop() == 0
+
+
+def jobs(port, query=""):
+    return get_json(port, "/jobs" + query)["jobs"]
+
+
+def test_recent_jobs_newest_first_with_what_failed(tmp):
+    sup, port = start(tmp)
+    c = connect(tmp)
+    ok = run(c, "sh", ["true"], "done")
+    bad = run(c, "sh", ["sh", "-c", "printf '\\n  \\n\\tno such file: x.csv\\r\\nmore\\n' >&2;"
+                        " exit 2"], "failed")
+    late = run(c, "sh", ["sleep", "5"], "timed_out")
+    binary = run(c, "slow", ["sh", "-c", "printf 'caf\\351 \\377\\n' >&2; exit 1"], "failed")
+    loud = run(c, "slow", ["sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x >&2; kill -9 $$"],
+               "failed")
+    listed = jobs(port)
+    assert [j["id"] for j in listed] == [loud["id"], binary["id"], late["id"], bad["id"],
+                                         ok["id"]], listed
+    by = {j["id"]: j for j in listed}
+    j = by[bad["id"]]
+    assert (j["pool"], j["state"], j["exit_code"], j["signal"], j["attempts"]) == \
+        ("sh", "failed", 2, None, 1), j
+    # The first line that says something, without its line end.
+    assert j["stderr_line"] == "\tno such file: x.csv", j
+    assert j["duration_ms"] == bad["duration_ms"] or abs(j["duration_ms"] - bad["duration_ms"]) < 0.01
+    assert j["finished_at"] == bad["finished_at"] and j["submitted_at"] == bad["submitted_at"]
+    assert by[ok["id"]]["stderr_line"] is None and by[ok["id"]]["exit_code"] == 0
+    j = by[late["id"]]
+    assert j["state"] == "timed_out" and j["error"] == late["error"] and j["error"], j
+    # Bytes that are not UTF-8 are shown replaced; a long line is cut.
+    assert by[binary["id"]]["stderr_line"] == "caf\ufffd \ufffd", by[binary["id"]]
+    j = by[loud["id"]]
+    assert j["stderr_line"] == "x" * 200 and j["signal"] == 9 and j["exit_code"] is None, j
+    # Filters.
+    failed = jobs(port, "?state=failed,timed_out")
+    assert [j["id"] for j in failed] == [loud["id"], binary["id"], late["id"], bad["id"]]
+    assert [j["id"] for j in jobs(port, "?pool=sh&state=failed")] == [bad["id"]]
+    assert [j["id"] for j in jobs(port, "?limit=2")] == [loud["id"], binary["id"]]
+    assert len(jobs(port, "?since=1h&limit=1000")) == 5
+    assert jobs(port, "?pool=slow&state=done") == []
+    time.sleep(1.2)
+    assert jobs(port, "?since=1s") == []
+    c.close()
+    assert sup.stop() == 0
+
+
+def test_recent_jobs_refuse_bad_parameters(tmp):
+    sup, port = start(tmp)
+    for query, code, says in (
+            ("?limit=0", 400, b"limit: "), ("?limit=1001", 400, b"limit: "),
+            ("?limit=ten", 400, b"limit: "), ("?limit=", 400, b"limit: "),
+            ("?state=broken", 400, b"state: unknown state"),
+            ("?state=failed,", 400, b"state: unknown state"),
+            ("?since=yesterday", 400, b"since: "), ("?since=-5s", 400, b"since: "),
+            ("?pool=nope", 404, b"unknown pool"),
+            ("?order=failed", 400, b"unknown parameter 'order'")):
+        got, hdrs, body = get(port, "/jobs" + query)
+        assert (got, says in body) == (code, True), (query, got, body)
+    assert get(port, "/jobs?limit=1000")[0] == 200
+    assert sup.stop() == 0
+
+
+def test_job_views_follow_the_token_and_host_rules(tmp):
+    sup, port = start(tmp)
+    c = connect(tmp)
+    jid = run(c, "sh", ["true"], "done")["id"]
+    for path in ("/jobs", "/job?id=" + jid, "/status?history=1"):
+        assert get(port, path, {"Host": "evil.example"})[0] == 421, path
+        assert get(port, path, {"Host": "localhost:%d" % port})[0] == 200, path
+    c.close()
+    assert sup.stop() == 0
+    path = write(os.path.join(tmp, "token"), TOKEN + "\n")
+    os.chmod(path, 0o600)
+    sup, port = start(tmp, extra="status_token_file = token")
+    c = connect(tmp)
+    jid = run(c, "sh", ["true"], "done")["id"]
+    for path in ("/jobs", "/job?id=" + jid, "/status?history=1"):
+        code, hdrs, body = get(port, path)
+        assert code == 401 and jid.encode() not in body, (path, code)
+        code, hdrs, body = get(port, path, {"Authorization": "Bearer " + TOKEN})
+        assert code == 200, (path, code)
     c.close()
     assert sup.stop() == 0
 
