@@ -352,18 +352,19 @@ http_arg(struct MHD_Connection *c, const char *key)
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
 }
 
-/* GET /job?id=ID: a job's record, its captured output included. */
+/* GET /job?id=ID[&output_max=SIZE]: a job's record and captured output. */
 static enum MHD_Result
 http_job(struct http *h, struct MHD_Connection *c)
 {
-	static const char *const known[] = { "id", NULL };
+	static const char *const known[] = { "id", "output_max", NULL };
 	struct buf	 b = BUF_INIT;
 	unsigned int	 code;
 	enum MHD_Result	 rv;
 
 	if (http_args_check(c, known, &rv) == -1)
 		return rv;
-	code = jobview_record(http_arg(c, "id"), &b);
+	code = jobview_record(http_arg(c, "id"), http_arg(c, "output_max"),
+	    &b);
 	if (code != MHD_HTTP_OK)
 		return http_reply_error(c, code, &b);
 	return http_reply_buf(c, HTTP_CT_JSON, &b);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +33,107 @@ jobview_id_ok(const char *id)
 	return id[i] == '\0';
 }
 
+static int	jobview_member(const char *, const char *, const char *,
+		    const char **, size_t *);
+
+/*
+ * Where to cut the JSON string whose body starts at s so that it decodes
+ * to at most max bytes: between two escapes or characters, never inside
+ * one. Returns the cut, or NULL if the whole string fits.
+ */
+static const char *
+jobview_string_cut(const char *s, const char *end, uint64_t max)
+{
+	unsigned char	u[4];
+	const char	*at;
+	uint64_t	n = 0;
+	size_t		k;
+
+	while (s < end && *s != '"') {
+		at = s;
+		if (*s == '\\') {
+			if ((k = jsonscan_escape_decode(&s, end, u)) == 0)
+				return at;
+		} else {
+			k = jsonscan_utf8_len((const unsigned char *)s,
+			    (const unsigned char *)end);
+			s += k > 0 ? k : 1;
+		}
+		if (n + k > max)
+			return at;
+		n += k;
+	}
+	return NULL;
+}
+
+/*
+ * Append value v (vlen bytes: a string or {"$bytes":"..."}) cut to max
+ * bytes of output; 1 if it was cut.
+ */
+static int
+jobview_output_cut(struct buf *b, const char *v, size_t vlen, uint64_t max)
+{
+	const char	*cut, *s;
+	size_t		 slen, keep;
+
+	if (*v == '"') {
+		if ((cut = jobview_string_cut(v + 1, v + vlen, max)) == NULL)
+			goto whole;
+		buf_append(b, v, (size_t)(cut - v));
+		buf_append(b, "\"", 1);
+		return 1;
+	}
+	if (*v == '{' && jobview_member(v + 1, v + vlen - 1, "$bytes", &s,
+	    &slen) == 0 && *s == '"') {
+		/* base64: 4 characters for each 3 bytes. */
+		keep = (size_t)(max / 3 * 4);
+		if (slen - 2 <= keep)
+			goto whole;
+		buf_append_str(b, "{\"$bytes\":");
+		buf_append(b, s, keep + 1);
+		buf_append_str(b, "\"}");
+		return 1;
+	}
+whole:
+	buf_append(b, v, vlen);
+	return 0;
+}
+
+void
+jobview_record_cut(const char *rec, size_t len, uint64_t max, struct buf *out)
+{
+	static const char *const keys[] = { "stdout", "stderr" };
+	const char	*v[2], *at = rec, *end = rec + len;
+	size_t		 vlen[2], i, first;
+	int		 cut = 0, have[2];
+
+	for (i = 0; i < 2; i++)
+		have[i] = jobview_member(rec + 1, end - 1, keys[i], &v[i],
+		    &vlen[i]) == 0;
+	first = have[0] && have[1] && v[1] < v[0] ? 1 : 0;
+	for (i = 0; i < 2; i++) {
+		size_t	k = i == 0 ? first : 1 - first;
+
+		if (!have[k])
+			continue;
+		buf_append(out, at, (size_t)(v[k] - at));
+		cut |= jobview_output_cut(out, v[k], vlen[k], max);
+		at = v[k] + vlen[k];
+	}
+	/* Up to the closing brace, which takes the flag before it. */
+	buf_append(out, at, (size_t)(end - 1 - at));
+	if (cut)
+		buf_append_str(out, ",\"output_cut\":true");
+	buf_append_str(out, "}\n");
+}
+
 unsigned int
-jobview_record(const char *id, struct buf *out)
+jobview_record(const char *id, const char *output_max, struct buf *out)
 {
 	struct job	*job;
+	struct buf	 rec = BUF_INIT;
+	uint64_t	 max = JOBVIEW_OUTPUT_DEFAULT;
+	const char	*err;
 
 	if (id == NULL || *id == '\0') {
 		buf_append_str(out, "id: the job's id is needed (/job?id=ID)\n");
@@ -45,13 +143,24 @@ jobview_record(const char *id, struct buf *out)
 		buf_append_str(out, "id: not a job id (16 hex digits)\n");
 		return 400;
 	}
+	if (output_max != NULL) {
+		if (parse_size(output_max, &max, &err) == -1) {
+			buf_appendf(out, "output_max: %s\n", err);
+			return 400;
+		}
+		if (max > JOBVIEW_OUTPUT_MAX) {
+			buf_append_str(out, "output_max: at most 64M\n");
+			return 400;
+		}
+	}
 	if ((job = dispatch_job_find(id, JOB_ID_LEN)) == NULL) {
 		buf_appendf(out, "no job '%s' (unknown, or its record "
 		    "expired)\n", id);
 		return 404;
 	}
-	job_record_append(job, out);
-	buf_append(out, "\n", 1);
+	job_record_append(job, &rec);
+	jobview_record_cut(rec.data, rec.len, max, out);
+	buf_free(&rec);
 	return 200;
 }
 

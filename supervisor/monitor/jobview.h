@@ -8,6 +8,9 @@
 #ifndef MPSUP_JOBVIEW_H
 #define MPSUP_JOBVIEW_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "common/buf.h"
 
 struct supervisor;
@@ -26,8 +29,25 @@ struct jobview_query {
 	const char	*limit;		/* 1..JOBVIEW_MAX */
 };
 
-/* The record of the job with this id (the query's, or NULL if none). */
-unsigned int	jobview_record(const char *id, struct buf *out);
+/* An exec job's stdout and stderr shown by /job at most, each, by default. */
+#define JOBVIEW_OUTPUT_DEFAULT	(1u << 20)
+#define JOBVIEW_OUTPUT_MAX	(64u << 20)
+
+/*
+ * The record of the job with this id (the query's, or NULL if none), with
+ * an exec job's stdout and stderr cut to output_max bytes each (a size,
+ * "64K"; NULL: JOBVIEW_OUTPUT_DEFAULT); a record cut so says
+ * "output_cut":true.
+ */
+unsigned int	jobview_record(const char *id, const char *output_max,
+		    struct buf *out);
+/*
+ * Append the record text rec (len bytes, one JSON object) and a newline
+ * to out, its "stdout" and "stderr" cut to max bytes each (a string
+ * between characters, {"$bytes":...} in whole base64 quanta).
+ */
+void		jobview_record_cut(const char *rec, size_t len, uint64_t max,
+		    struct buf *out);
 /* {"jobs":[summary, ...]}: the newest jobs that match q, newest first. */
 unsigned int	jobview_list(struct supervisor *, const struct jobview_query *q,
 		    struct buf *out);

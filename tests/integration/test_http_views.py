@@ -159,7 +159,30 @@ def test_job_record_by_id_with_its_output(tmp):
     # The record the remote result op sends, output and all.
     assert job == request(c, {"op": "result", "id": rec["id"]})["job"], job
     assert (job["exit_code"], job["stdout"], job["stderr"]) == (3, "out\n", "boom\n"), job
+    assert "output_cut" not in job
+    # Output is cut for the page at output_max bytes a stream (1M by
+    # default), between characters: never inside an escape (each newline
+    # is one) or a UTF-8 sequence (a byte that is not UTF-8 was captured
+    # as U+FFFD, three bytes).
+    big = run(c, "sh", ["sh", "-c", "printf 'a\\351'; head -c 3000 /dev/zero | tr '\\0' '\\n';"
+                        " printf '\\303\\251%.0s' $(seq 2000) >&2"], "done")
+    assert big["stdout"] == "a\ufffd" + "\n" * 3000, big["stdout"][:20]
+    assert big["stderr"] == "\u00e9" * 2000, big["stderr"][:20]
+    assert json.loads(get(port, "/job?id=" + big["id"])[2]) == \
+        request(c, {"op": "result", "id": big["id"]})["job"]
+    for cap, out_bytes, err_chars in (("1001", 1001, 500), ("1K", 1024, 512),
+                                      ("0", 0, 0), ("3", 1, 1)):
+        job = get_json(port, "/job?id=%s&output_max=%s" % (big["id"], cap))
+        assert job["output_cut"] is True and job["exit_code"] == 0, job
+        assert len(job["stdout"].encode()) == out_bytes, (cap, job["stdout"][:10])
+        assert big["stdout"].startswith(job["stdout"])
+        assert job["stderr"] == "\u00e9" * err_chars, (cap, job["stderr"][:10])
+    job = get_json(port, "/job?id=%s&output_max=64M" % big["id"])
+    assert "output_cut" not in job and len(job["stderr"]) == 2000
     for path, code, says in (
+            ("/job?id=%s&output_max=65M" % rec["id"], 400, b"output_max: at most 64M"),
+            ("/job?id=%s&output_max=lots" % rec["id"], 400, b"output_max: "),
+            ("/job?id=%s&output_max=-1" % rec["id"], 400, b"output_max: "),
             ("/job", 400, b"the job's id is needed"),
             ("/job?id=", 400, b"the job's id is needed"),
             ("/job?id=xyz", 400, b"not a job id"),

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the first line of stderr that the dashboard's job list
  * shows (supervisor/monitor/jobview.h), on exec results as the job record
- * holds them: escapes, blank lines, line ends, bytes, the length cap.
+ * holds them: escapes, blank lines, line ends, bytes, the length cap; and
+ * for the record /job sends with its output cut.
  */
 #include "config.h"
 
@@ -81,6 +82,43 @@ START_TEST(test_a_long_line_is_cut)
 }
 END_TEST
 
+/* The record rec with its output cut to max (static storage). */
+static const char *
+cut(const char *rec, uint64_t max)
+{
+	static char	out[2048];
+	struct buf	b = BUF_INIT;
+
+	jobview_record_cut(rec, strlen(rec), max, &b);
+	ck_assert_uint_lt(b.len, sizeof out);
+	memcpy(out, b.data, b.len);
+	out[b.len] = '\0';
+	buf_free(&b);
+	return out;
+}
+
+START_TEST(test_output_is_cut_between_characters)
+{
+	static const char	rec[] = "{\"id\":\"x\",\"stdout\":\"ab\\n\\u00e9\","
+	    "\"stderr\":{\"$bytes\":\"AAECAwQFBgc=\"},\"error\":null}";
+
+	/* Nothing to cut: the record as it is. */
+	ck_assert_str_eq(cut(rec, 100), "{\"id\":\"x\",\"stdout\":\"ab\\n\\u00e9\","
+	    "\"stderr\":{\"$bytes\":\"AAECAwQFBgc=\"},\"error\":null}\n");
+	/* 4 bytes: "ab\n" and not half of the e-acute; 3 bytes of base64 data. */
+	ck_assert_str_eq(cut(rec, 4), "{\"id\":\"x\",\"stdout\":\"ab\\n\","
+	    "\"stderr\":{\"$bytes\":\"AAEC\"},\"error\":null,\"output_cut\":true}\n");
+	ck_assert_str_eq(cut(rec, 2), "{\"id\":\"x\",\"stdout\":\"ab\","
+	    "\"stderr\":{\"$bytes\":\"\"},\"error\":null,\"output_cut\":true}\n");
+	/* Raw UTF-8 in the text is not split either. */
+	ck_assert_str_eq(cut("{\"stderr\":\"\xc3\xa9\xc3\xa9\"}", 3),
+	    "{\"stderr\":\"\xc3\xa9\",\"output_cut\":true}\n");
+	/* A stream job's record has no output to cut. */
+	ck_assert_str_eq(cut("{\"result\":{\"stdout\":\"long\"}}", 0),
+	    "{\"result\":{\"stdout\":\"long\"}}\n");
+}
+END_TEST
+
 static Suite *
 jobview_suite(void)
 {
@@ -91,6 +129,7 @@ jobview_suite(void)
 	tcase_add_test(tc, test_bytes_are_decoded_and_bad_utf8_replaced);
 	tcase_add_test(tc, test_nothing_to_show);
 	tcase_add_test(tc, test_a_long_line_is_cut);
+	tcase_add_test(tc, test_output_is_cut_between_characters);
 	suite_add_tcase(s, tc);
 	return s;
 }
