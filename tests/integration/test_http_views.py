@@ -125,7 +125,7 @@ def test_workers_report_memory_and_cpu_of_their_jobs(tmp):
     def spun():
         w = [w for w in pool_of(get_json(port), "slow")["workers"] if w["job"] == jid]
         return w[0] if w and w[0]["cpu_s"] >= 1.2 else None
-    w = wait_for(spun, timeout=20, what="the job's CPU time in its worker's")
+    w = wait_for(spun, timeout=40, what="the job's CPU time in its worker's")
     assert w["pid"] in worker_pids(sup, "slow")
     # The exec worker and the job it runs; the job's memory counts.
     assert w["processes"] >= 2, w
