@@ -354,6 +354,9 @@ def test_dashboard_charts_the_hour_and_what_workers_cost(tmp):
         assert got == [["alpha", 1, 1, 0, 1], ["beta-pool", 1, 0, 0, 0]], got
         assert float(dt.evaluate("document.querySelector('figure.latency[data-pool=\"alpha\"]')"
                                  ".dataset.maxMs")) > 0
+        # A bar for the bucket where the jobs ended, of the longest run.
+        assert dt.evaluate("document.querySelectorAll('figure.latency[data-pool=\"alpha\"]"
+                           " rect.max').length") >= 1
         # Each live worker: memory, and after two documents its CPU share;
         # the one spinning comes to show more than every idle one (how much
         # depends on the machine's load).
@@ -422,8 +425,8 @@ def test_dashboard_screenshots_on_laptop_and_phone(tmp):
             dt.page("Page.navigate", {"url": url + frag})
             dt.wait("document.querySelectorAll('tr.job').length >= 3 && "
                     "!!document.querySelector('figure.throughput') && "
-                    "document.querySelector('tr.worker td.cpu').textContent != ''",
-                    "the page drawn at %dx%d" % (w, h))
+                    "/%$/.test(document.querySelector('tr.worker td.cpu').textContent)",
+                    "the page drawn at %dx%d, CPU shares too" % (w, h))
             if frag:
                 dt.wait("document.getElementById('job-stderr').textContent.length > 0",
                         "the job drawn")
