@@ -122,3 +122,29 @@ procstat_tree(pid_t pid, struct procstat *out)
 	}
 	return 0;
 }
+
+/* What was last read for a pid, in the slot pid % PROCSTAT_CACHE_SLOTS. */
+struct procstat_cached {
+	pid_t		pid;
+	int		rv;
+	double		at;
+	struct procstat	ps;
+};
+
+static struct procstat_cached	procstat_cache[PROCSTAT_CACHE_SLOTS];
+
+int
+procstat_tree_cached(pid_t pid, double now, double max_age,
+    struct procstat *out)
+{
+	struct procstat_cached	*c;
+
+	c = &procstat_cache[(unsigned)pid % PROCSTAT_CACHE_SLOTS];
+	if (c->pid != pid || pid <= 0 || now < c->at || now - c->at >= max_age) {
+		c->pid = pid;
+		c->at = now;
+		c->rv = procstat_tree(pid, &c->ps);
+	}
+	*out = c->ps;
+	return c->rv;
+}

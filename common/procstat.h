@@ -26,4 +26,15 @@ struct procstat {
  */
 int	procstat_tree(pid_t pid, struct procstat *out);
 
+/* Slots of the cache procstat_tree_cached() keeps, by pid. */
+#define PROCSTAT_CACHE_SLOTS	256
+
+/*
+ * The same, read again only when what was read for pid is older than
+ * max_age seconds on the caller's clock (now): a flood of status requests
+ * costs /proc one walk per worker and period.
+ */
+int	procstat_tree_cached(pid_t pid, double now, double max_age,
+	    struct procstat *out);
+
 #endif

@@ -28,17 +28,21 @@ status_hist(struct buf *b, const char *name, const struct hist *h)
 	    h->max * 1000.0);
 }
 
+/* How old a worker's figures from /proc may be (status floods). */
+#define STATUS_COSTS_MAX_AGE	0.5
+
 /*
  * What a live worker and its descendants cost now (/proc): "rss_bytes",
  * "cpu_s" (cumulative: a reader takes the rate between two documents)
  * and "processes"; null when there is no process or /proc says nothing.
  */
 static void
-status_worker_costs(struct worker *w, struct buf *b)
+status_worker_costs(struct supervisor *sv, struct worker *w, struct buf *b)
 {
 	struct procstat	ps;
 
-	if (!worker_alive(w) || procstat_tree(worker_pid(w), &ps) == -1) {
+	if (!worker_alive(w) || procstat_tree_cached(worker_pid(w),
+	    ev_now(sv->loop), STATUS_COSTS_MAX_AGE, &ps) == -1) {
 		buf_append_str(b, ",\"rss_bytes\":null,\"cpu_s\":null,"
 		    "\"processes\":null");
 		return;
@@ -49,7 +53,7 @@ status_worker_costs(struct worker *w, struct buf *b)
 
 /* One element of a pool's "workers" list. */
 static void
-status_worker(struct pool *pool, int i, struct buf *b)
+status_worker(struct supervisor *sv, struct pool *pool, int i, struct buf *b)
 {
 	struct worker	*w = pool_worker(pool, i);
 	char		 ts[TIME_ISO_BUF];
@@ -76,7 +80,7 @@ status_worker(struct pool *pool, int i, struct buf *b)
 		buf_append_str(b, ",\"started_at\":null");
 	buf_appendf(b, ",\"restarts\":%ld,\"in_flight\":%d",
 	    pool_worker_restarts(pool, i), inflight);
-	status_worker_costs(w, b);
+	status_worker_costs(sv, w, b);
 	buf_append(b, "}", 1);
 }
 
@@ -183,7 +187,7 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b,
 		if (!first)
 			buf_append(b, ",", 1);
 		first = 0;
-		status_worker(pool, i, b);
+		status_worker(sv, pool, i, b);
 	}
 	buf_append(b, "]", 1);
 	if (flags & STATUS_HISTORY)

@@ -132,6 +132,27 @@ START_TEST(test_this_process_alone)
 }
 END_TEST
 
+START_TEST(test_cached_figures_are_read_again_once_old)
+{
+	struct procstat	a, b;
+
+	ck_assert_int_eq(procstat_tree_cached(getpid(), 100.0, 0.5, &a), 0);
+	spin(0.2);
+	/* Within max_age: what was read before, though the CPU time grew. */
+	ck_assert_int_eq(procstat_tree_cached(getpid(), 100.4, 0.5, &b), 0);
+	ck_assert(b.cpu == a.cpu && b.rss == a.rss);
+	ck_assert_int_eq(procstat_tree_cached(getpid(), 100.5, 0.5, &b), 0);
+	ck_assert(b.cpu >= a.cpu + 0.15);
+	/* A clock that went back reads again too. */
+	spin(0.1);
+	ck_assert_int_eq(procstat_tree_cached(getpid(), 99.0, 0.5, &a), 0);
+	ck_assert(a.cpu >= b.cpu + 0.05);
+	/* No process: -1, every time. */
+	ck_assert_int_eq(procstat_tree_cached(0, 100.0, 0.5, &a), -1);
+	ck_assert_int_eq(procstat_tree_cached(0, 100.1, 0.5, &a), -1);
+}
+END_TEST
+
 static Suite *
 history_suite(void)
 {
@@ -143,6 +164,7 @@ history_suite(void)
 	    test_an_hour_later_the_slot_reads_empty_and_starts_afresh);
 	tcase_add_test(tc, test_a_process_is_measured_with_its_descendants);
 	tcase_add_test(tc, test_this_process_alone);
+	tcase_add_test(tc, test_cached_figures_are_read_again_once_old);
 	suite_add_tcase(s, tc);
 	return s;
 }
