@@ -532,11 +532,13 @@ static void
 dispatch_finish(struct job *job, enum job_state state, char *error)
 {
 	struct pool_stats	*st = &job_pool(job)->stats;
-	double			 now = ev_now(d.env->loop);
+	double			 now = ev_now(d.env->loop), run = -1;
 
 	if (job->state == JOB_RUNNING)
-		hist_add(&st->run, now - job->started_at);
+		hist_add(&st->run, run = now - job->started_at);
 	rate_add(&st->finished, now);
+	history_add(&st->hour, now, state == JOB_DONE ? HISTORY_DONE :
+	    state == JOB_CANCELLED ? HISTORY_CANCELLED : HISTORY_FAILED, run);
 	dispatch_timer_stop(job);
 	free(job->error);
 	job->error = error;

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "common/hist.h"
+#include "common/history.h"
 #include "config/config.h"
 #include "store/job.h"
 #include "store/queue.h"
@@ -33,6 +34,7 @@ struct pool_stats {
 	struct hist	run;		/* run time of each attempt that ended */
 	struct hist	wait;		/* queue wait before the first attempt */
 	struct rate	finished;	/* jobs ending, per second */
+	struct history	hour;		/* the last hour, for the dashboard */
 };
 
 enum pool_state {

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/history.h"
+#include "common/procstat.h"
 #include "common/timeutil.h"
 #include "ipc/jsontext.h"
 #include "supervisor/dispatch.h"
@@ -26,9 +28,32 @@ status_hist(struct buf *b, const char *name, const struct hist *h)
 	    h->max * 1000.0);
 }
 
+/* How old a worker's figures from /proc may be (status floods). */
+#define STATUS_COSTS_MAX_AGE	0.5
+
+/*
+ * What a live worker and its descendants cost now (/proc): "rss_bytes",
+ * "cpu_s" (cumulative: a reader takes the rate between two documents)
+ * and "processes"; null when there is no process or /proc says nothing.
+ */
+static void
+status_worker_costs(struct supervisor *sv, struct worker *w, struct buf *b)
+{
+	struct procstat	ps;
+
+	if (!worker_alive(w) || procstat_tree_cached(worker_pid(w),
+	    ev_now(sv->loop), STATUS_COSTS_MAX_AGE, &ps) == -1) {
+		buf_append_str(b, ",\"rss_bytes\":null,\"cpu_s\":null,"
+		    "\"processes\":null");
+		return;
+	}
+	buf_appendf(b, ",\"rss_bytes\":%llu,\"cpu_s\":%.2f,\"processes\":%u",
+	    (unsigned long long)ps.rss, ps.cpu, ps.procs);
+}
+
 /* One element of a pool's "workers" list. */
 static void
-status_worker(struct pool *pool, int i, struct buf *b)
+status_worker(struct supervisor *sv, struct pool *pool, int i, struct buf *b)
 {
 	struct worker	*w = pool_worker(pool, i);
 	char		 ts[TIME_ISO_BUF];
@@ -53,12 +78,68 @@ status_worker(struct pool *pool, int i, struct buf *b)
 		buf_appendf(b, ",\"started_at\":\"%s\"", ts);
 	} else
 		buf_append_str(b, ",\"started_at\":null");
-	buf_appendf(b, ",\"restarts\":%ld,\"in_flight\":%d}",
+	buf_appendf(b, ",\"restarts\":%ld,\"in_flight\":%d",
 	    pool_worker_restarts(pool, i), inflight);
+	status_worker_costs(sv, w, b);
+	buf_append(b, "}", 1);
+}
+
+/* A list of one figure per bucket, n0 .. n0 + HISTORY_BUCKETS - 1. */
+static void
+status_history_list(struct buf *b, const char *name,
+    const struct history *h, uint64_t n0, int what)
+{
+	struct history_bucket	hb;
+	unsigned		i;
+
+	buf_appendf(b, "\"%s\":[", name);
+	for (i = 0; i < HISTORY_BUCKETS; i++) {
+		history_get(h, n0 + i, &hb);
+		if (i > 0)
+			buf_append(b, ",", 1);
+		if (what == 0)
+			buf_append_uint(b, hb.done);
+		else if (what == 1)
+			buf_append_uint(b, hb.failed);
+		else if (what == 2)
+			buf_append_uint(b, hb.cancelled);
+		else if (what == 3)
+			buf_appendf(b, "%.3f", hb.runs > 0 ?
+			    hb.run_sum * 1000.0 / hb.runs : 0.0);
+		else
+			buf_appendf(b, "%.3f", hb.run_max * 1000.0);
+	}
+	buf_append(b, "]", 1);
+}
+
+/*
+ * "history": the pool's last hour, oldest bucket first, the last one the
+ * bucket now filling; "since" is when the first one began.
+ */
+static void
+status_history(struct supervisor *sv, struct pool *pool, struct buf *b)
+{
+	static const char *const names[] = { "done", "failed", "cancelled",
+	    "run_mean_ms", "run_max_ms" };
+	const struct history	*h = &pool->stats.hour;
+	uint64_t		 n0;
+	char			 ts[TIME_ISO_BUF];
+	int			 k;
+
+	n0 = history_bucket_at(ev_now(sv->loop)) + 1 - HISTORY_BUCKETS;
+	time_iso8601((double)(n0 * HISTORY_BUCKET_S), ts);
+	buf_appendf(b, ",\"history\":{\"bucket_s\":%d,\"since\":\"%s\"",
+	    HISTORY_BUCKET_S, ts);
+	for (k = 0; k < 5; k++) {
+		buf_append(b, ",", 1);
+		status_history_list(b, names[k], h, n0, k);
+	}
+	buf_append(b, "}", 1);
 }
 
 static void
-status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
+status_pool(struct supervisor *sv, struct pool *pool, struct buf *b,
+    unsigned flags)
 {
 	struct pool_stats	*st = &pool->stats;
 	const uint64_t		*n = pool->q.jobs.state;
@@ -106,13 +187,23 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 		if (!first)
 			buf_append(b, ",", 1);
 		first = 0;
-		status_worker(pool, i, b);
+		status_worker(sv, pool, i, b);
 	}
-	buf_append_str(b, "]}");
+	buf_append(b, "]", 1);
+	if (flags & STATUS_HISTORY)
+		status_history(sv, pool, b);
+	buf_append(b, "}", 1);
 }
 
 void
 status_append(struct supervisor *sv, struct buf *b, const char *filter)
+{
+	status_append_flags(sv, b, filter, 0);
+}
+
+void
+status_append_flags(struct supervisor *sv, struct buf *b, const char *filter,
+    unsigned flags)
 {
 	struct dispatch_store_stats	ss;
 	char				ts[TIME_ISO_BUF];
@@ -140,7 +231,7 @@ status_append(struct supervisor *sv, struct buf *b, const char *filter)
 		if (!first)
 			buf_append(b, ",", 1);
 		first = 0;
-		status_pool(sv, sv->pools[i], b);
+		status_pool(sv, sv->pools[i], b, flags);
 	}
 	buf_appendf(b, "],\"connections\":%d", supervisor_clients(sv));
 	supervisor_services_status(sv, b);

@@ -13,4 +13,10 @@ struct supervisor;
 /* Append the document; pool_filter (or NULL) restricts it to one pool. */
 void	status_append(struct supervisor *, struct buf *, const char *pool_filter);
 
+/* Each pool's "history" too: its last hour in buckets (common/history.h). */
+#define STATUS_HISTORY	0x1
+/* The same, with STATUS_* flags. */
+void	status_append_flags(struct supervisor *, struct buf *,
+	    const char *pool_filter, unsigned flags);
+
 #endif

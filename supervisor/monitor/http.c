@@ -36,6 +36,7 @@
 #include "ipc/addr.h"
 #include "ipc/authkey.h"
 #include "supervisor/monitor/http.h"
+#include "supervisor/monitor/jobview.h"
 #include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
@@ -228,14 +229,81 @@ http_misdirected(struct MHD_Connection *c)
 	    "misdirected request: this Host is not in status_hosts\n");
 }
 
-/* GET /status[?pool=NAME] */
+/* An error reply whose text was built in b (its memory passes to MHD). */
+static enum MHD_Result
+http_reply_error(struct MHD_Connection *c, unsigned int code, struct buf *b)
+{
+	struct MHD_Response	*r;
+
+	r = http_response(HTTP_CT_TEXT, b->data, b->len, MHD_RESPMEM_MUST_FREE);
+	memset(b, 0, sizeof *b);
+	return http_queue(c, code, r);
+}
+
+/* The query parameters a route takes, and the first one it does not. */
+struct http_args {
+	const char *const	*known;
+	const char		*unknown;
+};
+
+static enum MHD_Result
+http_arg_cb(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_args	*a = arg;
+	size_t			 i;
+
+	for (i = 0; a->known[i] != NULL; i++)
+		if (strcmp(key, a->known[i]) == 0)
+			return MHD_YES;
+	a->unknown = key;
+	return MHD_NO;
+}
+
+/*
+ * Refuse (400, naming it) a query parameter not in known, NULL-ended:
+ * nothing a client asks for is silently ignored. 0 if all are known.
+ */
+static int
+http_args_check(struct MHD_Connection *c, const char *const *known,
+    enum MHD_Result *rv)
+{
+	struct http_args	 a = { known, NULL };
+	struct buf		 b = BUF_INIT;
+	size_t			 i;
+
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, http_arg_cb, &a);
+	if (a.unknown == NULL)
+		return 0;
+	buf_append_str(&b, "unknown parameter '");
+	for (i = 0; a.unknown[i] != '\0' && i < 64; i++)
+		buf_append(&b, a.unknown[i] > ' ' && a.unknown[i] < 0x7f ?
+		    &a.unknown[i] : "?", 1);
+	buf_append_str(&b, "'\n");
+	*rv = http_reply_error(c, MHD_HTTP_BAD_REQUEST, &b);
+	return -1;
+}
+
+/* GET /status[?pool=NAME][&history=1] */
 static enum MHD_Result
 http_status(struct http *h, struct MHD_Connection *c)
 {
+	static const char *const known[] = { "pool", "history", NULL };
 	struct buf	 b = BUF_INIT;
-	const char	*pool;
+	const char	*pool, *history;
+	unsigned	 flags = 0;
 	size_t		 i;
+	enum MHD_Result	 rv;
 
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	history = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "history");
+	if (history != NULL && strcmp(history, "1") == 0)
+		flags |= STATUS_HISTORY;
+	else if (history != NULL && strcmp(history, "0") != 0)
+		return http_reply_text(c, MHD_HTTP_BAD_REQUEST,
+		    "history: 1 or 0\n");
 	pool = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pool");
 	if (pool != NULL) {
 		for (i = 0; i < h->sv->npools; i++)
@@ -245,7 +313,7 @@ http_status(struct http *h, struct MHD_Connection *c)
 			return http_reply_text(c, MHD_HTTP_NOT_FOUND,
 			    "unknown pool\n");
 	}
-	status_append(h->sv, &b, pool);
+	status_append_flags(h->sv, &b, pool, flags);
 	buf_append(&b, "\n", 1);
 	return http_reply_buf(c, HTTP_CT_JSON, &b);
 }
@@ -277,6 +345,54 @@ http_dashboard(struct http *h, struct MHD_Connection *c)
 	return http_queue(c, MHD_HTTP_OK, r);
 }
 
+/* The value of query parameter key, or NULL. */
+static const char *
+http_arg(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* GET /job?id=ID[&output_max=SIZE]: a job's record and captured output. */
+static enum MHD_Result
+http_job(struct http *h, struct MHD_Connection *c)
+{
+	static const char *const known[] = { "id", "output_max", NULL };
+	struct buf	 b = BUF_INIT;
+	unsigned int	 code;
+	enum MHD_Result	 rv;
+
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	code = jobview_record(http_arg(c, "id"), http_arg(c, "output_max"),
+	    &b);
+	if (code != MHD_HTTP_OK)
+		return http_reply_error(c, code, &b);
+	return http_reply_buf(c, HTTP_CT_JSON, &b);
+}
+
+/* GET /jobs[?pool=P][&state=S,..][&since=DURATION][&limit=N] */
+static enum MHD_Result
+http_jobs(struct http *h, struct MHD_Connection *c)
+{
+	static const char *const known[] = { "pool", "state", "since",
+	    "limit", NULL };
+	struct jobview_query	 q;
+	struct buf		 b = BUF_INIT;
+	unsigned int		 code;
+	enum MHD_Result		 rv;
+
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	q.pool = http_arg(c, "pool");
+	q.state = http_arg(c, "state");
+	q.since = http_arg(c, "since");
+	q.limit = http_arg(c, "limit");
+	code = jobview_list(h->sv, &q, &b);
+	if (code != MHD_HTTP_OK)
+		return http_reply_error(c, code, &b);
+	return http_reply_buf(c, HTTP_CT_JSON, &b);
+}
+
 /* GET /healthz: the supervisor's loop is answering. */
 static enum MHD_Result
 http_healthz(struct http *h, struct MHD_Connection *c)
@@ -299,6 +415,8 @@ static const struct http_route	http_routes[] = {
 	{ MHD_HTTP_METHOD_GET, "/healthz",	0, 0, http_healthz },
 	{ MHD_HTTP_METHOD_GET, "/status",	1, 1, http_status },
 	{ MHD_HTTP_METHOD_GET, "/metrics",	1, 1, http_metrics },
+	{ MHD_HTTP_METHOD_GET, "/job",		1, 1, http_job },
+	{ MHD_HTTP_METHOD_GET, "/jobs",		1, 1, http_jobs },
 };
 #define HTTP_ALLOW	"GET, HEAD"
 
@@ -562,7 +680,7 @@ http_new(struct supervisor *sv, char **cause)
 	where = info != NULL ? addr_sockname(info->listen_fd) : NULL;
 	log_info("status endpoint on http://%s/%s",
 	    where != NULL ? where : a.display,
-	    h->has_token ? " (token required for /status and /metrics)" : "");
+	    h->has_token ? " (token required but for / and /healthz)" : "");
 	free(where);
 	free(h->start_error);
 	h->start_error = NULL;

@@ -1,7 +1,8 @@
 /*
  * The HTTP monitoring endpoint (SPEC section 9) on `[supervisor] status`:
- * GET /status (the status document), /metrics (Prometheus text), / (the
- * dashboard page) and /healthz. libmicrohttpd runs without threads of its
+ * GET /status (the status document, with ?history=1 each pool's last
+ * hour), /metrics (Prometheus text), /job and /jobs (a job's record, the
+ * recent jobs: jobview.h), / (the dashboard page) and /healthz. libmicrohttpd runs without threads of its
  * own: its epoll descriptor is watched by the supervisor's libev loop, so
  * every request is answered from the loop, between two dispatch steps, and
  * sees the supervisor's state as it is at that moment.

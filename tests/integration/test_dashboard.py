@@ -1,9 +1,14 @@
 """The dashboard page (GET /) in a real browser: headless Chromium loads it
 from a running supervisor and must render the pools and their live workers
-from /status."""
+from /status, the recent jobs with failures first from /jobs, a job's record
+and output from /job, the last hour's charts and what each worker costs.
+Screenshots at laptop and phone size are kept under tests/artifacts/ in the
+build folder (or MPSUP_SCREENSHOT_DIR) for CI to show."""
+import base64
 import html.parser
 import json
 import os
+import re
 import select
 import struct
 import subprocess
@@ -18,7 +23,8 @@ from test_http import get, get_json, start  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 
-POOLS = harness.config("pool_exec", name="alpha", workers=2) + harness.config(
+POOLS = harness.config("pool_exec", name="alpha", workers=2,
+                       extra="output = both") + harness.config(
     "pool_exec", name="beta-pool", workers=1)
 
 TOKEN = "fedcba9876543210fedcba9876543210"
@@ -103,6 +109,17 @@ class DevTools:
         r = self.call("Runtime.evaluate", {"expression": expression,
                                            "returnByValue": True})
         return r["result"].get("value")
+
+    def page(self, method, params=None):
+        """A Page./Emulation. call on the attached page."""
+        if self.session is None:
+            self.evaluate("1")
+        return self.call(method, params)
+
+    def wait(self, expression, what, timeout=30):
+        """Wait until expression is truthy in the page; its value."""
+        return wait_for(lambda: self.evaluate(expression), timeout=timeout,
+                        interval=0.2, what=what)
 
     def close(self):
         try:
@@ -240,21 +257,198 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
+def some_jobs(tmp):
+    """Jobs to show: one done, one failed with output, then a newer one done."""
+    c = connect(tmp)
+
+    def run(pool, args, state):
+        r = request(c, {"op": "submit", "pool": pool, "args": args,
+                        "wait": True, "timeout": 20})
+        assert r["ok"] and r["job"]["state"] == state, r
+        return r["id"]
+    ids = {"old": run("alpha", ["echo", "fine"], "done")}
+    ids["failed"] = run("alpha", ["sh", "-c", "echo partial output; echo; "
+                                  "echo 'error: disk full on /data' >&2; "
+                                  "echo more >&2; exit 3"], "failed")
+    ids["new"] = run("beta-pool", ["true"], "done")
+    return c, ids
+
+
+# Each job row: its data-id, data-state, then the text of its cells.
+ROWS = ("JSON.stringify(Array.from(document.querySelectorAll('tr.job')).map("
+        "function (r) { return [r.dataset.id, r.dataset.state].concat("
+        "Array.from(r.cells).map(function (c) { return c.textContent; })); }))")
+
+
+def text_of(dt, selector):
+    return dt.evaluate("(function () { var e = document.querySelector(%s); "
+                       "return e && !e.closest('[hidden]') ? e.textContent : null; })()"
+                       % json.dumps(selector))
+
+
+def test_dashboard_lists_failures_first_and_opens_a_job(tmp):
+    sup, port = start(tmp, pools=POOLS)
+    c, ids = some_jobs(tmp)
+    dt = DevTools(tmp, "http://127.0.0.1:%d/" % port)
+    try:
+        rows = json.loads(dt.wait("document.querySelectorAll('tr.job').length >= 3 && "
+                                  + ROWS, "the recent jobs"))
+        # The failure first although it is not the newest, then newest first.
+        assert [r[0] for r in rows] == [ids["failed"], ids["new"], ids["old"]], rows
+        # state, job, pool, exit / error, run time, ended, first line of stderr
+        f = rows[0]
+        assert f[1:6] == ["failed", "failed", ids["failed"], "alpha", "exit status 3"], f
+        assert f[8] == "error: disk full on /data", f
+        assert rows[1][2:5] == ["done", ids["new"], "beta-pool"], rows[1]
+        assert "failed or timed out" in text_of(dt, "#recent-sum")
+        # A click opens the job: its record and captured output.
+        assert text_of(dt, "#job-view") is None
+        dt.evaluate("document.querySelector('tr.job').click()")
+        dt.wait("document.getElementById('job-stderr').textContent.indexOf('disk') >= 0",
+                "the job's output")
+        assert dt.evaluate("location.hash") == "#job=" + ids["failed"]
+        assert text_of(dt, "#job-id") == ids["failed"]
+        assert text_of(dt, "#job-stderr") == "error: disk full on /data\nmore\n"
+        assert text_of(dt, "#job-stdout") == "partial output\n\n"
+        assert text_of(dt, "#job-state") == "failed"
+        assert text_of(dt, "[data-field='Exit code'] dd") == "3"
+        assert text_of(dt, "[data-field='Pool'] dd") == "alpha"
+        # By id, as typed: unknown and malformed ids say why.
+        dt.evaluate("location.hash = 'job=0000000000000000'")
+        msg = dt.wait("(function () { var m = document.getElementById('job-missing');"
+                      " return !m.hidden && m.textContent; })()", "the unknown job")
+        assert "no job '0000000000000000'" in msg, msg
+        dt.evaluate("document.getElementById('lookup-id').value = 'nope';"
+                    "document.querySelector('#lookup button').click()")
+        dt.wait("document.getElementById('job-missing').textContent.indexOf('not a job id') >= 0",
+                "the malformed id refused")
+        dt.evaluate("document.getElementById('lookup-id').value = %s;"
+                    "document.querySelector('#lookup button').click()" % json.dumps(ids["new"]))
+        dt.wait("document.getElementById('job-id').textContent == %s && "
+                "document.getElementById('job-missing').hidden && "
+                "document.getElementById('job-state').textContent == 'done'"
+                % json.dumps(ids["new"]), "the job typed in")
+        dt.evaluate("document.getElementById('job-close').click()")
+        assert text_of(dt, "#job-view") is None
+    finally:
+        dt.close()
+    c.close()
+    assert sup.stop() == 0
+
+
+BUSY = "import time\nt = time.process_time()\nwhile time.process_time() - t < 60: pass\n"
+
+
+def test_dashboard_charts_the_hour_and_what_workers_cost(tmp):
+    sup, port = start(tmp, pools=POOLS)
+    c, ids = some_jobs(tmp)
+    spin = request(c, {"op": "submit", "pool": "beta-pool", "args": [sys.executable, "-c", BUSY]})
+    assert spin["ok"], spin
+    dt = DevTools(tmp, "http://127.0.0.1:%d/" % port)
+    try:
+        dt.wait("!!document.querySelector('figure.throughput[data-pool=\"alpha\"]')", "the charts")
+        got = json.loads(dt.evaluate(
+            "JSON.stringify(Array.from(document.querySelectorAll('figure.throughput')).map("
+            "function (f) { return [f.dataset.pool, +f.dataset.done, +f.dataset.failed,"
+            " +f.dataset.cancelled, f.querySelectorAll('rect.failed').length]; }))"))
+        assert got == [["alpha", 1, 1, 0, 1], ["beta-pool", 1, 0, 0, 0]], got
+        assert float(dt.evaluate("document.querySelector('figure.latency[data-pool=\"alpha\"]')"
+                                 ".dataset.maxMs")) > 0
+        # A bar for the bucket where the jobs ended, of the longest run.
+        assert dt.evaluate("document.querySelectorAll('figure.latency[data-pool=\"alpha\"]"
+                           " rect.max').length") >= 1
+        # Each live worker: memory, and after two documents its CPU share;
+        # the one spinning comes to show more than every idle one (how much
+        # depends on the machine's load).
+        rows = ("JSON.stringify(Array.from(document.querySelectorAll('tr.worker')).map("
+                "function (x) { return [x.cells[3].textContent, x.querySelector('td.rss')"
+                ".textContent, x.querySelector('td.cpu').textContent]; }))")
+
+        def shares():
+            cpu = json.loads(dt.evaluate(rows))
+            for job, rss, share in cpu:
+                assert re.match(r"^\d+(\.\d)? (KiB|MiB|GiB)$", rss), cpu
+                assert re.match(r"^(\d+(\.\d)?%|\u2013)$", share), cpu
+            busy = [float(x[2][:-1]) for x in cpu if x[0] == spin["id"] and x[2] != "\u2013"]
+            idle = [float(x[2][:-1]) for x in cpu if x[0] != spin["id"] and x[2] != "\u2013"]
+            return len(busy) == 1 and len(idle) == 2 and all(busy[0] > i for i in idle)
+        wait_for(shares, timeout=30, interval=0.5, what="the spinning worker's CPU share")
+    finally:
+        dt.close()
+    request(c, {"op": "cancel", "id": spin["id"]})
+    c.close()
+    assert sup.stop() == 0
+
+
+def test_dashboard_takes_a_job_and_the_token_from_the_fragment(tmp):
+    path = write(os.path.join(tmp, "token"), TOKEN + "\n")
+    os.chmod(path, 0o600)
+    sup, port = start(tmp, pools=POOLS, extra="status_token_file = token")
+    c, ids = some_jobs(tmp)
+    dt = DevTools(tmp, "http://127.0.0.1:%d/#token=%s&job=%s" % (port, TOKEN, ids["failed"]))
+    try:
+        dt.wait("document.getElementById('job-stderr').textContent.indexOf('disk') >= 0",
+                "the job's output with the token", timeout=30)
+        # The token leaves the address bar; the job stays.
+        assert dt.evaluate("location.href") == "http://127.0.0.1:%d/#job=%s" % (
+            port, ids["failed"])
+        dt.wait("document.querySelectorAll('tr.job').length == 3", "the recent jobs")
+    finally:
+        dt.close()
+    c.close()
+    assert sup.stop() == 0
+
+
+def artifacts_dir():
+    """Where screenshots are kept for CI: MPSUP_SCREENSHOT_DIR, else
+    tests/artifacts/ in the build folder."""
+    d = os.environ.get("MPSUP_SCREENSHOT_DIR") or os.path.join(
+        harness.BUILDDIR, "tests", "artifacts")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
 def test_dashboard_screenshots_on_laptop_and_phone(tmp):
     sup, port = start(tmp, pools=POOLS)
-    c, jid = running_job(tmp, port, "alpha")
-    keep = os.environ.get("MPSUP_SCREENSHOT_DIR")
-    for name, size in (("laptop", (1280, 800)), ("phone", (390, 844))):
-        shot = os.path.join(tmp, name + ".png")
-        chromium(tmp, "http://127.0.0.1:%d/" % port, "--screenshot=" + shot,
-                 "--window-size=%d,%d" % size, "--hide-scrollbars")
-        assert png_size(shot) == size, png_size(shot)
-        # Something was drawn: a blank page compresses to almost nothing.
-        assert os.path.getsize(shot) > 10000, os.path.getsize(shot)
-        if keep:
-            with open(shot, "rb") as f, open(os.path.join(keep, name + ".png"), "wb") as g:
-                g.write(f.read())
-    request(c, {"op": "cancel", "id": jid})
+    c, ids = some_jobs(tmp)
+    c2, jid = running_job(tmp, port, "alpha")
+    keep = artifacts_dir()
+    url = "http://127.0.0.1:%d/" % port
+    dt = DevTools(tmp, url)
+    try:
+        for name, (w, h), frag in (("laptop", (1280, 800), ""), ("phone", (390, 844), ""),
+                                   ("job-laptop", (1280, 800), "#job=" + ids["failed"]),
+                                   ("job-phone", (390, 844), "#job=" + ids["failed"])):
+            dt.page("Emulation.setDeviceMetricsOverride", {
+                "width": w, "height": h, "deviceScaleFactor": 1, "mobile": w < 600})
+            dt.page("Page.navigate", {"url": "about:blank"})
+            dt.page("Page.navigate", {"url": url + frag})
+            dt.wait("document.querySelectorAll('tr.job').length >= 3 && "
+                    "!!document.querySelector('figure.throughput') && "
+                    "/%$/.test(document.querySelector('tr.worker td.cpu').textContent)",
+                    "the page drawn at %dx%d, CPU shares too" % (w, h))
+            if frag:
+                dt.wait("document.getElementById('job-stderr').textContent.length > 0",
+                        "the job drawn")
+            # Readable: nothing wider than the screen, so no sideways scrolling
+            # of the page (wide tables scroll inside their own box).
+            width = dt.evaluate("document.documentElement.scrollWidth")
+            assert width <= w, (name, width)
+            font = dt.evaluate("parseFloat(getComputedStyle(document.querySelector("
+                               "'table.jobs td')).fontSize)")
+            assert font >= 11, (name, font)
+            shot = dt.page("Page.captureScreenshot", {"format": "png"})
+            path = os.path.join(keep, "dashboard-%s-%dx%d.png" % (name, w, h))
+            with open(path, "wb") as f:
+                f.write(base64.b64decode(shot["data"]))
+            assert png_size(path) == (w, h), png_size(path)
+            # Something was drawn: a blank page compresses to almost nothing.
+            assert os.path.getsize(path) > 10000, os.path.getsize(path)
+            print("# screenshot: %s" % path, flush=True)
+    finally:
+        dt.close()
+    request(c2, {"op": "cancel", "id": jid})
+    c.close()
     assert sup.stop() == 0
 
 

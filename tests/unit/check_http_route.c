@@ -26,7 +26,7 @@ START_TEST(test_endpoints_and_their_token)
 		int		 token;
 	} routes[] = {
 		{ "/", 0 }, { "/healthz", 0 }, { "/status", 1 },
-		{ "/metrics", 1 },
+		{ "/metrics", 1 }, { "/job", 1 }, { "/jobs", 1 },
 	};
 	size_t	i;
 	int	token;
