@@ -16,7 +16,7 @@
 #define CONFIG_MAX_POOLS	256
 #define CONFIG_MAX_WORKERS	4096
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
-#define CONFIG_NKEYS		47
+#define CONFIG_NKEYS		52
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,

@@ -48,7 +48,8 @@ const char *
 job_state_name(enum job_state s)
 {
 	static const char *const names[JOB_NSTATES] = {
-		"queued", "running", "done", "failed", "timed_out", "cancelled"
+		"queued", "running", "done", "failed", "timed_out", "cancelled",
+		"delayed"
 	};
 
 	return (unsigned)s < JOB_NSTATES ? names[s] : "?";
@@ -57,13 +58,14 @@ job_state_name(enum job_state s)
 int
 job_state_terminal(enum job_state s)
 {
-	return s >= JOB_DONE;
+	return s >= JOB_DONE && s <= JOB_CANCELLED;
 }
 
 /*
  * SPEC section 6: queued -> running | cancelled; running -> done | failed
  * | timed_out | cancelled, or back to queued (a retry); a terminal state
- * goes nowhere. Staying where it is is allowed: job_set_state() does
+ * goes nowhere. Beyond it: delayed -> queued | cancelled, and queued ->
+ * delayed (a retry that waits for its back-off). Staying where it is is allowed: job_set_state() does
  * nothing then.
  */
 int
@@ -75,7 +77,10 @@ job_transition_legal(enum job_state from, enum job_state to)
 		return 1;
 	switch (from) {
 	case JOB_QUEUED:
-		return to == JOB_RUNNING || to == JOB_CANCELLED;
+		return to == JOB_RUNNING || to == JOB_CANCELLED ||
+		    to == JOB_DELAYED;
+	case JOB_DELAYED:
+		return to == JOB_QUEUED || to == JOB_CANCELLED;
 	case JOB_RUNNING:
 		return 1;
 	default:
@@ -209,6 +214,7 @@ job_free(struct job *job)
 	}
 	free(job->result);
 	free(job->error);
+	free(job->flow.group);
 	job_data_drop(job);
 	free(job);
 	if (--owner->njobs == 0 && owner->empty_cb != NULL)
@@ -483,6 +489,25 @@ job_time_append(struct buf *b, const char *key, double t)
 	buf_append(b, "\"", 1);
 }
 
+/* The flow fields a job was given (none is written at its default). */
+static void
+job_flow_append(const struct job *job, struct buf *b)
+{
+	if (job->flow.priority != 0) {
+		job_key_append(b, "priority");
+		if (job->flow.priority < 0)
+			buf_append(b, "-", 1);
+		buf_append_uint(b, (unsigned)abs(job->flow.priority));
+	}
+	if (job->flow.group != NULL) {
+		job_key_append(b, "group");
+		jsontext_string_append(b, job->flow.group,
+		    strlen(job->flow.group));
+	}
+	if (job->flow.not_before > 0)
+		job_time_append(b, "not_before", job->flow.not_before);
+}
+
 /*
  * The record is built with plain appends: it is written for every job that
  * is waited for, which makes it one of the hottest paths of the supervisor.
@@ -519,6 +544,7 @@ job_record_append(const struct job *job, struct buf *b)
 		buf_append_uint(b, (unsigned)job->worker);
 	else
 		buf_append(b, "null", 4);
+	job_flow_append(job, b);
 	/* Its own kind: a reload may have changed its pool's since. */
 	if (job->exec) {
 		if (job->result != NULL) {

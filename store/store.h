@@ -40,6 +40,9 @@ struct store_record {
 	const char	*result;	/* NULL for none */
 	const char	*error;		/* NULL for none */
 	const char	*key;		/* idempotency key, NULL for none */
+	int		 priority;	/* flow (job.h): 0, 0, NULL by default */
+	double		 not_before;
+	const char	*group;
 	uint64_t	 seg;		/* store_load(): the segment holding it */
 };
 

@@ -17,6 +17,7 @@ struct pool_events;
 struct worker;
 struct worker_env;
 struct job;
+struct job_flow;
 struct queue;
 struct queue_events;
 struct dispatch_ack;
@@ -60,10 +61,11 @@ int	dispatch_recover(char **cause);
  * job, or NULL with *err set to an error code (queue_full, shutting_down).
  * A key already known returns its job (of the same pool: request.c
  * refuses a key of another pool's job). With a durable queue the job is
- * pending (dispatch_job_pending) until the next dispatch_commit().
+ * pending (dispatch_job_pending) until the next dispatch_commit(). flow
+ * (NULL: the defaults) gives its priority, due time and group (copied).
  */
 struct job *dispatch_submit(struct pool *, const char *data, size_t len,
-	    const char *key, const char **err);
+	    const char *key, const struct job_flow *flow, const char **err);
 /* Whether a job waits for its commit before it may be acknowledged. */
 int	dispatch_job_pending(const struct job *);
 /* A job by id (queued, running or finished), or NULL. */

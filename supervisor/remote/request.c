@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "ipc/auth.h"
 #include "ipc/jobspec.h"
@@ -377,16 +378,32 @@ exec_build_jobs(struct exec *x)
 	return 0;
 }
 
+/* A decoded job's flow fields, as dispatch_submit takes them. */
+static const struct job_flow *
+exec_flow(const struct request_job *j, struct job_flow *flow)
+{
+	memset(flow, 0, sizeof *flow);
+	flow->priority = (int8_t)j->priority;
+	flow->group = j->group;
+	if (j->delay > 0)
+		flow->not_before = time_wall() + j->delay;
+	else if (j->delay < 0)
+		flow->not_before = j->not_before;
+	return flow;
+}
+
 static void
 exec_submit(struct exec *x)
 {
 	struct job	*job;
+	struct job_flow	 flow;
 	const char	*err;
 
 	if (exec_build_jobs(x) == -1)
 		return;
 	job = dispatch_submit(x->pool, buf_head(&x->data),
-	    buf_used(&x->data), x->req->jobs[0].key, &err);
+	    buf_used(&x->data), x->req->jobs[0].key,
+	    exec_flow(&x->req->jobs[0], &flow), &err);
 	if (job == NULL) {
 		reply_error(x->reply, err, "%s", strcmp(err, "queue_full") == 0 ?
 		    "the pool's queue is full (max_queue)" :
@@ -403,6 +420,7 @@ exec_submit_many(struct exec *x)
 {
 	struct pool	 *pool = x->pool;
 	struct job	**made;
+	struct job_flow	  flow;
 	const char	 *err;
 	size_t		  n = x->req->njobs, i, from, queued;
 
@@ -413,7 +431,8 @@ exec_submit_many(struct exec *x)
 		reply_error(x->reply, "shutting_down", "mpsup is shutting down");
 		return;
 	}
-	queued = pool->q.jobs.state[JOB_QUEUED] + pool->q.pending_len;
+	queued = pool->q.jobs.state[JOB_QUEUED] +
+	    pool->q.jobs.state[JOB_DELAYED] + pool->q.pending_len;
 	if ((long)(queued + n) > pool->pc->max_queue) {
 		pool->q.rejected += n;
 		reply_error(x->reply, "queue_full", "the pool's queue has room "
@@ -425,7 +444,8 @@ exec_submit_many(struct exec *x)
 	for (i = 0; i < n; i++) {
 		from = i ? x->ends[i - 1] : 0;
 		made[i] = dispatch_submit(pool, buf_head(&x->data) + from,
-		    x->ends[i] - from, x->req->jobs[i].key, &err);
+		    x->ends[i] - from, x->req->jobs[i].key,
+		    exec_flow(&x->req->jobs[i], &flow), &err);
 	}
 	dispatch_run(pool);
 	submit_reply(x, made, n, 1);

@@ -14,8 +14,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/xmalloc.h"
+#include "config/parse.h"
 #include "ipc/pickle.h"
+#include "store/job.h"
 #include "supervisor/remote/request_decode.h"
 
 typedef int	(*request_decode_fn)(struct request *,
@@ -134,17 +137,105 @@ decode_key(const struct jsontext_span *desc, char **key)
 	return NULL;
 }
 
-/* Append a job to req->jobs; takes ownership of key. */
-static void
+/* "delay": a duration ("30s") or a number of seconds, into *delay. */
+static const char *
+decode_delay(const struct jsontext_span *v, double *delay)
+{
+	static const char	 msg[] = "\"delay\" must be a duration such "
+	    "as \"30s\" or \"10m\" (at most a year), or seconds";
+	const char		*err;
+	char			*s;
+	int			 r;
+
+	if (v->type == JSONTEXT_NUMBER)
+		return jsontext_number(v, delay) == -1 || !isfinite(*delay) ||
+		    *delay < 0 || *delay > 365.0 * 86400 ? msg : NULL;
+	if (v->type != JSONTEXT_STRING ||
+	    (s = jsontext_string_decode(v, NULL)) == NULL)
+		return msg;
+	r = parse_duration(s, delay, &err);
+	free(s);
+	return r == -1 ? msg : NULL;
+}
+
+/* "not_before": an RFC 3339 time, into *t. */
+static const char *
+decode_not_before(const struct jsontext_span *v, double *t)
+{
+	char	*s;
+	int	 r = -1;
+
+	if (v->type == JSONTEXT_STRING &&
+	    (s = jsontext_string_decode(v, NULL)) != NULL) {
+		r = time_parse_rfc3339(s, t);
+		free(s);
+	}
+	if (r == -1)
+		return "\"not_before\" must be an RFC 3339 time such as "
+		    "\"2026-12-06T09:30:00Z\"";
+	if (*t > time_wall() + 365.0 * 86400)
+		return "\"not_before\" is more than a year ahead";
+	return NULL;
+}
+
+/*
+ * The flow fields of a job description into j; NULL, or the message for
+ * the first malformed one.
+ */
+static const char *
+decode_flow(const struct jsontext_span *desc, struct request_job *j)
+{
+	struct jsontext_span	 v, w;
+	int64_t			 prio;
+	size_t			 len;
+	const char		*why;
+
+	j->delay = -1;
+	if (jsontext_object_get(desc, "priority", &v) &&
+	    v.type != JSONTEXT_NULL) {
+		if (v.type != JSONTEXT_NUMBER || jsontext_integer(&v,
+		    JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio) == -1)
+			return "\"priority\" must be an integer from -10 to 10";
+		j->priority = (int)prio;
+	}
+	if (jsontext_object_get(desc, "delay", &v) && v.type != JSONTEXT_NULL) {
+		if (jsontext_object_get(desc, "not_before", &w) &&
+		    w.type != JSONTEXT_NULL)
+			return "give \"delay\" or \"not_before\", not both";
+		if ((why = decode_delay(&v, &j->delay)) != NULL)
+			return why;
+	} else if (jsontext_object_get(desc, "not_before", &v) &&
+	    v.type != JSONTEXT_NULL &&
+	    (why = decode_not_before(&v, &j->not_before)) != NULL)
+		return why;
+	if (jsontext_object_get(desc, "group", &v) && v.type != JSONTEXT_NULL) {
+		if (v.type != JSONTEXT_STRING ||
+		    (j->group = jsontext_string_decode(&v, &len)) == NULL ||
+		    len == 0 || len > JOB_GROUP_MAX || strlen(j->group) != len)
+			return "\"group\" must be a string of 1 to 128 bytes";
+	}
+	return NULL;
+}
+
+/*
+ * Append a job to req->jobs (key: taken); its flow fields are decoded
+ * into it. NULL, or the message for a malformed one.
+ */
+static const char *
 decode_job_add(struct request *req, const struct jsontext_span *desc,
     char *key, size_t *room)
 {
+	struct request_job	*j;
+
 	if (req->njobs == *room) {
 		*room = *room ? *room * 2 : 16;
 		req->jobs = xreallocarray(req->jobs, *room, sizeof *req->jobs);
 	}
-	req->jobs[req->njobs].desc = *desc;
-	req->jobs[req->njobs++].key = key;
+	j = &req->jobs[req->njobs++];
+	memset(j, 0, sizeof *j);
+	j->desc = *desc;
+	j->key = key;
+	return decode_flow(desc, j);
 }
 
 /* submit: the request is the job's description. */
@@ -157,9 +248,9 @@ decode_submit(struct request *req, const struct jsontext_span *obj)
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
 		return -1;
-	if ((why = decode_key(obj, &key)) != NULL)
+	if ((why = decode_key(obj, &key)) != NULL ||
+	    (why = decode_job_add(req, obj, key, &room)) != NULL)
 		return decode_error(req, REQUEST_BAD_REQUEST, "%s", why);
-	decode_job_add(req, obj, key, &room);
 	decode_wait(req, obj);
 	return 0;
 }
@@ -191,7 +282,13 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 			return decode_error(req, REQUEST_BAD_REQUEST,
 			    "jobs[%zu]: %s", req->njobs, why);
 		/* The job past the limit is checked like the others first. */
-		decode_job_add(req, &e, key, &room);
+		if ((why = decode_job_add(req, &e, key, &room)) != NULL) {
+			req->njobs--;
+			free(req->jobs[req->njobs].key);
+			free(req->jobs[req->njobs].group);
+			return decode_error(req, REQUEST_BAD_REQUEST,
+			    "jobs[%zu]: %s", req->njobs, why);
+		}
 		if (req->njobs > REQUEST_MAX_BATCH)
 			return decode_error(req, REQUEST_TOO_LARGE, "at most %d "
 			    "jobs per submit_many", REQUEST_MAX_BATCH);
@@ -340,8 +437,10 @@ request_free(struct request *req)
 {
 	size_t	i;
 
-	for (i = 0; i < req->njobs; i++)
+	for (i = 0; i < req->njobs; i++) {
 		free(req->jobs[i].key);
+		free(req->jobs[i].group);
+	}
 	free(req->jobs);
 	free(req->pool);
 	free(req->message);

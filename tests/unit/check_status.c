@@ -122,11 +122,11 @@ START_TEST(test_status_counts_hold_the_invariant)
 	int		 i;
 
 	for (i = 0; i < 5; i++) {
-		jobs[i] = dispatch_submit(a, "1", 1, NULL, &err);
+		jobs[i] = dispatch_submit(a, "1", 1, NULL, NULL, &err);
 		ck_assert_ptr_nonnull(jobs[i]);
 	}
 	/* max_queue = 5: the sixth is refused and counted as rejected. */
-	jobs[5] = dispatch_submit(a, "1", 1, NULL, &err);
+	jobs[5] = dispatch_submit(a, "1", 1, NULL, NULL, &err);
 	ck_assert_ptr_null(jobs[5]);
 	ck_assert_str_eq(err, "queue_full");
 	ck_assert_int_eq(dispatch_cancel(jobs[2], &err), 0);
@@ -155,7 +155,7 @@ START_TEST(test_metrics_follow_the_exposition_format)
 	size_t		 nsamples = 0;
 
 	ck_assert_ptr_nonnull(dispatch_submit(fx.pools[1], "{\"args\":[]}", 11,
-	    NULL, &err));
+	    NULL, NULL, &err));
 	metrics_append(&fx, &b, 3);
 	buf_append(&b, "", 1);
 	text = strdup(buf_head(&b));
