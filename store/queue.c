@@ -127,7 +127,7 @@ queue_push(struct queue *q, struct queue_pool *qp, struct job *job,
     const char **err)
 {
 	/* Not counted yet: it is counted where it is accepted. */
-	if (job->flow.not_before > ev_now(q->loop))
+	if (job->flow.not_before > 0 && job->flow.not_before > ev_now(q->loop))
 		job->state = JOB_DELAYED;
 	return q->ops->push(q, qp, job, err);
 }
@@ -249,7 +249,8 @@ queue_drain(struct queue *q, struct queue_pool *qp,
 {
 	struct job	*job;
 
-	while (queue_claim(q, qp, &job, 1) == 1)
+	/* Past group_concurrency and the rate limit: they hold no drain. */
+	while ((job = queue_flow_take_any(qp)) != NULL)
 		fn(job, arg);
 }
 

@@ -42,6 +42,9 @@ struct queue_group {
 	struct queue_group	*hnext;
 };
 
+/* How late a throttled start may be and still keep the rate's schedule. */
+#define QUEUE_RATE_JITTER	0.02
+
 #define LEVEL(job)	((job)->flow.priority - JOB_PRIORITY_MIN)
 
 static void	queue_throttle_cb(struct ev_loop *, ev_timer *, int);
@@ -289,10 +292,18 @@ queue_gcra_wait(const struct queue_flow *fl, double tat, double now)
 	return tat - (burst - 1) * fl->rate_interval - now;
 }
 
+/*
+ * A job starts: TAT = max(TAT, now) + T, except that a start late by less
+ * than QUEUE_RATE_JITTER (and T) keeps to the schedule, so that the loop
+ * waking a little after TAT does not lower the rate over time.
+ */
 static void
 queue_gcra_take(const struct queue_flow *fl, double *tat, double now)
 {
-	*tat = (*tat > now ? *tat : now) + fl->rate_interval;
+	double	slack = fl->rate_interval < QUEUE_RATE_JITTER ?
+		    fl->rate_interval : QUEUE_RATE_JITTER;
+
+	*tat = (*tat > now - slack ? *tat : now) + fl->rate_interval;
 }
 
 /* Jobs are held back for wait seconds: say so, and look again then. */
@@ -384,6 +395,26 @@ queue_flow_take(struct queue_pool *qp)
 	}
 	if (g->queued == 0 || fl->group_concurrency > 0)
 		queue_group_ring_update(g);
+	return job;
+}
+
+struct job *
+queue_flow_take_any(struct queue_pool *qp)
+{
+	struct queue_flow	*fl = &qp->flow;
+	struct queue_group	*g = fl->none;
+	struct job		*job;
+	size_t			 i;
+
+	for (i = 0; g == NULL || g->queued == 0; i++) {
+		if (i == fl->nbuckets)
+			return NULL;
+		for (g = fl->groups[i]; g != NULL && g->queued == 0;
+		    g = g->hnext)
+			;
+	}
+	job = TAILQ_FIRST(&g->level[__builtin_ctz(g->levels)]);
+	queue_flow_remove(qp, job);
 	return job;
 }
 

@@ -99,6 +99,8 @@ void		 queue_flow_add(struct queue_pool *, struct job *, int head);
 void		 queue_flow_remove(struct queue_pool *, struct job *);
 /* The next job to claim, or NULL (none, or all on hold). */
 struct job	*queue_flow_take(struct queue_pool *);
+/* Any claimable job, whatever the rules (a drain), or NULL. */
+struct job	*queue_flow_take_any(struct queue_pool *);
 /* A claimed job no longer runs (requeued or finished). */
 void		 queue_flow_release(struct job *);
 /* Free every claimable job of qp (closing). */

@@ -115,20 +115,19 @@ decode_wait(struct request *req, const struct jsontext_span *obj)
 }
 
 /*
- * The idempotency "key" of a job description into *key (NULL without
- * one); NULL, or the message if it is malformed.
+ * The idempotency "key" of a job description (v, or v->p NULL without
+ * one) into *key (NULL without one); NULL, or the message if malformed.
  */
 static const char *
-decode_key(const struct jsontext_span *desc, char **key)
+decode_key(const struct jsontext_span *v, char **key)
 {
-	struct jsontext_span	v;
-	size_t			len;
+	size_t	len;
 
 	*key = NULL;
-	if (!jsontext_object_get(desc, "key", &v) || v.type == JSONTEXT_NULL)
+	if (v->p == NULL || v->type == JSONTEXT_NULL)
 		return NULL;
-	if (v.type != JSONTEXT_STRING ||
-	    (*key = jsontext_string_decode(&v, &len)) == NULL ||
+	if (v->type != JSONTEXT_STRING ||
+	    (*key = jsontext_string_decode(v, &len)) == NULL ||
 	    len == 0 || len > REQUEST_KEY_MAX || strlen(*key) != len) {
 		free(*key);
 		*key = NULL;
@@ -178,39 +177,84 @@ decode_not_before(const struct jsontext_span *v, double *t)
 	return NULL;
 }
 
+/* The members of a job description the request reads (absent: p NULL). */
+struct decode_job_members {
+	struct jsontext_span	key, priority, delay, not_before, group;
+};
+
+/* Whether a member name (k, quotes included) is name (n bytes). */
+static int
+decode_name_is(const struct jsontext_span *k, const char *name, size_t n)
+{
+	if (k->len == n + 2 && memcmp(k->p + 1, name, n) == 0)
+		return 1;
+	/* Spelled with escapes: decoded to compare. */
+	return memchr(k->p, '\\', k->len) != NULL &&
+	    jsontext_string_eq(k, name);
+}
+
+#define DECODE_NAME_IS(k, lit)	decode_name_is(k, lit, sizeof lit - 1)
+
 /*
- * The flow fields of a job description into j; NULL, or the message for
- * the first malformed one.
+ * Find those members in one pass over the description (the last of a
+ * name wins, as with jsontext_object_get): other members cost a look at
+ * their first letter.
+ */
+static void
+decode_job_find(const struct jsontext_span *desc,
+    struct decode_job_members *m)
+{
+	struct jsontext_span	k, v;
+	size_t			st = 0;
+
+	memset(m, 0, sizeof *m);
+	while (jsontext_object_next(desc, &st, &k, &v)) {
+		if (k.len < 2 || strchr("kpdng\\", k.p[1]) == NULL)
+			continue;
+		if (DECODE_NAME_IS(&k, "key"))
+			m->key = v;
+		else if (DECODE_NAME_IS(&k, "priority"))
+			m->priority = v;
+		else if (DECODE_NAME_IS(&k, "delay"))
+			m->delay = v;
+		else if (DECODE_NAME_IS(&k, "not_before"))
+			m->not_before = v;
+		else if (DECODE_NAME_IS(&k, "group"))
+			m->group = v;
+	}
+}
+
+/*
+ * The flow fields of a job (its members m) into j; NULL, or the message
+ * for the first malformed one. null is the same as absent.
  */
 static const char *
-decode_flow(const struct jsontext_span *desc, struct request_job *j)
+decode_flow(const struct decode_job_members *m0, struct request_job *j)
 {
-	struct jsontext_span	 v, w;
-	int64_t			 prio;
-	size_t			 len;
-	const char		*why;
+	struct decode_job_members	 m = *m0;
+	int64_t				 prio;
+	size_t				 len;
+	const char			*why;
 
-	j->delay = -1;
-	if (jsontext_object_get(desc, "priority", &v) &&
-	    v.type != JSONTEXT_NULL) {
-		if (v.type != JSONTEXT_NUMBER || jsontext_integer(&v,
-		    JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio) == -1)
+	if (m.priority.p != NULL && m.priority.type != JSONTEXT_NULL) {
+		if (m.priority.type != JSONTEXT_NUMBER || jsontext_integer(
+		    &m.priority, JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio) == -1)
 			return "\"priority\" must be an integer from -10 to 10";
 		j->priority = (int)prio;
 	}
-	if (jsontext_object_get(desc, "delay", &v) && v.type != JSONTEXT_NULL) {
-		if (jsontext_object_get(desc, "not_before", &w) &&
-		    w.type != JSONTEXT_NULL)
+	if (m.delay.p != NULL && m.delay.type != JSONTEXT_NULL) {
+		if (m.not_before.p != NULL &&
+		    m.not_before.type != JSONTEXT_NULL)
 			return "give \"delay\" or \"not_before\", not both";
-		if ((why = decode_delay(&v, &j->delay)) != NULL)
+		if ((why = decode_delay(&m.delay, &j->delay)) != NULL)
 			return why;
-	} else if (jsontext_object_get(desc, "not_before", &v) &&
-	    v.type != JSONTEXT_NULL &&
-	    (why = decode_not_before(&v, &j->not_before)) != NULL)
+	} else if (m.not_before.p != NULL &&
+	    m.not_before.type != JSONTEXT_NULL &&
+	    (why = decode_not_before(&m.not_before, &j->not_before)) != NULL)
 		return why;
-	if (jsontext_object_get(desc, "group", &v) && v.type != JSONTEXT_NULL) {
-		if (v.type != JSONTEXT_STRING ||
-		    (j->group = jsontext_string_decode(&v, &len)) == NULL ||
+	if (m.group.p != NULL && m.group.type != JSONTEXT_NULL) {
+		if (m.group.type != JSONTEXT_STRING ||
+		    (j->group = jsontext_string_decode(&m.group, &len)) == NULL ||
 		    len == 0 || len > JOB_GROUP_MAX || strlen(j->group) != len)
 			return "\"group\" must be a string of 1 to 128 bytes";
 	}
@@ -218,14 +262,16 @@ decode_flow(const struct jsontext_span *desc, struct request_job *j)
 }
 
 /*
- * Append a job to req->jobs (key: taken); its flow fields are decoded
- * into it. NULL, or the message for a malformed one.
+ * Append a job to req->jobs with its key and flow fields. NULL, or the
+ * message for the first malformed one (the job stays, for request_free).
  */
 static const char *
 decode_job_add(struct request *req, const struct jsontext_span *desc,
-    char *key, size_t *room)
+    size_t *room)
 {
-	struct request_job	*j;
+	struct decode_job_members	 m;
+	struct request_job		*j;
+	const char			*why;
 
 	if (req->njobs == *room) {
 		*room = *room ? *room * 2 : 16;
@@ -234,8 +280,11 @@ decode_job_add(struct request *req, const struct jsontext_span *desc,
 	j = &req->jobs[req->njobs++];
 	memset(j, 0, sizeof *j);
 	j->desc = *desc;
-	j->key = key;
-	return decode_flow(desc, j);
+	j->delay = -1;
+	decode_job_find(desc, &m);
+	if ((why = decode_key(&m.key, &j->key)) != NULL)
+		return why;
+	return decode_flow(&m, j);
 }
 
 /* submit: the request is the job's description. */
@@ -243,13 +292,11 @@ static int
 decode_submit(struct request *req, const struct jsontext_span *obj)
 {
 	const char	*why;
-	char		*key;
 	size_t		 room = 0;
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
 		return -1;
-	if ((why = decode_key(obj, &key)) != NULL ||
-	    (why = decode_job_add(req, obj, key, &room)) != NULL)
+	if ((why = decode_job_add(req, obj, &room)) != NULL)
 		return decode_error(req, REQUEST_BAD_REQUEST, "%s", why);
 	decode_wait(req, obj);
 	return 0;
@@ -264,7 +311,6 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	 jobs, e;
 	const char		*why;
-	char			*key;
 	size_t			 st = 0, room = 0;
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
@@ -278,11 +324,8 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 		if (e.type != JSONTEXT_OBJECT)
 			return decode_error(req, REQUEST_BAD_REQUEST,
 			    "jobs[%zu]: not an object", req->njobs);
-		if ((why = decode_key(&e, &key)) != NULL)
-			return decode_error(req, REQUEST_BAD_REQUEST,
-			    "jobs[%zu]: %s", req->njobs, why);
 		/* The job past the limit is checked like the others first. */
-		if ((why = decode_job_add(req, &e, key, &room)) != NULL) {
+		if ((why = decode_job_add(req, &e, &room)) != NULL) {
 			req->njobs--;
 			free(req->jobs[req->njobs].key);
 			free(req->jobs[req->njobs].group);

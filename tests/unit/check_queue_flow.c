@@ -359,9 +359,43 @@ START_TEST(test_flow_retry_back_off_is_a_delay)
 }
 END_TEST
 
+static void
+drained_cb(struct job *job, void *arg)
+{
+	(*(int *)arg)++;
+	job_set_state(job, JOB_CANCELLED, ev_now(qt.loop));
+	queue_finished(qt.q, job);
+}
+
+/* A drain (pool removed, queue cancelled) takes every job, held or not. */
+START_TEST(test_flow_drain_takes_jobs_the_rules_hold)
+{
+	struct job	*out[1];
+	int		 n = 0;
+
+	qt.a.flow.group_concurrency = 1;
+	qt.a.flow.rate_interval = 100;
+	qt.now = 3000;
+	for (int i = 0; i < 3; i++)
+		qt_push_flow(&qt.a, i, "g", 0);
+	qt_push_flow(&qt.a, 0, NULL, 0);
+	qt_push_flow(&qt.a, 0, "h", 0);
+	flow_commit();
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 0);
+	queue_drain(qt.q, &qt.a, drained_cb, &n);
+	ck_assert_int_eq(n, 4);
+	ck_assert_uint_eq(qt.a.queue_len, 0);
+	ck_assert_uint_eq(qt.a.jobs.state[JOB_CANCELLED], 4);
+	qt_finish(out[0], JOB_DONE);
+	check_invariant(&qt.a);
+}
+END_TEST
+
 void
 qt_flow_tests_add(TCase *tc)
 {
+	tcase_add_test(tc, test_flow_drain_takes_jobs_the_rules_hold);
 	tcase_add_test(tc,
 	    test_flow_higher_priority_first_and_fifo_within_a_priority);
 	tcase_add_test(tc, test_flow_aging_lifts_a_job_that_waited);
