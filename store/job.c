@@ -214,7 +214,7 @@ job_free(struct job *job)
 	}
 	free(job->result);
 	free(job->error);
-	free(job->flow.group);
+	free(job->flow_ext);
 	job_data_drop(job);
 	free(job);
 	if (--owner->njobs == 0 && owner->empty_cb != NULL)
@@ -489,6 +489,29 @@ job_time_append(struct buf *b, const char *key, double t)
 	buf_append(b, "\"", 1);
 }
 
+void
+job_flow_set(struct job *job, const struct job_flow_spec *spec)
+{
+	size_t	len = spec->group != NULL ? strlen(spec->group) : 0;
+
+	job->flow.priority = (int8_t)spec->priority;
+	if (len == 0 && spec->not_before == 0)
+		return;
+	free(job->flow_ext);
+	job->flow_ext = xcalloc(1, sizeof *job->flow_ext + len + 1);
+	job->flow_ext->not_before = spec->not_before;
+	memcpy(job->flow_ext->group, spec->group != NULL ? spec->group : "",
+	    len + 1);
+}
+
+struct job_flow_ext *
+job_flow_ext(struct job *job)
+{
+	if (job->flow_ext == NULL)
+		job->flow_ext = xcalloc(1, sizeof *job->flow_ext + 1);
+	return job->flow_ext;
+}
+
 /* The flow fields a job was given (none is written at its default). */
 static void
 job_flow_append(const struct job *job, struct buf *b)
@@ -499,13 +522,13 @@ job_flow_append(const struct job *job, struct buf *b)
 			buf_append(b, "-", 1);
 		buf_append_uint(b, (unsigned)abs(job->flow.priority));
 	}
-	if (job->flow.group != NULL) {
+	if (job_group(job) != NULL) {
 		job_key_append(b, "group");
-		jsontext_string_append(b, job->flow.group,
-		    strlen(job->flow.group));
+		jsontext_string_append(b, job_group(job),
+		    strlen(job_group(job)));
 	}
-	if (job->flow.not_before > 0)
-		job_time_append(b, "not_before", job->flow.not_before);
+	if (job_not_before(job) > 0)
+		job_time_append(b, "not_before", job_not_before(job));
 }
 
 /*

@@ -127,7 +127,7 @@ queue_push(struct queue *q, struct queue_pool *qp, struct job *job,
     const char **err)
 {
 	/* Not counted yet: it is counted where it is accepted. */
-	if (job->flow.not_before > 0 && job->flow.not_before > ev_now(q->loop))
+	if (job->flow_ext != NULL && job_not_before(job) > ev_now(q->loop))
 		job->state = JOB_DELAYED;
 	return q->ops->push(q, qp, job, err);
 }
@@ -323,7 +323,7 @@ queue_memory_requeue(struct queue *q, struct job *job, double delay,
 		queue_flow_add(qp, job, 1);
 		return;
 	}
-	job->flow.not_before = ev_now(q->loop) + delay;
+	job_flow_ext(job)->not_before = ev_now(q->loop) + delay;
 	job->flow.head = 1;
 	job_set_state(job, JOB_DELAYED, ev_now(q->loop));
 	queue_due_add(q, job);
@@ -334,10 +334,10 @@ queue_memory_cancel(struct queue *q, struct job *job)
 {
 	struct queue_pool	*qp = job_queue_pool(job);
 
-	if (job->state == JOB_DELAYED && job->flow.heap != 0)
+	if (job->state == JOB_DELAYED && job->flow_ext != NULL &&
+	    job->flow_ext->heap != 0)
 		queue_due_remove(q, job);
-	else if (job->state == JOB_QUEUED && job->flow.qg != NULL &&
-	    !job->flow.holds)
+	else if (job->state == JOB_QUEUED && job->flow.queued)
 		queue_flow_remove(qp, job);
 	else
 		return -1;

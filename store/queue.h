@@ -65,6 +65,7 @@ struct queue_flow {
 	size_t			 active;	/* groups on the ring */
 	double			 tat;		/* GCRA, the pool's */
 	size_t			 throttled;	/* held back at the last claim */
+	int			 behind;	/* held since the queue emptied */
 	size_t			 depth[JOB_PRIORITY_LEVELS]; /* queued */
 	int			 due_mark;
 	ev_timer		 throttle_timer;
@@ -148,7 +149,7 @@ void		 queue_pool_detach(struct queue *, struct queue_pool *);
 /*
  * Accept a new job (job_new(&qp->jobs, ...), its flow fields set); the
  * queue owns it from now on, also when this fails. A job whose
- * flow.not_before is still ahead waits delayed until then. Returns 0 if it is queued now, 1 if it is
+ * due time (job_not_before) is still ahead waits delayed until then. Returns 0 if it is queued now, 1 if it is
  * pending until the next commit (acknowledge it with queue_ack_new()), or
  * -1 with *err = "queue_full" (the job is freed).
  */

@@ -43,7 +43,7 @@ struct queue_group {
 };
 
 /* How late a throttled start may be and still keep the rate's schedule. */
-#define QUEUE_RATE_JITTER	0.02
+#define QUEUE_RATE_JITTER	0.05
 
 #define LEVEL(job)	((job)->flow.priority - JOB_PRIORITY_MIN)
 
@@ -214,7 +214,8 @@ queue_flow_add(struct queue_pool *qp, struct job *job, int head)
 	struct queue_group	*g;
 	int			 l = LEVEL(job);
 
-	g = job->flow.qg = queue_group_get(qp, job->flow.group);
+	g = queue_group_get(qp, job_group(job));
+	job->flow.queued = 1;
 	if (head)
 		TAILQ_INSERT_HEAD(&g->level[l], job, entry);
 	else
@@ -233,6 +234,7 @@ queue_group_unqueue(struct queue_group *g, struct job *job)
 {
 	int	l = LEVEL(job);
 
+	job->flow.queued = 0;
 	TAILQ_REMOVE(&g->level[l], job, entry);
 	if (TAILQ_EMPTY(&g->level[l]))
 		g->levels &= ~(1U << l);
@@ -244,10 +246,9 @@ queue_group_unqueue(struct queue_group *g, struct job *job)
 void
 queue_flow_remove(struct queue_pool *qp, struct job *job)
 {
-	struct queue_group	*g = job->flow.qg;
+	struct queue_group	*g = queue_group_get(qp, job_group(job));
 
 	queue_group_unqueue(g, job);
-	job->flow.qg = NULL;
 	queue_group_ring_update(g);
 	queue_group_check(g);
 }
@@ -293,15 +294,15 @@ queue_gcra_wait(const struct queue_flow *fl, double tat, double now)
 }
 
 /*
- * A job starts: TAT = max(TAT, now) + T, except that a start late by less
- * than QUEUE_RATE_JITTER (and T) keeps to the schedule, so that the loop
- * waking a little after TAT does not lower the rate over time.
+ * A job starts: TAT = max(TAT, now) + T. While the rate holds jobs back
+ * (fl->behind), a start late by less than QUEUE_RATE_JITTER keeps to the
+ * schedule instead, so that a busy loop waking after TAT does not lower
+ * the rate over time; a queue that emptied starts afresh.
  */
 static void
 queue_gcra_take(const struct queue_flow *fl, double *tat, double now)
 {
-	double	slack = fl->rate_interval < QUEUE_RATE_JITTER ?
-		    fl->rate_interval : QUEUE_RATE_JITTER;
+	double	slack = fl->behind ? QUEUE_RATE_JITTER : 0;
 
 	*tat = (*tat > now - slack ? *tat : now) + fl->rate_interval;
 }
@@ -314,6 +315,7 @@ queue_throttle(struct queue_pool *qp, double wait, size_t held)
 	struct ev_loop		*loop = fl->q->loop;
 
 	fl->throttled = held;
+	fl->behind = 1;
 	if (wait < 0.0005)
 		wait = 0.0005;
 	if (!ev_is_active(&fl->throttle_timer) ||
@@ -386,6 +388,8 @@ queue_flow_take(struct queue_pool *qp)
 			    &fl->tat, now);
 	}
 	queue_group_unqueue(g, job);
+	if (qp->queue_len == 0)
+		fl->behind = 0;
 	g->running++;
 	job->flow.holds = 1;
 	/* Its turn is over: to the back of the ring, or off it. */
@@ -421,15 +425,14 @@ queue_flow_take_any(struct queue_pool *qp)
 void
 queue_flow_release(struct job *job)
 {
-	struct queue_group	*g = job->flow.qg;
-	struct queue_pool	*qp;
+	struct queue_pool	*qp = job_queue_pool(job);
+	struct queue_group	*g;
 
 	if (!job->flow.holds)
 		return;
 	job->flow.holds = 0;
-	job->flow.qg = NULL;
+	g = queue_group_get(qp, job_group(job));
 	g->running--;
-	qp = g->qp;
 	if (g->queued > 0 && !g->on_ring) {
 		queue_group_ring_update(g);
 		/* A slot came free: the engine may claim from this group. */
@@ -502,13 +505,16 @@ queue_groups_with_work(const struct queue_pool *qp)
 	return qp->flow.active;
 }
 
-/* The due heap: the job due first at due[0]; job->flow.heap = 1 + index. */
+/*
+ * The due heap: the job due first at due[0]; flow_ext->heap = 1 + index
+ * (a delayed job always has its flow_ext: its due time is there).
+ */
 
 static int
 queue_due_before(const struct job *a, const struct job *b)
 {
-	if (a->flow.not_before != b->flow.not_before)
-		return a->flow.not_before < b->flow.not_before;
+	if (a->flow_ext->not_before != b->flow_ext->not_before)
+		return a->flow_ext->not_before < b->flow_ext->not_before;
 	return strcmp(a->id, b->id) < 0;
 }
 
@@ -516,7 +522,7 @@ static void
 queue_due_set(struct queue *q, size_t i, struct job *job)
 {
 	q->due[i] = job;
-	job->flow.heap = (uint32_t)(i + 1);
+	job->flow_ext->heap = (uint32_t)(i + 1);
 }
 
 static void
@@ -557,7 +563,7 @@ queue_due_arm(struct queue *q)
 	ev_timer_stop(q->loop, &q->due_timer);
 	if (q->ndue == 0)
 		return;
-	after = q->due[0]->flow.not_before - ev_now(q->loop);
+	after = q->due[0]->flow_ext->not_before - ev_now(q->loop);
 	ev_timer_set(&q->due_timer, after > 0 ? after : 0, 0);
 	ev_timer_start(q->loop, &q->due_timer);
 }
@@ -565,6 +571,7 @@ queue_due_arm(struct queue *q)
 void
 queue_due_add(struct queue *q, struct job *job)
 {
+	job_flow_ext(job);
 	if (q->ndue == q->due_cap) {
 		q->due_cap = q->due_cap ? q->due_cap * 2 : 64;
 		q->due = xreallocarray(q->due, q->due_cap, sizeof *q->due);
@@ -579,15 +586,15 @@ void
 queue_due_remove(struct queue *q, struct job *job)
 {
 	struct job	*last;
-	size_t		 i = job->flow.heap - 1;
+	size_t		 i = job->flow_ext->heap - 1;
 	int		 first = i == 0;
 
-	job->flow.heap = 0;
+	job->flow_ext->heap = 0;
 	if (i != --q->ndue) {
 		last = q->due[q->ndue];
 		queue_due_set(q, i, last);
 		queue_due_up(q, i);
-		queue_due_down(q, last->flow.heap - 1);
+		queue_due_down(q, last->flow_ext->heap - 1);
 	}
 	if (first)
 		queue_due_arm(q);
@@ -625,7 +632,7 @@ queue_due_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	int			 first = 1;
 
 	while (q->ndue > 0 && (first ||
-	    q->due[0]->flow.not_before <= now + 0.0005)) {
+	    q->due[0]->flow_ext->not_before <= now + 0.0005)) {
 		first = 0;
 		job = q->due[0];
 		queue_due_remove(q, job);
@@ -657,7 +664,7 @@ queue_flow_close(struct queue *q)
 	ev_timer_stop(q->loop, &q->due_timer);
 	while (q->ndue > 0) {
 		job = q->due[--q->ndue];
-		job->flow.heap = 0;
+		job->flow_ext->heap = 0;
 		job_table_remove(job);
 		job_free(job);
 	}

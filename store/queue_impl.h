@@ -105,7 +105,7 @@ struct job	*queue_flow_take_any(struct queue_pool *);
 void		 queue_flow_release(struct job *);
 /* Free every claimable job of qp (closing). */
 void		 queue_flow_free(struct queue_pool *);
-/* A job waits, delayed, until its flow.not_before; or leaves the wait. */
+/* A job waits, delayed, until job_not_before(); or leaves the wait. */
 void		 queue_due_add(struct queue *, struct job *);
 void		 queue_due_remove(struct queue *, struct job *);
 

@@ -118,8 +118,8 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->error = job->error;
 	r->key = job->key;
 	r->priority = job->flow.priority;
-	r->not_before = job->flow.not_before;
-	r->group = job->flow.group;
+	r->not_before = job_not_before(job);
+	r->group = job_group(job);
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -401,9 +401,8 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 	job->result = r->result != NULL ? xstrdup(r->result) : NULL;
 	job->error = r->error != NULL ? xstrdup(r->error) : NULL;
 	job->seg = r->seg;
-	job->flow.priority = (int8_t)r->priority;
-	job->flow.not_before = r->not_before;
-	job->flow.group = r->group != NULL ? xstrdup(r->group) : NULL;
+	job_flow_set(job, &(struct job_flow_spec){ r->priority,
+	    r->not_before, r->group });
 	if (r->key != NULL && job_key_find(r->key) == NULL)
 		job_key_set(job, r->key);
 	qp->submitted++;

@@ -134,7 +134,7 @@ dispatch_timer_start(struct job *job, double after,
 
 struct job *
 dispatch_submit(struct pool *pool, const char *data, size_t len,
-    const char *key, const struct job_flow *flow, const char **err)
+    const char *key, const struct job_flow_spec *flow, const char **err)
 {
 	struct job	*job;
 
@@ -148,12 +148,8 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 	job = job_new(&pool->q.jobs, data, len, ev_now(d.env->loop));
 	if (key != NULL)
 		job_key_set(job, key);
-	if (flow != NULL) {
-		job->flow.priority = flow->priority;
-		job->flow.not_before = flow->not_before;
-		if (flow->group != NULL)
-			job->flow.group = xstrdup(flow->group);
-	}
+	if (flow != NULL)
+		job_flow_set(job, flow);
 	if (queue_push(d.q, &pool->q, job, err) == -1)
 		return NULL;
 	return job;

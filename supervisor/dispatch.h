@@ -17,7 +17,7 @@ struct pool_events;
 struct worker;
 struct worker_env;
 struct job;
-struct job_flow;
+struct job_flow_spec;
 struct queue;
 struct queue_events;
 struct dispatch_ack;
@@ -65,7 +65,7 @@ int	dispatch_recover(char **cause);
  * (NULL: the defaults) gives its priority, due time and group (copied).
  */
 struct job *dispatch_submit(struct pool *, const char *data, size_t len,
-	    const char *key, const struct job_flow *flow, const char **err);
+	    const char *key, const struct job_flow_spec *flow, const char **err);
 /* Whether a job waits for its commit before it may be acknowledged. */
 int	dispatch_job_pending(const struct job *);
 /* A job by id (queued, running or finished), or NULL. */

@@ -379,11 +379,11 @@ exec_build_jobs(struct exec *x)
 }
 
 /* A decoded job's flow fields, as dispatch_submit takes them. */
-static const struct job_flow *
-exec_flow(const struct request_job *j, struct job_flow *flow)
+static const struct job_flow_spec *
+exec_flow(const struct request_job *j, struct job_flow_spec *flow)
 {
 	memset(flow, 0, sizeof *flow);
-	flow->priority = (int8_t)j->priority;
+	flow->priority = j->priority;
 	flow->group = j->group;
 	if (j->delay > 0)
 		flow->not_before = time_wall() + j->delay;
@@ -396,7 +396,7 @@ static void
 exec_submit(struct exec *x)
 {
 	struct job	*job;
-	struct job_flow	 flow;
+	struct job_flow_spec flow;
 	const char	*err;
 
 	if (exec_build_jobs(x) == -1)
@@ -420,7 +420,7 @@ exec_submit_many(struct exec *x)
 {
 	struct pool	 *pool = x->pool;
 	struct job	**made;
-	struct job_flow	  flow;
+	struct job_flow_spec flow;
 	const char	 *err;
 	size_t		  n = x->req->njobs, i, from, queued;
 

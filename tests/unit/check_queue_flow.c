@@ -325,8 +325,8 @@ START_TEST(test_flow_rate_per_group_throttles_each_group_alone)
 	}
 	flow_commit();
 	ck_assert_uint_eq(claim_all(out, 6), 2);
-	ck_assert_str_eq(out[0]->flow.group, "x");
-	ck_assert_str_eq(out[1]->flow.group, "y");
+	ck_assert_str_eq(job_group(out[0]), "x");
+	ck_assert_str_eq(job_group(out[1]), "y");
 	ck_assert_uint_eq(qt.a.flow.throttled, 4);
 	qt.now = 2000.5;
 	ck_assert_uint_eq(claim_all(out, 6), 0);
@@ -349,7 +349,7 @@ START_TEST(test_flow_retry_back_off_is_a_delay)
 	ev_now_update(qt.loop);
 	queue_requeue(qt.q, j1, 0.03, 1);
 	ck_assert_int_eq(j1->state, JOB_DELAYED);
-	ck_assert_double_eq_tol(j1->flow.not_before, ev_now(qt.loop) + 0.03,
+	ck_assert_double_eq_tol(job_not_before(j1), ev_now(qt.loop) + 0.03,
 	    0.001);
 	check_invariant(&qt.a);
 	ck_assert(qt_run_until(a_runnable, 2.0));
@@ -441,12 +441,12 @@ START_TEST(test_flow_fields_and_delays_survive_a_restart)
 	ck_assert_ptr_nonnull(q);
 	ck_assert_int_eq(late->state, JOB_DELAYED);
 	ck_assert_int_eq(late->flow.priority, 3);
-	ck_assert_str_eq(late->flow.group, "tenant");
-	ck_assert_double_eq_tol(late->flow.not_before, t0 + 60, 1e-6);
+	ck_assert_str_eq(job_group(late), "tenant");
+	ck_assert_double_eq_tol(job_not_before(late), t0 + 60, 1e-6);
 	ck_assert_int_eq(due->flow.priority, -4);
-	ck_assert_ptr_null(due->flow.group);
+	ck_assert_ptr_null(job_group(due));
 	ck_assert_int_eq(q->state, JOB_QUEUED);
-	ck_assert_str_eq(q->flow.group, "other");
+	ck_assert_str_eq(job_group(q), "other");
 	check_invariant(&qt.a);
 	ck_assert_uint_eq(claim_all(out, 3), 1);
 	ck_assert_ptr_eq(out[0], q);

@@ -213,9 +213,8 @@ qt_push_flow(struct queue_pool *qp, int priority, const char *group,
 	const char	*err = NULL;
 
 	job = job_new(&qp->jobs, "{}", 2, qt_time());
-	job->flow.priority = (int8_t)priority;
-	job->flow.group = group != NULL ? strdup(group) : NULL;
-	job->flow.not_before = not_before;
+	job_flow_set(job, &(struct job_flow_spec){ priority, not_before,
+	    group });
 	ck_assert_int_eq(queue_push(qt.q, qp, job, &err), qt.impl->push_ret);
 	ck_assert_ptr_null(err);
 	return job;
