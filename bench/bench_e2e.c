@@ -8,6 +8,8 @@
  * record per job), so a supervisor that drops, duplicates or reorders work
  * cannot produce a fast number. Without wait (-W) the batches only queue
  * jobs, which is how the queue-memory benchmark fills a paused pool.
+ * With -g N each job names one of N groups in turn and a priority from -3
+ * to 3 in turn (flow control's cost beside the default path).
  *
  * The summary is one line of key=value pairs on stdout for bench/run.py.
  */
@@ -43,6 +45,7 @@ struct bench {
 	int			 wait;		/* "wait":true */
 	uint64_t		 target;	/* jobs to finish */
 	double			 max_seconds;	/* stop sending after this */
+	long			 groups;	/* -g: groups and priorities */
 
 	uint64_t		 next_data;	/* data of the next job sent */
 	uint64_t		 sent;		/* jobs sent */
@@ -67,7 +70,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench_e2e -a ADDRESS -k KEYFILE [-p POOL] "
-	    "[-n JOBS] [-b BATCH] [-w WINDOW] [-t SECONDS] [-W]\n");
+	    "[-n JOBS] [-b BATCH] [-w WINDOW] [-t SECONDS] [-g GROUPS] "
+	    "[-W]\n");
 	exit(2);
 }
 
@@ -96,16 +100,24 @@ bench_cpu_seconds(void)
 static void
 bench_queue_batch(struct bench *b, uint64_t base, long n)
 {
-	char	num[32];
+	char	num[96];
 	long	i;
 	int	len;
+	uint64_t v;
 
 	buf_reset(&b->req);
 	buf_appendf(&b->req, "{\"op\":\"submit_many\",\"pool\":\"%s\",%s"
 	    "\"jobs\":[", b->pool, b->wait ? "\"wait\":true," : "");
 	for (i = 0; i < n; i++) {
-		len = snprintf(num, sizeof num, "%s{\"data\":%" PRIu64 "}",
-		    i ? "," : "", base + i);
+		v = base + i;
+		if (b->groups > 0)
+			len = snprintf(num, sizeof num, "%s{\"group\":\"g%"
+			    PRIu64 "\",\"priority\":%d,\"data\":%" PRIu64 "}",
+			    i ? "," : "", v % (uint64_t)b->groups,
+			    (int)(v % 7) - 3, v);
+		else
+			len = snprintf(num, sizeof num, "%s{\"data\":%" PRIu64
+			    "}", i ? "," : "", v);
 		buf_append(&b->req, num, len);
 	}
 	buf_append(&b->req, "]}", 2);
@@ -333,8 +345,11 @@ main(int argc, char **argv)
 	b.wait = 1;
 	b.target = 2000000;
 	b.max_seconds = 1e9;
-	while ((ch = getopt(argc, argv, "a:b:k:n:p:t:w:W")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:g:k:n:p:t:w:W")) != -1) {
 		switch (ch) {
+		case 'g':
+			b.groups = bench_number(optarg, 1, 1000000);
+			break;
 		case 'a':
 			address = optarg;
 			break;

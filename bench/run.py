@@ -6,6 +6,8 @@ the same run. Standard library only.
      bench_e2e keeping a window of submit_many batches with "wait":true in
      flight and verifying every record; jobs/s and microseconds per job,
      with the CPU time the supervisor, the workers and the client spent;
+     then the same with every job in one of 100 groups and a priority
+     from -3 to 3 (bench_e2e -g 100);
   2. baselines: the raw pipe round trip of this machine, one message and
      batched (bench_pipe), and multiprocessing.Pool(2).imap(f, range(N),
      chunksize=1) with a trivial f (bench_mp.py);
@@ -266,7 +268,7 @@ def echo_pool(args, workers, prefetch, max_queue):
             "command": quote_word(args.echo_worker)}
 
 
-def bench_e2e_run(args, sv, prefetch, perf_file):
+def bench_e2e_run(args, sv, prefetch, perf_file, groups=0):
     """One end-to-end measurement; a dict of the results."""
     idle_rss = rss_kib(sv.proc.pid)
     perf = None
@@ -282,7 +284,8 @@ def bench_e2e_run(args, sv, prefetch, perf_file):
         out = run_program([args.bench_e2e, "-a", "unix:" + sv.sock,
                            "-k", sv.keyfile, "-p", "echo",
                            "-n", str(args.jobs), "-b", str(args.batch),
-                           "-w", str(args.window), "-t", str(args.seconds)],
+                           "-w", str(args.window), "-t", str(args.seconds)] +
+                          (["-g", str(groups)] if groups else []),
                           args.seconds + 120, "bench_e2e")
     finally:
         if perf is not None:
@@ -325,6 +328,21 @@ def step_e2e(args, workdir):
                   res["seconds"]), flush=True)
         results.append(res)
     return max(results, key=lambda r: r["jobs_per_s"])
+
+
+def step_e2e_groups(args, workdir, prefetch):
+    """The end-to-end run again, each job in one of 100 groups with a
+    priority from -3 to 3: what fair turns and priority order cost."""
+    sv = Supervisor(args, workdir, "e2e-groups",
+                    {"echo": echo_pool(args, 2, prefetch, 1000000)})
+    try:
+        sv.start(2)
+        res = bench_e2e_run(args, sv, prefetch, None, groups=100)
+    finally:
+        sv.stop()
+    print("  100 groups, priorities -3..3: %9.0f jobs/s  %6.3f us/job" % (
+        res["jobs_per_s"], res["us_per_job"]), flush=True)
+    return res
 
 
 def step_pipe(args):
@@ -540,6 +558,7 @@ def main():
         print("end to end (batch %d, window %d, up to %d jobs or %gs):" % (
             args.batch, args.window, args.jobs, args.seconds), flush=True)
         e2e = step_e2e(args, workdir)
+        e2e_groups = step_e2e_groups(args, workdir, e2e["prefetch"])
         print("baselines ...", flush=True)
         pingpong, batched = step_pipe(args)
         mp = step_mp(args)
@@ -573,6 +592,10 @@ def main():
         ("end-to-end jobs/s (2 echo workers)",
          "%.0f" % e2e["jobs_per_s"],
          "python mp.Pool(2) imap: %s tasks/s" % mp["tasks_per_s"]),
+        ("end-to-end jobs/s, 100 groups, priorities -3..3",
+         "%.0f" % e2e_groups["jobs_per_s"],
+         "%.3f us/job (default path: %.3f)" % (e2e_groups["us_per_job"],
+                                               e2e["us_per_job"])),
         ("per-job overhead",
          "%.3f us" % e2e["us_per_job"],
          "raw pipe round trip: %s us (batched x%s: %s us/msg)" % (

@@ -33,6 +33,7 @@
 
 #define SUBMIT_USAGE							\
 	"usage: mpsup submit " CONN_USAGE " -p POOL [-w] [-t SECS] "	\
+	"[--priority N] [--delay D] [--group G] "			\
 	"-- CMD [ARG ...] | -d JSON|@FILE | --stdin [--[no-]progress]\n"
 
 #define SUBMIT_DATA_MAX		(256 * 1024 * 1024)	/* -d @FILE */
@@ -58,6 +59,21 @@ submit_prefix(struct buf *b, const char *op, const struct submit_args *sa)
 			free(s);
 			json_decref(t);
 		}
+	}
+}
+
+void
+submit_flow_append(struct buf *b, const struct submit_args *sa)
+{
+	if (sa->has_priority)
+		buf_appendf(b, ",\"priority\":%d", sa->priority);
+	if (sa->delay != NULL) {
+		buf_append_str(b, ",\"delay\":");
+		cli_conn_string_append(b, sa->delay, strlen(sa->delay));
+	}
+	if (sa->group != NULL) {
+		buf_append_str(b, ",\"group\":");
+		cli_conn_string_append(b, sa->group, strlen(sa->group));
 	}
 }
 
@@ -106,6 +122,7 @@ submit_one_request(const struct submit_args *sa, struct buf *req)
 	int		 i;
 
 	submit_prefix(req, "submit", sa);
+	submit_flow_append(req, sa);
 	if (sa->data == NULL) {
 		buf_append_str(req, ",\"args\":[");
 		for (i = 0; i < sa->argc; i++) {
@@ -255,7 +272,46 @@ submit_usage(int help)
 "exec pool. With -w on a terminal it draws a progress line on stderr (jobs\n"
 "done, failed, submitted, jobs/s, and the time left once the input ended)\n"
 "and leaves a summary line; --progress draws it anyway, --no-progress never.\n"
-"\n" CONN_HELP);
+"\n"
+"--priority N (-10..10, higher first), --delay D (such as 30s or 10m) and\n"
+"--group G (fair turns between groups) apply to every job submitted.\n\n"
+CONN_HELP);
+}
+
+/* --priority, --delay, --group into sa; -1 (said why) if malformed. */
+static int
+submit_parse_flow(int ch, const char *arg, struct submit_args *sa)
+{
+	const char	*err;
+	double		 d;
+	long		 n;
+
+	switch (ch) {
+	case 'R':
+		if (parse_long(arg, -10, 10, &n, &err) == -1) {
+			fprintf(stderr, "mpsup: --priority %s: %s\n", arg, err);
+			return -1;
+		}
+		sa->has_priority = 1;
+		sa->priority = (int)n;
+		return 0;
+	case 'D':
+		if (parse_duration(arg, &d, &err) == -1) {
+			fprintf(stderr, "mpsup: --delay %s: %s\n", arg, err);
+			return -1;
+		}
+		sa->delay = arg;
+		return 0;
+	default:
+		if (*arg == '\0' || strlen(arg) > 128 ||
+		    !cli_conn_utf8_valid(arg)) {
+			fprintf(stderr, "mpsup: --group: 1 to 128 bytes of "
+			    "UTF-8\n");
+			return -1;
+		}
+		sa->group = arg;
+		return 0;
+	}
 }
 
 /* Parse the options into sa; returns -1 to go on, else the exit status. */
@@ -271,6 +327,9 @@ submit_parse(int argc, char **argv, struct submit_args *sa)
 		{ "stdin", no_argument, NULL, 'S' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "no-progress", no_argument, NULL, 'N' },
+		{ "priority", required_argument, NULL, 'R' },
+		{ "delay", required_argument, NULL, 'D' },
+		{ "group", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -310,6 +369,12 @@ submit_parse(int argc, char **argv, struct submit_args *sa)
 		case 'P':
 		case 'N':
 			sa->progress = ch == 'P';
+			break;
+		case 'R':
+		case 'D':
+		case 'G':
+			if (submit_parse_flow(ch, optarg, sa) == -1)
+				return 2;
 			break;
 		case 'h':
 			submit_usage(1);

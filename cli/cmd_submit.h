@@ -22,10 +22,17 @@ struct submit_args {
 	int			 progress;	/* --progress 1, --no-progress 0, -1 */
 	char			**argv;		/* the exec job's command */
 	int			 argc;
+	/* Flow fields of every job (--priority, --delay, --group). */
+	int			 has_priority;
+	int			 priority;
+	const char		*delay;
+	const char		*group;
 };
 
 /* Append the members every submit request starts with, and the pool's. */
 void	submit_prefix(struct buf *, const char *op, const struct submit_args *);
+/* Append the jobs' flow fields (",\"priority\":N", ...), if any. */
+void	submit_flow_append(struct buf *, const struct submit_args *);
 /* Submit one job per line of stdin; returns the exit status. */
 int	submit_stdin(const struct submit_args *);
 

@@ -48,6 +48,7 @@ struct submit_stream {
 	int			 stream;	/* the pool is a stream pool */
 	int			 wait;
 	struct buf		 prefix;	/* every batch starts so */
+	struct buf		 flow;		/* every job starts so */
 
 	struct buf		 in;		/* read, not yet split */
 	int			 in_eof;
@@ -188,11 +189,13 @@ submit_add_line(struct submit_stream *s, const char *line, size_t len)
 		s->batch_first = s->lineno;
 	} else
 		buf_append(&s->batch, ",", 1);
+	buf_append(&s->batch, "{", 1);
+	buf_append(&s->batch, buf_head(&s->flow), buf_used(&s->flow));
 	if (s->stream) {
-		buf_append_str(&s->batch, "{\"data\":");
+		buf_append_str(&s->batch, "\"data\":");
 		buf_append(&s->batch, line, len);
 	} else {
-		buf_append_str(&s->batch, "{\"shell\":");
+		buf_append_str(&s->batch, "\"shell\":");
 		if (cli_conn_string_append(&s->batch, line, len) == -1) {
 			s->batch.len = mark;
 			if (s->batch_jobs == 0)
@@ -458,6 +461,13 @@ submit_stdin(const struct submit_args *sa)
 	    SUBMIT_BATCH_PROGRESS : SUBMIT_BATCH_JOBS;
 	submit_prefix(&s.prefix, "submit_many", sa);
 	buf_append_str(&s.prefix, ",\"jobs\":[");
+	/* ",\"priority\":N,...": its first comma goes, one is added after. */
+	submit_flow_append(&s.flow, sa);
+	if (buf_used(&s.flow) > 0) {
+		buf_append(&s.flow, ",", 1);
+		memmove(s.flow.data, s.flow.data + 1, s.flow.len - 1);
+		s.flow.len--;
+	}
 	if (ipc_client_set_timeout(s.client, 0) == -1) {
 		fprintf(stderr, "mpsup: %s: %s\n", s.address, strerror(errno));
 		s.broken = 1;
@@ -474,6 +484,7 @@ submit_stdin(const struct submit_args *sa)
 		fprintf(stderr, "mpsup: stopped after a refused batch; lines "
 		    "after %" PRIu64 " were not submitted\n", s.last_sent);
 	buf_free(&s.prefix);
+	buf_free(&s.flow);
 	buf_free(&s.in);
 	buf_free(&s.batch);
 	cli_conn_close(c);

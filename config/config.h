@@ -52,6 +52,12 @@ struct pool_config {
 	size_t		  nenv;
 	int		  stop_signal;
 	double		  stop_timeout;
+	/* Flow control (store/queue_flow.c). */
+	int		  group_concurrency;	/* 0 = no limit */
+	double		  rate_limit;	/* jobs per second, 0 = none */
+	int		  rate_burst;
+	int		  rate_per_group;
+	double		  priority_aging;	/* 0 = no aging */
 };
 
 /*

@@ -17,7 +17,7 @@
 #define CONFIG_MAX_WORKERS	4096
 #define CONFIG_MAX_CLIENTS	256
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
-#define CONFIG_NKEYS		50
+#define CONFIG_NKEYS		55
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,

@@ -38,6 +38,8 @@ static void	set_status_hosts(struct loader *, const struct key_def *,
 		    const char *);
 static void	set_client_pools(struct loader *, const struct key_def *,
 		    const char *);
+static void	set_rate(struct loader *, const struct key_def *,
+		    const char *);
 
 static const char *const log_format_choices[] = { "text", "json", NULL };
 static const char *const store_sync_choices[] = { "normal", "full", NULL };
@@ -120,6 +122,12 @@ static const struct key_def key_table[] = {
 	POOL("stop_timeout", KT_DURATION, stop_timeout, 0, 0, NULL),
 	POOL("trusted", KT_BOOL, trusted, 0, 0, NULL),
 
+	POOL("group_concurrency", KT_INT, group_concurrency, 0, 1000000, NULL),
+	POOL_SET("rate_limit", rate_limit, set_rate, 0),
+	POOL("rate_burst", KT_INT, rate_burst, 1, 1000000, NULL),
+	POOL("rate_per_group", KT_BOOL, rate_per_group, 0, 0, NULL),
+	POOL("priority_aging", KT_DURATION, priority_aging, 0, 0, NULL),
+
 	CLIENT("authkey_file", KT_PATH, authkey_file, NULL),
 	CLIENT("role", KT_CHOICE, role, role_choices),
 	CLIENT_SET("pools", pools, set_client_pools),
@@ -148,6 +156,8 @@ config_pool_defaults(struct pool_config *pc)
 	pc->job_fds = JOB_FDS_STDIO;
 	pc->stop_signal = SIGTERM;
 	pc->stop_timeout = 10.0;
+	pc->rate_burst = 1;
+	pc->priority_aging = 10.0;
 }
 
 /* What [supervisor] has when the file does not say otherwise (cfg->dir set). */
@@ -467,6 +477,33 @@ set_cwd(struct loader *ld, const struct key_def *kd, const char *value)
 		return;
 	}
 	pc->cwd = path;
+}
+
+/* rate_limit: N/s, N/m or N/h (N > 0, a million per second at most). */
+static void
+set_rate(struct loader *ld, const struct key_def *kd, const char *value)
+{
+	struct pool_config	*pc = ld->pool;
+	char			*end;
+	double			 n, per;
+
+	pc->rate_limit = 0;
+	errno = 0;
+	n = strtod(value, &end);
+	if (end == value || errno != 0 || !(n > 0) || end[0] != '/' ||
+	    end[1] == '\0' || strchr("smh", end[1]) == NULL ||
+	    end[2] != '\0') {
+		config_error(ld, ld->lineno, "rate_limit: expected N/s, N/m "
+		    "or N/h with N above 0, such as 100/s");
+		return;
+	}
+	per = end[1] == 's' ? 1 : end[1] == 'm' ? 60 : 3600;
+	if (n / per > 1e6 || n / per < 1.0 / 86400) {
+		config_error(ld, ld->lineno, "rate_limit: between one a day "
+		    "and a million a second");
+		return;
+	}
+	pc->rate_limit = n / per;
 }
 
 /* env: one KEY=VALUE per line, added to the pool's environment. */

@@ -143,6 +143,23 @@ validate_roles(struct loader *ld, struct pool_config *pc)
 	    "client", pc->name, ld->cfg->nclients);
 }
 
+/* rate_burst and rate_per_group shape a rate_limit: not alone. */
+static void
+validate_rate(struct loader *ld, struct pool_config *pc,
+    const struct section_state *st)
+{
+	static const char *const keys[] = { "rate_burst", "rate_per_group" };
+	int	line;
+	size_t	i;
+
+	if (pc->rate_limit > 0)
+		return;
+	for (i = 0; i < 2; i++)
+		if ((line = st->key_line[config_key_index(SECT_POOL,
+		    keys[i])]) != 0)
+			config_error(ld, line, "%s: needs rate_limit", keys[i]);
+}
+
 /* Every cross-key check, for [supervisor] and then each pool. */
 void
 config_validate(struct loader *ld)
@@ -164,5 +181,6 @@ config_validate(struct loader *ld)
 			    "to stream pools only", pc->name);
 		validate_identity(ld, pc);
 		validate_roles(ld, pc);
+		validate_rate(ld, pc, &ld->pool_states[i]);
 	}
 }

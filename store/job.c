@@ -58,7 +58,8 @@ const char *
 job_state_name(enum job_state s)
 {
 	static const char *const names[JOB_NSTATES] = {
-		"queued", "running", "done", "failed", "timed_out", "cancelled"
+		"queued", "running", "done", "failed", "timed_out", "cancelled",
+		"delayed"
 	};
 
 	return (unsigned)s < JOB_NSTATES ? names[s] : "?";
@@ -67,13 +68,14 @@ job_state_name(enum job_state s)
 int
 job_state_terminal(enum job_state s)
 {
-	return s >= JOB_DONE;
+	return s >= JOB_DONE && s <= JOB_CANCELLED;
 }
 
 /*
  * SPEC section 6: queued -> running | cancelled; running -> done | failed
  * | timed_out | cancelled, or back to queued (a retry); a terminal state
- * goes nowhere. Staying where it is is allowed: job_set_state() does
+ * goes nowhere. Beyond it: delayed -> queued | cancelled, and queued ->
+ * delayed (a retry that waits for its back-off). Staying where it is is allowed: job_set_state() does
  * nothing then.
  */
 int
@@ -85,7 +87,10 @@ job_transition_legal(enum job_state from, enum job_state to)
 		return 1;
 	switch (from) {
 	case JOB_QUEUED:
-		return to == JOB_RUNNING || to == JOB_CANCELLED;
+		return to == JOB_RUNNING || to == JOB_CANCELLED ||
+		    to == JOB_DELAYED;
+	case JOB_DELAYED:
+		return to == JOB_QUEUED || to == JOB_CANCELLED;
 	case JOB_RUNNING:
 		return 1;
 	default:
@@ -219,6 +224,7 @@ job_free(struct job *job)
 	}
 	free(job->result);
 	free(job->error);
+	free(job->flow_ext);
 	job_data_drop(job);
 	free(job);
 	if (--owner->njobs == 0 && owner->empty_cb != NULL)
@@ -538,6 +544,48 @@ job_time_append(struct buf *b, const char *key, double t)
 	buf_append(b, "\"", 1);
 }
 
+void
+job_flow_set(struct job *job, const struct job_flow_spec *spec)
+{
+	size_t	len = spec->group != NULL ? strlen(spec->group) : 0;
+
+	job->flow.priority = (int8_t)spec->priority;
+	if (len == 0 && spec->not_before == 0)
+		return;
+	free(job->flow_ext);
+	job->flow_ext = xcalloc(1, sizeof *job->flow_ext + len + 1);
+	job->flow_ext->not_before = spec->not_before;
+	memcpy(job->flow_ext->group, spec->group != NULL ? spec->group : "",
+	    len + 1);
+}
+
+struct job_flow_ext *
+job_flow_ext(struct job *job)
+{
+	if (job->flow_ext == NULL)
+		job->flow_ext = xcalloc(1, sizeof *job->flow_ext + 1);
+	return job->flow_ext;
+}
+
+/* The flow fields a job was given (none is written at its default). */
+static void
+job_flow_append(const struct job *job, struct buf *b)
+{
+	if (job->flow.priority != 0) {
+		job_key_append(b, "priority");
+		if (job->flow.priority < 0)
+			buf_append(b, "-", 1);
+		buf_append_uint(b, (unsigned)abs(job->flow.priority));
+	}
+	if (job_group(job) != NULL) {
+		job_key_append(b, "group");
+		jsontext_string_append(b, job_group(job),
+		    strlen(job_group(job)));
+	}
+	if (job_not_before(job) > 0)
+		job_time_append(b, "not_before", job_not_before(job));
+}
+
 /*
  * The record is built with plain appends: it is written for every job that
  * is waited for, which makes it one of the hottest paths of the supervisor.
@@ -579,6 +627,7 @@ job_record_append(const struct job *job, struct buf *b)
 		buf_append_uint(b, (unsigned)job->worker);
 	else
 		buf_append(b, "null", 4);
+	job_flow_append(job, b);
 	/* Its own kind: a reload may have changed its pool's since. */
 	if (job->exec) {
 		if (job->result != NULL) {

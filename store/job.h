@@ -3,7 +3,8 @@
  * their records. Every accepted job ends in exactly one terminal state;
  * job_set_state() is the only code that moves a job between states, and it
  * keeps each pool's counters so that at every moment
- *   submitted = queued + running + done + failed + timed_out + cancelled.
+ *   submitted = delayed + queued + running + done + failed + timed_out
+ *               + cancelled.
  * Job data and results are opaque, validated JSON text.
  */
 #ifndef MPSUP_JOB_H
@@ -24,11 +25,50 @@ struct job;
 /* "0193a1b2c3d4" ms + 4 hex sequence: 16 characters, sortable. */
 #define JOB_ID_LEN	16
 
+/*
+ * Stores keep these numbers: a new state goes at the end (delayed came
+ * after the terminal ones, so job_state_terminal() names them).
+ */
 enum job_state {
 	JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_TIMED_OUT,
-	JOB_CANCELLED,
+	JOB_CANCELLED, JOB_DELAYED,
 };
-#define JOB_NSTATES	6
+#define JOB_NSTATES	7
+
+/* Priorities: higher first; 0 is the default. */
+#define JOB_PRIORITY_MIN	(-10)
+#define JOB_PRIORITY_MAX	10
+#define JOB_PRIORITY_LEVELS	(JOB_PRIORITY_MAX - JOB_PRIORITY_MIN + 1)
+/* A group's name: 1 to this many bytes. */
+#define JOB_GROUP_MAX		128
+
+/*
+ * How a job flows through its queue (submit fields "priority", "delay" or
+ * "not_before", "group"), kept in its record and in the store. The two
+ * bytes every job has fill a hole in struct job; the rest, which most
+ * jobs never use, is allocated for those that do (job_flow_set, and
+ * job_flow_ext for a retry's due time). The queue (store/queue_flow.c)
+ * keeps the bits.
+ */
+struct job_flow {
+	int8_t			 priority;
+	uint8_t			 head:1;	/* due: back to the head (a retry) */
+	uint8_t			 holds:1;	/* counts in its group's running */
+	uint8_t			 queued:1;	/* in its group's queue */
+};
+
+struct job_flow_ext {
+	double			 not_before;	/* due time, or 0 */
+	uint32_t		 heap;		/* 1 + index in the due heap, 0 */
+	char			 group[];	/* "": none */
+};
+
+/* What a submit asks for (NULL group: none; 0 not_before: none). */
+struct job_flow_spec {
+	int			 priority;
+	double			 not_before;
+	const char		*group;
+};
 
 /*
  * What the jobs of one pool share (the pool embeds it): its name and kind
@@ -54,10 +94,10 @@ struct job_waiter {
 struct job {
 	char			 id[JOB_ID_LEN + 1];
 	uint8_t			 state;		/* enum job_state */
-	uint8_t			 delayed;	/* queued, waiting to retry */
 	uint8_t			 cancel_sent;
 	uint8_t			 truncated;	/* exec */
 	uint8_t			 exec;		/* an exec job's record */
+	struct job_flow		 flow;
 	uint32_t		 changed;	/* 1 + index in the changed set */
 	int16_t			 worker;	/* last worker index, or -1 */
 	uint16_t		 attempts;
@@ -76,6 +116,7 @@ struct job {
 	char			*key;		/* idempotency key, or NULL */
 	struct job		*knext;		/* key table chain */
 	LIST_HEAD(, job_waiter)	 waiters;
+	struct job_flow_ext	*flow_ext;	/* or NULL: see job_flow_set */
 	/*
 	 * JSON text, NUL-terminated: in data_inline when short, else its own
 	 * block, freed when the job ends (a finished job is never sent).
@@ -140,6 +181,35 @@ void		 job_changed_clear(void);
 
 void		 job_waiter_add(struct job *, struct job_waiter *);
 void		 job_waiter_remove(struct job_waiter *);
+
+/* Give a new job its flow fields (group copied). */
+void		 job_flow_set(struct job *, const struct job_flow_spec *);
+/* Its rarely used flow fields, allocated if it had none. */
+struct job_flow_ext *job_flow_ext(struct job *);
+
+/* Its due time (delay, not_before, a retry's back-off), or 0. */
+static inline double
+job_not_before(const struct job *job)
+{
+	return job->flow_ext != NULL ? job->flow_ext->not_before : 0;
+}
+
+/* Its group, or NULL. */
+static inline const char *
+job_group(const struct job *job)
+{
+	return job->flow_ext != NULL && job->flow_ext->group[0] != '\0' ?
+	    job->flow_ext->group : NULL;
+}
+
+/* Since when a job could run: its due time, if it was delayed. */
+static inline double
+job_ready_at(const struct job *job)
+{
+	double	nb = job_not_before(job);
+
+	return nb > job->submitted_at ? nb : job->submitted_at;
+}
 
 /* Append the job record (SPEC section 6) as JSON to b. */
 void		 job_record_append(const struct job *, struct buf *b);

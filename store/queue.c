@@ -3,10 +3,11 @@
  * through the implementation's table, and the memory implementation,
  * whose in-memory queues the SQLite one (queue_sqlite.c) builds on.
  *
- * Memory: each pool's claimable jobs wait in a FIFO; a retried job waits
- * on a timer of its own in the delayed list, then goes back to the head
- * of its FIFO; finished records are kept for result_ttl, result_max of
- * them at most, oldest first, with one timer for the oldest.
+ * Memory: each pool's claimable jobs wait in the order of queue_flow.c;
+ * a delayed job (its not_before ahead, or a retry's back-off) waits in
+ * the due heap, then becomes claimable (a retry at the head of its
+ * level); finished records are kept for result_ttl, result_max of them at
+ * most, oldest first, with one timer for the oldest.
  */
 #include "config.h"
 
@@ -18,12 +19,6 @@
 #include "config/config.h"
 #include "store/queue.h"
 #include "store/queue_impl.h"
-
-/* A retry's timer (job->timer points at its first member, job_free frees it). */
-struct queue_delay {
-	ev_timer	 timer;
-	struct queue	*q;
-};
 
 static void	queue_prune_cb(struct ev_loop *, ev_timer *, int);
 
@@ -40,8 +35,8 @@ queue_open(const char *store, int sync_full, int mode, struct ev_loop *loop,
 	q->ev = ev;
 	q->arg = arg;
 	TAILQ_INIT(&q->finished);
-	TAILQ_INIT(&q->delayed);
 	TAILQ_INIT(&q->acks);
+	queue_flow_init(q);
 	ev_timer_init(&q->prune_timer, queue_prune_cb, 0, 0);
 	q->prune_timer.data = q;
 	if (strcmp(store, "memory") == 0)
@@ -89,7 +84,7 @@ queue_pool_attach(struct queue *q, struct queue_pool *qp, const char *name,
 {
 	qp->jobs.name = name;
 	qp->jobs.exec = exec;
-	TAILQ_INIT(&qp->fifo);
+	queue_flow_attach(q, qp);
 	qp->next = q->pools;
 	q->pools = qp;
 }
@@ -104,6 +99,7 @@ queue_pool_detach(struct queue *q, struct queue_pool *qp)
 			*pp = qp->next;
 			break;
 		}
+	queue_flow_detach(q, qp);
 }
 
 struct queue_pool *
@@ -120,8 +116,8 @@ queue_pool_find(struct queue *q, const char *name)
 int
 queue_full(const struct queue_pool *qp)
 {
-	return (long)(qp->jobs.state[JOB_QUEUED] + qp->pending_len) >=
-	    qp->max_queue;
+	return (long)(qp->jobs.state[JOB_QUEUED] + qp->jobs.state[JOB_DELAYED] +
+	    qp->pending_len) >= qp->max_queue;
 }
 
 /* The calls of queue.h, through the implementation's table. */
@@ -130,6 +126,9 @@ int
 queue_push(struct queue *q, struct queue_pool *qp, struct job *job,
     const char **err)
 {
+	/* Not counted yet: it is counted where it is accepted. */
+	if (job->flow_ext != NULL && job_not_before(job) > ev_now(q->loop))
+		job->state = JOB_DELAYED;
 	return q->ops->push(q, qp, job, err);
 }
 
@@ -250,7 +249,8 @@ queue_drain(struct queue *q, struct queue_pool *qp,
 {
 	struct job	*job;
 
-	while (queue_claim(q, qp, &job, 1) == 1)
+	/* Past group_concurrency and the rate limit: they hold no drain. */
+	while ((job = queue_flow_take_any(qp)) != NULL)
 		fn(job, arg);
 }
 
@@ -260,10 +260,12 @@ void
 queue_memory_enqueue(struct queue *q, struct queue_pool *qp, struct job *job)
 {
 	qp->submitted++;
-	qp->jobs.state[JOB_QUEUED]++;
+	qp->jobs.state[job->state]++;
 	job_table_add(job);
-	TAILQ_INSERT_TAIL(&qp->fifo, job, entry);
-	qp->queue_len++;
+	if (job->state == JOB_DELAYED)
+		queue_due_add(q, job);
+	else
+		queue_flow_add(qp, job, 0);
 }
 
 int
@@ -293,11 +295,9 @@ queue_memory_claim(struct queue *q, struct queue_pool *qp, struct job **out,
 	struct job	*job;
 	size_t		 n = 0;
 
-	while (n < max && (job = TAILQ_FIRST(&qp->fifo)) != NULL) {
-		TAILQ_REMOVE(&qp->fifo, job, entry);
-		qp->queue_len--;
+	while (n < max && qp->queue_len > 0 &&
+	    (job = queue_flow_take(qp)) != NULL)
 		out[n++] = job;
-	}
 	return n;
 }
 
@@ -306,61 +306,27 @@ queue_memory_started(struct queue *q, struct job *job)
 {
 }
 
-static void
-queue_delay_stop(struct queue *q, struct job *job)
-{
-	if (job->timer != NULL) {
-		ev_timer_stop(q->loop, job->timer);
-		free(job->timer);
-		job->timer = NULL;
-	}
-	if (job->delayed) {
-		TAILQ_REMOVE(&q->delayed, job, entry);
-		job->delayed = 0;
-	}
-}
-
-/* A delayed retry came due: back to the head of its FIFO. */
-static void
-queue_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct job		*job = t->data;
-	struct queue		*q = ((struct queue_delay *)(void *)t)->q;
-	struct queue_pool	*qp = job_queue_pool(job);
-
-	queue_delay_stop(q, job);
-	if (qp->removed) {
-		q->ev->finish(job, JOB_CANCELLED,
-		    xstrdup("pool removed by a configuration reload"), q->arg);
-		return;
-	}
-	TAILQ_INSERT_HEAD(&qp->fifo, job, entry);
-	qp->queue_len++;
-	q->ev->runnable(qp, q->arg);
-}
-
+/*
+ * Back to the head of its level now, or delayed until now + delay (the
+ * due heap then makes it claimable, at the head).
+ */
 void
 queue_memory_requeue(struct queue *q, struct job *job, double delay,
     int counts)
 {
 	struct queue_pool	*qp = job_queue_pool(job);
-	struct queue_delay	*qd;
 
 	if (counts)
 		qp->retried++;
+	queue_flow_release(job);
 	if (delay <= 0) {
-		TAILQ_INSERT_HEAD(&qp->fifo, job, entry);
-		qp->queue_len++;
+		queue_flow_add(qp, job, 1);
 		return;
 	}
-	job->delayed = 1;
-	TAILQ_INSERT_TAIL(&q->delayed, job, entry);
-	qd = xmalloc(sizeof *qd);
-	qd->q = q;
-	job->timer = &qd->timer;
-	ev_timer_init(job->timer, queue_retry_cb, delay, 0);
-	job->timer->data = job;
-	ev_timer_start(q->loop, job->timer);
+	job_flow_ext(job)->not_before = ev_now(q->loop) + delay;
+	job->flow.head = 1;
+	job_set_state(job, JOB_DELAYED, ev_now(q->loop));
+	queue_due_add(q, job);
 }
 
 int
@@ -368,14 +334,13 @@ queue_memory_cancel(struct queue *q, struct job *job)
 {
 	struct queue_pool	*qp = job_queue_pool(job);
 
-	if (job->state != JOB_QUEUED)
+	if (job->state == JOB_DELAYED && job->flow_ext != NULL &&
+	    job->flow_ext->heap != 0)
+		queue_due_remove(q, job);
+	else if (job->state == JOB_QUEUED && job->flow.queued)
+		queue_flow_remove(qp, job);
+	else
 		return -1;
-	if (job->delayed)
-		queue_delay_stop(q, job);
-	else {
-		TAILQ_REMOVE(&qp->fifo, job, entry);
-		qp->queue_len--;
-	}
 	return 0;
 }
 
@@ -411,6 +376,7 @@ queue_memory_finished(struct queue *q, struct job *job)
 {
 	struct job	*old;
 
+	queue_flow_release(job);
 	TAILQ_INSERT_TAIL(&q->finished, job, entry);
 	q->nfinished++;
 	while (q->nfinished > (size_t)(*q->cfgp)->result_max &&
@@ -491,17 +457,14 @@ void
 queue_memory_close(struct queue *q)
 {
 	struct queue_pool	*qp;
-	struct job		*job;
 
 	ev_timer_stop(q->loop, &q->prune_timer);
-	while ((job = TAILQ_FIRST(&q->delayed)) != NULL) {
-		queue_delay_stop(q, job);
-		job_table_remove(job);
-		job_free(job);
-	}
+	queue_flow_close(q);
 	queue_free_list(&q->finished);
-	for (qp = q->pools; qp != NULL; qp = qp->next)
-		queue_free_list(&qp->fifo);
+	for (qp = q->pools; qp != NULL; qp = qp->next) {
+		queue_flow_free(qp);
+		queue_flow_detach(q, qp);
+	}
 	queue_acks_done(q, "mpsup is shutting down");
 	free(q);
 }

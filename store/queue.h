@@ -46,6 +46,32 @@ struct queue;
 struct queue_ack;
 
 /*
+ * A pool's flow control (store/queue_flow.c). The core sets the settings
+ * from the pool's config (a reload applies at the next claim); the rest
+ * is the queue's.
+ */
+struct queue_flow {
+	int			 group_concurrency; /* per group, 0: no limit */
+	double			 rate_interval;	/* 1 / rate_limit, 0: none */
+	double			 rate_burst;	/* jobs at once, >= 1 */
+	int			 rate_per_group;
+	double			 aging;		/* priority_aging, 0: none */
+	/* The queue's. */
+	struct queue		*q;
+	struct queue_group	*none;		/* jobs without a group */
+	struct queue_group	**groups;	/* by name (chained) */
+	size_t			 ngroups, nbuckets;
+	TAILQ_HEAD(, queue_group) ring;		/* groups with work, in turn */
+	size_t			 active;	/* groups on the ring */
+	double			 tat;		/* GCRA, the pool's */
+	size_t			 throttled;	/* held back at the last claim */
+	int			 behind;	/* held since the queue emptied */
+	size_t			 depth[JOB_PRIORITY_LEVELS]; /* queued */
+	int			 due_mark;
+	ev_timer		 throttle_timer;
+};
+
+/*
  * One pool's part of the queue. The core embeds it in its pool and reads
  * the counters; only the queue and job.c (its state counters) write it.
  */
@@ -58,7 +84,7 @@ struct queue_pool {
 	int			 removed;	/* refuse and cancel: pool is gone */
 	size_t			 queue_len;	/* claimable now */
 	size_t			 pending_len;	/* submitted, awaiting commit */
-	struct job_list		 fifo;		/* claimable, oldest first */
+	struct queue_flow	 flow;		/* claimable jobs, and the rules */
 	struct queue_pool	*next;		/* the queue's list of pools */
 };
 
@@ -100,6 +126,12 @@ struct queue_stats {
 struct queue	*queue_open(const char *store, int sync_full, int mode,
 		    struct ev_loop *, struct config *const *cfgp,
 		    const struct queue_events *, void *arg, char **cause);
+/*
+ * The clock that priority aging and rate limits read (tests set a fake
+ * one); ev_now() of the queue's loop by default.
+ */
+void		 queue_set_clock(struct queue *, double (*now)(void *),
+		    void *arg);
 /* Free every job it holds and close what it opened. */
 void		 queue_close(struct queue *);
 /* Its name for logs and status ("memory", "sqlite"). */
@@ -115,8 +147,9 @@ void		 queue_pool_attach(struct queue *, struct queue_pool *,
 void		 queue_pool_detach(struct queue *, struct queue_pool *);
 
 /*
- * Accept a new job (job_new(&qp->jobs, ...)); the queue owns it from now
- * on, also when this fails. Returns 0 if it is queued now, 1 if it is
+ * Accept a new job (job_new(&qp->jobs, ...), its flow fields set); the
+ * queue owns it from now on, also when this fails. A job whose
+ * due time (job_not_before) is still ahead waits delayed until then. Returns 0 if it is queued now, 1 if it is
  * pending until the next commit (acknowledge it with queue_ack_new()), or
  * -1 with *err = "queue_full" (the job is freed).
  */
@@ -126,7 +159,12 @@ int		 queue_push(struct queue *, struct queue_pool *, struct job *,
 int		 queue_job_pending(const struct queue *, const struct job *);
 /*
  * Take up to max claimable jobs of qp, in order, into out; each leaves the
- * queue until it is requeued or finished. Returns how many.
+ * queue until it is requeued or finished. Returns how many. The order:
+ * groups with work take turns (those at group_concurrency or held by a
+ * per-group rate limit wait); within a group, the highest priority first,
+ * where a job gains one level per `aging` seconds it waited, and the
+ * oldest among equals. A rate limit that holds jobs back arms a timer
+ * and reports runnable when they may go.
  */
 size_t		 queue_claim(struct queue *, struct queue_pool *,
 		    struct job **out, size_t max);
@@ -134,8 +172,8 @@ size_t		 queue_claim(struct queue *, struct queue_pool *,
 void		 queue_started(struct queue *, struct job *);
 /*
  * A claimed job goes back to the head of its queue, at once or after delay
- * seconds (then queue_events.runnable says when); counts: the attempt it
- * had counts (a retry, in the pool's "retried").
+ * seconds (delayed until then, then queue_events.runnable says when);
+ * counts: the attempt it had counts (a retry, in the pool's "retried").
  */
 void		 queue_requeue(struct queue *, struct job *, double delay,
 		    int counts);
@@ -179,5 +217,9 @@ int		 queue_recover(struct queue *,
 void		 queue_stats(const struct queue *, struct queue_stats *);
 /* Finished records kept now. */
 size_t		 queue_finished_count(const struct queue *);
+/* The one timer of the delayed jobs: armed for the first due. */
+ev_timer	*queue_due_timer(struct queue *);
+/* Groups of qp with claimable jobs (those on hold too). */
+size_t		 queue_groups_with_work(const struct queue_pool *);
 
 #endif

@@ -54,7 +54,11 @@ struct queue {
 	struct job_list		 finished;	/* oldest first */
 	size_t			 nfinished;
 	ev_timer		 prune_timer;
-	struct job_list		 delayed;	/* waiting to be retried */
+	struct job		**due;		/* delayed jobs: a heap by due time */
+	size_t			 ndue, due_cap;
+	ev_timer		 due_timer;	/* for the first of them */
+	double			(*clock)(void *);
+	void			*clock_arg;
 	TAILQ_HEAD(, queue_ack)	 acks;		/* waiting for a commit */
 	struct store		*store;		/* the durable log, or NULL */
 	int			 readonly;
@@ -84,6 +88,28 @@ struct queue_pool *queue_pool_find(struct queue *, const char *name);
 void		 queue_acks_done(struct queue *, const char *cause);
 /* Whether a submit to qp would overflow its max_queue. */
 int		 queue_full(const struct queue_pool *);
+
+/* Flow control (queue_flow.c): how claimable jobs wait and leave. */
+void		 queue_flow_init(struct queue *);
+void		 queue_flow_close(struct queue *);
+void		 queue_flow_attach(struct queue *, struct queue_pool *);
+void		 queue_flow_detach(struct queue *, struct queue_pool *);
+double		 queue_now(const struct queue *);
+/* A job becomes claimable: at the tail of its level, or the head. */
+void		 queue_flow_add(struct queue_pool *, struct job *, int head);
+/* A claimable job leaves (cancelled). */
+void		 queue_flow_remove(struct queue_pool *, struct job *);
+/* The next job to claim, or NULL (none, or all on hold). */
+struct job	*queue_flow_take(struct queue_pool *);
+/* Any claimable job, whatever the rules (a drain), or NULL. */
+struct job	*queue_flow_take_any(struct queue_pool *);
+/* A claimed job no longer runs (requeued or finished). */
+void		 queue_flow_release(struct job *);
+/* Free every claimable job of qp (closing). */
+void		 queue_flow_free(struct queue_pool *);
+/* A job waits, delayed, until job_not_before(); or leaves the wait. */
+void		 queue_due_add(struct queue *, struct job *);
+void		 queue_due_remove(struct queue *, struct job *);
 
 /* The SQLite implementation (queue_sqlite.c): opens the log, sets ops. */
 int		 queue_sqlite_open(struct queue *, const char *spec,

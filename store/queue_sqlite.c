@@ -118,6 +118,9 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->error = job->error;
 	r->key = job->key;
 	r->client = job->client;
+	r->priority = job->flow.priority;
+	r->not_before = job_not_before(job);
+	r->group = job_group(job);
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -245,7 +248,7 @@ queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
 		job->seg = qs->putseg[k++];
 		if (qp->removed) {
 			qp->submitted++;
-			qp->jobs.state[JOB_QUEUED]++;
+			qp->jobs.state[job->state]++;
 			job_table_add(job);
 			q->ev->finish(job, JOB_CANCELLED, xstrdup("pool removed "
 			    "by a configuration reload"), q->arg);
@@ -378,7 +381,7 @@ queue_sqlite_forget(struct queue *q, struct job *job)
 struct queue_sqlite_recovery {
 	struct queue	*q;
 	unsigned	(*max_attempts)(struct queue_pool *);
-	size_t		 queued, interrupted, failed, unknown;
+	size_t		 queued, delayed, interrupted, failed, unknown;
 };
 
 /* A job as the store has it, known again but in no list yet. */
@@ -402,6 +405,8 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 	/* Records from before clients existed were the default client's. */
 	job->client = job_client_intern(r->client != NULL ? r->client :
 	    "default");
+	job_flow_set(job, &(struct job_flow_spec){ r->priority,
+	    r->not_before, r->group });
 	if (r->key != NULL && job_key_find(job->client, r->key) == NULL)
 		job_key_set(job, r->key);
 	qp->submitted++;
@@ -412,7 +417,8 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 
 /*
  * A queued job goes back to the tail of its queue (records come in id
- * order, which is submission order). A job that was running when mpsup
+ * order, which is submission order); a delayed one waits for its due time
+ * again (at once if it passed while mpsup was down). A job that was running when mpsup
  * died has had that attempt counted when it was sent: it is retried, or
  * fails if that was its last attempt.
  */
@@ -440,10 +446,13 @@ queue_sqlite_recover_unfinished(struct queue_sqlite_recovery *rc,
 		qp->retried++;
 		job_set_state(job, JOB_QUEUED, now);
 		rc->interrupted++;
+	} else if (job->state == JOB_DELAYED) {
+		rc->delayed++;
+		queue_due_add(q, job);
+		return;
 	} else
 		rc->queued++;
-	TAILQ_INSERT_TAIL(&qp->fifo, job, entry);
-	qp->queue_len++;
+	queue_flow_add(qp, job, 0);
 }
 
 static void
@@ -462,7 +471,8 @@ queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 		store_release(QS(q)->store, r->seg);
 		return;
 	}
-	if (r->state == JOB_QUEUED || r->state == JOB_RUNNING) {
+	if (r->state == JOB_QUEUED || r->state == JOB_RUNNING ||
+	    r->state == JOB_DELAYED) {
 		queue_sqlite_recover_unfinished(rc, qp, r);
 		return;
 	}
@@ -497,12 +507,12 @@ queue_sqlite_recover(struct queue *q,
 	 * kept) and be pruned again at once: count what is kept.
 	 */
 	kept = q->nfinished;
-	if (rc.queued + rc.interrupted + rc.failed + kept > 0)
-		log_info("store: recovered %zu queued job%s, %zu interrupted "
-		    "(retried), %zu failed after their last attempt; %zu "
-		    "finished record%s kept", rc.queued,
-		    rc.queued == 1 ? "" : "s", rc.interrupted, rc.failed, kept,
-		    kept == 1 ? "" : "s");
+	if (rc.queued + rc.delayed + rc.interrupted + rc.failed + kept > 0)
+		log_info("store: recovered %zu queued job%s, %zu delayed, %zu "
+		    "interrupted (retried), %zu failed after their last "
+		    "attempt; %zu finished record%s kept", rc.queued,
+		    rc.queued == 1 ? "" : "s", rc.delayed, rc.interrupted,
+		    rc.failed, kept, kept == 1 ? "" : "s");
 	if (rc.unknown > 0)
 		log_warnx("store: %zu job%s of pools not in the config left "
 		    "untouched in the store", rc.unknown,

@@ -41,6 +41,9 @@ struct store_record {
 	const char	*error;		/* NULL for none */
 	const char	*key;		/* idempotency key, NULL for none */
 	const char	*client;	/* who submitted it, NULL for none */
+	int		 priority;	/* flow (job.h): 0, 0, NULL by default */
+	double		 not_before;
+	const char	*group;
 	uint64_t	 seg;		/* store_load(): the segment holding it */
 };
 

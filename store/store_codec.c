@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "store/job.h"
 #include "store/store.h"
 #include "store/store_codec.h"
 
@@ -15,6 +16,8 @@
 #define CODEC_ERROR	2
 #define CODEC_KEY	4
 #define CODEC_CLIENT	8
+/* Flow fields: priority (1 byte, signed), not_before (8), group. */
+#define CODEC_FLOW	16
 /* id, state, truncated, attempts, worker, flags, three times. */
 #define CODEC_FIXED	(8 + 1 + 1 + 2 + 2 + 1 + 3 * 8)
 
@@ -86,6 +89,7 @@ void
 store_codec_put(struct buf *b, const struct store_record *r)
 {
 	size_t	 plen = strlen(r->pool), rlen = 0, elen = 0, klen = 0, clen = 0;
+	size_t	 glen = 0;
 	size_t	 n;
 	char	*p, *start;
 	int	 flags = 0;
@@ -106,6 +110,11 @@ store_codec_put(struct buf *b, const struct store_record *r)
 	if (r->client != NULL) {
 		flags |= CODEC_CLIENT;
 		n += 4 + (clen = strlen(r->client)) + 1;
+	}
+	if (r->priority != 0 || r->not_before != 0 || r->group != NULL) {
+		flags |= CODEC_FLOW;
+		glen = r->group != NULL ? strlen(r->group) : 0;
+		n += 1 + 8 + 4 + glen + 1;
 	}
 	buf_reserve(b, 4 + n);
 	start = p = b->data + b->len;
@@ -129,6 +138,12 @@ store_codec_put(struct buf *b, const struct store_record *r)
 		p = codec_s(p, r->key, klen);
 	if (flags & CODEC_CLIENT)
 		p = codec_s(p, r->client, clen);
+	if (flags & CODEC_FLOW) {
+		p = codec_u(p, (uint64_t)(uint8_t)(int8_t)r->priority, 1);
+		p = codec_f(p, r->not_before);
+		/* An empty group is none. */
+		p = codec_s(p, r->group != NULL ? r->group : "", glen);
+	}
 	b->len += (size_t)(p - start);
 }
 
@@ -150,6 +165,26 @@ codec_get_s(const char **p, const char *e, size_t *len)
 	if (len != NULL)
 		*len = n;
 	return s;
+}
+
+/* The flow fields at *p: a priority in range, a finite time, a group. */
+static int
+codec_get_flow(const char **p, const char *e, struct store_record *r)
+{
+	size_t	glen;
+
+	if (e - *p < 9)
+		return -1;
+	r->priority = (int8_t)(uint8_t)codec_get_u(*p, 1);
+	r->not_before = codec_get_f(*p + 1);
+	*p += 9;
+	if (r->priority < JOB_PRIORITY_MIN || r->priority > JOB_PRIORITY_MAX ||
+	    !(r->not_before >= 0 && r->not_before < 1e11) ||
+	    (r->group = codec_get_s(p, e, &glen)) == NULL || glen > JOB_GROUP_MAX)
+		return -1;
+	if (glen == 0)
+		r->group = NULL;
+	return 0;
 }
 
 size_t
@@ -176,7 +211,7 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	r->finished_at = codec_get_f(p + 31);
 	p += CODEC_FIXED;
 	if ((flags & ~(CODEC_RESULT | CODEC_ERROR | CODEC_KEY |
-	    CODEC_CLIENT)) != 0 ||
+	    CODEC_CLIENT | CODEC_FLOW)) != 0 ||
 	    r->truncated > 1 ||
 	    (r->pool = codec_get_s(&p, e, NULL)) == NULL ||
 	    (r->data = codec_get_s(&p, e, &r->data_len)) == NULL ||
@@ -187,7 +222,8 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	    ((flags & CODEC_KEY) &&
 	    (r->key = codec_get_s(&p, e, NULL)) == NULL) ||
 	    ((flags & CODEC_CLIENT) &&
-	    (r->client = codec_get_s(&p, e, NULL)) == NULL) || p != e)
+	    (r->client = codec_get_s(&p, e, NULL)) == NULL) ||
+	    ((flags & CODEC_FLOW) && codec_get_flow(&p, e, r) == -1) || p != e)
 		return 0;
 	return 4 + (size_t)n;
 }

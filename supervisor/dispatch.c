@@ -106,6 +106,7 @@ dispatch_unfinished(void)
 
 	for (i = 0; i < (*d.env->npools); i++)
 		n += (*d.env->pools)[i]->q.jobs.state[JOB_QUEUED] +
+		    (*d.env->pools)[i]->q.jobs.state[JOB_DELAYED] +
 		    (*d.env->pools)[i]->q.jobs.state[JOB_RUNNING];
 	return n;
 }
@@ -133,7 +134,8 @@ dispatch_timer_start(struct job *job, double after,
 
 struct job *
 dispatch_submit(struct pool *pool, const char *data, size_t len,
-    const char *client, const char *key, const char **err)
+    const char *client, const char *key, const struct job_flow_spec *flow,
+    const char **err)
 {
 	struct job	*job;
 
@@ -148,6 +150,8 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 	job->client = job_client_intern(client);
 	if (key != NULL)
 		job_key_set(job, key);
+	if (flow != NULL)
+		job_flow_set(job, flow);
 	if (queue_push(d.q, &pool->q, job, err) == -1)
 		return NULL;
 	return job;
@@ -307,7 +311,7 @@ dispatch_send(struct dispatch_worker *dw, struct job *job)
 
 	job->attempts++;
 	if (job->attempts == 1)
-		hist_add(&pool->stats.wait, now - job->submitted_at);
+		hist_add(&pool->stats.wait, now - job_ready_at(job));
 	job->worker = (int16_t)worker_index(dw->w);
 	job->runner = dw->w;
 	TAILQ_INSERT_TAIL(&dw->inflight, job, entry);
@@ -700,7 +704,7 @@ dispatch_cancel(struct job *job, const char **err)
 		*err = "job has already finished";
 		return -1;
 	}
-	if (job->state == JOB_QUEUED) {
+	if (job->state == JOB_QUEUED || job->state == JOB_DELAYED) {
 		if (queue_cancel(d.q, job) == -1) {
 			*err = "job is not in its queue";
 			return -1;

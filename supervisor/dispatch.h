@@ -17,6 +17,7 @@ struct pool_events;
 struct worker;
 struct worker_env;
 struct job;
+struct job_flow_spec;
 struct queue;
 struct queue_events;
 struct dispatch_ack;
@@ -61,10 +62,12 @@ int	dispatch_recover(char **cause);
  * an error code (queue_full, shutting_down). A key the client already
  * used returns its job (of the same pool: request.c refuses a key of
  * another pool's job). With a durable queue the job is pending
- * (dispatch_job_pending) until the next dispatch_commit().
+ * (dispatch_job_pending) until the next dispatch_commit(). flow (NULL:
+ * the defaults) gives its priority, due time and group (copied).
  */
 struct job *dispatch_submit(struct pool *, const char *data, size_t len,
-	    const char *client, const char *key, const char **err);
+	    const char *client, const char *key,
+	    const struct job_flow_spec *flow, const char **err);
 /* Whether a job waits for its commit before it may be acknowledged. */
 int	dispatch_job_pending(const struct job *);
 /* A job by id (queued, running or finished), or NULL. */

@@ -183,6 +183,12 @@ pool_set_config(struct pool *pool, struct pool_config *pc)
 	pool->q.jobs.name = pc->name;
 	pool->q.jobs.exec = pc->type == POOL_TYPE_EXEC;
 	pool->q.max_queue = pc->max_queue;
+	pool->q.flow.group_concurrency = pc->group_concurrency;
+	pool->q.flow.rate_interval = pc->rate_limit > 0 ? 1.0 / pc->rate_limit :
+	    0;
+	pool->q.flow.rate_burst = pc->rate_burst;
+	pool->q.flow.rate_per_group = pc->rate_per_group;
+	pool->q.flow.aging = pc->priority_aging;
 }
 
 struct worker *

@@ -137,6 +137,29 @@ status_history(struct supervisor *sv, struct pool *pool, struct buf *b)
 	buf_append(b, "}", 1);
 }
 
+/*
+ * Flow control: jobs the rate limit holds back, groups with claimable
+ * jobs, and the queued jobs by priority (the levels that have some).
+ */
+static void
+status_flow(struct pool *pool, struct buf *b)
+{
+	const struct queue_flow	*fl = &pool->q.flow;
+	int			 l, first = 1;
+
+	buf_appendf(b, "\"throttled\":%zu,\"groups_with_work\":%zu,"
+	    "\"queue_by_priority\":{", fl->throttled,
+	    queue_groups_with_work(&pool->q));
+	for (l = JOB_PRIORITY_LEVELS - 1; l >= 0; l--) {
+		if (fl->depth[l] == 0)
+			continue;
+		buf_appendf(b, "%s\"%d\":%zu", first ? "" : ",",
+		    l + JOB_PRIORITY_MIN, fl->depth[l]);
+		first = 0;
+	}
+	buf_append_str(b, "},");
+}
+
 static void
 status_pool(struct supervisor *sv, struct pool *pool, struct buf *b,
     unsigned flags)
@@ -163,11 +186,13 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b,
 	    pool->paused ? "true" : "false",
 	    pool->down ? "true" : "false", pool->pc->workers, busy, idle,
 	    (unsigned long long)n[JOB_QUEUED], pool->pc->max_queue);
-	buf_appendf(b, "\"jobs\":{\"submitted\":%llu,\"queued\":%llu,"
-	    "\"running\":%llu,\"done\":%llu,\"failed\":%llu,"
+	status_flow(pool, b);
+	buf_appendf(b, "\"jobs\":{\"submitted\":%llu,\"delayed\":%llu,"
+	    "\"queued\":%llu,\"running\":%llu,\"done\":%llu,\"failed\":%llu,"
 	    "\"timed_out\":%llu,\"cancelled\":%llu,\"retried\":%llu,"
 	    "\"rejected\":%llu},",
 	    (unsigned long long)pool->q.submitted,
+	    (unsigned long long)n[JOB_DELAYED],
 	    (unsigned long long)n[JOB_QUEUED],
 	    (unsigned long long)n[JOB_RUNNING],
 	    (unsigned long long)n[JOB_DONE],

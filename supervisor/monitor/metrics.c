@@ -101,6 +101,44 @@ metrics_queued(struct pool *p)
 }
 
 static unsigned long long
+metrics_delayed(struct pool *p)
+{
+	return p->q.jobs.state[JOB_DELAYED];
+}
+
+static unsigned long long
+metrics_throttled(struct pool *p)
+{
+	return p->q.flow.throttled;
+}
+
+static unsigned long long
+metrics_groups(struct pool *p)
+{
+	return queue_groups_with_work(&p->q);
+}
+
+/* mpsup_queue_depth_by_priority{pool,priority}: levels with jobs. */
+static void
+metrics_priorities(struct supervisor *sv, struct buf *b)
+{
+	size_t	i;
+	int	l;
+
+	metrics_family(b, "mpsup_queue_depth_by_priority", "gauge",
+	    "Jobs waiting in the queue, by priority (levels with jobs).");
+	for (i = 0; i < sv->npools; i++)
+		for (l = JOB_PRIORITY_LEVELS - 1; l >= 0; l--) {
+			if (sv->pools[i]->q.flow.depth[l] == 0)
+				continue;
+			metrics_pool_sample(b, "mpsup_queue_depth_by_priority",
+			    sv->pools[i]);
+			buf_appendf(b, ",priority=\"%d\"} %zu\n",
+			    l + JOB_PRIORITY_MIN, sv->pools[i]->q.flow.depth[l]);
+		}
+}
+
+static unsigned long long
 metrics_queue_capacity(struct pool *p)
 {
 	return p->pc->max_queue > 0 ? (unsigned long long)p->pc->max_queue : 0;
@@ -283,6 +321,15 @@ metrics_append(struct supervisor *sv, struct buf *b,
 	    "Worker processes restarted after they exited.", metrics_restarts);
 	metrics_per_pool(sv, b, "mpsup_queue_depth", "gauge",
 	    "Jobs waiting in the queue.", metrics_queued);
+	metrics_priorities(sv, b);
+	metrics_per_pool(sv, b, "mpsup_jobs_delayed", "gauge",
+	    "Jobs delayed until their due time (delay, not_before, retry "
+	    "back-off).", metrics_delayed);
+	metrics_per_pool(sv, b, "mpsup_jobs_throttled", "gauge",
+	    "Claimable jobs the rate limit held back at the last dispatch.",
+	    metrics_throttled);
+	metrics_per_pool(sv, b, "mpsup_groups_with_work", "gauge",
+	    "Groups with claimable jobs.", metrics_groups);
 	metrics_per_pool(sv, b, "mpsup_queue_capacity", "gauge",
 	    "Largest queue accepted (max_queue).", metrics_queue_capacity);
 	metrics_per_pool(sv, b, "mpsup_jobs_running", "gauge",

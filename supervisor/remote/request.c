@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
 #include "ipc/jobspec.h"
@@ -384,17 +385,32 @@ exec_build_jobs(struct exec *x)
 	return 0;
 }
 
+/* A decoded job's flow fields, as dispatch_submit takes them. */
+static const struct job_flow_spec *
+exec_flow(const struct request_job *j, struct job_flow_spec *flow)
+{
+	memset(flow, 0, sizeof *flow);
+	flow->priority = j->priority;
+	flow->group = j->group;
+	if (j->delay > 0)
+		flow->not_before = time_wall() + j->delay;
+	else if (j->delay < 0)
+		flow->not_before = j->not_before;
+	return flow;
+}
+
 static void
 exec_submit(struct exec *x)
 {
 	struct job	*job;
+	struct job_flow_spec flow;
 	const char	*err;
 
 	if (exec_build_jobs(x) == -1)
 		return;
 	job = dispatch_submit(x->pool, buf_head(&x->data),
 	    buf_used(&x->data), client_name(x->client), x->req->jobs[0].key,
-	    &err);
+	    exec_flow(&x->req->jobs[0], &flow), &err);
 	if (job == NULL) {
 		request_reply_error(x->reply, err, "%s",
 		    strcmp(err, "queue_full") == 0 ?
@@ -412,6 +428,7 @@ exec_submit_many(struct exec *x)
 {
 	struct pool	 *pool = x->pool;
 	struct job	**made;
+	struct job_flow_spec flow;
 	const char	 *err;
 	size_t		  n = x->req->njobs, i, from, queued;
 
@@ -422,7 +439,8 @@ exec_submit_many(struct exec *x)
 		request_reply_error(x->reply, "shutting_down", "mpsup is shutting down");
 		return;
 	}
-	queued = pool->q.jobs.state[JOB_QUEUED] + pool->q.pending_len;
+	queued = pool->q.jobs.state[JOB_QUEUED] +
+	    pool->q.jobs.state[JOB_DELAYED] + pool->q.pending_len;
 	if ((long)(queued + n) > pool->pc->max_queue) {
 		pool->q.rejected += n;
 		request_reply_error(x->reply, "queue_full", "the pool's queue has room "
@@ -435,7 +453,8 @@ exec_submit_many(struct exec *x)
 		from = i ? x->ends[i - 1] : 0;
 		made[i] = dispatch_submit(pool, buf_head(&x->data) + from,
 		    x->ends[i] - from, client_name(x->client),
-		    x->req->jobs[i].key, &err);
+		    x->req->jobs[i].key, exec_flow(&x->req->jobs[i], &flow),
+		    &err);
 	}
 	dispatch_run(pool);
 	submit_reply(x, made, n, 1);

@@ -16,8 +16,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/xmalloc.h"
+#include "config/parse.h"
 #include "ipc/pickle.h"
+#include "store/job.h"
 #include "supervisor/joblist.h"
 #include "supervisor/logring.h"
 #include "supervisor/remote/request_decode.h"
@@ -131,20 +134,19 @@ decode_wait(struct request *req, const struct jsontext_span *obj)
 }
 
 /*
- * The idempotency "key" of a job description into *key (NULL without
- * one); NULL, or the message if it is malformed.
+ * The idempotency "key" of a job description (v, or v->p NULL without
+ * one) into *key (NULL without one); NULL, or the message if malformed.
  */
 static const char *
-decode_key(const struct jsontext_span *desc, char **key)
+decode_key(const struct jsontext_span *v, char **key)
 {
-	struct jsontext_span	v;
-	size_t			len;
+	size_t	len;
 
 	*key = NULL;
-	if (!jsontext_object_get(desc, "key", &v) || v.type == JSONTEXT_NULL)
+	if (v->p == NULL || v->type == JSONTEXT_NULL)
 		return NULL;
-	if (v.type != JSONTEXT_STRING ||
-	    (*key = jsontext_string_decode(&v, &len)) == NULL ||
+	if (v->type != JSONTEXT_STRING ||
+	    (*key = jsontext_string_decode(v, &len)) == NULL ||
 	    len == 0 || len > REQUEST_KEY_MAX || strlen(*key) != len) {
 		free(*key);
 		*key = NULL;
@@ -153,17 +155,155 @@ decode_key(const struct jsontext_span *desc, char **key)
 	return NULL;
 }
 
-/* Append a job to req->jobs; takes ownership of key. */
-static void
-decode_job_add(struct request *req, const struct jsontext_span *desc,
-    char *key, size_t *room)
+/* "delay": a duration ("30s") or a number of seconds, into *delay. */
+static const char *
+decode_delay(const struct jsontext_span *v, double *delay)
 {
+	static const char	 msg[] = "\"delay\" must be a duration such "
+	    "as \"30s\" or \"10m\" (at most a year), or seconds";
+	const char		*err;
+	char			*s;
+	int			 r;
+
+	if (v->type == JSONTEXT_NUMBER)
+		return jsontext_number(v, delay) == -1 || !isfinite(*delay) ||
+		    *delay < 0 || *delay > 365.0 * 86400 ? msg : NULL;
+	if (v->type != JSONTEXT_STRING ||
+	    (s = jsontext_string_decode(v, NULL)) == NULL)
+		return msg;
+	r = parse_duration(s, delay, &err);
+	free(s);
+	return r == -1 ? msg : NULL;
+}
+
+/* "not_before": an RFC 3339 time, into *t. */
+static const char *
+decode_not_before(const struct jsontext_span *v, double *t)
+{
+	char	*s;
+	int	 r = -1;
+
+	if (v->type == JSONTEXT_STRING &&
+	    (s = jsontext_string_decode(v, NULL)) != NULL) {
+		r = time_parse_rfc3339(s, t);
+		free(s);
+	}
+	if (r == -1)
+		return "\"not_before\" must be an RFC 3339 time such as "
+		    "\"2026-12-06T09:30:00Z\"";
+	if (*t > time_wall() + 365.0 * 86400)
+		return "\"not_before\" is more than a year ahead";
+	return NULL;
+}
+
+/* The members of a job description the request reads (absent: p NULL). */
+struct decode_job_members {
+	struct jsontext_span	key, priority, delay, not_before, group;
+};
+
+/* Whether a member name (k, quotes included) is name (n bytes). */
+static int
+decode_name_is(const struct jsontext_span *k, const char *name, size_t n)
+{
+	if (k->len == n + 2 && memcmp(k->p + 1, name, n) == 0)
+		return 1;
+	/* Spelled with escapes: decoded to compare. */
+	return memchr(k->p, '\\', k->len) != NULL &&
+	    jsontext_string_eq(k, name);
+}
+
+#define DECODE_NAME_IS(k, lit)	decode_name_is(k, lit, sizeof lit - 1)
+
+/*
+ * Find those members in one pass over the description (the last of a
+ * name wins, as with jsontext_object_get): other members cost a look at
+ * their first letter.
+ */
+static void
+decode_job_find(const struct jsontext_span *desc,
+    struct decode_job_members *m)
+{
+	struct jsontext_span	k, v;
+	size_t			st = 0;
+
+	memset(m, 0, sizeof *m);
+	while (jsontext_object_next(desc, &st, &k, &v)) {
+		if (k.len < 2 || strchr("kpdng\\", k.p[1]) == NULL)
+			continue;
+		if (DECODE_NAME_IS(&k, "key"))
+			m->key = v;
+		else if (DECODE_NAME_IS(&k, "priority"))
+			m->priority = v;
+		else if (DECODE_NAME_IS(&k, "delay"))
+			m->delay = v;
+		else if (DECODE_NAME_IS(&k, "not_before"))
+			m->not_before = v;
+		else if (DECODE_NAME_IS(&k, "group"))
+			m->group = v;
+	}
+}
+
+/*
+ * The flow fields of a job (its members m) into j; NULL, or the message
+ * for the first malformed one. null is the same as absent.
+ */
+static const char *
+decode_flow(const struct decode_job_members *m0, struct request_job *j)
+{
+	struct decode_job_members	 m = *m0;
+	int64_t				 prio;
+	size_t				 len;
+	const char			*why;
+
+	if (m.priority.p != NULL && m.priority.type != JSONTEXT_NULL) {
+		if (m.priority.type != JSONTEXT_NUMBER || jsontext_integer(
+		    &m.priority, JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio) == -1)
+			return "\"priority\" must be an integer from -10 to 10";
+		j->priority = (int)prio;
+	}
+	if (m.delay.p != NULL && m.delay.type != JSONTEXT_NULL) {
+		if (m.not_before.p != NULL &&
+		    m.not_before.type != JSONTEXT_NULL)
+			return "give \"delay\" or \"not_before\", not both";
+		if ((why = decode_delay(&m.delay, &j->delay)) != NULL)
+			return why;
+	} else if (m.not_before.p != NULL &&
+	    m.not_before.type != JSONTEXT_NULL &&
+	    (why = decode_not_before(&m.not_before, &j->not_before)) != NULL)
+		return why;
+	if (m.group.p != NULL && m.group.type != JSONTEXT_NULL) {
+		if (m.group.type != JSONTEXT_STRING ||
+		    (j->group = jsontext_string_decode(&m.group, &len)) == NULL ||
+		    len == 0 || len > JOB_GROUP_MAX || strlen(j->group) != len)
+			return "\"group\" must be a string of 1 to 128 bytes";
+	}
+	return NULL;
+}
+
+/*
+ * Append a job to req->jobs with its key and flow fields. NULL, or the
+ * message for the first malformed one (the job stays, for request_free).
+ */
+static const char *
+decode_job_add(struct request *req, const struct jsontext_span *desc,
+    size_t *room)
+{
+	struct decode_job_members	 m;
+	struct request_job		*j;
+	const char			*why;
+
 	if (req->njobs == *room) {
 		*room = *room ? *room * 2 : 16;
 		req->jobs = xreallocarray(req->jobs, *room, sizeof *req->jobs);
 	}
-	req->jobs[req->njobs].desc = *desc;
-	req->jobs[req->njobs++].key = key;
+	j = &req->jobs[req->njobs++];
+	memset(j, 0, sizeof *j);
+	j->desc = *desc;
+	j->delay = -1;
+	decode_job_find(desc, &m);
+	if ((why = decode_key(&m.key, &j->key)) != NULL)
+		return why;
+	return decode_flow(&m, j);
 }
 
 /* submit: the request is the job's description. */
@@ -171,14 +311,12 @@ static int
 decode_submit(struct request *req, const struct jsontext_span *obj)
 {
 	const char	*why;
-	char		*key;
 	size_t		 room = 0;
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
 		return -1;
-	if ((why = decode_key(obj, &key)) != NULL)
+	if ((why = decode_job_add(req, obj, &room)) != NULL)
 		return decode_error(req, REQUEST_BAD_REQUEST, "%s", why);
-	decode_job_add(req, obj, key, &room);
 	decode_wait(req, obj);
 	return 0;
 }
@@ -192,7 +330,6 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	 jobs, e;
 	const char		*why;
-	char			*key;
 	size_t			 st = 0, room = 0;
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
@@ -206,11 +343,14 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 		if (e.type != JSONTEXT_OBJECT)
 			return decode_error(req, REQUEST_BAD_REQUEST,
 			    "jobs[%zu]: not an object", req->njobs);
-		if ((why = decode_key(&e, &key)) != NULL)
+		/* The job past the limit is checked like the others first. */
+		if ((why = decode_job_add(req, &e, &room)) != NULL) {
+			req->njobs--;
+			free(req->jobs[req->njobs].key);
+			free(req->jobs[req->njobs].group);
 			return decode_error(req, REQUEST_BAD_REQUEST,
 			    "jobs[%zu]: %s", req->njobs, why);
-		/* The job past the limit is checked like the others first. */
-		decode_job_add(req, &e, key, &room);
+		}
 		if (req->njobs > REQUEST_MAX_BATCH)
 			return decode_error(req, REQUEST_TOO_LARGE, "at most %d "
 			    "jobs per submit_many", REQUEST_MAX_BATCH);
@@ -488,8 +628,10 @@ request_free(struct request *req)
 {
 	size_t	i;
 
-	for (i = 0; i < req->njobs; i++)
+	for (i = 0; i < req->njobs; i++) {
 		free(req->jobs[i].key);
+		free(req->jobs[i].group);
+	}
 	free(req->jobs);
 	free(req->pool);
 	free(req->job);

@@ -103,6 +103,11 @@ enum request_error {
 struct request_job {
 	struct jsontext_span	 desc;	/* its description, a JSON object */
 	char			*key;	/* "key", or NULL */
+	/* Flow fields: "priority", "delay" or "not_before", "group". */
+	int			 priority;
+	double			 delay;		/* seconds, or -1: none */
+	double			 not_before;	/* wall clock, or 0: none */
+	char			*group;		/* or NULL */
 };
 
 /*

@@ -343,9 +343,10 @@ def request(conn, obj):
 
 
 def check_invariant(status):
-    """submitted = queued + running + done + failed + timed_out + cancelled."""
+    """submitted = delayed + queued + running + done + failed + timed_out
+    + cancelled."""
     for p in status["pools"]:
         j = p["jobs"]
-        total = (j["queued"] + j["running"] + j["done"] + j["failed"]
-                 + j["timed_out"] + j["cancelled"])
+        total = (j["delayed"] + j["queued"] + j["running"] + j["done"]
+                 + j["failed"] + j["timed_out"] + j["cancelled"])
         assert j["submitted"] == total, (p["name"], j)

@@ -29,7 +29,7 @@ submit(struct pool *p, int n)
 	int		 i;
 
 	for (i = 0; i < n; i++) {
-		jobs[i] = dispatch_submit(p, "{\"n\":1}", 7, NULL, NULL, &err);
+		jobs[i] = dispatch_submit(p, "{\"n\":1}", 7, NULL, NULL, NULL, &err);
 		ck_assert_msg(jobs[i] != NULL, "submit: %s", err);
 	}
 	dispatch_run(p);
@@ -111,24 +111,26 @@ START_TEST(test_a_dead_workers_job_is_retried_with_doubling_delays)
 	w1 = pool_worker(p, 1);
 	ck_assert_int_eq(fake_worker_nsent(w0), 1);
 
-	/* Attempt 1 dies with its worker: queued again, 2s later. */
+	/* Attempt 1 dies with its worker: delayed, queued again 2s later. */
 	fake_worker_die(w0, 5.0);
-	ck_assert_int_eq(state_of(0), JOB_QUEUED);
+	ck_assert_int_eq(state_of(0), JOB_DELAYED);
 	ck_assert_uint_eq(jobs[0]->attempts, 1);
-	ck_assert(jobs[0]->delayed);
+	ck_assert_uint_eq(p->q.jobs.state[JOB_DELAYED], 1);
 	ck_assert_uint_eq(p->q.retried, 1);
-	ck_assert_double_eq_tol(fixture_remaining(jobs[0]->timer), 2.0, 0.05);
+	ck_assert_double_eq_tol(fixture_remaining(queue_due_timer(fx.queue)),
+	    2.0, 0.05);
 	ck_assert_int_eq(fake_worker_nsent(w1), 0);
-	fixture_fire(jobs[0]->timer);
+	fixture_fire(queue_due_timer(fx.queue));
 	ck_assert_int_eq(fake_worker_nsent(w1), 1);
 	ck_assert_int_eq(state_of(0), JOB_RUNNING);
 
 	/* Attempt 2: 4s. */
 	fake_worker_die(w1, 5.0);
-	ck_assert_double_eq_tol(fixture_remaining(jobs[0]->timer), 4.0, 0.05);
+	ck_assert_double_eq_tol(fixture_remaining(queue_due_timer(fx.queue)),
+	    4.0, 0.05);
 	ck_assert_uint_eq(p->q.retried, 2);
 	/* No worker has room yet: it waits in the queue, not lost. */
-	fixture_fire(jobs[0]->timer);
+	fixture_fire(queue_due_timer(fx.queue));
 	ck_assert_int_eq(state_of(0), JOB_QUEUED);
 	ck_assert_uint_eq(p->q.queue_len, 1);
 }

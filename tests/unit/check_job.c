@@ -100,14 +100,15 @@ record_of(const struct job *job)
 
 START_TEST(test_transition_table_is_spec_section_6)
 {
-	/* from (rows) -> to (columns), in enum order. */
+	/* from (rows) -> to (columns), in enum order (delayed last). */
 	static const int legal[JOB_NSTATES][JOB_NSTATES] = {
-		/* queued */	{ 1, 1, 0, 0, 0, 1 },
-		/* running */	{ 1, 1, 1, 1, 1, 1 },
-		/* done */	{ 0, 0, 1, 0, 0, 0 },
-		/* failed */	{ 0, 0, 0, 1, 0, 0 },
-		/* timed_out */	{ 0, 0, 0, 0, 1, 0 },
-		/* cancelled */	{ 0, 0, 0, 0, 0, 1 },
+		/* queued */	{ 1, 1, 0, 0, 0, 1, 1 },
+		/* running */	{ 1, 1, 1, 1, 1, 1, 1 },
+		/* done */	{ 0, 0, 1, 0, 0, 0, 0 },
+		/* failed */	{ 0, 0, 0, 1, 0, 0, 0 },
+		/* timed_out */	{ 0, 0, 0, 0, 1, 0, 0 },
+		/* cancelled */	{ 0, 0, 0, 0, 0, 1, 0 },
+		/* delayed */	{ 1, 0, 0, 0, 0, 1, 1 },
 	};
 
 	for (int from = 0; from < JOB_NSTATES; from++)

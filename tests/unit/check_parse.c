@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timeutil.h"
 #include "config/parse.h"
 
 /* Parse a duration that must be valid and return it. */
@@ -552,6 +553,45 @@ START_TEST(test_words_empty_command_is_refused)
 }
 END_TEST
 
+/* RFC 3339: Z or an offset, an optional fraction; nothing else. */
+START_TEST(test_rfc3339_times_parse_to_epoch_seconds)
+{
+	double	t;
+
+	ck_assert_int_eq(time_parse_rfc3339("2026-12-06T09:30:00Z", &t), 0);
+	ck_assert(t == 1796549400.0);
+	ck_assert_int_eq(time_parse_rfc3339("2026-12-06t09:30:00.25z", &t), 0);
+	ck_assert(t == 1796549400.25);
+	ck_assert_int_eq(time_parse_rfc3339("2026-12-06T11:30:00+02:00", &t),
+	    0);
+	ck_assert(t == 1796549400.0);
+	ck_assert_int_eq(time_parse_rfc3339("2026-12-06T04:00:00-05:30", &t),
+	    0);
+	ck_assert(t == 1796549400.0);
+	ck_assert_int_eq(time_parse_rfc3339("2024-02-29T00:00:00Z", &t), 0);
+}
+END_TEST
+
+START_TEST(test_rfc3339_malformed_times_are_refused)
+{
+	static const char *const bad[] = {
+		"", "2026-12-06", "2026-12-06T09:30:00", "2026-12-06T09:30Z",
+		"2026-12-06T09:30:00+0200", "2026-13-01T00:00:00Z",
+		"2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+		"2026-12-06T24:00:00Z", "2026-12-06T09:60:00Z",
+		"1969-12-31T23:59:59Z", "2026-12-06T09:30:00.Z",
+		"2026-12-06T09:30:00Z ", "2026-12-06T09:30:00+24:00",
+		"20x6-12-06T09:30:00Z", "tomorrow",
+	};
+	double	t;
+	size_t	i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(time_parse_rfc3339(bad[i], &t) == -1,
+		    "accepted \"%s\"", bad[i]);
+}
+END_TEST
+
 static Suite *
 parse_suite(void)
 {
@@ -567,6 +607,11 @@ parse_suite(void)
 	tcase_add_test(tc, test_duration_sign_is_refused);
 	tcase_add_test(tc, test_duration_nan_and_infinity_are_refused);
 	tcase_add_test(tc, test_duration_longer_than_a_year_is_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rfc3339");
+	tcase_add_test(tc, test_rfc3339_times_parse_to_epoch_seconds);
+	tcase_add_test(tc, test_rfc3339_malformed_times_are_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("size");

@@ -37,7 +37,7 @@ static struct job	*retrying;
 static int
 retry_came_due(void)
 {
-	return !retrying->delayed || qt.runnable_a > 0;
+	return retrying->state != JOB_DELAYED || qt.runnable_a > 0;
 }
 
 static int
@@ -212,7 +212,7 @@ START_TEST(test_requeue_with_a_delay_is_claimable_only_after_it)
 	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 3), 2);
 	ck_assert_ptr_eq(out[0], j1);
 	ck_assert_ptr_eq(out[1], j3);
-	ck_assert_ptr_null(j1->timer);
+	ck_assert(j1->flow_ext == NULL || j1->flow_ext->heap == 0);
 	qt_finish(j1, JOB_DONE);
 	qt_finish(j3, JOB_DONE);
 }
@@ -253,7 +253,7 @@ START_TEST(test_cancel_of_a_delayed_job_stops_its_retry)
 	job_set_state(j1, JOB_QUEUED, ev_now(qt.loop));
 	queue_requeue(qt.q, j1, 0.02, 1);
 	ck_assert_int_eq(queue_cancel(qt.q, j1), 0);
-	ck_assert_ptr_null(j1->timer);
+	ck_assert(j1->flow_ext == NULL || j1->flow_ext->heap == 0);
 	qt_finish(j1, JOB_CANCELLED);
 	qt_run_until(never, 0.08);
 	ck_assert_int_eq(qt.runnable_a, 0);
@@ -469,13 +469,16 @@ queue_suite(void)
 
 	tcase_add_checked_fixture(mem, qt_setup_memory, qt_teardown);
 	conformance_add(mem);
+	qt_flow_tests_add(mem);
 	tcase_add_test(mem, test_memory_recovery_finds_nothing);
 	suite_add_tcase(s, mem);
 
 	tcase_add_unchecked_fixture(sql, qt_topdir_create, qt_topdir_remove);
 	tcase_add_checked_fixture(sql, qt_setup_sqlite, qt_teardown);
 	conformance_add(sql);
+	qt_flow_tests_add(sql);
 	qt_durable_tests_add(sql);
+	qt_flow_durable_tests_add(sql);
 	suite_add_tcase(s, sql);
 	return s;
 }

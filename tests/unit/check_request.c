@@ -352,6 +352,52 @@ START_TEST(test_submit_many_fields)
 }
 END_TEST
 
+/*
+ * The flow fields of a job, and of each job of a batch: read in the same
+ * pass as "key" (member names spelled with escapes too, the last of a
+ * name winning); absent or null means the default.
+ */
+START_TEST(test_submit_flow_fields)
+{
+	struct request	 req;
+
+	expect_op("{\"op\":\"submit\",\"pool\":\"p\",\"data\":1,"
+	    "\"priority\":-10,\"delay\":\"1.5m\",\"group\":\"t\\u00e9\","
+	    "\"key\":\"k\"}", "submit", &req);
+	ck_assert_int_eq(req.jobs[0].priority, -10);
+	ck_assert(req.jobs[0].delay == 90 && req.jobs[0].not_before == 0);
+	ck_assert_str_eq(req.jobs[0].group, "t\xc3\xa9");
+	ck_assert_str_eq(req.jobs[0].key, "k");
+	request_free(&req);
+
+	expect_op("{\"op\":\"submit\",\"pool\":\"p\",\"\\u0070riority\":3,"
+	    "\"priority\":4,\"not_before\":\"2026-12-06T09:30:00Z\","
+	    "\"delay\":null,\"group\":null}", "submit", &req);
+	ck_assert_int_eq(req.jobs[0].priority, 4);
+	ck_assert(req.jobs[0].delay == -1);
+	ck_assert(req.jobs[0].not_before == 1796549400.0);
+	ck_assert_ptr_null(req.jobs[0].group);
+	request_free(&req);
+
+	expect_op("{\"op\":\"submit_many\",\"pool\":\"p\",\"jobs\":["
+	    "{\"data\":1,\"delay\":2.5},{\"data\":2,\"priority\":10}]}",
+	    "submit_many", &req);
+	ck_assert(req.jobs[0].delay == 2.5 && req.jobs[0].priority == 0);
+	ck_assert(req.jobs[1].delay == -1 && req.jobs[1].priority == 10);
+	request_free(&req);
+
+	expect_error_both("{\"op\":\"submit\",\"pool\":\"p\",\"priority\":"
+	    "1e1}", REQUEST_BAD_REQUEST,
+	    "\"priority\" must be an integer from -10 to 10");
+	expect_error_both("{\"op\":\"submit_many\",\"pool\":\"p\",\"jobs\":["
+	    "{\"data\":1},{\"group\":[]}]}", REQUEST_BAD_REQUEST,
+	    "jobs[1]: \"group\" must be a string of 1 to 128 bytes");
+	expect_error("{\"op\":\"submit\",\"pool\":\"p\",\"key\":5,"
+	    "\"priority\":99}", REQUEST_BAD_REQUEST,
+	    "\"key\" must be a string of 1 to 256 bytes");
+}
+END_TEST
+
 /* The largest batch is accepted, one more job is too_large. */
 START_TEST(test_submit_many_batch_limit)
 {
@@ -739,6 +785,7 @@ request_suite(void)
 	tcase_add_test(tc, test_op_table_rows);
 	tcase_add_test(tc, test_submit_fields);
 	tcase_add_test(tc, test_submit_many_fields);
+	tcase_add_test(tc, test_submit_flow_fields);
 	tcase_add_test(tc, test_submit_many_batch_limit);
 	tcase_add_test(tc, test_result_cancel_status_scale_fields);
 	tcase_add_test(tc, test_not_a_request);

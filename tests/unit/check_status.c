@@ -67,6 +67,7 @@ static void
 assert_invariant(json_t *pool)
 {
 	ck_assert_int_eq(jobs_field(pool, "submitted"),
+	    jobs_field(pool, "delayed") +
 	    jobs_field(pool, "queued") + jobs_field(pool, "running") +
 	    jobs_field(pool, "done") + jobs_field(pool, "failed") +
 	    jobs_field(pool, "timed_out") + jobs_field(pool, "cancelled"));
@@ -122,11 +123,11 @@ START_TEST(test_status_counts_hold_the_invariant)
 	int		 i;
 
 	for (i = 0; i < 5; i++) {
-		jobs[i] = dispatch_submit(a, "1", 1, NULL, NULL, &err);
+		jobs[i] = dispatch_submit(a, "1", 1, NULL, NULL, NULL, &err);
 		ck_assert_ptr_nonnull(jobs[i]);
 	}
 	/* max_queue = 5: the sixth is refused and counted as rejected. */
-	jobs[5] = dispatch_submit(a, "1", 1, NULL, NULL, &err);
+	jobs[5] = dispatch_submit(a, "1", 1, NULL, NULL, NULL, &err);
 	ck_assert_ptr_null(jobs[5]);
 	ck_assert_str_eq(err, "queue_full");
 	ck_assert_int_eq(dispatch_cancel(jobs[2], &err), 0);
@@ -145,6 +146,52 @@ START_TEST(test_status_counts_hold_the_invariant)
 }
 END_TEST
 
+/*
+ * Flow control in the status document and the metrics: delayed jobs,
+ * the queue by priority (the levels with jobs), the groups with work.
+ */
+START_TEST(test_status_and_metrics_show_flow_control)
+{
+	struct pool	*a = fx.pools[0];
+	struct buf	 b = BUF_INIT;
+	const char	*err = NULL;
+	json_t		*doc, *pa, *byprio;
+
+	ck_assert_ptr_nonnull(dispatch_submit(a, "1", 1, NULL, NULL,
+	    &(struct job_flow_spec){ 3, 0, "t1" }, &err));
+	ck_assert_ptr_nonnull(dispatch_submit(a, "1", 1, NULL, NULL,
+	    &(struct job_flow_spec){ -2, 0, "t2" }, &err));
+	ck_assert_ptr_nonnull(dispatch_submit(a, "1", 1, NULL, NULL,
+	    &(struct job_flow_spec){ 0, ev_now(fx.loop) + 60, NULL }, &err));
+	doc = status_doc("a");
+	pa = json_array_get(json_object_get(doc, "pools"), 0);
+	ck_assert_int_eq(jobs_field(pa, "delayed"), 1);
+	ck_assert_int_eq(jobs_field(pa, "queued"), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(pa,
+	    "groups_with_work")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(pa,
+	    "throttled")), 0);
+	byprio = json_object_get(pa, "queue_by_priority");
+	ck_assert_int_eq(json_object_size(byprio), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(byprio, "3")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(byprio, "-2")), 1);
+	assert_invariant(pa);
+	json_decref(doc);
+
+	metrics_append(&fx, &b, 0);
+	buf_append(&b, "", 1);
+	ck_assert_ptr_nonnull(strstr(buf_head(&b),
+	    "mpsup_jobs_delayed{pool=\"a\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(buf_head(&b),
+	    "mpsup_groups_with_work{pool=\"a\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(buf_head(&b),
+	    "mpsup_queue_depth_by_priority{pool=\"a\",priority=\"-2\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(buf_head(&b),
+	    "mpsup_jobs_throttled{pool=\"a\"} 0\n"));
+	buf_free(&b);
+}
+END_TEST
+
 /* Every sample's family is declared (HELP, TYPE) once, before it. */
 START_TEST(test_metrics_follow_the_exposition_format)
 {
@@ -155,7 +202,7 @@ START_TEST(test_metrics_follow_the_exposition_format)
 	size_t		 nsamples = 0;
 
 	ck_assert_ptr_nonnull(dispatch_submit(fx.pools[1], "{\"args\":[]}", 11,
-	    NULL, NULL, &err));
+	    NULL, NULL, NULL, &err));
 	metrics_append(&fx, &b, 3);
 	buf_append(&b, "", 1);
 	text = strdup(buf_head(&b));
@@ -223,6 +270,7 @@ main(void)
 	tcase_add_test(tc, test_status_filter_keeps_one_pool);
 	tcase_add_test(tc, test_status_counts_hold_the_invariant);
 	tcase_add_test(tc, test_metrics_follow_the_exposition_format);
+	tcase_add_test(tc, test_status_and_metrics_show_flow_control);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

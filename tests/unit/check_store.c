@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "store/store.h"
 #include "store/store_ckpt.h"
+#include "store/job.h"
 #include "store/store_codec.h"
 
 static char	dir[64];
@@ -656,6 +657,51 @@ START_TEST(test_codec_round_trip_and_truncation)
 }
 END_TEST
 
+/*
+ * The flow fields: kept when set (and a record without them reads back
+ * at the defaults); a priority out of range or a group too long is a
+ * damaged record, refused.
+ */
+START_TEST(test_codec_keeps_the_flow_fields)
+{
+	struct store_record	 r = record("00000193a1b2c3d5", 6, "1"), o;
+	struct buf		 b = BUF_INIT;
+	char			 g[JOB_GROUP_MAX + 2];
+	size_t			 cut;
+
+	r.priority = -7;
+	r.not_before = 1765000000.125;
+	r.group = "tenant \xc3\xa9";
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), b.len);
+	ck_assert_int_eq(o.state, 6);
+	ck_assert_int_eq(o.priority, -7);
+	ck_assert(o.not_before == 1765000000.125);
+	ck_assert_str_eq(o.group, r.group);
+	for (cut = 0; cut < b.len; cut++)
+		ck_assert_uint_eq(store_codec_get(b.data, cut, &o), 0);
+	buf_reset(&b);
+	r.group = NULL;
+	r.priority = 10;
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), b.len);
+	ck_assert_int_eq(o.priority, 10);
+	ck_assert_ptr_null(o.group);
+	buf_reset(&b);
+	r.priority = 11;
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), 0);
+	buf_reset(&b);
+	memset(g, 'x', sizeof g - 1);
+	g[sizeof g - 1] = '\0';
+	r.priority = 0;
+	r.group = g;
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), 0);
+	buf_free(&b);
+}
+END_TEST
+
 /* The row-per-job layout of development builds is not read. */
 START_TEST(test_sqlite_schema_version_1_is_refused_with_a_reason)
 {
@@ -743,6 +789,7 @@ store_suite(void)
 	tcase_add_test(tc, test_not_memory_nor_sqlite_is_refused);
 	tcase_add_test(tc, test_ckpt_thread_checkpoints_a_growing_wal);
 	tcase_add_test(tc, test_codec_round_trip_and_truncation);
+	tcase_add_test(tc, test_codec_keeps_the_flow_fields);
 	tcase_add_test(tc, test_sqlite_schema_version_1_is_refused_with_a_reason);
 	suite_add_tcase(s, tc);
 	return s;

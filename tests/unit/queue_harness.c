@@ -62,6 +62,18 @@ qt_guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 }
 
+static double
+qt_clock_cb(void *arg)
+{
+	return qt_time();
+}
+
+double
+qt_time(void)
+{
+	return qt.now > 0 ? qt.now : ev_now(qt.loop);
+}
+
 void
 qt_open(void)
 {
@@ -73,6 +85,7 @@ qt_open(void)
 	    &qt, &cause);
 	if (qt.q == NULL)
 		ck_abort_msg("queue_open %s: %s", qt.store, cause);
+	queue_set_clock(qt.q, qt_clock_cb, NULL);
 	queue_pool_attach(qt.q, &qt.a, "a", 0);
 	queue_pool_attach(qt.q, &qt.b, "b", 0);
 	qt.a.max_queue = qt.b.max_queue = 100;
@@ -186,7 +199,22 @@ qt_push(struct queue_pool *qp, const char *data)
 	struct job	*job;
 	const char	*err = NULL;
 
-	job = job_new(&qp->jobs, data, strlen(data), ev_now(qt.loop));
+	job = job_new(&qp->jobs, data, strlen(data), qt_time());
+	ck_assert_int_eq(queue_push(qt.q, qp, job, &err), qt.impl->push_ret);
+	ck_assert_ptr_null(err);
+	return job;
+}
+
+struct job *
+qt_push_flow(struct queue_pool *qp, int priority, const char *group,
+    double not_before)
+{
+	struct job	*job;
+	const char	*err = NULL;
+
+	job = job_new(&qp->jobs, "{}", 2, qt_time());
+	job_flow_set(job, &(struct job_flow_spec){ priority, not_before,
+	    group });
 	ck_assert_int_eq(queue_push(qt.q, qp, job, &err), qt.impl->push_ret);
 	ck_assert_ptr_null(err);
 	return job;

@@ -36,6 +36,7 @@ struct qt {
 	enum job_state		 finish_state;
 	char			 finish_error[128];
 	int			 bugs;		/* "BUG:" lines logged */
+	double			 now;		/* the fake clock, 0: ev_now */
 };
 
 extern struct qt	qt;
@@ -56,8 +57,13 @@ void		 qt_restart(void);
 /* What recovery allows: pool a three attempts, pool b one. */
 unsigned	 qt_max_attempts(struct queue_pool *);
 
+/* The time the queue reads (the fake clock once a test set qt.now). */
+double		 qt_time(void);
 /* Submit a job to qp as the engine does; the queue owns it now. */
 struct job	*qt_push(struct queue_pool *, const char *data);
+/* The same with flow fields (group NULL: none; not_before 0: none). */
+struct job	*qt_push_flow(struct queue_pool *, int priority,
+		    const char *group, double not_before);
 /* A claimed job starts running (its attempt counts). */
 void		 qt_start(struct job *);
 /* A claimed job ends in state: the queue keeps its record. */
@@ -69,5 +75,9 @@ int		 qt_run_until(int (*cond)(void), double timeout);
 
 /* The durable queue's own tests (check_queue_durable.c) join tc. */
 void		 qt_durable_tests_add(TCase *tc);
+/* Flow control's tests (check_queue_flow.c): for every implementation. */
+void		 qt_flow_tests_add(TCase *tc);
+/* and those only a durable queue passes. */
+void		 qt_flow_durable_tests_add(TCase *tc);
 
 #endif
