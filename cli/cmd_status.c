@@ -149,6 +149,64 @@ status_table(const struct jsontext_span *status)
 	free(cells);
 }
 
+#define SCHED_NCOLUMNS	5
+
+/* The cells of one schedule's row. */
+static void
+status_schedule_row(const struct jsontext_span *s, char **cells)
+{
+	struct jsontext_span	 cron = status_member(s, "cron");
+	char			*every;
+
+	cells[0] = status_text(s, "name");
+	cells[1] = status_text(s, "pool");
+	if (cron.type == JSONTEXT_STRING)
+		cells[2] = status_text(s, "cron");
+	else {
+		every = status_number(s, "every_s");
+		xasprintf(&cells[2], "every %ss", every);
+		free(every);
+	}
+	cells[3] = status_text(s, "next_run");
+	cells[4] = status_number(s, "submitted");
+}
+
+/* After the pools, the schedules (if any) with their next run. */
+static void
+status_schedules(const struct jsontext_span *status)
+{
+	static const char	*head[SCHED_NCOLUMNS] = { "SCHEDULE", "POOL",
+	    "WHEN", "NEXT_RUN", "SUBMITTED" };
+	struct jsontext_span	 list = status_member(status, "schedules"), s;
+	size_t			 n = 0, state = 0, i, j, width[SCHED_NCOLUMNS];
+	char			**cells;
+
+	if (list.type != JSONTEXT_ARRAY)
+		return;
+	while (jsontext_array_next(&list, &state, &s))
+		n++;
+	if (n == 0)
+		return;
+	cells = xcalloc((n + 1) * SCHED_NCOLUMNS, sizeof *cells);
+	for (j = 0; j < SCHED_NCOLUMNS; j++)
+		cells[j] = xstrdup(head[j]);
+	state = 0;
+	for (i = 1; i <= n && jsontext_array_next(&list, &state, &s); i++)
+		status_schedule_row(&s, cells + i * SCHED_NCOLUMNS);
+	for (j = 0; j < SCHED_NCOLUMNS; j++)
+		for (width[j] = 0, i = 0; i <= n; i++)
+			if (strlen(cells[i * SCHED_NCOLUMNS + j]) > width[j])
+				width[j] = strlen(cells[i * SCHED_NCOLUMNS + j]);
+	printf("\n");
+	for (i = 0; i <= n; i++)
+		for (j = 0; j < SCHED_NCOLUMNS; j++)
+			printf(j + 1 == SCHED_NCOLUMNS ? "%*s\n" : "%-*s  ",
+			    (int)width[j], cells[i * SCHED_NCOLUMNS + j]);
+	for (i = 0; i < (n + 1) * SCHED_NCOLUMNS; i++)
+		free(cells[i]);
+	free(cells);
+}
+
 /* Say on stderr when the job store's commits fail (the table goes on). */
 static void
 status_store_warning(const struct jsontext_span *status)
@@ -195,7 +253,8 @@ cmd_status(int argc, char **argv)
 			printf(STATUS_USAGE "\nPrints one row per pool: "
 			    "workers busy/idle/target, queue depth, jobs\n"
 			    "done, failed and timed out, and the 99th "
-			    "percentile latency (and on stderr a\nwarning "
+			    "percentile latency, then one row per schedule "
+			    "with its next run (and\non stderr a warning "
 			    "while the job store fails to commit); with "
 			    "--json, the whole status\ndocument.\n\n"
 			    CONN_HELP);
@@ -229,6 +288,7 @@ cmd_status(int argc, char **argv)
 			cli_conn_print_span(stdout, &status);
 		else {
 			status_table(&status);
+			status_schedules(&status);
 			status_store_warning(&status);
 		}
 		rv = 0;

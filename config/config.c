@@ -62,9 +62,9 @@ config_resolve_path(const struct config *cfg, const char *p)
 	return out;
 }
 
-/* Pool names: 1 to 64 letters, digits, '_', '-' and '.'. */
-static int
-valid_pool_name(const char *s)
+/* Pool and schedule names: 1 to 64 letters, digits, '_', '-' and '.'. */
+int
+config_valid_name(const char *s)
 {
 	size_t	n = 0;
 
@@ -85,6 +85,7 @@ loader_section(struct loader *ld, const char *name)
 
 	ld->have_key = 0;
 	ld->pool = NULL;
+	ld->sched = NULL;
 	if (strcmp(name, "supervisor") == 0) {
 		if (ld->sup_seen) {
 			config_error(ld, ld->lineno, "duplicate section "
@@ -99,14 +100,18 @@ loader_section(struct loader *ld, const char *name)
 		ld->state = &ld->sup_state;
 		return;
 	}
+	if (strncmp(name, "schedule:", 9) == 0) {
+		config_schedule_section(ld, name + 9);
+		return;
+	}
 	if (strncmp(name, "pool:", 5) != 0) {
 		config_error(ld, ld->lineno, "unknown section [%s] (expected "
-		    "[supervisor] or [pool:NAME])", name);
+		    "[supervisor], [pool:NAME] or [schedule:NAME])", name);
 		ld->sect = SECT_SKIP;
 		return;
 	}
 	name += 5;
-	if (!valid_pool_name(name)) {
+	if (!config_valid_name(name)) {
 		config_error(ld, ld->lineno, "bad pool name '%s' (use up to 64 "
 		    "letters, digits, '_', '-' and '.')", name);
 		ld->sect = SECT_SKIP;
@@ -324,6 +329,7 @@ config_load(const char *path, struct config_errors *errs)
 	free(ld.line);
 	config_validate(&ld);
 	free(ld.pool_states);
+	free(ld.sched_states);
 	if (ld.nerrors > 0) {
 		config_free(cfg);
 		return NULL;
@@ -342,6 +348,7 @@ pool_config_free(struct pool_config *pc)
 	free(pc->user);
 	free(pc->group);
 	free_strv(pc->env, pc->nenv);
+	free_strv(pc->depends_on, pc->ndepends_on);
 	free(pc);
 }
 
@@ -366,6 +373,9 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->npools; i++)
 		pool_config_free(cfg->pools[i]);
 	free(cfg->pools);
+	for (i = 0; i < cfg->nschedules; i++)
+		config_schedule_free(cfg->schedules[i]);
+	free(cfg->schedules);
 	free(cfg);
 }
 
@@ -409,6 +419,7 @@ config_pool_process_differs(const struct pool_config *a,
 	if (a->type != b->type || str_differs(a->command, b->command) ||
 	    a->output != b->output || a->capture_max != b->capture_max ||
 	    a->job_fds != b->job_fds || str_differs(a->cwd, b->cwd) ||
+	    a->ready_line != b->ready_line ||
 	    str_differs(a->user, b->user) || str_differs(a->group, b->group) ||
 	    a->nenv != b->nenv)
 		return 1;

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config/cron.h"
+
 enum pool_type { POOL_TYPE_EXEC, POOL_TYPE_STREAM };
 enum job_fds { JOB_FDS_STDIO, JOB_FDS_34 };
 enum output_mode { OUTPUT_LOG, OUTPUT_CAPTURE, OUTPUT_BOTH };
@@ -50,6 +52,26 @@ struct pool_config {
 	size_t		  nenv;
 	int		  stop_signal;
 	double		  stop_timeout;
+	int		  ready_line;	/* ready = line: wait for {"ready":true} */
+	double		  ready_timeout;
+	char		**depends_on;	/* pool names */
+	size_t		  ndepends_on;
+};
+
+enum schedule_missed { SCHEDULE_MISSED_SKIP, SCHEDULE_MISSED_ONCE };
+
+/* A [schedule:NAME] section: a job submitted to a pool at each tick. */
+struct schedule_config {
+	char			*name;
+	int			 line;		/* of the section header */
+	char			*pool;
+	char			*cron_expr;	/* as written, or NULL */
+	struct cron		 cron;
+	double			 every;		/* seconds, when no cron */
+	char			*data;		/* the job's JSON text */
+	enum schedule_missed	 missed;
+	char			*timezone;	/* as written, or NULL = UTC */
+	int			 tz_offset;	/* seconds east of UTC */
 };
 
 struct config {
@@ -83,6 +105,8 @@ struct config {
 	long		  max_handshakes;	/* in progress per address; 0 = off */
 	struct pool_config **pools;
 	size_t		  npools;
+	struct schedule_config **schedules;
+	size_t		  nschedules;
 };
 
 struct config_errors {
@@ -98,6 +122,11 @@ struct config	*config_load(const char *path, struct config_errors *errs);
 void		 config_free(struct config *);
 void		 config_errors_free(struct config_errors *);
 struct pool_config *config_find_pool(const struct config *, const char *);
+struct schedule_config *config_find_schedule(const struct config *,
+		    const char *);
+/* Whether two schedules tick at the same times with the same job. */
+int		 config_schedule_differs(const struct schedule_config *a,
+		    const struct schedule_config *b);
 /* True if workers started with a must be restarted to run as b says. */
 int		 config_pool_process_differs(const struct pool_config *a,
 		    const struct pool_config *b);

@@ -536,5 +536,9 @@ job_record_append(const struct job *job, struct buf *b)
 		jsontext_string_append(b, job->error, strlen(job->error));
 	else
 		buf_append_str(b, "null");
+	if (job->key != NULL) {
+		buf_append_str(b, ",\"key\":");
+		jsontext_string_append(b, job->key, strlen(job->key));
+	}
 	buf_append(b, "}", 1);
 }

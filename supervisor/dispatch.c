@@ -377,6 +377,8 @@ dispatch_worker_ready(struct pool *pool, struct worker *w)
 	dw->culprit = NULL;
 	dispatch_ready_add(dw);
 	dispatch_run(pool);
+	if (d.env->worker_ready != NULL)
+		d.env->worker_ready(d.env->arg, pool);
 }
 
 /* Send a worker nothing more and stop it once its jobs are done. */

@@ -39,6 +39,7 @@ pool_state_name(enum pool_state s)
 	case POOL_FAILING: return "failing";
 	case POOL_STOPPING: return "stopping";
 	case POOL_STOPPED: return "stopped";
+	case POOL_WAITING: return "waiting";
 	}
 	return "?";
 }
@@ -218,6 +219,28 @@ pool_start(struct pool *pool)
 }
 
 void
+pool_wait(struct pool *pool, const char *waiting_for)
+{
+	pool->state = POOL_WAITING;
+	log_info("pool %s: waiting for pool %s to have a ready worker "
+	    "(depends_on)", pool->name, waiting_for);
+}
+
+int
+pool_has_ready_worker(const struct pool *pool)
+{
+	enum worker_state	ws;
+	int			i;
+
+	for (i = 0; i < pool->nslots; i++) {
+		ws = worker_state(pool->slots[i]->w);
+		if (ws == WORKER_READY || ws == WORKER_BUSY)
+			return 1;
+	}
+	return 0;
+}
+
+void
 pool_kill(struct pool *pool)
 {
 	int	i;
@@ -257,7 +280,7 @@ pool_grow(struct pool *pool, size_t backlog)
 	int			 i;
 
 	if (!pc->dynamic || pool->state == POOL_STOPPING ||
-	    pool->state == POOL_STOPPED)
+	    pool->state == POOL_STOPPED || pool->state == POOL_WAITING)
 		return;
 	want = (backlog + (size_t)pc->prefetch - 1) / (size_t)pc->prefetch;
 	for (i = pc->min_workers; i < pool->nslots && want > 0; i++) {
@@ -303,7 +326,8 @@ pool_resize(struct pool *pool)
 	}
 	for (i = 0; i < pool->nslots; i++) {
 		if (i < pc->workers) {
-			if (pool_slot_idle(pool->slots[i]))
+			if (pool->state != POOL_WAITING &&
+			    pool_slot_idle(pool->slots[i]))
 				pool_slot_spawn(pool->slots[i]);
 			continue;
 		}

@@ -12,6 +12,7 @@
 #include "supervisor/dispatch.h"
 #include "store/job.h"
 #include "supervisor/pool.h"
+#include "supervisor/schedule.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
@@ -142,5 +143,7 @@ status_append(struct supervisor *sv, struct buf *b, const char *filter)
 		first = 0;
 		status_pool(sv, sv->pools[i], b);
 	}
-	buf_appendf(b, "],\"connections\":%d}", supervisor_clients(sv));
+	buf_append_str(b, "],\"schedules\":");
+	schedules_status(sv->schedules, b);
+	buf_appendf(b, ",\"connections\":%d}", supervisor_clients(sv));
 }

@@ -13,6 +13,7 @@
 
 struct pool;
 struct queue;
+struct schedules;
 struct supervisor;
 
 /*
@@ -77,6 +78,7 @@ struct supervisor {
 	struct pool		**parked;	/* removed, stopped, records kept */
 	size_t			 nparked;
 	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
+	struct schedules	*schedules;	/* periodic jobs (schedule.h) */
 };
 
 /* Run the supervisor in the foreground; returns the exit status. */
@@ -99,6 +101,13 @@ struct pool *supervisor_pool_new(struct supervisor *, struct pool_config *);
  */
 void	supervisor_sweep_soon(struct supervisor *);
 void	supervisor_sweep(struct supervisor *);
+/*
+ * The order pools start in (order.c): start a new pool now, or hold it
+ * back until every pool it depends_on has a ready worker; and the job
+ * engine's word that a worker of some pool became ready.
+ */
+void	supervisor_pool_begin(struct supervisor *, struct pool *);
+void	supervisor_pool_ready(void *arg, struct pool *);
 /* Clients connected to the services (the status document's "connections"). */
 int	supervisor_clients(const struct supervisor *);
 /* The state of the running service svc, or NULL. */

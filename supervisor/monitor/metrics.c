@@ -157,7 +157,8 @@ static void
 metrics_workers(struct supervisor *sv, struct buf *b)
 {
 	static const enum worker_state states[] = {
-		WORKER_BUSY, WORKER_READY, WORKER_STOPPING, WORKER_DEAD,
+		WORKER_BUSY, WORKER_READY, WORKER_STARTING, WORKER_STOPPING,
+		WORKER_DEAD,
 	};
 	struct pool		*pool;
 	enum worker_state	 ws;
