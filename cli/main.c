@@ -38,6 +38,8 @@ usage(FILE *f)
 "       mpsup status [CONN] [--json]\n"
 "       mpsup ctl [CONN] reload | stop | scale POOL N | pause POOL |\n"
 "                        resume POOL | cancel JOBID\n"
+"       mpsup dead [CONN] [-p POOL] [--json]\n"
+"       mpsup retry [CONN] JOBID ... | -p POOL --all\n"
 "       mpsup keygen [FILE]\n"
 "       mpsup --version | --help\n"
 "\n"
@@ -119,6 +121,10 @@ main(int argc, char **argv)
 			return cmd_status(argc - 1, argv + 1);
 		if (strcmp(argv[1], "ctl") == 0)
 			return cmd_ctl(argc - 1, argv + 1);
+		if (strcmp(argv[1], "dead") == 0)
+			return cmd_dead(argc - 1, argv + 1);
+		if (strcmp(argv[1], "retry") == 0)
+			return cmd_retry(argc - 1, argv + 1);
 		if (strcmp(argv[1], "keygen") == 0)
 			return cmd_keygen(argc - 1, argv + 1);
 		if (strcmp(argv[1], "exec-worker") == 0)

@@ -56,6 +56,7 @@ struct pool_config {
 	double		  ready_timeout;
 	char		**depends_on;	/* pool names */
 	size_t		  ndepends_on;
+	double		  dead_ttl;	/* keep dead letters; 0 = none */
 };
 
 enum schedule_missed { SCHEDULE_MISSED_SKIP, SCHEDULE_MISSED_ONCE };

@@ -17,7 +17,7 @@
 #define CONFIG_MAX_WORKERS	4096
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
 #define CONFIG_MAX_SCHEDULES	256
-#define CONFIG_NKEYS		57
+#define CONFIG_NKEYS		58
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,

@@ -118,6 +118,7 @@ static const struct key_def key_table[] = {
 	POOL("ready", KT_CHOICE, ready_line, 0, 0, ready_choices),
 	POOL("ready_timeout", KT_DURATION, ready_timeout, 0, 0, NULL),
 	POOL_SET("depends_on", depends_on, config_set_depends_on, 0),
+	POOL("dead_ttl", KT_DURATION, dead_ttl, 0, 0, NULL),
 
 	SCHED("pool", KT_STRING, pool, 0, 0, NULL),
 	SCHED_SET("cron", cron_expr, config_set_cron),
@@ -152,6 +153,7 @@ config_pool_defaults(struct pool_config *pc)
 	pc->stop_signal = SIGTERM;
 	pc->stop_timeout = 10.0;
 	pc->ready_timeout = 30.0;
+	pc->dead_ttl = 7 * 86400.0;
 }
 
 /* What [supervisor] has when the file does not say otherwise (cfg->dir set). */

@@ -111,12 +111,16 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->submitted_at = job->submitted_at;
 	r->started_at = job->started_at;
 	r->finished_at = job->finished_at;
-	/* A finished job's data is never sent again. */
-	r->data = job_state_terminal(job->state) ? "" : job->data;
-	r->data_len = job_state_terminal(job->state) ? 0 : job->data_len;
+	/* A finished job's data is never sent again, but a dead letter's may. */
+	r->data = job_state_terminal(job->state) && !job->dead ? "" :
+	    job->data;
+	r->data_len = job_state_terminal(job->state) && !job->dead ? 0 :
+	    job->data_len;
 	r->result = job->result;
 	r->error = job->error;
 	r->key = job->key;
+	r->dead = job->dead;
+	r->retry_of = job->retry_of;
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -367,6 +371,15 @@ queue_sqlite_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	/* The next loop iteration commits (see queue_sqlite_commit). */
 }
 
+/* A retried dead letter is written again, without its data. */
+static void
+queue_sqlite_dead_release(struct queue *q, struct job *job)
+{
+	queue_memory_dead_release(q, job);
+	if (job->seg != 0 && !q->readonly)
+		job_changed_add(job);
+}
+
 static void
 queue_sqlite_forget(struct queue *q, struct job *job)
 {
@@ -398,6 +411,7 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 	job->result = r->result != NULL ? xstrdup(r->result) : NULL;
 	job->error = r->error != NULL ? xstrdup(r->error) : NULL;
 	job->seg = r->seg;
+	job->retry_of = r->retry_of != NULL ? xstrdup(r->retry_of) : NULL;
 	if (r->key != NULL && job_key_find(r->key) == NULL)
 		job_key_set(job, r->key);
 	qp->submitted++;
@@ -462,12 +476,17 @@ queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 		queue_sqlite_recover_unfinished(rc, qp, r);
 		return;
 	}
-	/* A finished record is kept until result_ttl after it finished. */
+	/* A dead letter is kept for dead_ttl, other records for result_ttl. */
+	if (r->dead && qp->dead_ttl > 0 &&
+	    r->finished_at + qp->dead_ttl > ev_now(q->loop)) {
+		queue_memory_keep_dead(q, queue_sqlite_restore(qp, r));
+		return;
+	}
 	if (r->finished_at + (*q->cfgp)->result_ttl <= ev_now(q->loop)) {
 		store_release(QS(q)->store, r->seg);
 		return;
 	}
-	queue_memory_finished(q, queue_sqlite_restore(qp, r));
+	queue_memory_keep(q, queue_sqlite_restore(qp, r));
 }
 
 /*
@@ -537,6 +556,7 @@ static const struct queue_ops queue_sqlite_ops = {
 	.requeue = queue_memory_requeue,
 	.cancel = queue_sqlite_cancel,
 	.finished = queue_memory_finished,
+	.dead_release = queue_sqlite_dead_release,
 	.forget = queue_sqlite_forget,
 	.lookup = queue_memory_lookup,
 	.lookup_key = queue_memory_lookup_key,

@@ -40,6 +40,8 @@ struct store_record {
 	const char	*result;	/* NULL for none */
 	const char	*error;		/* NULL for none */
 	const char	*key;		/* idempotency key, NULL for none */
+	int		 dead;		/* a dead letter (kept with its data) */
+	const char	*retry_of;	/* the dead letter it retries, or NULL */
 	uint64_t	 seg;		/* store_load(): the segment holding it */
 };
 

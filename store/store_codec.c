@@ -14,6 +14,10 @@
 #define CODEC_RESULT	1
 #define CODEC_ERROR	2
 #define CODEC_KEY	4
+#define CODEC_DEAD	8
+#define CODEC_RETRY_OF	16
+#define CODEC_FLAGS	(CODEC_RESULT | CODEC_ERROR | CODEC_KEY | CODEC_DEAD | \
+			    CODEC_RETRY_OF)
 /* id, state, truncated, attempts, worker, flags, three times. */
 #define CODEC_FIXED	(8 + 1 + 1 + 2 + 2 + 1 + 3 * 8)
 
@@ -85,6 +89,7 @@ void
 store_codec_put(struct buf *b, const struct store_record *r)
 {
 	size_t	 plen = strlen(r->pool), rlen = 0, elen = 0, klen = 0, n;
+	size_t	 olen = 0;
 	char	*p, *start;
 	int	 flags = 0;
 
@@ -101,6 +106,12 @@ store_codec_put(struct buf *b, const struct store_record *r)
 		flags |= CODEC_KEY;
 		n += 4 + (klen = strlen(r->key)) + 1;
 	}
+	if (r->retry_of != NULL) {
+		flags |= CODEC_RETRY_OF;
+		n += 4 + (olen = strlen(r->retry_of)) + 1;
+	}
+	if (r->dead)
+		flags |= CODEC_DEAD;
 	buf_reserve(b, 4 + n);
 	start = p = b->data + b->len;
 	p = codec_u(p, n, 4);
@@ -121,6 +132,8 @@ store_codec_put(struct buf *b, const struct store_record *r)
 		p = codec_s(p, r->error, elen);
 	if (flags & CODEC_KEY)
 		p = codec_s(p, r->key, klen);
+	if (flags & CODEC_RETRY_OF)
+		p = codec_s(p, r->retry_of, olen);
 	b->len += (size_t)(p - start);
 }
 
@@ -167,7 +180,8 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	r->started_at = codec_get_f(p + 23);
 	r->finished_at = codec_get_f(p + 31);
 	p += CODEC_FIXED;
-	if ((flags & ~(CODEC_RESULT | CODEC_ERROR | CODEC_KEY)) != 0 ||
+	r->dead = (flags & CODEC_DEAD) != 0;
+	if ((flags & ~CODEC_FLAGS) != 0 ||
 	    r->truncated > 1 ||
 	    (r->pool = codec_get_s(&p, e, NULL)) == NULL ||
 	    (r->data = codec_get_s(&p, e, &r->data_len)) == NULL ||
@@ -176,7 +190,9 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	    ((flags & CODEC_ERROR) &&
 	    (r->error = codec_get_s(&p, e, NULL)) == NULL) ||
 	    ((flags & CODEC_KEY) &&
-	    (r->key = codec_get_s(&p, e, NULL)) == NULL) || p != e)
+	    (r->key = codec_get_s(&p, e, NULL)) == NULL) ||
+	    ((flags & CODEC_RETRY_OF) &&
+	    (r->retry_of = codec_get_s(&p, e, NULL)) == NULL) || p != e)
 		return 0;
 	return 4 + (size_t)n;
 }

@@ -5,9 +5,10 @@
  *
  *   u32 length of what follows
  *   u64 id, u8 state, u8 truncated, u16 attempts, u16 worker (+1, 0 none),
- *   u8 flags (1 result, 2 error, 4 key), f64 submitted_at, started_at,
- *   finished_at, then each string as u32 length, bytes, NUL: pool, data,
- *   and result, error, key when their flag is set.
+ *   u8 flags (1 result, 2 error, 4 key, 8 dead letter, 16 retry_of),
+ *   f64 submitted_at, started_at, finished_at, then each string as u32
+ *   length, bytes, NUL: pool, data, and result, error, key, retry_of when
+ *   their flag is set.
  *
  * Decoding is for bytes read back from a file: every length is checked
  * against what is there, and a malformed record is refused, not trusted.

@@ -541,6 +541,8 @@ dispatch_finish(struct job *job, enum job_state state, char *error)
 	dispatch_timer_stop(job);
 	free(job->error);
 	job->error = error;
+	/* Known before waiters read the record; queue_finished keeps it. */
+	job->dead = (uint8_t)queue_dead_letter(job, state);
 	job_set_state(job, state, ev_now(d.env->loop));
 	queue_finished(d.q, job);
 }

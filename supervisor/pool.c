@@ -183,6 +183,7 @@ pool_set_config(struct pool *pool, struct pool_config *pc)
 	pool->q.jobs.name = pc->name;
 	pool->q.jobs.exec = pc->type == POOL_TYPE_EXEC;
 	pool->q.max_queue = pc->max_queue;
+	pool->q.dead_ttl = pc->dead_ttl;
 }
 
 struct worker *

@@ -77,12 +77,13 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b)
 	jsontext_string_append(b, pool->name, strlen(pool->name));
 	buf_appendf(b, ",\"type\":\"%s\",\"state\":\"%s\",\"paused\":%s,"
 	    "\"workers_target\":%d,\"workers_busy\":%d,\"workers_idle\":%d,"
-	    "\"queue_depth\":%llu,\"queue_max\":%ld,",
+	    "\"queue_depth\":%llu,\"queue_max\":%ld,\"dead\":%zu,",
 	    pool->pc->type == POOL_TYPE_EXEC ? "exec" : "stream",
 	    pool->removed ? "removed" : pool_state_name(pool->state),
 	    pool->paused ? "true" : "false",
 	    pool->pc->workers, busy, idle,
-	    (unsigned long long)n[JOB_QUEUED], pool->pc->max_queue);
+	    (unsigned long long)n[JOB_QUEUED], pool->pc->max_queue,
+	    pool->q.ndead);
 	buf_appendf(b, "\"jobs\":{\"submitted\":%llu,\"queued\":%llu,"
 	    "\"running\":%llu,\"done\":%llu,\"failed\":%llu,"
 	    "\"timed_out\":%llu,\"cancelled\":%llu,\"retried\":%llu,"

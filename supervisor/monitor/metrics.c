@@ -101,6 +101,12 @@ metrics_queued(struct pool *p)
 }
 
 static unsigned long long
+metrics_dead(struct pool *p)
+{
+	return p->q.ndead;
+}
+
+static unsigned long long
 metrics_queue_capacity(struct pool *p)
 {
 	return p->pc->max_queue > 0 ? (unsigned long long)p->pc->max_queue : 0;
@@ -288,6 +294,9 @@ metrics_append(struct supervisor *sv, struct buf *b,
 	    "Largest queue accepted (max_queue).", metrics_queue_capacity);
 	metrics_per_pool(sv, b, "mpsup_jobs_running", "gauge",
 	    "Jobs running on the pool's workers.", metrics_running);
+	metrics_per_pool(sv, b, "mpsup_dead_jobs", "gauge",
+	    "Dead letters kept (failed or timed out, not retried).",
+	    metrics_dead);
 	metrics_workers(sv, b);
 	metrics_per_pool(sv, b, "mpsup_workers_target", "gauge",
 	    "Configured number of workers.", metrics_target);

@@ -55,7 +55,11 @@
 	X(RELOAD, "reload", AUTH_ROLE_ADMIN, 0,				\
 	    decode_nothing, exec_reload)				\
 	X(SCALE, "scale", AUTH_ROLE_ADMIN, REQUEST_POOL,		\
-	    decode_scale, exec_scale)
+	    decode_scale, exec_scale)					\
+	X(DEAD, "dead", AUTH_ROLE_USER, REQUEST_POOL,			\
+	    decode_dead, exec_dead)					\
+	X(RETRY, "retry", AUTH_ROLE_USER, REQUEST_POOL,		\
+	    decode_retry, exec_retry)
 
 #define REQUEST_OP_ENUM(tag, name, role, flags, decode, exec)		\
 	REQUEST_OP_##tag,
@@ -111,6 +115,8 @@ struct request {
 	double			 timeout;	/* seconds, or -1: none */
 	int			 wait;		/* "wait": true */
 	int			 workers;	/* scale */
+	struct jsontext_span	 ids;		/* retry: "ids", strings */
+	int			 all;		/* retry: "all": true */
 	struct request_job	*jobs;
 	size_t			 njobs;
 	struct buf		 text;		/* a pickle's JSON text */

@@ -1,8 +1,8 @@
 /*
  * Unit tests for config/config_sched.c and the keys it serves: the
  * [schedule:NAME] sections (pool, cron, every, data, args, missed,
- * timezone) and the pool keys ready, ready_timeout and depends_on. Every
- * bad value is reported as "FILE:LINE: message".
+ * timezone) and the pool keys ready, ready_timeout, depends_on and
+ * dead_ttl. Every bad value is reported as "FILE:LINE: message".
  */
 #include "config.h"
 
@@ -93,16 +93,18 @@ END_TEST
 
 START_TEST(test_readiness_and_order_keys_load)
 {
-	load(STREAM "ready = line\nready_timeout = 5s\n"
+	load(STREAM "ready = line\nready_timeout = 5s\ndead_ttl = 0\n"
 	    "[pool:t]\ntype = stream\ncommand = /bin/cat\n"
 	    "depends_on = s\n");
 	ck_assert_ptr_nonnull(cfg);
 	ck_assert_int_eq(cfg->pools[0]->ready_line, 1);
+	ck_assert(cfg->pools[0]->dead_ttl == 0);
 	ck_assert(cfg->pools[0]->ready_timeout == 5.0);
 	ck_assert_int_eq(cfg->pools[1]->ready_line, 0);
 	ck_assert(cfg->pools[1]->ready_timeout == 30.0);
 	ck_assert_uint_eq(cfg->pools[1]->ndepends_on, 1);
 	ck_assert_str_eq(cfg->pools[1]->depends_on[0], "s");
+	ck_assert(cfg->pools[1]->dead_ttl == 7 * 86400.0);
 }
 END_TEST
 
@@ -155,6 +157,8 @@ static const struct bad_case {
 	{ STREAM "[schedule:t t]\n", 4, "bad schedule name" },
 	{ STREAM "[schedule:t]\npool = s\nevery = 1s\n[schedule:t]\n", 7,
 	    "duplicate schedule 't' (first at line 4)" },
+	{ STREAM "dead_ttl = forever\n", 4, "dead_ttl: expected a duration" },
+	{ STREAM "dead_ttl = -1h\n", 4, "dead_ttl:" },
 	{ STREAM "ready = yes\n", 4, "ready: 'yes' is not one of none, line" },
 	{ STREAM "ready_timeout = 0\n", 4,
 	    "ready_timeout: must be longer than 0" },

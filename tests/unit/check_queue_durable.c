@@ -307,6 +307,39 @@ START_TEST(test_sqlite_recovery_drops_records_past_result_ttl)
 }
 END_TEST
 
+/* Dead letters come back with their data; a retried one does not. */
+START_TEST(test_sqlite_dead_letters_survive_a_restart)
+{
+	struct job	*j[2], *out[2];
+	char		 ids[2][JOB_ID_LEN + 1];
+	int		 i;
+
+	qt.dead_ttl = qt.a.dead_ttl = 3600;
+	for (i = 0; i < 2; i++) {
+		j[i] = qt_push(&qt.a, i ? "[2]" : "[1]");
+		memcpy(ids[i], j[i]->id, sizeof ids[i]);
+	}
+	queue_commit(qt.q, 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 2), 2);
+	qt_finish(j[0], JOB_FAILED);
+	qt_finish(j[1], JOB_TIMED_OUT);
+	queue_commit(qt.q, 1);
+	qt_restart();
+	ck_assert_uint_eq(qt.a.ndead, 2);
+	j[0] = queue_dead_next(&qt.a, NULL);
+	ck_assert_str_eq(j[0]->id, ids[0]);
+	ck_assert_str_eq(j[0]->data, "[1]");
+	ck_assert_int_eq(queue_dead_next(&qt.a, j[0])->state, JOB_TIMED_OUT);
+	queue_dead_release(qt.q, j[0]);
+	queue_commit(qt.q, 1);
+	qt_restart();
+	ck_assert_uint_eq(qt.a.ndead, 1);
+	ck_assert_str_eq(queue_dead_next(&qt.a, NULL)->id, ids[1]);
+	j[0] = queue_lookup(qt.q, ids[0], JOB_ID_LEN);
+	ck_assert(j[0] != NULL && !j[0]->dead && j[0]->state == JOB_FAILED);
+}
+END_TEST
+
 void
 qt_durable_tests_add(TCase *tc)
 {
@@ -320,4 +353,5 @@ qt_durable_tests_add(TCase *tc)
 	tcase_add_test(tc,
 	    test_sqlite_recovery_outcomes_survive_another_restart);
 	tcase_add_test(tc, test_sqlite_recovery_drops_records_past_result_ttl);
+	tcase_add_test(tc, test_sqlite_dead_letters_survive_a_restart);
 }

@@ -108,6 +108,8 @@ static const struct {
 	{ "resume", "{\"op\":\"resume\",\"pool\":\"p\"}" },
 	{ "reload", "{\"op\":\"reload\"}" },
 	{ "scale", "{\"op\":\"scale\",\"pool\":\"p\",\"workers\":3}" },
+	{ "dead", "{\"op\":\"dead\",\"pool\":\"p\"}" },
+	{ "retry", "{\"op\":\"retry\",\"ids\":[\"0123456789abcdef\"]}" },
 };
 #define NEXAMPLES	(sizeof examples / sizeof examples[0])
 
@@ -337,6 +339,41 @@ START_TEST(test_result_cancel_status_scale_fields)
 	/* The op name is compared decoded. */
 	expect_op("{\"op\":\"st\\u0061tus\"}", "status", &req);
 	request_free(&req);
+}
+END_TEST
+
+/* dead: "pool" optional; retry: "ids", or "pool" and "all": true. */
+START_TEST(test_dead_and_retry)
+{
+	struct request	req;
+
+	expect_op("{\"op\":\"dead\"}", "dead", &req);
+	ck_assert(!req.has_pool);
+	request_free(&req);
+	expect_op("{\"op\":\"retry\",\"pool\":\"p\",\"all\":true}", "retry",
+	    &req);
+	ck_assert(req.all && req.has_pool);
+	ck_assert_str_eq(req.pool, "p");
+	request_free(&req);
+	expect_op("{\"op\":\"retry\",\"ids\":[\"a\",\"b\"]}", "retry", &req);
+	ck_assert(!req.all && req.ids.type == JSONTEXT_ARRAY);
+	request_free(&req);
+	expect_error_both("{\"op\":\"dead\",\"pool\":1}", REQUEST_BAD_REQUEST,
+	    "\"pool\" (a string) is missing");
+	expect_error_both("{\"op\":\"retry\"}", REQUEST_BAD_REQUEST,
+	    "\"ids\" (a list of job ids) is missing; or give \"pool\" and "
+	    "\"all\": true");
+	expect_error_both("{\"op\":\"retry\",\"ids\":[]}", REQUEST_BAD_REQUEST,
+	    "\"ids\" is empty");
+	expect_error_both("{\"op\":\"retry\",\"ids\":[\"a\",2]}",
+	    REQUEST_BAD_REQUEST, "\"ids\" must hold job ids (strings)");
+	expect_error_both("{\"op\":\"retry\",\"all\":true}",
+	    REQUEST_BAD_REQUEST, "\"pool\" (a string) is missing");
+	expect_error_both("{\"op\":\"retry\",\"pool\":\"p\",\"all\":1}",
+	    REQUEST_BAD_REQUEST, "give \"ids\", or \"pool\" and \"all\": true");
+	expect_error_both("{\"op\":\"retry\",\"pool\":\"p\",\"all\":true,"
+	    "\"ids\":[\"a\"]}", REQUEST_BAD_REQUEST,
+	    "give \"ids\", or \"pool\" and \"all\": true");
 }
 END_TEST
 
@@ -640,6 +677,7 @@ request_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_every_op_has_an_example);
+	tcase_add_test(tc, test_dead_and_retry);
 	tcase_add_loop_test(tc, test_every_op_decodes_from_json_and_pickle, 0,
 	    NEXAMPLES);
 	tcase_add_test(tc, test_python_pickle_decodes);
