@@ -384,9 +384,10 @@ worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
 		/* The exec worker writes a job's output before its result. */
 		if (exec)
 			worker_drain_logs(w);
-		if (w->state == WORKER_STARTING && flags == 0 &&
-		    worker_ready_line(line, len)) {
-			worker_became_ready(w);
+		/* (One asked to stop before it got ready may still say so.) */
+		if (!w->ready && flags == 0 && worker_ready_line(line, len)) {
+			if (w->state == WORKER_STARTING)
+				worker_became_ready(w);
 			continue;
 		}
 		if (flags != 0 || w->state == WORKER_STARTING ||

@@ -205,5 +205,20 @@ def test_stop_while_a_pool_waits(tmp):
     assert first(tmp, "app", "start") is None
 
 
+def test_check_names_a_depends_on_cycle_with_file_and_line(tmp):
+    import re
+    import subprocess
+    from harness import MPSUP
+    path = write(os.path.join(tmp, "bad.ini"), HEAD + pool("a", "depends_on = b")
+                 + pool("b", "depends_on = a\nready = sometimes"))
+    out = subprocess.run([MPSUP, "check", "-c", path], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 1, out
+    text = out.stdout + out.stderr
+    assert re.search(r"bad\.ini:\d+: depends_on: cycle a -> b -> a", text), text
+    assert re.search(r"bad\.ini:\d+: ready: 'sometimes' is not one of none, "
+                     r"line", text), text
+
+
 if __name__ == "__main__":
     run_tests(globals())
