@@ -463,8 +463,10 @@ queue_memory_finished(struct queue *q, struct job *job)
 {
 	if (queue_dead_letter(job, job->state))
 		queue_memory_keep_dead(q, job);
-	else
+	else {
+		job_data_drop(job);
 		queue_memory_keep(q, job);
+	}
 }
 
 void
@@ -493,7 +495,16 @@ queue_memory_dead_release(struct queue *q, struct job *job)
 	TAILQ_REMOVE(&qp->dead, job, entry);
 	qp->ndead--;
 	job->dead = 0;
+	/* Its data stays until it is pruned: see queue_memory_dead_restore. */
 	queue_memory_keep(q, job);
+}
+
+void
+queue_memory_dead_restore(struct queue *q, struct job *job)
+{
+	TAILQ_REMOVE(&q->finished, job, entry);
+	q->nfinished--;
+	queue_memory_keep_dead(q, job);
 }
 
 void
@@ -501,7 +512,6 @@ queue_memory_keep(struct queue *q, struct job *job)
 {
 	struct job	*old;
 
-	job_data_drop(job);
 	TAILQ_INSERT_TAIL(&q->finished, job, entry);
 	q->nfinished++;
 	while (q->nfinished > (size_t)(*q->cfgp)->result_max &&

@@ -72,6 +72,8 @@ void		 queue_memory_requeue(struct queue *, struct job *, double,
 int		 queue_memory_cancel(struct queue *, struct job *);
 void		 queue_memory_finished(struct queue *, struct job *);
 void		 queue_memory_dead_release(struct queue *, struct job *);
+/* A released dead letter (still a finished record) is one again. */
+void		 queue_memory_dead_restore(struct queue *, struct job *);
 /* Keep a finished record: among the dead letters, or for result_ttl. */
 void		 queue_memory_keep_dead(struct queue *, struct job *);
 void		 queue_memory_keep(struct queue *, struct job *);

@@ -159,6 +159,24 @@ queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
 	return store_commit(qs->store, cause);
 }
 
+/*
+ * A retry of a dead letter was refused with its commit: the dead letter,
+ * released in the same transaction, is one again (it still has its data).
+ */
+static void
+queue_sqlite_unretry(struct queue *q, const struct job *job)
+{
+	struct job	*old;
+
+	if (job->retry_of == NULL ||
+	    (old = job_table_find(job->retry_of, JOB_ID_LEN)) == NULL ||
+	    old->dead || !queue_dead_letter(old, old->state))
+		return;
+	queue_memory_dead_restore(q, old);
+	if (old->seg != 0 && !q->readonly)
+		job_changed_add(old);
+}
+
 /* The commit of the pending jobs failed: refuse them, answer store_error. */
 static void
 queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
@@ -174,6 +192,7 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 		qp = job_queue_pool(job);
 		qp->pending_len--;
 		qp->rejected++;
+		queue_sqlite_unretry(q, job);
 		job_free(job);
 		n++;
 	}
@@ -462,6 +481,7 @@ queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 	struct queue_sqlite_recovery	*rc = arg;
 	struct queue			*q = rc->q;
 	struct queue_pool		*qp;
+	struct job			*job;
 
 	if ((qp = queue_pool_find(q, r->pool)) == NULL ||
 	    r->state < JOB_QUEUED || r->state >= JOB_NSTATES) {
@@ -486,7 +506,9 @@ queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 		store_release(QS(q)->store, r->seg);
 		return;
 	}
-	queue_memory_keep(q, queue_sqlite_restore(qp, r));
+	job = queue_sqlite_restore(qp, r);
+	job_data_drop(job);
+	queue_memory_keep(q, job);
 }
 
 /*
