@@ -39,25 +39,43 @@ dead_field(const struct jsontext_span *job, const char *key)
 	return s != NULL ? s : xstrdup("-");
 }
 
-/* One line per dead letter: id, pool, state, attempts, when, error. */
+#define DEAD_NCOLUMNS	6
+
+/* A table, one row per dead letter: id, pool, state, attempts, when, error. */
 static void
 dead_print(const struct jsontext_span *jobs)
 {
-	static const char	*keys[] = { "id", "pool", "state", "attempts",
-	    "finished_at", "error" };
+	static const char	*keys[DEAD_NCOLUMNS] = { "id", "pool", "state",
+	    "attempts", "finished_at", "error" };
+	static const char	*head[DEAD_NCOLUMNS] = { "ID", "POOL", "STATE",
+	    "ATTEMPTS", "FINISHED_AT", "ERROR" };
 	struct jsontext_span	 job;
-	size_t			 st = 0, i;
-	char			*f;
+	size_t			 st = 0, n = 1, i, j, width[DEAD_NCOLUMNS];
+	char			**cells = NULL;
 
-	printf("ID                POOL  STATE  ATTEMPTS  FINISHED_AT  ERROR\n");
+	cells = xreallocarray(cells, DEAD_NCOLUMNS, sizeof *cells);
+	for (j = 0; j < DEAD_NCOLUMNS; j++)
+		cells[j] = xstrdup(head[j]);
 	while (jsontext_array_next(jobs, &st, &job)) {
-		for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-			f = dead_field(&job, keys[i]);
-			printf(i + 1 < sizeof keys / sizeof keys[0] ?
-			    "%s  " : "%.200s\n", f);
-			free(f);
-		}
+		cells = xreallocarray(cells, (n + 1) * DEAD_NCOLUMNS,
+		    sizeof *cells);
+		for (j = 0; j < DEAD_NCOLUMNS; j++)
+			cells[n * DEAD_NCOLUMNS + j] = dead_field(&job, keys[j]);
+		n++;
 	}
+	for (j = 0; j < DEAD_NCOLUMNS; j++)
+		for (width[j] = 0, i = 0; i < n; i++)
+			if (strlen(cells[i * DEAD_NCOLUMNS + j]) > width[j])
+				width[j] = strlen(cells[i * DEAD_NCOLUMNS + j]);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j + 1 < DEAD_NCOLUMNS; j++)
+			printf("%-*s  ", (int)width[j],
+			    cells[i * DEAD_NCOLUMNS + j]);
+		printf("%.200s\n", cells[i * DEAD_NCOLUMNS + j]);
+	}
+	for (i = 0; i < n * DEAD_NCOLUMNS; i++)
+		free(cells[i]);
+	free(cells);
 }
 
 /* Send req (taken) and print what comes back; the exit status. */
@@ -133,7 +151,7 @@ dead_options(int argc, char **argv, const char *usage, const char *help,
 		else if (ch == flag_opt)
 			*flag = 1;
 		else if (ch == 'h') {
-			printf("%s\n%s\n%s", usage, help, CONN_HELP);
+			printf("%s\n%s\n\n%s", usage, help, CONN_HELP);
 			return 0;
 		} else {
 			fprintf(stderr, "%s", usage);
