@@ -10,9 +10,11 @@
 int	cmd_check(int argc, char **argv);
 int	cmd_ctl(int argc, char **argv);
 int	cmd_jobs(int argc, char **argv);
+int	cmd_dead(int argc, char **argv);
 int	cmd_keygen(int argc, char **argv);
 int	cmd_logs(int argc, char **argv);
 int	cmd_result(int argc, char **argv);
+int	cmd_retry(int argc, char **argv);
 int	cmd_status(int argc, char **argv);
 int	cmd_submit(int argc, char **argv);
 

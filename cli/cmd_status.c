@@ -185,6 +185,64 @@ status_workers(const struct jsontext_span *status)
 	}
 }
 
+#define SCHED_NCOLUMNS	5
+
+/* The cells of one schedule's row. */
+static void
+status_schedule_row(const struct jsontext_span *s, char **cells)
+{
+	struct jsontext_span	 cron = status_member(s, "cron");
+	char			*every;
+
+	cells[0] = status_text(s, "name");
+	cells[1] = status_text(s, "pool");
+	if (cron.type == JSONTEXT_STRING)
+		cells[2] = status_text(s, "cron");
+	else {
+		every = status_number(s, "every_s");
+		xasprintf(&cells[2], "every %ss", every);
+		free(every);
+	}
+	cells[3] = status_text(s, "next_run");
+	cells[4] = status_number(s, "submitted");
+}
+
+/* After the pools, the schedules (if any) with their next run. */
+static void
+status_schedules(const struct jsontext_span *status)
+{
+	static const char	*head[SCHED_NCOLUMNS] = { "SCHEDULE", "POOL",
+	    "WHEN", "NEXT_RUN", "SUBMITTED" };
+	struct jsontext_span	 list = status_member(status, "schedules"), s;
+	size_t			 n = 0, state = 0, i, j, width[SCHED_NCOLUMNS];
+	char			**cells;
+
+	if (list.type != JSONTEXT_ARRAY)
+		return;
+	while (jsontext_array_next(&list, &state, &s))
+		n++;
+	if (n == 0)
+		return;
+	cells = xcalloc((n + 1) * SCHED_NCOLUMNS, sizeof *cells);
+	for (j = 0; j < SCHED_NCOLUMNS; j++)
+		cells[j] = xstrdup(head[j]);
+	state = 0;
+	for (i = 1; i <= n && jsontext_array_next(&list, &state, &s); i++)
+		status_schedule_row(&s, cells + i * SCHED_NCOLUMNS);
+	for (j = 0; j < SCHED_NCOLUMNS; j++)
+		for (width[j] = 0, i = 0; i <= n; i++)
+			if (strlen(cells[i * SCHED_NCOLUMNS + j]) > width[j])
+				width[j] = strlen(cells[i * SCHED_NCOLUMNS + j]);
+	printf("\n");
+	for (i = 0; i <= n; i++)
+		for (j = 0; j < SCHED_NCOLUMNS; j++)
+			printf(j + 1 == SCHED_NCOLUMNS ? "%*s\n" : "%-*s  ",
+			    (int)width[j], cells[i * SCHED_NCOLUMNS + j]);
+	for (i = 0; i < (n + 1) * SCHED_NCOLUMNS; i++)
+		free(cells[i]);
+	free(cells);
+}
+
 /* Say on stderr when the job store's commits fail (the table goes on). */
 static void
 status_store_warning(const struct jsontext_span *status)
@@ -200,6 +258,17 @@ status_store_warning(const struct jsontext_span *status)
 	fprintf(stderr, "mpsup: the job store is failing: submits answer "
 	    "store_error (%s failed commits; see the log)\n", errors);
 	free(errors);
+}
+
+/* The tables: pools, a pool's workers when one was asked, schedules. */
+static void
+status_print(const struct jsontext_span *status, int one_pool)
+{
+	status_table(status);
+	if (one_pool)
+		status_workers(status);
+	status_schedules(status);
+	status_store_warning(status);
 }
 
 /* The status request, of one pool if asked; NULL (said why) if bad. */
@@ -249,9 +318,10 @@ cmd_status(int argc, char **argv)
 			    "POOL, that pool's row and a table of its\n"
 			    "workers): workers busy/idle/target, queue depth, "
 			    "jobs done, failed and\ntimed out, and the 99th "
-			    "percentile latency (and on stderr a warning while"
-			    "\nthe job store fails to commit); with --json, the "
-			    "whole status document.\n\n"
+			    "percentile latency, then one row per schedule "
+			    "with its next\nrun (and on stderr a warning while"
+			    " the job store fails to commit); with\n--json, "
+			    "the whole status document.\n\n"
 			    CONN_HELP);
 			return 0;
 		default:
@@ -286,12 +356,8 @@ cmd_status(int argc, char **argv)
 	else {
 		if (as_json)
 			cli_conn_print_span(stdout, &status);
-		else {
-			status_table(&status);
-			if (pool != NULL)
-				status_workers(&status);
-			status_store_warning(&status);
-		}
+		else
+			status_print(&status, pool != NULL);
 		rv = 0;
 	}
 	cli_conn_reply_free(reply);

@@ -41,6 +41,8 @@ usage(FILE *f)
 "       mpsup ctl [CONN] [--json] reload | stop | scale POOL N | pause POOL |\n"
 "                        resume POOL | cancel JOBID | restart POOL |\n"
 "                        signal POOL SIG | down POOL | up POOL\n"
+"       mpsup dead [CONN] [-p POOL] [--json]\n"
+"       mpsup retry [CONN] JOBID ... | -p POOL --all\n"
 "       mpsup keygen [FILE]\n"
 "       mpsup --version | --help\n"
 "\n"
@@ -126,6 +128,10 @@ main(int argc, char **argv)
 			return cmd_jobs(argc - 1, argv + 1);
 		if (strcmp(argv[1], "logs") == 0)
 			return cmd_logs(argc - 1, argv + 1);
+		if (strcmp(argv[1], "dead") == 0)
+			return cmd_dead(argc - 1, argv + 1);
+		if (strcmp(argv[1], "retry") == 0)
+			return cmd_retry(argc - 1, argv + 1);
 		if (strcmp(argv[1], "keygen") == 0)
 			return cmd_keygen(argc - 1, argv + 1);
 		if (strcmp(argv[1], "exec-worker") == 0)

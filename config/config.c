@@ -62,7 +62,7 @@ config_resolve_path(const struct config *cfg, const char *p)
 	return out;
 }
 
-/* Pool and client names: 1 to 64 letters, digits, '_', '-' and '.'. */
+/* Pool, client and schedule names: 1 to 64 letters, digits, '_', '-', '.'. */
 int
 config_valid_name(const char *s)
 {
@@ -86,6 +86,7 @@ loader_section(struct loader *ld, const char *name)
 	ld->have_key = 0;
 	ld->pool = NULL;
 	ld->client = NULL;
+	ld->sched = NULL;
 	if (strncmp(name, "client:", 7) == 0) {
 		config_client_section(ld, name + 7);
 		return;
@@ -104,9 +105,14 @@ loader_section(struct loader *ld, const char *name)
 		ld->state = &ld->sup_state;
 		return;
 	}
+	if (strncmp(name, "schedule:", 9) == 0) {
+		config_schedule_section(ld, name + 9);
+		return;
+	}
 	if (strncmp(name, "pool:", 5) != 0) {
 		config_error(ld, ld->lineno, "unknown section [%s] (expected "
-		    "[supervisor], [pool:NAME] or [client:NAME])", name);
+		    "[supervisor], [pool:NAME], [client:NAME] or [schedule:NAME])",
+		    name);
 		ld->sect = SECT_SKIP;
 		return;
 	}
@@ -330,6 +336,7 @@ config_load(const char *path, struct config_errors *errs)
 	config_validate(&ld);
 	free(ld.pool_states);
 	free(ld.client_states);
+	free(ld.sched_states);
 	if (ld.nerrors > 0) {
 		config_free(cfg);
 		return NULL;
@@ -348,6 +355,7 @@ pool_config_free(struct pool_config *pc)
 	free(pc->user);
 	free(pc->group);
 	free_strv(pc->env, pc->nenv);
+	free_strv(pc->depends_on, pc->ndepends_on);
 	free(pc);
 }
 
@@ -375,6 +383,9 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nclients; i++)
 		config_client_free(cfg->clients[i]);
 	free(cfg->clients);
+	for (i = 0; i < cfg->nschedules; i++)
+		config_schedule_free(cfg->schedules[i]);
+	free(cfg->schedules);
 	free(cfg);
 }
 
@@ -419,6 +430,7 @@ config_pool_process_differs(const struct pool_config *a,
 	    config_str_differs(a->command, b->command) ||
 	    a->output != b->output || a->capture_max != b->capture_max ||
 	    a->job_fds != b->job_fds || config_str_differs(a->cwd, b->cwd) ||
+	    a->ready_line != b->ready_line ||
 	    config_str_differs(a->user, b->user) ||
 	    config_str_differs(a->group, b->group) || a->nenv != b->nenv)
 		return 1;

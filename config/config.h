@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config/cron.h"
+
 enum pool_type { POOL_TYPE_EXEC, POOL_TYPE_STREAM };
 enum job_fds { JOB_FDS_STDIO, JOB_FDS_34 };
 enum output_mode { OUTPUT_LOG, OUTPUT_CAPTURE, OUTPUT_BOTH };
@@ -58,6 +60,11 @@ struct pool_config {
 	int		  rate_burst;
 	int		  rate_per_group;
 	double		  priority_aging;	/* 0 = no aging */
+	int		  ready_line;	/* ready = line: wait for {"ready":true} */
+	double		  ready_timeout;
+	char		**depends_on;	/* pool names */
+	size_t		  ndepends_on;
+	double		  dead_ttl;	/* keep dead letters; 0 = none */
 };
 
 /*
@@ -74,6 +81,22 @@ struct client_config {
 	enum client_role  role;
 	char		**pools;	/* it may submit to; NULL = all */
 	size_t		  npools;
+};
+
+enum schedule_missed { SCHEDULE_MISSED_SKIP, SCHEDULE_MISSED_ONCE };
+
+/* A [schedule:NAME] section: a job submitted to a pool at each tick. */
+struct schedule_config {
+	char			*name;
+	int			 line;		/* of the section header */
+	char			*pool;
+	char			*cron_expr;	/* as written, or NULL */
+	struct cron		 cron;
+	double			 every;		/* seconds, when no cron */
+	char			*data;		/* the job's JSON text */
+	enum schedule_missed	 missed;
+	char			*timezone;	/* as written, or NULL = UTC */
+	int			 tz_offset;	/* seconds east of UTC */
 };
 
 struct config {
@@ -109,6 +132,8 @@ struct config {
 	size_t		  npools;
 	struct client_config **clients;	/* at least one once loaded */
 	size_t		  nclients;
+	struct schedule_config **schedules;
+	size_t		  nschedules;
 };
 
 struct config_errors {
@@ -130,6 +155,11 @@ char		*config_client_key_label(const struct client_config *);
 /* True if the two configs' clients differ in anything (restart needed). */
 int		 config_clients_differ(const struct config *,
 		    const struct config *);
+struct schedule_config *config_find_schedule(const struct config *,
+		    const char *);
+/* Whether two schedules tick at the same times with the same job. */
+int		 config_schedule_differs(const struct schedule_config *a,
+		    const struct schedule_config *b);
 /* True if workers started with a must be restarted to run as b says. */
 int		 config_pool_process_differs(const struct pool_config *a,
 		    const struct pool_config *b);

@@ -17,7 +17,8 @@
 #define CONFIG_MAX_WORKERS	4096
 #define CONFIG_MAX_CLIENTS	256
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
-#define CONFIG_NKEYS		55
+#define CONFIG_MAX_SCHEDULES	256
+#define CONFIG_NKEYS		66
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,
@@ -25,7 +26,8 @@ enum key_type {
 };
 
 enum section_kind {
-	SECT_NONE, SECT_SUPERVISOR, SECT_POOL, SECT_CLIENT, SECT_SKIP,
+	SECT_NONE, SECT_SUPERVISOR, SECT_POOL, SECT_CLIENT, SECT_SCHEDULE,
+	SECT_SKIP,
 };
 
 struct loader;
@@ -71,6 +73,8 @@ struct loader {
 	struct section_state	 sup_state;
 	struct section_state	*pool_states;
 	struct section_state	*client_states;
+	struct schedule_config	*sched;		/* of the current section */
+	struct section_state	*sched_states;
 	int			 sup_seen;
 	int			 command_line;
 	struct config		*cfg;
@@ -81,6 +85,8 @@ struct loader {
 /* Append "FILE:LINE: message" (or "FILE: message" for line 0). */
 void	config_error(struct loader *, int line, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* 1 to 64 letters, digits, '_', '-', '.' (pools, clients, schedules). */
+int	config_valid_name(const char *);
 /* p resolved against the config's folder unless absolute; caller frees. */
 char	*config_resolve_path(const struct config *, const char *p);
 
@@ -106,7 +112,22 @@ void	config_validate_clients(struct loader *);
 void	config_client_free(struct client_config *);
 /* Two optional strings differ (NULL equals only NULL). */
 int	config_str_differs(const char *, const char *);
-/* Pool and client names: 1 to 64 letters, digits, '_', '-' and '.'. */
-int	config_valid_name(const char *);
+
+/* config_sched.c: the [schedule:NAME] sections and the pools' order. */
+void	config_schedule_section(struct loader *, const char *name);
+void	config_schedule_free(struct schedule_config *);
+void	config_set_cron(struct loader *, const struct key_def *,
+	    const char *);
+void	config_set_job_data(struct loader *, const struct key_def *,
+	    const char *);
+void	config_set_job_args(struct loader *, const struct key_def *,
+	    const char *);
+void	config_set_timezone(struct loader *, const struct key_def *,
+	    const char *);
+void	config_set_depends_on(struct loader *, const struct key_def *,
+	    const char *);
+/* Schedules name pools that exist and tick; depends_on has no cycle. */
+void	config_validate_schedules(struct loader *);
+void	config_validate_order(struct loader *);
 
 #endif

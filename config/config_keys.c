@@ -50,6 +50,8 @@ static const char *const job_fds_choices[] = { "stdio", "3,4", NULL };
 static const char *const role_choices[] = {
 	"monitor", "submit", "admin", NULL
 };
+static const char *const ready_choices[] = { "none", "line", NULL };
+static const char *const missed_choices[] = { "skip", "once", NULL };
 
 #define SUP(n, t, f, lo, hi, c) \
 	{ n, SECT_SUPERVISOR, t, offsetof(struct config, f), lo, hi, c, \
@@ -69,6 +71,12 @@ static const char *const role_choices[] = {
 #define POOL_SET(n, f, set, flags) \
 	{ n, SECT_POOL, KT_SPECIAL, offsetof(struct pool_config, f), 0, 0, \
 	    NULL, set, flags }
+#define SCHED(n, t, f, lo, hi, c) \
+	{ n, SECT_SCHEDULE, t, offsetof(struct schedule_config, f), lo, hi, \
+	    c, NULL, 0 }
+#define SCHED_SET(n, f, set) \
+	{ n, SECT_SCHEDULE, KT_SPECIAL, offsetof(struct schedule_config, f), \
+	    0, 0, NULL, set, 0 }
 
 static const struct key_def key_table[] = {
 	SUP_SET("listen", listen, set_listen, KEY_CONTINUES),
@@ -131,6 +139,18 @@ static const struct key_def key_table[] = {
 	CLIENT("authkey_file", KT_PATH, authkey_file, NULL),
 	CLIENT("role", KT_CHOICE, role, role_choices),
 	CLIENT_SET("pools", pools, set_client_pools),
+	POOL("ready", KT_CHOICE, ready_line, 0, 0, ready_choices),
+	POOL("ready_timeout", KT_DURATION, ready_timeout, 0, 0, NULL),
+	POOL_SET("depends_on", depends_on, config_set_depends_on, 0),
+	POOL("dead_ttl", KT_DURATION, dead_ttl, 0, 0, NULL),
+
+	SCHED("pool", KT_STRING, pool, 0, 0, NULL),
+	SCHED_SET("cron", cron_expr, config_set_cron),
+	SCHED("every", KT_DURATION, every, 0, 0, NULL),
+	SCHED_SET("data", data, config_set_job_data),
+	SCHED_SET("args", data, config_set_job_args),
+	SCHED("missed", KT_CHOICE, missed, 0, 0, missed_choices),
+	SCHED_SET("timezone", timezone, config_set_timezone),
 };
 _Static_assert(sizeof key_table / sizeof key_table[0] == CONFIG_NKEYS,
     "CONFIG_NKEYS must count the entries of key_table");
@@ -158,6 +178,8 @@ config_pool_defaults(struct pool_config *pc)
 	pc->stop_timeout = 10.0;
 	pc->rate_burst = 1;
 	pc->priority_aging = 10.0;
+	pc->ready_timeout = 30.0;
+	pc->dead_ttl = 7 * 86400.0;
 }
 
 /* What [supervisor] has when the file does not say otherwise (cfg->dir set). */
@@ -588,7 +610,8 @@ config_key_apply(struct loader *ld, const struct key_def *kd,
 	int		 b;
 
 	base = kd->sect == SECT_SUPERVISOR ? (void *)ld->cfg :
-	    kd->sect == SECT_CLIENT ? (void *)ld->client : (void *)ld->pool;
+	    kd->sect == SECT_CLIENT ? (void *)ld->client :
+	    kd->sect == SECT_SCHEDULE ? (void *)ld->sched : (void *)ld->pool;
 	field = (char *)base + kd->off;
 	switch (kd->type) {
 	case KT_STRING:

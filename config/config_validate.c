@@ -182,5 +182,11 @@ config_validate(struct loader *ld)
 		validate_identity(ld, pc);
 		validate_roles(ld, pc);
 		validate_rate(ld, pc, &ld->pool_states[i]);
+		if (pc->ready_timeout <= 0)
+			config_error(ld, ld->pool_states[i].key_line[
+			    config_key_index(SECT_POOL, "ready_timeout")],
+			    "ready_timeout: must be longer than 0");
 	}
+	config_validate_order(ld);
+	config_validate_schedules(ld);
 }

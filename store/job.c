@@ -189,7 +189,7 @@ static void	job_key_remove(struct job *);
 static void	job_changed_remove(struct job *);
 
 /* A finished job's data is not needed again: let a big one go. */
-static void
+void
 job_data_drop(struct job *job)
 {
 	static char	empty[1];
@@ -225,6 +225,7 @@ job_free(struct job *job)
 	free(job->result);
 	free(job->error);
 	free(job->flow_ext);
+	free(job->retry_of);
 	job_data_drop(job);
 	free(job);
 	if (--owner->njobs == 0 && owner->empty_cb != NULL)
@@ -264,7 +265,9 @@ job_set_state(struct job *job, enum job_state state, double now)
 			w->job = NULL;
 			w->cb(w, job);
 		}
-		job_data_drop(job);
+		/* A dead letter may be retried: queue_finished() decides. */
+		if (state != JOB_FAILED && state != JOB_TIMED_OUT)
+			job_data_drop(job);
 	}
 }
 
@@ -645,5 +648,13 @@ job_record_append(const struct job *job, struct buf *b)
 		jsontext_string_append(b, job->error, strlen(job->error));
 	else
 		buf_append_str(b, "null");
+	if (job->key != NULL) {
+		buf_append_str(b, ",\"key\":");
+		jsontext_string_append(b, job->key, strlen(job->key));
+	}
+	if (job->dead)
+		buf_append_str(b, ",\"dead\":true");
+	if (job->retry_of != NULL)
+		buf_appendf(b, ",\"retry_of\":\"%s\"", job->retry_of);
 	buf_append(b, "}", 1);
 }

@@ -98,6 +98,7 @@ struct job {
 	uint8_t			 truncated;	/* exec */
 	uint8_t			 exec;		/* an exec job's record */
 	struct job_flow		 flow;
+	uint8_t			 dead;		/* in its pool's dead letters */
 	uint32_t		 changed;	/* 1 + index in the changed set */
 	int16_t			 worker;	/* last worker index, or -1 */
 	uint16_t		 attempts;
@@ -114,6 +115,7 @@ struct job {
 	TAILQ_ENTRY(job)	 entry;		/* queue, in-flight or finished */
 	struct job		*hnext;		/* id table chain */
 	char			*key;		/* idempotency key, or NULL */
+	char			*retry_of;	/* the dead letter it retries, or NULL */
 	struct job		*knext;		/* key table chain */
 	LIST_HEAD(, job_waiter)	 waiters;
 	struct job_flow_ext	*flow_ext;	/* or NULL: see job_flow_set */
@@ -145,6 +147,13 @@ void		 job_free(struct job *);
  * job_transition_legal() refuses is logged as a bug and not made.
  */
 void		 job_set_state(struct job *, enum job_state, double now);
+
+/*
+ * A finished job's data is not needed again: let a big one go. A job
+ * that ends failed or timed_out keeps it until its queue says whether it
+ * is a dead letter (which may be retried, data and all).
+ */
+void		 job_data_drop(struct job *);
 
 /* The id table. */
 void		 job_table_add(struct job *);

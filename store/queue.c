@@ -85,6 +85,7 @@ queue_pool_attach(struct queue *q, struct queue_pool *qp, const char *name,
 	qp->jobs.name = name;
 	qp->jobs.exec = exec;
 	queue_flow_attach(q, qp);
+	TAILQ_INIT(&qp->dead);
 	qp->next = q->pools;
 	q->pools = qp;
 }
@@ -167,6 +168,26 @@ void
 queue_finished(struct queue *q, struct job *job)
 {
 	q->ops->finished(q, job);
+}
+
+int
+queue_dead_letter(const struct job *job, enum job_state state)
+{
+	return (state == JOB_FAILED || state == JOB_TIMED_OUT) &&
+	    job_queue_pool(job)->dead_ttl > 0;
+}
+
+struct job *
+queue_dead_next(const struct queue_pool *qp, const struct job *prev)
+{
+	return prev == NULL ? TAILQ_FIRST(&qp->dead) : TAILQ_NEXT(prev, entry);
+}
+
+void
+queue_dead_release(struct queue *q, struct job *job)
+{
+	if (job->dead)
+		q->ops->dead_release(q, job);
 }
 
 struct job *
@@ -358,21 +379,101 @@ queue_memory_forget(struct queue *q, struct job *job)
 {
 }
 
-/* Arm the prune timer for the oldest record, if it is not armed. */
+/* When the first record is due to go (finished or dead), or -1. */
+static double
+queue_prune_due(const struct queue *q)
+{
+	const struct queue_pool	*qp;
+	const struct job	*old;
+	double			 due = -1, t;
+
+	if ((old = TAILQ_FIRST(&q->finished)) != NULL)
+		due = old->finished_at + (*q->cfgp)->result_ttl;
+	for (qp = q->pools; qp != NULL; qp = qp->next) {
+		if ((old = TAILQ_FIRST(&qp->dead)) == NULL)
+			continue;
+		t = old->finished_at + qp->dead_ttl;
+		if (due < 0 || t < due)
+			due = t;
+	}
+	return due;
+}
+
+/* Arm the prune timer for the first record due, if it is not armed. */
 static void
 queue_prune_arm(struct queue *q)
 {
-	struct job	*old = TAILQ_FIRST(&q->finished);
+	double	due;
 
-	if (ev_is_active(&q->prune_timer) || old == NULL)
+	if (ev_is_active(&q->prune_timer) || (due = queue_prune_due(q)) < 0)
 		return;
-	ev_timer_set(&q->prune_timer, old->finished_at +
-	    (*q->cfgp)->result_ttl - ev_now(q->loop) + 0.001, 0);
+	ev_timer_set(&q->prune_timer, due - ev_now(q->loop) + 0.001, 0);
 	ev_timer_start(q->loop, &q->prune_timer);
 }
 
+/* A record due at `due` was added: arm the timer earlier if need be. */
+static void
+queue_prune_soon(struct queue *q, double due)
+{
+	if (ev_is_active(&q->prune_timer) && ev_now(q->loop) +
+	    ev_timer_remaining(q->loop, &q->prune_timer) <= due)
+		return;
+	ev_timer_stop(q->loop, &q->prune_timer);
+	queue_prune_arm(q);
+}
+
+/* A job that ran out of attempts goes to the dead letters, if kept. */
 void
 queue_memory_finished(struct queue *q, struct job *job)
+{
+	if (queue_dead_letter(job, job->state))
+		queue_memory_keep_dead(q, job);
+	else {
+		job_data_drop(job);
+		queue_memory_keep(q, job);
+	}
+}
+
+void
+queue_memory_keep_dead(struct queue *q, struct job *job)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+	struct job		*old;
+
+	job->dead = 1;
+	TAILQ_INSERT_TAIL(&qp->dead, job, entry);
+	qp->ndead++;
+	while (qp->ndead > (size_t)(*q->cfgp)->result_max &&
+	    (old = TAILQ_FIRST(&qp->dead)) != NULL) {
+		TAILQ_REMOVE(&qp->dead, old, entry);
+		qp->ndead--;
+		queue_forget(q, old);
+	}
+	queue_prune_soon(q, job->finished_at + qp->dead_ttl);
+}
+
+void
+queue_memory_dead_release(struct queue *q, struct job *job)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	TAILQ_REMOVE(&qp->dead, job, entry);
+	qp->ndead--;
+	job->dead = 0;
+	/* Its data stays until it is pruned: see queue_memory_dead_restore. */
+	queue_memory_keep(q, job);
+}
+
+void
+queue_memory_dead_restore(struct queue *q, struct job *job)
+{
+	TAILQ_REMOVE(&q->finished, job, entry);
+	q->nfinished--;
+	queue_memory_keep_dead(q, job);
+}
+
+void
+queue_memory_keep(struct queue *q, struct job *job)
 {
 	struct job	*old;
 
@@ -385,22 +486,31 @@ queue_memory_finished(struct queue *q, struct job *job)
 		q->nfinished--;
 		queue_forget(q, old);
 	}
-	queue_prune_arm(q);
+	queue_prune_soon(q, job->finished_at + (*q->cfgp)->result_ttl);
 }
 
 /* Drop records older than result_ttl; re-arm for the next oldest. */
 static void
 queue_prune_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct queue	*q = t->data;
-	struct job	*job;
-	double		 ttl = (*q->cfgp)->result_ttl, now = ev_now(loop);
+	struct queue		*q = t->data;
+	struct queue_pool	*qp;
+	struct job		*job;
+	double			 ttl = (*q->cfgp)->result_ttl, now = ev_now(loop);
 
 	while ((job = TAILQ_FIRST(&q->finished)) != NULL &&
 	    job->finished_at + ttl <= now) {
 		TAILQ_REMOVE(&q->finished, job, entry);
 		q->nfinished--;
 		queue_forget(q, job);
+	}
+	for (qp = q->pools; qp != NULL; qp = qp->next) {
+		while ((job = TAILQ_FIRST(&qp->dead)) != NULL &&
+		    job->finished_at + qp->dead_ttl <= now) {
+			TAILQ_REMOVE(&qp->dead, job, entry);
+			qp->ndead--;
+			queue_forget(q, job);
+		}
 	}
 	queue_prune_arm(q);
 }
@@ -464,6 +574,8 @@ queue_memory_close(struct queue *q)
 	for (qp = q->pools; qp != NULL; qp = qp->next) {
 		queue_flow_free(qp);
 		queue_flow_detach(q, qp);
+		queue_free_list(&qp->dead);
+		qp->ndead = 0;
 	}
 	queue_acks_done(q, "mpsup is shutting down");
 	free(q);
@@ -478,6 +590,7 @@ const struct queue_ops queue_memory_ops = {
 	.requeue = queue_memory_requeue,
 	.cancel = queue_memory_cancel,
 	.finished = queue_memory_finished,
+	.dead_release = queue_memory_dead_release,
 	.forget = queue_memory_forget,
 	.lookup = queue_memory_lookup,
 	.lookup_key = queue_memory_lookup_key,

@@ -85,6 +85,9 @@ struct queue_pool {
 	size_t			 queue_len;	/* claimable now */
 	size_t			 pending_len;	/* submitted, awaiting commit */
 	struct queue_flow	 flow;		/* claimable jobs, and the rules */
+	double			 dead_ttl;	/* keep dead letters; 0: none */
+	size_t			 ndead;
+	struct job_list		 dead;		/* dead letters, oldest first */
 	struct queue_pool	*next;		/* the queue's list of pools */
 };
 
@@ -189,6 +192,19 @@ void		 queue_drain(struct queue *, struct queue_pool *,
 struct job	*queue_lookup(struct queue *, const char *id, size_t len);
 struct job	*queue_lookup_key(struct queue *, const char *client,
 		    const char *key);
+
+/*
+ * Dead letters: a job that ended failed or timed_out (its attempts spent)
+ * is kept, data and all, in its pool's dead letters for dead_ttl (when
+ * above 0), at most result_max of them per pool, oldest dropped first;
+ * other records are kept for result_ttl. queue_dead_next() walks a pool's
+ * dead letters, oldest first (NULL for the first); queue_dead_release()
+ * takes one out of them (it was retried): an ordinary record from then.
+ */
+struct job	*queue_dead_next(const struct queue_pool *, const struct job *);
+/* Whether a job that ends in state will be kept as a dead letter. */
+int		 queue_dead_letter(const struct job *, enum job_state);
+void		 queue_dead_release(struct queue *, struct job *);
 
 /*
  * Group commit (once per loop iteration): accept the pending submits and

@@ -25,6 +25,7 @@ struct queue_ops {
 			    int counts);
 	int		(*cancel)(struct queue *, struct job *);
 	void		(*finished)(struct queue *, struct job *);
+	void		(*dead_release)(struct queue *, struct job *);
 	/* A record leaves for good (pruned): free what the queue kept of it. */
 	void		(*forget)(struct queue *, struct job *);
 	struct job	*(*lookup)(struct queue *, const char *, size_t);
@@ -75,6 +76,12 @@ void		 queue_memory_requeue(struct queue *, struct job *, double,
 		    int);
 int		 queue_memory_cancel(struct queue *, struct job *);
 void		 queue_memory_finished(struct queue *, struct job *);
+void		 queue_memory_dead_release(struct queue *, struct job *);
+/* A released dead letter (still a finished record) is one again. */
+void		 queue_memory_dead_restore(struct queue *, struct job *);
+/* Keep a finished record: among the dead letters, or for result_ttl. */
+void		 queue_memory_keep_dead(struct queue *, struct job *);
+void		 queue_memory_keep(struct queue *, struct job *);
 struct job	*queue_memory_lookup(struct queue *, const char *, size_t);
 struct job	*queue_memory_lookup_key(struct queue *, const char *,
 		    const char *);

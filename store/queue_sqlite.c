@@ -111,9 +111,11 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->submitted_at = job->submitted_at;
 	r->started_at = job->started_at;
 	r->finished_at = job->finished_at;
-	/* A finished job's data is never sent again. */
-	r->data = job_state_terminal(job->state) ? "" : job->data;
-	r->data_len = job_state_terminal(job->state) ? 0 : job->data_len;
+	/* A finished job's data is never sent again, but a dead letter's may. */
+	r->data = job_state_terminal(job->state) && !job->dead ? "" :
+	    job->data;
+	r->data_len = job_state_terminal(job->state) && !job->dead ? 0 :
+	    job->data_len;
 	r->result = job->result;
 	r->error = job->error;
 	r->key = job->key;
@@ -121,6 +123,8 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->priority = job->flow.priority;
 	r->not_before = job_not_before(job);
 	r->group = job_group(job);
+	r->dead = job->dead;
+	r->retry_of = job->retry_of;
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -159,6 +163,24 @@ queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
 	return store_commit(qs->store, cause);
 }
 
+/*
+ * A retry of a dead letter was refused with its commit: the dead letter,
+ * released in the same transaction, is one again (it still has its data).
+ */
+static void
+queue_sqlite_unretry(struct queue *q, const struct job *job)
+{
+	struct job	*old;
+
+	if (job->retry_of == NULL ||
+	    (old = job_table_find(job->retry_of, JOB_ID_LEN)) == NULL ||
+	    old->dead || !queue_dead_letter(old, old->state))
+		return;
+	queue_memory_dead_restore(q, old);
+	if (old->seg != 0 && !q->readonly)
+		job_changed_add(old);
+}
+
 /* The commit of the pending jobs failed: refuse them, answer store_error. */
 static void
 queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
@@ -174,6 +196,7 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 		qp = job_queue_pool(job);
 		qp->pending_len--;
 		qp->rejected++;
+		queue_sqlite_unretry(q, job);
 		job_free(job);
 		n++;
 	}
@@ -371,6 +394,15 @@ queue_sqlite_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	/* The next loop iteration commits (see queue_sqlite_commit). */
 }
 
+/* A retried dead letter is written again, without its data. */
+static void
+queue_sqlite_dead_release(struct queue *q, struct job *job)
+{
+	queue_memory_dead_release(q, job);
+	if (job->seg != 0 && !q->readonly)
+		job_changed_add(job);
+}
+
 static void
 queue_sqlite_forget(struct queue *q, struct job *job)
 {
@@ -407,6 +439,7 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 	    "default");
 	job_flow_set(job, &(struct job_flow_spec){ r->priority,
 	    r->not_before, r->group });
+	job->retry_of = r->retry_of != NULL ? xstrdup(r->retry_of) : NULL;
 	if (r->key != NULL && job_key_find(job->client, r->key) == NULL)
 		job_key_set(job, r->key);
 	qp->submitted++;
@@ -461,6 +494,7 @@ queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 	struct queue_sqlite_recovery	*rc = arg;
 	struct queue			*q = rc->q;
 	struct queue_pool		*qp;
+	struct job			*job;
 
 	if ((qp = queue_pool_find(q, r->pool)) == NULL ||
 	    r->state < JOB_QUEUED || r->state >= JOB_NSTATES) {
@@ -476,12 +510,19 @@ queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 		queue_sqlite_recover_unfinished(rc, qp, r);
 		return;
 	}
-	/* A finished record is kept until result_ttl after it finished. */
+	/* A dead letter is kept for dead_ttl, other records for result_ttl. */
+	if (r->dead && qp->dead_ttl > 0 &&
+	    r->finished_at + qp->dead_ttl > ev_now(q->loop)) {
+		queue_memory_keep_dead(q, queue_sqlite_restore(qp, r));
+		return;
+	}
 	if (r->finished_at + (*q->cfgp)->result_ttl <= ev_now(q->loop)) {
 		store_release(QS(q)->store, r->seg);
 		return;
 	}
-	queue_memory_finished(q, queue_sqlite_restore(qp, r));
+	job = queue_sqlite_restore(qp, r);
+	job_data_drop(job);
+	queue_memory_keep(q, job);
 }
 
 /*
@@ -551,6 +592,7 @@ static const struct queue_ops queue_sqlite_ops = {
 	.requeue = queue_memory_requeue,
 	.cancel = queue_sqlite_cancel,
 	.finished = queue_memory_finished,
+	.dead_release = queue_sqlite_dead_release,
 	.forget = queue_sqlite_forget,
 	.lookup = queue_memory_lookup,
 	.lookup_key = queue_memory_lookup_key,

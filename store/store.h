@@ -44,6 +44,8 @@ struct store_record {
 	int		 priority;	/* flow (job.h): 0, 0, NULL by default */
 	double		 not_before;
 	const char	*group;
+	int		 dead;		/* a dead letter (kept with its data) */
+	const char	*retry_of;	/* the dead letter it retries, or NULL */
 	uint64_t	 seg;		/* store_load(): the segment holding it */
 };
 

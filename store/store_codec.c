@@ -18,6 +18,11 @@
 #define CODEC_CLIENT	8
 /* Flow fields: priority (1 byte, signed), not_before (8), group. */
 #define CODEC_FLOW	16
+#define CODEC_DEAD	32
+#define CODEC_RETRY_OF	64
+#define CODEC_FLAGS	(CODEC_RESULT | CODEC_ERROR | CODEC_KEY | \
+			    CODEC_CLIENT | CODEC_FLOW | CODEC_DEAD | \
+			    CODEC_RETRY_OF)
 /* id, state, truncated, attempts, worker, flags, three times. */
 #define CODEC_FIXED	(8 + 1 + 1 + 2 + 2 + 1 + 3 * 8)
 
@@ -89,7 +94,7 @@ void
 store_codec_put(struct buf *b, const struct store_record *r)
 {
 	size_t	 plen = strlen(r->pool), rlen = 0, elen = 0, klen = 0, clen = 0;
-	size_t	 glen = 0;
+	size_t	 glen = 0, olen = 0;
 	size_t	 n;
 	char	*p, *start;
 	int	 flags = 0;
@@ -116,6 +121,12 @@ store_codec_put(struct buf *b, const struct store_record *r)
 		glen = r->group != NULL ? strlen(r->group) : 0;
 		n += 1 + 8 + 4 + glen + 1;
 	}
+	if (r->retry_of != NULL) {
+		flags |= CODEC_RETRY_OF;
+		n += 4 + (olen = strlen(r->retry_of)) + 1;
+	}
+	if (r->dead)
+		flags |= CODEC_DEAD;
 	buf_reserve(b, 4 + n);
 	start = p = b->data + b->len;
 	p = codec_u(p, n, 4);
@@ -144,6 +155,8 @@ store_codec_put(struct buf *b, const struct store_record *r)
 		/* An empty group is none. */
 		p = codec_s(p, r->group != NULL ? r->group : "", glen);
 	}
+	if (flags & CODEC_RETRY_OF)
+		p = codec_s(p, r->retry_of, olen);
 	b->len += (size_t)(p - start);
 }
 
@@ -210,8 +223,8 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	r->started_at = codec_get_f(p + 23);
 	r->finished_at = codec_get_f(p + 31);
 	p += CODEC_FIXED;
-	if ((flags & ~(CODEC_RESULT | CODEC_ERROR | CODEC_KEY |
-	    CODEC_CLIENT | CODEC_FLOW)) != 0 ||
+	r->dead = (flags & CODEC_DEAD) != 0;
+	if ((flags & ~CODEC_FLAGS) != 0 ||
 	    r->truncated > 1 ||
 	    (r->pool = codec_get_s(&p, e, NULL)) == NULL ||
 	    (r->data = codec_get_s(&p, e, &r->data_len)) == NULL ||
@@ -223,7 +236,9 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	    (r->key = codec_get_s(&p, e, NULL)) == NULL) ||
 	    ((flags & CODEC_CLIENT) &&
 	    (r->client = codec_get_s(&p, e, NULL)) == NULL) ||
-	    ((flags & CODEC_FLOW) && codec_get_flow(&p, e, r) == -1) || p != e)
+	    ((flags & CODEC_FLOW) && codec_get_flow(&p, e, r) == -1) ||
+	    ((flags & CODEC_RETRY_OF) &&
+	    (r->retry_of = codec_get_s(&p, e, NULL)) == NULL) || p != e)
 		return 0;
 	return 4 + (size_t)n;
 }

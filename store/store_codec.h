@@ -5,12 +5,13 @@
  *
  *   u32 length of what follows
  *   u64 id, u8 state, u8 truncated, u16 attempts, u16 worker (+1, 0 none),
- *   u8 flags (1 result, 2 error, 4 key, 8 client, 16 flow), f64
- *   submitted_at, started_at, finished_at, then each string as u32
- *   length, bytes, NUL: pool, data, and result, error, key, client when
- *   their flag is set; with the flow flag last, i8 priority, f64
- *   not_before and the group as a string (empty: none). Records written
- *   before clients (or flow control) existed lack those flags.
+ *   u8 flags (1 result, 2 error, 4 key, 8 client, 16 flow, 32 dead
+ *   letter, 64 retry_of), f64 submitted_at, started_at, finished_at, then
+ *   each string as u32 length, bytes, NUL: pool, data, and result, error,
+ *   key, client when their flag is set; with the flow flag, i8 priority,
+ *   f64 not_before and the group as a string (empty: none); then
+ *   retry_of when its flag is set. Records written before clients, flow
+ *   control or dead letters existed lack those flags.
  *
  * Decoding is for bytes read back from a file: every length is checked
  * against what is there, and a malformed record is refused, not trusted.

@@ -382,6 +382,8 @@ dispatch_worker_ready(struct pool *pool, struct worker *w)
 	dw->culprit = NULL;
 	dispatch_ready_add(dw);
 	dispatch_run(pool);
+	if (d.env->worker_ready != NULL)
+		d.env->worker_ready(d.env->arg, pool);
 }
 
 /* Send a worker nothing more and stop it once its jobs are done. */
@@ -546,6 +548,8 @@ dispatch_finish(struct job *job, enum job_state state, char *error)
 	dispatch_timer_stop(job);
 	free(job->error);
 	job->error = error;
+	/* Known before waiters read the record; queue_finished keeps it. */
+	job->dead = (uint8_t)queue_dead_letter(job, state);
 	job_set_state(job, state, ev_now(d.env->loop));
 	queue_finished(d.q, job);
 }

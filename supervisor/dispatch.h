@@ -40,6 +40,8 @@ struct dispatch_env {
 	void			(*pool_stopped)(void *arg, struct pool *);
 	/* A removed pool's last job or record is gone. */
 	void			(*pool_unused)(void *arg, struct pool *);
+	/* A worker of the pool became ready (took its first job, or can). */
+	void			(*worker_ready)(void *arg, struct pool *);
 	void			*arg;
 };
 

@@ -40,6 +40,7 @@ pool_state_name(enum pool_state s)
 	case POOL_FAILING: return "failing";
 	case POOL_STOPPING: return "stopping";
 	case POOL_STOPPED: return "stopped";
+	case POOL_WAITING: return "waiting";
 	}
 	return "?";
 }
@@ -189,6 +190,7 @@ pool_set_config(struct pool *pool, struct pool_config *pc)
 	pool->q.flow.rate_burst = pc->rate_burst;
 	pool->q.flow.rate_per_group = pc->rate_per_group;
 	pool->q.flow.aging = pc->priority_aging;
+	pool->q.dead_ttl = pc->dead_ttl;
 }
 
 struct worker *
@@ -224,6 +226,28 @@ pool_start(struct pool *pool)
 	log_info("pool %s: started %d %s worker%s", pool->name,
 	    pool->pc->workers, pool->pc->type == POOL_TYPE_EXEC ? "exec" :
 	    "stream", pool->pc->workers == 1 ? "" : "s");
+}
+
+void
+pool_wait(struct pool *pool, const char *waiting_for)
+{
+	pool->state = POOL_WAITING;
+	log_info("pool %s: waiting for pool %s to have a ready worker "
+	    "(depends_on)", pool->name, waiting_for);
+}
+
+int
+pool_has_ready_worker(const struct pool *pool)
+{
+	enum worker_state	ws;
+	int			i;
+
+	for (i = 0; i < pool->nslots; i++) {
+		ws = worker_state(pool->slots[i]->w);
+		if (ws == WORKER_READY || ws == WORKER_BUSY)
+			return 1;
+	}
+	return 0;
 }
 
 void
@@ -266,7 +290,7 @@ pool_grow(struct pool *pool, size_t backlog)
 	int			 i;
 
 	if (!pc->dynamic || pool->state == POOL_STOPPING ||
-	    pool->state == POOL_STOPPED)
+	    pool->state == POOL_STOPPED || pool->state == POOL_WAITING)
 		return;
 	want = (backlog + (size_t)pc->prefetch - 1) / (size_t)pc->prefetch;
 	for (i = pc->min_workers; i < pool->nslots && want > 0; i++) {
@@ -312,7 +336,8 @@ pool_resize(struct pool *pool)
 	}
 	for (i = 0; i < pool->nslots; i++) {
 		if (i < pc->workers) {
-			if (pool_slot_idle(pool->slots[i]))
+			if (pool->state != POOL_WAITING &&
+			    pool_slot_idle(pool->slots[i]))
 				pool_slot_spawn(pool->slots[i]);
 			continue;
 		}

@@ -42,6 +42,7 @@ enum pool_state {
 	POOL_FAILING,		/* workers keep dying right after start */
 	POOL_STOPPING,
 	POOL_STOPPED,
+	POOL_WAITING,		/* for the pools it depends_on (not started) */
 };
 
 /*
@@ -151,5 +152,9 @@ int		 pool_live_workers(const struct pool *);
 struct worker	*pool_worker(const struct pool *, int i);
 long		 pool_worker_restarts(const struct pool *, int i);
 const char	*pool_state_name(enum pool_state);
+/* Hold a new pool back until pool_start(): its depends_on is not met. */
+void		 pool_wait(struct pool *, const char *waiting_for);
+/* Whether some worker of the pool is ready (idle or busy). */
+int		 pool_has_ready_worker(const struct pool *);
 
 #endif

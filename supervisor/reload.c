@@ -27,6 +27,7 @@
 #include "supervisor/dispatch.h"
 #include "supervisor/notify.h"
 #include "supervisor/pool.h"
+#include "supervisor/schedule.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 
@@ -257,7 +258,7 @@ reload_add_pool(struct supervisor *sv, struct pool_config *pc)
 	sv->pools = xreallocarray(sv->pools, sv->npools + 1,
 	    sizeof *sv->pools);
 	sv->pools[sv->npools++] = pool;
-	pool_start(pool);
+	supervisor_pool_begin(sv, pool);
 }
 
 int
@@ -290,6 +291,8 @@ supervisor_reload(struct supervisor *sv, char **msg)
 	    sizeof *sv->old_cfgs);
 	sv->old_cfgs[sv->nold_cfgs++] = old;
 	sv->cfg = cfg;
+	if (sv->schedules != NULL)
+		schedules_reload(sv->schedules);
 	/* A removed pool with no live worker has stopped already. */
 	supervisor_sweep_soon(sv);
 

@@ -14,6 +14,7 @@
 #include "supervisor/dispatch.h"
 #include "store/job.h"
 #include "supervisor/pool.h"
+#include "supervisor/schedule.h"
 #include "supervisor/status.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
@@ -180,12 +181,13 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b,
 	jsontext_string_append(b, pool->name, strlen(pool->name));
 	buf_appendf(b, ",\"type\":\"%s\",\"state\":\"%s\",\"paused\":%s,"
 	    "\"down\":%s,\"workers_target\":%d,\"workers_busy\":%d,\"workers_idle\":%d,"
-	    "\"queue_depth\":%llu,\"queue_max\":%ld,",
+	    "\"queue_depth\":%llu,\"queue_max\":%ld,\"dead\":%zu,",
 	    pool->pc->type == POOL_TYPE_EXEC ? "exec" : "stream",
 	    pool->removed ? "removed" : pool_state_name(pool->state),
 	    pool->paused ? "true" : "false",
 	    pool->down ? "true" : "false", pool->pc->workers, busy, idle,
-	    (unsigned long long)n[JOB_QUEUED], pool->pc->max_queue);
+	    (unsigned long long)n[JOB_QUEUED], pool->pc->max_queue,
+	    pool->q.ndead);
 	status_flow(pool, b);
 	buf_appendf(b, "\"jobs\":{\"submitted\":%llu,\"delayed\":%llu,"
 	    "\"queued\":%llu,\"running\":%llu,\"done\":%llu,\"failed\":%llu,"
@@ -258,7 +260,9 @@ status_append_flags(struct supervisor *sv, struct buf *b, const char *filter,
 		first = 0;
 		status_pool(sv, sv->pools[i], b, flags);
 	}
-	buf_appendf(b, "],\"connections\":%d", supervisor_clients(sv));
+	buf_append_str(b, "],\"schedules\":");
+	schedules_status(sv->schedules, b);
+	buf_appendf(b, ",\"connections\":%d", supervisor_clients(sv));
 	supervisor_services_status(sv, b);
 	buf_append(b, "}", 1);
 }

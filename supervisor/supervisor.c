@@ -26,6 +26,7 @@
 #include "supervisor/notify.h"
 #include "supervisor/output.h"
 #include "supervisor/pool.h"
+#include "supervisor/schedule.h"
 #include "supervisor/supervisor.h"
 
 
@@ -175,6 +176,8 @@ supervisor_stop(struct supervisor *sv)
 		return;
 	sv->stopping = 1;
 	notify_stopping(sv->notify);
+	if (sv->schedules != NULL)
+		schedules_stop(sv->schedules);
 	for (size_t i = 0; i < sv->nservices; i++)
 		if (sv->services[i].svc->stop_accepting != NULL)
 			sv->services[i].svc->stop_accepting(
@@ -464,6 +467,7 @@ supervisor_envs_init(struct supervisor *sv)
 	sv->denv.job_ended = supervisor_job_ended;
 	sv->denv.pool_stopped = supervisor_pool_stopped;
 	sv->denv.pool_unused = supervisor_pool_unused;
+	sv->denv.worker_ready = supervisor_pool_ready;
 	sv->denv.arg = sv;
 }
 
@@ -548,10 +552,14 @@ supervisor_main(const struct supervisor_options *opts)
 		status = 2;
 	} else {
 		for (i = 0; i < sv.npools; i++)
-			pool_start(sv.pools[i]);
+			supervisor_pool_begin(&sv, sv.pools[i]);
+		ev_now_update(sv.loop);
+		sv.schedules = schedules_start(&(struct schedule_env){
+		    sv.loop, &sv.cfg, &sv.pools, &sv.npools, sv.queue });
 		notify_ready(sv.notify);
 		ev_run(sv.loop, 0);
 	}
+	schedules_free(sv.schedules);
 	supervisor_wind_down(&sv, status);
 	supervisor_services_free(&sv);
 	dispatch_shutdown();

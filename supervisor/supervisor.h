@@ -15,6 +15,7 @@ struct buf;
 struct notify;
 struct pool;
 struct queue;
+struct schedules;
 struct supervisor;
 
 /*
@@ -82,6 +83,7 @@ struct supervisor {
 	size_t			 nparked;
 	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
 	struct notify		*notify;	/* to the service manager */
+	struct schedules	*schedules;	/* periodic jobs (schedule.h) */
 };
 
 /* Run the supervisor in the foreground; returns the exit status. */
@@ -104,6 +106,13 @@ struct pool *supervisor_pool_new(struct supervisor *, struct pool_config *);
  */
 void	supervisor_sweep_soon(struct supervisor *);
 void	supervisor_sweep(struct supervisor *);
+/*
+ * The order pools start in (order.c): start a new pool now, or hold it
+ * back until every pool it depends_on has a ready worker; and the job
+ * engine's word that a worker of some pool became ready.
+ */
+void	supervisor_pool_begin(struct supervisor *, struct pool *);
+void	supervisor_pool_ready(void *arg, struct pool *);
 /* Clients connected to the services (the status document's "connections"). */
 int	supervisor_clients(const struct supervisor *);
 /* Each service's members of the status document (see status). */

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "config/parse.h"
 #include "common/spawn.h"
+#include "ipc/jsontext.h"
 #include "supervisor/output.h"
 #include "supervisor/worker.h"
 #include "supervisor/worker_proc.h"
@@ -47,6 +48,7 @@ struct worker {
 	double			 started_mono;
 	int			 reaped;
 	int			 sweep_session;	/* once gone: walk /proc for strays */
+	int			 ready;		/* took jobs (ready = line: said so) */
 	int			 stop_requested;
 	int			 inflight;	/* the owner's count */
 	char			*gone_reason;	/* why it was killed */
@@ -89,6 +91,7 @@ worker_state_name(enum worker_state s)
 	case WORKER_READY: return "idle";
 	case WORKER_BUSY: return "busy";
 	case WORKER_STOPPING: return "stopping";
+	case WORKER_STARTING: return "starting";
 	}
 	return "?";
 }
@@ -327,6 +330,37 @@ worker_bad_line(struct worker *w, const char *line, size_t len, int flags,
 	free(why);
 }
 
+/* Whether line is {"ready":true} (other members and white space allowed). */
+static int
+worker_ready_line(const char *line, size_t len)
+{
+	struct jsontext_span	obj, v;
+
+	return jsontext_valid(line, len) &&
+	    jsontext_scan(line, line + len, &obj) != NULL &&
+	    obj.type == JSONTEXT_OBJECT &&
+	    jsontext_object_get(&obj, "ready", &v) && v.type == JSONTEXT_TRUE;
+}
+
+/* A STARTING worker said it is ready: it may take jobs from now on. */
+static void
+worker_became_ready(struct worker *w)
+{
+	struct ev_loop	*loop = w->env->loop;
+
+	log_debug("%s.%d[%ld]: ready after %.3fs", W_NAME(w), w->index,
+	    (long)w->pid, ev_now(loop) - w->started_mono);
+	w->state = WORKER_READY;
+	w->ready = 1;
+	/* Stability (the restart back-off) counts from readiness. */
+	w->started_mono = ev_now(loop);
+	ev_timer_stop(loop, &w->healthy_timer);
+	ev_timer_set(&w->healthy_timer, WORKER_HEALTHY_UPTIME, 0);
+	ev_timer_start(loop, &w->healthy_timer);
+	w->cbs->spawned_cb(w, w->arg);
+	worker_idle_check(w);
+}
+
 /* Results from the worker's job channel, one JSON line each. */
 static void
 worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -351,7 +385,13 @@ worker_job_out_cb(struct ev_loop *loop, ev_io *io, int revents)
 		/* The exec worker writes a job's output before its result. */
 		if (exec)
 			worker_drain_logs(w);
-		if (flags != 0 ||
+		/* (One asked to stop before it got ready may still say so.) */
+		if (!w->ready && flags == 0 && worker_ready_line(line, len)) {
+			if (w->state == WORKER_STARTING)
+				worker_became_ready(w);
+			continue;
+		}
+		if (flags != 0 || w->state == WORKER_STARTING ||
 		    w->cbs->result_cb(w, line, len, w->arg) == -1) {
 			worker_bad_line(w, line, len, flags, exec);
 			n = 0;
@@ -506,7 +546,8 @@ worker_started(struct worker *w, pid_t pid, int out0, int err0, int jin1,
 	w->gone_reason = NULL;
 	w->started_at = ev_now(loop);
 	w->started_mono = ev_now(loop);
-	w->state = WORKER_READY;
+	w->ready = !W_PC(w)->ready_line;
+	w->state = w->ready ? WORKER_READY : WORKER_STARTING;
 	if (out0 != -1)
 		worker_stream_open(&w->out, out0);
 	worker_stream_open(&w->err, err0);
@@ -522,7 +563,9 @@ worker_started(struct worker *w, pid_t pid, int out0, int err0, int jin1,
 	ev_child_init(&w->child, worker_child_cb, pid, 0);
 	w->child.data = w;
 	ev_child_start(loop, &w->child);
-	ev_timer_set(&w->healthy_timer, WORKER_HEALTHY_UPTIME, 0);
+	/* Until it is ready, the timer is its ready_timeout. */
+	ev_timer_set(&w->healthy_timer, w->ready ? WORKER_HEALTHY_UPTIME :
+	    W_PC(w)->ready_timeout, 0);
 	ev_timer_start(loop, &w->healthy_timer);
 }
 
@@ -540,6 +583,8 @@ worker_spawn(struct worker *w, unsigned gen)
 	w->gen = gen;
 	worker_started(w, pid, fds.out, fds.err, fds.job_in, fds.job_out);
 	log_debug("%s.%d: started pid %ld", pc->name, w->index, (long)pid);
+	if (!w->ready)
+		return 0;
 	w->cbs->spawned_cb(w, w->arg);
 	worker_idle_check(w);
 	return 0;
@@ -644,7 +689,8 @@ worker_try_finish(struct worker *w)
 	    w->job_out_fd != -1 || w->state == WORKER_DEAD)
 		return;
 	ev_timer_stop(w->env->loop, &w->grace_timer);
-	uptime = ev_now(w->env->loop) - w->started_mono;
+	/* One that never got ready was not stable at all. */
+	uptime = w->ready ? ev_now(w->env->loop) - w->started_mono : 0;
 	w->state = WORKER_DEAD;
 	w->inflight = 0;
 	w->sweep_session = 0;
@@ -658,12 +704,23 @@ worker_try_finish(struct worker *w)
 		worker_sweep_session(pool, index, pid);
 }
 
+/* Up for WORKER_HEALTHY_UPTIME since ready; or, not ready, ready_timeout. */
 static void
 worker_healthy_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker	*w = t->data;
+	char		*why;
 
-	w->cbs->healthy_cb(w, w->arg);
+	if (w->ready) {
+		w->cbs->healthy_cb(w, w->arg);
+		return;
+	}
+	if (w->state != WORKER_STARTING)
+		return;
+	xasprintf(&why, "not ready within %.1fs (ready_timeout)",
+	    W_PC(w)->ready_timeout);
+	worker_fail(w, why);
+	free(why);
 }
 
 /* Arm (or disarm) the idle timer of an on-demand worker of a dynamic pool. */

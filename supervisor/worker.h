@@ -8,7 +8,11 @@
  *
  * A worker is an explicit state machine: it is spawned READY (BUSY while
  * its owner says jobs are in flight), STOPPING after it was asked to stop,
- * and DEAD while the slot waits to be restarted. The process is gone only
+ * and DEAD while the slot waits to be restarted. With `ready = line` it is
+ * spawned STARTING and becomes READY when it writes {"ready":true} on its
+ * result channel (its owner hears spawned_cb only then), or is killed
+ * after ready_timeout; its uptime for the restart back-off counts from
+ * readiness. The process is gone only
  * once it has been reaped *and* its pipes have hit EOF, in either order; a
  * grace timer closes pipes that a stray grandchild keeps open.
  */
@@ -28,6 +32,7 @@ enum worker_state {
 	WORKER_READY,		/* running, nothing in flight */
 	WORKER_BUSY,		/* running, jobs in flight */
 	WORKER_STOPPING,	/* asked to stop */
+	WORKER_STARTING,	/* running, not yet ready (ready = line) */
 };
 
 /* A worker that ran this long counts as healthy. */
@@ -50,7 +55,7 @@ struct worker_env {
 
 /* What a worker reports to its owner; arg is the one given to worker_new. */
 struct worker_cbs {
-	/* The process started and can take jobs. */
+	/* The process started (and, with ready = line, is ready): it can take jobs. */
 	void		(*spawned_cb)(struct worker *, void *arg);
 	/* One result line; -1 if it is malformed (the worker is killed). */
 	int		(*result_cb)(struct worker *, const char *line,

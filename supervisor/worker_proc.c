@@ -56,7 +56,7 @@ worker_argv(const struct pool_config *pc, const char *self_exe,
 static char **
 worker_envp(const struct pool_config *pc, int index, int use34)
 {
-	char			*extra[5], **envp, **full;
+	char			*extra[6], **envp, **full;
 	const char		*pypath = NULL;
 	int			 i;
 
@@ -64,6 +64,8 @@ worker_envp(const struct pool_config *pc, int index, int use34)
 	xasprintf(&extra[1], "MPSUP_WORKER=%d", index);
 	xasprintf(&extra[2], "MPSUP_SUPERVISOR_PID=%ld", (long)getpid());
 	xasprintf(&extra[3], "MPSUP_JOB_FDS=%s", use34 ? "3,4" : "stdio");
+	/* Worker helpers write {"ready":true} after set-up when it is "line". */
+	xasprintf(&extra[5], "MPSUP_READY=%s", pc->ready_line ? "line" : "none");
 	envp = spawn_env_build(environ, pc->env, pc->nenv);
 	/* Python workers find the installed helper, mpsup_worker.py. */
 	for (char **e = envp; *e != NULL; e++)
@@ -74,9 +76,9 @@ worker_envp(const struct pool_config *pc, int index, int use34)
 		    MPSUP_PKGDATADIR);
 	else
 		xasprintf(&extra[4], "PYTHONPATH=%s", MPSUP_PKGDATADIR);
-	full = spawn_env_build(envp, extra, 5);
+	full = spawn_env_build(envp, extra, 6);
 	spawn_env_free(envp);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		free(extra[i]);
 	return full;
 }

@@ -18,6 +18,11 @@ mode the channel is moved off fds 0 and 1 first; fd 0 then reads /dev/null
 and fd 1 (and sys.stdout) writes to stderr, so print() in a handler lands
 in the log and can never corrupt the protocol.
 
+A pool with `ready = line` sends a worker no job before it writes
+{"ready":true}; run(handler, setup=load) calls load() first and says ready
+after it returns (a Worker says so on its own when asked for its first job,
+or earlier with ready()). In pools without it nothing is written.
+
 Several jobs may arrive at once (prefetch); they are handled one after the
 other and their results written together, before the worker waits for more
 input, or earlier when a result has waited a few milliseconds or its job
@@ -97,6 +102,19 @@ class Worker:
         self._lines = []
         self._rest = b""
         self._eof = False
+        self._ready_sent = False
+
+    def ready(self):
+        """Say {"ready":true}, once, if the pool asked (MPSUP_READY=line).
+
+        Call it when set-up is over; jobs() calls it if you did not.
+        """
+        if self._ready_sent:
+            return
+        self._ready_sent = True
+        if os.environ.get("MPSUP_READY") == "line":
+            self._queue(b'{"ready":true}\n')
+            self.flush()
 
     def jobs(self):
         """Yield (id, data) for every job until the input ends.
@@ -104,6 +122,7 @@ class Worker:
         Lines that are not valid jobs are answered (or, without an id,
         logged) here. Results are written before the generator blocks.
         """
+        self.ready()
         while True:
             while self._lines:
                 line = self._lines.pop()
@@ -207,13 +226,18 @@ def _describe(exc):
     return "%s: %s" % (name, text) if text else name
 
 
-def run(handler):
+def run(handler, setup=None):
     """Call handler(data) for each job and answer with what it returns.
 
+    setup, if given, is called once before the first job (load a model,
+    open connections); the worker counts as ready only after it returns.
     Returns at the end of the input (the supervisor closed the channel).
     """
     worker = Worker()
     try:
+        if setup is not None:
+            setup()
+        worker.ready()
         for job_id, data in worker.jobs():
             try:
                 result = handler(data)

@@ -232,6 +232,9 @@ mpsup_worker_next(struct mpsup_worker *w, struct mpsup_job *job)
 	ssize_t		 n;
 
 	memset(job, 0, sizeof *job);
+	/* Asking for the first job means set-up is over (ready = line). */
+	if (!w->ready_sent)
+		(void)mpsup_worker_ready(w);
 	for (;;) {
 		nl = memchr(w->in + w->in_scan, '\n', w->in_len - w->in_scan);
 		if (w->discarding) {

@@ -39,6 +39,7 @@ struct mpsup_worker {
 	struct timespec	 out_since;	/* when out became non-empty */
 	struct timespec	 handed;	/* when the last job was handed out */
 	int		 out_errno;	/* sticky write error */
+	int		 ready_sent;	/* mpsup_worker_ready() ran */
 };
 
 /*

@@ -229,3 +229,22 @@ mpsup_worker_reply(struct mpsup_worker *w, const char *id, const char *result,
 	return worker_out_done(w);
 }
 
+
+/* Say {"ready":true} once, if the pool asked for it (MPSUP_READY=line). */
+int
+mpsup_worker_ready(struct mpsup_worker *w)
+{
+	static const char	 line[] = "{\"ready\":true}\n";
+	const char		*mode = getenv("MPSUP_READY");
+
+	if (w->ready_sent)
+		return 0;
+	w->ready_sent = 1;
+	if (mode == NULL || strcmp(mode, "line") != 0)
+		return 0;
+	if (worker_out_reserve(w, sizeof line) == -1)
+		return -1;
+	worker_out_mark(w);
+	worker_put(w, line, sizeof line - 1);
+	return mpsup_worker_flush(w);
+}

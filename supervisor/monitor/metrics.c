@@ -139,6 +139,12 @@ metrics_priorities(struct supervisor *sv, struct buf *b)
 }
 
 static unsigned long long
+metrics_dead(struct pool *p)
+{
+	return p->q.ndead;
+}
+
+static unsigned long long
 metrics_queue_capacity(struct pool *p)
 {
 	return p->pc->max_queue > 0 ? (unsigned long long)p->pc->max_queue : 0;
@@ -195,7 +201,8 @@ static void
 metrics_workers(struct supervisor *sv, struct buf *b)
 {
 	static const enum worker_state states[] = {
-		WORKER_BUSY, WORKER_READY, WORKER_STOPPING, WORKER_DEAD,
+		WORKER_BUSY, WORKER_READY, WORKER_STARTING, WORKER_STOPPING,
+		WORKER_DEAD,
 	};
 	struct pool		*pool;
 	enum worker_state	 ws;
@@ -334,6 +341,9 @@ metrics_append(struct supervisor *sv, struct buf *b,
 	    "Largest queue accepted (max_queue).", metrics_queue_capacity);
 	metrics_per_pool(sv, b, "mpsup_jobs_running", "gauge",
 	    "Jobs running on the pool's workers.", metrics_running);
+	metrics_per_pool(sv, b, "mpsup_dead_jobs", "gauge",
+	    "Dead letters kept (failed or timed out, not retried).",
+	    metrics_dead);
 	metrics_workers(sv, b);
 	metrics_per_pool(sv, b, "mpsup_workers_target", "gauge",
 	    "Configured number of workers.", metrics_target);

@@ -21,6 +21,7 @@
 #include "ipc/jobspec.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
+#include "store/queue.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/pool.h"
 #include "supervisor/remote/clients.h"
@@ -316,8 +317,8 @@ out:
  * Answer a submit now, or once the store committed its jobs (with a
  * durable store no job is acknowledged before its commit).
  */
-static void
-submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
+void
+request_submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
 {
 	struct submit_ack	*sa;
 	size_t			 i;
@@ -419,7 +420,7 @@ exec_submit(struct exec *x)
 		return;
 	}
 	dispatch_run(x->pool);
-	submit_reply(x, &job, 1, 0);
+	request_submit_reply(x, &job, 1, 0);
 }
 
 /* All or nothing: every job is checked before any is accepted. */
@@ -457,7 +458,7 @@ exec_submit_many(struct exec *x)
 		    &err);
 	}
 	dispatch_run(pool);
-	submit_reply(x, made, n, 1);
+	request_submit_reply(x, made, n, 1);
 	free(made);
 }
 

@@ -53,6 +53,8 @@ static const struct {
 	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
 	{ "WINCH", SIGWINCH }, { "ALRM", SIGALRM },
 };
+static int	decode_dead(struct request *, const struct jsontext_span *);
+static int	decode_retry(struct request *, const struct jsontext_span *);
 
 #define REQUEST_OP_ROW(tag, name, role, flags, decode, exec)		\
 	{ REQUEST_OP_##tag, name, role, flags },
@@ -557,6 +559,51 @@ decode_signal(struct request *req, const struct jsontext_span *obj)
 	return decode_error(req, REQUEST_BAD_REQUEST, "\"signal\" must name "
 	    "one of HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN "
 	    "TTOU WINCH ALRM");
+}
+
+/* dead: every pool's dead letters, or "pool"'s. */
+static int
+decode_dead(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v;
+
+	if (!jsontext_object_get(obj, "pool", &v))
+		return 0;
+	return decode_pool_name(req, obj);
+}
+
+/* retry: "ids" (job ids, 1 to REQUEST_MAX_BATCH), or "pool" and "all". */
+static int
+decode_retry(struct request *req, const struct jsontext_span *obj)
+{
+	struct jsontext_span	v, e;
+	size_t			st = 0, n = 0;
+
+	if (jsontext_object_get(obj, "all", &v)) {
+		if (v.type != JSONTEXT_TRUE ||
+		    jsontext_object_get(obj, "ids", &e))
+			return decode_error(req, REQUEST_BAD_REQUEST,
+			    "give \"ids\", or \"pool\" and \"all\": true");
+		req->all = 1;
+		return decode_pool_name(req, obj);
+	}
+	if (!jsontext_object_get(obj, "ids", &req->ids) ||
+	    req->ids.type != JSONTEXT_ARRAY)
+		return decode_error(req, REQUEST_BAD_REQUEST, "\"ids\" (a list "
+		    "of job ids) is missing; or give \"pool\" and \"all\": "
+		    "true");
+	while (jsontext_array_next(&req->ids, &st, &e)) {
+		if (e.type != JSONTEXT_STRING)
+			return decode_error(req, REQUEST_BAD_REQUEST,
+			    "\"ids\" must hold job ids (strings)");
+		if (++n > REQUEST_MAX_BATCH)
+			return decode_error(req, REQUEST_TOO_LARGE,
+			    "more than %d ids", REQUEST_MAX_BATCH);
+	}
+	if (n == 0)
+		return decode_error(req, REQUEST_BAD_REQUEST,
+		    "\"ids\" is empty");
+	return 0;
 }
 
 /* The row of the op named by the string span v, or NULL. */

@@ -72,7 +72,11 @@
 	X(DOWN, "down", ROLE_ADMIN, REQUEST_POOL,			\
 	    decode_pool, exec_down)					\
 	X(UP, "up", ROLE_ADMIN, REQUEST_POOL,				\
-	    decode_pool, exec_up)
+	    decode_pool, exec_up)					\
+	X(DEAD, "dead", ROLE_MONITOR, REQUEST_POOL,			\
+	    decode_dead, exec_dead)					\
+	X(RETRY, "retry", ROLE_SUBMIT, REQUEST_POOL,			\
+	    decode_retry, exec_retry)
 
 #define REQUEST_OP_ENUM(tag, name, role, flags, decode, exec)		\
 	REQUEST_OP_##tag,
@@ -139,6 +143,8 @@ struct request {
 	int			 follow;	/* logs: "follow": true */
 	char			*job;		/* logs: "job", or NULL */
 	int			 signum;	/* signal */
+	struct jsontext_span	 ids;		/* retry: "ids", strings */
+	int			 all;		/* retry: "all": true */
 	struct request_job	*jobs;
 	size_t			 njobs;
 	struct buf		 text;		/* a pickle's JSON text */

@@ -38,6 +38,17 @@ void	request_reply_error(struct reply *, const char *code,
  */
 int	request_may_see_job(const struct conn *, const struct job *);
 
+/*
+ * Acknowledge accepted jobs now, or once the store committed them; wait
+ * for them first when the request asked to.
+ */
+void	request_submit_reply(struct exec *, struct job **, size_t n,
+	    int many);
+
+/* Handlers of the op table (request_dead.c). */
+void	exec_dead(struct exec *);
+void	exec_retry(struct exec *);
+
 /* Handlers of the op table (request_ops.c). */
 void	exec_jobs(struct exec *);
 void	exec_logs(struct exec *);

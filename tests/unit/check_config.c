@@ -551,7 +551,7 @@ START_TEST(test_unknown_section_reports_file_and_line)
 	    "\n"
 	    "[pools:x]\n");
 	expect_only_error(3, "unknown section [pools:x] (expected "
-	    "[supervisor], [pool:NAME] or [client:NAME])");
+	    "[supervisor], [pool:NAME], [client:NAME] or [schedule:NAME])");
 }
 END_TEST
 

@@ -340,6 +340,90 @@ START_TEST(test_records_are_pruned_after_result_ttl)
 }
 END_TEST
 
+static int
+no_dead_letters(void)
+{
+	return qt.a.ndead == 0 && job_table_count() == 0;
+}
+
+START_TEST(test_failed_and_timed_out_jobs_are_dead_letters_until_retried)
+{
+	static const enum job_state	 end[4] = { JOB_DONE, JOB_FAILED,
+	    JOB_TIMED_OUT, JOB_CANCELLED };
+	struct job			*j[4], *out[4], *jb;
+	char				 big[400];
+	int				 i;
+
+	/* Data too big to live inside the job: dropped when not needed. */
+	memset(big, 0, sizeof big);
+	memset(big, '7', sizeof big - 1);
+	qt.a.dead_ttl = 3600;
+	for (i = 0; i < 4; i++)
+		j[i] = qt_push(&qt.a, big);
+	jb = qt_push(&qt.b, big);
+	queue_commit(qt.q, 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 4), 4);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.b, out, 1), 1);
+	for (i = 0; i < 4; i++)
+		qt_finish(j[i], end[i]);
+	qt_finish(jb, JOB_FAILED);
+	/* Pool b keeps none (dead_ttl 0): its failed job is a record. */
+	ck_assert_uint_eq(qt.a.ndead, 2);
+	ck_assert_uint_eq(qt.b.ndead, 0);
+	ck_assert(!jb->dead && jb->data_len == 0);
+	ck_assert_uint_eq(queue_finished_count(qt.q), 3);
+	ck_assert_ptr_eq(queue_dead_next(&qt.a, NULL), j[1]);
+	ck_assert_ptr_eq(queue_dead_next(&qt.a, j[1]), j[2]);
+	ck_assert_ptr_null(queue_dead_next(&qt.a, j[2]));
+	/* A dead letter keeps its data, to be retried with it. */
+	ck_assert(j[1]->dead && j[2]->dead && !j[0]->dead && !j[3]->dead);
+	ck_assert_str_eq(j[1]->data, big);
+	ck_assert_uint_eq(j[0]->data_len, 0);
+	queue_dead_release(qt.q, j[1]);
+	ck_assert_uint_eq(qt.a.ndead, 1);
+	ck_assert(!j[1]->dead);
+	ck_assert_ptr_eq(queue_dead_next(&qt.a, NULL), j[2]);
+	ck_assert_uint_eq(queue_finished_count(qt.q), 4);
+	ck_assert_ptr_eq(queue_lookup(qt.q, j[1]->id, JOB_ID_LEN), j[1]);
+	queue_commit(qt.q, 1);
+}
+END_TEST
+
+START_TEST(test_dead_letters_go_after_dead_ttl_not_result_ttl)
+{
+	struct job	*j1, *out[1];
+
+	qt.cfg.result_ttl = 3600;
+	qt.a.dead_ttl = 0.02;
+	j1 = qt_push(&qt.a, "{}");
+	queue_commit(qt.q, 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	ev_now_update(qt.loop);
+	qt_finish(j1, JOB_FAILED);
+	ck_assert_uint_eq(qt.a.ndead, 1);
+	ck_assert(qt_run_until(no_dead_letters, 5.0));
+}
+END_TEST
+
+START_TEST(test_dead_letters_are_bounded_by_result_max_per_pool)
+{
+	struct job	*j[4], *out[4];
+	int		 i;
+
+	qt.cfg.result_max = 2;
+	qt.a.dead_ttl = 3600;
+	for (i = 0; i < 4; i++)
+		j[i] = qt_push(&qt.a, "{}");
+	queue_commit(qt.q, 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 4), 4);
+	for (i = 0; i < 4; i++)
+		qt_finish(j[i], JOB_FAILED);
+	ck_assert_uint_eq(qt.a.ndead, 2);
+	ck_assert_ptr_eq(queue_dead_next(&qt.a, NULL), j[2]);
+	queue_commit(qt.q, 1);
+}
+END_TEST
+
 START_TEST(test_lookup_key_finds_a_job_by_its_idempotency_key)
 {
 	struct job	*j1, *j2, *out[2];
@@ -458,6 +542,10 @@ conformance_add(TCase *tc)
 	tcase_add_test(tc,
 	    test_drain_hands_over_every_claimable_job_of_the_pool);
 	tcase_add_test(tc, test_close_frees_every_job_the_queue_holds);
+	tcase_add_test(tc,
+	    test_failed_and_timed_out_jobs_are_dead_letters_until_retried);
+	tcase_add_test(tc, test_dead_letters_go_after_dead_ttl_not_result_ttl);
+	tcase_add_test(tc, test_dead_letters_are_bounded_by_result_max_per_pool);
 }
 
 static Suite *

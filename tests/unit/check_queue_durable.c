@@ -312,6 +312,85 @@ START_TEST(test_sqlite_recovery_drops_records_past_result_ttl)
 }
 END_TEST
 
+/* Dead letters come back with their data; a retried one does not. */
+START_TEST(test_sqlite_dead_letters_survive_a_restart)
+{
+	struct job	*j[2], *out[2];
+	char		 ids[2][JOB_ID_LEN + 1];
+	int		 i;
+
+	qt.dead_ttl = qt.a.dead_ttl = 3600;
+	for (i = 0; i < 2; i++) {
+		j[i] = qt_push(&qt.a, i ? "[2]" : "[1]");
+		memcpy(ids[i], j[i]->id, sizeof ids[i]);
+	}
+	queue_commit(qt.q, 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 2), 2);
+	qt_finish(j[0], JOB_FAILED);
+	qt_finish(j[1], JOB_TIMED_OUT);
+	queue_commit(qt.q, 1);
+	qt_restart();
+	ck_assert_uint_eq(qt.a.ndead, 2);
+	j[0] = queue_dead_next(&qt.a, NULL);
+	ck_assert_str_eq(j[0]->id, ids[0]);
+	ck_assert_str_eq(j[0]->data, "[1]");
+	ck_assert_int_eq(queue_dead_next(&qt.a, j[0])->state, JOB_TIMED_OUT);
+	queue_dead_release(qt.q, j[0]);
+	queue_commit(qt.q, 1);
+	qt_restart();
+	ck_assert_uint_eq(qt.a.ndead, 1);
+	ck_assert_str_eq(queue_dead_next(&qt.a, NULL)->id, ids[1]);
+	j[0] = queue_lookup(qt.q, ids[0], JOB_ID_LEN);
+	ck_assert(j[0] != NULL && !j[0]->dead && j[0]->state == JOB_FAILED);
+}
+END_TEST
+
+/* A retry refused with its commit leaves its dead letter in place. */
+START_TEST(test_sqlite_refused_retry_keeps_its_dead_letter)
+{
+	struct rlimit	 lim, old;
+	struct job	*dead, *retry, *out[1];
+	size_t		 len = 4 << 20;
+	char		*big, id[JOB_ID_LEN + 1];
+
+	signal(SIGXFSZ, SIG_IGN);
+	big = malloc(len + 1);
+	memset(big, ' ', len);
+	big[0] = '"';
+	big[len - 1] = '"';
+	big[len] = '\0';
+	qt.dead_ttl = qt.a.dead_ttl = 3600;
+	dead = qt_push(&qt.a, big);
+	memcpy(id, dead->id, sizeof id);
+	queue_commit(qt.q, 0);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	qt_finish(dead, JOB_FAILED);
+	queue_commit(qt.q, 1);
+	/* What dead_retry() does: a new job, the old one released. */
+	retry = qt_push(&qt.a, big);
+	retry->retry_of = strdup(id);
+	queue_dead_release(qt.q, dead);
+	ck_assert_uint_eq(qt.a.ndead, 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 1 << 20;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_uint_eq(qt.a.rejected, 1);
+	ck_assert_uint_eq(qt.a.ndead, 1);
+	ck_assert_ptr_eq(queue_dead_next(&qt.a, NULL), dead);
+	ck_assert(dead->dead && strcmp(dead->data, big) == 0);
+	queue_commit(qt.q, 1);
+	qt_restart();
+	ck_assert_uint_eq(qt.a.ndead, 1);
+	dead = queue_dead_next(&qt.a, NULL);
+	ck_assert_str_eq(dead->id, id);
+	ck_assert(strcmp(dead->data, big) == 0);
+	free(big);
+}
+END_TEST
+
 void
 qt_durable_tests_add(TCase *tc)
 {
@@ -325,4 +404,6 @@ qt_durable_tests_add(TCase *tc)
 	tcase_add_test(tc,
 	    test_sqlite_recovery_outcomes_survive_another_restart);
 	tcase_add_test(tc, test_sqlite_recovery_drops_records_past_result_ttl);
+	tcase_add_test(tc, test_sqlite_dead_letters_survive_a_restart);
+	tcase_add_test(tc, test_sqlite_refused_retry_keeps_its_dead_letter);
 }

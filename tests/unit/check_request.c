@@ -118,6 +118,8 @@ static const struct {
 	{ "signal", "{\"op\":\"signal\",\"pool\":\"p\",\"signal\":\"HUP\"}" },
 	{ "down", "{\"op\":\"down\",\"pool\":\"p\"}" },
 	{ "up", "{\"op\":\"up\",\"pool\":\"p\"}" },
+	{ "dead", "{\"op\":\"dead\",\"pool\":\"p\"}" },
+	{ "retry", "{\"op\":\"retry\",\"ids\":[\"0123456789abcdef\"]}" },
 };
 #define NEXAMPLES	(sizeof examples / sizeof examples[0])
 
@@ -479,6 +481,41 @@ START_TEST(test_result_cancel_status_scale_fields)
 }
 END_TEST
 
+/* dead: "pool" optional; retry: "ids", or "pool" and "all": true. */
+START_TEST(test_dead_and_retry)
+{
+	struct request	req;
+
+	expect_op("{\"op\":\"dead\"}", "dead", &req);
+	ck_assert(!req.has_pool);
+	request_free(&req);
+	expect_op("{\"op\":\"retry\",\"pool\":\"p\",\"all\":true}", "retry",
+	    &req);
+	ck_assert(req.all && req.has_pool);
+	ck_assert_str_eq(req.pool, "p");
+	request_free(&req);
+	expect_op("{\"op\":\"retry\",\"ids\":[\"a\",\"b\"]}", "retry", &req);
+	ck_assert(!req.all && req.ids.type == JSONTEXT_ARRAY);
+	request_free(&req);
+	expect_error_both("{\"op\":\"dead\",\"pool\":1}", REQUEST_BAD_REQUEST,
+	    "\"pool\" (a string) is missing");
+	expect_error_both("{\"op\":\"retry\"}", REQUEST_BAD_REQUEST,
+	    "\"ids\" (a list of job ids) is missing; or give \"pool\" and "
+	    "\"all\": true");
+	expect_error_both("{\"op\":\"retry\",\"ids\":[]}", REQUEST_BAD_REQUEST,
+	    "\"ids\" is empty");
+	expect_error_both("{\"op\":\"retry\",\"ids\":[\"a\",2]}",
+	    REQUEST_BAD_REQUEST, "\"ids\" must hold job ids (strings)");
+	expect_error_both("{\"op\":\"retry\",\"all\":true}",
+	    REQUEST_BAD_REQUEST, "\"pool\" (a string) is missing");
+	expect_error_both("{\"op\":\"retry\",\"pool\":\"p\",\"all\":1}",
+	    REQUEST_BAD_REQUEST, "give \"ids\", or \"pool\" and \"all\": true");
+	expect_error_both("{\"op\":\"retry\",\"pool\":\"p\",\"all\":true,"
+	    "\"ids\":[\"a\"]}", REQUEST_BAD_REQUEST,
+	    "give \"ids\", or \"pool\" and \"all\": true");
+}
+END_TEST
+
 START_TEST(test_not_a_request)
 {
 	static const char	 msg[] = "a request is a dict (pickle) or a "
@@ -779,6 +816,7 @@ request_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_every_op_has_an_example);
+	tcase_add_test(tc, test_dead_and_retry);
 	tcase_add_loop_test(tc, test_every_op_decodes_from_json_and_pickle, 0,
 	    NEXAMPLES);
 	tcase_add_test(tc, test_python_pickle_decodes);

@@ -626,6 +626,8 @@ START_TEST(test_codec_round_trip_and_truncation)
 	r.result = "[1,2]";
 	r.error = "job 00000193a1b2c3d4 exceeded job_timeout";
 	r.key = "k\xc3\xa9";
+	r.dead = 1;
+	r.retry_of = "00000193a1b2c3d0";
 	store_codec_put(&b, &r);
 	n = store_codec_get(b.data, b.len, &o);
 	ck_assert_uint_eq(n, b.len);
@@ -642,6 +644,8 @@ START_TEST(test_codec_round_trip_and_truncation)
 	ck_assert_str_eq(o.result, "[1,2]");
 	ck_assert_str_eq(o.error, r.error);
 	ck_assert_str_eq(o.key, r.key);
+	ck_assert_int_eq(o.dead, 1);
+	ck_assert_str_eq(o.retry_of, r.retry_of);
 	for (cut = 0; cut < b.len; cut++)
 		ck_assert_uint_eq(store_codec_get(b.data, cut, &o), 0);
 	/* No worker, no result/error/key: NULLs stay NULLs. */
@@ -653,6 +657,8 @@ START_TEST(test_codec_round_trip_and_truncation)
 	ck_assert_ptr_null(o.result);
 	ck_assert_ptr_null(o.error);
 	ck_assert_ptr_null(o.key);
+	ck_assert_int_eq(o.dead, 0);
+	ck_assert_ptr_null(o.retry_of);
 	buf_free(&b);
 }
 END_TEST

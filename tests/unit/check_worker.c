@@ -481,6 +481,46 @@ START_TEST(test_replies_are_encoded_exactly)
 }
 END_TEST
 
+/* {"ready":true} once, before the first job, only with MPSUP_READY=line. */
+START_TEST(test_ready_is_said_once_and_only_when_asked)
+{
+	struct chan	 c;
+	char		*out;
+
+	unsetenv("MPSUP_READY");
+	chan_open(&c);
+	send_str(&c, "{\"id\":\"a\",\"data\":1}\n");
+	expect_job(&c, "a", "1");
+	out = replies(&c);
+	ck_assert_str_eq(out, "");
+	free(out);
+	chan_close(&c);
+
+	setenv("MPSUP_READY", "line", 1);
+	chan_open(&c);
+	ck_assert_int_eq(mpsup_worker_ready(c.w), 0);
+	out = read_now(&c);
+	ck_assert_str_eq(out, "{\"ready\":true}\n");
+	free(out);
+	send_str(&c, "{\"id\":\"a\",\"data\":1}\n");
+	expect_job(&c, "a", "1");
+	ck_assert_int_eq(mpsup_worker_ready(c.w), 0);
+	out = replies(&c);
+	ck_assert_str_eq(out, "");
+	free(out);
+	chan_close(&c);
+
+	/* Without a call, the first mpsup_worker_next says it. */
+	chan_open(&c);
+	send_str(&c, "{\"id\":\"b\",\"data\":2}\n");
+	expect_job(&c, "b", "2");
+	out = read_now(&c);
+	ck_assert_str_eq(out, "{\"ready\":true}\n");
+	free(out);
+	chan_close(&c);
+}
+END_TEST
+
 START_TEST(test_invalid_results_become_failures)
 {
 	struct chan	 c;
@@ -971,6 +1011,7 @@ worker_suite(void)
 	tcase_add_test(tc, test_lines_split_across_reads_and_long_lines);
 	tcase_add_test(tc, test_too_long_lines_are_refused_with_their_id);
 	tcase_add_test(tc, test_replies_are_encoded_exactly);
+	tcase_add_test(tc, test_ready_is_said_once_and_only_when_asked);
 	tcase_add_test(tc, test_invalid_results_become_failures);
 	tcase_add_test(tc, test_results_deeper_than_the_limit_become_failures);
 	tcase_add_test(tc, test_failure_messages_are_escaped_and_utf8_cleaned);

@@ -89,6 +89,7 @@ qt_open(void)
 	queue_pool_attach(qt.q, &qt.a, "a", 0);
 	queue_pool_attach(qt.q, &qt.b, "b", 0);
 	qt.a.max_queue = qt.b.max_queue = 100;
+	qt.a.dead_ttl = qt.dead_ttl;
 }
 
 void

@@ -30,6 +30,7 @@ struct qt {
 	struct config		*cfgp;
 	struct queue		*q;
 	struct queue_pool	 a, b;
+	double			 dead_ttl;	/* pool a's, set by qt_open */
 	/* Events reported. */
 	int			 runnable_a, runnable_b;
 	int			 finished;

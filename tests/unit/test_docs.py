@@ -27,7 +27,7 @@ MANPAGE = "packaging/mpsup.ini.5"
 README = "README.md"
 
 # Macro prefixes of the key table whose section name differs.
-MACRO_SECTIONS = {"SUP": "supervisor"}
+MACRO_SECTIONS = {"SUP": "supervisor", "SCHED": "schedule"}
 
 
 def table_keys(srcdir):

@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-#define MPSUP_WORKER_VERSION		1
+#define MPSUP_WORKER_VERSION		2	/* 2: mpsup_worker_ready */
 
 /* Longest job line accepted by default; see mpsup_worker_set_max_line. */
 #define MPSUP_WORKER_MAX_LINE		(256UL * 1024 * 1024)
@@ -109,6 +109,16 @@ int	mpsup_worker_reply(struct mpsup_worker *, const char *id,
  */
 int	mpsup_worker_fail(struct mpsup_worker *, const char *id,
 	    const char *message);
+
+/*
+ * Tell the supervisor the worker has finished setting up and may be sent
+ * jobs: with `ready = line` in its pool (MPSUP_READY=line in the
+ * environment) it writes {"ready":true}, once; otherwise it does nothing.
+ * Call it after your set-up (loading a model, opening connections); the
+ * first mpsup_worker_next calls it if you did not. Returns 0 or -1 (errno
+ * set) if writing failed.
+ */
+int	mpsup_worker_ready(struct mpsup_worker *);
 
 /* Write every buffered reply now. Returns 0 or -1 (errno set). */
 int	mpsup_worker_flush(struct mpsup_worker *);
