@@ -179,6 +179,14 @@ queue_group_get(struct queue_pool *qp, const char *name)
 	return g;
 }
 
+/* The group a job waits or runs in (most jobs: the pool's own). */
+static inline struct queue_group *
+queue_group_of(struct queue_pool *qp, const struct job *job)
+{
+	return job->flow_ext == NULL ? qp->flow.none :
+	    queue_group_get(qp, job_group(job));
+}
+
 /* A named group with nothing left goes, unless its rate state holds. */
 static void
 queue_group_check(struct queue_group *g)
@@ -214,7 +222,7 @@ queue_flow_add(struct queue_pool *qp, struct job *job, int head)
 	struct queue_group	*g;
 	int			 l = LEVEL(job);
 
-	g = queue_group_get(qp, job_group(job));
+	g = queue_group_of(qp, job);
 	job->flow.queued = 1;
 	if (head)
 		TAILQ_INSERT_HEAD(&g->level[l], job, entry);
@@ -246,7 +254,7 @@ queue_group_unqueue(struct queue_group *g, struct job *job)
 void
 queue_flow_remove(struct queue_pool *qp, struct job *job)
 {
-	struct queue_group	*g = queue_group_get(qp, job_group(job));
+	struct queue_group	*g = queue_group_of(qp, job);
 
 	queue_group_unqueue(g, job);
 	queue_group_ring_update(g);
@@ -431,7 +439,7 @@ queue_flow_release(struct job *job)
 	if (!job->flow.holds)
 		return;
 	job->flow.holds = 0;
-	g = queue_group_get(qp, job_group(job));
+	g = queue_group_of(qp, job);
 	g->running--;
 	if (g->queued > 0 && !g->on_ring) {
 		queue_group_ring_update(g);

@@ -227,20 +227,23 @@ decode_job_find(const struct jsontext_span *desc,
 {
 	struct jsontext_span	k, v;
 	size_t			st = 0;
+	char			c;
 
 	memset(m, 0, sizeof *m);
 	while (jsontext_object_next(desc, &st, &k, &v)) {
-		if (k.len < 2 || strchr("kpdng\\", k.p[1]) == NULL)
-			continue;
-		if (DECODE_NAME_IS(&k, "key"))
+		/* The first letter picks the one name to compare with. */
+		c = k.len < 2 ? 0 : k.p[1];
+		if ((c == 'k' || c == '\\') && DECODE_NAME_IS(&k, "key"))
 			m->key = v;
-		else if (DECODE_NAME_IS(&k, "priority"))
+		else if ((c == 'p' || c == '\\') &&
+		    DECODE_NAME_IS(&k, "priority"))
 			m->priority = v;
-		else if (DECODE_NAME_IS(&k, "delay"))
+		else if ((c == 'd' || c == '\\') && DECODE_NAME_IS(&k, "delay"))
 			m->delay = v;
-		else if (DECODE_NAME_IS(&k, "not_before"))
+		else if ((c == 'n' || c == '\\') &&
+		    DECODE_NAME_IS(&k, "not_before"))
 			m->not_before = v;
-		else if (DECODE_NAME_IS(&k, "group"))
+		else if ((c == 'g' || c == '\\') && DECODE_NAME_IS(&k, "group"))
 			m->group = v;
 	}
 }
@@ -250,32 +253,34 @@ decode_job_find(const struct jsontext_span *desc,
  * for the first malformed one. null is the same as absent.
  */
 static const char *
-decode_flow(const struct decode_job_members *m0, struct request_job *j)
+decode_flow(const struct decode_job_members *mp, struct request_job *j)
 {
-	struct decode_job_members	 m = *m0;
 	int64_t				 prio;
 	size_t				 len;
 	const char			*why;
 
-	if (m.priority.p != NULL && m.priority.type != JSONTEXT_NULL) {
-		if (m.priority.type != JSONTEXT_NUMBER || jsontext_integer(
-		    &m.priority, JOB_PRIORITY_MIN, JOB_PRIORITY_MAX, &prio) == -1)
+	if (mp->priority.p != NULL && mp->priority.type != JSONTEXT_NULL) {
+		if (mp->priority.type != JSONTEXT_NUMBER ||
+		    jsontext_integer(&mp->priority, JOB_PRIORITY_MIN,
+		    JOB_PRIORITY_MAX, &prio) == -1)
 			return "\"priority\" must be an integer from -10 to 10";
 		j->priority = (int)prio;
 	}
-	if (m.delay.p != NULL && m.delay.type != JSONTEXT_NULL) {
-		if (m.not_before.p != NULL &&
-		    m.not_before.type != JSONTEXT_NULL)
+	if (mp->delay.p != NULL && mp->delay.type != JSONTEXT_NULL) {
+		if (mp->not_before.p != NULL &&
+		    mp->not_before.type != JSONTEXT_NULL)
 			return "give \"delay\" or \"not_before\", not both";
-		if ((why = decode_delay(&m.delay, &j->delay)) != NULL)
+		if ((why = decode_delay(&mp->delay, &j->delay)) != NULL)
 			return why;
-	} else if (m.not_before.p != NULL &&
-	    m.not_before.type != JSONTEXT_NULL &&
-	    (why = decode_not_before(&m.not_before, &j->not_before)) != NULL)
+	} else if (mp->not_before.p != NULL &&
+	    mp->not_before.type != JSONTEXT_NULL &&
+	    (why = decode_not_before(&mp->not_before,
+	    &j->not_before)) != NULL)
 		return why;
-	if (m.group.p != NULL && m.group.type != JSONTEXT_NULL) {
-		if (m.group.type != JSONTEXT_STRING ||
-		    (j->group = jsontext_string_decode(&m.group, &len)) == NULL ||
+	if (mp->group.p != NULL && mp->group.type != JSONTEXT_NULL) {
+		if (mp->group.type != JSONTEXT_STRING ||
+		    (j->group = jsontext_string_decode(&mp->group,
+		    &len)) == NULL ||
 		    len == 0 || len > JOB_GROUP_MAX || strlen(j->group) != len)
 			return "\"group\" must be a string of 1 to 128 bytes";
 	}
