@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config/parse.h"
 #include "supervisor/pool.h"
 #include "supervisor/worker.h"
 
@@ -447,8 +448,8 @@ pool_signal(struct pool *pool, int sig)
 		if (kill(pid, sig) == 0)
 			n++;
 	}
-	log_info("pool %s: sent signal %d to %d worker%s", pool->name, sig, n,
-	    n == 1 ? "" : "s");
+	log_info("pool %s: sent signal %d (SIG%s) to %d worker%s",
+	    pool->name, sig, signal_name(sig), n, n == 1 ? "" : "s");
 	return n;
 }
 

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config/parse.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
 #include "supervisor/joblist.h"
@@ -286,8 +287,9 @@ exec_signal(struct exec *x)
 	char	*msg;
 	int	 n;
 
-	log_info("signal %d to pool %s requested by client %s",
-	    x->req->signum, x->pool->name, conn_peer(reply_conn(x->reply)));
+	log_info("signal %d (SIG%s) to pool %s requested by client %s",
+	    x->req->signum, signal_name(x->req->signum), x->pool->name,
+	    conn_peer(reply_conn(x->reply)));
 	n = pool_signal(x->pool, x->req->signum);
 	xasprintf(&msg, "pool %s: signalled %d worker%s", x->pool->name, n,
 	    n == 1 ? "" : "s");
