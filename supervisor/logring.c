@@ -1,6 +1,6 @@
 /*
  * The log's recent records (see logring.h): a circular array of records,
- * each one allocation holding its pool, job and JSON text.
+ * each with one allocation holding its strings.
  */
 #include "config.h"
 
@@ -11,12 +11,9 @@
 #include "supervisor/logring.h"
 
 struct logring_slot {
-	char	*mem;		/* pool NUL job NUL json NUL */
-	size_t	 len;		/* of json */
-	int	 has_pool;
-	int	 has_job;
-	size_t	 job_at;
-	size_t	 json_at;
+	struct logring_record	 rec;	/* strings point into mem */
+	char			*mem;
+	size_t			 size;	/* of mem */
 };
 
 static struct {
@@ -40,19 +37,35 @@ logring_drop_oldest(void)
 {
 	struct logring_slot	*s = logring_slot(ring.first);
 
-	ring.bytes -= s->json_at + s->len + 1;
+	ring.bytes -= s->size;
 	free(s->mem);
 	memset(s, 0, sizeof *s);
 	ring.first++;
 }
 
+/* Copy s[0..len) and a NUL to *at; returns the copy (NULL for NULL). */
+static const char *
+logring_copy(char **at, const char *s, size_t len)
+{
+	char	*p = *at;
+
+	if (s == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	*at = p + len + 1;
+	return p;
+}
+
 void
-logring_add(const char *pool, const char *job, const char *json, size_t len)
+logring_add(const struct logring_record *r)
 {
 	struct logring_slot	*s;
-	size_t			 plen = pool ? strlen(pool) : 0;
-	size_t			 jlen = job ? strlen(job) : 0;
-	size_t			 need = plen + 1 + jlen + 1 + len + 1;
+	size_t			 plen = r->pool ? strlen(r->pool) : 0;
+	size_t			 jlen = r->job ? strlen(r->job) : 0;
+	size_t			 slen = r->stream ? strlen(r->stream) : 0;
+	size_t			 need = plen + jlen + slen + r->len + 4;
+	char			*at;
 
 	if (need > LOGRING_MAX_BYTES)
 		return;
@@ -61,16 +74,14 @@ logring_add(const char *pool, const char *job, const char *json, size_t len)
 	    ring.bytes + need > LOGRING_MAX_BYTES))
 		logring_drop_oldest();
 	s = logring_slot(ring.next);
-	s->mem = xmalloc(need);
-	memcpy(s->mem, pool ? pool : "", plen + 1);
-	s->job_at = plen + 1;
-	memcpy(s->mem + s->job_at, job ? job : "", jlen + 1);
-	s->json_at = s->job_at + jlen + 1;
-	memcpy(s->mem + s->json_at, json, len);
-	s->mem[s->json_at + len] = '\0';
-	s->len = len;
-	s->has_pool = pool != NULL;
-	s->has_job = job != NULL;
+	s->mem = at = xmalloc(need);
+	s->size = need;
+	s->rec = *r;
+	s->rec.seq = ring.next;
+	s->rec.pool = logring_copy(&at, r->pool, plen);
+	s->rec.job = logring_copy(&at, r->job, jlen);
+	s->rec.stream = logring_copy(&at, r->stream, slen);
+	s->rec.text = logring_copy(&at, r->text, r->len);
 	ring.bytes += need;
 	ring.next++;
 	if (ring.notify != NULL)
@@ -92,16 +103,9 @@ logring_next(void)
 int
 logring_get(uint64_t seq, struct logring_record *r)
 {
-	struct logring_slot	*s;
-
 	if (seq < ring.first || seq >= ring.next)
 		return -1;
-	s = logring_slot(seq);
-	r->seq = seq;
-	r->pool = s->has_pool ? s->mem : NULL;
-	r->job = s->has_job ? s->mem + s->job_at : NULL;
-	r->json = s->mem + s->json_at;
-	r->len = s->len;
+	*r = logring_slot(seq)->rec;
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "store/job.h"
 #include "supervisor/joblist.h"
 #include "supervisor/logring.h"
+#include "supervisor/output.h"
 #include "supervisor/pool.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request_decode.h"
@@ -111,7 +112,7 @@ logs_append(struct buf *b, const struct conn *c, const char *pool,
 			continue;
 		if (n++ > 0)
 			buf_append(b, ",", 1);
-		buf_append(b, r.json, r.len);
+		output_record_json(b, &r);
 	}
 	return n;
 }

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the log's recent records (supervisor/logring.c): numbering,
  * the bounds on records and bytes (the oldest go first), what a record
- * carries, and the notify callback.
+ * carries (copied), and the notify callback.
  */
 #include "config.h"
 
@@ -11,6 +11,16 @@
 #include <string.h>
 
 #include "supervisor/logring.h"
+
+/* Keep a record of text s[0..len) with pool and job (or NULL). */
+static void
+add(const char *pool, const char *job, const char *s, size_t len)
+{
+	struct logring_record	r = { 99, 1.5, pool, job, pool ? "out" :
+	    "info", 3, 1234, 0, s, len };
+
+	logring_add(&r);
+}
 
 static void
 teardown(void)
@@ -23,19 +33,24 @@ START_TEST(test_records_are_numbered_and_carry_pool_job_and_text)
 {
 	struct logring_record	r;
 	uint64_t		first = logring_next();
+	char			pool[] = "p", line[] = "{\"line\":\"b\"}xx";
 
-	logring_add(NULL, NULL, "{\"msg\":\"a\"}", 11);
-	logring_add("p", "0123456789abcdef", "{\"line\":\"b\"}xx", 12);
+	add(NULL, NULL, "{\"msg\":\"a\"}", 11);
+	add(pool, "0123456789abcdef", line, 12);
+	pool[0] = line[0] = 'X';	/* the ring keeps copies */
 	ck_assert_uint_eq(logring_next(), first + 2);
 	ck_assert_uint_eq(logring_first(), first);
 	ck_assert_int_eq(logring_get(first, &r), 0);
 	ck_assert(r.seq == first && r.pool == NULL && r.job == NULL);
-	ck_assert_str_eq(r.json, "{\"msg\":\"a\"}");
+	ck_assert_str_eq(r.text, "{\"msg\":\"a\"}");
+	ck_assert_str_eq(r.stream, "info");
 	ck_assert_int_eq(logring_get(first + 1, &r), 0);
 	ck_assert_str_eq(r.pool, "p");
 	ck_assert_str_eq(r.job, "0123456789abcdef");
+	ck_assert_str_eq(r.stream, "out");
+	ck_assert(r.ts == 1.5 && r.worker == 3 && r.pid == 1234);
 	ck_assert_uint_eq(r.len, 12);
-	ck_assert_str_eq(r.json, "{\"line\":\"b\"}");
+	ck_assert_str_eq(r.text, "{\"line\":\"b\"}");
 	ck_assert_int_eq(logring_get(first + 2, &r), -1);
 	ck_assert_int_eq(logring_get(first - 1, &r), -1);
 }
@@ -50,17 +65,17 @@ START_TEST(test_the_oldest_go_past_the_record_bound)
 
 	for (i = 0; i < n; i++) {
 		snprintf(json, sizeof json, "{\"n\":%d}", i);
-		logring_add("p", NULL, json, strlen(json));
+		add("p", NULL, json, strlen(json));
 	}
 	ck_assert_uint_eq(logring_next() - logring_first(),
 	    LOGRING_MAX_RECORDS);
 	ck_assert_uint_eq(logring_first(), first + 10);
 	ck_assert_int_eq(logring_get(first + 9, &r), -1);
 	ck_assert_int_eq(logring_get(first + 10, &r), 0);
-	ck_assert_str_eq(r.json, "{\"n\":10}");
+	ck_assert_str_eq(r.text, "{\"n\":10}");
 	ck_assert_int_eq(logring_get(logring_next() - 1, &r), 0);
 	snprintf(json, sizeof json, "{\"n\":%d}", n - 1);
-	ck_assert_str_eq(r.json, json);
+	ck_assert_str_eq(r.text, json);
 }
 END_TEST
 
@@ -74,17 +89,17 @@ START_TEST(test_the_oldest_go_past_the_byte_bound)
 	logring_clear();
 	first = logring_next();
 	for (int i = 0; i < 40; i++)
-		logring_add(NULL, NULL, big, len);
+		add(NULL, NULL, big, len);
 	kept = (size_t)(logring_next() - logring_first());
-	ck_assert_uint_le(kept * (len + 3), LOGRING_MAX_BYTES);
-	ck_assert_uint_ge(kept, LOGRING_MAX_BYTES / (len + 3) - 1);
+	ck_assert_uint_le(kept * (len + 4 + 4), LOGRING_MAX_BYTES);
+	ck_assert_uint_ge(kept, LOGRING_MAX_BYTES / (len + 4 + 4) - 1);
 	ck_assert_uint_eq(logring_next(), first + 40);
 	/* A record larger than the whole ring is not kept at all. */
 	free(big);
 	big = malloc(LOGRING_MAX_BYTES + 1);
 	memset(big, 'y', LOGRING_MAX_BYTES + 1);
 	first = logring_next();
-	logring_add(NULL, NULL, big, LOGRING_MAX_BYTES + 1);
+	add(NULL, NULL, big, LOGRING_MAX_BYTES + 1);
 	ck_assert_uint_eq(logring_next(), first);
 	free(big);
 }
@@ -101,11 +116,11 @@ START_TEST(test_notify_is_called_after_each_record)
 	int	n = 0;
 
 	logring_set_notify(count_cb, &n);
-	logring_add(NULL, NULL, "{}", 2);
-	logring_add("p", NULL, "{}", 2);
+	add(NULL, NULL, "{}", 2);
+	add("p", NULL, "{}", 2);
 	ck_assert_int_eq(n, 2);
 	logring_set_notify(NULL, NULL);
-	logring_add(NULL, NULL, "{}", 2);
+	add(NULL, NULL, "{}", 2);
 	ck_assert_int_eq(n, 2);
 }
 END_TEST
