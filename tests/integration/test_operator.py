@@ -258,6 +258,8 @@ def test_ctl_down_keeps_the_queue_and_up_runs_it(tmp):
     assert rc == 0 and out.splitlines()[1].split()[2] == "down", out
     rep = request(c, {"op": "down", "pool": "ex"})
     assert rep["ok"] and "already down" in rep["message"], rep
+    rep = request(c, {"op": "restart", "pool": "ex"})
+    assert rep["error"] == "bad_request" and "is down" in rep["message"], rep
     rc, out, err = mpsup("ctl", "-c", sup.config, "--json", "up", "ex")
     assert rc == 0 and json.loads(out) == {"ok": True, "message": "pool ex: up"}, out
     rep = request(c, {"op": "result", "id": job, "wait": True, "timeout": 30})
