@@ -180,6 +180,7 @@ void
 pool_set_config(struct pool *pool, struct pool_config *pc)
 {
 	pool->pc = pc;
+	pool->restarting = 0;
 	pool->name = pc->name;
 	pool->q.jobs.name = pc->name;
 	pool->q.jobs.exec = pc->type == POOL_TYPE_EXEC;
@@ -339,8 +340,9 @@ pool_roll_next(struct pool *pool)
 	for (i = 0; i < pool->nslots; i++) {
 		w = pool->slots[i]->w;
 		if (worker_alive(w) && worker_gen(w) != pool->cfg_gen) {
-			log_info("%s.%d: replacing it to apply the new "
-			    "configuration", pool->name, i);
+			log_info("%s.%d: replacing it %s", pool->name, i,
+			    pool->restarting ? "(ctl restart)" :
+			    "to apply the new configuration");
 			pool->ev->worker_drain(w);
 			return;
 		}
@@ -431,6 +433,7 @@ pool_restart(struct pool *pool, const char **err)
 	}
 	log_info("pool %s: restarting its workers one at a time", pool->name);
 	pool->cfg_gen++;
+	pool->restarting = 1;
 	pool_roll_next(pool);
 	return 0;
 }

@@ -229,6 +229,7 @@ def test_ctl_restart_replaces_every_worker_and_loses_no_job(tmp):
         assert rep["job"]["state"] == "done", rep
     wait_for(lambda: len(set(worker_pids(sup, "ex")) - set(before)) == 2
              and len(worker_pids(sup, "ex")) == 2, what="two new workers")
+    assert len([l for l in sup.lines() if "replacing it (ctl restart)" in l]) == 2
     # Pickled, and bad input.
     c.send({"op": "restart", "pool": "ex"})
     assert c.recv()["ok"] is True
