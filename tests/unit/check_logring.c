@@ -105,6 +105,47 @@ START_TEST(test_the_oldest_go_past_the_byte_bound)
 }
 END_TEST
 
+/* Whether every record kept still holds its own bytes. */
+static int
+all_intact(void)
+{
+	struct logring_record	r;
+	uint64_t		seq;
+
+	for (seq = logring_first(); seq < logring_next(); seq++) {
+		if (logring_get(seq, &r) == -1 || strlen(r.text) != r.len)
+			return 0;
+		for (size_t i = 0; i < r.len; i++)
+			if (r.text[i] != 'a' + (char)(seq % 26))
+				return 0;
+	}
+	return 1;
+}
+
+START_TEST(test_records_of_any_size_never_overwrite_one_kept)
+{
+	size_t		 max = 300 * 1024, len;
+	char		*text = malloc(max);
+	uint32_t	 x = 12345;
+	uint64_t	 seq;
+
+	logring_clear();
+	for (int i = 0; i < 3000; i++) {
+		x = x * 1103515245u + 12345u;
+		/* Mostly short lines, now and then a long one. */
+		len = (x >> 8) % 16 == 0 ? (x >> 4) % max : (x >> 4) % 200;
+		seq = logring_next();
+		memset(text, 'a' + (char)(seq % 26), len);
+		add("p", NULL, text, len);
+		ck_assert_uint_eq(logring_next(), seq + 1);
+		ck_assert_uint_le(logring_next() - logring_first(),
+		    LOGRING_MAX_RECORDS);
+		ck_assert_msg(all_intact(), "record overwritten at add %d", i);
+	}
+	free(text);
+}
+END_TEST
+
 static void
 count_cb(void *arg)
 {
@@ -136,6 +177,7 @@ logring_suite(void)
 	tcase_add_test(tc, test_the_oldest_go_past_the_record_bound);
 	tcase_add_test(tc, test_the_oldest_go_past_the_byte_bound);
 	tcase_add_test(tc, test_notify_is_called_after_each_record);
+	tcase_add_test(tc, test_records_of_any_size_never_overwrite_one_kept);
 	suite_add_tcase(s, tc);
 	return s;
 }
