@@ -69,6 +69,7 @@ ctl_request(const struct ctl_command *cmd, char **args)
 	const char	*err;
 	json_t		*req;
 	long		 n;
+	int		 sig;
 
 	if (strcmp(cmd->name, "scale") == 0) {
 		if (parse_long(args[1], 0, CTL_MAX_WORKERS, &n, &err) == -1) {
@@ -79,10 +80,9 @@ ctl_request(const struct ctl_command *cmd, char **args)
 		req = json_pack("{s:s, s:s, s:I}", "op", "scale", "pool",
 		    args[0], "workers", (json_int_t)n);
 	} else if (strcmp(cmd->name, "signal") == 0) {
-		if (request_signal_number(args[1]) == -1) {
-			fprintf(stderr, "mpsup: ctl: signal: \"%s\": not one of "
-			    "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP "
-			    "TTIN TTOU WINCH ALRM\n", args[1]);
+		if (parse_signal(args[1], &sig, &err) == -1) {
+			fprintf(stderr, "mpsup: ctl: signal \"%s\": %s (%s, or "
+			    "1 to 64)\n", args[1], err, REQUEST_SIGNAL_NAMES);
 			return NULL;
 		}
 		req = json_pack("{s:s, s:s, s:s}", "op", "signal", "pool",

@@ -3,8 +3,8 @@
  *
  * Records are appended to one buffer and written when it passes a high-water
  * mark or when the event loop is about to block (output_flush from an
- * ev_prepare watcher); each record is also kept, as JSON, among the
- * recent records of logring.h. The log descriptor is written in a loop that waits
+ * ev_prepare watcher); each record is also kept among the recent records
+ * of logring.h. The log descriptor is written in a loop that waits
  * for it with poll(2) if it happens to be non-blocking, so a record is never
  * left half-written and another record never starts before it ends.
  */
@@ -35,7 +35,6 @@ static struct {
 	mode_t		 mode;		/* of a new log file */
 	enum log_format	 format;
 	struct buf	 buf;
-	struct buf	 scratch;	/* a text log's record as JSON */
 	long long	 ts_ms;		/* cached timestamp */
 	char		 ts[TIME_ISO_BUF];
 } out = { .fd = -1 };
@@ -90,7 +89,6 @@ output_close(void)
 	free(out.path);
 	out.path = NULL;
 	buf_free(&out.buf);
-	buf_free(&out.scratch);
 	logring_clear();
 }
 
@@ -171,57 +169,46 @@ output_maybe_flush(void)
 		output_flush();
 }
 
-/* A worker line as a JSON record, without the newline. */
-static void
-output_line_json(struct buf *b, const struct output_tag *tag,
-    const char *sname, const char *line, size_t len, int flags, double now)
+void
+output_record_json(struct buf *b, const struct logring_record *r)
 {
-	buf_appendf(b, "{\"ts\":\"%s\",\"pool\":\"", output_ts(now));
-	jsontext_escape_append(b, tag->pool, strlen(tag->pool));
+	buf_appendf(b, "{\"ts\":\"%s\",\"pool\":", output_ts(r->ts));
+	if (r->pool == NULL) {
+		buf_appendf(b, "null,\"level\":\"%s\",\"msg\":\"", r->stream);
+		jsontext_escape_append(b, r->text, r->len);
+		buf_append(b, "\"}", 2);
+		return;
+	}
+	buf_append(b, "\"", 1);
+	jsontext_escape_append(b, r->pool, strlen(r->pool));
 	buf_appendf(b, "\",\"worker\":%d,\"pid\":%ld,\"stream\":\"%s\","
-	    "\"job\":", tag->worker, (long)tag->pid, sname);
-	if (tag->job != NULL) {
+	    "\"job\":", r->worker, r->pid, r->stream);
+	if (r->job != NULL) {
 		buf_append(b, "\"", 1);
-		jsontext_escape_append(b, tag->job, strlen(tag->job));
+		jsontext_escape_append(b, r->job, strlen(r->job));
 		buf_append(b, "\"", 1);
 	} else
 		buf_append(b, "null", 4);
 	buf_append(b, ",\"line\":\"", 9);
-	jsontext_escape_append(b, line, len);
+	jsontext_escape_append(b, r->text, r->len);
 	buf_append(b, "\"", 1);
-	if (flags & LINE_CONT)
+	if (r->flags & LINE_CONT)
 		buf_append_str(b, ",\"cont\":true");
-	if (flags & LINE_NOEOL)
+	if (r->flags & LINE_NOEOL)
 		buf_append_str(b, ",\"noeol\":true");
 	buf_append(b, "}", 1);
-}
-
-/* A supervisor message as a JSON record, without the newline. */
-static void
-output_message_json(struct buf *b, const char *level, const char *msg,
-    double now)
-{
-	buf_appendf(b, "{\"ts\":\"%s\",\"pool\":null,\"level\":\"%s\","
-	    "\"msg\":\"", output_ts(now), level);
-	jsontext_escape_append(b, msg, strlen(msg));
-	buf_append(b, "\"}", 2);
-}
-
-/* Keep a record, as JSON, among the recent ones (logring.h). */
-static void
-output_keep(const char *pool, const char *job, const char *json, size_t len)
-{
-	logring_add(pool, job, json, len);
-	buf_trim(&out.scratch, 64 << 10);
 }
 
 void
 output_line(const struct output_tag *tag, enum output_stream stream,
     const char *line, size_t len, int flags, double now)
 {
-	struct buf	*b = &out.buf;
-	const char	*sname = stream == OUTPUT_STREAM_OUT ? "out" : "err";
-	size_t		 from = buf_used(b);
+	struct buf		*b = &out.buf;
+	const char		*sname = stream == OUTPUT_STREAM_OUT ? "out" :
+				    "err";
+	struct logring_record	 r = { 0, now, tag->pool, tag->job, sname,
+				    tag->worker, (long)tag->pid, flags, line,
+				    len };
 
 	if (out.format == LOG_FORMAT_TEXT) {
 		buf_appendf(b, "%s %s.%d[%ld] %s%s%s%s%s: ", output_ts(now),
@@ -230,39 +217,26 @@ output_line(const struct output_tag *tag, enum output_stream stream,
 		    (flags & LINE_CONT) ? " cont" : "",
 		    (flags & LINE_NOEOL) ? " noeol" : "");
 		output_text_append(b, line, len);
-		buf_append(b, "\n", 1);
-		buf_reset(&out.scratch);
-		output_line_json(&out.scratch, tag, sname, line, len, flags,
-		    now);
-		output_keep(tag->pool, tag->job, buf_head(&out.scratch),
-		    buf_used(&out.scratch));
-	} else {
-		output_line_json(b, tag, sname, line, len, flags, now);
-		output_keep(tag->pool, tag->job, buf_head(b) + from,
-		    buf_used(b) - from);
-		buf_append(b, "\n", 1);
-	}
+	} else
+		output_record_json(b, &r);
+	buf_append(b, "\n", 1);
+	logring_add(&r);
 	output_maybe_flush();
 }
 
 void
 output_message(const char *level, const char *msg, double now)
 {
-	struct buf	*b = &out.buf;
-	size_t		 from = buf_used(b);
+	struct buf		*b = &out.buf;
+	struct logring_record	 r = { 0, now, NULL, NULL, level, 0, 0, 0,
+				    msg, strlen(msg) };
 
 	if (out.format == LOG_FORMAT_TEXT) {
 		buf_appendf(b, "%s mpsup: ", output_ts(now));
 		output_text_append(b, msg, strlen(msg));
-		buf_append(b, "\n", 1);
-		buf_reset(&out.scratch);
-		output_message_json(&out.scratch, level, msg, now);
-		output_keep(NULL, NULL, buf_head(&out.scratch),
-		    buf_used(&out.scratch));
-	} else {
-		output_message_json(b, level, msg, now);
-		output_keep(NULL, NULL, buf_head(b) + from, buf_used(b) - from);
-		buf_append(b, "\n", 1);
-	}
+	} else
+		output_record_json(b, &r);
+	buf_append(b, "\n", 1);
+	logring_add(&r);
 	output_maybe_flush();
 }

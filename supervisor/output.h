@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/buf.h"
 #include "config/config.h"
+#include "supervisor/logring.h"
 
 enum output_stream { OUTPUT_STREAM_OUT, OUTPUT_STREAM_ERR };
 
@@ -36,6 +38,8 @@ void	output_line(const struct output_tag *, enum output_stream,
 	    const char *line, size_t len, int flags, double now);
 /* One supervisor message. */
 void	output_message(const char *level, const char *msg, double now);
+/* Append a record as the JSON log has it (no newline) to b. */
+void	output_record_json(struct buf *b, const struct logring_record *);
 /* Write out everything buffered. */
 void	output_flush(void);
 /* Bytes waiting to be written. */

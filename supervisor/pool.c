@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config/parse.h"
 #include "supervisor/pool.h"
 #include "supervisor/worker.h"
 
@@ -180,6 +181,7 @@ void
 pool_set_config(struct pool *pool, struct pool_config *pc)
 {
 	pool->pc = pc;
+	pool->restarting = 0;
 	pool->name = pc->name;
 	pool->q.jobs.name = pc->name;
 	pool->q.jobs.exec = pc->type == POOL_TYPE_EXEC;
@@ -369,8 +371,9 @@ pool_roll_next(struct pool *pool)
 	for (i = 0; i < pool->nslots; i++) {
 		w = pool->slots[i]->w;
 		if (worker_alive(w) && worker_gen(w) != pool->cfg_gen) {
-			log_info("%s.%d: replacing it to apply the new "
-			    "configuration", pool->name, i);
+			log_info("%s.%d: replacing it %s", pool->name, i,
+			    pool->restarting ? "(ctl restart)" :
+			    "to apply the new configuration");
 			pool->ev->worker_drain(w);
 			return;
 		}
@@ -461,6 +464,7 @@ pool_restart(struct pool *pool, const char **err)
 	}
 	log_info("pool %s: restarting its workers one at a time", pool->name);
 	pool->cfg_gen++;
+	pool->restarting = 1;
 	pool_roll_next(pool);
 	return 0;
 }
@@ -478,8 +482,8 @@ pool_signal(struct pool *pool, int sig)
 		if (kill(pid, sig) == 0)
 			n++;
 	}
-	log_info("pool %s: sent signal %d to %d worker%s", pool->name, sig, n,
-	    n == 1 ? "" : "s");
+	log_info("pool %s: sent signal %d (SIG%s) to %d worker%s",
+	    pool->name, sig, signal_name(sig), n, n == 1 ? "" : "s");
 	return n;
 }
 

@@ -89,6 +89,7 @@ struct pool {
 	int			 down;		/* ctl down: no workers wanted */
 	int			 removed;	/* by a reload (see reload.c) */
 	unsigned		 cfg_gen;	/* bumped when its workers must change */
+	int			 restarting;	/* ctl restart, not a reload, rolls */
 	struct queue_pool	 q;		/* its part of the queue */
 	struct pool_stats	 stats;
 	TAILQ_HEAD(, dispatch_worker) ready;	/* workers with room */

@@ -8,8 +8,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <signal.h>
-#include <strings.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,17 +40,6 @@ static int	decode_jobs(struct request *, const struct jsontext_span *);
 static int	decode_logs(struct request *, const struct jsontext_span *);
 static int	decode_signal(struct request *, const struct jsontext_span *);
 
-/* The signals `signal` may send to a pool's workers. */
-static const struct {
-	const char	*name;
-	int		 number;
-} request_signals[] = {
-	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
-	{ "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
-	{ "TERM", SIGTERM }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
-	{ "WINCH", SIGWINCH }, { "ALRM", SIGALRM },
-};
 static int	decode_dead(struct request *, const struct jsontext_span *);
 static int	decode_retry(struct request *, const struct jsontext_span *);
 
@@ -528,25 +515,15 @@ decode_logs(struct request *req, const struct jsontext_span *obj)
 	    REQUEST_LOGS_LIMIT);
 }
 
-int
-request_signal_number(const char *name)
-{
-	size_t	i;
-
-	if (strncasecmp(name, "SIG", 3) == 0)
-		name += 3;
-	for (i = 0; i < sizeof request_signals / sizeof request_signals[0];
-	    i++)
-		if (strcasecmp(request_signals[i].name, name) == 0)
-			return request_signals[i].number;
-	return -1;
-}
-
-/* signal: "pool" and "signal", a name such as "HUP" or "SIGUSR1". */
+/*
+ * signal: "pool" and "signal", a name such as "HUP" or "SIGUSR1", or a
+ * number, as config/parse.h's parse_signal() takes them.
+ */
 static int
 decode_signal(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	 v;
+	const char		*err;
 	char			*name = NULL;
 	size_t			 len;
 
@@ -556,14 +533,13 @@ decode_signal(struct request *req, const struct jsontext_span *obj)
 	    v.type == JSONTEXT_STRING &&
 	    (name = jsontext_string_decode(&v, &len)) != NULL &&
 	    strlen(name) == len && len < 16 &&
-	    (req->signum = request_signal_number(name)) > 0) {
+	    parse_signal(name, &req->signum, &err) == 0) {
 		free(name);
 		return 0;
 	}
 	free(name);
-	return decode_error(req, REQUEST_BAD_REQUEST, "\"signal\" must name "
-	    "one of HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN "
-	    "TTOU WINCH ALRM");
+	return decode_error(req, REQUEST_BAD_REQUEST, "\"signal\" must be a "
+	    "signal's name (%s) or number (1 to 64)", REQUEST_SIGNAL_NAMES);
 }
 
 /* dead: every pool's dead letters, or "pool"'s. */

@@ -23,6 +23,9 @@
 #define REQUEST_MAX_BATCH	100000
 /* An idempotency key has 1 to this many bytes. */
 #define REQUEST_KEY_MAX		256
+/* The signal names the signal op knows (config/parse.h's). */
+#define REQUEST_SIGNAL_NAMES	\
+	"HUP INT QUIT KILL USR1 USR2 TERM CONT STOP ABRT ALRM WINCH"
 /* jobs and logs: how many records when "limit" is not given. */
 #define REQUEST_JOBS_LIMIT	50
 #define REQUEST_LOGS_LIMIT	100
@@ -161,8 +164,6 @@ int		 request_decode(const void *msg, size_t len,
 void		 request_free(struct request *);
 /* The table's row for an op name, or NULL. */
 const struct request_op	*request_op_find(const char *name);
-/* The number of a signal name ("HUP", "SIGTERM"), or -1 if not allowed. */
-int		 request_signal_number(const char *name);
 /* "bad_request", "unknown_op", "too_large" (NULL for REQUEST_OK). */
 const char	*request_error_name(enum request_error);
 

@@ -19,10 +19,12 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config/parse.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
 #include "supervisor/joblist.h"
 #include "supervisor/logring.h"
+#include "supervisor/output.h"
 #include "supervisor/pool.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request_decode.h"
@@ -110,7 +112,7 @@ logs_append(struct buf *b, const struct conn *c, const char *pool,
 			continue;
 		if (n++ > 0)
 			buf_append(b, ",", 1);
-		buf_append(b, r.json, r.len);
+		output_record_json(b, &r);
 	}
 	return n;
 }
@@ -286,8 +288,9 @@ exec_signal(struct exec *x)
 	char	*msg;
 	int	 n;
 
-	log_info("signal %d to pool %s requested by client %s",
-	    x->req->signum, x->pool->name, conn_peer(reply_conn(x->reply)));
+	log_info("signal %d (SIG%s) to pool %s requested by client %s",
+	    x->req->signum, signal_name(x->req->signum), x->pool->name,
+	    conn_peer(reply_conn(x->reply)));
 	n = pool_signal(x->pool, x->req->signum);
 	xasprintf(&msg, "pool %s: signalled %d worker%s", x->pool->name, n,
 	    n == 1 ? "" : "s");

@@ -175,7 +175,7 @@ def test_bad_usage_exits_2_with_a_usage_line(tmp):
         ["ctl"] + conn + ["up"],
         ["ctl"] + conn + ["signal", "ex"],
         ["ctl"] + conn + ["signal", "ex", "SEGV"],
-        ["ctl"] + conn + ["signal", "ex", "9"],
+        ["ctl"] + conn + ["signal", "ex", "65"],
         ["jobs"] + conn + ["extra"],
         ["jobs"] + conn + ["--state", "broken"],
         ["jobs"] + conn + ["--state", "failed,"],

@@ -229,6 +229,7 @@ def test_ctl_restart_replaces_every_worker_and_loses_no_job(tmp):
         assert rep["job"]["state"] == "done", rep
     wait_for(lambda: len(set(worker_pids(sup, "ex")) - set(before)) == 2
              and len(worker_pids(sup, "ex")) == 2, what="two new workers")
+    assert len([l for l in sup.lines() if "replacing it (ctl restart)" in l]) == 2
     # Pickled, and bad input.
     c.send({"op": "restart", "pool": "ex"})
     assert c.recv()["ok"] is True
@@ -258,6 +259,8 @@ def test_ctl_down_keeps_the_queue_and_up_runs_it(tmp):
     assert rc == 0 and out.splitlines()[1].split()[2] == "down", out
     rep = request(c, {"op": "down", "pool": "ex"})
     assert rep["ok"] and "already down" in rep["message"], rep
+    rep = request(c, {"op": "restart", "pool": "ex"})
+    assert rep["error"] == "bad_request" and "is down" in rep["message"], rep
     rc, out, err = mpsup("ctl", "-c", sup.config, "--json", "up", "ex")
     assert rc == 0 and json.loads(out) == {"ok": True, "message": "pool ex: up"}, out
     rep = request(c, {"op": "result", "id": job, "wait": True, "timeout": 30})
@@ -290,7 +293,7 @@ def test_ctl_signal_reaches_every_worker(tmp):
     rep = request(c, {"op": "signal", "pool": "nope", "signal": "HUP"})
     assert rep["error"] == "unknown_pool", rep
     rc, out, err = mpsup("ctl", "-c", sup.config, "signal", "sh", "SEGV")
-    assert rc == 2 and "not one of" in err, (rc, err)
+    assert rc == 2 and "unknown signal" in err, (rc, err)
     assert sup.stop() == 0
 
 

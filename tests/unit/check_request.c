@@ -254,6 +254,10 @@ START_TEST(test_jobs_and_logs_fields)
 	    "signal", &req);
 	ck_assert_int_eq(req.signum, SIGUSR1);
 	request_free(&req);
+	expect_op("{\"op\":\"signal\",\"pool\":\"p\",\"signal\":\"9\"}",
+	    "signal", &req);
+	ck_assert_int_eq(req.signum, 9);
+	request_free(&req);
 }
 END_TEST
 
@@ -281,16 +285,18 @@ START_TEST(test_bad_jobs_logs_signal)
 	    REQUEST_BAD_REQUEST, "\"job\" must be a job id");
 	expect_error_both("{\"op\":\"logs\",\"job\":7}",
 	    REQUEST_BAD_REQUEST, "\"job\" must be a job id");
+	static const char	bad_signal[] = "\"signal\" must be a signal's "
+	    "name (HUP INT QUIT KILL USR1 USR2 TERM CONT STOP ABRT ALRM WINCH) "
+	    "or number (1 to 64)";
+
 	expect_error_both("{\"op\":\"signal\",\"pool\":\"p\"}",
-	    REQUEST_BAD_REQUEST, "\"signal\" must name one of HUP INT QUIT "
-	    "KILL USR1 USR2 TERM CONT STOP TSTP TTIN TTOU WINCH ALRM");
+	    REQUEST_BAD_REQUEST, bad_signal);
 	expect_error_both("{\"op\":\"signal\",\"pool\":\"p\",\"signal\":"
-	    "\"SEGV\"}", REQUEST_BAD_REQUEST, "\"signal\" must name one of HUP "
-	    "INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN TTOU WINCH ALRM");
-	ck_assert_int_eq(request_signal_number("SIGTERM"), SIGTERM);
-	ck_assert_int_eq(request_signal_number("kill"), SIGKILL);
-	ck_assert_int_eq(request_signal_number("SIG"), -1);
-	ck_assert_int_eq(request_signal_number("9"), -1);
+	    "\"SEGV\"}", REQUEST_BAD_REQUEST, bad_signal);
+	expect_error_both("{\"op\":\"signal\",\"pool\":\"p\",\"signal\":"
+	    "\"65\"}", REQUEST_BAD_REQUEST, bad_signal);
+	expect_error_both("{\"op\":\"signal\",\"pool\":\"p\",\"signal\":"
+	    "9}", REQUEST_BAD_REQUEST, bad_signal);
 }
 END_TEST
 
