@@ -1,0 +1,181 @@
+"""mpsup.Executor: a concurrent.futures.Executor over a supervised pool.
+
+Each submit() is one job on the pool's pipelined connection (see
+mpsup.pool); its future completes when the job's record comes back. The
+supervisor answers a connection's requests in order, so futures complete
+in submission order even when a later job finished first; the jobs
+themselves run in parallel on the pool's workers all the same.
+"""
+import concurrent.futures
+import itertools
+import threading
+import time
+from typing import Any, Iterable, Iterator, Optional, Union
+
+from . import codec
+from .connection import Address, RemoteError
+from .pool import Function, Pool, _Operation
+
+__all__ = ["Executor"]
+
+
+class _Future(concurrent.futures.Future):
+    """A future whose cancel() cancels its job in the supervisor."""
+
+    def __init__(self, executor: "Executor") -> None:
+        super().__init__()
+        self._executor = executor
+        self.job_id = None      # type: Optional[str]
+
+    def cancel(self) -> bool:
+        """Cancel the job if it has not started; True if it was."""
+        if self.done():
+            return self.cancelled()
+        if self.job_id is None or \
+                not self._executor._pool._cancel([self.job_id]):
+            return False
+        return self._cancelled()
+
+    def _cancelled(self) -> bool:
+        if not super().cancel():
+            return self.cancelled()
+        # Wake wait() and as_completed(), as an executor's worker would.
+        self.set_running_or_notify_cancel()
+        return True
+
+
+class _FutureCall(_Operation):
+    """One submit(): its record completes the future."""
+
+    def __init__(self, pool: Pool, future: _Future) -> None:
+        super().__init__(pool)
+        self.future = future
+
+    def on_submitted(self, index: int, job_id: str) -> None:
+        self.future.job_id = job_id
+
+    def on_result(self, index: int, ok: bool, value: Any) -> None:
+        fut = self.future
+        if fut.cancelled():
+            return
+        if ok:
+            fut.set_result(value)
+        elif isinstance(value, RemoteError) and value.type_name == "cancelled":
+            fut._cancelled()
+        else:
+            fut.set_exception(value)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
+class Executor(concurrent.futures.Executor):
+    """concurrent.futures' Executor API on the mpsup pool named `pool`.
+
+    The connection arguments are those of mpsup.Pool. Like
+    ProcessPoolExecutor, functions must be importable by the workers,
+    which run `python3 -m mpsup.worker --allow MODULES`.
+    """
+
+    def __init__(self, pool: str, *, address: Optional[Address] = None,
+                 authkey: Optional[Union[bytes, str]] = None,
+                 config: Optional[str] = None,
+                 authkey_file: Optional[str] = None,
+                 timeout: Optional[float] = 30.0) -> None:
+        self._pool = Pool(pool, address=address, authkey=authkey,
+                          config=config, authkey_file=authkey_file,
+                          timeout=timeout)
+        self._lock = threading.Lock()
+        self._futures = set()       # type: set
+        self._shutdown = False
+
+    def submit(self, fn: Function, /, *args: Any,  # type: ignore[override]
+               **kwargs: Any) -> concurrent.futures.Future:
+        """Submit fn(*args, **kwargs) as a job; its future.
+
+        TypeError or ValueError, before anything is submitted, when fn or
+        an argument cannot cross (see mpsup.codec).
+        """
+        call = {"f": codec.reference(fn), "a": list(args)}
+        if kwargs:
+            call["k"] = kwargs
+        return self._submit_data(codec.dumps(call))
+
+    def _submit_data(self, data: str) -> concurrent.futures.Future:
+        """Submit one job whose data is JSON text already."""
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after "
+                                   "shutdown")
+            fut = _Future(self)
+            self._futures.add(fut)
+        fut.add_done_callback(self._forget)
+        self._pool._send(_FutureCall(self._pool, fut), [(0, data)])
+        return fut
+
+    def _forget(self, fut: concurrent.futures.Future) -> None:
+        with self._lock:
+            self._futures.discard(fut)
+
+    def map(self, fn: Function, *iterables: Iterable[Any],
+            timeout: Optional[float] = None,
+            chunksize: int = 1) -> Iterator[Any]:
+        """Like builtins.map(fn, *iterables), computed by the workers.
+
+        chunksize > 1 sends that many calls per job. The iterator raises
+        concurrent.futures.TimeoutError if a result is not there within
+        timeout seconds of this call; the jobs not yet started are then
+        cancelled.
+        """
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1.")
+        if chunksize == 1:
+            return super().map(fn, *iterables, timeout=timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        ref = codec.reference(fn)
+        calls = zip(*iterables)
+        # Every job is encoded before the first is submitted.
+        payloads = []
+        while True:
+            chunk = list(itertools.islice(calls, chunksize))
+            if not chunk:
+                break
+            payloads.append(codec.dumps({"f": ref, "s": chunk}))
+        fs = [self._submit_data(d) for d in payloads]
+
+        def results() -> Iterator[Any]:
+            try:
+                fs.reverse()
+                while fs:
+                    f = fs.pop()
+                    if end is None:
+                        yield from f.result()
+                    else:
+                        yield from f.result(end - time.monotonic())
+            finally:
+                for f in fs:
+                    f.cancel()
+        return results()
+
+    def shutdown(self, wait: bool = True, *,
+                 cancel_futures: bool = False) -> None:
+        """No more submits; cancel_futures cancels the jobs not yet
+        started (in the supervisor); wait waits for the others."""
+        with self._lock:
+            self._shutdown = True
+            pending = [f for f in self._futures if not f.done()]
+        if cancel_futures:
+            by_id = {f.job_id: f for f in pending if f.job_id is not None}
+            for job_id in self._pool._cancel(list(by_id)):
+                by_id[job_id]._cancelled()
+        if wait:
+            concurrent.futures.wait(pending)
+            self._pool.terminate()
+        else:
+            threading.Thread(target=self._close_when_done, args=(pending,),
+                             daemon=True, name="mpsup-shutdown").start()
+
+    def _close_when_done(self, pending: list) -> None:
+        concurrent.futures.wait(pending)
+        self._pool.terminate()
