@@ -422,6 +422,10 @@ class Channel:
                                         name="mpsup-reader")
         self._reader.start()
 
+    def load(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._pending)
+
     def send(self, reqs: List[dict], callbacks: List[Callback]) -> None:
         """Send reqs in one write; callbacks[i] gets the reply of reqs[i].
 

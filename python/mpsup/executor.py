@@ -166,6 +166,7 @@ class Executor(concurrent.futures.Executor):
             self._shutdown = True
             pending = [f for f in self._futures if not f.done()]
         if cancel_futures:
+            self._pool._wait_submitted(30.0)
             by_id = {f.job_id: f for f in pending if f.job_id is not None}
             for job_id in self._pool._cancel(list(by_id)):
                 by_id[job_id]._cancelled()

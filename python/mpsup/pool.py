@@ -30,6 +30,8 @@ __all__ = ["Pool", "AsyncResult", "ApplyResult", "MapResult",
 
 # Jobs in flight per map/imap call unless Pool(window=) says otherwise.
 DEFAULT_WINDOW = 1024
+# Connections that wait for results, unless Pool(connections=) says.
+DEFAULT_CONNECTIONS = 2
 # At most this many jobs go in one submit_many.
 _BATCH = 256
 # A batch that has waited this long for company is sent as it is.
@@ -320,8 +322,10 @@ class Pool:
     the supervisor's (`workers`): there is no processes argument.
 
     window: jobs each map/imap call keeps in flight (submitted and not yet
-    taken by the caller) at most; timeout: seconds to connect and to
-    authenticate.
+    taken by the caller) at most; connections: how many connections wait
+    for results (the supervisor answers each connection in order, so a
+    slow job holds back the results behind it on its connection only);
+    timeout: seconds to connect and to authenticate.
     """
 
     def __init__(self, pool: str, *, address: Optional[Address] = None,
@@ -329,11 +333,14 @@ class Pool:
                  config: Optional[str] = None,
                  authkey_file: Optional[str] = None,
                  window: int = DEFAULT_WINDOW,
+                 connections: int = DEFAULT_CONNECTIONS,
                  timeout: Optional[float] = 30.0) -> None:
         if not isinstance(pool, str) or not pool:
             raise TypeError("the pool is named by a non-empty string")
         if not isinstance(window, int) or window < 1:
             raise ValueError("window must be a positive int")
+        if not isinstance(connections, int) or not 1 <= connections <= 64:
+            raise ValueError("connections must be an int from 1 to 64")
         self.name = pool
         self.window = window
         self._address, self._key = resolve(address, authkey, config,
@@ -341,6 +348,7 @@ class Pool:
         self._timeout = timeout
         self._channel = Channel(self._address, self._key, timeout,
                                 loads=codec.loads)
+        self._lanes = [self._channel]
         self._name_json = json.dumps(pool)
         self._cond = threading.Condition()
         # Jobs accepted whose record has not come (dict operations are
@@ -362,8 +370,12 @@ class Pool:
                             "mpsup.Pool needs a stream pool running "
                             "python3 -m mpsup.worker" % pool)
             self.workers = max(1, int(info.get("workers_target") or 1))
+            for _ in range(connections - 1):
+                self._lanes.append(Channel(self._address, self._key, timeout,
+                                           loads=codec.loads))
         except BaseException:
-            self._channel.close()
+            for lane in self._lanes:
+                lane.close()
             raise
 
     def __repr__(self) -> str:
@@ -406,15 +418,22 @@ class Pool:
     def _await(self, op: _Operation, indexes: List[int],
                ids: List[str]) -> None:
         """Ask for each submitted job's record, waiting for its end."""
-        frames, callbacks = [], []
-        for index, job_id in zip(indexes, ids):
+        # Dealt round the connections, the least loaded first.
+        lanes = sorted(self._lanes, key=Channel.load)
+        frames = [[] for _ in lanes]        # type: List[List[bytes]]
+        callbacks = [[] for _ in lanes]     # type: List[list]
+        for n, (index, job_id) in enumerate(zip(indexes, ids)):
             self._live[job_id] = op
             op.on_submitted(index, job_id)
-            frames.append(b'{"op":"result","id":%s,"wait":true}'
-                          % json.dumps(job_id).encode())
-            callbacks.append(self._record_cb(op, index, job_id))
+            frames[n % len(lanes)].append(
+                b'{"op":"result","id":%s,"wait":true}'
+                % json.dumps(job_id).encode())
+            callbacks[n % len(lanes)].append(
+                self._record_cb(op, index, job_id))
         try:
-            self._channel.send_raw(frames, callbacks)
+            for lane, f, c in zip(lanes, frames, callbacks):
+                if f:
+                    lane.send_raw(f, c)
         except Error:
             for job_id in ids:
                 self._live.pop(job_id, None)
@@ -628,7 +647,8 @@ class Pool:
             op.window.abort()
         if ids:
             self._cancel(ids)
-        self._channel.close()
+        for lane in self._lanes:
+            lane.close()
 
     def _cancel(self, ids: List[str]) -> List[str]:
         """Cancel those of the jobs that have not started; the ids
@@ -658,6 +678,13 @@ class Pool:
             pass        # the supervisor is gone: nothing is left to cancel
         return done
 
+    def _wait_submitted(self, timeout: float) -> None:
+        """Wait (a while) until every submit has its ids back."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._inflight > 0 and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+
     def join(self, timeout: Optional[float] = None) -> None:
         """Wait until every job submitted has ended (after close())."""
         if self._state == "run":
@@ -665,8 +692,6 @@ class Pool:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._feeding or self._inflight > 0 or self._live:
-                if self._state == "terminate" and self._channel.error:
-                    return
                 left = None if deadline is None else \
                     deadline - time.monotonic()
                 if left is not None and left <= 0:
