@@ -44,12 +44,15 @@ def _default(obj: Any) -> Any:
                     % (type(obj).__name__, _SAFE))
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False,
+                           default=_default).encode
+
+
 def dumps(obj: Any) -> str:
     """obj as compact JSON, bytes as {"$bytes": ...}; TypeError or
     ValueError (NaN, infinity) for what cannot cross."""
     try:
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False,
-                          default=_default)
+        return _encode(obj)
     except ValueError as e:
         if "JSON compliant" in str(e):
             raise ValueError("cannot send NaN or infinity to the workers: "

@@ -253,8 +253,10 @@ class _Socket:
         """Send frames already framed."""
         self.sock.sendall(data)
 
-    def recv(self, limit: int = _REPLY_MAX) -> bytes:
-        """Receive one frame; EOFError at the end of the stream."""
+    def recv(self, limit: int = _REPLY_MAX,
+             idle: Optional[Callable[[], None]] = None) -> bytes:
+        """Receive one frame; EOFError at the end of the stream. idle()
+        is called before each read that may block."""
         # Frames are cut from a buffer at an offset; the buffer is only
         # copied when a read needs room, never once per frame.
         buf, at = self._buf, self._at
@@ -274,6 +276,8 @@ class _Socket:
             if at:
                 del buf[:at]
                 at = self._at = 0
+            if idle is not None:
+                idle()
             chunk = self.sock.recv(_READ_SIZE)
             if not chunk:
                 if buf:
@@ -407,13 +411,20 @@ Callback = Callable[[Optional[dict], Optional[BaseException]], None]
 class Channel:
     """One pipelined connection: requests from any thread, replies matched
     in order by a reader thread that calls each request's callback with
-    (reply, None), or (None, error) once the connection is lost."""
+    (reply, None), or (None, error) once the connection is lost.
+
+    idle, when set, is called by the reader when it has handled every
+    reply it has read and is about to wait for more: the moment to wake
+    those who wait for what the callbacks stored, once per batch rather
+    than once per reply.
+    """
 
     def __init__(self, address: Address, authkey: bytes,
                  timeout: Optional[float] = 30.0,
                  loads: Callable[[bytes], Any] = json.loads) -> None:
         self.address = address
         self._loads = loads
+        self.idle = None    # type: Optional[Callable[[], None]]
         self._sock = _Socket(address, authkey, timeout)
         self._lock = threading.Lock()
         self._pending = collections.deque()    # type: Deque[Callback]
@@ -465,7 +476,7 @@ class Channel:
         # blocked in sendall() never holds the reader up.
         try:
             while True:
-                reply = self._loads(self._sock.recv())
+                reply = self._loads(self._sock.recv(idle=self.idle))
                 cb = self._pending.popleft()
                 try:
                     cb(reply, None)

@@ -25,6 +25,7 @@ class _Future(concurrent.futures.Future):
     def __init__(self, executor: "Executor") -> None:
         super().__init__()
         self._executor = executor
+        self._cancel_lock = threading.Lock()
         self.job_id = None      # type: Optional[str]
 
     def cancel(self) -> bool:
@@ -37,11 +38,17 @@ class _Future(concurrent.futures.Future):
         return self._cancelled()
 
     def _cancelled(self) -> bool:
-        if not super().cancel():
-            return self.cancelled()
-        # Wake wait() and as_completed(), as an executor's worker would.
-        self.set_running_or_notify_cancel()
-        return True
+        """Mark it cancelled (the supervisor cancelled its job); the
+        reader and shutdown() may both get here."""
+        with self._cancel_lock:
+            if self.cancelled():
+                return True
+            if not super().cancel():
+                return False
+            # Wake wait() and as_completed(), as an executor's worker
+            # would.
+            self.set_running_or_notify_cancel()
+            return True
 
 
 class _FutureCall(_Operation):
@@ -56,18 +63,22 @@ class _FutureCall(_Operation):
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
         fut = self.future
-        if fut.cancelled():
-            return
-        if ok:
-            fut.set_result(value)
-        elif isinstance(value, RemoteError) and value.type_name == "cancelled":
+        if isinstance(value, RemoteError) and value.type_name == "cancelled":
             fut._cancelled()
-        else:
-            fut.set_exception(value)
+            return
+        # cancel() may win the race from another thread: then it is done.
+        with fut._cancel_lock:
+            if fut.done():
+                return
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
 
     def fail(self, exc: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
+        with self.future._cancel_lock:
+            if not self.future.done():
+                self.future.set_exception(exc)
 
 
 class Executor(concurrent.futures.Executor):

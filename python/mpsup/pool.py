@@ -17,6 +17,7 @@ the caller where multiprocessing would raise it.
 import collections
 import json
 import multiprocessing
+import re
 import threading
 import time
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
@@ -39,12 +40,20 @@ _BATCH_WAIT = 0.005
 
 Function = Union[Callable[..., Any], str]
 
+# A job id that needs no escaping in JSON.
+_PLAIN_ID = re.compile(r"[0-9A-Za-z_.:-]+\Z")
+
 
 class _Window:
-    """A count of jobs in flight that a feeder waits on; abort() frees it."""
+    """A count of jobs in flight that a feeder waits on; abort() frees it.
+
+    A feeder that found it full waits until a quarter of it (at most a
+    batch) is free again: it wakes once per batch, not once per job.
+    """
 
     def __init__(self, size: int) -> None:
         self.free = size
+        self.resume = max(1, min(size // 4, _BATCH))
         self.aborted = False
         self.cond = threading.Condition()
 
@@ -58,8 +67,9 @@ class _Window:
     def take(self) -> bool:
         """Wait for a free slot; False once aborted."""
         with self.cond:
-            while self.free <= 0 and not self.aborted:
-                self.cond.wait()
+            if self.free <= 0:
+                while self.free < self.resume and not self.aborted:
+                    self.cond.wait()
             if self.aborted:
                 return False
             self.free -= 1
@@ -68,7 +78,8 @@ class _Window:
     def give(self, n: int = 1) -> None:
         with self.cond:
             self.free += n
-            self.cond.notify()
+            if self.free == self.resume:
+                self.cond.notify()
 
     def abort(self) -> None:
         with self.cond:
@@ -222,17 +233,24 @@ class IMapIterator(_Operation):
         return self
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
+        # The reader wakes the caller (wake()) once it has read all it
+        # has; the feeder's input error comes with on_length().
         with self._cond:
             if self._ordered:
                 self._arrived[index] = (ok, value)
             else:
                 self._queue.append((ok, value))
+        self._pool._dirty.add(self)
+
+    def wake(self) -> None:
+        with self._cond:
             self._cond.notify()
 
     def on_length(self, n: int) -> None:
         with self._cond:
             self._length = n
             self._cond.notify()
+        self._pool._dirty.discard(self)
 
     def fail(self, exc: BaseException) -> None:
         with self._cond:
@@ -349,6 +367,9 @@ class Pool:
         self._channel = Channel(self._address, self._key, timeout,
                                 loads=codec.loads)
         self._lanes = [self._channel]
+        # Iterators with results stored and not yet announced.
+        self._dirty = set()     # type: set
+        self._channel.idle = self._wake
         self._name_json = json.dumps(pool)
         self._cond = threading.Condition()
         # Jobs accepted whose record has not come (dict operations are
@@ -373,6 +394,7 @@ class Pool:
             for _ in range(connections - 1):
                 self._lanes.append(Channel(self._address, self._key, timeout,
                                            loads=codec.loads))
+                self._lanes[-1].idle = self._wake
         except BaseException:
             for lane in self._lanes:
                 lane.close()
@@ -383,6 +405,16 @@ class Pool:
             self.name, self._state, self.workers)
 
     # -- jobs on the wire ------------------------------------------------
+
+    def _wake(self) -> None:
+        """A reader has handled what it read: wake the iterators that got
+        results."""
+        while self._dirty:
+            try:
+                op = self._dirty.pop()
+            except KeyError:
+                break
+            op.wake()
 
     def _landed(self) -> None:
         with self._cond:
@@ -425,9 +457,10 @@ class Pool:
         for n, (index, job_id) in enumerate(zip(indexes, ids)):
             self._live[job_id] = op
             op.on_submitted(index, job_id)
+            quoted = ('"%s"' % job_id if _PLAIN_ID.match(job_id)
+                      else json.dumps(job_id)).encode()
             frames[n % len(lanes)].append(
-                b'{"op":"result","id":%s,"wait":true}'
-                % json.dumps(job_id).encode())
+                b'{"op":"result","id":%s,"wait":true}' % quoted)
             callbacks[n % len(lanes)].append(
                 self._record_cb(op, index, job_id))
         try:
@@ -619,13 +652,16 @@ class Pool:
             raise ValueError("Chunksize must be 1+, not %r" % chunksize)
         ref = codec.reference(func)
 
+        head = '{"f":%s,' % codec.dumps(ref)
+
         def payloads() -> Iterator[str]:
+            dumps = codec.dumps
             if chunksize == 1:
                 for x in iterable:
-                    yield codec.dumps({"f": ref, "a": [x]})
+                    yield '%s"a":[%s]}' % (head, dumps(x))
             else:
                 for chunk in _chunks(iterable, chunksize):
-                    yield codec.dumps({"f": ref, "m": chunk})
+                    yield '%s"m":%s}' % (head, dumps(chunk))
         op = IMapIterator(self, ordered, chunksize)
         self._start(op, payloads())
         return op

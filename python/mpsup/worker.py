@@ -56,13 +56,22 @@ _FLUSH_AFTER = 0.002        # seconds a finished result may wait for company
 _FLUSH_SIZE = 1 << 16       # bytes of results that are written at once
 
 
-def _encode(obj, default=None):
+def _encoder(default=None):
+    """A compact JSON encoder; made once, as json.dumps() with arguments
+    would make one per call."""
+    return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                            allow_nan=False, default=default).encode
+
+
+_plain_encode = _encoder()
+
+
+def _encode(obj, encode=_plain_encode):
     """One compact JSON line (bytes) for obj; ValueError if it is not JSON.
 
-    default is json's hook for values it does not know (see json.dumps).
+    encode is the encoder to use (see _encoder()).
     """
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False, default=default)
+    text = encode(obj)
     try:
         raw = text.encode("utf-8")
     except UnicodeEncodeError:
@@ -115,8 +124,8 @@ class Worker:
         object_hook and default, when given, are json's hooks for the job
         lines read and the results written.
         """
-        self.object_hook = object_hook
-        self.default = default
+        self._decode = json.JSONDecoder(object_hook=object_hook).decode
+        self._encode = _encoder(default) if default else _plain_encode
         if in_fd is None:
             in_fd, out_fd = _open_channel()
         self.in_fd = in_fd
@@ -168,7 +177,7 @@ class Worker:
         if not line.strip():
             return None
         try:
-            obj = json.loads(line, object_hook=self.object_hook)
+            obj = self._decode(line.decode("utf-8"))
         except ValueError as e:
             self._refuse(line, None, "malformed job line: %s" % e)
             return None
@@ -201,7 +210,7 @@ class Worker:
         """Answer job_id with result; a result that is not JSON fails it."""
         try:
             raw = _encode({"id": job_id, "ok": True, "result": result},
-                          self.default)
+                          self._encode)
         except (TypeError, ValueError) as e:
             self.fail(job_id, "result is not JSON: %s" % e)
             return
