@@ -43,6 +43,7 @@ class Error(Exception):
     code is the protocol's error code ("unknown_pool", "queue_full",
     "timeout", "forbidden", ...), or one of the client's own:
     "connection" (cannot connect, or the connection was lost),
+    "terminated" (Pool.terminate() stopped the call's input),
     "authentication" (the key was refused), "config" (no address or key).
     """
 

@@ -33,8 +33,10 @@ __all__ = ["Pool", "AsyncResult", "ApplyResult", "MapResult",
 DEFAULT_WINDOW = 1024
 # Connections that wait for results, unless Pool(connections=) says.
 DEFAULT_CONNECTIONS = 2
-# At most this many jobs go in one submit_many.
+# At most this many jobs, or about this many bytes, go in one
+# submit_many (the supervisor's max_message is 16 MiB by default).
 _BATCH = 256
+_BATCH_BYTES = 1 << 20
 # A batch that has waited this long for company is sent as it is.
 _BATCH_WAIT = 0.005
 
@@ -501,6 +503,7 @@ class Pool:
         window = op.window
         batch = []          # type: List[Tuple[int, str]]
         since = 0.0
+        size = 0
         n = 0
         try:
             while True:
@@ -519,12 +522,18 @@ class Pool:
                         self._send(op, batch)
                         batch = []
                     if not window.take():
+                        # terminate(), or the call failed already (then
+                        # this changes nothing).
+                        op.fail(Error("terminated",
+                                      "the pool was terminated"))
                         return
                 if not batch:
                     since = time.monotonic()
+                    size = 0
                 batch.append((n, data))
+                size += len(data)
                 n += 1
-                if len(batch) >= _BATCH or \
+                if len(batch) >= _BATCH or size >= _BATCH_BYTES or \
                         time.monotonic() - since >= _BATCH_WAIT:
                     self._send(op, batch)
                     batch = []

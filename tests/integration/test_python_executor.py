@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -233,6 +234,29 @@ def test_terminate_cancels_what_it_queued(tmp):
     jobs = wait_for(lambda: (lambda j: j if j["queued"] == 0 and
                              j["running"] == 0 else None)(counters(tmp)))
     assert jobs["cancelled"] >= 25, jobs
+
+
+def test_terminate_during_imap_raises_instead_of_hanging(tmp):
+    start(tmp)
+    p = pool(tmp, window=20)
+    it = p.imap(nap, itertools.repeat(0.01))
+    next(it)
+    stopper = threading.Timer(0.5, p.terminate)
+    stopper.start()
+    t0 = time.monotonic()
+    try:
+        for _ in it:
+            pass
+        raise AssertionError("endless input ended")
+    except mpsup.Error as e:
+        assert e.code in ("terminated", "connection"), e
+    except mpsup.RemoteError as e:
+        assert e.type_name == "cancelled", e
+    stopper.join()
+    assert time.monotonic() - t0 < 10
+    jobs = wait_for(lambda: (lambda j: j if j["queued"] == 0 and
+                             j["running"] == 0 else None)(counters(tmp)))
+    assert jobs["submitted"] == jobs["done"] + jobs["cancelled"], jobs
 
 
 if __name__ == "__main__":

@@ -98,6 +98,16 @@ def test_map_with_and_without_chunksize(tmp):
         assert counters(tmp)["done"] - before == 4
 
 
+def test_map_bigger_than_one_message(tmp):
+    # 24 MB of input in 8 chunks: more than the supervisor's max_message
+    # (16 MiB) in all, so the chunks must not travel as one request.
+    start(tmp)
+    item = "x" * 1000
+    with pool(tmp) as p:
+        got = p.map(identity, [item] * 24000)
+    assert len(got) == 24000 and got[0] == item and got[-1] == item
+
+
 def test_starmap_and_starmap_async(tmp):
     start(tmp)
     with pool(tmp) as p:
