@@ -20,6 +20,7 @@ import multiprocessing
 import re
 import threading
 import time
+import traceback
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
                     Tuple, Union)
 
@@ -126,6 +127,7 @@ class ApplyResult(_Operation):
         self._callback = callback
         self._error_callback = error_callback
         self._event = threading.Event()
+        self._finished = False
         self._success = False
         self._value = None      # type: Any
 
@@ -154,9 +156,11 @@ class ApplyResult(_Operation):
         raise self._value
 
     def _finish(self, ok: bool, value: Any) -> None:
+        # Two connections' readers may fail it at once: the first wins.
         with self._cond:
-            if self._event.is_set():
+            if self._finished:
                 return
+            self._finished = True
             self._success, self._value = ok, value
         if not ok and self.window is not None:
             self.window.abort()         # submit nothing more for it
@@ -167,14 +171,15 @@ class ApplyResult(_Operation):
             except Exception:
                 # multiprocessing lets a callback's exception kill its
                 # result thread; here it must not stop other results.
-                import traceback
                 traceback.print_exc()
         self._event.set()
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
+        """The call's one result (or exception) came: finish."""
         self._finish(ok, value)
 
     def fail(self, exc: BaseException) -> None:
+        """The call failed as a whole: finish with exc."""
         self._finish(False, exc)
 
 
@@ -197,6 +202,8 @@ class MapResult(ApplyResult):
             self._finish(True, [])
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
+        """Chunk index came: store its items; finish on the last one, or
+        on the first exception."""
         if self.window is not None:
             self.window.give()
         if not ok:
@@ -235,6 +242,7 @@ class IMapIterator(_Operation):
         return self
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
+        """Chunk index came: keep it for next()."""
         # The reader wakes the caller (wake()) once it has read all it
         # has; the feeder's input error comes with on_length().
         with self._cond:
@@ -245,16 +253,19 @@ class IMapIterator(_Operation):
         self._pool._dirty.add(self)
 
     def wake(self) -> None:
+        """Wake a next() that waits for results."""
         with self._cond:
             self._cond.notify()
 
     def on_length(self, n: int) -> None:
+        """The input had n chunks: next() stops after them."""
         with self._cond:
             self._length = n
             self._cond.notify()
         self._pool._dirty.discard(self)
 
     def fail(self, exc: BaseException) -> None:
+        """next() raises exc once the results that came are taken."""
         with self._cond:
             if self._failed is None:
                 self._failed = exc
