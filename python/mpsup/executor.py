@@ -1,10 +1,12 @@
 """mpsup.Executor: a concurrent.futures.Executor over a supervised pool.
 
-Each submit() is one job on the pool's pipelined connection (see
+Each submit() is one job, sent on the pool's pipelined connections (see
 mpsup.pool); its future completes when the job's record comes back. The
-supervisor answers a connection's requests in order, so futures complete
-in submission order even when a later job finished first; the jobs
-themselves run in parallel on the pool's workers all the same.
+supervisor answers a connection's requests in order, so on each of the
+connections that wait for results a future completes only after those
+submitted before it there; the jobs themselves run in parallel on the
+pool's workers all the same. No thread per job: one reader per
+connection.
 """
 import concurrent.futures
 import itertools

@@ -355,7 +355,8 @@ class Pool:
     window: jobs each map/imap call keeps in flight (submitted and not yet
     taken by the caller) at most; connections: how many connections wait
     for results (the supervisor answers each connection in order, so a
-    slow job holds back the results behind it on its connection only);
+    slow job holds back the results behind it on its connection only),
+    besides the one that submits;
     timeout: seconds to connect and to authenticate.
     """
 
@@ -379,10 +380,11 @@ class Pool:
         self._timeout = timeout
         self._channel = Channel(self._address, self._key, timeout,
                                 loads=codec.loads)
-        self._lanes = [self._channel]
+        # Submits go on _channel, the waits for results on the lanes:
+        # a submit's ids never queue behind a wait.
+        self._lanes = []        # type: List[Channel]
         # Iterators with results stored and not yet announced.
         self._dirty = set()     # type: set
-        self._channel.idle = self._wake
         self._name_json = json.dumps(pool)
         self._cond = threading.Condition()
         # Jobs accepted whose record has not come (dict operations are
@@ -404,12 +406,12 @@ class Pool:
                             "mpsup.Pool needs a stream pool running "
                             "python3 -m mpsup.worker" % pool)
             self.workers = max(1, int(info.get("workers_target") or 1))
-            for _ in range(connections - 1):
+            for _ in range(connections):
                 self._lanes.append(Channel(self._address, self._key, timeout,
                                            loads=codec.loads))
                 self._lanes[-1].idle = self._wake
         except BaseException:
-            for lane in self._lanes:
+            for lane in [self._channel] + self._lanes:
                 lane.close()
             raise
 
@@ -703,7 +705,7 @@ class Pool:
             op.window.abort()
         if ids:
             self._cancel(ids)
-        for lane in self._lanes:
+        for lane in [self._channel] + self._lanes:
             lane.close()
 
     def _cancel(self, ids: List[str]) -> List[str]:
