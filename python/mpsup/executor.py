@@ -10,13 +10,14 @@ connection.
 """
 import concurrent.futures
 import itertools
+import queue
 import threading
 import time
 from typing import Any, Iterable, Iterator, Optional, Union
 
 from . import codec
-from .connection import Address, RemoteError
-from .pool import Function, Pool, _Operation
+from .connection import Address, Error, RemoteError
+from .pool import _BATCH, Function, Pool, _Operation
 
 __all__ = ["Executor"]
 
@@ -102,6 +103,12 @@ class Executor(concurrent.futures.Executor):
         self._lock = threading.Lock()
         self._futures = set()       # type: set
         self._shutdown = False
+        # submit() queues; one feeder sends what has queued up as one
+        # submit_many, so a burst of submits costs a few requests.
+        self._queue = queue.SimpleQueue()   # type: queue.SimpleQueue
+        self._feeder = threading.Thread(target=self._feed, daemon=True,
+                                        name="mpsup-submit")
+        self._feeder.start()
 
     def submit(self, fn: Function, /, *args: Any,  # type: ignore[override]
                **kwargs: Any) -> concurrent.futures.Future:
@@ -123,9 +130,31 @@ class Executor(concurrent.futures.Executor):
                                    "shutdown")
             fut = _Future(self)
             self._futures.add(fut)
+            # Under the lock: shutdown() queues its stop after this.
+            self._queue.put((_FutureCall(self._pool, fut), 0, data))
         fut.add_done_callback(self._forget)
-        self._pool._send(_FutureCall(self._pool, fut), [(0, data)])
         return fut
+
+    def _feed(self) -> None:
+        """Send the queued submits in batches until shutdown()."""
+        while True:
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < _BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = batch[-1] is None
+            if stop:
+                batch.pop()
+            if batch:
+                try:
+                    self._pool._send_jobs(batch)
+                except Error as e:
+                    for op, _, _ in batch:
+                        op.fail(e)
+            if stop:
+                return
 
     def _forget(self, fut: concurrent.futures.Future) -> None:
         with self._lock:
@@ -176,8 +205,11 @@ class Executor(concurrent.futures.Executor):
         """No more submits; cancel_futures cancels the jobs not yet
         started (in the supervisor); wait waits for the others."""
         with self._lock:
+            if not self._shutdown:
+                self._queue.put(None)
             self._shutdown = True
             pending = [f for f in self._futures if not f.done()]
+        self._feeder.join()         # every submit is sent
         if cancel_futures:
             self._pool._wait_submitted(30.0)
             by_id = {f.job_id: f for f in pending if f.job_id is not None}

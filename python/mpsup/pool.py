@@ -439,19 +439,25 @@ class Pool:
     def _send(self, op: _Operation, jobs: List[Tuple[int, str]]) -> None:
         """Submit jobs [(index, data JSON)] for op in one submit_many;
         Error if the connection is lost."""
+        self._send_jobs([(op, i, d) for i, d in jobs])
+
+    def _send_jobs(self, jobs: List[Tuple[_Operation, int, str]]) -> None:
+        """Submit jobs [(op, index, data JSON)], of one call or several,
+        in one submit_many; Error if the connection is lost."""
         body = ('{"op":"submit_many","pool":%s,"jobs":[%s]}' % (
-            self._name_json, ",".join('{"data":%s}' % d for _, d in jobs))
+            self._name_json, ",".join('{"data":%s}' % d for _, _, d in jobs))
         ).encode("utf-8")
-        indexes = [i for i, _ in jobs]
+        entries = [(op, i) for op, i, _ in jobs]
 
         def submitted(reply: Optional[dict],
                       err: Optional[BaseException]) -> None:
             try:
                 if err is not None:
                     raise err
-                self._await(op, indexes, check_reply(reply)["ids"])
+                self._await(entries, check_reply(reply)["ids"])
             except Error as e:
-                op.fail(e)
+                for op in {id(op): op for op, _ in entries}.values():
+                    op.fail(e)
             finally:
                 self._landed()
         with self._cond:
@@ -462,14 +468,14 @@ class Pool:
             self._landed()
             raise
 
-    def _await(self, op: _Operation, indexes: List[int],
+    def _await(self, entries: List[Tuple[_Operation, int]],
                ids: List[str]) -> None:
         """Ask for each submitted job's record, waiting for its end."""
         # Dealt round the connections, the least loaded first.
         lanes = sorted(self._lanes, key=Channel.load)
         frames = [[] for _ in lanes]        # type: List[List[bytes]]
         callbacks = [[] for _ in lanes]     # type: List[list]
-        for n, (index, job_id) in enumerate(zip(indexes, ids)):
+        for n, ((op, index), job_id) in enumerate(zip(entries, ids)):
             self._live[job_id] = op
             op.on_submitted(index, job_id)
             quoted = ('"%s"' % job_id if _PLAIN_ID.match(job_id)
