@@ -656,7 +656,8 @@ class Pool:
         key = "s" if star else "m"
         payloads = [codec.dumps({"f": ref, key: [_arglist(a) for a in c]
                                  if star else c})
-                    for c in _chunks(items, chunksize)]
+                    for c in (items[i:i + chunksize]
+                              for i in range(0, len(items), chunksize))]
         op = MapResult(self, len(items), chunksize, callback, error_callback)
         if payloads:
             self._start(op, iter(payloads))
