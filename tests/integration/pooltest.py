@@ -57,6 +57,10 @@ def my_error(n):
     raise MyError("mine %d" % n)
 
 
+def make_set():
+    return {1, 2}
+
+
 def nap(secs):
     time.sleep(secs)
     return secs

@@ -290,8 +290,15 @@ def test_what_crosses_as_json_and_what_is_refused(tmp):
             raise AssertionError("a set crossed")
         except TypeError:
             pass
-    # Nothing was submitted by the refused calls.
-    assert counters(tmp)["submitted"] == 1
+        # Nothing was submitted by the refused calls.
+        assert counters(tmp)["submitted"] == 1
+        # A result that cannot cross fails its job, the worker stays.
+        try:
+            p.apply(pooltest.pooltasks.make_set)
+            raise AssertionError("a set came back")
+        except mpsup.RemoteError as e:
+            assert e.type_name == "failed" and "not JSON" in e.message, e
+        assert p.apply(identity, (7,)) == 7
 
 
 def test_close_and_join_wait_for_every_job(tmp):
