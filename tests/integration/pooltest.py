@@ -57,6 +57,11 @@ def my_error(n):
     raise MyError("mine %d" % n)
 
 
+def shout(text):
+    print("shouting", text, flush=True)
+    return text
+
+
 def make_set():
     return {1, 2}
 

@@ -337,5 +337,45 @@ def test_pool_name_string_reference(tmp):
             assert "module:qualname" in str(e)
 
 
+def test_runner_with_job_fds_3_4_keeps_stdout_for_the_log(tmp):
+    sup = start(tmp, extra="job_fds = 3,4")
+    with pool(tmp) as p:
+        assert p.map(sqr, range(20), chunksize=3) == [x * x
+                                                       for x in range(20)]
+        assert p.apply(pooltest.pooltasks.shout, ("hello",)) == "hello"
+    # print() in the function went to stdout, which is the log here.
+    sup.wait_log(lambda line: "] out " in line and
+                 line.endswith(": shouting hello"))
+
+
+MAIN_SCRIPT = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import mpsup
+
+
+def triple(x):
+    return 3 * x
+
+
+if __name__ == "__main__":
+    with mpsup.Pool("py", config=sys.argv[2]) as p:
+        print(p.map(triple, range(4)))
+'''
+
+
+def test_function_of_the_script_run_as_main(tmp):
+    # Sent as runme:triple, which the workers import (without running
+    # the script's __main__ block).
+    start(tmp, allow="pooltasks,runme")
+    import subprocess
+    from harness import write
+    script = write(os.path.join(tmp, "runme.py"), MAIN_SCRIPT)
+    r = subprocess.run([sys.executable, script, pooltest.PYTHON_DIR,
+                        os.path.join(tmp, "pool.ini")], capture_output=True,
+                       text=True, timeout=60, cwd=tmp)
+    assert r.returncode == 0 and r.stdout == "[0, 3, 6, 9]\n", r
+
+
 if __name__ == "__main__":
     run_tests(globals(), timeout=60)
