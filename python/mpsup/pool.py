@@ -322,6 +322,62 @@ class IMapIterator(_Operation):
     __next__ = next
 
 
+class _Held:
+    """The jobs a feeder holds back to send together: sent when there are
+    _BATCH of them or _BATCH_BYTES, or by a timer _BATCH_WAIT after the
+    first, so a job is never held while the input is slow to yield the
+    next one (a queue, a socket)."""
+
+    def __init__(self, pool: "Pool", op: _Operation) -> None:
+        self._pool = pool
+        self._op = op
+        self._lock = threading.Lock()
+        self._jobs = []         # type: List[Tuple[int, str]]
+        self._size = 0
+        self._timer = None      # type: Optional[threading.Timer]
+
+    def add(self, index: int, data: str) -> None:
+        """Hold job index; Error if sending failed."""
+        with self._lock:
+            self._jobs.append((index, data))
+            self._size += len(data)
+            if len(self._jobs) >= _BATCH or self._size >= _BATCH_BYTES:
+                self._send()
+            elif self._timer is None:
+                self._timer = threading.Timer(_BATCH_WAIT, self._due)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Send what is held now; Error if sending failed."""
+        with self._lock:
+            self._send()
+
+    def close(self) -> None:
+        """Stop the timer; what is still held is dropped."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._jobs = []
+
+    def _send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._jobs:
+            jobs, self._jobs, self._size = self._jobs, [], 0
+            self._pool._send(self._op, jobs)
+
+    def _due(self) -> None:
+        with self._lock:
+            self._timer = None
+            try:
+                self._send()
+            except Error as e:
+                self._op.fail(e)
+
+
 def _chunks(iterable: Iterable[Any], size: int) -> Iterator[List[Any]]:
     """Lists of size items (the last may be shorter)."""
     it = iter(iterable)
@@ -520,9 +576,7 @@ class Pool:
         """Submit op's jobs, at most op.window in flight, in batches; an
         exception of the input is the result at its position."""
         window = op.window
-        batch = []          # type: List[Tuple[int, str]]
-        since = 0.0
-        size = 0
+        held = _Held(self, op)
         n = 0
         try:
             while True:
@@ -531,37 +585,26 @@ class Pool:
                 except StopIteration:
                     break
                 except Exception as e:
-                    if batch:
-                        self._send(op, batch)
+                    held.flush()
                     op.on_result(n, False, e)
                     op.on_length(n + 1)
                     return
                 if not window.try_take():
-                    if batch:
-                        self._send(op, batch)
-                        batch = []
+                    held.flush()
                     if not window.take():
                         # terminate(), or the call failed already (then
                         # this changes nothing).
                         op.fail(Error("terminated",
                                       "the pool was terminated"))
                         return
-                if not batch:
-                    since = time.monotonic()
-                    size = 0
-                batch.append((n, data))
-                size += len(data)
+                held.add(n, data)
                 n += 1
-                if len(batch) >= _BATCH or size >= _BATCH_BYTES or \
-                        time.monotonic() - since >= _BATCH_WAIT:
-                    self._send(op, batch)
-                    batch = []
-            if batch:
-                self._send(op, batch)
+            held.flush()
             op.on_length(n)
         except Error as e:
             op.fail(e)
         finally:
+            held.close()
             with self._cond:
                 self._feeding.discard(op)
                 self._cond.notify_all()

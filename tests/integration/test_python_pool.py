@@ -158,6 +158,23 @@ def test_imap_keeps_order_then_stops(tmp):
         assert list(p.imap(nap, [0.5, 0, 0, 0])) == [0.5, 0, 0, 0]
 
 
+def test_imap_streams_a_slow_input(tmp):
+    # Each item of an input that is slow to yield goes out as it comes,
+    # not held for company: its result is back long before the next.
+    start(tmp)
+
+    def slow():
+        yield 1
+        time.sleep(3)
+        yield 2
+    with pool(tmp) as p:
+        t0 = time.monotonic()
+        it = p.imap(sqr, slow())
+        assert next(it) == 1
+        assert time.monotonic() - t0 < 2.5
+        assert next(it) == 4
+
+
 def test_imap_unordered(tmp):
     start(tmp)
     with pool(tmp) as p:
