@@ -20,6 +20,11 @@ the same run. Standard library only.
   6. operations (bench_ops.py): restart latency, cold start, exec jobs
      against xargs, one client's submit+wait round trip against a bare
      Listener, and stream jobs through the CLI.
+  7. the Python module beside the standard library, 2 workers each
+     (bench_py.py): Pool.map(sqr, range(10**6)) and
+     Pool.imap(sqr, range(10**5), chunksize=1) against
+     multiprocessing.Pool(2), Executor.submit round trips against
+     concurrent.futures.ProcessPoolExecutor(2).
 
 Every process started here runs in its own session and is killed (by
 process group) on the way out, pass or fail; every step has a timeout.
@@ -358,6 +363,18 @@ def step_mp(args):
     return kv(out.strip().splitlines()[-1], "bench_mp")
 
 
+def step_py(args):
+    """{name: {n, mpsup_s, local_s}} from bench_py.py."""
+    out = run_program([sys.executable, args.bench_py, args.mpsup,
+                       args.srcdir, "--scale", str(args.py_scale)],
+                      600, "bench_py.py")
+    rows = {}
+    for line in out.strip().splitlines():
+        r = kv(line, "bench_py")
+        rows[r["name"]] = r
+    return rows
+
+
 def step_idle_rss(args, workdir):
     sv = Supervisor(args, workdir, "idle100",
                     {"idle": echo_pool(args, 100, 1, 1000)})
@@ -515,6 +532,9 @@ def main():
     ap.add_argument("--round-trips", type=int, default=20000)
     ap.add_argument("--cli-jobs", type=int, default=500000,
                     help="lines through `mpsup submit --stdin -w`")
+    ap.add_argument("--py-scale", type=float, default=1.0,
+                    help="size of the Python module's runs (1 = 10**6 "
+                    "for map)")
     ap.add_argument("--quick", action="store_true",
                     help="smaller runs, for trying the suite out")
     ap.add_argument("--perf", metavar="FILE",
@@ -533,6 +553,7 @@ def main():
         args.exec_jobs = min(args.exec_jobs, 3000)
         args.round_trips = min(args.round_trips, 3000)
         args.cli_jobs = min(args.cli_jobs, 100000)
+        args.py_scale = min(args.py_scale, 0.2)
     b = os.path.abspath(args.builddir)
     s = os.path.abspath(args.srcdir or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -541,8 +562,10 @@ def main():
     args.bench_e2e = os.path.join(b, "bench", "bench_e2e")
     args.bench_pipe = os.path.join(b, "bench", "bench_pipe")
     args.bench_mp = os.path.join(s, "bench", "bench_mp.py")
+    args.bench_py = os.path.join(s, "bench", "bench_py.py")
+    args.srcdir = s
     for p in (args.mpsup, args.echo_worker, args.bench_e2e, args.bench_pipe,
-              args.bench_mp):
+              args.bench_mp, args.bench_py):
         if not os.path.exists(p):
             sys.exit("bench: %s is missing (run it as `make bench`)" % p)
     if args.perf:
@@ -572,6 +595,8 @@ def main():
         args.best_prefetch = e2e["prefetch"]
         stores = step_store(args, workdir)
         ops = step_ops(args, workdir)
+        print("the Python module beside multiprocessing ...", flush=True)
+        py = step_py(args)
         ok = True
     except BenchError as e:
         print("bench: %s" % e, file=sys.stderr)
@@ -631,6 +656,19 @@ def main():
         print("%-16s %18.0f %7.0f%% %18.0f %7.0f%%" % (
             name, sub, 100.0 * sub / mem[1], e2e_rate,
             100.0 * e2e_rate / mem[2]))
+    print()
+    print("%-44s %12s %12s %8s" % ("python, 2 workers each", "mpsup",
+                                   "local", "ratio"))
+    for name, what, local in (
+            ("map", "Pool.map(sqr, range(%s))", "mp.Pool"),
+            ("imap", "Pool.imap(sqr, range(%s), chunksize=1)", "mp.Pool"),
+            ("submit", "Executor.submit x %s", "ProcessPoolExecutor")):
+        r = py[name]
+        n = int(r["n"])
+        m, loc = float(r["mpsup_s"]), float(r["local_s"])
+        print("%-44s %10.0f/s %10.0f/s %7.2fx  (%s)" % (
+            what % format(n, ","), n / m, n / loc, m / loc, local))
+    print("(ratio: mpsup's time over the local pool's; below 1 is faster)")
     return 0
 
 
