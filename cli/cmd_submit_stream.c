@@ -13,7 +13,8 @@
  *
  * With -w on a terminal (or --progress) a progress line on stderr counts
  * the jobs done and failed as their records come back
- * (cmd_submit_progress.h); batches are then smaller, so that it moves.
+ * (cmd_submit_progress.h); batches are then smaller (two jobs per worker
+ * of the pool, 10 to 100), so that it moves.
  */
 #include "config.h"
 
@@ -36,7 +37,8 @@
 #include "cli/cmd_submit_progress.h"
 
 #define SUBMIT_BATCH_JOBS	1000		/* jobs per submit_many */
-#define SUBMIT_BATCH_PROGRESS	100		/* ... waited, with progress */
+#define SUBMIT_BATCH_PROGRESS	100		/* ... waited, with progress, */
+#define SUBMIT_BATCH_PROGRESS_MIN 10		/* 2 per worker, at least */
 #define SUBMIT_BATCH_BYTES	(1024 * 1024)	/* ... or about this size */
 #define SUBMIT_WINDOW		8		/* batches awaiting replies */
 #define SUBMIT_LINE_MAX		(16 * 1024 * 1024)
@@ -76,11 +78,12 @@ struct submit_stream {
 };
 
 /*
- * Find the type of pool from the status document. Returns 1 for a stream
- * pool, 0 for an exec pool, -1 after printing why there is no answer.
+ * Find the type of pool from the status document, and its workers (into
+ * *workers, 0 if not said). Returns 1 for a stream pool, 0 for an exec
+ * pool, -1 after printing why there is no answer.
  */
 static int
-submit_pool_type(struct cli_conn *c, const char *pool)
+submit_pool_type(struct cli_conn *c, const char *pool, int64_t *workers)
 {
 	struct cli_conn_reply	*reply;
 	struct jsontext_span	 status, pools, p, name, type;
@@ -111,6 +114,9 @@ submit_pool_type(struct cli_conn *c, const char *pool)
 		    !jsontext_string_eq(&name, pool))
 			continue;
 		found = 1;
+		if (!jsontext_object_get(&p, "workers_target", &type) ||
+		    jsontext_integer(&type, 0, 1 << 20, workers) == -1)
+			*workers = 0;
 		if (!jsontext_object_get(&p, "type", &type))
 			type.type = JSONTEXT_INVALID;
 		if (jsontext_string_eq(&type, "stream"))
@@ -440,11 +446,12 @@ submit_stdin(const struct submit_args *sa)
 {
 	struct submit_stream	 s;
 	struct cli_conn		*c;
+	int64_t			 workers;
 	int			 rv, type;
 
 	if ((rv = cli_conn_open(&sa->conn, 0, &c)) != 0)
 		return rv;
-	if ((type = submit_pool_type(c, sa->pool)) == -1) {
+	if ((type = submit_pool_type(c, sa->pool, &workers)) == -1) {
 		cli_conn_close(c);
 		return 1;
 	}
@@ -457,8 +464,13 @@ submit_stdin(const struct submit_args *sa)
 	submit_progress_start(&s.progress, sa->progress == 1 ||
 	    (sa->progress == -1 && sa->wait && isatty(STDERR_FILENO)) ?
 	    stderr : NULL);
-	s.batch_max = s.progress.out != NULL && s.wait ?
-	    SUBMIT_BATCH_PROGRESS : SUBMIT_BATCH_JOBS;
+	s.batch_max = SUBMIT_BATCH_JOBS;
+	if (s.progress.out != NULL && s.wait) {
+		workers *= 2;
+		s.batch_max = workers < SUBMIT_BATCH_PROGRESS_MIN ?
+		    SUBMIT_BATCH_PROGRESS_MIN : workers > SUBMIT_BATCH_PROGRESS ?
+		    SUBMIT_BATCH_PROGRESS : (size_t)workers;
+	}
 	submit_prefix(&s.prefix, "submit_many", sa);
 	buf_append_str(&s.prefix, ",\"jobs\":[");
 	/* ",\"priority\":N,...": its first comma goes, one is added after. */
