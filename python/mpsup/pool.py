@@ -750,9 +750,15 @@ class Pool:
         self._state = "terminate"
         with self._cond:
             feeding = list(self._feeding)
-            ids = list(self._live)
         for op in feeding:
             op.window.abort()
+        with self._cond:
+            # Submits already sent have ids only once acknowledged: wait
+            # for those (briefly) so that their jobs are cancelled too.
+            end = time.monotonic() + min(self._timeout or 5.0, 5.0)
+            while self._inflight > 0 and time.monotonic() < end:
+                self._cond.wait(max(0.0, end - time.monotonic()))
+            ids = list(self._live)
         if ids:
             self._cancel(ids)
         for lane in [self._channel] + self._lanes:
