@@ -151,12 +151,15 @@ http_auth_distinct(const struct config *cfg, char **msg)
 int
 http_auth_origin_ok(const char *origin, const char *host)
 {
-	static const char	scheme[] = "http://";
-
 	if (origin == NULL)
 		return 1;
-	if (host == NULL || *host == '\0' ||
-	    strncasecmp(origin, scheme, sizeof scheme - 1) != 0)
+	if (host == NULL || *host == '\0')
 		return 0;
-	return strcasecmp(origin + sizeof scheme - 1, host) == 0;
+	if (strncasecmp(origin, "http://", 7) == 0)
+		origin += 7;
+	else if (strncasecmp(origin, "https://", 8) == 0)
+		origin += 8;
+	else
+		return 0;
+	return strcasecmp(origin, host) == 0;
 }

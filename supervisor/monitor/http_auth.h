@@ -39,7 +39,8 @@ int			 http_auth_distinct(const struct config *, char **msg);
  * May a request that changes state come from origin (its Origin header,
  * NULL if none) to host (its Host header, NULL if none)? Without Origin
  * (not a browser's cross-site request), yes; with one, only
- * "http://HOST" for the Host the request was sent to, case aside.
+ * "http://HOST" or "https://HOST" (a TLS proxy in front) for the Host
+ * the request was sent to, case aside.
  */
 int			 http_auth_origin_ok(const char *origin,
 			    const char *host);

@@ -133,8 +133,8 @@ def test_retry_with_the_admin_token_requeues_and_ends_done(tmp):
     code, hdrs, _ = get(port, url, bearer(ADMIN))
     assert code == 405 and hdrs["allow"] == "POST", (code, hdrs)
     # A page on another site: its Origin is refused, token or not.
-    for origin in ("http://evil.example", "null", "https://127.0.0.1:%d" % port,
-                   "http://127.0.0.1:%d.evil.example" % port):
+    for origin in ("http://evil.example", "null", "https://evil.example",
+                   "http://127.0.0.1:%d.evil.example" % port, "http://127.0.0.1"):
         code, _, body = post(port, url, dict(bearer(ADMIN), Origin=origin))
         assert code == 403 and b"Origin" in body, (origin, code, body)
     # DNS rebinding: the admin token does not lift status_hosts.

@@ -118,7 +118,14 @@ START_TEST(test_only_this_servers_origin_may_change_state)
 	ck_assert_int_eq(http_auth_origin_ok("http://evil.example",
 	    "127.0.0.1:7301"), 0);
 	ck_assert_int_eq(http_auth_origin_ok("null", "127.0.0.1:7301"), 0);
-	ck_assert_int_eq(http_auth_origin_ok("https://127.0.0.1:7301",
+	/* Behind a TLS proxy the page's own origin is https. */
+	ck_assert_int_eq(http_auth_origin_ok("https://mpsup.example",
+	    "mpsup.example"), 1);
+	ck_assert_int_eq(http_auth_origin_ok("https://evil.example",
+	    "mpsup.example"), 0);
+	ck_assert_int_eq(http_auth_origin_ok("ftp://127.0.0.1:7301",
+	    "127.0.0.1:7301"), 0);
+	ck_assert_int_eq(http_auth_origin_ok("127.0.0.1:7301",
 	    "127.0.0.1:7301"), 0);
 	ck_assert_int_eq(http_auth_origin_ok("http://127.0.0.1:7301.evil.example",
 	    "127.0.0.1:7301"), 0);
