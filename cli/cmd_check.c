@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "ipc/authkey.h"
+#include "supervisor/monitor/http_auth.h"
 #include "cli/cmd.h"
 
 /* Read one key file as start would; 1 (after saying why) if it is bad. */
@@ -79,10 +80,14 @@ cmd_check(int argc, char **argv)
 		    cfg->clients[i]->create_key);
 		free(label);
 	}
-	if (cfg->status != NULL)
+	if (cfg->status != NULL) {
 		bad |= check_key(path, "status_token_file",
 		    cfg->status_token_file, 0);
-	if (!bad && authkey_check_distinct(cfg, &msg) == -1) {
+		bad |= check_key(path, "status_admin_token_file",
+		    cfg->status_admin_token_file, 0);
+	}
+	if (!bad && (authkey_check_distinct(cfg, &msg) == -1 ||
+	    (cfg->status != NULL && http_auth_distinct(cfg, &msg) == -1))) {
 		printf("%s\n", msg);
 		free(msg);
 		bad = 1;

@@ -374,6 +374,7 @@ config_free(struct config *cfg)
 	free(cfg->admin_authkey_file);
 	free(cfg->status);
 	free(cfg->status_token_file);
+	free(cfg->status_admin_token_file);
 	free_strv(cfg->status_hosts, cfg->nstatus_hosts);
 	free(cfg->log);
 	free(cfg->store);

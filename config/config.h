@@ -110,6 +110,7 @@ struct config {
 	int		  legacy_md5;
 	char		 *status;	/* NULL = off */
 	char		 *status_token_file;
+	char		 *status_admin_token_file;	/* POST /retry */
 	char		**status_hosts;	/* lowercase; NULL = the defaults */
 	size_t		  nstatus_hosts;
 	char		 *log;		/* NULL = stdout */

@@ -18,7 +18,7 @@
 #define CONFIG_MAX_CLIENTS	256
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
 #define CONFIG_MAX_SCHEDULES	256
-#define CONFIG_NKEYS		66
+#define CONFIG_NKEYS		67
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,

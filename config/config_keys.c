@@ -85,6 +85,8 @@ static const struct key_def key_table[] = {
 	SUP("legacy_md5", KT_BOOL, legacy_md5, 0, 0, NULL),
 	SUP_SET("status", status, set_status, 0),
 	SUP("status_token_file", KT_PATH, status_token_file, 0, 0, NULL),
+	SUP("status_admin_token_file", KT_PATH, status_admin_token_file, 0, 0,
+	    NULL),
 	SUP_SET("log", log, set_log, 0),
 	SUP("log_format", KT_CHOICE, log_format, 0, 0, log_format_choices),
 	SUP("log_max_line", KT_SIZE, log_max_line, 256, 1L << 30, NULL),

@@ -34,6 +34,17 @@ validate_supervisor(struct loader *ld)
 		    "auth_timeout")], "auth_timeout: must be longer than 0");
 	cfg->admin_authkey_line = key_line[config_key_index(SECT_SUPERVISOR,
 	    "admin_authkey_file")];
+	if (cfg->status_admin_token_file != NULL && cfg->status == NULL)
+		config_error(ld, key_line[config_key_index(SECT_SUPERVISOR,
+		    "status_admin_token_file")], "status_admin_token_file: "
+		    "the HTTP endpoint is off (status is empty)");
+	else if (cfg->status_admin_token_file != NULL &&
+	    cfg->status_token_file != NULL &&
+	    strcmp(cfg->status_admin_token_file, cfg->status_token_file) == 0)
+		config_error(ld, key_line[config_key_index(SECT_SUPERVISOR,
+		    "status_admin_token_file")], "status_admin_token_file: the "
+		    "same file as status_token_file (the admin token needs its "
+		    "own)");
 	if (cfg->listen == NULL &&
 	    key_line[config_key_index(SECT_SUPERVISOR, "listen")] == 0)
 		config_set_listen(ld, "unix:mpsup.sock, 127.0.0.1:7300", 0);

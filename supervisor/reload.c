@@ -63,6 +63,9 @@ reload_check_fixed(const struct config *old, const struct config *new,
 	if (reload_str_differs(old->status_token_file,
 	    new->status_token_file))
 		buf_append_str(needs, " status_token_file");
+	if (reload_str_differs(old->status_admin_token_file,
+	    new->status_admin_token_file))
+		buf_append_str(needs, " status_admin_token_file");
 	if (reload_str_differs(old->log, new->log) ||
 	    old->log_format != new->log_format)
 		buf_append_str(needs, " log");

@@ -264,5 +264,7 @@ status_append_flags(struct supervisor *sv, struct buf *b, const char *filter,
 	schedules_status(sv->schedules, b);
 	buf_appendf(b, ",\"connections\":%d", supervisor_clients(sv));
 	supervisor_services_status(sv, b);
+	if (flags & STATUS_ADMIN)
+		buf_append_str(b, ",\"admin\":true");
 	buf_append(b, "}", 1);
 }

@@ -15,6 +15,8 @@ void	status_append(struct supervisor *, struct buf *, const char *pool_filter);
 
 /* Each pool's "history" too: its last hour in buckets (common/history.h). */
 #define STATUS_HISTORY	0x1
+/* "admin":true: the HTTP request carries the admin token (POST /retry). */
+#define STATUS_ADMIN	0x2
 /* The same, with STATUS_* flags. */
 void	status_append_flags(struct supervisor *, struct buf *,
 	    const char *pool_filter, unsigned flags);

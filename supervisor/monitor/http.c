@@ -8,7 +8,9 @@
  * connection open MHD wants no timeout, so an idle supervisor is not woken.
  *
  * Nothing here reads a request body: a request that sends one is refused
- * and its connection closed. Oversized headers and malformed request lines
+ * and its connection closed. The one request that changes state, POST
+ * /retry, needs the admin token (http_auth.h) and is served only when
+ * status_admin_token_file is set. Oversized headers and malformed request lines
  * are refused by MHD itself (4xx) within HTTP_CONNECTION_MEMORY.
  */
 #include "config.h"
@@ -27,15 +29,14 @@
 #include <strings.h>
 
 #include <microhttpd.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "ipc/addr.h"
-#include "ipc/authkey.h"
+#include "supervisor/monitor/deadview.h"
 #include "supervisor/monitor/http.h"
+#include "supervisor/monitor/http_auth.h"
 #include "supervisor/monitor/jobview.h"
 #include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
@@ -64,8 +65,7 @@ struct http {
 	ev_timer		 timer;		/* MHD_get_timeout() */
 	int			 starting;	/* keep MHD's messages */
 	char			*start_error;
-	int			 has_token;
-	unsigned char		 token_md[SHA256_DIGEST_LENGTH];
+	struct http_auth	*auth;		/* the tokens */
 	char			**hosts;	/* Host: names answered, no token */
 	size_t			 nhosts;
 };
@@ -149,30 +149,20 @@ http_reply_buf(struct MHD_Connection *c, const char *type, struct buf *b)
 	return http_queue(c, MHD_HTTP_OK, r);
 }
 
-/*
- * Does the request carry the configured bearer token? Both sides are
- * hashed first, so the compare takes the same time whatever the length
- * and content of what the client sent.
- */
+/* What the request's Authorization header proves. */
+static enum http_auth_level
+http_level(struct http *h, struct MHD_Connection *c)
+{
+	return http_auth_level(h->auth, MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+}
+
+/* May the request read? With a status token, the admin's also does. */
 static int
 http_authorized(struct http *h, struct MHD_Connection *c)
 {
-	unsigned char	 md[SHA256_DIGEST_LENGTH];
-	const char	*v;
-	int		 ok;
-
-	if (!h->has_token)
-		return 1;
-	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
-	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
-		return 0;
-	for (v += 7; *v == ' ' || *v == '\t'; v++)
-		;
-	SHA256((const unsigned char *)v, strlen(v), md);
-	ok = CRYPTO_memcmp(md, h->token_md, sizeof md) == 0;
-	OPENSSL_cleanse(md, sizeof md);
-	return ok;
+	return !http_auth_has_token(h->auth) ||
+	    http_level(h, c) != HTTP_AUTH_NONE;
 }
 
 static enum MHD_Result
@@ -197,12 +187,12 @@ http_unauthorized(struct MHD_Connection *c)
  * request without Host: is not from a browser and is answered.
  */
 static int
-http_host_allowed(struct http *h, struct MHD_Connection *c)
+http_host_allowed(struct http *h, struct MHD_Connection *c, int always)
 {
 	const char	*v, *end;
 	size_t		 i, n;
 
-	if (h->has_token)
+	if (http_auth_has_token(h->auth) && !always)
 		return 1;
 	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_HOST);
@@ -313,6 +303,8 @@ http_status(struct http *h, struct MHD_Connection *c)
 			return http_reply_text(c, MHD_HTTP_NOT_FOUND,
 			    "unknown pool\n");
 	}
+	if (http_level(h, c) == HTTP_AUTH_ADMIN)
+		flags |= STATUS_ADMIN;
 	status_append_flags(h->sv, &b, pool, flags);
 	buf_append(&b, "\n", 1);
 	return http_reply_buf(c, HTTP_CT_JSON, &b);
@@ -393,6 +385,41 @@ http_jobs(struct http *h, struct MHD_Connection *c)
 	return http_reply_buf(c, HTTP_CT_JSON, &b);
 }
 
+/* GET /dead[?pool=P][&limit=N] */
+static enum MHD_Result
+http_dead(struct http *h, struct MHD_Connection *c)
+{
+	static const char *const known[] = { "pool", "limit", NULL };
+	struct buf	 b = BUF_INIT;
+	unsigned int	 code;
+	enum MHD_Result	 rv;
+
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	code = deadview_list(h->sv, http_arg(c, "pool"), http_arg(c, "limit"),
+	    &b);
+	if (code != MHD_HTTP_OK)
+		return http_reply_error(c, code, &b);
+	return http_reply_buf(c, HTTP_CT_JSON, &b);
+}
+
+/* POST /retry?id=ID (the admin token checked by the caller). */
+static enum MHD_Result
+http_retry(struct http *h, struct MHD_Connection *c)
+{
+	static const char *const known[] = { "id", NULL };
+	struct buf	 b = BUF_INIT;
+	unsigned int	 code;
+	enum MHD_Result	 rv;
+
+	if (http_args_check(c, known, &rv) == -1)
+		return rv;
+	code = deadview_retry(h->sv, http_arg(c, "id"), &b);
+	if (code != MHD_HTTP_OK)
+		return http_reply_error(c, code, &b);
+	return http_reply_buf(c, HTTP_CT_JSON, &b);
+}
+
 /* GET /healthz: the supervisor's loop is answering. */
 static enum MHD_Result
 http_healthz(struct http *h, struct MHD_Connection *c)
@@ -404,21 +431,23 @@ http_healthz(struct http *h, struct MHD_Connection *c)
 struct http_route {
 	const char	*method;	/* GET also answers HEAD */
 	const char	*path;
-	int		 token;		/* needs status_token_file's token */
+	int		 token;		/* HTTP_ROUTE_OPEN, _STATUS, _ADMIN */
 	int		 host;		/* without one, a Host in status_hosts */
 	enum MHD_Result	(*handler)(struct http *, struct MHD_Connection *);
 };
 
-/* The route table; HTTP_ALLOW lists the methods it takes. */
+/* The route table, one row a path; HTTP_ALLOW lists the methods it takes. */
 static const struct http_route	http_routes[] = {
-	{ MHD_HTTP_METHOD_GET, "/",		0, 1, http_dashboard },
-	{ MHD_HTTP_METHOD_GET, "/healthz",	0, 0, http_healthz },
-	{ MHD_HTTP_METHOD_GET, "/status",	1, 1, http_status },
-	{ MHD_HTTP_METHOD_GET, "/metrics",	1, 1, http_metrics },
-	{ MHD_HTTP_METHOD_GET, "/job",		1, 1, http_job },
-	{ MHD_HTTP_METHOD_GET, "/jobs",		1, 1, http_jobs },
+	{ MHD_HTTP_METHOD_GET, "/",	   HTTP_ROUTE_OPEN, 1, http_dashboard },
+	{ MHD_HTTP_METHOD_GET, "/healthz", HTTP_ROUTE_OPEN, 0, http_healthz },
+	{ MHD_HTTP_METHOD_GET, "/status",  HTTP_ROUTE_STATUS, 1, http_status },
+	{ MHD_HTTP_METHOD_GET, "/metrics", HTTP_ROUTE_STATUS, 1, http_metrics },
+	{ MHD_HTTP_METHOD_GET, "/job",	   HTTP_ROUTE_STATUS, 1, http_job },
+	{ MHD_HTTP_METHOD_GET, "/jobs",	   HTTP_ROUTE_STATUS, 1, http_jobs },
+	{ MHD_HTTP_METHOD_GET, "/dead",	   HTTP_ROUTE_STATUS, 1, http_dead },
+	{ MHD_HTTP_METHOD_POST, "/retry",  HTTP_ROUTE_ADMIN, 1, http_retry },
 };
-#define HTTP_ALLOW	"GET, HEAD"
+#define HTTP_ALLOW	"GET, HEAD, POST"
 
 /* Does route rt take method? */
 static int
@@ -431,25 +460,32 @@ http_route_takes(const struct http_route *rt, const char *method)
 }
 
 /*
- * The route for method and path, or NULL with *code: 405 when no route
- * takes the method (whatever the path), else 404.
+ * The route for method and path, or NULL with *code: 405 for a path
+ * answered to another method, or a method no route takes (whatever the
+ * path), else 404. *allow: what the path takes, or HTTP_ALLOW.
  */
 static const struct http_route *
-http_route_find(const char *method, const char *path, unsigned int *code)
+http_route_find(const char *method, const char *path, unsigned int *code,
+    const char **allow)
 {
 	const struct http_route	*rt;
 	size_t			 i;
 	int			 method_known = 0;
 
+	*allow = HTTP_ALLOW;
 	for (i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++) {
 		rt = &http_routes[i];
-		if (!http_route_takes(rt, method))
+		method_known |= http_route_takes(rt, method);
+		if (strcmp(rt->path, path) != 0)
 			continue;
-		method_known = 1;
-		if (strcmp(rt->path, path) == 0) {
+		if (http_route_takes(rt, method)) {
 			*code = MHD_HTTP_OK;
 			return rt;
 		}
+		*allow = strcmp(rt->method, MHD_HTTP_METHOD_GET) == 0 ?
+		    "GET, HEAD" : rt->method;
+		*code = MHD_HTTP_METHOD_NOT_ALLOWED;
+		return NULL;
 	}
 	*code = method_known ? MHD_HTTP_NOT_FOUND :
 	    MHD_HTTP_METHOD_NOT_ALLOWED;
@@ -460,15 +496,16 @@ unsigned int
 http_route_check(const char *method, const char *path, int *token)
 {
 	const struct http_route	*rt;
+	const char		*allow;
 	unsigned int		 code;
 
-	if ((rt = http_route_find(method, path, &code)) != NULL)
+	if ((rt = http_route_find(method, path, &code, &allow)) != NULL)
 		*token = rt->token;
 	return code;
 }
 
 static enum MHD_Result
-http_not_allowed(struct MHD_Connection *c)
+http_not_allowed(struct MHD_Connection *c, const char *allow)
 {
 	static const char	 text[] = "method not allowed\n";
 	struct MHD_Response	*r;
@@ -476,8 +513,37 @@ http_not_allowed(struct MHD_Connection *c)
 	r = http_response(HTTP_CT_TEXT, text, sizeof text - 1,
 	    MHD_RESPMEM_PERSISTENT);
 	if (r != NULL)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, HTTP_ALLOW);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	return http_queue(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+}
+
+/*
+ * A request that changes state (HTTP_ROUTE_ADMIN): only with an admin
+ * token configured (else 404), under a Host in status_hosts whatever the
+ * token, with no other site's Origin and with the admin token (403).
+ */
+static enum MHD_Result
+http_admin(struct http *h, struct MHD_Connection *c,
+    const struct http_route *rt)
+{
+	const char	*origin, *host;
+
+	if (!http_auth_has_admin(h->auth))
+		return http_reply_text(c, MHD_HTTP_NOT_FOUND, "not found: "
+		    "retrying over HTTP needs status_admin_token_file\n");
+	if (!http_host_allowed(h, c, 1))
+		return http_misdirected(c);
+	origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	if (!http_auth_origin_ok(origin, host))
+		return http_reply_text(c, MHD_HTTP_FORBIDDEN, "forbidden: "
+		    "the request's Origin is not this server\n");
+	if (http_level(h, c) != HTTP_AUTH_ADMIN)
+		return http_reply_text(c, MHD_HTTP_FORBIDDEN, "forbidden: send "
+		    "\"Authorization: Bearer ADMIN_TOKEN\" "
+		    "(status_admin_token_file)\n");
+	return rt->handler(h, c);
 }
 
 /* Does the request announce a body? */
@@ -496,8 +562,8 @@ http_has_body(struct MHD_Connection *c)
 /*
  * The access handler. MHD calls it once the headers are in, then again
  * for each piece of body and once at the end. A GET is answered at that
- * last call, which lets MHD keep the connection alive; a method no route
- * takes, and a GET announcing a body, is refused on the first call,
+ * last call, which lets MHD keep the connection alive; a method the path
+ * does not take, and a request announcing a body, is refused on the first call,
  * before MHD reads the body (MHD then closes the connection).
  */
 static enum MHD_Result
@@ -508,22 +574,23 @@ http_request_cb(void *arg, struct MHD_Connection *c, const char *url,
 	static char		 headers_seen, answered;
 	struct http		*h = arg;
 	const struct http_route	*rt;
+	const char		*allow;
 	unsigned int		 code;
 
 	if (*state == &answered) {
 		*upload_len = 0;
 		return MHD_YES;
 	}
-	rt = http_route_find(method, url, &code);
+	rt = http_route_find(method, url, &code, &allow);
 	if (code == MHD_HTTP_METHOD_NOT_ALLOWED) {
 		*state = &answered;
-		return http_not_allowed(c);
+		return http_not_allowed(c, allow);
 	}
 	if (*state == NULL) {
 		if (http_has_body(c)) {
 			*state = &answered;
 			return http_reply_text(c, MHD_HTTP_BAD_REQUEST,
-			    "a GET request has no body\n");
+			    "a request here has no body\n");
 		}
 		*state = &headers_seen;
 		return MHD_YES;
@@ -533,7 +600,9 @@ http_request_cb(void *arg, struct MHD_Connection *c, const char *url,
 	*state = &answered;
 	if (rt == NULL)
 		return http_reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-	if (rt->host && !http_host_allowed(h, c))
+	if (rt->token == HTTP_ROUTE_ADMIN)
+		return http_admin(h, c, rt);
+	if (rt->host && !http_host_allowed(h, c, 0))
 		return http_misdirected(c);
 	if (rt->token && !http_authorized(h, c))
 		return http_unauthorized(c);
@@ -564,21 +633,6 @@ static void
 http_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	http_run(t->data);
-}
-
-/* Read the token file into h (as its digest). */
-static int
-http_load_token(struct http *h, const char *path, char **cause)
-{
-	unsigned char	*key;
-	size_t		 len;
-
-	if (authkey_load(path, 0, &key, &len, cause) == -1)
-		return -1;
-	SHA256(key, len, h->token_md);
-	authkey_free(key, len);
-	h->has_token = 1;
-	return 0;
 }
 
 /*
@@ -635,8 +689,7 @@ http_new(struct supervisor *sv, char **cause)
 		return NULL;
 	h = xcalloc(1, sizeof *h);
 	h->sv = sv;
-	if (cfg->status_token_file != NULL &&
-	    http_load_token(h, cfg->status_token_file, cause) == -1) {
+	if ((h->auth = http_auth_new(cfg, cause)) == NULL) {
 		addr_free(&a);
 		free(h);
 		return NULL;
@@ -678,9 +731,12 @@ http_new(struct supervisor *sv, char **cause)
 
 	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_LISTEN_FD);
 	where = info != NULL ? addr_sockname(info->listen_fd) : NULL;
-	log_info("status endpoint on http://%s/%s",
+	log_info("status endpoint on http://%s/%s%s",
 	    where != NULL ? where : a.display,
-	    h->has_token ? " (token required but for / and /healthz)" : "");
+	    http_auth_has_token(h->auth) ?
+	    " (token required but for / and /healthz)" : "",
+	    http_auth_has_admin(h->auth) ?
+	    " (POST /retry with the admin token)" : "");
 	free(where);
 	free(h->start_error);
 	h->start_error = NULL;
@@ -691,7 +747,7 @@ fail:
 	if (h->mhd != NULL)
 		MHD_stop_daemon(h->mhd);
 	free(h->start_error);
-	OPENSSL_cleanse(h->token_md, sizeof h->token_md);
+	http_auth_free(h->auth);
 	http_free_hosts(h);
 	free(h);
 	addr_free(&a);
@@ -706,7 +762,7 @@ http_free(struct http *h)
 	ev_io_stop(h->sv->loop, &h->io);
 	ev_timer_stop(h->sv->loop, &h->timer);
 	MHD_stop_daemon(h->mhd);
-	OPENSSL_cleanse(h->token_md, sizeof h->token_md);
+	http_auth_free(h->auth);
 	http_free_hosts(h);
 	free(h);
 }

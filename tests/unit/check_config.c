@@ -1480,6 +1480,33 @@ START_TEST(test_relative_paths_resolve_against_config_folder)
 }
 END_TEST
 
+/* The admin token: a file of its own, and only with the endpoint on. */
+START_TEST(test_status_admin_token_file_is_checked)
+{
+	load("[supervisor]\n"
+	    "status_token_file = tok\n"
+	    "status_admin_token_file = admin\n"
+	    "[pool:p]\n"
+	    "type = exec\n");
+	expect_ok();
+	ck_assert_str_eq(cfg->status_admin_token_file, in_tmp("admin"));
+	load("[supervisor]\n"
+	    "status_token_file = tok\n"
+	    "status_admin_token_file = tok\n"
+	    "[pool:p]\n"
+	    "type = exec\n");
+	expect_only_error(3, "status_admin_token_file: the same file as "
+	    "status_token_file");
+	load("[supervisor]\n"
+	    "status =\n"
+	    "status_admin_token_file = admin\n"
+	    "[pool:p]\n"
+	    "type = exec\n");
+	expect_only_error(3, "status_admin_token_file: the HTTP endpoint is "
+	    "off");
+}
+END_TEST
+
 START_TEST(test_bare_and_absolute_commands_are_kept)
 {
 	load("[pool:a]\n"
@@ -1866,6 +1893,7 @@ config_suite(void)
 	ADD_TCASE("paths");
 	tcase_add_test(tc, test_relative_paths_resolve_against_config_folder);
 	tcase_add_test(tc, test_bare_and_absolute_commands_are_kept);
+	tcase_add_test(tc, test_status_admin_token_file_is_checked);
 	tcase_add_test(tc, test_log_dash_means_stdout);
 	tcase_add_test(tc, test_cwd_that_is_a_file_is_refused);
 	tcase_add_test(tc, test_cwd_that_does_not_exist_is_refused);
