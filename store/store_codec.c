@@ -197,6 +197,9 @@ codec_get_flow(const char **p, const char *e, struct store_record *r)
 		return -1;
 	if (glen == 0)
 		r->group = NULL;
+	/* The encoder writes no block that says nothing: one encoding only. */
+	if (r->priority == 0 && r->not_before == 0 && r->group == NULL)
+		return -1;
 	return 0;
 }
 

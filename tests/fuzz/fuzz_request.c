@@ -126,7 +126,10 @@ check_fields(const struct request *req, const char *p, size_t len)
 {
 	char	*id;
 
-	if (req->op->flags & REQUEST_POOL)
+	/* Only the listing ops (and retry by ids) may name no pool. */
+	if ((req->op->flags & REQUEST_POOL) &&
+	    req->op->id != REQUEST_OP_JOBS && req->op->id != REQUEST_OP_LOGS &&
+	    req->op->id != REQUEST_OP_DEAD && req->op->id != REQUEST_OP_RETRY)
 		CHECK(req->has_pool);
 	if (req->has_pool && req->pool != NULL)
 		check_reply("unknown_pool", req->pool);

@@ -704,6 +704,19 @@ START_TEST(test_codec_keeps_the_flow_fields)
 	r.group = g;
 	store_codec_put(&b, &r);
 	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), 0);
+	/*
+	 * A flow block that says nothing (priority 0, no due time, no group)
+	 * is never written, so it is refused: each record has one encoding
+	 * (the fuzzer re-encodes what it decodes and found this one).
+	 */
+	buf_reset(&b);
+	r.priority = 1;
+	r.not_before = 0;
+	r.group = NULL;
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), b.len);
+	b.data[b.len - 14] = 0;		/* i8 priority, f64, u32 0, NUL */
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), 0);
 	buf_free(&b);
 }
 END_TEST
