@@ -185,15 +185,22 @@ config_validate_clients(struct loader *ld)
 
 	for (i = 0; i < named; i++)
 		validate_named(ld, cfg->clients[i], &ld->client_states[i]);
-	if (named == 0 || kdefault != 0)
+	/* authkey_file = (empty) says: no client "default". */
+	if ((named == 0 || kdefault != 0) && cfg->authkey_file != NULL)
 		add_shorthand(ld, "default", cfg->authkey_file, "authkey_file",
 		    ROLE_SUBMIT);
 	if (cfg->admin_authkey_file != NULL)
 		add_shorthand(ld, "admin", cfg->admin_authkey_file,
 		    "admin_authkey_file", ROLE_ADMIN);
 	/* Alone, the default client has nobody to be kept from. */
-	if (cfg->nclients == 1 && named == 0)
+	if (cfg->nclients == 1 && named == 0 &&
+	    strcmp(cfg->clients[0]->name, "default") == 0)
 		cfg->clients[0]->role = ROLE_ADMIN;
+	if (cfg->nclients == 0 && cfg->nlisten > 0)
+		config_error(ld, kdefault, "authkey_file: empty, and no other "
+		    "client is configured: nobody could connect (name a key "
+		    "file, add a [client:NAME] section, or set listen = to "
+		    "nothing)");
 	validate_distinct_files(ld);
 }
 

@@ -309,8 +309,14 @@ decode_submit(struct request *req, const struct jsontext_span *obj)
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
 		return -1;
-	if ((why = decode_job_add(req, obj, &room)) != NULL)
+	if ((why = decode_job_add(req, obj, &room)) != NULL) {
+		/* Refused whole: no job is left for the executor. */
+		req->njobs--;
+		free(req->jobs[req->njobs].key);
+		free(req->jobs[req->njobs].group);
+		req->jobs[req->njobs].key = req->jobs[req->njobs].group = NULL;
 		return decode_error(req, REQUEST_BAD_REQUEST, "%s", why);
+	}
 	decode_wait(req, obj);
 	return 0;
 }

@@ -170,6 +170,23 @@ START_TEST(test_an_explicit_authkey_file_keeps_the_default_client)
 }
 END_TEST
 
+START_TEST(test_an_empty_authkey_file_means_no_default_client)
+{
+	ck_assert_msg(load("[supervisor]\nauthkey_file =\n"
+	    "[client:ci]\nauthkey_file = ci.key\n") != NULL, "%s",
+	    all_errors());
+	ck_assert_uint_eq(cfg->nclients, 1);
+	ck_assert_str_eq(cfg->clients[0]->name, "ci");
+	ck_assert_int_eq(cfg->clients[0]->role, ROLE_SUBMIT);
+	/* With nobody left to connect, the listener would serve no one. */
+	load("[supervisor]\nauthkey_file =\n");
+	expect_error(2, "authkey_file: empty, and no other client");
+	ck_assert_msg(load("[supervisor]\nauthkey_file =\nlisten =\n") !=
+	    NULL, "%s", all_errors());
+	ck_assert_uint_eq(cfg->nclients, 0);
+}
+END_TEST
+
 START_TEST(test_client_mistakes_name_their_line)
 {
 	load("[client:a b]\nauthkey_file = x\n");
@@ -258,6 +275,7 @@ clients_suite(void)
 	    test_an_admin_key_makes_the_default_client_a_submitter);
 	tcase_add_test(tc, test_named_clients_with_roles_and_pools);
 	tcase_add_test(tc, test_an_explicit_authkey_file_keeps_the_default_client);
+	tcase_add_test(tc, test_an_empty_authkey_file_means_no_default_client);
 	tcase_add_test(tc, test_client_mistakes_name_their_line);
 	tcase_add_test(tc,
 	    test_shorthands_and_sections_may_not_name_one_client_twice);
