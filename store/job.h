@@ -113,7 +113,6 @@ struct job {
 	char			*error;
 	ev_timer		*timer;		/* timeout or retry (its owner stops it) */
 	TAILQ_ENTRY(job)	 entry;		/* queue, in-flight or finished */
-	struct job		*hnext;		/* id table chain */
 	char			*key;		/* idempotency key, or NULL */
 	char			*retry_of;	/* the dead letter it retries, or NULL */
 	struct job		*knext;		/* key table chain */
@@ -160,7 +159,10 @@ void		 job_table_add(struct job *);
 void		 job_table_remove(struct job *);
 struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
-/* Call fn on every job of the id table, in no order; fn must not add. */
+/*
+ * Call fn on every job of the id table, in no order; fn must neither add
+ * nor remove (a removal moves other jobs between slots).
+ */
 void		 job_table_foreach(void (*fn)(struct job *, void *), void *arg);
 
 /*
