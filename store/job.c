@@ -20,21 +20,6 @@
  */
 #define JOB_DATA_INLINE	256
 
-/*
- * The id table: open addressing with linear probing over a power-of-two
- * array of job pointers, at most 3/4 full. A job's home slot comes from
- * its id's integer value (ids are 64 bits written in hex, so they hash
- * without a walk over their text); a removal shifts the rest of its run
- * back instead of leaving a tombstone, so that no probe ever walks past
- * the dead. Insert, find and remove touch a handful of adjacent slots.
- */
-static struct {
-	struct job	**slots;
-	size_t		  mask;		/* slots - 1, or 0 before the first */
-	unsigned	  shift;	/* 64 - log2(slots) */
-	size_t		  count;
-} table;
-
 static struct {
 	struct job	**buckets;
 	size_t		  nbuckets;
@@ -363,127 +348,6 @@ job_hash(const char *id, size_t len)
 	return h;
 }
 
-/*
- * An id's integer value, from its 16 hex digits (anything else in them
- * still gives a number: find compares the text anyway), spread over the
- * table's bits by a Fibonacci multiply.
- */
-static uint64_t
-job_id_key(const char *id)
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < JOB_ID_LEN; i++) {
-		unsigned char c = (unsigned char)id[i];
-
-		v = (v << 4) | (uint64_t)((c & 0xf) + (c >> 6) * 9);
-	}
-	return v * 0x9e3779b97f4a7c15ULL;
-}
-
-static size_t
-job_table_home(const char *id)
-{
-	return (size_t)(job_id_key(id) >> table.shift);
-}
-
-static void
-job_table_put(struct job *job)
-{
-	size_t	i = job_table_home(job->id);
-
-	while (table.slots[i] != NULL)
-		i = (i + 1) & table.mask;
-	table.slots[i] = job;
-}
-
-static void
-job_table_grow(void)
-{
-	struct job	**old = table.slots;
-	size_t		  oldn = old != NULL ? table.mask + 1 : 0, i;
-	size_t		  n = oldn ? oldn * 2 : 1024;
-
-	table.slots = xcalloc(n, sizeof *table.slots);
-	table.mask = n - 1;
-	table.shift = 64;
-	while (n > 1) {
-		n >>= 1;
-		table.shift--;
-	}
-	for (i = 0; i < oldn; i++)
-		if (old[i] != NULL)
-			job_table_put(old[i]);
-	free(old);
-}
-
-void
-job_table_add(struct job *job)
-{
-	if (table.slots == NULL || table.count + 1 > (table.mask + 1) / 4 * 3)
-		job_table_grow();
-	job_table_put(job);
-	table.count++;
-}
-
-/* The slot that holds job, or SIZE_MAX. */
-static size_t
-job_table_slot(const char *id, const struct job *job)
-{
-	size_t	i;
-
-	if (table.slots == NULL)
-		return SIZE_MAX;
-	for (i = job_table_home(id); table.slots[i] != NULL;
-	    i = (i + 1) & table.mask) {
-		if (job != NULL ? table.slots[i] == job :
-		    memcmp(table.slots[i]->id, id, JOB_ID_LEN) == 0)
-			return i;
-	}
-	return SIZE_MAX;
-}
-
-/*
- * Empty the slot, then move back each later job of the run that may sit
- * there (its home is not cyclically in (hole, its slot]): every job stays
- * reachable from its home without crossing an empty slot.
- */
-void
-job_table_remove(struct job *job)
-{
-	size_t	hole = job_table_slot(job->id, job), i, home;
-
-	if (hole == SIZE_MAX)
-		return;
-	table.slots[hole] = NULL;
-	table.count--;
-	for (i = (hole + 1) & table.mask; table.slots[i] != NULL;
-	    i = (i + 1) & table.mask) {
-		home = job_table_home(table.slots[i]->id);
-		if (((i - home) & table.mask) >= ((i - hole) & table.mask)) {
-			table.slots[hole] = table.slots[i];
-			table.slots[i] = NULL;
-			hole = i;
-		}
-	}
-}
-
-struct job *
-job_table_find(const char *id, size_t len)
-{
-	size_t	i;
-
-	if (len != JOB_ID_LEN || (i = job_table_slot(id, NULL)) == SIZE_MAX)
-		return NULL;
-	return table.slots[i];
-}
-
-size_t
-job_table_count(void)
-{
-	return table.count;
-}
 
 const char *
 job_client_intern(const char *name)
@@ -513,16 +377,6 @@ job_client_names_free(void)
 		client_names = cn->next;
 		free(cn);
 	}
-}
-
-void
-job_table_foreach(void (*fn)(struct job *, void *), void *arg)
-{
-	size_t	i, n = table.slots != NULL ? table.mask + 1 : 0;
-
-	for (i = 0; i < n; i++)
-		if (table.slots[i] != NULL)
-			fn(table.slots[i], arg);
 }
 
 void
