@@ -11,16 +11,22 @@
 #include "store/job.h"
 
 /*
- * The id table: open addressing with linear probing over a power-of-two
- * array of job pointers, at most 3/4 full. A job's home slot comes from
- * its id's integer value (ids are 64 bits written in hex, so they hash
- * without a walk over their text); a removal shifts the rest of its run
- * back instead of leaving a tombstone, so that no probe ever walks past
- * the dead. Insert, find and remove touch a handful of adjacent slots.
+ * The id table: Robin Hood hashing over a power-of-two array of job
+ * pointers, at most 3/4 full. A job's home slot comes from its id's
+ * integer value (ids are 64 bits written in hex, so they hash without a
+ * walk over their text). Beside each slot, a byte keeps how far its job
+ * sits from its home: an insert moves on past jobs nearer their home than
+ * itself, a probe stops at one nearer than it would be, and a removal
+ * shifts the rest of the run back one slot instead of leaving a
+ * tombstone, all without reading another job. Insert, find and remove
+ * touch a handful of adjacent slots.
  */
+#define JOB_TABLE_FAR	255	/* no farther from home: grow instead */
+
 static struct {
 	struct job	**slots;
-	size_t		  mask;		/* slots - 1, or 0 before the first */
+	uint8_t		 *dist;		/* per slot: 1 + distance from home */
+	size_t		  mask;		/* slots - 1 */
 	unsigned	  shift;	/* 64 - log2(slots) */
 	size_t		  count;
 } table;
@@ -66,24 +72,45 @@ job_table_home(const char *id)
 	return (size_t)(job_id_key(id) >> table.shift);
 }
 
+static void	job_table_grow(void);
+
 static void
 job_table_put(struct job *job)
 {
-	size_t	i = job_table_home(job->id);
+	size_t		 i = job_table_home(job->id);
+	unsigned	 d = 1, t;
+	struct job	*j;
 
-	while (table.slots[i] != NULL)
+	for (;;) {
+		if (table.slots[i] == NULL) {
+			table.slots[i] = job;
+			table.dist[i] = (uint8_t)d;
+			return;
+		}
+		if (table.dist[i] < d) {
+			j = table.slots[i], table.slots[i] = job, job = j;
+			t = table.dist[i], table.dist[i] = (uint8_t)d, d = t;
+		}
 		i = (i + 1) & table.mask;
-	table.slots[i] = job;
+		/* What it carries now is out of the table: grow, then put it. */
+		if (++d == JOB_TABLE_FAR) {
+			job_table_grow();
+			i = job_table_home(job->id);
+			d = 1;
+		}
+	}
 }
 
 static void
 job_table_grow(void)
 {
 	struct job	**old = table.slots;
+	uint8_t		 *olddist = table.dist;
 	size_t		  oldn = old != NULL ? table.mask + 1 : 0, i;
 	size_t		  n = oldn ? oldn * 2 : 1024;
 
 	table.slots = xcalloc(n, sizeof *table.slots);
+	table.dist = xcalloc(n, sizeof *table.dist);
 	table.mask = n - 1;
 	table.shift = 64;
 	while (n > 1) {
@@ -94,6 +121,7 @@ job_table_grow(void)
 		if (old[i] != NULL)
 			job_table_put(old[i]);
 	free(old);
+	free(olddist);
 }
 
 void
@@ -105,16 +133,20 @@ job_table_add(struct job *job)
 	table.count++;
 }
 
-/* The slot that holds job, or SIZE_MAX. */
+/*
+ * The slot of job (by pointer) or else of the job whose id is id, or
+ * SIZE_MAX: the probe ends at an empty slot or one nearer its home.
+ */
 static size_t
 job_table_slot(const char *id, const struct job *job)
 {
-	size_t	i;
+	size_t		i;
+	unsigned	d;
 
 	if (table.slots == NULL)
 		return SIZE_MAX;
-	for (i = job_table_home(id); table.slots[i] != NULL;
-	    i = (i + 1) & table.mask) {
+	for (i = job_table_home(id), d = 1; table.dist[i] >= d;
+	    i = (i + 1) & table.mask, d++) {
 		if (job != NULL ? table.slots[i] == job :
 		    memcmp(table.slots[i]->id, id, JOB_ID_LEN) == 0)
 			return i;
@@ -122,29 +154,21 @@ job_table_slot(const char *id, const struct job *job)
 	return SIZE_MAX;
 }
 
-/*
- * Empty the slot, then move back each later job of the run that may sit
- * there (its home is not cyclically in (hole, its slot]): every job stays
- * reachable from its home without crossing an empty slot.
- */
 void
 job_table_remove(struct job *job)
 {
-	size_t	hole = job_table_slot(job->id, job), i, home;
+	size_t	i = job_table_slot(job->id, job), next;
 
-	if (hole == SIZE_MAX)
+	if (i == SIZE_MAX)
 		return;
-	table.slots[hole] = NULL;
 	table.count--;
-	for (i = (hole + 1) & table.mask; table.slots[i] != NULL;
-	    i = (i + 1) & table.mask) {
-		home = job_table_home(table.slots[i]->id);
-		if (((i - home) & table.mask) >= ((i - hole) & table.mask)) {
-			table.slots[hole] = table.slots[i];
-			table.slots[i] = NULL;
-			hole = i;
-		}
+	for (next = (i + 1) & table.mask; table.dist[next] > 1;
+	    i = next, next = (next + 1) & table.mask) {
+		table.slots[i] = table.slots[next];
+		table.dist[i] = (uint8_t)(table.dist[next] - 1);
 	}
+	table.slots[i] = NULL;
+	table.dist[i] = 0;
 }
 
 struct job *

@@ -355,77 +355,6 @@ START_TEST(test_id_table_adds_finds_and_removes_across_growth)
 }
 END_TEST
 
-static void
-count_visit(struct job *job, void *arg)
-{
-	size_t	*seen = arg;
-
-	(void)job;
-	(*seen)++;
-}
-
-/*
- * The id table under churn: jobs come and go in a pseudo-random order
- * (runs of neighbouring slots form, wrap past the array's end and are
- * shifted back on removal); after every step each job is found exactly
- * while it is in the table, and a walk visits each present job once.
- */
-START_TEST(test_id_table_stays_exact_under_random_adds_and_removes)
-{
-	enum { N = 700, STEPS = 20000 };
-	struct job_owner	 o = { .name = "p" };
-	struct job		*jobs[N];
-	char			 in[N] = { 0 };
-	size_t			 base = job_table_count(), n = 0, seen;
-	uint32_t		 r = 12345;
-	int			 i, k;
-
-	for (i = 0; i < N; i++)
-		jobs[i] = job_make(&o, "{}", T0);
-	for (k = 0; k < STEPS; k++) {
-		r = r * 1103515245u + 12345u;
-		i = (int)((r >> 8) % N);
-		if (in[i])
-			job_table_remove(jobs[i]), n--;
-		else
-			job_table_add(jobs[i]), n++;
-		in[i] = !in[i];
-		if (k % 1000 != 999)
-			continue;
-		ck_assert_uint_eq(job_table_count(), base + n);
-		for (i = 0; i < N; i++)
-			ck_assert_ptr_eq(job_table_find(jobs[i]->id,
-			    JOB_ID_LEN), in[i] ? jobs[i] : NULL);
-		seen = 0;
-		job_table_foreach(count_visit, &seen);
-		ck_assert_uint_eq(seen, base + n);
-	}
-	for (i = 0; i < N; i++) {
-		if (in[i])
-			job_table_remove(jobs[i]);
-		job_unmake(jobs[i]);
-	}
-	ck_assert_uint_eq(job_table_count(), base);
-}
-END_TEST
-
-/* An id is found by its exact text only (not in upper case). */
-START_TEST(test_id_table_finds_by_exact_text_only)
-{
-	struct job_owner	 o = { .name = "p" };
-	struct job		*job = job_make(&o, "{}", T0);
-
-	memcpy(job->id, "00000000abcdef01", JOB_ID_LEN + 1);
-	job_table_add(job);
-	ck_assert_ptr_eq(job_table_find("00000000abcdef01", JOB_ID_LEN), job);
-	ck_assert_ptr_null(job_table_find("00000000ABCDEF01", JOB_ID_LEN));
-	ck_assert_ptr_null(job_table_find("00000000abcdef0g", JOB_ID_LEN));
-	job_table_remove(job);
-	ck_assert_ptr_null(job_table_find("00000000abcdef01", JOB_ID_LEN));
-	job_unmake(job);
-}
-END_TEST
-
 /*
  * Ids are 16 lowercase hex digits and each sorts after the one before,
  * also beyond 65536 within one millisecond and when the clock goes back.
@@ -760,9 +689,6 @@ job_suite(void)
 	tcase_add_test(tc,
 	    test_big_data_is_let_go_when_the_job_ends_small_data_stays);
 	tcase_add_test(tc, test_id_table_adds_finds_and_removes_across_growth);
-	tcase_add_test(tc,
-	    test_id_table_stays_exact_under_random_adds_and_removes);
-	tcase_add_test(tc, test_id_table_finds_by_exact_text_only);
 	tcase_add_test(tc, test_ids_are_unique_and_sort_in_creation_order);
 	tcase_add_test(tc, test_new_ids_sort_after_an_id_seen_in_a_store);
 	tcase_add_test(tc, test_id_dated_far_in_the_future_is_not_followed);
