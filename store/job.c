@@ -24,12 +24,6 @@ static struct {
 	struct job	**buckets;
 	size_t		  nbuckets;
 	size_t		  count;
-} table;
-
-static struct {
-	struct job	**buckets;
-	size_t		  nbuckets;
-	size_t		  count;
 } keys;
 
 /*
@@ -53,6 +47,8 @@ static struct {
 	uint64_t	last_ms;
 	unsigned	seq;
 } ids;
+
+const struct job_ext	job_ext_none;
 
 const char *
 job_state_name(enum job_state s)
@@ -161,15 +157,18 @@ struct job *
 job_new(struct job_owner *owner, const char *data, size_t len, double now)
 {
 	struct job	*job;
+	char		*to;
 
 	if (len < JOB_DATA_INLINE) {
-		job = xmalloc(sizeof *job + len + 1);
+		job = xmalloc(offsetof(struct job, text) +
+		    (len + 1 > sizeof job->text ? len + 1 : sizeof job->text));
 		memset(job, 0, sizeof *job);
-		job->data = job->data_inline;
+		to = job->text.in;
 	} else {
 		job = xmalloc(sizeof *job);
 		memset(job, 0, sizeof *job);
-		job->data = xmalloc(len + 1);
+		to = job->text.out = xmalloc(len + 1);
+		job->data_out = 1;
 	}
 	job_id_next(job->id, now);
 	job->owner = owner;
@@ -178,11 +177,75 @@ job_new(struct job_owner *owner, const char *data, size_t len, double now)
 	job->state = JOB_QUEUED;
 	job->worker = -1;
 	job->submitted_at = now;
-	LIST_INIT(&job->waiters);
-	memcpy(job->data, data, len);
-	job->data[len] = '\0';
+	memcpy(to, data, len);
+	to[len] = '\0';
 	job->data_len = (uint32_t)len;
 	return job;
+}
+
+struct job_ext *
+job_ext(struct job *job)
+{
+	if (job->ext == NULL) {
+		job->ext = xcalloc(1, sizeof *job->ext);
+		LIST_INIT(&job->ext->waiters);
+	}
+	return job->ext;
+}
+
+void
+job_set_result(struct job *job, char *result)
+{
+	if (job->ext == NULL && result == NULL)
+		return;
+	free(job_ext(job)->result);
+	job->ext->result = result;
+}
+
+void
+job_set_error(struct job *job, char *error)
+{
+	if (job->ext == NULL && error == NULL)
+		return;
+	free(job_ext(job)->error);
+	job->ext->error = error;
+}
+
+void
+job_set_retry_of(struct job *job, const char *id)
+{
+	free(job_ext(job)->retry_of);
+	job->ext->retry_of = id != NULL ? xstrdup(id) : NULL;
+}
+
+void
+job_set_runner(struct job *job, struct worker *w)
+{
+	if (job->ext != NULL || w != NULL)
+		job_ext(job)->runner = w;
+}
+
+void
+job_set_timer(struct job *job, ev_timer *t)
+{
+	if (job->ext != NULL || t != NULL)
+		job_ext(job)->timer = t;
+}
+
+void
+job_set_seg(struct job *job, uint64_t seg)
+{
+	if (job->ext != NULL || seg != 0)
+		job_ext(job)->seg = seg;
+}
+
+void
+job_set_times(struct job *job, double started_at, double finished_at)
+{
+	if (job->ext == NULL && started_at == 0 && finished_at == 0)
+		return;
+	job_ext(job)->started_at = started_at;
+	job->ext->finished_at = finished_at;
 }
 
 static void	job_key_remove(struct job *);
@@ -192,11 +255,10 @@ static void	job_changed_remove(struct job *);
 void
 job_data_drop(struct job *job)
 {
-	static char	empty[1];
-
-	if (job->data != job->data_inline && job->data != empty) {
-		free(job->data);
-		job->data = empty;
+	if (job->data_out) {
+		free(job->text.out);
+		job->data_out = 0;
+		job->text.in[0] = '\0';
 		job->data_len = 0;
 	}
 }
@@ -205,27 +267,32 @@ void
 job_free(struct job *job)
 {
 	struct job_owner	*owner = job->owner;
+	struct job_ext		*x = job->ext;
 
-	if (job->key != NULL) {
-		job_key_remove(job);
-		free(job->key);
-	}
 	if (job->changed)
 		job_changed_remove(job);
-	/*
-	 * Whoever armed the timer (the engine's timeout, the queue's retry)
-	 * stops it first, on its own loop: an armed one here is a bug that
-	 * would leave a freed watcher in a loop.
-	 */
-	if (job->timer != NULL) {
-		if (ev_is_active(job->timer))
-			fatalx("BUG: job %s freed with its timer armed", job->id);
-		free(job->timer);
+	if (x != NULL) {
+		if (x->key != NULL) {
+			job_key_remove(job);
+			free(x->key);
+		}
+		/*
+		 * Whoever armed the timer (the engine's timeout, the queue's
+		 * retry) stops it first, on its own loop: an armed one here
+		 * is a bug that would leave a freed watcher in a loop.
+		 */
+		if (x->timer != NULL) {
+			if (ev_is_active(x->timer))
+				fatalx("BUG: job %s freed with its timer armed",
+				    job->id);
+			free(x->timer);
+		}
+		free(x->result);
+		free(x->error);
+		free(x->flow_ext);
+		free(x->retry_of);
+		free(x);
 	}
-	free(job->result);
-	free(job->error);
-	free(job->flow_ext);
-	free(job->retry_of);
 	job_data_drop(job);
 	free(job);
 	if (--owner->njobs == 0 && owner->empty_cb != NULL)
@@ -253,14 +320,14 @@ job_set_state(struct job *job, enum job_state state, double now)
 	o->state[job->state]--;
 	o->state[state]++;
 	job->state = state;
-	if (changed.on && job->seg != 0)
+	if (changed.on && job_seg(job) != 0)
 		job_changed_add(job);
 	if (state == JOB_RUNNING)
-		job->started_at = now;
+		job_ext(job)->started_at = now;
 	else if (job_state_terminal(state)) {
-		job->finished_at = now;
-		job->runner = NULL;
-		while ((w = LIST_FIRST(&job->waiters)) != NULL) {
+		job_ext(job)->finished_at = now;
+		job->ext->runner = NULL;
+		while ((w = LIST_FIRST(&job->ext->waiters)) != NULL) {
 			LIST_REMOVE(w, entry);
 			w->job = NULL;
 			w->cb(w, job);
@@ -281,74 +348,6 @@ job_hash(const char *id, size_t len)
 	return h;
 }
 
-static void
-job_table_grow(void)
-{
-	struct job	**old = table.buckets, *job, *next;
-	size_t		  oldn = table.nbuckets, i, b;
-
-	table.nbuckets = oldn ? oldn * 2 : 1024;
-	table.buckets = xcalloc(table.nbuckets, sizeof *table.buckets);
-	for (i = 0; i < oldn; i++) {
-		for (job = old[i]; job != NULL; job = next) {
-			next = job->hnext;
-			b = job_hash(job->id, JOB_ID_LEN) & (table.nbuckets - 1);
-			job->hnext = table.buckets[b];
-			table.buckets[b] = job;
-		}
-	}
-	free(old);
-}
-
-void
-job_table_add(struct job *job)
-{
-	size_t	b;
-
-	if (table.count >= table.nbuckets)
-		job_table_grow();
-	b = job_hash(job->id, JOB_ID_LEN) & (table.nbuckets - 1);
-	job->hnext = table.buckets[b];
-	table.buckets[b] = job;
-	table.count++;
-}
-
-void
-job_table_remove(struct job *job)
-{
-	struct job	**pp;
-	size_t		  b;
-
-	b = job_hash(job->id, JOB_ID_LEN) & (table.nbuckets - 1);
-	for (pp = &table.buckets[b]; *pp != NULL; pp = &(*pp)->hnext) {
-		if (*pp == job) {
-			*pp = job->hnext;
-			table.count--;
-			return;
-		}
-	}
-}
-
-struct job *
-job_table_find(const char *id, size_t len)
-{
-	struct job	*job;
-	size_t		 b;
-
-	if (len != JOB_ID_LEN || table.nbuckets == 0)
-		return NULL;
-	b = job_hash(id, len) & (table.nbuckets - 1);
-	for (job = table.buckets[b]; job != NULL; job = job->hnext)
-		if (memcmp(job->id, id, JOB_ID_LEN) == 0)
-			return job;
-	return NULL;
-}
-
-size_t
-job_table_count(void)
-{
-	return table.count;
-}
 
 const char *
 job_client_intern(const char *name)
@@ -381,20 +380,6 @@ job_client_names_free(void)
 }
 
 void
-job_table_foreach(void (*fn)(struct job *, void *), void *arg)
-{
-	struct job	*job, *next;
-	size_t		 i;
-
-	for (i = 0; i < table.nbuckets; i++) {
-		for (job = table.buckets[i]; job != NULL; job = next) {
-			next = job->hnext;
-			fn(job, arg);
-		}
-	}
-}
-
-void
 job_key_set(struct job *job, const char *key)
 {
 	struct job	**old = keys.buckets, *j, *next;
@@ -405,18 +390,18 @@ job_key_set(struct job *job, const char *key)
 		keys.buckets = xcalloc(keys.nbuckets, sizeof *keys.buckets);
 		for (i = 0; i < oldn; i++) {
 			for (j = old[i]; j != NULL; j = next) {
-				next = j->knext;
-				b = job_hash(j->key, strlen(j->key)) &
+				next = j->ext->knext;
+				b = job_hash(j->ext->key, strlen(j->ext->key)) &
 				    (keys.nbuckets - 1);
-				j->knext = keys.buckets[b];
+				j->ext->knext = keys.buckets[b];
 				keys.buckets[b] = j;
 			}
 		}
 		free(old);
 	}
-	job->key = xstrdup(key);
+	job_ext(job)->key = xstrdup(key);
 	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
-	job->knext = keys.buckets[b];
+	job->ext->knext = keys.buckets[b];
 	keys.buckets[b] = job;
 	keys.count++;
 }
@@ -427,10 +412,11 @@ job_key_remove(struct job *job)
 	struct job	**pp;
 	size_t		  b;
 
-	b = job_hash(job->key, strlen(job->key)) & (keys.nbuckets - 1);
-	for (pp = &keys.buckets[b]; *pp != NULL; pp = &(*pp)->knext) {
+	b = job_hash(job->ext->key, strlen(job->ext->key)) &
+	    (keys.nbuckets - 1);
+	for (pp = &keys.buckets[b]; *pp != NULL; pp = &(*pp)->ext->knext) {
 		if (*pp == job) {
-			*pp = job->knext;
+			*pp = job->ext->knext;
 			keys.count--;
 			return;
 		}
@@ -447,8 +433,8 @@ job_key_find(const char *client, const char *key)
 		return NULL;
 	client = job_client_intern(client);
 	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
-	for (job = keys.buckets[b]; job != NULL; job = job->knext)
-		if (job->client == client && strcmp(job->key, key) == 0)
+	for (job = keys.buckets[b]; job != NULL; job = job->ext->knext)
+		if (job->client == client && strcmp(job->ext->key, key) == 0)
 			return job;
 	return NULL;
 }
@@ -511,7 +497,7 @@ void
 job_waiter_add(struct job *job, struct job_waiter *w)
 {
 	w->job = job;
-	LIST_INSERT_HEAD(&job->waiters, w, entry);
+	LIST_INSERT_HEAD(&job_ext(job)->waiters, w, entry);
 }
 
 void
@@ -550,24 +536,28 @@ job_time_append(struct buf *b, const char *key, double t)
 void
 job_flow_set(struct job *job, const struct job_flow_spec *spec)
 {
-	size_t	len = spec->group != NULL ? strlen(spec->group) : 0;
+	size_t			 len = spec->group != NULL ?
+				     strlen(spec->group) : 0;
+
+	struct job_flow_ext	*fx;
 
 	job->flow.priority = (int8_t)spec->priority;
 	if (len == 0 && spec->not_before == 0)
 		return;
-	free(job->flow_ext);
-	job->flow_ext = xcalloc(1, sizeof *job->flow_ext + len + 1);
-	job->flow_ext->not_before = spec->not_before;
-	memcpy(job->flow_ext->group, spec->group != NULL ? spec->group : "",
-	    len + 1);
+	free(job_ext(job)->flow_ext);
+	fx = job->ext->flow_ext = xcalloc(1, sizeof *fx + len + 1);
+	fx->not_before = spec->not_before;
+	memcpy(fx->group, spec->group != NULL ? spec->group : "", len + 1);
 }
 
 struct job_flow_ext *
 job_flow_ext(struct job *job)
 {
-	if (job->flow_ext == NULL)
-		job->flow_ext = xcalloc(1, sizeof *job->flow_ext + 1);
-	return job->flow_ext;
+	struct job_ext	*x = job_ext(job);
+
+	if (x->flow_ext == NULL)
+		x->flow_ext = xcalloc(1, sizeof *x->flow_ext + 1);
+	return x->flow_ext;
 }
 
 /* The flow fields a job was given (none is written at its default). */
@@ -596,7 +586,8 @@ job_flow_append(const struct job *job, struct buf *b)
 void
 job_record_append(const struct job *job, struct buf *b)
 {
-	unsigned long long	us;
+	const struct job_ext	*x = job_x(job);
+	unsigned long long	 us;
 
 	buf_append(b, "{\"id\":\"", 7);
 	buf_append(b, job->id, JOB_ID_LEN);
@@ -612,13 +603,13 @@ job_record_append(const struct job *job, struct buf *b)
 	buf_append(b, "\",\"attempts\":", 13);
 	buf_append_uint(b, job->attempts);
 	job_time_append(b, "submitted_at", job->submitted_at);
-	job_time_append(b, "started_at", job->started_at);
-	job_time_append(b, "finished_at", job->finished_at);
+	job_time_append(b, "started_at", x->started_at);
+	job_time_append(b, "finished_at", x->finished_at);
 	job_key_append(b, "duration_ms");
-	if (job->started_at > 0 && job->finished_at >= job->started_at) {
+	if (x->started_at > 0 && x->finished_at >= x->started_at) {
 		/* Milliseconds with three decimals, from whole microseconds. */
-		us = (unsigned long long)((job->finished_at -
-		    job->started_at) * 1e6 + 0.5);
+		us = (unsigned long long)((x->finished_at -
+		    x->started_at) * 1e6 + 0.5);
 		buf_append_uint(b, us / 1000);
 		buf_append(b, ".", 1);
 		buf_append(b, (char[3]){ (char)('0' + us / 100 % 10),
@@ -633,28 +624,28 @@ job_record_append(const struct job *job, struct buf *b)
 	job_flow_append(job, b);
 	/* Its own kind: a reload may have changed its pool's since. */
 	if (job->exec) {
-		if (job->result != NULL) {
+		if (x->result != NULL) {
 			buf_append(b, ",", 1);
-			buf_append_str(b, job->result);
+			buf_append_str(b, x->result);
 		} else
 			buf_append_str(b, ",\"exit_code\":null,\"signal\":null,"
 			    "\"stdout\":null,\"stderr\":null,\"truncated\":false");
 	} else {
 		buf_append_str(b, ",\"result\":");
-		buf_append_str(b, job->result != NULL ? job->result : "null");
+		buf_append_str(b, x->result != NULL ? x->result : "null");
 	}
 	buf_append_str(b, ",\"error\":");
-	if (job->error != NULL)
-		jsontext_string_append(b, job->error, strlen(job->error));
+	if (x->error != NULL)
+		jsontext_string_append(b, x->error, strlen(x->error));
 	else
 		buf_append_str(b, "null");
-	if (job->key != NULL) {
+	if (x->key != NULL) {
 		buf_append_str(b, ",\"key\":");
-		jsontext_string_append(b, job->key, strlen(job->key));
+		jsontext_string_append(b, x->key, strlen(x->key));
 	}
 	if (job->dead)
 		buf_append_str(b, ",\"dead\":true");
-	if (job->retry_of != NULL)
-		buf_appendf(b, ",\"retry_of\":\"%s\"", job->retry_of);
+	if (x->retry_of != NULL)
+		buf_appendf(b, ",\"retry_of\":\"%s\"", x->retry_of);
 	buf_append(b, "}", 1);
 }

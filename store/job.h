@@ -91,41 +91,61 @@ struct job_waiter {
 	void			*arg;
 };
 
-struct job {
-	char			 id[JOB_ID_LEN + 1];
-	uint8_t			 state;		/* enum job_state */
-	uint8_t			 cancel_sent;
-	uint8_t			 truncated;	/* exec */
-	uint8_t			 exec;		/* an exec job's record */
-	struct job_flow		 flow;
-	uint8_t			 dead;		/* in its pool's dead letters */
-	uint32_t		 changed;	/* 1 + index in the changed set */
-	int16_t			 worker;	/* last worker index, or -1 */
-	uint16_t		 attempts;
-	struct job_owner	*owner;		/* its pool's (see job_pool()) */
-	const char		*client;	/* who submitted it (interned) */
+/*
+ * What only some jobs need: a job that runs, finishes, is waited for,
+ * has a key or a group, or is kept by a durable store gets this block
+ * (job_ext); one that merely waits in a queue does not, so that a queue
+ * of a million costs what struct job costs. Read it with the job_*()
+ * accessors below (they give the defaults when there is none).
+ */
+struct job_ext {
 	struct worker		*runner;	/* while running */
-	double			 submitted_at;
 	double			 started_at;
 	double			 finished_at;
-	uint64_t		 seg;		/* durable store segment, 0 none */
+	uint64_t		 seg;		/* durable store segment, or 0 */
 	char			*result;	/* JSON text (see job.c) */
 	char			*error;
-	ev_timer		*timer;		/* timeout or retry (its owner stops it) */
-	TAILQ_ENTRY(job)	 entry;		/* queue, in-flight or finished */
-	struct job		*hnext;		/* id table chain */
+	ev_timer		*timer;		/* timeout or retry (see below) */
 	char			*key;		/* idempotency key, or NULL */
-	char			*retry_of;	/* the dead letter it retries, or NULL */
 	struct job		*knext;		/* key table chain */
+	char			*retry_of;	/* the dead letter it retries */
 	LIST_HEAD(, job_waiter)	 waiters;
 	struct job_flow_ext	*flow_ext;	/* or NULL: see job_flow_set */
-	/*
-	 * JSON text, NUL-terminated: in data_inline when short, else its own
-	 * block, freed when the job ends (a finished job is never sent).
-	 */
-	char			*data;
+};
+
+/*
+ * A queued job: 80 bytes and its data, in one allocation (an id table
+ * slot aside). The flags share a byte with the state; data_out says the
+ * data lives in a block of its own, its pointer then stored where short
+ * data is kept inline (see job_data()).
+ */
+struct job {
+	char			 id[JOB_ID_LEN + 1];
+	struct job_flow		 flow;
+	uint8_t			 state:3;	/* enum job_state */
+	uint8_t			 cancel_sent:1;
+	uint8_t			 truncated:1;	/* exec */
+	uint8_t			 exec:1;	/* an exec job's record */
+	uint8_t			 dead:1;	/* in its pool's dead letters */
+	uint8_t			 data_out:1;	/* data in its own block */
+	int16_t			 worker;	/* last worker index, or -1 */
+	uint16_t		 attempts;
 	uint32_t		 data_len;
-	char			 data_inline[];
+	uint32_t		 changed;	/* 1 + index in the changed set */
+	struct job_owner	*owner;		/* its pool's (see job_pool()) */
+	const char		*client;	/* who submitted it (interned) */
+	double			 submitted_at;
+	TAILQ_ENTRY(job)	 entry;		/* queue, in-flight or finished */
+	struct job_ext		*ext;		/* or NULL: see job_ext() */
+	/*
+	 * JSON text, NUL-terminated: here when short, else (data_out) a
+	 * pointer to its own block, freed when the job ends (a finished job
+	 * is never sent).
+	 */
+	union {
+		char		*out;
+		char		 in[sizeof(char *)];
+	}			 text;
 };
 
 TAILQ_HEAD(job_list, job);
@@ -155,12 +175,103 @@ void		 job_set_state(struct job *, enum job_state, double now);
  */
 void		 job_data_drop(struct job *);
 
+/* Its data (JSON text, NUL-terminated; "" once dropped). */
+static inline const char *
+job_data(const struct job *job)
+{
+	return job->data_out ? job->text.out : job->text.in;
+}
+
+/* Its rarely used fields, allocated (zeroed) if it had none. */
+struct job_ext	*job_ext(struct job *);
+
+/* Defaults of a job without them (all zero). */
+extern const struct job_ext	job_ext_none;
+
+static inline const struct job_ext *
+job_x(const struct job *job)
+{
+	return job->ext != NULL ? job->ext : &job_ext_none;
+}
+
+static inline struct worker *
+job_runner(const struct job *job)
+{
+	return job_x(job)->runner;
+}
+
+static inline double
+job_started_at(const struct job *job)
+{
+	return job_x(job)->started_at;
+}
+
+static inline double
+job_finished_at(const struct job *job)
+{
+	return job_x(job)->finished_at;
+}
+
+static inline uint64_t
+job_seg(const struct job *job)
+{
+	return job_x(job)->seg;
+}
+
+static inline const char *
+job_result(const struct job *job)
+{
+	return job_x(job)->result;
+}
+
+static inline const char *
+job_error(const struct job *job)
+{
+	return job_x(job)->error;
+}
+
+static inline ev_timer *
+job_timer(const struct job *job)
+{
+	return job_x(job)->timer;
+}
+
+static inline const char *
+job_key(const struct job *job)
+{
+	return job_x(job)->key;
+}
+
+static inline const char *
+job_retry_of(const struct job *job)
+{
+	return job_x(job)->retry_of;
+}
+
+/*
+ * Setters: result and error take text the job then owns (freeing what it
+ * had; NULL clears); retry_of copies; the timer is its owner's to stop
+ * and free (job_free() frees a stopped one).
+ */
+void		 job_set_result(struct job *, char *);
+void		 job_set_error(struct job *, char *);
+void		 job_set_retry_of(struct job *, const char *id);
+void		 job_set_runner(struct job *, struct worker *);
+void		 job_set_timer(struct job *, ev_timer *);
+void		 job_set_seg(struct job *, uint64_t);
+/* Times read back from a store. */
+void		 job_set_times(struct job *, double started_at,
+		    double finished_at);
+
 /* The id table. */
 void		 job_table_add(struct job *);
 void		 job_table_remove(struct job *);
 struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
-/* Call fn on every job of the id table, in no order; fn must not add. */
+/*
+ * Call fn on every job of the id table, in no order; fn must neither add
+ * nor remove (a removal moves other jobs between slots).
+ */
 void		 job_table_foreach(void (*fn)(struct job *, void *), void *arg);
 
 /*
@@ -200,15 +311,18 @@ struct job_flow_ext *job_flow_ext(struct job *);
 static inline double
 job_not_before(const struct job *job)
 {
-	return job->flow_ext != NULL ? job->flow_ext->not_before : 0;
+	const struct job_flow_ext	*fx = job_x(job)->flow_ext;
+
+	return fx != NULL ? fx->not_before : 0;
 }
 
 /* Its group, or NULL. */
 static inline const char *
 job_group(const struct job *job)
 {
-	return job->flow_ext != NULL && job->flow_ext->group[0] != '\0' ?
-	    job->flow_ext->group : NULL;
+	const struct job_flow_ext	*fx = job_x(job)->flow_ext;
+
+	return fx != NULL && fx->group[0] != '\0' ? fx->group : NULL;
 }
 
 /* Since when a job could run: its due time, if it was delayed. */

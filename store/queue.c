@@ -128,7 +128,8 @@ queue_push(struct queue *q, struct queue_pool *qp, struct job *job,
     const char **err)
 {
 	/* Not counted yet: it is counted where it is accepted. */
-	if (job->flow_ext != NULL && job_not_before(job) > ev_now(q->loop))
+	if (job_x(job)->flow_ext != NULL &&
+	    job_not_before(job) > ev_now(q->loop))
 		job->state = JOB_DELAYED;
 	return q->ops->push(q, qp, job, err);
 }
@@ -355,8 +356,8 @@ queue_memory_cancel(struct queue *q, struct job *job)
 {
 	struct queue_pool	*qp = job_queue_pool(job);
 
-	if (job->state == JOB_DELAYED && job->flow_ext != NULL &&
-	    job->flow_ext->heap != 0)
+	if (job->state == JOB_DELAYED && job_x(job)->flow_ext != NULL &&
+	    job_x(job)->flow_ext->heap != 0)
 		queue_due_remove(q, job);
 	else if (job->state == JOB_QUEUED && job->flow.queued)
 		queue_flow_remove(qp, job);
@@ -388,11 +389,11 @@ queue_prune_due(const struct queue *q)
 	double			 due = -1, t;
 
 	if ((old = TAILQ_FIRST(&q->finished)) != NULL)
-		due = old->finished_at + (*q->cfgp)->result_ttl;
+		due = job_finished_at(old) + (*q->cfgp)->result_ttl;
 	for (qp = q->pools; qp != NULL; qp = qp->next) {
 		if ((old = TAILQ_FIRST(&qp->dead)) == NULL)
 			continue;
-		t = old->finished_at + qp->dead_ttl;
+		t = job_finished_at(old) + qp->dead_ttl;
 		if (due < 0 || t < due)
 			due = t;
 	}
@@ -449,7 +450,7 @@ queue_memory_keep_dead(struct queue *q, struct job *job)
 		qp->ndead--;
 		queue_forget(q, old);
 	}
-	queue_prune_soon(q, job->finished_at + qp->dead_ttl);
+	queue_prune_soon(q, job_finished_at(job) + qp->dead_ttl);
 }
 
 void
@@ -486,7 +487,7 @@ queue_memory_keep(struct queue *q, struct job *job)
 		q->nfinished--;
 		queue_forget(q, old);
 	}
-	queue_prune_soon(q, job->finished_at + (*q->cfgp)->result_ttl);
+	queue_prune_soon(q, job_finished_at(job) + (*q->cfgp)->result_ttl);
 }
 
 /* Drop records older than result_ttl; re-arm for the next oldest. */
@@ -499,14 +500,14 @@ queue_prune_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	double			 ttl = (*q->cfgp)->result_ttl, now = ev_now(loop);
 
 	while ((job = TAILQ_FIRST(&q->finished)) != NULL &&
-	    job->finished_at + ttl <= now) {
+	    job_finished_at(job) + ttl <= now) {
 		TAILQ_REMOVE(&q->finished, job, entry);
 		q->nfinished--;
 		queue_forget(q, job);
 	}
 	for (qp = q->pools; qp != NULL; qp = qp->next) {
 		while ((job = TAILQ_FIRST(&qp->dead)) != NULL &&
-		    job->finished_at + qp->dead_ttl <= now) {
+		    job_finished_at(job) + qp->dead_ttl <= now) {
 			TAILQ_REMOVE(&qp->dead, job, entry);
 			qp->ndead--;
 			queue_forget(q, job);

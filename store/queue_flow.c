@@ -183,7 +183,7 @@ queue_group_get(struct queue_pool *qp, const char *name)
 static inline struct queue_group *
 queue_group_of(struct queue_pool *qp, const struct job *job)
 {
-	return job->flow_ext == NULL ? qp->flow.none :
+	return job_x(job)->flow_ext == NULL ? qp->flow.none :
 	    queue_group_get(qp, job_group(job));
 }
 
@@ -521,8 +521,10 @@ queue_groups_with_work(const struct queue_pool *qp)
 static int
 queue_due_before(const struct job *a, const struct job *b)
 {
-	if (a->flow_ext->not_before != b->flow_ext->not_before)
-		return a->flow_ext->not_before < b->flow_ext->not_before;
+	double	an = job_not_before(a), bn = job_not_before(b);
+
+	if (an != bn)
+		return an < bn;
 	return strcmp(a->id, b->id) < 0;
 }
 
@@ -530,7 +532,7 @@ static void
 queue_due_set(struct queue *q, size_t i, struct job *job)
 {
 	q->due[i] = job;
-	job->flow_ext->heap = (uint32_t)(i + 1);
+	job_x(job)->flow_ext->heap = (uint32_t)(i + 1);
 }
 
 static void
@@ -571,7 +573,7 @@ queue_due_arm(struct queue *q)
 	ev_timer_stop(q->loop, &q->due_timer);
 	if (q->ndue == 0)
 		return;
-	after = q->due[0]->flow_ext->not_before - ev_now(q->loop);
+	after = job_x(q->due[0])->flow_ext->not_before - ev_now(q->loop);
 	ev_timer_set(&q->due_timer, after > 0 ? after : 0, 0);
 	ev_timer_start(q->loop, &q->due_timer);
 }
@@ -594,15 +596,15 @@ void
 queue_due_remove(struct queue *q, struct job *job)
 {
 	struct job	*last;
-	size_t		 i = job->flow_ext->heap - 1;
+	size_t		 i = job_x(job)->flow_ext->heap - 1;
 	int		 first = i == 0;
 
-	job->flow_ext->heap = 0;
+	job_x(job)->flow_ext->heap = 0;
 	if (i != --q->ndue) {
 		last = q->due[q->ndue];
 		queue_due_set(q, i, last);
 		queue_due_up(q, i);
-		queue_due_down(q, last->flow_ext->heap - 1);
+		queue_due_down(q, job_x(last)->flow_ext->heap - 1);
 	}
 	if (first)
 		queue_due_arm(q);
@@ -640,7 +642,7 @@ queue_due_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	int			 first = 1;
 
 	while (q->ndue > 0 && (first ||
-	    q->due[0]->flow_ext->not_before <= now + 0.0005)) {
+	    job_x(q->due[0])->flow_ext->not_before <= now + 0.0005)) {
 		first = 0;
 		job = q->due[0];
 		queue_due_remove(q, job);
@@ -672,7 +674,7 @@ queue_flow_close(struct queue *q)
 	ev_timer_stop(q->loop, &q->due_timer);
 	while (q->ndue > 0) {
 		job = q->due[--q->ndue];
-		job->flow_ext->heap = 0;
+		job_x(job)->flow_ext->heap = 0;
 		job_table_remove(job);
 		job_free(job);
 	}

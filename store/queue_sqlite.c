@@ -86,14 +86,14 @@ queue_sqlite_push(struct queue *q, struct queue_pool *qp, struct job *job,
 static int
 queue_sqlite_job_pending(const struct queue *q, const struct job *job)
 {
-	return job->seg == 0;
+	return job_seg(job) == 0;
 }
 
 /* A pending job is in no queue yet (and not findable): nothing to take out. */
 static int
 queue_sqlite_cancel(struct queue *q, struct job *job)
 {
-	if (job->seg == 0)
+	if (job_seg(job) == 0)
 		return -1;
 	return queue_memory_cancel(q, job);
 }
@@ -109,22 +109,22 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->worker = job->worker;
 	r->truncated = job->truncated;
 	r->submitted_at = job->submitted_at;
-	r->started_at = job->started_at;
-	r->finished_at = job->finished_at;
+	r->started_at = job_started_at(job);
+	r->finished_at = job_finished_at(job);
 	/* A finished job's data is never sent again, but a dead letter's may. */
 	r->data = job_state_terminal(job->state) && !job->dead ? "" :
-	    job->data;
+	    job_data(job);
 	r->data_len = job_state_terminal(job->state) && !job->dead ? 0 :
 	    job->data_len;
-	r->result = job->result;
-	r->error = job->error;
-	r->key = job->key;
+	r->result = job_result(job);
+	r->error = job_error(job);
+	r->key = job_key(job);
 	r->client = job->client;
 	r->priority = job->flow.priority;
 	r->not_before = job_not_before(job);
 	r->group = job_group(job);
 	r->dead = job->dead;
-	r->retry_of = job->retry_of;
+	r->retry_of = job_retry_of(job);
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -172,12 +172,12 @@ queue_sqlite_unretry(struct queue *q, const struct job *job)
 {
 	struct job	*old;
 
-	if (job->retry_of == NULL ||
-	    (old = job_table_find(job->retry_of, JOB_ID_LEN)) == NULL ||
+	if (job_retry_of(job) == NULL ||
+	    (old = job_table_find(job_retry_of(job), JOB_ID_LEN)) == NULL ||
 	    old->dead || !queue_dead_letter(old, old->state))
 		return;
 	queue_memory_dead_restore(q, old);
-	if (old->seg != 0 && !q->readonly)
+	if (job_seg(old) != 0 && !q->readonly)
 		job_changed_add(old);
 }
 
@@ -245,8 +245,8 @@ queue_sqlite_supersede(struct queue_sqlite *qs, struct job **changed,
 	size_t	i;
 
 	for (i = 0; i < nchanged; i++) {
-		store_release(qs->store, changed[i]->seg);
-		changed[i]->seg = qs->putseg[i];
+		store_release(qs->store, job_seg(changed[i]));
+		job_set_seg(changed[i], qs->putseg[i]);
 	}
 	job_changed_clear();
 	qs->changes_due = 0;
@@ -268,7 +268,7 @@ queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
 		TAILQ_REMOVE(&qs->pending, job, entry);
 		qp = job_queue_pool(job);
 		qp->pending_len--;
-		job->seg = qs->putseg[k++];
+		job_set_seg(job, qs->putseg[k++]);
 		if (qp->removed) {
 			qp->submitted++;
 			qp->jobs.state[job->state]++;
@@ -399,15 +399,15 @@ static void
 queue_sqlite_dead_release(struct queue *q, struct job *job)
 {
 	queue_memory_dead_release(q, job);
-	if (job->seg != 0 && !q->readonly)
+	if (job_seg(job) != 0 && !q->readonly)
 		job_changed_add(job);
 }
 
 static void
 queue_sqlite_forget(struct queue *q, struct job *job)
 {
-	if (job->seg != 0)
-		store_release(QS(q)->store, job->seg);
+	if (job_seg(job) != 0)
+		store_release(QS(q)->store, job_seg(job));
 }
 
 struct queue_sqlite_recovery {
@@ -429,17 +429,17 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 	job->attempts = (uint16_t)r->attempts;
 	job->worker = (int16_t)r->worker;
 	job->truncated = r->truncated != 0;
-	job->started_at = r->started_at;
-	job->finished_at = r->finished_at;
-	job->result = r->result != NULL ? xstrdup(r->result) : NULL;
-	job->error = r->error != NULL ? xstrdup(r->error) : NULL;
-	job->seg = r->seg;
+	job_set_times(job, r->started_at, r->finished_at);
+	job_set_result(job, r->result != NULL ? xstrdup(r->result) : NULL);
+	job_set_error(job, r->error != NULL ? xstrdup(r->error) : NULL);
+	job_set_seg(job, r->seg);
 	/* Records from before clients existed were the default client's. */
 	job->client = job_client_intern(r->client != NULL ? r->client :
 	    "default");
 	job_flow_set(job, &(struct job_flow_spec){ r->priority,
 	    r->not_before, r->group });
-	job->retry_of = r->retry_of != NULL ? xstrdup(r->retry_of) : NULL;
+	if (r->retry_of != NULL)
+		job_set_retry_of(job, r->retry_of);
 	if (r->key != NULL && job_key_find(job->client, r->key) == NULL)
 		job_key_set(job, r->key);
 	qp->submitted++;
@@ -462,15 +462,16 @@ queue_sqlite_recover_unfinished(struct queue_sqlite_recovery *rc,
 	struct queue	*q = rc->q;
 	struct job	*job;
 	double		 now = ev_now(q->loop);
+	char		*error;
 
 	job = queue_sqlite_restore(qp, r);
 	if (job->state == JOB_RUNNING) {
 		job->worker = -1;
 		if (job->attempts >= rc->max_attempts(qp)) {
-			free(job->error);
-			xasprintf(&job->error, "mpsup stopped while the job was "
+			xasprintf(&error, "mpsup stopped while the job was "
 			    "running (after %u attempt%s)", job->attempts,
 			    job->attempts == 1 ? "" : "s");
+			job_set_error(job, error);
 			job_set_state(job, JOB_FAILED, now);
 			queue_memory_finished(q, job);
 			rc->failed++;

@@ -25,12 +25,12 @@ dead_retry(struct queue *q, struct job *dead, const char **err)
 		return NULL;
 	}
 	/* Still its client's, with its priority and group. */
-	job = dispatch_submit(pool, dead->data, dead->data_len, dead->client,
-	    NULL, &(struct job_flow_spec){ dead->flow.priority, 0,
+	job = dispatch_submit(pool, job_data(dead), dead->data_len,
+	    dead->client, NULL, &(struct job_flow_spec){ dead->flow.priority, 0,
 	    job_group(dead) }, err);
 	if (job == NULL)
 		return NULL;
-	job->retry_of = xstrdup(dead->id);
+	job_set_retry_of(job, dead->id);
 	queue_dead_release(q, dead);
 	log_info("pool %s: dead letter %s retried as job %s", pool->name,
 	    dead->id, job->id);

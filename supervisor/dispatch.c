@@ -114,10 +114,12 @@ dispatch_unfinished(void)
 static void
 dispatch_timer_stop(struct job *job)
 {
-	if (job->timer != NULL) {
-		ev_timer_stop(d.env->loop, job->timer);
-		free(job->timer);
-		job->timer = NULL;
+	ev_timer	*t = job_timer(job);
+
+	if (t != NULL) {
+		ev_timer_stop(d.env->loop, t);
+		free(t);
+		job_set_timer(job, NULL);
 	}
 }
 
@@ -125,11 +127,14 @@ static void
 dispatch_timer_start(struct job *job, double after,
     void (*cb)(struct ev_loop *, ev_timer *, int))
 {
+	ev_timer	*t;
+
 	dispatch_timer_stop(job);
-	job->timer = xmalloc(sizeof *job->timer);
-	ev_timer_init(job->timer, cb, after, 0);
-	job->timer->data = job;
-	ev_timer_start(d.env->loop, job->timer);
+	t = xmalloc(sizeof *t);
+	ev_timer_init(t, cb, after, 0);
+	t->data = job;
+	job_set_timer(job, t);
+	ev_timer_start(d.env->loop, t);
 }
 
 struct job *
@@ -284,7 +289,7 @@ static void
 dispatch_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct job	*job = t->data;
-	struct worker	*w = job->runner;
+	struct worker	*w = job_runner(job);
 	char		*why;
 	struct pool	*pool = job_pool(job);
 
@@ -313,7 +318,7 @@ dispatch_send(struct dispatch_worker *dw, struct job *job)
 	if (job->attempts == 1)
 		hist_add(&pool->stats.wait, now - job_ready_at(job));
 	job->worker = (int16_t)worker_index(dw->w);
-	job->runner = dw->w;
+	job_set_runner(job, dw->w);
 	TAILQ_INSERT_TAIL(&dw->inflight, job, entry);
 	dw->ninflight++;
 	dw->assigned++;
@@ -330,8 +335,8 @@ dispatch_send(struct dispatch_worker *dw, struct job *job)
 			dispatch_timer_start(job, pc->job_timeout,
 			    dispatch_timeout_cb);
 	}
-	worker_send_job(dw->w, job->id, JOB_ID_LEN, job->data, job->data_len,
-	    timeout_ms);
+	worker_send_job(dw->w, job->id, JOB_ID_LEN, job_data(job),
+	    job->data_len, timeout_ms);
 
 	if (dw->ninflight >= pc->prefetch)
 		dispatch_ready_remove(dw);
@@ -464,7 +469,7 @@ dispatch_attempt_failed(struct job *job, enum job_state state,
 	char			*err;
 
 	dispatch_timer_stop(job);
-	job->runner = NULL;
+	job_set_runner(job, NULL);
 	if (!counts)
 		job->attempts--;
 	if (job->cancel_sent) {
@@ -541,13 +546,12 @@ dispatch_finish(struct job *job, enum job_state state, char *error)
 	double			 now = ev_now(d.env->loop), run = -1;
 
 	if (job->state == JOB_RUNNING)
-		hist_add(&st->run, run = now - job->started_at);
+		hist_add(&st->run, run = now - job_started_at(job));
 	rate_add(&st->finished, now);
 	history_add(&st->hour, now, state == JOB_DONE ? HISTORY_DONE :
 	    state == JOB_CANCELLED ? HISTORY_CANCELLED : HISTORY_FAILED, run);
 	dispatch_timer_stop(job);
-	free(job->error);
-	job->error = error;
+	job_set_error(job, error);
 	/* Known before waiters read the record; queue_finished keeps it. */
 	job->dead = (uint8_t)queue_dead_letter(job, state);
 	job_set_state(job, state, ev_now(d.env->loop));
@@ -617,8 +621,7 @@ dispatch_exec_result(struct job *job, const struct jsontext_span *res,
 	buf_append(&b, err.p, err.len);
 	buf_appendf(&b, ",\"truncated\":%s", job->truncated ? "true" : "false");
 	buf_append(&b, "", 1);
-	free(job->result);
-	job->result = b.data;
+	job_set_result(job, b.data);
 
 	*error = NULL;
 	if (cancelled)
@@ -666,7 +669,7 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 	if (job == NULL || id.len != JOB_ID_LEN + 2 ||
 	    memcmp(job->id, id.p + 1, JOB_ID_LEN) != 0)
 		job = job_table_find(id.p + 1, id.len - 2);
-	if (job == NULL || job->runner != w || job->state != JOB_RUNNING)
+	if (job == NULL || job_runner(job) != w || job->state != JOB_RUNNING)
 		return -1;
 	if (rl.ok) {
 		res = rl.result;
@@ -675,8 +678,7 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 			    &error) == -1)
 				return -1;
 		} else {
-			free(job->result);
-			job->result = xstrndup(res.p, res.len);
+			job_set_result(job, xstrndup(res.p, res.len));
 			state = JOB_DONE;
 		}
 	} else {
@@ -717,7 +719,7 @@ dispatch_cancel(struct job *job, const char **err)
 		return 0;
 	}
 	/* Running. */
-	w = job->runner;
+	w = job_runner(job);
 	if (job->cancel_sent || w == NULL)
 		return 0;
 	job->cancel_sent = 1;

@@ -22,10 +22,10 @@ struct joblist_scan {
 double
 joblist_changed_at(const struct job *job)
 {
-	if (job->finished_at > 0)
-		return job->finished_at;
-	if (job->started_at > 0)
-		return job->started_at;
+	if (job_finished_at(job) > 0)
+		return job_finished_at(job);
+	if (job_started_at(job) > 0)
+		return job_started_at(job);
 	return job->submitted_at;
 }
 

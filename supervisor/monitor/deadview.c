@@ -25,8 +25,8 @@ deadview_cmp(const void *a, const void *b)
 	const struct job	*x = *(const struct job *const *)a;
 	const struct job	*y = *(const struct job *const *)b;
 
-	if (x->finished_at != y->finished_at)
-		return x->finished_at < y->finished_at ? -1 : 1;
+	if (job_finished_at(x) != job_finished_at(y))
+		return job_finished_at(x) < job_finished_at(y) ? -1 : 1;
 	return strcmp(x->id, y->id);
 }
 

@@ -306,10 +306,11 @@ jobview_copy(struct buf *b, const struct job *job, const char *key)
 {
 	const char	*v;
 	size_t		 vlen;
+	const char	*res = job_result(job);
 
 	buf_appendf(b, ",\"%s\":", key);
-	if (job->exec && job->result != NULL && jobview_member(job->result,
-	    job->result + strlen(job->result), key, &v, &vlen) == 0)
+	if (job->exec && res != NULL && jobview_member(res, res + strlen(res),
+	    key, &v, &vlen) == 0)
 		buf_append(b, v, vlen);
 	else
 		buf_append_str(b, "null");
@@ -321,29 +322,30 @@ jobview_summary(struct buf *b, const struct job *job)
 {
 	size_t		 mark;
 	const char	*pool = job->owner != NULL ? job->owner->name : "";
+	const char	*res = job_result(job), *err = job_error(job);
+	double		 start = job_started_at(job), fin = job_finished_at(job);
 
 	buf_appendf(b, "{\"id\":\"%s\",\"pool\":", job->id);
 	jsontext_string_append(b, pool, strlen(pool));
 	buf_appendf(b, ",\"state\":\"%s\",\"attempts\":%u",
 	    job_state_name(job->state), (unsigned)job->attempts);
 	jobview_time(b, "submitted_at", job->submitted_at);
-	jobview_time(b, "finished_at", job->finished_at);
-	if (job->started_at > 0 && job->finished_at >= job->started_at)
-		buf_appendf(b, ",\"duration_ms\":%.3f",
-		    (job->finished_at - job->started_at) * 1000.0);
+	jobview_time(b, "finished_at", fin);
+	if (start > 0 && fin >= start)
+		buf_appendf(b, ",\"duration_ms\":%.3f", (fin - start) * 1000.0);
 	else
 		buf_append_str(b, ",\"duration_ms\":null");
 	jobview_copy(b, job, "exit_code");
 	jobview_copy(b, job, "signal");
 	buf_append_str(b, ",\"error\":");
-	if (job->error != NULL)
-		jsontext_string_append(b, job->error, strlen(job->error));
+	if (err != NULL)
+		jsontext_string_append(b, err, strlen(err));
 	else
 		buf_append_str(b, "null");
 	buf_append_str(b, ",\"stderr_line\":\"");
 	mark = b->len;
-	if (!job->exec || job->result == NULL || jobview_stderr_line(
-	    job->result, strlen(job->result), b) == -1) {
+	if (!job->exec || res == NULL ||
+	    jobview_stderr_line(res, strlen(res), b) == -1) {
 		b->len = mark - 1;
 		buf_append_str(b, "null}");
 		return;

@@ -66,7 +66,7 @@ START_TEST(test_jobs_go_out_in_submission_order)
 		ck_assert_int_eq(state_of(i), JOB_RUNNING);
 		ck_assert_int_eq(fake_worker_answer(w, jobs[i]->id, 1), 0);
 		ck_assert_int_eq(state_of(i), JOB_DONE);
-		ck_assert_str_eq(jobs[i]->result, "[1,2]");
+		ck_assert_str_eq(job_result(jobs[i]), "[1,2]");
 	}
 	ck_assert_int_eq(fake_worker_nsent(w), 5);
 	ck_assert_int_eq(worker_state(w), WORKER_READY);
@@ -149,7 +149,7 @@ START_TEST(test_the_last_attempt_fails_the_job_with_the_reason)
 	w = pool_worker(p, 0);
 	fake_worker_die(w, 5.0);
 	ck_assert_int_eq(state_of(0), JOB_FAILED);
-	ck_assert_str_eq(jobs[0]->error, "worker died");
+	ck_assert_str_eq(job_error(jobs[0]), "worker died");
 	/* Only the job it was working on pays: the next is still queued. */
 	ck_assert_int_eq(state_of(1), JOB_QUEUED);
 	ck_assert_uint_eq(jobs[1]->attempts, 0);
@@ -167,8 +167,9 @@ START_TEST(test_a_job_that_overruns_is_killed_and_times_out)
 	pool_start(p);
 	submit(p, 1);
 	w = pool_worker(p, 0);
-	ck_assert_double_eq_tol(fixture_remaining(jobs[0]->timer), 3.0, 0.05);
-	fixture_fire(jobs[0]->timer);
+	ck_assert_double_eq_tol(fixture_remaining(job_timer(jobs[0])), 3.0,
+	    0.05);
+	fixture_fire(job_timer(jobs[0]));
 	ck_assert_ptr_nonnull(fake_worker_why(w));
 	ck_assert_ptr_nonnull(strstr(fake_worker_why(w), "exceeded job_timeout"));
 	fake_worker_die(w, 5.0);

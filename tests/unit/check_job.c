@@ -280,14 +280,14 @@ START_TEST(test_running_stamps_start_and_an_end_stamps_finish_and_runner)
 	struct job		*job = job_make(&o, "{}", T0);
 
 	ck_assert(job->submitted_at == T0);
-	ck_assert(job->started_at == 0 && job->finished_at == 0);
+	ck_assert(job_started_at(job) == 0 && job_finished_at(job) == 0);
 	ck_assert_int_eq(job->worker, -1);
 	job_set_state(job, JOB_RUNNING, T0 + 1);
-	ck_assert(job->started_at == T0 + 1);
-	job->runner = (struct worker *)(void *)&o;
+	ck_assert(job_started_at(job) == T0 + 1);
+	job_set_runner(job, (struct worker *)(void *)&o);
 	job_set_state(job, JOB_TIMED_OUT, T0 + 2);
-	ck_assert(job->finished_at == T0 + 2);
-	ck_assert_ptr_null(job->runner);
+	ck_assert(job_finished_at(job) == T0 + 2);
+	ck_assert_ptr_null(job_runner(job));
 	job_unmake(job);
 }
 END_TEST
@@ -305,14 +305,14 @@ START_TEST(test_big_data_is_let_go_when_the_job_ends_small_data_stays)
 	big = job_make(&o, data, T0);
 	small = job_make(&o, "[1,2]", T0);
 	ck_assert_uint_eq(big->data_len, strlen(data));
-	ck_assert_str_eq(big->data, data);
+	ck_assert_str_eq(job_data(big), data);
 	job_set_state(big, JOB_RUNNING, T0);
-	ck_assert_str_eq(big->data, data);
+	ck_assert_str_eq(job_data(big), data);
 	job_set_state(big, JOB_DONE, T0);
 	ck_assert_uint_eq(big->data_len, 0);
-	ck_assert_str_eq(big->data, "");
+	ck_assert_str_eq(job_data(big), "");
 	job_set_state(small, JOB_CANCELLED, T0);
-	ck_assert_str_eq(small->data, "[1,2]");
+	ck_assert_str_eq(job_data(small), "[1,2]");
 	job_unmake(big);
 	job_unmake(small);
 }
@@ -423,7 +423,7 @@ START_TEST(test_idempotency_key_is_found_until_its_job_is_freed)
 	for (i = 0; i < N; i++) {
 		snprintf(key, sizeof key, "k%d", i);
 		ck_assert_ptr_eq(job_key_find(NULL, key), jobs[i]);
-		ck_assert_str_eq(jobs[i]->key, key);
+		ck_assert_str_eq(job_key(jobs[i]), key);
 	}
 	ck_assert_ptr_null(job_key_find(NULL, "k"));
 	ck_assert_ptr_null(job_key_find(NULL, ""));
@@ -482,7 +482,8 @@ START_TEST(test_changed_set_holds_moved_stored_jobs_until_cleared_or_freed)
 	struct job		**list;
 	size_t			 n;
 
-	a->seg = b->seg = 1;
+	job_set_seg(a, 1);
+	job_set_seg(b, 1);
 	job_set_state(a, JOB_RUNNING, T0);
 	job_changed_list(&n);
 	ck_assert_uint_eq(n, 0);
@@ -536,7 +537,7 @@ START_TEST(test_record_of_a_done_stream_job_carries_its_result)
 	job_set_state(job, JOB_RUNNING, T0 + 0.25);
 	job->attempts = 2;
 	job->worker = 3;
-	job->result = strdup("{\"x\":[1,\"a\"]}");
+	job_set_result(job, strdup("{\"x\":[1,\"a\"]}"));
 	job->client = job_client_intern("ops \"team\"");
 	job_set_state(job, JOB_DONE, T0 + 1.5);
 	r = record_of(job);
@@ -628,9 +629,9 @@ START_TEST(test_record_of_an_exec_job_carries_its_result_fields)
 	job_set_state(job, JOB_RUNNING, T0);
 	job->attempts = 1;
 	job->worker = 0;
-	job->result = strdup("\"exit_code\":1,\"signal\":null,"
-	    "\"stdout\":\"hi\\n\",\"stderr\":\"\",\"truncated\":true");
-	job->error = strdup("exited with status 1");
+	job_set_result(job, strdup("\"exit_code\":1,\"signal\":null,"
+	    "\"stdout\":\"hi\\n\",\"stderr\":\"\",\"truncated\":true"));
+	job_set_error(job, strdup("exited with status 1"));
 	job_set_state(job, JOB_FAILED, T0 + 0.125);
 	r = record_of(job);
 	snprintf(want, sizeof want, "{\"id\":\"%s\",\"pool\":\"x\","
@@ -655,7 +656,7 @@ START_TEST(test_record_escapes_pool_name_and_error)
 	char			*r;
 
 	job_set_state(job, JOB_RUNNING, T0);
-	job->error = strdup("bad \"x\"\n\t\x01");
+	job_set_error(job, strdup("bad \"x\"\n\t\x01"));
 	job_set_state(job, JOB_FAILED, T0);
 	r = record_of(job);
 	ck_assert_ptr_nonnull(strstr(r, "\"pool\":\"a\\\"b\\\\c\","));

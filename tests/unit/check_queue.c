@@ -212,7 +212,8 @@ START_TEST(test_requeue_with_a_delay_is_claimable_only_after_it)
 	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 3), 2);
 	ck_assert_ptr_eq(out[0], j1);
 	ck_assert_ptr_eq(out[1], j3);
-	ck_assert(j1->flow_ext == NULL || j1->flow_ext->heap == 0);
+	ck_assert(job_x(j1)->flow_ext == NULL ||
+	    job_x(j1)->flow_ext->heap == 0);
 	qt_finish(j1, JOB_DONE);
 	qt_finish(j3, JOB_DONE);
 }
@@ -253,7 +254,8 @@ START_TEST(test_cancel_of_a_delayed_job_stops_its_retry)
 	job_set_state(j1, JOB_QUEUED, ev_now(qt.loop));
 	queue_requeue(qt.q, j1, 0.02, 1);
 	ck_assert_int_eq(queue_cancel(qt.q, j1), 0);
-	ck_assert(j1->flow_ext == NULL || j1->flow_ext->heap == 0);
+	ck_assert(job_x(j1)->flow_ext == NULL ||
+	    job_x(j1)->flow_ext->heap == 0);
 	qt_finish(j1, JOB_CANCELLED);
 	qt_run_until(never, 0.08);
 	ck_assert_int_eq(qt.runnable_a, 0);
@@ -377,7 +379,7 @@ START_TEST(test_failed_and_timed_out_jobs_are_dead_letters_until_retried)
 	ck_assert_ptr_null(queue_dead_next(&qt.a, j[2]));
 	/* A dead letter keeps its data, to be retried with it. */
 	ck_assert(j[1]->dead && j[2]->dead && !j[0]->dead && !j[3]->dead);
-	ck_assert_str_eq(j[1]->data, big);
+	ck_assert_str_eq(job_data(j[1]), big);
 	ck_assert_uint_eq(j[0]->data_len, 0);
 	queue_dead_release(qt.q, j[1]);
 	ck_assert_uint_eq(qt.a.ndead, 1);
@@ -520,6 +522,44 @@ START_TEST(test_memory_recovery_finds_nothing)
 }
 END_TEST
 
+/*
+ * A job that only waits in a memory queue is its one block: the block of
+ * what running, results, keys and groups need comes when they do. Its
+ * data reads back whole on both sides of the inline limit, and once it
+ * runs and ends the record has its times.
+ */
+START_TEST(test_memory_queued_job_is_one_block_until_it_runs)
+{
+	static const char *const data[] = { "1", "1234567", "12345678",
+	    "[\"a string longer than the eight bytes of a pointer\"]" };
+	struct job	*j[4], *out[4];
+	char		 big[300];
+	int		 i;
+
+	for (i = 0; i < 4; i++)
+		j[i] = qt_push(&qt.a, data[i]);
+	memset(big, '7', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	ck_assert_ptr_nonnull(out[0] = qt_push(&qt.b, big));
+	queue_commit(qt.q, 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_ptr_null(j[i]->ext);
+		ck_assert_str_eq(job_data(j[i]), data[i]);
+		ck_assert_uint_eq(j[i]->data_len, strlen(data[i]));
+		ck_assert(job_started_at(j[i]) == 0 && job_result(j[i]) == NULL);
+	}
+	ck_assert_str_eq(job_data(out[0]), big);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 4), 4);
+	qt_start(out[0]);
+	ck_assert_ptr_nonnull(j[0]->ext);
+	ck_assert(job_started_at(j[0]) == ev_now(qt.loop));
+	qt_finish(out[0], JOB_DONE);
+	ck_assert(job_finished_at(j[0]) >= job_started_at(j[0]));
+	for (i = 1; i < 4; i++)
+		qt_finish(out[i], JOB_CANCELLED);
+}
+END_TEST
+
 /* The tests every implementation passes. */
 static void
 conformance_add(TCase *tc)
@@ -559,6 +599,7 @@ queue_suite(void)
 	conformance_add(mem);
 	qt_flow_tests_add(mem);
 	tcase_add_test(mem, test_memory_recovery_finds_nothing);
+	tcase_add_test(mem, test_memory_queued_job_is_one_block_until_it_runs);
 	suite_add_tcase(s, mem);
 
 	tcase_add_unchecked_fixture(sql, qt_topdir_create, qt_topdir_remove);

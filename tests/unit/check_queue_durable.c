@@ -196,7 +196,7 @@ scene_die_and_recover(struct scene *sc)
 	qt_start(ra);
 	qt_start(rb);
 	qt_start(done);
-	done->result = strdup("{\"ok\":true}");
+	job_set_result(done, strdup("{\"ok\":true}"));
 	queue_commit(qt.q, 0);
 	qt_finish(done, JOB_DONE);
 	queue_commit(qt.q, 1);
@@ -232,20 +232,20 @@ START_TEST(test_sqlite_recovery_round_trip)
 	ck_assert_int_eq(out[0]->state, JOB_QUEUED);
 	ck_assert_uint_eq(out[0]->attempts, 1);
 	ck_assert_int_eq(out[0]->worker, -1);
-	ck_assert_str_eq(out[0]->data, "\"ra\"");
+	ck_assert_str_eq(job_data(out[0]), "\"ra\"");
 	ck_assert_str_eq(out[1]->id, sc.queued);
 	ck_assert_uint_eq(out[1]->attempts, 0);
-	ck_assert_str_eq(out[1]->data, "\"q\"");
+	ck_assert_str_eq(job_data(out[1]), "\"q\"");
 	qt_finish(out[0], JOB_DONE);
 	qt_finish(out[1], JOB_DONE);
 	ck_assert_uint_eq(queue_claim(qt.q, &qt.b, out, 4), 0);
 	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, sc.rb, JOB_ID_LEN));
 	ck_assert_int_eq(j->state, JOB_FAILED);
-	ck_assert_str_eq(j->error, "mpsup stopped while the job was running "
-	    "(after 1 attempt)");
+	ck_assert_str_eq(job_error(j),
+	    "mpsup stopped while the job was running (after 1 attempt)");
 	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, sc.done, JOB_ID_LEN));
 	ck_assert_int_eq(j->state, JOB_DONE);
-	ck_assert_str_eq(j->result, "{\"ok\":true}");
+	ck_assert_str_eq(job_result(j), "{\"ok\":true}");
 	/* Its client comes back with it, and the key is still the client's. */
 	ck_assert_str_eq(j->client, "alice");
 	ck_assert_ptr_eq(queue_lookup_key(qt.q, "alice", "kd"), j);
@@ -333,7 +333,7 @@ START_TEST(test_sqlite_dead_letters_survive_a_restart)
 	ck_assert_uint_eq(qt.a.ndead, 2);
 	j[0] = queue_dead_next(&qt.a, NULL);
 	ck_assert_str_eq(j[0]->id, ids[0]);
-	ck_assert_str_eq(j[0]->data, "[1]");
+	ck_assert_str_eq(job_data(j[0]), "[1]");
 	ck_assert_int_eq(queue_dead_next(&qt.a, j[0])->state, JOB_TIMED_OUT);
 	queue_dead_release(qt.q, j[0]);
 	queue_commit(qt.q, 1);
@@ -368,7 +368,7 @@ START_TEST(test_sqlite_refused_retry_keeps_its_dead_letter)
 	queue_commit(qt.q, 1);
 	/* What dead_retry() does: a new job, the old one released. */
 	retry = qt_push(&qt.a, big);
-	retry->retry_of = strdup(id);
+	job_set_retry_of(retry, id);
 	queue_dead_release(qt.q, dead);
 	ck_assert_uint_eq(qt.a.ndead, 0);
 	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -380,13 +380,13 @@ START_TEST(test_sqlite_refused_retry_keeps_its_dead_letter)
 	ck_assert_uint_eq(qt.a.rejected, 1);
 	ck_assert_uint_eq(qt.a.ndead, 1);
 	ck_assert_ptr_eq(queue_dead_next(&qt.a, NULL), dead);
-	ck_assert(dead->dead && strcmp(dead->data, big) == 0);
+	ck_assert(dead->dead && strcmp(job_data(dead), big) == 0);
 	queue_commit(qt.q, 1);
 	qt_restart();
 	ck_assert_uint_eq(qt.a.ndead, 1);
 	dead = queue_dead_next(&qt.a, NULL);
 	ck_assert_str_eq(dead->id, id);
-	ck_assert(strcmp(dead->data, big) == 0);
+	ck_assert(strcmp(job_data(dead), big) == 0);
 	free(big);
 }
 END_TEST

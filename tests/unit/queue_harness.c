@@ -39,8 +39,7 @@ qt_finish_cb(struct job *job, enum job_state state, char *error, void *arg)
 	qt.finish_state = state;
 	snprintf(qt.finish_error, sizeof qt.finish_error, "%s",
 	    error != NULL ? error : "");
-	free(job->error);
-	job->error = error;
+	job_set_error(job, error);
 	job_set_state(job, state, ev_now(qt.loop));
 	queue_finished(qt.q, job);
 }

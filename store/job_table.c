@@ -1,0 +1,198 @@
+/*
+ * The id table (see job.h): every job the supervisor knows, found by id.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xmalloc.h"
+#include "store/job.h"
+
+/*
+ * The id table: Robin Hood hashing over a power-of-two array of job
+ * pointers, at most 3/4 full. A job's home slot comes from its id's
+ * integer value (ids are 64 bits written in hex, so they hash without a
+ * walk over their text). Beside each slot, a byte keeps how far its job
+ * sits from its home: an insert moves on past jobs nearer their home than
+ * itself, a probe stops at one nearer than it would be, and a removal
+ * shifts the rest of the run back one slot instead of leaving a
+ * tombstone, all without reading another job. Insert, find and remove
+ * touch a handful of adjacent slots.
+ */
+#define JOB_TABLE_FAR	255	/* no farther from home: grow instead */
+
+static struct {
+	struct job	**slots;
+	uint8_t		 *dist;		/* per slot: 1 + distance from home */
+	size_t		  mask;		/* slots - 1 */
+	unsigned	  shift;	/* 64 - log2(slots) */
+	size_t		  count;
+} table;
+
+/*
+ * 8 hex digits (first in the lowest byte) to their value, all at once:
+ * each byte to its digit, then pairs of digits, bytes and halves merged.
+ */
+static uint64_t
+job_hex8(uint64_t w)
+{
+	const uint64_t	d = 0x000f000f000f000fULL, b = 0x000000ff000000ffULL;
+
+	w = (w & 0x0f0f0f0f0f0f0f0fULL) +
+	    ((w >> 6) & 0x0101010101010101ULL) * 9;
+	w = ((w & d) << 4) | ((w >> 8) & d);
+	w = ((w & b) << 8) | ((w >> 16) & b);
+	return ((w & 0xffff) << 16) | ((w >> 32) & 0xffff);
+}
+
+/*
+ * An id's integer value, from its 16 hex digits (anything else in them
+ * still gives a number: find compares the text anyway), spread over the
+ * table's bits by a Fibonacci multiply.
+ */
+static uint64_t
+job_id_key(const char *id)
+{
+	uint64_t	hi, lo;
+
+	memcpy(&hi, id, 8);
+	memcpy(&lo, id + 8, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	hi = __builtin_bswap64(hi);
+	lo = __builtin_bswap64(lo);
+#endif
+	return (job_hex8(hi) << 32 | job_hex8(lo)) * 0x9e3779b97f4a7c15ULL;
+}
+
+static size_t
+job_table_home(const char *id)
+{
+	return (size_t)(job_id_key(id) >> table.shift);
+}
+
+static void	job_table_grow(void);
+
+static void
+job_table_put(struct job *job)
+{
+	size_t		 i = job_table_home(job->id);
+	unsigned	 d = 1, t;
+	struct job	*j;
+
+	for (;;) {
+		if (table.slots[i] == NULL) {
+			table.slots[i] = job;
+			table.dist[i] = (uint8_t)d;
+			return;
+		}
+		if (table.dist[i] < d) {
+			j = table.slots[i], table.slots[i] = job, job = j;
+			t = table.dist[i], table.dist[i] = (uint8_t)d, d = t;
+		}
+		i = (i + 1) & table.mask;
+		/* What it carries now is out of the table: grow, then put it. */
+		if (++d == JOB_TABLE_FAR) {
+			job_table_grow();
+			i = job_table_home(job->id);
+			d = 1;
+		}
+	}
+}
+
+static void
+job_table_grow(void)
+{
+	struct job	**old = table.slots;
+	uint8_t		 *olddist = table.dist;
+	size_t		  oldn = old != NULL ? table.mask + 1 : 0, i;
+	size_t		  n = oldn ? oldn * 2 : 1024;
+
+	table.slots = xcalloc(n, sizeof *table.slots);
+	table.dist = xcalloc(n, sizeof *table.dist);
+	table.mask = n - 1;
+	table.shift = 64;
+	while (n > 1) {
+		n >>= 1;
+		table.shift--;
+	}
+	for (i = 0; i < oldn; i++)
+		if (old[i] != NULL)
+			job_table_put(old[i]);
+	free(old);
+	free(olddist);
+}
+
+void
+job_table_add(struct job *job)
+{
+	if (table.slots == NULL || table.count + 1 > (table.mask + 1) / 4 * 3)
+		job_table_grow();
+	job_table_put(job);
+	table.count++;
+}
+
+/*
+ * The slot of job (by pointer) or else of the job whose id is id, or
+ * SIZE_MAX: the probe ends at an empty slot or one nearer its home.
+ */
+static size_t
+job_table_slot(const char *id, const struct job *job)
+{
+	size_t		i;
+	unsigned	d;
+
+	if (table.slots == NULL)
+		return SIZE_MAX;
+	for (i = job_table_home(id), d = 1; table.dist[i] >= d;
+	    i = (i + 1) & table.mask, d++) {
+		if (job != NULL ? table.slots[i] == job :
+		    memcmp(table.slots[i]->id, id, JOB_ID_LEN) == 0)
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+void
+job_table_remove(struct job *job)
+{
+	size_t	i = job_table_slot(job->id, job), next;
+
+	if (i == SIZE_MAX)
+		return;
+	table.count--;
+	for (next = (i + 1) & table.mask; table.dist[next] > 1;
+	    i = next, next = (next + 1) & table.mask) {
+		table.slots[i] = table.slots[next];
+		table.dist[i] = (uint8_t)(table.dist[next] - 1);
+	}
+	table.slots[i] = NULL;
+	table.dist[i] = 0;
+}
+
+struct job *
+job_table_find(const char *id, size_t len)
+{
+	size_t	i;
+
+	if (len != JOB_ID_LEN || (i = job_table_slot(id, NULL)) == SIZE_MAX)
+		return NULL;
+	return table.slots[i];
+}
+
+size_t
+job_table_count(void)
+{
+	return table.count;
+}
+
+void
+job_table_foreach(void (*fn)(struct job *, void *), void *arg)
+{
+	size_t	i, n = table.slots != NULL ? table.mask + 1 : 0;
+
+	for (i = 0; i < n; i++)
+		if (table.slots[i] != NULL)
+			fn(table.slots[i], arg);
+}
