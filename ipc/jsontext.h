@@ -53,6 +53,26 @@ int		 jsontext_object_get(const struct jsontext_span *obj,
 		    const char *key, struct jsontext_span *val);
 
 /*
+ * The members of one valid object, found in a single pass: a request
+ * object holding a large "jobs" array is looked up several times, and
+ * each jsontext_object_get() walks all of it. An object with more than
+ * JSONTEXT_MEMBERS_MAX members is looked up the slow way.
+ */
+#define JSONTEXT_MEMBERS_MAX	16
+struct jsontext_members {
+	struct jsontext_span	obj;
+	size_t			n;
+	int			complete;	/* all members are in key/val */
+	struct jsontext_span	key[JSONTEXT_MEMBERS_MAX];
+	struct jsontext_span	val[JSONTEXT_MEMBERS_MAX];
+};
+void		 jsontext_members_index(struct jsontext_members *,
+		    const struct jsontext_span *obj);
+/* As jsontext_object_get() on the indexed object. */
+int		 jsontext_members_get(const struct jsontext_members *,
+		    const char *key, struct jsontext_span *val);
+
+/*
  * Iterate the members of a valid object: *state starts at 0; returns 1
  * with *key (a JSONTEXT_STRING span, quotes included) and *val filled, 0 at
  * the end.
