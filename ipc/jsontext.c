@@ -60,6 +60,12 @@ type_of(char c)
 	}
 }
 
+enum jsontext_type
+jsontext_type_of(char c)
+{
+	return type_of(c);
+}
+
 /* Validate one value and find where it ends (see jsontext.h). */
 const char *
 jsontext_scan(const char *p, const char *end, struct jsontext_span *out)

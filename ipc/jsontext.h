@@ -43,6 +43,9 @@ const char	*jsontext_scan(const char *p, const char *end,
 /* True if s[0..len) is exactly one valid JSON value, white space around it. */
 int		 jsontext_valid(const char *s, size_t len);
 
+/* The type of the valid value whose first byte is c. */
+enum jsontext_type	 jsontext_type_of(char c);
+
 /*
  * Look up key among the members of the object obj (a span from
  * jsontext_scan of type JSONTEXT_OBJECT). Returns 1 and fills *val when
