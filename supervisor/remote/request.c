@@ -392,6 +392,10 @@ exec_build_jobs(struct exec *x)
 		    job_pool(owner) != x->pool)
 			why = "\"key\" is already the key of a job of another "
 			    "pool";
+		else if (x->pool->pc->type == POOL_TYPE_STREAM)
+			/* "data" was found when the request was decoded. */
+			why = jobspec_build_stream(&req->jobs[i].data,
+			    &x->data);
 		else
 			why = jobspec_build(x->pool->pc->type,
 			    &req->jobs[i].desc, &x->data);

@@ -205,7 +205,7 @@ decode_not_before(const struct jsontext_span *v, double *t)
 
 /* The members of a job description the request reads (absent: p NULL). */
 struct decode_job_members {
-	struct jsontext_span	key, priority, delay, not_before, group;
+	struct jsontext_span	key, priority, delay, not_before, group, data;
 };
 
 /* Whether a member name (k, quotes included) is name (n bytes). */
@@ -245,6 +245,8 @@ decode_job_find(const struct jsontext_span *desc,
 			m->priority = v;
 		else if ((c == 'd' || c == '\\') && DECODE_NAME_IS(&k, "delay"))
 			m->delay = v;
+		else if ((c == 'd' || c == '\\') && DECODE_NAME_IS(&k, "data"))
+			m->data = v;
 		else if ((c == 'n' || c == '\\') &&
 		    DECODE_NAME_IS(&k, "not_before"))
 			m->not_before = v;
@@ -313,6 +315,7 @@ decode_job_add(struct request *req, const struct jsontext_span *desc,
 	j->desc = *desc;
 	j->delay = -1;
 	decode_job_find(desc, &m);
+	j->data = m.data;
 	if ((why = decode_key(&m.key, &j->key)) != NULL)
 		return why;
 	return decode_flow(&m, j);
