@@ -52,9 +52,6 @@ static const request_exec_fn	request_handlers[REQUEST_NOPS] = {
 };
 #undef REQUEST_EXEC_ROW
 
-/* Bytes reserved per awaited job's record at the start. */
-#define WAIT_RECORD_GUESS	384
-
 /* Where one job's record is in wait.records. */
 struct wait_record {
 	size_t	off;
@@ -241,8 +238,10 @@ wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
 	wt->with_id = with_id;
 	wt->waiters = xcalloc(n, sizeof *wt->waiters);
 	wt->at = xcalloc(n, sizeof *wt->at);
-	/* Records come to a few hundred bytes: one buffer, few reallocs. */
-	buf_reserve(&wt->records, n * WAIT_RECORD_GUESS);
+	/*
+	 * No room is reserved for the records up front: the jobs may wait in
+	 * the queue long, and the buffer grows by doubling as they end.
+	 */
 	wt->ids = xcalloc(n, sizeof *wt->ids);
 	for (i = 0; i < n; i++) {
 		memcpy(wt->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
