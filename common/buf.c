@@ -35,20 +35,15 @@ buf_reserve(struct buf *b, size_t n)
 	b->cap = want;
 }
 
+/* buf_append() when the tail has no room (or n is 0). */
 void
-buf_append(struct buf *b, const void *p, size_t n)
+buf_append_slow(struct buf *b, const void *p, size_t n)
 {
 	if (n == 0)
 		return;
 	buf_reserve(b, n);
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
-}
-
-void
-buf_append_str(struct buf *b, const char *s)
-{
-	buf_append(b, s, strlen(s));
 }
 
 void

@@ -7,6 +7,7 @@
 #define MPSUP_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 
 struct buf {
@@ -22,8 +23,29 @@ static inline size_t	 buf_used(const struct buf *b) { return b->len - b->off; }
 static inline char	*buf_head(const struct buf *b) { return b->data + b->off; }
 
 void	 buf_reserve(struct buf *, size_t);
-void	 buf_append(struct buf *, const void *, size_t);
-void	 buf_append_str(struct buf *, const char *);
+void	 buf_append_slow(struct buf *, const void *, size_t);
+
+/*
+ * Append n bytes. Inline for the common case of room at the tail: the
+ * job records and replies are built from dozens of short appends each.
+ */
+static inline void
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len < n || n == 0) {
+		buf_append_slow(b, p, n);
+		return;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static inline void
+buf_append_str(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
 void	 buf_appendf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* Decimal digits of v, without printf. */

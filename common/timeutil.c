@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,33 +28,59 @@ time_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Two decimal digits of v (0..99) at p. */
+static inline void
+time_put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
 /*
  * Job records carry three timestamps each and are built by the hundred
- * thousand per second: the date and time of day are formatted once per
- * second and cached; only the milliseconds are written each time.
+ * thousand per second, their submit and finish times often seconds apart:
+ * the date is formatted once per day and cached (one entry for each of the
+ * two days a backlog can straddle); the time of day and the milliseconds
+ * are plain integer arithmetic.
  */
 void
 time_iso8601(double t, char out[TIME_ISO_BUF])
 {
-	static time_t	cached = -1;
-	static char	prefix[TIME_ISO_BUF];
+	static long	days[2] = { LONG_MIN, LONG_MIN };
+	static char	date[2][48];
+	static unsigned	next;
 	struct tm	tm;
 	time_t		secs = (time_t)t;
-	long		ms = (long)((t - (double)secs) * 1000.0);
+	long		ms = (long)((t - (double)secs) * 1000.0), day;
+	unsigned	sod, slot;
 
 	if (ms < 0)
 		ms = 0;
 	if (ms > 999)
 		ms = 999;
-	if (secs != cached) {
+	day = (long)(secs / 86400);
+	if (secs % 86400 < 0)
+		day--;		/* before 1970: days round down */
+	sod = (unsigned)(secs - (time_t)day * 86400);
+	if (days[0] == day)
+		slot = 0;
+	else if (days[1] == day)
+		slot = 1;
+	else {
+		slot = next;
+		next ^= 1;
 		gmtime_r(&secs, &tm);
 		/* Sized for 4-digit years; wider fields cannot occur. */
-		snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec);
-		cached = secs;
+		snprintf(date[slot], sizeof date[slot], "%04d-%02d-%02dT",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+		days[slot] = day;
 	}
-	memcpy(out, prefix, 19);
+	memcpy(out, date[slot], 11);
+	time_put2(out + 11, sod / 3600);
+	out[13] = ':';
+	time_put2(out + 14, sod / 60 % 60);
+	out[16] = ':';
+	time_put2(out + 17, sod % 60);
 	out[19] = '.';
 	out[20] = (char)('0' + ms / 100);
 	out[21] = (char)('0' + ms / 10 % 10);

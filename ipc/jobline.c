@@ -1,7 +1,8 @@
 /*
  * Result lines of the worker pipe protocol (see jobline.h). This runs for
- * every job, so the members are collected in one pass over the object,
- * and the depth of the result is looked at only when the line is deep.
+ * every job, so the line is validated and its members are collected in
+ * the same single pass, and the depth of the result is looked at only
+ * when the line is deep.
  */
 #include "config.h"
 
@@ -56,15 +57,16 @@ jobline_depth(const struct jsontext_span *v)
 }
 
 /*
- * Validate the value at p, which may nest deeper than any reader goes
- * (then a second pass, with room for as many levels as the line has
- * bytes, tells a deep line from garbage). Returns past it or NULL, and
- * how deep it went.
+ * Validate the value at p, which may nest deeper than max levels (then a
+ * second pass, with room for as many levels as the line has bytes, tells
+ * a deep line from garbage). Returns past it or NULL, and how deep it
+ * went.
  */
 static const char *
-jobline_scan(const char *p, const char *end, size_t *depth)
+jobline_scan(const char *p, const char *end, unsigned int max,
+    size_t *depth)
 {
-	struct jsonscan	 js = { JSONSCAN_MAX_DEPTH, NULL, 0, JSONSCAN_OK };
+	struct jsonscan	 js = { max, NULL, 0, JSONSCAN_OK };
 	const char	*q;
 	size_t		 len = end - p;
 
@@ -80,40 +82,88 @@ jobline_scan(const char *p, const char *end, size_t *depth)
 	return q;
 }
 
+/* Take the member key: v if it is one the result line has. */
+static void
+jobline_member(struct jobline_result *r, struct jsontext_span *ok,
+    const struct jsontext_span *key, const struct jsontext_span *v)
+{
+	if (jobline_key_is(key, "\"id\""))
+		r->id = *v;
+	else if (jobline_key_is(key, "\"ok\""))
+		*ok = *v;
+	else if (jobline_key_is(key, "\"result\""))
+		r->result = *v;
+	else if (jobline_key_is(key, "\"error\""))
+		r->error = *v;
+}
+
+/*
+ * Validate the object at p (its '{') and take its members in the same
+ * pass: each key and value is validated where it is met, so the line is
+ * read once. Returns past the object or NULL; *depth is the object's
+ * nesting (1 + its deepest member).
+ */
+static const char *
+jobline_object(const char *p, const char *end, struct jobline_result *r,
+    struct jsontext_span *ok, size_t *depth)
+{
+	struct jsontext_span	 key, v;
+	size_t			 d;
+
+	*depth = 1;
+	if ((p = jsonscan_ws(p + 1, end)) < end && *p == '}')
+		return p + 1;
+	for (;;) {
+		if (p == end || *p != '"')
+			return NULL;
+		key.p = p;
+		if ((p = jsonscan_string(p, end)) == NULL)
+			return NULL;
+		key.len = p - key.p;
+		if ((p = jsonscan_ws(p, end)) == end || *p != ':')
+			return NULL;
+		if ((p = jsonscan_ws(p + 1, end)) == end)
+			return NULL;
+		v.p = p;
+		if ((p = jobline_scan(p, end, JSONSCAN_MAX_DEPTH - 1, &d)) ==
+		    NULL)
+			return NULL;
+		v.len = p - v.p;
+		v.type = jsontext_type_of(*v.p);
+		if (d + 1 > *depth)
+			*depth = d + 1;
+		jobline_member(r, ok, &key, &v);
+		if ((p = jsonscan_ws(p, end)) == end)
+			return NULL;
+		if (*p == '}')
+			return p + 1;
+		if (*p != ',')
+			return NULL;
+		p = jsonscan_ws(p + 1, end);
+	}
+}
+
 int
 jobline_parse_result(const char *line, size_t len, struct jobline_result *r)
 {
-	struct jsontext_span	 obj, key, v, ok;
+	struct jsontext_span	 ok;
 	const char		*p, *end;
-	size_t			 st = 0, depth;
+	size_t			 depth;
 
-	p = jsonscan_ws(line, line + len);
-	if (p == line + len || *p != '{' ||
-	    (end = jobline_scan(p, line + len, &depth)) == NULL)
-		return -1;
-	obj.p = p;
-	obj.len = end - p;
-	obj.type = JSONTEXT_OBJECT;
-	while (end < line + len && (*end == ' ' || *end == '\t' ||
-	    *end == '\r'))
-		end++;
-	if (end != line + len)
-		return -1;
 	memset(r, 0, sizeof *r);
 	r->id.type = ok.type = r->error.type = JSONTEXT_INVALID;
 	r->result.p = "null";
 	r->result.len = 4;
 	r->result.type = JSONTEXT_NULL;
-	while (jsontext_object_next(&obj, &st, &key, &v)) {
-		if (jobline_key_is(&key, "\"id\""))
-			r->id = v;
-		else if (jobline_key_is(&key, "\"ok\""))
-			ok = v;
-		else if (jobline_key_is(&key, "\"result\""))
-			r->result = v;
-		else if (jobline_key_is(&key, "\"error\""))
-			r->error = v;
-	}
+	p = jsonscan_ws(line, line + len);
+	if (p == line + len || *p != '{' ||
+	    (end = jobline_object(p, line + len, r, &ok, &depth)) == NULL)
+		return -1;
+	while (end < line + len && (*end == ' ' || *end == '\t' ||
+	    *end == '\r'))
+		end++;
+	if (end != line + len)
+		return -1;
 	if (r->id.type != JSONTEXT_STRING ||
 	    (ok.type != JSONTEXT_TRUE && ok.type != JSONTEXT_FALSE))
 		return -1;

@@ -73,6 +73,18 @@ jobspec_one_line(struct buf *b, size_t from)
 }
 
 const char *
+jobspec_build_stream(const struct jsontext_span *data, struct buf *out)
+{
+	size_t	from = buf_used(out);
+
+	if (data->p == NULL)
+		return "a stream pool's job needs \"data\"";
+	buf_append(out, data->p, data->len);
+	jobspec_one_line(out, from);
+	return NULL;
+}
+
+const char *
 jobspec_build(enum pool_type type, const struct jsontext_span *desc,
     struct buf *out)
 {
@@ -83,10 +95,8 @@ jobspec_build(enum pool_type type, const struct jsontext_span *desc,
 
 	if (type == POOL_TYPE_STREAM) {
 		if (!jsontext_object_get(desc, "data", &v))
-			return "a stream pool's job needs \"data\"";
-		buf_append(out, v.p, v.len);
-		jobspec_one_line(out, from);
-		return NULL;
+			v.p = NULL;
+		return jobspec_build_stream(&v, out);
 	}
 	if ((err = jobspec_check_exec(desc)) != NULL)
 		return err;

@@ -18,5 +18,11 @@
  */
 const char	*jobspec_build(enum pool_type, const struct jsontext_span *desc,
 		    struct buf *out);
+/*
+ * The stream pool's case of jobspec_build() for a caller that has found
+ * the description's "data" member already (data->p NULL: there is none).
+ */
+const char	*jobspec_build_stream(const struct jsontext_span *data,
+		    struct buf *out);
 
 #endif

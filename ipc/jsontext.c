@@ -60,6 +60,12 @@ type_of(char c)
 	}
 }
 
+enum jsontext_type
+jsontext_type_of(char c)
+{
+	return type_of(c);
+}
+
 /* Validate one value and find where it ends (see jsontext.h). */
 const char *
 jsontext_scan(const char *p, const char *end, struct jsontext_span *out)
@@ -307,6 +313,42 @@ jsontext_object_get(const struct jsontext_span *obj, const char *key,
 		}
 	}
 	return found;
+}
+
+void
+jsontext_members_index(struct jsontext_members *m,
+    const struct jsontext_span *obj)
+{
+	struct jsontext_span	k, v;
+	size_t			state = 0;
+
+	m->obj = *obj;
+	m->n = 0;
+	m->complete = 1;
+	while (jsontext_object_next(obj, &state, &k, &v)) {
+		if (m->n == JSONTEXT_MEMBERS_MAX) {
+			m->complete = 0;
+			return;
+		}
+		m->key[m->n] = k;
+		m->val[m->n++] = v;
+	}
+}
+
+int
+jsontext_members_get(const struct jsontext_members *m, const char *key,
+    struct jsontext_span *val)
+{
+	size_t	i = m->n, keylen = strlen(key);
+
+	if (!m->complete)
+		return jsontext_object_get(&m->obj, key, val);
+	while (i-- > 0)		/* the last of duplicate keys wins */
+		if (string_eq(&m->key[i], key, keylen)) {
+			*val = m->val[i];
+			return 1;
+		}
+	return 0;
 }
 
 /* Decode a string span into a new C string; NULL if it holds a NUL. */

@@ -43,6 +43,9 @@ const char	*jsontext_scan(const char *p, const char *end,
 /* True if s[0..len) is exactly one valid JSON value, white space around it. */
 int		 jsontext_valid(const char *s, size_t len);
 
+/* The type of the valid value whose first byte is c. */
+enum jsontext_type	 jsontext_type_of(char c);
+
 /*
  * Look up key among the members of the object obj (a span from
  * jsontext_scan of type JSONTEXT_OBJECT). Returns 1 and fills *val when
@@ -50,6 +53,26 @@ int		 jsontext_valid(const char *s, size_t len);
  * the last one wins.
  */
 int		 jsontext_object_get(const struct jsontext_span *obj,
+		    const char *key, struct jsontext_span *val);
+
+/*
+ * The members of one valid object, found in a single pass: a request
+ * object holding a large "jobs" array is looked up several times, and
+ * each jsontext_object_get() walks all of it. An object with more than
+ * JSONTEXT_MEMBERS_MAX members is looked up the slow way.
+ */
+#define JSONTEXT_MEMBERS_MAX	16
+struct jsontext_members {
+	struct jsontext_span	obj;
+	size_t			n;
+	int			complete;	/* all members are in key/val */
+	struct jsontext_span	key[JSONTEXT_MEMBERS_MAX];
+	struct jsontext_span	val[JSONTEXT_MEMBERS_MAX];
+};
+void		 jsontext_members_index(struct jsontext_members *,
+		    const struct jsontext_span *obj);
+/* As jsontext_object_get() on the indexed object. */
+int		 jsontext_members_get(const struct jsontext_members *,
 		    const char *key, struct jsontext_span *val);
 
 /*

@@ -52,6 +52,12 @@ static const request_exec_fn	request_handlers[REQUEST_NOPS] = {
 };
 #undef REQUEST_EXEC_ROW
 
+/* Where one job's record is in wait.records. */
+struct wait_record {
+	size_t	off;
+	size_t	len;
+};
+
 /* A reply waiting for one or more jobs to finish. */
 struct wait {
 	struct supervisor	*sv;
@@ -63,7 +69,8 @@ struct wait {
 	int			 many;		/* submit_many: "jobs":[...] */
 	int			 with_id;	/* submit: "id" in the reply */
 	struct job_waiter	*waiters;
-	struct buf		*records;	/* one per job, filled at the end */
+	struct buf		 records;	/* every job's record, as they end */
+	struct wait_record	*at;		/* where job i's record is */
 	char			(*ids)[JOB_ID_LEN + 1];
 };
 
@@ -118,12 +125,11 @@ wait_free(struct wait *wt)
 
 	if (wt->has_timer)
 		ev_timer_stop(wt->sv->loop, &wt->timer);
-	for (i = 0; i < wt->njobs; i++) {
+	for (i = 0; i < wt->njobs; i++)
 		job_waiter_remove(&wt->waiters[i]);
-		buf_free(&wt->records[i]);
-	}
 	free(wt->waiters);
-	free(wt->records);
+	buf_free(&wt->records);
+	free(wt->at);
 	free(wt->ids);
 	free(wt);
 }
@@ -136,6 +142,8 @@ wait_complete(struct wait *wt)
 	size_t		 i;
 
 	buf_reset(b);
+	/* The reply's size is known: grow once, not by doubling. */
+	buf_reserve(b, wt->records.len + wt->njobs * (JOB_ID_LEN + 5) + 64);
 	if (wt->many) {
 		buf_append_str(b, "{\"ok\":true,\"ids\":[");
 		for (i = 0; i < wt->njobs; i++) {
@@ -147,8 +155,8 @@ wait_complete(struct wait *wt)
 		for (i = 0; i < wt->njobs; i++) {
 			if (i)
 				buf_append(b, ",", 1);
-			buf_append(b, buf_head(&wt->records[i]),
-			    buf_used(&wt->records[i]));
+			buf_append(b, wt->records.data + wt->at[i].off,
+			    wt->at[i].len);
 		}
 		buf_append_str(b, "]}");
 	} else {
@@ -156,12 +164,21 @@ wait_complete(struct wait *wt)
 		if (wt->with_id)
 			buf_appendf(b, "\"id\":\"%s\",", wt->ids[0]);
 		buf_append_str(b, "\"job\":");
-		buf_append(b, buf_head(&wt->records[0]),
-		    buf_used(&wt->records[0]));
+		buf_append(b, wt->records.data + wt->at[0].off,
+		    wt->at[0].len);
 		buf_append(b, "}", 1);
 	}
 	reply_done(wt->reply);
 	wait_free(wt);
+}
+
+/* Job i's record, appended to the wait's one buffer of records. */
+static void
+wait_take_record(struct wait *wt, size_t i, const struct job *job)
+{
+	wt->at[i].off = wt->records.len;
+	job_record_append(job, &wt->records);
+	wt->at[i].len = wt->records.len - wt->at[i].off;
 }
 
 /* One awaited job ended. */
@@ -171,7 +188,7 @@ wait_job_cb(struct job_waiter *jw, struct job *job)
 	struct wait	*wt = jw->arg;
 	size_t		 i = (size_t)(jw - wt->waiters);
 
-	job_record_append(job, &wt->records[i]);
+	wait_take_record(wt, i, job);
 	if (--wt->pending == 0)
 		wait_complete(wt);
 }
@@ -220,14 +237,18 @@ wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
 	wt->many = many;
 	wt->with_id = with_id;
 	wt->waiters = xcalloc(n, sizeof *wt->waiters);
-	wt->records = xcalloc(n, sizeof *wt->records);
+	wt->at = xcalloc(n, sizeof *wt->at);
+	/*
+	 * No room is reserved for the records up front: the jobs may wait in
+	 * the queue long, and the buffer grows by doubling as they end.
+	 */
 	wt->ids = xcalloc(n, sizeof *wt->ids);
 	for (i = 0; i < n; i++) {
 		memcpy(wt->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
 		wt->waiters[i].cb = wait_job_cb;
 		wt->waiters[i].arg = wt;
 		if (job_state_terminal(jobs[i]->state))
-			job_record_append(jobs[i], &wt->records[i]);
+			wait_take_record(wt, i, jobs[i]);
 		else {
 			job_waiter_add(jobs[i], &wt->waiters[i]);
 			wt->pending++;
@@ -370,6 +391,10 @@ exec_build_jobs(struct exec *x)
 		    job_pool(owner) != x->pool)
 			why = "\"key\" is already the key of a job of another "
 			    "pool";
+		else if (x->pool->pc->type == POOL_TYPE_STREAM)
+			/* "data" was found when the request was decoded. */
+			why = jobspec_build_stream(&req->jobs[i].data,
+			    &x->data);
 		else
 			why = jobspec_build(x->pool->pc->type,
 			    &req->jobs[i].desc, &x->data);

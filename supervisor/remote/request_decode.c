@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
@@ -81,13 +82,30 @@ decode_error(struct request *req, enum request_error error,
 	return -1;
 }
 
+/*
+ * The members of the request object being decoded, found once by
+ * decode_text(); NULL outside it.
+ */
+static const struct jsontext_members	*decode_members;
+
+/* Member key of obj: from the index when obj is the request object. */
+static int
+decode_get(const struct jsontext_span *obj, const char *key,
+    struct jsontext_span *val)
+{
+	if (decode_members != NULL && decode_members->obj.p == obj->p &&
+	    decode_members->obj.len == obj->len)
+		return jsontext_members_get(decode_members, key, val);
+	return jsontext_object_get(obj, key, val);
+}
+
 /* "pool", a string the op cannot do without. */
 static int
 decode_pool_name(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	v;
 
-	if (!jsontext_object_get(obj, "pool", &v) || v.type != JSONTEXT_STRING)
+	if (!decode_get(obj, "pool", &v) || v.type != JSONTEXT_STRING)
 		return decode_error(req, REQUEST_BAD_REQUEST,
 		    "\"pool\" (a string) is missing");
 	req->has_pool = 1;
@@ -102,7 +120,7 @@ decode_timeout(struct request *req, const struct jsontext_span *obj)
 	struct jsontext_span	v;
 	double			t;
 
-	if (!jsontext_object_get(obj, "timeout", &v) || v.type == JSONTEXT_NULL)
+	if (!decode_get(obj, "timeout", &v) || v.type == JSONTEXT_NULL)
 		return 0;
 	if (v.type != JSONTEXT_NUMBER || jsontext_number(&v, &t) == -1 ||
 	    t < 0 || !isfinite(t))
@@ -118,7 +136,7 @@ decode_wait(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	v;
 
-	req->wait = jsontext_object_get(obj, "wait", &v) &&
+	req->wait = decode_get(obj, "wait", &v) &&
 	    v.type == JSONTEXT_TRUE;
 }
 
@@ -187,7 +205,7 @@ decode_not_before(const struct jsontext_span *v, double *t)
 
 /* The members of a job description the request reads (absent: p NULL). */
 struct decode_job_members {
-	struct jsontext_span	key, priority, delay, not_before, group;
+	struct jsontext_span	key, priority, delay, not_before, group, data;
 };
 
 /* Whether a member name (k, quotes included) is name (n bytes). */
@@ -227,6 +245,8 @@ decode_job_find(const struct jsontext_span *desc,
 			m->priority = v;
 		else if ((c == 'd' || c == '\\') && DECODE_NAME_IS(&k, "delay"))
 			m->delay = v;
+		else if ((c == 'd' || c == '\\') && DECODE_NAME_IS(&k, "data"))
+			m->data = v;
 		else if ((c == 'n' || c == '\\') &&
 		    DECODE_NAME_IS(&k, "not_before"))
 			m->not_before = v;
@@ -295,6 +315,7 @@ decode_job_add(struct request *req, const struct jsontext_span *desc,
 	j->desc = *desc;
 	j->delay = -1;
 	decode_job_find(desc, &m);
+	j->data = m.data;
 	if ((why = decode_key(&m.key, &j->key)) != NULL)
 		return why;
 	return decode_flow(&m, j);
@@ -334,7 +355,7 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
 		return -1;
-	if (!jsontext_object_get(obj, "jobs", &jobs) ||
+	if (!decode_get(obj, "jobs", &jobs) ||
 	    jobs.type != JSONTEXT_ARRAY)
 		return decode_error(req, REQUEST_BAD_REQUEST,
 		    "\"jobs\" (a list) is missing");
@@ -364,7 +385,7 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 static int
 decode_id(struct request *req, const struct jsontext_span *obj)
 {
-	if (!jsontext_object_get(obj, "id", &req->id) ||
+	if (!decode_get(obj, "id", &req->id) ||
 	    req->id.type != JSONTEXT_STRING)
 		return decode_error(req, REQUEST_BAD_REQUEST,
 		    "\"id\" (a string) is missing");
@@ -393,7 +414,7 @@ decode_status(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	v;
 
-	if (jsontext_object_get(obj, "pool", &v) && v.type == JSONTEXT_STRING) {
+	if (decode_get(obj, "pool", &v) && v.type == JSONTEXT_STRING) {
 		req->has_pool = 1;
 		req->pool = jsontext_string_decode(&v, NULL);
 	}
@@ -415,7 +436,7 @@ decode_scale(struct request *req, const struct jsontext_span *obj)
 
 	if (decode_pool_name(req, obj) == -1)
 		return -1;
-	if (!jsontext_object_get(obj, "workers", &v) ||
+	if (!decode_get(obj, "workers", &v) ||
 	    v.type != JSONTEXT_NUMBER ||
 	    jsontext_integer(&v, 0, 1 << 20, &n) == -1)
 		return decode_error(req, REQUEST_BAD_REQUEST,
@@ -436,7 +457,7 @@ decode_pool_filter(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	v;
 
-	if (!jsontext_object_get(obj, "pool", &v) || v.type == JSONTEXT_NULL)
+	if (!decode_get(obj, "pool", &v) || v.type == JSONTEXT_NULL)
 		return 0;
 	if (v.type != JSONTEXT_STRING)
 		return decode_error(req, REQUEST_BAD_REQUEST,
@@ -455,7 +476,7 @@ decode_limit(struct request *req, const struct jsontext_span *obj,
 	int64_t			n;
 
 	req->limit = def;
-	if (!jsontext_object_get(obj, "limit", &v) || v.type == JSONTEXT_NULL)
+	if (!decode_get(obj, "limit", &v) || v.type == JSONTEXT_NULL)
 		return 0;
 	if (v.type != JSONTEXT_NUMBER ||
 	    jsontext_integer(&v, min, max, &n) == -1)
@@ -479,7 +500,7 @@ decode_jobs(struct request *req, const struct jsontext_span *obj)
 	req->since = -1;
 	if (decode_pool_filter(req, obj) == -1)
 		return -1;
-	if (jsontext_object_get(obj, "state", &v) && v.type != JSONTEXT_NULL) {
+	if (decode_get(obj, "state", &v) && v.type != JSONTEXT_NULL) {
 		if (v.type != JSONTEXT_STRING ||
 		    (s = jsontext_string_decode(&v, &len)) == NULL)
 			return decode_error(req, REQUEST_BAD_REQUEST,
@@ -492,7 +513,7 @@ decode_jobs(struct request *req, const struct jsontext_span *obj)
 		if (rv == -1)
 			return -1;
 	}
-	if (jsontext_object_get(obj, "since", &v) && v.type != JSONTEXT_NULL &&
+	if (decode_get(obj, "since", &v) && v.type != JSONTEXT_NULL &&
 	    (v.type != JSONTEXT_NUMBER || jsontext_number(&v, &req->since) ==
 	    -1 || req->since < 0 || !isfinite(req->since)))
 		return decode_error(req, REQUEST_BAD_REQUEST,
@@ -509,13 +530,13 @@ decode_logs(struct request *req, const struct jsontext_span *obj)
 
 	if (decode_pool_filter(req, obj) == -1)
 		return -1;
-	if (jsontext_object_get(obj, "job", &v) && v.type != JSONTEXT_NULL &&
+	if (decode_get(obj, "job", &v) && v.type != JSONTEXT_NULL &&
 	    (v.type != JSONTEXT_STRING ||
 	    (req->job = jsontext_string_decode(&v, &len)) == NULL ||
 	    len == 0 || len > 64 || strlen(req->job) != len))
 		return decode_error(req, REQUEST_BAD_REQUEST,
 		    "\"job\" must be a job id");
-	req->follow = jsontext_object_get(obj, "follow", &v) &&
+	req->follow = decode_get(obj, "follow", &v) &&
 	    v.type == JSONTEXT_TRUE;
 	return decode_limit(req, obj, 0, LOGRING_MAX_RECORDS,
 	    REQUEST_LOGS_LIMIT);
@@ -535,7 +556,7 @@ decode_signal(struct request *req, const struct jsontext_span *obj)
 
 	if (decode_pool_name(req, obj) == -1)
 		return -1;
-	if (jsontext_object_get(obj, "signal", &v) &&
+	if (decode_get(obj, "signal", &v) &&
 	    v.type == JSONTEXT_STRING &&
 	    (name = jsontext_string_decode(&v, &len)) != NULL &&
 	    strlen(name) == len && len < 16 &&
@@ -554,7 +575,7 @@ decode_dead(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	v;
 
-	if (!jsontext_object_get(obj, "pool", &v))
+	if (!decode_get(obj, "pool", &v))
 		return 0;
 	return decode_pool_name(req, obj);
 }
@@ -566,15 +587,15 @@ decode_retry(struct request *req, const struct jsontext_span *obj)
 	struct jsontext_span	v, e;
 	size_t			st = 0, n = 0;
 
-	if (jsontext_object_get(obj, "all", &v)) {
+	if (decode_get(obj, "all", &v)) {
 		if (v.type != JSONTEXT_TRUE ||
-		    jsontext_object_get(obj, "ids", &e))
+		    decode_get(obj, "ids", &e))
 			return decode_error(req, REQUEST_BAD_REQUEST,
 			    "give \"ids\", or \"pool\" and \"all\": true");
 		req->all = 1;
 		return decode_pool_name(req, obj);
 	}
-	if (!jsontext_object_get(obj, "ids", &req->ids) ||
+	if (!decode_get(obj, "ids", &req->ids) ||
 	    req->ids.type != JSONTEXT_ARRAY)
 		return decode_error(req, REQUEST_BAD_REQUEST, "\"ids\" (a list "
 		    "of job ids) is missing; or give \"pool\" and \"all\": "
@@ -605,20 +626,15 @@ decode_op_find(const struct jsontext_span *v)
 	return NULL;
 }
 
-/* Decode the JSON text p[0..len), which must be an object with an op. */
+/* Decode the request object obj: its op, then the op's members. */
 static int
-decode_text(struct request *req, const char *p, size_t len)
+decode_object(struct request *req, const struct jsontext_span *obj)
 {
-	struct jsontext_span	 obj, v;
+	struct jsontext_span	 v;
 	char			*name;
 	int			 rv;
 
-	if (jsontext_scan(p, p + len, &obj) == NULL ||
-	    !jsontext_valid(p, len) || obj.type != JSONTEXT_OBJECT)
-		return decode_error(req, REQUEST_BAD_REQUEST, "a request is "
-		    "a dict (pickle) or a JSON object, such as {\"op\": "
-		    "\"status\"}");
-	if (!jsontext_object_get(&obj, "op", &v) || v.type != JSONTEXT_STRING)
+	if (!decode_get(obj, "op", &v) || v.type != JSONTEXT_STRING)
 		return decode_error(req, REQUEST_BAD_REQUEST,
 		    "\"op\" (a string) is missing");
 	if ((req->op = decode_op_find(&v)) == NULL) {
@@ -628,7 +644,33 @@ decode_text(struct request *req, const char *p, size_t len)
 		free(name);
 		return rv;
 	}
-	return request_decoders[req->op->id](req, &obj);
+	return request_decoders[req->op->id](req, obj);
+}
+
+/*
+ * Decode the JSON text p[0..len), which must be an object with an op:
+ * one validating pass, one to find its members, and the decoders look
+ * them up in that index.
+ */
+static int
+decode_text(struct request *req, const char *p, size_t len)
+{
+	struct jsontext_members	 members;
+	struct jsontext_span	 obj;
+	const char		*end;
+	int			 rv;
+
+	if ((end = jsontext_scan(p, p + len, &obj)) == NULL ||
+	    jsonscan_ws(end, p + len) != p + len ||
+	    obj.type != JSONTEXT_OBJECT)
+		return decode_error(req, REQUEST_BAD_REQUEST, "a request is "
+		    "a dict (pickle) or a JSON object, such as {\"op\": "
+		    "\"status\"}");
+	jsontext_members_index(&members, &obj);
+	decode_members = &members;
+	rv = decode_object(req, &obj);
+	decode_members = NULL;
+	return rv;
 }
 
 int

@@ -109,6 +109,7 @@ enum request_error {
 /* One job of a submit (the request itself) or of submit_many's "jobs". */
 struct request_job {
 	struct jsontext_span	 desc;	/* its description, a JSON object */
+	struct jsontext_span	 data;	/* its "data" member (p NULL: none) */
 	char			*key;	/* "key", or NULL */
 	/* Flow fields: "priority", "delay" or "not_before", "group". */
 	int			 priority;

@@ -289,6 +289,11 @@ def test_bad_requests_get_clear_errors(tmp):
     assert st["pools"][0]["jobs"]["submitted"] == 0   # all-or-nothing
     # The connection is still usable after every error.
     assert request(c, {"op": "submit", "pool": "py", "data": 2, "wait": True})["job"]["result"] == 4
+    # "data" spelled with an escape, and twice: the last one is the data.
+    c.send_bytes(b'{"op":"submit_many","pool":"py","wait":true,"jobs":'
+                 b'[{"d\\u0061ta":5},{"data":1,"data":3}]}')
+    r = json.loads(c.recv_bytes())
+    assert [j["result"] for j in r["jobs"]] == [10, 6], r
     assert sup.stop() == 0
 
 

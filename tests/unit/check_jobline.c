@@ -74,6 +74,19 @@ START_TEST(test_malformed_lines_are_refused)
 		"{\"id\":\"J\",\"ok\":true}\n",
 		"{\"id\":\"J\",\"ok\":true,\"result\":[1,}",
 		"{\"id\":\"J\",\"ok\":true,\"result\":\"\xff\"}",
+		"{\"id\":\"J\",\"ok\":true,}",
+		"{\"id\":\"J\",,\"ok\":true}",
+		"{\"id\":\"J\" \"ok\":true}",
+		"{\"id\" \"J\",\"ok\":true}",
+		"{\"id\":,\"ok\":true}",
+		"{1:2,\"id\":\"J\",\"ok\":true}",
+		"{\"\\x\":2,\"id\":\"J\",\"ok\":true}",
+		"{\"\xff\":2,\"id\":\"J\",\"ok\":true}",
+		"{\"id\":\"J\",\"ok\":true",
+		"{\"id\":\"J\",\"ok\":true ",
+		"{\"id\":\"J\",\"ok\":tru}",
+		"{\"id\":\"J\",\"ok\"",
+		"{ ",
 	};
 	struct jobline_result	r;
 	size_t			i;
@@ -81,6 +94,21 @@ START_TEST(test_malformed_lines_are_refused)
 	for (i = 0; i < sizeof lines / sizeof lines[0]; i++)
 		ck_assert_msg(jobline_parse_result(lines[i], strlen(lines[i]),
 		    &r) == -1, "accepted: %s", lines[i]);
+}
+END_TEST
+
+/* White space anywhere JSON allows it; the last of duplicate keys wins. */
+START_TEST(test_spacing_and_duplicates)
+{
+	struct jobline_result	 r;
+	const char		*line = "{ \"id\" :\t\"J0\" ,\r\n\"ok\" : false , "
+				    "\"id\":\"J1\", \"ok\":true ,\"result\" : [ 1 , 2 ] }";
+
+	ck_assert_int_eq(jobline_parse_result(line, strlen(line), &r), 0);
+	assert_span(&r.id, "\"J1\"");
+	ck_assert_int_eq(r.ok, 1);
+	assert_span(&r.result, "[ 1 , 2 ]");
+	ck_assert_int_eq(r.result.type, JSONTEXT_ARRAY);
 }
 END_TEST
 
@@ -178,6 +206,7 @@ jobline_suite(void)
 
 	tcase_add_test(tc, test_members_are_handed_out_as_spans);
 	tcase_add_test(tc, test_malformed_lines_are_refused);
+	tcase_add_test(tc, test_spacing_and_duplicates);
 	tcase_add_test(tc, test_result_as_deep_as_the_limit_is_taken);
 	tcase_add_test(tc, test_result_deeper_than_the_limit_fails_the_job);
 	tcase_add_test(tc, test_deep_lines_must_be_well_formed);

@@ -397,6 +397,64 @@ START_TEST(test_object_get_finds_top_level_keys)
 }
 END_TEST
 
+/* The one-pass index answers exactly as jsontext_object_get(). */
+static void
+assert_members_agree(const char *text, const char *const *keys)
+{
+	struct jsontext_members	m;
+	struct jsontext_span	obj, a, b;
+	int			fa, fb;
+
+	obj = span_of(text);
+	jsontext_members_index(&m, &obj);
+	for (; *keys != NULL; keys++) {
+		memset(&a, 0, sizeof a);
+		memset(&b, 0, sizeof b);
+		fa = jsontext_object_get(&obj, *keys, &a);
+		fb = jsontext_members_get(&m, *keys, &b);
+		ck_assert_msg(fa == fb, "%s in %s: %d vs %d", *keys, text, fa,
+		    fb);
+		if (fa) {
+			ck_assert_ptr_eq(a.p, b.p);
+			ck_assert_uint_eq(a.len, b.len);
+			ck_assert_int_eq(a.type, b.type);
+		}
+	}
+}
+
+START_TEST(test_members_index_agrees_with_object_get)
+{
+	static const char *const	keys[] = { "op", "pool", "jobs", "k",
+	    "wait", "timeout", "b", "", "x17", "x0", NULL };
+	struct jsontext_members		m;
+	struct jsontext_span		obj, v;
+	struct buf			big = BUF_INIT;
+	int				i;
+
+	assert_members_agree("{\"op\": \"submit_many\", \"pool\": \"p\", "
+	    "\"jobs\": [{\"k\": 1}, {\"pool\": 2}], \"wait\": true}", keys);
+	assert_members_agree("{\"k\": 1, \"x\": 0, \"k\": [2], "
+	    "\"\\u006b\": 3 }", keys);
+	assert_members_agree("{}", keys);
+	assert_members_agree("{\"a\": {\"b\": 1}, \"c\": [{\"b\": 2}]}", keys);
+	/* More members than the index holds: the slow way, same answers. */
+	buf_append_str(&big, "{");
+	for (i = 0; i < JSONTEXT_MEMBERS_MAX + 4; i++)
+		buf_appendf(&big, "%s\"x%d\": %d", i ? ", " : "", i, i);
+	buf_append_str(&big, ", \"x0\": \"last\"}");
+	buf_append(&big, "", 1);
+	assert_members_agree(buf_head(&big), keys);
+	obj = span_of(buf_head(&big));
+	jsontext_members_index(&m, &obj);
+	ck_assert_int_eq(m.complete, 0);
+	ck_assert_int_eq(jsontext_members_get(&m, "x0", &v), 1);
+	assert_span(&v, "\"last\"", JSONTEXT_STRING);
+	ck_assert_int_eq(jsontext_members_get(&m, "x17", &v), 1);
+	assert_span(&v, "17", JSONTEXT_NUMBER);
+	buf_free(&big);
+}
+END_TEST
+
 START_TEST(test_object_get_nested_key_not_matched)
 {
 	struct jsontext_span	obj, v;
@@ -1064,6 +1122,7 @@ jsontext_suite(void)
 	tcase_add_test(tc, test_escape_of_random_bytes_is_valid_json);
 	tcase_add_test(tc, test_escape_of_random_text_decodes_back);
 	tcase_add_test(tc, test_validator_agrees_with_jansson);
+	tcase_add_test(tc, test_members_index_agrees_with_object_get);
 	suite_add_tcase(s, tc);
 	return s;
 }
