@@ -32,6 +32,9 @@ __all__ = ["Pool", "AsyncResult", "ApplyResult", "MapResult",
 
 # Jobs in flight per map/imap call unless Pool(window=) says otherwise.
 DEFAULT_WINDOW = 1024
+# map()'s default chunksize is at most this many items (see
+# Pool._default_chunksize).
+MAP_CHUNK = 8192
 # Connections that wait for results, unless Pool(connections=) says.
 DEFAULT_CONNECTIONS = 2
 # At most this many jobs, or about this many bytes, go in one
@@ -618,6 +621,14 @@ class Pool:
         threading.Thread(target=self._feed, args=(op, payloads),
                          name="mpsup-feeder", daemon=True).start()
 
+    def _default_chunksize(self, n: int) -> int:
+        """map()'s chunksize when the caller gives none: as
+        multiprocessing, about four chunks per worker, but never more
+        than MAP_CHUNK items, so that the workers start on the first
+        chunks while later ones are still being encoded, and the results
+        of the first are decoded while the last are computed."""
+        return max(1, min(-(-n // (self.workers * 4)), MAP_CHUNK))
+
     def _check_running(self) -> None:
         if self._state != "run":
             raise ValueError("Pool not running")
@@ -688,22 +699,17 @@ class Pool:
         ref = codec.reference(func)
         items = list(iterable)      # as multiprocessing: raises here
         if chunksize is None:
-            chunksize, extra = divmod(len(items), self.workers * 4)
-            if extra:
-                chunksize += 1
+            chunksize = self._default_chunksize(len(items))
         if chunksize < 1 and items:
             raise ValueError("chunksize must be 1 or more")
         chunksize = max(chunksize, 1)
-        # Every job is encoded before the first is submitted, so what
-        # cannot cross is refused with nothing in the pool.
-        key = "s" if star else "m"
-        payloads = [codec.dumps({"f": ref, key: [_arglist(a) for a in c]
-                                 if star else c})
-                    for c in (items[i:i + chunksize]
-                              for i in range(0, len(items), chunksize))]
+        # What cannot cross is refused with nothing in the pool: the
+        # chunks are encoded one by one as they are sent when a glance at
+        # the items proves they all cross, else all of them first.
+        payloads = codec.chunk_payloads(ref, items, chunksize, star)
         op = MapResult(self, len(items), chunksize, callback, error_callback)
-        if payloads:
-            self._start(op, iter(payloads))
+        if items:
+            self._start(op, payloads)
         return op
 
     def imap(self, func: Function, iterable: Iterable[Any],
