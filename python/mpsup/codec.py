@@ -86,7 +86,7 @@ def _all_cross(items: List[Any]) -> bool:
 
 
 def chunk_payloads(ref: str, items: List[Any], chunksize: int,
-                   star: bool) -> Iterator[str]:
+                   star: bool, scalars: bool = False) -> Iterator[str]:
     """The data of each chunk job of a map (star: of a starmap) of ref
     over items, chunksize items a job, as JSON text.
 
@@ -96,14 +96,16 @@ def chunk_payloads(ref: str, items: List[Any], chunksize: int,
     while later ones are still being encoded; then the one thing that
     can still fail is an int too long to write as text (over 4300
     digits by default): the ValueError comes when its chunk is taken,
-    and the chunks before it may have been submitted already.
+    and the chunks before it may have been submitted already. scalars
+    says the caller knows the items are scalars (they came from a
+    range): no scan then.
     """
     head = '{"f":%s,"%s":' % (dumps(ref), "s" if star else "m")
     if star:
         items = [a if isinstance(a, (list, tuple)) else list(a)
                  for a in items]
     chunks = (items[i:i + chunksize] for i in range(0, len(items), chunksize))
-    if not star and _all_cross(items):
+    if not star and (scalars or _all_cross(items)):
         return ("%s%s}" % (head, _encode(c)) for c in chunks)
     return iter(["%s%s}" % (head, dumps(c)) for c in chunks])
 

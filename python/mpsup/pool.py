@@ -706,7 +706,8 @@ class Pool:
         # What cannot cross is refused with nothing in the pool: the
         # chunks are encoded one by one as they are sent when a glance at
         # the items proves they all cross, else all of them first.
-        payloads = codec.chunk_payloads(ref, items, chunksize, star)
+        payloads = codec.chunk_payloads(ref, items, chunksize, star,
+                                        isinstance(iterable, range))
         op = MapResult(self, len(items), chunksize, callback, error_callback)
         if items:
             self._start(op, payloads)

@@ -144,6 +144,12 @@ def test_map_default_chunks_and_encoding_as_sent(tmp):
                 raise AssertionError("a 5000-digit int crossed")
             except ValueError as e:
                 assert "digits" in str(e), e
+            # A range is not scanned (its items are ints): the same.
+            try:
+                p.map(identity, range(10 ** 5000, 10 ** 5000 + 2))
+                raise AssertionError("a 5000-digit int crossed")
+            except ValueError as e:
+                assert "digits" in str(e), e
         assert p.map(sqr, [3]) == [9]
 
 
