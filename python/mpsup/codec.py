@@ -18,12 +18,14 @@ rebuilds a built-in exception exactly.
 import base64
 import builtins
 import json
+import math
 import sys
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Union
 
 from .connection import RemoteError
 
-__all__ = ["reference", "dumps", "loads", "exception_from_record"]
+__all__ = ["reference", "dumps", "loads", "chunk_payloads",
+           "exception_from_record"]
 
 ARGS_MARK = "\nmpsup-exception-args: "
 TRACEBACK_MARK = "\n\nTraceback (most recent call last):"
@@ -65,6 +67,47 @@ def dumps(obj: Any) -> str:
                             "bool or None, and arrive as strings" % e) \
                 from None
         raise
+
+
+# Items of these types always cross (floats once checked finite; an int
+# only while it has fewer digits than sys.get_int_max_str_digits()).
+_SCALARS = frozenset((int, str, float, bool, type(None)))
+
+
+def _all_cross(items: List[Any]) -> bool:
+    """True when every item is a plain scalar (no NaN or infinity), which
+    JSON always carries. A pass or two in C, no per-item Python code;
+    False says only "encode them to know"."""
+    types = set(map(type, items))
+    if not types <= _SCALARS:
+        return False
+    return float not in types or all(map(math.isfinite, [
+        x for x in items if type(x) is float]))
+
+
+def chunk_payloads(ref: str, items: List[Any], chunksize: int,
+                   star: bool, scalars: bool = False) -> Iterator[str]:
+    """The data of each chunk job of a map (star: of a starmap) of ref
+    over items, chunksize items a job, as JSON text.
+
+    TypeError or ValueError here, before anything is submitted, for an
+    item that cannot cross. When _all_cross() finds only scalars, each
+    chunk is encoded only as it is taken, so that the first jobs go out
+    while later ones are still being encoded; then the one thing that
+    can still fail is an int too long to write as text (over 4300
+    digits by default): the ValueError comes when its chunk is taken,
+    and the chunks before it may have been submitted already. scalars
+    says the caller knows the items are scalars (they came from a
+    range): no scan then.
+    """
+    head = '{"f":%s,"%s":' % (dumps(ref), "s" if star else "m")
+    if star:
+        items = [a if isinstance(a, (list, tuple)) else list(a)
+                 for a in items]
+    chunks = (items[i:i + chunksize] for i in range(0, len(items), chunksize))
+    if not star and (scalars or _all_cross(items)):
+        return ("%s%s}" % (head, _encode(c)) for c in chunks)
+    return iter(["%s%s}" % (head, dumps(c)) for c in chunks])
 
 
 def _bytes_hook(d: dict) -> Any:

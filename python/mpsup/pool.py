@@ -26,68 +26,23 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
 
 from . import codec
 from .connection import Address, Channel, Error, check_reply, resolve
+from .feeding import _BATCH, _Held, _Window
 
 __all__ = ["Pool", "AsyncResult", "ApplyResult", "MapResult",
            "IMapIterator", "DEFAULT_WINDOW"]
 
 # Jobs in flight per map/imap call unless Pool(window=) says otherwise.
 DEFAULT_WINDOW = 1024
+# map()'s default chunksize is at most this many items (see
+# Pool._default_chunksize).
+MAP_CHUNK = 8192
 # Connections that wait for results, unless Pool(connections=) says.
 DEFAULT_CONNECTIONS = 2
-# At most this many jobs, or about this many bytes, go in one
-# submit_many (the supervisor's max_message is 16 MiB by default).
-_BATCH = 256
-_BATCH_BYTES = 1 << 20
-# A batch that has waited this long for company is sent as it is.
-_BATCH_WAIT = 0.005
 
 Function = Union[Callable[..., Any], str]
 
 # A job id that needs no escaping in JSON.
 _PLAIN_ID = re.compile(r"[0-9A-Za-z_.:-]+\Z")
-
-
-class _Window:
-    """A count of jobs in flight that a feeder waits on; abort() frees it.
-
-    A feeder that found it full waits until a quarter of it (at most a
-    batch) is free again: it wakes once per batch, not once per job.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.free = size
-        self.resume = max(1, min(size // 4, _BATCH))
-        self.aborted = False
-        self.cond = threading.Condition()
-
-    def try_take(self) -> bool:
-        with self.cond:
-            if self.free > 0 and not self.aborted:
-                self.free -= 1
-                return True
-            return False
-
-    def take(self) -> bool:
-        """Wait for a free slot; False once aborted."""
-        with self.cond:
-            if self.free <= 0:
-                while self.free < self.resume and not self.aborted:
-                    self.cond.wait()
-            if self.aborted:
-                return False
-            self.free -= 1
-            return True
-
-    def give(self, n: int = 1) -> None:
-        with self.cond:
-            self.free += n
-            if self.free == self.resume:
-                self.cond.notify()
-
-    def abort(self) -> None:
-        with self.cond:
-            self.aborted = True
-            self.cond.notify_all()
 
 
 class _Operation:
@@ -320,62 +275,6 @@ class IMapIterator(_Operation):
         return self._items.popleft()
 
     __next__ = next
-
-
-class _Held:
-    """The jobs a feeder holds back to send together: sent when there are
-    _BATCH of them or _BATCH_BYTES, or by a timer _BATCH_WAIT after the
-    first, so a job is never held while the input is slow to yield the
-    next one (a queue, a socket)."""
-
-    def __init__(self, pool: "Pool", op: _Operation) -> None:
-        self._pool = pool
-        self._op = op
-        self._lock = threading.Lock()
-        self._jobs = []         # type: List[Tuple[int, str]]
-        self._size = 0
-        self._timer = None      # type: Optional[threading.Timer]
-
-    def add(self, index: int, data: str) -> None:
-        """Hold job index; Error if sending failed."""
-        with self._lock:
-            self._jobs.append((index, data))
-            self._size += len(data)
-            if len(self._jobs) >= _BATCH or self._size >= _BATCH_BYTES:
-                self._send()
-            elif self._timer is None:
-                self._timer = threading.Timer(_BATCH_WAIT, self._due)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def flush(self) -> None:
-        """Send what is held now; Error if sending failed."""
-        with self._lock:
-            self._send()
-
-    def close(self) -> None:
-        """Stop the timer; what is still held is dropped."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._jobs = []
-
-    def _send(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._jobs:
-            jobs, self._jobs, self._size = self._jobs, [], 0
-            self._pool._send(self._op, jobs)
-
-    def _due(self) -> None:
-        with self._lock:
-            self._timer = None
-            try:
-                self._send()
-            except Error as e:
-                self._op.fail(e)
 
 
 def _chunks(iterable: Iterable[Any], size: int) -> Iterator[List[Any]]:
@@ -618,6 +517,14 @@ class Pool:
         threading.Thread(target=self._feed, args=(op, payloads),
                          name="mpsup-feeder", daemon=True).start()
 
+    def _default_chunksize(self, n: int) -> int:
+        """map()'s chunksize when the caller gives none: as
+        multiprocessing, about four chunks per worker, but never more
+        than MAP_CHUNK items, so that the workers start on the first
+        chunks while later ones are still being encoded, and the results
+        of the first are decoded while the last are computed."""
+        return max(1, min(-(-n // (self.workers * 4)), MAP_CHUNK))
+
     def _check_running(self) -> None:
         if self._state != "run":
             raise ValueError("Pool not running")
@@ -688,22 +595,18 @@ class Pool:
         ref = codec.reference(func)
         items = list(iterable)      # as multiprocessing: raises here
         if chunksize is None:
-            chunksize, extra = divmod(len(items), self.workers * 4)
-            if extra:
-                chunksize += 1
+            chunksize = self._default_chunksize(len(items))
         if chunksize < 1 and items:
             raise ValueError("chunksize must be 1 or more")
         chunksize = max(chunksize, 1)
-        # Every job is encoded before the first is submitted, so what
-        # cannot cross is refused with nothing in the pool.
-        key = "s" if star else "m"
-        payloads = [codec.dumps({"f": ref, key: [_arglist(a) for a in c]
-                                 if star else c})
-                    for c in (items[i:i + chunksize]
-                              for i in range(0, len(items), chunksize))]
+        # What cannot cross is refused with nothing in the pool: the
+        # chunks are encoded one by one as they are sent when a glance at
+        # the items proves they all cross, else all of them first.
+        payloads = codec.chunk_payloads(ref, items, chunksize, star,
+                                        isinstance(iterable, range))
         op = MapResult(self, len(items), chunksize, callback, error_callback)
-        if payloads:
-            self._start(op, iter(payloads))
+        if items:
+            self._start(op, payloads)
         return op
 
     def imap(self, func: Function, iterable: Iterable[Any],

@@ -42,6 +42,7 @@ was slow.
 import argparse
 import base64
 import importlib
+import itertools
 import json
 import os
 import sys
@@ -176,16 +177,32 @@ class Worker:
             if self._eof:
                 return
             self.flush()
+            self._lines = self._read_lines()
+
+    def _read_lines(self):
+        """The whole lines of the next read(s), last first; sets _eof.
+
+        A line longer than a read (a chunk of a map is hundreds of KiB)
+        is gathered in a bytearray, so it is not copied and split again
+        at every read."""
+        rest = self._rest
+        while True:
             chunk = os.read(self.in_fd, _READ_SIZE)
             if not chunk:
                 self._eof = True
-                lines = [self._rest] if self._rest.strip() else []
                 self._rest = b""
-            else:
-                lines = (self._rest + chunk).split(b"\n")
-                self._rest = lines.pop()
-            lines.reverse()                 # pop() from the end, in order
-            self._lines = lines
+                return [bytes(rest)] if rest.strip() else []
+            if b"\n" in chunk:
+                break
+            if not isinstance(rest, bytearray):
+                rest = bytearray(rest)
+            rest += chunk
+        lines = chunk.split(b"\n")
+        self._rest = lines.pop()
+        if rest:
+            lines[0] = bytes(rest) + lines[0]
+        lines.reverse()                     # pop() from the end, in order
+        return lines
 
     def _parse(self, line):
         """(id, data) of a job line, or None after answering a bad one."""
@@ -401,9 +418,9 @@ class Runner:
                             "data is not one ({\"f\": \"module:name\", ...})")
         fn = self.resolve(data["f"])
         if "m" in data:
-            return [fn(x) for x in data["m"]]
+            return list(map(fn, data["m"]))
         if "s" in data:
-            return [fn(*a) for a in data["s"]]
+            return list(itertools.starmap(fn, data["s"]))
         return fn(*data.get("a", ()), **data.get("k", {}))
 
     def serve(self, worker: Optional[Worker] = None) -> None:

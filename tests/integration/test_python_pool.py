@@ -108,6 +108,51 @@ def test_map_bigger_than_one_message(tmp):
     assert len(got) == 24000 and got[0] == item and got[-1] == item
 
 
+def test_map_default_chunks_and_encoding_as_sent(tmp):
+    # The default chunksize is items / (4 * workers) as multiprocessing's,
+    # but at most mpsup.pool.MAP_CHUNK items, so that a long map is many
+    # jobs: the workers start on the first while the rest are encoded.
+    start(tmp)
+    with pool(tmp) as p:
+        before = counters(tmp)["done"]
+        assert p.map(sqr, range(20)) == [x * x for x in range(20)]
+        assert counters(tmp)["done"] - before == 7      # chunks of 3
+        # 8 * MAP_CHUNK + 5 items would be 8 chunks of MAP_CHUNK + 1.
+        n = 8 * mpsup.pool.MAP_CHUNK + 5
+        before = counters(tmp)["done"]
+        assert p.map(sqr, range(n)) == [x * x for x in range(n)]
+        assert counters(tmp)["done"] - before == 9
+        # Scalars of every kind take the encode-as-sent path unchanged.
+        mixed = [1, True, None, "é", 2.5, -0.0, 10 ** 30, False] * 3
+        assert p.map(identity, mixed) == mixed
+        assert [type(x) for x in p.map(identity, mixed)] == \
+            [type(x) for x in mixed]
+        submitted = counters(tmp)["submitted"]
+        # NaN among plain floats is refused with nothing submitted.
+        try:
+            p.map(identity, [0.5] * 1000 + [float("nan")])
+            raise AssertionError("NaN crossed")
+        except ValueError as e:
+            assert "NaN" in str(e), e
+        assert counters(tmp)["submitted"] == submitted
+        if hasattr(sys, "get_int_max_str_digits"):
+            # An int too long to write as text fails the map when its
+            # chunk is encoded (jobs before it may have gone out).
+            try:
+                p.map(identity, list(range(20000)) + [10 ** 5000],
+                      chunksize=1000)
+                raise AssertionError("a 5000-digit int crossed")
+            except ValueError as e:
+                assert "digits" in str(e), e
+            # A range is not scanned (its items are ints): the same.
+            try:
+                p.map(identity, range(10 ** 5000, 10 ** 5000 + 2))
+                raise AssertionError("a 5000-digit int crossed")
+            except ValueError as e:
+                assert "digits" in str(e), e
+        assert p.map(sqr, [3]) == [9]
+
+
 def test_starmap_and_starmap_async(tmp):
     start(tmp)
     with pool(tmp) as p:
