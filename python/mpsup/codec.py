@@ -7,9 +7,15 @@ workers. Arguments and results travel as JSON, with bytes as
 become strings; what JSON cannot carry at all (a set, an object, NaN) is
 refused with TypeError or ValueError before anything is submitted.
 
-A job's data is {"f": ref, "a": args, "k": kwargs} for one call, or
-{"f": ref, "m": [x, ...]} (f(x) each) or {"f": ref, "s": [args, ...]}
-(f(*args) each) for a chunk; a chunk's result is the list of results.
+A job's data is {"f": ref, "a": args, "k": kwargs} for one call. A
+chunk of Pool's map, starmap and imap is in chunk format 2: {"v": 2,
+"fn": ref, "m": items} (f(x) each; items a JSON list or a packed column,
+see mpsup.column) or {"v": 2, "fn": ref, "s": [args, ...]} (f(*args)
+each); its result is a packed column or the list of results. Format 1,
+{"f": ref, "m": [x, ...]} or {"f": ref, "s": [args, ...]} answered with
+the list, is what older clients (and Executor.map) send; the runner reads
+both. An older runner refuses format 2 (it has no "f"): that refusal is
+turned into Error("version") by chunk_result().
 A call that raised fails its job with an error that starts with
 "Type: message", then the traceback, then a last line ARGS_MARK + the
 exception's args as JSON (when they are JSON), from which the caller
@@ -20,11 +26,13 @@ import builtins
 import json
 import math
 import sys
-from typing import Any, Callable, Iterator, List, Optional, Union
+from typing import (Any, Callable, Iterator, List, Optional, Sequence,
+                    Union)
 
-from .connection import RemoteError
+from . import column
+from .connection import Error, RemoteError
 
-__all__ = ["reference", "dumps", "loads", "chunk_payloads",
+__all__ = ["reference", "dumps", "loads", "chunk_payloads", "chunk_result",
            "exception_from_record"]
 
 ARGS_MARK = "\nmpsup-exception-args: "
@@ -85,29 +93,94 @@ def _all_cross(items: List[Any]) -> bool:
         x for x in items if type(x) is float]))
 
 
-def chunk_payloads(ref: str, items: List[Any], chunksize: int,
-                   star: bool, scalars: bool = False) -> Iterator[str]:
+def chunk_payloads(ref: str, items: Sequence[Any], chunksize: int,
+                   star: bool) -> Iterator[str]:
     """The data of each chunk job of a map (star: of a starmap) of ref
-    over items, chunksize items a job, as JSON text.
+    over items (a list, or a range for a map), chunksize items a job, as
+    JSON text (chunk format 2).
 
     TypeError or ValueError here, before anything is submitted, for an
-    item that cannot cross. When _all_cross() finds only scalars, each
-    chunk is encoded only as it is taken, so that the first jobs go out
-    while later ones are still being encoded; then the one thing that
-    can still fail is an int too long to write as text (over 4300
-    digits by default): the ValueError comes when its chunk is taken,
-    and the chunks before it may have been submitted already. scalars
-    says the caller knows the items are scalars (they came from a
-    range): no scan then.
+    item that cannot cross. When _all_cross() finds only scalars (a
+    range needs no scan), each chunk is encoded only as it is taken, so
+    that the first jobs go out while later ones are still being encoded;
+    then the one thing that can still fail is an int too long to write
+    as text (over 4300 digits by default): the ValueError comes when its
+    chunk is taken, and the chunks before it may have been submitted
+    already. A chunk of a range is sent as its bounds, one of ints or of
+    floats as a packed column (mpsup.column).
     """
-    head = '{"f":%s,"%s":' % (dumps(ref), "s" if star else "m")
+    head = chunk_head(ref, star)
+    if isinstance(items, range) and not star:
+        return _range_chunks(head, items, chunksize)
     if star:
         items = [a if isinstance(a, (list, tuple)) else list(a)
                  for a in items]
     chunks = (items[i:i + chunksize] for i in range(0, len(items), chunksize))
-    if not star and (scalars or _all_cross(items)):
-        return ("%s%s}" % (head, _encode(c)) for c in chunks)
+    if not star and _all_cross(items):
+        return ("%s%s}" % (head, _items(c, _encode)) for c in chunks)
     return iter(["%s%s}" % (head, dumps(c)) for c in chunks])
+
+
+def _range_chunks(head: str, items: range, chunksize: int
+                  ) -> Iterator[str]:
+    for i in range(0, len(items), chunksize):
+        part = items[i:i + chunksize]
+        packed = column.pack_range(part)
+        yield "%s%s}" % (head, '"%s"' % packed if packed is not None
+                         else _encode(list(part)))
+
+
+def chunk_head(ref: str, star: bool) -> str:
+    """The start of a chunk's data, up to its items (format 2)."""
+    return '{"v":%d,"fn":%s,"%s":' % (column.FORMAT, dumps(ref),
+                                      "s" if star else "m")
+
+
+def chunk_items(items: List[Any]) -> str:
+    """A chunk's items as JSON: a packed column when they are all ints of
+    64 bits or all finite floats, else a list (TypeError or ValueError for
+    what cannot cross)."""
+    return _items(items, dumps)
+
+
+def _items(items: List[Any], encode: Callable[[Any], str]) -> str:
+    packed = column.pack(items)
+    return encode(items) if packed is None else '"%s"' % packed
+
+
+# How a runner older than chunk format 2 refuses such a chunk: it finds
+# no "f" in it (mpsup.worker's Runner.call, before format 2).
+_OLD_RUNNER = "TypeError: this worker runs mpsup.Pool jobs; the job's data"
+
+
+def chunk_result(job: dict, count: Optional[int]) -> Any:
+    """(ok, value) for a finished job of a format 2 chunk: its list of
+    count results (None: any number), or the exception it stands for."""
+    if job.get("state") == "done":
+        value = job.get("result")
+        try:
+            if isinstance(value, str):
+                value = column.unpack(value, count)
+                if isinstance(value, range):
+                    value = list(value)
+            elif not isinstance(value, list):
+                raise ValueError("a chunk's result is a list or a packed "
+                                 "column, not %s" % type(value).__name__)
+            elif count is not None and len(value) != count:
+                raise ValueError("%d results for %d items"
+                                 % (len(value), count))
+        except ValueError as e:
+            return False, RemoteError("failed", "the worker's answer to a "
+                                      "chunk cannot be read: %s" % e, "", job)
+        return True, value
+    if (job.get("error") or "").startswith(_OLD_RUNNER):
+        return False, Error("version", "the workers of pool %r run an "
+                            "mpsup.worker older than this client, which "
+                            "does not read chunk format %d (map, starmap "
+                            "and imap with chunks); install the client's "
+                            "mpsup version on the workers"
+                            % (job.get("pool"), column.FORMAT))
+    return False, exception_from_record(job)
 
 
 def _bytes_hook(d: dict) -> Any:

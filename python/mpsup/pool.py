@@ -52,10 +52,18 @@ class _Operation:
     (or the feeder's, for input errors); subclasses keep the results.
     """
 
+    # Its jobs are chunks of format 2 (see mpsup.codec), whose results
+    # are read by codec.chunk_result().
+    chunked = False
+
     def __init__(self, pool: "Pool") -> None:
         self._pool = pool
         self._cond = threading.Condition()
         self.window = None      # type: Optional[_Window]
+
+    def chunk_len(self, index: int) -> Optional[int]:
+        """How many results chunk index has (None: not known)."""
+        return None
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
         raise NotImplementedError
@@ -145,16 +153,23 @@ class MapResult(ApplyResult):
     """The result of map_async()/starmap_async(): a list in input order,
     or the first exception to arrive."""
 
+    chunked = True
+
     def __init__(self, pool: "Pool", n_items: int, chunksize: int,
                  callback: Optional[Callable[[Any], Any]],
                  error_callback: Optional[Callable[[BaseException], Any]]
                  ) -> None:
         super().__init__(pool, callback, error_callback)
         self._chunksize = chunksize
+        self._n = n_items
         self._items = [None] * n_items      # type: List[Any]
         self._left = -(-n_items // chunksize) if n_items else 0
         if self._left == 0:
             self._finish(True, [])
+
+    def chunk_len(self, index: int) -> Optional[int]:
+        """Chunk index has chunksize results, the last one what is left."""
+        return min(self._chunksize, self._n - index * self._chunksize)
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
         """Chunk index came: store its items; finish on the last one, or
@@ -184,6 +199,7 @@ class IMapIterator(_Operation):
         super().__init__(pool)
         self._ordered = ordered
         self._chunksize = chunksize
+        self.chunked = chunksize > 1
         self._arrived = {}      # type: Dict[int, Tuple[bool, Any]]
         self._queue = collections.deque()   # type: collections.deque
         self._next_chunk = 0    # the next chunk index to take (ordered)
@@ -459,6 +475,9 @@ class Pool:
                 elif not reply.get("ok"):
                     op.fail(Error(str(reply.get("error")),
                                   str(reply.get("message", ""))))
+                elif op.chunked:
+                    op.on_result(index, *codec.chunk_result(
+                        reply["job"], op.chunk_len(index)))
                 elif reply["job"].get("state") == "done":
                     op.on_result(index, True, reply["job"].get("result"))
                 else:
@@ -593,7 +612,10 @@ class Pool:
                    star: bool) -> MapResult:
         self._check_running()
         ref = codec.reference(func)
-        items = list(iterable)      # as multiprocessing: raises here
+        # As multiprocessing, the input is read here (and raises here);
+        # a range is its own list, sent as slices of itself.
+        items = iterable if isinstance(iterable, range) and not star \
+            else list(iterable)     # type: Any
         if chunksize is None:
             chunksize = self._default_chunksize(len(items))
         if chunksize < 1 and items:
@@ -602,8 +624,7 @@ class Pool:
         # What cannot cross is refused with nothing in the pool: the
         # chunks are encoded one by one as they are sent when a glance at
         # the items proves they all cross, else all of them first.
-        payloads = codec.chunk_payloads(ref, items, chunksize, star,
-                                        isinstance(iterable, range))
+        payloads = codec.chunk_payloads(ref, items, chunksize, star)
         op = MapResult(self, len(items), chunksize, callback, error_callback)
         if items:
             self._start(op, payloads)
@@ -627,16 +648,15 @@ class Pool:
             raise ValueError("Chunksize must be 1+, not %r" % chunksize)
         ref = codec.reference(func)
 
-        head = '{"f":%s,' % codec.dumps(ref)
-
         def payloads() -> Iterator[str]:
-            dumps = codec.dumps
             if chunksize == 1:
+                head, dumps = '{"f":%s,' % codec.dumps(ref), codec.dumps
                 for x in iterable:
                     yield '%s"a":[%s]}' % (head, dumps(x))
             else:
+                head, items = codec.chunk_head(ref, False), codec.chunk_items
                 for chunk in _chunks(iterable, chunksize):
-                    yield '%s"m":%s}' % (head, dumps(chunk))
+                    yield '%s%s}' % (head, items(chunk))
         op = IMapIterator(self, ordered, chunksize)
         self._start(op, payloads())
         return op

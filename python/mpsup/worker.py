@@ -50,6 +50,8 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from . import column
+
 __all__ = ["Worker", "run", "Runner", "main"]
 
 _READ_SIZE = 1 << 16
@@ -248,6 +250,11 @@ class Worker:
             return
         self._queue(raw)
 
+    def _reply_text(self, job_id, text):
+        """Answer job_id with a result that is JSON text already."""
+        self._queue(b'{"id":%s,"ok":true,"result":%s}\n' % (
+            self._encode(job_id).encode("utf-8"), text.encode("utf-8")))
+
     def fail(self, job_id, message):
         """Answer job_id with ok:false and message."""
         self._queue(_encode({"id": job_id, "ok": False, "error": str(message)}))
@@ -413,6 +420,8 @@ class Runner:
 
     def call(self, data: Any) -> Any:
         """The result of the call (or chunk of calls) data describes."""
+        if isinstance(data, dict) and "v" in data:
+            return self.call_chunk(data)
         if not isinstance(data, dict) or "f" not in data:
             raise TypeError("this worker runs mpsup.Pool jobs; the job's "
                             "data is not one ({\"f\": \"module:name\", ...})")
@@ -422,6 +431,32 @@ class Runner:
         if "s" in data:
             return list(itertools.starmap(fn, data["s"]))
         return fn(*data.get("a", ()), **data.get("k", {}))
+
+    def call_chunk(self, data: Dict[str, Any]) -> Any:
+        """The results of a chunk of format 2 ({"v": 2, "fn": ref, "m":
+        items} or "s": [args, ...]): a packed column when they are all
+        ints of 64 bits or all finite floats, else their list (see
+        mpsup.column)."""
+        if data["v"] != column.FORMAT:
+            raise ValueError("chunk format %r: this mpsup.worker reads "
+                             "formats 1 and %d only; install the client's "
+                             "mpsup version on the workers"
+                             % (data["v"], column.FORMAT))
+        fn = self.resolve(data.get("fn"))
+        if "m" in data:
+            items = data["m"]
+            if isinstance(items, str):
+                items = column.unpack(items)
+            elif not isinstance(items, list):
+                raise TypeError("a chunk's \"m\" is a list or a packed "
+                                "column, not %s" % type(items).__name__)
+            results = list(map(fn, items))
+        elif "s" in data:
+            results = list(itertools.starmap(fn, data["s"]))
+        else:
+            raise TypeError("a chunk of format 2 has no \"m\" or \"s\"")
+        packed = column.pack(results)
+        return results if packed is None else packed
 
     def serve(self, worker: Optional[Worker] = None) -> None:
         """Answer jobs until the supervisor closes the channel."""
@@ -433,7 +468,12 @@ class Runner:
             except Exception as e:
                 worker.fail(job_id, _call_error(e))
             else:
-                worker.reply(job_id, result)
+                if type(result) is str and type(data) is dict and \
+                        "v" in data:
+                    # A packed column: base64, nothing to escape.
+                    worker._reply_text(job_id, '"%s"' % result)
+                else:
+                    worker.reply(job_id, result)
         worker.close()
 
 

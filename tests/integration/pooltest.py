@@ -5,6 +5,7 @@ supervisor configuration, and a client for the supervisor's counters.
 """
 import atexit
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -85,8 +86,9 @@ import pooltasks  # noqa: E402,F401
 
 
 def start(tmp, workers=2, extra="", sup_extra="", allow="pooltasks",
-          python=None):
-    """A supervisor whose stream pool "py" runs mpsup.worker."""
+          python=None, command=None):
+    """A supervisor whose stream pool "py" runs mpsup.worker (or, when
+    command is given, that command instead)."""
     write(os.path.join(tmp, "pooltasks.py"), TASKS)
     values = {"name": "py", "workers": workers, "allow": allow,
               "pythonpath": PYTHON_DIR, "extra": extra}
@@ -94,6 +96,9 @@ def start(tmp, workers=2, extra="", sup_extra="", allow="pooltasks",
         values["python"] = python
     text = harness.config("supervisor", extra=sup_extra) + \
         harness.config("pool_mpsup", **values)
+    if command is not None:
+        text = re.sub(r"(?m)^command = .*$", lambda m: "command = " + command,
+                      text)
     sup = Supervisor(tmp, text)
     harness.wait_for(lambda: os.path.exists(os.path.join(tmp, "mpsup.sock"))
                      and os.path.exists(os.path.join(tmp, "authkey")),

@@ -2,8 +2,8 @@
 (the one running the tests, pyenv's, /usr/bin's): for each, a supervisor
 whose workers run mpsup.worker under that Python, and a client under the
 same Python that goes through Pool (apply, map, imap, imap_unordered,
-starmap, an exception, a refused value) and Executor, with a supervisor
-that does not accept the legacy MD5 handshake. Versions not installed
+starmap, packed chunks, an exception, a refused value) and Executor,
+with a supervisor that does not accept the legacy MD5 handshake. Versions not installed
 are listed and skipped; the suite passes with python3 alone.
 """
 import glob
@@ -28,6 +28,14 @@ with mpsup.Pool("py", config=ini) as p:
     assert sorted(p.imap_unordered(sqr, range(50))) == \
         [x * x for x in range(50)]
     assert p.starmap(mul, [(1, 2), (3, 4)]) == [2, 12]
+    # Chunks as packed columns (array, base64) on this Python.
+    floats = [0.5, -0.0, 1e308, 5e-324]
+    got = p.map(identity, floats, 2)
+    assert got == floats and str(got[1]) == "-0.0", got
+    ints = [-(2 ** 63), 2 ** 63 - 1, 0, 2 ** 31, -129, 7]
+    assert p.map(identity, ints, 3) == ints
+    assert p.map(sqr, range(-3, 10 ** 4, 3)) == \
+        [x * x for x in range(-3, 10 ** 4, 3)]
     assert p.apply(identity, (b"\x00\xff",)) == b"\x00\xff"
     try:
         p.map(fail_at, range(10))
