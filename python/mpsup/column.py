@@ -5,8 +5,8 @@ format 2, cross as a JSON list, or, when they are all of one kind, as a
 "packed column": a JSON string whose first character says the kind and
 whose rest is base64 of the values in little-endian binary:
 
-    b, h, i, q   signed integers of 1, 2, 4, 8 bytes (type int, not bool)
-    d            IEEE 754 doubles (type float, finite)
+    i, q   signed integers of 4 and 8 bytes (type int, not bool)
+    d      IEEE 754 doubles (type float, finite)
 
 or, for the items of a map over a range, "r" and the slice of the range
 the chunk covers in decimal, "rSTART:STOP:STEP" (at most RANGE_MAX
@@ -21,9 +21,9 @@ ints outside 64 bits, NaN, mixed types, strings) stays a JSON list.
 Standard library only: the worker runner imports it as well.
 """
 import array
-import base64
 import binascii
 import math
+import struct
 import sys
 from typing import Any, List, Optional, Sequence
 
@@ -35,12 +35,9 @@ FORMAT = 2
 # ints would be over the supervisor's default max_message of 16 MiB).
 RANGE_MAX = 1 << 23
 
-# (typecode, bound): ints in [-bound, bound) fit the typecode.
-_INTS = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
-_SIZES = {"b": 1, "h": 2, "i": 4, "q": 8, "d": 8}
-# The typecodes whose size is what the format says on this platform.
-_USABLE = frozenset(c for c, n in _SIZES.items()
-                    if array.array(c).itemsize == n)
+# Bytes per value of each kind: array's "i" (C int) and "q" (long long)
+# have these sizes wherever CPython runs, "d" is a C double.
+_SIZES = {"i": 4, "q": 8, "d": 8}
 _SWAP = sys.byteorder != "little"
 _INT = frozenset((int,))
 _FLOAT = frozenset((float,))
@@ -61,24 +58,22 @@ def pack(values: List[Any]) -> Optional[str]:
         return None
     kinds = frozenset(map(type, values))
     if kinds == _INT:
-        lo, hi = min(values), max(values)
-        for code, bound in _INTS:
-            if -bound <= lo and hi < bound:
-                break
-        else:
-            return None
+        # 4 bytes each if they fit (struct says so, often at the first
+        # value that does not), else 8.
+        try:
+            code, raw = "i", struct.pack("<%di" % len(values), *values)
+        except struct.error:
+            try:
+                code, raw = "q", struct.pack("<%dq" % len(values), *values)
+            except struct.error:
+                return None
     elif kinds == _FLOAT:
         if not all(map(math.isfinite, values)):
             return None
-        code = "d"
+        code, raw = "d", struct.pack("<%dd" % len(values), *values)
     else:
         return None
-    if code not in _USABLE:
-        return None
-    packed = array.array(code, values)
-    if _SWAP:
-        packed.byteswap()
-    return code + base64.b64encode(packed.tobytes()).decode("ascii")
+    return code + binascii.b2a_base64(raw, newline=False).decode("ascii")
 
 
 def pack_range(items: range) -> Optional[str]:
@@ -105,32 +100,27 @@ def _range(text: str) -> range:
 def unpack(text: str, count: Optional[int] = None) -> Sequence[Any]:
     """The values of a column (a range for "r"); ValueError if text is
     not one, or (count given) does not hold count values."""
-    if text[:1] == "r":
-        items = _range(text)
-        if count is not None and len(items) != count:
-            raise ValueError("range column holds %d values, not %d"
-                             % (len(items), count))
-        return items
     code = text[:1]
-    if code not in _SIZES:
+    if code == "r":
+        values = _range(text)       # type: Sequence[Any]
+    elif code in _SIZES:
+        try:
+            raw = _b64decode(text[1:])
+        except binascii.Error as e:
+            raise ValueError("packed column: bad base64 (%s)" % e) from None
+        size = _SIZES[code]
+        if len(raw) % size:
+            raise ValueError("packed column of kind %r: %d bytes is not a "
+                             "whole number of values" % (code, len(raw)))
+        packed = array.array(code)
+        packed.frombytes(raw)
+        if _SWAP:
+            packed.byteswap()
+        values = packed.tolist()
+    else:
         raise ValueError("not a packed column: it starts with %r, not one "
-                         "of %s" % (code, ", ".join(sorted(_SIZES))))
-    if code not in _USABLE:
-        raise ValueError("packed column of kind %r: this platform's array "
-                         "module has no %d-byte type for it"
-                         % (code, _SIZES[code]))
-    try:
-        raw = _b64decode(text[1:])
-    except binascii.Error as e:
-        raise ValueError("packed column: bad base64 (%s)" % e) from None
-    if len(raw) % _SIZES[code]:
-        raise ValueError("packed column of kind %r: %d bytes is not a "
-                         "whole number of values" % (code, len(raw)))
-    values = array.array(code)
-    values.frombytes(raw)
-    if _SWAP:
-        values.byteswap()
+                         "of r, %s" % (code, ", ".join(sorted(_SIZES))))
     if count is not None and len(values) != count:
         raise ValueError("packed column holds %d values, not %d"
                          % (len(values), count))
-    return values.tolist()
+    return values
