@@ -82,15 +82,17 @@ def dumps(obj: Any) -> str:
 _SCALARS = frozenset((int, str, float, bool, type(None)))
 
 
-def _all_cross(items: List[Any]) -> bool:
-    """True when every item is a plain scalar (no NaN or infinity), which
-    JSON always carries. A pass or two in C, no per-item Python code;
-    False says only "encode them to know"."""
-    types = set(map(type, items))
+def _all_cross(items: List[Any]) -> Optional[frozenset]:
+    """The items' types when every item is a plain scalar (no NaN or
+    infinity), which JSON always carries. A pass or two in C, no
+    per-item Python code; None says only "encode them to know"."""
+    types = frozenset(map(type, items))
     if not types <= _SCALARS:
-        return False
-    return float not in types or all(map(math.isfinite, [
-        x for x in items if type(x) is float]))
+        return None
+    if float not in types or all(map(math.isfinite, [
+            x for x in items if type(x) is float])):
+        return types
+    return None
 
 
 def chunk_payloads(ref: str, items: Sequence[Any], chunksize: int,
@@ -116,8 +118,11 @@ def chunk_payloads(ref: str, items: Sequence[Any], chunksize: int,
         items = [a if isinstance(a, (list, tuple)) else list(a)
                  for a in items]
     chunks = (items[i:i + chunksize] for i in range(0, len(items), chunksize))
-    if not star and _all_cross(items):
-        return ("%s%s}" % (head, _items(c, _encode)) for c in chunks)
+    kinds = None if star else _all_cross(items)
+    if kinds is not None:
+        # One kind in all the items is that kind in each chunk.
+        each = kinds if len(kinds) == 1 else None
+        return ("%s%s}" % (head, _items(c, _encode, each)) for c in chunks)
     return iter(["%s%s}" % (head, dumps(c)) for c in chunks])
 
 
@@ -143,8 +148,9 @@ def chunk_items(items: List[Any]) -> str:
     return _items(items, dumps)
 
 
-def _items(items: List[Any], encode: Callable[[Any], str]) -> str:
-    packed = column.pack(items)
+def _items(items: List[Any], encode: Callable[[Any], str],
+           kinds: Optional[frozenset] = None) -> str:
+    packed = column.pack(items, kinds)
     return encode(items) if packed is None else '"%s"' % packed
 
 

@@ -51,12 +51,15 @@ except TypeError:
     _b64decode = binascii.a2b_base64
 
 
-def pack(values: List[Any]) -> Optional[str]:
+def pack(values: List[Any], kinds: Optional[frozenset] = None
+         ) -> Optional[str]:
     """values as a packed column, or None when they are not all ints of
-    64 bits or all finite floats (then they cross as a JSON list)."""
+    64 bits or all finite floats (then they cross as a JSON list).
+    kinds, when the caller knows it, is frozenset(map(type, values))."""
     if not values:
         return None
-    kinds = frozenset(map(type, values))
+    if kinds is None:
+        kinds = frozenset(map(type, values))
     if kinds == _INT:
         # 4 bytes each if they fit (struct says so, often at the first
         # value that does not), else 8.
