@@ -204,7 +204,10 @@ def loads(text: Union[str, bytes]) -> Any:
     if isinstance(text, bytes):
         text = text.decode("utf-8")
     # The hook costs a call per object: only pay it when bytes are there.
-    return _hooked(text) if '"$bytes"' in text else _plain(text)
+    # A "$" is looked for first: one memchr, where the search for the
+    # whole word costs six times as much over a chunk's long result.
+    return _hooked(text) if "$" in text and '"$bytes"' in text \
+        else _plain(text)
 
 
 def decode(value: Any) -> Any:
