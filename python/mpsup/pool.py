@@ -200,6 +200,9 @@ class IMapIterator(_Operation):
         self._ordered = ordered
         self._chunksize = chunksize
         self.chunked = chunksize > 1
+        # (index, items) of a last chunk shorter than chunksize, set by
+        # the feeder before it is sent.
+        self.short = None       # type: Optional[Tuple[int, int]]
         self._arrived = {}      # type: Dict[int, Tuple[bool, Any]]
         self._queue = collections.deque()   # type: collections.deque
         self._next_chunk = 0    # the next chunk index to take (ordered)
@@ -211,6 +214,12 @@ class IMapIterator(_Operation):
 
     def __iter__(self) -> "IMapIterator":
         return self
+
+    def chunk_len(self, index: int) -> Optional[int]:
+        """Every chunk has chunksize results but a short last one."""
+        short = self.short
+        return short[1] if short is not None and short[0] == index \
+            else self._chunksize
 
     def on_result(self, index: int, ok: bool, value: Any) -> None:
         """Chunk index came: keep it for next()."""
@@ -655,7 +664,9 @@ class Pool:
                     yield '%s"a":[%s]}' % (head, dumps(x))
             else:
                 head, items = codec.chunk_head(ref, False), codec.chunk_items
-                for chunk in _chunks(iterable, chunksize):
+                for n, chunk in enumerate(_chunks(iterable, chunksize)):
+                    if len(chunk) < chunksize:      # the last one
+                        op.short = (n, len(chunk))
                     yield '%s%s}' % (head, items(chunk))
         op = IMapIterator(self, ordered, chunksize)
         self._start(op, payloads())

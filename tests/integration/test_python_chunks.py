@@ -179,6 +179,16 @@ def test_a_chunk_answer_of_the_wrong_length_is_an_error(tmp):
         except mpsup.RemoteError as e:
             assert e.type_name == "failed" and \
                 "holds 2 values, not 5" in e.message, e
+        # imap: 2 results do for 2-item chunks and for a last chunk of 2
+        # (shorter than chunksize), not for a 3-item chunk.
+        assert list(p.imap(sqr, [1, 2, 3, 4], 2)) == [1, 2, 1, 2]
+        assert list(p.imap(sqr, [7, 8], 3)) == [1, 2]
+        it = p.imap(sqr, [1, 2, 3, 4, 5], 3)
+        try:
+            list(it)
+            raise AssertionError("a short answer was taken")
+        except mpsup.RemoteError as e:
+            assert "holds 2 values, not 3" in e.message, e
 
 
 if __name__ == "__main__":
