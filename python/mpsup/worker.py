@@ -386,8 +386,8 @@ class Runner:
         if fn is not None:
             return fn
         if not isinstance(ref, str):
-            raise TypeError("the job names no function (\"f\" is %r)"
-                            % (ref,))
+            raise TypeError("the job names no function (%r is not "
+                            "\"module:qualname\")" % (ref,))
         module, _, qualname = ref.partition(":")
         if not self.allowed(module):
             raise PermissionError(

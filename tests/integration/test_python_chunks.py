@@ -104,6 +104,7 @@ def test_runner_refuses_bad_chunks_and_still_reads_format_1(tmp):
             ({"v": 2, "fn": "pooltasks:sqr", "m": {"a": 1}},
              "list or a packed column"),
             ({"v": 2, "fn": "pooltasks:sqr"}, "no \"m\" or \"s\""),
+            ({"v": 2, "m": [1]}, "names no function (None is not"),
             ({"v": 2, "fn": "os:system", "m": ["true"]}, "not allowed"),
         ]
         for data, words in bad:
