@@ -9,7 +9,9 @@
 The pool "py" is a stream pool whose workers run the runner of this
 package, e.g. `command = python3 -m mpsup.worker --allow tasks`. Functions
 travel by module and name; arguments and results as JSON (see
-mpsup.codec for what changes on the way). Standard library only.
+mpsup.codec for what changes on the way), the items and results of map's
+chunks as packed columns where they are all ints or floats (mpsup.column).
+Standard library only.
 
 Names: Pool, Executor, Client, Error, RemoteError, AuthenticationError,
 AsyncResult, MapResult, IMapIterator, TimeoutError (multiprocessing's).

@@ -26,7 +26,7 @@ import builtins
 import json
 import math
 import sys
-from typing import (Any, Callable, Iterator, List, Optional, Sequence,
+from typing import (Any, Callable, Iterator, List, Optional, Sequence, Tuple,
                     Union)
 
 from . import column
@@ -159,7 +159,7 @@ def _items(items: List[Any], encode: Callable[[Any], str],
 _OLD_RUNNER = "TypeError: this worker runs mpsup.Pool jobs; the job's data"
 
 
-def chunk_result(job: dict, count: Optional[int]) -> Any:
+def chunk_result(job: dict, count: Optional[int]) -> Tuple[bool, Any]:
     """(ok, value) for a finished job of a format 2 chunk: its list of
     count results (None: any number), or the exception it stands for."""
     if job.get("state") == "done":
