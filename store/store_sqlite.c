@@ -1,8 +1,8 @@
 /*
  * The SQLite job store (see store.h): a table of segments in WAL mode.
- * Each commit appends one segment, the records of every job written since
- * the last one (store_codec.h), as one row: a commit of a thousand jobs
- * costs one row insert. The store counts, per committed segment, the
+ * Each commit appends the records of every job written since the last one
+ * (store_codec.h) as two rows, unfinished and finished jobs apart: a
+ * commit of a thousand jobs costs two row inserts. The store counts, per committed segment, the
  * records that still matter; when the job engine has released them all
  * the row is deleted by a later commit. Recovery reads the segments in
  * order and keeps each job's newest record.
@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/privfile.h"
 #include "common/xmalloc.h"
+#include "store/job.h"
 #include "store/store.h"
 #include "store/store_ckpt.h"
 #include "store/store_codec.h"
@@ -58,6 +59,21 @@ static const char store_sqlite_schema[] =
 	");"
 	"PRAGMA user_version = 2;";
 
+/*
+ * A segment being filled. A commit writes two: the records of unfinished
+ * jobs, superseded within milliseconds when the jobs run, and those of
+ * finished jobs, kept until result_ttl or result_max prunes them. Apart,
+ * the short-lived rows are deleted while their pages are still cached and
+ * their pages are reused at once, and the long-lived rows hold no dead
+ * records of unfinished jobs, so the database stays about the size of
+ * the finished records.
+ */
+struct store_sqlite_body {
+	struct buf	 b;		/* its records */
+	uint64_t	 seq;		/* its row, once it holds one */
+	uint32_t	 n;		/* how many */
+};
+
 /* A committed segment and how many of its records still matter. */
 struct store_sqlite_seg {
 	uint64_t	seq;
@@ -73,9 +89,9 @@ struct store_sqlite {
 	sqlite3_stmt	*stmt[STMT_N];
 	struct store_ckpt *ckpt;	/* background checkpoints */
 
-	uint64_t	 next_seq;	/* of the segment being filled */
-	struct buf	 body;		/* its records */
-	uint32_t	 nbody;		/* how many */
+	uint64_t	 next_seq;	/* of the next segment begun */
+	/* The segments being filled: unfinished jobs', finished ones'. */
+	struct store_sqlite_body body[2];
 	/* Segments written in the open transaction, not yet committed. */
 	struct store_sqlite_seg *written;
 	size_t		 nwritten, written_cap;
@@ -388,7 +404,8 @@ store_sqlite_close(struct store_sqlite *s)
 
 	if (s->in_txn)
 		store_sqlite_rollback(s);
-	buf_free(&s->body);
+	buf_free(&s->body[0].b);
+	buf_free(&s->body[1].b);
 	free(s->written);
 	free(s->live);
 	free(s->dead);
@@ -442,38 +459,81 @@ store_sqlite_seg_push(struct store_sqlite_seg **a, size_t *n, size_t *cap,
 	(*a)[(*n)++].live = live;
 }
 
-/* Write the segment being filled as a row of the open transaction. */
+/* Write segment body i as a row of the open transaction. */
 static int
-store_sqlite_write(struct store_sqlite *s, char **cause)
+store_sqlite_write(struct store_sqlite *s, int i, char **cause)
 {
-	sqlite3_stmt	*st = s->stmt[STMT_INSERT];
+	struct store_sqlite_body *body = &s->body[i];
+	sqlite3_stmt		*st = s->stmt[STMT_INSERT];
 
-	if (s->nbody == 0)
+	if (body->n == 0)
 		return 0;
 	if (store_sqlite_begin(s, cause) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->next_seq);
-	sqlite3_bind_blob64(st, 2, s->body.data, s->body.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)body->seq);
+	sqlite3_bind_blob64(st, 2, body->b.data, body->b.len, SQLITE_STATIC);
 	if (store_sqlite_step(s, st, cause, "writing a segment") == -1)
 		return -1;
 	store_sqlite_seg_push(&s->written, &s->nwritten, &s->written_cap,
-	    s->next_seq++, s->nbody);
-	buf_reset(&s->body);
-	s->nbody = 0;
+	    body->seq, body->n);
+	buf_reset(&body->b);
+	body->n = 0;
 	return 0;
 }
 
+/* Whether a record is of a finished job (kept until pruned). */
+static int
+store_sqlite_finished(const struct store_record *r)
+{
+	return r->state >= JOB_DONE && r->state <= JOB_CANCELLED;
+}
+
+/*
+ * A job has one record per commit at most, and a segment's row number is
+ * taken when its first record goes in: so a job's records are in order
+ * of seq, whichever of the two bodies they went to.
+ */
 int
 store_sqlite_put(struct store_sqlite *s, const struct store_record *r,
     uint64_t *seg, char **cause)
 {
-	if (s->body.len >= STORE_SQLITE_SEGMENT_MAX &&
-	    store_sqlite_write(s, cause) == -1)
+	int			 i = store_sqlite_finished(r);
+	struct store_sqlite_body *body = &s->body[i];
+
+	if (body->b.len >= STORE_SQLITE_SEGMENT_MAX &&
+	    store_sqlite_write(s, i, cause) == -1)
 		return -1;
-	store_codec_put(&s->body, r);
-	s->nbody++;
-	*seg = s->next_seq;
+	if (body->n == 0)
+		body->seq = s->next_seq++;
+	store_codec_put(&body->b, r);
+	body->n++;
+	*seg = body->seq;
 	return 0;
+}
+
+/*
+ * The segments written are committed: onto the live list, which stays in
+ * order of seq (release() searches it). Theirs are above every older
+ * commit's, but the two bodies took theirs in the order of their first
+ * records, not of writing: sort them first (two, or a few more when a
+ * body outgrew STORE_SQLITE_SEGMENT_MAX).
+ */
+static void
+store_sqlite_committed(struct store_sqlite *s)
+{
+	struct store_sqlite_seg	 t;
+	size_t			 i, j;
+
+	for (i = 1; i < s->nwritten; i++) {
+		t = s->written[i];
+		for (j = i; j > 0 && s->written[j - 1].seq > t.seq; j--)
+			s->written[j] = s->written[j - 1];
+		s->written[j] = t;
+	}
+	for (i = 0; i < s->nwritten; i++)
+		store_sqlite_seg_push(&s->live, &s->nlive, &s->live_cap,
+		    s->written[i].seq, s->written[i].live);
+	s->nwritten = 0;
 }
 
 int
@@ -482,9 +542,11 @@ store_sqlite_commit(struct store_sqlite *s, char **cause)
 	sqlite3_stmt	*st = s->stmt[STMT_DELETE];
 	size_t		 i;
 
-	if (s->nbody == 0 && s->ndead == 0 && !s->in_txn)
+	if (s->body[0].n == 0 && s->body[1].n == 0 && s->ndead == 0 &&
+	    !s->in_txn)
 		return 0;
-	if (store_sqlite_write(s, cause) == -1)
+	if (store_sqlite_write(s, 0, cause) == -1 ||
+	    store_sqlite_write(s, 1, cause) == -1)
 		goto fail;
 	if (s->ndead > 0 && store_sqlite_begin(s, cause) == -1)
 		goto fail;
@@ -503,10 +565,7 @@ store_sqlite_commit(struct store_sqlite *s, char **cause)
 		goto fail;
 	s->in_txn = 0;
 	s->ndead = 0;
-	for (i = 0; i < s->nwritten; i++)
-		store_sqlite_seg_push(&s->live, &s->nlive, &s->live_cap,
-		    s->written[i].seq, s->written[i].live);
-	s->nwritten = 0;
+	store_sqlite_committed(s);
 	return 0;
 fail:
 	store_sqlite_rollback(s);
@@ -520,8 +579,9 @@ store_sqlite_rollback(struct store_sqlite *s)
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->in_txn = 0;
-	buf_reset(&s->body);
-	s->nbody = 0;
+	buf_reset(&s->body[0].b);
+	buf_reset(&s->body[1].b);
+	s->body[0].n = s->body[1].n = 0;
 	s->nwritten = 0;
 }
 
