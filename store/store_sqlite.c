@@ -664,11 +664,6 @@ store_sqlite_id_cmp(const void *a, const void *b)
 	    ((const struct store_sqlite_rec *)b)->r.id);
 }
 
-static int
-store_sqlite_unfinished(const struct store_record *r)
-{
-	return r->state < 2;	/* queued or running */
-}
 
 /* What recovery has read: the segments, their bodies and their records. */
 struct store_sqlite_loaded {
@@ -780,7 +775,7 @@ store_sqlite_order(struct store_sqlite_loaded *ld, size_t max_finished)
 	size_t			 i, j, first;
 
 	for (i = j = 0; i < ld->nrecs; i++)
-		if (!store_sqlite_unfinished(&recs[i].r)) {
+		if (store_sqlite_finished(&recs[i].r)) {
 			rec = recs[j];
 			recs[j++] = recs[i];
 			recs[i] = rec;

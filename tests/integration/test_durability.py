@@ -226,6 +226,41 @@ def test_sqlite_kill9_after_results_keeps_each_job_in_its_final_state(tmp):
     assert sup.stop() == 0
 
 
+def test_sqlite_delayed_jobs_past_result_max_survive_a_restart(tmp):
+    """result_max prunes finished records at recovery, not delayed jobs.
+
+    Recovery sorted delayed jobs with the finished records (by finish
+    time, which they have none of) and dropped all but the newest
+    result_max of them: acknowledged jobs lost on a restart.
+    """
+    cfg = config("sqlite:%s/jobs.db" % tmp, work_us=0,
+                 extra="result_max = 10")
+    sup = Supervisor(tmp, cfg)
+    c = connect(tmp)
+    r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+        {"data": k, "delay": "1h"} for k in range(50)]})
+    assert r["ok"], r
+    delayed = r["ids"]
+    r = request(c, {"op": "submit_many", "pool": "p", "wait": True,
+                    "timeout": 30, "jobs": [{"data": k} for k in range(30)]})
+    assert r["ok"], r
+    time.sleep(0.3)
+    sup.signal(signal.SIGKILL)
+    assert sup.wait() == -signal.SIGKILL
+    c.close()
+
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("store: recovered")
+    assert "50 delayed" in sup.log(), sup.log()
+    assert "10 finished records kept" in sup.log(), sup.log()
+    c = connect_again(tmp)
+    for i in delayed:
+        r = request(c, {"op": "result", "id": i})
+        assert r["ok"] and r["job"]["state"] == "delayed", r
+    c.close()
+    assert sup.stop() == 0
+
+
 KILLER = r"""
 import json, os, signal, sys, time
 for line in sys.stdin:
