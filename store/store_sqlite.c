@@ -30,10 +30,10 @@
 #include "common/log.h"
 #include "common/privfile.h"
 #include "common/xmalloc.h"
-#include "store/job.h"
 #include "store/store.h"
 #include "store/store_ckpt.h"
 #include "store/store_codec.h"
+#include "store/store_recover.h"
 
 enum {
 	STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DELETE, STMT_LOAD,
@@ -192,27 +192,15 @@ store_sqlite_version(struct store_sqlite *s, int *version, char **cause)
 	return 0;
 }
 
+/* WAL mode, the sync level, the cache and the -wal file's limit. */
 static int
-store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
+store_sqlite_pragmas(struct store_sqlite *s, int sync_full, char **cause)
 {
 	sqlite3_stmt	*st;
 	const char	*mode;
-	int		 version, rc, i;
+	char		 sql[64];
+	int		 rc;
 
-	sqlite3_busy_timeout(s->db, 0);
-	sqlite3_extended_result_codes(s->db, 1);
-	/* Reading the header first reports a corrupt or foreign file. */
-	if (store_sqlite_version(s, &version, cause) == -1)
-		return -1;
-	if (s->readonly) {
-		if (version != STORE_SCHEMA_VERSION) {
-			xasprintf(cause, "%s: read-only file system, and not "
-			    "a database of this mpsup (schema version %d)",
-			    s->path, version);
-			return -1;
-		}
-		goto prepare;
-	}
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
 	    NULL) != SQLITE_OK) {
 		store_sqlite_cause(s, cause, "setting journal_mode = WAL");
@@ -235,6 +223,35 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 	    "PRAGMA synchronous = NORMAL", cause, "setting synchronous") == -1 ||
 	    store_sqlite_exec(s, "PRAGMA cache_size = -16384", cause,
 	    "setting cache_size") == -1)
+		return -1;
+	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d",
+	    STORE_CKPT_WAL_LIMIT);
+	if (store_sqlite_exec(s, sql, cause, "setting journal_size_limit") == -1)
+		return -1;
+	return 0;
+}
+
+static int
+store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 version, rc, i;
+
+	sqlite3_busy_timeout(s->db, 0);
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Reading the header first reports a corrupt or foreign file. */
+	if (store_sqlite_version(s, &version, cause) == -1)
+		return -1;
+	if (s->readonly) {
+		if (version != STORE_SCHEMA_VERSION) {
+			xasprintf(cause, "%s: read-only file system, and not "
+			    "a database of this mpsup (schema version %d)",
+			    s->path, version);
+			return -1;
+		}
+		goto prepare;
+	}
+	if (store_sqlite_pragmas(s, sync_full, cause) == -1)
 		return -1;
 	if (version == 0) {
 		if (store_sqlite_exec(s, "BEGIN", cause, "creating the schema") ==
@@ -481,13 +498,6 @@ store_sqlite_write(struct store_sqlite *s, int i, char **cause)
 	return 0;
 }
 
-/* Whether a record is of a finished job (kept until pruned). */
-static int
-store_sqlite_finished(const struct store_record *r)
-{
-	return r->state >= JOB_DONE && r->state <= JOB_CANCELLED;
-}
-
 /*
  * A job has one record per commit at most, and a segment's row number is
  * taken when its first record goes in: so a job's records are in order
@@ -497,7 +507,7 @@ int
 store_sqlite_put(struct store_sqlite *s, const struct store_record *r,
     uint64_t *seg, char **cause)
 {
-	int			 i = store_sqlite_finished(r);
+	int			 i = store_record_finished(r);
 	struct store_sqlite_body *body = &s->body[i];
 
 	if (body->b.len >= STORE_SQLITE_SEGMENT_MAX &&
@@ -640,37 +650,12 @@ store_sqlite_has_garbage(const struct store_sqlite *s)
 	return s->ndead > 0;
 }
 
-/* Recovery: each job's newest record, and where it came from. */
-struct store_sqlite_rec {
-	struct store_record	r;
-	size_t			seg;	/* index in the loaded segments */
-};
-
-static int
-store_sqlite_finished_cmp(const void *a, const void *b)
-{
-	const struct store_record *x = &((const struct store_sqlite_rec *)a)->r;
-	const struct store_record *y = &((const struct store_sqlite_rec *)b)->r;
-
-	if (x->finished_at != y->finished_at)
-		return x->finished_at < y->finished_at ? -1 : 1;
-	return strcmp(x->id, y->id);
-}
-
-static int
-store_sqlite_id_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct store_sqlite_rec *)a)->r.id,
-	    ((const struct store_sqlite_rec *)b)->r.id);
-}
-
-
 /* What recovery has read: the segments, their bodies and their records. */
 struct store_sqlite_loaded {
 	struct store_sqlite_seg	*segs;
 	size_t			 nsegs, segs_cap;
 	char			**bodies;	/* the records point into them */
-	struct store_sqlite_rec	*recs;
+	struct store_rec	*recs;
 	size_t			 nrecs, recs_cap;
 };
 
@@ -679,7 +664,7 @@ static int
 store_sqlite_load_body(struct store_sqlite *s, struct store_sqlite_loaded *ld,
     size_t len, char **cause)
 {
-	struct store_sqlite_rec	 rec;
+	struct store_rec	 rec;
 	const char		*body = ld->bodies[ld->nsegs - 1];
 	size_t			 off, n;
 
@@ -735,60 +720,6 @@ store_sqlite_load_segments(struct store_sqlite *s,
 	return 0;
 }
 
-/* Keep each id's newest record: later segments come later in recs. */
-static void
-store_sqlite_keep_newest(struct store_sqlite_loaded *ld)
-{
-	struct store_sqlite_rec	*recs = ld->recs, *newest;
-	size_t			*slot, nslots, i, j, h;
-
-	for (nslots = 16; nslots < ld->nrecs * 2; nslots *= 2)
-		;
-	slot = xcalloc(nslots, sizeof *slot);	/* 1 + index, 0 empty */
-	for (i = 0; i < ld->nrecs; i++) {
-		for (h = (size_t)strtoull(recs[i].r.id + 8, NULL, 16) &
-		    (nslots - 1); slot[h] != 0; h = (h + 1) & (nslots - 1))
-			if (strcmp(recs[slot[h] - 1].r.id, recs[i].r.id) == 0)
-				break;
-		slot[h] = i + 1;
-	}
-	newest = xreallocarray(NULL, ld->nrecs ? ld->nrecs : 1,
-	    sizeof *newest);
-	for (i = j = 0; i < nslots; i++)
-		if (slot[i] != 0)
-			newest[j++] = recs[slot[i] - 1];
-	free(slot);
-	free(ld->recs);
-	ld->recs = newest;
-	ld->nrecs = ld->recs_cap = j;
-}
-
-/*
- * Order the records as they are handed out, finished ones by finish time
- * first, then the others by id, and drop the finished ones past the
- * newest max_finished.
- */
-static void
-store_sqlite_order(struct store_sqlite_loaded *ld, size_t max_finished)
-{
-	struct store_sqlite_rec	*recs = ld->recs, rec;
-	size_t			 i, j, first;
-
-	for (i = j = 0; i < ld->nrecs; i++)
-		if (store_sqlite_finished(&recs[i].r)) {
-			rec = recs[j];
-			recs[j++] = recs[i];
-			recs[i] = rec;
-		}
-	qsort(recs, j, sizeof *recs, store_sqlite_finished_cmp);
-	qsort(recs + j, ld->nrecs - j, sizeof *recs, store_sqlite_id_cmp);
-	if (j > max_finished) {
-		first = j - max_finished;
-		memmove(recs, recs + first, (ld->nrecs - first) * sizeof *recs);
-		ld->nrecs -= first;
-	}
-}
-
 /*
  * Count per segment the records handed out, before the callbacks (which
  * may release a record at once); segments with none left are garbage.
@@ -830,8 +761,9 @@ store_sqlite_load(struct store_sqlite *s, size_t max_finished,
 
 	memset(&ld, 0, sizeof ld);
 	if (store_sqlite_load_segments(s, &ld, cause) == 0) {
-		store_sqlite_keep_newest(&ld);
-		store_sqlite_order(&ld, max_finished);
+		ld.recs = store_recover_newest(ld.recs, &ld.nrecs);
+		ld.recs_cap = ld.nrecs;
+		store_recover_order(ld.recs, &ld.nrecs, max_finished);
 		store_sqlite_count_live(s, &ld);
 		for (i = 0; i < ld.nrecs; i++)
 			cb(&ld.recs[i].r, arg);
