@@ -192,7 +192,13 @@ store_sqlite_version(struct store_sqlite *s, int *version, char **cause)
 	return 0;
 }
 
-/* WAL mode, the sync level, the cache and the -wal file's limit. */
+/*
+ * WAL mode, the sync level, the cache and the -wal file's limit. Debian
+ * builds SQLite with secure_delete on: every page a deleted segment row
+ * frees would be written again, zeroed, to the -wal and then the database
+ * (a quarter of the bytes written per job in the end-to-end bench). FAST
+ * zeroes deleted content only in pages written anyway.
+ */
 static int
 store_sqlite_pragmas(struct store_sqlite *s, int sync_full, char **cause)
 {
@@ -222,7 +228,9 @@ store_sqlite_pragmas(struct store_sqlite *s, int sync_full, char **cause)
 	if (store_sqlite_exec(s, sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", cause, "setting synchronous") == -1 ||
 	    store_sqlite_exec(s, "PRAGMA cache_size = -16384", cause,
-	    "setting cache_size") == -1)
+	    "setting cache_size") == -1 ||
+	    store_sqlite_exec(s, "PRAGMA secure_delete = FAST", cause,
+	    "setting secure_delete") == -1)
 		return -1;
 	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d",
 	    STORE_CKPT_WAL_LIMIT);
