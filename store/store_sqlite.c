@@ -2,10 +2,10 @@
  * The SQLite job store (see store.h): a table of segments in WAL mode.
  * Each commit appends the records of every job written since the last one
  * (store_codec.h) as two rows, unfinished and finished jobs apart: a
- * commit of a thousand jobs costs two row inserts. The store counts, per committed segment, the
- * records that still matter; when the job engine has released them all
- * the row is deleted by a later commit. Recovery reads the segments in
- * order and keeps each job's newest record.
+ * commit of a thousand jobs costs two row inserts. The store counts, per
+ * committed segment, the records that still matter; when the job engine
+ * has released them all the row is deleted by a later commit. Recovery
+ * reads the segments in order and keeps each job's newest record.
  *
  * One mpsup at a time: PATH.lock is held with flock() for the life of the
  * store and carries the holder's pid, so a second mpsup can say who holds
