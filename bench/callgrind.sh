@@ -4,13 +4,21 @@
 # ./mpsup under callgrind, sends JOBS jobs with bench_e2e, stops the
 # supervisor and prints instructions per job, whole and per function.
 # Usage: bench/callgrind.sh [JOBS [PREFETCH [OUTDIR]]], from the build dir
-# after `make mpsup examples/echo_worker bench/bench_e2e`.
+# after `make mpsup examples/echo_worker bench/bench_e2e`. STORE=sqlite
+# (and STORE_SYNC=normal|full) runs it with the SQLite store, the
+# database in OUTDIR.
 set -eu
 jobs=${1:-200000}
 prefetch=${2:-256}
 dir=${3:-$(mktemp -d /tmp/mpsup-callgrind.XXXXXX)}
 here=$(pwd)
 mkdir -p "$dir"
+store=memory
+if [ "${STORE:-memory}" = sqlite ]; then
+	rm -f "$dir/jobs.db" "$dir/jobs.db-wal" "$dir/jobs.db-shm"
+	store="sqlite:$dir/jobs.db
+store_sync = ${STORE_SYNC:-normal}"
+fi
 cat >"$dir/pool.ini" <<INI
 [supervisor]
 listen = unix:$dir/mpsup.sock
@@ -18,6 +26,7 @@ authkey_file = authkey
 legacy_md5 = yes
 status =
 log = mpsup.log
+store = $store
 
 [pool:echo]
 type = stream

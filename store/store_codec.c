@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <endian.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,14 +27,34 @@
 /* id, state, truncated, attempts, worker, flags, three times. */
 #define CODEC_FIXED	(8 + 1 + 1 + 2 + 2 + 1 + 3 * 8)
 
-static char *
+/* v's low n bytes, little-endian (n is a constant: a store or two). */
+static inline char *
 codec_u(char *p, uint64_t v, int n)
 {
-	int	i;
+	switch (n) {
+	case 1:
+		*p = (char)v;
+		break;
+	case 2: {
+		uint16_t	x = htole16((uint16_t)v);
 
-	for (i = 0; i < n; i++)
-		*p++ = (char)(v >> (8 * i));
-	return p;
+		memcpy(p, &x, 2);
+		break;
+	}
+	case 4: {
+		uint32_t	x = htole32((uint32_t)v);
+
+		memcpy(p, &x, 4);
+		break;
+	}
+	default: {
+		uint64_t	x = htole64(v);
+
+		memcpy(p, &x, 8);
+		break;
+	}
+	}
+	return p + n;
 }
 
 static uint64_t
@@ -75,19 +96,32 @@ codec_s(char *p, const char *s, size_t len)
 	return p + len + 1;
 }
 
+/*
+ * 8 hex digits (either case), first digit in the low byte, as the number
+ * they write: each byte to its digit, then pairs of digits, bytes and
+ * halves merged, without a branch.
+ */
+static uint64_t
+codec_hex8(uint64_t w)
+{
+	const uint64_t	d = 0x000f000f000f000fULL, b = 0x000000ff000000ffULL;
+
+	w = (w & 0x0f0f0f0f0f0f0f0fULL) +
+	    ((w >> 6) & 0x0101010101010101ULL) * 9;
+	w = ((w & d) << 4) | ((w >> 8) & d);
+	w = ((w & b) << 8) | ((w >> 16) & b);
+	return ((w & 0xffff) << 16) | ((w >> 32) & 0xffff);
+}
+
 /* The 16 hex digits of an id as the number they write. */
 static uint64_t
 codec_id(const char *id)
 {
-	uint64_t	v = 0;
-	int		i, c;
+	uint64_t	hi, lo;
 
-	for (i = 0; i < 16; i++) {
-		c = (unsigned char)id[i];
-		v = (v << 4) | (uint64_t)(c >= 'a' ? c - 'a' + 10 :
-		    c >= 'A' ? c - 'A' + 10 : c - '0');
-	}
-	return v;
+	memcpy(&hi, id, 8);
+	memcpy(&lo, id + 8, 8);
+	return codec_hex8(le64toh(hi)) << 32 | codec_hex8(le64toh(lo));
 }
 
 void

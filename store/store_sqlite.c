@@ -1,11 +1,11 @@
 /*
  * The SQLite job store (see store.h): a table of segments in WAL mode.
- * Each commit appends one segment, the records of every job written since
- * the last one (store_codec.h), as one row: a commit of a thousand jobs
- * costs one row insert. The store counts, per committed segment, the
- * records that still matter; when the job engine has released them all
- * the row is deleted by a later commit. Recovery reads the segments in
- * order and keeps each job's newest record.
+ * Each commit appends the records of every job written since the last one
+ * (store_codec.h) as two rows, unfinished and finished jobs apart: a
+ * commit of a thousand jobs costs two row inserts. The store counts, per
+ * committed segment, the records that still matter; when the job engine
+ * has released them all the row is deleted by a later commit. Recovery
+ * reads the segments in order and keeps each job's newest record.
  *
  * One mpsup at a time: PATH.lock is held with flock() for the life of the
  * store and carries the holder's pid, so a second mpsup can say who holds
@@ -33,6 +33,7 @@
 #include "store/store.h"
 #include "store/store_ckpt.h"
 #include "store/store_codec.h"
+#include "store/store_recover.h"
 
 enum {
 	STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DELETE, STMT_LOAD,
@@ -58,6 +59,21 @@ static const char store_sqlite_schema[] =
 	");"
 	"PRAGMA user_version = 2;";
 
+/*
+ * A segment being filled. A commit writes two: the records of unfinished
+ * jobs, superseded within milliseconds when the jobs run, and those of
+ * finished jobs, kept until result_ttl or result_max prunes them. Apart,
+ * the short-lived rows are deleted while their pages are still cached and
+ * their pages are reused at once, and the long-lived rows hold no dead
+ * records of unfinished jobs, so the database stays about the size of
+ * the finished records.
+ */
+struct store_sqlite_body {
+	struct buf	 b;		/* its records */
+	uint64_t	 seq;		/* its row, once it holds one */
+	uint32_t	 n;		/* how many */
+};
+
 /* A committed segment and how many of its records still matter. */
 struct store_sqlite_seg {
 	uint64_t	seq;
@@ -73,9 +89,9 @@ struct store_sqlite {
 	sqlite3_stmt	*stmt[STMT_N];
 	struct store_ckpt *ckpt;	/* background checkpoints */
 
-	uint64_t	 next_seq;	/* of the segment being filled */
-	struct buf	 body;		/* its records */
-	uint32_t	 nbody;		/* how many */
+	uint64_t	 next_seq;	/* of the next segment begun */
+	/* The segments being filled: unfinished jobs', finished ones'. */
+	struct store_sqlite_body body[2];
 	/* Segments written in the open transaction, not yet committed. */
 	struct store_sqlite_seg *written;
 	size_t		 nwritten, written_cap;
@@ -176,27 +192,21 @@ store_sqlite_version(struct store_sqlite *s, int *version, char **cause)
 	return 0;
 }
 
+/*
+ * WAL mode, the sync level, the cache and the -wal file's limit. Debian
+ * builds SQLite with secure_delete on: every page a deleted segment row
+ * frees would be written again, zeroed, to the -wal and then the database
+ * (a quarter of the bytes written per job in the end-to-end bench). FAST
+ * zeroes deleted content only in pages written anyway.
+ */
 static int
-store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
+store_sqlite_pragmas(struct store_sqlite *s, int sync_full, char **cause)
 {
 	sqlite3_stmt	*st;
 	const char	*mode;
-	int		 version, rc, i;
+	char		 sql[64];
+	int		 rc;
 
-	sqlite3_busy_timeout(s->db, 0);
-	sqlite3_extended_result_codes(s->db, 1);
-	/* Reading the header first reports a corrupt or foreign file. */
-	if (store_sqlite_version(s, &version, cause) == -1)
-		return -1;
-	if (s->readonly) {
-		if (version != STORE_SCHEMA_VERSION) {
-			xasprintf(cause, "%s: read-only file system, and not "
-			    "a database of this mpsup (schema version %d)",
-			    s->path, version);
-			return -1;
-		}
-		goto prepare;
-	}
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
 	    NULL) != SQLITE_OK) {
 		store_sqlite_cause(s, cause, "setting journal_mode = WAL");
@@ -218,7 +228,38 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 	if (store_sqlite_exec(s, sync_full ? "PRAGMA synchronous = FULL" :
 	    "PRAGMA synchronous = NORMAL", cause, "setting synchronous") == -1 ||
 	    store_sqlite_exec(s, "PRAGMA cache_size = -16384", cause,
-	    "setting cache_size") == -1)
+	    "setting cache_size") == -1 ||
+	    store_sqlite_exec(s, "PRAGMA secure_delete = FAST", cause,
+	    "setting secure_delete") == -1)
+		return -1;
+	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d",
+	    STORE_CKPT_WAL_LIMIT);
+	if (store_sqlite_exec(s, sql, cause, "setting journal_size_limit") == -1)
+		return -1;
+	return 0;
+}
+
+static int
+store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 version, rc, i;
+
+	sqlite3_busy_timeout(s->db, 0);
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Reading the header first reports a corrupt or foreign file. */
+	if (store_sqlite_version(s, &version, cause) == -1)
+		return -1;
+	if (s->readonly) {
+		if (version != STORE_SCHEMA_VERSION) {
+			xasprintf(cause, "%s: read-only file system, and not "
+			    "a database of this mpsup (schema version %d)",
+			    s->path, version);
+			return -1;
+		}
+		goto prepare;
+	}
+	if (store_sqlite_pragmas(s, sync_full, cause) == -1)
 		return -1;
 	if (version == 0) {
 		if (store_sqlite_exec(s, "BEGIN", cause, "creating the schema") ==
@@ -388,7 +429,8 @@ store_sqlite_close(struct store_sqlite *s)
 
 	if (s->in_txn)
 		store_sqlite_rollback(s);
-	buf_free(&s->body);
+	buf_free(&s->body[0].b);
+	buf_free(&s->body[1].b);
 	free(s->written);
 	free(s->live);
 	free(s->dead);
@@ -442,38 +484,74 @@ store_sqlite_seg_push(struct store_sqlite_seg **a, size_t *n, size_t *cap,
 	(*a)[(*n)++].live = live;
 }
 
-/* Write the segment being filled as a row of the open transaction. */
+/* Write segment body i as a row of the open transaction. */
 static int
-store_sqlite_write(struct store_sqlite *s, char **cause)
+store_sqlite_write(struct store_sqlite *s, int i, char **cause)
 {
-	sqlite3_stmt	*st = s->stmt[STMT_INSERT];
+	struct store_sqlite_body *body = &s->body[i];
+	sqlite3_stmt		*st = s->stmt[STMT_INSERT];
 
-	if (s->nbody == 0)
+	if (body->n == 0)
 		return 0;
 	if (store_sqlite_begin(s, cause) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->next_seq);
-	sqlite3_bind_blob64(st, 2, s->body.data, s->body.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)body->seq);
+	sqlite3_bind_blob64(st, 2, body->b.data, body->b.len, SQLITE_STATIC);
 	if (store_sqlite_step(s, st, cause, "writing a segment") == -1)
 		return -1;
 	store_sqlite_seg_push(&s->written, &s->nwritten, &s->written_cap,
-	    s->next_seq++, s->nbody);
-	buf_reset(&s->body);
-	s->nbody = 0;
+	    body->seq, body->n);
+	buf_reset(&body->b);
+	body->n = 0;
 	return 0;
 }
 
+/*
+ * A job has one record per commit at most, and a segment's row number is
+ * taken when its first record goes in: so a job's records are in order
+ * of seq, whichever of the two bodies they went to.
+ */
 int
 store_sqlite_put(struct store_sqlite *s, const struct store_record *r,
     uint64_t *seg, char **cause)
 {
-	if (s->body.len >= STORE_SQLITE_SEGMENT_MAX &&
-	    store_sqlite_write(s, cause) == -1)
+	int			 i = store_record_finished(r);
+	struct store_sqlite_body *body = &s->body[i];
+
+	if (body->b.len >= STORE_SQLITE_SEGMENT_MAX &&
+	    store_sqlite_write(s, i, cause) == -1)
 		return -1;
-	store_codec_put(&s->body, r);
-	s->nbody++;
-	*seg = s->next_seq;
+	if (body->n == 0)
+		body->seq = s->next_seq++;
+	store_codec_put(&body->b, r);
+	body->n++;
+	*seg = body->seq;
 	return 0;
+}
+
+/*
+ * The segments written are committed: onto the live list, which stays in
+ * order of seq (release() searches it). Theirs are above every older
+ * commit's, but the two bodies took theirs in the order of their first
+ * records, not of writing: sort them first (two, or a few more when a
+ * body outgrew STORE_SQLITE_SEGMENT_MAX).
+ */
+static void
+store_sqlite_committed(struct store_sqlite *s)
+{
+	struct store_sqlite_seg	 t;
+	size_t			 i, j;
+
+	for (i = 1; i < s->nwritten; i++) {
+		t = s->written[i];
+		for (j = i; j > 0 && s->written[j - 1].seq > t.seq; j--)
+			s->written[j] = s->written[j - 1];
+		s->written[j] = t;
+	}
+	for (i = 0; i < s->nwritten; i++)
+		store_sqlite_seg_push(&s->live, &s->nlive, &s->live_cap,
+		    s->written[i].seq, s->written[i].live);
+	s->nwritten = 0;
 }
 
 int
@@ -482,9 +560,11 @@ store_sqlite_commit(struct store_sqlite *s, char **cause)
 	sqlite3_stmt	*st = s->stmt[STMT_DELETE];
 	size_t		 i;
 
-	if (s->nbody == 0 && s->ndead == 0 && !s->in_txn)
+	if (s->body[0].n == 0 && s->body[1].n == 0 && s->ndead == 0 &&
+	    !s->in_txn)
 		return 0;
-	if (store_sqlite_write(s, cause) == -1)
+	if (store_sqlite_write(s, 0, cause) == -1 ||
+	    store_sqlite_write(s, 1, cause) == -1)
 		goto fail;
 	if (s->ndead > 0 && store_sqlite_begin(s, cause) == -1)
 		goto fail;
@@ -503,10 +583,7 @@ store_sqlite_commit(struct store_sqlite *s, char **cause)
 		goto fail;
 	s->in_txn = 0;
 	s->ndead = 0;
-	for (i = 0; i < s->nwritten; i++)
-		store_sqlite_seg_push(&s->live, &s->nlive, &s->live_cap,
-		    s->written[i].seq, s->written[i].live);
-	s->nwritten = 0;
+	store_sqlite_committed(s);
 	return 0;
 fail:
 	store_sqlite_rollback(s);
@@ -520,8 +597,9 @@ store_sqlite_rollback(struct store_sqlite *s)
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	s->in_txn = 0;
-	buf_reset(&s->body);
-	s->nbody = 0;
+	buf_reset(&s->body[0].b);
+	buf_reset(&s->body[1].b);
+	s->body[0].n = s->body[1].n = 0;
 	s->nwritten = 0;
 }
 
@@ -580,42 +658,12 @@ store_sqlite_has_garbage(const struct store_sqlite *s)
 	return s->ndead > 0;
 }
 
-/* Recovery: each job's newest record, and where it came from. */
-struct store_sqlite_rec {
-	struct store_record	r;
-	size_t			seg;	/* index in the loaded segments */
-};
-
-static int
-store_sqlite_finished_cmp(const void *a, const void *b)
-{
-	const struct store_record *x = &((const struct store_sqlite_rec *)a)->r;
-	const struct store_record *y = &((const struct store_sqlite_rec *)b)->r;
-
-	if (x->finished_at != y->finished_at)
-		return x->finished_at < y->finished_at ? -1 : 1;
-	return strcmp(x->id, y->id);
-}
-
-static int
-store_sqlite_id_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct store_sqlite_rec *)a)->r.id,
-	    ((const struct store_sqlite_rec *)b)->r.id);
-}
-
-static int
-store_sqlite_unfinished(const struct store_record *r)
-{
-	return r->state < 2;	/* queued or running */
-}
-
 /* What recovery has read: the segments, their bodies and their records. */
 struct store_sqlite_loaded {
 	struct store_sqlite_seg	*segs;
 	size_t			 nsegs, segs_cap;
 	char			**bodies;	/* the records point into them */
-	struct store_sqlite_rec	*recs;
+	struct store_rec	*recs;
 	size_t			 nrecs, recs_cap;
 };
 
@@ -624,7 +672,7 @@ static int
 store_sqlite_load_body(struct store_sqlite *s, struct store_sqlite_loaded *ld,
     size_t len, char **cause)
 {
-	struct store_sqlite_rec	 rec;
+	struct store_rec	 rec;
 	const char		*body = ld->bodies[ld->nsegs - 1];
 	size_t			 off, n;
 
@@ -680,60 +728,6 @@ store_sqlite_load_segments(struct store_sqlite *s,
 	return 0;
 }
 
-/* Keep each id's newest record: later segments come later in recs. */
-static void
-store_sqlite_keep_newest(struct store_sqlite_loaded *ld)
-{
-	struct store_sqlite_rec	*recs = ld->recs, *newest;
-	size_t			*slot, nslots, i, j, h;
-
-	for (nslots = 16; nslots < ld->nrecs * 2; nslots *= 2)
-		;
-	slot = xcalloc(nslots, sizeof *slot);	/* 1 + index, 0 empty */
-	for (i = 0; i < ld->nrecs; i++) {
-		for (h = (size_t)strtoull(recs[i].r.id + 8, NULL, 16) &
-		    (nslots - 1); slot[h] != 0; h = (h + 1) & (nslots - 1))
-			if (strcmp(recs[slot[h] - 1].r.id, recs[i].r.id) == 0)
-				break;
-		slot[h] = i + 1;
-	}
-	newest = xreallocarray(NULL, ld->nrecs ? ld->nrecs : 1,
-	    sizeof *newest);
-	for (i = j = 0; i < nslots; i++)
-		if (slot[i] != 0)
-			newest[j++] = recs[slot[i] - 1];
-	free(slot);
-	free(ld->recs);
-	ld->recs = newest;
-	ld->nrecs = ld->recs_cap = j;
-}
-
-/*
- * Order the records as they are handed out, finished ones by finish time
- * first, then the others by id, and drop the finished ones past the
- * newest max_finished.
- */
-static void
-store_sqlite_order(struct store_sqlite_loaded *ld, size_t max_finished)
-{
-	struct store_sqlite_rec	*recs = ld->recs, rec;
-	size_t			 i, j, first;
-
-	for (i = j = 0; i < ld->nrecs; i++)
-		if (!store_sqlite_unfinished(&recs[i].r)) {
-			rec = recs[j];
-			recs[j++] = recs[i];
-			recs[i] = rec;
-		}
-	qsort(recs, j, sizeof *recs, store_sqlite_finished_cmp);
-	qsort(recs + j, ld->nrecs - j, sizeof *recs, store_sqlite_id_cmp);
-	if (j > max_finished) {
-		first = j - max_finished;
-		memmove(recs, recs + first, (ld->nrecs - first) * sizeof *recs);
-		ld->nrecs -= first;
-	}
-}
-
 /*
  * Count per segment the records handed out, before the callbacks (which
  * may release a record at once); segments with none left are garbage.
@@ -775,8 +769,9 @@ store_sqlite_load(struct store_sqlite *s, size_t max_finished,
 
 	memset(&ld, 0, sizeof ld);
 	if (store_sqlite_load_segments(s, &ld, cause) == 0) {
-		store_sqlite_keep_newest(&ld);
-		store_sqlite_order(&ld, max_finished);
+		ld.recs = store_recover_newest(ld.recs, &ld.nrecs);
+		ld.recs_cap = ld.nrecs;
+		store_recover_order(ld.recs, &ld.nrecs, max_finished);
 		store_sqlite_count_live(s, &ld);
 		for (i = 0; i < ld.nrecs; i++)
 			cb(&ld.recs[i].r, arg);

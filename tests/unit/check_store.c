@@ -389,10 +389,56 @@ START_TEST(test_sqlite_load_skips_finished_records_past_the_maximum)
 	ck_assert_int_eq(l.n, 2);
 	ck_assert_str_eq(l.ids[0], "0000000000000003");
 	ck_assert_str_eq(l.ids[1], "0000000000000004");
-	/* The first segment held only what was pruned. */
+	/*
+	 * The first segment held only what was pruned; the second commit
+	 * wrote two, its finished records apart from the others.
+	 */
+	ck_assert_int_eq(store_has_garbage(st), 1);
+	commit_ok(st);
+	ck_assert_int_eq(segment_rows(), 2);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * A commit writes finished records in a segment of their own: the rows
+ * of unfinished jobs go as soon as the jobs end, whatever is kept. Here
+ * the finished record is put first, so its segment's number is the lower
+ * one although it is written second.
+ */
+START_TEST(test_sqlite_finished_records_have_segments_of_their_own)
+{
+	struct store		*st = open_ok();
+	struct store_record	 r;
+	struct loaded		 l;
+	uint64_t		 seg_a, seg_b, seg_b2;
+
+	r = record("0000000000000001", 2, "");
+	r.finished_at = 100.0;
+	seg_a = put_ok(st, &r);
+	r = record("0000000000000002", 0, "q");
+	seg_b = put_ok(st, &r);
+	ck_assert(seg_a < seg_b);
+	commit_ok(st);
+	ck_assert_int_eq(segment_rows(), 2);
+	ck_assert_uint_eq(store_segments(st), 2);
+	/* b ends: its queued record is superseded, a's record is pruned. */
+	r = record("0000000000000002", 2, "");
+	r.finished_at = 200.0;
+	seg_b2 = put_ok(st, &r);
+	commit_ok(st);
+	store_release(st, seg_b);
+	store_release(st, seg_a);
 	ck_assert_int_eq(store_has_garbage(st), 1);
 	commit_ok(st);
 	ck_assert_int_eq(segment_rows(), 1);
+	ck_assert_uint_eq(store_segments(st), 1);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 1);
+	/* a's record was pruned with its segment; b's newest came back. */
+	ck_assert_str_eq(l.ids[0], "0000000000000002");
+	ck_assert_int_eq(l.states[0], 2);
+	ck_assert_uint_eq(l.segs[0], seg_b2);
 	store_close(st);
 }
 END_TEST
@@ -796,6 +842,8 @@ store_suite(void)
 	tcase_add_test(tc,
 	    test_sqlite_load_skips_finished_records_past_the_maximum);
 	tcase_add_test(tc, test_sqlite_release_during_load_frees_segments);
+	tcase_add_test(tc,
+	    test_sqlite_finished_records_have_segments_of_their_own);
 	tcase_add_test(tc, test_sqlite_big_commit_spans_segments);
 	tcase_add_test(tc, test_sqlite_malformed_segment_is_refused);
 	tcase_add_test(tc, test_sqlite_second_open_is_refused_naming_the_holder);
