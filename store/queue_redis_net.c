@@ -1,0 +1,322 @@
+/*
+ * The cluster queue's side that talks to Redis: submit batches, claims,
+ * updates, fetches and cancels, and the node's heartbeat, with which it
+ * reaps lost nodes, promotes delayed jobs and looks at the registry.
+ * Everything is sent without waiting; replies come back on the loop.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "store/queue.h"
+#include "store/queue_redis.h"
+
+/* Jobs per submit or update batch (a script runs alone in Redis). */
+#define QR_BATCH_MAX	2000
+
+/* One commit's submits: its acks are answered when every batch is. */
+struct qr_round {
+	struct queue_redis	*qr;
+	struct queue_ack_list	 acks;
+	size_t			 left;		/* batches unanswered */
+	/* Per job of the round, in push order: its mark and its fate. */
+	unsigned long long	*marks;
+	const char		**fate;		/* NULL: accepted */
+	size_t			 n;
+};
+
+/* One pool's part of a round. */
+struct qr_batch {
+	struct qr_round		*round;
+	struct qr_pool		*rp;
+	struct job		**jobs;
+	size_t			*at;		/* index in the round */
+	size_t			 n;
+};
+
+static void	qr_round_done(struct qr_round *);
+
+/* Answer each ack with the first refusal among its jobs, or success. */
+static void
+qr_round_done(struct qr_round *rd)
+{
+	struct queue_ack	*a;
+	size_t			 i = 0;
+	const char		*cause;
+
+	while ((a = TAILQ_FIRST(&rd->acks)) != NULL) {
+		TAILQ_REMOVE(&rd->acks, a, entry);
+		for (cause = NULL; i < rd->n && rd->marks[i] <= a->mark; i++)
+			if (cause == NULL)
+				cause = rd->fate[i];
+		a->cb(a->arg, cause);
+		free(a);
+	}
+	free(rd->marks);
+	free(rd->fate);
+	free(rd);
+}
+
+/* A job accepted: known here as a shadow until it ends. */
+static void
+qr_accept(struct queue_redis *qr, struct job *job)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	qp->submitted++;
+	qp->jobs.state[job->state]++;
+	job_set_seg(job, QR_SHADOW);
+	job_table_add(job);
+}
+
+static void
+qr_refuse(struct job *job)
+{
+	job_queue_pool(job)->rejected++;
+	job_free(job);
+}
+
+static void
+qr_submit_cb(void *arg, redisReply *r)
+{
+	struct qr_batch		*b = arg;
+	struct qr_round		*rd = b->round;
+	struct job		*job;
+	const redisReply	*e;
+	size_t			 i;
+
+	for (i = 0; i < b->n; i++) {
+		job = b->jobs[i];
+		job_queue_pool(job)->pending_len--;
+		e = r != NULL && r->type == REDIS_REPLY_ARRAY &&
+		    i < r->elements ? r->element[i] : NULL;
+		if (e == NULL || e->type != REDIS_REPLY_STRING) {
+			rd->fate[b->at[i]] = r == NULL ? "unavailable: the "
+			    "cluster's Redis went away" : "unavailable: Redis "
+			    "refused the submit";
+			qr_refuse(job);
+		} else if (e->len == 0)
+			qr_accept(rd->qr, job);
+		else if (e->str[0] == '=' && e->len == 1 + JOB_ID_LEN &&
+		    job_table_find(e->str + 1, JOB_ID_LEN) == NULL) {
+			/* Another node's job has this key: it stands for it. */
+			memcpy(job->id, e->str + 1, JOB_ID_LEN);
+			qr_accept(rd->qr, job);
+		} else {
+			rd->fate[b->at[i]] = strcmp(e->str, "!queue_full") == 0 ?
+			    "queue_full: the pool's queue is full across the "
+			    "cluster (max_queue)" : e->str[0] == '=' ?
+			    "unavailable: the key's job is known here under "
+			    "another id" : "unavailable: job id taken";
+			qr_refuse(job);
+		}
+	}
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_warnx("cluster: submit to %s: %s", b->rp->name, r->str);
+	free(b->jobs);
+	free(b->at);
+	free(b);
+	if (--rd->left == 0)
+		qr_round_done(rd);
+}
+
+/* Send the jobs of rp among the round's, in one script call. */
+static void
+qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
+    struct job **jobs, size_t n)
+{
+	struct qr_batch		*b = xcalloc(1, sizeof *b);
+	struct redis_args	 a;
+	const char		*key, *g;
+	size_t			 i, k = 0;
+
+	b->round = rd;
+	b->rp = rp;
+	b->jobs = xcalloc(n, sizeof *b->jobs);
+	b->at = xcalloc(n, sizeof *b->at);
+	redis_args_init(&a);
+	redis_args_str(&a, rp->kq);
+	redis_args_str(&a, rp->kd);
+	redis_args_str(&a, rp->pre);
+	redis_args_str(&a, rp->name);
+	redis_args_fmt(&a, "%ld", rp->qp->max_queue);
+	redis_args_fmt(&a, "%.6f", ev_now(qr->q->loop));
+	redis_args_str(&a, qr->consumer);
+	for (i = 0; i < n; i++) {
+		if (jobs[i] == NULL || job_queue_pool(jobs[i]) != rp->qp)
+			continue;
+		b->jobs[b->n] = jobs[i];
+		b->at[b->n++] = i;
+		jobs[i] = NULL;
+		redis_args_add(&a, b->jobs[b->n - 1]->id, JOB_ID_LEN);
+		redis_args_add(&a, job_data(b->jobs[b->n - 1]),
+		    b->jobs[b->n - 1]->data_len);
+		redis_args_str(&a, b->jobs[b->n - 1]->client != NULL ?
+		    b->jobs[b->n - 1]->client : "default");
+		key = job_key(b->jobs[b->n - 1]);
+		redis_args_str(&a, key != NULL ? key : "");
+		redis_args_fmt(&a, "%.6f", b->jobs[b->n - 1]->submitted_at);
+		redis_args_fmt(&a, "%d", b->jobs[b->n - 1]->flow.priority);
+		g = job_group(b->jobs[b->n - 1]);
+		redis_args_str(&a, g != NULL ? g : "");
+		redis_args_fmt(&a, "%.6f", job_not_before(b->jobs[b->n - 1]));
+		if (++k == QR_BATCH_MAX)
+			break;
+	}
+	rd->left++;
+	qr->batches++;
+	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_SUBMIT], 2,
+	    qr_submit_cb, b, &a) == -1)
+		qr_submit_cb(b, NULL);
+	redis_args_free(&a);
+}
+
+/* The pending submits: one batch per pool (and per QR_BATCH_MAX). */
+static void
+qr_submit(struct queue_redis *qr)
+{
+	struct qr_round	*rd = xcalloc(1, sizeof *rd);
+	struct job	**jobs, *job;
+	size_t		  i, n = qr->npending;
+
+	rd->qr = qr;
+	TAILQ_INIT(&rd->acks);
+	queue_acks_move(qr->q, &rd->acks);
+	rd->n = n;
+	rd->marks = qr->marks;
+	rd->fate = xcalloc(n ? n : 1, sizeof *rd->fate);
+	qr->marks = NULL;
+	qr->nmarks = qr->marks_cap = 0;
+	jobs = xcalloc(n, sizeof *jobs);
+	for (i = 0; (job = TAILQ_FIRST(&qr->pending)) != NULL; i++) {
+		TAILQ_REMOVE(&qr->pending, job, entry);
+		jobs[i] = job;
+	}
+	qr->npending = 0;
+	rd->left = 1;	/* until every batch is sent */
+	for (i = 0; i < n; i++)
+		if (jobs[i] != NULL)
+			qr_send_pool(qr, rd, qr_pool_of(qr,
+			    job_queue_pool(jobs[i])), jobs, n);
+	free(jobs);
+	if (--rd->left == 0)
+		qr_round_done(rd);
+}
+
+/* Fenced ends: this node's attempt was taken over. */
+static void
+qr_update_cb(void *arg, redisReply *r)
+{
+	struct qr_pool	*rp = arg;
+	size_t		 i;
+
+	if (r == NULL)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_warnx("cluster: pool %s: update: %s", rp->name, r->str);
+		return;
+	}
+	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		log_warnx("cluster: job %.*s: this node's attempt was "
+		    "taken over (its lease ran out); its end here is ignored",
+		    (int)r->element[i]->len, r->element[i]->str);
+}
+
+/* The updates of each pool (kept while Redis is away). */
+static void
+qr_send_updates(struct queue_redis *qr)
+{
+	struct redis_args	 a;
+	struct qr_pool		*rp;
+	size_t			 i, k;
+
+	for (i = 0; i < qr->npools; i++) {
+		rp = qr->pools[i];
+		if (rp->nupd == 0 || !redis_link_up(qr->link))
+			continue;
+		redis_args_init(&a);
+		redis_args_str(&a, rp->kq);
+		redis_args_str(&a, rp->pre);
+		redis_args_str(&a, rp->name);
+		redis_args_str(&a, qr->consumer);
+		redis_args_fmt(&a, "%.0f", (*qr->q->cfgp)->result_ttl > 1 ?
+		    (*qr->q->cfgp)->result_ttl : 1);
+		for (k = 0; k < rp->upd.n; k++)
+			redis_args_add(&a, buf_head(&rp->upd.data) +
+			    rp->upd.off[k], rp->upd.off[k + 1] -
+			    rp->upd.off[k]);
+		if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_UPDATE], 1,
+		    qr_update_cb, rp, &a) == 0) {
+			redis_args_reset(&rp->upd);
+			rp->nupd = 0;
+			qr->batches++;
+		}
+		redis_args_free(&a);
+	}
+}
+
+void
+qr_net_commit(struct queue_redis *qr)
+{
+	if (qr->npending > 0)
+		qr_submit(qr);
+	qr_send_updates(qr);
+}
+
+struct qr_claim {
+	struct queue_redis	*qr;
+	struct qr_pool		*rp;
+	unsigned		 want;
+};
+
+static void
+qr_claim_cb(void *arg, redisReply *r)
+{
+	struct qr_claim		*c = arg;
+	struct qr_pool		*rp = c->rp;
+	size_t			 i;
+
+	rp->claiming = 0;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_warnx("cluster: pool %s: claim: %s", rp->name, r->str);
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && !rp->qp->removed) {
+		for (i = 0; i < r->elements; i++)
+			if (r->element[i]->type == REDIS_REPLY_ARRAY)
+				qr_took(c->qr, rp, r->element[i]);
+		rp->more = r->elements == c->want;
+		if (r->elements > 0)
+			c->qr->q->ev->runnable(rp->qp, c->qr->q->arg);
+	}
+	free(c);
+}
+
+void
+qr_net_claim(struct queue_redis *qr, struct qr_pool *rp, unsigned n)
+{
+	struct qr_claim		*c = xcalloc(1, sizeof *c);
+	struct redis_args	 a;
+
+	c->qr = qr;
+	c->rp = rp;
+	c->want = n;
+	redis_args_init(&a);
+	redis_args_str(&a, rp->kq);
+	redis_args_str(&a, rp->pre);
+	redis_args_str(&a, qr->consumer);
+	redis_args_fmt(&a, "%u", n);
+	redis_args_fmt(&a, "%.6f", ev_now(qr->q->loop));
+	rp->claiming = 1;
+	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_CLAIM], 1,
+	    qr_claim_cb, c, &a) == -1) {
+		rp->claiming = 0;
+		free(c);
+	}
+	redis_args_free(&a);
+}
