@@ -86,6 +86,9 @@ cmd_check(int argc, char **argv)
 		bad |= check_key(path, "status_admin_token_file",
 		    cfg->status_admin_token_file, 0);
 	}
+	if (cfg->cluster != NULL)
+		bad |= check_key(path, "cluster_password_file",
+		    cfg->cluster_password_file, 0);
 	if (!bad && (authkey_check_distinct(cfg, &msg) == -1 ||
 	    (cfg->status != NULL && http_auth_distinct(cfg, &msg) == -1))) {
 		printf("%s\n", msg);

@@ -21,6 +21,7 @@
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "ipc/authkey.h"
 #include "store/queue.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/notify.h"
@@ -336,6 +337,45 @@ supervisor_check_creds(const struct config *cfg)
 }
 
 /*
+ * Open the queue the config names: memory or SQLite on one machine, or,
+ * with cluster set, the queue the nodes share in Redis, with the secret
+ * of cluster_password_file (read here by the key files' rules) for its
+ * AUTH. NULL with *cause ("store: ..." or "cluster...: ...") if it cannot.
+ */
+static struct queue *
+supervisor_queue_open(struct supervisor *sv, char **cause)
+{
+	const struct config	*cfg = sv->cfg;
+	struct queue		*q;
+	unsigned char		*password = NULL;
+	size_t			 len = 0;
+	char			*why = NULL;
+
+	if (cfg->cluster == NULL) {
+		if ((q = queue_open(cfg->store,
+		    cfg->store_sync == STORE_SYNC_FULL, cfg->store_mode,
+		    sv->loop, &sv->cfg, &dispatch_queue_events, NULL,
+		    &why)) == NULL) {
+			xasprintf(cause, "store: %s", why);
+			free(why);
+		}
+		return q;
+	}
+	if (cfg->cluster_password_file != NULL &&
+	    authkey_load(cfg->cluster_password_file, 0, &password, &len,
+	    &why) == -1) {
+		xasprintf(cause, "cluster_password_file: %s", why);
+		free(why);
+		return NULL;
+	}
+	/* The Redis queue (issue 13) plugs in here. */
+	authkey_free(password, len);
+	xasprintf(cause, "cluster = %s: not built yet (node %s)",
+	    cfg->cluster, cfg->node);
+	return NULL;
+}
+
+/*
  * Load the config and open what the supervisor holds before its loop
  * runs: the loop, the queue, the log, its own path and the pidfile. 2 after
  * printing why, with everything opened so far closed again.
@@ -360,11 +400,8 @@ supervisor_open(struct supervisor *sv, const struct supervisor_options *opts)
 	if (supervisor_check_creds(sv->cfg) != 0)
 		goto fail;
 	sv->loop = ev_default_loop(EVFLAG_AUTO);
-	if ((sv->queue = queue_open(sv->cfg->store,
-	    sv->cfg->store_sync == STORE_SYNC_FULL, sv->cfg->store_mode,
-	    sv->loop, &sv->cfg,
-	    &dispatch_queue_events, NULL, &cause)) == NULL) {
-		fprintf(stderr, "mpsup: store: %s\n", cause);
+	if ((sv->queue = supervisor_queue_open(sv, &cause)) == NULL) {
+		fprintf(stderr, "mpsup: %s\n", cause);
 		free(cause);
 		goto fail;
 	}
