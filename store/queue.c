@@ -168,14 +168,6 @@ queue_job_remote(const struct queue *q, const struct job *job)
 	return q->ops->job_remote != NULL && q->ops->job_remote(q, job);
 }
 
-void
-queue_pool_capacity(struct queue *q, struct queue_pool *qp,
-    unsigned capacity, unsigned max_attempts)
-{
-	if (q->ops->pool_capacity != NULL)
-		q->ops->pool_capacity(q, qp, capacity, max_attempts);
-}
-
 int
 queue_job_pending(const struct queue *q, const struct job *job)
 {

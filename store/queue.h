@@ -81,6 +81,13 @@ struct queue_pool {
 	uint64_t		 retried;	/* attempts that were retried */
 	uint64_t		 rejected;	/* submits refused */
 	long			 max_queue;	/* queued + pending, at most */
+	/*
+	 * What the pool's workers hold at most (workers x prefetch) and its
+	 * max_attempts: a cluster queue takes that many jobs at a time from
+	 * the shared queue, and tells the other nodes.
+	 */
+	unsigned		 capacity;
+	unsigned		 max_attempts;
 	int			 removed;	/* refuse and cancel: pool is gone */
 	size_t			 queue_len;	/* claimable now */
 	size_t			 pending_len;	/* submitted, awaiting commit */
@@ -153,20 +160,13 @@ struct queue	*queue_open_cluster(const struct queue_cluster_opts *,
 		    struct ev_loop *, struct config *const *cfgp,
 		    const struct queue_events *, void *arg, char **cause);
 /*
- * What a pool's workers can hold (workers x prefetch) and its
- * max_attempts: a cluster queue takes that many jobs from the shared
- * queue, and tells the other nodes (others ignore them).
- */
-void		 queue_pool_capacity(struct queue *, struct queue_pool *,
-		    unsigned capacity, unsigned max_attempts);
-
-/*
  * A job this process does not hold (cluster): its record is fetched, and
  * cb(arg, job, NULL) called with it (valid during the call; with watch,
  * a job that has not ended is kept, and ends here when it ends on its
  * node, so that it can be waited for), or cb(arg, NULL, NULL) if there
- * is none, or cb(arg, NULL, "unavailable") when the cluster cannot be
- * reached. NULL (and no call) without a cluster: lookup is the answer.
+ * is none, or cb(arg, NULL, "unavailable") when the connection drops
+ * first. NULL (and no call ever) without a cluster, for an id of the
+ * wrong length, or when Redis cannot be reached now.
  */
 struct queue_fetch;
 struct queue_fetch *queue_fetch(struct queue *, const char *id, size_t len,
@@ -181,7 +181,9 @@ int		 queue_job_remote(const struct queue *, const struct job *);
 /*
  * Cancel a job wherever it is: cb(arg, state, NULL) with its state after
  * ("cancelled"; "running": its node was told; a terminal state: too
- * late; NULL: no such job), or cb(arg, NULL, "unavailable").
+ * late; NULL: no such job), or cb(arg, NULL, "unavailable"); NULL (no
+ * call ever) when it cannot be sent (no cluster, pool unknown, Redis
+ * away).
  */
 struct queue_fetch *queue_cancel_remote(struct queue *, const char *pool,
 		    const char *id, void (*cb)(void *, const char *,

@@ -45,8 +45,6 @@ struct queue_ops {
 			    const char *, void (*)(void *, const char *,
 			    const char *), void *);
 	int		(*job_remote)(const struct queue *, const struct job *);
-	void		(*pool_capacity)(struct queue *, struct queue_pool *,
-			    unsigned, unsigned);
 };
 
 TAILQ_HEAD(queue_ack_list, queue_ack);

@@ -35,8 +35,6 @@ qr_pool_of(struct queue_redis *qr, const struct queue_pool *qp)
 	xasprintf(&rp->kq, "%sq", rp->pre);
 	xasprintf(&rp->kd, "%sd", rp->pre);
 	redis_args_init(&rp->upd);
-	rp->capacity = 1;
-	rp->max_attempts = 1;
 	qr->pools = xreallocarray(qr->pools, qr->npools + 1,
 	    sizeof *qr->pools);
 	qr->pools[qr->npools++] = rp;
@@ -50,16 +48,6 @@ qr_pool_named(struct queue_redis *qr, const char *name)
 	struct queue_pool	*qp = queue_pool_find(qr->q, name);
 
 	return qp != NULL ? qr_pool_of(qr, qp) : NULL;
-}
-
-static void
-qr_pool_capacity(struct queue *q, struct queue_pool *qp, unsigned capacity,
-    unsigned max_attempts)
-{
-	struct qr_pool	*rp = qr_pool_of(QR(q), qp);
-
-	rp->capacity = capacity > 0 ? capacity : 1;
-	rp->max_attempts = max_attempts > 0 ? max_attempts : 1;
 }
 
 /* Jobs claimed here that have not ended. */
@@ -97,13 +85,21 @@ qr_push(struct queue *q, struct queue_pool *qp, struct job *job,
 static int
 qr_job_pending(const struct queue *q, const struct job *job)
 {
-	return job_seg(job) == 0 && !job_state_terminal(job->state);
+	return job_seg(job) == 0 || (job_seg(job) & QR_SENT);
 }
 
 static int
 qr_job_remote(const struct queue *q, const struct job *job)
 {
 	return (job_seg(job) & QR_SHADOW) != 0;
+}
+
+static struct job *
+qr_lookup(struct queue *q, const char *id, size_t len)
+{
+	struct job	*job = queue_memory_lookup(q, id, len);
+
+	return job != NULL ? job : qr_alias(QR(q), id, len);
 }
 
 static size_t
@@ -120,8 +116,8 @@ qr_claim(struct queue *q, struct queue_pool *qp, struct job **out,
 		return n;
 	rp = qr_pool_of(qr, qp);
 	held = qr_held(qp) + (unsigned)n;
-	if (!rp->claiming && held < rp->capacity)
-		qr_net_claim(qr, rp, rp->capacity - held);
+	if (!rp->claiming && held < qp->capacity)
+		qr_net_claim(qr, rp, qp->capacity - held);
 	return n;
 }
 
@@ -221,11 +217,7 @@ static int
 qr_recover(struct queue *q, unsigned (*max_attempts)(struct queue_pool *),
     char **cause)
 {
-	struct queue_pool	*qp;
-
 	/* Nothing here: what an earlier boot held is reaped in Redis. */
-	for (qp = q->pools; qp != NULL; qp = qp->next)
-		qr_pool_of(QR(q), qp)->max_attempts = max_attempts(qp);
 	return 0;
 }
 
@@ -416,6 +408,26 @@ qr_ended(struct queue_redis *qr, const char *msg, size_t len)
 	queue_memory_keep(qr->q, job);
 }
 
+void
+qr_shadow_close(struct queue_redis *qr, struct job *job,
+    const struct job *rec)
+{
+	const char	*r = job_result(rec), *e = job_error(rec);
+
+	if ((job_seg(job) & QR_SHADOW) == 0 || job_state_terminal(job->state) ||
+	    !job_state_terminal(rec->state))
+		return;
+	job->attempts = rec->attempts;
+	job->worker = rec->worker;
+	job->truncated = rec->truncated;
+	job_set_result(job, r != NULL ? xstrdup(r) : NULL);
+	job_set_error(job, e != NULL ? xstrdup(e) : NULL);
+	qr_shadow_end(job, rec->state, job_started_at(rec),
+	    job_finished_at(rec));
+	job->dead = 0;
+	queue_memory_keep(qr->q, job);
+}
+
 /* "pool\nid": cancel a job of ours if it runs (or waits) here. */
 void
 qr_cancel_asked(struct queue_redis *qr, const char *msg, size_t len)
@@ -442,7 +454,7 @@ const struct queue_ops queue_redis_ops = {
 	.finished = qr_finished,
 	.dead_release = queue_memory_dead_release,
 	.forget = qr_forget,
-	.lookup = queue_memory_lookup,
+	.lookup = qr_lookup,
 	.lookup_key = queue_memory_lookup_key,
 	.commit = qr_commit,
 	.commit_if_late = qr_commit_if_late,
@@ -452,7 +464,6 @@ const struct queue_ops queue_redis_ops = {
 	.job_remote = qr_job_remote,
 	.fetch = qr_fetch,
 	.cancel_remote = qr_cancel_remote,
-	.pool_capacity = qr_pool_capacity,
 };
 
 struct queue *

@@ -23,10 +23,12 @@
 #include "store/redis_link.h"
 
 struct queue_cluster_opts;
+struct qr_round;
 
 /* What job_seg() holds for jobs of the Redis queue. */
 #define QR_SHADOW	(1ULL << 40)	/* accepted here, kept in Redis */
 #define QR_LOCAL	(1ULL << 41)	/* claimed here; low bits: attempts */
+#define QR_SENT		(1ULL << 42)	/* with QR_SHADOW: its submit unanswered */
 #define QR_ATTEMPTS(s)	((unsigned)((s) & 0xffffffffULL))
 
 enum {
@@ -45,8 +47,6 @@ struct qr_pool {
 	int			 more;		/* the last claim was full */
 	struct redis_args	 upd;		/* ends and attempts to send */
 	size_t			 nupd;
-	unsigned		 capacity;	/* jobs its workers hold */
-	unsigned		 max_attempts;
 	/* Cluster-wide, as of the last look. */
 	long long		 depth, running, delayed;
 };
@@ -70,6 +70,7 @@ struct queue_redis {
 	struct qr_pool		**pools;
 	size_t			 npools;
 	struct job_list		 pending;	/* submitted, not sent */
+	struct qr_round		*answering;	/* whose acks are answered */
 	size_t			 npending;
 	ev_timer		 beat;		/* heartbeat, reap, look */
 	ev_timer		 promote;	/* delayed jobs come due */
@@ -109,6 +110,11 @@ void		 qr_ended(struct queue_redis *, const char *, size_t);
 void		 qr_cancel_asked(struct queue_redis *, const char *, size_t);
 
 /* queue_redis_node.c */
+/* Be told when a job ends (a key's job, run by another node). */
+void		 qr_watch(struct queue_redis *, struct job *);
+/* A shadow ends as rec (a record read from Redis) says. */
+void		 qr_shadow_close(struct queue_redis *, struct job *,
+		    const struct job *rec);
 struct queue_fetch *qr_fetch(struct queue *, const char *, size_t, int,
 		    void (*)(void *, struct job *, const char *), void *);
 struct queue_fetch *qr_cancel_remote(struct queue *, const char *,
@@ -118,6 +124,8 @@ struct queue_fetch *qr_cancel_remote(struct queue *, const char *,
 int		 qr_ready(const struct queue_redis *);
 
 /* queue_redis_net.c */
+/* The job an id stood for in the submit being answered (a key's job). */
+struct job	*qr_alias(const struct queue_redis *, const char *, size_t);
 int		 qr_net_open(struct queue_redis *,
 		    const struct queue_cluster_opts *, char **);
 void		 qr_net_close(struct queue_redis *);

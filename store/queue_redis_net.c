@@ -30,6 +30,10 @@ struct qr_round {
 	unsigned long long	*marks;
 	const char		**fate;		/* NULL: accepted */
 	size_t			 n;
+	/* Jobs that took the id of their key's job: what they were. */
+	char			(*was)[JOB_ID_LEN + 1];
+	struct job		**now;
+	size_t			 nalias;
 };
 
 /* One pool's part of a round. */
@@ -51,6 +55,7 @@ qr_round_done(struct qr_round *rd)
 	size_t			 i = 0;
 	const char		*cause;
 
+	rd->qr->answering = rd;
 	while ((a = TAILQ_FIRST(&rd->acks)) != NULL) {
 		TAILQ_REMOVE(&rd->acks, a, entry);
 		for (cause = NULL; i < rd->n && rd->marks[i] <= a->mark; i++)
@@ -59,28 +64,87 @@ qr_round_done(struct qr_round *rd)
 		a->cb(a->arg, cause);
 		free(a);
 	}
+	rd->qr->answering = NULL;
+	free(rd->was);
+	free(rd->now);
 	free(rd->marks);
 	free(rd->fate);
 	free(rd);
 }
 
-/* A job accepted: known here as a shadow until it ends. */
+struct job *
+qr_alias(const struct queue_redis *qr, const char *id, size_t len)
+{
+	const struct qr_round	*rd = qr->answering;
+	size_t			 i;
+
+	for (i = 0; rd != NULL && len == JOB_ID_LEN && i < rd->nalias; i++)
+		if (memcmp(rd->was[i], id, JOB_ID_LEN) == 0)
+			return rd->now[i];
+	return NULL;
+}
+
+/*
+ * A job goes out in a submit: known (and counted) here from now on, as a
+ * shadow, so that its end is understood even if it comes (on the other
+ * link) before the submit's answer.
+ */
 static void
-qr_accept(struct queue_redis *qr, struct job *job)
+qr_sent(struct job *job)
 {
 	struct queue_pool	*qp = job_queue_pool(job);
 
 	qp->submitted++;
 	qp->jobs.state[job->state]++;
-	job_set_seg(job, QR_SHADOW);
+	job_set_seg(job, QR_SHADOW | QR_SENT);
 	job_table_add(job);
 }
 
+/* Its submit was answered yes. */
+static void
+qr_accept(struct job *job)
+{
+	if (job_seg(job) & QR_SENT)
+		job_set_seg(job, QR_SHADOW);
+}
+
+/*
+ * Answered no: forgotten, uncounted. A job that moved on meanwhile (it
+ * ran, here or elsewhere: Redis did take it before the link dropped)
+ * stays; its client was told "unavailable", which promises nothing.
+ */
 static void
 qr_refuse(struct job *job)
 {
-	job_queue_pool(job)->rejected++;
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	qp->rejected++;
+	if ((job_seg(job) & QR_SENT) == 0 || job_state_terminal(job->state) ||
+	    job_x(job)->waiters.lh_first != NULL)
+		return;
+	qp->submitted--;
+	qp->jobs.state[job->state]--;
+	job_table_remove(job);
 	job_free(job);
+}
+
+/* The key's job, another node's: this one takes its id. */
+static int
+qr_rename(struct qr_round *rd, struct job *job, const char *id)
+{
+	if ((job_seg(job) & QR_SENT) == 0 ||
+	    job_table_find(id, JOB_ID_LEN) != NULL)
+		return -1;
+	rd->was = xreallocarray(rd->was, rd->nalias + 1, sizeof *rd->was);
+	rd->now = xreallocarray(rd->now, rd->nalias + 1, sizeof *rd->now);
+	memcpy(rd->was[rd->nalias], job->id, JOB_ID_LEN + 1);
+	rd->now[rd->nalias++] = job;
+	job_table_remove(job);
+	memcpy(job->id, id, JOB_ID_LEN);
+	job_table_add(job);
+	job_set_seg(job, QR_SHADOW);
+	qr_watch(rd->qr, job);
+	return 0;
 }
 
 static void
@@ -94,7 +158,6 @@ qr_submit_cb(void *arg, redisReply *r)
 
 	for (i = 0; i < b->n; i++) {
 		job = b->jobs[i];
-		job_queue_pool(job)->pending_len--;
 		e = r != NULL && r->type == REDIS_REPLY_ARRAY &&
 		    i < r->elements ? r->element[i] : NULL;
 		if (e == NULL || e->type != REDIS_REPLY_STRING) {
@@ -103,13 +166,11 @@ qr_submit_cb(void *arg, redisReply *r)
 			    "refused the submit";
 			qr_refuse(job);
 		} else if (e->len == 0)
-			qr_accept(rd->qr, job);
+			qr_accept(job);
 		else if (e->str[0] == '=' && e->len == 1 + JOB_ID_LEN &&
-		    job_table_find(e->str + 1, JOB_ID_LEN) == NULL) {
-			/* Another node's job has this key: it stands for it. */
-			memcpy(job->id, e->str + 1, JOB_ID_LEN);
-			qr_accept(rd->qr, job);
-		} else {
+		    qr_rename(rd, job, e->str + 1) == 0)
+			;
+		else {
 			rd->fate[b->at[i]] = strcmp(e->str, "!queue_full") == 0 ?
 			    "queue_full: the pool's queue is full across the "
 			    "cluster (max_queue)" : e->str[0] == '=' ?
@@ -155,6 +216,7 @@ qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
 		b->jobs[b->n] = jobs[i];
 		b->at[b->n++] = i;
 		jobs[i] = NULL;
+		qr_sent(b->jobs[b->n - 1]);
 		redis_args_add(&a, b->jobs[b->n - 1]->id, JOB_ID_LEN);
 		redis_args_add(&a, job_data(b->jobs[b->n - 1]),
 		    b->jobs[b->n - 1]->data_len);
@@ -197,6 +259,7 @@ qr_submit(struct queue_redis *qr)
 	jobs = xcalloc(n, sizeof *jobs);
 	for (i = 0; (job = TAILQ_FIRST(&qr->pending)) != NULL; i++) {
 		TAILQ_REMOVE(&qr->pending, job, entry);
+		job_queue_pool(job)->pending_len--;
 		jobs[i] = job;
 	}
 	qr->npending = 0;

@@ -50,7 +50,7 @@ qr_node_info(struct queue_redis *qr)
 		if (rp->qp->removed)
 			continue;
 		buf_appendf(&b, "%s\"%s\":%u", i ? "," : "", rp->name,
-		    rp->max_attempts);
+		    rp->qp->max_attempts > 0 ? rp->qp->max_attempts : 1);
 	}
 	buf_append_str(&b, "},\"capacity\":{");
 	for (i = 0; i < qr->npools; i++) {
@@ -58,7 +58,7 @@ qr_node_info(struct queue_redis *qr)
 		if (rp->qp->removed)
 			continue;
 		buf_appendf(&b, "%s\"%s\":%u", i ? "," : "", rp->name,
-		    rp->capacity);
+		    rp->qp->capacity);
 	}
 	buf_append_str(&b, "}}");
 	s = xstrndup(buf_head(&b), buf_used(&b));
@@ -350,6 +350,9 @@ qr_fetch_cb(void *arg, redisReply *r)
 		fe->fetched(fe->arg, NULL, "unavailable");
 	else if (rp == NULL)
 		fe->fetched(fe->arg, NULL, NULL);
+	else if ((job = job_table_find(fe->id, JOB_ID_LEN)) != NULL)
+		/* It came here meanwhile (taken to run, or accepted). */
+		fe->fetched(fe->arg, job, NULL);
 	else {
 		job = qr_record(qr, rp, fe->id, r, 1);
 		if (fe->watch && !job_state_terminal(job->state) &&
@@ -382,7 +385,6 @@ qr_fetch(struct queue *q, const char *id, size_t len, int watch,
 	fe->fetched = cb;
 	fe->arg = arg;
 	if (len != JOB_ID_LEN) {
-		cb(arg, NULL, NULL);
 		free(fe);
 		return NULL;
 	}
@@ -397,11 +399,51 @@ qr_fetch(struct queue *q, const char *id, size_t len, int watch,
 	    qr_fetch_cb, fe, &a) == -1) {
 		redis_args_free(&a);
 		free(fe);
-		cb(arg, NULL, "unavailable");
 		return NULL;
 	}
 	redis_args_free(&a);
 	return fe;
+}
+
+static void
+qr_watch_cb(void *arg, redisReply *r)
+{
+	struct queue_fetch	*fe = arg;
+	struct qr_pool		*rp;
+	struct job		*job, *rec;
+	char			*pool;
+
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+	    r->element[0]->type == REDIS_REPLY_STRING &&
+	    (job = job_table_find(fe->id, JOB_ID_LEN)) != NULL) {
+		pool = xstrndup(r->element[0]->str, r->element[0]->len);
+		rp = qr_pool_named(fe->qr, pool);
+		free(pool);
+		if (rp != NULL) {
+			rec = qr_record(fe->qr, rp, fe->id, r, 1);
+			qr_shadow_close(fe->qr, job, rec);
+			job_free(rec);
+		}
+	}
+	free(fe);
+}
+
+void
+qr_watch(struct queue_redis *qr, struct job *job)
+{
+	struct queue_fetch	*fe = xcalloc(1, sizeof *fe);
+	struct redis_args	 a;
+
+	fe->qr = qr;
+	memcpy(fe->id, job->id, JOB_ID_LEN + 1);
+	redis_args_init(&a);
+	redis_args_add(&a, job->id, JOB_ID_LEN);
+	redis_args_str(&a, qr->consumer);
+	redis_args_str(&a, job->owner->name);
+	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_FETCH], 0,
+	    qr_watch_cb, fe, &a) == -1)
+		free(fe);
+	redis_args_free(&a);
 }
 
 void
@@ -440,10 +482,8 @@ qr_cancel_remote(struct queue *q, const char *pool, const char *id,
 	struct qr_pool		*rp = qr_pool_named(qr, pool);
 	struct redis_args	 a;
 
-	if (rp == NULL) {
-		cb(arg, NULL, NULL);
+	if (rp == NULL)
 		return NULL;
-	}
 	fe = xcalloc(1, sizeof *fe);
 	fe->qr = qr;
 	fe->cancelled = cb;
@@ -462,7 +502,6 @@ qr_cancel_remote(struct queue *q, const char *pool, const char *id,
 	    qr_cancel_cb, fe, &a) == -1) {
 		redis_args_free(&a);
 		free(fe);
-		cb(arg, NULL, "unavailable");
 		return NULL;
 	}
 	redis_args_free(&a);

@@ -174,6 +174,40 @@ dispatch_job_find(const char *id, size_t len)
 	return queue_lookup(d.q, id, len);
 }
 
+struct queue_fetch *
+dispatch_job_fetch(const char *id, size_t len, int watch,
+    void (*cb)(void *, struct job *, const char *), void *arg)
+{
+	return queue_fetch(d.q, id, len, watch, cb, arg);
+}
+
+void
+dispatch_fetch_cancel(struct queue_fetch *fe)
+{
+	queue_fetch_cancel(fe);
+}
+
+int
+dispatch_job_remote(const struct job *job)
+{
+	return queue_job_remote(d.q, job);
+}
+
+int
+dispatch_clustered(void)
+{
+	struct queue_cluster_info	ci;
+
+	return queue_cluster(d.q, &ci) == 0;
+}
+
+struct queue_fetch *
+dispatch_cancel_remote(const char *pool, const char *id,
+    void (*cb)(void *, const char *, const char *), void *arg)
+{
+	return queue_cancel_remote(d.q, pool, id, cb, arg);
+}
+
 struct dispatch_ack *
 dispatch_ack_new(void (*cb)(void *, const char *), void *arg)
 {
@@ -762,9 +796,20 @@ dispatch_queue_finish(struct job *job, enum job_state state, char *error,
 	dispatch_finish(job, state, error);
 }
 
+/* The queue: another node asks to cancel a job that runs here. */
+static void
+dispatch_queue_cancel(struct job *job, void *arg)
+{
+	const char	*err;
+
+	if (dispatch_cancel(job, &err) == -1)
+		log_info("job %s: not cancelled: %s", job->id, err);
+}
+
 const struct queue_events dispatch_queue_events = {
 	.runnable = dispatch_runnable,
 	.finish = dispatch_queue_finish,
+	.cancel = dispatch_queue_cancel,
 };
 
 const struct pool_events dispatch_pool_events = {

@@ -346,6 +346,7 @@ static struct queue *
 supervisor_queue_open(struct supervisor *sv, char **cause)
 {
 	const struct config	*cfg = sv->cfg;
+	struct queue_cluster_opts o;
 	struct queue		*q;
 	unsigned char		*password = NULL;
 	size_t			 len = 0;
@@ -368,11 +369,24 @@ supervisor_queue_open(struct supervisor *sv, char **cause)
 		free(why);
 		return NULL;
 	}
-	/* The Redis queue (issue 13) plugs in here. */
+	memset(&o, 0, sizeof o);
+	o.host = cfg->cluster_host;
+	o.port = cfg->cluster_port;
+	o.path = cfg->cluster_path;
+	o.db = cfg->cluster_db;
+	o.password = password;
+	o.password_len = len;
+	o.label = cfg->cluster;	/* it never holds a password */
+	o.node = cfg->node;
+	o.lease = cfg->cluster_lease;
+	q = queue_open_cluster(&o, sv->loop, &sv->cfg, &dispatch_queue_events,
+	    NULL, &why);
 	authkey_free(password, len);
-	xasprintf(cause, "cluster = %s: not built yet (node %s)",
-	    cfg->cluster, cfg->node);
-	return NULL;
+	if (q == NULL) {
+		xasprintf(cause, "cluster = %s: %s", cfg->cluster, why);
+		free(why);
+	}
+	return q;
 }
 
 /*

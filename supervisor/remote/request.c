@@ -312,13 +312,22 @@ submit_ack_cb(void *arg, const char *err)
 
 	reply_set_abort(r, NULL, NULL);
 	if (err != NULL) {
-		request_reply_error(r, "store_error", "the job%s could not be stored, "
-		    "nothing was accepted: %s", sa->many ? "s" : "", err);
+		/* A cluster says which: "queue_full: ..." or "unavailable: ...". */
+		if (strncmp(err, "queue_full: ", 12) == 0 ||
+		    strncmp(err, "unavailable: ", 13) == 0)
+			request_reply_error(r, err[0] == 'q' ? "queue_full" :
+			    "unavailable", "%s; nothing was accepted",
+			    strchr(err, ' ') + 1);
+		else
+			request_reply_error(r, "store_error", "the job%s could "
+			    "not be stored, nothing was accepted: %s",
+			    sa->many ? "s" : "", err);
 		goto out;
 	}
 	jobs = xcalloc(sa->n, sizeof *jobs);
 	for (i = 0; i < sa->n; i++)
-		if ((jobs[i] = job_table_find(sa->ids[i], JOB_ID_LEN)) == NULL)
+		if ((jobs[i] = dispatch_job_find(sa->ids[i], JOB_ID_LEN)) ==
+		    NULL)
 			break;
 	if (i < sa->n)
 		request_reply_error(r, "not_found", "job %s: its record expired",
@@ -507,23 +516,43 @@ exec_job(struct exec *x)
 	return job;
 }
 
+/* Answer r with a job's record, now or once it ends (wait). */
+void
+request_reply_job(struct supervisor *sv, struct reply *r, struct job *job,
+    int wait, double timeout)
+{
+	struct buf	*b;
+
+	if (wait && !job_state_terminal(job->state)) {
+		wait_start(sv, r, &job, 1, 0, 0, timeout);
+		return;
+	}
+	b = reply_body(r);
+	buf_append_str(b, "{\"ok\":true,\"job\":");
+	job_record_append(job, b);
+	buf_append(b, "}", 1);
+	reply_done(r);
+}
+
+/* Whether the request's id is a job this node does not hold. */
+static int
+exec_elsewhere(struct exec *x)
+{
+	const struct jsontext_span	*v = &x->req->id;
+
+	return job_table_find(v->p + 1, v->len - 2) == NULL;
+}
+
 static void
 exec_result(struct exec *x)
 {
 	struct job	*job;
-	struct buf	*b;
 
+	if (exec_elsewhere(x) && request_cluster_result(x) == 0)
+		return;
 	if ((job = exec_job(x)) == NULL)
 		return;
-	if (x->req->wait && !job_state_terminal(job->state)) {
-		wait_start(x->sv, x->reply, &job, 1, 0, 0, x->req->timeout);
-		return;
-	}
-	b = reply_body(x->reply);
-	buf_append_str(b, "{\"ok\":true,\"job\":");
-	job_record_append(job, b);
-	buf_append(b, "}", 1);
-	reply_done(x->reply);
+	request_reply_job(x->sv, x->reply, job, x->req->wait, x->req->timeout);
 }
 
 static void
@@ -532,7 +561,11 @@ exec_cancel(struct exec *x)
 	struct job	*job;
 	const char	*err;
 
+	if (exec_elsewhere(x) && request_cluster_cancel(x, NULL) == 0)
+		return;
 	if ((job = exec_job(x)) == NULL)
+		return;
+	if (dispatch_job_remote(job) && request_cluster_cancel(x, job) == 0)
 		return;
 	if (dispatch_cancel(job, &err) == -1) {
 		request_reply_error(x->reply, "bad_request", "job %s: %s (%s)", job->id,

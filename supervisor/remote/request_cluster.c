@@ -1,0 +1,176 @@
+/*
+ * Cluster (SPEC section 12): result, waits and cancel of jobs this node
+ * does not hold. The job's record is fetched from the shared queue, the
+ * one ownership rule (request_may_see_job) is applied to it as to any
+ * job, and the answer goes out when Redis has answered. A wait keeps the
+ * fetched job here until it ends on whichever node runs it.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xmalloc.h"
+#include "ipc/jsontext.h"
+#include "store/job.h"
+#include "supervisor/dispatch.h"
+#include "supervisor/remote/listener.h"
+#include "supervisor/remote/request.h"
+#include "supervisor/remote/request_decode.h"
+#include "supervisor/remote/request_impl.h"
+
+/* One result or cancel waiting for Redis. */
+struct cluster_op {
+	struct supervisor	*sv;
+	struct reply		*reply;
+	struct queue_fetch	*fe;
+	int			 cancel;
+	int			 wait;
+	double			 timeout;
+	char			*id;		/* as the client wrote it */
+};
+
+static void
+cluster_op_abort_cb(struct reply *r, void *arg)
+{
+	struct cluster_op	*op = arg;
+
+	dispatch_fetch_cancel(op->fe);
+	free(op->id);
+	free(op);
+}
+
+static void
+cluster_op_free(struct cluster_op *op)
+{
+	reply_set_abort(op->reply, NULL, NULL);
+	free(op->id);
+	free(op);
+}
+
+static void
+cluster_not_found(struct reply *r, const char *id)
+{
+	request_reply_error(r, "not_found", "no job '%s' (unknown, or its "
+	    "record expired)", id);
+}
+
+static void
+cluster_unavailable(struct reply *r)
+{
+	request_reply_error(r, "unavailable", "the cluster's Redis cannot be "
+	    "reached now; try again");
+}
+
+static void	cluster_cancel_cb(void *, const char *, const char *);
+
+static void
+cluster_fetched_cb(void *arg, struct job *job, const char *err)
+{
+	struct cluster_op	*op = arg;
+	struct reply		*r = op->reply;
+
+	op->fe = NULL;
+	if (err != NULL)
+		cluster_unavailable(r);
+	else if (job == NULL || !request_may_see_job(reply_conn(r), job))
+		cluster_not_found(r, op->id);
+	else if (op->cancel) {
+		if ((op->fe = dispatch_cancel_remote(job->owner->name, job->id,
+		    cluster_cancel_cb, op)) != NULL)
+			return;
+		cluster_unavailable(r);
+	} else {
+		reply_set_abort(r, NULL, NULL);
+		request_reply_job(op->sv, r, job, op->wait, op->timeout);
+		free(op->id);
+		free(op);
+		return;
+	}
+	cluster_op_free(op);
+}
+
+static void
+cluster_cancel_cb(void *arg, const char *state, const char *err)
+{
+	struct cluster_op	*op = arg;
+	struct reply		*r = op->reply;
+
+	op->fe = NULL;
+	if (err != NULL)
+		cluster_unavailable(r);
+	else if (state == NULL)
+		cluster_not_found(r, op->id);
+	else if (strcmp(state, "cancelled") != 0 &&
+	    strcmp(state, "running") != 0)
+		request_reply_error(r, "bad_request", "job %s: job has already "
+		    "finished (%s)", op->id, state);
+	else {
+		buf_appendf(reply_body(r), "{\"ok\":true,\"id\":\"%s\","
+		    "\"state\":\"%s\"}", op->id, state);
+		reply_done(r);
+	}
+	cluster_op_free(op);
+}
+
+static struct cluster_op *
+cluster_op_new(struct exec *x, int cancel)
+{
+	struct cluster_op	*op = xcalloc(1, sizeof *op);
+
+	op->sv = x->sv;
+	op->reply = x->reply;
+	op->cancel = cancel;
+	op->wait = x->req->wait;
+	op->timeout = x->req->timeout;
+	op->id = jsontext_string_decode(&x->req->id, NULL);
+	if (op->id == NULL)
+		op->id = xstrdup("?");
+	reply_set_abort(x->reply, cluster_op_abort_cb, op);
+	return op;
+}
+
+/* Sent (0), or answered now: no such id, or Redis is away. */
+static int
+cluster_sent(struct cluster_op *op)
+{
+	if (op->fe != NULL)
+		return 0;
+	if (strlen(op->id) != JOB_ID_LEN)
+		cluster_not_found(op->reply, op->id);
+	else
+		cluster_unavailable(op->reply);
+	cluster_op_free(op);
+	return 0;
+}
+
+int
+request_cluster_result(struct exec *x)
+{
+	struct cluster_op	*op;
+
+	if (!dispatch_clustered())
+		return -1;
+	op = cluster_op_new(x, 0);
+	if (strlen(op->id) == JOB_ID_LEN)
+		op->fe = dispatch_job_fetch(op->id, JOB_ID_LEN, op->wait,
+		    cluster_fetched_cb, op);
+	return cluster_sent(op);
+}
+
+int
+request_cluster_cancel(struct exec *x, struct job *job)
+{
+	struct cluster_op	*op;
+
+	if (!dispatch_clustered())
+		return -1;
+	op = cluster_op_new(x, 1);
+	if (job != NULL)
+		op->fe = dispatch_cancel_remote(job->owner->name, job->id,
+		    cluster_cancel_cb, op);
+	else if (strlen(op->id) == JOB_ID_LEN)
+		op->fe = dispatch_job_fetch(op->id, JOB_ID_LEN, 0,
+		    cluster_fetched_cb, op);
+	return cluster_sent(op);
+}
