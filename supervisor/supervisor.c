@@ -564,6 +564,10 @@ supervisor_main(const struct supervisor_options *opts)
 	sv.notify = notify_new(sv.loop, &sv.pools, &sv.npools);
 	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
 	    (long)getpid(), sv.cfg->path);
+	if (sv.cfg->cluster != NULL)
+		log_info("cluster %s: node %s, lease %gs%s", sv.cfg->cluster,
+		    sv.cfg->node, sv.cfg->cluster_lease,
+		    sv.cfg->cluster_password_file != NULL ? ", with AUTH" : "");
 	supervisor_envs_init(&sv);
 	dispatch_init(&sv.denv);
 	if (queue_readonly(sv.queue))
