@@ -549,6 +549,19 @@ supervisor_wind_down(struct supervisor *sv, int status)
 		    n == 1 ? "" : "s");
 }
 
+/* Say what starts: this mpsup, its config and the cluster it joins. */
+static void
+supervisor_log_start(const struct config *cfg)
+{
+	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
+	    (long)getpid(), cfg->path);
+	/* The URL never holds a password: config_load refuses one. */
+	if (cfg->cluster != NULL)
+		log_info("cluster %s: node %s, lease %gs%s", cfg->cluster,
+		    cfg->node, cfg->cluster_lease,
+		    cfg->cluster_password_file != NULL ? ", with AUTH" : "");
+}
+
 int
 supervisor_main(const struct supervisor_options *opts)
 {
@@ -576,8 +589,7 @@ supervisor_main(const struct supervisor_options *opts)
 	log_set_sink(supervisor_log_sink, &sv);
 	supervisor_loop_init(&sv);
 	sv.notify = notify_new(sv.loop, &sv.pools, &sv.npools);
-	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
-	    (long)getpid(), sv.cfg->path);
+	supervisor_log_start(sv.cfg);
 	supervisor_envs_init(&sv);
 	dispatch_init(&sv.denv);
 	if (queue_readonly(sv.queue))

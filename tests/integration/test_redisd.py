@@ -189,6 +189,7 @@ CHILD = textwrap.dedent("""
     from redisd import Redisd
     r = Redisd(%(tmp)r).start()
     print(r.pid, flush=True)
+    sys.stdin.readline()    # the test saw the server run
     if sys.argv[1] == "raise":
         raise RuntimeError("a test failed and never called stop()")
     time.sleep(60)
@@ -202,11 +203,15 @@ def test_a_dying_test_process_leaves_no_server(tmp):
     # (the kernel's parent-death signal).
     for how in ("raise", "sigkill"):
         p = harness.spawn([sys.executable, "-c", code, how],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL)
         pid = int(p.stdout.readline())
         assert pid_alive(pid)
         if how == "sigkill":
             os.kill(p.pid, signal.SIGKILL)
+        else:
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
         p.wait(10)
         wait_for(lambda: not pid_alive(pid), timeout=5,
                  what="redis-server %d to go with its test (%s)" % (pid, how))
