@@ -34,7 +34,7 @@ struct qr_round;
 enum {
 	QR_SCRIPT_SUBMIT, QR_SCRIPT_CLAIM, QR_SCRIPT_UPDATE,
 	QR_SCRIPT_CANCEL, QR_SCRIPT_PROMOTE, QR_SCRIPT_FETCH,
-	QR_SCRIPT_REAP, QR_SCRIPT_DEPTH, QR_NSCRIPTS
+	QR_SCRIPT_REAP, QR_SCRIPT_DEPTH, QR_SCRIPT_RECOVER, QR_NSCRIPTS
 };
 
 /* One pool's part in Redis. */
@@ -97,6 +97,7 @@ extern const char	queue_redis_lua_cancel[];
 extern const char	queue_redis_lua_promote[];
 extern const char	queue_redis_lua_fetch[];
 extern const char	queue_redis_lua_reap[];
+extern const char	queue_redis_lua_recover[];
 
 /* queue_redis.c */
 struct qr_pool	*qr_pool_of(struct queue_redis *, const struct queue_pool *);

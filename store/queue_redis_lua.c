@@ -137,7 +137,9 @@ const char queue_redis_lua_update[] =
 	"  local id = ARGV[b+2]\n"
 	"  local jk = pre .. 'j:' .. id\n"
 	"  local h = redis.call('HMGET', jk, 's', 'a', 'n', 'x', 'o')\n"
-	"  if h[1] ~= 'running' or h[3] ~= me then fenced[#fenced+1] = id\n"
+	"  if h[1] == ARGV[b+4] and h[3] == me and h[2] == ARGV[b+3] then\n"
+	"    -- sent again after a lost answer: it is in already\n"
+	"  elseif h[1] ~= 'running' or h[3] ~= me then fenced[#fenced+1] = id\n"
 	"  elseif ARGV[b+1] == 'a' then redis.call('HSET', jk, 'a', "
 	"ARGV[b+3], 'st', ARGV[b+8])\n"
 	"  elseif ARGV[b+1] == 'r' then\n"
@@ -292,3 +294,34 @@ const char queue_redis_lua_reap[] =
 	"  end\n"
 	"end\n"
 	"return out\n";
+
+/*
+ * recover: KEYS stream; ARGV prefix, pool, consumer, the ids this node
+ * holds. After a reconnect: entries of ours that we never heard of (a
+ * claim whose answer was lost) go back to the stream, uncounted.
+ */
+const char queue_redis_lua_recover[] =
+	"local held = {}\n"
+	"for i = 4, #ARGV do held[ARGV[i]] = true end\n"
+	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+	"local pend = redis.call('XPENDING', KEYS[1], 'mpsup', '-', '+', "
+	"100000, ARGV[3])\n"
+	"local n = 0\n"
+	"for _, p in ipairs(pend) do\n"
+	"  local e = redis.call('XRANGE', KEYS[1], p[1], p[1])\n"
+	"  local id = e[1] and e[1][2][2]\n"
+	"  if not id or not held[id] then\n"
+	"    redis.call('XACK', KEYS[1], 'mpsup', p[1]); redis.call('XDEL', "
+	"KEYS[1], p[1])\n"
+	"    local jk = id and ARGV[1] .. 'j:' .. id\n"
+	"    local h = jk and redis.call('HMGET', jk, 's', 'n') or {}\n"
+	"    if h[1] == 'running' and h[2] == ARGV[3] then\n"
+	"      redis.call('HINCRBY', jk, 'a', -1)\n"
+	"      redis.call('HSET', jk, 's', 'queued', 'n', '', 'x', "
+	"redis.call('XADD', KEYS[1], '*', 'j', id))\n"
+	"      n = n + 1\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"if n > 0 then redis.call('PUBLISH', 'mpsup:work', ARGV[2]) end\n"
+	"return n\n";

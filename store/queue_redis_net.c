@@ -132,14 +132,23 @@ qr_refuse(struct job *job)
 static int
 qr_rename(struct qr_round *rd, struct job *job, const char *id)
 {
-	if ((job_seg(job) & QR_SENT) == 0 ||
-	    job_table_find(id, JOB_ID_LEN) != NULL)
+	struct queue_pool	*qp = job_queue_pool(job);
+	struct job		*known = job_table_find(id, JOB_ID_LEN);
+
+	if ((job_seg(job) & QR_SENT) == 0)
 		return -1;
 	rd->was = xreallocarray(rd->was, rd->nalias + 1, sizeof *rd->was);
 	rd->now = xreallocarray(rd->now, rd->nalias + 1, sizeof *rd->now);
 	memcpy(rd->was[rd->nalias], job->id, JOB_ID_LEN + 1);
-	rd->now[rd->nalias++] = job;
+	rd->now[rd->nalias++] = known != NULL ? known : job;
 	job_table_remove(job);
+	if (known != NULL) {
+		/* Known here already (it came to run here): that one. */
+		qp->submitted--;
+		qp->jobs.state[job->state]--;
+		job_free(job);
+		return 0;
+	}
 	memcpy(job->id, id, JOB_ID_LEN);
 	job_table_add(job);
 	job_set_seg(job, QR_SHADOW);
@@ -273,23 +282,35 @@ qr_submit(struct queue_redis *qr)
 		qr_round_done(rd);
 }
 
-/* Fenced ends: this node's attempt was taken over. */
+/* Updates sent: kept until answered, sent again if the link drops. */
+struct qr_sent {
+	struct qr_pool		*rp;
+	struct redis_args	 a;		/* the job fields only */
+	size_t			 n;
+};
+
 static void
 qr_update_cb(void *arg, redisReply *r)
 {
-	struct qr_pool	*rp = arg;
-	size_t		 i;
+	struct qr_sent	*sent = arg;
+	struct qr_pool	*rp = sent->rp;
+	size_t		 i, k;
 
-	if (r == NULL)
-		return;
-	if (r->type == REDIS_REPLY_ERROR) {
+	if (r == NULL) {
+		/* Redis may not have them: again with the next commit. */
+		for (k = 0; k < sent->a.n; k++)
+			redis_args_add(&rp->upd, buf_head(&sent->a.data) +
+			    sent->a.off[k], sent->a.off[k + 1] - sent->a.off[k]);
+		rp->nupd += sent->n;
+	} else if (r->type == REDIS_REPLY_ERROR)
 		log_warnx("cluster: pool %s: update: %s", rp->name, r->str);
-		return;
-	}
-	for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+	for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
+	    i < r->elements; i++)
 		log_warnx("cluster: job %.*s: this node's attempt was "
 		    "taken over (its lease ran out); its end here is ignored",
 		    (int)r->element[i]->len, r->element[i]->str);
+	redis_args_free(&sent->a);
+	free(sent);
 }
 
 /* The updates of each pool (kept while Redis is away). */
@@ -297,12 +318,13 @@ static void
 qr_send_updates(struct queue_redis *qr)
 {
 	struct redis_args	 a;
+	struct qr_sent		*sent;
 	struct qr_pool		*rp;
 	size_t			 i, k;
 
 	for (i = 0; i < qr->npools; i++) {
 		rp = qr->pools[i];
-		if (rp->nupd == 0 || !redis_link_up(qr->link))
+		if (rp->nupd == 0 || !qr_ready(qr))
 			continue;
 		redis_args_init(&a);
 		redis_args_str(&a, rp->kq);
@@ -315,12 +337,17 @@ qr_send_updates(struct queue_redis *qr)
 			redis_args_add(&a, buf_head(&rp->upd.data) +
 			    rp->upd.off[k], rp->upd.off[k + 1] -
 			    rp->upd.off[k]);
+		sent = xcalloc(1, sizeof *sent);
+		sent->rp = rp;
+		sent->n = rp->nupd;
+		sent->a = rp->upd;
 		if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_UPDATE], 1,
-		    qr_update_cb, rp, &a) == 0) {
-			redis_args_reset(&rp->upd);
+		    qr_update_cb, sent, &a) == 0) {
+			redis_args_init(&rp->upd);
 			rp->nupd = 0;
 			qr->batches++;
-		}
+		} else
+			free(sent);
 		redis_args_free(&a);
 	}
 }

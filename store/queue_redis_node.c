@@ -33,32 +33,44 @@ struct queue_fetch {
 	void			*arg;
 };
 
+/* Know every attached pool (they are met lazily otherwise). */
+static void
+qr_pools_sync(struct queue_redis *qr)
+{
+	struct queue_pool	*qp;
+
+	for (qp = qr->q->pools; qp != NULL; qp = qp->next)
+		(void)qr_pool_of(qr, qp);
+}
+
 /* The registry entry: what lost-node reaping needs to know of us. */
 static char *
 qr_node_info(struct queue_redis *qr)
 {
 	struct buf	 b = BUF_INIT;
 	struct qr_pool	*rp;
+	const char	*sep;
 	size_t		 i;
 	char		*s;
 
 	buf_appendf(&b, "{\"node\":\"%s\",\"consumer\":\"%s\",\"heartbeat\":"
 	    "%.3f,\"lease\":%.3f,\"ttl\":%.0f,\"pools\":{", qr->node,
 	    qr->consumer, time_wall(), qr->lease, (*qr->q->cfgp)->result_ttl);
-	for (i = 0; i < qr->npools; i++) {
+	for (i = 0, sep = ""; i < qr->npools; i++) {
 		rp = qr->pools[i];
 		if (rp->qp->removed)
 			continue;
-		buf_appendf(&b, "%s\"%s\":%u", i ? "," : "", rp->name,
+		buf_appendf(&b, "%s\"%s\":%u", sep, rp->name,
 		    rp->qp->max_attempts > 0 ? rp->qp->max_attempts : 1);
+		sep = ",";
 	}
 	buf_append_str(&b, "},\"capacity\":{");
-	for (i = 0; i < qr->npools; i++) {
+	for (i = 0, sep = ""; i < qr->npools; i++) {
 		rp = qr->pools[i];
 		if (rp->qp->removed)
 			continue;
-		buf_appendf(&b, "%s\"%s\":%u", i ? "," : "", rp->name,
-		    rp->qp->capacity);
+		buf_appendf(&b, "%s\"%s\":%u", sep, rp->name, rp->qp->capacity);
+		sep = ",";
 	}
 	buf_append_str(&b, "}}");
 	s = xstrndup(buf_head(&b), buf_used(&b));
@@ -156,6 +168,7 @@ qr_beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	if (!redis_link_up(qr->link))
 		return;
+	qr_pools_sync(qr);
 	redis_args_init(&a);
 	redis_args_str(&a, "SET");
 	redis_args_fmt(&a, "mpsup:lease:%s", qr->consumer);
@@ -218,6 +231,61 @@ qr_promote_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	redis_args_free(&a);
 }
 
+struct qr_held {
+	struct qr_pool		*rp;
+	struct redis_args	*a;
+};
+
+static void
+qr_held_one(struct job *job, void *arg)
+{
+	struct qr_held	*h = arg;
+
+	if ((job_seg(job) & QR_LOCAL) && job_queue_pool(job) == h->rp->qp &&
+	    !job_state_terminal(job->state))
+		redis_args_add(h->a, job->id, JOB_ID_LEN);
+}
+
+static void
+qr_recover_cb(void *arg, redisReply *r)
+{
+	struct qr_pool	*rp = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		log_info("cluster: pool %s: %lld job%s taken before the "
+		    "connection dropped, never heard of, went back to the "
+		    "queue", rp->name, r->integer, r->integer == 1 ? "" : "s");
+	else if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_warnx("cluster: pool %s: recover: %s", rp->name, r->str);
+}
+
+/*
+ * Before any claim on a new connection: what a claim lost with the old
+ * one took goes back (commands run in order, so no claim can race it).
+ */
+static void
+qr_recover(struct queue_redis *qr)
+{
+	struct redis_args	 a;
+	struct qr_held		 h;
+	size_t			 i;
+
+	redis_args_init(&a);
+	for (i = 0; i < qr->npools; i++) {
+		redis_args_reset(&a);
+		redis_args_str(&a, qr->pools[i]->kq);
+		redis_args_str(&a, qr->pools[i]->pre);
+		redis_args_str(&a, qr->pools[i]->name);
+		redis_args_str(&a, qr->consumer);
+		h.rp = qr->pools[i];
+		h.a = &a;
+		job_table_foreach(qr_held_one, &h);
+		redis_link_eval(qr->link, qr->script[QR_SCRIPT_RECOVER], 1,
+		    qr_recover_cb, qr->pools[i], &a);
+	}
+	redis_args_free(&a);
+}
+
 static void
 qr_number_cb(void *arg, redisReply *r)
 {
@@ -225,6 +293,8 @@ qr_number_cb(void *arg, redisReply *r)
 
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
 		return;
+	qr_pools_sync(qr);
+	qr_recover(qr);
 	job_id_cluster((unsigned)(r->integer % 256));
 	qr->numbered = 1;
 	qr_beat_cb(qr->q->loop, &qr->beat, 0);
@@ -280,7 +350,25 @@ static const struct redis_link_cbs qr_link_cbs = {
 	.down = qr_down,
 };
 
+static void
+qr_resync_one(struct job *job, void *arg)
+{
+	if ((job_seg(job) & QR_SHADOW) && !job_state_terminal(job->state))
+		qr_watch(arg, job);
+}
+
+/*
+ * The channels are back: an end said while they were away was missed,
+ * so every job still waited for here is read again.
+ */
+static void
+qr_sub_up(void *arg)
+{
+	job_table_foreach(qr_resync_one, arg);
+}
+
 static const struct redis_link_cbs qr_sub_cbs = {
+	.up = qr_sub_up,
 	.message = qr_message,
 };
 
@@ -546,6 +634,8 @@ qr_net_open(struct queue_redis *qr, const struct queue_cluster_opts *o,
 	    queue_redis_lua_reap);
 	qr->script[QR_SCRIPT_DEPTH] = redis_link_script(qr->link,
 	    qr_lua_depth);
+	qr->script[QR_SCRIPT_RECOVER] = redis_link_script(qr->link,
+	    queue_redis_lua_recover);
 	xasprintf(&done, "mpsup:done:%s", qr->consumer);
 	xasprintf(&cancel, "mpsup:cancel:%s", qr->consumer);
 	channels[0] = done;
@@ -553,6 +643,7 @@ qr_net_open(struct queue_redis *qr, const struct queue_cluster_opts *o,
 	channels[2] = "mpsup:work";
 	channels[3] = NULL;
 	t.label = o->label;
+	t.quiet = 1;	/* the command link speaks for both */
 	qr->sub = redis_link_new(qr->q->loop, &t, channels, &qr_sub_cbs, qr);
 	free(done);
 	free(cancel);

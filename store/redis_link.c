@@ -35,6 +35,7 @@ struct redis_link {
 	struct ev_loop		*loop;
 	char			*host, *path, *label;
 	int			 port, db;
+	int			 quiet;
 	unsigned char		*password;
 	size_t			 password_len;
 	char			**channels;	/* NULL: not a subscriber */
@@ -118,7 +119,10 @@ redis_args_fmt(struct redis_args *a, const char *fmt, ...)
 static void
 redis_link_log_down(struct redis_link *l)
 {
-	if (l->was_up) {
+	if (l->quiet) {
+		log_debug("cluster: %s down (%s)", l->label, l->why);
+		l->was_up = 0;
+	} else if (l->was_up) {
 		log_warnx("cluster: lost %s (%s); reconnecting", l->label,
 		    l->why);
 		l->was_up = 0;
@@ -201,8 +205,10 @@ redis_link_became_up(struct redis_link *l)
 	l->why[0] = '\0';
 	l->logged[0] = '\0';
 	l->was_up = 1;
-	log_info("cluster: connected to %s%s", l->label,
-	    l->channels != NULL ? " (subscriber)" : "");
+	if (l->quiet)
+		log_debug("cluster: %s up", l->label);
+	else
+		log_info("cluster: connected to %s", l->label);
 	if (l->cbs->up != NULL)
 		l->cbs->up(l->arg);
 }
@@ -388,6 +394,7 @@ redis_link_new(struct ev_loop *loop, const struct redis_link_target *t,
 	l->label = xstrdup(t->label);
 	l->port = t->port;
 	l->db = t->db;
+	l->quiet = t->quiet;
 	if (t->password != NULL) {
 		l->password = xmalloc(t->password_len + 1);
 		memcpy(l->password, t->password, t->password_len);

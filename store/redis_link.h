@@ -35,6 +35,7 @@ struct redis_link_target {
 	const unsigned char	*password;	/* NULL: no AUTH */
 	size_t			 password_len;
 	const char		*label;		/* in logs: the url, no secret */
+	int			 quiet;		/* log at debug level only */
 };
 
 struct redis_link_cbs {
