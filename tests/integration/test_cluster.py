@@ -325,5 +325,44 @@ def test_submits_answer_unavailable_while_redis_cannot_be_reached(tmp):
     assert sup.stop() == 0
 
 
+def test_auth_with_the_password_file_and_a_wrong_one(tmp):
+    cluster_authkey(tmp)
+    secret = "redis-secret-" + os.urandom(8).hex()
+    with Redisd(tmp, password=secret) as redis:
+        for name, pw in (("good", secret), ("bad", secret + "x")):
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            pwfile = os.path.join(d, "redis.pw")
+            fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, (pw + "\n").encode())
+            os.close(fd)
+            shutil.copy(os.path.join(tmp, "authkey"), d)
+            os.chmod(os.path.join(d, "authkey"), 0o600)
+            text = config("supervisor", legacy_md5="yes",
+                          extra="cluster = %s\nnode = %s\n"
+                          "cluster_password_file = redis.pw\n" % (
+                              redis.url, name)) + \
+                "[pool:p]\ntype = stream\nworkers = 1\ncommand = %s\n" % (
+                    config("pool_echo", name="x", workers=1, work_us=0)
+                    .split("command = ")[1].split("\n")[0])
+            sup = Supervisor(d, text)
+            conn = connect(d)
+            if name == "good":
+                sup.wait_log("cluster: connected to redis")
+                rep = request(conn, {"op": "submit", "pool": "p",
+                                     "data": 7, "wait": True,
+                                     "timeout": 10})
+                assert rep["ok"] and rep["job"]["result"] == 7, rep
+            else:
+                sup.wait_log("cluster: cannot reach redis")
+                assert "WRONGPASS" in sup.log() or "invalid" in sup.log(), \
+                    sup.log()
+                rep = request(conn, {"op": "submit", "pool": "p",
+                                     "data": 7})
+                assert rep["error"] == "unavailable", rep
+            assert secret not in sup.log()
+            assert sup.stop() == 0
+
+
 if __name__ == "__main__":
     run_tests(globals(), timeout=240)

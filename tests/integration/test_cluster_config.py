@@ -147,15 +147,6 @@ def test_the_password_file_follows_the_key_file_rules(tmp):
     assert SECRET not in out + err
 
 
-def test_start_with_cluster_is_refused_until_the_queue_lands(tmp):
-    # The Redis queue replaces this refusal (supervisor_queue_open()).
-    path, _ = ini(tmp, "cluster = redis://127.0.0.1:1/0\nnode = n1\n")
-    rc, err = start(path)
-    assert rc == 2, (rc, err)
-    assert "cluster = redis://127.0.0.1:1/0" in err and "node n1" in err, err
-    assert not os.path.exists(os.path.join(tmp, "mpsup.sock"))
-
-
 def test_a_reload_keeps_the_running_cluster_keys(tmp):
     sup = Supervisor(tmp, HEAD + POOL)
     sup.wait_log("starting")
