@@ -112,11 +112,16 @@ qr_claim(struct queue *q, struct queue_pool *qp, struct job **out,
 	unsigned		 held;
 
 	n = queue_memory_claim(q, qp, out, max);
-	if (n == max || qp->removed || !qr_ready(qr))
+	if (qp->removed || !qr_ready(qr))
 		return n;
+	/*
+	 * Take more while these run: at most what the workers hold, once
+	 * half of it is free (or the local queue ran dry).
+	 */
 	rp = qr_pool_of(qr, qp);
 	held = qr_held(qp) + (unsigned)n;
-	if (!rp->claiming && held < qp->capacity)
+	if (!rp->claiming && held < qp->capacity &&
+	    (n < max || held <= qp->capacity / 2))
 		qr_net_claim(qr, rp, qp->capacity - held);
 	return n;
 }

@@ -29,6 +29,8 @@ struct qr_round;
 #define QR_SHADOW	(1ULL << 40)	/* accepted here, kept in Redis */
 #define QR_LOCAL	(1ULL << 41)	/* claimed here; low bits: attempts */
 #define QR_SENT		(1ULL << 42)	/* with QR_SHADOW: its submit unanswered */
+/* Fields of one job in an update batch (see qr_update). */
+#define QR_UPDATE_FIELDS	10
 #define QR_ATTEMPTS(s)	((unsigned)((s) & 0xffffffffULL))
 
 enum {

@@ -313,42 +313,69 @@ qr_update_cb(void *arg, redisReply *r)
 	free(sent);
 }
 
-/* The updates of each pool (kept while Redis is away). */
+/* Send n jobs' updates of rp, from field `from` of rp->upd. */
+static int
+qr_send_chunk(struct queue_redis *qr, struct qr_pool *rp, size_t from,
+    size_t n)
+{
+	struct redis_args	 a;
+	struct qr_sent		*sent = xcalloc(1, sizeof *sent);
+	size_t			 k, len;
+	const char		*p;
+	int			 rc;
+
+	redis_args_init(&a);
+	redis_args_str(&a, rp->kq);
+	redis_args_str(&a, rp->pre);
+	redis_args_str(&a, rp->name);
+	redis_args_str(&a, qr->consumer);
+	redis_args_fmt(&a, "%.0f", (*qr->q->cfgp)->result_ttl > 1 ?
+	    (*qr->q->cfgp)->result_ttl : 1);
+	sent->rp = rp;
+	sent->n = n;
+	for (k = from; k < from + n * QR_UPDATE_FIELDS; k++) {
+		p = buf_head(&rp->upd.data) + rp->upd.off[k];
+		len = rp->upd.off[k + 1] - rp->upd.off[k];
+		redis_args_add(&a, p, len);
+		redis_args_add(&sent->a, p, len);
+	}
+	rc = redis_link_eval(qr->link, qr->script[QR_SCRIPT_UPDATE], 1,
+	    qr_update_cb, sent, &a);
+	if (rc == -1) {
+		redis_args_free(&sent->a);
+		free(sent);
+	} else
+		qr->batches++;
+	redis_args_free(&a);
+	return rc;
+}
+
+/* The updates of each pool (kept while Redis is away), in batches. */
 static void
 qr_send_updates(struct queue_redis *qr)
 {
-	struct redis_args	 a;
-	struct qr_sent		*sent;
 	struct qr_pool		*rp;
-	size_t			 i, k;
+	struct redis_args	 rest;
+	size_t			 i, at, n, k;
 
 	for (i = 0; i < qr->npools; i++) {
 		rp = qr->pools[i];
-		if (rp->nupd == 0 || !qr_ready(qr))
+		for (at = 0; at < rp->nupd && qr_ready(qr); at += n) {
+			n = rp->nupd - at < QR_BATCH_MAX ? rp->nupd - at :
+			    QR_BATCH_MAX;
+			if (qr_send_chunk(qr, rp, at * QR_UPDATE_FIELDS, n) == -1)
+				break;
+		}
+		if (at == 0)
 			continue;
-		redis_args_init(&a);
-		redis_args_str(&a, rp->kq);
-		redis_args_str(&a, rp->pre);
-		redis_args_str(&a, rp->name);
-		redis_args_str(&a, qr->consumer);
-		redis_args_fmt(&a, "%.0f", (*qr->q->cfgp)->result_ttl > 1 ?
-		    (*qr->q->cfgp)->result_ttl : 1);
-		for (k = 0; k < rp->upd.n; k++)
-			redis_args_add(&a, buf_head(&rp->upd.data) +
-			    rp->upd.off[k], rp->upd.off[k + 1] -
-			    rp->upd.off[k]);
-		sent = xcalloc(1, sizeof *sent);
-		sent->rp = rp;
-		sent->n = rp->nupd;
-		sent->a = rp->upd;
-		if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_UPDATE], 1,
-		    qr_update_cb, sent, &a) == 0) {
-			redis_args_init(&rp->upd);
-			rp->nupd = 0;
-			qr->batches++;
-		} else
-			free(sent);
-		redis_args_free(&a);
+		/* Keep what was not sent. */
+		redis_args_init(&rest);
+		for (k = at * QR_UPDATE_FIELDS; k < rp->upd.n; k++)
+			redis_args_add(&rest, buf_head(&rp->upd.data) +
+			    rp->upd.off[k], rp->upd.off[k + 1] - rp->upd.off[k]);
+		redis_args_free(&rp->upd);
+		rp->upd = rest;
+		rp->nupd -= at;
 	}
 }
 

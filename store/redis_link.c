@@ -328,7 +328,7 @@ redis_link_connect_cb(const redisAsyncContext *ac, int status)
 		/* hiredis frees the context after this callback. */
 		l->ac = NULL;
 		redis_link_drop(l, "%s", ac->errstr[0] != '\0' ? ac->errstr :
-		    "connection failed");
+		    "connection refused, or no such socket");
 		return;
 	}
 	l->progress = ev_now(l->loop);

@@ -434,6 +434,18 @@ exec_flow(const struct request_job *j, struct job_flow_spec *flow)
 	return flow;
 }
 
+/* A submit dispatch_submit() refused with code err. */
+static void
+request_submit_refused(struct exec *x, const char *err)
+{
+	request_reply_error(x->reply, err, "%s",
+	    strcmp(err, "queue_full") == 0 ?
+	    "the pool's queue is full (max_queue)" :
+	    strcmp(err, "unavailable") == 0 ?
+	    "the cluster's Redis cannot be reached now; try again" :
+	    "mpsup is shutting down");
+}
+
 static void
 exec_submit(struct exec *x)
 {
@@ -447,10 +459,7 @@ exec_submit(struct exec *x)
 	    buf_used(&x->data), client_name(x->client), x->req->jobs[0].key,
 	    exec_flow(&x->req->jobs[0], &flow), &err);
 	if (job == NULL) {
-		request_reply_error(x->reply, err, "%s",
-		    strcmp(err, "queue_full") == 0 ?
-		    "the pool's queue is full (max_queue)" :
-		    "mpsup is shutting down");
+		request_submit_refused(x, err);
 		return;
 	}
 	dispatch_run(x->pool);
@@ -491,8 +500,15 @@ exec_submit_many(struct exec *x)
 		    x->req->jobs[i].key, exec_flow(&x->req->jobs[i], &flow),
 		    &err);
 	}
-	dispatch_run(pool);
-	request_submit_reply(x, made, n, 1);
+	/* Refused, it is refused at once (the cluster's Redis is away). */
+	for (i = 0; i < n && made[i] != NULL; i++)
+		;
+	if (i < n)
+		request_submit_refused(x, err);
+	else {
+		dispatch_run(pool);
+		request_submit_reply(x, made, n, 1);
+	}
 	free(made);
 }
 

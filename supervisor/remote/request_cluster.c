@@ -41,14 +41,6 @@ cluster_op_abort_cb(struct reply *r, void *arg)
 }
 
 static void
-cluster_op_free(struct cluster_op *op)
-{
-	reply_set_abort(op->reply, NULL, NULL);
-	free(op->id);
-	free(op);
-}
-
-static void
 cluster_not_found(struct reply *r, const char *id)
 {
 	request_reply_error(r, "not_found", "no job '%s' (unknown, or its "
@@ -62,55 +54,70 @@ cluster_unavailable(struct reply *r)
 	    "reached now; try again");
 }
 
-static void	cluster_cancel_cb(void *, const char *, const char *);
-
+/*
+ * The op is over: its reply no longer aborts it, and it is freed; then
+ * the reply is answered (an answered reply may be gone at once).
+ */
 static void
-cluster_fetched_cb(void *arg, struct job *job, const char *err)
+cluster_op_done(struct cluster_op *op, struct job *job, const char *state,
+    const char *err)
 {
-	struct cluster_op	*op = arg;
-	struct reply		*r = op->reply;
+	struct reply	*r = op->reply;
+	char		*id = op->id;
+	int		 cancel = op->cancel, wait = op->wait;
+	double		 timeout = op->timeout;
+	struct supervisor *sv = op->sv;
 
-	op->fe = NULL;
+	reply_set_abort(r, NULL, NULL);
+	free(op);
 	if (err != NULL)
 		cluster_unavailable(r);
-	else if (job == NULL || !request_may_see_job(reply_conn(r), job))
-		cluster_not_found(r, op->id);
-	else if (op->cancel) {
-		if ((op->fe = dispatch_cancel_remote(job->owner->name, job->id,
-		    cluster_cancel_cb, op)) != NULL)
-			return;
-		cluster_unavailable(r);
-	} else {
-		reply_set_abort(r, NULL, NULL);
-		request_reply_job(op->sv, r, job, op->wait, op->timeout);
-		free(op->id);
-		free(op);
-		return;
-	}
-	cluster_op_free(op);
+	else if (cancel && state == NULL)
+		cluster_not_found(r, id);
+	else if (cancel && strcmp(state, "cancelled") != 0 &&
+	    strcmp(state, "running") != 0)
+		request_reply_error(r, "bad_request", "job %s: job has already "
+		    "finished (%s)", id, state);
+	else if (cancel) {
+		buf_appendf(reply_body(r), "{\"ok\":true,\"id\":\"%s\","
+		    "\"state\":\"%s\"}", id, state);
+		reply_done(r);
+	} else if (job == NULL)
+		cluster_not_found(r, id);
+	else
+		request_reply_job(sv, r, job, wait, timeout);
+	free(id);
 }
 
 static void
 cluster_cancel_cb(void *arg, const char *state, const char *err)
 {
 	struct cluster_op	*op = arg;
-	struct reply		*r = op->reply;
 
 	op->fe = NULL;
-	if (err != NULL)
-		cluster_unavailable(r);
-	else if (state == NULL)
-		cluster_not_found(r, op->id);
-	else if (strcmp(state, "cancelled") != 0 &&
-	    strcmp(state, "running") != 0)
-		request_reply_error(r, "bad_request", "job %s: job has already "
-		    "finished (%s)", op->id, state);
-	else {
-		buf_appendf(reply_body(r), "{\"ok\":true,\"id\":\"%s\","
-		    "\"state\":\"%s\"}", op->id, state);
-		reply_done(r);
+	cluster_op_done(op, NULL, state, err);
+}
+
+static void
+cluster_fetched_cb(void *arg, struct job *job, const char *err)
+{
+	struct cluster_op	*op = arg;
+
+	op->fe = NULL;
+	/* Another client's job looks exactly like none. */
+	if (job != NULL && !request_may_see_job(reply_conn(op->reply), job))
+		job = NULL;
+	if (err == NULL && job != NULL && op->cancel) {
+		op->fe = dispatch_cancel_remote(job->owner->name, job->id,
+		    cluster_cancel_cb, op);
+		if (op->fe == NULL)
+			cluster_op_done(op, NULL, NULL, "unavailable");
+		return;
 	}
-	cluster_op_free(op);
+	if (op->cancel && err == NULL)
+		cluster_op_done(op, NULL, NULL, NULL);
+	else
+		cluster_op_done(op, job, NULL, err);
 }
 
 static struct cluster_op *
@@ -130,17 +137,16 @@ cluster_op_new(struct exec *x, int cancel)
 	return op;
 }
 
-/* Sent (0), or answered now: no such id, or Redis is away. */
+/* Sent (the answer comes later), or answered now. */
 static int
 cluster_sent(struct cluster_op *op)
 {
 	if (op->fe != NULL)
 		return 0;
 	if (strlen(op->id) != JOB_ID_LEN)
-		cluster_not_found(op->reply, op->id);
+		cluster_op_done(op, NULL, NULL, NULL);
 	else
-		cluster_unavailable(op->reply);
-	cluster_op_free(op);
+		cluster_op_done(op, NULL, NULL, "unavailable");
 	return 0;
 }
 
