@@ -325,6 +325,32 @@ def test_submits_answer_unavailable_while_redis_cannot_be_reached(tmp):
     assert sup.stop() == 0
 
 
+def test_a_frozen_redis_is_dropped_and_submits_do_not_hang(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis)
+        rep = a.ask({"op": "submit", "pool": "p", "data": 1, "wait": True,
+                     "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        os.kill(redis.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            rep = a.ask({"op": "submit", "pool": "p", "data": 2})
+            waited = time.monotonic() - t0
+            # Unanswered for 5 s, the link is dropped: an answer, not a
+            # hang, and nothing promised.
+            assert rep["ok"] is False and rep["error"] == "unavailable", rep
+            assert waited < 9, waited
+            a.sup.wait_log("cluster: lost redis")
+        finally:
+            os.kill(redis.pid, signal.SIGCONT)
+        a.sup.wait_log("cluster: connected to redis", count=2, timeout=15)
+        wait_for(lambda: a.ask({"op": "submit", "pool": "p", "data": 3,
+                                "wait": True, "timeout": 10}).get("ok"),
+                 timeout=15, what="submits accepted again")
+        assert a.sup.stop() == 0
+
+
 def test_auth_with_the_password_file_and_a_wrong_one(tmp):
     cluster_authkey(tmp)
     secret = "redis-secret-" + os.urandom(8).hex()
