@@ -503,6 +503,9 @@ redis_link_send(struct redis_link *l, redis_link_cb cb, void *arg,
 
 	if (l->state != LINK_UP)
 		return -1;
+	/* Unanswered time counts from the oldest command still out. */
+	if (l->outstanding == 0)
+		l->progress = ev_now(l->loop);
 	call = xmalloc(sizeof *call);
 	call->l = l;
 	call->cb = cb;

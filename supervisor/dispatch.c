@@ -174,38 +174,10 @@ dispatch_job_find(const char *id, size_t len)
 	return queue_lookup(d.q, id, len);
 }
 
-struct queue_fetch *
-dispatch_job_fetch(const char *id, size_t len, int watch,
-    void (*cb)(void *, struct job *, const char *), void *arg)
+struct queue *
+dispatch_queue(void)
 {
-	return queue_fetch(d.q, id, len, watch, cb, arg);
-}
-
-void
-dispatch_fetch_cancel(struct queue_fetch *fe)
-{
-	queue_fetch_cancel(fe);
-}
-
-int
-dispatch_job_remote(const struct job *job)
-{
-	return queue_job_remote(d.q, job);
-}
-
-int
-dispatch_clustered(void)
-{
-	struct queue_cluster_info	ci;
-
-	return queue_cluster(d.q, &ci) == 0;
-}
-
-struct queue_fetch *
-dispatch_cancel_remote(const char *pool, const char *id,
-    void (*cb)(void *, const char *, const char *), void *arg)
-{
-	return queue_cancel_remote(d.q, pool, id, cb, arg);
+	return d.q;
 }
 
 struct dispatch_ack *

@@ -21,7 +21,7 @@ struct job_flow_spec;
 struct queue;
 struct queue_events;
 struct dispatch_ack;
-struct queue_fetch;
+struct queue;
 
 /*
  * What the job engine reads of the supervisor, borrowed for its whole life
@@ -79,17 +79,8 @@ struct job *dispatch_job_find(const char *id, size_t len);
  * Call cb(arg, NULL) once the pending jobs are committed, or
  * cb(arg, message) if the commit failed (the jobs are then refused).
  */
-/*
- * Cluster: fetch a job this node does not hold, cancel one the cluster
- * keeps (see queue.h: queue_fetch, queue_cancel_remote).
- */
-struct queue_fetch *dispatch_job_fetch(const char *id, size_t len, int watch,
-	    void (*cb)(void *, struct job *, const char *), void *arg);
-struct queue_fetch *dispatch_cancel_remote(const char *pool, const char *id,
-	    void (*cb)(void *, const char *, const char *), void *arg);
-void	dispatch_fetch_cancel(struct queue_fetch *);
-int	dispatch_job_remote(const struct job *);
-int	dispatch_clustered(void);
+/* The queue (the remote layer asks it of jobs held elsewhere). */
+struct queue *dispatch_queue(void);
 struct dispatch_ack *dispatch_ack_new(void (*cb)(void *, const char *),
 	    void *arg);
 void	dispatch_ack_cancel(struct dispatch_ack *);

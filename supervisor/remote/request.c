@@ -38,12 +38,6 @@ static void	exec_submit(struct exec *);
 static void	exec_submit_many(struct exec *);
 static void	exec_result(struct exec *);
 static void	exec_cancel(struct exec *);
-static void	exec_status(struct exec *);
-static void	exec_stop(struct exec *);
-static void	exec_pause(struct exec *);
-static void	exec_resume(struct exec *);
-static void	exec_reload(struct exec *);
-static void	exec_scale(struct exec *);
 
 #define REQUEST_EXEC_ROW(tag, name, role, flags, decode, exec)		\
 	[REQUEST_OP_##tag] = exec,
@@ -581,7 +575,8 @@ exec_cancel(struct exec *x)
 		return;
 	if ((job = exec_job(x)) == NULL)
 		return;
-	if (dispatch_job_remote(job) && request_cluster_cancel(x, job) == 0)
+	if (queue_job_remote(dispatch_queue(), job) &&
+	    request_cluster_cancel(x, job) == 0)
 		return;
 	if (dispatch_cancel(job, &err) == -1) {
 		request_reply_error(x->reply, "bad_request", "job %s: %s (%s)", job->id,
@@ -591,94 +586,6 @@ exec_cancel(struct exec *x)
 	buf_appendf(reply_body(x->reply), "{\"ok\":true,\"id\":\"%s\","
 	    "\"state\":\"%s\"}", job->id, job_state_name(job->state));
 	reply_done(x->reply);
-}
-
-static void
-exec_status(struct exec *x)
-{
-	struct buf	*b = reply_body(x->reply);
-	size_t		 i;
-
-	for (i = 0; x->req->pool != NULL && i < x->sv->npools; i++)
-		if (strcmp(x->sv->pools[i]->name, x->req->pool) == 0)
-			break;
-	if (x->req->has_pool && (x->req->pool == NULL || i == x->sv->npools)) {
-		request_reply_error(x->reply, "unknown_pool", "no pool named "
-		    "'%s'", x->req->pool != NULL ? x->req->pool : "?");
-		return;
-	}
-	buf_append_str(b, "{\"ok\":true,\"status\":");
-	status_append(x->sv, b, x->req->pool);
-	buf_append(b, "}", 1);
-	reply_done(x->reply);
-}
-
-/* pause and resume. */
-static void
-exec_set_paused(struct exec *x, int pause)
-{
-	pool_set_paused(x->pool, pause);
-	if (!pause)
-		dispatch_run(x->pool);
-	buf_append_str(reply_body(x->reply), "{\"ok\":true}");
-	reply_done(x->reply);
-}
-
-static void
-exec_pause(struct exec *x)
-{
-	exec_set_paused(x, 1);
-}
-
-static void
-exec_resume(struct exec *x)
-{
-	exec_set_paused(x, 0);
-}
-
-static void
-exec_scale(struct exec *x)
-{
-	const char	*err;
-
-	if (pool_scale(x->pool, x->req->workers, &err) == -1) {
-		request_reply_error(x->reply, "bad_request", "pool %s: %s",
-		    x->pool->name, err);
-		return;
-	}
-	buf_appendf(reply_body(x->reply), "{\"ok\":true,\"workers\":%d}",
-	    x->req->workers);
-	reply_done(x->reply);
-}
-
-static void
-exec_reload(struct exec *x)
-{
-	struct buf	*b = reply_body(x->reply);
-	char		*msg = NULL;
-
-	log_info("reload requested by client %s",
-	    conn_peer(reply_conn(x->reply)));
-	if (supervisor_reload(x->sv, &msg) == -1) {
-		request_reply_error(x->reply, "bad_request", "%s", msg);
-		free(msg);
-		return;
-	}
-	buf_append_str(b, "{\"ok\":true,\"message\":");
-	jsontext_string_append(b, msg, strlen(msg));
-	buf_append(b, "}", 1);
-	free(msg);
-	reply_done(x->reply);
-}
-
-static void
-exec_stop(struct exec *x)
-{
-	log_info("stop requested by client %s",
-	    conn_peer(reply_conn(x->reply)));
-	buf_append_str(reply_body(x->reply), "{\"ok\":true}");
-	reply_done(x->reply);
-	supervisor_stop(x->sv);
 }
 
 /* The live pool the request names; NULL (answered unknown_pool) if none. */

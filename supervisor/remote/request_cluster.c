@@ -13,6 +13,7 @@
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
+#include "store/queue.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request.h"
@@ -35,7 +36,7 @@ cluster_op_abort_cb(struct reply *r, void *arg)
 {
 	struct cluster_op	*op = arg;
 
-	dispatch_fetch_cancel(op->fe);
+	queue_fetch_cancel(op->fe);
 	free(op->id);
 	free(op);
 }
@@ -108,7 +109,7 @@ cluster_fetched_cb(void *arg, struct job *job, const char *err)
 	if (job != NULL && !request_may_see_job(reply_conn(op->reply), job))
 		job = NULL;
 	if (err == NULL && job != NULL && op->cancel) {
-		op->fe = dispatch_cancel_remote(job->owner->name, job->id,
+		op->fe = queue_cancel_remote(dispatch_queue(), job->owner->name, job->id,
 		    cluster_cancel_cb, op);
 		if (op->fe == NULL)
 			cluster_op_done(op, NULL, NULL, "unavailable");
@@ -153,13 +154,14 @@ cluster_sent(struct cluster_op *op)
 int
 request_cluster_result(struct exec *x)
 {
-	struct cluster_op	*op;
+	struct queue_cluster_info	 ci;
+	struct cluster_op		*op;
 
-	if (!dispatch_clustered())
+	if (queue_cluster(dispatch_queue(), &ci) == -1)
 		return -1;
 	op = cluster_op_new(x, 0);
 	if (strlen(op->id) == JOB_ID_LEN)
-		op->fe = dispatch_job_fetch(op->id, JOB_ID_LEN, op->wait,
+		op->fe = queue_fetch(dispatch_queue(), op->id, JOB_ID_LEN, op->wait,
 		    cluster_fetched_cb, op);
 	return cluster_sent(op);
 }
@@ -167,16 +169,17 @@ request_cluster_result(struct exec *x)
 int
 request_cluster_cancel(struct exec *x, struct job *job)
 {
-	struct cluster_op	*op;
+	struct queue_cluster_info	 ci;
+	struct cluster_op		*op;
 
-	if (!dispatch_clustered())
+	if (queue_cluster(dispatch_queue(), &ci) == -1)
 		return -1;
 	op = cluster_op_new(x, 1);
 	if (job != NULL)
-		op->fe = dispatch_cancel_remote(job->owner->name, job->id,
+		op->fe = queue_cancel_remote(dispatch_queue(), job->owner->name, job->id,
 		    cluster_cancel_cb, op);
 	else if (strlen(op->id) == JOB_ID_LEN)
-		op->fe = dispatch_job_fetch(op->id, JOB_ID_LEN, 0,
+		op->fe = queue_fetch(dispatch_queue(), op->id, JOB_ID_LEN, 0,
 		    cluster_fetched_cb, op);
 	return cluster_sent(op);
 }

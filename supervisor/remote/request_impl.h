@@ -62,6 +62,12 @@ void	exec_dead(struct exec *);
 void	exec_retry(struct exec *);
 
 /* Handlers of the op table (request_ops.c). */
+void	exec_status(struct exec *);
+void	exec_pause(struct exec *);
+void	exec_resume(struct exec *);
+void	exec_scale(struct exec *);
+void	exec_reload(struct exec *);
+void	exec_stop(struct exec *);
 void	exec_jobs(struct exec *);
 void	exec_logs(struct exec *);
 void	exec_restart(struct exec *);
