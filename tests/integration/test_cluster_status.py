@@ -262,6 +262,56 @@ def test_cli_prints_the_cluster_block(tmp):
         assert c["node"] == "a" and len(c["nodes"]) == 2, c
 
 
+def test_hostile_registry_entries_are_contained(tmp):
+    """Anyone who can write to Redis can write the registry: entries that
+    are not JSON are left out, members of the wrong type taken as
+    missing, and names escaped in JSON, metrics and the CLI."""
+    need_redis()
+    with Redisd(tmp) as r:
+        a = node(tmp, "a", r)
+        warm(a)
+        entries = {
+            "junk:1": "not json {",
+            "odd:1": json.dumps({"node": 'we"ird\nname', "heartbeat": "soon",
+                                 "pools": {"p": 1, 'q"\u001b[2J': 2},
+                                 "capacity": {"p": "many", "q": 3}}),
+            "nameless:1": json.dumps({"heartbeat": 1, "pools": [1],
+                                      "capacity": 7}),
+            'x\\y:1': json.dumps({"node": 'x\\y"z', "heartbeat": 1}),
+        }
+        for consumer, info in entries.items():
+            # A lease that never runs out, so that no node reaps them.
+            r.cmd("SET", "mpsup:lease:" + consumer, "1")
+            r.cmd("HSET", "mpsup:nodes", consumer, info)
+
+        def listed():
+            c = cluster_of(a)
+            return c if len(c["nodes"]) == 4 else None
+        c = wait_for(listed, timeout=LEASE * 3, what="4 readable entries")
+        by = {n["consumer"]: n for n in c["nodes"]}
+        assert "junk:1" not in by, by
+        odd = by["odd:1"]
+        assert odd["node"] == 'we"ird\nname' and odd["self"] is False, odd
+        assert odd["heartbeat"] is None and odd["age"] is None, odd
+        assert odd["pools"] == ["p", 'q"\u001b[2J'], odd
+        assert odd["capacity"] == {"q": 3}, odd
+        nameless = by["nameless:1"]
+        assert nameless["node"] == "nameless", nameless
+        assert nameless["pools"] == [] and nameless["capacity"] == {}, nameless
+        assert nameless["heartbeat"] == "1970-01-01T00:00:01.000Z", nameless
+        m = metrics(a)
+        assert m[("mpsup_cluster_nodes", ())] == 4, m
+        ages = {dict(k[1])["node"]: v for k, v in m.items()
+                if k[0] == "mpsup_cluster_node_heartbeat_age_seconds"}
+        # No heartbeat, no series; the label escaped (metrics() checks).
+        assert sorted(ages) == ["a", "nameless", 'x\\\\y\\"z'], ages
+        rc, out, err = mpsup_status(a)
+        assert rc == 0, (rc, out, err)
+        assert "\x1b" not in out and "\\x1b[2J" in out, out
+        assert "  node we\"ird\\x0aname: pools p,q\"\\x1b[2J; capacity q=3; " \
+            "no heartbeat\n" in out, out
+
+
 def test_without_cluster_nothing_of_it(tmp):
     port = free_port()
     text = config("supervisor", status="127.0.0.1:%d" % port,
