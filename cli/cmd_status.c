@@ -243,7 +243,7 @@ status_schedules(const struct jsontext_span *status)
 	free(cells);
 }
 
-/* Each member of obj as NAME=VALUE (or NAME alone), comma-separated. */
+/* Each member of obj as NAME=VALUE (or NAME), comma-separated, made safe. */
 static void
 status_cluster_members(const struct jsontext_span *obj, int values)
 {
@@ -258,9 +258,13 @@ status_cluster_members(const struct jsontext_span *obj, int values)
 			continue;
 		printf("%s", n++ ? "," : "");
 		cli_conn_print_safe(stdout, name);
-		if (values)
-			printf("=%.*s", (int)v.len, v.p);
 		free(name);
+		if (values) {
+			name = xstrndup(v.p, v.len);
+			printf("=");
+			cli_conn_print_safe(stdout, name);
+			free(name);
+		}
 	}
 	if (n == 0)
 		printf("-");

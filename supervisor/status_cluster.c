@@ -18,6 +18,8 @@
 
 /* The most nodes one document lists. */
 #define STATUS_CLUSTER_MAX_NODES	1024
+/* A heartbeat past this (9999-12-31) is not one: time_t and ISO-8601 end. */
+#define STATUS_CLUSTER_LAST_TIME	253402300799.0
 
 int
 status_cluster_node_read(const struct queue_node_info *ni,
@@ -44,7 +46,8 @@ status_cluster_node_read(const struct queue_node_info *ni,
 	}
 	if (jsontext_object_get(&obj, "heartbeat", &v) &&
 	    v.type == JSONTEXT_NUMBER && jsontext_number(&v,
-	    &n->heartbeat) == 0)
+	    &n->heartbeat) == 0 && n->heartbeat >= 0 &&
+	    n->heartbeat <= STATUS_CLUSTER_LAST_TIME)
 		n->has_heartbeat = 1;
 	if (jsontext_object_get(&obj, "pools", &v) &&
 	    v.type == JSONTEXT_OBJECT)

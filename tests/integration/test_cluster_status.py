@@ -278,6 +278,9 @@ def test_hostile_registry_entries_are_contained(tmp):
             "nameless:1": json.dumps({"heartbeat": 1, "pools": [1],
                                       "capacity": 7}),
             'x\\y:1': json.dumps({"node": 'x\\y"z', "heartbeat": 1}),
+            # Times no clock reaches are no heartbeat.
+            "far:1": '{"node":"far","heartbeat":1e300}',
+            "past:1": '{"node":"past","heartbeat":-5}',
         }
         for consumer, info in entries.items():
             # A lease that never runs out, so that no node reaps them.
@@ -286,8 +289,8 @@ def test_hostile_registry_entries_are_contained(tmp):
 
         def listed():
             c = cluster_of(a)
-            return c if len(c["nodes"]) == 4 else None
-        c = wait_for(listed, timeout=LEASE * 3, what="4 readable entries")
+            return c if len(c["nodes"]) == 6 else None
+        c = wait_for(listed, timeout=LEASE * 3, what="6 readable entries")
         by = {n["consumer"]: n for n in c["nodes"]}
         assert "junk:1" not in by, by
         odd = by["odd:1"]
@@ -299,8 +302,10 @@ def test_hostile_registry_entries_are_contained(tmp):
         assert nameless["node"] == "nameless", nameless
         assert nameless["pools"] == [] and nameless["capacity"] == {}, nameless
         assert nameless["heartbeat"] == "1970-01-01T00:00:01.000Z", nameless
+        for far in ("far:1", "past:1"):
+            assert by[far]["heartbeat"] is None, by[far]
         m = metrics(a)
-        assert m[("mpsup_cluster_nodes", ())] == 4, m
+        assert m[("mpsup_cluster_nodes", ())] == 6, m
         ages = {dict(k[1])["node"]: v for k, v in m.items()
                 if k[0] == "mpsup_cluster_node_heartbeat_age_seconds"}
         # No heartbeat, no series; the label escaped (metrics() checks).
