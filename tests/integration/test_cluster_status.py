@@ -18,6 +18,7 @@ from harness import (MPSUP, Skip, Supervisor, config, connect,  # noqa: E402
 from redisd import REDIS_SERVER, Redisd, free_port  # noqa: E402
 
 LEASE = 3
+RUN = 8         # seconds a job of the depth test runs
 
 
 def need_redis():
@@ -166,12 +167,13 @@ def test_depth_moves_when_jobs_wait_for_busy_workers(tmp):
                  timeout=LEASE * 3, what="both nodes listed")
         c = connect(a.dir)
         ids = [request(c, {"op": "submit", "pool": "p",
-                           "args": ["sleep", "60"]})["id"] for _ in range(5)]
+                           "args": ["sleep", str(RUN)]})["id"]
+               for _ in range(5)]
         assert all(len(i) == 16 for i in ids), ids
         # One worker each: two run (one per node), three wait in Redis.
         want = {"queued": 3, "running": 2, "delayed": 0}
         for sup in (a, b):
-            wait_for(lambda: depth(sup) == want, timeout=LEASE * 3,
+            wait_for(lambda: depth(sup) == want, timeout=RUN - 2,
                      what="cluster depth %r on %s" % (want, sup.dir))
         m = metrics(b)
         for state, n in want.items():
@@ -180,12 +182,15 @@ def test_depth_moves_when_jobs_wait_for_busy_workers(tmp):
         # Node b's own pool sees one job of its own running, not five.
         pb = status(b)["pools"][0]
         assert pb["workers_busy"] == 1, pb
-        # Cancel the waiting ones: the depth follows.
+        # As the jobs end, the depth goes down to nothing.
         for i in ids:
-            request(c, {"op": "cancel", "id": i})
+            rep = request(c, {"op": "result", "id": i, "wait": True,
+                              "timeout": RUN * 5})
+            assert rep["job"]["state"] == "done", rep
         for sup in (a, b):
-            wait_for(lambda: depth(sup)["queued"] == 0, timeout=LEASE * 3,
-                     what="no job queued cluster-wide on %s" % sup.dir)
+            wait_for(lambda: depth(sup) == {"queued": 0, "running": 0,
+                                            "delayed": 0},
+                     timeout=LEASE * 3, what="an empty queue on %s" % sup.dir)
         c.close()
 
 
