@@ -41,6 +41,10 @@ def node(tmp, name, redis, workers=1):
     sup.port = port
     sup.dir = d
     sup.wait_log("cluster: connected to", timeout=15)
+    # Ready for submits once it also has its number from Redis: status
+    # says connected only then.
+    wait_for(lambda: cluster_of(sup)["connected"], timeout=15,
+             what="%s connected in its status" % name)
     return sup
 
 
