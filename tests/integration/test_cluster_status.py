@@ -105,6 +105,13 @@ def cluster_of(sup):
     return status(sup)["cluster"]
 
 
+EMPTY = {"queued": 0, "running": 0, "delayed": 0}
+
+
+def depth(sup):
+    return cluster_of(sup)["pools"]["p"]
+
+
 def both_listed(sup, pools=True):
     """The node's cluster object once it lists nodes a and b (with their
     pool when pools), else None."""
@@ -141,8 +148,9 @@ def test_each_node_lists_both_with_self_marked(tmp):
                                 n["heartbeat"]), n
                 # Renewed every lease / 3; the look is as old at most.
                 assert 0 <= n["age"] < LEASE * 2, n
-            assert c["pools"] == {"p": {"queued": 0, "running": 0,
-                                        "delayed": 0}}, c
+            # The warm-up job is done; the next look says so.
+            wait_for(lambda: depth(me) == EMPTY, timeout=LEASE * 3,
+                     what="an empty queue on %s" % me.dir)
             assert c["unavailable"] == 0 and c["fenced"] == 0, c
             assert status(me)["mpsup"]["store"] == "redis"
         m = metrics(a)
@@ -158,8 +166,6 @@ def test_each_node_lists_both_with_self_marked(tmp):
             assert m[(k, ())] == 0, k
 
 
-def depth(sup):
-    return cluster_of(sup)["pools"]["p"]
 
 
 def test_depth_moves_when_jobs_wait_for_busy_workers(tmp):
@@ -192,9 +198,8 @@ def test_depth_moves_when_jobs_wait_for_busy_workers(tmp):
                               "timeout": RUN * 5})
             assert rep["job"]["state"] == "done", rep
         for sup in (a, b):
-            wait_for(lambda: depth(sup) == {"queued": 0, "running": 0,
-                                            "delayed": 0},
-                     timeout=LEASE * 3, what="an empty queue on %s" % sup.dir)
+            wait_for(lambda: depth(sup) == EMPTY, timeout=LEASE * 3,
+                     what="an empty queue on %s" % sup.dir)
         c.close()
 
 
@@ -252,8 +257,8 @@ def test_cli_prints_the_cluster_block(tmp):
     with Redisd(tmp) as r:
         a, b = node(tmp, "a", r), node(tmp, "b", r, workers=2)
         warm(a)
-        wait_for(lambda: both_listed(a), timeout=LEASE * 3,
-                 what="both nodes listed")
+        wait_for(lambda: both_listed(a) and depth(a) == EMPTY,
+                 timeout=LEASE * 3, what="both nodes listed, nothing queued")
         rc, out, err = mpsup_status(a)
         assert rc == 0, (rc, out, err)
         block = out[out.index("\ncluster: "):].splitlines()[1:]

@@ -58,7 +58,11 @@ def test_cluster_panel_lists_nodes_and_depths(tmp):
                                "'tr.cluster-node.self').length") == 1
             assert text(dt, "cluster-sum") == "%s/0 \u00b7 node a \u00b7 " \
                 "connected" % r.url, text(dt, "cluster-sum")
-            assert rows(dt, "tr.cluster-pool") == [["p", "p", "0", "0", "0"]]
+            dt.wait("%s == %s" % (ROWS % json.dumps("tr.cluster-pool"),
+                                  json.dumps(json.dumps(
+                                      [["p", "p", "0", "0", "0"]],
+                                      separators=(",", ":")))),
+                    "pool p with nothing queued, running or delayed")
             # Four jobs for three workers: one waits, cluster-wide.
             c = connect(a.dir)
             for _ in range(4):
