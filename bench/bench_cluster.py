@@ -23,8 +23,10 @@ Each cluster row also prints where the CPU went (utime + stime from
 /proc of redis-server, node A, the other nodes, all workers) and Redis's
 commands per job (INFO commandstats, reset before the run).
 
---cluster-profile DIR reruns the 1-node and 3-node setups twice more:
-once with `perf record -g` on node A and on redis-server
+--cluster-profile DIR reruns the 1-node and 3-node setups three times
+more: once with `perf stat` on node A and on redis-server (user and
+kernel instructions, task-clock in ms, context switches, per job; these
+do not depend on the machine's load), once with `perf record -g` on both
 (DIR/perf-Nnode-{node,redis}.data, with `perf report --stdio` text beside
 them), once with `strace -c -f` on node A (DIR/strace-Nnode.txt). The
 profiled runs' rates are not reported as rows (the profilers slow them).
@@ -132,6 +134,13 @@ class Profilers:
                 out = os.path.join(outdir, "perf-%s-%s.data" % (tag, who))
                 self.procs.append(self._spawn(
                     ["perf", "record", "-g", "-o", out, "-p", str(pid)]))
+        elif kind == "stat":
+            for who, pid in (("node", sv_pid), ("redis", redis_pid)):
+                out = os.path.join(outdir, "stat-%s-%s.txt" % (tag, who))
+                self.procs.append(self._spawn(
+                    ["perf", "stat", "-e", "instructions:u,instructions:k,"
+                     "task-clock,context-switches", "-x,", "-o", out,
+                     "-p", str(pid)]))
         else:
             out = os.path.join(outdir, "strace-%s.txt" % tag)
             self.procs.append(self._spawn(
@@ -281,14 +290,17 @@ def step_cluster(args, workdir):
     if args.cluster_profile:
         os.makedirs(args.cluster_profile, exist_ok=True)
         for n in (1, 3):
-            for kind in ("perf", "strace"):
+            for kind in ("stat", "perf", "strace"):
                 print("  profiling %d node%s (%s) ..." % (
                     n, "" if n == 1 else "s", kind), flush=True)
                 res = cluster_run(args, workdir, redisd, n,
                                   "prof-%s%d" % (kind, n),
                                   (kind, args.cluster_profile))
-                print("    (%s slowed: %.0f jobs/s)" % (kind,
-                                                       res["jobs_per_s"]))
+                print("    (%s: %.0f jobs/s, %d jobs)" % (
+                    kind, res["jobs_per_s"], res["accepted"]))
+                if kind == "stat":
+                    print(stat_per_job(args.cluster_profile, "%dnode" % n,
+                                       res["accepted"]), flush=True)
         perf_reports(args.cluster_profile)
     rate = mem["jobs_per_s"]
     rows = []
@@ -304,6 +316,28 @@ def step_cluster(args, workdir):
                  "redis-benchmark -n %d -P %d (commands/s, no jobs)" % (
                      XADD_N, XADD_P)))
     return rows
+
+
+def stat_per_job(outdir, tag, jobs):
+    """perf stat's counts per job, node A and redis-server."""
+    lines = []
+    for who in ("node", "redis"):
+        counts = {}
+        with open(os.path.join(outdir, "stat-%s-%s.txt" % (tag, who))) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) > 2 and parts[0].replace(".", "").isdigit():
+                    counts[parts[2]] = float(parts[0])
+        # task-clock is in ms; instructions are absent on machines whose
+        # PMU perf cannot reach (virtual machines, often).
+        shown = []
+        for k, v in counts.items():
+            if k == "task-clock":
+                shown.append("CPU %.1f us" % (v * 1000 / jobs))
+            else:
+                shown.append("%s %.1f" % (k, v / jobs))
+        lines.append("    %-5s per job: %s" % (who, ", ".join(shown)))
+    return "\n".join(lines)
 
 
 def perf_reports(outdir):
