@@ -20,8 +20,11 @@ A must count every one done, and the stream must be empty with nothing
 pending. Any difference is a BenchError (make bench exits non-zero).
 
 Each cluster row also prints where the CPU went (utime + stime from
-/proc of redis-server, node A, the other nodes, all workers) and Redis's
-commands per job (INFO commandstats, reset before the run).
+/proc of redis-server, node A, the other nodes, all workers), how long
+redis-server and node A were runnable but waited for a CPU (the run
+delay of /proc/PID/schedstat: on a shared machine, a process that is
+never idle shows it), and Redis's commands per job (INFO commandstats,
+reset before the run).
 
 --cluster-profile DIR reruns the 1-node and 3-node setups three times
 more: once with `perf stat` on node A and on redis-server (user and
@@ -167,12 +170,23 @@ class Profilers:
                 p.wait()
 
 
+def run_delay(pid):
+    """Seconds the process spent runnable but waiting for a CPU (the
+    second field of /proc/PID/schedstat), or 0 if the kernel has none."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def cpu_of(r, nodes):
-    """(redis, node A, other nodes, workers) CPU seconds so far."""
+    """(redis, node A, other nodes, workers) CPU seconds so far, then the
+    seconds redis-server and node A waited for a CPU."""
     others = sum(cpu_seconds(sv.proc.pid) or 0.0 for sv in nodes[1:])
     workers = sum(sv.cpu()[1] for sv in nodes)
     return (cpu_seconds(r.pid), cpu_seconds(nodes[0].proc.pid), others,
-            workers)
+            workers, run_delay(r.pid), run_delay(nodes[0].proc.pid))
 
 
 def cluster_run(args, workdir, redisd, n, tag, profile=None):
@@ -254,7 +268,7 @@ def per_job(res):
 
 
 def describe(res, n):
-    red, a, others, workers = res["cpu"]
+    red, a, others, workers, red_wait, a_wait = res["cpu"]
     total_calls = sum(c for k, (c, _) in res["cmds"].items())
     evalsha_us = res["cmds"].get("evalsha", (0, 0))[1]
     line = ("    CPU in %.2f s: redis-server %.2f s, node A %.2f s" % (
@@ -262,6 +276,11 @@ def describe(res, n):
     if n > 1:
         line += ", other nodes %.2f s" % others
     line += ", workers %.2f s" % workers
+    line += ("\n    waiting for a CPU (runnable, not running): redis-server "
+             "%.2f s, node A %.2f s (load average %.1f)" % (
+                 red_wait, a_wait, os.getloadavg()[0]))
+    line += "\n    per job: redis-server %.1f us CPU, node A %.1f us" % (
+        red * 1e6 / res["accepted"], a * 1e6 / res["accepted"])
     line += ("\n    redis: %.1f commands per job (%.1f us/job in scripts); "
              "per job: %s" % (total_calls / res["accepted"],
                               evalsha_us / res["accepted"], per_job(res)))
@@ -335,7 +354,7 @@ def stat_per_job(outdir, tag, jobs):
             if k == "task-clock":
                 shown.append("CPU %.1f us" % (v * 1000 / jobs))
             else:
-                shown.append("%s %.1f" % (k, v / jobs))
+                shown.append("%s %.3f" % (k, v / jobs))
         lines.append("    %-5s per job: %s" % (who, ", ".join(shown)))
     return "\n".join(lines)
 
