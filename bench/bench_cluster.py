@@ -38,6 +38,7 @@ profiled runs' rates are not reported as rows (the profilers slow them).
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -262,7 +263,7 @@ def xadd_run(args, workdir, redisd):
 def per_job(res):
     """'evalsha 0.01, hset 5.00, ...' (calls per job, largest first)."""
     jobs = res["accepted"]
-    items = sorted(res["cmds"].items(), key=lambda kv: -kv[1][0])
+    items = sorted(res["cmds"].items(), key=lambda item: -item[1][0])
     return ", ".join("%s %.2f" % (k, c / jobs) for k, (c, _) in items
                      if c / jobs >= 0.005)
 
@@ -294,6 +295,16 @@ def step_cluster(args, workdir):
         raise BenchError("%s is missing: apt-get install redis-server "
                          "(redis-tools for redis-benchmark)"
                          % redisd.REDIS_SERVER)
+    if shutil.which("redis-benchmark") is None:
+        raise BenchError("redis-benchmark is missing: apt-get install "
+                         "redis-tools")
+    if args.cluster_profile:
+        for tool in ("perf", "strace"):
+            if shutil.which(tool) is None:
+                raise BenchError("--cluster-profile needs %s (apt-get "
+                                 "install %s)" % (tool, "linux-perf"
+                                                  if tool == "perf"
+                                                  else tool))
     results = {}
     for n in NODES:
         res = cluster_run(args, workdir, redisd, n, "cl%d" % n)
