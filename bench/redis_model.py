@@ -26,7 +26,10 @@ enter the figure: only what Redis spent.
            claimed whole, and the finished records written as fields of
            one hash per second of submission (HSET with the whole batch,
            EXPIRE), the entry XACKed and XDELed (no fencing: what Redis
-           costs when its per-command price is paid once per batch).
+           costs when its per-command price is paid once per batch);
+  packed+lua  packed, with a batch's end in one script that first checks
+           (XPENDING of the entry) that this consumer still holds it: a
+           fence per entry, atomic with the records' write.
 
 Every model checks at the end that all jobs were claimed and finished and
 the stream is empty; otherwise it exits non-zero.
@@ -280,6 +283,47 @@ def model_packed(p, jobs, batch):
         p.run()
 
 
+PACKED_FINISH = """
+local me, ttl, x = ARGV[1], ARGV[2], ARGV[3]
+local p = redis.call('XPENDING', KEYS[1], 'mpsup', x, x, 1)
+if not p[1] or p[1][2] ~= me then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[2], ttl)
+redis.call('XACK', KEYS[1], 'mpsup', x)
+redis.call('XDEL', KEYS[1], x)
+return 1
+"""
+
+
+def model_packed_lua(p, jobs, batch):
+    """packed, with the end of a batch fenced in a script: only the
+    consumer that holds the entry may write its records."""
+    sha = p.call("SCRIPT", "LOAD", PACKED_FINISH)
+    p.call("XGROUP", "CREATE", KQ, "mpsup", "0", "MKSTREAM")
+    seq = 0
+    for base in range(0, jobs, batch):
+        n = min(batch, jobs - base)
+        now = "%.6f" % time.time()
+        fields = []
+        for i in range(n):
+            seq += 1
+            fields += ["%016x" % seq, str(seq)]
+        p.call("XADD", KQ, "*", "o", ME, "sub", now, *fields)
+        r = p.call("XREADGROUP", "GROUP", "mpsup", ME, "COUNT", 1,
+                   "STREAMS", KQ, ">")
+        entries = r[0][1] if r else []
+        got = sum((len(f) - 4) // 2 for _, f in entries)
+        if got != n:
+            raise SystemExit("packed+lua: claimed %d of %d" % (got, n))
+        for x, f in entries:
+            rec = []
+            for i in range(4, len(f), 2):
+                rec += [f[i], b"done\n" + f[i + 1]]
+            if p.call("EVALSHA", sha, 2, KQ, PRE + "r:" +
+                      now.split(".")[0], ME, 3600, x, *rec) != 1:
+                raise SystemExit("packed+lua: fenced")
+
+
 def measure(redisd, tmp, name, fn, jobs):
     with redisd.Redisd(tmp) as r:
         p = Pipe(redisd, r)
@@ -322,17 +366,19 @@ def main():
         ("slim", lambda p: model_slim(p, args.jobs, args.batch)),
         ("native", lambda p: model_native(p, args.jobs, args.batch)),
         ("packed", lambda p: model_packed(p, args.jobs, args.batch)),
+        ("packed+lua", lambda p: model_packed_lua(p, args.jobs,
+                                                  args.batch)),
     )
     tmp = tempfile.mkdtemp(prefix="mpsup-redis-model.")
     print("%d jobs, batches of %d; load average %s" % (
         args.jobs, args.batch, " ".join(
             "%.1f" % x for x in os.getloadavg())), flush=True)
-    print("%-8s %18s %16s %10s" % ("model", "redis CPU us/job",
+    print("%-10s %18s %16s %10s" % ("model", "redis CPU us/job",
                                    "commands/job", "wall s"))
     for _ in range(args.rounds):
         for name, fn in models:
             us, calls, wall = measure(redisd, tmp, name, fn, args.jobs)
-            print("%-8s %18.2f %16.1f %10.2f" % (name, us, calls, wall),
+            print("%-10s %18.2f %16.1f %10.2f" % (name, us, calls, wall),
                   flush=True)
     return 0
 
