@@ -383,8 +383,11 @@ def perf_reports(outdir):
                            stderr=subprocess.DEVNULL, timeout=600)
 
 
-def print_rows(rows):
+def print_rows(rows, prefetch):
     print("%-24s %12s %10s  %s" % ("cluster (one Redis)", "jobs/s",
                                    "vs memory", "same run"))
     for name, rate, ratio, detail in rows:
         print("%-24s %12.0f %9.2fx  %s" % (name, rate, ratio, detail))
+    print("(a private redis-server per row on its unix socket, appendonly "
+          "no, no RDB; 2 echo workers, prefetch %s, per node; every job "
+          "submitted and waited for through node A)" % prefetch)

@@ -622,7 +622,7 @@ def main():
         if not ok:
             return 1
         print()
-        bench_cluster.print_rows(rows)
+        bench_cluster.print_rows(rows, args.best_prefetch)
         return 0
     try:
         print("end to end (batch %d, window %d, up to %d jobs or %gs):" % (
@@ -720,7 +720,7 @@ def main():
             what % format(n, ","), n / m, n / loc, m / loc, local))
     print("(ratio: mpsup's time over the local pool's; below 1 is faster)")
     print()
-    bench_cluster.print_rows(cluster)
+    bench_cluster.print_rows(cluster, args.best_prefetch)
     return 0
 
 
