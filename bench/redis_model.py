@@ -39,6 +39,7 @@ import argparse
 import importlib.util
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -375,11 +376,14 @@ def main():
             "%.1f" % x for x in os.getloadavg())), flush=True)
     print("%-10s %18s %16s %10s" % ("model", "redis CPU us/job",
                                    "commands/job", "wall s"))
-    for _ in range(args.rounds):
-        for name, fn in models:
-            us, calls, wall = measure(redisd, tmp, name, fn, args.jobs)
-            print("%-10s %18.2f %16.1f %10.2f" % (name, us, calls, wall),
-                  flush=True)
+    try:
+        for _ in range(args.rounds):
+            for name, fn in models:
+                us, calls, wall = measure(redisd, tmp, name, fn, args.jobs)
+                print("%-10s %18.2f %16.1f %10.2f" % (name, us, calls,
+                                                      wall), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
