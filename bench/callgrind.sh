@@ -5,12 +5,20 @@
 # supervisor and prints instructions per job, whole and per function.
 # Usage: bench/callgrind.sh [JOBS [PREFETCH [OUTDIR]]], from the build dir
 # after `make mpsup examples/echo_worker bench/bench_e2e`.
+# With MPSUP_CLUSTER=URL (a running Redis, e.g. unix:/path/redis.sock) the
+# supervisor is a one-node cluster on that Redis (node "callgrind"): the
+# cluster queue's cost per job on the node's side.
 set -eu
 jobs=${1:-200000}
 prefetch=${2:-256}
 dir=${3:-$(mktemp -d /tmp/mpsup-callgrind.XXXXXX)}
 here=$(pwd)
 mkdir -p "$dir"
+cluster=
+if [ -n "${MPSUP_CLUSTER:-}" ]; then
+	cluster="cluster = $MPSUP_CLUSTER
+node = callgrind"
+fi
 cat >"$dir/pool.ini" <<INI
 [supervisor]
 listen = unix:$dir/mpsup.sock
@@ -18,6 +26,7 @@ authkey_file = authkey
 legacy_md5 = yes
 status =
 log = mpsup.log
+$cluster
 
 [pool:echo]
 type = stream
