@@ -290,8 +290,9 @@ qr_took_shadow(struct qr_pool *rp, const char *id, unsigned attempts)
 	if (job == NULL || (job_seg(job) & QR_SHADOW) == 0 ||
 	    job_queue_pool(job) != rp->qp || job->state != JOB_QUEUED)
 		return 0;
+	/* The claim counted the attempt its start makes (see qr_started). */
 	job->attempts = (uint16_t)(attempts - 1);
-	job_set_seg(job, QR_LOCAL | job->attempts);
+	job_set_seg(job, QR_LOCAL | attempts);
 	queue_flow_add(rp->qp, job, 0);
 	return 1;
 }
@@ -338,7 +339,7 @@ qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 	if (spec.priority != 0 || spec.group != NULL)
 		job_flow_set(job, &spec);
 	job->attempts = (uint16_t)(attempts - 1);
-	job_set_seg(job, QR_LOCAL | job->attempts);
+	job_set_seg(job, QR_LOCAL | attempts);
 	queue_memory_enqueue(qr->q, rp->qp, job);
 }
 
