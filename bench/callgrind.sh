@@ -7,17 +7,26 @@
 # after `make mpsup examples/echo_worker bench/bench_e2e`. STORE=sqlite
 # (and STORE_SYNC=normal|full) runs it with the SQLite store, the
 # database in OUTDIR.
+# after `make mpsup examples/echo_worker bench/bench_e2e`.
+# With MPSUP_CLUSTER=URL (a running Redis, e.g. unix:/path/redis.sock) the
+# supervisor is a one-node cluster on that Redis (node "callgrind"): the
+# cluster queue's cost per job on the node's side.
 set -eu
 jobs=${1:-200000}
 prefetch=${2:-256}
 dir=${3:-$(mktemp -d /tmp/mpsup-callgrind.XXXXXX)}
 here=$(pwd)
 mkdir -p "$dir"
-store=memory
+store="store = memory"
 if [ "${STORE:-memory}" = sqlite ]; then
 	rm -f "$dir/jobs.db" "$dir/jobs.db-wal" "$dir/jobs.db-shm"
-	store="sqlite:$dir/jobs.db
+	store="store = sqlite:$dir/jobs.db
 store_sync = ${STORE_SYNC:-normal}"
+fi
+# A cluster takes no store.
+if [ -n "${MPSUP_CLUSTER:-}" ]; then
+	store="cluster = $MPSUP_CLUSTER
+node = callgrind"
 fi
 cat >"$dir/pool.ini" <<INI
 [supervisor]
@@ -26,7 +35,7 @@ authkey_file = authkey
 legacy_md5 = yes
 status =
 log = mpsup.log
-store = $store
+$store
 
 [pool:echo]
 type = stream

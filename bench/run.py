@@ -141,7 +141,8 @@ def quote_word(s):
 class Supervisor:
     """One mpsup in a temp dir, with helpers to query it and to kill it."""
 
-    def __init__(self, args, workdir, name, pools, settings=None):
+    def __init__(self, args, workdir, name, pools, settings=None,
+                 status=""):
         self.args = args
         self.dir = os.path.join(workdir, name)
         os.mkdir(self.dir)
@@ -155,8 +156,8 @@ class Supervisor:
                 "listen = unix:%s\n"
                 "authkey_file = authkey\n"
                 "legacy_md5 = yes\n"
-                "status =\n"
-                "log = mpsup.log\n" % quote_word(self.sock))
+                "status = %s\n"
+                "log = mpsup.log\n" % (quote_word(self.sock), status))
         for k, v in (settings or {}).items():
             text += "%s = %s\n" % (k, v)
         for pool, keys in pools.items():
@@ -221,7 +222,13 @@ class Supervisor:
     def wait_idle(self, workers, timeout):
         deadline = time.monotonic() + max(timeout, 1)
         while True:
-            idle = sum(p["workers_idle"] for p in self.pools().values())
+            try:
+                idle = sum(p["workers_idle"]
+                           for p in self.pools().values())
+            except ConnectionRefusedError:
+                # The socket's file appears at bind(), a moment before
+                # listen(): on a loaded machine that moment can be seen.
+                idle = 0
             if idle >= workers:
                 return
             if self.proc.poll() is not None:
@@ -592,6 +599,17 @@ def main():
     ap.add_argument("--py-scale", type=float, default=1.0,
                     help="size of the Python module's runs (1 = 10**6 "
                     "for map)")
+    ap.add_argument("--cluster-jobs", type=int, default=1000000,
+                    help="end-to-end jobs per cluster row")
+    ap.add_argument("--cluster-seconds", type=float, default=5,
+                    help="stop sending after this long, per cluster row")
+    ap.add_argument("--cluster-profile", metavar="DIR",
+                    help="profile the 1- and 3-node cluster runs (perf "
+                    "record of node A and redis-server, strace -c of node "
+                    "A) into DIR")
+    ap.add_argument("--cluster-only", action="store_true",
+                    help="run only the cluster rows (and their memory "
+                    "store baseline)")
     ap.add_argument("--quick", action="store_true",
                     help="smaller runs, for trying the suite out")
     ap.add_argument("--perf", metavar="FILE",
@@ -613,6 +631,8 @@ def main():
         args.round_trips = min(args.round_trips, 3000)
         args.cli_jobs = min(args.cli_jobs, 100000)
         args.py_scale = min(args.py_scale, 0.2)
+        args.cluster_jobs = min(args.cluster_jobs, 50000)
+        args.cluster_seconds = min(args.cluster_seconds, 2)
     b = os.path.abspath(args.builddir)
     s = os.path.abspath(args.srcdir or os.path.join(
         os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -629,6 +649,12 @@ def main():
             sys.exit("bench: %s is missing (run it as `make bench`)" % p)
     if args.perf:
         args.perf = os.path.abspath(args.perf)
+    if args.cluster_profile:
+        args.cluster_profile = os.path.abspath(args.cluster_profile)
+    # bench_cluster imports this file as "run": let it be this module.
+    sys.modules.setdefault("run", sys.modules[__name__])
+    sys.path.insert(0, os.path.join(s, "bench"))
+    import bench_cluster
 
     # A SIGTERM (e.g. from a CI timeout) unwinds like ^C, through the
     # finally clauses that kill what was started.
@@ -638,6 +664,27 @@ def main():
     ok = False
     if args.store_only:
         return store_only(args)
+    if args.cluster_only:
+        try:
+            args.best_prefetch = args.prefetch.split(",")[0]
+            print("cluster, one Redis (up to %d jobs or %gs a row):" % (
+                args.cluster_jobs, args.cluster_seconds), flush=True)
+            rows = bench_cluster.step_cluster(args, workdir)
+            ok = True
+        except BenchError as e:
+            print("bench: %s" % e, file=sys.stderr)
+        except KeyboardInterrupt:
+            print("bench: interrupted", file=sys.stderr)
+        finally:
+            if args.keep or not ok:
+                print("bench: configs and logs kept in %s" % workdir)
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+        if not ok:
+            return 1
+        print()
+        bench_cluster.print_rows(rows, args.best_prefetch)
+        return 0
     try:
         print("end to end (batch %d, window %d, up to %d jobs or %gs):" % (
             args.batch, args.window, args.jobs, args.seconds), flush=True)
@@ -658,6 +705,9 @@ def main():
         ops = step_ops(args, workdir)
         print("the Python module beside multiprocessing ...", flush=True)
         py = step_py(args)
+        print("cluster, one Redis (up to %d jobs or %gs a row):" % (
+            args.cluster_jobs, args.cluster_seconds), flush=True)
+        cluster = bench_cluster.step_cluster(args, workdir)
         ok = True
     except BenchError as e:
         print("bench: %s" % e, file=sys.stderr)
@@ -724,6 +774,8 @@ def main():
         print("%-44s %10.0f/s %10.0f/s %7.2fx  (%s)" % (
             what % format(n, ","), n / m, n / loc, m / loc, local))
     print("(ratio: mpsup's time over the local pool's; below 1 is faster)")
+    print()
+    bench_cluster.print_rows(cluster, args.best_prefetch)
     return 0
 
 

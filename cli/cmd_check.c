@@ -6,7 +6,9 @@
  * (authkey.h: owner, mode, length), as the user check runs as: run it as
  * the supervisor's user. A missing authkey_file is fine (start creates it).
  * When they are good, the two key files are compared: an admin key equal
- * to the submit key is an error.
+ * to the submit key is an error. With cluster set, cluster_password_file
+ * is read the same way, and the ok line names the cluster's URL (which
+ * never holds a password), this node and its lease.
  */
 #include "config.h"
 
@@ -86,6 +88,9 @@ cmd_check(int argc, char **argv)
 		bad |= check_key(path, "status_admin_token_file",
 		    cfg->status_admin_token_file, 0);
 	}
+	if (cfg->cluster != NULL)
+		bad |= check_key(path, "cluster_password_file",
+		    cfg->cluster_password_file, 0);
 	if (!bad && (authkey_check_distinct(cfg, &msg) == -1 ||
 	    (cfg->status != NULL && http_auth_distinct(cfg, &msg) == -1))) {
 		printf("%s\n", msg);
@@ -96,8 +101,15 @@ cmd_check(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
-	printf("%s: ok (%zu pool%s)\n", path, cfg->npools,
-	    cfg->npools == 1 ? "" : "s");
+	/* The URL never holds a password: config_load refuses one. */
+	if (cfg->cluster != NULL)
+		printf("%s: ok (%zu pool%s; cluster %s, node %s, lease %gs%s)\n",
+		    path, cfg->npools, cfg->npools == 1 ? "" : "s",
+		    cfg->cluster, cfg->node, cfg->cluster_lease,
+		    cfg->cluster_password_file != NULL ? ", with AUTH" : "");
+	else
+		printf("%s: ok (%zu pool%s)\n", path, cfg->npools,
+		    cfg->npools == 1 ? "" : "s");
 	config_free(cfg);
 	return 0;
 }

@@ -243,6 +243,118 @@ status_schedules(const struct jsontext_span *status)
 	free(cells);
 }
 
+/* Each member of obj as NAME=VALUE (or NAME), comma-separated, made safe. */
+static void
+status_cluster_members(const struct jsontext_span *obj, int values)
+{
+	struct jsontext_span	 k, v;
+	size_t			 st = 0;
+	char			*name;
+	int			 n = 0;
+
+	while (obj->type == JSONTEXT_OBJECT &&
+	    jsontext_object_next(obj, &st, &k, &v)) {
+		if ((name = jsontext_string_decode(&k, NULL)) == NULL)
+			continue;
+		printf("%s", n++ ? "," : "");
+		cli_conn_print_safe(stdout, name);
+		free(name);
+		if (values) {
+			name = xstrndup(v.p, v.len);
+			printf("=");
+			cli_conn_print_safe(stdout, name);
+			free(name);
+		}
+	}
+	if (n == 0)
+		printf("-");
+}
+
+/* One line per node: name, pools, capacity, heartbeat age. */
+static void
+status_cluster_node(const struct jsontext_span *n)
+{
+	struct jsontext_span	 pools = status_member(n, "pools");
+	struct jsontext_span	 cap = status_member(n, "capacity");
+	struct jsontext_span	 self = status_member(n, "self"), p;
+	char			*name = status_text(n, "node");
+	char			*age = status_number(n, "age");
+	size_t			 st = 0;
+	int			 first = 1;
+
+	printf("  node ");
+	cli_conn_print_safe(stdout, name);
+	printf("%s: pools ", self.type == JSONTEXT_TRUE ? " (this one)" : "");
+	while (pools.type == JSONTEXT_ARRAY &&
+	    jsontext_array_next(&pools, &st, &p)) {
+		free(name);
+		if ((name = cli_conn_span_string(&p)) == NULL)
+			name = xstrdup("?");
+		printf("%s", first ? "" : ",");
+		cli_conn_print_safe(stdout, name);
+		first = 0;
+	}
+	printf("%s; capacity ", first ? "-" : "");
+	status_cluster_members(&cap, 1);
+	if (strcmp(age, "-") == 0)
+		printf("; no heartbeat\n");
+	else
+		printf("; heartbeat %ss ago\n", age);
+	free(name);
+	free(age);
+}
+
+/* The "cluster:" block: the link, the nodes, each pool's depth. */
+static void
+status_cluster(const struct jsontext_span *status)
+{
+	struct jsontext_span	 c = status_member(status, "cluster");
+	struct jsontext_span	 nodes = status_member(&c, "nodes"), n, k, v;
+	struct jsontext_span	 pools = status_member(&c, "pools");
+	char			*url, *node, *why, *f[3];
+	size_t			 st = 0;
+	int			 i;
+
+	if (c.type != JSONTEXT_OBJECT)
+		return;
+	url = status_text(&c, "url");
+	node = status_text(&c, "node");
+	why = status_text(&c, "error");
+	printf("\ncluster: ");
+	cli_conn_print_safe(stdout, url);
+	printf(", node ");
+	cli_conn_print_safe(stdout, node);
+	if (status_member(&c, "connected").type == JSONTEXT_TRUE)
+		printf(", connected\n");
+	else {
+		printf(", not connected: ");
+		cli_conn_print_safe(stdout, why);
+		printf("\n  (nodes and depths as last seen)\n");
+	}
+	free(url);
+	free(node);
+	free(why);
+	while (nodes.type == JSONTEXT_ARRAY &&
+	    jsontext_array_next(&nodes, &st, &n))
+		status_cluster_node(&n);
+	st = 0;
+	while (pools.type == JSONTEXT_OBJECT &&
+	    jsontext_object_next(&pools, &st, &k, &v)) {
+		if ((node = jsontext_string_decode(&k, NULL)) == NULL)
+			continue;
+		f[0] = status_number(&v, "queued");
+		f[1] = status_number(&v, "running");
+		f[2] = status_number(&v, "delayed");
+		printf("  pool ");
+		cli_conn_print_safe(stdout, node);
+		printf(": queued %s, running %s, delayed %s (cluster-wide)\n",
+		    f[0], f[1], f[2]);
+		for (i = 0; i < 3; i++)
+			free(f[i]);
+		free(node);
+	}
+}
+
 /* Say on stderr when the job store's commits fail (the table goes on). */
 static void
 status_store_warning(const struct jsontext_span *status)
@@ -268,6 +380,7 @@ status_print(const struct jsontext_span *status, int one_pool)
 	if (one_pool)
 		status_workers(status);
 	status_schedules(status);
+	status_cluster(status);
 	status_store_warning(status);
 }
 
@@ -319,9 +432,11 @@ cmd_status(int argc, char **argv)
 			    "workers): workers busy/idle/target, queue depth, "
 			    "jobs done, failed and\ntimed out, and the 99th "
 			    "percentile latency, then one row per schedule "
-			    "with its next\nrun (and on stderr a warning while"
-			    " the job store fails to commit); with\n--json, "
-			    "the whole status document.\n\n"
+			    "with its\nnext run; with a cluster, a \"cluster:\" "
+			    "block: the link to Redis, one line\nper node and "
+			    "each pool's cluster-wide depth. On stderr, a "
+			    "warning while the\njob store fails to commit. "
+			    "With --json, the whole status document.\n\n"
 			    CONN_HELP);
 			return 0;
 		default:

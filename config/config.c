@@ -378,6 +378,11 @@ config_free(struct config *cfg)
 	free_strv(cfg->status_hosts, cfg->nstatus_hosts);
 	free(cfg->log);
 	free(cfg->store);
+	free(cfg->cluster);
+	free(cfg->cluster_host);
+	free(cfg->cluster_path);
+	free(cfg->cluster_password_file);
+	free(cfg->node);
 	for (i = 0; i < cfg->npools; i++)
 		pool_config_free(cfg->pools[i]);
 	free(cfg->pools);

@@ -135,6 +135,15 @@ struct config {
 	size_t		  nclients;
 	struct schedule_config **schedules;
 	size_t		  nschedules;
+	/* The cluster (SPEC section 12); config_cluster.c. */
+	char		 *cluster;		/* NULL: one machine */
+	char		 *cluster_host;		/* TCP host, or NULL for unix */
+	int		  cluster_port;		/* TCP port (default 6379) */
+	char		 *cluster_path;		/* unix socket (absolute), or NULL */
+	int		  cluster_db;		/* database number, default 0 */
+	char		 *cluster_password_file; /* NULL: no AUTH */
+	char		 *node;			/* default: the host name */
+	double		  cluster_lease;	/* seconds, default 30 */
 };
 
 struct config_errors {
@@ -161,6 +170,15 @@ struct schedule_config *config_find_schedule(const struct config *,
 /* Whether two schedules tick at the same times with the same job. */
 int		 config_schedule_differs(const struct schedule_config *a,
 		    const struct schedule_config *b);
+/* True if a and b differ in cluster, node, cluster_password_file or lease. */
+int		 config_cluster_differs(const struct config *a,
+		    const struct config *b);
+/*
+ * Give to's cluster keys from's values: a reload keeps the cluster the
+ * supervisor runs with (only a restart changes it).
+ */
+void		 config_cluster_keep(struct config *to,
+		    const struct config *from);
 /* True if workers started with a must be restarted to run as b says. */
 int		 config_pool_process_differs(const struct pool_config *a,
 		    const struct pool_config *b);

@@ -18,7 +18,7 @@
 #define CONFIG_MAX_CLIENTS	256
 /* Entries of config_keys[]; config_keys.c checks it at compile time. */
 #define CONFIG_MAX_SCHEDULES	256
-#define CONFIG_NKEYS		67
+#define CONFIG_NKEYS		71
 
 enum key_type {
 	KT_STRING, KT_PATH, KT_BOOL, KT_DURATION, KT_SIZE, KT_INT, KT_LONG,
@@ -77,6 +77,7 @@ struct loader {
 	struct section_state	*sched_states;
 	int			 sup_seen;
 	int			 command_line;
+	int			 cluster_bad;	/* cluster has an error */
 	struct config		*cfg;
 	struct config_errors	*errs;
 	int			 nerrors;
@@ -112,6 +113,13 @@ void	config_validate_clients(struct loader *);
 void	config_client_free(struct client_config *);
 /* Two optional strings differ (NULL equals only NULL). */
 int	config_str_differs(const char *, const char *);
+
+/* config_cluster.c: cluster, node and the checks across the cluster keys. */
+void	config_set_cluster(struct loader *, const struct key_def *,
+	    const char *);
+void	config_set_node(struct loader *, const struct key_def *,
+	    const char *);
+void	config_cluster_validate(struct loader *);
 
 /* config_sched.c: the [schedule:NAME] sections and the pools' order. */
 void	config_schedule_section(struct loader *, const char *name);

@@ -105,6 +105,11 @@ static const struct key_def key_table[] = {
 	SUP("max_handshakes_per_address", KT_LONG, max_handshakes, 0, 1000000,
 	    NULL),
 	SUP_SET("status_hosts", status_hosts, set_status_hosts, 0),
+	SUP_SET("cluster", cluster, config_set_cluster, 0),
+	SUP("cluster_password_file", KT_PATH, cluster_password_file, 0, 0,
+	    NULL),
+	SUP_SET("node", node, config_set_node, 0),
+	SUP("cluster_lease", KT_DURATION, cluster_lease, 0, 0, NULL),
 
 	POOL("type", KT_CHOICE, type, 0, 0, type_choices),
 	POOL_SET("command", command, set_command, KEY_CONTINUES),
@@ -203,6 +208,8 @@ config_defaults(struct config *cfg)
 	cfg->max_unsent = 64 << 20;
 	cfg->auth_failures = 10;
 	cfg->max_handshakes = 32;
+	cfg->cluster_port = 6379;
+	cfg->cluster_lease = 30.0;
 }
 
 /* The key named name in section sect, or NULL. */

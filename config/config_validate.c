@@ -179,6 +179,7 @@ config_validate(struct loader *ld)
 	size_t			 i;
 
 	validate_supervisor(ld);
+	config_cluster_validate(ld);
 	config_validate_clients(ld);
 	for (i = 0; i < ld->cfg->npools; i++) {
 		pc = ld->cfg->pools[i];

@@ -46,6 +46,8 @@ static struct {
 static struct {
 	uint64_t	last_ms;
 	unsigned	seq;
+	int		cluster;
+	uint64_t	node;
 } ids;
 
 const struct job_ext	job_ext_none;
@@ -104,11 +106,12 @@ void
 job_id_next(char *out, double now)
 {
 	uint64_t	ms = (uint64_t)(now * 1000.0);
+	unsigned	max = ids.cluster ? 0xff : 0xffff;
 
 	if (ms > ids.last_ms) {
 		ids.last_ms = ms;
 		ids.seq = 0;
-	} else if (++ids.seq > 0xffff) {
+	} else if (++ids.seq > max) {
 		ids.last_ms++;
 		ids.seq = 0;
 	}
@@ -116,10 +119,24 @@ job_id_next(char *out, double now)
 		static const char	hex[] = "0123456789abcdef";
 		uint64_t		v = (ids.last_ms << 16) | ids.seq;
 
+		if (ids.cluster)
+			v = (ids.last_ms << 16) | (ids.node << 8) | ids.seq;
 		for (int i = JOB_ID_LEN - 1; i >= 0; i--, v >>= 4)
 			out[i] = hex[v & 0xf];
 		out[JOB_ID_LEN] = '\0';
 	}
+}
+
+/*
+ * In a cluster, the low 16 bits are the node's number (0-255, unique
+ * among the nodes that run) and 8 of sequence, so that two nodes never
+ * make the same id in the same millisecond.
+ */
+void
+job_id_cluster(unsigned node)
+{
+	ids.cluster = 1;
+	ids.node = node & 0xff;
 }
 
 /* How far ahead of the clock a recovered id may be (a day). */

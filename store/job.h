@@ -339,6 +339,8 @@ void		 job_record_append(const struct job *, struct buf *b);
 
 /* Generate the next id into out (JOB_ID_LEN + 1 bytes). */
 void		 job_id_next(char *out, double now);
+/* Ids of a cluster node: its number goes in each (see job.c). */
+void		 job_id_cluster(unsigned node);
 /*
  * An id read back from a store: later ids sort after it, whatever the
  * clock; one more than a day ahead of the clock is logged and not followed.

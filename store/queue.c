@@ -23,9 +23,8 @@
 static void	queue_prune_cb(struct ev_loop *, ev_timer *, int);
 
 struct queue *
-queue_open(const char *store, int sync_full, int mode, struct ev_loop *loop,
-    struct config *const *cfgp, const struct queue_events *ev, void *arg,
-    char **cause)
+queue_new(struct ev_loop *loop, struct config *const *cfgp,
+    const struct queue_events *ev, void *arg)
 {
 	struct queue	*q = xcalloc(1, sizeof *q);
 
@@ -39,6 +38,16 @@ queue_open(const char *store, int sync_full, int mode, struct ev_loop *loop,
 	queue_flow_init(q);
 	ev_timer_init(&q->prune_timer, queue_prune_cb, 0, 0);
 	q->prune_timer.data = q;
+	return q;
+}
+
+struct queue *
+queue_open(const char *store, int sync_full, int mode, struct ev_loop *loop,
+    struct config *const *cfgp, const struct queue_events *ev, void *arg,
+    char **cause)
+{
+	struct queue	*q = queue_new(loop, cfgp, ev, arg);
+
 	if (strcmp(store, "memory") == 0)
 		return q;
 	if (strncmp(store, "sqlite:", 7) != 0) {
@@ -131,7 +140,32 @@ queue_push(struct queue *q, struct queue_pool *qp, struct job *job,
 	if (job_x(job)->flow_ext != NULL &&
 	    job_not_before(job) > ev_now(q->loop))
 		job->state = JOB_DELAYED;
+	q->pushes++;
 	return q->ops->push(q, qp, job, err);
+}
+
+struct queue_fetch *
+queue_fetch(struct queue *q, const char *id, size_t len, int watch,
+    void (*cb)(void *, struct job *, const char *), void *arg)
+{
+	if (q->ops->fetch == NULL)
+		return NULL;
+	return q->ops->fetch(q, id, len, watch, cb, arg);
+}
+
+struct queue_fetch *
+queue_cancel_remote(struct queue *q, const char *pool, const char *id,
+    void (*cb)(void *, const char *, const char *), void *arg)
+{
+	if (q->ops->cancel_remote == NULL)
+		return NULL;
+	return q->ops->cancel_remote(q, pool, id, cb, arg);
+}
+
+int
+queue_job_remote(const struct queue *q, const struct job *job)
+{
+	return q->ops->job_remote != NULL && q->ops->job_remote(q, job);
 }
 
 int
@@ -242,6 +276,8 @@ queue_ack_new(struct queue *q, void (*cb)(void *, const char *), void *arg)
 
 	a->cb = cb;
 	a->arg = arg;
+	a->in = &q->acks;
+	a->mark = q->pushes;
 	TAILQ_INSERT_TAIL(&q->acks, a, entry);
 	return a;
 }
@@ -249,19 +285,37 @@ queue_ack_new(struct queue *q, void (*cb)(void *, const char *), void *arg)
 void
 queue_ack_cancel(struct queue *q, struct queue_ack *a)
 {
-	TAILQ_REMOVE(&q->acks, a, entry);
+	TAILQ_REMOVE(a->in, a, entry);
 	free(a);
+}
+
+void
+queue_acks_answer(struct queue_ack_list *list, const char *cause)
+{
+	struct queue_ack	*a;
+
+	while ((a = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, a, entry);
+		a->cb(a->arg, cause);
+		free(a);
+	}
 }
 
 void
 queue_acks_done(struct queue *q, const char *cause)
 {
+	queue_acks_answer(&q->acks, cause);
+}
+
+void
+queue_acks_move(struct queue *q, struct queue_ack_list *list)
+{
 	struct queue_ack	*a;
 
 	while ((a = TAILQ_FIRST(&q->acks)) != NULL) {
 		TAILQ_REMOVE(&q->acks, a, entry);
-		a->cb(a->arg, cause);
-		free(a);
+		a->in = list;
+		TAILQ_INSERT_TAIL(list, a, entry);
 	}
 }
 

@@ -81,6 +81,13 @@ struct queue_pool {
 	uint64_t		 retried;	/* attempts that were retried */
 	uint64_t		 rejected;	/* submits refused */
 	long			 max_queue;	/* queued + pending, at most */
+	/*
+	 * What the pool's workers hold at most (workers x prefetch) and its
+	 * max_attempts: a cluster queue takes that many jobs at a time from
+	 * the shared queue, and tells the other nodes.
+	 */
+	unsigned		 capacity;
+	unsigned		 max_attempts;
 	int			 removed;	/* refuse and cancel: pool is gone */
 	size_t			 queue_len;	/* claimable now */
 	size_t			 pending_len;	/* submitted, awaiting commit */
@@ -108,6 +115,11 @@ struct queue_events {
 	 * error is allocated (the engine takes it) or NULL.
 	 */
 	void	(*finish)(struct job *, enum job_state, char *error, void *arg);
+	/*
+	 * Cluster: another node asks to cancel a job that runs (or waits,
+	 * claimed) here; the engine cancels it as a local cancel would.
+	 */
+	void	(*cancel)(struct job *, void *arg);
 };
 
 /* How the queue fares (all 0 for memory). */
@@ -129,6 +141,79 @@ struct queue_stats {
 struct queue	*queue_open(const char *store, int sync_full, int mode,
 		    struct ev_loop *, struct config *const *cfgp,
 		    const struct queue_events *, void *arg, char **cause);
+/*
+ * The cluster queue (store/queue_redis.c, SPEC section 12): the pools'
+ * queues live in Redis, shared by every node that names the same one.
+ */
+struct queue_cluster_opts {
+	const char		*host;		/* TCP, or NULL */
+	int			 port;
+	const char		*path;		/* unix socket, or NULL */
+	int			 db;
+	const unsigned char	*password;	/* NULL: no AUTH */
+	size_t			 password_len;
+	const char		*label;		/* the url, without secrets */
+	const char		*node;
+	double			 lease;
+};
+struct queue	*queue_open_cluster(const struct queue_cluster_opts *,
+		    struct ev_loop *, struct config *const *cfgp,
+		    const struct queue_events *, void *arg, char **cause);
+/*
+ * A job this process does not hold (cluster): its record is fetched, and
+ * cb(arg, job, NULL) called with it (valid during the call; with watch,
+ * a job that has not ended is kept, and ends here when it ends on its
+ * node, so that it can be waited for), or cb(arg, NULL, NULL) if there
+ * is none, or cb(arg, NULL, "unavailable") when the connection drops
+ * first. NULL (and no call ever) without a cluster, for an id of the
+ * wrong length, or when Redis cannot be reached now.
+ */
+struct queue_fetch;
+struct queue_fetch *queue_fetch(struct queue *, const char *id, size_t len,
+		    int watch, void (*cb)(void *, struct job *, const char *),
+		    void *arg);
+void		 queue_fetch_cancel(struct queue_fetch *);
+/*
+ * Whether a job is one the cluster keeps elsewhere (accepted here, or
+ * fetched): it is cancelled with queue_cancel_remote, not queue_cancel.
+ */
+int		 queue_job_remote(const struct queue *, const struct job *);
+/*
+ * Cancel a job wherever it is: cb(arg, state, NULL) with its state after
+ * ("cancelled"; "running": its node was told; a terminal state: too
+ * late; NULL: no such job), or cb(arg, NULL, "unavailable"); NULL (no
+ * call ever) when it cannot be sent (no cluster, pool unknown, Redis
+ * away).
+ */
+struct queue_fetch *queue_cancel_remote(struct queue *, const char *pool,
+		    const char *id, void (*cb)(void *, const char *,
+		    const char *), void *arg);
+
+/* A node of the cluster, as the last look at the registry saw it. */
+struct queue_node_info {
+	const char	*consumer;	/* node:boot */
+	const char	*info;		/* its registry JSON */
+	int		 live;		/* its lease holds */
+	int		 self;
+};
+struct queue_cluster_info {
+	const char	*url;
+	const char	*node;
+	const char	*consumer;
+	int		 connected;
+	const char	*why;		/* when not */
+	double		 lease;
+	unsigned long long unavailable, fenced, requeued;
+};
+/* 0 and *info filled for a cluster queue; -1 otherwise. */
+int		 queue_cluster(const struct queue *, struct queue_cluster_info *);
+size_t		 queue_cluster_nodes(const struct queue *,
+		    struct queue_node_info *, size_t max);
+/* Cluster-wide depth of a pool as last seen: 0, or -1 (no cluster). */
+int		 queue_cluster_depth(const struct queue *,
+		    const struct queue_pool *, long long *queued,
+		    long long *running, long long *delayed);
+
 /*
  * The clock that priority aging and rate limits read (tests set a fake
  * one); ev_now() of the queue's loop by default.

@@ -37,10 +37,22 @@ struct queue_ops {
 			    unsigned (*)(struct queue_pool *), char **);
 	void		(*stats)(const struct queue *, struct queue_stats *);
 	void		(*close)(struct queue *);
+	/* The cluster's (NULL for a queue of one machine). */
+	struct queue_fetch *(*fetch)(struct queue *, const char *, size_t,
+			    int, void (*)(void *, struct job *, const char *),
+			    void *);
+	struct queue_fetch *(*cancel_remote)(struct queue *, const char *,
+			    const char *, void (*)(void *, const char *,
+			    const char *), void *);
+	int		(*job_remote)(const struct queue *, const struct job *);
 };
+
+TAILQ_HEAD(queue_ack_list, queue_ack);
 
 struct queue_ack {
 	TAILQ_ENTRY(queue_ack)	 entry;
+	struct queue_ack_list	*in;		/* the list it waits in */
+	unsigned long long	 mark;		/* pushes before it was made */
 	void			(*cb)(void *, const char *);
 	void			*arg;
 };
@@ -60,7 +72,8 @@ struct queue {
 	ev_timer		 due_timer;	/* for the first of them */
 	double			(*clock)(void *);
 	void			*clock_arg;
-	TAILQ_HEAD(, queue_ack)	 acks;		/* waiting for a commit */
+	struct queue_ack_list	 acks;		/* waiting for a commit */
+	unsigned long long	 pushes;	/* jobs pushed, ever */
 	struct store		*store;		/* the durable log, or NULL */
 	int			 readonly;
 	void			*impl;		/* the implementation's own */
@@ -93,6 +106,10 @@ void		 queue_memory_enqueue(struct queue *, struct queue_pool *,
 struct queue_pool *queue_pool_find(struct queue *, const char *name);
 /* Answer every waiting ack: cause NULL (committed) or the failure. */
 void		 queue_acks_done(struct queue *, const char *cause);
+/* The same for the acks of one list (moved off q->acks by the caller). */
+void		 queue_acks_answer(struct queue_ack_list *, const char *cause);
+/* Move every waiting ack to list. */
+void		 queue_acks_move(struct queue *, struct queue_ack_list *);
 /* Whether a submit to qp would overflow its max_queue. */
 int		 queue_full(const struct queue_pool *);
 
@@ -117,6 +134,12 @@ void		 queue_flow_free(struct queue_pool *);
 /* A job waits, delayed, until job_not_before(); or leaves the wait. */
 void		 queue_due_add(struct queue *, struct job *);
 void		 queue_due_remove(struct queue *, struct job *);
+
+/* The Redis implementation (queue_redis.c). */
+extern const struct queue_ops queue_redis_ops;
+/* What queue_open() and queue_open_cluster() share. */
+struct queue	*queue_new(struct ev_loop *, struct config *const *,
+		    const struct queue_events *, void *);
 
 /* The SQLite implementation (queue_sqlite.c): opens the log, sets ops. */
 int		 queue_sqlite_open(struct queue *, const char *spec,

@@ -174,6 +174,12 @@ dispatch_job_find(const char *id, size_t len)
 	return queue_lookup(d.q, id, len);
 }
 
+struct queue *
+dispatch_queue(void)
+{
+	return d.q;
+}
+
 struct dispatch_ack *
 dispatch_ack_new(void (*cb)(void *, const char *), void *arg)
 {
@@ -762,9 +768,20 @@ dispatch_queue_finish(struct job *job, enum job_state state, char *error,
 	dispatch_finish(job, state, error);
 }
 
+/* The queue: another node asks to cancel a job that runs here. */
+static void
+dispatch_queue_cancel(struct job *job, void *arg)
+{
+	const char	*err;
+
+	if (dispatch_cancel(job, &err) == -1)
+		log_info("job %s: not cancelled: %s", job->id, err);
+}
+
 const struct queue_events dispatch_queue_events = {
 	.runnable = dispatch_runnable,
 	.finish = dispatch_queue_finish,
+	.cancel = dispatch_queue_cancel,
 };
 
 const struct pool_events dispatch_pool_events = {

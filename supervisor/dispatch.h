@@ -21,6 +21,7 @@ struct job_flow_spec;
 struct queue;
 struct queue_events;
 struct dispatch_ack;
+struct queue;
 
 /*
  * What the job engine reads of the supervisor, borrowed for its whole life
@@ -78,6 +79,8 @@ struct job *dispatch_job_find(const char *id, size_t len);
  * Call cb(arg, NULL) once the pending jobs are committed, or
  * cb(arg, message) if the commit failed (the jobs are then refused).
  */
+/* The queue (the remote layer asks it of jobs held elsewhere). */
+struct queue *dispatch_queue(void);
 struct dispatch_ack *dispatch_ack_new(void (*cb)(void *, const char *),
 	    void *arg);
 void	dispatch_ack_cancel(struct dispatch_ack *);

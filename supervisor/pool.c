@@ -186,6 +186,8 @@ pool_set_config(struct pool *pool, struct pool_config *pc)
 	pool->q.jobs.name = pc->name;
 	pool->q.jobs.exec = pc->type == POOL_TYPE_EXEC;
 	pool->q.max_queue = pc->max_queue;
+	pool->q.capacity = (unsigned)pc->max_workers * (unsigned)pc->prefetch;
+	pool->q.max_attempts = (unsigned)pc->max_attempts;
 	pool->q.flow.group_concurrency = pc->group_concurrency;
 	pool->q.flow.rate_interval = pc->rate_limit > 0 ? 1.0 / pc->rate_limit :
 	    0;

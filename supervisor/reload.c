@@ -75,6 +75,29 @@ reload_check_fixed(const struct config *old, const struct config *new,
 		buf_append_str(needs, " store_mode");
 }
 
+/*
+ * Name the cluster keys new changes, and keep the running ones in it: the
+ * queue holds its connection to Redis, its node name and lease from start
+ * and reads them through the config, so only a restart changes them.
+ */
+static void
+reload_check_cluster(const struct config *old, struct config *new,
+    struct buf *needs)
+{
+	if (!config_cluster_differs(old, new))
+		return;
+	if (reload_str_differs(old->cluster, new->cluster))
+		buf_append_str(needs, " cluster");
+	if (reload_str_differs(old->node, new->node))
+		buf_append_str(needs, " node");
+	if (reload_str_differs(old->cluster_password_file,
+	    new->cluster_password_file))
+		buf_append_str(needs, " cluster_password_file");
+	if (old->cluster_lease != new->cluster_lease)
+		buf_append_str(needs, " cluster_lease");
+	config_cluster_keep(new, old);
+}
+
 /* -1 with *msg if new changes the job store (only a restart can). */
 static int
 reload_check_store(const struct config *old, const struct config *new,
@@ -279,6 +302,7 @@ supervisor_reload(struct supervisor *sv, char **msg)
 		return -1;
 	}
 	reload_check_fixed(old, cfg, &needs);
+	reload_check_cluster(old, cfg, &needs);
 	removed = reload_remove_pools(sv, cfg);
 	/* Pools that stay, changed or not, and new ones. */
 	for (j = 0; j < cfg->npools; j++) {

@@ -13,9 +13,11 @@
 #include "ipc/jsontext.h"
 #include "supervisor/dispatch.h"
 #include "store/job.h"
+#include "store/queue.h"
 #include "supervisor/pool.h"
 #include "supervisor/schedule.h"
 #include "supervisor/status.h"
+#include "supervisor/status_cluster.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
 
@@ -244,7 +246,11 @@ status_append_flags(struct supervisor *sv, struct buf *b, const char *filter,
 	    ev_now(sv->loop) - sv->started_at);
 	jsontext_string_append(b, sv->cfg->path, strlen(sv->cfg->path));
 	buf_append_str(b, ",\"store\":");
-	jsontext_string_append(b, sv->cfg->store, strlen(sv->cfg->store));
+	if (sv->cfg->cluster != NULL)
+		buf_appendf(b, "\"%s\"", queue_name(sv->queue));
+	else
+		jsontext_string_append(b, sv->cfg->store,
+		    strlen(sv->cfg->store));
 	dispatch_store_stats(&ss);
 	buf_appendf(b, ",\"store_stats\":{\"durable\":%s,\"failing\":%s,"
 	    "\"commits\":%llu,\"commit_errors\":%llu,\"segments\":%zu}",
@@ -263,6 +269,7 @@ status_append_flags(struct supervisor *sv, struct buf *b, const char *filter,
 	buf_append_str(b, "],\"schedules\":");
 	schedules_status(sv->schedules, b);
 	buf_appendf(b, ",\"connections\":%d", supervisor_clients(sv));
+	status_cluster_append(sv, b);
 	supervisor_services_status(sv, b);
 	if (flags & STATUS_ADMIN)
 		buf_append_str(b, ",\"admin\":true");

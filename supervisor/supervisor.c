@@ -21,6 +21,7 @@
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "ipc/authkey.h"
 #include "store/queue.h"
 #include "supervisor/dispatch.h"
 #include "supervisor/notify.h"
@@ -336,6 +337,59 @@ supervisor_check_creds(const struct config *cfg)
 }
 
 /*
+ * Open the queue the config names: memory or SQLite on one machine, or,
+ * with cluster set, the queue the nodes share in Redis, with the secret
+ * of cluster_password_file (read here by the key files' rules) for its
+ * AUTH. NULL with *cause ("store: ..." or "cluster...: ...") if it cannot.
+ */
+static struct queue *
+supervisor_queue_open(struct supervisor *sv, char **cause)
+{
+	const struct config	*cfg = sv->cfg;
+	struct queue_cluster_opts o;
+	struct queue		*q;
+	unsigned char		*password = NULL;
+	size_t			 len = 0;
+	char			*why = NULL;
+
+	if (cfg->cluster == NULL) {
+		if ((q = queue_open(cfg->store,
+		    cfg->store_sync == STORE_SYNC_FULL, cfg->store_mode,
+		    sv->loop, &sv->cfg, &dispatch_queue_events, NULL,
+		    &why)) == NULL) {
+			xasprintf(cause, "store: %s", why);
+			free(why);
+		}
+		return q;
+	}
+	if (cfg->cluster_password_file != NULL &&
+	    authkey_load(cfg->cluster_password_file, 0, &password, &len,
+	    &why) == -1) {
+		xasprintf(cause, "cluster_password_file: %s", why);
+		free(why);
+		return NULL;
+	}
+	memset(&o, 0, sizeof o);
+	o.host = cfg->cluster_host;
+	o.port = cfg->cluster_port;
+	o.path = cfg->cluster_path;
+	o.db = cfg->cluster_db;
+	o.password = password;
+	o.password_len = len;
+	o.label = cfg->cluster;	/* it never holds a password */
+	o.node = cfg->node;
+	o.lease = cfg->cluster_lease;
+	q = queue_open_cluster(&o, sv->loop, &sv->cfg, &dispatch_queue_events,
+	    NULL, &why);
+	authkey_free(password, len);
+	if (q == NULL) {
+		xasprintf(cause, "cluster = %s: %s", cfg->cluster, why);
+		free(why);
+	}
+	return q;
+}
+
+/*
  * Load the config and open what the supervisor holds before its loop
  * runs: the loop, the queue, the log, its own path and the pidfile. 2 after
  * printing why, with everything opened so far closed again.
@@ -360,11 +414,8 @@ supervisor_open(struct supervisor *sv, const struct supervisor_options *opts)
 	if (supervisor_check_creds(sv->cfg) != 0)
 		goto fail;
 	sv->loop = ev_default_loop(EVFLAG_AUTO);
-	if ((sv->queue = queue_open(sv->cfg->store,
-	    sv->cfg->store_sync == STORE_SYNC_FULL, sv->cfg->store_mode,
-	    sv->loop, &sv->cfg,
-	    &dispatch_queue_events, NULL, &cause)) == NULL) {
-		fprintf(stderr, "mpsup: store: %s\n", cause);
+	if ((sv->queue = supervisor_queue_open(sv, &cause)) == NULL) {
+		fprintf(stderr, "mpsup: %s\n", cause);
 		free(cause);
 		goto fail;
 	}
@@ -498,6 +549,19 @@ supervisor_wind_down(struct supervisor *sv, int status)
 		    n == 1 ? "" : "s");
 }
 
+/* Say what starts: this mpsup, its config and the cluster it joins. */
+static void
+supervisor_log_start(const struct config *cfg)
+{
+	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
+	    (long)getpid(), cfg->path);
+	/* The URL never holds a password: config_load refuses one. */
+	if (cfg->cluster != NULL)
+		log_info("cluster %s: node %s, lease %gs%s", cfg->cluster,
+		    cfg->node, cfg->cluster_lease,
+		    cfg->cluster_password_file != NULL ? ", with AUTH" : "");
+}
+
 int
 supervisor_main(const struct supervisor_options *opts)
 {
@@ -525,8 +589,7 @@ supervisor_main(const struct supervisor_options *opts)
 	log_set_sink(supervisor_log_sink, &sv);
 	supervisor_loop_init(&sv);
 	sv.notify = notify_new(sv.loop, &sv.pools, &sv.npools);
-	log_info("mpsup %s starting (pid %ld, config %s)", PACKAGE_VERSION,
-	    (long)getpid(), sv.cfg->path);
+	supervisor_log_start(sv.cfg);
 	supervisor_envs_init(&sv);
 	dispatch_init(&sv.denv);
 	if (queue_readonly(sv.queue))

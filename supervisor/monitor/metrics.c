@@ -10,14 +10,22 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/timeutil.h"
+#include "common/xmalloc.h"
 #include "supervisor/dispatch.h"
 #include "store/job.h"
+#include "store/queue.h"
 #include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
+#include "supervisor/status_cluster.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/worker.h"
+
+/* The most cluster nodes listed (as in /status). */
+#define METRICS_CLUSTER_MAX_NODES	1024
 
 /* Histogram bounds: 2^k us for k = FIRST, FIRST+STEP, ... <= LAST. */
 #define METRICS_BUCKET_FIRST	10	/* 1.024 ms */
@@ -291,6 +299,102 @@ metrics_store(struct buf *b)
 	buf_appendf(b, "mpsup_store_segments %zu\n", ss.segments);
 }
 
+/* mpsup_cluster_queue_depth{pool,state}: as last seen in Redis. */
+static void
+metrics_cluster_depth(struct supervisor *sv, struct buf *b)
+{
+	long long	v[3];
+	const char	*states[3] = { "queued", "running", "delayed" };
+	size_t		i;
+	int		k;
+
+	metrics_family(b, "mpsup_cluster_queue_depth", "gauge",
+	    "Jobs of the pool cluster-wide, by state, as last seen in Redis.");
+	for (i = 0; i < sv->npools; i++) {
+		if (sv->pools[i]->removed || queue_cluster_depth(sv->queue,
+		    &sv->pools[i]->q, &v[0], &v[1], &v[2]) == -1)
+			continue;
+		for (k = 0; k < 3; k++) {
+			metrics_pool_sample(b, "mpsup_cluster_queue_depth",
+			    sv->pools[i]);
+			buf_appendf(b, ",state=\"%s\"} %lld\n", states[k],
+			    v[k]);
+		}
+	}
+}
+
+/*
+ * mpsup_cluster_nodes and mpsup_cluster_node_heartbeat_age_seconds{node}:
+ * the registry as last seen. A node restarted before its old entry was
+ * reaped has two; the series shows the newer heartbeat, once.
+ */
+static void
+metrics_cluster_nodes(struct supervisor *sv, struct buf *b)
+{
+	struct queue_node_info		*ni;
+	struct status_cluster_node	*n;
+	double				 now = time_wall(), age;
+	size_t				 i, j, nn, nread = 0;
+
+	ni = xcalloc(METRICS_CLUSTER_MAX_NODES, sizeof *ni);
+	n = xcalloc(METRICS_CLUSTER_MAX_NODES, sizeof *n);
+	nn = queue_cluster_nodes(sv->queue, ni, METRICS_CLUSTER_MAX_NODES);
+	for (i = 0; i < nn; i++)
+		if (status_cluster_node_read(&ni[i], &n[nread]) == 0)
+			nread++;
+	metrics_family(b, "mpsup_cluster_nodes", "gauge",
+	    "Nodes in the cluster's registry, as last seen.");
+	buf_appendf(b, "mpsup_cluster_nodes %zu\n", nread);
+	metrics_family(b, "mpsup_cluster_node_heartbeat_age_seconds", "gauge",
+	    "Seconds since each node's last heartbeat, as last seen.");
+	for (i = 0; i < nread; i++) {
+		if ((age = status_cluster_node_age(&n[i], now)) < 0)
+			continue;
+		for (j = 0; j < nread; j++)
+			if (j != i && strcmp(n[j].node, n[i].node) == 0 &&
+			    status_cluster_node_age(&n[j], now) >= 0 &&
+			    (status_cluster_node_age(&n[j], now) < age ||
+			    (status_cluster_node_age(&n[j], now) == age &&
+			    j < i)))
+				break;
+		if (j < nread)
+			continue;
+		buf_append_str(b, "mpsup_cluster_node_heartbeat_age_seconds"
+		    "{node=\"");
+		metrics_label_append(b, n[i].node);
+		buf_appendf(b, "\"} %.3f\n", age);
+	}
+	for (i = 0; i < nread; i++)
+		status_cluster_node_free(&n[i]);
+	free(n);
+	free(ni);
+}
+
+/* The cluster's families, with cluster set only. */
+static void
+metrics_cluster(struct supervisor *sv, struct buf *b)
+{
+	struct queue_cluster_info	ci;
+
+	if (sv->queue == NULL || queue_cluster(sv->queue, &ci) == -1)
+		return;
+	metrics_family(b, "mpsup_cluster_connected", "gauge",
+	    "1 while this node is connected to the cluster's Redis.");
+	buf_appendf(b, "mpsup_cluster_connected %d\n", ci.connected ? 1 : 0);
+	metrics_cluster_nodes(sv, b);
+	metrics_cluster_depth(sv, b);
+	metrics_family(b, "mpsup_cluster_submits_unavailable_total",
+	    "counter", "Submits answered unavailable while Redis was away.");
+	buf_appendf(b, "mpsup_cluster_submits_unavailable_total %llu\n",
+	    ci.unavailable);
+	metrics_family(b, "mpsup_cluster_fenced_total", "counter",
+	    "Late ends of jobs another node had taken over, ignored.");
+	buf_appendf(b, "mpsup_cluster_fenced_total %llu\n", ci.fenced);
+	metrics_family(b, "mpsup_cluster_requeued_total", "counter",
+	    "Running jobs of lost nodes this node put back in their queues.");
+	buf_appendf(b, "mpsup_cluster_requeued_total %llu\n", ci.requeued);
+}
+
 void
 metrics_append(struct supervisor *sv, struct buf *b,
     unsigned int http_connections)
@@ -352,4 +456,5 @@ metrics_append(struct supervisor *sv, struct buf *b,
 	    metrics_paused);
 	metrics_duration(sv, b);
 	metrics_store(b);
+	metrics_cluster(sv, b);
 }

@@ -38,12 +38,6 @@ static void	exec_submit(struct exec *);
 static void	exec_submit_many(struct exec *);
 static void	exec_result(struct exec *);
 static void	exec_cancel(struct exec *);
-static void	exec_status(struct exec *);
-static void	exec_stop(struct exec *);
-static void	exec_pause(struct exec *);
-static void	exec_resume(struct exec *);
-static void	exec_reload(struct exec *);
-static void	exec_scale(struct exec *);
 
 #define REQUEST_EXEC_ROW(tag, name, role, flags, decode, exec)		\
 	[REQUEST_OP_##tag] = exec,
@@ -312,13 +306,22 @@ submit_ack_cb(void *arg, const char *err)
 
 	reply_set_abort(r, NULL, NULL);
 	if (err != NULL) {
-		request_reply_error(r, "store_error", "the job%s could not be stored, "
-		    "nothing was accepted: %s", sa->many ? "s" : "", err);
+		/* A cluster says which: "queue_full: ..." or "unavailable: ...". */
+		if (strncmp(err, "queue_full: ", 12) == 0 ||
+		    strncmp(err, "unavailable: ", 13) == 0)
+			request_reply_error(r, err[0] == 'q' ? "queue_full" :
+			    "unavailable", "%s; nothing was accepted",
+			    strchr(err, ' ') + 1);
+		else
+			request_reply_error(r, "store_error", "the job%s could "
+			    "not be stored, nothing was accepted: %s",
+			    sa->many ? "s" : "", err);
 		goto out;
 	}
 	jobs = xcalloc(sa->n, sizeof *jobs);
 	for (i = 0; i < sa->n; i++)
-		if ((jobs[i] = job_table_find(sa->ids[i], JOB_ID_LEN)) == NULL)
+		if ((jobs[i] = dispatch_job_find(sa->ids[i], JOB_ID_LEN)) ==
+		    NULL)
 			break;
 	if (i < sa->n)
 		request_reply_error(r, "not_found", "job %s: its record expired",
@@ -425,6 +428,18 @@ exec_flow(const struct request_job *j, struct job_flow_spec *flow)
 	return flow;
 }
 
+/* A submit dispatch_submit() refused with code err. */
+static void
+request_submit_refused(struct exec *x, const char *err)
+{
+	request_reply_error(x->reply, err, "%s",
+	    strcmp(err, "queue_full") == 0 ?
+	    "the pool's queue is full (max_queue)" :
+	    strcmp(err, "unavailable") == 0 ?
+	    "the cluster's Redis cannot be reached now; try again" :
+	    "mpsup is shutting down");
+}
+
 static void
 exec_submit(struct exec *x)
 {
@@ -438,10 +453,7 @@ exec_submit(struct exec *x)
 	    buf_used(&x->data), client_name(x->client), x->req->jobs[0].key,
 	    exec_flow(&x->req->jobs[0], &flow), &err);
 	if (job == NULL) {
-		request_reply_error(x->reply, err, "%s",
-		    strcmp(err, "queue_full") == 0 ?
-		    "the pool's queue is full (max_queue)" :
-		    "mpsup is shutting down");
+		request_submit_refused(x, err);
 		return;
 	}
 	dispatch_run(x->pool);
@@ -482,8 +494,15 @@ exec_submit_many(struct exec *x)
 		    x->req->jobs[i].key, exec_flow(&x->req->jobs[i], &flow),
 		    &err);
 	}
-	dispatch_run(pool);
-	request_submit_reply(x, made, n, 1);
+	/* Refused, it is refused at once (the cluster's Redis is away). */
+	for (i = 0; i < n && made[i] != NULL; i++)
+		;
+	if (i < n)
+		request_submit_refused(x, err);
+	else {
+		dispatch_run(pool);
+		request_submit_reply(x, made, n, 1);
+	}
 	free(made);
 }
 
@@ -507,23 +526,43 @@ exec_job(struct exec *x)
 	return job;
 }
 
+/* Answer r with a job's record, now or once it ends (wait). */
+void
+request_reply_job(struct supervisor *sv, struct reply *r, struct job *job,
+    int wait, double timeout)
+{
+	struct buf	*b;
+
+	if (wait && !job_state_terminal(job->state)) {
+		wait_start(sv, r, &job, 1, 0, 0, timeout);
+		return;
+	}
+	b = reply_body(r);
+	buf_append_str(b, "{\"ok\":true,\"job\":");
+	job_record_append(job, b);
+	buf_append(b, "}", 1);
+	reply_done(r);
+}
+
+/* Whether the request's id is a job this node does not hold. */
+static int
+exec_elsewhere(struct exec *x)
+{
+	const struct jsontext_span	*v = &x->req->id;
+
+	return job_table_find(v->p + 1, v->len - 2) == NULL;
+}
+
 static void
 exec_result(struct exec *x)
 {
 	struct job	*job;
-	struct buf	*b;
 
+	if (exec_elsewhere(x) && request_cluster_result(x) == 0)
+		return;
 	if ((job = exec_job(x)) == NULL)
 		return;
-	if (x->req->wait && !job_state_terminal(job->state)) {
-		wait_start(x->sv, x->reply, &job, 1, 0, 0, x->req->timeout);
-		return;
-	}
-	b = reply_body(x->reply);
-	buf_append_str(b, "{\"ok\":true,\"job\":");
-	job_record_append(job, b);
-	buf_append(b, "}", 1);
-	reply_done(x->reply);
+	request_reply_job(x->sv, x->reply, job, x->req->wait, x->req->timeout);
 }
 
 static void
@@ -532,7 +571,12 @@ exec_cancel(struct exec *x)
 	struct job	*job;
 	const char	*err;
 
+	if (exec_elsewhere(x) && request_cluster_cancel(x, NULL) == 0)
+		return;
 	if ((job = exec_job(x)) == NULL)
+		return;
+	if (queue_job_remote(dispatch_queue(), job) &&
+	    request_cluster_cancel(x, job) == 0)
 		return;
 	if (dispatch_cancel(job, &err) == -1) {
 		request_reply_error(x->reply, "bad_request", "job %s: %s (%s)", job->id,
@@ -542,94 +586,6 @@ exec_cancel(struct exec *x)
 	buf_appendf(reply_body(x->reply), "{\"ok\":true,\"id\":\"%s\","
 	    "\"state\":\"%s\"}", job->id, job_state_name(job->state));
 	reply_done(x->reply);
-}
-
-static void
-exec_status(struct exec *x)
-{
-	struct buf	*b = reply_body(x->reply);
-	size_t		 i;
-
-	for (i = 0; x->req->pool != NULL && i < x->sv->npools; i++)
-		if (strcmp(x->sv->pools[i]->name, x->req->pool) == 0)
-			break;
-	if (x->req->has_pool && (x->req->pool == NULL || i == x->sv->npools)) {
-		request_reply_error(x->reply, "unknown_pool", "no pool named "
-		    "'%s'", x->req->pool != NULL ? x->req->pool : "?");
-		return;
-	}
-	buf_append_str(b, "{\"ok\":true,\"status\":");
-	status_append(x->sv, b, x->req->pool);
-	buf_append(b, "}", 1);
-	reply_done(x->reply);
-}
-
-/* pause and resume. */
-static void
-exec_set_paused(struct exec *x, int pause)
-{
-	pool_set_paused(x->pool, pause);
-	if (!pause)
-		dispatch_run(x->pool);
-	buf_append_str(reply_body(x->reply), "{\"ok\":true}");
-	reply_done(x->reply);
-}
-
-static void
-exec_pause(struct exec *x)
-{
-	exec_set_paused(x, 1);
-}
-
-static void
-exec_resume(struct exec *x)
-{
-	exec_set_paused(x, 0);
-}
-
-static void
-exec_scale(struct exec *x)
-{
-	const char	*err;
-
-	if (pool_scale(x->pool, x->req->workers, &err) == -1) {
-		request_reply_error(x->reply, "bad_request", "pool %s: %s",
-		    x->pool->name, err);
-		return;
-	}
-	buf_appendf(reply_body(x->reply), "{\"ok\":true,\"workers\":%d}",
-	    x->req->workers);
-	reply_done(x->reply);
-}
-
-static void
-exec_reload(struct exec *x)
-{
-	struct buf	*b = reply_body(x->reply);
-	char		*msg = NULL;
-
-	log_info("reload requested by client %s",
-	    conn_peer(reply_conn(x->reply)));
-	if (supervisor_reload(x->sv, &msg) == -1) {
-		request_reply_error(x->reply, "bad_request", "%s", msg);
-		free(msg);
-		return;
-	}
-	buf_append_str(b, "{\"ok\":true,\"message\":");
-	jsontext_string_append(b, msg, strlen(msg));
-	buf_append(b, "}", 1);
-	free(msg);
-	reply_done(x->reply);
-}
-
-static void
-exec_stop(struct exec *x)
-{
-	log_info("stop requested by client %s",
-	    conn_peer(reply_conn(x->reply)));
-	buf_append_str(reply_body(x->reply), "{\"ok\":true}");
-	reply_done(x->reply);
-	supervisor_stop(x->sv);
 }
 
 /* The live pool the request names; NULL (answered unknown_pool) if none. */

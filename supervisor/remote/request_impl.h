@@ -45,11 +45,29 @@ int	request_may_see_job(const struct conn *, const struct job *);
 void	request_submit_reply(struct exec *, struct job **, size_t n,
 	    int many);
 
+/* Answer r with a job's record, now or once it ends (wait). */
+void	request_reply_job(struct supervisor *, struct reply *, struct job *,
+	    int wait, double timeout);
+
+/*
+ * Cluster (request_cluster.c): result and cancel of a job this node does
+ * not hold (job NULL), or keeps for the cluster (a job accepted here).
+ * -1 without a cluster (nothing done); 0 once it answers, now or later.
+ */
+int	request_cluster_result(struct exec *);
+int	request_cluster_cancel(struct exec *, struct job *);
+
 /* Handlers of the op table (request_dead.c). */
 void	exec_dead(struct exec *);
 void	exec_retry(struct exec *);
 
 /* Handlers of the op table (request_ops.c). */
+void	exec_status(struct exec *);
+void	exec_pause(struct exec *);
+void	exec_resume(struct exec *);
+void	exec_scale(struct exec *);
+void	exec_reload(struct exec *);
+void	exec_stop(struct exec *);
 void	exec_jobs(struct exec *);
 void	exec_logs(struct exec *);
 void	exec_restart(struct exec *);

@@ -22,6 +22,7 @@
 #include "config/parse.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
+#include "supervisor/dispatch.h"
 #include "supervisor/joblist.h"
 #include "supervisor/logring.h"
 #include "supervisor/output.h"
@@ -29,6 +30,7 @@
 #include "supervisor/remote/listener.h"
 #include "supervisor/remote/request_decode.h"
 #include "supervisor/remote/request_impl.h"
+#include "supervisor/status.h"
 #include "supervisor/supervisor.h"
 
 /* A jobs reply stops adding records past this size ("more": true). */
@@ -330,4 +332,94 @@ void
 exec_up(struct exec *x)
 {
 	exec_set_down(x, 0);
+}
+
+/* The pool and supervisor ops: status, pause, resume, scale, reload, stop. */
+
+void
+exec_status(struct exec *x)
+{
+	struct buf	*b = reply_body(x->reply);
+	size_t		 i;
+
+	for (i = 0; x->req->pool != NULL && i < x->sv->npools; i++)
+		if (strcmp(x->sv->pools[i]->name, x->req->pool) == 0)
+			break;
+	if (x->req->has_pool && (x->req->pool == NULL || i == x->sv->npools)) {
+		request_reply_error(x->reply, "unknown_pool", "no pool named "
+		    "'%s'", x->req->pool != NULL ? x->req->pool : "?");
+		return;
+	}
+	buf_append_str(b, "{\"ok\":true,\"status\":");
+	status_append(x->sv, b, x->req->pool);
+	buf_append(b, "}", 1);
+	reply_done(x->reply);
+}
+
+/* pause and resume. */
+static void
+exec_set_paused(struct exec *x, int pause)
+{
+	pool_set_paused(x->pool, pause);
+	if (!pause)
+		dispatch_run(x->pool);
+	buf_append_str(reply_body(x->reply), "{\"ok\":true}");
+	reply_done(x->reply);
+}
+
+void
+exec_pause(struct exec *x)
+{
+	exec_set_paused(x, 1);
+}
+
+void
+exec_resume(struct exec *x)
+{
+	exec_set_paused(x, 0);
+}
+
+void
+exec_scale(struct exec *x)
+{
+	const char	*err;
+
+	if (pool_scale(x->pool, x->req->workers, &err) == -1) {
+		request_reply_error(x->reply, "bad_request", "pool %s: %s",
+		    x->pool->name, err);
+		return;
+	}
+	buf_appendf(reply_body(x->reply), "{\"ok\":true,\"workers\":%d}",
+	    x->req->workers);
+	reply_done(x->reply);
+}
+
+void
+exec_reload(struct exec *x)
+{
+	struct buf	*b = reply_body(x->reply);
+	char		*msg = NULL;
+
+	log_info("reload requested by client %s",
+	    conn_peer(reply_conn(x->reply)));
+	if (supervisor_reload(x->sv, &msg) == -1) {
+		request_reply_error(x->reply, "bad_request", "%s", msg);
+		free(msg);
+		return;
+	}
+	buf_append_str(b, "{\"ok\":true,\"message\":");
+	jsontext_string_append(b, msg, strlen(msg));
+	buf_append(b, "}", 1);
+	free(msg);
+	reply_done(x->reply);
+}
+
+void
+exec_stop(struct exec *x)
+{
+	log_info("stop requested by client %s",
+	    conn_peer(reply_conn(x->reply)));
+	buf_append_str(reply_body(x->reply), "{\"ok\":true}");
+	reply_done(x->reply);
+	supervisor_stop(x->sv);
 }

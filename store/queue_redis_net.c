@@ -1,0 +1,439 @@
+/*
+ * The cluster queue's side that talks to Redis: submit batches, claims,
+ * updates, fetches and cancels, and the node's heartbeat, with which it
+ * reaps lost nodes, promotes delayed jobs and looks at the registry.
+ * Everything is sent without waiting; replies come back on the loop.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "config/config.h"
+#include "store/queue.h"
+#include "store/queue_redis.h"
+
+/* Jobs per submit or update batch (a script runs alone in Redis). */
+#define QR_BATCH_MAX	2000
+
+/* One commit's submits: its acks are answered when every batch is. */
+struct qr_round {
+	struct queue_redis	*qr;
+	struct queue_ack_list	 acks;
+	size_t			 left;		/* batches unanswered */
+	/* Per job of the round, in push order: its mark and its fate. */
+	unsigned long long	*marks;
+	const char		**fate;		/* NULL: accepted */
+	size_t			 n;
+	/* Jobs that took the id of their key's job: what they were. */
+	char			(*was)[JOB_ID_LEN + 1];
+	struct job		**now;
+	size_t			 nalias;
+};
+
+/* One pool's part of a round. */
+struct qr_batch {
+	struct qr_round		*round;
+	struct qr_pool		*rp;
+	struct job		**jobs;
+	size_t			*at;		/* index in the round */
+	size_t			 n;
+};
+
+static void	qr_round_done(struct qr_round *);
+
+/* Answer each ack with the first refusal among its jobs, or success. */
+static void
+qr_round_done(struct qr_round *rd)
+{
+	struct queue_ack	*a;
+	size_t			 i = 0;
+	const char		*cause;
+
+	rd->qr->answering = rd;
+	while ((a = TAILQ_FIRST(&rd->acks)) != NULL) {
+		TAILQ_REMOVE(&rd->acks, a, entry);
+		for (cause = NULL; i < rd->n && rd->marks[i] <= a->mark; i++)
+			if (cause == NULL)
+				cause = rd->fate[i];
+		a->cb(a->arg, cause);
+		free(a);
+	}
+	rd->qr->answering = NULL;
+	free(rd->was);
+	free(rd->now);
+	free(rd->marks);
+	free(rd->fate);
+	free(rd);
+}
+
+struct job *
+qr_alias(const struct queue_redis *qr, const char *id, size_t len)
+{
+	const struct qr_round	*rd = qr->answering;
+	size_t			 i;
+
+	for (i = 0; rd != NULL && len == JOB_ID_LEN && i < rd->nalias; i++)
+		if (memcmp(rd->was[i], id, JOB_ID_LEN) == 0)
+			return rd->now[i];
+	return NULL;
+}
+
+/*
+ * A job goes out in a submit: known (and counted) here from now on, as a
+ * shadow, so that its end is understood even if it comes (on the other
+ * link) before the submit's answer.
+ */
+static void
+qr_sent(struct job *job)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	qp->submitted++;
+	qp->jobs.state[job->state]++;
+	job_set_seg(job, QR_SHADOW | QR_SENT);
+	job_table_add(job);
+}
+
+/* Its submit was answered yes. */
+static void
+qr_accept(struct job *job)
+{
+	if (job_seg(job) & QR_SENT)
+		job_set_seg(job, QR_SHADOW);
+}
+
+/*
+ * Answered no: forgotten, uncounted. A job that moved on meanwhile (it
+ * ran, here or elsewhere: Redis did take it before the link dropped)
+ * stays; its client was told "unavailable", which promises nothing.
+ */
+static void
+qr_refuse(struct job *job)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	qp->rejected++;
+	if ((job_seg(job) & QR_SENT) == 0 || job_state_terminal(job->state) ||
+	    job_x(job)->waiters.lh_first != NULL)
+		return;
+	qp->submitted--;
+	qp->jobs.state[job->state]--;
+	job_table_remove(job);
+	job_free(job);
+}
+
+/* The key's job, another node's: this one takes its id. */
+static int
+qr_rename(struct qr_round *rd, struct job *job, const char *id)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+	struct job		*known = job_table_find(id, JOB_ID_LEN);
+
+	if ((job_seg(job) & QR_SENT) == 0)
+		return -1;
+	rd->was = xreallocarray(rd->was, rd->nalias + 1, sizeof *rd->was);
+	rd->now = xreallocarray(rd->now, rd->nalias + 1, sizeof *rd->now);
+	memcpy(rd->was[rd->nalias], job->id, JOB_ID_LEN + 1);
+	rd->now[rd->nalias++] = known != NULL ? known : job;
+	job_table_remove(job);
+	if (known != NULL) {
+		/* Known here already (it came to run here): that one. */
+		qp->submitted--;
+		qp->jobs.state[job->state]--;
+		job_free(job);
+		return 0;
+	}
+	memcpy(job->id, id, JOB_ID_LEN);
+	job_table_add(job);
+	job_set_seg(job, QR_SHADOW);
+	qr_watch(rd->qr, job);
+	return 0;
+}
+
+static void
+qr_submit_cb(void *arg, redisReply *r)
+{
+	struct qr_batch		*b = arg;
+	struct qr_round		*rd = b->round;
+	struct job		*job;
+	const redisReply	*e;
+	size_t			 i;
+
+	for (i = 0; i < b->n; i++) {
+		job = b->jobs[i];
+		e = r != NULL && r->type == REDIS_REPLY_ARRAY &&
+		    i < r->elements ? r->element[i] : NULL;
+		if (e == NULL || e->type != REDIS_REPLY_STRING) {
+			rd->fate[b->at[i]] = r == NULL ? "unavailable: the "
+			    "cluster's Redis went away" : "unavailable: Redis "
+			    "refused the submit";
+			qr_refuse(job);
+		} else if (e->len == 0)
+			qr_accept(job);
+		else if (e->str[0] == '=' && e->len == 1 + JOB_ID_LEN &&
+		    qr_rename(rd, job, e->str + 1) == 0)
+			;
+		else {
+			rd->fate[b->at[i]] = strcmp(e->str, "!queue_full") == 0 ?
+			    "queue_full: the pool's queue is full across the "
+			    "cluster (max_queue)" : e->str[0] == '=' ?
+			    "unavailable: the key's job is known here under "
+			    "another id" : "unavailable: job id taken";
+			qr_refuse(job);
+		}
+	}
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_warnx("cluster: submit to %s: %s", b->rp->name, r->str);
+	free(b->jobs);
+	free(b->at);
+	free(b);
+	if (--rd->left == 0)
+		qr_round_done(rd);
+}
+
+/* Send the jobs of rp among the round's, in one script call. */
+static void
+qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
+    struct job **jobs, size_t n)
+{
+	struct qr_batch		*b = xcalloc(1, sizeof *b);
+	struct redis_args	 a;
+	const char		*key, *g;
+	size_t			 i, k = 0;
+
+	b->round = rd;
+	b->rp = rp;
+	b->jobs = xcalloc(n, sizeof *b->jobs);
+	b->at = xcalloc(n, sizeof *b->at);
+	redis_args_init(&a);
+	redis_args_str(&a, rp->kq);
+	redis_args_str(&a, rp->kd);
+	redis_args_str(&a, rp->pre);
+	redis_args_str(&a, rp->name);
+	redis_args_fmt(&a, "%ld", rp->qp->max_queue);
+	redis_args_fmt(&a, "%.6f", ev_now(qr->q->loop));
+	redis_args_str(&a, qr->consumer);
+	for (i = 0; i < n; i++) {
+		if (jobs[i] == NULL || job_queue_pool(jobs[i]) != rp->qp)
+			continue;
+		b->jobs[b->n] = jobs[i];
+		b->at[b->n++] = i;
+		jobs[i] = NULL;
+		qr_sent(b->jobs[b->n - 1]);
+		redis_args_add(&a, b->jobs[b->n - 1]->id, JOB_ID_LEN);
+		redis_args_add(&a, job_data(b->jobs[b->n - 1]),
+		    b->jobs[b->n - 1]->data_len);
+		redis_args_str(&a, b->jobs[b->n - 1]->client != NULL ?
+		    b->jobs[b->n - 1]->client : "default");
+		key = job_key(b->jobs[b->n - 1]);
+		redis_args_str(&a, key != NULL ? key : "");
+		redis_args_fmt(&a, "%.6f", b->jobs[b->n - 1]->submitted_at);
+		redis_args_fmt(&a, "%d", b->jobs[b->n - 1]->flow.priority);
+		g = job_group(b->jobs[b->n - 1]);
+		redis_args_str(&a, g != NULL ? g : "");
+		redis_args_fmt(&a, "%.6f", job_not_before(b->jobs[b->n - 1]));
+		if (++k == QR_BATCH_MAX)
+			break;
+	}
+	rd->left++;
+	qr->batches++;
+	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_SUBMIT], 2,
+	    qr_submit_cb, b, &a) == -1)
+		qr_submit_cb(b, NULL);
+	redis_args_free(&a);
+}
+
+/* The pending submits: one batch per pool (and per QR_BATCH_MAX). */
+static void
+qr_submit(struct queue_redis *qr)
+{
+	struct qr_round	*rd = xcalloc(1, sizeof *rd);
+	struct job	**jobs, *job;
+	size_t		  i, n = qr->npending;
+
+	rd->qr = qr;
+	TAILQ_INIT(&rd->acks);
+	queue_acks_move(qr->q, &rd->acks);
+	rd->n = n;
+	rd->marks = qr->marks;
+	rd->fate = xcalloc(n ? n : 1, sizeof *rd->fate);
+	qr->marks = NULL;
+	qr->nmarks = qr->marks_cap = 0;
+	jobs = xcalloc(n, sizeof *jobs);
+	for (i = 0; (job = TAILQ_FIRST(&qr->pending)) != NULL; i++) {
+		TAILQ_REMOVE(&qr->pending, job, entry);
+		job_queue_pool(job)->pending_len--;
+		jobs[i] = job;
+	}
+	qr->npending = 0;
+	rd->left = 1;	/* until every batch is sent */
+	for (i = 0; i < n; i++)
+		if (jobs[i] != NULL)
+			qr_send_pool(qr, rd, qr_pool_of(qr,
+			    job_queue_pool(jobs[i])), jobs, n);
+	free(jobs);
+	if (--rd->left == 0)
+		qr_round_done(rd);
+}
+
+/* Updates sent: kept until answered, sent again if the link drops. */
+struct qr_sent {
+	struct qr_pool		*rp;
+	struct redis_args	 a;		/* the job fields only */
+	size_t			 n;
+};
+
+static void
+qr_update_cb(void *arg, redisReply *r)
+{
+	struct qr_sent	*sent = arg;
+	struct qr_pool	*rp = sent->rp;
+	size_t		 i, k;
+
+	if (r == NULL) {
+		/* Redis may not have them: again with the next commit. */
+		for (k = 0; k < sent->a.n; k++)
+			redis_args_add(&rp->upd, buf_head(&sent->a.data) +
+			    sent->a.off[k], sent->a.off[k + 1] - sent->a.off[k]);
+		rp->nupd += sent->n;
+	} else if (r->type == REDIS_REPLY_ERROR)
+		log_warnx("cluster: pool %s: update: %s", rp->name, r->str);
+	for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
+	    i < r->elements; i++)
+		log_warnx("cluster: job %.*s: this node's attempt was "
+		    "taken over (its lease ran out); its end here is ignored",
+		    (int)r->element[i]->len, r->element[i]->str);
+	redis_args_free(&sent->a);
+	free(sent);
+}
+
+/* Send n jobs' updates of rp, from field `from` of rp->upd. */
+static int
+qr_send_chunk(struct queue_redis *qr, struct qr_pool *rp, size_t from,
+    size_t n)
+{
+	struct redis_args	 a;
+	struct qr_sent		*sent = xcalloc(1, sizeof *sent);
+	size_t			 k, len;
+	const char		*p;
+	int			 rc;
+
+	redis_args_init(&a);
+	redis_args_str(&a, rp->kq);
+	redis_args_str(&a, rp->pre);
+	redis_args_str(&a, rp->name);
+	redis_args_str(&a, qr->consumer);
+	redis_args_fmt(&a, "%.0f", (*qr->q->cfgp)->result_ttl > 1 ?
+	    (*qr->q->cfgp)->result_ttl : 1);
+	sent->rp = rp;
+	sent->n = n;
+	for (k = from; k < from + n * QR_UPDATE_FIELDS; k++) {
+		p = buf_head(&rp->upd.data) + rp->upd.off[k];
+		len = rp->upd.off[k + 1] - rp->upd.off[k];
+		redis_args_add(&a, p, len);
+		redis_args_add(&sent->a, p, len);
+	}
+	rc = redis_link_eval(qr->link, qr->script[QR_SCRIPT_UPDATE], 1,
+	    qr_update_cb, sent, &a);
+	if (rc == -1) {
+		redis_args_free(&sent->a);
+		free(sent);
+	} else
+		qr->batches++;
+	redis_args_free(&a);
+	return rc;
+}
+
+/* The updates of each pool (kept while Redis is away), in batches. */
+static void
+qr_send_updates(struct queue_redis *qr)
+{
+	struct qr_pool		*rp;
+	struct redis_args	 rest;
+	size_t			 i, at, n, k;
+
+	for (i = 0; i < qr->npools; i++) {
+		rp = qr->pools[i];
+		for (at = 0; at < rp->nupd && qr_ready(qr); at += n) {
+			n = rp->nupd - at < QR_BATCH_MAX ? rp->nupd - at :
+			    QR_BATCH_MAX;
+			if (qr_send_chunk(qr, rp, at * QR_UPDATE_FIELDS, n) == -1)
+				break;
+		}
+		if (at == 0)
+			continue;
+		/* Keep what was not sent. */
+		redis_args_init(&rest);
+		for (k = at * QR_UPDATE_FIELDS; k < rp->upd.n; k++)
+			redis_args_add(&rest, buf_head(&rp->upd.data) +
+			    rp->upd.off[k], rp->upd.off[k + 1] - rp->upd.off[k]);
+		redis_args_free(&rp->upd);
+		rp->upd = rest;
+		rp->nupd -= at;
+	}
+}
+
+void
+qr_net_commit(struct queue_redis *qr)
+{
+	if (qr->npending > 0)
+		qr_submit(qr);
+	qr_send_updates(qr);
+}
+
+struct qr_claim {
+	struct queue_redis	*qr;
+	struct qr_pool		*rp;
+	unsigned		 want;
+};
+
+static void
+qr_claim_cb(void *arg, redisReply *r)
+{
+	struct qr_claim		*c = arg;
+	struct qr_pool		*rp = c->rp;
+	size_t			 i;
+
+	rp->claiming = 0;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+		log_warnx("cluster: pool %s: claim: %s", rp->name, r->str);
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && !rp->qp->removed) {
+		for (i = 0; i < r->elements; i++)
+			if (r->element[i]->type == REDIS_REPLY_ARRAY)
+				qr_took(c->qr, rp, r->element[i]);
+		rp->more = r->elements == c->want;
+		if (r->elements > 0)
+			c->qr->q->ev->runnable(rp->qp, c->qr->q->arg);
+	}
+	free(c);
+}
+
+void
+qr_net_claim(struct queue_redis *qr, struct qr_pool *rp, unsigned n)
+{
+	struct qr_claim		*c = xcalloc(1, sizeof *c);
+	struct redis_args	 a;
+
+	c->qr = qr;
+	c->rp = rp;
+	c->want = n;
+	redis_args_init(&a);
+	redis_args_str(&a, rp->kq);
+	redis_args_str(&a, rp->pre);
+	redis_args_str(&a, qr->consumer);
+	redis_args_fmt(&a, "%u", n);
+	redis_args_fmt(&a, "%.6f", ev_now(qr->q->loop));
+	rp->claiming = 1;
+	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_CLAIM], 1,
+	    qr_claim_cb, c, &a) == -1) {
+		rp->claiming = 0;
+		free(c);
+	}
+	redis_args_free(&a);
+}

@@ -1,0 +1,394 @@
+"""Several supervisors, one queue in Redis (SPEC section 12): any node
+takes submits and runs any job; a node killed, frozen past its lease or
+restarted loses nothing; Redis restarted with AOF loses nothing that was
+acknowledged, and submits meanwhile get "unavailable", not a hang;
+result, waits and cancel work from every node; one key makes one job
+across nodes; max_queue holds across the cluster.
+
+Every test starts its own redis-server (redisd.py) and its own nodes, each
+in a folder of its own with the same authkey."""
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Supervisor, connect, config, request, run_tests,  # noqa: E402
+                     wait_for, write)
+from redisd import Redisd  # noqa: E402
+
+# A stream worker that writes each id it finishes to done-NODE.txt (one
+# line each, appended whole), and sleeps `data` seconds when data is a
+# number above 0 (jobs that hold a worker for a while).
+WORKER = r'''
+import json, os, sys, time
+log = open(os.environ["DONE_LOG"], "a", buffering=1)
+for line in sys.stdin:
+    job = json.loads(line)
+    d = job["data"]
+    if isinstance(d, (int, float)) and not isinstance(d, bool) and d > 0:
+        time.sleep(d)
+    log.write(job["id"] + "\n")
+    sys.stdout.write(json.dumps({"id": job["id"], "ok": True,
+                                 "result": d}) + "\n")
+    sys.stdout.flush()
+'''
+
+PORTS = iter(range(17400 + (os.getpid() % 200) * 5, 65000))
+
+
+class Node:
+    """One supervisor of the cluster, in tmp/NAME."""
+
+    def __init__(self, tmp, name, redis, workers=2, prefetch=4,
+                 max_attempts=5, lease="3s", extra_pool=""):
+        self.name = name
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        shutil.copy(os.path.join(tmp, "authkey"), self.dir)
+        os.chmod(os.path.join(self.dir, "authkey"), 0o600)
+        write(os.path.join(self.dir, "w.py"), WORKER)
+        self.done_log = os.path.join(tmp, "done-%s.txt" % name)
+        self.text = config(
+            "supervisor", legacy_md5="yes", extra="cluster = %s\nnode = %s\n"
+            "cluster_lease = %s\n" % (redis.url, name, lease)) + \
+            "[pool:p]\ntype = stream\nworkers = %d\nprefetch = %d\n" \
+            "max_attempts = %d\ncommand = %s w.py\nenv = DONE_LOG=%s\n%s" % (
+                workers, prefetch, max_attempts, sys.executable,
+                self.done_log, extra_pool)
+        self.start()
+
+    def start(self):
+        self.sup = Supervisor(self.dir, self.text)
+        self.sup.wait_log("cluster: connected to redis")
+        self.conn = connect(self.dir)
+
+    def ask(self, obj):
+        return request(self.conn, obj)
+
+    def kill9(self):
+        os.kill(self.sup.pid, signal.SIGKILL)
+        self.sup.wait()
+
+
+def cluster_authkey(tmp):
+    write(os.path.join(tmp, "authkey"), os.urandom(16).hex() + "\n")
+    os.chmod(os.path.join(tmp, "authkey"), 0o600)
+
+
+def done_ids(tmp):
+    """Every id a worker finished, with how often, over all nodes."""
+    seen = {}
+    for f in os.listdir(tmp):
+        if f.startswith("done-"):
+            with open(os.path.join(tmp, f)) as fh:
+                for line in fh:
+                    if len(line.strip()) == 16:
+                        seen[line.strip()] = seen.get(line.strip(), 0) + 1
+    return seen
+
+
+def submit_many(node, n, data=0, batch=1000):
+    ids = []
+    while len(ids) < n:
+        k = min(batch, n - len(ids))
+        rep = node.ask({"op": "submit_many", "pool": "p",
+                        "jobs": [{"data": data}] * k})
+        assert rep.get("ok"), rep
+        ids += rep["ids"]
+    return ids
+
+
+def states(redis, ids):
+    """Each job's state as Redis has it."""
+    out = {}
+    for i in ids:
+        s = redis.cmd("HGET", "mpsup:{p}:j:" + i, "s")
+        out[i] = s.decode() if s is not None else None
+    return out
+
+
+def test_three_nodes_lose_nothing_when_one_dies_and_one_freezes(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a, b, c = (Node(tmp, n, redis) for n in "abc")
+        ids = submit_many(a, 6000)
+        wait_for(lambda: len(done_ids(tmp)) > 1000, timeout=30,
+                 what="a first share of the jobs done")
+        b.kill9()
+        os.kill(c.sup.pid, signal.SIGSTOP)
+        ids += submit_many(a, 6000)
+        b.start()              # same name: takes back what it held at once
+        time.sleep(5)          # c's lease (3 s) runs out: taken over
+        os.kill(c.sup.pid, signal.SIGCONT)
+        ids += submit_many(a, 8000)
+        assert len(set(ids)) == 20000
+        try:
+            wait_for(lambda: len(done_ids(tmp)) >= 20000, timeout=60,
+                     what="every job run")
+        except AssertionError:
+            seen = done_ids(tmp)
+            left = [i for i in ids if i not in seen]
+            raise AssertionError("%d not run: %r\n%s" % (len(left), [
+                redis.cmd("HGETALL", "mpsup:{p}:j:" + i)
+                for i in left[:3]] + [redis.cmd("XPENDING", "mpsup:{p}:q",
+                "mpsup", "-", "+", 50), redis.cmd("XINFO", "CONSUMERS",
+                "mpsup:{p}:q", "mpsup"), redis.cmd("XLEN", "mpsup:{p}:q"),
+                redis.cmd("HGETALL", "mpsup:nodes")], "\n".join(
+                    n.name + ": " + line for n in (a, b, c)
+                    for line in n.sup.lines() if "cluster" in line)))
+        # Every job ends done exactly once, whatever ran it twice.
+        wait_for(lambda: all(s == "done" for s in
+                             states(redis, ids).values()), timeout=30,
+                 what="every record done")
+        seen = done_ids(tmp)
+        assert set(seen) == set(ids)
+        twice = [i for i, n in seen.items() if n > 1]
+        # Only what b and c held can have run twice (prefetch 4 x 2
+        # workers each, and the lines in their pipes).
+        assert len(twice) <= 40, len(twice)
+        for i in twice:
+            assert int(redis.cmd("HGET", "mpsup:{p}:j:" + i, "a")) >= 2, i
+        # The records read the same from every node.
+        for i in ids[::500]:
+            for n in (a, b, c):
+                rep = n.ask({"op": "result", "id": i})
+                assert rep["ok"] and rep["job"]["state"] == "done", (n.name, rep)
+        assert "was lost" in a.sup.log() + b.sup.log() + c.sup.log()
+        for n in (a, b, c):
+            assert n.sup.stop() == 0
+
+
+def test_redis_restart_with_aof_loses_nothing_acknowledged(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp, appendonly=True, appendfsync="always") as redis:
+        a = Node(tmp, "a", redis)
+        acked, unavailable, other = [], [], []
+        stop = threading.Event()
+
+        def submitter():
+            conn = connect(a.dir)
+            while not stop.is_set():
+                rep = request(conn, {"op": "submit", "pool": "p",
+                                     "data": 0})
+                if rep.get("ok"):
+                    acked.append(rep["id"])
+                elif rep.get("error") == "unavailable":
+                    unavailable.append(rep)
+                    time.sleep(0.01)
+                else:
+                    other.append(rep)
+        t = threading.Thread(target=submitter)
+        t.start()
+        try:
+            wait_for(lambda: len(acked) > 200, what="submits acknowledged")
+            redis.stop()
+            wait_for(lambda: len(unavailable) > 0, timeout=10,
+                     what="a submit answered unavailable")
+            redis.restart()
+            n = len(acked)
+            wait_for(lambda: len(acked) > n + 200, timeout=30,
+                     what="submits acknowledged again")
+        finally:
+            stop.set()
+            t.join(30)
+        assert not other, other[:3]
+        assert "unavailable" in unavailable[0]["message"] or \
+            "Redis" in unavailable[0]["message"], unavailable[0]
+        wait_for(lambda: all(s == "done" for s in
+                             states(redis, acked).values()), timeout=60,
+                 what="every acknowledged job done")
+        log = a.sup.log()
+        assert "cluster: lost" in log and log.count("connected to redis") >= 2
+        assert a.sup.stop() == 0
+
+
+def test_result_wait_and_cancel_from_any_node(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis, workers=1, prefetch=1)
+        b = Node(tmp, "b", redis, workers=1, prefetch=1)
+        # Two long jobs hold both workers; a third waits in the queue.
+        long1 = a.ask({"op": "submit", "pool": "p", "data": 30})["id"]
+        long2 = a.ask({"op": "submit", "pool": "p", "data": 30})["id"]
+        wait_for(lambda: states(redis, [long1, long2]) ==
+                 {long1: "running", long2: "running"}, what="both running")
+        queued = a.ask({"op": "submit", "pool": "p", "data": 0})["id"]
+        # Cancel the queued job from b: it never runs.
+        rep = b.ask({"op": "cancel", "id": queued})
+        assert rep == {"ok": True, "id": queued, "state": "cancelled"}, rep
+        # Cancel each running job from the node that does not run it.
+        for j in (long1, long2):
+            runner = redis.cmd("HGET", "mpsup:{p}:j:" + j, "n").decode()
+            other = b if runner.startswith("a:") else a
+            rep = other.ask({"op": "cancel", "id": j})
+            assert rep["ok"] and rep["state"] == "running", rep
+        for n in (a, b):
+            for j in (long1, long2, queued):
+                rep = n.ask({"op": "result", "id": j, "wait": True,
+                             "timeout": 10})
+                assert rep["ok"] and rep["job"]["state"] == "cancelled", \
+                    (n.name, rep)
+        assert queued not in done_ids(tmp)
+        # A wait from b on a job submitted through a ends when it does.
+        j = a.ask({"op": "submit", "pool": "p", "data": 0.5})["id"]
+        rep = b.ask({"op": "result", "id": j, "wait": True, "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert rep["job"]["result"] == 0.5
+        # Unknown ids: not_found from every node.
+        for n in (a, b):
+            rep = n.ask({"op": "result", "id": "0" * 16})
+            assert rep["error"] == "not_found", rep
+        for n in (a, b):
+            assert n.sup.stop() == 0
+
+
+def test_one_key_one_job_across_nodes(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis)
+        b = Node(tmp, "b", redis)
+        ca, cb = connect(a.dir), connect(b.dir)
+        for k in range(40):
+            got = {}
+            gate = threading.Barrier(2)
+
+            def go(name, conn):
+                gate.wait()
+                got[name] = request(conn, {"op": "submit", "pool": "p",
+                                           "data": "k%d" % k,
+                                           "key": "k%d" % k})
+            ts = [threading.Thread(target=go, args=x)
+                  for x in (("a", ca), ("b", cb))]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(10)
+            assert got["a"]["ok"] and got["b"]["ok"], got
+            assert got["a"]["id"] == got["b"]["id"], (k, got)
+        try:
+            wait_for(lambda: len(done_ids(tmp)) >= 40, what="the 40 jobs")
+        except AssertionError:
+            raise AssertionError([redis.cmd("HGETALL", k) for k in
+                                  redis.cmd("KEYS", "mpsup:{p}:j:*")
+                                  if redis.cmd("HGET", k, "s") != b"done"] +
+                                 [redis.cmd("XINFO", "GROUPS", "mpsup:{p}:q")])
+        time.sleep(0.5)
+        assert len(done_ids(tmp)) == 40
+        for n in (a, b):
+            assert n.sup.stop() == 0
+
+
+def test_max_queue_holds_across_the_cluster(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis, workers=1, prefetch=1,
+                 extra_pool="max_queue = 10\n")
+        b = Node(tmp, "b", redis, workers=1, prefetch=1,
+                 extra_pool="max_queue = 10\n")
+        for n in (a, b):
+            n.ask({"op": "submit", "pool": "p", "data": 20})
+        wait_for(lambda: len(redis.cmd("KEYS", "mpsup:{p}:j:*")) == 2 and
+                 all(redis.cmd("HGET", k, "s") == b"running"
+                     for k in redis.cmd("KEYS", "mpsup:{p}:j:*")),
+                 what="both workers busy")
+        answers = [n.ask({"op": "submit", "pool": "p", "data": 0})
+                   for _ in range(8) for n in (a, b)]
+        ok = [r for r in answers if r.get("ok")]
+        full = [r for r in answers if r.get("error") == "queue_full"]
+        assert len(ok) == 10 and len(full) == 6, answers
+        for n in (a, b):
+            n.kill9()
+
+
+def test_submits_answer_unavailable_while_redis_cannot_be_reached(tmp):
+    cluster_authkey(tmp)
+    port = next(PORTS)
+    text = config("supervisor", legacy_md5="yes", extra="cluster = redis://127.0.0.1:%d\n"
+                  "node = lonely\n" % port) + \
+        "[pool:p]\ntype = stream\nworkers = 1\ncommand = /bin/cat\n"
+    sup = Supervisor(tmp, text)
+    sup.wait_log("cluster: cannot reach redis://127.0.0.1:%d" % port)
+    conn = connect(tmp)
+    t0 = time.monotonic()
+    rep = request(conn, {"op": "submit", "pool": "p", "data": 1})
+    assert time.monotonic() - t0 < 5
+    assert rep["ok"] is False and rep["error"] == "unavailable", rep
+    rep = request(conn, {"op": "result", "id": "0" * 16})
+    assert rep["error"] == "unavailable", rep
+    # One line for the failure, not one per attempt.
+    time.sleep(1.5)
+    assert sup.log().count("cannot reach") == 1, sup.log()
+    assert sup.stop() == 0
+
+
+def test_a_frozen_redis_is_dropped_and_submits_do_not_hang(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis)
+        rep = a.ask({"op": "submit", "pool": "p", "data": 1, "wait": True,
+                     "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        os.kill(redis.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            rep = a.ask({"op": "submit", "pool": "p", "data": 2})
+            waited = time.monotonic() - t0
+            # Unanswered for 5 s, the link is dropped: an answer, not a
+            # hang, and nothing promised.
+            assert rep["ok"] is False and rep["error"] == "unavailable", rep
+            assert waited < 9, waited
+            a.sup.wait_log("cluster: lost redis")
+        finally:
+            os.kill(redis.pid, signal.SIGCONT)
+        a.sup.wait_log("cluster: connected to redis", count=2, timeout=15)
+        wait_for(lambda: a.ask({"op": "submit", "pool": "p", "data": 3,
+                                "wait": True, "timeout": 10}).get("ok"),
+                 timeout=15, what="submits accepted again")
+        assert a.sup.stop() == 0
+
+
+def test_auth_with_the_password_file_and_a_wrong_one(tmp):
+    cluster_authkey(tmp)
+    secret = "redis-secret-" + os.urandom(8).hex()
+    with Redisd(tmp, password=secret) as redis:
+        for name, pw in (("good", secret), ("bad", secret + "x")):
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            pwfile = os.path.join(d, "redis.pw")
+            fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, (pw + "\n").encode())
+            os.close(fd)
+            shutil.copy(os.path.join(tmp, "authkey"), d)
+            os.chmod(os.path.join(d, "authkey"), 0o600)
+            text = config("supervisor", legacy_md5="yes",
+                          extra="cluster = %s\nnode = %s\n"
+                          "cluster_password_file = redis.pw\n" % (
+                              redis.url, name)) + \
+                "[pool:p]\ntype = stream\nworkers = 1\ncommand = %s\n" % (
+                    config("pool_echo", name="x", workers=1, work_us=0)
+                    .split("command = ")[1].split("\n")[0])
+            sup = Supervisor(d, text)
+            conn = connect(d)
+            if name == "good":
+                sup.wait_log("cluster: connected to redis")
+                rep = request(conn, {"op": "submit", "pool": "p",
+                                     "data": 7, "wait": True,
+                                     "timeout": 10})
+                assert rep["ok"] and rep["job"]["result"] == 7, rep
+            else:
+                sup.wait_log("cluster: cannot reach redis")
+                assert "WRONGPASS" in sup.log() or "invalid" in sup.log(), \
+                    sup.log()
+                rep = request(conn, {"op": "submit", "pool": "p",
+                                     "data": 7})
+                assert rep["error"] == "unavailable", rep
+            assert secret not in sup.log()
+            assert sup.stop() == 0
+
+
+if __name__ == "__main__":
+    run_tests(globals(), timeout=240)
