@@ -265,7 +265,7 @@ spawn_sweep_session(pid_t sid)
 {
 	struct dirent	*de;
 	DIR		*dir;
-	pid_t		 pid, pgrp, self = getpid();
+	pid_t		 pid, pgrp, self = getpid(), own = getpgrp();
 	size_t		 n = 0;
 	char		*end;
 
@@ -277,8 +277,14 @@ spawn_sweep_session(pid_t sid)
 		pid = (pid_t)strtol(de->d_name, &end, 10);
 		if (*end != '\0' || pid == self || getsid(pid) != sid)
 			continue;
-		/* The whole group, so that a member forking meanwhile goes. */
-		if ((pgrp = getpgid(pid)) > 1)
+		/*
+		 * The whole group, so that a member forking meanwhile goes,
+		 * if pid is still in the session: it may have exited, and its
+		 * number been reused, between the two calls. Never our own
+		 * group, which is in no worker's session.
+		 */
+		if ((pgrp = getpgid(pid)) > 1 && pgrp != own &&
+		    getsid(pid) == sid)
 			(void)kill(-pgrp, SIGKILL);
 		(void)kill(pid, SIGKILL);
 		n++;
