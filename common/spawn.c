@@ -77,34 +77,6 @@ spawn_prepare(struct spawn_child *c)
 }
 
 /*
- * Pin ourselves to the CPU we run on, so that the child is created there;
- * saved gets the mask to go back to. 0 if nothing was changed (one CPU
- * allowed anyway, or more than cpu_set_t holds).
- *
- * We wait while the child runs until its exec, so the CPU we leave is the
- * one it should have. Left to itself, fork balancing puts the child on the
- * CPU that looked less busy a moment before we slept, which on a small
- * machine is often the one where the worker spawned just before is still
- * starting (or any busy process): the child then waits a time slice
- * before it may run, with the supervisor blocked all along (ftrace on 2
- * cores: ~0.8 ms per spawn at a cold start, up to 8 ms behind a process
- * that spins).
- */
-static int
-spawn_pin(cpu_set_t *saved)
-{
-	cpu_set_t	one;
-	int		cpu;
-
-	if (sched_getaffinity(0, sizeof *saved, saved) == -1 ||
-	    CPU_COUNT(saved) < 2 || (cpu = sched_getcpu()) == -1)
-		return 0;
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	return sched_setaffinity(0, sizeof one, &one) == 0;
-}
-
-/*
  * Clone a child that runs sp, reporting to report_fd (or -1). The child
  * shares our memory until it execs and we wait until then (vfork); under
  * a tool that turns that into a plain fork (Valgrind), it still works,
@@ -115,9 +87,8 @@ spawn_fork(const struct spawn_spec *sp, int report_fd)
 {
 	struct spawn_child	c;
 	sigset_t		all, old;
-	cpu_set_t		mask;
 	pid_t			pid;
-	int			saved, pinned;
+	int			saved;
 
 	memset(&c, 0, sizeof c);
 	c.sp = sp;
@@ -126,13 +97,9 @@ spawn_fork(const struct spawn_spec *sp, int report_fd)
 	spawn_prepare(&c);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	if ((pinned = spawn_pin(&mask)))
-		c.affinity = &mask;
 	pid = clone(spawn_child_entry, spawn_stack + sizeof spawn_stack,
 	    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
 	saved = errno;
-	if (pinned)
-		(void)sched_setaffinity(0, sizeof mask, &mask);
 	/*
 	 * The group exists at once when both sides make it. Not for a new
 	 * session: a group leader cannot call setsid(). Until the child has,

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -327,10 +326,6 @@ child_main(struct spawn_child *c)
 		_exit(child_exit_code(c, SPAWN_STEP_SETUP, 0));
 	if (sp->cwd != NULL && chdir(sp->cwd) == -1)
 		child_fail(c, SPAWN_STEP_CWD, "chdir", sp->cwd);
-	/* The parent's CPUs again (see spawn_pin()), just before the exec. */
-	if (c->affinity != NULL &&
-	    sched_setaffinity(0, sizeof *c->affinity, c->affinity) == -1)
-		child_fail(c, SPAWN_STEP_SETUP, "sched_setaffinity", NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	child_exec(sp->argv, sp->envp, sp->path, c->path);

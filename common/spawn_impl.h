@@ -13,7 +13,6 @@
 #ifndef MPSUP_SPAWN_IMPL_H
 #define MPSUP_SPAWN_IMPL_H
 
-#include <sched.h>
 #include <sys/types.h>
 
 #include "common/spawn.h"
@@ -29,7 +28,6 @@ struct spawn_child {
 	gid_t			*groups;	/* sp->user's, for setgroups() */
 	int			 ngroups;	/* -1: getgrouplist() failed */
 	int			 groups_error;	/* ... with this errno */
-	const cpu_set_t		*affinity;	/* to restore before exec */
 };
 
 /* The child, from clone() to exec(); arg is a struct spawn_child. */

@@ -656,53 +656,6 @@ START_TEST(test_sweep_kills_what_a_session_left_in_other_groups)
 }
 END_TEST
 
-/* The line "Cpus_allowed_list:..." of /proc/self/status, into out. */
-static void
-own_cpus_line(char *out, size_t len)
-{
-	char	line[512];
-	FILE	*f;
-
-	out[0] = '\0';
-	ck_assert_ptr_nonnull(f = fopen("/proc/self/status", "r"));
-	while (fgets(line, sizeof line, f) != NULL)
-		if (strncmp(line, "Cpus_allowed_list:", 18) == 0)
-			snprintf(out, len, "%s", line);
-	fclose(f);
-	ck_assert_str_ne(out, "");
-}
-
-/*
- * The child is created on our CPU (spawn_pin()), but neither it once it
- * runs its program nor we after the spawn stay held to that one CPU.
- */
-START_TEST(test_neither_side_stays_on_one_cpu)
-{
-	struct spawn_spec	 sp;
-	char			*argv[] = { "grep", "Cpus_allowed_list:",
-				    "/proc/self/status", NULL };
-	char			 before[512], after[512], child[512];
-	int			 p[2];
-	ssize_t			 n;
-	pid_t			 pid;
-
-	own_cpus_line(before, sizeof before);
-	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-	spec_init(&sp, argv);
-	sp.fds[1] = p[1];
-	ck_assert_int_gt(pid = spawn_process(&sp), 0);
-	close(p[1]);
-	n = read(p[0], child, sizeof child - 1);
-	close(p[0]);
-	ck_assert_int_gt(n, 0);
-	child[n] = '\0';
-	ck_assert_int_eq(reap(pid), 0);
-	own_cpus_line(after, sizeof after);
-	ck_assert_str_eq(after, before);
-	ck_assert_str_eq(child, before);
-}
-END_TEST
-
 static Suite *
 spawn_suite(void)
 {
@@ -721,7 +674,6 @@ spawn_suite(void)
 	tcase_add_test(tc, test_report_says_a_bad_folder_is_126);
 	tcase_add_test(tc, test_failure_without_report_is_a_line_on_fd_2);
 	tcase_add_test(tc, test_child_leads_a_group_or_session_of_its_own);
-	tcase_add_test(tc, test_neither_side_stays_on_one_cpu);
 	tcase_add_test(tc, test_env_build_overrides_appends_and_unsets);
 	tcase_add_test(tc, test_path_is_the_childs_and_ours_is_left_alone);
 	tcase_add_test(tc, test_a_script_without_shebang_runs_under_sh);
