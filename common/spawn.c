@@ -245,13 +245,15 @@ spawn_sweep_session(pid_t sid)
 		if (*end != '\0' || pid == self || getsid(pid) != sid)
 			continue;
 		/*
-		 * The whole group, so that a member forking meanwhile goes,
-		 * if pid is still in the session: it may have exited, and its
-		 * number been reused, between the two calls. Never our own
-		 * group, which is in no worker's session.
+		 * Only if pid is still in the session once its group is read:
+		 * it may have exited, and its number been reused, between the
+		 * calls. Then the whole group, so that a member forking
+		 * meanwhile goes, but never our own, which is in no worker's
+		 * session.
 		 */
-		if ((pgrp = getpgid(pid)) > 1 && pgrp != own &&
-		    getsid(pid) == sid)
+		if ((pgrp = getpgid(pid)) == -1 || getsid(pid) != sid)
+			continue;
+		if (pgrp > 1 && pgrp != own)
 			(void)kill(-pgrp, SIGKILL);
 		(void)kill(pid, SIGKILL);
 		n++;
