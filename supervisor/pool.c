@@ -18,6 +18,7 @@
 #include "config/parse.h"
 #include "supervisor/pool.h"
 #include "supervisor/worker.h"
+#include "supervisor/worker_proc.h"
 
 /* A slot: its worker and the restart policy's memory of it. */
 struct pool_slot {
@@ -174,6 +175,7 @@ pool_free(struct pool *pool)
 	for (i = 0; i < pool->nslots; i++)
 		pool_slot_free(pool, pool->slots[i]);
 	free(pool->slots);
+	worker_proc_free(pool->proc);
 	free(pool);
 }
 
@@ -181,6 +183,9 @@ void
 pool_set_config(struct pool *pool, struct pool_config *pc)
 {
 	pool->pc = pc;
+	/* Its workers' argv and environment, built once for all of them. */
+	worker_proc_free(pool->proc);
+	pool->proc = worker_proc_new(pc, pool->wenv->self_exe);
 	pool->restarting = 0;
 	pool->name = pc->name;
 	pool->q.jobs.name = pc->name;
@@ -215,7 +220,7 @@ pool_slot_spawn(struct pool_slot *s)
 {
 	if (s->pool->down)
 		return;
-	if (worker_spawn(s->w, s->pool->cfg_gen) == -1)
+	if (worker_spawn(s->w, s->pool->cfg_gen, s->pool->proc) == -1)
 		pool_worker_gone(s, 0);
 }
 

@@ -22,6 +22,7 @@ struct pool;
 struct pool_slot;
 struct worker;
 struct worker_env;
+struct worker_proc;
 
 /* Quick deaths in a row after which a pool is marked failing. */
 #define POOL_FAILING_DEATHS	5
@@ -77,6 +78,7 @@ struct pool_events {
 
 struct pool {
 	struct pool_config	*pc;		/* borrowed from the config */
+	struct worker_proc	*proc;		/* how its workers start (pc's) */
 	const char		*name;
 	const struct pool_events *ev;
 	struct worker_env	*wenv;

@@ -570,14 +570,13 @@ worker_started(struct worker *w, pid_t pid, int out0, int err0, int jin1,
 }
 
 int
-worker_spawn(struct worker *w, unsigned gen)
+worker_spawn(struct worker *w, unsigned gen, struct worker_proc *proc)
 {
 	struct pool_config	*pc = W_PC(w);
 	struct worker_fds	 fds;
 	pid_t			 pid;
 
-	pid = worker_proc_start(pc, w->index, w->env->self_exe, w->env->dir,
-	    &fds);
+	pid = worker_proc_start(proc, pc, w->index, w->env->dir, &fds);
 	if (pid == -1)
 		return -1;
 	w->gen = gen;

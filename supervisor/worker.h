@@ -26,6 +26,7 @@
 struct buf;
 struct pool_config;
 struct worker;
+struct worker_proc;
 
 enum worker_state {
 	WORKER_DEAD,		/* no process; maybe a restart is pending */
@@ -83,8 +84,13 @@ struct worker_cbs {
 struct worker	*worker_new(struct worker_env *, struct pool_config *const *pcp,
 		    int index, const struct worker_cbs *, void *arg);
 void		 worker_free(struct worker *);
-/* Fork the worker process (config generation gen); -1 if it failed. */
-int		 worker_spawn(struct worker *, unsigned gen);
+/*
+ * Fork the worker process (config generation gen) as proc says (borrowed,
+ * see worker_proc.h: built from the pool's current config); -1 if it
+ * failed.
+ */
+int		 worker_spawn(struct worker *, unsigned gen,
+		    struct worker_proc *proc);
 /* Ask it to stop: close its job input, send stop_signal, arm SIGKILL. */
 void		 worker_stop(struct worker *);
 /* SIGKILL its whole process group now. */

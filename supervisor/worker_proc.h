@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 struct pool_config;
+struct worker_proc;
 
 /* The supervisor's ends of a new worker's pipes (non-blocking, close-on-exec). */
 struct worker_fds {
@@ -19,11 +20,19 @@ struct worker_fds {
 };
 
 /*
- * Fork and exec worker index of pool pc (self_exe is the exec worker's
- * binary; dir the folder when pc names none). Returns its pid (also its
- * session and process group), or -1 after logging why.
+ * What every worker of pool config pc is started with (argv, environment),
+ * built once (self_exe is the exec worker's binary). Valid while pc is.
  */
-pid_t	worker_proc_start(const struct pool_config *pc, int index,
-	    const char *self_exe, const char *dir, struct worker_fds *);
+struct worker_proc	*worker_proc_new(const struct pool_config *pc,
+			    const char *self_exe);
+void			 worker_proc_free(struct worker_proc *);
+
+/*
+ * Fork and exec worker index of pool pc, as wp (built from pc) says; dir
+ * is the folder when pc names none. Returns its pid (also its session and
+ * process group), or -1 after logging why.
+ */
+pid_t	worker_proc_start(struct worker_proc *wp, const struct pool_config *pc,
+	    int index, const char *dir, struct worker_fds *);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -600,6 +601,61 @@ START_TEST(test_a_user_gets_its_own_supplementary_groups)
 }
 END_TEST
 
+/*
+ * In a child of the test: lead a session, put a child in a process group
+ * of its own, write that child's pid to fd, and wait to be killed.
+ */
+static void __attribute__((noreturn))
+session_main(int fd)
+{
+	pid_t	bg;
+
+	if (setsid() == -1)
+		_exit(1);
+	if ((bg = fork()) == 0) {
+		(void)setpgid(0, 0);
+		for (;;)
+			pause();
+	}
+	/* Both sides, so that the group exists before its pid is told. */
+	(void)setpgid(bg, bg);
+	if (bg == -1 || write(fd, &bg, sizeof bg) != (ssize_t)sizeof bg)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/*
+ * What a session leader leaves behind in a process group of its own is
+ * found and killed once the leader is reaped; nothing else is touched.
+ */
+START_TEST(test_sweep_kills_what_a_session_left_in_other_groups)
+{
+	int	p[2], status;
+	pid_t	pid, bg = -1;
+
+	/* The orphaned child comes back to us, to be reaped here. */
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	if ((pid = fork()) == 0)
+		session_main(p[1]);
+	ck_assert_int_gt(pid, 0);
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &bg, sizeof bg), (ssize_t)sizeof bg);
+	close(p[0]);
+	ck_assert_int_eq(getsid(bg), pid);
+	ck_assert_int_eq(getpgid(bg), bg);
+	/* The leader alone: a kill of its group would miss bg. */
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(reap(pid), -1);
+	ck_assert_uint_eq(spawn_sweep_session(pid), 1);
+	ck_assert_int_eq(waitpid(bg, &status, 0), bg);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* Nothing is left: a second sweep finds nothing. */
+	ck_assert_uint_eq(spawn_sweep_session(pid), 0);
+}
+END_TEST
+
 static Suite *
 spawn_suite(void)
 {
@@ -609,6 +665,7 @@ spawn_suite(void)
 	tc = tcase_create("signal");
 	tcase_add_test(tc, test_signal_never_reaches_a_reaped_childs_recycled_pid);
 	tcase_add_test(tc, test_signal_reaches_a_child_before_its_setsid);
+	tcase_add_test(tc, test_sweep_kills_what_a_session_left_in_other_groups);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("exec");

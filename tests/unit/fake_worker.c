@@ -56,7 +56,7 @@ worker_free(struct worker *w)
 }
 
 int
-worker_spawn(struct worker *w, unsigned gen)
+worker_spawn(struct worker *w, unsigned gen, struct worker_proc *proc)
 {
 	if (fail_spawns)
 		return -1;
