@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/slab.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
@@ -19,6 +20,19 @@
  * ends, so that kept finished records do not hold on to big inputs.
  */
 #define JOB_DATA_INLINE	256
+
+/*
+ * Jobs and their extension blocks come from caches of fixed-size objects
+ * (common/slab.h): a job is made and freed for every submit, a block for
+ * every job that runs. Jobs are grouped by size in steps of 16 bytes, so
+ * that one with short data takes what it needs and no malloc header.
+ */
+#define JOB_SIZE_STEP	16
+#define JOB_SIZE_CLASSES \
+	((offsetof(struct job, text) + JOB_DATA_INLINE) / JOB_SIZE_STEP + 1)
+
+static struct slab	*job_slabs[JOB_SIZE_CLASSES];
+static struct slab	*job_ext_slab;
 
 static struct {
 	struct job	**buckets;
@@ -153,23 +167,40 @@ job_id_seen(const char *id)
 	}
 }
 
+/* Bytes of a job holding len bytes of data (data_out: none inline). */
+static size_t
+job_size(int data_out, size_t len)
+{
+	if (data_out || len + 1 <= sizeof(((struct job *)0)->text))
+		return sizeof(struct job);
+	return offsetof(struct job, text) + len + 1;
+}
+
+/* The cache of jobs of this size. */
+static struct slab *
+job_slab(size_t size)
+{
+	size_t	i = (size - 1) / JOB_SIZE_STEP;
+
+	if (job_slabs[i] == NULL)
+		job_slabs[i] = slab_new((i + 1) * JOB_SIZE_STEP);
+	return job_slabs[i];
+}
+
 struct job *
 job_new(struct job_owner *owner, const char *data, size_t len, double now)
 {
+	int		 out = len >= JOB_DATA_INLINE;
 	struct job	*job;
 	char		*to;
 
-	if (len < JOB_DATA_INLINE) {
-		job = xmalloc(offsetof(struct job, text) +
-		    (len + 1 > sizeof job->text ? len + 1 : sizeof job->text));
-		memset(job, 0, sizeof *job);
-		to = job->text.in;
-	} else {
-		job = xmalloc(sizeof *job);
-		memset(job, 0, sizeof *job);
+	job = slab_alloc(job_slab(job_size(out, len)));
+	memset(job, 0, sizeof *job);
+	if (out) {
 		to = job->text.out = xmalloc(len + 1);
 		job->data_out = 1;
-	}
+	} else
+		to = job->text.in;
 	job_id_next(job->id, now);
 	job->owner = owner;
 	job->exec = owner->exec != 0;
@@ -187,7 +218,10 @@ struct job_ext *
 job_ext(struct job *job)
 {
 	if (job->ext == NULL) {
-		job->ext = xcalloc(1, sizeof *job->ext);
+		if (job_ext_slab == NULL)
+			job_ext_slab = slab_new(sizeof *job->ext);
+		job->ext = slab_alloc(job_ext_slab);
+		memset(job->ext, 0, sizeof *job->ext);
 		LIST_INIT(&job->ext->waiters);
 	}
 	return job->ext;
@@ -291,10 +325,11 @@ job_free(struct job *job)
 		free(x->error);
 		free(x->flow_ext);
 		free(x->retry_of);
-		free(x);
+		slab_free(job_ext_slab, x);
 	}
+	/* After the drop, a job whose data was out is one of sizeof. */
 	job_data_drop(job);
-	free(job);
+	slab_free(job_slab(job_size(0, job->data_len)), job);
 	if (--owner->njobs == 0 && owner->empty_cb != NULL)
 		owner->empty_cb(owner);
 }
