@@ -749,6 +749,9 @@ request_pickle_reply(struct buf *body)
 	struct buf	 out = BUF_INIT;
 	char		 err[256];
 
+	/* The room the body kept in front for a header, kept. */
+	if (body->off > 0)
+		buf_reset_headroom(&out, body->off, buf_used(body));
 	if (pickle_from_json(buf_head(body), buf_used(body), &out, err,
 	    sizeof err) == -1) {
 		/* Our own replies are valid JSON: this is a bug. */
