@@ -47,6 +47,7 @@ static struct {
  */
 static struct client_name {
 	struct client_name	*next;
+	size_t			 json_len;	/* after the name's NUL */
 	char			 name[];
 } *client_names;
 
@@ -388,6 +389,7 @@ const char *
 job_client_intern(const char *name)
 {
 	struct client_name	*cn;
+	struct buf		 json = BUF_INIT;
 	size_t			 len;
 
 	if (name == NULL)
@@ -395,12 +397,29 @@ job_client_intern(const char *name)
 	for (cn = client_names; cn != NULL; cn = cn->next)
 		if (strcmp(cn->name, name) == 0)
 			return cn->name;
+	/* The name, then its quoted JSON form, which records take. */
 	len = strlen(name);
-	cn = xmalloc(sizeof *cn + len + 1);
+	jsontext_string_append(&json, name, len);
+	cn = xmalloc(sizeof *cn + len + 1 + buf_used(&json));
 	memcpy(cn->name, name, len + 1);
+	memcpy(cn->name + len + 1, buf_head(&json), buf_used(&json));
+	cn->json_len = buf_used(&json);
+	buf_free(&json);
 	cn->next = client_names;
 	client_names = cn;
 	return cn->name;
+}
+
+const char *
+job_client_json(const char *client, size_t *len)
+{
+	const struct client_name	*cn;
+
+	cn = (const struct client_name *)(client -
+	    offsetof(struct client_name, name));
+
+	*len = cn->json_len;
+	return client + strlen(client) + 1;
 }
 
 void
@@ -544,30 +563,6 @@ job_waiter_remove(struct job_waiter *w)
 	}
 }
 
-static void
-job_key_append(struct buf *b, const char *key)
-{
-	buf_append(b, ",\"", 2);
-	buf_append_str(b, key);
-	buf_append(b, "\":", 2);
-}
-
-static void
-job_time_append(struct buf *b, const char *key, double t)
-{
-	char	ts[TIME_ISO_BUF];
-
-	job_key_append(b, key);
-	if (t <= 0) {
-		buf_append(b, "null", 4);
-		return;
-	}
-	time_iso8601(t, ts);
-	buf_append(b, "\"", 1);
-	buf_append(b, ts, TIME_ISO_LEN - 1);
-	buf_append(b, "\"", 1);
-}
-
 void
 job_flow_set(struct job *job, const struct job_flow_spec *spec)
 {
@@ -593,94 +588,4 @@ job_flow_ext(struct job *job)
 	if (x->flow_ext == NULL)
 		x->flow_ext = xcalloc(1, sizeof *x->flow_ext + 1);
 	return x->flow_ext;
-}
-
-/* The flow fields a job was given (none is written at its default). */
-static void
-job_flow_append(const struct job *job, struct buf *b)
-{
-	if (job->flow.priority != 0) {
-		job_key_append(b, "priority");
-		if (job->flow.priority < 0)
-			buf_append(b, "-", 1);
-		buf_append_uint(b, (unsigned)abs(job->flow.priority));
-	}
-	if (job_group(job) != NULL) {
-		job_key_append(b, "group");
-		jsontext_string_append(b, job_group(job),
-		    strlen(job_group(job)));
-	}
-	if (job_not_before(job) > 0)
-		job_time_append(b, "not_before", job_not_before(job));
-}
-
-/*
- * The record is built with plain appends: it is written for every job that
- * is waited for, which makes it one of the hottest paths of the supervisor.
- */
-void
-job_record_append(const struct job *job, struct buf *b)
-{
-	const struct job_ext	*x = job_x(job);
-	unsigned long long	 us;
-
-	buf_append(b, "{\"id\":\"", 7);
-	buf_append(b, job->id, JOB_ID_LEN);
-	buf_append(b, "\",\"pool\":", 9);
-	jsontext_string_append(b, job->owner->name, strlen(job->owner->name));
-	buf_append_str(b, ",\"client\":");
-	if (job->client != NULL)
-		jsontext_string_append(b, job->client, strlen(job->client));
-	else
-		buf_append(b, "null", 4);
-	buf_append(b, ",\"state\":\"", 10);
-	buf_append_str(b, job_state_name(job->state));
-	buf_append(b, "\",\"attempts\":", 13);
-	buf_append_uint(b, job->attempts);
-	job_time_append(b, "submitted_at", job->submitted_at);
-	job_time_append(b, "started_at", x->started_at);
-	job_time_append(b, "finished_at", x->finished_at);
-	job_key_append(b, "duration_ms");
-	if (x->started_at > 0 && x->finished_at >= x->started_at) {
-		/* Milliseconds with three decimals, from whole microseconds. */
-		us = (unsigned long long)((x->finished_at -
-		    x->started_at) * 1e6 + 0.5);
-		buf_append_uint(b, us / 1000);
-		buf_append(b, ".", 1);
-		buf_append(b, (char[3]){ (char)('0' + us / 100 % 10),
-		    (char)('0' + us / 10 % 10), (char)('0' + us % 10) }, 3);
-	} else
-		buf_append(b, "null", 4);
-	job_key_append(b, "worker");
-	if (job->worker >= 0)
-		buf_append_uint(b, (unsigned)job->worker);
-	else
-		buf_append(b, "null", 4);
-	job_flow_append(job, b);
-	/* Its own kind: a reload may have changed its pool's since. */
-	if (job->exec) {
-		if (x->result != NULL) {
-			buf_append(b, ",", 1);
-			buf_append_str(b, x->result);
-		} else
-			buf_append_str(b, ",\"exit_code\":null,\"signal\":null,"
-			    "\"stdout\":null,\"stderr\":null,\"truncated\":false");
-	} else {
-		buf_append_str(b, ",\"result\":");
-		buf_append_str(b, x->result != NULL ? x->result : "null");
-	}
-	buf_append_str(b, ",\"error\":");
-	if (x->error != NULL)
-		jsontext_string_append(b, x->error, strlen(x->error));
-	else
-		buf_append_str(b, "null");
-	if (x->key != NULL) {
-		buf_append_str(b, ",\"key\":");
-		jsontext_string_append(b, x->key, strlen(x->key));
-	}
-	if (job->dead)
-		buf_append_str(b, ",\"dead\":true");
-	if (x->retry_of != NULL)
-		buf_appendf(b, ",\"retry_of\":\"%s\"", x->retry_of);
-	buf_append(b, "}", 1);
 }

@@ -649,6 +649,41 @@ START_TEST(test_record_of_an_exec_job_carries_its_result_fields)
 }
 END_TEST
 
+/*
+ * Records quote the pool's name once per pool and name: a long one (not
+ * kept) and a pool whose name changes read right each time; flow fields
+ * follow the worker.
+ */
+START_TEST(test_record_pool_names_long_and_changed_and_flow_fields)
+{
+	char			 longname[101];
+	struct job_owner	 o = { .name = "first" };
+	struct job		*job = job_make(&o, "{}", T0);
+	struct job_flow_spec	 flow = { -3, T0 + 2.5, "g\"1" };
+	char			*r, want[256];
+
+	memset(longname, 'n', 100);
+	longname[100] = '\0';
+	job_flow_set(job, &flow);
+	r = record_of(job);
+	ck_assert_ptr_nonnull(strstr(r, "\"pool\":\"first\","));
+	ck_assert_ptr_nonnull(strstr(r, "\"worker\":null,\"priority\":-3,"
+	    "\"group\":\"g\\\"1\",\"not_before\":\"2023-11-14T22:13:22.500Z\","
+	    "\"result\":null,"));
+	free(r);
+	o.name = longname;
+	r = record_of(job);
+	snprintf(want, sizeof want, "\"pool\":\"%s\",\"client\":", longname);
+	ck_assert_ptr_nonnull(strstr(r, want));
+	free(r);
+	o.name = "x\ty";
+	r = record_of(job);
+	ck_assert_ptr_nonnull(strstr(r, "\"pool\":\"x\\ty\",\"client\":null,"));
+	free(r);
+	job_unmake(job);
+}
+END_TEST
+
 START_TEST(test_record_escapes_pool_name_and_error)
 {
 	struct job_owner	 o = { .name = "a\"b\\c" };
@@ -708,6 +743,7 @@ job_suite(void)
 	    test_record_of_an_exec_job_without_result_has_null_outputs);
 	tcase_add_test(tc, test_record_of_an_exec_job_carries_its_result_fields);
 	tcase_add_test(tc, test_record_escapes_pool_name_and_error);
+	tcase_add_test(tc, test_record_pool_names_long_and_changed_and_flow_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }
