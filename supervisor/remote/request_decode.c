@@ -674,19 +674,17 @@ static int
 decode_text(struct request *req, const char *p, size_t len)
 {
 	struct jsontext_members	 members;
-	struct jsontext_span	 obj;
 	const char		*end;
 	int			 rv;
 
-	if ((end = jsontext_scan(p, p + len, &obj)) == NULL ||
-	    jsonscan_ws(end, p + len) != p + len ||
-	    obj.type != JSONTEXT_OBJECT)
+	/* Validated and its members found in one pass. */
+	if ((end = jsontext_members_scan(&members, p, p + len)) == NULL ||
+	    jsonscan_ws(end, p + len) != p + len)
 		return decode_error(req, REQUEST_BAD_REQUEST, "a request is "
 		    "a dict (pickle) or a JSON object, such as {\"op\": "
 		    "\"status\"}");
-	jsontext_members_index(&members, &obj);
 	decode_members = &members;
-	rv = decode_object(req, &obj);
+	rv = decode_object(req, &members.obj);
 	decode_members = NULL;
 	return rv;
 }
