@@ -26,7 +26,8 @@
 #endif
 #endif
 
-#define SLAB_ALIGN	16
+/* What pointers, 64-bit integers and doubles need (not long double). */
+#define SLAB_ALIGN	8
 
 struct slab_chunk {
 	struct slab_chunk	*next;		/* partial list */

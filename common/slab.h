@@ -24,7 +24,10 @@ struct slab	*slab_new(size_t size);
 /* Frees the cache; its objects must all have been freed. */
 void		 slab_destroy(struct slab *);
 
-/* An object (uninitialised, 16-byte aligned); never NULL. */
+/*
+ * An object (uninitialised, aligned on 8 bytes: enough for pointers,
+ * 64-bit integers and doubles, not for long double); never NULL.
+ */
 void		*slab_alloc(struct slab *);
 /* Give back an object of this cache (NULL is ignored). */
 void		 slab_free(struct slab *, void *);

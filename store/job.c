@@ -24,10 +24,10 @@
 /*
  * Jobs and their extension blocks come from caches of fixed-size objects
  * (common/slab.h): a job is made and freed for every submit, a block for
- * every job that runs. Jobs are grouped by size in steps of 16 bytes, so
+ * every job that runs. Jobs are grouped by size in steps of 8 bytes, so
  * that one with short data takes what it needs and no malloc header.
  */
-#define JOB_SIZE_STEP	16
+#define JOB_SIZE_STEP	8
 #define JOB_SIZE_CLASSES \
 	((offsetof(struct job, text) + JOB_DATA_INLINE) / JOB_SIZE_STEP + 1)
 
@@ -110,6 +110,41 @@ job_transition_legal(enum job_state from, enum job_state to)
 }
 
 /*
+ * The 8 lowercase hex digits of x, as the bytes of a word in memory
+ * order: each nibble spread into a byte, then '0' or 'a' - 10 added to
+ * all eight at once.
+ */
+static uint64_t
+job_hex_word(uint32_t x)
+{
+	uint64_t	v = x, ge10;
+
+	v = ((v & 0xffff0000ULL) << 16) | (v & 0xffffULL);
+	v = ((v & 0x0000ff000000ff00ULL) << 8) | (v & 0x000000ff000000ffULL);
+	v = ((v & 0x00f000f000f000f0ULL) << 4) | (v & 0x000f000f000f000fULL);
+	/* Now byte i holds nibble i (the lowest first): 1 where it is >= 10. */
+	ge10 = ((v + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;
+	v += 0x3030303030303030ULL + ge10 * ('a' - '0' - 10);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap64(v);	/* the highest nibble first */
+#else
+	return v;
+#endif
+}
+
+/* v as 16 hex digits and a NUL. */
+static void
+job_id_hex(uint64_t v, char *out)
+{
+	uint64_t	hi = job_hex_word((uint32_t)(v >> 32));
+	uint64_t	lo = job_hex_word((uint32_t)v);
+
+	memcpy(out, &hi, 8);
+	memcpy(out + 8, &lo, 8);
+	out[JOB_ID_LEN] = '\0';
+}
+
+/*
  * Ids are 12 hex digits of milliseconds since the epoch and 4 of sequence:
  * they sort by submission time, and stay unique across restarts because
  * the clock moves on (and the sequence borrows from the next millisecond
@@ -127,14 +162,7 @@ job_id_next(char *out, double now)
 		ids.last_ms++;
 		ids.seq = 0;
 	}
-	{
-		static const char	hex[] = "0123456789abcdef";
-		uint64_t		v = (ids.last_ms << 16) | ids.seq;
-
-		for (int i = JOB_ID_LEN - 1; i >= 0; i--, v >>= 4)
-			out[i] = hex[v & 0xf];
-		out[JOB_ID_LEN] = '\0';
-	}
+	job_id_hex((ids.last_ms << 16) | ids.seq, out);
 }
 
 /* How far ahead of the clock a recovered id may be (a day). */

@@ -377,6 +377,27 @@ START_TEST(test_ids_are_unique_and_sort_in_creation_order)
 }
 END_TEST
 
+/* Each id is its millisecond and sequence as 16 lowercase hex digits. */
+START_TEST(test_ids_are_the_hex_of_their_millisecond_and_sequence)
+{
+	char			 id[JOB_ID_LEN + 1], want[JOB_ID_LEN + 1];
+	unsigned long long	 ms;
+	double			 t;
+	int			 i;
+
+	/* Every digit value at every place (ms below 2^48, 8,900 years). */
+	for (i = 0, t = T0 + 1e6; i < 2000; i++, t += 1.0 + i * 1.3e5) {
+		ms = (unsigned long long)(t * 1000.0);
+		job_id_next(id, t);
+		snprintf(want, sizeof want, "%012llx0000", ms);
+		ck_assert_str_eq(id, want);
+		job_id_next(id, t);
+		snprintf(want, sizeof want, "%012llx0001", ms);
+		ck_assert_str_eq(id, want);
+	}
+}
+END_TEST
+
 START_TEST(test_new_ids_sort_after_an_id_seen_in_a_store)
 {
 	char		 seen[JOB_ID_LEN + 1], id[JOB_ID_LEN + 1];
@@ -725,6 +746,7 @@ job_suite(void)
 	    test_big_data_is_let_go_when_the_job_ends_small_data_stays);
 	tcase_add_test(tc, test_id_table_adds_finds_and_removes_across_growth);
 	tcase_add_test(tc, test_ids_are_unique_and_sort_in_creation_order);
+	tcase_add_test(tc, test_ids_are_the_hex_of_their_millisecond_and_sequence);
 	tcase_add_test(tc, test_new_ids_sort_after_an_id_seen_in_a_store);
 	tcase_add_test(tc, test_id_dated_far_in_the_future_is_not_followed);
 	tcase_add_test(tc,
