@@ -87,6 +87,29 @@ buf_consume(struct buf *b, size_t n)
 }
 
 void
+buf_reset_headroom(struct buf *b, size_t n, size_t size)
+{
+	b->off = b->len = 0;
+	buf_reserve(b, n + size);
+	b->off = b->len = n;
+}
+
+void
+buf_prepend(struct buf *b, const void *p, size_t n)
+{
+	size_t	used = buf_used(b);
+
+	if (b->off < n) {
+		buf_reserve(b, n);
+		memmove(b->data + n, b->data + b->off, used);
+		b->off = n;
+		b->len = n + used;
+	}
+	b->off -= n;
+	memcpy(b->data + b->off, p, n);
+}
+
+void
 buf_reset(struct buf *b)
 {
 	b->off = b->len = 0;

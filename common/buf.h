@@ -51,6 +51,14 @@ void	 buf_appendf(struct buf *, const char *, ...)
 /* Decimal digits of v, without printf. */
 void	 buf_append_uint(struct buf *, unsigned long long v);
 void	 buf_consume(struct buf *, size_t);
+/*
+ * Empty b and make room for size bytes, with n bytes left free in front
+ * of them: a header found once the rest is written (a frame's length) is
+ * then put in front with buf_prepend() without moving the rest.
+ */
+void	 buf_reset_headroom(struct buf *, size_t n, size_t size);
+/* Put n bytes in front of the unconsumed ones. */
+void	 buf_prepend(struct buf *, const void *, size_t n);
 void	 buf_reset(struct buf *);
 void	 buf_free(struct buf *);
 void	 buf_trim(struct buf *, size_t);

@@ -5,17 +5,26 @@
 
 #include "common/hist.h"
 
+/*
+ * Bucket b holds [2^b, 2^(b+1)) microseconds (0 and 1 in bucket 0): b is
+ * the index of the highest bit set, found by one instruction rather than
+ * by shifting (two calls per job).
+ */
 void
 hist_add(struct hist *h, double seconds)
 {
-	uint64_t	us;
-	int		b = 0;
+	double	us;
+	int	b;
 
-	if (seconds < 0)
+	if (!(seconds > 0))		/* negative (clock went back), NaN */
 		seconds = 0;
-	for (us = (uint64_t)(seconds * 1e6); us > 1 && b < HIST_BUCKETS - 1;
-	    us >>= 1)
-		b++;
+	us = seconds * 1e6;
+	if (us >= (double)(1ULL << (HIST_BUCKETS - 1)))
+		b = HIST_BUCKETS - 1;
+	else if (us < 2)
+		b = 0;
+	else
+		b = 63 - __builtin_clzll((uint64_t)us);
 	h->bucket[b]++;
 	h->count++;
 	h->sum += seconds;

@@ -37,27 +37,21 @@ time_put2(char *p, unsigned v)
 }
 
 /*
- * Job records carry three timestamps each and are built by the hundred
- * thousand per second, their submit and finish times often seconds apart:
- * the date is formatted once per day and cached (one entry for each of the
- * two days a backlog can straddle); the time of day and the milliseconds
- * are plain integer arithmetic.
+ * "YYYY-MM-DDTHH:MM:SS" of a second, into out (20 bytes, no NUL). The
+ * date is formatted once per day and cached (one entry for each of the
+ * two days a backlog can straddle); the time of day is plain integer
+ * arithmetic.
  */
-void
-time_iso8601(double t, char out[TIME_ISO_BUF])
+static void
+time_iso_second(time_t secs, char *out)
 {
 	static long	days[2] = { LONG_MIN, LONG_MIN };
 	static char	date[2][48];
 	static unsigned	next;
 	struct tm	tm;
-	time_t		secs = (time_t)t;
-	long		ms = (long)((t - (double)secs) * 1000.0), day;
+	long		day;
 	unsigned	sod, slot;
 
-	if (ms < 0)
-		ms = 0;
-	if (ms > 999)
-		ms = 999;
 	day = (long)(secs / 86400);
 	if (secs % 86400 < 0)
 		day--;		/* before 1970: days round down */
@@ -81,6 +75,39 @@ time_iso8601(double t, char out[TIME_ISO_BUF])
 	time_put2(out + 14, sod / 60 % 60);
 	out[16] = ':';
 	time_put2(out + 17, sod % 60);
+}
+
+/*
+ * Job records carry three timestamps each and are built by the hundred
+ * thousand per second: a job's start and finish, often its submission
+ * too, fall in the same second. The text of the last two seconds asked
+ * for is kept; the milliseconds are added to it.
+ */
+void
+time_iso8601(double t, char out[TIME_ISO_BUF])
+{
+	static time_t	secs_of[2] = { LONG_MIN, LONG_MIN };
+	static char	text[2][20];
+	static unsigned	next;
+	time_t		secs = (time_t)t;
+	long		ms = (long)((t - (double)secs) * 1000.0);
+	unsigned	slot;
+
+	if (ms < 0)
+		ms = 0;
+	if (ms > 999)
+		ms = 999;
+	if (secs_of[0] == secs)
+		slot = 0;
+	else if (secs_of[1] == secs)
+		slot = 1;
+	else {
+		slot = next;
+		next ^= 1;
+		time_iso_second(secs, text[slot]);
+		secs_of[slot] = secs;
+	}
+	memcpy(out, text[slot], 19);
 	out[19] = '.';
 	out[20] = (char)('0' + ms / 100);
 	out[21] = (char)('0' + ms / 10 % 10);

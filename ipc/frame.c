@@ -132,6 +132,23 @@ frame_append(struct buf *b, const void *payload, size_t len)
 		buf_append(b, payload, len);
 }
 
+void
+frame_append_buf(struct buf *out, struct buf *body)
+{
+	unsigned char	hdr[FRAME_HEADER_MAX];
+
+	if (buf_used(out) == 0 && body->off >= FRAME_HEADER_MAX) {
+		buf_prepend(body, hdr, frame_header_encode(buf_used(body),
+		    hdr));
+		buf_free(out);
+		*out = *body;
+		memset(body, 0, sizeof *body);
+		return;
+	}
+	frame_append(out, buf_head(body), buf_used(body));
+	buf_free(body);
+}
+
 /*
  * Write all of iov to fd, resuming after short writes and EINTR. Sockets
  * are written with MSG_NOSIGNAL so a vanished peer is EPIPE, not SIGPIPE.

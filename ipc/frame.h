@@ -25,6 +25,12 @@ int	frame_peek(const void *, size_t, uint64_t, const void **, size_t *,
 	    size_t *, const char **);
 size_t	frame_header_encode(uint64_t, unsigned char[FRAME_HEADER_MAX]);
 void	frame_append(struct buf *, const void *, size_t);
+/*
+ * Frame body into out and free body. When out is empty and body has
+ * FRAME_HEADER_MAX bytes free in front (buf_reset_headroom), body becomes
+ * out with the header put in front: a big message is not copied.
+ */
+void	frame_append_buf(struct buf *out, struct buf *body);
 
 int	frame_send_fd(int, const void *, size_t);
 int	frame_recv_fd(int, uint64_t, char **, size_t *, char **);

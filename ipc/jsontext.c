@@ -335,6 +335,54 @@ jsontext_members_index(struct jsontext_members *m,
 	}
 }
 
+const char *
+jsontext_members_scan(struct jsontext_members *m, const char *p,
+    const char *end)
+{
+	/* The object is one level: its values get one less. */
+	struct jsonscan	 js = { JSONSCAN_MAX_DEPTH - 1, NULL, 0, JSONSCAN_OK };
+	const char	*start, *q;
+
+	start = p = jsonscan_ws(p, end);
+	if (p == end || *p != '{')
+		return NULL;
+	m->n = 0;
+	m->complete = 1;
+	p = jsonscan_ws(p + 1, end);
+	while (p == end || *p != '}') {
+		if (p == end || *p != '"' || (q = jsonscan_string(p, end)) == NULL)
+			return NULL;
+		if (m->n < JSONTEXT_MEMBERS_MAX) {
+			m->key[m->n].p = p;
+			m->key[m->n].len = (size_t)(q - p);
+			m->key[m->n].type = JSONTEXT_STRING;
+		}
+		p = jsonscan_ws(q, end);
+		if (p == end || *p != ':')
+			return NULL;
+		p = jsonscan_ws(p + 1, end);
+		if (p == end || (q = jsonscan_value(&js, p, end)) == NULL)
+			return NULL;
+		if (m->n < JSONTEXT_MEMBERS_MAX) {
+			m->val[m->n].p = p;
+			m->val[m->n].len = (size_t)(q - p);
+			m->val[m->n++].type = type_of(*p);
+		} else
+			m->complete = 0;
+		p = jsonscan_ws(q, end);
+		if (p < end && *p == ',') {
+			p = jsonscan_ws(p + 1, end);
+			if (p < end && *p == '}')
+				return NULL;	/* a trailing comma */
+		} else if (p == end || *p != '}')
+			return NULL;
+	}
+	m->obj.p = start;
+	m->obj.len = (size_t)(p + 1 - start);
+	m->obj.type = JSONTEXT_OBJECT;
+	return p + 1;
+}
+
 int
 jsontext_members_get(const struct jsontext_members *m, const char *key,
     struct jsontext_span *val)

@@ -71,6 +71,13 @@ struct jsontext_members {
 };
 void		 jsontext_members_index(struct jsontext_members *,
 		    const struct jsontext_span *obj);
+/*
+ * Validate the object that starts at p (after white space) as
+ * jsontext_scan() would, and index its members in the same pass. Returns
+ * just past it, or NULL if no valid object starts there.
+ */
+const char	*jsontext_members_scan(struct jsontext_members *,
+		    const char *p, const char *end);
 /* As jsontext_object_get() on the indexed object. */
 int		 jsontext_members_get(const struct jsontext_members *,
 		    const char *key, struct jsontext_span *val);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/slab.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
@@ -19,6 +20,19 @@
  * ends, so that kept finished records do not hold on to big inputs.
  */
 #define JOB_DATA_INLINE	256
+
+/*
+ * Jobs and their extension blocks come from caches of fixed-size objects
+ * (common/slab.h): a job is made and freed for every submit, a block for
+ * every job that runs. Jobs are grouped by size in steps of 8 bytes, so
+ * that one with short data takes what it needs and no malloc header.
+ */
+#define JOB_SIZE_STEP	8
+#define JOB_SIZE_CLASSES \
+	((offsetof(struct job, text) + JOB_DATA_INLINE) / JOB_SIZE_STEP + 1)
+
+static struct slab	*job_slabs[JOB_SIZE_CLASSES];
+static struct slab	*job_ext_slab;
 
 static struct {
 	struct job	**buckets;
@@ -33,6 +47,7 @@ static struct {
  */
 static struct client_name {
 	struct client_name	*next;
+	size_t			 json_len;	/* after the name's NUL */
 	char			 name[];
 } *client_names;
 
@@ -97,6 +112,41 @@ job_transition_legal(enum job_state from, enum job_state to)
 }
 
 /*
+ * The 8 lowercase hex digits of x, as the bytes of a word in memory
+ * order: each nibble spread into a byte, then '0' or 'a' - 10 added to
+ * all eight at once.
+ */
+static uint64_t
+job_hex_word(uint32_t x)
+{
+	uint64_t	v = x, ge10;
+
+	v = ((v & 0xffff0000ULL) << 16) | (v & 0xffffULL);
+	v = ((v & 0x0000ff000000ff00ULL) << 8) | (v & 0x000000ff000000ffULL);
+	v = ((v & 0x00f000f000f000f0ULL) << 4) | (v & 0x000f000f000f000fULL);
+	/* Now byte i holds nibble i (the lowest first): 1 where it is >= 10. */
+	ge10 = ((v + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;
+	v += 0x3030303030303030ULL + ge10 * ('a' - '0' - 10);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap64(v);	/* the highest nibble first */
+#else
+	return v;
+#endif
+}
+
+/* v as 16 hex digits and a NUL. */
+static void
+job_id_hex(uint64_t v, char *out)
+{
+	uint64_t	hi = job_hex_word((uint32_t)(v >> 32));
+	uint64_t	lo = job_hex_word((uint32_t)v);
+
+	memcpy(out, &hi, 8);
+	memcpy(out + 8, &lo, 8);
+	out[JOB_ID_LEN] = '\0';
+}
+
+/*
  * Ids are 12 hex digits of milliseconds since the epoch and 4 of sequence:
  * they sort by submission time, and stay unique across restarts because
  * the clock moves on (and the sequence borrows from the next millisecond
@@ -115,16 +165,8 @@ job_id_next(char *out, double now)
 		ids.last_ms++;
 		ids.seq = 0;
 	}
-	{
-		static const char	hex[] = "0123456789abcdef";
-		uint64_t		v = (ids.last_ms << 16) | ids.seq;
-
-		if (ids.cluster)
-			v = (ids.last_ms << 16) | (ids.node << 8) | ids.seq;
-		for (int i = JOB_ID_LEN - 1; i >= 0; i--, v >>= 4)
-			out[i] = hex[v & 0xf];
-		out[JOB_ID_LEN] = '\0';
-	}
+	job_id_hex(ids.cluster ? (ids.last_ms << 16) | (ids.node << 8) |
+	    ids.seq : (ids.last_ms << 16) | ids.seq, out);
 }
 
 /*
@@ -170,23 +212,40 @@ job_id_seen(const char *id)
 	}
 }
 
+/* Bytes of a job holding len bytes of data (data_out: none inline). */
+static size_t
+job_size(int data_out, size_t len)
+{
+	if (data_out || len + 1 <= sizeof(((struct job *)0)->text))
+		return sizeof(struct job);
+	return offsetof(struct job, text) + len + 1;
+}
+
+/* The cache of jobs of this size. */
+static struct slab *
+job_slab(size_t size)
+{
+	size_t	i = (size - 1) / JOB_SIZE_STEP;
+
+	if (job_slabs[i] == NULL)
+		job_slabs[i] = slab_new((i + 1) * JOB_SIZE_STEP);
+	return job_slabs[i];
+}
+
 struct job *
 job_new(struct job_owner *owner, const char *data, size_t len, double now)
 {
+	int		 out = len >= JOB_DATA_INLINE;
 	struct job	*job;
 	char		*to;
 
-	if (len < JOB_DATA_INLINE) {
-		job = xmalloc(offsetof(struct job, text) +
-		    (len + 1 > sizeof job->text ? len + 1 : sizeof job->text));
-		memset(job, 0, sizeof *job);
-		to = job->text.in;
-	} else {
-		job = xmalloc(sizeof *job);
-		memset(job, 0, sizeof *job);
+	job = slab_alloc(job_slab(job_size(out, len)));
+	memset(job, 0, sizeof *job);
+	if (out) {
 		to = job->text.out = xmalloc(len + 1);
 		job->data_out = 1;
-	}
+	} else
+		to = job->text.in;
 	job_id_next(job->id, now);
 	job->owner = owner;
 	job->exec = owner->exec != 0;
@@ -204,7 +263,10 @@ struct job_ext *
 job_ext(struct job *job)
 {
 	if (job->ext == NULL) {
-		job->ext = xcalloc(1, sizeof *job->ext);
+		if (job_ext_slab == NULL)
+			job_ext_slab = slab_new(sizeof *job->ext);
+		job->ext = slab_alloc(job_ext_slab);
+		memset(job->ext, 0, sizeof *job->ext);
 		LIST_INIT(&job->ext->waiters);
 	}
 	return job->ext;
@@ -308,10 +370,11 @@ job_free(struct job *job)
 		free(x->error);
 		free(x->flow_ext);
 		free(x->retry_of);
-		free(x);
+		slab_free(job_ext_slab, x);
 	}
+	/* After the drop, a job whose data was out is one of sizeof. */
 	job_data_drop(job);
-	free(job);
+	slab_free(job_slab(job_size(0, job->data_len)), job);
 	if (--owner->njobs == 0 && owner->empty_cb != NULL)
 		owner->empty_cb(owner);
 }
@@ -370,6 +433,7 @@ const char *
 job_client_intern(const char *name)
 {
 	struct client_name	*cn;
+	struct buf		 json = BUF_INIT;
 	size_t			 len;
 
 	if (name == NULL)
@@ -377,12 +441,29 @@ job_client_intern(const char *name)
 	for (cn = client_names; cn != NULL; cn = cn->next)
 		if (strcmp(cn->name, name) == 0)
 			return cn->name;
+	/* The name, then its quoted JSON form, which records take. */
 	len = strlen(name);
-	cn = xmalloc(sizeof *cn + len + 1);
+	jsontext_string_append(&json, name, len);
+	cn = xmalloc(sizeof *cn + len + 1 + buf_used(&json));
 	memcpy(cn->name, name, len + 1);
+	memcpy(cn->name + len + 1, buf_head(&json), buf_used(&json));
+	cn->json_len = buf_used(&json);
+	buf_free(&json);
 	cn->next = client_names;
 	client_names = cn;
 	return cn->name;
+}
+
+const char *
+job_client_json(const char *client, size_t *len)
+{
+	const struct client_name	*cn;
+
+	cn = (const struct client_name *)(client -
+	    offsetof(struct client_name, name));
+
+	*len = cn->json_len;
+	return client + strlen(client) + 1;
 }
 
 void
@@ -526,30 +607,6 @@ job_waiter_remove(struct job_waiter *w)
 	}
 }
 
-static void
-job_key_append(struct buf *b, const char *key)
-{
-	buf_append(b, ",\"", 2);
-	buf_append_str(b, key);
-	buf_append(b, "\":", 2);
-}
-
-static void
-job_time_append(struct buf *b, const char *key, double t)
-{
-	char	ts[TIME_ISO_BUF];
-
-	job_key_append(b, key);
-	if (t <= 0) {
-		buf_append(b, "null", 4);
-		return;
-	}
-	time_iso8601(t, ts);
-	buf_append(b, "\"", 1);
-	buf_append(b, ts, TIME_ISO_LEN - 1);
-	buf_append(b, "\"", 1);
-}
-
 void
 job_flow_set(struct job *job, const struct job_flow_spec *spec)
 {
@@ -575,94 +632,4 @@ job_flow_ext(struct job *job)
 	if (x->flow_ext == NULL)
 		x->flow_ext = xcalloc(1, sizeof *x->flow_ext + 1);
 	return x->flow_ext;
-}
-
-/* The flow fields a job was given (none is written at its default). */
-static void
-job_flow_append(const struct job *job, struct buf *b)
-{
-	if (job->flow.priority != 0) {
-		job_key_append(b, "priority");
-		if (job->flow.priority < 0)
-			buf_append(b, "-", 1);
-		buf_append_uint(b, (unsigned)abs(job->flow.priority));
-	}
-	if (job_group(job) != NULL) {
-		job_key_append(b, "group");
-		jsontext_string_append(b, job_group(job),
-		    strlen(job_group(job)));
-	}
-	if (job_not_before(job) > 0)
-		job_time_append(b, "not_before", job_not_before(job));
-}
-
-/*
- * The record is built with plain appends: it is written for every job that
- * is waited for, which makes it one of the hottest paths of the supervisor.
- */
-void
-job_record_append(const struct job *job, struct buf *b)
-{
-	const struct job_ext	*x = job_x(job);
-	unsigned long long	 us;
-
-	buf_append(b, "{\"id\":\"", 7);
-	buf_append(b, job->id, JOB_ID_LEN);
-	buf_append(b, "\",\"pool\":", 9);
-	jsontext_string_append(b, job->owner->name, strlen(job->owner->name));
-	buf_append_str(b, ",\"client\":");
-	if (job->client != NULL)
-		jsontext_string_append(b, job->client, strlen(job->client));
-	else
-		buf_append(b, "null", 4);
-	buf_append(b, ",\"state\":\"", 10);
-	buf_append_str(b, job_state_name(job->state));
-	buf_append(b, "\",\"attempts\":", 13);
-	buf_append_uint(b, job->attempts);
-	job_time_append(b, "submitted_at", job->submitted_at);
-	job_time_append(b, "started_at", x->started_at);
-	job_time_append(b, "finished_at", x->finished_at);
-	job_key_append(b, "duration_ms");
-	if (x->started_at > 0 && x->finished_at >= x->started_at) {
-		/* Milliseconds with three decimals, from whole microseconds. */
-		us = (unsigned long long)((x->finished_at -
-		    x->started_at) * 1e6 + 0.5);
-		buf_append_uint(b, us / 1000);
-		buf_append(b, ".", 1);
-		buf_append(b, (char[3]){ (char)('0' + us / 100 % 10),
-		    (char)('0' + us / 10 % 10), (char)('0' + us % 10) }, 3);
-	} else
-		buf_append(b, "null", 4);
-	job_key_append(b, "worker");
-	if (job->worker >= 0)
-		buf_append_uint(b, (unsigned)job->worker);
-	else
-		buf_append(b, "null", 4);
-	job_flow_append(job, b);
-	/* Its own kind: a reload may have changed its pool's since. */
-	if (job->exec) {
-		if (x->result != NULL) {
-			buf_append(b, ",", 1);
-			buf_append_str(b, x->result);
-		} else
-			buf_append_str(b, ",\"exit_code\":null,\"signal\":null,"
-			    "\"stdout\":null,\"stderr\":null,\"truncated\":false");
-	} else {
-		buf_append_str(b, ",\"result\":");
-		buf_append_str(b, x->result != NULL ? x->result : "null");
-	}
-	buf_append_str(b, ",\"error\":");
-	if (x->error != NULL)
-		jsontext_string_append(b, x->error, strlen(x->error));
-	else
-		buf_append_str(b, "null");
-	if (x->key != NULL) {
-		buf_append_str(b, ",\"key\":");
-		jsontext_string_append(b, x->key, strlen(x->key));
-	}
-	if (job->dead)
-		buf_append_str(b, ",\"dead\":true");
-	if (x->retry_of != NULL)
-		buf_appendf(b, ",\"retry_of\":\"%s\"", x->retry_of);
-	buf_append(b, "}", 1);
 }

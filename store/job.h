@@ -77,6 +77,10 @@ struct job_flow_spec {
 struct job_owner {
 	const char	*name;
 	int		 exec;		/* records carry exit status, output */
+	/* name quoted for the records (job_record.c), made from name_of */
+	const char	*name_of;
+	uint8_t		 name_json_len;
+	char		 name_json[64];
 	uint64_t	 state[JOB_NSTATES];	/* jobs in each state now */
 	size_t		 njobs;		/* jobs, kept records too, that point here */
 	/* Called when the last of them is freed (or NULL). */
@@ -279,6 +283,8 @@ void		 job_table_foreach(void (*fn)(struct job *, void *), void *arg);
  * Set job->client to what this returns.
  */
 const char	*job_client_intern(const char *name);
+/* An interned name's quoted JSON form (not NUL-terminated), and its length. */
+const char	*job_client_json(const char *client, size_t *len);
 void		 job_client_names_free(void);
 
 /*

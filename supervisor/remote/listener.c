@@ -166,6 +166,13 @@ reply_body(struct reply *r)
 	return &r->body;
 }
 
+struct buf *
+reply_body_sized(struct reply *r, size_t size)
+{
+	buf_reset_headroom(&r->body, FRAME_HEADER_MAX, size);
+	return &r->body;
+}
+
 void
 reply_set_abort(struct reply *r, void (*fn)(struct reply *, void *),
     void *arg)
@@ -209,8 +216,7 @@ conn_push_replies(struct conn *c)
 			c->held_bytes -= buf_used(&r->body);
 		if (r->enc == REPLY_PICKLE)
 			request_pickle_reply(&r->body);
-		frame_append(&c->out, buf_head(&r->body), buf_used(&r->body));
-		buf_free(&r->body);
+		frame_append_buf(&c->out, &r->body);	/* see reply_body_sized */
 		free(r);
 	}
 	if (r != NULL && r->stream) {	/* an open stream: its messages go */
@@ -745,15 +751,12 @@ fail:
 	return NULL;
 }
 
-
-void
-listener_stop_accepting(struct listener *l)
+/* Close the listening sockets that are open. */
+static void
+listener_close_socks(struct listener *l)
 {
 	size_t	i;
 
-	if (!l->accepting)
-		return;
-	l->accepting = 0;
 	for (i = 0; i < l->nsocks; i++) {
 		if (l->socks[i].fd == -1)
 			continue;
@@ -763,6 +766,15 @@ listener_stop_accepting(struct listener *l)
 		if (l->socks[i].addr.family == AF_UNIX)
 			addr_unlink(&l->socks[i].addr);
 	}
+}
+
+void
+listener_stop_accepting(struct listener *l)
+{
+	if (!l->accepting)
+		return;
+	l->accepting = 0;
+	listener_close_socks(l);
 }
 
 void
@@ -778,15 +790,9 @@ listener_free(struct listener *l)
 	listener_flush(l);
 	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
 		conn_close(c);
-	for (i = 0; i < l->nsocks; i++) {
-		if (l->socks[i].fd != -1) {
-			ev_io_stop(l->sv->loop, &l->socks[i].io);
-			close(l->socks[i].fd);
-			if (l->socks[i].addr.family == AF_UNIX)
-				addr_unlink(&l->socks[i].addr);
-		}
+	listener_close_socks(l);
+	for (i = 0; i < l->nsocks; i++)
 		addr_free(&l->socks[i].addr);
-	}
 	free(l->socks);
 	throttle_free(l->throttle);
 	client_table_free(l->clients);

@@ -41,6 +41,11 @@ void		 listener_clients_status(const struct listener *,
 struct reply	*conn_reply_new(struct conn *, enum reply_encoding);
 /* The slot's body: one JSON object (converted for pickled requests). */
 struct buf	*reply_body(struct reply *);
+/*
+ * The body emptied, with room for size bytes: for a big reply whose size
+ * is known, which then goes out without being copied again.
+ */
+struct buf	*reply_body_sized(struct reply *, size_t size);
 /* The body is complete: send it once the replies before it went out. */
 void		 reply_done(struct reply *);
 /*

@@ -46,8 +46,18 @@ static const request_exec_fn	request_handlers[REQUEST_NOPS] = {
 };
 #undef REQUEST_EXEC_ROW
 
-/* Where one job's record is in wait.records. */
+/*
+ * A wait's records are kept in blocks of about WAIT_BLOCK bytes: a block
+ * is filled, then the next one is started, so that the records of a big
+ * batch are not moved again and again as one buffer doubles. Only the
+ * first block grows from small (a wait for one job takes what its record
+ * needs); the others are reserved whole (untouched pages cost nothing).
+ */
+#define WAIT_BLOCK	(64 * 1024)
+
+/* Where one job's record is: in which block, at what offset. */
 struct wait_record {
+	size_t	block;
 	size_t	off;
 	size_t	len;
 };
@@ -63,7 +73,8 @@ struct wait {
 	int			 many;		/* submit_many: "jobs":[...] */
 	int			 with_id;	/* submit: "id" in the reply */
 	struct job_waiter	*waiters;
-	struct buf		 records;	/* every job's record, as they end */
+	struct buf		*blocks;	/* the records, as jobs end */
+	size_t			 nblocks;
 	struct wait_record	*at;		/* where job i's record is */
 	char			(*ids)[JOB_ID_LEN + 1];
 };
@@ -122,22 +133,34 @@ wait_free(struct wait *wt)
 	for (i = 0; i < wt->njobs; i++)
 		job_waiter_remove(&wt->waiters[i]);
 	free(wt->waiters);
-	buf_free(&wt->records);
+	for (i = 0; i < wt->nblocks; i++)
+		buf_free(&wt->blocks[i]);
+	free(wt->blocks);
 	free(wt->at);
 	free(wt->ids);
 	free(wt);
+}
+
+/* Job i's record, as the reply takes it. */
+static void
+wait_record_append(const struct wait *wt, size_t i, struct buf *b)
+{
+	const struct wait_record	*at = &wt->at[i];
+
+	buf_append(b, wt->blocks[at->block].data + at->off, at->len);
 }
 
 /* Every awaited job has ended: write the reply. */
 static void
 wait_complete(struct wait *wt)
 {
-	struct buf	*b = reply_body(wt->reply);
-	size_t		 i;
+	struct buf	*b;
+	size_t		 i, len = 0;
 
-	buf_reset(b);
+	for (i = 0; i < wt->nblocks; i++)
+		len += wt->blocks[i].len;
 	/* The reply's size is known: grow once, not by doubling. */
-	buf_reserve(b, wt->records.len + wt->njobs * (JOB_ID_LEN + 5) + 64);
+	b = reply_body_sized(wt->reply, len + wt->njobs * (JOB_ID_LEN + 5) + 64);
 	if (wt->many) {
 		buf_append_str(b, "{\"ok\":true,\"ids\":[");
 		for (i = 0; i < wt->njobs; i++) {
@@ -149,8 +172,7 @@ wait_complete(struct wait *wt)
 		for (i = 0; i < wt->njobs; i++) {
 			if (i)
 				buf_append(b, ",", 1);
-			buf_append(b, wt->records.data + wt->at[i].off,
-			    wt->at[i].len);
+			wait_record_append(wt, i, b);
 		}
 		buf_append_str(b, "]}");
 	} else {
@@ -158,21 +180,32 @@ wait_complete(struct wait *wt)
 		if (wt->with_id)
 			buf_appendf(b, "\"id\":\"%s\",", wt->ids[0]);
 		buf_append_str(b, "\"job\":");
-		buf_append(b, wt->records.data + wt->at[0].off,
-		    wt->at[0].len);
+		wait_record_append(wt, 0, b);
 		buf_append(b, "}", 1);
 	}
 	reply_done(wt->reply);
 	wait_free(wt);
 }
 
-/* Job i's record, appended to the wait's one buffer of records. */
+/* Job i's record, appended to the wait's last block of records. */
 static void
 wait_take_record(struct wait *wt, size_t i, const struct job *job)
 {
-	wt->at[i].off = wt->records.len;
-	job_record_append(job, &wt->records);
-	wt->at[i].len = wt->records.len - wt->at[i].off;
+	struct buf	*b;
+
+	if (wt->nblocks == 0 || wt->blocks[wt->nblocks - 1].len >= WAIT_BLOCK) {
+		wt->blocks = xreallocarray(wt->blocks, wt->nblocks + 1,
+		    sizeof *wt->blocks);
+		b = &wt->blocks[wt->nblocks++];
+		memset(b, 0, sizeof *b);
+		if (wt->nblocks > 1)
+			buf_reserve(b, 2 * WAIT_BLOCK);
+	}
+	b = &wt->blocks[wt->nblocks - 1];
+	wt->at[i].block = wt->nblocks - 1;
+	wt->at[i].off = b->len;
+	job_record_append(job, b);
+	wt->at[i].len = b->len - wt->at[i].off;
 }
 
 /* One awaited job ended. */
@@ -234,7 +267,7 @@ wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
 	wt->at = xcalloc(n, sizeof *wt->at);
 	/*
 	 * No room is reserved for the records up front: the jobs may wait in
-	 * the queue long, and the buffer grows by doubling as they end.
+	 * the queue long, and blocks are added as they end.
 	 */
 	wt->ids = xcalloc(n, sizeof *wt->ids);
 	for (i = 0; i < n; i++) {
@@ -273,7 +306,7 @@ submit_reply_ids(struct reply *r, struct job **jobs, size_t n, int many)
 		reply_done(r);
 		return;
 	}
-	buf_reserve(b, 24 + n * (JOB_ID_LEN + 3));
+	b = reply_body_sized(r, 24 + n * (JOB_ID_LEN + 3));
 	buf_append_str(b, "{\"ok\":true,\"ids\":[");
 	for (i = 0; i < n; i++) {
 		buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);

@@ -224,18 +224,19 @@ decode_name_is(const struct jsontext_span *k, const char *name, size_t n)
 /*
  * Find those members in one pass over the description (the last of a
  * name wins, as with jsontext_object_get): other members cost a look at
- * their first letter.
+ * their first letter. desc may run past the object (to the end of the
+ * array that holds it): the object's own length is returned.
  */
-static void
+static size_t
 decode_job_find(const struct jsontext_span *desc,
     struct decode_job_members *m)
 {
 	struct jsontext_span	k, v;
-	size_t			st = 0;
+	size_t			st = 0, last = 1;
 	char			c;
 
 	memset(m, 0, sizeof *m);
-	while (jsontext_object_next(desc, &st, &k, &v)) {
+	for (; jsontext_object_next(desc, &st, &k, &v); last = st) {
 		/* The first letter picks the one name to compare with. */
 		c = k.len < 2 ? 0 : k.p[1];
 		if ((c == 'k' || c == '\\') && DECODE_NAME_IS(&k, "key"))
@@ -253,6 +254,9 @@ decode_job_find(const struct jsontext_span *desc,
 		else if ((c == 'g' || c == '\\') && DECODE_NAME_IS(&k, "group"))
 			m->group = v;
 	}
+	/* Past the last member: white space, then the closing brace. */
+	return (size_t)(jsonscan_ws(desc->p + last, desc->p + desc->len) -
+	    desc->p) + 1;
 }
 
 /*
@@ -295,8 +299,9 @@ decode_flow(const struct decode_job_members *mp, struct request_job *j)
 }
 
 /*
- * Append a job to req->jobs with its key and flow fields. NULL, or the
- * message for the first malformed one (the job stays, for request_free).
+ * Append a job to req->jobs with its key and flow fields (desc: as
+ * decode_job_find takes it). NULL, or the message for the first
+ * malformed one (the job stays, for request_free).
  */
 static const char *
 decode_job_add(struct request *req, const struct jsontext_span *desc,
@@ -313,8 +318,8 @@ decode_job_add(struct request *req, const struct jsontext_span *desc,
 	j = &req->jobs[req->njobs++];
 	memset(j, 0, sizeof *j);
 	j->desc = *desc;
+	j->desc.len = decode_job_find(desc, &m);
 	j->delay = -1;
-	decode_job_find(desc, &m);
 	j->data = m.data;
 	if ((why = decode_key(&m.key, &j->key)) != NULL)
 		return why;
@@ -350,8 +355,8 @@ static int
 decode_submit_many(struct request *req, const struct jsontext_span *obj)
 {
 	struct jsontext_span	 jobs, e;
-	const char		*why;
-	size_t			 st = 0, room = 0;
+	const char		*why, *p, *close;
+	size_t			 room = 0;
 
 	if (decode_pool_name(req, obj) == -1 || decode_timeout(req, obj) == -1)
 		return -1;
@@ -359,11 +364,24 @@ decode_submit_many(struct request *req, const struct jsontext_span *obj)
 	    jobs.type != JSONTEXT_ARRAY)
 		return decode_error(req, REQUEST_BAD_REQUEST,
 		    "\"jobs\" (a list) is missing");
-	while (jsontext_array_next(&jobs, &st, &e)) {
+	/*
+	 * Each job's end is found by the walk over its members, not by
+	 * skipping it first: one pass over each job instead of two.
+	 */
+	close = jobs.p + jobs.len - 1;
+	for (p = jobs.p + 1;; p = e.p + req->jobs[req->njobs - 1].desc.len) {
+		p = jsonscan_ws(p, close);
+		if (p < close && *p == ',')
+			p = jsonscan_ws(p + 1, close);
+		if (p >= close)
+			break;
 		req->error_after_jobs = 1;
-		if (e.type != JSONTEXT_OBJECT)
+		if (*p != '{')
 			return decode_error(req, REQUEST_BAD_REQUEST,
 			    "jobs[%zu]: not an object", req->njobs);
+		e.p = p;
+		e.len = (size_t)(close - p);
+		e.type = JSONTEXT_OBJECT;
 		/* The job past the limit is checked like the others first. */
 		if ((why = decode_job_add(req, &e, &room)) != NULL) {
 			req->njobs--;
@@ -656,19 +674,17 @@ static int
 decode_text(struct request *req, const char *p, size_t len)
 {
 	struct jsontext_members	 members;
-	struct jsontext_span	 obj;
 	const char		*end;
 	int			 rv;
 
-	if ((end = jsontext_scan(p, p + len, &obj)) == NULL ||
-	    jsonscan_ws(end, p + len) != p + len ||
-	    obj.type != JSONTEXT_OBJECT)
+	/* Validated and its members found in one pass. */
+	if ((end = jsontext_members_scan(&members, p, p + len)) == NULL ||
+	    jsonscan_ws(end, p + len) != p + len)
 		return decode_error(req, REQUEST_BAD_REQUEST, "a request is "
 		    "a dict (pickle) or a JSON object, such as {\"op\": "
 		    "\"status\"}");
-	jsontext_members_index(&members, &obj);
 	decode_members = &members;
-	rv = decode_object(req, &obj);
+	rv = decode_object(req, &members.obj);
 	decode_members = NULL;
 	return rv;
 }
@@ -749,6 +765,9 @@ request_pickle_reply(struct buf *body)
 	struct buf	 out = BUF_INIT;
 	char		 err[256];
 
+	/* The room the body kept in front for a header, kept. */
+	if (body->off > 0)
+		buf_reset_headroom(&out, body->off, buf_used(body));
 	if (pickle_from_json(buf_head(body), buf_used(body), &out, err,
 	    sizeof err) == -1) {
 		/* Our own replies are valid JSON: this is a bug. */

@@ -214,6 +214,62 @@ START_TEST(test_peek_truncated_and_consecutive)
 }
 END_TEST
 
+/*
+ * A body with room in front becomes the output when that is empty (its
+ * bytes are not copied); otherwise, or without the room, it is copied
+ * behind what waits. Either way the frames read back the same.
+ */
+START_TEST(test_append_buf_moves_or_copies)
+{
+	struct buf	 out = BUF_INIT, body = BUF_INIT;
+	const char	*kept;
+
+	buf_reset_headroom(&body, FRAME_HEADER_MAX, 64);
+	buf_append(&body, "first", 5);
+	kept = buf_head(&body);
+	frame_append_buf(&out, &body);
+	ck_assert_ptr_eq(buf_head(&out) + 4, kept);	/* moved, not copied */
+	ck_assert_ptr_null(body.data);
+	ck_assert_uint_eq(buf_used(&body), 0);
+	/* out is not empty now: the next body is copied behind it. */
+	buf_reset_headroom(&body, FRAME_HEADER_MAX, 64);
+	buf_append(&body, "second", 6);
+	frame_append_buf(&out, &body);
+	ck_assert_ptr_null(body.data);
+	/* No room in front: copied, even into an empty output. */
+	buf_append(&body, "3", 1);
+	frame_append_buf(&out, &body);
+	ck_assert_uint_eq(buf_used(&out), 9 + 10 + 5);
+	ck_assert_mem_eq(buf_head(&out),
+	    "\0\0\0\x05" "first\0\0\0\x06" "second\0\0\0\x01" "3", 24);
+	buf_consume(&out, buf_used(&out));
+	buf_append(&body, "4", 1);
+	frame_append_buf(&out, &body);
+	ck_assert_mem_eq(buf_head(&out), "\0\0\0\x01" "4", 5);
+	buf_free(&out);
+}
+END_TEST
+
+/* What buf_prepend puts in front, with or without room kept for it. */
+START_TEST(test_buf_prepend_with_and_without_room)
+{
+	struct buf	b = BUF_INIT;
+
+	buf_reset_headroom(&b, 4, 10);
+	buf_append(&b, "body", 4);
+	buf_prepend(&b, "hd", 2);
+	ck_assert_uint_eq(buf_used(&b), 6);
+	ck_assert_mem_eq(buf_head(&b), "hdbody", 6);
+	buf_prepend(&b, "xyz", 3);	/* 2 bytes of room left: moved */
+	ck_assert_mem_eq(buf_head(&b), "xyzhdbody", 9);
+	buf_reset(&b);
+	buf_prepend(&b, "only", 4);
+	ck_assert_mem_eq(buf_head(&b), "only", 4);
+	ck_assert_uint_eq(buf_used(&b), 4);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_fd_roundtrip)
 {
 	char	*msg = NULL, *cause = NULL;
@@ -391,6 +447,8 @@ frame_suite(void)
 	tcase_add_test(tc, test_parse_oversize_refused);
 	tcase_add_test(tc, test_parse_header_split);
 	tcase_add_test(tc, test_peek_truncated_and_consecutive);
+	tcase_add_test(tc, test_append_buf_moves_or_copies);
+	tcase_add_test(tc, test_buf_prepend_with_and_without_room);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fd");

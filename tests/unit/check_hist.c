@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "common/hist.h"
@@ -52,6 +53,27 @@ START_TEST(test_extremes_stay_in_range)
 }
 END_TEST
 
+START_TEST(test_each_duration_lands_in_its_power_of_two_bucket)
+{
+	struct hist	h = { { 0 }, 0, 0, 0 };
+	int		b;
+
+	/* 1.5 * 2^b microseconds is inside [2^b, 2^(b+1)). */
+	for (b = 0; b < HIST_BUCKETS; b++) {
+		hist_add(&h, 1.5 * (double)(1ULL << b) / 1e6);
+		ck_assert_uint_eq(h.bucket[b], 1);
+	}
+	hist_add(&h, 0.5e-6);		/* under a microsecond */
+	hist_add(&h, 1e-6);
+	ck_assert_uint_eq(h.bucket[0], 3);
+	hist_add(&h, 3.9e-6);		/* [2, 4) */
+	ck_assert_uint_eq(h.bucket[1], 2);
+	hist_add(&h, NAN);		/* NaN counts as 0 */
+	ck_assert_uint_eq(h.bucket[0], 4);
+	ck_assert_uint_eq(h.count, HIST_BUCKETS + 4);
+}
+END_TEST
+
 START_TEST(test_rate_counts_the_last_minute_only)
 {
 	struct rate	r = { { 0 }, { 0 } };
@@ -76,6 +98,7 @@ hist_suite(void)
 	tcase_add_test(tc, test_empty_histogram_reads_zero);
 	tcase_add_test(tc, test_percentiles_are_ordered_and_within_a_factor_of_two);
 	tcase_add_test(tc, test_extremes_stay_in_range);
+	tcase_add_test(tc, test_each_duration_lands_in_its_power_of_two_bucket);
 	tcase_add_test(tc, test_rate_counts_the_last_minute_only);
 	suite_add_tcase(s, tc);
 	return s;

@@ -377,6 +377,27 @@ START_TEST(test_ids_are_unique_and_sort_in_creation_order)
 }
 END_TEST
 
+/* Each id is its millisecond and sequence as 16 lowercase hex digits. */
+START_TEST(test_ids_are_the_hex_of_their_millisecond_and_sequence)
+{
+	char			 id[JOB_ID_LEN + 1], want[JOB_ID_LEN + 1];
+	unsigned long long	 ms;
+	double			 t;
+	int			 i;
+
+	/* Every digit value at every place (ms below 2^48, 8,900 years). */
+	for (i = 0, t = T0 + 1e6; i < 2000; i++, t += 1.0 + i * 1.3e5) {
+		ms = (unsigned long long)(t * 1000.0);
+		job_id_next(id, t);
+		snprintf(want, sizeof want, "%012llx0000", ms);
+		ck_assert_str_eq(id, want);
+		job_id_next(id, t);
+		snprintf(want, sizeof want, "%012llx0001", ms);
+		ck_assert_str_eq(id, want);
+	}
+}
+END_TEST
+
 START_TEST(test_new_ids_sort_after_an_id_seen_in_a_store)
 {
 	char		 seen[JOB_ID_LEN + 1], id[JOB_ID_LEN + 1];
@@ -649,6 +670,41 @@ START_TEST(test_record_of_an_exec_job_carries_its_result_fields)
 }
 END_TEST
 
+/*
+ * Records quote the pool's name once per pool and name: a long one (not
+ * kept) and a pool whose name changes read right each time; flow fields
+ * follow the worker.
+ */
+START_TEST(test_record_pool_names_long_and_changed_and_flow_fields)
+{
+	char			 longname[101];
+	struct job_owner	 o = { .name = "first" };
+	struct job		*job = job_make(&o, "{}", T0);
+	struct job_flow_spec	 flow = { -3, T0 + 2.5, "g\"1" };
+	char			*r, want[256];
+
+	memset(longname, 'n', 100);
+	longname[100] = '\0';
+	job_flow_set(job, &flow);
+	r = record_of(job);
+	ck_assert_ptr_nonnull(strstr(r, "\"pool\":\"first\","));
+	ck_assert_ptr_nonnull(strstr(r, "\"worker\":null,\"priority\":-3,"
+	    "\"group\":\"g\\\"1\",\"not_before\":\"2023-11-14T22:13:22.500Z\","
+	    "\"result\":null,"));
+	free(r);
+	o.name = longname;
+	r = record_of(job);
+	snprintf(want, sizeof want, "\"pool\":\"%s\",\"client\":", longname);
+	ck_assert_ptr_nonnull(strstr(r, want));
+	free(r);
+	o.name = "x\ty";
+	r = record_of(job);
+	ck_assert_ptr_nonnull(strstr(r, "\"pool\":\"x\\ty\",\"client\":null,"));
+	free(r);
+	job_unmake(job);
+}
+END_TEST
+
 START_TEST(test_record_escapes_pool_name_and_error)
 {
 	struct job_owner	 o = { .name = "a\"b\\c" };
@@ -690,6 +746,7 @@ job_suite(void)
 	    test_big_data_is_let_go_when_the_job_ends_small_data_stays);
 	tcase_add_test(tc, test_id_table_adds_finds_and_removes_across_growth);
 	tcase_add_test(tc, test_ids_are_unique_and_sort_in_creation_order);
+	tcase_add_test(tc, test_ids_are_the_hex_of_their_millisecond_and_sequence);
 	tcase_add_test(tc, test_new_ids_sort_after_an_id_seen_in_a_store);
 	tcase_add_test(tc, test_id_dated_far_in_the_future_is_not_followed);
 	tcase_add_test(tc,
@@ -708,6 +765,7 @@ job_suite(void)
 	    test_record_of_an_exec_job_without_result_has_null_outputs);
 	tcase_add_test(tc, test_record_of_an_exec_job_carries_its_result_fields);
 	tcase_add_test(tc, test_record_escapes_pool_name_and_error);
+	tcase_add_test(tc, test_record_pool_names_long_and_changed_and_flow_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -176,6 +176,49 @@ START_TEST(test_escape_decode_and_utf8)
 }
 END_TEST
 
+/*
+ * "\"", k plain bytes, then mid, then "\"" and padding: where
+ * jsonscan_string stops (NULL: refused), relative to the start.
+ */
+static long
+string_end(int k, const char *mid)
+{
+	char		 s[64];
+	const char	*end;
+	size_t		 n = 0;
+
+	s[n++] = '"';
+	memset(s + n, 'a', (size_t)k);
+	n += (size_t)k;
+	memcpy(s + n, mid, strlen(mid));
+	n += strlen(mid);
+	s[n++] = '"';
+	memset(s + n, 'z', 16);		/* words reach past the string */
+	end = jsonscan_string(s, s + n + 16);
+	return end == NULL ? -1 : (long)(end - s);
+}
+
+/* What stops a string is found at every place of a word. */
+START_TEST(test_string_stops_at_each_place_of_a_word)
+{
+	int	k;
+
+	for (k = 0; k < 24; k++) {
+		ck_assert_int_eq(string_end(k, ""), k + 2);
+		ck_assert_int_eq(string_end(k, "\\n"), k + 4);
+		ck_assert_int_eq(string_end(k, "\\\"bc"), k + 6);
+		ck_assert_int_eq(string_end(k, "\xc3\xa9"), k + 4);	/* e acute */
+		ck_assert_int_eq(string_end(k, "\xe2\x82\xac" "b"), k + 6);
+		ck_assert_int_eq(string_end(k, "\x01"), -1);
+		ck_assert_int_eq(string_end(k, "b\x1f"), -1);
+		ck_assert_int_eq(string_end(k, "\n"), -1);
+		ck_assert_int_eq(string_end(k, "\xff"), -1);
+		ck_assert_int_eq(string_end(k, "\xc3"), -1);
+		ck_assert_int_eq(string_end(k, "\\q"), -1);
+	}
+}
+END_TEST
+
 START_TEST(test_peek_id_reads_only_what_the_supervisor_writes)
 {
 	static const struct { const char *line; size_t max; const char *id; }
@@ -219,6 +262,7 @@ jsonscan_suite(void)
 	tcase_add_test(tc, test_escape_keeps_utf8_split_across_rounds);
 	tcase_add_test(tc, test_escape_decode_and_utf8);
 	tcase_add_test(tc, test_peek_id_reads_only_what_the_supervisor_writes);
+	tcase_add_test(tc, test_string_stops_at_each_place_of_a_word);
 	suite_add_tcase(s, tc);
 	return s;
 }

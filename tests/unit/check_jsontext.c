@@ -401,12 +401,18 @@ END_TEST
 static void
 assert_members_agree(const char *text, const char *const *keys)
 {
-	struct jsontext_members	m;
+	struct jsontext_members	m, ms;
 	struct jsontext_span	obj, a, b;
 	int			fa, fb;
 
 	obj = span_of(text);
 	jsontext_members_index(&m, &obj);
+	/* The index made while validating holds the same. */
+	ck_assert_ptr_eq(jsontext_members_scan(&ms, text, text +
+	    strlen(text)), obj.p + obj.len);
+	ck_assert_ptr_eq(ms.obj.p, obj.p);
+	ck_assert_uint_eq(ms.obj.len, obj.len);
+	ck_assert_int_eq(ms.complete, m.complete);
 	for (; *keys != NULL; keys++) {
 		memset(&a, 0, sizeof a);
 		memset(&b, 0, sizeof b);
@@ -419,8 +425,71 @@ assert_members_agree(const char *text, const char *const *keys)
 			ck_assert_uint_eq(a.len, b.len);
 			ck_assert_int_eq(a.type, b.type);
 		}
+		memset(&b, 0, sizeof b);
+		ck_assert_int_eq(jsontext_members_get(&ms, *keys, &b), fa);
+		if (fa) {
+			ck_assert_ptr_eq(a.p, b.p);
+			ck_assert_uint_eq(a.len, b.len);
+			ck_assert_int_eq(a.type, b.type);
+		}
 	}
 }
+
+/*
+ * jsontext_members_scan() accepts what jsontext_scan() accepts, when it
+ * is an object with only white space before it, and nothing else.
+ */
+static void
+assert_members_scan_as_scan(const char *s, size_t len)
+{
+	struct jsontext_members	 m;
+	struct jsontext_span	 v;
+	const char		*a, *b;
+
+	a = jsontext_scan(s, s + len, &v);
+	if (a != NULL && v.type != JSONTEXT_OBJECT)
+		a = NULL;
+	b = jsontext_members_scan(&m, s, s + len);
+	ck_assert_msg(a == b, "%.*s: %p vs %p", (int)len, s, (void *)a,
+	    (void *)b);
+}
+
+START_TEST(test_members_scan_validates_as_scan)
+{
+	static const struct text	more[] = {
+		T("{\"a\":1,}"), T("{\"a\":1,,\"b\":2}"), T("{ , }"),
+		T("{\"a\":1} x"), T("  {\"a\" : [1, {\"b\": \"}\"}] , \"c\":{}}"),
+		T("{\"\xff\":1}"), T("{\"a\\q\":1}"), T("{\"a\":1"),
+		T("{\"a\":"), T("{\"a\""), T("{\"a\":1 , "), T("{ }"),
+	};
+	size_t	i;
+	char	*d;
+	int	 n;
+
+	for (i = 0; i < sizeof valid_values / sizeof *valid_values; i++)
+		assert_members_scan_as_scan(valid_values[i].s,
+		    valid_values[i].len);
+	for (i = 0; i < sizeof invalid_values / sizeof *invalid_values; i++)
+		assert_members_scan_as_scan(invalid_values[i].s,
+		    invalid_values[i].len);
+	for (i = 0; i < sizeof more / sizeof *more; i++)
+		assert_members_scan_as_scan(more[i].s, more[i].len);
+	/* The depth limit counts the object itself: 64 in all, not 65. */
+	for (n = JSONSCAN_MAX_DEPTH - 1; n <= JSONSCAN_MAX_DEPTH + 1; n++) {
+		d = nested(n, 1);
+		assert_members_scan_as_scan(d, strlen(d));
+		free(d);
+	}
+	d = nested(JSONSCAN_MAX_DEPTH, 1);
+	ck_assert_ptr_nonnull(jsontext_members_scan(&(struct jsontext_members){
+	    0 }, d, d + strlen(d)));
+	free(d);
+	d = nested(JSONSCAN_MAX_DEPTH + 1, 1);
+	ck_assert_ptr_null(jsontext_members_scan(&(struct jsontext_members){
+	    0 }, d, d + strlen(d)));
+	free(d);
+}
+END_TEST
 
 START_TEST(test_members_index_agrees_with_object_get)
 {
@@ -1123,6 +1192,7 @@ jsontext_suite(void)
 	tcase_add_test(tc, test_escape_of_random_text_decodes_back);
 	tcase_add_test(tc, test_validator_agrees_with_jansson);
 	tcase_add_test(tc, test_members_index_agrees_with_object_get);
+	tcase_add_test(tc, test_members_scan_validates_as_scan);
 	suite_add_tcase(s, tc);
 	return s;
 }

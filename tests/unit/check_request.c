@@ -357,6 +357,32 @@ START_TEST(test_submit_many_fields)
 	    "\"wait\":true}", "submit_many", &req);
 	ck_assert(req.njobs == 0 && req.wait);
 	request_free(&req);
+
+	/*
+	 * Each job's span is the object alone, found by the walk over its
+	 * members: white space around, braces inside strings and nested
+	 * objects, an empty object, the last one right before the "]".
+	 */
+	expect_op("{\"op\":\"submit_many\",\"pool\":\"p\",\"jobs\":[ \n"
+	    "{\"data\":{\"a\":\"}],{\",\"b\":[{}]} , \"key\":\"k\" }\t,{} ,"
+	    "{\"data\":\"x\\\"}\"}]}", "submit_many", &req);
+	ck_assert_uint_eq(req.njobs, 3);
+	t = span_text(&req.jobs[0].desc);
+	ck_assert_str_eq(t, "{\"data\":{\"a\":\"}],{\",\"b\":[{}]} , "
+	    "\"key\":\"k\" }");
+	free(t);
+	t = span_text(&req.jobs[0].data);
+	ck_assert_str_eq(t, "{\"a\":\"}],{\",\"b\":[{}]}");
+	free(t);
+	ck_assert_str_eq(req.jobs[0].key, "k");
+	t = span_text(&req.jobs[1].desc);
+	ck_assert_str_eq(t, "{}");
+	free(t);
+	ck_assert_ptr_null(req.jobs[1].data.p);
+	t = span_text(&req.jobs[2].desc);
+	ck_assert_str_eq(t, "{\"data\":\"x\\\"}\"}");
+	free(t);
+	request_free(&req);
 }
 END_TEST
 

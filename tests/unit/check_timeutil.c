@@ -85,6 +85,20 @@ START_TEST(test_interleaved_days_never_mix_up_dates)
 }
 END_TEST
 
+START_TEST(test_seconds_asked_for_in_turn_never_mix_up)
+{
+	/* Three seconds in turn (two are kept), each with other millis. */
+	double	base = 1795726201;
+	int	i;
+
+	for (i = 0; i < 300; i++) {
+		check_one(base + i % 3 + (i % 1000) / 1000.0);
+		check_one(base + i % 2 + 0.5);
+		check_one(base - 86400 + i % 5 + 0.001);
+	}
+}
+END_TEST
+
 START_TEST(test_random_instants)
 {
 	unsigned	seed = 14;
@@ -119,6 +133,7 @@ main(void)
 	tcase_add_test(tc, test_known_instant);
 	tcase_add_test(tc, test_day_boundaries_and_leap_days);
 	tcase_add_test(tc, test_interleaved_days_never_mix_up_dates);
+	tcase_add_test(tc, test_seconds_asked_for_in_turn_never_mix_up);
 	tcase_add_test(tc, test_random_instants);
 	tcase_add_test(tc, test_before_1970);
 	suite_add_tcase(s, tc);
