@@ -113,7 +113,7 @@ static const struct key_def key_table[] = {
 
 	POOL("type", KT_CHOICE, type, 0, 0, type_choices),
 	POOL_SET("command", command, set_command, KEY_CONTINUES),
-	POOL("workers", KT_INT, workers, 1, CONFIG_MAX_WORKERS, NULL),
+	POOL("workers", KT_INT, workers, 0, CONFIG_MAX_WORKERS, NULL),
 	POOL("min_workers", KT_INT, min_workers, 0, CONFIG_MAX_WORKERS, NULL),
 	POOL("max_workers", KT_INT, max_workers, 1, CONFIG_MAX_WORKERS, NULL),
 	POOL("idle_timeout", KT_DURATION, idle_timeout, 0, 0, NULL),

@@ -105,6 +105,14 @@ validate_workers(struct loader *ld, struct pool_config *pc,
 	}
 	if (!pc->dynamic)
 		pc->min_workers = pc->max_workers = pc->workers;
+	/*
+	 * No workers: a gateway, which takes the pool's jobs for the other
+	 * nodes of a cluster; on one machine its jobs would never run.
+	 */
+	if (!pc->dynamic && pc->workers == 0 && ld->cfg->cluster == NULL)
+		config_error(ld, kworkers, "workers = 0: only a cluster node "
+		    "may have a pool without workers (a gateway: other nodes "
+		    "run its jobs); set cluster, or workers >= 1");
 }
 
 /* user and group: look them up now, so a typo fails at load time. */

@@ -351,6 +351,45 @@ def test_a_frozen_redis_is_dropped_and_submits_do_not_hang(tmp):
         assert a.sup.stop() == 0
 
 
+def test_a_node_without_workers_is_a_gateway(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        gw = Node(tmp, "gw", redis, workers=0)
+        rep = gw.ask({"op": "submit", "pool": "p", "data": "early"})
+        assert rep["ok"], rep
+        early = rep["id"]
+        time.sleep(0.5)
+        # Nobody runs it yet: it waits in the cluster's queue.
+        assert states(redis, [early]) == {early: "queued"}
+        w = Node(tmp, "w", redis, workers=2)
+        rep = gw.ask({"op": "result", "id": early, "wait": True,
+                      "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        ids = submit_many(gw, 500, data="x")
+        wait_for(lambda: all(s == "done" for s in
+                             states(redis, ids).values()), timeout=30,
+                 what="the gateway's jobs done by the worker node")
+        # Every job ran on w; none on the gateway.
+        assert not os.path.exists(gw.done_log)
+        assert len(done_ids(tmp)) == 501
+        st = gw.ask({"op": "status"})["status"]
+        nodes = {n["node"]: n for n in st["cluster"]["nodes"]}
+        assert nodes["gw"]["capacity"] == {"p": 0}, nodes
+        assert gw.sup.stop() == 0 and w.sup.stop() == 0
+    # On one machine, a pool without workers is an error at its line.
+    path = write(os.path.join(tmp, "one.ini"), config(
+        "supervisor") + "[pool:p]\ntype = stream\nworkers = 0\n"
+        "command = /bin/cat\n")
+    import subprocess
+    from harness import MPSUP
+    p = subprocess.run([MPSUP, "check", "-c", path], capture_output=True,
+                       text=True)
+    assert p.returncode != 0
+    line = open(path).read().splitlines().index("workers = 0") + 1
+    assert "one.ini:%d: workers = 0: only a cluster node" % line in \
+        p.stderr + p.stdout, (p.stdout, p.stderr)
+
+
 def test_auth_with_the_password_file_and_a_wrong_one(tmp):
     cluster_authkey(tmp)
     secret = "redis-secret-" + os.urandom(8).hex()

@@ -1179,16 +1179,21 @@ END_TEST
 START_TEST(test_workers_out_of_range_is_refused)
 {
 	load("[pool:a]\n"
-	    "workers = 0\n"
+	    "workers = -1\n"
 	    "[pool:b]\n"
 	    "workers = 4097\n"
 	    "[pool:c]\n"
 	    "workers = many\n"
 	    "[pool:d]\n"
-	    "workers = 4096\n");
-	expect_nerrors(3);
-	expect_error(2, "workers: number too small");
+	    "workers = 4096\n"
+	    "[pool:e]\n"
+	    "workers = 0\n");
+	expect_nerrors(4);
+	expect_error(2, "workers: must not be negative");
 	expect_error(4, "workers: number too large");
+	/* Only a cluster node may have a pool without workers (a gateway). */
+	expect_error(10, "workers = 0: only a cluster node may have a pool "
+	    "without workers");
 	expect_error(6, "workers: expected a whole number");
 }
 END_TEST
