@@ -22,6 +22,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -269,6 +270,63 @@ addr_bind_unix(int fd, const struct addr *a, char **cause)
 }
 
 /*
+ * A unix socket is bound and listening under a temporary name in the same
+ * folder, then renamed to its path: a client that sees the file can
+ * connect (between bind() and listen() it would be refused). A live
+ * socket or a non-socket at the path is never replaced; a stale one is.
+ * 0, or -1 with cause; the temporary file never stays.
+ */
+static int
+addr_listen_unix(int fd, const struct addr *a, int backlog, char **cause)
+{
+	struct addr	 tmp = *a;
+	struct stat	 st;
+	char		*t;
+	int		 n;
+
+	n = snprintf(((struct sockaddr_un *)&tmp.ss)->sun_path,
+	    sizeof ((struct sockaddr_un *)&tmp.ss)->sun_path, "%s.%ld.tmp",
+	    addr_path(a), (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof ((struct sockaddr_un *)NULL)->sun_path)
+		tmp.len = 0;	/* no room for the longer name */
+	else
+		tmp.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    (size_t)n + 1);
+	if (tmp.len == 0) {
+		/* The path alone: bound, then listening (a short window). */
+		if (addr_bind_unix(fd, a, cause) == -1)
+			return -1;
+	} else {
+		unlink(addr_path(&tmp));
+		if (addr_bind_unix(fd, &tmp, cause) == -1)
+			return -1;
+	}
+	if (listen(fd, backlog) == -1) {
+		xasprintf(cause, "%s: listen: %s", a->display, strerror(errno));
+		unlink(addr_path(tmp.len != 0 ? &tmp : a));
+		return -1;
+	}
+	if (tmp.len == 0)
+		return 0;
+	t = xstrdup(addr_path(&tmp));
+	if (lstat(addr_path(a), &st) == 0 && !S_ISSOCK(st.st_mode))
+		xasprintf(cause, "%s: file exists and is not a socket",
+		    a->display);
+	else if (lstat(addr_path(a), &st) == 0 && addr_unix_alive(a))
+		xasprintf(cause, "%s: address in use (another process is "
+		    "listening)", a->display);
+	else if (rename(t, addr_path(a)) == -1)
+		xasprintf(cause, "%s: rename: %s", a->display, strerror(errno));
+	else {
+		free(t);
+		return 0;
+	}
+	unlink(t);
+	free(t);
+	return -1;
+}
+
+/*
  * Open a non-blocking, close-on-exec listening socket on a. IPv6 sockets
  * are IPv6-only, so "[::]:P" and "0.0.0.0:P" can both be listened on.
  * Returns the fd, or -1 with cause set.
@@ -284,27 +342,23 @@ addr_listen(const struct addr *a, int backlog, char **cause)
 		return -1;
 	}
 	if (a->family == AF_UNIX) {
-		if (addr_bind_unix(fd, a, cause) == -1)
+		if (addr_listen_unix(fd, a, backlog, cause) == -1)
 			goto fail;
-	} else {
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof on) == -1 ||
-		    (a->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-		    IPV6_V6ONLY, &on, sizeof on) == -1)) {
-			xasprintf(cause, "%s: setsockopt: %s", a->display,
-			    strerror(errno));
-			goto fail;
-		}
-		if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1) {
-			xasprintf(cause, "%s: bind: %s", a->display,
-			    strerror(errno));
-			goto fail;
-		}
+		return fd;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+	    (a->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof on) == -1)) {
+		xasprintf(cause, "%s: setsockopt: %s", a->display,
+		    strerror(errno));
+		goto fail;
+	}
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1) {
+		xasprintf(cause, "%s: bind: %s", a->display, strerror(errno));
+		goto fail;
 	}
 	if (listen(fd, backlog) == -1) {
 		xasprintf(cause, "%s: listen: %s", a->display, strerror(errno));
-		if (a->family == AF_UNIX)
-			unlink(addr_path(a));
 		goto fail;
 	}
 	return fd;
@@ -414,6 +468,11 @@ addr_sockname(int fd)
 		sun = (struct sockaddr_un *)&ss;
 		xasprintf(&s, "unix:%.*s", (int)sizeof sun->sun_path,
 		    sun->sun_path);
+		/* Bound under a temporary name, then renamed: its path. */
+		snprintf(host, sizeof host, ".%ld.tmp", (long)getpid());
+		if (strlen(s) > strlen(host) &&
+		    strcmp(s + strlen(s) - strlen(host), host) == 0)
+			s[strlen(s) - strlen(host)] = '\0';
 		break;
 	case AF_INET:
 		sin = (struct sockaddr_in *)&ss;

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -299,6 +300,65 @@ START_TEST(test_listen_unix_replaces_stale_refuses_live)
 }
 END_TEST
 
+/* Entries of dir other than . and .. */
+static int
+dir_entries(const char *dir)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*e;
+	int		 n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * The socket file appears listening (it is renamed into place after
+ * listen()), and no temporary name is ever left: after a start, after a
+ * refusal, and with a path too long for the temporary name (then bound
+ * in place).
+ */
+START_TEST(test_listen_unix_leaves_no_temporary_file)
+{
+	struct addr	 a, b;
+	char		*dir = tmpdir(), spec[160], *cause = NULL;
+	int		 lfd, fd;
+	size_t		 n;
+
+	snprintf(spec, sizeof spec, "unix:%s/s.sock", dir);
+	parse_ok(spec, &a);
+	ck_assert_int_ne(lfd = addr_listen(&a, 16, &cause), -1);
+	ck_assert_int_eq(dir_entries(dir), 1);
+	ck_assert_int_ne(fd = addr_connect(&a, &cause), -1);
+	close(fd);
+	ck_assert_int_eq(addr_listen(&a, 16, &cause), -1);
+	free(cause);
+	ck_assert_int_eq(dir_entries(dir), 1);
+	close(lfd);
+	unlink(spec + 5);
+
+	/* A name that fills sun_path but for the temporary suffix. */
+	n = snprintf(spec, sizeof spec, "unix:%s/", dir);
+	while (n < 5 + sizeof ((struct sockaddr_un *)NULL)->sun_path - 4)
+		spec[n++] = 'x';
+	spec[n] = '\0';
+	parse_ok(spec, &b);
+	ck_assert_msg((lfd = addr_listen(&b, 16, &cause)) != -1, "%s", cause);
+	ck_assert_int_eq(dir_entries(dir), 1);
+	ck_assert_int_ne(fd = addr_connect(&b, &cause), -1);
+	close(fd);
+	close(lfd);
+	unlink(spec + 5);
+	addr_free(&a);
+	addr_free(&b);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_listen_tcp_v4_and_v6)
 {
 	static const char	*specs[] = { "127.0.0.1:0", "[::1]:0" };
@@ -566,6 +626,7 @@ addr_suite(void)
 	tc = tcase_create("socket");
 	tcase_add_test(tc, test_listen_unix_mode_and_connect);
 	tcase_add_test(tc, test_listen_unix_replaces_stale_refuses_live);
+	tcase_add_test(tc, test_listen_unix_leaves_no_temporary_file);
 	tcase_add_test(tc, test_listen_tcp_v4_and_v6);
 	suite_add_tcase(s, tc);
 
