@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
 #include "store/queue.h"
@@ -30,6 +31,7 @@ qr_pool_of(struct queue_redis *qr, const struct queue_pool *qp)
 			return qr->pools[i];
 	rp = xcalloc(1, sizeof *rp);
 	rp->qp = (struct queue_pool *)qp;
+	rp->qr = qr;
 	rp->name = xstrdup(qp->jobs.name);
 	xasprintf(&rp->pre, "mpsup:{%s}:", rp->name);
 	xasprintf(&rp->kq, "%sq", rp->pre);
@@ -111,6 +113,8 @@ qr_claim(struct queue *q, struct queue_pool *qp, struct job **out,
 	size_t			 n;
 	unsigned		 held;
 
+	if (!qr_lease_held(qr))
+		return 0;
 	n = queue_memory_claim(q, qp, out, max);
 	if (qp->removed || !qr_ready(qr))
 		return n;
@@ -126,25 +130,49 @@ qr_claim(struct queue *q, struct queue_pool *qp, struct job **out,
 	return n;
 }
 
-/* Record an attempt's start in Redis (with the next commit). */
+/*
+ * A change of a local job for Redis, with the next commit: op, its
+ * entry, id, value, origin, key name, done (see the update script).
+ */
 static void
-qr_update(struct qr_pool *rp, const char *op, struct job *job)
+qr_update(struct queue_redis *qr, struct qr_pool *rp, const char *op,
+    struct job *job)
 {
 	struct redis_args	*a = &rp->upd;
-	const char		*s;
+	unsigned		 ei = QR_ENTRY(job_seg(job));
+	struct qr_entry		*e = qr_entry_get(qr, ei);
+	const char		*key = job_key(job), *client;
+	struct buf		*b;
+	int			 done = 0;
 
+	if (e == NULL)
+		return;
 	redis_args_str(a, op);
+	redis_args_str(a, e->x);
 	redis_args_add(a, job->id, JOB_ID_LEN);
-	redis_args_fmt(a, "%u", job->attempts);
-	redis_args_str(a, job_state_name(job->state));
-	s = job_result(job);
-	redis_args_str(a, s != NULL ? s : "");
-	s = job_error(job);
-	redis_args_str(a, s != NULL ? s : "");
-	redis_args_fmt(a, "%d", job->worker);
-	redis_args_fmt(a, "%.6f", job_started_at(job));
-	redis_args_fmt(a, "%.6f", job_finished_at(job));
-	redis_args_str(a, job->truncated ? "1" : "0");
+	b = redis_args_open(a);
+	if (op[0] == 'f')
+		qr_rec(b, job);
+	else if (op[0] == 'r')
+		qr_blob(b, job);
+	else
+		buf_append_uint(b, job->attempts);
+	redis_args_close(a);
+	redis_args_str(a, e->origin != NULL ? e->origin : qr->consumer);
+	b = redis_args_open(a);
+	if (key != NULL) {
+		client = job->client != NULL ? job->client : "default";
+		buf_append_uint(b, strlen(client));
+		buf_append(b, ":", 1);
+		buf_append_str(b, client);
+		buf_append_str(b, key);
+	}
+	redis_args_close(a);
+	if (op[0] != 'a' && e->left > 0 && --e->left == 0)
+		done = 1;
+	redis_args_str(a, done ? "1" : "0");
+	if (done)
+		qr_entry_free(qr, ei);
 	rp->nupd++;
 }
 
@@ -155,8 +183,8 @@ qr_started(struct queue *q, struct job *job)
 
 	if ((seg & QR_LOCAL) == 0 || QR_ATTEMPTS(seg) == job->attempts)
 		return;
-	job_set_seg(job, QR_LOCAL | job->attempts);
-	qr_update(qr_pool_of(QR(q), job_queue_pool(job)), "a", job);
+	job_set_seg(job, QR_SEG(QR_ENTRY(seg), job->attempts));
+	qr_update(QR(q), qr_pool_of(QR(q), job_queue_pool(job)), "a", job);
 }
 
 static int
@@ -173,7 +201,7 @@ qr_finished(struct queue *q, struct job *job)
 	struct queue_pool	*qp = job_queue_pool(job);
 
 	if ((job_seg(job) & QR_LOCAL) && !qp->removed)
-		qr_update(qr_pool_of(QR(q), qp), "f", job);
+		qr_update(QR(q), qr_pool_of(QR(q), qp), "f", job);
 	queue_memory_finished(q, job);
 }
 
@@ -191,7 +219,7 @@ qr_release_one(struct job *job, void *arg)
 
 	if ((job_seg(job) & QR_LOCAL) && job->state == JOB_QUEUED &&
 	    !qp->removed)
-		qr_update(qr_pool_of(qr, qp), "r", job);
+		qr_update(qr, qr_pool_of(qr, qp), "r", job);
 }
 
 static void
@@ -258,6 +286,7 @@ qr_close(struct queue *q)
 	}
 	free(qr->pools);
 	free(qr->marks);
+	qr_entries_free(qr);
 	free(qr->label);
 	free(qr->node);
 	free(qr->consumer);
@@ -265,82 +294,100 @@ qr_close(struct queue *q)
 	queue_memory_close(q);
 }
 
-/* One field of a claim's answer, as a string. */
+/* One string of a claim's answer. */
 static const char *
 qr_str(const redisReply *r, size_t i, size_t *len)
 {
-	static const char	empty[] = "";
-
 	if (i >= r->elements || r->element[i]->type != REDIS_REPLY_STRING) {
-		if (len != NULL)
-			*len = 0;
-		return empty;
+		*len = 0;
+		return NULL;
 	}
-	if (len != NULL)
-		*len = r->element[i]->len;
+	*len = r->element[i]->len;
 	return r->element[i]->str;
 }
 
 /* A job of ours came back to run here: it leaves the shadows. */
 static int
-qr_took_shadow(struct qr_pool *rp, const char *id, unsigned attempts)
+qr_took_shadow(struct qr_pool *rp, const char *id, unsigned ei,
+    unsigned attempts)
 {
 	struct job	*job = job_table_find(id, JOB_ID_LEN);
 
 	if (job == NULL || (job_seg(job) & QR_SHADOW) == 0 ||
-	    job_queue_pool(job) != rp->qp || job->state != JOB_QUEUED)
+	    job_queue_pool(job) != rp->qp || (job->state != JOB_QUEUED &&
+	    job->state != JOB_DELAYED))
 		return 0;
+	if (job->state == JOB_DELAYED)
+		job_set_state(job, JOB_QUEUED, time_wall());
 	/* The claim counted the attempt its start makes (see qr_started). */
 	job->attempts = (uint16_t)(attempts - 1);
-	job_set_seg(job, QR_LOCAL | attempts);
+	job_set_seg(job, QR_SEG(ei, attempts));
 	queue_flow_add(rp->qp, job, 0);
 	return 1;
 }
 
+/* One job of an entry taken: 1 if it is held here now. */
+static int
+qr_took_one(struct queue_redis *qr, struct qr_pool *rp, unsigned ei,
+    const char *id, size_t idlen, const char *s, size_t len)
+{
+	struct qr_blob	 b;
+	struct job	*job;
+
+	if (idlen != JOB_ID_LEN || s == NULL ||
+	    qr_blob_parse(s, len, &b) == -1) {
+		log_warnx("cluster: pool %s: a malformed job in Redis skipped",
+		    rp->name);
+		return 0;
+	}
+	if (qr_took_shadow(rp, id, ei, b.attempts + 1))
+		return 1;
+	if (job_table_find(id, JOB_ID_LEN) != NULL) {
+		log_warnx("cluster: job %.*s taken twice; the second ignored",
+		    (int)idlen, id);
+		return 0;
+	}
+	if ((job = qr_blob_job(rp, id, s, len, &b)) == NULL) {
+		log_warnx("cluster: pool %s: a malformed job in Redis skipped",
+		    rp->name);
+		return 0;
+	}
+	job_set_seg(job, QR_SEG(ei, b.attempts + 1));
+	queue_memory_enqueue(qr->q, rp->qp, job);
+	return 1;
+}
+
 /*
- * {id, attempts, data, client, key, submitted_at, priority, group, o}: a
- * job taken from the stream; it runs here.
+ * {entry, {"o", origin, id, blob, id, blob...}}: an entry taken from
+ * the stream; its jobs run here.
  */
 void
 qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 {
-	struct job_flow_spec	 spec;
-	struct job		*job;
-	const char		*id, *s;
-	size_t			 len;
-	unsigned		 attempts;
+	const redisReply	*f = r->element[1];
+	const char		*x, *o, *id, *s;
+	size_t			 xl, ol, il, sl, i;
+	unsigned		 ei, n = 0;
 
-	id = qr_str(r, 0, &len);
-	attempts = r->elements > 1 && r->element[1]->type ==
-	    REDIS_REPLY_INTEGER ? (unsigned)r->element[1]->integer : 1;
-	if (len != JOB_ID_LEN || attempts == 0) {
-		log_warnx("cluster: pool %s: a malformed job in Redis skipped",
-		    rp->name);
+	x = qr_str(r, 0, &xl);
+	o = qr_str(f, 1, &ol);
+	if (x == NULL || o == NULL) {
+		log_warnx("cluster: pool %s: a malformed entry in Redis "
+		    "skipped", rp->name);
 		return;
 	}
-	if (qr_took_shadow(rp, id, attempts))
-		return;
-	if (job_table_find(id, JOB_ID_LEN) != NULL) {
-		log_warnx("cluster: job %s taken twice; the second ignored", id);
-		return;
+	ei = qr_entry_new(qr, rp, x, xl, o, ol);
+	for (i = 2; i + 1 < f->elements; i += 2) {
+		id = qr_str(f, i, &il);
+		s = qr_str(f, i + 1, &sl);
+		n += (unsigned)qr_took_one(qr, rp, ei, id != NULL ? id : "",
+		    il, s, sl);
 	}
-	s = qr_str(r, 2, &len);
-	job = job_new(&rp->qp->jobs, s, len, strtod(qr_str(r, 5, NULL), NULL));
-	memcpy(job->id, id, JOB_ID_LEN);
-	s = qr_str(r, 3, &len);
-	job->client = job_client_intern(len > 0 ? s : "default");
-	s = qr_str(r, 4, &len);
-	if (len > 0 && job_key_find(job->client, s) == NULL)
-		job_key_set(job, s);
-	memset(&spec, 0, sizeof spec);
-	spec.priority = atoi(qr_str(r, 6, NULL));
-	s = qr_str(r, 7, &len);
-	spec.group = len > 0 ? s : NULL;
-	if (spec.priority != 0 || spec.group != NULL)
-		job_flow_set(job, &spec);
-	job->attempts = (uint16_t)(attempts - 1);
-	job_set_seg(job, QR_LOCAL | attempts);
-	queue_memory_enqueue(qr->q, rp->qp, job);
+	/* Skipped jobs stay in Redis with the entry, for the reaper. */
+	if (n == 0)
+		qr_entry_free(qr, ei);
+	else
+		qr_entry_get(qr, ei)->left = n;
 }
 
 /* Walk a shadow to its end by legal steps (it may have run elsewhere). */
@@ -356,62 +403,53 @@ qr_shadow_end(struct job *job, enum job_state state, double started,
 	job_set_state(job, state, finished);
 }
 
-static enum job_state
-qr_state_named(const char *s, size_t len)
+/* A shadow of ours ended as rec says (a job it was told of). */
+static void
+qr_ended_one(struct queue_redis *qr, struct qr_pool *rp, const char *id,
+    const char *s, size_t len)
 {
-	int	i;
+	struct job	*job = job_table_find(id, JOB_ID_LEN), *rec;
 
-	for (i = 0; i < JOB_NSTATES; i++)
-		if (strlen(job_state_name(i)) == len &&
-		    memcmp(job_state_name(i), s, len) == 0)
-			return (enum job_state)i;
-	return JOB_NSTATES;
+	if (job == NULL || (job_seg(job) & QR_SHADOW) == 0 ||
+	    job_state_terminal(job->state) ||
+	    (rec = qr_rec_job(rp, id, s, len)) == NULL)
+		return;
+	qr_shadow_close(qr, job, rec);
+	job_free(rec);
 }
 
-/* Split msg at the next newline: the field, and where the rest starts. */
-static const char *
-qr_field(const char **p, const char *end, size_t *len)
-{
-	const char	*s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
-
-	if (nl == NULL)
-		return NULL;
-	*len = (size_t)(nl - s);
-	*p = nl + 1;
-	return s;
-}
-
-/*
- * "pool\nid\nstate\nattempts\nworker\nstarted\nfinished\ntruncated\n
- * RLEN\n" then the result and the error: a job we know ended.
- */
+/* "POOL\n" then "ID\nLEN\nREC" per job: jobs we know ended. */
 void
 qr_ended(struct queue_redis *qr, const char *msg, size_t len)
 {
-	const char	*p = msg, *end = msg + len, *f[9];
-	size_t		 fl[9], i, rlen;
-	struct job	*job;
-	enum job_state	 state;
+	const char	*p = msg, *end = msg + len, *nl, *id;
+	struct qr_pool	*rp;
+	char		*name, tmp[24];
+	size_t		 rl;
 
-	for (i = 0; i < 9; i++)
-		if ((f[i] = qr_field(&p, end, &fl[i])) == NULL)
-			return;
-	rlen = strtoul(f[8], NULL, 10);
-	if (fl[1] != JOB_ID_LEN || rlen > (size_t)(end - p) ||
-	    (job = job_table_find(f[1], JOB_ID_LEN)) == NULL ||
-	    (job_seg(job) & QR_SHADOW) == 0 ||
-	    job_state_terminal(job->state) ||
-	    !job_state_terminal(state = qr_state_named(f[2], fl[2])))
+	if ((nl = memchr(p, '\n', len)) == NULL)
 		return;
-	job->attempts = (uint16_t)strtoul(f[3], NULL, 10);
-	job->worker = (int16_t)atoi(f[4]);
-	job->truncated = f[7][0] == '1';
-	job_set_result(job, rlen > 0 ? xstrndup(p, rlen) : NULL);
-	job_set_error(job, end - p > (ptrdiff_t)rlen ?
-	    xstrndup(p + rlen, (size_t)(end - p) - rlen) : NULL);
-	qr_shadow_end(job, state, strtod(f[5], NULL), strtod(f[6], NULL));
-	job->dead = 0;
-	queue_memory_keep(qr->q, job);
+	name = xstrndup(p, (size_t)(nl - p));
+	rp = qr_pool_named(qr, name);
+	free(name);
+	if (rp == NULL)
+		return;
+	for (p = nl + 1; p < end; p += rl) {
+		id = p;
+		if (end - p < JOB_ID_LEN + 2 || p[JOB_ID_LEN] != '\n')
+			return;
+		p += JOB_ID_LEN + 1;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    nl == p || (size_t)(nl - p) >= sizeof tmp)
+			return;
+		memcpy(tmp, p, (size_t)(nl - p));
+		tmp[nl - p] = '\0';
+		rl = strtoul(tmp, NULL, 10);
+		p = nl + 1;
+		if (rl > (size_t)(end - p))
+			return;
+		qr_ended_one(qr, rp, id, p, rl);
+	}
 }
 
 void

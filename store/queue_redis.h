@@ -25,13 +25,23 @@
 struct queue_cluster_opts;
 struct qr_round;
 
-/* What job_seg() holds for jobs of the Redis queue. */
+/*
+ * What job_seg() holds for jobs of the Redis queue. A local job: its
+ * stream entry's index in the entry table (bits 16-39) and the attempts
+ * its claim counted (bits 0-15).
+ */
 #define QR_SHADOW	(1ULL << 40)	/* accepted here, kept in Redis */
-#define QR_LOCAL	(1ULL << 41)	/* claimed here; low bits: attempts */
+#define QR_LOCAL	(1ULL << 41)	/* claimed here */
 #define QR_SENT		(1ULL << 42)	/* with QR_SHADOW: its submit unanswered */
+#define QR_ATTEMPTS(s)	((unsigned)((s) & 0xffffULL))
+#define QR_ENTRY(s)	((unsigned)(((s) >> 16) & 0xffffffULL))
+#define QR_SEG(entry, attempts)	(QR_LOCAL | ((uint64_t)(entry) << 16) | \
+	((attempts) & 0xffffULL))
 /* Fields of one job in an update batch (see qr_update). */
-#define QR_UPDATE_FIELDS	10
-#define QR_ATTEMPTS(s)	((unsigned)((s) & 0xffffffffULL))
+#define QR_UPDATE_FIELDS	7
+/* Jobs per stream entry at most (a submitted batch is cut in entries). */
+#define QR_ENTRY_MAX	64
+#define QR_ENTRY_MAX_S	"64"
 
 enum {
 	QR_SCRIPT_SUBMIT, QR_SCRIPT_CLAIM, QR_SCRIPT_UPDATE,
@@ -42,15 +52,36 @@ enum {
 /* One pool's part in Redis. */
 struct qr_pool {
 	struct queue_pool	*qp;
+	struct queue_redis	*qr;
 	char			*name;
 	char			*pre;		/* "mpsup:{NAME}:" */
 	char			*kq, *kd;	/* its stream, its delayed set */
 	int			 claiming;	/* a claim is in flight */
 	int			 more;		/* the last claim was full */
+	int			 again;		/* upd holds resent updates */
 	struct redis_args	 upd;		/* ends and attempts to send */
 	size_t			 nupd;
 	/* Cluster-wide, as of the last look. */
 	long long		 depth, running, delayed;
+};
+
+/* A stream entry whose jobs this node holds. */
+struct qr_entry {
+	char			 x[44];		/* its id in the stream */
+	char			*origin;	/* who accepted them; NULL: us */
+	struct qr_pool		*rp;
+	unsigned		 left;		/* jobs held, not ended */
+	unsigned		 next_free;
+	int			 used;
+};
+
+/* A queued job's blob, parsed (pointers into it). */
+struct qr_blob {
+	unsigned		 attempts;
+	double			 submitted, not_before;
+	int			 priority;
+	const char		*client, *key, *group, *data;
+	size_t			 client_len, key_len, group_len, data_len;
 };
 
 /* A node as the registry has it. */
@@ -68,6 +99,9 @@ struct queue_redis {
 	char			*node;
 	char			*consumer;	/* node:boot */
 	double			 lease;
+	double			 lease_at;	/* last renewal answered */
+	int			 lease_stale;	/* starting nothing */
+	unsigned		 lease_checks;	/* answers awaited */
 	int			 script[QR_NSCRIPTS];
 	struct qr_pool		**pools;
 	size_t			 npools;
@@ -81,6 +115,9 @@ struct queue_redis {
 	size_t			 nnodes;
 	int			 looking;	/* a look is in flight */
 	int			 numbered;	/* ids can be made */
+	struct qr_entry		*ents;		/* entries held; 0 unused */
+	size_t			 nents, ents_cap;
+	unsigned		 ent_free;	/* free list, 0: none */
 	unsigned long long	*marks;		/* of the pending jobs */
 	size_t			 nmarks, marks_cap;
 	/* Counters for status. */
@@ -101,13 +138,35 @@ extern const char	queue_redis_lua_fetch[];
 extern const char	queue_redis_lua_reap[];
 extern const char	queue_redis_lua_recover[];
 
+/* queue_redis_rec.c */
+void		 qr_put_time(struct buf *, double);
+/* A queued job as its stream entry holds it. */
+void		 qr_blob(struct buf *, const struct job *);
+int		 qr_blob_parse(const char *, size_t, struct qr_blob *);
+struct job	*qr_blob_job(struct qr_pool *, const char *id, const char *,
+		    size_t, struct qr_blob *);
+/* An ended job's record. */
+void		 qr_rec(struct buf *, const struct job *);
+struct job	*qr_rec_job(struct qr_pool *, const char *id, const char *,
+		    size_t);
+unsigned	 qr_entry_new(struct queue_redis *, struct qr_pool *,
+		    const char *x, size_t, const char *origin, size_t);
+struct qr_entry	*qr_entry_get(struct queue_redis *, unsigned);
+void		 qr_entry_free(struct queue_redis *, unsigned);
+void		 qr_entries_free(struct queue_redis *);
+
+/* queue_redis_lease.c */
+/* Whether this node may start what it holds (its lease is fresh). */
+int		 qr_lease_held(struct queue_redis *);
+void		 qr_lease_renew(struct queue_redis *);
+
 /* queue_redis.c */
 struct qr_pool	*qr_pool_of(struct queue_redis *, const struct queue_pool *);
 struct qr_pool	*qr_pool_named(struct queue_redis *, const char *);
-/* A job of pool rp taken from its stream: runs here. */
+/* An entry of pool rp taken from its stream: its jobs run here. */
 void		 qr_took(struct queue_redis *, struct qr_pool *,
 		    struct redisReply *);
-/* A job accepted here ended somewhere (a message on our channel). */
+/* Jobs accepted here ended somewhere (a message on our channel). */
 void		 qr_ended(struct queue_redis *, const char *, size_t);
 /* Another node asks to cancel a job running here. */
 void		 qr_cancel_asked(struct queue_redis *, const char *, size_t);
@@ -137,7 +196,5 @@ void		 qr_net_commit(struct queue_redis *);
 /* Take up to n jobs of rp from its stream (answer: qr_took each). */
 void		 qr_net_claim(struct queue_redis *, struct qr_pool *,
 		    unsigned n);
-/* Fill a job's record from a hash's fields (name, value, ...). */
-void		 qr_record_fill(struct job *, struct redisReply *, size_t from);
 
 #endif

@@ -1,277 +1,444 @@
 /*
- * The Redis queue's Lua scripts (see queue_redis.c for the model). Each
+ * The Redis queue's Lua scripts (see queue_redis.h for the model). Each
  * runs atomically in Redis, so two nodes that race (two submits with one
  * key, two reapers of one dead node, a cancel and a claim) see one order.
+ * Redis's cost is per command, not per byte, so the common path makes
+ * none per job: a submitted batch is one stream entry (or a few), a
+ * finished batch one HSET per bucket of records.
  *
- * Keys of pool P, all in P's hash slot: mpsup:{P}:q (the stream, consumer
- * group "mpsup", entries {j: id}), mpsup:{P}:j:ID (the job's hash),
- * mpsup:{P}:d (delayed ids by due time), mpsup:{P}:k:LEN:CLIENTKEY (an
- * idempotency key: the id), mpsup:{P}:w:ID (nodes waiting for the job).
- * Node keys: mpsup:nodes (consumer -> JSON) and mpsup:lease:CONSUMER.
+ * Keys of pool P, all in P's hash slot (pre = "mpsup:{P}:"):
+ *   q      the stream, consumer group "mpsup"; an entry is a batch of
+ *          jobs {o ORIGIN, ID BLOB, ID BLOB...}, ORIGIN the consumer that
+ *          accepted them (told when each ends)
+ *   l      where each unfinished job is: ID -> its entry, or "d"
+ *   d, dj  delayed jobs: ids by due time; ID -> "ORIGIN\nBLOB"
+ *   n, u   jobs queued in q, jobs taken by nodes and not ended
+ *   r:B    finished records, ID -> REC, one hash per 4096 ms of ids
+ *          (B = the id's first 9 hex digits), kept result_ttl
+ *   a      attempts started since the job's entry was taken (retries
+ *          made where it runs), ID -> count
+ *   x      ids cancelled while queued (the claim drops them)
+ *   w      ID -> " CONSUMER..." nodes waiting for the job's end
+ *   k:LEN:CLIENTKEY  an idempotency key: the id
+ * Node keys: mpsup:nodes (consumer -> JSON), mpsup:lease:CONSUMER.
  *
- * A job's hash: d data, c client, k key, o the consumer that accepted it,
- * s state, a attempts started, n the consumer running it, x its stream
- * entry, sub/st/fin times (seconds), pr priority, g group, nb not before,
- * r result, e error, w worker, t truncated, cx cancel asked. "" stands for
- * none.
+ * BLOB (a queued job, made by qr_blob): "A\nSUB\nPR\nNB\nCL\nKL\nGL\n"
+ * then the client, key, group and data; A the attempts already made.
+ * REC (an ended job, made by qr_rec): "STATE\nA\nWORKER\nSTARTED\n
+ * FINISHED\nTRUNC\nSUB\nCL\nRL\nEL\n" then the client, result, error and
+ * (failed, timed out, cancelled) the data. A node is told of ends with
+ * "POOL\n" then "ID\nLEN\nREC" per job.
  */
 #include "config.h"
 
 #include "store/queue_redis.h"
 
-/* The message a finished job sends its watchers: pool, id, the record. */
-#define LUA_NOTIFY							\
-	"local function notify(pre, pool, id, o, me)\n"			\
-	"  local h = redis.call('HMGET', pre .. 'j:' .. id, 's', 'a', "	\
-	"'w', 'st', 'fin', 'r', 'e', 't')\n"				\
-	"  local msg = pool .. '\\n' .. id .. '\\n' .. h[1] .. '\\n' .. "	\
-	"(h[2] or '0') .. '\\n' .. (h[3] or '') .. '\\n' .. (h[4] or '') "	\
-	".. '\\n' .. (h[5] or '') .. '\\n' .. (h[8] or '') .. '\\n' .. "	\
-	"#(h[6] or '') .. '\\n' .. (h[6] or '') .. (h[7] or '')\n"	\
-	"  if o and o ~= '' and o ~= me then "				\
-	"redis.call('PUBLISH', 'mpsup:done:' .. o, msg) end\n"		\
-	"  local wk = pre .. 'w:' .. id\n"				\
-	"  for _, c in ipairs(redis.call('SMEMBERS', wk)) do\n"		\
-	"    if c ~= o and c ~= me then "				\
-	"redis.call('PUBLISH', 'mpsup:done:' .. c, msg) end\n"		\
+/* Helpers every script that ends jobs shares. */
+#define LUA_COMMON							\
+	"local function bk(pre, id) return pre .. 'r:' .. "		\
+	"string.sub(id, 1, 9) end\n"					\
+	"local tell = {}\n"						\
+	"local function told(c, id, rec)\n"				\
+	"  local t = tell[c]\n"						\
+	"  if not t then t = {}; tell[c] = t end\n"			\
+	"  t[#t+1] = id .. '\\n' .. #rec .. '\\n' .. rec\n"		\
+	"end\n"								\
+	"local function tellall(pool)\n"				\
+	"  for c, t in pairs(tell) do redis.call('PUBLISH', "		\
+	"'mpsup:done:' .. c, pool .. '\\n' .. table.concat(t)) end\n"	\
+	"end\n"								\
+	"local function blob(b)\n"					\
+	"  local a, sub, pr, nb, cl, kl, gl, p = string.match(b, "	\
+	"'^(%d+)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(%d+)\\n(%d+)\\n"	\
+	"(%d+)\\n()')\n"						\
+	"  if not a then return nil end\n"				\
+	"  cl, kl, gl = tonumber(cl), tonumber(kl), tonumber(gl)\n"	\
+	"  return {a = tonumber(a), sub = sub, client = string.sub(b, p, "	\
+	"p + cl - 1), key = string.sub(b, p + cl, p + cl + kl - 1), "	\
+	"data = string.sub(b, p + cl + kl + gl), at = #a}\n"		\
+	"end\n"								\
+	"local function rec(st, a, now, j, err, keep)\n"		\
+	"  return table.concat({st, a, '-1', '0', now, '0', j.sub, "	\
+	"#j.client, 0, #err}, '\\n') .. '\\n' .. j.client .. err .. "	\
+	"(keep and j.data or '')\n"					\
+	"end\n"								\
+	"local function keyttl(pre, j, ttl)\n"				\
+	"  if j.key ~= '' then redis.call('EXPIRE', pre .. 'k:' .. "	\
+	"#j.client .. ':' .. j.client .. j.key, ttl) end\n"		\
+	"end\n"								\
+	"local function watchers(pre, ids, recs)\n"			\
+	"  if #ids == 0 or redis.call('EXISTS', pre .. 'w') == 0 then "	\
+	"return end\n"							\
+	"  local ws = redis.call('HMGET', pre .. 'w', unpack(ids))\n"	\
+	"  local gone = {}\n"						\
+	"  for i, s in ipairs(ws) do\n"					\
+	"    if s then\n"						\
+	"      for c in string.gmatch(s, '%S+') do told(c, ids[i], "	\
+	"recs[i]) end\n"						\
+	"      gone[#gone+1] = ids[i]\n"				\
+	"    end\n"							\
 	"  end\n"							\
-	"  redis.call('DEL', wk)\n"					\
-	"end\n"
-
-/* End a job's hash in a terminal state: keep it result_ttl. */
-#define LUA_CLOSE							\
-	"local function close(pre, id, ttl, keep)\n"			\
-	"  local jk = pre .. 'j:' .. id\n"				\
-	"  if not keep then redis.call('HDEL', jk, 'd') end\n"		\
-	"  redis.call('EXPIRE', jk, ttl)\n"				\
-	"  local kc = redis.call('HMGET', jk, 'k', 'c')\n"		\
-	"  if kc[1] and kc[1] ~= '' then redis.call('EXPIRE', pre .. "	\
-	"'k:' .. #kc[2] .. ':' .. kc[2] .. kc[1], ttl) end\n"		\
+	"  if #gone > 0 then redis.call('HDEL', pre .. 'w', "		\
+	"unpack(gone)) end\n"						\
+	"end\n"								\
+	"local function readd(sk, pre, by, pool)\n"			\
+	"  local n = 0\n"						\
+	"  for o, t in pairs(by) do\n"					\
+	"    local x = redis.call('XADD', sk, '*', 'o', o, unpack(t))\n"	\
+	"    local l = {}\n"						\
+	"    for i = 1, #t, 2 do l[#l+1] = t[i]; l[#l+1] = x end\n"	\
+	"    redis.call('HSET', pre .. 'l', unpack(l))\n"		\
+	"    n = n + #t / 2\n"						\
+	"  end\n"							\
+	"  if n > 0 then redis.call('INCRBY', pre .. 'n', n); "		\
+	"redis.call('PUBLISH', 'mpsup:work', pool) end\n"		\
+	"  return n\n"							\
 	"end\n"
 
 /*
  * submit: KEYS stream, delayed; ARGV prefix, pool, max_queue, now,
- * consumer, then 8 per job: id, data, client, key, submitted_at,
- * priority, group, not_before. Per job: "" accepted, "=ID" its key's
- * job, "!queue_full", "!id_taken" (two nodes with one number).
+ * consumer, then 3 per job: id, blob, and "" or "NOT_BEFORE\nKEYNAME"
+ * (its key's name "" for none, else LEN:CLIENTKEY). Per job: ""
+ * accepted, "=ID" its key's job, "!queue_full", "!id_taken" (two nodes
+ * with one number).
  */
 const char queue_redis_lua_submit[] =
-	"local pre, maxq, now, me = ARGV[1], tonumber(ARGV[3]), "
-	"tonumber(ARGV[4]), ARGV[5]\n"
+	"local pre, pool, maxq, now, me = ARGV[1], ARGV[2], "
+	"tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]\n"
+	"if #ARGV < 8 then return {} end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('XGROUP', "
 	"'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM') end\n"
-	"local p = redis.call('XPENDING', KEYS[1], 'mpsup')\n"
-	"local depth = redis.call('XLEN', KEYS[1]) - p[1] + "
+	"local depth = tonumber(redis.call('GET', pre .. 'n') or '0') + "
 	"redis.call('ZCARD', KEYS[2])\n"
-	"local out, work = {}, false\n"
-	"for b = 5, #ARGV - 1, 8 do\n"
-	"  local id, client, key = ARGV[b+1], ARGV[b+3], ARGV[b+4]\n"
-	"  local kk, old = nil, nil\n"
-	"  if key ~= '' then kk = pre .. 'k:' .. #client .. ':' .. client "
-	".. key; old = redis.call('GET', kk) end\n"
-	"  if old then out[#out+1] = '=' .. old\n"
-	"  elseif depth >= maxq then out[#out+1] = '!queue_full'\n"
-	"  elseif redis.call('EXISTS', pre .. 'j:' .. id) == 1 then "
-	"out[#out+1] = '!id_taken'\n"
-	"  else\n"
-	"    if kk then redis.call('SET', kk, id) end\n"
-	"    local jk = pre .. 'j:' .. id\n"
-	"    local nb = tonumber(ARGV[b+8])\n"
-	"    local s, x = 'delayed', ''\n"
-	"    if nb > now then redis.call('ZADD', KEYS[2], nb, id)\n"
-	"    else s = 'queued'; x = redis.call('XADD', KEYS[1], '*', 'j', id) "
+	"local ids = {}\n"
+	"for b = 6, #ARGV, 3 do ids[#ids+1] = ARGV[b] end\n"
+	"local taken = redis.call('HMGET', pre .. 'l', unpack(ids))\n"
+	"local out, ent, locs, nq = {}, {'o', me}, {}, 0\n"
+	"local function flush()\n"
+	"  if #ent == 2 then return end\n"
+	"  local x = redis.call('XADD', KEYS[1], '*', unpack(ent))\n"
+	"  for i = 3, #ent, 2 do locs[#locs+1] = ent[i]; locs[#locs+1] = x "
 	"end\n"
-	"    local f = {'d', ARGV[b+2], 'c', client, 'o', me, 'sub', "
-	"ARGV[b+5], 's', s, 'x', x}\n"
-	"    -- what most jobs leave at its default is not written\n"
-	"    if key ~= '' then f[#f+1] = 'k'; f[#f+1] = key end\n"
-	"    if ARGV[b+6] ~= '0' then f[#f+1] = 'pr'; f[#f+1] = ARGV[b+6] end\n"
-	"    if ARGV[b+7] ~= '' then f[#f+1] = 'g'; f[#f+1] = ARGV[b+7] end\n"
-	"    if nb > 0 then f[#f+1] = 'nb'; f[#f+1] = ARGV[b+8] end\n"
-	"    redis.call('HSET', jk, unpack(f))\n"
+	"  ent = {'o', me}\n"
+	"end\n"
+	"for j = 1, #ids do\n"
+	"  local b = 3 + 3 * j\n"
+	"  local id, ex, nb, kk, old = ARGV[b], ARGV[b+2], 0, '', nil\n"
+	"  if ex ~= '' then\n"
+	"    local t, k = string.match(ex, '^([^\\n]*)\\n(.*)$')\n"
+	"    nb, kk = tonumber(t) or 0, k or ''\n"
+	"    if kk ~= '' then old = redis.call('GET', pre .. 'k:' .. kk) end\n"
+	"  end\n"
+	"  if old then out[j] = '=' .. old\n"
+	"  elseif depth >= maxq then out[j] = '!queue_full'\n"
+	"  elseif taken[j] then out[j] = '!id_taken'\n"
+	"  else\n"
+	"    if kk ~= '' then redis.call('SET', pre .. 'k:' .. kk, id) end\n"
+	"    if nb > now then\n"
+	"      redis.call('ZADD', KEYS[2], nb, id)\n"
+	"      redis.call('HSET', pre .. 'dj', id, me .. '\\n' .. ARGV[b+1])\n"
+	"      locs[#locs+1] = id; locs[#locs+1] = 'd'\n"
+	"    else\n"
+	"      ent[#ent+1] = id; ent[#ent+1] = ARGV[b+1]; nq = nq + 1\n"
+	"      if #ent >= 2 + 2 * " QR_ENTRY_MAX_S " then flush() end\n"
+	"    end\n"
 	"    depth = depth + 1\n"
-	"    out[#out+1] = ''\n"
-	"    work = true\n"
+	"    out[j] = ''\n"
 	"  end\n"
 	"end\n"
-	"if work then redis.call('PUBLISH', 'mpsup:work', ARGV[2]) end\n"
+	"flush()\n"
+	"if #locs > 0 then redis.call('HSET', pre .. 'l', unpack(locs)) end\n"
+	"if nq > 0 then redis.call('INCRBY', pre .. 'n', nq); "
+	"redis.call('PUBLISH', 'mpsup:work', pool) end\n"
 	"return out\n";
 
 /*
- * claim: KEYS stream; ARGV prefix, consumer, count, now. Per job taken:
- * {id, attempts, data, client, key, submitted_at, priority, group, o}.
+ * claim: KEYS stream; ARGV prefix, consumer, jobs wanted. Whole entries
+ * are taken until that many jobs (the last may hold more). Per entry:
+ * {entry, {"o", origin, id, blob, id, blob...}}, without the jobs
+ * cancelled while queued.
  */
 const char queue_redis_lua_claim[] =
-	"local pre, me = ARGV[1], ARGV[2]\n"
+	"local pre, me, want = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then return {} end\n"
-	"local r = redis.call('XREADGROUP', 'GROUP', 'mpsup', me, 'COUNT', "
-	"ARGV[3], 'STREAMS', KEYS[1], '>')\n"
-	"local out = {}\n"
-	"if not r then return out end\n"
-	"for _, e in ipairs(r[1][2]) do\n"
-	"  local x, id = e[1], e[2][2]\n"
-	"  local jk = pre .. 'j:' .. id\n"
-	"  local h = redis.call('HMGET', jk, 's', 'a', 'd', 'c', 'k', 'sub', "
-	"'pr', 'g', 'o')\n"
-	"  if h[1] ~= 'queued' then\n"
-	"    redis.call('XACK', KEYS[1], 'mpsup', x); redis.call('XDEL', "
-	"KEYS[1], x)\n"
-	"  else\n"
-	"    local a = (tonumber(h[2]) or 0) + 1\n"
-	"    redis.call('HSET', jk, 's', 'running', 'n', me, 'st', ARGV[4], "
-	"'a', a)\n"
-	"    out[#out+1] = {id, a, h[3] or '', h[4] or '', h[5] or '', "
-	"h[6] or '0', h[7] or '0', h[8] or '', h[9] or ''}\n"
+	"local cx = redis.call('EXISTS', pre .. 'x') == 1\n"
+	"local out, n = {}, 0\n"
+	"for round = 1, 8 do\n"
+	"  if n >= want then break end\n"
+	"  local c = math.ceil((want - n) / " QR_ENTRY_MAX_S ")\n"
+	"  local r = redis.call('XREADGROUP', 'GROUP', 'mpsup', me, "
+	"'COUNT', c, 'STREAMS', KEYS[1], '>')\n"
+	"  if not r then break end\n"
+	"  local es = r[1][2]\n"
+	"  for _, e in ipairs(es) do\n"
+	"    local f = e[2]\n"
+	"    if cx then\n"
+	"      local g = {f[1], f[2]}\n"
+	"      for i = 3, #f, 2 do\n"
+	"        if redis.call('SREM', pre .. 'x', f[i]) == 0 then "
+	"g[#g+1] = f[i]; g[#g+1] = f[i+1] end\n"
+	"      end\n"
+	"      f = g\n"
+	"    end\n"
+	"    if #f == 2 then redis.call('XACK', KEYS[1], 'mpsup', e[1]); "
+	"redis.call('XDEL', KEYS[1], e[1])\n"
+	"    else out[#out+1] = {e[1], f}; n = n + (#f - 2) / 2 end\n"
 	"  end\n"
+	"  if #es < c then break end\n"
 	"end\n"
+	"if n > 0 then redis.call('DECRBY', pre .. 'n', n); "
+	"redis.call('INCRBY', pre .. 'u', n) end\n"
 	"return out\n";
 
 /*
- * update: KEYS stream; ARGV prefix, pool, consumer, ttl, then 10 per job:
- * op ("f" finished, "a" a new attempt started here, "r" released: taken
- * but never started, back to the stream), id, attempts, state,
- * result, error, worker, started_at, finished_at, truncated. A job that
- * is no longer this consumer's running attempt is left alone (fenced):
- * returns the ids fenced.
+ * update: KEYS stream; ARGV prefix, pool, consumer, ttl, again ("1":
+ * sent again after a lost answer), then groups of one entry's jobs:
+ * entry, origin, done ("1": the entry has nothing left here after
+ * this group), count, then 4 per job: op, id, value, key name. Ops: "f" finished (value: REC), "a" a new attempt started here
+ * (value: attempts), "r" released, taken but never started (value: its
+ * BLOB), back to the stream. A job whose entry is no longer this
+ * consumer's (its lease ran out, it was taken over) is left alone
+ * (fenced): returns the ids fenced.
  */
 const char queue_redis_lua_update[] =
-	"local pre, pool, me, ttl = ARGV[1], ARGV[2], ARGV[3], "
-	"tonumber(ARGV[4])\n"
-	"local fenced, xs = {}, {}\n"
-	"for b = 4, #ARGV - 1, 10 do\n"
-	"  local id = ARGV[b+2]\n"
-	"  local jk = pre .. 'j:' .. id\n"
-	"  local h = redis.call('HMGET', jk, 's', 'a', 'n', 'x', 'o', 'k', "
-	"'c')\n"
-	"  if h[1] == ARGV[b+4] and h[3] == me and h[2] == ARGV[b+3] then\n"
-	"    -- sent again after a lost answer: it is in already\n"
-	"  elseif h[1] ~= 'running' or h[3] ~= me then fenced[#fenced+1] = id\n"
-	"  elseif ARGV[b+1] == 'a' then redis.call('HSET', jk, 'a', "
-	"ARGV[b+3], 'st', ARGV[b+8])\n"
-	"  elseif ARGV[b+1] == 'r' then\n"
-	"    if h[4] and h[4] ~= '' then redis.call('XACK', KEYS[1], "
-	"'mpsup', h[4]); "
-	"redis.call('XDEL', KEYS[1], h[4]) end\n"
-	"    redis.call('HINCRBY', jk, 'a', -1)\n"
-	"    redis.call('HSET', jk, 's', 'queued', 'n', '', 'x', "
-	"redis.call('XADD', KEYS[1], '*', 'j', id))\n"
-	"    redis.call('PUBLISH', 'mpsup:work', pool)\n"
-	"  elseif h[2] ~= ARGV[b+3] then fenced[#fenced+1] = id\n"
-	"  else\n"
-	"    local s = ARGV[b+4]\n"
-	"    local f = {'s', s, 'w', ARGV[b+7], 'st', ARGV[b+8], 'fin', "
-	"ARGV[b+9]}\n"
-	"    if ARGV[b+5] ~= '' then f[#f+1] = 'r'; f[#f+1] = ARGV[b+5] end\n"
-	"    if ARGV[b+6] ~= '' then f[#f+1] = 'e'; f[#f+1] = ARGV[b+6] end\n"
-	"    if ARGV[b+10] ~= '0' then f[#f+1] = 't'; f[#f+1] = ARGV[b+10] "
-	"end\n"
-	"    -- a dead letter keeps its data (it may be retried)\n"
-	"    if s ~= 'failed' and s ~= 'timed_out' then f[#f+1] = 'd'; "
-	"f[#f+1] = '' end\n"
-	"    redis.call('HSET', jk, unpack(f))\n"
-	"    if h[4] and h[4] ~= '' then xs[#xs+1] = h[4] end\n"
-	"    redis.call('EXPIRE', jk, ttl)\n"
-	"    if h[6] and h[6] ~= '' then redis.call('EXPIRE', pre .. 'k:' .. "
-	"#h[7] .. ':' .. h[7] .. h[6], ttl) end\n"
-	"    local o = h[5] and h[5] ~= '' and h[5] ~= me and h[5]\n"
-	"    local ws = redis.call('SMEMBERS', pre .. 'w:' .. id)\n"
-	"    if o or #ws > 0 then\n"
-	"      local msg = pool .. '\\n' .. id .. '\\n' .. s .. '\\n' .. "
-	"ARGV[b+3] .. '\\n' .. ARGV[b+7] .. '\\n' .. ARGV[b+8] .. '\\n' .. "
-	"ARGV[b+9] .. '\\n' .. ARGV[b+10] .. '\\n' .. #ARGV[b+5] .. '\\n' "
-	".. ARGV[b+5] .. ARGV[b+6]\n"
-	"      if o then redis.call('PUBLISH', 'mpsup:done:' .. o, msg) end\n"
-	"      for _, c in ipairs(ws) do\n"
-	"        if c ~= o and c ~= me then redis.call('PUBLISH', "
-	"'mpsup:done:' .. c, msg) end\n"
-	"      end\n"
-	"      if #ws > 0 then redis.call('DEL', pre .. 'w:' .. id) end\n"
-	"    end\n"
+	LUA_COMMON
+	"local pre, pool, me, ttl, again = ARGV[1], ARGV[2], ARGV[3], "
+	"tonumber(ARGV[4]), ARGV[5] == '1'\n"
+	"local owned, recs, ids, vals, back, acks, fenced = {}, {}, {}, {}, "
+	"{}, {}, {}\n"
+	"local nu = 0\n"
+	"local function own(x)\n"
+	"  local o = owned[x]\n"
+	"  if o == nil then\n"
+	"    local p = redis.call('XPENDING', KEYS[1], 'mpsup', x, x, 1)\n"
+	"    o = p[1] ~= nil and p[1][2] == me\n"
+	"    owned[x] = o\n"
 	"  end\n"
+	"  return o\n"
 	"end\n"
-	"if #xs > 0 then redis.call('XACK', KEYS[1], 'mpsup', unpack(xs)); "
-	"redis.call('XDEL', KEYS[1], unpack(xs)) end\n"
+	"local b = 6\n"
+	"while b + 3 <= #ARGV do\n"
+	"  local x, o, done, cnt = ARGV[b], ARGV[b+1], ARGV[b+2], "
+	"tonumber(ARGV[b+3])\n"
+	"  b = b + 4\n"
+	"  for i = 1, cnt do\n"
+	"  local op, id, v, kk = ARGV[b], ARGV[b+1], ARGV[b+2], ARGV[b+3]\n"
+	"  b = b + 4\n"
+	"  local k = op == 'f' and bk(pre, id)\n"
+	"  if again and op == 'f' and redis.call('HEXISTS', k, id) == 1 then\n"
+	"    -- in already\n"
+	"  elseif again and op == 'r' and redis.call('HGET', pre .. 'l', id) "
+	"~= x then\n"
+	"    -- back in the stream already\n"
+	"  elseif not own(x) then\n"
+	"    if op ~= 'a' then fenced[#fenced+1] = id end\n"
+	"  elseif op == 'a' then redis.call('HSET', pre .. 'a', id, v)\n"
+	"  else\n"
+	"    if op == 'f' then\n"
+	"      local t = recs[k]\n"
+	"      if not t then t = {}; recs[k] = t end\n"
+	"      t[#t+1] = id; t[#t+1] = v\n"
+	"      ids[#ids+1] = id; vals[#vals+1] = v\n"
+	"      if o ~= me and o ~= '' then told(o, id, v) end\n"
+	"      if kk ~= '' then redis.call('EXPIRE', pre .. 'k:' .. kk, ttl) "
+	"end\n"
+	"    else\n"
+	"      local t = back[o]\n"
+	"      if not t then t = {}; back[o] = t end\n"
+	"      t[#t+1] = id; t[#t+1] = v\n"
+	"    end\n"
+	"    nu = nu + 1\n"
+	"  end\n"
+	"  end\n"
+	"  if done == '1' and own(x) then acks[#acks+1] = x end\n"
+	"end\n"
+	"for k, t in pairs(recs) do redis.call('HSET', k, unpack(t)); "
+	"redis.call('EXPIRE', k, ttl) end\n"
+	"if #ids > 0 then\n"
+	"  redis.call('HDEL', pre .. 'l', unpack(ids))\n"
+	"  if redis.call('EXISTS', pre .. 'a') == 1 then redis.call('HDEL', "
+	"pre .. 'a', unpack(ids)) end\n"
+	"  watchers(pre, ids, vals)\n"
+	"end\n"
+	"readd(KEYS[1], pre, back, pool)\n"
+	"if nu > 0 then redis.call('DECRBY', pre .. 'u', nu) end\n"
+	"if #acks > 0 then redis.call('XACK', KEYS[1], 'mpsup', "
+	"unpack(acks)); redis.call('XDEL', KEYS[1], unpack(acks)) end\n"
+	"tellall(pool)\n"
 	"return fenced\n";
 
+/* A job's blob in entry x of stream sk, and the entry's origin. */
+#define LUA_FIND							\
+	"local function find(sk, x, id)\n"				\
+	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
+	"  if not e[1] then return nil end\n"				\
+	"  local f = e[1][2]\n"						\
+	"  for i = 3, #f, 2 do if f[i] == id then return f[i+1], f[2] end "	\
+	"end\n"								\
+	"  return nil\n"						\
+	"end\n"
+
 /*
- * cancel: KEYS stream, delayed; ARGV prefix, pool, id, now, ttl, consumer.
- * Returns the state after: "cancelled", "running" (the node running it
+ * cancel: KEYS stream, delayed; ARGV prefix, pool, id, now, ttl.
+ * Returns the state after: "cancelled", "running" (the node holding it
  * was told), a terminal state, or "" (no such job).
  */
 const char queue_redis_lua_cancel[] =
-	LUA_NOTIFY LUA_CLOSE
-	"local pre, pool, id = ARGV[1], ARGV[2], ARGV[3]\n"
-	"local jk = pre .. 'j:' .. id\n"
-	"local h = redis.call('HMGET', jk, 's', 'x', 'n', 'o')\n"
-	"if not h[1] then return '' end\n"
-	"if h[1] == 'queued' or h[1] == 'delayed' then\n"
-	"  if h[1] == 'queued' then redis.call('XDEL', KEYS[1], h[2]) else "
-	"redis.call('ZREM', KEYS[2], id) end\n"
-	"  redis.call('HSET', jk, 's', 'cancelled', 'fin', ARGV[4])\n"
-	"  close(pre, id, tonumber(ARGV[5]), false)\n"
-	"  notify(pre, pool, id, h[4], '')\n"
-	"  return 'cancelled'\n"
-	"elseif h[1] == 'running' then\n"
-	"  redis.call('HSET', jk, 'cx', '1')\n"
-	"  redis.call('PUBLISH', 'mpsup:cancel:' .. h[3], pool .. '\\n' .. id)\n"
+	LUA_COMMON LUA_FIND
+	"local pre, pool, id, now, ttl = ARGV[1], ARGV[2], ARGV[3], "
+	"ARGV[4], tonumber(ARGV[5])\n"
+	"local k = bk(pre, id)\n"
+	"local old = redis.call('HGET', k, id)\n"
+	"if old then return string.match(old, '^[^\\n]*') end\n"
+	"local x = redis.call('HGET', pre .. 'l', id)\n"
+	"if not x then return '' end\n"
+	"local b, o\n"
+	"if x == 'd' then\n"
+	"  local v = redis.call('HGET', pre .. 'dj', id) or ''\n"
+	"  o, b = string.match(v, '^([^\\n]*)\\n(.*)$')\n"
+	"  redis.call('ZREM', KEYS[2], id); redis.call('HDEL', pre .. 'dj', "
+	"id)\n"
+	"else\n"
+	"  local p = redis.call('XPENDING', KEYS[1], 'mpsup', x, x, 1)\n"
+	"  if p[1] then\n"
+	"    redis.call('PUBLISH', 'mpsup:cancel:' .. p[1][2], pool .. '\\n' "
+	".. id)\n"
+	"    return 'running'\n"
+	"  end\n"
+	"  b, o = find(KEYS[1], x, id)\n"
+	"  if b then redis.call('SADD', pre .. 'x', id); redis.call('DECR', "
+	"pre .. 'n') end\n"
 	"end\n"
-	"return h[1]\n";
+	"local j = b and blob(b)\n"
+	"if not j then return '' end\n"
+	"local r = rec('cancelled', j.a, now, j, '', false)\n"
+	"redis.call('HDEL', pre .. 'l', id)\n"
+	"redis.call('HSET', k, id, r); redis.call('EXPIRE', k, ttl)\n"
+	"keyttl(pre, j, ttl)\n"
+	"if o and o ~= '' then told(o, id, r) end\n"
+	"watchers(pre, {id}, {r})\n"
+	"tellall(pool)\n"
+	"return 'cancelled'\n";
 
 /*
  * promote: KEYS stream, delayed; ARGV prefix, now, pool. Delayed jobs that are
  * due join the stream; returns {moved, the next due time or ""}.
  */
 const char queue_redis_lua_promote[] =
+	LUA_COMMON
 	"local pre = ARGV[1]\n"
 	"local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], "
 	"'LIMIT', 0, 1000)\n"
 	"if #ids > 0 and redis.call('EXISTS', KEYS[1]) == 0 then "
 	"redis.call('XGROUP', 'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM') "
 	"end\n"
+	"local by = {}\n"
 	"for _, id in ipairs(ids) do\n"
 	"  redis.call('ZREM', KEYS[2], id)\n"
-	"  local jk = pre .. 'j:' .. id\n"
-	"  if redis.call('HGET', jk, 's') == 'delayed' then\n"
-	"    redis.call('HSET', jk, 's', 'queued', 'x', redis.call('XADD', "
-	"KEYS[1], '*', 'j', id))\n"
+	"  local v = redis.call('HGET', pre .. 'dj', id)\n"
+	"  local o, b = string.match(v or '', '^([^\\n]*)\\n(.*)$')\n"
+	"  if b then\n"
+	"    by[o] = by[o] or {}\n"
+	"    local t = by[o]\n"
+	"    t[#t+1] = id; t[#t+1] = b\n"
 	"  end\n"
 	"end\n"
-	"if #ids > 0 then redis.call('PUBLISH', 'mpsup:work', ARGV[3]) end\n"
+	"if #ids > 0 then redis.call('HDEL', pre .. 'dj', unpack(ids)) end\n"
+	"readd(KEYS[1], pre, by, ARGV[3])\n"
 	"local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
 	"return {#ids, first[2] or ''}\n";
 
 /*
- * fetch: ARGV id, watcher consumer ("": do not watch), pools... The job's
- * {pool, fields...} from the first pool that has it, or {}. A watcher is
- * told when the job ends (see notify).
+ * fetch: ARGV id, watcher consumer ("": do not watch), pools... From the
+ * first pool that has the job: {pool, "r", REC} when it ended, {pool,
+ * STATE, BLOB, the consumer holding it or "", attempts} when not; or
+ * {}. A watcher is told when the job ends.
  */
 const char queue_redis_lua_fetch[] =
+	LUA_COMMON LUA_FIND
 	"local id, me = ARGV[1], ARGV[2]\n"
 	"for i = 3, #ARGV do\n"
-	"  local pre = 'mpsup:{' .. ARGV[i] .. '}:'\n"
-	"  local h = redis.call('HGETALL', pre .. 'j:' .. id)\n"
-	"  if #h > 0 then\n"
-	"    local s = redis.call('HGET', pre .. 'j:' .. id, 's')\n"
-	"    if me ~= '' and (s == 'queued' or s == 'delayed' or s == "
-	"'running') then\n"
-	"      redis.call('SADD', pre .. 'w:' .. id, me)\n"
-	"      redis.call('EXPIRE', pre .. 'w:' .. id, 86400)\n"
+	"  local pool = ARGV[i]\n"
+	"  local pre = 'mpsup:{' .. pool .. '}:'\n"
+	"  local r = redis.call('HGET', bk(pre, id), id)\n"
+	"  if r then return {pool, 'r', r} end\n"
+	"  local x = redis.call('HGET', pre .. 'l', id)\n"
+	"  local b, st, who, a = nil, 'queued', '', 0\n"
+	"  if x == 'd' then\n"
+	"    local v = redis.call('HGET', pre .. 'dj', id) or ''\n"
+	"    b = string.match(v, '^[^\\n]*\\n(.*)$')\n"
+	"    st = 'delayed'\n"
+	"  elseif x then\n"
+	"    b = find(pre .. 'q', x, id)\n"
+	"    local p = redis.call('XPENDING', pre .. 'q', 'mpsup', x, x, 1)\n"
+	"    if p[1] then st = 'running'; who = p[1][2] end\n"
+	"  end\n"
+	"  local j = b and blob(b)\n"
+	"  if j then\n"
+	"    a = j.a\n"
+	"    if st == 'running' then a = math.max(a + 1, tonumber(redis.call("
+	"'HGET', pre .. 'a', id) or '0')) end\n"
+	"    if me ~= '' then\n"
+	"      local w = redis.call('HGET', pre .. 'w', id) or ''\n"
+	"      if not string.find(w, ' ' .. me, 1, true) then "
+	"redis.call('HSET', pre .. 'w', id, w .. ' ' .. me) end\n"
 	"    end\n"
-	"    table.insert(h, 1, ARGV[i])\n"
-	"    return h\n"
+	"    return {pool, st, b, who, a}\n"
 	"  end\n"
 	"end\n"
 	"return {}\n";
 
 /*
+ * Take back the unfinished jobs of entry x of pool's stream sk: counted
+ * (an attempt ran: failed past maxa) or not (it never reached a worker).
+ * Returns jobs put back, jobs failed, jobs that were held.
+ */
+#define LUA_TAKEBACK							\
+	"local function takeback(sk, pre, pool, x, count, maxa, now, ttl, "	\
+	"why)\n"							\
+	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
+	"  redis.call('XACK', sk, 'mpsup', x); redis.call('XDEL', sk, x)\n"	\
+	"  if not e[1] then return 0, 0, 0 end\n"			\
+	"  local f = e[1][2]\n"						\
+	"  local o, by, nf, held = f[2], {}, 0, 0\n"			\
+	"  for i = 3, #f, 2 do\n"					\
+	"    local id, j = f[i], blob(f[i+1])\n"			\
+	"    if j and redis.call('HEXISTS', bk(pre, id), id) == 0 then\n"	\
+	"      held = held + 1\n"					\
+	"      local a = j.a\n"						\
+	"      if count then a = math.max(a + 1, tonumber(redis.call("	\
+	"'HGET', pre .. 'a', id) or '0')) end\n"			\
+	"      redis.call('HDEL', pre .. 'a', id)\n"			\
+	"      if a >= maxa and count then\n"				\
+	"        local r = rec('failed', a, now, j, why, true)\n"	\
+	"        local k = bk(pre, id)\n"				\
+	"        redis.call('HSET', k, id, r); redis.call('EXPIRE', k, ttl)\n"	\
+	"        redis.call('HDEL', pre .. 'l', id)\n"			\
+	"        keyttl(pre, j, ttl)\n"					\
+	"        if o ~= '' then told(o, id, r) end\n"			\
+	"        watchers(pre, {id}, {r})\n"				\
+	"        nf = nf + 1\n"						\
+	"      else\n"							\
+	"        by[o] = by[o] or {}\n"					\
+	"        local t = by[o]\n"					\
+	"        t[#t+1] = id\n"					\
+	"        t[#t+1] = a .. string.sub(f[i+1], j.at + 1)\n"		\
+	"      end\n"							\
+	"    end\n"							\
+	"  end\n"							\
+	"  if held > 0 then redis.call('DECRBY', pre .. 'u', held) end\n"	\
+	"  return readd(sk, pre, by, pool), nf, held\n"			\
+	"end\n"
+
+/*
  * reap: ARGV me (consumer), my node name, now. Every consumer whose lease
- * ran out, and every earlier boot of my own node, loses its running jobs:
- * back to their stream, or failed when out of attempts (its registry
- * entry says each pool's max_attempts and result_ttl). Returns {jobs
- * requeued, jobs failed, consumers reaped...}.
+ * ran out, and every earlier boot of my own node, loses the jobs it
+ * held: back to their stream, or failed when out of attempts (its
+ * registry entry says each pool's max_attempts and result_ttl). Returns
+ * {jobs requeued, jobs failed, consumers reaped...}.
  */
 const char queue_redis_lua_reap[] =
-	LUA_NOTIFY LUA_CLOSE
+	LUA_COMMON LUA_TAKEBACK
 	"local me, node, now = ARGV[1], ARGV[2], ARGV[3]\n"
 	"local nodes = redis.call('HGETALL', 'mpsup:nodes')\n"
 	"local out = {0, 0}\n"
@@ -283,38 +450,24 @@ const char queue_redis_lua_reap[] =
 	"c) == 0) then\n"
 	"    local ok, inf = pcall(cjson.decode, nodes[i+1])\n"
 	"    local done = true\n"
-	"    if ok and type(inf.pools) == 'table' then\n"
+	"    if ok and type(inf) == 'table' and type(inf.pools) == 'table' "
+	"then\n"
 	"      for pool, maxa in pairs(inf.pools) do\n"
 	"        local pre = 'mpsup:{' .. pool .. '}:'\n"
 	"        local sk = pre .. 'q'\n"
-	"        if redis.call('EXISTS', sk) == 1 then\n"
+	"        if type(pool) == 'string' and redis.call('EXISTS', sk) == 1 "
+	"then\n"
+	"          tell = {}\n"
 	"          local pend = redis.call('XPENDING', sk, 'mpsup', '-', '+', "
-	"500, c)\n"
+	"100, c)\n"
 	"          for _, p in ipairs(pend) do\n"
-	"            local e = redis.call('XRANGE', sk, p[1], p[1])\n"
-	"            redis.call('XACK', sk, 'mpsup', p[1]); redis.call('XDEL', "
-	"sk, p[1])\n"
-	"            local id = e[1] and e[1][2][2]\n"
-	"            local jk = id and pre .. 'j:' .. id\n"
-	"            local h = jk and redis.call('HMGET', jk, 's', 'a', 'n', "
-	"'o') or {}\n"
-	"            if h[1] == 'running' and h[3] == c then\n"
-	"              if (tonumber(h[2]) or 0) >= tonumber(maxa) then\n"
-	"                redis.call('HSET', jk, 's', 'failed', 'e', 'node ' .. "
-	"c .. ' was lost (its lease ran out) on the last attempt', 'fin', "
-	"now)\n"
-	"                close(pre, id, tonumber(inf.ttl) or 3600, true)\n"
-	"                notify(pre, pool, id, h[4], '')\n"
-	"                out[2] = out[2] + 1\n"
-	"              else\n"
-	"                redis.call('HSET', jk, 's', 'queued', 'n', '', 'x', "
-	"redis.call('XADD', sk, '*', 'j', id))\n"
-	"                out[1] = out[1] + 1\n"
-	"                redis.call('PUBLISH', 'mpsup:work', pool)\n"
-	"              end\n"
-	"            end\n"
+	"            local back, nf = takeback(sk, pre, pool, p[1], true, "
+	"tonumber(maxa) or 1, now, tonumber(inf.ttl) or 3600, 'node ' .. c "
+	".. ' was lost (its lease ran out) on the last attempt')\n"
+	"            out[1] = out[1] + back; out[2] = out[2] + nf\n"
 	"          end\n"
-	"          if #pend < 500 then redis.call('XGROUP', 'DELCONSUMER', "
+	"          tellall(pool)\n"
+	"          if #pend < 100 then redis.call('XGROUP', 'DELCONSUMER', "
 	"sk, 'mpsup', c) else done = false end\n"
 	"        end\n"
 	"      end\n"
@@ -326,11 +479,12 @@ const char queue_redis_lua_reap[] =
 	"return out\n";
 
 /*
- * recover: KEYS stream; ARGV prefix, pool, consumer, the ids this node
- * holds. After a reconnect: entries of ours that we never heard of (a
- * claim whose answer was lost) go back to the stream, uncounted.
+ * recover: KEYS stream; ARGV prefix, pool, consumer, the entries this
+ * node holds. After a reconnect: entries of ours that we never heard of
+ * (a claim whose answer was lost) go back to the stream, uncounted.
  */
 const char queue_redis_lua_recover[] =
+	LUA_COMMON LUA_TAKEBACK
 	"local held = {}\n"
 	"for i = 4, #ARGV do held[ARGV[i]] = true end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
@@ -338,20 +492,10 @@ const char queue_redis_lua_recover[] =
 	"100000, ARGV[3])\n"
 	"local n = 0\n"
 	"for _, p in ipairs(pend) do\n"
-	"  local e = redis.call('XRANGE', KEYS[1], p[1], p[1])\n"
-	"  local id = e[1] and e[1][2][2]\n"
-	"  if not id or not held[id] then\n"
-	"    redis.call('XACK', KEYS[1], 'mpsup', p[1]); redis.call('XDEL', "
-	"KEYS[1], p[1])\n"
-	"    local jk = id and ARGV[1] .. 'j:' .. id\n"
-	"    local h = jk and redis.call('HMGET', jk, 's', 'n') or {}\n"
-	"    if h[1] == 'running' and h[2] == ARGV[3] then\n"
-	"      redis.call('HINCRBY', jk, 'a', -1)\n"
-	"      redis.call('HSET', jk, 's', 'queued', 'n', '', 'x', "
-	"redis.call('XADD', KEYS[1], '*', 'j', id))\n"
-	"      n = n + 1\n"
-	"    end\n"
+	"  if not held[p[1]] then\n"
+	"    local back = takeback(KEYS[1], ARGV[1], ARGV[2], p[1], false, 1, "
+	"'0', 1, '')\n"
+	"    n = n + back\n"
 	"  end\n"
 	"end\n"
-	"if n > 0 then redis.call('PUBLISH', 'mpsup:work', ARGV[2]) end\n"
 	"return n\n";

@@ -204,7 +204,9 @@ qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
 {
 	struct qr_batch		*b = xcalloc(1, sizeof *b);
 	struct redis_args	 a;
-	const char		*key, *g;
+	struct job		*job;
+	struct buf		*kb;
+	const char		*key, *client;
 	size_t			 i, k = 0;
 
 	b->round = rd;
@@ -217,27 +219,34 @@ qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
 	redis_args_str(&a, rp->pre);
 	redis_args_str(&a, rp->name);
 	redis_args_fmt(&a, "%ld", rp->qp->max_queue);
-	redis_args_fmt(&a, "%.6f", ev_now(qr->q->loop));
+	qr_put_time(redis_args_open(&a), ev_now(qr->q->loop));
+	redis_args_close(&a);
 	redis_args_str(&a, qr->consumer);
 	for (i = 0; i < n; i++) {
 		if (jobs[i] == NULL || job_queue_pool(jobs[i]) != rp->qp)
 			continue;
-		b->jobs[b->n] = jobs[i];
+		job = jobs[i];
+		b->jobs[b->n] = job;
 		b->at[b->n++] = i;
 		jobs[i] = NULL;
-		qr_sent(b->jobs[b->n - 1]);
-		redis_args_add(&a, b->jobs[b->n - 1]->id, JOB_ID_LEN);
-		redis_args_add(&a, job_data(b->jobs[b->n - 1]),
-		    b->jobs[b->n - 1]->data_len);
-		redis_args_str(&a, b->jobs[b->n - 1]->client != NULL ?
-		    b->jobs[b->n - 1]->client : "default");
-		key = job_key(b->jobs[b->n - 1]);
-		redis_args_str(&a, key != NULL ? key : "");
-		redis_args_fmt(&a, "%.6f", b->jobs[b->n - 1]->submitted_at);
-		redis_args_fmt(&a, "%d", b->jobs[b->n - 1]->flow.priority);
-		g = job_group(b->jobs[b->n - 1]);
-		redis_args_str(&a, g != NULL ? g : "");
-		redis_args_fmt(&a, "%.6f", job_not_before(b->jobs[b->n - 1]));
+		qr_sent(job);
+		redis_args_add(&a, job->id, JOB_ID_LEN);
+		qr_blob(redis_args_open(&a), job);
+		redis_args_close(&a);
+		key = job_key(job);
+		kb = redis_args_open(&a);
+		if (key != NULL || job_not_before(job) > 0) {
+			qr_put_time(kb, job_not_before(job));
+			buf_append(kb, "\n", 1);
+		}
+		if (key != NULL) {
+			client = job->client != NULL ? job->client : "default";
+			buf_append_uint(kb, strlen(client));
+			buf_append(kb, ":", 1);
+			buf_append_str(kb, client);
+			buf_append_str(kb, key);
+		}
+		redis_args_close(&a);
 		if (++k == QR_BATCH_MAX)
 			break;
 	}
@@ -302,6 +311,7 @@ qr_update_cb(void *arg, redisReply *r)
 			redis_args_add(&rp->upd, buf_head(&sent->a.data) +
 			    sent->a.off[k], sent->a.off[k + 1] - sent->a.off[k]);
 		rp->nupd += sent->n;
+		rp->again = 1;
 	} else if (r->type == REDIS_REPLY_ERROR)
 		log_warnx("cluster: pool %s: update: %s", rp->name, r->str);
 	for (i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY &&
@@ -313,7 +323,61 @@ qr_update_cb(void *arg, redisReply *r)
 	free(sent);
 }
 
-/* Send n jobs' updates of rp, from field `from` of rp->upd. */
+/* Field k of rp->upd. */
+static const char *
+qr_upd_field(const struct qr_pool *rp, size_t k, size_t *len)
+{
+	*len = rp->upd.off[k + 1] - rp->upd.off[k];
+	return buf_head(&rp->upd.data) + rp->upd.off[k];
+}
+
+static int
+qr_upd_same(const struct qr_pool *rp, size_t j1, size_t j2, size_t f)
+{
+	size_t		 l1, l2;
+	const char	*a = qr_upd_field(rp, j1 * QR_UPDATE_FIELDS + f, &l1);
+	const char	*b = qr_upd_field(rp, j2 * QR_UPDATE_FIELDS + f, &l2);
+
+	return l1 == l2 && memcmp(a, b, l1) == 0;
+}
+
+/*
+ * Add n jobs' updates of rp, from job `from` of rp->upd, to a in the
+ * script's form: runs of one entry's jobs, each run after its entry,
+ * origin, done and count.
+ */
+static void
+qr_upd_groups(struct qr_pool *rp, struct redis_args *a, size_t from,
+    size_t n)
+{
+	size_t		 j, e, k, len, done;
+	const char	*p;
+	static const int job_fields[] = { 0, 2, 3, 5 };
+
+	for (j = from; j < from + n; j = e) {
+		done = 0;
+		for (e = j; e < from + n && qr_upd_same(rp, j, e, 1) &&
+		    qr_upd_same(rp, j, e, 4); e++) {
+			p = qr_upd_field(rp, e * QR_UPDATE_FIELDS + 6, &len);
+			done |= p[0] == '1';
+		}
+		p = qr_upd_field(rp, j * QR_UPDATE_FIELDS + 1, &len);
+		redis_args_add(a, p, len);
+		p = qr_upd_field(rp, j * QR_UPDATE_FIELDS + 4, &len);
+		redis_args_add(a, p, len);
+		redis_args_str(a, done ? "1" : "0");
+		buf_append_uint(redis_args_open(a), e - j);
+		redis_args_close(a);
+		for (; j < e; j++)
+			for (k = 0; k < 4; k++) {
+				p = qr_upd_field(rp, j * QR_UPDATE_FIELDS +
+				    (size_t)job_fields[k], &len);
+				redis_args_add(a, p, len);
+			}
+	}
+}
+
+/* Send n jobs' updates of rp, from job `from` of rp->upd. */
 static int
 qr_send_chunk(struct queue_redis *qr, struct qr_pool *rp, size_t from,
     size_t n)
@@ -331,14 +395,15 @@ qr_send_chunk(struct queue_redis *qr, struct qr_pool *rp, size_t from,
 	redis_args_str(&a, qr->consumer);
 	redis_args_fmt(&a, "%.0f", (*qr->q->cfgp)->result_ttl > 1 ?
 	    (*qr->q->cfgp)->result_ttl : 1);
+	redis_args_str(&a, rp->again ? "1" : "0");
 	sent->rp = rp;
 	sent->n = n;
-	for (k = from; k < from + n * QR_UPDATE_FIELDS; k++) {
-		p = buf_head(&rp->upd.data) + rp->upd.off[k];
-		len = rp->upd.off[k + 1] - rp->upd.off[k];
-		redis_args_add(&a, p, len);
+	for (k = from * QR_UPDATE_FIELDS; k < (from + n) * QR_UPDATE_FIELDS;
+	    k++) {
+		p = qr_upd_field(rp, k, &len);
 		redis_args_add(&sent->a, p, len);
 	}
+	qr_upd_groups(rp, &a, from, n);
 	rc = redis_link_eval(qr->link, qr->script[QR_SCRIPT_UPDATE], 1,
 	    qr_update_cb, sent, &a);
 	if (rc == -1) {
@@ -363,7 +428,7 @@ qr_send_updates(struct queue_redis *qr)
 		for (at = 0; at < rp->nupd && qr_ready(qr); at += n) {
 			n = rp->nupd - at < QR_BATCH_MAX ? rp->nupd - at :
 			    QR_BATCH_MAX;
-			if (qr_send_chunk(qr, rp, at * QR_UPDATE_FIELDS, n) == -1)
+			if (qr_send_chunk(qr, rp, at, n) == -1)
 				break;
 		}
 		if (at == 0)
@@ -376,6 +441,8 @@ qr_send_updates(struct queue_redis *qr)
 		redis_args_free(&rp->upd);
 		rp->upd = rest;
 		rp->nupd -= at;
+		if (rp->nupd == 0)
+			rp->again = 0;
 	}
 }
 
@@ -398,16 +465,21 @@ qr_claim_cb(void *arg, redisReply *r)
 {
 	struct qr_claim		*c = arg;
 	struct qr_pool		*rp = c->rp;
-	size_t			 i;
+	size_t			 i, jobs = 0;
 
 	rp->claiming = 0;
 	if (r != NULL && r->type == REDIS_REPLY_ERROR)
 		log_warnx("cluster: pool %s: claim: %s", rp->name, r->str);
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && !rp->qp->removed) {
 		for (i = 0; i < r->elements; i++)
-			if (r->element[i]->type == REDIS_REPLY_ARRAY)
+			if (r->element[i]->type == REDIS_REPLY_ARRAY &&
+			    r->element[i]->elements == 2 &&
+			    r->element[i]->element[1]->type ==
+			    REDIS_REPLY_ARRAY) {
 				qr_took(c->qr, rp, r->element[i]);
-		rp->more = r->elements == c->want;
+				jobs += r->element[i]->element[1]->elements / 2;
+			}
+		rp->more = jobs >= c->want;
 		if (r->elements > 0)
 			c->qr->q->ev->runnable(rp->qp, c->qr->q->arg);
 	}
@@ -428,7 +500,6 @@ qr_net_claim(struct queue_redis *qr, struct qr_pool *rp, unsigned n)
 	redis_args_str(&a, rp->pre);
 	redis_args_str(&a, qr->consumer);
 	redis_args_fmt(&a, "%u", n);
-	redis_args_fmt(&a, "%.6f", ev_now(qr->q->loop));
 	rp->claiming = 1;
 	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_CLAIM], 1,
 	    qr_claim_cb, c, &a) == -1) {

@@ -152,10 +152,9 @@ qr_depth_cb(void *arg, redisReply *r)
 
 /* Depth of a pool: {queued, running, delayed}, one script. */
 static const char qr_lua_depth[] =
-	"if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, "
-	"redis.call('ZCARD', KEYS[2])} end\n"
-	"local p = redis.call('XPENDING', KEYS[1], 'mpsup')\n"
-	"return {redis.call('XLEN', KEYS[1]) - p[1], p[1], "
+	"local pre = ARGV[1]\n"
+	"return {tonumber(redis.call('GET', pre .. 'n') or '0'), "
+	"tonumber(redis.call('GET', pre .. 'u') or '0'), "
 	"redis.call('ZCARD', KEYS[2])}\n";
 
 static void
@@ -169,14 +168,8 @@ qr_beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	if (!redis_link_up(qr->link))
 		return;
 	qr_pools_sync(qr);
+	qr_lease_renew(qr);
 	redis_args_init(&a);
-	redis_args_str(&a, "SET");
-	redis_args_fmt(&a, "mpsup:lease:%s", qr->consumer);
-	redis_args_str(&a, "1");
-	redis_args_str(&a, "PX");
-	redis_args_fmt(&a, "%.0f", qr->lease * 1000);
-	redis_link_cmd(qr->link, qr_ignore_cb, "lease", &a);
-	redis_args_reset(&a);
 	info = qr_node_info(qr);
 	redis_args_str(&a, "HSET");
 	redis_args_str(&a, "mpsup:nodes");
@@ -199,6 +192,7 @@ qr_beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		redis_args_reset(&a);
 		redis_args_str(&a, qr->pools[i]->kq);
 		redis_args_str(&a, qr->pools[i]->kd);
+		redis_args_str(&a, qr->pools[i]->pre);
 		redis_link_eval(qr->link, qr->script[QR_SCRIPT_DEPTH], 2,
 		    qr_depth_cb, qr->pools[i], &a);
 		/* A claim lost to a message missed while away. */
@@ -231,21 +225,6 @@ qr_promote_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	redis_args_free(&a);
 }
 
-struct qr_held {
-	struct qr_pool		*rp;
-	struct redis_args	*a;
-};
-
-static void
-qr_held_one(struct job *job, void *arg)
-{
-	struct qr_held	*h = arg;
-
-	if ((job_seg(job) & QR_LOCAL) && job_queue_pool(job) == h->rp->qp &&
-	    !job_state_terminal(job->state))
-		redis_args_add(h->a, job->id, JOB_ID_LEN);
-}
-
 static void
 qr_recover_cb(void *arg, redisReply *r)
 {
@@ -267,8 +246,7 @@ static void
 qr_recover(struct queue_redis *qr)
 {
 	struct redis_args	 a;
-	struct qr_held		 h;
-	size_t			 i;
+	size_t			 i, k;
 
 	redis_args_init(&a);
 	for (i = 0; i < qr->npools; i++) {
@@ -277,9 +255,9 @@ qr_recover(struct queue_redis *qr)
 		redis_args_str(&a, qr->pools[i]->pre);
 		redis_args_str(&a, qr->pools[i]->name);
 		redis_args_str(&a, qr->consumer);
-		h.rp = qr->pools[i];
-		h.a = &a;
-		job_table_foreach(qr_held_one, &h);
+		for (k = 1; k < qr->nents; k++)
+			if (qr->ents[k].used && qr->ents[k].rp == qr->pools[i])
+				redis_args_str(&a, qr->ents[k].x);
 		redis_link_eval(qr->link, qr->script[QR_SCRIPT_RECOVER], 1,
 		    qr_recover_cb, qr->pools[i], &a);
 	}
@@ -372,48 +350,31 @@ static const struct redis_link_cbs qr_sub_cbs = {
 	.message = qr_message,
 };
 
-/* A job's record from its hash's fields {name, value, ...} from `from`. */
+/*
+ * A job from a fetch's answer: {pool, "r", REC} or {pool, STATE, BLOB,
+ * the consumer holding it, attempts}. NULL if malformed.
+ */
 static struct job *
-qr_record(struct queue_redis *qr, struct qr_pool *rp, const char *id,
-    redisReply *r, size_t from)
+qr_record(struct qr_pool *rp, const char *id, redisReply *r)
 {
-	const char	*f[64] = { NULL }, *names = "d c k s a w st fin sub r e t";
-	size_t		 fl[64] = { 0 }, i, k, nl;
-	struct job	*job;
-	const char	*n, *sp;
-	enum job_state	 st = JOB_QUEUED;
+	const redisReply	*st = r->element[1], *v = r->element[2];
+	struct qr_blob		 b;
+	struct job		*job;
+	int			 i;
 
-	for (i = from; i + 1 < r->elements; i += 2) {
-		n = r->element[i]->str;
-		nl = r->element[i]->len;
-		for (k = 0, sp = names; *sp != '\0'; k++) {
-			size_t w = strcspn(sp, " ");
-
-			if (w == nl && memcmp(sp, n, nl) == 0) {
-				f[k] = r->element[i + 1]->str;
-				fl[k] = r->element[i + 1]->len;
-			}
-			sp += w + (sp[w] == ' ');
-		}
-	}
-	job = job_new(&rp->qp->jobs, f[0] != NULL ? f[0] : "", fl[0],
-	    f[8] != NULL ? strtod(f[8], NULL) : 0);
-	memcpy(job->id, id, JOB_ID_LEN);
-	job->client = job_client_intern(fl[1] > 0 ? f[1] : "default");
-	for (i = 0; i < JOB_NSTATES && f[3] != NULL; i++)
-		if (strlen(job_state_name(i)) == fl[3] &&
-		    memcmp(job_state_name(i), f[3], fl[3]) == 0)
-			st = (enum job_state)i;
-	job->state = st;
-	job->attempts = f[4] != NULL ? (uint16_t)atoi(f[4]) : 0;
-	job->worker = f[5] != NULL && fl[5] > 0 ? (int16_t)atoi(f[5]) : -1;
-	job_set_times(job, f[6] != NULL ? strtod(f[6], NULL) : 0,
-	    f[7] != NULL ? strtod(f[7], NULL) : 0);
-	if (fl[9] > 0)
-		job_set_result(job, xstrndup(f[9], fl[9]));
-	if (fl[10] > 0)
-		job_set_error(job, xstrndup(f[10], fl[10]));
-	job->truncated = fl[11] > 0 && f[11][0] == '1';
+	if (st->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+		return NULL;
+	if (st->len == 1 && st->str[0] == 'r')
+		return qr_rec_job(rp, id, v->str, v->len);
+	if (r->elements < 5 || (job = qr_blob_job(rp, id, v->str, v->len,
+	    &b)) == NULL)
+		return NULL;
+	for (i = 0; i < JOB_NSTATES; i++)
+		if (strlen(job_state_name(i)) == st->len &&
+		    memcmp(job_state_name(i), st->str, st->len) == 0)
+			job->state = i;
+	if (r->element[4]->type == REDIS_REPLY_INTEGER)
+		job->attempts = (uint16_t)r->element[4]->integer;
 	return job;
 }
 
@@ -441,8 +402,9 @@ qr_fetch_cb(void *arg, redisReply *r)
 	else if ((job = job_table_find(fe->id, JOB_ID_LEN)) != NULL)
 		/* It came here meanwhile (taken to run, or accepted). */
 		fe->fetched(fe->arg, job, NULL);
+	else if ((job = qr_record(rp, fe->id, r)) == NULL)
+		fe->fetched(fe->arg, NULL, NULL);
 	else {
-		job = qr_record(qr, rp, fe->id, r, 1);
 		if (fe->watch && !job_state_terminal(job->state) &&
 		    job_table_find(job->id, JOB_ID_LEN) == NULL) {
 			/* Known here from now on, until it ends. */
@@ -507,8 +469,7 @@ qr_watch_cb(void *arg, redisReply *r)
 		pool = xstrndup(r->element[0]->str, r->element[0]->len);
 		rp = qr_pool_named(fe->qr, pool);
 		free(pool);
-		if (rp != NULL) {
-			rec = qr_record(fe->qr, rp, fe->id, r, 1);
+		if (rp != NULL && (rec = qr_record(rp, fe->id, r)) != NULL) {
 			qr_shadow_close(fe->qr, job, rec);
 			job_free(rec);
 		}
@@ -585,7 +546,6 @@ qr_cancel_remote(struct queue *q, const char *pool, const char *id,
 	redis_args_fmt(&a, "%.6f", time_wall());
 	redis_args_fmt(&a, "%.0f", (*q->cfgp)->result_ttl > 1 ?
 	    (*q->cfgp)->result_ttl : 1);
-	redis_args_str(&a, qr->consumer);
 	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_CANCEL], 2,
 	    qr_cancel_cb, fe, &a) == -1) {
 		redis_args_free(&a);

@@ -95,6 +95,24 @@ redis_args_add(struct redis_args *a, const char *p, size_t len)
 	a->off[++a->n] = buf_used(&a->data);
 }
 
+struct buf *
+redis_args_open(struct redis_args *a)
+{
+	if (a->n + 1 >= a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 32;
+		a->off = xreallocarray(a->off, a->cap, sizeof *a->off);
+	}
+	if (a->n == 0)
+		a->off[0] = buf_used(&a->data);
+	return &a->data;
+}
+
+void
+redis_args_close(struct redis_args *a)
+{
+	a->off[++a->n] = buf_used(&a->data);
+}
+
 void
 redis_args_str(struct redis_args *a, const char *s)
 {

@@ -64,6 +64,9 @@ void	redis_args_reset(struct redis_args *);
 void	redis_args_free(struct redis_args *);
 void	redis_args_add(struct redis_args *, const char *, size_t);
 void	redis_args_str(struct redis_args *, const char *);
+/* One argument written in place: append to the buffer, then close it. */
+struct buf *redis_args_open(struct redis_args *);
+void	redis_args_close(struct redis_args *);
 void	redis_args_fmt(struct redis_args *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 

@@ -102,12 +102,31 @@ def submit_many(node, n, data=0, batch=1000):
     return ids
 
 
+def record(redis, i, pool="p"):
+    """A job as Redis has it (see store/queue_redis_lua.c): (state,
+    attempts, the consumer holding it), or None."""
+    pre = "mpsup:{%s}:" % pool
+    rec = redis.cmd("HGET", "%sr:%s" % (pre, i[:9]), i)
+    if rec is not None:
+        f = rec.split(b"\n")
+        return f[0].decode(), int(f[1]), None
+    x = redis.cmd("HGET", pre + "l", i)
+    if x is None:
+        return None
+    if x == b"d":
+        return "delayed", 0, None
+    p = redis.cmd("XPENDING", pre + "q", "mpsup", x, x, 1)
+    if p:
+        return "running", None, p[0][1].decode()
+    return "queued", None, None
+
+
 def states(redis, ids):
     """Each job's state as Redis has it."""
     out = {}
     for i in ids:
-        s = redis.cmd("HGET", "mpsup:{p}:j:" + i, "s")
-        out[i] = s.decode() if s is not None else None
+        r = record(redis, i)
+        out[i] = r[0] if r is not None else None
     return out
 
 
@@ -133,8 +152,7 @@ def test_three_nodes_lose_nothing_when_one_dies_and_one_freezes(tmp):
             seen = done_ids(tmp)
             left = [i for i in ids if i not in seen]
             raise AssertionError("%d not run: %r\n%s" % (len(left), [
-                redis.cmd("HGETALL", "mpsup:{p}:j:" + i)
-                for i in left[:3]] + [redis.cmd("XPENDING", "mpsup:{p}:q",
+                record(redis, i) for i in left[:3]] + [redis.cmd("XPENDING", "mpsup:{p}:q",
                 "mpsup", "-", "+", 50), redis.cmd("XINFO", "CONSUMERS",
                 "mpsup:{p}:q", "mpsup"), redis.cmd("XLEN", "mpsup:{p}:q"),
                 redis.cmd("HGETALL", "mpsup:nodes")], "\n".join(
@@ -151,7 +169,9 @@ def test_three_nodes_lose_nothing_when_one_dies_and_one_freezes(tmp):
         # workers each, and the lines in their pipes).
         assert len(twice) <= 40, len(twice)
         for i in twice:
-            assert int(redis.cmd("HGET", "mpsup:{p}:j:" + i, "a")) >= 2, i
+            assert record(redis, i)[1] >= 2, i
+            rep = a.ask({"op": "result", "id": i})
+            assert rep["job"]["attempts"] >= 2, rep
         # The records read the same from every node.
         for i in ids[::500]:
             for n in (a, b, c):
@@ -222,7 +242,7 @@ def test_result_wait_and_cancel_from_any_node(tmp):
         assert rep == {"ok": True, "id": queued, "state": "cancelled"}, rep
         # Cancel each running job from the node that does not run it.
         for j in (long1, long2):
-            runner = redis.cmd("HGET", "mpsup:{p}:j:" + j, "n").decode()
+            runner = record(redis, j)[2]
             other = b if runner.startswith("a:") else a
             rep = other.ask({"op": "cancel", "id": j})
             assert rep["ok"] and rep["state"] == "running", rep
@@ -272,9 +292,7 @@ def test_one_key_one_job_across_nodes(tmp):
         try:
             wait_for(lambda: len(done_ids(tmp)) >= 40, what="the 40 jobs")
         except AssertionError:
-            raise AssertionError([redis.cmd("HGETALL", k) for k in
-                                  redis.cmd("KEYS", "mpsup:{p}:j:*")
-                                  if redis.cmd("HGET", k, "s") != b"done"] +
+            raise AssertionError([redis.cmd("HGETALL", "mpsup:{p}:l")] +
                                  [redis.cmd("XINFO", "GROUPS", "mpsup:{p}:q")])
         time.sleep(0.5)
         assert len(done_ids(tmp)) == 40
@@ -289,11 +307,9 @@ def test_max_queue_holds_across_the_cluster(tmp):
                  extra_pool="max_queue = 10\n")
         b = Node(tmp, "b", redis, workers=1, prefetch=1,
                  extra_pool="max_queue = 10\n")
-        for n in (a, b):
-            n.ask({"op": "submit", "pool": "p", "data": 20})
-        wait_for(lambda: len(redis.cmd("KEYS", "mpsup:{p}:j:*")) == 2 and
-                 all(redis.cmd("HGET", k, "s") == b"running"
-                     for k in redis.cmd("KEYS", "mpsup:{p}:j:*")),
+        held = [n.ask({"op": "submit", "pool": "p", "data": 20})["id"]
+                for n in (a, b)]
+        wait_for(lambda: set(states(redis, held).values()) == {"running"},
                  what="both workers busy")
         answers = [n.ask({"op": "submit", "pool": "p", "data": 0})
                    for _ in range(8) for n in (a, b)]
