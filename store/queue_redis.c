@@ -357,31 +357,57 @@ qr_took_one(struct queue_redis *qr, struct qr_pool *rp, unsigned ei,
 	return 1;
 }
 
+/* Field name of an entry's fields array, or NULL. */
+static const char *
+qr_field(const redisReply *f, const char *name, size_t *len)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < f->elements; i += 2)
+		if (f->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(f->element[i]->str, name) == 0)
+			return qr_str(f, i + 1, len);
+	*len = 0;
+	return NULL;
+}
+
 /*
- * {entry, {"o", origin, id, blob, id, blob...}}: an entry taken from
- * the stream; its jobs run here.
+ * {entry, {o ORIGIN, i IDS, b BLOBS}}: an entry taken from the stream;
+ * its jobs run here.
  */
 void
 qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 {
 	const redisReply	*f = r->element[1];
-	const char		*x, *o, *id, *s;
-	size_t			 xl, ol, il, sl, i;
+	const char		*x, *o, *ids, *p, *end, *nl;
+	size_t			 xl, ol, il, bl, i, len;
 	unsigned		 ei, n = 0;
+	char			 tmp[24];
 
 	x = qr_str(r, 0, &xl);
-	o = qr_str(f, 1, &ol);
-	if (x == NULL || o == NULL) {
+	o = qr_field(f, "o", &ol);
+	ids = qr_field(f, "i", &il);
+	p = qr_field(f, "b", &bl);
+	if (x == NULL || o == NULL || ids == NULL || p == NULL) {
 		log_warnx("cluster: pool %s: a malformed entry in Redis "
 		    "skipped", rp->name);
 		return;
 	}
+	end = p + bl;
 	ei = qr_entry_new(qr, rp, x, xl, o, ol);
-	for (i = 2; i + 1 < f->elements; i += 2) {
-		id = qr_str(f, i, &il);
-		s = qr_str(f, i + 1, &sl);
-		n += (unsigned)qr_took_one(qr, rp, ei, id != NULL ? id : "",
-		    il, s, sl);
+	for (i = 0; i + JOB_ID_LEN <= il; i += JOB_ID_LEN) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    nl == p || (size_t)(nl - p) >= sizeof tmp)
+			break;
+		memcpy(tmp, p, (size_t)(nl - p));
+		tmp[nl - p] = '\0';
+		len = strtoul(tmp, NULL, 10);
+		p = nl + 1;
+		if (len > (size_t)(end - p))
+			break;
+		n += (unsigned)qr_took_one(qr, rp, ei, ids + i, JOB_ID_LEN,
+		    p, len);
+		p += len;
 	}
 	/* Skipped jobs stay in Redis with the entry, for the reaper. */
 	if (n == 0)

@@ -2,14 +2,16 @@
  * The Redis queue's Lua scripts (see queue_redis.h for the model). Each
  * runs atomically in Redis, so two nodes that race (two submits with one
  * key, two reapers of one dead node, a cancel and a claim) see one order.
- * Redis's cost is per command, not per byte, so the common path makes
- * none per job: a submitted batch is one stream entry (or a few), a
- * finished batch one HSET per bucket of records.
+ * Redis's cost is per command and per argument, so the common path makes
+ * no command per job: a submitted batch is a few stream entries of up to
+ * 64 jobs each (QR_ENTRY_MAX), claimed whole; a batch of ends is one
+ * HSET per bucket of records.
  *
  * Keys of pool P, all in P's hash slot (pre = "mpsup:{P}:"):
  *   q      the stream, consumer group "mpsup"; an entry is a batch of
- *          jobs {o ORIGIN, ID BLOB, ID BLOB...}, ORIGIN the consumer that
- *          accepted them (told when each ends)
+ *          jobs {o ORIGIN, i IDS, b BLOBS}: ORIGIN the consumer that
+ *          accepted them (told when each ends), IDS their ids end to
+ *          end (16 characters each), BLOBS each job's "LEN\n" and blob
  *   l      where each unfinished job is: ID -> its entry, or "d"
  *   d, dj  delayed jobs: ids by due time; ID -> "ORIGIN\nBLOB"
  *   n, u   jobs queued in q, jobs taken by nodes and not ended
@@ -26,17 +28,19 @@
  * then the client, key, group and data; A the attempts already made.
  * REC (an ended job, made by qr_rec): "STATE\nA\nWORKER\nSTARTED\n
  * FINISHED\nTRUNC\nSUB\nCL\nRL\nEL\n" then the client, result, error and
- * (failed, timed out, cancelled) the data. A node is told of ends with
- * "POOL\n" then "ID\nLEN\nREC" per job.
+ * (failed, timed out) the data. A node is told of ends with "POOL\n"
+ * then "ID\nLEN\nREC" per job.
  */
 #include "config.h"
 
 #include "store/queue_redis.h"
 
-/* Helpers every script that ends jobs shares. */
-#define LUA_COMMON							\
-	"local function bk(pre, id) return pre .. 'r:' .. "		\
-	"string.sub(id, 1, 9) end\n"					\
+/* Helpers the scripts share. */
+
+#define LUA_COMMON                                                      \
+	"local function bk(pre, id)\n"					\
+	"  return pre .. 'r:' .. string.sub(id, 1, 9)\n"		\
+	"end\n"								\
 	"local tell = {}\n"						\
 	"local function told(c, id, rec)\n"				\
 	"  local t = tell[c]\n"						\
@@ -44,168 +48,252 @@
 	"  t[#t+1] = id .. '\\n' .. #rec .. '\\n' .. rec\n"		\
 	"end\n"								\
 	"local function tellall(pool)\n"				\
-	"  for c, t in pairs(tell) do redis.call('PUBLISH', "		\
-	"'mpsup:done:' .. c, pool .. '\\n' .. table.concat(t)) end\n"	\
+	"  for c, t in pairs(tell) do\n"				\
+	"    redis.call('PUBLISH', 'mpsup:done:' .. c,\n"		\
+	"      pool .. '\\n' .. table.concat(t))\n"			\
+	"  end\n"							\
+	"  tell = {}\n"							\
 	"end\n"								\
 	"local function blob(b)\n"					\
-	"  local a, sub, pr, nb, cl, kl, gl, p = string.match(b, "	\
-	"'^(%d+)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(%d+)\\n(%d+)\\n"	\
-	"(%d+)\\n()')\n"						\
+	"  local a, sub, pr, nb, cl, kl, gl, p = string.match(b,\n"	\
+	"    '^(%d+)\\n([^\\n]*)\\n([^\\n]*)\\n([^\\n]*)\\n(%d+)\\n(%d+)\\n(%d+)\\n()')\n"	\
 	"  if not a then return nil end\n"				\
 	"  cl, kl, gl = tonumber(cl), tonumber(kl), tonumber(gl)\n"	\
-	"  return {a = tonumber(a), sub = sub, client = string.sub(b, p, "	\
-	"p + cl - 1), key = string.sub(b, p + cl, p + cl + kl - 1), "	\
-	"data = string.sub(b, p + cl + kl + gl), at = #a}\n"		\
+	"  return {a = tonumber(a), sub = sub, at = #a,\n"		\
+	"    client = string.sub(b, p, p + cl - 1),\n"			\
+	"    key = string.sub(b, p + cl, p + cl + kl - 1),\n"		\
+	"    data = string.sub(b, p + cl + kl + gl)}\n"			\
 	"end\n"								\
 	"local function rec(st, a, now, j, err, keep)\n"		\
-	"  return table.concat({st, a, '-1', '0', now, '0', j.sub, "	\
-	"#j.client, 0, #err}, '\\n') .. '\\n' .. j.client .. err .. "	\
-	"(keep and j.data or '')\n"					\
+	"  return table.concat({st, a, '-1', '0', now, '0', j.sub,\n"	\
+	"    #j.client, 0, #err}, '\\n') .. '\\n' .. j.client .. err ..\n"	\
+	"    (keep and j.data or '')\n"					\
 	"end\n"								\
 	"local function keyttl(pre, j, ttl)\n"				\
-	"  if j.key ~= '' then redis.call('EXPIRE', pre .. 'k:' .. "	\
-	"#j.client .. ':' .. j.client .. j.key, ttl) end\n"		\
+	"  if j.key ~= '' then\n"					\
+	"    redis.call('EXPIRE', pre .. 'k:' .. #j.client .. ':' ..\n"	\
+	"      j.client .. j.key, ttl)\n"				\
+	"  end\n"							\
 	"end\n"								\
 	"local function watchers(pre, ids, recs)\n"			\
-	"  if #ids == 0 or redis.call('EXISTS', pre .. 'w') == 0 then "	\
-	"return end\n"							\
+	"  if #ids == 0 or redis.call('EXISTS', pre .. 'w') == 0 then\n"	\
+	"    return\n"							\
+	"  end\n"							\
 	"  local ws = redis.call('HMGET', pre .. 'w', unpack(ids))\n"	\
 	"  local gone = {}\n"						\
 	"  for i, s in ipairs(ws) do\n"					\
 	"    if s then\n"						\
-	"      for c in string.gmatch(s, '%S+') do told(c, ids[i], "	\
-	"recs[i]) end\n"						\
+	"      for c in string.gmatch(s, '%S+') do told(c, ids[i], recs[i]) end\n"	\
 	"      gone[#gone+1] = ids[i]\n"				\
 	"    end\n"							\
 	"  end\n"							\
-	"  if #gone > 0 then redis.call('HDEL', pre .. 'w', "		\
-	"unpack(gone)) end\n"						\
+	"  if #gone > 0 then redis.call('HDEL', pre .. 'w', unpack(gone)) end\n"	\
+	"end\n"								\
+	"local function split(f)\n"					\
+	"  local ids, bs, ib, bb = {}, {}, nil, nil\n"			\
+	"  for i = 1, #f - 1, 2 do\n"					\
+	"    if f[i] == 'i' then ib = f[i+1] elseif f[i] == 'b' then bb = f[i+1] end\n"	\
+	"  end\n"							\
+	"  if not ib or not bb then return ids, bs end\n"		\
+	"  local p = 1\n"						\
+	"  for k = 1, #ib - 15, 16 do\n"				\
+	"    local len, q = string.match(bb, '^(%d+)\\n()', p)\n"	\
+	"    if not len then break end\n"				\
+	"    len = tonumber(len)\n"					\
+	"    ids[#ids+1] = string.sub(ib, k, k + 15)\n"			\
+	"    bs[#bs+1] = string.sub(bb, q, q + len - 1)\n"		\
+	"    p = q + len\n"						\
+	"  end\n"							\
+	"  return ids, bs\n"						\
+	"end\n"								\
+	"local function frame(ids, bs)\n"				\
+	"  local t = {}\n"						\
+	"  for k = 1, #bs do t[#t+1] = #bs[k] .. '\\n'; t[#t+1] = bs[k] end\n"	\
+	"  return table.concat(ids), table.concat(t)\n"			\
+	"end\n"								\
+	"local function add(sk, pre, o, ids, bs)\n"			\
+	"  local i, b = frame(ids, bs)\n"				\
+	"  local x = redis.call('XADD', sk, '*', 'o', o, 'i', i, 'b', b)\n"	\
+	"  local l = {}\n"						\
+	"  for k = 1, #ids do l[#l+1] = ids[k]; l[#l+1] = x end\n"	\
+	"  redis.call('HSET', pre .. 'l', unpack(l))\n"			\
+	"  return x\n"							\
+	"end\n"								\
+	"local function put(by, o, id, b)\n"				\
+	"  local t = by[o]\n"						\
+	"  if not t then t = {ids = {}, bs = {}}; by[o] = t end\n"	\
+	"  t.ids[#t.ids+1] = id\n"					\
+	"  t.bs[#t.bs+1] = b\n"						\
 	"end\n"								\
 	"local function readd(sk, pre, by, pool)\n"			\
 	"  local n = 0\n"						\
 	"  for o, t in pairs(by) do\n"					\
-	"    local x = redis.call('XADD', sk, '*', 'o', o, unpack(t))\n"	\
-	"    local l = {}\n"						\
-	"    for i = 1, #t, 2 do l[#l+1] = t[i]; l[#l+1] = x end\n"	\
-	"    redis.call('HSET', pre .. 'l', unpack(l))\n"		\
-	"    n = n + #t / 2\n"						\
+	"    for s = 1, #t.ids, 64 do\n"				\
+	"      local ids, bs = {}, {}\n"				\
+	"      for k = s, math.min(s + 63, #t.ids) do\n"		\
+	"        ids[#ids+1] = t.ids[k]; bs[#bs+1] = t.bs[k]\n"		\
+	"      end\n"							\
+	"      add(sk, pre, o, ids, bs)\n"				\
+	"    end\n"							\
+	"    n = n + #t.ids\n"						\
 	"  end\n"							\
-	"  if n > 0 then redis.call('INCRBY', pre .. 'n', n); "		\
-	"redis.call('PUBLISH', 'mpsup:work', pool) end\n"		\
+	"  if n > 0 then\n"						\
+	"    redis.call('INCRBY', pre .. 'n', n)\n"			\
+	"    redis.call('PUBLISH', 'mpsup:work', pool)\n"		\
+	"  end\n"							\
 	"  return n\n"							\
+	"end\n"								\
+	"local function find(sk, x, id)\n"				\
+	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
+	"  if not e[1] then return nil end\n"				\
+	"  local ids, bs = split(e[1][2])\n"				\
+	"  for k = 1, #ids do\n"					\
+	"    if ids[k] == id then return bs[k], e[1][2][2] end\n"	\
+	"  end\n"							\
+	"  return nil\n"						\
 	"end\n"
 
 /*
  * submit: KEYS stream, delayed; ARGV prefix, pool, max_queue, now,
- * consumer, then 3 per job: id, blob, and "" or "NOT_BEFORE\nKEYNAME"
- * (its key's name "" for none, else LEN:CLIENTKEY). Per job: ""
- * accepted, "=ID" its key's job, "!queue_full", "!id_taken" (two nodes
- * with one number).
+ * consumer, then 3 per entry: IDS, BLOBS (as in an entry) and "" or,
+ * for an entry of one job, "NOT_BEFORE\nKEYNAME" (its key's name "" for
+ * none, else LEN:CLIENTKEY). Returns how many jobs were accepted when
+ * all were, else per job: "" accepted, "=ID" its key's job,
+ * "!queue_full", "!id_taken" (two nodes with one number).
  */
+
 const char queue_redis_lua_submit[] =
-	"local pre, pool, maxq, now, me = ARGV[1], ARGV[2], "
-	"tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]\n"
+	LUA_COMMON
+	"local pre, pool, maxq, now, me = ARGV[1], ARGV[2],\n"
+	"  tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]\n"
 	"if #ARGV < 8 then return {} end\n"
-	"if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('XGROUP', "
-	"'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM') end\n"
-	"local depth = tonumber(redis.call('GET', pre .. 'n') or '0') + "
-	"redis.call('ZCARD', KEYS[2])\n"
-	"local ids = {}\n"
-	"for b = 6, #ARGV, 3 do ids[#ids+1] = ARGV[b] end\n"
-	"local taken = redis.call('HMGET', pre .. 'l', unpack(ids))\n"
-	"local out, ent, locs, nq = {}, {'o', me}, {}, 0\n"
-	"local function flush()\n"
-	"  if #ent == 2 then return end\n"
-	"  local x = redis.call('XADD', KEYS[1], '*', unpack(ent))\n"
-	"  for i = 3, #ent, 2 do locs[#locs+1] = ent[i]; locs[#locs+1] = x "
+	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+	"  redis.call('XGROUP', 'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM')\n"
 	"end\n"
-	"  ent = {'o', me}\n"
-	"end\n"
-	"for j = 1, #ids do\n"
-	"  local b = 3 + 3 * j\n"
-	"  local id, ex, nb, kk, old = ARGV[b], ARGV[b+2], 0, '', nil\n"
-	"  if ex ~= '' then\n"
-	"    local t, k = string.match(ex, '^([^\\n]*)\\n(.*)$')\n"
-	"    nb, kk = tonumber(t) or 0, k or ''\n"
-	"    if kk ~= '' then old = redis.call('GET', pre .. 'k:' .. kk) end\n"
-	"  end\n"
-	"  if old then out[j] = '=' .. old\n"
-	"  elseif depth >= maxq then out[j] = '!queue_full'\n"
-	"  elseif taken[j] then out[j] = '!id_taken'\n"
-	"  else\n"
-	"    if kk ~= '' then redis.call('SET', pre .. 'k:' .. kk, id) end\n"
-	"    if nb > now then\n"
-	"      redis.call('ZADD', KEYS[2], nb, id)\n"
-	"      redis.call('HSET', pre .. 'dj', id, me .. '\\n' .. ARGV[b+1])\n"
-	"      locs[#locs+1] = id; locs[#locs+1] = 'd'\n"
-	"    else\n"
-	"      ent[#ent+1] = id; ent[#ent+1] = ARGV[b+1]; nq = nq + 1\n"
-	"      if #ent >= 2 + 2 * " QR_ENTRY_MAX_S " then flush() end\n"
+	"local depth = tonumber(redis.call('GET', pre .. 'n') or '0') +\n"
+	"  redis.call('ZCARD', KEYS[2])\n"
+	"local out, locs, nq = {}, {}, 0\n"
+	"for b = 6, #ARGV - 2, 3 do\n"
+	"  local ib, bb, ex = ARGV[b], ARGV[b+1], ARGV[b+2]\n"
+	"  local ids = {}\n"
+	"  for k = 1, #ib - 15, 16 do ids[#ids+1] = string.sub(ib, k, k + 15) end\n"
+	"  local taken = redis.call('HMGET', pre .. 'l', unpack(ids))\n"
+	"  local clear = ex == '' and depth + #ids <= maxq\n"
+	"  for k = 1, #ids do if taken[k] then clear = false end end\n"
+	"  if clear then\n"
+	"    local x = redis.call('XADD', KEYS[1], '*', 'o', me, 'i', ib,\n"
+	"      'b', bb)\n"
+	"    for k = 1, #ids do\n"
+	"      locs[#locs+1] = ids[k]; locs[#locs+1] = x; out[#out+1] = ''\n"
 	"    end\n"
-	"    depth = depth + 1\n"
-	"    out[j] = ''\n"
+	"    depth = depth + #ids\n"
+	"    nq = nq + #ids\n"
+	"  else\n"
+	"    local sids, sbs = split({'i', ib, 'b', bb})\n"
+	"    local nb, kk = 0, ''\n"
+	"    if ex ~= '' then\n"
+	"      local t, k = string.match(ex, '^([^\\n]*)\\n(.*)$')\n"
+	"      nb, kk = tonumber(t) or 0, k or ''\n"
+	"    end\n"
+	"    local ki, kb = {}, {}\n"
+	"    for k = 1, #sids do\n"
+	"      local id, old = sids[k], nil\n"
+	"      if kk ~= '' then old = redis.call('GET', pre .. 'k:' .. kk) end\n"
+	"      if old then out[#out+1] = '=' .. old\n"
+	"      elseif depth >= maxq then out[#out+1] = '!queue_full'\n"
+	"      elseif taken[k] then out[#out+1] = '!id_taken'\n"
+	"      else\n"
+	"        if kk ~= '' then redis.call('SET', pre .. 'k:' .. kk, id) end\n"
+	"        if nb > now then\n"
+	"          redis.call('ZADD', KEYS[2], nb, id)\n"
+	"          redis.call('HSET', pre .. 'dj', id, me .. '\\n' .. sbs[k])\n"
+	"          redis.call('HSET', pre .. 'l', id, 'd')\n"
+	"        else\n"
+	"          ki[#ki+1] = id; kb[#kb+1] = sbs[k]; nq = nq + 1\n"
+	"        end\n"
+	"        depth = depth + 1\n"
+	"        out[#out+1] = ''\n"
+	"      end\n"
+	"    end\n"
+	"    if #ki > 0 then add(KEYS[1], pre, me, ki, kb) end\n"
 	"  end\n"
 	"end\n"
-	"flush()\n"
 	"if #locs > 0 then redis.call('HSET', pre .. 'l', unpack(locs)) end\n"
-	"if nq > 0 then redis.call('INCRBY', pre .. 'n', nq); "
-	"redis.call('PUBLISH', 'mpsup:work', pool) end\n"
-	"return out\n";
+	"if nq > 0 then\n"
+	"  redis.call('INCRBY', pre .. 'n', nq)\n"
+	"  redis.call('PUBLISH', 'mpsup:work', pool)\n"
+	"end\n"
+	"for k = 1, #out do if out[k] ~= '' then return out end end\n"
+	"return #out\n";
 
 /*
  * claim: KEYS stream; ARGV prefix, consumer, jobs wanted. Whole entries
  * are taken until that many jobs (the last may hold more). Per entry:
- * {entry, {"o", origin, id, blob, id, blob...}}, without the jobs
- * cancelled while queued.
+ * {entry, its fields}, without the jobs cancelled while queued.
  */
+
 const char queue_redis_lua_claim[] =
+	LUA_COMMON
 	"local pre, me, want = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then return {} end\n"
 	"local cx = redis.call('EXISTS', pre .. 'x') == 1\n"
 	"local out, n = {}, 0\n"
 	"for round = 1, 8 do\n"
 	"  if n >= want then break end\n"
-	"  local c = math.ceil((want - n) / " QR_ENTRY_MAX_S ")\n"
-	"  local r = redis.call('XREADGROUP', 'GROUP', 'mpsup', me, "
-	"'COUNT', c, 'STREAMS', KEYS[1], '>')\n"
+	"  local c = math.ceil((want - n) / 64)\n"
+	"  local r = redis.call('XREADGROUP', 'GROUP', 'mpsup', me,\n"
+	"    'COUNT', c, 'STREAMS', KEYS[1], '>')\n"
 	"  if not r then break end\n"
 	"  local es = r[1][2]\n"
 	"  for _, e in ipairs(es) do\n"
 	"    local f = e[2]\n"
 	"    if cx then\n"
-	"      local g = {f[1], f[2]}\n"
-	"      for i = 3, #f, 2 do\n"
-	"        if redis.call('SREM', pre .. 'x', f[i]) == 0 then "
-	"g[#g+1] = f[i]; g[#g+1] = f[i+1] end\n"
+	"      local ids, bs = split(f)\n"
+	"      local ki, kb = {}, {}\n"
+	"      for k = 1, #ids do\n"
+	"        if redis.call('SREM', pre .. 'x', ids[k]) == 0 then\n"
+	"          ki[#ki+1] = ids[k]; kb[#kb+1] = bs[k]\n"
+	"        end\n"
 	"      end\n"
-	"      f = g\n"
+	"      local i, b = frame(ki, kb)\n"
+	"      f = {'o', f[2], 'i', i, 'b', b}\n"
 	"    end\n"
-	"    if #f == 2 then redis.call('XACK', KEYS[1], 'mpsup', e[1]); "
-	"redis.call('XDEL', KEYS[1], e[1])\n"
-	"    else out[#out+1] = {e[1], f}; n = n + (#f - 2) / 2 end\n"
+	"    local cnt = math.floor(#f[4] / 16)\n"
+	"    if cnt == 0 then\n"
+	"      redis.call('XACK', KEYS[1], 'mpsup', e[1])\n"
+	"      redis.call('XDEL', KEYS[1], e[1])\n"
+	"    else\n"
+	"      out[#out+1] = {e[1], f}\n"
+	"      n = n + cnt\n"
+	"    end\n"
 	"  end\n"
 	"  if #es < c then break end\n"
 	"end\n"
-	"if n > 0 then redis.call('DECRBY', pre .. 'n', n); "
-	"redis.call('INCRBY', pre .. 'u', n) end\n"
+	"if n > 0 then\n"
+	"  redis.call('DECRBY', pre .. 'n', n)\n"
+	"  redis.call('INCRBY', pre .. 'u', n)\n"
+	"end\n"
 	"return out\n";
 
 /*
  * update: KEYS stream; ARGV prefix, pool, consumer, ttl, again ("1":
- * sent again after a lost answer), then groups of one entry's jobs:
- * entry, origin, done ("1": the entry has nothing left here after
- * this group), count, then 4 per job: op, id, value, key name. Ops: "f" finished (value: REC), "a" a new attempt started here
+ * sent again after a lost answer), then groups of jobs of one entry,
+ * op and bucket: entry, origin, done ("1": the entry has nothing left
+ * here after this group), op, key name (groups of one keyed job), the
+ * bucket (the ids' first 9 hex digits), count; then 2 per job: id,
+ * value. Ops: "f" finished (value: REC), "a" a new attempt started here
  * (value: attempts), "r" released, taken but never started (value: its
  * BLOB), back to the stream. A job whose entry is no longer this
  * consumer's (its lease ran out, it was taken over) is left alone
  * (fenced): returns the ids fenced.
  */
+
 const char queue_redis_lua_update[] =
 	LUA_COMMON
-	"local pre, pool, me, ttl, again = ARGV[1], ARGV[2], ARGV[3], "
-	"tonumber(ARGV[4]), ARGV[5] == '1'\n"
-	"local owned, recs, ids, vals, back, acks, fenced = {}, {}, {}, {}, "
-	"{}, {}, {}\n"
+	"local pre, pool, me, ttl, again = ARGV[1], ARGV[2], ARGV[3],\n"
+	"  tonumber(ARGV[4]), ARGV[5] == '1'\n"
+	"local owned, recs, ids, vals, back, acks, fenced =\n"
+	"  {}, {}, {}, {}, {}, {}, {}\n"
 	"local nu = 0\n"
 	"local function own(x)\n"
 	"  local o = owned[x]\n"
@@ -217,76 +305,71 @@ const char queue_redis_lua_update[] =
 	"  return o\n"
 	"end\n"
 	"local b = 6\n"
-	"while b + 3 <= #ARGV do\n"
-	"  local x, o, done, cnt = ARGV[b], ARGV[b+1], ARGV[b+2], "
-	"tonumber(ARGV[b+3])\n"
-	"  b = b + 4\n"
+	"while b + 6 <= #ARGV do\n"
+	"  local x, o, done, op, kk = ARGV[b], ARGV[b+1], ARGV[b+2],\n"
+	"    ARGV[b+3], ARGV[b+4]\n"
+	"  local k, cnt = pre .. 'r:' .. ARGV[b+5], tonumber(ARGV[b+6])\n"
+	"  local mine = own(x)\n"
+	"  b = b + 7\n"
 	"  for i = 1, cnt do\n"
-	"  local op, id, v, kk = ARGV[b], ARGV[b+1], ARGV[b+2], ARGV[b+3]\n"
-	"  b = b + 4\n"
-	"  local k = op == 'f' and bk(pre, id)\n"
-	"  if again and op == 'f' and redis.call('HEXISTS', k, id) == 1 then\n"
-	"    -- in already\n"
-	"  elseif again and op == 'r' and redis.call('HGET', pre .. 'l', id) "
-	"~= x then\n"
-	"    -- back in the stream already\n"
-	"  elseif not own(x) then\n"
-	"    if op ~= 'a' then fenced[#fenced+1] = id end\n"
-	"  elseif op == 'a' then redis.call('HSET', pre .. 'a', id, v)\n"
-	"  else\n"
-	"    if op == 'f' then\n"
+	"    local id, v = ARGV[b], ARGV[b+1]\n"
+	"    b = b + 2\n"
+	"    if again and op == 'f' and redis.call('HEXISTS', k, id) == 1 then\n"
+	"      -- in already\n"
+	"    elseif again and op == 'r' and\n"
+	"      redis.call('HGET', pre .. 'l', id) ~= x then\n"
+	"      -- back in the stream already\n"
+	"    elseif not mine then\n"
+	"      if op ~= 'a' then fenced[#fenced+1] = id end\n"
+	"    elseif op == 'a' then\n"
+	"      redis.call('HSET', pre .. 'a', id, v)\n"
+	"    elseif op == 'f' then\n"
 	"      local t = recs[k]\n"
 	"      if not t then t = {}; recs[k] = t end\n"
 	"      t[#t+1] = id; t[#t+1] = v\n"
 	"      ids[#ids+1] = id; vals[#vals+1] = v\n"
 	"      if o ~= me and o ~= '' then told(o, id, v) end\n"
-	"      if kk ~= '' then redis.call('EXPIRE', pre .. 'k:' .. kk, ttl) "
-	"end\n"
+	"      nu = nu + 1\n"
 	"    else\n"
-	"      local t = back[o]\n"
-	"      if not t then t = {}; back[o] = t end\n"
-	"      t[#t+1] = id; t[#t+1] = v\n"
+	"      put(back, o, id, v)\n"
+	"      nu = nu + 1\n"
 	"    end\n"
-	"    nu = nu + 1\n"
 	"  end\n"
+	"  if mine and op == 'f' and kk ~= '' then\n"
+	"    redis.call('EXPIRE', pre .. 'k:' .. kk, ttl)\n"
 	"  end\n"
-	"  if done == '1' and own(x) then acks[#acks+1] = x end\n"
+	"  if done == '1' and mine then acks[#acks+1] = x end\n"
 	"end\n"
-	"for k, t in pairs(recs) do redis.call('HSET', k, unpack(t)); "
-	"redis.call('EXPIRE', k, ttl) end\n"
+	"for k, t in pairs(recs) do\n"
+	"  redis.call('HSET', k, unpack(t))\n"
+	"  redis.call('EXPIRE', k, ttl)\n"
+	"end\n"
 	"if #ids > 0 then\n"
 	"  redis.call('HDEL', pre .. 'l', unpack(ids))\n"
-	"  if redis.call('EXISTS', pre .. 'a') == 1 then redis.call('HDEL', "
-	"pre .. 'a', unpack(ids)) end\n"
+	"  if redis.call('EXISTS', pre .. 'a') == 1 then\n"
+	"    redis.call('HDEL', pre .. 'a', unpack(ids))\n"
+	"  end\n"
 	"  watchers(pre, ids, vals)\n"
 	"end\n"
 	"readd(KEYS[1], pre, back, pool)\n"
 	"if nu > 0 then redis.call('DECRBY', pre .. 'u', nu) end\n"
-	"if #acks > 0 then redis.call('XACK', KEYS[1], 'mpsup', "
-	"unpack(acks)); redis.call('XDEL', KEYS[1], unpack(acks)) end\n"
+	"if #acks > 0 then\n"
+	"  redis.call('XACK', KEYS[1], 'mpsup', unpack(acks))\n"
+	"  redis.call('XDEL', KEYS[1], unpack(acks))\n"
+	"end\n"
 	"tellall(pool)\n"
 	"return fenced\n";
-
-/* A job's blob in entry x of stream sk, and the entry's origin. */
-#define LUA_FIND							\
-	"local function find(sk, x, id)\n"				\
-	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
-	"  if not e[1] then return nil end\n"				\
-	"  local f = e[1][2]\n"						\
-	"  for i = 3, #f, 2 do if f[i] == id then return f[i+1], f[2] end "	\
-	"end\n"								\
-	"  return nil\n"						\
-	"end\n"
 
 /*
  * cancel: KEYS stream, delayed; ARGV prefix, pool, id, now, ttl.
  * Returns the state after: "cancelled", "running" (the node holding it
  * was told), a terminal state, or "" (no such job).
  */
+
 const char queue_redis_lua_cancel[] =
-	LUA_COMMON LUA_FIND
-	"local pre, pool, id, now, ttl = ARGV[1], ARGV[2], ARGV[3], "
-	"ARGV[4], tonumber(ARGV[5])\n"
+	LUA_COMMON
+	"local pre, pool, id, now, ttl = ARGV[1], ARGV[2], ARGV[3],\n"
+	"  ARGV[4], tonumber(ARGV[5])\n"
 	"local k = bk(pre, id)\n"
 	"local old = redis.call('HGET', k, id)\n"
 	"if old then return string.match(old, '^[^\\n]*') end\n"
@@ -296,24 +379,27 @@ const char queue_redis_lua_cancel[] =
 	"if x == 'd' then\n"
 	"  local v = redis.call('HGET', pre .. 'dj', id) or ''\n"
 	"  o, b = string.match(v, '^([^\\n]*)\\n(.*)$')\n"
-	"  redis.call('ZREM', KEYS[2], id); redis.call('HDEL', pre .. 'dj', "
-	"id)\n"
+	"  redis.call('ZREM', KEYS[2], id)\n"
+	"  redis.call('HDEL', pre .. 'dj', id)\n"
 	"else\n"
 	"  local p = redis.call('XPENDING', KEYS[1], 'mpsup', x, x, 1)\n"
 	"  if p[1] then\n"
-	"    redis.call('PUBLISH', 'mpsup:cancel:' .. p[1][2], pool .. '\\n' "
-	".. id)\n"
+	"    redis.call('PUBLISH', 'mpsup:cancel:' .. p[1][2],\n"
+	"      pool .. '\\n' .. id)\n"
 	"    return 'running'\n"
 	"  end\n"
 	"  b, o = find(KEYS[1], x, id)\n"
-	"  if b then redis.call('SADD', pre .. 'x', id); redis.call('DECR', "
-	"pre .. 'n') end\n"
+	"  if b then\n"
+	"    redis.call('SADD', pre .. 'x', id)\n"
+	"    redis.call('DECR', pre .. 'n')\n"
+	"  end\n"
 	"end\n"
 	"local j = b and blob(b)\n"
 	"if not j then return '' end\n"
 	"local r = rec('cancelled', j.a, now, j, '', false)\n"
 	"redis.call('HDEL', pre .. 'l', id)\n"
-	"redis.call('HSET', k, id, r); redis.call('EXPIRE', k, ttl)\n"
+	"redis.call('HSET', k, id, r)\n"
+	"redis.call('EXPIRE', k, ttl)\n"
 	"keyttl(pre, j, ttl)\n"
 	"if o and o ~= '' then told(o, id, r) end\n"
 	"watchers(pre, {id}, {r})\n"
@@ -321,27 +407,25 @@ const char queue_redis_lua_cancel[] =
 	"return 'cancelled'\n";
 
 /*
- * promote: KEYS stream, delayed; ARGV prefix, now, pool. Delayed jobs that are
- * due join the stream; returns {moved, the next due time or ""}.
+ * promote: KEYS stream, delayed; ARGV prefix, now, pool. Delayed jobs
+ * that are due join the stream; returns {moved, the next due time or
+ * ""}.
  */
+
 const char queue_redis_lua_promote[] =
 	LUA_COMMON
 	"local pre = ARGV[1]\n"
-	"local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], "
-	"'LIMIT', 0, 1000)\n"
-	"if #ids > 0 and redis.call('EXISTS', KEYS[1]) == 0 then "
-	"redis.call('XGROUP', 'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM') "
+	"local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2],\n"
+	"  'LIMIT', 0, 1000)\n"
+	"if #ids > 0 and redis.call('EXISTS', KEYS[1]) == 0 then\n"
+	"  redis.call('XGROUP', 'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM')\n"
 	"end\n"
 	"local by = {}\n"
 	"for _, id in ipairs(ids) do\n"
 	"  redis.call('ZREM', KEYS[2], id)\n"
 	"  local v = redis.call('HGET', pre .. 'dj', id)\n"
 	"  local o, b = string.match(v or '', '^([^\\n]*)\\n(.*)$')\n"
-	"  if b then\n"
-	"    by[o] = by[o] or {}\n"
-	"    local t = by[o]\n"
-	"    t[#t+1] = id; t[#t+1] = b\n"
-	"  end\n"
+	"  if b then put(by, o, id, b) end\n"
 	"end\n"
 	"if #ids > 0 then redis.call('HDEL', pre .. 'dj', unpack(ids)) end\n"
 	"readd(KEYS[1], pre, by, ARGV[3])\n"
@@ -354,8 +438,9 @@ const char queue_redis_lua_promote[] =
  * STATE, BLOB, the consumer holding it or "", attempts} when not; or
  * {}. A watcher is told when the job ends.
  */
+
 const char queue_redis_lua_fetch[] =
-	LUA_COMMON LUA_FIND
+	LUA_COMMON
 	"local id, me = ARGV[1], ARGV[2]\n"
 	"for i = 3, #ARGV do\n"
 	"  local pool = ARGV[i]\n"
@@ -376,12 +461,15 @@ const char queue_redis_lua_fetch[] =
 	"  local j = b and blob(b)\n"
 	"  if j then\n"
 	"    a = j.a\n"
-	"    if st == 'running' then a = math.max(a + 1, tonumber(redis.call("
-	"'HGET', pre .. 'a', id) or '0')) end\n"
+	"    if st == 'running' then\n"
+	"      a = math.max(a + 1,\n"
+	"        tonumber(redis.call('HGET', pre .. 'a', id) or '0'))\n"
+	"    end\n"
 	"    if me ~= '' then\n"
 	"      local w = redis.call('HGET', pre .. 'w', id) or ''\n"
-	"      if not string.find(w, ' ' .. me, 1, true) then "
-	"redis.call('HSET', pre .. 'w', id, w .. ' ' .. me) end\n"
+	"      if not string.find(w, ' ' .. me, 1, true) then\n"
+	"        redis.call('HSET', pre .. 'w', id, w .. ' ' .. me)\n"
+	"      end\n"
 	"    end\n"
 	"    return {pool, st, b, who, a}\n"
 	"  end\n"
@@ -390,39 +478,41 @@ const char queue_redis_lua_fetch[] =
 
 /*
  * Take back the unfinished jobs of entry x of pool's stream sk: counted
- * (an attempt ran: failed past maxa) or not (it never reached a worker).
- * Returns jobs put back, jobs failed, jobs that were held.
+ * (an attempt ran: failed past maxa) or not (they never reached a
+ * worker). Returns jobs put back, jobs failed, jobs that were held.
  */
-#define LUA_TAKEBACK							\
-	"local function takeback(sk, pre, pool, x, count, maxa, now, ttl, "	\
-	"why)\n"							\
+
+#define LUA_TAKEBACK                                                    \
+	"local function takeback(sk, pre, pool, x, count, maxa, now, ttl, why)\n"	\
 	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
-	"  redis.call('XACK', sk, 'mpsup', x); redis.call('XDEL', sk, x)\n"	\
+	"  redis.call('XACK', sk, 'mpsup', x)\n"			\
+	"  redis.call('XDEL', sk, x)\n"					\
 	"  if not e[1] then return 0, 0, 0 end\n"			\
 	"  local f = e[1][2]\n"						\
 	"  local o, by, nf, held = f[2], {}, 0, 0\n"			\
-	"  for i = 3, #f, 2 do\n"					\
-	"    local id, j = f[i], blob(f[i+1])\n"			\
+	"  local ids, bs = split(f)\n"					\
+	"  for k = 1, #ids do\n"					\
+	"    local id, j = ids[k], blob(bs[k])\n"			\
 	"    if j and redis.call('HEXISTS', bk(pre, id), id) == 0 then\n"	\
 	"      held = held + 1\n"					\
 	"      local a = j.a\n"						\
-	"      if count then a = math.max(a + 1, tonumber(redis.call("	\
-	"'HGET', pre .. 'a', id) or '0')) end\n"			\
+	"      if count then\n"						\
+	"        a = math.max(a + 1,\n"					\
+	"          tonumber(redis.call('HGET', pre .. 'a', id) or '0'))\n"	\
+	"      end\n"							\
 	"      redis.call('HDEL', pre .. 'a', id)\n"			\
 	"      if a >= maxa and count then\n"				\
 	"        local r = rec('failed', a, now, j, why, true)\n"	\
-	"        local k = bk(pre, id)\n"				\
-	"        redis.call('HSET', k, id, r); redis.call('EXPIRE', k, ttl)\n"	\
+	"        local rk = bk(pre, id)\n"				\
+	"        redis.call('HSET', rk, id, r)\n"			\
+	"        redis.call('EXPIRE', rk, ttl)\n"			\
 	"        redis.call('HDEL', pre .. 'l', id)\n"			\
 	"        keyttl(pre, j, ttl)\n"					\
 	"        if o ~= '' then told(o, id, r) end\n"			\
 	"        watchers(pre, {id}, {r})\n"				\
 	"        nf = nf + 1\n"						\
 	"      else\n"							\
-	"        by[o] = by[o] or {}\n"					\
-	"        local t = by[o]\n"					\
-	"        t[#t+1] = id\n"					\
-	"        t[#t+1] = a .. string.sub(f[i+1], j.at + 1)\n"		\
+	"        put(by, o, id, a .. string.sub(bs[k], j.at + 1))\n"	\
 	"      end\n"							\
 	"    end\n"							\
 	"  end\n"							\
@@ -431,12 +521,13 @@ const char queue_redis_lua_fetch[] =
 	"end\n"
 
 /*
- * reap: ARGV me (consumer), my node name, now. Every consumer whose lease
- * ran out, and every earlier boot of my own node, loses the jobs it
- * held: back to their stream, or failed when out of attempts (its
+ * reap: ARGV me (consumer), my node name, now. Every consumer whose
+ * lease ran out, and every earlier boot of my own node, loses the jobs
+ * it held: back to their stream, or failed when out of attempts (its
  * registry entry says each pool's max_attempts and result_ttl). Returns
  * {jobs requeued, jobs failed, consumers reaped...}.
  */
+
 const char queue_redis_lua_reap[] =
 	LUA_COMMON LUA_TAKEBACK
 	"local me, node, now = ARGV[1], ARGV[2], ARGV[3]\n"
@@ -444,36 +535,40 @@ const char queue_redis_lua_reap[] =
 	"local out = {0, 0}\n"
 	"for i = 1, #nodes, 2 do\n"
 	"  local c = nodes[i]\n"
-	"  local mine = c ~= me and string.sub(c, 1, #node + 1) == node .. "
-	"':'\n"
-	"  if c ~= me and (mine or redis.call('EXISTS', 'mpsup:lease:' .. "
-	"c) == 0) then\n"
+	"  local mine = c ~= me and string.sub(c, 1, #node + 1) == node .. ':'\n"
+	"  if c ~= me and (mine or\n"
+	"    redis.call('EXISTS', 'mpsup:lease:' .. c) == 0) then\n"
 	"    local ok, inf = pcall(cjson.decode, nodes[i+1])\n"
 	"    local done = true\n"
-	"    if ok and type(inf) == 'table' and type(inf.pools) == 'table' "
-	"then\n"
+	"    if ok and type(inf) == 'table' and type(inf.pools) == 'table' then\n"
 	"      for pool, maxa in pairs(inf.pools) do\n"
-	"        local pre = 'mpsup:{' .. pool .. '}:'\n"
+	"        local pre = 'mpsup:{' .. tostring(pool) .. '}:'\n"
 	"        local sk = pre .. 'q'\n"
-	"        if type(pool) == 'string' and redis.call('EXISTS', sk) == 1 "
-	"then\n"
-	"          tell = {}\n"
-	"          local pend = redis.call('XPENDING', sk, 'mpsup', '-', '+', "
-	"100, c)\n"
+	"        if type(pool) == 'string' and\n"
+	"          redis.call('EXISTS', sk) == 1 then\n"
+	"          local pend = redis.call('XPENDING', sk, 'mpsup', '-', '+',\n"
+	"            100, c)\n"
 	"          for _, p in ipairs(pend) do\n"
-	"            local back, nf = takeback(sk, pre, pool, p[1], true, "
-	"tonumber(maxa) or 1, now, tonumber(inf.ttl) or 3600, 'node ' .. c "
-	".. ' was lost (its lease ran out) on the last attempt')\n"
-	"            out[1] = out[1] + back; out[2] = out[2] + nf\n"
+	"            local back, nf = takeback(sk, pre, pool, p[1], true,\n"
+	"              tonumber(maxa) or 1, now, tonumber(inf.ttl) or 3600,\n"
+	"              'node ' .. c .. ' was lost (its lease ran out) on the ' ..\n"
+	"              'last attempt')\n"
+	"            out[1] = out[1] + back\n"
+	"            out[2] = out[2] + nf\n"
 	"          end\n"
 	"          tellall(pool)\n"
-	"          if #pend < 100 then redis.call('XGROUP', 'DELCONSUMER', "
-	"sk, 'mpsup', c) else done = false end\n"
+	"          if #pend < 100 then\n"
+	"            redis.call('XGROUP', 'DELCONSUMER', sk, 'mpsup', c)\n"
+	"          else\n"
+	"            done = false\n"
+	"          end\n"
 	"        end\n"
 	"      end\n"
 	"    end\n"
-	"    if done then redis.call('HDEL', 'mpsup:nodes', c); "
-	"out[#out+1] = c end\n"
+	"    if done then\n"
+	"      redis.call('HDEL', 'mpsup:nodes', c)\n"
+	"      out[#out+1] = c\n"
+	"    end\n"
 	"  end\n"
 	"end\n"
 	"return out\n";
@@ -483,19 +578,19 @@ const char queue_redis_lua_reap[] =
  * node holds. After a reconnect: entries of ours that we never heard of
  * (a claim whose answer was lost) go back to the stream, uncounted.
  */
+
 const char queue_redis_lua_recover[] =
 	LUA_COMMON LUA_TAKEBACK
 	"local held = {}\n"
 	"for i = 4, #ARGV do held[ARGV[i]] = true end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-	"local pend = redis.call('XPENDING', KEYS[1], 'mpsup', '-', '+', "
-	"100000, ARGV[3])\n"
+	"local pend = redis.call('XPENDING', KEYS[1], 'mpsup', '-', '+',\n"
+	"  100000, ARGV[3])\n"
 	"local n = 0\n"
 	"for _, p in ipairs(pend) do\n"
 	"  if not held[p[1]] then\n"
-	"    local back = takeback(KEYS[1], ARGV[1], ARGV[2], p[1], false, 1, "
-	"'0', 1, '')\n"
-	"    n = n + back\n"
+	"    n = n + takeback(KEYS[1], ARGV[1], ARGV[2], p[1], false, 1, '0',\n"
+	"      1, '')\n"
 	"  end\n"
 	"end\n"
 	"return n\n";

@@ -167,6 +167,11 @@ qr_submit_cb(void *arg, redisReply *r)
 
 	for (i = 0; i < b->n; i++) {
 		job = b->jobs[i];
+		if (r != NULL && r->type == REDIS_REPLY_INTEGER &&
+		    r->integer == (long long)b->n) {
+			qr_accept(job);
+			continue;
+		}
 		e = r != NULL && r->type == REDIS_REPLY_ARRAY &&
 		    i < r->elements ? r->element[i] : NULL;
 		if (e == NULL || e->type != REDIS_REPLY_STRING) {
@@ -197,6 +202,54 @@ qr_submit_cb(void *arg, redisReply *r)
 		qr_round_done(rd);
 }
 
+/* A job that needs the script's attention: alone in its entry. */
+static int
+qr_special(const struct job *job)
+{
+	return job_key(job) != NULL || job_not_before(job) > 0;
+}
+
+/*
+ * One entry's arguments: IDS, BLOBS (each "LEN\n" and the blob) and ""
+ * or, for a job with a key or a due time, "NOT_BEFORE\nKEYNAME".
+ */
+static void
+qr_entry_args(struct redis_args *a, struct job **jobs, size_t n,
+    struct buf *scratch)
+{
+	struct buf	*b;
+	const char	*key, *client;
+	size_t		 i;
+
+	b = redis_args_open(a);
+	for (i = 0; i < n; i++)
+		buf_append(b, jobs[i]->id, JOB_ID_LEN);
+	redis_args_close(a);
+	b = redis_args_open(a);
+	for (i = 0; i < n; i++) {
+		buf_reset(scratch);
+		qr_blob(scratch, jobs[i]);
+		buf_append_uint(b, buf_used(scratch));
+		buf_append(b, "\n", 1);
+		buf_append(b, buf_head(scratch), buf_used(scratch));
+	}
+	redis_args_close(a);
+	b = redis_args_open(a);
+	if (n == 1 && qr_special(jobs[0])) {
+		qr_put_time(b, job_not_before(jobs[0]));
+		buf_append(b, "\n", 1);
+		if ((key = job_key(jobs[0])) != NULL) {
+			client = jobs[0]->client != NULL ? jobs[0]->client :
+			    "default";
+			buf_append_uint(b, strlen(client));
+			buf_append(b, ":", 1);
+			buf_append_str(b, client);
+			buf_append_str(b, key);
+		}
+	}
+	redis_args_close(a);
+}
+
 /* Send the jobs of rp among the round's, in one script call. */
 static void
 qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
@@ -204,10 +257,8 @@ qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
 {
 	struct qr_batch		*b = xcalloc(1, sizeof *b);
 	struct redis_args	 a;
-	struct job		*job;
-	struct buf		*kb;
-	const char		*key, *client;
-	size_t			 i, k = 0;
+	struct buf		 scratch = BUF_INIT;
+	size_t			 i, at;
 
 	b->round = rd;
 	b->rp = rp;
@@ -222,34 +273,24 @@ qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
 	qr_put_time(redis_args_open(&a), ev_now(qr->q->loop));
 	redis_args_close(&a);
 	redis_args_str(&a, qr->consumer);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && b->n < QR_BATCH_MAX; i++) {
 		if (jobs[i] == NULL || job_queue_pool(jobs[i]) != rp->qp)
 			continue;
-		job = jobs[i];
-		b->jobs[b->n] = job;
+		b->jobs[b->n] = jobs[i];
 		b->at[b->n++] = i;
 		jobs[i] = NULL;
-		qr_sent(job);
-		redis_args_add(&a, job->id, JOB_ID_LEN);
-		qr_blob(redis_args_open(&a), job);
-		redis_args_close(&a);
-		key = job_key(job);
-		kb = redis_args_open(&a);
-		if (key != NULL || job_not_before(job) > 0) {
-			qr_put_time(kb, job_not_before(job));
-			buf_append(kb, "\n", 1);
-		}
-		if (key != NULL) {
-			client = job->client != NULL ? job->client : "default";
-			buf_append_uint(kb, strlen(client));
-			buf_append(kb, ":", 1);
-			buf_append_str(kb, client);
-			buf_append_str(kb, key);
-		}
-		redis_args_close(&a);
-		if (++k == QR_BATCH_MAX)
-			break;
+		qr_sent(b->jobs[b->n - 1]);
 	}
+	/* Runs of plain jobs in entries of QR_ENTRY_MAX, the others alone. */
+	for (i = 0; i < b->n; i = at) {
+		at = i + 1;
+		if (!qr_special(b->jobs[i]))
+			while (at < b->n && at - i < QR_ENTRY_MAX &&
+			    !qr_special(b->jobs[at]))
+				at++;
+		qr_entry_args(&a, b->jobs + i, at - i, &scratch);
+	}
+	buf_free(&scratch);
 	rd->left++;
 	qr->batches++;
 	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_SUBMIT], 2,
@@ -343,35 +384,54 @@ qr_upd_same(const struct qr_pool *rp, size_t j1, size_t j2, size_t f)
 
 /*
  * Add n jobs' updates of rp, from job `from` of rp->upd, to a in the
- * script's form: runs of one entry's jobs, each run after its entry,
- * origin, done and count.
+ * script's form: runs of jobs of one entry, origin, op and bucket (a
+ * keyed job alone), each run after its entry, origin, done, op, key
+ * name, bucket and count.
  */
 static void
 qr_upd_groups(struct qr_pool *rp, struct redis_args *a, size_t from,
     size_t n)
 {
-	size_t		 j, e, k, len, done;
+	size_t		 j, e, k, len, klen, done;
 	const char	*p;
-	static const int job_fields[] = { 0, 2, 3, 5 };
+	static const int head[] = { 1, 4, -1, 0, 5 };
 
 	for (j = from; j < from + n; j = e) {
 		done = 0;
-		for (e = j; e < from + n && qr_upd_same(rp, j, e, 1) &&
-		    qr_upd_same(rp, j, e, 4); e++) {
+		for (e = j; e < from + n; e++) {
+			qr_upd_field(rp, e * QR_UPDATE_FIELDS + 5, &klen);
+			if (e > j && (klen > 0 || !qr_upd_same(rp, j, e, 1) ||
+			    !qr_upd_same(rp, j, e, 4) ||
+			    !qr_upd_same(rp, j, e, 0) ||
+			    memcmp(qr_upd_field(rp, j * QR_UPDATE_FIELDS + 2,
+			    &len), qr_upd_field(rp, e * QR_UPDATE_FIELDS + 2,
+			    &len), 9) != 0))
+				break;
 			p = qr_upd_field(rp, e * QR_UPDATE_FIELDS + 6, &len);
 			done |= p[0] == '1';
+			if (klen > 0) {
+				/* A keyed job: alone. */
+				e++;
+				break;
+			}
 		}
-		p = qr_upd_field(rp, j * QR_UPDATE_FIELDS + 1, &len);
-		redis_args_add(a, p, len);
-		p = qr_upd_field(rp, j * QR_UPDATE_FIELDS + 4, &len);
-		redis_args_add(a, p, len);
-		redis_args_str(a, done ? "1" : "0");
+		for (k = 0; k < 5; k++) {
+			if (head[k] < 0) {
+				redis_args_str(a, done ? "1" : "0");
+				continue;
+			}
+			p = qr_upd_field(rp, j * QR_UPDATE_FIELDS +
+			    (size_t)head[k], &len);
+			redis_args_add(a, p, len);
+		}
+		redis_args_add(a, qr_upd_field(rp, j * QR_UPDATE_FIELDS + 2,
+		    &len), 9);
 		buf_append_uint(redis_args_open(a), e - j);
 		redis_args_close(a);
 		for (; j < e; j++)
-			for (k = 0; k < 4; k++) {
-				p = qr_upd_field(rp, j * QR_UPDATE_FIELDS +
-				    (size_t)job_fields[k], &len);
+			for (k = 2; k <= 3; k++) {
+				p = qr_upd_field(rp, j * QR_UPDATE_FIELDS + k,
+				    &len);
 				redis_args_add(a, p, len);
 			}
 	}
@@ -460,6 +520,19 @@ struct qr_claim {
 	unsigned		 want;
 };
 
+/* How many jobs an entry's fields hold (the length of its ids). */
+static size_t
+qr_entry_jobs(const redisReply *f)
+{
+	size_t	i;
+
+	for (i = 0; i + 1 < f->elements; i += 2)
+		if (f->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(f->element[i]->str, "i") == 0)
+			return f->element[i + 1]->len / JOB_ID_LEN;
+	return 0;
+}
+
 static void
 qr_claim_cb(void *arg, redisReply *r)
 {
@@ -477,7 +550,7 @@ qr_claim_cb(void *arg, redisReply *r)
 			    r->element[i]->element[1]->type ==
 			    REDIS_REPLY_ARRAY) {
 				qr_took(c->qr, rp, r->element[i]);
-				jobs += r->element[i]->element[1]->elements / 2;
+				jobs += qr_entry_jobs(r->element[i]->element[1]);
 			}
 		rp->more = jobs >= c->want;
 		if (r->elements > 0)

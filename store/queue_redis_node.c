@@ -275,6 +275,8 @@ qr_number_cb(void *arg, redisReply *r)
 	qr_recover(qr);
 	job_id_cluster((unsigned)(r->integer % 256));
 	qr->numbered = 1;
+	/* Said once submits can be taken (ids need the number). */
+	log_info("cluster: connected to %s", qr->label);
 	qr_beat_cb(qr->q->loop, &qr->beat, 0);
 }
 

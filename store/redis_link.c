@@ -223,9 +223,10 @@ redis_link_became_up(struct redis_link *l)
 	l->why[0] = '\0';
 	l->logged[0] = '\0';
 	l->was_up = 1;
+	/* An owner with an up callback says when it is ready itself. */
 	if (l->quiet)
 		log_debug("cluster: %s up", l->label);
-	else
+	else if (l->cbs->up == NULL)
 		log_info("cluster: connected to %s", l->label);
 	if (l->cbs->up != NULL)
 		l->cbs->up(l->arg);

@@ -39,6 +39,7 @@ struct redis_link_target {
 };
 
 struct redis_link_cbs {
+	/* Up (the link logs "connected" itself only without this). */
 	void	(*up)(void *arg);
 	void	(*down)(void *arg, const char *why);
 	/* Subscriber links: a message on one of their channels. */

@@ -218,9 +218,17 @@ def test_redis_restart_with_aof_loses_nothing_acknowledged(tmp):
         assert not other, other[:3]
         assert "unavailable" in unavailable[0]["message"] or \
             "Redis" in unavailable[0]["message"], unavailable[0]
-        wait_for(lambda: all(s == "done" for s in
-                             states(redis, acked).values()), timeout=60,
-                 what="every acknowledged job done")
+        try:
+            wait_for(lambda: all(s == "done" for s in
+                                 states(redis, acked).values()),
+                     timeout=60, what="every acknowledged job done")
+        except AssertionError:
+            st = states(redis, acked)
+            left = [i for i in acked if st[i] != "done"]
+            raise AssertionError("%d of %d not done: %r\n%s" % (
+                len(left), len(acked), [(i, record(redis, i))
+                                        for i in left[:5]],
+                "\n".join(a.sup.lines()[-30:])))
         log = a.sup.log()
         assert "cluster: lost" in log and log.count("connected to redis") >= 2
         assert a.sup.stop() == 0
