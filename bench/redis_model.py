@@ -125,29 +125,44 @@ ME = "n0:1"
 
 
 def model_scripts(p, scripts, jobs, batch):
+    """mpsup's scripts, driven as a node does (see queue_redis_net.c)."""
     sha = {k: p.call("SCRIPT", "LOAD", v) for k, v in scripts.items()}
     seq = 0
     for base in range(0, jobs, batch):
         n = min(batch, jobs - base)
         now = "%.6f" % time.time()
         args = [PRE, "echo", "1000000000", now, ME]
-        for i in range(n):
-            seq += 1
-            args += ["%016x" % seq, str(seq), "default", "", now, "0", "",
-                     "0.000000"]
+        for e in range(0, n, 64):
+            ids, blobs = [], []
+            for i in range(min(64, n - e)):
+                seq += 1
+                ids.append("%016x" % seq)
+                b = "0\n%s\n0\n0\n7\n0\n0\ndefault%d" % (now, seq)
+                blobs.append("%d\n%s" % (len(b), b))
+            slots = []
+            for i in ids:
+                if i[:11] not in slots:
+                    slots.append(i[:11])
+            args += ["".join(ids), "".join(blobs), "".join(slots), ""]
         p.call("EVALSHA", sha["submit"], 2, KQ, KD, *args)
-        taken = p.call("EVALSHA", sha["claim"], 1, KQ, PRE, ME, n, now)
-        if len(taken) != n:
-            raise SystemExit("scripts: claimed %d of %d" % (len(taken), n))
-        for op in ("a", "f"):
-            args = [PRE, "echo", ME, "3600"]
-            for t in taken:
-                args += [op, t[0].decode(), t[1], "done" if op == "f" else
-                         "running", t[2] if op == "f" else "", "", "0",
-                         now, now if op == "f" else "0", "0"]
-            fenced = p.call("EVALSHA", sha["update"], 1, KQ, *args)
-            if fenced:
-                raise SystemExit("scripts: %d fenced" % len(fenced))
+        taken = p.call("EVALSHA", sha["claim"], 1, KQ, PRE, ME, n)
+        got = sum(len(dict(zip(f[::2], f[1::2]))[b"i"]) // 16
+                  for _, f in taken)
+        if got != n:
+            raise SystemExit("scripts: claimed %d of %d" % (got, n))
+        args = [PRE, "echo", ME, "3600", "0"]
+        for x, f in taken:
+            ids = dict(zip(f[::2], f[1::2]))[b"i"].decode()
+            ids = [ids[k:k + 16] for k in range(0, len(ids), 16)]
+            fd = dict(zip(f[::2], f[1::2]))
+            args += [x, fd[b"o"], fd[b"k"], "f", "", ids[0][:9], len(ids)]
+            for i in ids:
+                rec = "done\n1\n0\n%s\n%s\n0\n%s\n7\n2\n0\ndefault42" % (
+                    now, now, now)
+                args += [i, rec]
+        fenced = p.call("EVALSHA", sha["update"], 1, KQ, *args)
+        if fenced:
+            raise SystemExit("scripts: %d fenced" % len(fenced))
 
 
 SLIM_SUBMIT = """

@@ -170,7 +170,7 @@ qr_update(struct queue_redis *qr, struct qr_pool *rp, const char *op,
 	redis_args_close(a);
 	if (op[0] != 'a' && e->left > 0 && --e->left == 0)
 		done = 1;
-	redis_args_str(a, done ? "1" : "0");
+	redis_args_str(a, done ? e->slots : "");
 	if (done)
 		qr_entry_free(qr, ei);
 	rp->nupd++;
@@ -326,14 +326,21 @@ qr_took_shadow(struct qr_pool *rp, const char *id, unsigned ei,
 	return 1;
 }
 
-/* One job of an entry taken: 1 if it is held here now. */
+/*
+ * One job of an entry taken: 1 if it is held here now. A job that
+ * already ended here comes back when Redis never had its end (lost
+ * with a connection, its entry taken back meanwhile): *again is set,
+ * and its end is sent again for the new entry.
+ */
 static int
 qr_took_one(struct queue_redis *qr, struct qr_pool *rp, unsigned ei,
-    const char *id, size_t idlen, const char *s, size_t len)
+    const char *id, size_t idlen, const char *s, size_t len,
+    struct job **again)
 {
 	struct qr_blob	 b;
 	struct job	*job;
 
+	*again = NULL;
 	if (idlen != JOB_ID_LEN || s == NULL ||
 	    qr_blob_parse(s, len, &b) == -1) {
 		log_warnx("cluster: pool %s: a malformed job in Redis skipped",
@@ -342,7 +349,13 @@ qr_took_one(struct queue_redis *qr, struct qr_pool *rp, unsigned ei,
 	}
 	if (qr_took_shadow(rp, id, ei, b.attempts + 1))
 		return 1;
-	if (job_table_find(id, JOB_ID_LEN) != NULL) {
+	if ((job = job_table_find(id, JOB_ID_LEN)) != NULL) {
+		if ((job_seg(job) & QR_LOCAL) && job_state_terminal(job->state) &&
+		    job_queue_pool(job) == rp->qp) {
+			job_set_seg(job, QR_SEG(ei, job->attempts));
+			*again = job;
+			return 1;
+		}
 		log_warnx("cluster: job %.*s taken twice; the second ignored",
 		    (int)idlen, id);
 		return 0;
@@ -379,22 +392,25 @@ void
 qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 {
 	const redisReply	*f = r->element[1];
-	const char		*x, *o, *ids, *p, *end, *nl;
-	size_t			 xl, ol, il, bl, i, len;
+	const char		*x, *o, *ids, *p, *end, *nl, *ks;
+	size_t			 xl, ol, il, bl, i, len, kl, nagain = 0;
 	unsigned		 ei, n = 0;
+	struct job		**again;
 	char			 tmp[24];
 
 	x = qr_str(r, 0, &xl);
 	o = qr_field(f, "o", &ol);
 	ids = qr_field(f, "i", &il);
 	p = qr_field(f, "b", &bl);
-	if (x == NULL || o == NULL || ids == NULL || p == NULL) {
+	ks = qr_field(f, "k", &kl);
+	if (x == NULL || o == NULL || ids == NULL || p == NULL || ks == NULL) {
 		log_warnx("cluster: pool %s: a malformed entry in Redis "
 		    "skipped", rp->name);
 		return;
 	}
 	end = p + bl;
-	ei = qr_entry_new(qr, rp, x, xl, o, ol);
+	ei = qr_entry_new(qr, rp, x, xl, o, ol, ks, kl);
+	again = xcalloc(il / JOB_ID_LEN + 1, sizeof *again);
 	for (i = 0; i + JOB_ID_LEN <= il; i += JOB_ID_LEN) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
 		    nl == p || (size_t)(nl - p) >= sizeof tmp)
@@ -406,7 +422,8 @@ qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 		if (len > (size_t)(end - p))
 			break;
 		n += (unsigned)qr_took_one(qr, rp, ei, ids + i, JOB_ID_LEN,
-		    p, len);
+		    p, len, &again[nagain]);
+		nagain += again[nagain] != NULL;
 		p += len;
 	}
 	/* Skipped jobs stay in Redis with the entry, for the reaper. */
@@ -414,6 +431,12 @@ qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 		qr_entry_free(qr, ei);
 	else
 		qr_entry_get(qr, ei)->left = n;
+	for (i = 0; i < nagain; i++) {
+		log_warnx("cluster: job %s ended here but Redis did not have "
+		    "it: its end is sent again", again[i]->id);
+		qr_update(qr, rp, "f", again[i]);
+	}
+	free(again);
 }
 
 /* Walk a shadow to its end by legal steps (it may have run elsewhere). */

@@ -46,7 +46,8 @@ struct qr_round;
 enum {
 	QR_SCRIPT_SUBMIT, QR_SCRIPT_CLAIM, QR_SCRIPT_UPDATE,
 	QR_SCRIPT_CANCEL, QR_SCRIPT_PROMOTE, QR_SCRIPT_FETCH,
-	QR_SCRIPT_REAP, QR_SCRIPT_DEPTH, QR_SCRIPT_RECOVER, QR_NSCRIPTS
+	QR_SCRIPT_REAP, QR_SCRIPT_DEPTH, QR_SCRIPT_RECOVER, QR_SCRIPT_NUMBER,
+	QR_SCRIPT_KEEPNUM, QR_NSCRIPTS
 };
 
 /* One pool's part in Redis. */
@@ -69,6 +70,7 @@ struct qr_pool {
 struct qr_entry {
 	char			 x[44];		/* its id in the stream */
 	char			*origin;	/* who accepted them; NULL: us */
+	char			*slots;		/* its field k */
 	struct qr_pool		*rp;
 	unsigned		 left;		/* jobs held, not ended */
 	unsigned		 next_free;
@@ -115,6 +117,8 @@ struct queue_redis {
 	size_t			 nnodes;
 	int			 looking;	/* a look is in flight */
 	int			 numbered;	/* ids can be made */
+	int			 number;	/* this node's, while numbered */
+	int			 numbering;	/* asked for one */
 	struct qr_entry		*ents;		/* entries held; 0 unused */
 	size_t			 nents, ents_cap;
 	unsigned		 ent_free;	/* free list, 0: none */
@@ -137,6 +141,8 @@ extern const char	queue_redis_lua_promote[];
 extern const char	queue_redis_lua_fetch[];
 extern const char	queue_redis_lua_reap[];
 extern const char	queue_redis_lua_recover[];
+extern const char	queue_redis_lua_number[];
+extern const char	queue_redis_lua_keepnum[];
 
 /* queue_redis_rec.c */
 void		 qr_put_time(struct buf *, double);
@@ -150,7 +156,8 @@ void		 qr_rec(struct buf *, const struct job *);
 struct job	*qr_rec_job(struct qr_pool *, const char *id, const char *,
 		    size_t);
 unsigned	 qr_entry_new(struct queue_redis *, struct qr_pool *,
-		    const char *x, size_t, const char *origin, size_t);
+		    const char *x, size_t, const char *origin, size_t,
+		    const char *slots, size_t);
 struct qr_entry	*qr_entry_get(struct queue_redis *, unsigned);
 void		 qr_entry_free(struct queue_redis *, unsigned);
 void		 qr_entries_free(struct queue_redis *);

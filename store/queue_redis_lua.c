@@ -9,10 +9,12 @@
  *
  * Keys of pool P, all in P's hash slot (pre = "mpsup:{P}:"):
  *   q      the stream, consumer group "mpsup"; an entry is a batch of
- *          jobs {o ORIGIN, i IDS, b BLOBS}: ORIGIN the consumer that
- *          accepted them (told when each ends), IDS their ids end to
- *          end (16 characters each), BLOBS each job's "LEN\n" and blob
- *   l      where each unfinished job is: ID -> its entry, or "d"
+ *          jobs {o ORIGIN, i IDS, b BLOBS, k SLOTS}: ORIGIN the consumer
+ *          that accepted them (told when each ends), IDS their ids end
+ *          to end (16 characters each), BLOBS each job's "LEN\n" and
+ *          blob, SLOTS the first 11 hex digits of its ids, each once
+ *   e:S    the entries holding ids that start with S (16 ms of ids):
+ *          how a job that has not ended is found
  *   d, dj  delayed jobs: ids by due time; ID -> "ORIGIN\nBLOB"
  *   n, u   jobs queued in q, jobs taken by nodes and not ended
  *   r:B    finished records, ID -> REC, one hash per 4096 ms of ids
@@ -111,13 +113,30 @@
 	"  for k = 1, #bs do t[#t+1] = #bs[k] .. '\\n'; t[#t+1] = bs[k] end\n"	\
 	"  return table.concat(ids), table.concat(t)\n"			\
 	"end\n"								\
+	"local function slots(ids)\n"					\
+	"  local t, seen = {}, {}\n"					\
+	"  for k = 1, #ids do\n"					\
+	"    local s = string.sub(ids[k], 1, 11)\n"			\
+	"    if not seen[s] then seen[s] = true; t[#t+1] = s end\n"	\
+	"  end\n"							\
+	"  return table.concat(t)\n"					\
+	"end\n"								\
+	"local function index(pre, x, ks, op)\n"			\
+	"  for p = 1, #ks - 10, 11 do\n"				\
+	"    redis.call(op, pre .. 'e:' .. string.sub(ks, p, p + 10), x)\n"	\
+	"  end\n"							\
+	"end\n"								\
 	"local function add(sk, pre, o, ids, bs)\n"			\
 	"  local i, b = frame(ids, bs)\n"				\
-	"  local x = redis.call('XADD', sk, '*', 'o', o, 'i', i, 'b', b)\n"	\
-	"  local l = {}\n"						\
-	"  for k = 1, #ids do l[#l+1] = ids[k]; l[#l+1] = x end\n"	\
-	"  redis.call('HSET', pre .. 'l', unpack(l))\n"			\
+	"  local ks = slots(ids)\n"					\
+	"  local x = redis.call('XADD', sk, '*', 'o', o, 'i', i, 'b', b,\n"	\
+	"    'k', ks)\n"						\
+	"  index(pre, x, ks, 'SADD')\n"					\
 	"  return x\n"							\
+	"end\n"								\
+	"local function field(f, name)\n"				\
+	"  for i = 1, #f - 1, 2 do if f[i] == name then return f[i+1] end end\n"	\
+	"  return nil\n"						\
 	"end\n"								\
 	"local function put(by, o, id, b)\n"				\
 	"  local t = by[o]\n"						\
@@ -143,51 +162,52 @@
 	"  end\n"							\
 	"  return n\n"							\
 	"end\n"								\
-	"local function find(sk, x, id)\n"				\
-	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
-	"  if not e[1] then return nil end\n"				\
-	"  local ids, bs = split(e[1][2])\n"				\
-	"  for k = 1, #ids do\n"					\
-	"    if ids[k] == id then return bs[k], e[1][2][2] end\n"	\
+	"local function find(pre, id)\n"				\
+	"  local sk = pre .. 'q'\n"					\
+	"  for _, x in ipairs(redis.call('SMEMBERS', pre .. 'e:' ..\n"	\
+	"    string.sub(id, 1, 11))) do\n"				\
+	"    local e = redis.call('XRANGE', sk, x, x)\n"		\
+	"    if e[1] then\n"						\
+	"      local ids, bs = split(e[1][2])\n"			\
+	"      for k = 1, #ids do\n"					\
+	"        if ids[k] == id then return bs[k], field(e[1][2], 'o'), x end\n"	\
+	"      end\n"							\
+	"    end\n"							\
 	"  end\n"							\
 	"  return nil\n"						\
 	"end\n"
 
 /*
  * submit: KEYS stream, delayed; ARGV prefix, pool, max_queue, now,
- * consumer, then 3 per entry: IDS, BLOBS (as in an entry) and "" or,
- * for an entry of one job, "NOT_BEFORE\nKEYNAME" (its key's name "" for
- * none, else LEN:CLIENTKEY). Returns how many jobs were accepted when
- * all were, else per job: "" accepted, "=ID" its key's job,
- * "!queue_full", "!id_taken" (two nodes with one number).
+ * consumer, then 4 per entry: IDS, BLOBS, SLOTS (as in an entry) and ""
+ * or, for an entry of one job, "NOT_BEFORE\nKEYNAME" (its key's name ""
+ * for none, else LEN:CLIENTKEY). Ids are unique by construction (each
+ * live node has its own number). Returns how many jobs were accepted
+ * when all were, else per job: "" accepted, "=ID" its key's job,
+ * "!queue_full".
  */
 
 const char queue_redis_lua_submit[] =
 	LUA_COMMON
 	"local pre, pool, maxq, now, me = ARGV[1], ARGV[2],\n"
 	"  tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]\n"
-	"if #ARGV < 8 then return {} end\n"
+	"if #ARGV < 9 then return {} end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
 	"  redis.call('XGROUP', 'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM')\n"
 	"end\n"
 	"local depth = tonumber(redis.call('GET', pre .. 'n') or '0') +\n"
 	"  redis.call('ZCARD', KEYS[2])\n"
-	"local out, locs, nq = {}, {}, 0\n"
-	"for b = 6, #ARGV - 2, 3 do\n"
-	"  local ib, bb, ex = ARGV[b], ARGV[b+1], ARGV[b+2]\n"
-	"  local ids = {}\n"
-	"  for k = 1, #ib - 15, 16 do ids[#ids+1] = string.sub(ib, k, k + 15) end\n"
-	"  local taken = redis.call('HMGET', pre .. 'l', unpack(ids))\n"
-	"  local clear = ex == '' and depth + #ids <= maxq\n"
-	"  for k = 1, #ids do if taken[k] then clear = false end end\n"
-	"  if clear then\n"
+	"local out, nq, total = {}, 0, 0\n"
+	"for b = 6, #ARGV - 3, 4 do\n"
+	"  local ib, bb, ks, ex = ARGV[b], ARGV[b+1], ARGV[b+2], ARGV[b+3]\n"
+	"  local cnt = math.floor(#ib / 16)\n"
+	"  if ex == '' and depth + cnt <= maxq then\n"
 	"    local x = redis.call('XADD', KEYS[1], '*', 'o', me, 'i', ib,\n"
-	"      'b', bb)\n"
-	"    for k = 1, #ids do\n"
-	"      locs[#locs+1] = ids[k]; locs[#locs+1] = x; out[#out+1] = ''\n"
-	"    end\n"
-	"    depth = depth + #ids\n"
-	"    nq = nq + #ids\n"
+	"      'b', bb, 'k', ks)\n"
+	"    index(pre, x, ks, 'SADD')\n"
+	"    for k = 1, cnt do out[#out+1] = '' end\n"
+	"    depth = depth + cnt\n"
+	"    nq = nq + cnt\n"
 	"  else\n"
 	"    local sids, sbs = split({'i', ib, 'b', bb})\n"
 	"    local nb, kk = 0, ''\n"
@@ -201,13 +221,11 @@ const char queue_redis_lua_submit[] =
 	"      if kk ~= '' then old = redis.call('GET', pre .. 'k:' .. kk) end\n"
 	"      if old then out[#out+1] = '=' .. old\n"
 	"      elseif depth >= maxq then out[#out+1] = '!queue_full'\n"
-	"      elseif taken[k] then out[#out+1] = '!id_taken'\n"
 	"      else\n"
 	"        if kk ~= '' then redis.call('SET', pre .. 'k:' .. kk, id) end\n"
 	"        if nb > now then\n"
 	"          redis.call('ZADD', KEYS[2], nb, id)\n"
 	"          redis.call('HSET', pre .. 'dj', id, me .. '\\n' .. sbs[k])\n"
-	"          redis.call('HSET', pre .. 'l', id, 'd')\n"
 	"        else\n"
 	"          ki[#ki+1] = id; kb[#kb+1] = sbs[k]; nq = nq + 1\n"
 	"        end\n"
@@ -218,7 +236,6 @@ const char queue_redis_lua_submit[] =
 	"    if #ki > 0 then add(KEYS[1], pre, me, ki, kb) end\n"
 	"  end\n"
 	"end\n"
-	"if #locs > 0 then redis.call('HSET', pre .. 'l', unpack(locs)) end\n"
 	"if nq > 0 then\n"
 	"  redis.call('INCRBY', pre .. 'n', nq)\n"
 	"  redis.call('PUBLISH', 'mpsup:work', pool)\n"
@@ -256,12 +273,13 @@ const char queue_redis_lua_claim[] =
 	"        end\n"
 	"      end\n"
 	"      local i, b = frame(ki, kb)\n"
-	"      f = {'o', f[2], 'i', i, 'b', b}\n"
+	"      f = {'o', f[2], 'i', i, 'b', b, 'k', field(f, 'k') or ''}\n"
 	"    end\n"
 	"    local cnt = math.floor(#f[4] / 16)\n"
 	"    if cnt == 0 then\n"
 	"      redis.call('XACK', KEYS[1], 'mpsup', e[1])\n"
 	"      redis.call('XDEL', KEYS[1], e[1])\n"
+	"      index(pre, e[1], field(f, 'k') or '', 'SREM')\n"
 	"    else\n"
 	"      out[#out+1] = {e[1], f}\n"
 	"      n = n + cnt\n"
@@ -278,8 +296,9 @@ const char queue_redis_lua_claim[] =
 /*
  * update: KEYS stream; ARGV prefix, pool, consumer, ttl, again ("1":
  * sent again after a lost answer), then groups of jobs of one entry,
- * op and bucket: entry, origin, done ("1": the entry has nothing left
- * here after this group), op, key name (groups of one keyed job), the
+ * op and bucket: entry, origin, done (the entry's SLOTS when it has
+ * nothing left here after this group, else ""), op, key name (groups
+ * of one keyed job), the
  * bucket (the ids' first 9 hex digits), count; then 2 per job: id,
  * value. Ops: "f" finished (value: REC), "a" a new attempt started here
  * (value: attempts), "r" released, taken but never started (value: its
@@ -316,9 +335,6 @@ const char queue_redis_lua_update[] =
 	"    b = b + 2\n"
 	"    if again and op == 'f' and redis.call('HEXISTS', k, id) == 1 then\n"
 	"      -- in already\n"
-	"    elseif again and op == 'r' and\n"
-	"      redis.call('HGET', pre .. 'l', id) ~= x then\n"
-	"      -- back in the stream already\n"
 	"    elseif not mine then\n"
 	"      if op ~= 'a' then fenced[#fenced+1] = id end\n"
 	"    elseif op == 'a' then\n"
@@ -338,14 +354,16 @@ const char queue_redis_lua_update[] =
 	"  if mine and op == 'f' and kk ~= '' then\n"
 	"    redis.call('EXPIRE', pre .. 'k:' .. kk, ttl)\n"
 	"  end\n"
-	"  if done == '1' and mine then acks[#acks+1] = x end\n"
+	"  if done ~= '' and mine then\n"
+	"    acks[#acks+1] = x\n"
+	"    index(pre, x, done, 'SREM')\n"
+	"  end\n"
 	"end\n"
 	"for k, t in pairs(recs) do\n"
 	"  redis.call('HSET', k, unpack(t))\n"
 	"  redis.call('EXPIRE', k, ttl)\n"
 	"end\n"
 	"if #ids > 0 then\n"
-	"  redis.call('HDEL', pre .. 'l', unpack(ids))\n"
 	"  if redis.call('EXISTS', pre .. 'a') == 1 then\n"
 	"    redis.call('HDEL', pre .. 'a', unpack(ids))\n"
 	"  end\n"
@@ -373,31 +391,27 @@ const char queue_redis_lua_cancel[] =
 	"local k = bk(pre, id)\n"
 	"local old = redis.call('HGET', k, id)\n"
 	"if old then return string.match(old, '^[^\\n]*') end\n"
-	"local x = redis.call('HGET', pre .. 'l', id)\n"
-	"if not x then return '' end\n"
-	"local b, o\n"
-	"if x == 'd' then\n"
-	"  local v = redis.call('HGET', pre .. 'dj', id) or ''\n"
+	"local b, o, x\n"
+	"local v = redis.call('HGET', pre .. 'dj', id)\n"
+	"if v then\n"
 	"  o, b = string.match(v, '^([^\\n]*)\\n(.*)$')\n"
 	"  redis.call('ZREM', KEYS[2], id)\n"
 	"  redis.call('HDEL', pre .. 'dj', id)\n"
 	"else\n"
+	"  b, o, x = find(pre, id)\n"
+	"  if not b then return '' end\n"
 	"  local p = redis.call('XPENDING', KEYS[1], 'mpsup', x, x, 1)\n"
 	"  if p[1] then\n"
 	"    redis.call('PUBLISH', 'mpsup:cancel:' .. p[1][2],\n"
 	"      pool .. '\\n' .. id)\n"
 	"    return 'running'\n"
 	"  end\n"
-	"  b, o = find(KEYS[1], x, id)\n"
-	"  if b then\n"
-	"    redis.call('SADD', pre .. 'x', id)\n"
-	"    redis.call('DECR', pre .. 'n')\n"
-	"  end\n"
+	"  redis.call('SADD', pre .. 'x', id)\n"
+	"  redis.call('DECR', pre .. 'n')\n"
 	"end\n"
 	"local j = b and blob(b)\n"
 	"if not j then return '' end\n"
 	"local r = rec('cancelled', j.a, now, j, '', false)\n"
-	"redis.call('HDEL', pre .. 'l', id)\n"
 	"redis.call('HSET', k, id, r)\n"
 	"redis.call('EXPIRE', k, ttl)\n"
 	"keyttl(pre, j, ttl)\n"
@@ -447,16 +461,19 @@ const char queue_redis_lua_fetch[] =
 	"  local pre = 'mpsup:{' .. pool .. '}:'\n"
 	"  local r = redis.call('HGET', bk(pre, id), id)\n"
 	"  if r then return {pool, 'r', r} end\n"
-	"  local x = redis.call('HGET', pre .. 'l', id)\n"
 	"  local b, st, who, a = nil, 'queued', '', 0\n"
-	"  if x == 'd' then\n"
-	"    local v = redis.call('HGET', pre .. 'dj', id) or ''\n"
+	"  local v = redis.call('HGET', pre .. 'dj', id)\n"
+	"  if v then\n"
 	"    b = string.match(v, '^[^\\n]*\\n(.*)$')\n"
 	"    st = 'delayed'\n"
-	"  elseif x then\n"
-	"    b = find(pre .. 'q', x, id)\n"
-	"    local p = redis.call('XPENDING', pre .. 'q', 'mpsup', x, x, 1)\n"
-	"    if p[1] then st = 'running'; who = p[1][2] end\n"
+	"  else\n"
+	"    local x\n"
+	"    b, who, x = find(pre, id)\n"
+	"    who = ''\n"
+	"    if b then\n"
+	"      local p = redis.call('XPENDING', pre .. 'q', 'mpsup', x, x, 1)\n"
+	"      if p[1] then st = 'running'; who = p[1][2] end\n"
+	"    end\n"
 	"  end\n"
 	"  local j = b and blob(b)\n"
 	"  if j then\n"
@@ -489,7 +506,8 @@ const char queue_redis_lua_fetch[] =
 	"  redis.call('XDEL', sk, x)\n"					\
 	"  if not e[1] then return 0, 0, 0 end\n"			\
 	"  local f = e[1][2]\n"						\
-	"  local o, by, nf, held = f[2], {}, 0, 0\n"			\
+	"  index(pre, x, field(f, 'k') or '', 'SREM')\n"		\
+	"  local o, by, nf, held = field(f, 'o') or '', {}, 0, 0\n"	\
 	"  local ids, bs = split(f)\n"					\
 	"  for k = 1, #ids do\n"					\
 	"    local id, j = ids[k], blob(bs[k])\n"			\
@@ -506,7 +524,6 @@ const char queue_redis_lua_fetch[] =
 	"        local rk = bk(pre, id)\n"				\
 	"        redis.call('HSET', rk, id, r)\n"			\
 	"        redis.call('EXPIRE', rk, ttl)\n"			\
-	"        redis.call('HDEL', pre .. 'l', id)\n"			\
 	"        keyttl(pre, j, ttl)\n"					\
 	"        if o ~= '' then told(o, id, r) end\n"			\
 	"        watchers(pre, {id}, {r})\n"				\
@@ -594,3 +611,31 @@ const char queue_redis_lua_recover[] =
 	"  end\n"
 	"end\n"
 	"return n\n";
+
+/*
+ * number: ARGV consumer, lease (ms). This node's number (0-255, the last
+ * 8 bits of its ids but 8), one that no live node holds; -1 if all are.
+ */
+
+const char queue_redis_lua_number[] =
+	"local n = redis.call('INCR', 'mpsup:nodeseq')\n"
+	"for i = 0, 255 do\n"
+	"  local k = (n + i) % 256\n"
+	"  if redis.call('SET', 'mpsup:num:' .. k, ARGV[1], 'NX', 'PX',\n"
+	"    ARGV[2]) then\n"
+	"    return k\n"
+	"  end\n"
+	"end\n"
+	"return -1\n";
+
+/*
+ * keepnum: ARGV number, consumer, lease (ms). 1 while the number is
+ * still this node's (renewed), 0 if another node took it meanwhile.
+ */
+
+const char queue_redis_lua_keepnum[] =
+	"local key = 'mpsup:num:' .. ARGV[1]\n"
+	"local v = redis.call('GET', key)\n"
+	"if v and v ~= ARGV[2] then return 0 end\n"
+	"redis.call('SET', key, ARGV[2], 'PX', ARGV[3])\n"
+	"return 1\n";

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -189,7 +190,8 @@ qr_submit_cb(void *arg, redisReply *r)
 			    "queue_full: the pool's queue is full across the "
 			    "cluster (max_queue)" : e->str[0] == '=' ?
 			    "unavailable: the key's job is known here under "
-			    "another id" : "unavailable: job id taken";
+			    "another id" : "unavailable: Redis gave an answer "
+			    "this node does not know";
 			qr_refuse(job);
 		}
 	}
@@ -210,8 +212,8 @@ qr_special(const struct job *job)
 }
 
 /*
- * One entry's arguments: IDS, BLOBS (each "LEN\n" and the blob) and ""
- * or, for a job with a key or a due time, "NOT_BEFORE\nKEYNAME".
+ * One entry's arguments: IDS, BLOBS (each "LEN\n" and the blob), SLOTS
+ * and "" or, for a job with a key or a due time, "NOT_BEFORE\nKEYNAME".
  */
 static void
 qr_entry_args(struct redis_args *a, struct job **jobs, size_t n,
@@ -233,6 +235,12 @@ qr_entry_args(struct redis_args *a, struct job **jobs, size_t n,
 		buf_append(b, "\n", 1);
 		buf_append(b, buf_head(scratch), buf_used(scratch));
 	}
+	redis_args_close(a);
+	/* The first 11 hex digits of the ids, each once (ids ascend). */
+	b = redis_args_open(a);
+	for (i = 0; i < n; i++)
+		if (i == 0 || memcmp(jobs[i]->id, jobs[i - 1]->id, 11) != 0)
+			buf_append(b, jobs[i]->id, 11);
 	redis_args_close(a);
 	b = redis_args_open(a);
 	if (n == 1 && qr_special(jobs[0])) {
@@ -397,7 +405,7 @@ qr_upd_groups(struct qr_pool *rp, struct redis_args *a, size_t from,
 	static const int head[] = { 1, 4, -1, 0, 5 };
 
 	for (j = from; j < from + n; j = e) {
-		done = 0;
+		done = SIZE_MAX;
 		for (e = j; e < from + n; e++) {
 			qr_upd_field(rp, e * QR_UPDATE_FIELDS + 5, &klen);
 			if (e > j && (klen > 0 || !qr_upd_same(rp, j, e, 1) ||
@@ -407,8 +415,9 @@ qr_upd_groups(struct qr_pool *rp, struct redis_args *a, size_t from,
 			    &len), qr_upd_field(rp, e * QR_UPDATE_FIELDS + 2,
 			    &len), 9) != 0))
 				break;
-			p = qr_upd_field(rp, e * QR_UPDATE_FIELDS + 6, &len);
-			done |= p[0] == '1';
+			qr_upd_field(rp, e * QR_UPDATE_FIELDS + 6, &len);
+			if (len > 0)
+				done = e;
 			if (klen > 0) {
 				/* A keyed job: alone. */
 				e++;
@@ -417,7 +426,9 @@ qr_upd_groups(struct qr_pool *rp, struct redis_args *a, size_t from,
 		}
 		for (k = 0; k < 5; k++) {
 			if (head[k] < 0) {
-				redis_args_str(a, done ? "1" : "0");
+				p = qr_upd_field(rp, (done != SIZE_MAX ? done : j) *
+				    QR_UPDATE_FIELDS + 6, &len);
+				redis_args_add(a, p, done != SIZE_MAX ? len : 0);
 				continue;
 			}
 			p = qr_upd_field(rp, j * QR_UPDATE_FIELDS +

@@ -157,6 +157,8 @@ static const char qr_lua_depth[] =
 	"tonumber(redis.call('GET', pre .. 'u') or '0'), "
 	"redis.call('ZCARD', KEYS[2])}\n";
 
+static void	qr_keepnum(struct queue_redis *);
+
 static void
 qr_beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -169,6 +171,7 @@ qr_beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		return;
 	qr_pools_sync(qr);
 	qr_lease_renew(qr);
+	qr_keepnum(qr);
 	redis_args_init(&a);
 	info = qr_node_info(qr);
 	redis_args_str(&a, "HSET");
@@ -246,6 +249,7 @@ static void
 qr_recover(struct queue_redis *qr)
 {
 	struct redis_args	 a;
+	struct qr_pool		*rp;
 	size_t			 i, k;
 
 	redis_args_init(&a);
@@ -258,40 +262,99 @@ qr_recover(struct queue_redis *qr)
 		for (k = 1; k < qr->nents; k++)
 			if (qr->ents[k].used && qr->ents[k].rp == qr->pools[i])
 				redis_args_str(&a, qr->ents[k].x);
+		/* And those whose ends are still to be sent (again). */
+		rp = qr->pools[i];
+		for (k = 0; k < rp->nupd; k++)
+			redis_args_add(&a, buf_head(&rp->upd.data) +
+			    rp->upd.off[k * QR_UPDATE_FIELDS + 1],
+			    rp->upd.off[k * QR_UPDATE_FIELDS + 2] -
+			    rp->upd.off[k * QR_UPDATE_FIELDS + 1]);
 		redis_link_eval(qr->link, qr->script[QR_SCRIPT_RECOVER], 1,
 		    qr_recover_cb, qr->pools[i], &a);
 	}
 	redis_args_free(&a);
 }
 
+/* How long a node's number stays its own without renewal. */
+#define QR_NUMBER_LEASE(qr)	((qr)->lease * 3 * 1000)
+
 static void
 qr_number_cb(void *arg, redisReply *r)
 {
 	struct queue_redis	*qr = arg;
 
+	qr->numbering = 0;
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
 		return;
+	if (r->integer < 0) {
+		log_warnx("cluster: every node number (256) is held by a "
+		    "live node; trying again with the next heartbeat");
+		return;
+	}
 	qr_pools_sync(qr);
 	qr_recover(qr);
-	job_id_cluster((unsigned)(r->integer % 256));
+	qr->number = (int)r->integer;
+	job_id_cluster((unsigned)qr->number);
 	qr->numbered = 1;
 	/* Said once submits can be taken (ids need the number). */
 	log_info("cluster: connected to %s", qr->label);
 	qr_beat_cb(qr->q->loop, &qr->beat, 0);
 }
 
+/* A number no live node holds: new at every connect. */
+static void
+qr_number(struct queue_redis *qr)
+{
+	struct redis_args	 a;
+
+	if (qr->numbering)
+		return;
+	redis_args_init(&a);
+	redis_args_str(&a, qr->consumer);
+	redis_args_fmt(&a, "%.0f", QR_NUMBER_LEASE(qr));
+	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_NUMBER], 0,
+	    qr_number_cb, qr, &a) == 0)
+		qr->numbering = 1;
+	redis_args_free(&a);
+}
+
+static void
+qr_keepnum_cb(void *arg, redisReply *r)
+{
+	struct queue_redis	*qr = arg;
+
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer != 0 ||
+	    !qr->numbered)
+		return;
+	log_warnx("cluster: node number %d was taken by another node while "
+	    "this one could not renew it: taking a new one", qr->number);
+	qr->numbered = 0;
+	qr_number(qr);
+}
+
+/* Renew this node's number with the heartbeat (or get one). */
+static void
+qr_keepnum(struct queue_redis *qr)
+{
+	struct redis_args	 a;
+
+	if (!qr->numbered) {
+		qr_number(qr);
+		return;
+	}
+	redis_args_init(&a);
+	redis_args_fmt(&a, "%d", qr->number);
+	redis_args_str(&a, qr->consumer);
+	redis_args_fmt(&a, "%.0f", QR_NUMBER_LEASE(qr));
+	redis_link_eval(qr->link, qr->script[QR_SCRIPT_KEEPNUM], 0,
+	    qr_keepnum_cb, qr, &a);
+	redis_args_free(&a);
+}
+
 static void
 qr_up(void *arg)
 {
-	struct queue_redis	*qr = arg;
-	struct redis_args	 a;
-
-	/* The node's number, for its ids: new at every connect. */
-	redis_args_init(&a);
-	redis_args_str(&a, "INCR");
-	redis_args_str(&a, "mpsup:nodeseq");
-	redis_link_cmd(qr->link, qr_number_cb, qr, &a);
-	redis_args_free(&a);
+	qr_number(arg);
 }
 
 static void
@@ -598,6 +661,10 @@ qr_net_open(struct queue_redis *qr, const struct queue_cluster_opts *o,
 	    qr_lua_depth);
 	qr->script[QR_SCRIPT_RECOVER] = redis_link_script(qr->link,
 	    queue_redis_lua_recover);
+	qr->script[QR_SCRIPT_NUMBER] = redis_link_script(qr->link,
+	    queue_redis_lua_number);
+	qr->script[QR_SCRIPT_KEEPNUM] = redis_link_script(qr->link,
+	    queue_redis_lua_keepnum);
 	xasprintf(&done, "mpsup:done:%s", qr->consumer);
 	xasprintf(&cancel, "mpsup:cancel:%s", qr->consumer);
 	channels[0] = done;

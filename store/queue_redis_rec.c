@@ -252,7 +252,8 @@ qr_rec_job(struct qr_pool *rp, const char *id, const char *s, size_t len)
 /* A new entry, held here; its index. */
 unsigned
 qr_entry_new(struct queue_redis *qr, struct qr_pool *rp, const char *x,
-    size_t xlen, const char *origin, size_t olen)
+    size_t xlen, const char *origin, size_t olen, const char *slots,
+    size_t slen)
 {
 	struct qr_entry	*e;
 	unsigned	 i;
@@ -282,6 +283,7 @@ qr_entry_new(struct queue_redis *qr, struct qr_pool *rp, const char *x,
 		e->origin = NULL;
 	else
 		e->origin = xstrndup(origin, olen);
+	e->slots = xstrndup(slots, slen);
 	return i;
 }
 
@@ -301,7 +303,8 @@ qr_entry_free(struct queue_redis *qr, unsigned i)
 	if (e == NULL)
 		return;
 	free(e->origin);
-	e->origin = NULL;
+	free(e->slots);
+	e->origin = e->slots = NULL;
 	e->used = 0;
 	e->next_free = qr->ent_free;
 	qr->ent_free = i;
@@ -313,7 +316,9 @@ qr_entries_free(struct queue_redis *qr)
 	size_t	i;
 
 	for (i = 1; i < qr->nents; i++)
-		if (qr->ents[i].used)
+		if (qr->ents[i].used) {
 			free(qr->ents[i].origin);
+			free(qr->ents[i].slots);
+		}
 	free(qr->ents);
 }

@@ -110,15 +110,21 @@ def record(redis, i, pool="p"):
     if rec is not None:
         f = rec.split(b"\n")
         return f[0].decode(), int(f[1]), None
-    x = redis.cmd("HGET", pre + "l", i)
-    if x is None:
-        return None
-    if x == b"d":
+    if redis.cmd("HEXISTS", pre + "dj", i):
         return "delayed", 0, None
-    p = redis.cmd("XPENDING", pre + "q", "mpsup", x, x, 1)
-    if p:
-        return "running", None, p[0][1].decode()
-    return "queued", None, None
+    for x in redis.cmd("SMEMBERS", pre + "e:" + i[:11]):
+        e = redis.cmd("XRANGE", pre + "q", x, x)
+        if not e:
+            continue
+        f = dict(zip(e[0][1][::2], e[0][1][1::2]))
+        ids = f[b"i"].decode()
+        if i not in [ids[k:k + 16] for k in range(0, len(ids), 16)]:
+            continue
+        p = redis.cmd("XPENDING", pre + "q", "mpsup", x, x, 1)
+        if p:
+            return "running", None, p[0][1].decode()
+        return "queued", None, None
+    return None
 
 
 def states(redis, ids):
@@ -300,7 +306,7 @@ def test_one_key_one_job_across_nodes(tmp):
         try:
             wait_for(lambda: len(done_ids(tmp)) >= 40, what="the 40 jobs")
         except AssertionError:
-            raise AssertionError([redis.cmd("HGETALL", "mpsup:{p}:l")] +
+            raise AssertionError([redis.cmd("KEYS", "mpsup:{p}:e:*")] +
                                  [redis.cmd("XINFO", "GROUPS", "mpsup:{p}:q")])
         time.sleep(0.5)
         assert len(done_ids(tmp)) == 40
