@@ -110,6 +110,8 @@ queue_pool_detach(struct queue *q, struct queue_pool *qp)
 			break;
 		}
 	queue_flow_detach(q, qp);
+	if (q->ops->pool_detach != NULL)
+		q->ops->pool_detach(q, qp);
 }
 
 struct queue_pool *
@@ -325,6 +327,8 @@ queue_drain(struct queue *q, struct queue_pool *qp,
 {
 	struct job	*job;
 
+	if (q->ops->pool_release != NULL)
+		q->ops->pool_release(q, qp);
 	/* Past group_concurrency and the rate limit: they hold no drain. */
 	while ((job = queue_flow_take_any(qp)) != NULL)
 		fn(job, arg);

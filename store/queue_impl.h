@@ -45,6 +45,10 @@ struct queue_ops {
 			    const char *, void (*)(void *, const char *,
 			    const char *), void *);
 	int		(*job_remote)(const struct queue *, const struct job *);
+	/* A removed pool's jobs that others can run go back (optional). */
+	void		(*pool_release)(struct queue *, struct queue_pool *);
+	/* A pool leaves for good (optional): drop what refers to it. */
+	void		(*pool_detach)(struct queue *, struct queue_pool *);
 };
 
 TAILQ_HEAD(queue_ack_list, queue_ack);

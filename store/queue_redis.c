@@ -200,7 +200,8 @@ qr_finished(struct queue *q, struct job *job)
 {
 	struct queue_pool	*qp = job_queue_pool(job);
 
-	if ((job_seg(job) & QR_LOCAL) && !qp->removed)
+	/* A removed pool's too: its entries must end in Redis. */
+	if (job_seg(job) & QR_LOCAL)
 		qr_update(QR(q), qr_pool_of(QR(q), qp), "f", job);
 	queue_memory_finished(q, job);
 }
@@ -265,6 +266,86 @@ qr_stats(const struct queue *q, struct queue_stats *st)
 }
 
 static void
+qr_pool_free(struct qr_pool *rp)
+{
+	redis_args_free(&rp->upd);
+	free(rp->name);
+	free(rp->pre);
+	free(rp->kq);
+	free(rp->kd);
+	free(rp);
+}
+
+struct qr_release {
+	struct queue_redis	*qr;
+	struct queue_pool	*qp;
+	struct job		**jobs;
+	size_t			 n, cap;
+};
+
+static void
+qr_release_find(struct job *job, void *arg)
+{
+	struct qr_release	*r = arg;
+
+	if ((job_seg(job) & QR_LOCAL) == 0 || job_queue_pool(job) != r->qp ||
+	    job->state != JOB_QUEUED ||
+	    qr_entry_get(r->qr, QR_ENTRY(job_seg(job))) == NULL)
+		return;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->jobs = xreallocarray(r->jobs, r->cap, sizeof *r->jobs);
+	}
+	r->jobs[r->n++] = job;
+}
+
+/* A pool removed here: what it held and never started is the others'. */
+static void
+qr_pool_release(struct queue *q, struct queue_pool *qp)
+{
+	struct qr_release	r = { QR(q), qp, NULL, 0, 0 };
+	size_t			i, n = 0;
+
+	/* Found first: letting go changes the table. */
+	job_table_foreach(qr_release_find, &r);
+	for (i = 0; i < r.n; i++) {
+		if (queue_memory_cancel(q, r.jobs[i]) != 0)
+			continue;
+		qr_update(r.qr, qr_pool_of(r.qr, qp), "r", r.jobs[i]);
+		qr_let_go(r.qr, r.jobs[i], 1);
+		n++;
+	}
+	free(r.jobs);
+	r.n = n;
+	if (r.n > 0)
+		log_info("cluster: pool %s removed here: %zu job%s it held "
+		    "went back to the cluster", qp->jobs.name, r.n,
+		    r.n == 1 ? "" : "s");
+}
+
+/*
+ * A pool leaves: forget its part (its entries stay pending in Redis
+ * until this node's lease ends, then others take them back).
+ */
+static void
+qr_pool_detach(struct queue *q, struct queue_pool *qp)
+{
+	struct queue_redis	*qr = QR(q);
+	size_t			 i, k;
+
+	for (i = 0; i < qr->npools; i++) {
+		if (qr->pools[i]->qp != qp)
+			continue;
+		for (k = 1; k < qr->nents; k++)
+			if (qr->ents[k].used && qr->ents[k].rp == qr->pools[i])
+				qr_entry_free(qr, (unsigned)k);
+		qr_pool_free(qr->pools[i]);
+		qr->pools[i] = qr->pools[--qr->npools];
+		return;
+	}
+}
+
+static void
 qr_close(struct queue *q)
 {
 	struct queue_redis	*qr = QR(q);
@@ -276,14 +357,8 @@ qr_close(struct queue *q)
 		TAILQ_REMOVE(&qr->pending, job, entry);
 		job_free(job);
 	}
-	for (i = 0; i < qr->npools; i++) {
-		redis_args_free(&qr->pools[i]->upd);
-		free(qr->pools[i]->name);
-		free(qr->pools[i]->pre);
-		free(qr->pools[i]->kq);
-		free(qr->pools[i]->kd);
-		free(qr->pools[i]);
-	}
+	for (i = 0; i < qr->npools; i++)
+		qr_pool_free(qr->pools[i]);
 	free(qr->pools);
 	free(qr->marks);
 	qr_entries_free(qr);
@@ -557,6 +632,8 @@ const struct queue_ops queue_redis_ops = {
 	.job_remote = qr_job_remote,
 	.fetch = qr_fetch,
 	.cancel_remote = qr_cancel_remote,
+	.pool_release = qr_pool_release,
+	.pool_detach = qr_pool_detach,
 };
 
 struct queue *

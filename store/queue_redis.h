@@ -166,6 +166,8 @@ void		 qr_entries_free(struct queue_redis *);
 /* Whether this node may start what it holds (its lease is fresh). */
 int		 qr_lease_held(struct queue_redis *);
 void		 qr_lease_renew(struct queue_redis *);
+/* A queued job held here leaves (see queue_redis_lease.c). */
+void		 qr_let_go(struct queue_redis *, struct job *, int elsewhere);
 
 /* queue_redis.c */
 struct qr_pool	*qr_pool_of(struct queue_redis *, const struct queue_pool *);

@@ -42,30 +42,56 @@ struct qr_lost {
 	struct queue_redis	*qr;
 	unsigned		 ei;
 	unsigned		 dropped, running;
+	struct job		**jobs;		/* of entry ei */
+	size_t			 n, cap;
 };
 
-/* A job of a lost entry: let it go, or leave it to be fenced. */
 static void
-qr_lost_one(struct job *job, void *arg)
+qr_lost_find(struct job *job, void *arg)
 {
 	struct qr_lost		*l = arg;
-	struct queue_redis	*qr = l->qr;
-	struct queue_pool	*qp = job_queue_pool(job);
-	struct qr_entry		*e = qr_entry_get(qr, l->ei);
 	uint64_t		 seg = job_seg(job);
 
 	if ((seg & QR_LOCAL) == 0 || QR_ENTRY(seg) != l->ei)
 		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->jobs = xreallocarray(l->jobs, l->cap, sizeof *l->jobs);
+	}
+	l->jobs[l->n++] = job;
+}
+
+/* A job of a lost entry: let it go, or leave it to be fenced. */
+static void
+qr_lost_one(struct qr_lost *l, struct job *job)
+{
+	struct queue_redis	*qr = l->qr;
+	struct qr_entry		*e = qr_entry_get(qr, l->ei);
+	uint64_t		 seg = job_seg(job);
+
 	if (job->state != JOB_QUEUED || queue_memory_cancel(qr->q, job) != 0) {
 		job_set_seg(job, QR_SEG(0, QR_ATTEMPTS(seg)));
 		l->running++;
 		return;
 	}
 	l->dropped++;
-	if (e->origin == NULL || job_x(job)->waiters.lh_first != NULL) {
+	qr_let_go(qr, job, e->origin != NULL);
+}
+
+/*
+ * A job held here, queued (out of the flow already), leaves: a shadow
+ * again while someone here waits for it or it was accepted here (its
+ * end will be told), else forgotten.
+ */
+void
+qr_let_go(struct queue_redis *qr, struct job *job, int elsewhere)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	if (!elsewhere || job_x(job)->waiters.lh_first != NULL) {
 		/* Still waited for here: its end will be told. */
 		job_set_seg(job, QR_SHADOW);
-		if (e->origin != NULL)
+		if (elsewhere)
 			qr_watch(qr, job);
 		return;
 	}
@@ -103,9 +129,14 @@ qr_own_cb(void *arg, redisReply *r)
 		if (mine)
 			continue;
 		l.ei = (unsigned)k;
-		job_table_foreach(qr_lost_one, &l);
+		/* Found first: letting go changes the table. */
+		l.n = 0;
+		job_table_foreach(qr_lost_find, &l);
+		for (i = 0; i < l.n; i++)
+			qr_lost_one(&l, l.jobs[i]);
 		qr_entry_free(qr, (unsigned)k);
 	}
+	free(l.jobs);
 	if (l.dropped + l.running > 0) {
 		qr->fenced += l.running;
 		log_warnx("cluster: pool %s: taken over while this node's lease "

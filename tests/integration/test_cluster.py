@@ -11,13 +11,14 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Supervisor, connect, config, request, run_tests,  # noqa: E402
-                     wait_for, write)
+from harness import (MPSUP, Supervisor, connect, config, request,  # noqa: E402
+                     run_tests, wait_for, write)
 from redisd import Redisd  # noqa: E402
 
 # A stream worker that writes each id it finishes to done-NODE.txt (one
@@ -410,14 +411,48 @@ def test_a_node_without_workers_is_a_gateway(tmp):
     path = write(os.path.join(tmp, "one.ini"), config(
         "supervisor") + "[pool:p]\ntype = stream\nworkers = 0\n"
         "command = /bin/cat\n")
-    import subprocess
-    from harness import MPSUP
     p = subprocess.run([MPSUP, "check", "-c", path], capture_output=True,
                        text=True)
     assert p.returncode != 0
     line = open(path).read().splitlines().index("workers = 0") + 1
     assert "one.ini:%d: workers = 0: only a cluster node" % line in \
         p.stderr + p.stdout, (p.stdout, p.stderr)
+
+
+def test_a_pool_removed_by_reload_gives_back_what_it_held(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        other = "[pool:q]\ntype = stream\nworkers = 1\ncommand = %s w.py\n" \
+            "env = DONE_LOG=%s\n" % (sys.executable,
+                                     os.path.join(tmp, "done-q.txt"))
+        a = Node(tmp, "a", redis, workers=1, prefetch=1, extra_pool=other)
+        # One entry: a takes it whole, runs the first job and holds the
+        # other 50 queued.
+        ids = a.ask({"op": "submit_many", "pool": "p",
+                     "jobs": [{"data": 2}] + [{"data": 0}] * 50})["ids"]
+        wait_for(lambda: states(redis, ids[:1]) == {ids[0]: "running"},
+                 what="the first job running on a")
+        time.sleep(0.5)
+        assert len(done_ids(tmp)) == 0
+        # Pool p leaves a: what it held and never started goes back.
+        a.text = a.text.split("[pool:p]")[0] + other
+        write(a.sup.config, a.text)
+        p = subprocess.run([MPSUP, "ctl", "-c", a.sup.config, "reload"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        a.sup.wait_log("cluster: pool p removed here: 50 jobs it held "
+                       "went back to the cluster")
+        b = Node(tmp, "b", redis, workers=2)
+        wait_for(lambda: set(states(redis, ids).values()) == {"done"},
+                 timeout=30, what="every job done")
+        with open(b.done_log) as f:
+            assert set(ids[1:]) <= set(f.read().split())
+        assert len(done_ids(tmp)) == 51
+        # a is well and still serves its other pool.
+        rep = a.ask({"op": "submit", "pool": "q", "data": 1, "wait": True,
+                     "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert a.sup.stop() == 0 and b.sup.stop() == 0
 
 
 def test_auth_with_the_password_file_and_a_wrong_one(tmp):
