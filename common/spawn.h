@@ -92,6 +92,14 @@ struct spawn_proc {
 int	spawn_procs_each(void (*fn)(const struct spawn_proc *, void *),
 	    void *arg);
 
+/*
+ * Hold a few descriptors (/dev/null, close-on-exec) for spawns to move a
+ * child's fds into: call it early, while few fds are open. A process
+ * with hundreds of fds then spawns without copying them all into each
+ * child. -1 if /dev/null cannot be opened (spawns work all the same).
+ */
+int	spawn_reserve_fds(void);
+
 /* Tests only: act as if close_range() were missing. */
 extern int	spawn_test_no_close_range;
 
