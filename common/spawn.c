@@ -369,6 +369,30 @@ spawn_sweep_session(pid_t sid)
 	return n;
 }
 
+long
+spawn_count_children(void)
+{
+	char	buf[4096];
+	ssize_t	n;
+	long	count = 0;
+	int	fd, in_pid = 0;
+
+	fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	/* "PID PID ... ": count the words. */
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				count += !in_pid;
+				in_pid = 1;
+			} else
+				in_pid = 0;
+		}
+	close(fd);
+	return n == 0 ? count : -1;
+}
+
 /* Index of the entry for KEY= in v, or -1. */
 static int
 env_find(char **v, size_t n, const char *kv)

@@ -80,6 +80,13 @@ int	spawn_signal(pid_t pid, int sig);
  */
 size_t	spawn_sweep_session(pid_t sid);
 
+/*
+ * How many children the calling thread has, zombies and orphans
+ * reparented to it included (/proc/thread-self/children), or -1 if the
+ * kernel does not say.
+ */
+long	spawn_count_children(void);
+
 /* One process as /proc/PID/stat has it. */
 struct spawn_proc {
 	pid_t	pid, ppid, pgrp, sid;
