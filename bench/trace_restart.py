@@ -18,7 +18,8 @@ Cold start: `mpsup -c` with 100 echo workers, nobody polling; printed:
 exec of mpsup to its listen(), the spawns (first clone to last return),
 the median time inside one clone (the child's set-up and exec, the
 parent blocked), the median time between clones (the supervisor's own
-work per worker).
+work per worker), and on a CPU: a child's from clone to exec (median),
+the supervisor's over all the spawns.
 
 Figures taken with the machine busy are the machine's: compare binaries
 in turns, with the load average beside them. Tracing costs a little on
@@ -54,6 +55,7 @@ RESTART_EVENTS = [
 COLD_EVENTS = [
     "sched/sched_process_exec", "syscalls/sys_enter_clone",
     "syscalls/sys_exit_clone", "syscalls/sys_enter_listen",
+    "sched/sched_switch", "sched/sched_process_fork",
 ]
 LINE = re.compile(r"-(\d+)\s+\[\d+\]\s+\S+\s+(\d+\.\d+): (.*)")
 
@@ -276,19 +278,29 @@ def trace_cold(args, workdir, n=100):
         tr.close()
         sv.stop()
     spid = sv_exec = listen = None
-    enters, exits = [], []
+    enters, exits, kids, kid_cpu, sv_cpu = [], [], set(), [], []
+    cpu = OnCpu()
     for pid, t, ev in events(text):
+        cpu.event(t, ev)
         if spid is None and ev.startswith("sched_process_exec:") and \
                 ev.split()[1] == "filename=" + args.mpsup:
             spid, sv_exec = pid, t
+        elif ev.startswith("sched_process_exec:") and pid in kids:
+            kid_cpu.append(cpu.at(pid, t))
         elif pid != spid:
             continue
+        elif ev.startswith("sched_process_fork"):
+            kids.add(int(re.search(r"child_pid=(\d+)", ev).group(1)))
         elif ev.startswith("sys_listen("):
             listen = t
         elif ev.startswith("sys_clone("):
             enters.append(t)
+            if len(enters) == 1:
+                sv_cpu = [cpu.at(spid, t)]
         elif ev.startswith("sys_clone ->"):
             exits.append(t)
+            if len(exits) == n:
+                sv_cpu.append(cpu.at(spid, t))
     if spid is None or listen is None or len(exits) < n:
         raise R.BenchError("cold start: the trace misses events")
     inside = [b - a for a, b in zip(enters, exits)]
@@ -303,6 +315,10 @@ def trace_cold(args, workdir, n=100):
                                        statistics.median(inside) * 1e6))
     print("  %-34s %7.0f us median" % ("between clones (supervisor)",
                                        statistics.median(between) * 1e6))
+    print("  %-34s %7.0f us median" % ("a child on a CPU, clone -> exec",
+                                       statistics.median(kid_cpu) * 1e6))
+    print("  %-34s %7.1f ms" % ("supervisor on a CPU, the spawns",
+                                (sv_cpu[-1] - sv_cpu[0]) * 1e3))
 
 
 def main():
