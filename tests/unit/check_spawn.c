@@ -176,6 +176,38 @@ START_TEST(test_signal_never_reaches_a_reaped_childs_recycled_pid)
 }
 END_TEST
 
+/*
+ * spawn_count_children() counts our children, a zombie too (the
+ * supervisor skips a gone worker's sweep on it: a child missed would be
+ * a leftover never killed).
+ */
+START_TEST(test_children_are_counted_zombies_too)
+{
+	pid_t	a, b;
+	int	status;
+
+	if (spawn_count_children() == -1) {
+		fprintf(stderr, "# %s: not run: no /proc/thread-self/children\n",
+		    __func__);
+		return;
+	}
+	ck_assert_int_eq(spawn_count_children(), 0);
+	ck_assert_int_gt(a = fork_sleeper(), 0);
+	ck_assert_int_gt(b = fork_sleeper(), 0);
+	ck_assert_int_eq(spawn_count_children(), 2);
+	kill(a, SIGKILL);
+	/* A zombie until reaped: still ours. */
+	ck_assert_int_eq(waitid(P_PID, (id_t)a, &(siginfo_t){ 0 },
+	    WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(spawn_count_children(), 2);
+	ck_assert_int_eq(waitpid(a, &status, 0), a);
+	ck_assert_int_eq(spawn_count_children(), 1);
+	kill(b, SIGKILL);
+	ck_assert_int_eq(waitpid(b, &status, 0), b);
+	ck_assert_int_eq(spawn_count_children(), 0);
+}
+END_TEST
+
 /* A child that has not yet left our group is signalled alone. */
 START_TEST(test_signal_reaches_a_child_before_its_setsid)
 {
@@ -744,6 +776,7 @@ spawn_suite(void)
 	tc = tcase_create("signal");
 	tcase_add_test(tc, test_signal_never_reaches_a_reaped_childs_recycled_pid);
 	tcase_add_test(tc, test_signal_reaches_a_child_before_its_setsid);
+	tcase_add_test(tc, test_children_are_counted_zombies_too);
 	tcase_add_test(tc, test_sweep_kills_what_a_session_left_in_other_groups);
 	suite_add_tcase(s, tc);
 
