@@ -25,6 +25,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND	0
+#endif
+
 #include "common/xmalloc.h"
 #include "common/spawn.h"
 #include "common/spawn_impl.h"
@@ -84,7 +90,7 @@ spawn_prepare(struct spawn_child *c)
  */
 static int	spawn_slots[SPAWN_MAX_FDS + 1] = { -1, -1, -1, -1, -1, -1 };
 static int	spawn_null = -1;
-/* Set once clone() has refused CLONE_FILES (Valgrind does). */
+/* Set once clone() has refused CLONE_FILES. */
 static int	spawn_no_clone_files;
 
 /* Below this many fds over the highest slot, moving them costs more. */
@@ -162,7 +168,10 @@ spawn_place_fds(struct spawn_child *c, int report_fd)
 
 /*
  * The clone itself: sharing our descriptor table (see spawn_impl.h),
- * or, where clone() refuses that, with a copy of it.
+ * or, where clone() refuses that, with a copy of it. Valgrind runs a
+ * clone() with CLONE_VFORK only without CLONE_FILES (it stops the
+ * program otherwise), so under it (when built with its header) spawns
+ * copy the table.
  */
 static pid_t
 spawn_clone(struct spawn_child *c)
@@ -170,7 +179,7 @@ spawn_clone(struct spawn_child *c)
 	char	*stack = spawn_stack + sizeof spawn_stack;
 	pid_t	 pid;
 
-	if (!spawn_no_clone_files) {
+	if (!spawn_no_clone_files && !RUNNING_ON_VALGRIND) {
 		pid = clone(spawn_child_entry, stack,
 		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, c);
 		if (pid != -1 || errno != EINVAL)
