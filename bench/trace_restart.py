@@ -8,14 +8,18 @@ Restart: the setup of `make bench` (101 echo workers, restart_delay = 0);
 each worker in turn is killed with SIGKILL and the replacement's exec is
 waited for, as bench_ops.step_restart does (polling /proc), while ftrace
 records the victim's exit, the SIGCHLD, the supervisor's wake-up, its
-clone, the child's exec and the end of the loop turn. Printed: the
-median of each segment over N kills.
+clone, the child's exec, the end of the loop turn and every context
+switch. Printed: the median of each segment over N kills, wall clock,
+then the time the supervisor, the victim and the replacement each spent
+on a CPU in some of them: on a busy machine the wall-clock segments are
+mostly waits for a CPU, the time on a CPU is what each task costs.
 
 Cold start: `mpsup -c` with 100 echo workers, nobody polling; printed:
 exec of mpsup to its listen(), the spawns (first clone to last return),
 the median time inside one clone (the child's set-up and exec, the
 parent blocked), the median time between clones (the supervisor's own
-work per worker).
+work per worker), and on a CPU: a child's from clone to exec (median),
+the supervisor's over all the spawns.
 
 Figures taken with the machine busy are the machine's: compare binaries
 in turns, with the load average beside them. Tracing costs a little on
@@ -45,11 +49,13 @@ RESTART_EVENTS = [
     "sched/sched_process_exit", "sched/sched_process_exec",
     "signal/signal_generate", "syscalls/sys_enter_clone",
     "syscalls/sys_exit_clone", "syscalls/sys_enter_epoll_wait",
-    "syscalls/sys_exit_epoll_wait",
+    "syscalls/sys_exit_epoll_wait", "sched/sched_switch",
+    "sched/sched_process_fork",
 ]
 COLD_EVENTS = [
     "sched/sched_process_exec", "syscalls/sys_enter_clone",
     "syscalls/sys_exit_clone", "syscalls/sys_enter_listen",
+    "sched/sched_switch", "sched/sched_process_fork",
 ]
 LINE = re.compile(r"-(\d+)\s+\[\d+\]\s+\S+\s+(\d+\.\d+): (.*)")
 
@@ -98,60 +104,119 @@ def events(text):
             yield int(m.group(1)), float(m.group(2)), m.group(3)
 
 
-def restart_segments(text, spid):
-    """{segment: [seconds]} from a restart trace."""
-    execs = {}
-    for pid, t, ev in events(text):
-        m = re.match(r"sched_process_exec: .* pid=(\d+) ", ev)
+class OnCpu:
+    """Each task's time on a CPU so far, from sched_switch."""
+
+    SWITCH = re.compile(r"sched_switch: .*prev_pid=(\d+) .*next_pid=(\d+)")
+
+    def __init__(self):
+        self.total = {}
+        self.since = {}
+
+    def event(self, t, ev):
+        m = self.SWITCH.match(ev)
         if m:
-            execs[int(m.group(1))] = t
-    names = [("kill", "exit", "kill -> victim's exit"),
-             ("exit", "sigchld", "exit -> SIGCHLD sent"),
-             ("sigchld", "run", "SIGCHLD -> supervisor running"),
-             ("run", "clone", "supervisor running -> clone"),
-             ("clone", "exec", "clone -> child's exec"),
-             ("clone", "ret", "clone -> clone returns"),
-             ("ret", "idle", "clone returns -> loop idle"),
-             ("kill", "exec", "kill -> replacement exec'd"),
-             ("kill", "seen", "kill -> seen by the poll")]
-    segs = {n[2]: [] for n in names}
-    cur = None
+            prev, nxt = int(m.group(1)), int(m.group(2))
+            if prev in self.since:
+                self.total[prev] = (self.total.get(prev, 0) +
+                                    t - self.since.pop(prev))
+            self.since[nxt] = t
+
+    def at(self, pid, t):
+        """pid's time on a CPU up to t (t: the event being read)."""
+        run = t - self.since[pid] if pid in self.since else 0
+        return self.total.get(pid, 0) + run
+
+
+# Wall-clock segments (from, to, name), then time on a CPU: (task, from,
+# to, name), the task being the supervisor ("sv"), the victim or the
+# replacement ("new"): what each spent running, whatever else the
+# machine's CPUs were doing meanwhile.
+WALL = [("kill", "exit", "kill -> victim's exit"),
+        ("exit", "sigchld", "exit -> SIGCHLD sent"),
+        ("sigchld", "run", "SIGCHLD -> supervisor running"),
+        ("run", "clone", "supervisor running -> clone"),
+        ("clone", "exec", "clone -> child's exec"),
+        ("clone", "ret", "clone -> clone returns"),
+        ("ret", "idle", "clone returns -> loop idle"),
+        ("kill", "exec", "kill -> replacement exec'd"),
+        ("kill", "seen", "kill -> seen by the poll")]
+ONCPU = [("victim", "kill", "sigchld", "victim, kill -> SIGCHLD"),
+         ("sv", "exit", "sigchld", "supervisor, exit -> SIGCHLD"),
+         ("sv", "run", "clone", "supervisor, running -> clone"),
+         ("new", "clone", "exec", "replacement, clone -> exec"),
+         ("sv", "ret", "idle", "supervisor, clone returns -> idle")]
+
+
+def restart_mark(cur, key, t, cpu, spid):
+    """Note when key happened, and the tasks' time on a CPU then."""
+    if key in cur:
+        return
+    cur[key] = t
+    cur["cpu_" + key] = {"sv": cpu.at(spid, t),
+                         "victim": cpu.at(cur["victim"], t)}
+    if "new" in cur:
+        cur["cpu_" + key]["new"] = cpu.at(cur["new"], t)
+
+
+def restart_kills(text, spid):
+    """One dict per kill: when each step happened, from a restart trace."""
+    kills, cur, cpu = [], None, OnCpu()
     for pid, t, ev in events(text):
+        cpu.event(t, ev)
         if ev.startswith("tracing_mark_write: KILL"):
-            cur = {"kill": t, "victim": int(ev.split()[-1])}
+            cur = {"victim": int(ev.split()[-1])}
+            kills.append(cur)
+            restart_mark(cur, "kill", t, cpu, spid)
         elif cur is None:
             continue
         elif ev.startswith("tracing_mark_write: SEEN"):
-            new = int(ev.split()[-1])
-            if new in execs:
-                cur["exec"] = execs[new]
-            cur["seen"] = t
-            if all(a in cur and b in cur for a, b, _ in names):
-                for a, b, name in names:
-                    segs[name].append(cur[b] - cur[a])
-            cur = None
+            restart_mark(cur, "seen", t, cpu, spid)
         elif (ev.startswith("sched_process_exit") and
               " pid=%d " % cur["victim"] in ev):
-            cur["exit"] = t
+            restart_mark(cur, "exit", t, cpu, spid)
         elif (ev.startswith("signal_generate: sig=17") and
-              " pid=%d " % spid in ev and "exit" in cur and
-              "sigchld" not in cur):
-            cur["sigchld"] = t
+              " pid=%d " % spid in ev and "exit" in cur):
+            restart_mark(cur, "sigchld", t, cpu, spid)
+        elif (ev.startswith("sched_process_fork") and
+              "clone" in cur and " pid=%d " % spid in ev and
+              "new" not in cur):
+            cur["new"] = int(re.search(r"child_pid=(\d+)", ev).group(1))
+            cur["cpu_clone"]["new"] = 0
+        elif (ev.startswith("sched_process_exec") and "new" in cur and
+              " pid=%d " % cur["new"] in ev):
+            restart_mark(cur, "exec", t, cpu, spid)
         elif pid != spid:
             continue
-        elif ("sigchld" in cur and "run" not in cur and
-              ev.startswith("sys_epoll_wait ->")):
-            cur["run"] = t
-        elif ("run" in cur and "clone" not in cur and
-              ev.startswith("sys_clone(")):
-            cur["clone"] = t
-        elif ("clone" in cur and "ret" not in cur and
-              ev.startswith("sys_clone ->")):
-            cur["ret"] = t
-        elif ("ret" in cur and "idle" not in cur and
-              ev.startswith("sys_epoll_wait(")):
-            cur["idle"] = t
-    return segs
+        elif "sigchld" in cur and ev.startswith("sys_epoll_wait ->"):
+            restart_mark(cur, "run", t, cpu, spid)
+        elif "run" in cur and ev.startswith("sys_clone("):
+            restart_mark(cur, "clone", t, cpu, spid)
+        elif "clone" in cur and ev.startswith("sys_clone ->"):
+            restart_mark(cur, "ret", t, cpu, spid)
+        elif "ret" in cur and ev.startswith("sys_epoll_wait("):
+            restart_mark(cur, "idle", t, cpu, spid)
+    return kills
+
+
+def restart_segments(text, spid):
+    """{segment: [seconds]} from a restart trace, and how many kills
+    have every step."""
+    kills = restart_kills(text, spid)
+    segs = {n[2]: [] for n in WALL}
+    segs.update({"on a CPU: " + n[3]: [] for n in ONCPU})
+    whole = 0
+    for k in kills:
+        whole += all(a in k and b in k for a, b, _ in WALL)
+        for a, b, name in WALL:
+            if a in k and b in k:
+                segs[name].append(k[b] - k[a])
+        for task, a, b, name in ONCPU:
+            if a in k and b in k and task in k["cpu_" + b] and \
+                    task in k["cpu_" + a]:
+                segs["on a CPU: " + name].append(
+                    k["cpu_" + b][task] - k["cpu_" + a][task])
+    return segs, whole, len(kills)
 
 
 def trace_restart(args, workdir):
@@ -179,15 +244,15 @@ def trace_restart(args, workdir):
         if tr is not None:
             tr.close()
         sv.stop()
-    segs = restart_segments(text, spid)
-    n = len(next(iter(segs.values())))
-    print("restart, %d of %d kills traced whole (load %s):" % (
-        n, args.kills, open("/proc/loadavg").read().split()[0]))
+    segs, whole, n = restart_segments(text, spid)
+    print("restart, %d kills, %d with every step traced (load %s); "
+          "medians over the kills that have a segment's two ends:" % (
+              n, whole, open("/proc/loadavg").read().split()[0]))
     for name, v in segs.items():
         if v:
-            print("  %-34s median %7.0f us  (min %6.0f, max %7.0f)" % (
+            print("  %-44s %7.0f us  (min %6.0f, max %7.0f, n %d)" % (
                 name, statistics.median(v) * 1e6, min(v) * 1e6,
-                max(v) * 1e6))
+                max(v) * 1e6, len(v)))
 
 
 def trace_cold(args, workdir, n=100):
@@ -213,19 +278,29 @@ def trace_cold(args, workdir, n=100):
         tr.close()
         sv.stop()
     spid = sv_exec = listen = None
-    enters, exits = [], []
+    enters, exits, kids, kid_cpu, sv_cpu = [], [], set(), [], []
+    cpu = OnCpu()
     for pid, t, ev in events(text):
+        cpu.event(t, ev)
         if spid is None and ev.startswith("sched_process_exec:") and \
                 ev.split()[1] == "filename=" + args.mpsup:
             spid, sv_exec = pid, t
+        elif ev.startswith("sched_process_exec:") and pid in kids:
+            kid_cpu.append(cpu.at(pid, t))
         elif pid != spid:
             continue
+        elif ev.startswith("sched_process_fork"):
+            kids.add(int(re.search(r"child_pid=(\d+)", ev).group(1)))
         elif ev.startswith("sys_listen("):
             listen = t
         elif ev.startswith("sys_clone("):
             enters.append(t)
+            if len(enters) == 1:
+                sv_cpu = [cpu.at(spid, t)]
         elif ev.startswith("sys_clone ->"):
             exits.append(t)
+            if len(exits) == n:
+                sv_cpu.append(cpu.at(spid, t))
     if spid is None or listen is None or len(exits) < n:
         raise R.BenchError("cold start: the trace misses events")
     inside = [b - a for a, b in zip(enters, exits)]
@@ -240,6 +315,10 @@ def trace_cold(args, workdir, n=100):
                                        statistics.median(inside) * 1e6))
     print("  %-34s %7.0f us median" % ("between clones (supervisor)",
                                        statistics.median(between) * 1e6))
+    print("  %-34s %7.0f us median" % ("a child on a CPU, clone -> exec",
+                                       statistics.median(kid_cpu) * 1e6))
+    print("  %-34s %7.1f ms" % ("supervisor on a CPU, the spawns",
+                                (sv_cpu[-1] - sv_cpu[0]) * 1e3))
 
 
 def main():

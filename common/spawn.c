@@ -25,6 +25,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND	0
+#endif
+
 #include "common/xmalloc.h"
 #include "common/spawn.h"
 #include "common/spawn_impl.h"
@@ -77,6 +83,115 @@ spawn_prepare(struct spawn_child *c)
 }
 
 /*
+ * Descriptors held for spawns (spawn_reserve_fds()), each a /dev/null
+ * until a spawn moves one of the child's fds there: the child shares our
+ * table and copies only the fds below its highest one into a table of its
+ * own, a handful instead of every worker's pipes. -1: none reserved.
+ */
+static int	spawn_slots[SPAWN_MAX_FDS + 1] = { -1, -1, -1, -1, -1, -1 };
+static int	spawn_null = -1;
+/* Set once clone() has refused CLONE_FILES. */
+static int	spawn_no_clone_files;
+
+/* Below this many fds over the highest slot, moving them costs more. */
+#define SPAWN_SLOT_GAIN	32
+
+int
+spawn_reserve_fds(void)
+{
+	int	i;
+
+	if (spawn_null != -1)
+		return 0;
+	if ((spawn_null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0; i <= SPAWN_MAX_FDS; i++) {
+		spawn_slots[i] = fcntl(spawn_null, F_DUPFD_CLOEXEC, 0);
+		if (spawn_slots[i] != -1)
+			continue;
+		while (i-- > 0) {
+			close(spawn_slots[i]);
+			spawn_slots[i] = -1;
+		}
+		close(spawn_null);
+		spawn_null = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Put /dev/null back into the slots in moved (a bit per slot). */
+static void
+spawn_unplace_fds(unsigned moved)
+{
+	for (int i = 0; i <= SPAWN_MAX_FDS; i++)
+		if (moved & (1U << i))
+			(void)dup3(spawn_null, spawn_slots[i], O_CLOEXEC);
+}
+
+/*
+ * The child's fds (sp's and the report pipe) into c, moved into the
+ * slots when they sit high above them, and the bound of the table the
+ * child keeps. Returns the slots used, for spawn_unplace_fds().
+ */
+static unsigned
+spawn_place_fds(struct spawn_child *c, int report_fd)
+{
+	const struct spawn_spec	*sp = c->sp;
+	unsigned		 moved = 0;
+	int			 i, *fd, top = 0;
+
+	for (i = 0; i <= SPAWN_MAX_FDS; i++) {
+		fd = i < SPAWN_MAX_FDS ? &c->fds[i] : &c->report_fd;
+		*fd = i < SPAWN_MAX_FDS ? (i < sp->nfds ? sp->fds[i] : -1) :
+		    report_fd;
+		if (*fd > top)
+			top = *fd;
+	}
+	if (spawn_null != -1 && top > spawn_slots[SPAWN_MAX_FDS] +
+	    SPAWN_SLOT_GAIN) {
+		top = 0;
+		for (i = 0; i <= SPAWN_MAX_FDS; i++) {
+			fd = i < SPAWN_MAX_FDS ? &c->fds[i] : &c->report_fd;
+			if (*fd != -1 &&
+			    dup3(*fd, spawn_slots[i], O_CLOEXEC) != -1) {
+				*fd = spawn_slots[i];
+				moved |= 1U << i;
+			}
+			if (*fd > top)
+				top = *fd;
+		}
+	}
+	c->files_bound = top + 1;
+	return moved;
+}
+
+/*
+ * The clone itself: sharing our descriptor table (see spawn_impl.h),
+ * or, where clone() refuses that, with a copy of it. Valgrind runs a
+ * clone() with CLONE_VFORK only without CLONE_FILES (it stops the
+ * program otherwise), so under it (when built with its header) spawns
+ * copy the table.
+ */
+static pid_t
+spawn_clone(struct spawn_child *c)
+{
+	char	*stack = spawn_stack + sizeof spawn_stack;
+	pid_t	 pid;
+
+	if (!spawn_no_clone_files && !RUNNING_ON_VALGRIND) {
+		pid = clone(spawn_child_entry, stack,
+		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, c);
+		if (pid != -1 || errno != EINVAL)
+			return pid;
+		spawn_no_clone_files = 1;
+	}
+	c->files_bound = 0;
+	return clone(spawn_child_entry, stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+	    c);
+}
+
+/*
  * Clone a child that runs sp, reporting to report_fd (or -1). The child
  * shares our memory until it execs and we wait until then (vfork); under
  * a tool that turns that into a plain fork (Valgrind), it still works,
@@ -88,17 +203,17 @@ spawn_fork(const struct spawn_spec *sp, int report_fd)
 	struct spawn_child	c;
 	sigset_t		all, old;
 	pid_t			pid;
+	unsigned		moved;
 	int			saved;
 
 	memset(&c, 0, sizeof c);
 	c.sp = sp;
-	c.report_fd = report_fd;
 	c.parent = getpid();
 	spawn_prepare(&c);
+	moved = spawn_place_fds(&c, report_fd);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(spawn_child_entry, spawn_stack + sizeof spawn_stack,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+	pid = spawn_clone(&c);
 	saved = errno;
 	/*
 	 * The group exists at once when both sides make it. Not for a new
@@ -108,6 +223,7 @@ spawn_fork(const struct spawn_spec *sp, int report_fd)
 	if (pid > 0 && sp->group == SPAWN_GROUP)
 		(void)setpgid(pid, pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	spawn_unplace_fds(moved);
 	free(c.groups);
 	errno = saved;
 	return pid;
@@ -260,6 +376,30 @@ spawn_sweep_session(pid_t sid)
 	}
 	closedir(dir);
 	return n;
+}
+
+long
+spawn_count_children(void)
+{
+	char	buf[4096];
+	ssize_t	n;
+	long	count = 0;
+	int	fd, in_pid = 0;
+
+	fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	/* "PID PID ... ": count the words. */
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				count += !in_pid;
+				in_pid = 1;
+			} else
+				in_pid = 0;
+		}
+	close(fd);
+	return n == 0 ? count : -1;
 }
 
 /* Index of the entry for KEY= in v, or -1. */

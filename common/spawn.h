@@ -80,6 +80,13 @@ int	spawn_signal(pid_t pid, int sig);
  */
 size_t	spawn_sweep_session(pid_t sid);
 
+/*
+ * How many children the calling thread has, zombies and orphans
+ * reparented to it included (/proc/thread-self/children), or -1 if the
+ * kernel does not say.
+ */
+long	spawn_count_children(void);
+
 /* One process as /proc/PID/stat has it. */
 struct spawn_proc {
 	pid_t	pid, ppid, pgrp, sid;
@@ -91,6 +98,14 @@ struct spawn_proc {
  */
 int	spawn_procs_each(void (*fn)(const struct spawn_proc *, void *),
 	    void *arg);
+
+/*
+ * Hold a few descriptors (/dev/null, close-on-exec) for spawns to move a
+ * child's fds into: call it early, while few fds are open. A process
+ * with hundreds of fds then spawns without copying them all into each
+ * child. -1 if /dev/null cannot be opened (spawns work all the same).
+ */
+int	spawn_reserve_fds(void);
 
 /* Tests only: act as if close_range() were missing. */
 extern int	spawn_test_no_close_range;

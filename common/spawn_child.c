@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -153,6 +154,27 @@ close_from(int lowfd)
 }
 
 /*
+ * A child cloned with CLONE_FILES shares our descriptor table: before it
+ * opens, moves or closes anything, it takes a table of its own. With
+ * CLOSE_RANGE_UNSHARE the kernel copies only the fds below the bound,
+ * where the parent put the ones the child needs; without, unshare()
+ * copies the whole table (what clone() would have done).
+ */
+static void SPAWN_CHILD_FN
+child_own_files(struct spawn_child *c)
+{
+	if (c->files_bound == 0)
+		return;
+#ifdef HAVE_CLOSE_RANGE
+	if (!spawn_test_no_close_range &&
+	    close_range((unsigned)c->files_bound, ~0U, CLOSE_RANGE_UNSHARE) == 0)
+		return;
+#endif
+	if (unshare(CLONE_FILES) == -1)
+		child_fail(c, SPAWN_STEP_SETUP, "unshare", NULL);
+}
+
+/*
  * In the child: put the wanted fds at 0..nfds-1 (and the report pipe,
  * close-on-exec, right after them), and close every other one.
  */
@@ -165,14 +187,14 @@ child_fds(struct spawn_child *c)
 
 	/* Lift them all clear of 0..nfds first, so dup2 cannot clobber one. */
 	for (i = 0; i < sp->nfds; i++) {
-		if (sp->fds[i] == -1) {
+		if (c->fds[i] == -1) {
 			if (devnull == -1 &&
 			    (devnull = open("/dev/null", O_RDWR)) == -1)
 				child_fail(c, SPAWN_STEP_SETUP, "open",
 				    "/dev/null");
 			tmp[i] = fcntl(devnull, F_DUPFD, low);
 		} else
-			tmp[i] = fcntl(sp->fds[i], F_DUPFD, low);
+			tmp[i] = fcntl(c->fds[i], F_DUPFD, low);
 		if (tmp[i] == -1)
 			child_fail(c, SPAWN_STEP_SETUP, "fcntl", NULL);
 	}
@@ -305,6 +327,7 @@ child_main(struct spawn_child *c)
 	sigset_t		 none;
 	int			 sig;
 
+	child_own_files(c);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)

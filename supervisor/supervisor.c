@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/privfile.h"
 #include "common/sdnotify.h"
+#include "common/spawn.h"
 #include "common/timeutil.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
@@ -582,6 +583,8 @@ supervisor_main(const struct supervisor_options *opts)
 		free(cause);
 		return 2;
 	}
+	/* While few fds are open; see spawn.h. */
+	(void)spawn_reserve_fds();
 	if ((status = supervisor_open(&sv, opts)) != 0) {
 		sdnotify_close();
 		return status;

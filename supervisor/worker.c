@@ -162,8 +162,10 @@ worker_free(struct worker *w)
 	ev_timer_stop(loop, &w->grace_timer);
 	ev_timer_stop(loop, &w->kill_timer);
 	ev_timer_stop(loop, &w->idle_timer);
-	if (w->pid > 0 && !w->reaped)
+	if (w->pid > 0 && !w->reaped) {
 		ev_child_stop(loop, &w->child);
+		worker_proc_reaped();
+	}
 	worker_close_fd(loop, &w->out.io, &w->out.fd);
 	worker_close_fd(loop, &w->err.io, &w->err.fd);
 	worker_close_fd(loop, &w->job_in_io, &w->job_in_fd);
@@ -609,7 +611,8 @@ worker_describe_status(int status, char *out, size_t len)
  * unless it exited 0 (a worker recycled after max_jobs_per_worker, which
  * may be every job), what it put in other groups of its session once it
  * is gone: that needs a pass over /proc, which is kept off the path to
- * its replacement (see worker_try_finish()).
+ * its replacement and skipped when nothing can be left (see
+ * worker_try_finish() and worker_proc_orphans_possible()).
  */
 static void
 worker_sweep(struct worker *w, int status)
@@ -638,6 +641,7 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 
 	ev_child_stop(loop, c);
 	w->reaped = 1;
+	worker_proc_reaped();
 	worker_undirty(w);
 	w->cbs->lost_cb(w, w->arg);
 	ev_timer_stop(loop, &w->healthy_timer);
@@ -699,7 +703,7 @@ worker_try_finish(struct worker *w)
 	/* The replacement may be spawned from here: w is not ours after. */
 	w->cbs->gone_cb(w, uptime, why, w->arg);
 	free(why);
-	if (sweep)
+	if (sweep && worker_proc_orphans_possible())
 		worker_sweep_session(pool, index, pid);
 }
 

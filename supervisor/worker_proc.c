@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -18,6 +19,9 @@
 #include "supervisor/worker_proc.h"
 
 extern char **environ;
+
+/* Processes worker_proc_start() returned that are not reaped yet. */
+static size_t	worker_procs;
 
 static int
 worker_pipe(int fds[2], int nonblock_end)
@@ -208,6 +212,7 @@ worker_proc_start(struct worker_proc *wp, const struct pool_config *pc,
 	fds->err = err[0];
 	fds->job_in = jin[1];
 	fds->job_out = jout[0];
+	worker_procs++;
 	return pid;
 
 fail:
@@ -218,4 +223,22 @@ fail:
 		if (jout[i] != -1) close(jout[i]);
 	}
 	return -1;
+}
+
+void
+worker_proc_reaped(void)
+{
+	worker_procs--;
+}
+
+int
+worker_proc_orphans_possible(void)
+{
+	long	n;
+	int	subreaper = 0;
+
+	if (prctl(PR_GET_CHILD_SUBREAPER, &subreaper) == -1 || !subreaper)
+		return 1;
+	n = spawn_count_children();
+	return n == -1 || (size_t)n != worker_procs;
 }

@@ -34,5 +34,15 @@ void			 worker_proc_free(struct worker_proc *);
  */
 pid_t	worker_proc_start(struct worker_proc *wp, const struct pool_config *pc,
 	    int index, const char *dir, struct worker_fds *);
+/* A process worker_proc_start() returned has been reaped (or given up). */
+void	worker_proc_reaped(void);
+/*
+ * Whether a worker gone may have left processes behind, anywhere in its
+ * session: 0 only when we are a subreaper and have no child but the
+ * workers not yet reaped, as whatever outlives a worker is reparented to
+ * us. Then the gone worker's session is empty, and sweeping it (a pass
+ * over /proc) can be skipped.
+ */
+int	worker_proc_orphans_possible(void);
 
 #endif

@@ -50,6 +50,29 @@ def test_killed_worker_takes_its_own_process_groups_with_it(tmp):
     assert sup.stop() == 0
 
 
+
+def test_killed_worker_takes_a_grandchild_in_a_group_of_its_own(tmp):
+    """A worker's child (in the worker's group) left a grandchild in a
+    group of its own: when the worker is killed, the grandchild dies too,
+    although the worker left no child of its own outside its group."""
+    cfg = config("supervisor") + config(
+        "pool_shell", name="gc", workers=1, extra="restart_delay = 10ms",
+        command='(python3 -c "import os, time; os.setpgid(0, 0); '
+                'time.sleep(1000)" & echo "gc $!"; wait) & exec sleep 1000')
+    sup = Supervisor(tmp, cfg)
+    line = sup.wait_log(" gc ")[0]
+    gc = int(line.rsplit(" ", 1)[1])
+    (worker,) = worker_pids(sup, "gc")
+    wait_for(lambda: os.getpgid(gc) == gc, what="its own process group")
+    assert os.getsid(gc) == worker
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: proc_gone(gc), timeout=2, what="the grandchild")
+    sup.wait_log("process it left behind")
+    # And the replacement comes up.
+    wait_for(lambda: [p for p in worker_pids(sup, "gc") if p != worker],
+             what="the replacement")
+    assert sup.stop() == 0
+
 def test_killed_exec_worker_takes_its_jobs_background_processes(tmp):
     """kill -9 of an exec worker: the job's leftovers are killed too."""
     pidfile = os.path.join(tmp, "bg.pid")

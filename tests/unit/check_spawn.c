@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -172,6 +173,38 @@ START_TEST(test_signal_never_reaches_a_reaped_childs_recycled_pid)
 	    (long)stranger, stranger == child ? "reusing" : "not reusing",
 	    WEXITSTATUS(status));
 	ck_assert_int_eq(rc, -1);
+}
+END_TEST
+
+/*
+ * spawn_count_children() counts our children, a zombie too (the
+ * supervisor skips a gone worker's sweep on it: a child missed would be
+ * a leftover never killed).
+ */
+START_TEST(test_children_are_counted_zombies_too)
+{
+	pid_t	a, b;
+	int	status;
+
+	if (spawn_count_children() == -1) {
+		fprintf(stderr, "# %s: not run: no /proc/thread-self/children\n",
+		    __func__);
+		return;
+	}
+	ck_assert_int_eq(spawn_count_children(), 0);
+	ck_assert_int_gt(a = fork_sleeper(), 0);
+	ck_assert_int_gt(b = fork_sleeper(), 0);
+	ck_assert_int_eq(spawn_count_children(), 2);
+	kill(a, SIGKILL);
+	/* A zombie until reaped: still ours. */
+	ck_assert_int_eq(waitid(P_PID, (id_t)a, &(siginfo_t){ 0 },
+	    WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(spawn_count_children(), 2);
+	ck_assert_int_eq(waitpid(a, &status, 0), a);
+	ck_assert_int_eq(spawn_count_children(), 1);
+	kill(b, SIGKILL);
+	ck_assert_int_eq(waitpid(b, &status, 0), b);
+	ck_assert_int_eq(spawn_count_children(), 0);
 }
 END_TEST
 
@@ -434,6 +467,84 @@ START_TEST(test_fds_are_moved_into_place)
 }
 END_TEST
 
+/* Read fd until EOF, waiting at most 2 s for each read; NUL-ended. */
+static void
+read_to_eof(int fd, char *buf, size_t len)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	size_t		got = 0;
+	ssize_t		n;
+
+	for (;;) {
+		ck_assert_msg(poll(&pfd, 1, 2000) == 1,
+		    "no EOF on fd %d: a copy of its write end is held", fd);
+		if ((n = read(fd, buf + got, len - 1 - got)) <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+}
+
+/*
+ * A process with many fds (the supervisor with hundreds of workers'
+ * pipes) has its child's fds moved into the reserved slots: the child
+ * still gets the right pipes on 0-2 and nothing else, our own 0-2 stay
+ * ours, and once spawned, no slot holds a pipe end any more (or the pipe
+ * would never reach EOF). Twice, as the slots are reused.
+ */
+START_TEST(test_fds_far_above_the_reserved_slots_reach_the_child)
+{
+	struct spawn_spec	 sp;
+	struct spawn_failure	 fail;
+	struct stat		 before[3], after[3];
+	char			*argv[] = { "sh", "-c",
+				    "echo out; echo err >&2; ls /proc/self/fd",
+				    NULL };
+	char			 out[4096], err[256];
+	int			 o[2], e[2], i, round, nul;
+	pid_t			 pid;
+
+	ck_assert_int_eq(spawn_reserve_fds(), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(fstat(i, &before[i]), 0);
+	ck_assert_int_ge(nul = open("/dev/null", O_RDONLY), 0);
+	ck_assert_int_eq(dup2(nul, 150), 150);	/* not close-on-exec */
+	for (round = 0; round < 2; round++) {
+		ck_assert_int_eq(pipe2(o, O_CLOEXEC), 0);
+		ck_assert_int_eq(pipe2(e, O_CLOEXEC), 0);
+		ck_assert_int_eq(dup3(o[1], 300, O_CLOEXEC), 300);
+		ck_assert_int_eq(dup3(e[1], 301, O_CLOEXEC), 301);
+		close(o[1]);
+		close(e[1]);
+		spec_init(&sp, argv);
+		sp.fds[1] = 300;
+		sp.fds[2] = 301;
+		pid = spawn_process_report(&sp, &fail);
+		ck_assert_int_gt(pid, 0);
+		ck_assert_int_eq(fail.error, 0);
+		close(300);
+		close(301);
+		read_to_eof(o[0], out, sizeof out);
+		read_to_eof(e[0], err, sizeof err);
+		close(o[0]);
+		close(e[0]);
+		ck_assert_int_eq(reap(pid), 0);
+		ck_assert_msg(strncmp(out, "out\n", 4) == 0, "out: %s", out);
+		ck_assert_str_eq(err, "err\n");
+		ck_assert_msg(listing_has(out + 4, 2) &&
+		    !listing_has(out + 4, 150) && !listing_has(out + 4, 300) &&
+		    !listing_has(out + 4, 301), "fds: %s", out + 4);
+	}
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(fstat(i, &after[i]), 0);
+		ck_assert(before[i].st_dev == after[i].st_dev &&
+		    before[i].st_ino == after[i].st_ino);
+	}
+	close(150);
+	close(nul);
+}
+END_TEST
+
 START_TEST(test_env_build_overrides_appends_and_unsets)
 {
 	char	*base[] = { "A=1", "B=2", "junk", "C=3", NULL };
@@ -665,6 +776,7 @@ spawn_suite(void)
 	tc = tcase_create("signal");
 	tcase_add_test(tc, test_signal_never_reaches_a_reaped_childs_recycled_pid);
 	tcase_add_test(tc, test_signal_reaches_a_child_before_its_setsid);
+	tcase_add_test(tc, test_children_are_counted_zombies_too);
 	tcase_add_test(tc, test_sweep_kills_what_a_session_left_in_other_groups);
 	suite_add_tcase(s, tc);
 
@@ -684,6 +796,7 @@ spawn_suite(void)
 
 	tc = tcase_create("fds");
 	tcase_add_test(tc, test_fds_are_moved_into_place);
+	tcase_add_test(tc, test_fds_far_above_the_reserved_slots_reach_the_child);
 	tcase_add_test(tc, test_child_gets_no_fd_above_its_limit_without_close_range);
 	tcase_add_test(tc, test_child_gets_no_fd_above_65536_without_close_range);
 	suite_add_tcase(s, tc);
