@@ -35,6 +35,7 @@
 #include "cli/cmd_conn.h"
 #include "cli/cmd_submit.h"
 #include "cli/cmd_submit_progress.h"
+#include "cli/cmd_submit_reply.h"
 
 #define SUBMIT_BATCH_JOBS	1000		/* jobs per submit_many */
 #define SUBMIT_BATCH_PROGRESS	100		/* ... waited, with progress, */
@@ -75,6 +76,7 @@ struct submit_stream {
 	int			 refused;	/* a batch was refused */
 	int			 broken;	/* the connection failed */
 	struct submit_progress	 progress;
+	struct submit_items	 items;		/* the reply being printed */
 };
 
 /*
@@ -250,27 +252,21 @@ submit_take_lines(struct submit_stream *s)
 }
 
 /*
- * Handle the reply (msg, taken over) to the oldest outstanding batch: print
- * its ids, or its records in order.
+ * The general way to a reply's list: parse it as any reply, and report a
+ * refusal or a malformed reply. Returns the reply (the elements in
+ * s->items point into it), or NULL when the batch is over.
  */
-static void
-submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
+static struct cli_conn_reply *
+submit_reply_general(struct submit_stream *s, char *msg, size_t len,
+    size_t njobs, uint64_t first)
 {
 	struct cli_conn_reply	*reply;
 	struct jsontext_span	 list, v, state;
-	size_t			 njobs, n = 0, it = 0;
-	char			*id;
-	uint64_t		 first;
+	size_t			 it = 0;
 
-	njobs = s->sent_jobs[s->head];
-	first = s->sent_first[s->head];
-	s->head = (s->head + 1) % SUBMIT_WINDOW;
-	s->outstanding--;
-
-	submit_progress_clear(&s->progress);
 	if ((reply = cli_conn_reply_parse(msg, len)) == NULL) {
 		s->broken = 1;
-		return;
+		return NULL;
 	}
 	if (!reply->ok) {
 		s->progress.failed += njobs;
@@ -280,7 +276,7 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 		s->failed = 1;
 		s->refused = 1;
 		cli_conn_reply_free(reply);
-		return;
+		return NULL;
 	}
 	if (!cli_conn_reply_get(reply, s->wait ? "jobs" : "ids", &list) ||
 	    list.type != JSONTEXT_ARRAY) {
@@ -288,21 +284,60 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 		    "%s\n", s->wait ? "records" : "ids");
 		s->broken = 1;
 		cli_conn_reply_free(reply);
-		return;
+		return NULL;
 	}
-	while (jsontext_array_next(&list, &it, &v)) {
+	s->items.n = 0;
+	while (jsontext_array_next(&list, &it, &v))
+		submit_items_add(&s->items, v.p, v.len, s->wait &&
+		    v.type == JSONTEXT_OBJECT &&
+		    jsontext_object_get(&v, "state", &state) &&
+		    jsontext_string_eq(&state, "done"));
+	return reply;
+}
+
+/*
+ * Handle the reply (msg, taken over) to the oldest outstanding batch: print
+ * its ids, or its records in order. The usual reply is read in one pass
+ * (cmd_submit_reply.h); any other goes the general way.
+ */
+static void
+submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
+{
+	struct cli_conn_reply	*reply = NULL;
+	struct jsontext_span	 v;
+	struct submit_item	*item;
+	size_t			 njobs, n = 0, i;
+	char			*id;
+	uint64_t		 first;
+
+	njobs = s->sent_jobs[s->head];
+	first = s->sent_first[s->head];
+	s->head = (s->head + 1) % SUBMIT_WINDOW;
+	s->outstanding--;
+
+	submit_progress_clear(&s->progress);
+	if (!submit_reply_scan(&s->items, msg, len, s->wait ? "jobs" : "ids",
+	    s->wait) &&
+	    (reply = submit_reply_general(s, msg, len, njobs, first)) == NULL)
+		return;
+	for (i = 0; i < s->items.n; i++) {
 		if (++n > njobs)
 			break;
+		item = &s->items.v[i];
 		if (s->wait) {
-			cli_conn_print_span(stdout, &v);
-			if (v.type != JSONTEXT_OBJECT ||
-			    !jsontext_object_get(&v, "state", &state) ||
-			    !jsontext_string_eq(&state, "done")) {
+			fwrite(item->p, 1, item->len, stdout);
+			putc('\n', stdout);
+			if (!item->done) {
 				s->failed = 1;
 				s->progress.failed++;
 			} else
 				s->progress.done++;
-		} else if ((id = cli_conn_span_string(&v)) != NULL) {
+			continue;
+		}
+		v.p = item->p;
+		v.len = item->len;
+		v.type = jsontext_type_of(*item->p);
+		if ((id = cli_conn_span_string(&v)) != NULL) {
 			s->progress.done++;
 			printf("%s\n", id);
 			free(id);
@@ -319,7 +354,10 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 		    njobs);
 		s->broken = 1;
 	}
-	cli_conn_reply_free(reply);
+	if (reply != NULL)
+		cli_conn_reply_free(reply);
+	else
+		free(msg);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		s->broken = 1;
@@ -499,6 +537,7 @@ submit_stdin(const struct submit_args *sa)
 	buf_free(&s.flow);
 	buf_free(&s.in);
 	buf_free(&s.batch);
+	submit_items_free(&s.items);
 	cli_conn_close(c);
 	if (s.bad_lines > 0) {
 		fprintf(stderr, "mpsup: %d bad line%s skipped\n", s.bad_lines,
