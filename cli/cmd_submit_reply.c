@@ -45,17 +45,40 @@ submit_items_free(struct submit_items *items)
 	memset(items, 0, sizeof *items);
 }
 
+/* The bytes of the supervisor's keys: a-z and '_'. */
+static const unsigned char reply_word[256] = {
+	['_'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
 /*
  * The key whose opening quote is at p: returns past its closing quote and
  * sets *plain when it has no escape (only such keys are compared here),
- * or NULL if it is not a valid string.
+ * or NULL if it is not a valid string. The supervisor's keys are lower
+ * case words: those are taken at a glance, others get the full check.
  */
 static const char *
 reply_key(const char *p, const char *end, int *plain)
 {
 	const char	*q;
 
-	if (p == end || *p != '"' || (q = jsonscan_string(p, end)) == NULL)
+	if (p == end || *p != '"')
+		return NULL;
+	for (q = p + 1; end - q >= 4 && reply_word[(unsigned char)q[0]] &&
+	    reply_word[(unsigned char)q[1]] && reply_word[(unsigned char)q[2]] &&
+	    reply_word[(unsigned char)q[3]]; q += 4)
+		;
+	while (q < end && reply_word[(unsigned char)*q])
+		q++;
+	if (q < end && *q == '"') {
+		*plain = 1;
+		return q + 1;
+	}
+	if ((q = jsonscan_string(p, end)) == NULL)
 		return NULL;
 	*plain = memchr(p + 1, '\\', (size_t)(q - p - 2)) == NULL;
 	return q;

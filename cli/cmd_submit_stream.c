@@ -43,6 +43,7 @@
 #define SUBMIT_BATCH_BYTES	(1024 * 1024)	/* ... or about this size */
 #define SUBMIT_WINDOW		8		/* batches awaiting replies */
 #define SUBMIT_LINE_MAX		(16 * 1024 * 1024)
+#define SUBMIT_OUT_BUFFER	(64 * 1024)	/* stdout, when not a tty */
 
 /* A --stdin run. */
 struct submit_stream {
@@ -296,6 +297,65 @@ submit_reply_general(struct submit_stream *s, char *msg, size_t len,
 }
 
 /*
+ * Print the first count records of the list, one a line, and count them
+ * done or failed. Records one comma apart in the reply (the usual case)
+ * go out in one piece, each comma turned into the newline.
+ */
+static void
+submit_print_records(struct submit_stream *s, size_t count)
+{
+	struct submit_item	*v = s->items.v;
+	size_t			 i, run;
+
+	for (i = 0; i < count; i = run) {
+		for (run = i + 1; run < count &&
+		    v[run].p == v[run - 1].p + v[run - 1].len + 1; run++)
+			((char *)v[run - 1].p)[v[run - 1].len] = '\n';
+		fwrite(v[i].p, 1, (size_t)(v[run - 1].p + v[run - 1].len -
+		    v[i].p), stdout);
+		putc('\n', stdout);
+	}
+	for (i = 0; i < count; i++) {
+		if (v[i].done)
+			s->progress.done++;
+		else {
+			s->failed = 1;
+			s->progress.failed++;
+		}
+	}
+}
+
+/*
+ * Print the ids of the list, up to one more than njobs; returns how many
+ * were looked at (more than njobs: too many).
+ */
+static size_t
+submit_print_ids(struct submit_stream *s, size_t njobs)
+{
+	struct jsontext_span	 v;
+	size_t			 n = 0, i;
+	char			*id;
+
+	for (i = 0; i < s->items.n; i++) {
+		if (++n > njobs)
+			break;
+		v.p = s->items.v[i].p;
+		v.len = s->items.v[i].len;
+		v.type = jsontext_type_of(*v.p);
+		if ((id = cli_conn_span_string(&v)) == NULL) {
+			fprintf(stderr, "mpsup: malformed reply from the "
+			    "server: an id is not a string\n");
+			s->broken = 1;
+			break;
+		}
+		s->progress.done++;
+		printf("%s\n", id);
+		free(id);
+	}
+	return n;
+}
+
+/*
  * Handle the reply (msg, taken over) to the oldest outstanding batch: print
  * its ids, or its records in order. The usual reply is read in one pass
  * (cmd_submit_reply.h); any other goes the general way.
@@ -304,10 +364,7 @@ static void
 submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 {
 	struct cli_conn_reply	*reply = NULL;
-	struct jsontext_span	 v;
-	struct submit_item	*item;
-	size_t			 njobs, n = 0, i;
-	char			*id;
+	size_t			 njobs, n;
 	uint64_t		 first;
 
 	njobs = s->sent_jobs[s->head];
@@ -320,34 +377,11 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 	    s->wait) &&
 	    (reply = submit_reply_general(s, msg, len, njobs, first)) == NULL)
 		return;
-	for (i = 0; i < s->items.n; i++) {
-		if (++n > njobs)
-			break;
-		item = &s->items.v[i];
-		if (s->wait) {
-			fwrite(item->p, 1, item->len, stdout);
-			putc('\n', stdout);
-			if (!item->done) {
-				s->failed = 1;
-				s->progress.failed++;
-			} else
-				s->progress.done++;
-			continue;
-		}
-		v.p = item->p;
-		v.len = item->len;
-		v.type = jsontext_type_of(*item->p);
-		if ((id = cli_conn_span_string(&v)) != NULL) {
-			s->progress.done++;
-			printf("%s\n", id);
-			free(id);
-		} else {
-			fprintf(stderr, "mpsup: malformed reply from the "
-			    "server: an id is not a string\n");
-			s->broken = 1;
-			break;
-		}
-	}
+	if (s->wait) {
+		n = s->items.n > njobs ? njobs + 1 : s->items.n;
+		submit_print_records(s, n > njobs ? njobs : n);
+	} else
+		n = submit_print_ids(s, njobs);
 	if (n != njobs && !s->broken) {
 		fprintf(stderr, "mpsup: malformed reply from the server: "
 		    "%zu %s for %zu jobs\n", n, s->wait ? "records" : "ids",
@@ -494,6 +528,9 @@ submit_stdin(const struct submit_args *sa)
 		return 1;
 	}
 
+	/* Flushed after each reply anyway: fewer, larger writes till then. */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, SUBMIT_OUT_BUFFER);
 	memset(&s, 0, sizeof s);
 	s.client = cli_conn_client(c);
 	s.address = cli_conn_address(c);
