@@ -35,6 +35,7 @@
 #include "cli/cmd_conn.h"
 #include "cli/cmd_submit.h"
 #include "cli/cmd_submit_progress.h"
+#include "cli/cmd_submit_reply.h"
 
 #define SUBMIT_BATCH_JOBS	1000		/* jobs per submit_many */
 #define SUBMIT_BATCH_PROGRESS	100		/* ... waited, with progress, */
@@ -42,6 +43,7 @@
 #define SUBMIT_BATCH_BYTES	(1024 * 1024)	/* ... or about this size */
 #define SUBMIT_WINDOW		8		/* batches awaiting replies */
 #define SUBMIT_LINE_MAX		(16 * 1024 * 1024)
+#define SUBMIT_OUT_BUFFER	(64 * 1024)	/* stdout, when not a tty */
 
 /* A --stdin run. */
 struct submit_stream {
@@ -75,6 +77,7 @@ struct submit_stream {
 	int			 refused;	/* a batch was refused */
 	int			 broken;	/* the connection failed */
 	struct submit_progress	 progress;
+	struct submit_items	 items;		/* the reply being printed */
 };
 
 /*
@@ -250,27 +253,21 @@ submit_take_lines(struct submit_stream *s)
 }
 
 /*
- * Handle the reply (msg, taken over) to the oldest outstanding batch: print
- * its ids, or its records in order.
+ * The general way to a reply's list: parse it as any reply, and report a
+ * refusal or a malformed reply. Returns the reply (the elements in
+ * s->items point into it), or NULL when the batch is over.
  */
-static void
-submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
+static struct cli_conn_reply *
+submit_reply_general(struct submit_stream *s, char *msg, size_t len,
+    size_t njobs, uint64_t first)
 {
 	struct cli_conn_reply	*reply;
 	struct jsontext_span	 list, v, state;
-	size_t			 njobs, n = 0, it = 0;
-	char			*id;
-	uint64_t		 first;
+	size_t			 it = 0;
 
-	njobs = s->sent_jobs[s->head];
-	first = s->sent_first[s->head];
-	s->head = (s->head + 1) % SUBMIT_WINDOW;
-	s->outstanding--;
-
-	submit_progress_clear(&s->progress);
 	if ((reply = cli_conn_reply_parse(msg, len)) == NULL) {
 		s->broken = 1;
-		return;
+		return NULL;
 	}
 	if (!reply->ok) {
 		s->progress.failed += njobs;
@@ -280,7 +277,7 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 		s->failed = 1;
 		s->refused = 1;
 		cli_conn_reply_free(reply);
-		return;
+		return NULL;
 	}
 	if (!cli_conn_reply_get(reply, s->wait ? "jobs" : "ids", &list) ||
 	    list.type != JSONTEXT_ARRAY) {
@@ -288,38 +285,113 @@ submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
 		    "%s\n", s->wait ? "records" : "ids");
 		s->broken = 1;
 		cli_conn_reply_free(reply);
-		return;
+		return NULL;
 	}
-	while (jsontext_array_next(&list, &it, &v)) {
+	s->items.n = 0;
+	while (jsontext_array_next(&list, &it, &v))
+		submit_items_add(&s->items, v.p, v.len, s->wait &&
+		    v.type == JSONTEXT_OBJECT &&
+		    jsontext_object_get(&v, "state", &state) &&
+		    jsontext_string_eq(&state, "done"));
+	return reply;
+}
+
+/*
+ * Print the first count records of the list, one a line, and count them
+ * done or failed. Records one comma apart in the reply (the usual case)
+ * go out in one piece, each comma turned into the newline.
+ */
+static void
+submit_print_records(struct submit_stream *s, size_t count)
+{
+	struct submit_item	*v = s->items.v;
+	size_t			 i, run;
+
+	for (i = 0; i < count; i = run) {
+		for (run = i + 1; run < count &&
+		    v[run].p == v[run - 1].p + v[run - 1].len + 1; run++)
+			((char *)v[run - 1].p)[v[run - 1].len] = '\n';
+		fwrite(v[i].p, 1, (size_t)(v[run - 1].p + v[run - 1].len -
+		    v[i].p), stdout);
+		putc('\n', stdout);
+	}
+	for (i = 0; i < count; i++) {
+		if (v[i].done)
+			s->progress.done++;
+		else {
+			s->failed = 1;
+			s->progress.failed++;
+		}
+	}
+}
+
+/*
+ * Print the ids of the list, up to one more than njobs; returns how many
+ * were looked at (more than njobs: too many).
+ */
+static size_t
+submit_print_ids(struct submit_stream *s, size_t njobs)
+{
+	struct jsontext_span	 v;
+	size_t			 n = 0, i;
+	char			*id;
+
+	for (i = 0; i < s->items.n; i++) {
 		if (++n > njobs)
 			break;
-		if (s->wait) {
-			cli_conn_print_span(stdout, &v);
-			if (v.type != JSONTEXT_OBJECT ||
-			    !jsontext_object_get(&v, "state", &state) ||
-			    !jsontext_string_eq(&state, "done")) {
-				s->failed = 1;
-				s->progress.failed++;
-			} else
-				s->progress.done++;
-		} else if ((id = cli_conn_span_string(&v)) != NULL) {
-			s->progress.done++;
-			printf("%s\n", id);
-			free(id);
-		} else {
+		v.p = s->items.v[i].p;
+		v.len = s->items.v[i].len;
+		v.type = jsontext_type_of(*v.p);
+		if ((id = cli_conn_span_string(&v)) == NULL) {
 			fprintf(stderr, "mpsup: malformed reply from the "
 			    "server: an id is not a string\n");
 			s->broken = 1;
 			break;
 		}
+		s->progress.done++;
+		printf("%s\n", id);
+		free(id);
 	}
+	return n;
+}
+
+/*
+ * Handle the reply (msg, taken over) to the oldest outstanding batch: print
+ * its ids, or its records in order. The usual reply is read in one pass
+ * (cmd_submit_reply.h); any other goes the general way.
+ */
+static void
+submit_batch_reply(struct submit_stream *s, char *msg, size_t len)
+{
+	struct cli_conn_reply	*reply = NULL;
+	size_t			 njobs, n;
+	uint64_t		 first;
+
+	njobs = s->sent_jobs[s->head];
+	first = s->sent_first[s->head];
+	s->head = (s->head + 1) % SUBMIT_WINDOW;
+	s->outstanding--;
+
+	submit_progress_clear(&s->progress);
+	if (!submit_reply_scan(&s->items, msg, len, s->wait ? "jobs" : "ids",
+	    s->wait) &&
+	    (reply = submit_reply_general(s, msg, len, njobs, first)) == NULL)
+		return;
+	if (s->wait) {
+		n = s->items.n > njobs ? njobs + 1 : s->items.n;
+		submit_print_records(s, n > njobs ? njobs : n);
+	} else
+		n = submit_print_ids(s, njobs);
 	if (n != njobs && !s->broken) {
 		fprintf(stderr, "mpsup: malformed reply from the server: "
 		    "%zu %s for %zu jobs\n", n, s->wait ? "records" : "ids",
 		    njobs);
 		s->broken = 1;
 	}
-	cli_conn_reply_free(reply);
+	if (reply != NULL)
+		cli_conn_reply_free(reply);
+	else
+		free(msg);
 	if (fflush(stdout) == EOF) {
 		perror("mpsup: stdout");
 		s->broken = 1;
@@ -456,6 +528,9 @@ submit_stdin(const struct submit_args *sa)
 		return 1;
 	}
 
+	/* Flushed after each reply anyway: fewer, larger writes till then. */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, SUBMIT_OUT_BUFFER);
 	memset(&s, 0, sizeof s);
 	s.client = cli_conn_client(c);
 	s.address = cli_conn_address(c);
@@ -499,6 +574,7 @@ submit_stdin(const struct submit_args *sa)
 	buf_free(&s.flow);
 	buf_free(&s.in);
 	buf_free(&s.batch);
+	submit_items_free(&s.items);
 	cli_conn_close(c);
 	if (s.bad_lines > 0) {
 		fprintf(stderr, "mpsup: %d bad line%s skipped\n", s.bad_lines,

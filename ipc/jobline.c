@@ -143,6 +143,42 @@ jobline_object(const char *p, const char *end, struct jobline_result *r,
 	}
 }
 
+/*
+ * The line as the worker libraries write a success, {"id":"ID","ok":true,
+ * "result":VALUE} with nothing else around: taken with two compares, a
+ * scan of the id and one of the value. Returns past the object, or NULL
+ * for any other line (the general walk then reads it from the start, so
+ * the answer is the same).
+ */
+static const char *
+jobline_plain(const char *p, const char *end, struct jobline_result *r,
+    size_t *depth)
+{
+	static const char	 mid[] = ",\"ok\":true,\"result\":";
+	const char		*id = p + 6, *q;
+	size_t			 d;
+
+	if (end - p < 8 || memcmp(p, "{\"id\":\"", 7) != 0 ||
+	    (q = jsonscan_string(id, end)) == NULL ||
+	    (size_t)(end - q) < sizeof mid ||
+	    memcmp(q, mid, sizeof mid - 1) != 0)
+		return NULL;
+	p = q + sizeof mid - 1;
+	if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' ||
+	    (q = jobline_scan(p, end, JSONSCAN_MAX_DEPTH - 1, &d)) == NULL ||
+	    q == end || *q != '}')
+		return NULL;
+	r->id.p = id;
+	r->id.len = (size_t)(p - (sizeof mid - 1) - id);
+	r->id.type = JSONTEXT_STRING;
+	r->result.p = p;
+	r->result.len = (size_t)(q - p);
+	r->result.type = jsontext_type_of(*p);
+	r->ok = 1;
+	*depth = d + 1;
+	return q + 1;
+}
+
 int
 jobline_parse_result(const char *line, size_t len, struct jobline_result *r)
 {
@@ -156,7 +192,9 @@ jobline_parse_result(const char *line, size_t len, struct jobline_result *r)
 	r->result.len = 4;
 	r->result.type = JSONTEXT_NULL;
 	p = jsonscan_ws(line, line + len);
-	if (p == line + len || *p != '{' ||
+	if ((end = jobline_plain(p, line + len, r, &depth)) != NULL)
+		ok.type = JSONTEXT_TRUE;
+	else if (p == line + len || *p != '{' ||
 	    (end = jobline_object(p, line + len, r, &ok, &depth)) == NULL)
 		return -1;
 	while (end < line + len && (*end == ' ' || *end == '\t' ||

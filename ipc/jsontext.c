@@ -179,6 +179,12 @@ skip_value(const char *p, const char *end)
 	return end;
 }
 
+const char *
+jsontext_skip(const char *p, const char *end)
+{
+	return skip_value(p, end);
+}
+
 /*
  * Where the next item of an iteration over the container c of the given
  * type starts (after white space and a comma), or NULL at the end.

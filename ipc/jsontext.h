@@ -91,6 +91,11 @@ int		 jsontext_object_next(const struct jsontext_span *obj,
 		    size_t *state, struct jsontext_span *key,
 		    struct jsontext_span *val);
 
+/*
+ * Skip the value at p (not at white space) in text known to be valid;
+ * returns past it, or end.
+ */
+const char	*jsontext_skip(const char *p, const char *end);
 /* Iterate the elements of a valid array the same way. */
 int		 jsontext_array_next(const struct jsontext_span *arr,
 		    size_t *state, struct jsontext_span *val);

@@ -75,7 +75,10 @@ line_id(char *p, char *end, struct mpsup_job *job)
 		line_refuse(job, "job id is not a string");
 		return NULL;
 	}
-	n = line_unescape(p + 1, q - 1 - (p + 1));
+	n = q - 1 - (p + 1);
+	/* Ids the supervisor makes have no escape: nothing to decode. */
+	if (memchr(p + 1, '\\', (size_t)n) != NULL)
+		n = line_unescape(p + 1, (size_t)n);
 	if (n <= 0) {
 		line_refuse(job, "job id is empty or not usable");
 		return NULL;

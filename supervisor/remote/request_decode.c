@@ -233,9 +233,21 @@ decode_job_find(const struct jsontext_span *desc,
 {
 	struct jsontext_span	k, v;
 	size_t			st = 0, last = 1;
+	const char		*end;
 	char			c;
 
 	memset(m, 0, sizeof *m);
+	/* The usual description, {"data":VALUE}: no walk for one member. */
+	if (desc->len > 9 && memcmp(desc->p, "{\"data\":", 8) == 0) {
+		end = jsontext_skip(desc->p + 8, desc->p + desc->len);
+		if (end > desc->p + 8 && end < desc->p + desc->len &&
+		    *end == '}') {
+			m->data.p = desc->p + 8;
+			m->data.len = (size_t)(end - m->data.p);
+			m->data.type = jsontext_type_of(*m->data.p);
+			return (size_t)(end + 1 - desc->p);
+		}
+	}
 	for (; jsontext_object_next(desc, &st, &k, &v); last = st) {
 		/* The first letter picks the one name to compare with. */
 		c = k.len < 2 ? 0 : k.p[1];

@@ -113,6 +113,61 @@ START_TEST(test_spacing_and_duplicates)
 END_TEST
 
 /* Up to the limit, a result is a result. */
+/*
+ * The form the worker libraries write, {"id":..,"ok":true,"result":..},
+ * is read by a shortcut: it must agree with the general walk, which reads
+ * the same line with a space after the brace.
+ */
+START_TEST(test_plain_form_agrees_with_the_general_walk)
+{
+	static const char *const lines[] = {
+		"{\"id\":\"0a1b\",\"ok\":true,\"result\":1}",
+		"{\"id\":\"0a1b\",\"ok\":true,\"result\":\"s\"}",
+		"{\"id\":\"0a1b\",\"ok\":true,\"result\":{\"a\":[1, 2]}}",
+		"{\"id\":\"0a1b\",\"ok\":true,\"result\":null} \t",
+		"{\"id\":\"J\\u0041\",\"ok\":true,\"result\":1}",
+		"{\"id\":\"\",\"ok\":true,\"result\":1}",
+		"{\"id\":\"J\",\"ok\":true,\"result\":1,\"result\":2}",
+		"{\"id\":\"J\",\"ok\":true,\"result\":1,\"error\":\"e\"}",
+		"{\"id\":\"J\",\"ok\":true,\"result\": 1 }",
+		"{\"id\":\"J\",\"ok\":true,\"result\":}",
+		"{\"id\":\"J\",\"ok\":true,\"result\":1",
+		"{\"id\":\"J\",\"ok\":true,\"result\":1}}",
+		"{\"id\":\"J\",\"ok\":true,\"result\":tru}",
+		"{\"id\":\"J\x01\",\"ok\":true,\"result\":1}",
+		"{\"id\":\"J\xc3\xa9\",\"ok\":true,\"result\":1}",
+		"{\"id\":\"J\",\"ok\":true,\"result\":\"\xff\"}",
+	};
+	struct jobline_result	 a, b;
+	char			 spaced[256];
+	size_t			 i;
+	int			 ra, rb;
+
+	for (i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		snprintf(spaced, sizeof spaced, "{ %s", lines[i] + 1);
+		ra = jobline_parse_result(lines[i], strlen(lines[i]), &a);
+		rb = jobline_parse_result(spaced, strlen(spaced), &b);
+		ck_assert_msg(ra == rb, "%s: %d, spaced %d", lines[i], ra, rb);
+		if (ra != 0)
+			continue;
+		ck_assert_int_eq(a.ok, b.ok);
+		ck_assert_int_eq(a.id.type, b.id.type);
+		ck_assert_int_eq(a.result.type, b.result.type);
+		ck_assert_int_eq(a.error.type, b.error.type);
+		ck_assert_uint_eq(a.id.len, b.id.len);
+		ck_assert_uint_eq(a.result.len, b.result.len);
+		ck_assert_mem_eq(a.id.p, b.id.p, a.id.len);
+		ck_assert_mem_eq(a.result.p, b.result.p, a.result.len);
+	}
+	/* And what the shortcut hands out is right, not only the same. */
+	ck_assert_int_eq(jobline_parse_result(lines[2], strlen(lines[2]), &a),
+	    0);
+	assert_span(&a.id, "\"0a1b\"");
+	assert_span(&a.result, "{\"a\":[1, 2]}");
+	ck_assert_int_eq(a.ok, 1);
+}
+END_TEST
+
 START_TEST(test_result_as_deep_as_the_limit_is_taken)
 {
 	struct jobline_result	 r;
@@ -207,6 +262,7 @@ jobline_suite(void)
 	tcase_add_test(tc, test_members_are_handed_out_as_spans);
 	tcase_add_test(tc, test_malformed_lines_are_refused);
 	tcase_add_test(tc, test_spacing_and_duplicates);
+	tcase_add_test(tc, test_plain_form_agrees_with_the_general_walk);
 	tcase_add_test(tc, test_result_as_deep_as_the_limit_is_taken);
 	tcase_add_test(tc, test_result_deeper_than_the_limit_fails_the_job);
 	tcase_add_test(tc, test_deep_lines_must_be_well_formed);

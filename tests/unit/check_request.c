@@ -383,6 +383,37 @@ START_TEST(test_submit_many_fields)
 	ck_assert_str_eq(t, "{\"data\":\"x\\\"}\"}");
 	free(t);
 	request_free(&req);
+
+	/*
+	 * {"data":VALUE} alone is taken without the walk; a second member,
+	 * or white space, goes the walk: the same spans either way.
+	 */
+	expect_op("{\"op\":\"submit_many\",\"pool\":\"p\",\"jobs\":["
+	    "{\"data\":[1,{\"a\":\"}\"}]},{\"data\":1,\"data\":2},"
+	    "{\"data\": 3},{\"data\":4 },{\"data\":\"5\"}]}", "submit_many",
+	    &req);
+	ck_assert_uint_eq(req.njobs, 5);
+	t = span_text(&req.jobs[0].data);
+	ck_assert_str_eq(t, "[1,{\"a\":\"}\"}]");
+	free(t);
+	ck_assert_int_eq(req.jobs[0].data.type, JSONTEXT_ARRAY);
+	t = span_text(&req.jobs[1].data);
+	ck_assert_str_eq(t, "2");
+	free(t);
+	t = span_text(&req.jobs[1].desc);
+	ck_assert_str_eq(t, "{\"data\":1,\"data\":2}");
+	free(t);
+	t = span_text(&req.jobs[2].data);
+	ck_assert_str_eq(t, "3");
+	free(t);
+	t = span_text(&req.jobs[3].desc);
+	ck_assert_str_eq(t, "{\"data\":4 }");
+	free(t);
+	t = span_text(&req.jobs[4].data);
+	ck_assert_str_eq(t, "\"5\"");
+	free(t);
+	ck_assert_int_eq(req.jobs[4].data.type, JSONTEXT_STRING);
+	request_free(&req);
 }
 END_TEST
 
