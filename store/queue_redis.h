@@ -80,6 +80,8 @@ struct queue_redis {
 	struct qr_node		*nodes;
 	size_t			 nnodes;
 	int			 looking;	/* a look is in flight */
+	void			(*registry_cb)(void *);	/* after a look */
+	void			*registry_arg;
 	int			 numbered;	/* ids can be made */
 	unsigned long long	*marks;		/* of the pending jobs */
 	size_t			 nmarks, marks_cap;
