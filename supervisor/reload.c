@@ -152,15 +152,18 @@ supervisor_pool_revive(struct supervisor *sv, struct pool_config *pc)
 /*
  * Removed pools that have stopped leave sv->pools, so status and metrics
  * show them no more, for sv->parked; each is freed once no job points at
- * it (a record kept for result_ttl names its pool). Until then a reload
- * that brings its name back revives it.
+ * it (a record kept for result_ttl names its pool), never with a cluster.
+ * Until then a reload that brings its name back revives it.
  */
 void
 supervisor_sweep(struct supervisor *sv)
 {
-	struct pool	*pool;
-	size_t		 i, n;
+	struct queue_cluster_info	 ci;
+	struct pool			*pool;
+	size_t				 i, n;
+	int				 cluster;
 
+	cluster = sv->queue != NULL && queue_cluster(sv->queue, &ci) == 0;
 	for (i = n = 0; i < sv->npools; i++) {
 		pool = sv->pools[i];
 		if (!pool->removed || pool->state != POOL_STOPPED) {
@@ -175,10 +178,12 @@ supervisor_sweep(struct supervisor *sv)
 	for (i = n = 0; i < sv->nparked; i++) {
 		pool = sv->parked[i];
 		/*
-		 * A retired gateway pool stays, for its name's return: the
-		 * cluster queue keeps each pool it met (gateway.c).
+		 * With a cluster, a removed pool stays parked (for its name's
+		 * return): the cluster queue keeps a pointer to each pool it
+		 * met, and its heartbeat reads them all.
 		 */
-		if (pool->q.jobs.njobs > 0 || pool_from_cluster(pool)) {
+		if (pool->q.jobs.njobs > 0 || pool_from_cluster(pool) ||
+		    cluster) {
 			sv->parked[n++] = pool;
 			continue;
 		}

@@ -264,6 +264,41 @@ def test_reload_turns_a_gateway_pool_into_the_files_and_back(tmp):
         assert g.sup.stop() == 0 and w.sup.stop() == 0
 
 
+def test_pool_removed_by_reload_on_a_cluster_node_is_kept(tmp):
+    """The cluster queue keeps every pool it met: a pool a reload removed
+    must outlive the heartbeats that still read it (under the sanitizers
+    a freed one is caught)."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        log = os.path.join(tmp, "done-n.txt")
+        n = Node(tmp, "n", redis, stream_pool(log) +
+                 stream_pool(log, name="q"))
+        # q in the node's registry entry: the queue has met it. No job:
+        # no record keeps the pool once it has stopped.
+        wait_for(lambda: "q" in {p for x in n.ask({"op": "status"})[
+            "status"]["cluster"]["nodes"] for p in x["pools"]},
+            timeout=10, what="q in the registry")
+        write(n.sup.config, n.text.split("[pool:q]")[0])
+        n.sup.signal(signal.SIGHUP)
+        n.sup.wait_log("reload: removing pool q")
+        # Several heartbeats (every lease / 3) after the pool stopped.
+        time.sleep(3)
+        assert n.sup.proc.poll() is None
+        rep = n.ask({"op": "submit", "pool": "q", "data": 1})
+        assert not rep["ok"] and rep["error"] == "unknown_pool", rep
+        rep = n.ask({"op": "submit", "pool": "p", "data": "p1",
+                     "wait": True, "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        # Back in the file: the same pool serves again.
+        write(n.sup.config, n.text)
+        n.sup.signal(signal.SIGHUP)
+        n.sup.wait_log("reload: adding pool q back")
+        rep = n.ask({"op": "submit", "pool": "q", "data": "q2",
+                     "wait": True, "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert n.sup.stop() == 0
+
+
 def entry(pools):
     return json.dumps({"node": "evil", "consumer": "evil:1",
                        "heartbeat": time.time(), "lease": 30, "ttl": 60,
