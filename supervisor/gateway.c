@@ -250,6 +250,7 @@ gateway_sync(struct supervisor *sv)
 
 	if (sv->stopping || sv->queue == NULL)
 		return;
+	sv->registry_read = 1;
 	ni = xcalloc(GATEWAY_MAX_NODES, sizeof *ni);
 	nn = queue_cluster_nodes(sv->queue, ni, GATEWAY_MAX_NODES);
 	ws.w = xcalloc(GATEWAY_MAX_WANTS, sizeof *ws.w);

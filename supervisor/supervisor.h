@@ -84,6 +84,7 @@ struct supervisor {
 	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
 	struct notify		*notify;	/* to the service manager */
 	struct schedules	*schedules;	/* periodic jobs (schedule.h) */
+	int			 registry_read;	/* gateway.c: the cluster's, once */
 };
 
 /* Run the supervisor in the foreground; returns the exit status. */

@@ -623,7 +623,8 @@ exec_cancel(struct exec *x)
 
 /*
  * The live pool the request names; NULL (answered unknown_pool) if none.
- * A cluster node cut from Redis cannot tell whether a live node serves
+ * A cluster node cut from Redis, or that has not read the nodes'
+ * registry yet (just started), cannot tell whether a live node serves
  * the pool (a gateway pool, gateway.c): a submit answers unavailable.
  */
 static struct pool *
@@ -638,7 +639,8 @@ exec_pool(struct exec *x)
 		    strcmp(x->sv->pools[i]->name, name) == 0)
 			return x->sv->pools[i];
 	if ((x->req->op->flags & REQUEST_SUBMITS) && x->sv->queue != NULL &&
-	    queue_cluster(x->sv->queue, &ci) == 0 && !ci.connected)
+	    queue_cluster(x->sv->queue, &ci) == 0 &&
+	    (!ci.connected || !x->sv->registry_read))
 		request_reply_error(x->reply, "unavailable", "no pool named "
 		    "'%s' here, and the cluster's Redis cannot be reached now "
 		    "to ask whether a live node serves it; try again", name);
