@@ -42,7 +42,7 @@ LEASE = "2s"
 class Node:
     """One supervisor of the cluster in tmp/NAME; pools: its sections."""
 
-    def __init__(self, tmp, name, redis, pools="", status=""):
+    def __init__(self, tmp, name, redis, pools="", status="", sup=""):
         self.name = name
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -55,7 +55,7 @@ class Node:
             "supervisor", legacy_md5="yes",
             status="127.0.0.1:%d" % self.port if status else "",
             extra="cluster = %s\nnode = %s\n"
-            "cluster_lease = %s\n" % (redis.url, name, LEASE)) + pools
+            "cluster_lease = %s\n%s" % (redis.url, name, LEASE, sup)) + pools
         self.start()
 
     def start(self):
@@ -303,6 +303,40 @@ def test_pool_removed_by_reload_on_a_cluster_node_is_kept(tmp):
                      "wait": True, "timeout": 10})
         assert rep["ok"] and rep["job"]["state"] == "done", rep
         assert n.sup.stop() == 0
+
+
+def test_named_client_of_a_gateway_keeps_to_its_pools(tmp):
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        log = os.path.join(tmp, "done-w.txt")
+        w = Node(tmp, "w", redis, stream_pool(log) +
+                 stream_pool(log, name="other"))
+        gdir = os.path.join(tmp, "g")
+        os.makedirs(gdir)
+        write(os.path.join(gdir, "ci.key"), os.urandom(16).hex() + "\n")
+        os.chmod(os.path.join(gdir, "ci.key"), 0o600)
+        # G has no pools; its client ci may submit to p only, a pool G
+        # knows from the registry.
+        g = Node(tmp, "g", redis, sup="authkey_file = authkey\n",
+                 pools="[client:ci]\nauthkey_file = ci.key\npools = p\n")
+        p = subprocess.run([MPSUP, "check", "-c", g.sup.config],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        wait_gateway(g, "p")
+        wait_gateway(g, "other")
+        ci = connect(g.dir, authkey="ci.key")
+        rep = request(ci, {"op": "submit", "pool": "p", "data": "ci",
+                           "wait": True, "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert rep["job"]["client"] == "ci", rep
+        rep = request(ci, {"op": "submit", "pool": "other", "data": 1})
+        assert not rep["ok"] and rep["error"] == "forbidden", rep
+        ci.close()
+        # The default client may submit to every pool G serves.
+        rep = g.ask({"op": "submit", "pool": "other", "data": "all",
+                     "wait": True, "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert g.sup.stop() == 0 and w.sup.stop() == 0
 
 
 def entry(pools):
