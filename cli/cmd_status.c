@@ -75,8 +75,8 @@ status_number(const struct jsontext_span *obj, const char *key)
 static void
 status_row(const struct jsontext_span *pool, char **cells)
 {
-	struct jsontext_span	 jobs, latency, paused, down;
-	char			*busy, *idle, *target;
+	struct jsontext_span	 jobs, latency, paused, down, origin;
+	char			*busy, *idle, *target, *type;
 
 	jobs = status_member(pool, "jobs");
 	latency = status_member(pool, "latency_ms");
@@ -84,6 +84,14 @@ status_row(const struct jsontext_span *pool, char **cells)
 	down = status_member(pool, "down");
 	cells[0] = status_text(pool, "name");
 	cells[1] = status_text(pool, "type");
+	origin = status_member(pool, "origin");
+	if (origin.type == JSONTEXT_STRING &&
+	    jsontext_string_eq(&origin, "cluster")) {
+		/* A gateway pool taken from the cluster's registry. */
+		xasprintf(&type, "%s (from cluster)", cells[1]);
+		free(cells[1]);
+		cells[1] = type;
+	}
 	if (down.type == JSONTEXT_TRUE)
 		cells[2] = xstrdup("down");
 	else if (paused.type == JSONTEXT_TRUE)

@@ -344,9 +344,9 @@ config_load(const char *path, struct config_errors *errs)
 	return cfg;
 }
 
-/* Free one pool's settings. */
-static void
-pool_config_free(struct pool_config *pc)
+/* Free one pool's settings (see config.h). */
+void
+config_pool_free(struct pool_config *pc)
 {
 	free(pc->name);
 	free(pc->command);
@@ -384,7 +384,7 @@ config_free(struct config *cfg)
 	free(cfg->cluster_password_file);
 	free(cfg->node);
 	for (i = 0; i < cfg->npools; i++)
-		pool_config_free(cfg->pools[i]);
+		config_pool_free(cfg->pools[i]);
 	free(cfg->pools);
 	for (i = 0; i < cfg->nclients; i++)
 		config_client_free(cfg->clients[i]);
@@ -402,6 +402,24 @@ config_errors_free(struct config_errors *errs)
 	free_strv(errs->msgs, errs->n);
 	errs->msgs = NULL;
 	errs->n = 0;
+}
+
+/*
+ * A pool this node serves for its cluster without a section of its own
+ * (see config.h): the defaults, no workers, and what the nodes that run
+ * it say of it.
+ */
+struct pool_config *
+config_pool_gateway(const char *name, enum pool_type type, long max_queue)
+{
+	struct pool_config	*pc = xcalloc(1, sizeof *pc);
+
+	config_pool_defaults(pc);
+	pc->name = xstrdup(name);
+	pc->type = type;
+	pc->workers = pc->min_workers = pc->max_workers = 0;
+	pc->max_queue = max_queue;
+	return pc;
 }
 
 /* The pool named name, or NULL. */

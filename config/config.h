@@ -159,6 +159,19 @@ struct config	*config_load(const char *path, struct config_errors *errs);
 void		 config_free(struct config *);
 void		 config_errors_free(struct config_errors *);
 struct pool_config *config_find_pool(const struct config *, const char *);
+/* 1 to 64 letters, digits, '_', '-', '.' (pools, clients, schedules). */
+int		 config_valid_name(const char *);
+/* The largest max_queue a pool may have. */
+#define CONFIG_MAX_QUEUE	100000000L
+/*
+ * A cluster node's gateway pool (SPEC section 12): a pool it defines no
+ * section for, taken from the nodes that run it (their type, max_queue),
+ * with the defaults otherwise and no workers. The caller owns it and
+ * frees it with config_pool_free().
+ */
+struct pool_config *config_pool_gateway(const char *name, enum pool_type,
+		    long max_queue);
+void		 config_pool_free(struct pool_config *);
 const char	*config_role_name(enum client_role);
 /* "authkey_file", "admin_authkey_file" or "[client:NAME] authkey_file". */
 char		*config_client_key_label(const struct client_config *);

@@ -115,7 +115,10 @@ config_client_section(struct loader *ld, const char *name)
 	ld->sect = SECT_CLIENT;
 }
 
-/* A named client's own keys: a key file, and pools that exist. */
+/*
+ * A named client's own keys: a key file, and pools that exist (with
+ * cluster: pool names, which other nodes may serve).
+ */
 static void
 validate_named(struct loader *ld, struct client_config *cc,
     const struct section_state *st)
@@ -126,10 +129,15 @@ validate_named(struct loader *ld, struct client_config *cc,
 	if (cc->authkey_file == NULL)
 		config_error(ld, cc->line, "client '%s': missing authkey_file "
 		    "(each client is known by a key of its own)", cc->name);
+	/* A cluster node also serves its live nodes' pools (gateway). */
 	for (i = 0; i < cc->npools; i++)
-		if (config_find_pool(ld->cfg, cc->pools[i]) == NULL)
+		if (ld->cfg->cluster == NULL &&
+		    config_find_pool(ld->cfg, cc->pools[i]) == NULL)
 			config_error(ld, kpools, "pools: no pool named '%s'",
 			    cc->pools[i]);
+		else if (!config_valid_name(cc->pools[i]))
+			config_error(ld, kpools, "pools: '%s' is not a pool "
+			    "name", cc->pools[i]);
 }
 
 /* Add a shorthand client, unless a section already took its name. */

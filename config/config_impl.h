@@ -86,8 +86,6 @@ struct loader {
 /* Append "FILE:LINE: message" (or "FILE: message" for line 0). */
 void	config_error(struct loader *, int line, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* 1 to 64 letters, digits, '_', '-', '.' (pools, clients, schedules). */
-int	config_valid_name(const char *);
 /* p resolved against the config's folder unless absolute; caller frees. */
 char	*config_resolve_path(const struct config *, const char *p);
 

@@ -118,7 +118,7 @@ static const struct key_def key_table[] = {
 	POOL("max_workers", KT_INT, max_workers, 1, CONFIG_MAX_WORKERS, NULL),
 	POOL("idle_timeout", KT_DURATION, idle_timeout, 0, 0, NULL),
 	POOL("prefetch", KT_INT, prefetch, 1, 4096, NULL),
-	POOL("max_queue", KT_LONG, max_queue, 1, 100000000, NULL),
+	POOL("max_queue", KT_LONG, max_queue, 1, CONFIG_MAX_QUEUE, NULL),
 	POOL("job_timeout", KT_DURATION, job_timeout, 0, 0, NULL),
 	POOL("max_attempts", KT_INT, max_attempts, 1, 1000, NULL),
 	POOL("retry_delay", KT_DURATION, retry_delay, 0, 0, NULL),

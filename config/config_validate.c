@@ -26,9 +26,10 @@ validate_supervisor(struct loader *ld)
 
 	if (ld->sup_seen == 0 && cfg->npools == 0)
 		config_error(ld, 0, "no [supervisor] or [pool:NAME] section");
-	else if (cfg->npools == 0)
+	else if (cfg->npools == 0 && cfg->cluster == NULL)
+		/* A cluster node may take pools from the others (gateway). */
 		config_error(ld, 0, "no pools defined (add a [pool:NAME] "
-		    "section)");
+		    "section; only a cluster node may have none)");
 	if (cfg->auth_timeout <= 0)
 		config_error(ld, key_line[config_key_index(SECT_SUPERVISOR,
 		    "auth_timeout")], "auth_timeout: must be longer than 0");

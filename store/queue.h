@@ -209,6 +209,14 @@ struct queue_cluster_info {
 int		 queue_cluster(const struct queue *, struct queue_cluster_info *);
 size_t		 queue_cluster_nodes(const struct queue *,
 		    struct queue_node_info *, size_t max);
+/*
+ * Cluster: cb(arg) each time a heartbeat has read the nodes' registry
+ * anew (queue_cluster_nodes() gives it then); nothing without a cluster.
+ * A registry entry is JSON that any Redis client may have written:
+ * readers bound and check everything in it.
+ */
+void		 queue_cluster_on_registry(struct queue *, void (*cb)(void *),
+		    void *arg);
 /* Cluster-wide depth of a pool as last seen: 0, or -1 (no cluster). */
 int		 queue_cluster_depth(const struct queue *,
 		    const struct queue_pool *, long long *queued,

@@ -527,16 +527,21 @@ qr_shadow_end(struct job *job, enum job_state state, double started,
 	job_set_state(job, state, finished);
 }
 
-/* A shadow of ours ended as rec says (a job it was told of). */
+/*
+ * A shadow of ours ended as rec says (a job it was told of). Its pool
+ * is the shadow's, found by the id: the pool may have been retired here
+ * meanwhile (a gateway pool no live node served for a while).
+ */
 static void
-qr_ended_one(struct queue_redis *qr, struct qr_pool *rp, const char *id,
-    const char *s, size_t len)
+qr_ended_one(struct queue_redis *qr, const char *id, const char *s,
+    size_t len)
 {
 	struct job	*job = job_table_find(id, JOB_ID_LEN), *rec;
 
 	if (job == NULL || (job_seg(job) & QR_SHADOW) == 0 ||
 	    job_state_terminal(job->state) ||
-	    (rec = qr_rec_job(rp, id, s, len)) == NULL)
+	    (rec = qr_rec_job(qr_pool_of(qr, job_queue_pool(job)), id, s,
+	    len)) == NULL)
 		return;
 	qr_shadow_close(qr, job, rec);
 	job_free(rec);
@@ -547,16 +552,10 @@ void
 qr_ended(struct queue_redis *qr, const char *msg, size_t len)
 {
 	const char	*p = msg, *end = msg + len, *nl, *id;
-	struct qr_pool	*rp;
-	char		*name, tmp[24];
+	char		 tmp[24];
 	size_t		 rl;
 
 	if ((nl = memchr(p, '\n', len)) == NULL)
-		return;
-	name = xstrndup(p, (size_t)(nl - p));
-	rp = qr_pool_named(qr, name);
-	free(name);
-	if (rp == NULL)
 		return;
 	for (p = nl + 1; p < end; p += rl) {
 		id = p;
@@ -572,7 +571,7 @@ qr_ended(struct queue_redis *qr, const char *msg, size_t len)
 		p = nl + 1;
 		if (rl > (size_t)(end - p))
 			return;
-		qr_ended_one(qr, rp, id, p, rl);
+		qr_ended_one(qr, id, p, rl);
 	}
 }
 

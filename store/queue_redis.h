@@ -116,6 +116,8 @@ struct queue_redis {
 	struct qr_node		*nodes;
 	size_t			 nnodes;
 	int			 looking;	/* a look is in flight */
+	void			(*registry_cb)(void *);	/* after a look */
+	void			*registry_arg;
 	int			 numbered;	/* ids can be made */
 	int			 number;	/* this node's, while numbered */
 	int			 numbering;	/* asked for one */

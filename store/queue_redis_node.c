@@ -72,6 +72,17 @@ qr_node_info(struct queue_redis *qr)
 		buf_appendf(&b, "%s\"%s\":%u", sep, rp->name, rp->qp->capacity);
 		sep = ",";
 	}
+	/* What a gateway needs to take submits for the pools run here. */
+	buf_append_str(&b, "},\"serves\":{");
+	for (i = 0, sep = ""; i < qr->npools; i++) {
+		rp = qr->pools[i];
+		if (rp->qp->removed || rp->qp->capacity == 0)
+			continue;
+		buf_appendf(&b, "%s\"%s\":{\"type\":\"%s\",\"max_queue\":%ld}",
+		    sep, rp->name, rp->qp->jobs.exec ? "exec" : "stream",
+		    rp->qp->max_queue);
+		sep = ",";
+	}
 	buf_append_str(&b, "}}");
 	s = xstrndup(buf_head(&b), buf_used(&b));
 	buf_free(&b);
@@ -136,6 +147,17 @@ qr_look_cb(void *arg, redisReply *r)
 		    r->element[i + 1]->len);
 		qr->nodes[qr->nnodes++].live = 1;
 	}
+	if (qr->registry_cb != NULL)
+		qr->registry_cb(qr->registry_arg);
+}
+
+void
+queue_cluster_on_registry(struct queue *q, void (*cb)(void *), void *arg)
+{
+	if (q->ops != &queue_redis_ops)
+		return;
+	QR(q)->registry_cb = cb;
+	QR(q)->registry_arg = arg;
 }
 
 static void

@@ -176,6 +176,8 @@ pool_free(struct pool *pool)
 		pool_slot_free(pool, pool->slots[i]);
 	free(pool->slots);
 	worker_proc_free(pool->proc);
+	if (pool->own_pc != NULL)
+		config_pool_free(pool->own_pc);
 	free(pool);
 }
 
@@ -200,6 +202,17 @@ pool_set_config(struct pool *pool, struct pool_config *pc)
 	pool->q.flow.rate_per_group = pc->rate_per_group;
 	pool->q.flow.aging = pc->priority_aging;
 	pool->q.dead_ttl = pc->dead_ttl;
+	if (pool->own_pc != NULL && pool->own_pc != pc) {
+		config_pool_free(pool->own_pc);
+		pool->own_pc = NULL;
+	}
+}
+
+void
+pool_set_gateway_config(struct pool *pool, struct pool_config *pc)
+{
+	pool_set_config(pool, pc);
+	pool->own_pc = pc;
 }
 
 struct worker *

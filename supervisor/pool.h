@@ -78,6 +78,11 @@ struct pool_events {
 
 struct pool {
 	struct pool_config	*pc;		/* borrowed from the config */
+	/*
+	 * A gateway pool made from the cluster's registry (gateway.c): its
+	 * own pc, freed with the pool or when a config's pc replaces it.
+	 */
+	struct pool_config	*own_pc;
 	struct worker_proc	*proc;		/* how its workers start (pc's) */
 	const char		*name;
 	const struct pool_events *ev;
@@ -111,12 +116,24 @@ job_pool(const struct job *job)
 	return pool_of_queue(job_queue_pool(job));
 }
 
+/* The pool is a gateway made from the cluster's registry (no section). */
+static inline int
+pool_from_cluster(const struct pool *pool)
+{
+	return pool->own_pc != NULL;
+}
+
 /* A new pool (not started) whose part of the queue joins q. */
 struct pool	*pool_new(struct pool_config *, const struct pool_events *,
 		    struct worker_env *, struct queue *);
 void		 pool_free(struct pool *);
-/* Take a reload's config for this pool (same name). */
+/*
+ * Take a reload's config for this pool (same name); a gateway pool's own
+ * config is freed (the pool is the config's from now on).
+ */
 void		 pool_set_config(struct pool *, struct pool_config *);
+/* Take a gateway pool's config (config_pool_gateway()), and own it. */
+void		 pool_set_gateway_config(struct pool *, struct pool_config *);
 void		 pool_start(struct pool *);
 void		 pool_stop(struct pool *);
 /* SIGKILL every worker's process group now (a second SIGTERM). */

@@ -125,8 +125,8 @@ reload_check_store(const struct config *old, const struct config *new,
  * A removed pool of pc's name, still finishing its jobs or parked, serves
  * again: one pool per name, whose records and counters carry on.
  */
-static int
-reload_revive(struct supervisor *sv, struct pool_config *pc)
+struct pool *
+supervisor_pool_revive(struct supervisor *sv, struct pool_config *pc)
 {
 	struct pool	*pool = NULL;
 	size_t		 i;
@@ -144,11 +144,9 @@ reload_revive(struct supervisor *sv, struct pool_config *pc)
 		    sizeof *sv->pools);
 		sv->pools[sv->npools++] = pool;
 	}
-	if (pool == NULL)
-		return 0;
-	log_info("reload: adding pool %s back", pc->name);
-	pool_revive(pool, pc);
-	return 1;
+	if (pool != NULL)
+		pool_revive(pool, pc);
+	return pool;
 }
 
 /*
@@ -176,7 +174,8 @@ supervisor_sweep(struct supervisor *sv)
 	sv->npools = n;
 	for (i = n = 0; i < sv->nparked; i++) {
 		pool = sv->parked[i];
-		if (pool->q.jobs.njobs > 0) {
+		/* A retired gateway pool stays, for its name's return. */
+		if (pool->q.jobs.njobs > 0 || pool_from_cluster(pool)) {
 			sv->parked[n++] = pool;
 			continue;
 		}
@@ -228,7 +227,9 @@ reload_remove_pools(struct supervisor *sv, const struct config *cfg)
 
 	for (i = 0; i < sv->npools; i++) {
 		pool = sv->pools[i];
-		if (pool->removed || config_find_pool(cfg, pool->name) != NULL)
+		/* A gateway pool comes from the cluster, not the file. */
+		if (pool->removed || pool_from_cluster(pool) ||
+		    config_find_pool(cfg, pool->name) != NULL)
 			continue;
 		log_info("reload: removing pool %s", pool->name);
 		dispatch_cancel_queue(pool,
@@ -255,6 +256,10 @@ reload_update_pool(struct supervisor *sv, struct pool_config *pc)
 		pool = sv->pools[i];
 		if (pool->removed || strcmp(pool->name, pc->name) != 0)
 			continue;
+		if (pool_from_cluster(pool))
+			log_info("reload: pool %s, a gateway pool from the "
+			    "cluster so far, is the file's from now on",
+			    pc->name);
 		if (config_pool_process_differs(pool->pc, pc)) {
 			pool->cfg_gen++;
 			changed = 1;
@@ -277,8 +282,10 @@ reload_add_pool(struct supervisor *sv, struct pool_config *pc)
 {
 	struct pool	*pool;
 
-	if (reload_revive(sv, pc))
+	if (supervisor_pool_revive(sv, pc) != NULL) {
+		log_info("reload: adding pool %s back", pc->name);
 		return;
+	}
 	log_info("reload: adding pool %s", pc->name);
 	pool = supervisor_pool_new(sv, pc);
 	sv->pools = xreallocarray(sv->pools, sv->npools + 1,

@@ -181,10 +181,12 @@ status_pool(struct supervisor *sv, struct pool *pool, struct buf *b,
 	}
 	buf_append_str(b, "{\"name\":");
 	jsontext_string_append(b, pool->name, strlen(pool->name));
-	buf_appendf(b, ",\"type\":\"%s\",\"state\":\"%s\",\"paused\":%s,"
+	buf_appendf(b, ",\"type\":\"%s\",\"origin\":\"%s\",\"state\":\"%s\","
+	    "\"paused\":%s,"
 	    "\"down\":%s,\"workers_target\":%d,\"workers_busy\":%d,\"workers_idle\":%d,"
 	    "\"queue_depth\":%llu,\"queue_max\":%ld,\"dead\":%zu,",
 	    pool->pc->type == POOL_TYPE_EXEC ? "exec" : "stream",
+	    pool_from_cluster(pool) ? "cluster" : "config",
 	    pool->removed ? "removed" : pool_state_name(pool->state),
 	    pool->paused ? "true" : "false",
 	    pool->down ? "true" : "false", pool->pc->workers, busy, idle,

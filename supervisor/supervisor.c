@@ -619,6 +619,7 @@ supervisor_main(const struct supervisor_options *opts)
 	} else {
 		for (i = 0; i < sv.npools; i++)
 			supervisor_pool_begin(&sv, sv.pools[i]);
+		gateway_start(&sv);
 		ev_now_update(sv.loop);
 		sv.schedules = schedules_start(&(struct schedule_env){
 		    sv.loop, &sv.cfg, &sv.pools, &sv.npools, sv.queue });

@@ -84,6 +84,7 @@ struct supervisor {
 	ev_timer		 sweep_timer;	/* supervisor_sweep_soon() */
 	struct notify		*notify;	/* to the service manager */
 	struct schedules	*schedules;	/* periodic jobs (schedule.h) */
+	int			 registry_read;	/* gateway.c: the cluster's, once */
 };
 
 /* Run the supervisor in the foreground; returns the exit status. */
@@ -107,12 +108,26 @@ struct pool *supervisor_pool_new(struct supervisor *, struct pool_config *);
 void	supervisor_sweep_soon(struct supervisor *);
 void	supervisor_sweep(struct supervisor *);
 /*
+ * A removed pool named like pc (still finishing its jobs, or parked)
+ * serves again with pc; NULL if there is none.
+ */
+struct pool *supervisor_pool_revive(struct supervisor *, struct pool_config *);
+/*
  * The order pools start in (order.c): start a new pool now, or hold it
  * back until every pool it depends_on has a ready worker; and the job
  * engine's word that a worker of some pool became ready.
  */
 void	supervisor_pool_begin(struct supervisor *, struct pool *);
 void	supervisor_pool_ready(void *arg, struct pool *);
+/*
+ * Gateway pools (gateway.c, SPEC section 12): a cluster node takes
+ * submits for the pools live nodes run, also those its file has no
+ * section for. gateway_start() follows the cluster's registry from now
+ * on (nothing without a cluster); gateway_sync() makes the gateway pools
+ * match the registry as last read.
+ */
+void	gateway_start(struct supervisor *);
+void	gateway_sync(struct supervisor *);
 /* Clients connected to the services (the status document's "connections"). */
 int	supervisor_clients(const struct supervisor *);
 /* Each service's members of the status document (see status). */

@@ -176,6 +176,12 @@ metrics_paused(struct pool *p)
 	return p->paused ? 1 : 0;
 }
 
+static unsigned long long
+metrics_from_cluster(struct pool *p)
+{
+	return pool_from_cluster(p) ? 1 : 0;
+}
+
 /* mpsup_jobs_total{pool,state}: jobs that reached each terminal state. */
 static void
 metrics_jobs(struct supervisor *sv, struct buf *b)
@@ -454,6 +460,9 @@ metrics_append(struct supervisor *sv, struct buf *b,
 	metrics_per_pool(sv, b, "mpsup_pool_paused", "gauge",
 	    "1 while the pool is paused (no new jobs dispatched).",
 	    metrics_paused);
+	metrics_per_pool(sv, b, "mpsup_pool_from_cluster", "gauge",
+	    "1 for a gateway pool taken from the cluster's registry (no "
+	    "section in the file).", metrics_from_cluster);
 	metrics_duration(sv, b);
 	metrics_store(b);
 	metrics_cluster(sv, b);

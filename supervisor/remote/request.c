@@ -621,19 +621,32 @@ exec_cancel(struct exec *x)
 	reply_done(x->reply);
 }
 
-/* The live pool the request names; NULL (answered unknown_pool) if none. */
+/*
+ * The live pool the request names; NULL (answered unknown_pool) if none.
+ * A cluster node cut from Redis, or that has not read the nodes'
+ * registry yet (just started), cannot tell whether a live node serves
+ * the pool (a gateway pool, gateway.c): a submit answers unavailable.
+ */
 static struct pool *
 exec_pool(struct exec *x)
 {
-	const char	*name = x->req->pool;
-	size_t		 i;
+	struct queue_cluster_info	 ci;
+	const char			*name = x->req->pool;
+	size_t				 i;
 
 	for (i = 0; name != NULL && i < x->sv->npools; i++)
 		if (!x->sv->pools[i]->removed &&
 		    strcmp(x->sv->pools[i]->name, name) == 0)
 			return x->sv->pools[i];
-	request_reply_error(x->reply, "unknown_pool", "no pool named '%s'",
-	    name != NULL ? name : "?");
+	if ((x->req->op->flags & REQUEST_SUBMITS) && x->sv->queue != NULL &&
+	    queue_cluster(x->sv->queue, &ci) == 0 &&
+	    (!ci.connected || !x->sv->registry_read))
+		request_reply_error(x->reply, "unavailable", "no pool named "
+		    "'%s' here, and the cluster's Redis cannot be reached now "
+		    "to ask whether a live node serves it; try again", name);
+	else
+		request_reply_error(x->reply, "unknown_pool", "no pool named "
+		    "'%s'", name != NULL ? name : "?");
 	return NULL;
 }
 

@@ -1703,7 +1703,18 @@ END_TEST
 START_TEST(test_supervisor_without_pools_is_refused)
 {
 	load("[supervisor]\nmax_connections = 4\n");
-	expect_only_error(0, "no pools defined");
+	expect_only_error(0, "no pools defined (add a [pool:NAME] section; "
+	    "only a cluster node may have none)");
+}
+END_TEST
+
+/* A cluster node with no pools takes them from the others (gateway). */
+START_TEST(test_cluster_node_without_pools_is_a_gateway)
+{
+	load("[supervisor]\ncluster = redis://127.0.0.1:6379/0\n"
+	    "node = gw\n");
+	expect_ok();
+	ck_assert_uint_eq(cfg->npools, 0);
 }
 END_TEST
 
@@ -1908,6 +1919,7 @@ config_suite(void)
 	tcase_add_test(tc, test_empty_file_is_refused);
 	tcase_add_test(tc, test_file_of_only_comments_is_refused);
 	tcase_add_test(tc, test_supervisor_without_pools_is_refused);
+	tcase_add_test(tc, test_cluster_node_without_pools_is_a_gateway);
 	tcase_add_test(tc, test_file_modes_default_to_0600_and_take_octal);
 	tcase_add_test(tc, test_bad_file_modes_report_key_and_line);
 	tcase_add_test(tc, test_every_error_is_reported_with_its_line);

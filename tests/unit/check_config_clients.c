@@ -197,6 +197,13 @@ START_TEST(test_client_mistakes_name_their_line)
 	expect_error(2, "role: 'root' is not one of monitor, submit, admin");
 	load("[client:c]\nauthkey_file = c.key\npools = a, nope\n");
 	expect_error(3, "pools: no pool named 'nope'");
+	/* A cluster node takes the others' pools: names, not its sections. */
+	load("[supervisor]\ncluster = redis://127.0.0.1/0\nnode = n\n"
+	    "[client:c]\nauthkey_file = c.key\npools = a, elsewhere\n");
+	ck_assert_msg(cfg != NULL, "%s", all_errors());
+	load("[supervisor]\ncluster = redis://127.0.0.1/0\nnode = n\n"
+	    "[client:c]\nauthkey_file = c.key\npools = a, no/name\n");
+	expect_error(6, "pools: 'no/name' is not a pool name");
 	load("[client:c]\nauthkey_file = c.key\npools = a,,b\n");
 	expect_error(3, "pools: empty item");
 	load("[client:c]\nrole = monitor\n");
