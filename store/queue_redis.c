@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -471,7 +472,6 @@ qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 	size_t			 xl, ol, il, bl, i, len, kl, nagain = 0;
 	unsigned		 ei, n = 0;
 	struct job		**again;
-	char			 tmp[24];
 
 	x = qr_str(r, 0, &xl);
 	o = qr_field(f, "o", &ol);
@@ -488,11 +488,8 @@ qr_took(struct queue_redis *qr, struct qr_pool *rp, redisReply *r)
 	again = xcalloc(il / JOB_ID_LEN + 1, sizeof *again);
 	for (i = 0; i + JOB_ID_LEN <= il; i += JOB_ID_LEN) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
-		    nl == p || (size_t)(nl - p) >= sizeof tmp)
+		    (len = qr_len(p, (size_t)(nl - p))) == SIZE_MAX)
 			break;
-		memcpy(tmp, p, (size_t)(nl - p));
-		tmp[nl - p] = '\0';
-		len = strtoul(tmp, NULL, 10);
 		p = nl + 1;
 		if (len > (size_t)(end - p))
 			break;
@@ -552,7 +549,6 @@ void
 qr_ended(struct queue_redis *qr, const char *msg, size_t len)
 {
 	const char	*p = msg, *end = msg + len, *nl, *id;
-	char		 tmp[24];
 	size_t		 rl;
 
 	if ((nl = memchr(p, '\n', len)) == NULL)
@@ -563,11 +559,8 @@ qr_ended(struct queue_redis *qr, const char *msg, size_t len)
 			return;
 		p += JOB_ID_LEN + 1;
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
-		    nl == p || (size_t)(nl - p) >= sizeof tmp)
+		    (rl = qr_len(p, (size_t)(nl - p))) == SIZE_MAX)
 			return;
-		memcpy(tmp, p, (size_t)(nl - p));
-		tmp[nl - p] = '\0';
-		rl = strtoul(tmp, NULL, 10);
 		p = nl + 1;
 		if (rl > (size_t)(end - p))
 			return;

@@ -148,6 +148,8 @@ extern const char	queue_redis_lua_keepnum[];
 
 /* queue_redis_rec.c */
 void		 qr_put_time(struct buf *, double);
+/* Decimal digits (a length in a blob or message); SIZE_MAX if not. */
+size_t		 qr_len(const char *, size_t);
 /* A queued job as its stream entry holds it. */
 void		 qr_blob(struct buf *, const struct job *);
 int		 qr_blob_parse(const char *, size_t, struct qr_blob *);
