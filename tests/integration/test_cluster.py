@@ -371,7 +371,7 @@ def test_a_frozen_redis_is_dropped_and_submits_do_not_hang(tmp):
             # Unanswered for 5 s, the link is dropped: an answer, not a
             # hang, and nothing promised.
             assert rep["ok"] is False and rep["error"] == "unavailable", rep
-            assert waited < 9, waited
+            assert waited < 15, waited  # 5 s, and a loaded machine
             a.sup.wait_log("cluster: lost redis")
         finally:
             os.kill(redis.pid, signal.SIGCONT)
