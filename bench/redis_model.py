@@ -33,6 +33,10 @@ enter the figure: only what Redis spent.
 
 Every model checks at the end that all jobs were claimed and finished and
 the stream is empty; otherwise it exits non-zero.
+
+--callgrind runs redis-server under valgrind --tool=callgrind and reports
+its instructions per job instead of CPU time (the machine's load does not
+move them; slow: use --jobs 20000), for the models named by --models.
 """
 
 import argparse
@@ -340,13 +344,34 @@ def model_packed_lua(p, jobs, batch):
                 raise SystemExit("packed+lua: fenced")
 
 
-def measure(redisd, tmp, name, fn, jobs):
+def instructions(pid, outdir):
+    """Dump callgrind's counters (zeroed by the dump): instructions."""
+    import glob
+    import subprocess
+    before = set(glob.glob(os.path.join(outdir, "cg.out.*")))
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True,
+                   capture_output=True)
+    total = 0
+    for f in set(glob.glob(os.path.join(outdir, "cg.out.*"))) - before:
+        with open(f) as fh:
+            for line in fh:
+                if line.startswith(("summary:", "totals:")):
+                    total += int(line.split()[1])
+                    break
+    return total
+
+
+def measure(redisd, tmp, name, fn, jobs, cg=None):
     with redisd.Redisd(tmp) as r:
         p = Pipe(redisd, r)
         r.cmd("CONFIG", "RESETSTAT")
+        if cg:
+            instructions(r.pid, cg)
         c0, t0 = cpu(r.pid), time.monotonic()
         fn(p)
         c1, t1 = cpu(r.pid), time.monotonic()
+        if cg:
+            c0, c1 = 0, instructions(r.pid, cg) / 1e6
         left = r.cmd("XLEN", KQ)
         pending = r.cmd("XPENDING", KQ, "mpsup")[0]
         if left or pending:
@@ -370,6 +395,10 @@ def main():
                     help="models are run in turns, this many times each")
     ap.add_argument("--srcdir", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), ".."))
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instructions per job under callgrind")
+    ap.add_argument("--models", default=None,
+                    help="comma-separated models to run (default: all)")
     args = ap.parse_args()
     redisd = load_redisd(args.srcdir)
     scripts = mpsup_scripts(args.srcdir)
@@ -385,16 +414,33 @@ def main():
         ("packed+lua", lambda p: model_packed_lua(p, args.jobs,
                                                   args.batch)),
     )
+    if args.models:
+        want = args.models.split(",")
+        models = tuple(m for m in models if m[0] in want)
     tmp = tempfile.mkdtemp(prefix="mpsup-redis-model.")
+    cg = None
+    if args.callgrind:
+        cg = os.path.join(tmp, "callgrind")
+        os.makedirs(cg)
+        wrapper = os.path.join(cg, "redis-server")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec valgrind --tool=callgrind "
+                    "--callgrind-out-file=%s/cg.out.%%p %s \"$@\"\n" % (
+                        cg, redisd.REDIS_SERVER))
+        os.chmod(wrapper, 0o755)
+        redisd.REDIS_SERVER = wrapper
+        redisd.START_TIMEOUT = 60
     print("%d jobs, batches of %d; load average %s" % (
         args.jobs, args.batch, " ".join(
             "%.1f" % x for x in os.getloadavg())), flush=True)
-    print("%-10s %18s %16s %10s" % ("model", "redis CPU us/job",
-                                   "commands/job", "wall s"))
+    print("%-10s %18s %16s %10s" % ("model", "redis instr/job" if cg else
+                                   "redis CPU us/job", "commands/job",
+                                   "wall s"))
     try:
         for _ in range(args.rounds):
             for name, fn in models:
-                us, calls, wall = measure(redisd, tmp, name, fn, args.jobs)
+                us, calls, wall = measure(redisd, tmp, name, fn, args.jobs,
+                                          cg)
                 print("%-10s %18.2f %16.1f %10.2f" % (name, us, calls,
                                                       wall), flush=True)
     finally:
