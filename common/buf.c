@@ -67,13 +67,28 @@ buf_appendf(struct buf *b, const char *fmt, ...)
 void
 buf_append_uint(struct buf *b, unsigned long long v)
 {
-	char	tmp[24];
-	size_t	n = sizeof tmp;
+	/* Two digits per division: half of them. */
+	static const char	pairs[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "6263646566676869707172737475767778798081828384858687888990919293"
+	    "949596979899";
+	char			tmp[24];
+	size_t			n = sizeof tmp;
+	unsigned		i;
 
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
+	while (v >= 100) {
+		i = (unsigned)(v % 100) * 2;
+		v /= 100;
+		tmp[--n] = pairs[i + 1];
+		tmp[--n] = pairs[i];
+	}
+	if (v >= 10) {
+		i = (unsigned)v * 2;
+		tmp[--n] = pairs[i + 1];
+		tmp[--n] = pairs[i];
+	} else
+		tmp[--n] = (char)('0' + v);
 	buf_append(b, tmp + n, sizeof tmp - n);
 }
 

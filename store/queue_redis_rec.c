@@ -28,12 +28,13 @@ qr_put_time(struct buf *b, double t)
 	}
 	us = (unsigned long long)(t * 1e6 + 0.5);
 	buf_append_uint(b, us / 1000000);
-	frac = us % 1000000;
-	d[0] = '.';
+	/* The fraction: 1000000 + it, whose first digit is dropped. */
+	frac = 1000000 + us % 1000000;
 	for (i = 6; i >= 1; i--) {
 		d[i] = (char)('0' + frac % 10);
 		frac /= 10;
 	}
+	d[0] = '.';
 	buf_append(b, d, 7);
 }
 

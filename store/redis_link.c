@@ -42,6 +42,7 @@ struct redis_link {
 	const struct redis_link_cbs *cbs;
 	void			*arg;
 	redisAsyncContext	*ac;
+	struct buf		 fmt;		/* the command being sent */
 	enum redis_link_state	 state;
 	int			 setup_left;	/* replies before up */
 	int			 was_up;	/* for logging changes */
@@ -459,6 +460,7 @@ redis_link_free(struct redis_link *l)
 		explicit_bzero(l->password, l->password_len);
 		free(l->password);
 	}
+	buf_free(&l->fmt);
 	free(l->host);
 	free(l->path);
 	free(l->label);
@@ -519,6 +521,7 @@ redis_link_send(struct redis_link *l, redis_link_cb cb, void *arg,
     int argc, const char **argv, const size_t *len)
 {
 	struct redis_link_call	*call;
+	int			 i;
 
 	if (l->state != LINK_UP)
 		return -1;
@@ -529,8 +532,24 @@ redis_link_send(struct redis_link *l, redis_link_cb cb, void *arg,
 	call->l = l;
 	call->cb = cb;
 	call->arg = arg;
-	if (redisAsyncCommandArgv(l->ac, redis_link_reply_cb, call, argc,
-	    argv, len) != REDIS_OK) {
+	/*
+	 * The command in RESP, written here in one pass: hiredis's own
+	 * formatting (sdscatfmt per argument) was 7 % of a cluster node's
+	 * instructions per job.
+	 */
+	buf_reset(&l->fmt);
+	buf_append(&l->fmt, "*", 1);
+	buf_append_uint(&l->fmt, (unsigned long long)argc);
+	buf_append(&l->fmt, "\r\n", 2);
+	for (i = 0; i < argc; i++) {
+		buf_append(&l->fmt, "$", 1);
+		buf_append_uint(&l->fmt, len[i]);
+		buf_append(&l->fmt, "\r\n", 2);
+		buf_append(&l->fmt, argv[i], len[i]);
+		buf_append(&l->fmt, "\r\n", 2);
+	}
+	if (redisAsyncFormattedCommand(l->ac, redis_link_reply_cb, call,
+	    buf_head(&l->fmt), buf_used(&l->fmt)) != REDIS_OK) {
 		free(call);
 		return -1;
 	}

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/linebuf.h"
 
 struct piece {
@@ -69,6 +70,34 @@ stream_byte(size_t i)
 {
 	return (char)('a' + (i * 7 + i / 251) % 26);
 }
+
+/* buf_append_uint writes what printf writes, at every width. */
+START_TEST(test_buf_append_uint_matches_printf)
+{
+	unsigned long long	 v[] = { 0, 1, 9, 10, 11, 99, 100, 101, 999,
+	    1000, 12345, 99999, 100000, 4294967295ULL, 1765000000123456ULL,
+	    18446744073709551615ULL };
+	struct buf		 b = BUF_INIT;
+	char			 want[32];
+	size_t			 i;
+
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		buf_reset(&b);
+		buf_append_uint(&b, v[i]);
+		snprintf(want, sizeof want, "%llu", v[i]);
+		ck_assert_uint_eq(buf_used(&b), strlen(want));
+		ck_assert(memcmp(buf_head(&b), want, strlen(want)) == 0);
+	}
+	for (i = 0; i < 100000; i += 7) {
+		buf_reset(&b);
+		buf_append_uint(&b, i);
+		snprintf(want, sizeof want, "%zu", i);
+		ck_assert_uint_eq(buf_used(&b), strlen(want));
+		ck_assert(memcmp(buf_head(&b), want, strlen(want)) == 0);
+	}
+	buf_free(&b);
+}
+END_TEST
 
 START_TEST(test_whole_line_comes_out_without_its_newline)
 {
@@ -691,6 +720,7 @@ linebuf_suite(void)
 	tcase_add_test(tc, test_eof_on_empty_buffer_yields_nothing);
 	tcase_add_test(tc, test_buffer_is_reusable_after_free);
 	tcase_add_test(tc, test_large_buffer_is_released_once_drained);
+	tcase_add_test(tc, test_buf_append_uint_matches_printf);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pieces");
