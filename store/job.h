@@ -304,6 +304,16 @@ void		 job_changed_track(int on);
 void		 job_changed_add(struct job *);
 struct job	**job_changed_list(size_t *n);
 void		 job_changed_clear(void);
+/*
+ * The flight set: the changed set as a commit took it (one at a time),
+ * while the commit runs. job_changed_take() moves the changed set there
+ * (same order) and starts an empty one; a job freed meanwhile leaves a
+ * NULL in it; job_flight_end() empties it, putting its jobs back into
+ * the changed set if the commit failed.
+ */
+struct job	**job_changed_take(size_t *n);
+struct job	**job_flight_list(size_t *n);
+void		 job_flight_end(int failed);
 
 void		 job_waiter_add(struct job *, struct job_waiter *);
 void		 job_waiter_remove(struct job_waiter *);

@@ -33,6 +33,10 @@ struct queue_ops {
 			    const char *key);
 	void		(*commit)(struct queue *, int all);
 	void		(*commit_if_late)(struct queue *);
+	/* NULL: commits are never pipelined. */
+	void		(*pipeline)(struct queue *, void (*)(void *),
+			    void (*)(void *), void *);
+	int		(*commit_busy)(const struct queue *);
 	int		(*recover)(struct queue *,
 			    unsigned (*)(struct queue_pool *), char **);
 	void		(*stats)(const struct queue *, struct queue_stats *);

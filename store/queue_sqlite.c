@@ -56,11 +56,21 @@ struct queue_sqlite {
 	unsigned long long	 commit_errors;
 	int			 started;	/* a job started since */
 	ev_timer		 run_timer;	/* dispatch what was committed */
+	/* The commit under way (see queue_sqlite_commit_once). */
+	int			 in_flight;
+	struct job_list		 committing;	/* its submits */
+	struct queue_ack_list	 acks_flight;	/* their acks */
+	ev_io			 commit_io;	/* the store says it ended */
+	int			 pipelined;	/* the engine holds job lines */
+	void			(*committing_cb)(void *);
+	void			(*committed_cb)(void *);
+	void			*hook_arg;
 };
 
 static void	queue_sqlite_retry_cb(struct ev_loop *, ev_timer *, int);
 static void	queue_sqlite_delay_cb(struct ev_loop *, ev_timer *, int);
 static void	queue_sqlite_run_cb(struct ev_loop *, ev_timer *, int);
+static void	queue_sqlite_runnable(struct queue *);
 
 #define QS(q)	((struct queue_sqlite *)(q)->impl)
 
@@ -145,7 +155,7 @@ queue_sqlite_put(struct queue_sqlite *qs, const struct job *job, size_t i,
 
 /*
  * Write into the store's transaction the changed jobs (when `changes`)
- * and the pending ones, in that order, and commit.
+ * and the submits to commit, in that order.
  */
 static int
 queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
@@ -157,10 +167,10 @@ queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
 	for (i = 0; changes && i < n; i++)
 		if (queue_sqlite_put(qs, changed[i], k++, cause) == -1)
 			return -1;
-	TAILQ_FOREACH(job, &qs->pending, entry)
+	TAILQ_FOREACH(job, &qs->committing, entry)
 		if (queue_sqlite_put(qs, job, k++, cause) == -1)
 			return -1;
-	return store_commit(qs->store, cause);
+	return 0;
 }
 
 /*
@@ -181,7 +191,10 @@ queue_sqlite_unretry(struct queue *q, const struct job *job)
 		job_changed_add(old);
 }
 
-/* The commit of the pending jobs failed: refuse them, answer store_error. */
+/*
+ * The commit of the submits in qs->committing failed: refuse them, and
+ * answer their acks with store_error.
+ */
 static void
 queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 {
@@ -191,8 +204,8 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 	double			 now = ev_now(q->loop);
 	size_t			 n = 0;
 
-	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
-		TAILQ_REMOVE(&qs->pending, job, entry);
+	while ((job = TAILQ_FIRST(&qs->committing)) != NULL) {
+		TAILQ_REMOVE(&qs->committing, job, entry);
 		qp = job_queue_pool(job);
 		qp->pending_len--;
 		qp->rejected++;
@@ -211,7 +224,7 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 		qs->refused = 0;
 	}
 	qs->failing = 1;
-	queue_acks_done(q, cause);
+	queue_acks_answer(&qs->acks_flight, cause);
 	if (!ev_is_active(&qs->retry_timer)) {
 		ev_timer_set(&qs->retry_timer, QUEUE_SQLITE_RETRY, 0);
 		ev_timer_start(q->loop, &qs->retry_timer);
@@ -237,22 +250,28 @@ queue_sqlite_changes_due(struct queue_sqlite *qs, int all, size_t nchanged)
 	return 0;
 }
 
-/* After a commit: each job's new record supersedes the one it had. */
+/*
+ * After a commit: each job's new record supersedes the one it had; the
+ * record of a job freed (pruned) while it was being committed matters
+ * no more either.
+ */
 static size_t
-queue_sqlite_supersede(struct queue_sqlite *qs, struct job **changed,
-    size_t nchanged)
+queue_sqlite_supersede(struct queue_sqlite *qs)
 {
-	size_t	i;
+	struct job	**flight;
+	size_t		  i, n;
 
-	for (i = 0; i < nchanged; i++) {
-		store_release(qs->store, job_seg(changed[i]));
-		job_set_seg(changed[i], qs->putseg[i]);
+	flight = job_flight_list(&n);
+	for (i = 0; i < n; i++) {
+		if (flight[i] == NULL) {
+			store_release(qs->store, qs->putseg[i]);
+			continue;
+		}
+		store_release(qs->store, job_seg(flight[i]));
+		job_set_seg(flight[i], qs->putseg[i]);
 	}
-	job_changed_clear();
-	qs->changes_due = 0;
-	qs->started = 0;
-	ev_timer_stop(qs->q->loop, &qs->delay_timer);
-	return nchanged;
+	job_flight_end(0);
+	return n;
 }
 
 /* After a commit: the pending jobs are accepted; 1 if one was queued. */
@@ -264,8 +283,8 @@ queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
 	struct job		*job;
 	int			 queued = 0;
 
-	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
-		TAILQ_REMOVE(&qs->pending, job, entry);
+	while ((job = TAILQ_FIRST(&qs->committing)) != NULL) {
+		TAILQ_REMOVE(&qs->committing, job, entry);
 		qp = job_queue_pool(job);
 		qp->pending_len--;
 		job_set_seg(job, qs->putseg[k++]);
@@ -284,26 +303,94 @@ queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
 }
 
 /*
+ * The commit under way ended (block: wait for it): its submits are
+ * queued and acknowledged and its records supersede the older ones, or
+ * it failed and they are refused (the state changes are kept for the
+ * next commit). Either way the engine may send the job lines it held.
+ */
+static void
+queue_sqlite_land(struct queue_sqlite *qs, int block)
+{
+	struct queue	*q = qs->q;
+	char		*cause = NULL;
+	int		 rc;
+
+	if ((rc = store_commit_result(qs->store, block, &cause)) == 1)
+		return;
+	qs->in_flight = 0;
+	ev_io_stop(q->loop, &qs->commit_io);
+	if (rc == -1) {
+		qs->commit_errors++;
+		job_flight_end(1);
+		queue_sqlite_failed(qs, cause);
+		free(cause);
+	} else {
+		qs->commits++;
+		if (qs->failing) {
+			log_info("store: commits succeed again");
+			qs->failing = 0;
+			ev_timer_stop(q->loop, &qs->retry_timer);
+		}
+		/*
+		 * Their starts go in the next commit, before they reach a
+		 * worker: landed from the loop, dispatch them now, so that
+		 * the commit that follows at once records their starts;
+		 * landed inside a commit, in the next loop turn.
+		 */
+		if (queue_sqlite_accept(qs, queue_sqlite_supersede(qs))) {
+			if (!block)
+				queue_sqlite_runnable(q);
+			else if (!ev_is_active(&qs->run_timer)) {
+				ev_timer_set(&qs->run_timer, 0, 0);
+				ev_timer_start(q->loop, &qs->run_timer);
+			}
+		}
+		queue_acks_answer(&qs->acks_flight, NULL);
+	}
+	if (qs->committed_cb != NULL)
+		qs->committed_cb(qs->hook_arg);
+}
+
+static void
+queue_sqlite_commit_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	queue_sqlite_land(io->data, 0);
+}
+
+/*
  * One group commit: the pending submits go in one transaction, together
  * with the state changes and the deletion of dead segments when these are
  * due. After a failure, an iteration with no new submit does not try again
  * before the retry timer. The pending jobs are refused if it fails.
+ *
+ * Pipelined (the engine asked for it), the transaction is built here and
+ * committed by the store's thread while the loop goes on: its submits,
+ * their acks and its changed jobs are set apart (qs->committing,
+ * acks_flight, the flight set) from those that come meanwhile, which the
+ * next commit takes once this one landed. One commit at a time: its
+ * records' segments are known only then. `all` (or no pipelining) waits.
  */
 static void
 queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 {
 	struct queue	*q = qs->q;
-	struct job	**changed;
-	size_t		  nchanged, k = 0;
-	char		 *cause = NULL;
-	int		  changes;
+	size_t		 nchanged;
+	char		*cause = NULL;
+	int		 changes, block = all || !qs->pipelined;
 
-	changed = job_changed_list(&nchanged);
+	if (qs->in_flight) {
+		if (!all)
+			return;
+		queue_sqlite_land(qs, 1);
+	}
+	(void)job_changed_list(&nchanged);
 	changes = queue_sqlite_changes_due(qs, all, nchanged);
 	if (TAILQ_EMPTY(&qs->pending) && !changes)
 		return;
 	if (TAILQ_EMPTY(&qs->pending) && ev_is_active(&qs->retry_timer) && !all)
 		return;
+	TAILQ_CONCAT(&qs->committing, &qs->pending, entry);
+	queue_acks_move(q, &qs->acks_flight);
 	if (queue_sqlite_write(qs, changes, &cause) == -1) {
 		store_rollback(qs->store);
 		qs->commit_errors++;
@@ -311,32 +398,38 @@ queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 		free(cause);
 		return;
 	}
-	qs->commits++;
-	if (qs->failing) {
-		log_info("store: commits succeed again");
-		qs->failing = 0;
-		ev_timer_stop(q->loop, &qs->retry_timer);
+	if (changes) {
+		(void)job_changed_take(&nchanged);
+		qs->changes_due = 0;
+		qs->started = 0;
+		ev_timer_stop(q->loop, &qs->delay_timer);
 	}
-	if (changes)
-		k = queue_sqlite_supersede(qs, changed, nchanged);
-	/* Their starts go in the next commit, before they reach a worker. */
-	if (queue_sqlite_accept(qs, k) && !ev_is_active(&qs->run_timer)) {
-		ev_timer_set(&qs->run_timer, 0, 0);
-		ev_timer_start(q->loop, &qs->run_timer);
+	qs->in_flight = 1;
+	if (store_commit_start(qs->store, block) == 1 && !block &&
+	    store_commit_busy(qs->store)) {
+		ev_io_start(q->loop, &qs->commit_io);
+		if (qs->committing_cb != NULL)
+			qs->committing_cb(qs->hook_arg);
+		return;
 	}
-	queue_acks_done(q, NULL);
+	queue_sqlite_land(qs, 1);
 }
 
-/* The next loop turn: the jobs the last commit queued can be claimed. */
+/* The jobs the last commit queued can be claimed. */
 static void
-queue_sqlite_run_cb(struct ev_loop *loop, ev_timer *t, int revents)
+queue_sqlite_runnable(struct queue *q)
 {
-	struct queue		*q = t->data;
 	struct queue_pool	*qp;
 
 	for (qp = q->pools; qp != NULL; qp = qp->next)
 		if (qp->queue_len > 0)
 			q->ev->runnable(qp, q->arg);
+}
+
+static void
+queue_sqlite_run_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	queue_sqlite_runnable(t->data);
 }
 
 /*
@@ -357,6 +450,25 @@ static void
 queue_sqlite_started(struct queue *q, struct job *job)
 {
 	QS(q)->started = 1;
+}
+
+/* The engine holds job lines until the commit of their starts ended. */
+static void
+queue_sqlite_pipeline(struct queue *q, void (*committing)(void *),
+    void (*committed)(void *), void *arg)
+{
+	struct queue_sqlite	*qs = QS(q);
+
+	qs->pipelined = store_commit_fd(qs->store) != -1;
+	qs->committing_cb = committing;
+	qs->committed_cb = committed;
+	qs->hook_arg = arg;
+}
+
+static int
+queue_sqlite_commit_busy(const struct queue *q)
+{
+	return QS(q)->in_flight;
 }
 
 static void
@@ -568,14 +680,21 @@ queue_sqlite_close(struct queue *q)
 {
 	struct queue_sqlite	*qs = QS(q);
 	struct job		*job;
+	char			*cause = NULL;
 
 	ev_timer_stop(q->loop, &qs->retry_timer);
 	ev_timer_stop(q->loop, &qs->delay_timer);
 	ev_timer_stop(q->loop, &qs->run_timer);
+	ev_io_stop(q->loop, &qs->commit_io);
+	/* A commit still under way ends first (a clean stop landed it). */
+	if (qs->in_flight && store_commit_result(qs->store, 1, &cause) == -1)
+		free(cause);
+	TAILQ_CONCAT(&qs->pending, &qs->committing, entry);
 	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
 		TAILQ_REMOVE(&qs->pending, job, entry);
 		job_free(job);
 	}
+	queue_acks_answer(&qs->acks_flight, "mpsup is shutting down");
 	free(qs->putseg);
 	job_changed_track(0);
 	store_close(qs->store);
@@ -599,6 +718,8 @@ static const struct queue_ops queue_sqlite_ops = {
 	.lookup_key = queue_memory_lookup_key,
 	.commit = queue_sqlite_commit,
 	.commit_if_late = queue_sqlite_commit_if_late,
+	.pipeline = queue_sqlite_pipeline,
+	.commit_busy = queue_sqlite_commit_busy,
 	.recover = queue_sqlite_recover,
 	.stats = queue_sqlite_stats,
 	.close = queue_sqlite_close,
@@ -617,6 +738,11 @@ queue_sqlite_open(struct queue *q, const char *spec, int sync_full,
 	qs->q = q;
 	qs->store = store;
 	TAILQ_INIT(&qs->pending);
+	TAILQ_INIT(&qs->committing);
+	TAILQ_INIT(&qs->acks_flight);
+	ev_io_init(&qs->commit_io, queue_sqlite_commit_io_cb,
+	    store_commit_fd(store), EV_READ);
+	qs->commit_io.data = qs;
 	ev_timer_init(&qs->retry_timer, queue_sqlite_retry_cb, 0, 0);
 	ev_timer_init(&qs->delay_timer, queue_sqlite_delay_cb, 0, 0);
 	ev_timer_init(&qs->run_timer, queue_sqlite_run_cb, 0, 0);

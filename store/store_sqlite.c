@@ -231,12 +231,12 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 		return NULL;
 	}
 	if (store_sqlite_on_readonly_fs(path)) {
+		s->readonly = 1;
 		if ((s->db = store_sqlite_open_ro(path, cause)) == NULL ||
 		    store_sqlite_setup(s, sync_full, cause) == -1) {
 			store_sqlite_close(s);
 			return NULL;
 		}
-		s->readonly = 1;
 		return s;
 	}
 	/* Made here with mode: SQLite gives -wal and -shm the file's mode. */
@@ -462,6 +462,8 @@ store_sqlite_commit_start(struct store_sqlite *s, int block)
 	uint64_t	*t;
 	size_t		 cap;
 
+	s->sync_rc = 0;
+	s->sync_cause = NULL;
 	if (s->body[0].n == 0 && s->body[1].n == 0 && s->ndead == 0 &&
 	    !s->in_txn)
 		return 0;
@@ -473,10 +475,8 @@ store_sqlite_commit_start(struct store_sqlite *s, int block)
 	s->ndead = 0;
 	if (s->async != NULL && !block)
 		store_async_run(s->async);
-	else {
-		s->sync_cause = NULL;
+	else
 		s->sync_rc = store_sqlite_txn(s, &s->sync_cause);
-	}
 	return 1;
 }
 

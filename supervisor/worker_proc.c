@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "config/parse.h"
 #include "common/spawn.h"
 #include "supervisor/worker_proc.h"
 
@@ -218,4 +220,19 @@ fail:
 		if (jout[i] != -1) close(jout[i]);
 	}
 	return -1;
+}
+
+/* Describe a wait status for the log. */
+void
+worker_proc_describe(int status, char *out, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(out, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, len, "killed by signal %d (SIG%s)%s",
+		    WTERMSIG(status), signal_name(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(out, len, "changed state (0x%x)", status);
 }

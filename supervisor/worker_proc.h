@@ -34,5 +34,7 @@ void			 worker_proc_free(struct worker_proc *);
  */
 pid_t	worker_proc_start(struct worker_proc *wp, const struct pool_config *pc,
 	    int index, const char *dir, struct worker_fds *);
+/* Describe a wait status for the log. */
+void	worker_proc_describe(int status, char *out, size_t len);
 
 #endif
