@@ -58,6 +58,7 @@ struct queue_sqlite {
 	ev_timer		 run_timer;	/* dispatch what was committed */
 	/* The commit under way (see queue_sqlite_commit_once). */
 	int			 in_flight;
+	int			 empty;		/* it had nothing to write */
 	struct job_list		 committing;	/* its submits */
 	struct queue_ack_list	 acks_flight;	/* their acks */
 	ev_io			 commit_io;	/* the store says it ended */
@@ -325,7 +326,7 @@ queue_sqlite_land(struct queue_sqlite *qs, int block)
 		queue_sqlite_failed(qs, cause);
 		free(cause);
 	} else {
-		qs->commits++;
+		qs->commits += !qs->empty;
 		if (qs->failing) {
 			log_info("store: commits succeed again");
 			qs->failing = 0;
@@ -385,7 +386,12 @@ queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 	}
 	(void)job_changed_list(&nchanged);
 	changes = queue_sqlite_changes_due(qs, all, nchanged);
-	if (TAILQ_EMPTY(&qs->pending) && !changes)
+	/*
+	 * An ack made while a commit ran may wait for a job that commit
+	 * carried (a submit repeating its key): with nothing else to write,
+	 * an empty commit answers it at once.
+	 */
+	if (TAILQ_EMPTY(&qs->pending) && !changes && TAILQ_EMPTY(&q->acks))
 		return;
 	if (TAILQ_EMPTY(&qs->pending) && ev_is_active(&qs->retry_timer) && !all)
 		return;
@@ -405,8 +411,8 @@ queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 		ev_timer_stop(q->loop, &qs->delay_timer);
 	}
 	qs->in_flight = 1;
-	if (store_commit_start(qs->store, block) == 1 && !block &&
-	    store_commit_busy(qs->store)) {
+	qs->empty = store_commit_start(qs->store, block) == 0;
+	if (!qs->empty && !block && store_commit_busy(qs->store)) {
 		ev_io_start(q->loop, &qs->commit_io);
 		if (qs->committing_cb != NULL)
 			qs->committing_cb(qs->hook_arg);

@@ -474,6 +474,33 @@ START_TEST(test_sqlite_pipelined_commit_acks_only_once_it_landed)
 END_TEST
 
 /*
+ * An ack made while a commit runs, for a job that commit carries (a
+ * submit repeating the key of one in flight): the next commit answers it
+ * even with nothing to write.
+ */
+START_TEST(test_sqlite_ack_made_during_a_commit_of_its_job_is_answered)
+{
+	struct queue_stats	 st;
+	struct job		*j1;
+
+	pipeline_on();
+	j1 = qt_push(&qt.a, "1");
+	queue_ack_new(qt.q, ack_cb, &qt);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 1);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	ck_assert(qt_run_until(landed_once, 5.0));
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(acked.n, 2);
+	ck_assert_str_eq(acked.cause, "(null)");
+	queue_stats(qt.q, &st);
+	ck_assert_uint_eq(st.commits, 1);
+}
+END_TEST
+
+/*
  * A commit that waits (a clean stop's last one) first lands the one under
  * way: when it returns, everything is acknowledged and on disk.
  */
@@ -618,6 +645,8 @@ qt_durable_tests_add(TCase *tc)
 	tcase_add_test(tc,
 	    test_sqlite_pipelined_commit_acks_only_once_it_landed);
 	tcase_add_test(tc, test_sqlite_waiting_commit_lands_the_one_under_way);
+	tcase_add_test(tc,
+	    test_sqlite_ack_made_during_a_commit_of_its_job_is_answered);
 	tcase_add_test(tc,
 	    test_sqlite_job_pruned_while_its_record_is_committed_is_released);
 	tcase_add_test(tc,
