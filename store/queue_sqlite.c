@@ -3,11 +3,15 @@
  * durable log of every job's record, written by group commit.
  *
  * A submitted job waits in the pending list, out of every queue and out
- * of the id table, until the commit (once per loop iteration, before the
- * workers' job lines are written) has written it together with the state
- * changes that are due: only then is it queued, counted and acknowledged.
- * A failed commit refuses the pending jobs (counted as rejected) and keeps
- * the state changes of acknowledged jobs for the next attempt.
+ * of the id table, until a commit (at the end of a loop iteration, or as
+ * soon as the one under way ended; the workers' job lines of the starts
+ * it carries are written only after it) has written it together with the
+ * state changes that are due: only then is it queued, counted and
+ * acknowledged. A failed commit refuses its pending jobs (counted as
+ * rejected) and keeps the state changes of acknowledged jobs for the next
+ * attempt. Pipelined (queue_pipeline()), commits run on the store's
+ * thread while the loop goes on; the loop thread alone touches what is
+ * here.
  *
  * At start, recovery loads the log's jobs back into the queues and the
  * finished records.

@@ -14,8 +14,10 @@
  * commit. Writing a job costs one record appended to a buffer instead of
  * a row insert, update or delete, so group commit stays cheap.
  *
- * The job engine commits once per loop iteration (group commit), and
- * acknowledges a submit only after the commit that holds it succeeded.
+ * The job engine commits once per loop iteration (group commit), or,
+ * pipelined, as soon as the commit under way (on the store's thread)
+ * ended, and acknowledges a submit only after the commit that holds it
+ * succeeded.
  */
 #ifndef MPSUP_STORE_H
 #define MPSUP_STORE_H
