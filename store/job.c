@@ -326,6 +326,13 @@ job_set_seg(struct job *job, uint64_t seg)
 }
 
 void
+job_set_base_seg(struct job *job, uint64_t seg)
+{
+	if (job->ext != NULL || seg != 0)
+		job_ext(job)->base_seg = seg;
+}
+
+void
 job_set_times(struct job *job, double started_at, double finished_at)
 {
 	if (job->ext == NULL && started_at == 0 && finished_at == 0)

@@ -148,5 +148,8 @@ struct queue	*queue_new(struct ev_loop *, struct config *const *,
 /* The SQLite implementation (queue_sqlite.c): opens the log, sets ops. */
 int		 queue_sqlite_open(struct queue *, const char *spec,
 		    int sync_full, int mode, char **cause);
+/* Its recovery (queue_sqlite_recover.c): queue_ops.recover. */
+int		 queue_sqlite_recover(struct queue *,
+		    unsigned (*)(struct queue_pool *), char **);
 
 #endif

@@ -13,8 +13,8 @@
  * thread while the loop goes on; the loop thread alone touches what is
  * here.
  *
- * At start, recovery loads the log's jobs back into the queues and the
- * finished records.
+ * At start, recovery (queue_sqlite_recover.c) loads the log's jobs back
+ * into the queues and the finished records.
  */
 #include "config.h"
 
@@ -48,6 +48,7 @@ struct queue_sqlite {
 	struct store		*store;
 	struct job_list		 pending;	/* submitted, not committed */
 	uint64_t		*putseg;	/* segment of each record put */
+	uint8_t			*putdelta;	/* and whether a start's delta */
 	size_t			 putseg_cap;
 	int			 failing;	/* the last commit failed */
 	double			 failed_log_at;
@@ -113,6 +114,30 @@ queue_sqlite_cancel(struct queue *q, struct job *job)
 	return queue_memory_cancel(q, job);
 }
 
+/*
+ * A start is written as a delta (store_codec.h) when the rest is in the
+ * job's newest committed record, a whole one: the job has no result,
+ * error, finish or due time that record might lack (a retry's would).
+ */
+static int
+queue_sqlite_delta(const struct job *job)
+{
+	return job->state == JOB_RUNNING && job_seg(job) != 0 &&
+	    job_base_seg(job) == 0 && job_result(job) == NULL &&
+	    job_error(job) == NULL && job_finished_at(job) == 0 &&
+	    job_not_before(job) == 0 && !job->dead;
+}
+
+/* The job's committed records stop mattering (superseded, or pruned). */
+static void
+queue_sqlite_release(struct store *store, const struct job *job)
+{
+	if (job_seg(job) != 0)
+		store_release(store, job_seg(job));
+	if (job_base_seg(job) != 0)
+		store_release(store, job_base_seg(job));
+}
+
 /* Fill a store record from a job (strings borrowed from it). */
 static void
 queue_sqlite_record(const struct job *job, struct store_record *r)
@@ -140,6 +165,7 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->group = job_group(job);
 	r->dead = job->dead;
 	r->retry_of = job_retry_of(job);
+	r->delta = queue_sqlite_delta(job);
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -153,8 +179,11 @@ queue_sqlite_put(struct queue_sqlite *qs, const struct job *job, size_t i,
 		qs->putseg_cap = qs->putseg_cap ? qs->putseg_cap * 2 : 1024;
 		qs->putseg = xreallocarray(qs->putseg, qs->putseg_cap,
 		    sizeof *qs->putseg);
+		qs->putdelta = xreallocarray(qs->putdelta, qs->putseg_cap,
+		    sizeof *qs->putdelta);
 	}
 	queue_sqlite_record(job, &r);
+	qs->putdelta[i] = (uint8_t)r.delta;
 	return store_put(qs->store, &r, &qs->putseg[i], cause);
 }
 
@@ -256,9 +285,10 @@ queue_sqlite_changes_due(struct queue_sqlite *qs, int all, size_t nchanged)
 }
 
 /*
- * After a commit: each job's new record supersedes the one it had; the
- * record of a job freed (pruned) while it was being committed matters
- * no more either.
+ * After a commit: each job's new record supersedes the one it had (a
+ * start's delta keeps the whole record it extends, which the next whole
+ * record releases); the record of a job freed (pruned) while it was being
+ * committed matters no more either.
  */
 static size_t
 queue_sqlite_supersede(struct queue_sqlite *qs)
@@ -272,7 +302,12 @@ queue_sqlite_supersede(struct queue_sqlite *qs)
 			store_release(qs->store, qs->putseg[i]);
 			continue;
 		}
-		store_release(qs->store, job_seg(flight[i]));
+		if (qs->putdelta[i])
+			job_set_base_seg(flight[i], job_seg(flight[i]));
+		else {
+			queue_sqlite_release(qs->store, flight[i]);
+			job_set_base_seg(flight[i], 0);
+		}
 		job_set_seg(flight[i], qs->putseg[i]);
 	}
 	job_flight_end(0);
@@ -528,160 +563,7 @@ queue_sqlite_dead_release(struct queue *q, struct job *job)
 static void
 queue_sqlite_forget(struct queue *q, struct job *job)
 {
-	if (job_seg(job) != 0)
-		store_release(QS(q)->store, job_seg(job));
-}
-
-struct queue_sqlite_recovery {
-	struct queue	*q;
-	unsigned	(*max_attempts)(struct queue_pool *);
-	size_t		 queued, delayed, interrupted, failed, unknown;
-};
-
-/* A job as the store has it, known again but in no list yet. */
-static struct job *
-queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
-{
-	struct job	*job;
-
-	job = job_new(&qp->jobs, r->data, r->data_len, r->submitted_at);
-	memcpy(job->id, r->id, JOB_ID_LEN + 1);
-	job_id_seen(job->id);
-	job->state = (uint8_t)r->state;
-	job->attempts = (uint16_t)r->attempts;
-	job->worker = (int16_t)r->worker;
-	job->truncated = r->truncated != 0;
-	job_set_times(job, r->started_at, r->finished_at);
-	job_set_result(job, r->result != NULL ? xstrdup(r->result) : NULL);
-	job_set_error(job, r->error != NULL ? xstrdup(r->error) : NULL);
-	job_set_seg(job, r->seg);
-	/* Records from before clients existed were the default client's. */
-	job->client = job_client_intern(r->client != NULL ? r->client :
-	    "default");
-	job_flow_set(job, &(struct job_flow_spec){ r->priority,
-	    r->not_before, r->group });
-	if (r->retry_of != NULL)
-		job_set_retry_of(job, r->retry_of);
-	if (r->key != NULL && job_key_find(job->client, r->key) == NULL)
-		job_key_set(job, r->key);
-	qp->submitted++;
-	qp->jobs.state[job->state]++;
-	job_table_add(job);
-	return job;
-}
-
-/*
- * A queued job goes back to the tail of its queue (records come in id
- * order, which is submission order); a delayed one waits for its due time
- * again (at once if it passed while mpsup was down). A job that was running when mpsup
- * died has had that attempt counted when it was sent: it is retried, or
- * fails if that was its last attempt.
- */
-static void
-queue_sqlite_recover_unfinished(struct queue_sqlite_recovery *rc,
-    struct queue_pool *qp, const struct store_record *r)
-{
-	struct queue	*q = rc->q;
-	struct job	*job;
-	double		 now = ev_now(q->loop);
-	char		*error;
-
-	job = queue_sqlite_restore(qp, r);
-	if (job->state == JOB_RUNNING) {
-		job->worker = -1;
-		if (job->attempts >= rc->max_attempts(qp)) {
-			xasprintf(&error, "mpsup stopped while the job was "
-			    "running (after %u attempt%s)", job->attempts,
-			    job->attempts == 1 ? "" : "s");
-			job_set_error(job, error);
-			job_set_state(job, JOB_FAILED, now);
-			queue_memory_finished(q, job);
-			rc->failed++;
-			return;
-		}
-		qp->retried++;
-		job_set_state(job, JOB_QUEUED, now);
-		rc->interrupted++;
-	} else if (job->state == JOB_DELAYED) {
-		rc->delayed++;
-		queue_due_add(q, job);
-		return;
-	} else
-		rc->queued++;
-	queue_flow_add(qp, job, 0);
-}
-
-static void
-queue_sqlite_recover_cb(const struct store_record *r, void *arg)
-{
-	struct queue_sqlite_recovery	*rc = arg;
-	struct queue			*q = rc->q;
-	struct queue_pool		*qp;
-	struct job			*job;
-
-	if ((qp = queue_pool_find(q, r->pool)) == NULL ||
-	    r->state < JOB_QUEUED || r->state >= JOB_NSTATES) {
-		rc->unknown++;
-		return;
-	}
-	if (job_table_find(r->id, JOB_ID_LEN) != NULL) {
-		store_release(QS(q)->store, r->seg);
-		return;
-	}
-	if (r->state == JOB_QUEUED || r->state == JOB_RUNNING ||
-	    r->state == JOB_DELAYED) {
-		queue_sqlite_recover_unfinished(rc, qp, r);
-		return;
-	}
-	/* A dead letter is kept for dead_ttl, other records for result_ttl. */
-	if (r->dead && qp->dead_ttl > 0 &&
-	    r->finished_at + qp->dead_ttl > ev_now(q->loop)) {
-		queue_memory_keep_dead(q, queue_sqlite_restore(qp, r));
-		return;
-	}
-	if (r->finished_at + (*q->cfgp)->result_ttl <= ev_now(q->loop)) {
-		store_release(QS(q)->store, r->seg);
-		return;
-	}
-	job = queue_sqlite_restore(qp, r);
-	job_data_drop(job);
-	queue_memory_keep(q, job);
-}
-
-/*
- * Read the store back before anything is served: finished records first
- * (in order of finish time, so that retention prunes the oldest), then
- * the unfinished jobs in submission order.
- */
-static int
-queue_sqlite_recover(struct queue *q,
-    unsigned (*max_attempts)(struct queue_pool *), char **cause)
-{
-	struct queue_sqlite_recovery	 rc;
-	size_t				 kept;
-
-	memset(&rc, 0, sizeof rc);
-	rc.q = q;
-	rc.max_attempts = max_attempts;
-	if (store_load(QS(q)->store, (size_t)(*q->cfgp)->result_max,
-	    queue_sqlite_recover_cb, &rc, cause) == -1)
-		return -1;
-	/*
-	 * A pruned record may come back (its segment held others still
-	 * kept) and be pruned again at once: count what is kept.
-	 */
-	kept = q->nfinished;
-	if (rc.queued + rc.delayed + rc.interrupted + rc.failed + kept > 0)
-		log_info("store: recovered %zu queued job%s, %zu delayed, %zu "
-		    "interrupted (retried), %zu failed after their last "
-		    "attempt; %zu finished record%s kept", rc.queued,
-		    rc.queued == 1 ? "" : "s", rc.delayed, rc.interrupted,
-		    rc.failed, kept, kept == 1 ? "" : "s");
-	if (rc.unknown > 0)
-		log_warnx("store: %zu job%s of pools not in the config left "
-		    "untouched in the store", rc.unknown,
-		    rc.unknown == 1 ? "" : "s");
-	return 0;
+	queue_sqlite_release(QS(q)->store, job);
 }
 
 /* Drop the uncommitted submits, then what the memory queues hold. */
@@ -706,6 +588,7 @@ queue_sqlite_close(struct queue *q)
 	}
 	queue_acks_answer(&qs->acks_flight, "mpsup is shutting down");
 	free(qs->putseg);
+	free(qs->putdelta);
 	job_changed_track(0);
 	store_close(qs->store);
 	free(qs);

@@ -49,7 +49,15 @@ struct store_record {
 	const char	*group;
 	int		 dead;		/* a dead letter (kept with its data) */
 	const char	*retry_of;	/* the dead letter it retries, or NULL */
+	/*
+	 * store_put(): write only what a start changes (state, attempts,
+	 * worker, started_at; see store_codec.h), the rest being in the
+	 * job's newest committed record, whose segment the caller keeps.
+	 */
+	int		 delta;
 	uint64_t	 seg;		/* store_load(): the segment holding it */
+	/* store_load(): a start merged with the whole record in this one. */
+	uint64_t	 base_seg;
 };
 
 #define STORE_SCHEMA_VERSION	2

@@ -681,6 +681,11 @@ store_sqlite_count_live(struct store_sqlite *s, struct store_sqlite_loaded *ld)
 	for (i = 0; i < ld->nrecs; i++) {
 		ld->segs[ld->recs[i].seg].live++;
 		ld->recs[i].r.seg = ld->segs[ld->recs[i].seg].seq;
+		ld->recs[i].r.base_seg = 0;
+		if (ld->recs[i].base == 0)
+			continue;
+		ld->segs[ld->recs[i].base - 1].live++;
+		ld->recs[i].r.base_seg = ld->segs[ld->recs[i].base - 1].seq;
 	}
 	s->nlive = s->ndead = s->nzero = 0;
 	for (i = 0; i < ld->nsegs; i++) {

@@ -627,6 +627,46 @@ START_TEST(test_sqlite_pipelined_commit_that_fails_refuses_its_submits)
 }
 END_TEST
 
+/*
+ * A start is written as a delta over the job's queued record: both
+ * segments stay while it is the newest; recovery gives the job back whole
+ * (data, key) with its attempt counted, and the job's next whole record
+ * lets both segments go.
+ */
+START_TEST(test_sqlite_start_written_as_a_delta_recovers_whole)
+{
+	struct queue_stats	 st;
+	struct job		*j1, *out[1];
+	char			 id1[JOB_ID_LEN + 1];
+
+	j1 = qt_push(&qt.a, "{\"big\":\"data of j1\"}");
+	job_key_set(j1, "k1");
+	memcpy(id1, j1->id, sizeof id1);
+	queue_commit(qt.q, 1);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	qt_start(j1);
+	queue_commit(qt.q, 1);
+	ck_assert_uint_ne(job_base_seg(j1), 0);
+	ck_assert_uint_gt(job_seg(j1), job_base_seg(j1));
+	queue_stats(qt.q, &st);
+	ck_assert_uint_eq(st.segments, 2);
+	qt_drop(j1);
+	qt_restart();
+	ck_assert_ptr_nonnull(j1 = queue_lookup(qt.q, id1, JOB_ID_LEN));
+	ck_assert_int_eq(j1->state, JOB_QUEUED);
+	ck_assert_uint_eq(j1->attempts, 1);
+	ck_assert_uint_eq(qt.a.retried, 1);
+	ck_assert_str_eq(job_data(j1), "{\"big\":\"data of j1\"}");
+	ck_assert_ptr_eq(queue_lookup_key(qt.q, "default", "k1"), j1);
+	/* Requeued: its whole record supersedes the two. */
+	queue_commit(qt.q, 1);
+	ck_assert_uint_eq(job_base_seg(j1), 0);
+	queue_commit(qt.q, 1);
+	queue_stats(qt.q, &st);
+	ck_assert_uint_eq(st.segments, 1);
+}
+END_TEST
+
 void
 qt_durable_tests_add(TCase *tc)
 {
@@ -645,6 +685,7 @@ qt_durable_tests_add(TCase *tc)
 	tcase_add_test(tc,
 	    test_sqlite_pipelined_commit_acks_only_once_it_landed);
 	tcase_add_test(tc, test_sqlite_waiting_commit_lands_the_one_under_way);
+	tcase_add_test(tc, test_sqlite_start_written_as_a_delta_recovers_whole);
 	tcase_add_test(tc,
 	    test_sqlite_ack_made_during_a_commit_of_its_job_is_answered);
 	tcase_add_test(tc,
