@@ -434,17 +434,17 @@ for line in sys.stdin.buffer:
 """
 
 
-def test_sqlite_kill9_while_commits_run_sends_no_uncommitted_start(tmp):
-    """kill -9 at random moments under load, with store_sync = full (a
-    commit, with its flush, under way most of the time): every acknowledged
-    job comes back, and each job reached a worker no more often than the
-    attempts its record counts: no job line left before its start was
-    committed (such a delivery would not be counted after the restart)."""
+def kill9_while_commits_run(tmp, sync):
+    """kill -9 at random moments under load (a commit under way most of
+    the time): every acknowledged job comes back, and each job reached a
+    worker no more often than the attempts its record counts: no job line
+    left before its start was committed (such a delivery would not be
+    counted after the restart)."""
     import collections
     import random
     write(os.path.join(tmp, "noting.py"), NOTING)
     path = os.path.join(tmp, "jobs.db")
-    cfg = config("sqlite:%s" % path, extra="store_sync = full\n").replace(
+    cfg = config("sqlite:%s" % path, extra="store_sync = %s\n" % sync).replace(
         "max_attempts = 3", "max_attempts = 20").replace(
         "prefetch = 1", "prefetch = 16").replace(
         "command = %s" % ECHO, "command = %s %s/noting.py" % (
@@ -481,6 +481,17 @@ def test_sqlite_kill9_while_commits_run_sends_no_uncommitted_start(tmp):
     check_invariant(status(c))
     c.close()
     assert sup.stop() == 0
+
+
+def test_sqlite_kill9_while_commits_run_sends_no_uncommitted_start(tmp):
+    """store_sync = normal: commits run on the store's thread while the
+    loop goes on, job lines held until the commit of their starts ended."""
+    kill9_while_commits_run(tmp, "normal")
+
+
+def test_sqlite_kill9_while_flushing_sends_no_uncommitted_start(tmp):
+    """store_sync = full: each commit is a disk flush the loop waits for."""
+    kill9_while_commits_run(tmp, "full")
 
 
 def test_sqlite_pruned_records_give_their_segments_back(tmp):
