@@ -308,8 +308,8 @@ void		 queue_commit_if_late(struct queue *);
  * between wait for the next commit. queue_commit_busy() says whether one
  * runs; while it does, queue_commit() starts none (all: waits for it and
  * commits the rest before returning). Without a call to queue_pipeline()
- * (or with a store that cannot, or with store_sync = full, where it
- * slows jobs down), every commit is waited for.
+ * (or with a store that has no commit thread: memory, a read-only
+ * file, store_sync = full), every commit is waited for.
  */
 void		 queue_pipeline(struct queue *, void (*committing)(void *),
 		    void (*committed)(void *), void *arg);

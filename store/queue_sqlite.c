@@ -68,7 +68,6 @@ struct queue_sqlite {
 	struct queue_ack_list	 acks_flight;	/* their acks */
 	ev_io			 commit_io;	/* the store says it ended */
 	int			 pipelined;	/* the engine holds job lines */
-	int			 sync_full;	/* store_sync = full */
 	void			(*committing_cb)(void *);
 	void			(*committed_cb)(void *);
 	void			*hook_arg;
@@ -505,15 +504,8 @@ queue_sqlite_pipeline(struct queue *q, void (*committing)(void *),
 {
 	struct queue_sqlite	*qs = QS(q);
 
-	/*
-	 * Not with store_sync = full: there a commit is a disk flush, and a
-	 * job started while one runs would wait for it and then for its own
-	 * (the loop held in the commit instead lets the results collect in
-	 * the pipes, all started in the next commit). Same binary,
-	 * alternated (bench/README.md): full pipelined ran at half the
-	 * end-to-end rate, normal pipelined at 1.6 times (medians).
-	 */
-	qs->pipelined = store_commit_fd(qs->store) != -1 && !qs->sync_full;
+	/* A store without a commit thread (store_sync = full) commits here. */
+	qs->pipelined = store_commit_fd(qs->store) != -1;
 	qs->committing_cb = committing;
 	qs->committed_cb = committed;
 	qs->hook_arg = arg;
@@ -639,7 +631,6 @@ queue_sqlite_open(struct queue *q, const char *spec, int sync_full,
 	qs = xcalloc(1, sizeof *qs);
 	qs->q = q;
 	qs->store = store;
-	qs->sync_full = sync_full;
 	TAILQ_INIT(&qs->pending);
 	TAILQ_INIT(&qs->committing);
 	TAILQ_INIT(&qs->acks_flight);
