@@ -60,7 +60,8 @@ struct store_record {
 	uint64_t	 base_seg;
 };
 
-#define STORE_SCHEMA_VERSION	2
+/* 3: start deltas (store_codec.h); a version 2 log is read, and marked 3. */
+#define STORE_SCHEMA_VERSION	3
 
 /*
  * Open a store from its config value ("memory" or "sqlite:/abs/path");

@@ -58,7 +58,7 @@ static const char store_sqlite_schema[] =
 	" seq INTEGER PRIMARY KEY NOT NULL,"
 	" body BLOB NOT NULL"		/* store_codec.h records */
 	");"
-	"PRAGMA user_version = 2;";
+	"PRAGMA user_version = 3;";
 
 /*
  * A segment being filled. A commit writes two: the records of unfinished
@@ -166,7 +166,7 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 	if (store_sqlite_version(s, &version, cause) == -1)
 		return -1;
 	if (s->readonly) {
-		if (version != STORE_SCHEMA_VERSION) {
+		if (version != 2 && version != STORE_SCHEMA_VERSION) {
 			xasprintf(cause, "%s: read-only file system, and not "
 			    "a database of this mpsup (schema version %d)",
 			    s->path, version);
@@ -192,6 +192,15 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 		    "version of mpsup (schema version 1), which this one does "
 		    "not read", s->path);
 		return -1;
+	} else if (version == 2) {
+		/*
+		 * Version 3 only adds start deltas: a version 2 log reads as
+		 * is. Marked 3, it is refused by an older mpsup by its version
+		 * rather than at its first delta.
+		 */
+		if (store_sqlite_exec(s, "PRAGMA user_version = 3", cause,
+		    "upgrading the schema") == -1)
+			return -1;
 	} else if (version != STORE_SCHEMA_VERSION) {
 		xasprintf(cause, "%s: schema version %d, this mpsup knows "
 		    "version %d", s->path, version, STORE_SCHEMA_VERSION);

@@ -224,6 +224,36 @@ START_TEST(test_sqlite_unknown_schema_version_is_refused)
 }
 END_TEST
 
+/* A version 2 log (no start deltas) is read as is and marked 3. */
+START_TEST(test_sqlite_schema_version_2_is_read_and_marked_3)
+{
+	struct store		*st = open_ok();
+	struct store_record	 a = record("0000000000000001", 0, "v2");
+	struct loaded		 l;
+	sqlite3			*db;
+	sqlite3_stmt		*s;
+
+	put_ok(st, &a);
+	commit_ok(st);
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = reload(open_ok(), &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.data[0], "v2");
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 3);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(test_sqlite_writes_are_seen_only_after_commit)
 {
 	struct store		*st = open_ok();
@@ -930,6 +960,7 @@ store_suite(void)
 	tcase_add_test(tc, test_memory_store_keeps_nothing_and_never_fails);
 	tcase_add_test(tc, test_sqlite_creates_a_versioned_schema_in_wal_mode);
 	tcase_add_test(tc, test_sqlite_unknown_schema_version_is_refused);
+	tcase_add_test(tc, test_sqlite_schema_version_2_is_read_and_marked_3);
 	tcase_add_test(tc, test_sqlite_writes_are_seen_only_after_commit);
 	tcase_add_test(tc, test_sqlite_newest_record_wins_and_dead_segments_go);
 	tcase_add_test(tc,
