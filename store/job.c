@@ -58,6 +58,13 @@ static struct {
 	size_t		  cap;
 } changed;
 
+/* The changed set a commit under way took (see job_changed_take). */
+static struct {
+	struct job	**jobs;
+	size_t		  n;
+	size_t		  cap;
+} flight;
+
 static struct {
 	uint64_t	last_ms;
 	unsigned	seq;
@@ -319,6 +326,13 @@ job_set_seg(struct job *job, uint64_t seg)
 }
 
 void
+job_set_base_seg(struct job *job, uint64_t seg)
+{
+	if (job->ext != NULL || seg != 0)
+		job_ext(job)->base_seg = seg;
+}
+
+void
 job_set_times(struct job *job, double started_at, double finished_at)
 {
 	if (job->ext == NULL && started_at == 0 && finished_at == 0)
@@ -329,6 +343,10 @@ job_set_times(struct job *job, double started_at, double finished_at)
 
 static void	job_key_remove(struct job *);
 static void	job_changed_remove(struct job *);
+static void	job_flight_forget(struct job *);
+
+/* In job->changed: the job is in the flight set (the rest: its index+1). */
+#define JOB_FLIGHT	0x80000000u
 
 /* A finished job's data is not needed again: let a big one go. */
 void
@@ -348,8 +366,10 @@ job_free(struct job *job)
 	struct job_owner	*owner = job->owner;
 	struct job_ext		*x = job->ext;
 
-	if (job->changed)
+	if (job->changed & ~JOB_FLIGHT)
 		job_changed_remove(job);
+	if (job->changed & JOB_FLIGHT)
+		job_flight_forget(job);
 	if (x != NULL) {
 		if (x->key != NULL) {
 			job_key_remove(job);
@@ -543,16 +563,18 @@ job_changed_track(int on)
 	changed.on = on;
 	if (!on) {
 		job_changed_clear();
+		job_flight_end(0);
 		free(changed.jobs);
-		changed.jobs = NULL;
-		changed.cap = 0;
+		free(flight.jobs);
+		changed.jobs = flight.jobs = NULL;
+		changed.cap = flight.cap = 0;
 	}
 }
 
 void
 job_changed_add(struct job *job)
 {
-	if (job->changed)
+	if (job->changed & ~JOB_FLIGHT)
 		return;
 	if (changed.n == changed.cap) {
 		changed.cap = changed.cap ? changed.cap * 2 : 1024;
@@ -560,18 +582,19 @@ job_changed_add(struct job *job)
 		    sizeof *changed.jobs);
 	}
 	changed.jobs[changed.n++] = job;
-	job->changed = (uint32_t)changed.n;
+	job->changed = (job->changed & JOB_FLIGHT) | (uint32_t)changed.n;
 }
 
 /* Order does not matter in the set: the last one takes the hole. */
 static void
 job_changed_remove(struct job *job)
 {
-	size_t	i = job->changed - 1;
+	size_t		 i = (job->changed & ~JOB_FLIGHT) - 1;
+	struct job	*last = changed.jobs[--changed.n];
 
-	changed.jobs[i] = changed.jobs[--changed.n];
-	changed.jobs[i]->changed = (uint32_t)i + 1;
-	job->changed = 0;
+	changed.jobs[i] = last;
+	last->changed = (last->changed & JOB_FLIGHT) | ((uint32_t)i + 1);
+	job->changed &= JOB_FLIGHT;
 }
 
 struct job **
@@ -587,8 +610,65 @@ job_changed_clear(void)
 	size_t	i;
 
 	for (i = 0; i < changed.n; i++)
-		changed.jobs[i]->changed = 0;
+		changed.jobs[i]->changed &= JOB_FLIGHT;
 	changed.n = 0;
+}
+
+struct job **
+job_changed_take(size_t *n)
+{
+	struct job	**t = flight.jobs;
+	size_t		  cap = flight.cap, i;
+
+	if (flight.n != 0)
+		fatalx("BUG: a second commit of changes while one is under way");
+	flight.jobs = changed.jobs, flight.cap = changed.cap;
+	flight.n = changed.n;
+	changed.jobs = t, changed.cap = cap;
+	changed.n = 0;
+	for (i = 0; i < flight.n; i++)
+		flight.jobs[i]->changed = JOB_FLIGHT;
+	*n = flight.n;
+	return flight.jobs;
+}
+
+struct job **
+job_flight_list(size_t *n)
+{
+	*n = flight.n;
+	return flight.jobs;
+}
+
+void
+job_flight_end(int failed)
+{
+	struct job	*job;
+	size_t		 i;
+
+	for (i = 0; i < flight.n; i++) {
+		if ((job = flight.jobs[i]) == NULL)
+			continue;
+		job->changed &= ~JOB_FLIGHT;
+		if (failed)
+			job_changed_add(job);
+	}
+	flight.n = 0;
+}
+
+/*
+ * A job freed while its record is being committed: its slot becomes NULL
+ * (the caller releases the record once committed). Rare (a record pruned
+ * within a commit's time), so a scan does.
+ */
+static void
+job_flight_forget(struct job *job)
+{
+	size_t	i;
+
+	for (i = 0; i < flight.n; i++)
+		if (flight.jobs[i] == job)
+			flight.jobs[i] = NULL;
+	job->changed &= ~JOB_FLIGHT;
 }
 
 void

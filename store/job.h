@@ -107,6 +107,7 @@ struct job_ext {
 	double			 started_at;
 	double			 finished_at;
 	uint64_t		 seg;		/* durable store segment, or 0 */
+	uint64_t		 base_seg;	/* of the record seg's extends */
 	char			*result;	/* JSON text (see job.c) */
 	char			*error;
 	ev_timer		*timer;		/* timeout or retry (see below) */
@@ -222,6 +223,17 @@ job_seg(const struct job *job)
 	return job_x(job)->seg;
 }
 
+/*
+ * When the job's newest committed record is a start that carries only
+ * what changed (store_codec.h), the segment of the whole record it
+ * extends, which must stay; else 0.
+ */
+static inline uint64_t
+job_base_seg(const struct job *job)
+{
+	return job_x(job)->base_seg;
+}
+
 static inline const char *
 job_result(const struct job *job)
 {
@@ -263,6 +275,7 @@ void		 job_set_retry_of(struct job *, const char *id);
 void		 job_set_runner(struct job *, struct worker *);
 void		 job_set_timer(struct job *, ev_timer *);
 void		 job_set_seg(struct job *, uint64_t);
+void		 job_set_base_seg(struct job *, uint64_t);
 /* Times read back from a store. */
 void		 job_set_times(struct job *, double started_at,
 		    double finished_at);
@@ -304,6 +317,16 @@ void		 job_changed_track(int on);
 void		 job_changed_add(struct job *);
 struct job	**job_changed_list(size_t *n);
 void		 job_changed_clear(void);
+/*
+ * The flight set: the changed set as a commit took it (one at a time),
+ * while the commit runs. job_changed_take() moves the changed set there
+ * (same order) and starts an empty one; a job freed meanwhile leaves a
+ * NULL in it; job_flight_end() empties it, putting its jobs back into
+ * the changed set if the commit failed.
+ */
+struct job	**job_changed_take(size_t *n);
+struct job	**job_flight_list(size_t *n);
+void		 job_flight_end(int failed);
 
 void		 job_waiter_add(struct job *, struct job_waiter *);
 void		 job_waiter_remove(struct job_waiter *);

@@ -246,6 +246,20 @@ queue_commit(struct queue *q, int all)
 }
 
 void
+queue_pipeline(struct queue *q, void (*committing)(void *),
+    void (*committed)(void *), void *arg)
+{
+	if (q->ops->pipeline != NULL)
+		q->ops->pipeline(q, committing, committed, arg);
+}
+
+int
+queue_commit_busy(const struct queue *q)
+{
+	return q->ops->commit_busy != NULL && q->ops->commit_busy(q);
+}
+
+void
 queue_commit_if_late(struct queue *q)
 {
 	q->ops->commit_if_late(q);

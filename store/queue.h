@@ -308,6 +308,21 @@ void		 queue_dead_release(struct queue *, struct job *);
 void		 queue_commit(struct queue *, int all);
 void		 queue_commit_if_late(struct queue *);
 /*
+ * Pipelined commits, for an engine that can hold job lines: a commit
+ * then runs on the store's thread while the loop goes on, one at a time.
+ * committing(arg) is called as one starts: it records the start of every
+ * job started so far, whose job lines may leave only once committed(arg)
+ * is called (the commit ended, committed or failed). Jobs started in
+ * between wait for the next commit. queue_commit_busy() says whether one
+ * runs; while it does, queue_commit() starts none (all: waits for it and
+ * commits the rest before returning). Without a call to queue_pipeline()
+ * (or with a store that has no commit thread: memory, a read-only
+ * file, store_sync = full), every commit is waited for.
+ */
+void		 queue_pipeline(struct queue *, void (*committing)(void *),
+		    void (*committed)(void *), void *arg);
+int		 queue_commit_busy(const struct queue *);
+/*
  * Call cb(arg, NULL) once the pending jobs are committed, or cb(arg,
  * message) if the commit failed (the jobs were then refused).
  */

@@ -33,6 +33,10 @@ struct queue_ops {
 			    const char *key);
 	void		(*commit)(struct queue *, int all);
 	void		(*commit_if_late)(struct queue *);
+	/* NULL: commits are never pipelined. */
+	void		(*pipeline)(struct queue *, void (*)(void *),
+			    void (*)(void *), void *);
+	int		(*commit_busy)(const struct queue *);
 	int		(*recover)(struct queue *,
 			    unsigned (*)(struct queue_pool *), char **);
 	void		(*stats)(const struct queue *, struct queue_stats *);
@@ -148,5 +152,8 @@ struct queue	*queue_new(struct ev_loop *, struct config *const *,
 /* The SQLite implementation (queue_sqlite.c): opens the log, sets ops. */
 int		 queue_sqlite_open(struct queue *, const char *spec,
 		    int sync_full, int mode, char **cause);
+/* Its recovery (queue_sqlite_recover.c): queue_ops.recover. */
+int		 queue_sqlite_recover(struct queue *,
+		    unsigned (*)(struct queue_pool *), char **);
 
 #endif

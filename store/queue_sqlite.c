@@ -3,14 +3,18 @@
  * durable log of every job's record, written by group commit.
  *
  * A submitted job waits in the pending list, out of every queue and out
- * of the id table, until the commit (once per loop iteration, before the
- * workers' job lines are written) has written it together with the state
- * changes that are due: only then is it queued, counted and acknowledged.
- * A failed commit refuses the pending jobs (counted as rejected) and keeps
- * the state changes of acknowledged jobs for the next attempt.
+ * of the id table, until a commit (at the end of a loop iteration, or as
+ * soon as the one under way ended; the workers' job lines of the starts
+ * it carries are written only after it) has written it together with the
+ * state changes that are due: only then is it queued, counted and
+ * acknowledged. A failed commit refuses its pending jobs (counted as
+ * rejected) and keeps the state changes of acknowledged jobs for the next
+ * attempt. Pipelined (queue_pipeline()), commits run on the store's
+ * thread while the loop goes on; the loop thread alone touches what is
+ * here.
  *
- * At start, recovery loads the log's jobs back into the queues and the
- * finished records.
+ * At start, recovery (queue_sqlite_recover.c) loads the log's jobs back
+ * into the queues and the finished records.
  */
 #include "config.h"
 
@@ -44,6 +48,7 @@ struct queue_sqlite {
 	struct store		*store;
 	struct job_list		 pending;	/* submitted, not committed */
 	uint64_t		*putseg;	/* segment of each record put */
+	uint8_t			*putdelta;	/* and whether a start's delta */
 	size_t			 putseg_cap;
 	int			 failing;	/* the last commit failed */
 	double			 failed_log_at;
@@ -56,11 +61,22 @@ struct queue_sqlite {
 	unsigned long long	 commit_errors;
 	int			 started;	/* a job started since */
 	ev_timer		 run_timer;	/* dispatch what was committed */
+	/* The commit under way (see queue_sqlite_commit_once). */
+	int			 in_flight;
+	int			 empty;		/* it had nothing to write */
+	struct job_list		 committing;	/* its submits */
+	struct queue_ack_list	 acks_flight;	/* their acks */
+	ev_io			 commit_io;	/* the store says it ended */
+	int			 pipelined;	/* the engine holds job lines */
+	void			(*committing_cb)(void *);
+	void			(*committed_cb)(void *);
+	void			*hook_arg;
 };
 
 static void	queue_sqlite_retry_cb(struct ev_loop *, ev_timer *, int);
 static void	queue_sqlite_delay_cb(struct ev_loop *, ev_timer *, int);
 static void	queue_sqlite_run_cb(struct ev_loop *, ev_timer *, int);
+static void	queue_sqlite_runnable(struct queue *);
 
 #define QS(q)	((struct queue_sqlite *)(q)->impl)
 
@@ -98,6 +114,30 @@ queue_sqlite_cancel(struct queue *q, struct job *job)
 	return queue_memory_cancel(q, job);
 }
 
+/*
+ * A start is written as a delta (store_codec.h) when the rest is in the
+ * job's newest committed record, a whole one: the job has no result,
+ * error, finish or due time that record might lack (a retry's would).
+ */
+static int
+queue_sqlite_delta(const struct job *job)
+{
+	return job->state == JOB_RUNNING && job_seg(job) != 0 &&
+	    job_base_seg(job) == 0 && job_result(job) == NULL &&
+	    job_error(job) == NULL && job_finished_at(job) == 0 &&
+	    job_not_before(job) == 0 && !job->dead;
+}
+
+/* The job's committed records stop mattering (superseded, or pruned). */
+static void
+queue_sqlite_release(struct store *store, const struct job *job)
+{
+	if (job_seg(job) != 0)
+		store_release(store, job_seg(job));
+	if (job_base_seg(job) != 0)
+		store_release(store, job_base_seg(job));
+}
+
 /* Fill a store record from a job (strings borrowed from it). */
 static void
 queue_sqlite_record(const struct job *job, struct store_record *r)
@@ -125,6 +165,7 @@ queue_sqlite_record(const struct job *job, struct store_record *r)
 	r->group = job_group(job);
 	r->dead = job->dead;
 	r->retry_of = job_retry_of(job);
+	r->delta = queue_sqlite_delta(job);
 }
 
 /* Put a job's record into the store; its segment goes in qs->putseg[i]. */
@@ -138,14 +179,17 @@ queue_sqlite_put(struct queue_sqlite *qs, const struct job *job, size_t i,
 		qs->putseg_cap = qs->putseg_cap ? qs->putseg_cap * 2 : 1024;
 		qs->putseg = xreallocarray(qs->putseg, qs->putseg_cap,
 		    sizeof *qs->putseg);
+		qs->putdelta = xreallocarray(qs->putdelta, qs->putseg_cap,
+		    sizeof *qs->putdelta);
 	}
 	queue_sqlite_record(job, &r);
+	qs->putdelta[i] = (uint8_t)r.delta;
 	return store_put(qs->store, &r, &qs->putseg[i], cause);
 }
 
 /*
  * Write into the store's transaction the changed jobs (when `changes`)
- * and the pending ones, in that order, and commit.
+ * and the submits to commit, in that order.
  */
 static int
 queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
@@ -157,10 +201,10 @@ queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
 	for (i = 0; changes && i < n; i++)
 		if (queue_sqlite_put(qs, changed[i], k++, cause) == -1)
 			return -1;
-	TAILQ_FOREACH(job, &qs->pending, entry)
+	TAILQ_FOREACH(job, &qs->committing, entry)
 		if (queue_sqlite_put(qs, job, k++, cause) == -1)
 			return -1;
-	return store_commit(qs->store, cause);
+	return 0;
 }
 
 /*
@@ -181,7 +225,10 @@ queue_sqlite_unretry(struct queue *q, const struct job *job)
 		job_changed_add(old);
 }
 
-/* The commit of the pending jobs failed: refuse them, answer store_error. */
+/*
+ * The commit of the submits in qs->committing failed: refuse them, and
+ * answer their acks with store_error.
+ */
 static void
 queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 {
@@ -191,8 +238,8 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 	double			 now = ev_now(q->loop);
 	size_t			 n = 0;
 
-	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
-		TAILQ_REMOVE(&qs->pending, job, entry);
+	while ((job = TAILQ_FIRST(&qs->committing)) != NULL) {
+		TAILQ_REMOVE(&qs->committing, job, entry);
 		qp = job_queue_pool(job);
 		qp->pending_len--;
 		qp->rejected++;
@@ -211,7 +258,7 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 		qs->refused = 0;
 	}
 	qs->failing = 1;
-	queue_acks_done(q, cause);
+	queue_acks_answer(&qs->acks_flight, cause);
 	if (!ev_is_active(&qs->retry_timer)) {
 		ev_timer_set(&qs->retry_timer, QUEUE_SQLITE_RETRY, 0);
 		ev_timer_start(q->loop, &qs->retry_timer);
@@ -237,22 +284,34 @@ queue_sqlite_changes_due(struct queue_sqlite *qs, int all, size_t nchanged)
 	return 0;
 }
 
-/* After a commit: each job's new record supersedes the one it had. */
+/*
+ * After a commit: each job's new record supersedes the one it had (a
+ * start's delta keeps the whole record it extends, which the next whole
+ * record releases); the record of a job freed (pruned) while it was being
+ * committed matters no more either.
+ */
 static size_t
-queue_sqlite_supersede(struct queue_sqlite *qs, struct job **changed,
-    size_t nchanged)
+queue_sqlite_supersede(struct queue_sqlite *qs)
 {
-	size_t	i;
+	struct job	**flight;
+	size_t		  i, n;
 
-	for (i = 0; i < nchanged; i++) {
-		store_release(qs->store, job_seg(changed[i]));
-		job_set_seg(changed[i], qs->putseg[i]);
+	flight = job_flight_list(&n);
+	for (i = 0; i < n; i++) {
+		if (flight[i] == NULL) {
+			store_release(qs->store, qs->putseg[i]);
+			continue;
+		}
+		if (qs->putdelta[i])
+			job_set_base_seg(flight[i], job_seg(flight[i]));
+		else {
+			queue_sqlite_release(qs->store, flight[i]);
+			job_set_base_seg(flight[i], 0);
+		}
+		job_set_seg(flight[i], qs->putseg[i]);
 	}
-	job_changed_clear();
-	qs->changes_due = 0;
-	qs->started = 0;
-	ev_timer_stop(qs->q->loop, &qs->delay_timer);
-	return nchanged;
+	job_flight_end(0);
+	return n;
 }
 
 /* After a commit: the pending jobs are accepted; 1 if one was queued. */
@@ -264,8 +323,8 @@ queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
 	struct job		*job;
 	int			 queued = 0;
 
-	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
-		TAILQ_REMOVE(&qs->pending, job, entry);
+	while ((job = TAILQ_FIRST(&qs->committing)) != NULL) {
+		TAILQ_REMOVE(&qs->committing, job, entry);
 		qp = job_queue_pool(job);
 		qp->pending_len--;
 		job_set_seg(job, qs->putseg[k++]);
@@ -284,26 +343,99 @@ queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
 }
 
 /*
+ * The commit under way ended (block: wait for it): its submits are
+ * queued and acknowledged and its records supersede the older ones, or
+ * it failed and they are refused (the state changes are kept for the
+ * next commit). Either way the engine may send the job lines it held.
+ */
+static void
+queue_sqlite_land(struct queue_sqlite *qs, int block)
+{
+	struct queue	*q = qs->q;
+	char		*cause = NULL;
+	int		 rc;
+
+	if ((rc = store_commit_result(qs->store, block, &cause)) == 1)
+		return;
+	qs->in_flight = 0;
+	ev_io_stop(q->loop, &qs->commit_io);
+	if (rc == -1) {
+		qs->commit_errors++;
+		job_flight_end(1);
+		queue_sqlite_failed(qs, cause);
+		free(cause);
+	} else {
+		qs->commits += !qs->empty;
+		if (qs->failing) {
+			log_info("store: commits succeed again");
+			qs->failing = 0;
+			ev_timer_stop(q->loop, &qs->retry_timer);
+		}
+		/*
+		 * Their starts go in the next commit, before they reach a
+		 * worker: landed from the loop, dispatch them now, so that
+		 * the commit that follows at once records their starts;
+		 * landed inside a commit, in the next loop turn.
+		 */
+		if (queue_sqlite_accept(qs, queue_sqlite_supersede(qs))) {
+			if (!block)
+				queue_sqlite_runnable(q);
+			else if (!ev_is_active(&qs->run_timer)) {
+				ev_timer_set(&qs->run_timer, 0, 0);
+				ev_timer_start(q->loop, &qs->run_timer);
+			}
+		}
+		queue_acks_answer(&qs->acks_flight, NULL);
+	}
+	if (qs->committed_cb != NULL)
+		qs->committed_cb(qs->hook_arg);
+}
+
+static void
+queue_sqlite_commit_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	queue_sqlite_land(io->data, 0);
+}
+
+/*
  * One group commit: the pending submits go in one transaction, together
  * with the state changes and the deletion of dead segments when these are
  * due. After a failure, an iteration with no new submit does not try again
  * before the retry timer. The pending jobs are refused if it fails.
+ *
+ * Pipelined (the engine asked for it), the transaction is built here and
+ * committed by the store's thread while the loop goes on: its submits,
+ * their acks and its changed jobs are set apart (qs->committing,
+ * acks_flight, the flight set) from those that come meanwhile, which the
+ * next commit takes once this one landed. One commit at a time: its
+ * records' segments are known only then. `all` (or no pipelining) waits.
  */
 static void
 queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 {
 	struct queue	*q = qs->q;
-	struct job	**changed;
-	size_t		  nchanged, k = 0;
-	char		 *cause = NULL;
-	int		  changes;
+	size_t		 nchanged;
+	char		*cause = NULL;
+	int		 changes, block = all || !qs->pipelined;
 
-	changed = job_changed_list(&nchanged);
+	if (qs->in_flight) {
+		if (!all)
+			return;
+		queue_sqlite_land(qs, 1);
+	}
+	(void)job_changed_list(&nchanged);
 	changes = queue_sqlite_changes_due(qs, all, nchanged);
-	if (TAILQ_EMPTY(&qs->pending) && !changes)
+	/*
+	 * An ack made while a commit ran may wait for a job that commit
+	 * carried (a submit repeating its key): with nothing else to write,
+	 * an empty commit answers it at once.
+	 */
+	if (TAILQ_EMPTY(&qs->pending) && !changes && TAILQ_EMPTY(&q->acks))
 		return;
 	if (TAILQ_EMPTY(&qs->pending) && ev_is_active(&qs->retry_timer) && !all)
 		return;
+	TAILQ_CONCAT(&qs->committing, &qs->pending, entry);
+	queue_acks_move(q, &qs->acks_flight);
 	if (queue_sqlite_write(qs, changes, &cause) == -1) {
 		store_rollback(qs->store);
 		qs->commit_errors++;
@@ -311,32 +443,38 @@ queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 		free(cause);
 		return;
 	}
-	qs->commits++;
-	if (qs->failing) {
-		log_info("store: commits succeed again");
-		qs->failing = 0;
-		ev_timer_stop(q->loop, &qs->retry_timer);
+	if (changes) {
+		(void)job_changed_take(&nchanged);
+		qs->changes_due = 0;
+		qs->started = 0;
+		ev_timer_stop(q->loop, &qs->delay_timer);
 	}
-	if (changes)
-		k = queue_sqlite_supersede(qs, changed, nchanged);
-	/* Their starts go in the next commit, before they reach a worker. */
-	if (queue_sqlite_accept(qs, k) && !ev_is_active(&qs->run_timer)) {
-		ev_timer_set(&qs->run_timer, 0, 0);
-		ev_timer_start(q->loop, &qs->run_timer);
+	qs->in_flight = 1;
+	qs->empty = store_commit_start(qs->store, block) == 0;
+	if (!qs->empty && !block && store_commit_busy(qs->store)) {
+		ev_io_start(q->loop, &qs->commit_io);
+		if (qs->committing_cb != NULL)
+			qs->committing_cb(qs->hook_arg);
+		return;
 	}
-	queue_acks_done(q, NULL);
+	queue_sqlite_land(qs, 1);
 }
 
-/* The next loop turn: the jobs the last commit queued can be claimed. */
+/* The jobs the last commit queued can be claimed. */
 static void
-queue_sqlite_run_cb(struct ev_loop *loop, ev_timer *t, int revents)
+queue_sqlite_runnable(struct queue *q)
 {
-	struct queue		*q = t->data;
 	struct queue_pool	*qp;
 
 	for (qp = q->pools; qp != NULL; qp = qp->next)
 		if (qp->queue_len > 0)
 			q->ev->runnable(qp, q->arg);
+}
+
+static void
+queue_sqlite_run_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	queue_sqlite_runnable(t->data);
 }
 
 /*
@@ -357,6 +495,26 @@ static void
 queue_sqlite_started(struct queue *q, struct job *job)
 {
 	QS(q)->started = 1;
+}
+
+/* The engine holds job lines until the commit of their starts ended. */
+static void
+queue_sqlite_pipeline(struct queue *q, void (*committing)(void *),
+    void (*committed)(void *), void *arg)
+{
+	struct queue_sqlite	*qs = QS(q);
+
+	/* A store without a commit thread (store_sync = full) commits here. */
+	qs->pipelined = store_commit_fd(qs->store) != -1;
+	qs->committing_cb = committing;
+	qs->committed_cb = committed;
+	qs->hook_arg = arg;
+}
+
+static int
+queue_sqlite_commit_busy(const struct queue *q)
+{
+	return QS(q)->in_flight;
 }
 
 static void
@@ -406,160 +564,7 @@ queue_sqlite_dead_release(struct queue *q, struct job *job)
 static void
 queue_sqlite_forget(struct queue *q, struct job *job)
 {
-	if (job_seg(job) != 0)
-		store_release(QS(q)->store, job_seg(job));
-}
-
-struct queue_sqlite_recovery {
-	struct queue	*q;
-	unsigned	(*max_attempts)(struct queue_pool *);
-	size_t		 queued, delayed, interrupted, failed, unknown;
-};
-
-/* A job as the store has it, known again but in no list yet. */
-static struct job *
-queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
-{
-	struct job	*job;
-
-	job = job_new(&qp->jobs, r->data, r->data_len, r->submitted_at);
-	memcpy(job->id, r->id, JOB_ID_LEN + 1);
-	job_id_seen(job->id);
-	job->state = (uint8_t)r->state;
-	job->attempts = (uint16_t)r->attempts;
-	job->worker = (int16_t)r->worker;
-	job->truncated = r->truncated != 0;
-	job_set_times(job, r->started_at, r->finished_at);
-	job_set_result(job, r->result != NULL ? xstrdup(r->result) : NULL);
-	job_set_error(job, r->error != NULL ? xstrdup(r->error) : NULL);
-	job_set_seg(job, r->seg);
-	/* Records from before clients existed were the default client's. */
-	job->client = job_client_intern(r->client != NULL ? r->client :
-	    "default");
-	job_flow_set(job, &(struct job_flow_spec){ r->priority,
-	    r->not_before, r->group });
-	if (r->retry_of != NULL)
-		job_set_retry_of(job, r->retry_of);
-	if (r->key != NULL && job_key_find(job->client, r->key) == NULL)
-		job_key_set(job, r->key);
-	qp->submitted++;
-	qp->jobs.state[job->state]++;
-	job_table_add(job);
-	return job;
-}
-
-/*
- * A queued job goes back to the tail of its queue (records come in id
- * order, which is submission order); a delayed one waits for its due time
- * again (at once if it passed while mpsup was down). A job that was running when mpsup
- * died has had that attempt counted when it was sent: it is retried, or
- * fails if that was its last attempt.
- */
-static void
-queue_sqlite_recover_unfinished(struct queue_sqlite_recovery *rc,
-    struct queue_pool *qp, const struct store_record *r)
-{
-	struct queue	*q = rc->q;
-	struct job	*job;
-	double		 now = ev_now(q->loop);
-	char		*error;
-
-	job = queue_sqlite_restore(qp, r);
-	if (job->state == JOB_RUNNING) {
-		job->worker = -1;
-		if (job->attempts >= rc->max_attempts(qp)) {
-			xasprintf(&error, "mpsup stopped while the job was "
-			    "running (after %u attempt%s)", job->attempts,
-			    job->attempts == 1 ? "" : "s");
-			job_set_error(job, error);
-			job_set_state(job, JOB_FAILED, now);
-			queue_memory_finished(q, job);
-			rc->failed++;
-			return;
-		}
-		qp->retried++;
-		job_set_state(job, JOB_QUEUED, now);
-		rc->interrupted++;
-	} else if (job->state == JOB_DELAYED) {
-		rc->delayed++;
-		queue_due_add(q, job);
-		return;
-	} else
-		rc->queued++;
-	queue_flow_add(qp, job, 0);
-}
-
-static void
-queue_sqlite_recover_cb(const struct store_record *r, void *arg)
-{
-	struct queue_sqlite_recovery	*rc = arg;
-	struct queue			*q = rc->q;
-	struct queue_pool		*qp;
-	struct job			*job;
-
-	if ((qp = queue_pool_find(q, r->pool)) == NULL ||
-	    r->state < JOB_QUEUED || r->state >= JOB_NSTATES) {
-		rc->unknown++;
-		return;
-	}
-	if (job_table_find(r->id, JOB_ID_LEN) != NULL) {
-		store_release(QS(q)->store, r->seg);
-		return;
-	}
-	if (r->state == JOB_QUEUED || r->state == JOB_RUNNING ||
-	    r->state == JOB_DELAYED) {
-		queue_sqlite_recover_unfinished(rc, qp, r);
-		return;
-	}
-	/* A dead letter is kept for dead_ttl, other records for result_ttl. */
-	if (r->dead && qp->dead_ttl > 0 &&
-	    r->finished_at + qp->dead_ttl > ev_now(q->loop)) {
-		queue_memory_keep_dead(q, queue_sqlite_restore(qp, r));
-		return;
-	}
-	if (r->finished_at + (*q->cfgp)->result_ttl <= ev_now(q->loop)) {
-		store_release(QS(q)->store, r->seg);
-		return;
-	}
-	job = queue_sqlite_restore(qp, r);
-	job_data_drop(job);
-	queue_memory_keep(q, job);
-}
-
-/*
- * Read the store back before anything is served: finished records first
- * (in order of finish time, so that retention prunes the oldest), then
- * the unfinished jobs in submission order.
- */
-static int
-queue_sqlite_recover(struct queue *q,
-    unsigned (*max_attempts)(struct queue_pool *), char **cause)
-{
-	struct queue_sqlite_recovery	 rc;
-	size_t				 kept;
-
-	memset(&rc, 0, sizeof rc);
-	rc.q = q;
-	rc.max_attempts = max_attempts;
-	if (store_load(QS(q)->store, (size_t)(*q->cfgp)->result_max,
-	    queue_sqlite_recover_cb, &rc, cause) == -1)
-		return -1;
-	/*
-	 * A pruned record may come back (its segment held others still
-	 * kept) and be pruned again at once: count what is kept.
-	 */
-	kept = q->nfinished;
-	if (rc.queued + rc.delayed + rc.interrupted + rc.failed + kept > 0)
-		log_info("store: recovered %zu queued job%s, %zu delayed, %zu "
-		    "interrupted (retried), %zu failed after their last "
-		    "attempt; %zu finished record%s kept", rc.queued,
-		    rc.queued == 1 ? "" : "s", rc.delayed, rc.interrupted,
-		    rc.failed, kept, kept == 1 ? "" : "s");
-	if (rc.unknown > 0)
-		log_warnx("store: %zu job%s of pools not in the config left "
-		    "untouched in the store", rc.unknown,
-		    rc.unknown == 1 ? "" : "s");
-	return 0;
+	queue_sqlite_release(QS(q)->store, job);
 }
 
 /* Drop the uncommitted submits, then what the memory queues hold. */
@@ -568,15 +573,23 @@ queue_sqlite_close(struct queue *q)
 {
 	struct queue_sqlite	*qs = QS(q);
 	struct job		*job;
+	char			*cause = NULL;
 
 	ev_timer_stop(q->loop, &qs->retry_timer);
 	ev_timer_stop(q->loop, &qs->delay_timer);
 	ev_timer_stop(q->loop, &qs->run_timer);
+	ev_io_stop(q->loop, &qs->commit_io);
+	/* A commit still under way ends first (a clean stop landed it). */
+	if (qs->in_flight && store_commit_result(qs->store, 1, &cause) == -1)
+		free(cause);
+	TAILQ_CONCAT(&qs->pending, &qs->committing, entry);
 	while ((job = TAILQ_FIRST(&qs->pending)) != NULL) {
 		TAILQ_REMOVE(&qs->pending, job, entry);
 		job_free(job);
 	}
+	queue_acks_answer(&qs->acks_flight, "mpsup is shutting down");
 	free(qs->putseg);
+	free(qs->putdelta);
 	job_changed_track(0);
 	store_close(qs->store);
 	free(qs);
@@ -599,6 +612,8 @@ static const struct queue_ops queue_sqlite_ops = {
 	.lookup_key = queue_memory_lookup_key,
 	.commit = queue_sqlite_commit,
 	.commit_if_late = queue_sqlite_commit_if_late,
+	.pipeline = queue_sqlite_pipeline,
+	.commit_busy = queue_sqlite_commit_busy,
 	.recover = queue_sqlite_recover,
 	.stats = queue_sqlite_stats,
 	.close = queue_sqlite_close,
@@ -617,6 +632,11 @@ queue_sqlite_open(struct queue *q, const char *spec, int sync_full,
 	qs->q = q;
 	qs->store = store;
 	TAILQ_INIT(&qs->pending);
+	TAILQ_INIT(&qs->committing);
+	TAILQ_INIT(&qs->acks_flight);
+	ev_io_init(&qs->commit_io, queue_sqlite_commit_io_cb,
+	    store_commit_fd(store), EV_READ);
+	qs->commit_io.data = qs;
 	ev_timer_init(&qs->retry_timer, queue_sqlite_retry_cb, 0, 0);
 	ev_timer_init(&qs->delay_timer, queue_sqlite_delay_cb, 0, 0);
 	ev_timer_init(&qs->run_timer, queue_sqlite_run_cb, 0, 0);

@@ -71,6 +71,31 @@ store_commit(struct store *st, char **cause)
 	return st->sqlite ? store_sqlite_commit(st->sqlite, cause) : 0;
 }
 
+int
+store_commit_start(struct store *st, int block)
+{
+	return st->sqlite ? store_sqlite_commit_start(st->sqlite, block) : 0;
+}
+
+int
+store_commit_result(struct store *st, int block, char **cause)
+{
+	return st->sqlite ? store_sqlite_commit_result(st->sqlite, block,
+	    cause) : 0;
+}
+
+int
+store_commit_busy(const struct store *st)
+{
+	return st->sqlite != NULL && store_sqlite_commit_busy(st->sqlite);
+}
+
+int
+store_commit_fd(const struct store *st)
+{
+	return st->sqlite != NULL ? store_sqlite_commit_fd(st->sqlite) : -1;
+}
+
 void
 store_rollback(struct store *st)
 {

@@ -14,8 +14,10 @@
  * commit. Writing a job costs one record appended to a buffer instead of
  * a row insert, update or delete, so group commit stays cheap.
  *
- * The job engine commits once per loop iteration (group commit), and
- * acknowledges a submit only after the commit that holds it succeeded.
+ * The job engine commits once per loop iteration (group commit), or,
+ * pipelined, as soon as the commit under way (on the store's thread)
+ * ended, and acknowledges a submit only after the commit that holds it
+ * succeeded.
  */
 #ifndef MPSUP_STORE_H
 #define MPSUP_STORE_H
@@ -47,10 +49,19 @@ struct store_record {
 	const char	*group;
 	int		 dead;		/* a dead letter (kept with its data) */
 	const char	*retry_of;	/* the dead letter it retries, or NULL */
+	/*
+	 * store_put(): write only what a start changes (state, attempts,
+	 * worker, started_at; see store_codec.h), the rest being in the
+	 * job's newest committed record, whose segment the caller keeps.
+	 */
+	int		 delta;
 	uint64_t	 seg;		/* store_load(): the segment holding it */
+	/* store_load(): a start merged with the whole record in this one. */
+	uint64_t	 base_seg;
 };
 
-#define STORE_SCHEMA_VERSION	2
+/* 3: start deltas (store_codec.h); a version 2 log is read, and marked 3. */
+#define STORE_SCHEMA_VERSION	3
 
 /*
  * Open a store from its config value ("memory" or "sqlite:/abs/path");
@@ -74,8 +85,23 @@ int		 store_readonly(const struct store *);
  */
 int		 store_put(struct store *, const struct store_record *,
 		    uint64_t *seg, char **cause);
-/* Commit the open transaction (nothing to do if none). */
+/* Commit the open transaction (nothing to do if none), and wait. */
 int		 store_commit(struct store *, char **cause);
+/*
+ * Pipelined commits: the open transaction goes to the store's commit
+ * thread and the caller goes on; at most one is under way. Until its
+ * result is collected the caller must not put, commit or roll back (the
+ * thread owns the connection and the records); releasing segments is
+ * fine. store_commit_start() gives 0 if there was nothing to commit,
+ * else 1 (block: the commit ran before it returned). When
+ * store_commit_fd() (an O_CLOEXEC eventfd, -1 without a thread) is
+ * readable, store_commit_result() gives 0 (committed), -1 with *cause
+ * (rolled back) or, while it runs and block is 0, 1.
+ */
+int		 store_commit_start(struct store *, int block);
+int		 store_commit_result(struct store *, int block, char **cause);
+int		 store_commit_busy(const struct store *);
+int		 store_commit_fd(const struct store *);
 /* Drop the open transaction's writes. */
 void		 store_rollback(struct store *);
 /*
@@ -107,12 +133,28 @@ int		 store_sqlite_readonly(const struct store_sqlite *);
 int		 store_sqlite_put(struct store_sqlite *,
 		    const struct store_record *, uint64_t *seg, char **cause);
 int		 store_sqlite_commit(struct store_sqlite *, char **cause);
+int		 store_sqlite_commit_start(struct store_sqlite *, int block);
+int		 store_sqlite_commit_result(struct store_sqlite *, int block,
+		    char **cause);
+int		 store_sqlite_commit_busy(const struct store_sqlite *);
+int		 store_sqlite_commit_fd(const struct store_sqlite *);
 void		 store_sqlite_rollback(struct store_sqlite *);
 void		 store_sqlite_release(struct store_sqlite *, uint64_t seg);
 int		 store_sqlite_has_garbage(const struct store_sqlite *);
 size_t		 store_sqlite_segments(const struct store_sqlite *);
 int		 store_sqlite_load(struct store_sqlite *, size_t max_finished,
 		    void (*cb)(const struct store_record *, void *), void *arg,
+		    char **cause);
+
+/* The commit thread (store_sqlite_async.c): runs fn(arg, cause). */
+struct store_async;
+struct store_async *store_async_start(int (*fn)(void *, char **), void *arg,
+		    char **cause);
+void		 store_async_stop(struct store_async *);
+int		 store_async_fd(const struct store_async *);
+int		 store_async_busy(const struct store_async *);
+void		 store_async_run(struct store_async *);
+int		 store_async_result(struct store_async *, int block,
 		    char **cause);
 
 #endif

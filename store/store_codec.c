@@ -21,11 +21,16 @@
 #define CODEC_FLOW	16
 #define CODEC_DEAD	32
 #define CODEC_RETRY_OF	64
+/* A start's delta: after the flags, started_at alone (see store_codec.h). */
+#define CODEC_DELTA	128
 #define CODEC_FLAGS	(CODEC_RESULT | CODEC_ERROR | CODEC_KEY | \
 			    CODEC_CLIENT | CODEC_FLOW | CODEC_DEAD | \
 			    CODEC_RETRY_OF)
 /* id, state, truncated, attempts, worker, flags, three times. */
 #define CODEC_FIXED	(8 + 1 + 1 + 2 + 2 + 1 + 3 * 8)
+/* What every record begins with: up to the flags. */
+#define CODEC_HEAD	(8 + 1 + 1 + 2 + 2 + 1)
+#define CODEC_DELTA_LEN	(CODEC_HEAD + 8)
 
 /* v's low n bytes, little-endian (n is a constant: a store or two). */
 static inline char *
@@ -124,6 +129,32 @@ codec_id(const char *id)
 	return codec_hex8(le64toh(hi)) << 32 | codec_hex8(le64toh(lo));
 }
 
+/* The head every record begins with: id to flags. */
+static char *
+codec_head(char *p, const struct store_record *r, int flags)
+{
+	p = codec_u(p, codec_id(r->id), 8);
+	p = codec_u(p, (uint64_t)r->state, 1);
+	p = codec_u(p, r->truncated != 0, 1);
+	p = codec_u(p, r->attempts, 2);
+	p = codec_u(p, (uint64_t)(r->worker + 1), 2);
+	return codec_u(p, (uint64_t)flags, 1);
+}
+
+/* A start's delta: the head, then started_at. */
+static void
+codec_put_delta(struct buf *b, const struct store_record *r)
+{
+	char	*p;
+
+	buf_reserve(b, 4 + CODEC_DELTA_LEN);
+	p = b->data + b->len;
+	p = codec_u(p, CODEC_DELTA_LEN, 4);
+	p = codec_head(p, r, CODEC_DELTA);
+	codec_f(p, r->started_at);
+	b->len += 4 + CODEC_DELTA_LEN;
+}
+
 void
 store_codec_put(struct buf *b, const struct store_record *r)
 {
@@ -133,6 +164,10 @@ store_codec_put(struct buf *b, const struct store_record *r)
 	char	*p, *start;
 	int	 flags = 0;
 
+	if (r->delta) {
+		codec_put_delta(b, r);
+		return;
+	}
 	n = CODEC_FIXED + 4 + plen + 1 + 4 + r->data_len + 1;
 	if (r->result != NULL) {
 		flags |= CODEC_RESULT;
@@ -164,12 +199,7 @@ store_codec_put(struct buf *b, const struct store_record *r)
 	buf_reserve(b, 4 + n);
 	start = p = b->data + b->len;
 	p = codec_u(p, n, 4);
-	p = codec_u(p, codec_id(r->id), 8);
-	p = codec_u(p, (uint64_t)r->state, 1);
-	p = codec_u(p, r->truncated != 0, 1);
-	p = codec_u(p, r->attempts, 2);
-	p = codec_u(p, (uint64_t)(r->worker + 1), 2);
-	p = codec_u(p, (uint64_t)flags, 1);
+	p = codec_head(p, r, flags);
 	p = codec_f(p, r->submitted_at);
 	p = codec_f(p, r->started_at);
 	p = codec_f(p, r->finished_at);
@@ -244,7 +274,7 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	uint64_t	 n;
 	int		 flags;
 
-	if (len < 4 || (n = codec_get_u(p, 4)) > len - 4 || n < CODEC_FIXED)
+	if (len < 4 || (n = codec_get_u(p, 4)) > len - 4 || n < CODEC_HEAD)
 		return 0;
 	e = p + 4 + n;
 	p += 4;
@@ -256,6 +286,17 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	r->attempts = (unsigned)codec_get_u(p + 10, 2);
 	r->worker = (int)codec_get_u(p + 12, 2) - 1;
 	flags = (int)codec_get_u(p + 14, 1);
+	if (flags & CODEC_DELTA) {
+		/* Only a start, and nothing else, is written this way. */
+		if (flags != CODEC_DELTA || n != CODEC_DELTA_LEN ||
+		    r->state != JOB_RUNNING || r->truncated > 1)
+			return 0;
+		r->delta = 1;
+		r->started_at = codec_get_f(p + CODEC_HEAD);
+		return 4 + CODEC_DELTA_LEN;
+	}
+	if (n < CODEC_FIXED)
+		return 0;
 	r->submitted_at = codec_get_f(p + 15);
 	r->started_at = codec_get_f(p + 23);
 	r->finished_at = codec_get_f(p + 31);

@@ -13,6 +13,13 @@
  *   retry_of when its flag is set. Records written before clients, flow
  *   control or dead letters existed lack those flags.
  *
+ * A start (store_record.delta) is written as a delta: the same head up to
+ * the flags, which are 128 alone, then f64 started_at, and nothing more
+ * (27 bytes in all against ~75 for a small job's whole record). The rest
+ * is that of the job's newest whole record before it, which the store
+ * keeps as long as the delta is the job's newest record; recovery merges
+ * the two (store_recover.h).
+ *
  * Decoding is for bytes read back from a file: every length is checked
  * against what is there, and a malformed record is refused, not trusted.
  * Strings hold no NUL (job data and results are JSON text), state fits a

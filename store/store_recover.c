@@ -34,26 +34,57 @@ store_recover_id_cmp(const void *a, const void *b)
 	    ((const struct store_rec *)b)->r.id);
 }
 
+/*
+ * A start's delta (the newest) over the whole record it extends: the
+ * delta's state, attempts, worker and start time, the rest the base's.
+ */
+static struct store_rec
+store_recover_merge(const struct store_rec *base, const struct store_rec *d)
+{
+	struct store_rec	m = *base;
+
+	m.r.state = d->r.state;
+	m.r.truncated = d->r.truncated;
+	m.r.attempts = d->r.attempts;
+	m.r.worker = d->r.worker;
+	m.r.started_at = d->r.started_at;
+	m.seg = d->seg;
+	m.base = base->seg + 1;
+	return m;
+}
+
 struct store_rec *
 store_recover_newest(struct store_rec *recs, size_t *n)
 {
 	struct store_rec	*newest;
-	size_t			*slot, nslots, i, j, h;
+	size_t			*slot, *full, nslots, i, j, h;
 
 	for (nslots = 16; nslots < *n * 2; nslots *= 2)
 		;
 	slot = xcalloc(nslots, sizeof *slot);	/* 1 + index, 0 empty */
+	full = xcalloc(nslots, sizeof *full);	/* its newest whole one */
 	for (i = 0; i < *n; i++) {
+		recs[i].base = 0;
 		for (h = (size_t)strtoull(recs[i].r.id + 8, NULL, 16) &
 		    (nslots - 1); slot[h] != 0; h = (h + 1) & (nslots - 1))
 			if (strcmp(recs[slot[h] - 1].r.id, recs[i].r.id) == 0)
 				break;
 		slot[h] = i + 1;
+		if (!recs[i].r.delta)
+			full[h] = i + 1;
 	}
 	newest = xreallocarray(NULL, *n ? *n : 1, sizeof *newest);
-	for (i = j = 0; i < nslots; i++)
-		if (slot[i] != 0)
+	for (i = j = 0; i < nslots; i++) {
+		if (slot[i] == 0)
+			continue;
+		if (!recs[slot[i] - 1].r.delta)
 			newest[j++] = recs[slot[i] - 1];
+		else if (full[i] != 0)
+			newest[j++] = store_recover_merge(&recs[full[i] - 1],
+			    &recs[slot[i] - 1]);
+		/* A delta without its base cannot be: nothing to restore. */
+	}
+	free(full);
 	free(slot);
 	free(recs);
 	*n = j;

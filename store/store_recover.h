@@ -14,6 +14,7 @@
 struct store_rec {
 	struct store_record	r;
 	size_t			seg;	/* index in the loaded segments */
+	size_t			base;	/* merged: 1 + its base's seg, or 0 */
 };
 
 /*
@@ -23,7 +24,8 @@ struct store_rec {
 int		 store_record_finished(const struct store_record *);
 
 /*
- * Keep each id's newest record of the n in recs (later in recs is newer):
+ * Keep each id's newest record of the n in recs (later in recs is newer),
+ * a start's delta merged with the id's newest whole record before it:
  * the array that replaces recs (freed), *n set to how many it holds.
  */
 struct store_rec *store_recover_newest(struct store_rec *recs, size_t *n);

@@ -34,6 +34,7 @@
 #include "store/store_ckpt.h"
 #include "store/store_codec.h"
 #include "store/store_recover.h"
+#include "store/store_sqlite_file.h"
 
 enum {
 	STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DELETE, STMT_LOAD,
@@ -57,7 +58,7 @@ static const char store_sqlite_schema[] =
 	" seq INTEGER PRIMARY KEY NOT NULL,"
 	" body BLOB NOT NULL"		/* store_codec.h records */
 	");"
-	"PRAGMA user_version = 2;";
+	"PRAGMA user_version = 3;";
 
 /*
  * A segment being filled. A commit writes two: the records of unfinished
@@ -102,60 +103,21 @@ struct store_sqlite {
 	/* Segments whose records no longer matter, to delete. */
 	uint64_t	*dead;
 	size_t		 ndead, dead_cap;
+	/* Those the commit under way deletes (the commit thread's). */
+	uint64_t	*dying;
+	size_t		 ndying, dying_cap;
+	struct store_async *async;	/* the commit thread, or NULL */
+	int		 sync_rc;	/* a commit run on the loop */
+	char		*sync_cause;
 };
+
+static void	store_sqlite_dead(struct store_sqlite *, uint64_t);
+static int	store_sqlite_txn(void *, char **);
 
 static void
 store_sqlite_cause(struct store_sqlite *s, char **cause, const char *what)
 {
 	xasprintf(cause, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
-}
-
-/*
- * Take PATH.lock. A read-only directory still allows the lock (opened
- * read-only: flock does not need write access), just not the pid in it.
- */
-static int
-store_sqlite_lock(struct store_sqlite *s, int mode, char **cause)
-{
-	char	*lpath, buf[32];
-	ssize_t	 n;
-	int	 fd;
-
-	xasprintf(&lpath, "%s.lock", s->path);
-	fd = privfile_open(lpath, O_RDWR, mode, cause);
-	if (fd == -1 && (errno == EROFS || errno == EACCES)) {
-		free(*cause);
-		*cause = NULL;
-		fd = open(lpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd == -1)
-			xasprintf(cause, "%s: %s", lpath, strerror(errno));
-	}
-	if (fd == -1) {
-		free(lpath);
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK) {
-			n = pread(fd, buf, sizeof buf - 1, 0);
-			buf[n > 0 ? n : 0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			xasprintf(cause, "%s is in use by another mpsup "
-			    "(pid %s, holding %s)", s->path,
-			    buf[0] != '\0' ? buf : "unknown", lpath);
-		} else
-			xasprintf(cause, "%s: flock: %s", lpath,
-			    strerror(errno));
-		close(fd);
-		free(lpath);
-		return -1;
-	}
-	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) != n) {
-		/* Only the holder's name in messages depends on it. */
-	}
-	free(lpath);
-	s->lock_fd = fd;
-	return 0;
 }
 
 /* Run one statement that returns no rows. */
@@ -192,53 +154,6 @@ store_sqlite_version(struct store_sqlite *s, int *version, char **cause)
 	return 0;
 }
 
-/*
- * WAL mode, the sync level, the cache and the -wal file's limit. Debian
- * builds SQLite with secure_delete on: every page a deleted segment row
- * frees would be written again, zeroed, to the -wal and then the database
- * (a quarter of the bytes written per job in the end-to-end bench). FAST
- * zeroes deleted content only in pages written anyway.
- */
-static int
-store_sqlite_pragmas(struct store_sqlite *s, int sync_full, char **cause)
-{
-	sqlite3_stmt	*st;
-	const char	*mode;
-	char		 sql[64];
-	int		 rc;
-
-	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
-	    NULL) != SQLITE_OK) {
-		store_sqlite_cause(s, cause, "setting journal_mode = WAL");
-		return -1;
-	}
-	rc = sqlite3_step(st);
-	mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) :
-	    NULL;
-	if (mode == NULL || strcmp(mode, "wal") != 0) {
-		if (mode != NULL)
-			xasprintf(cause, "%s: cannot use WAL mode (journal "
-			    "mode stays %s)", s->path, mode);
-		else
-			store_sqlite_cause(s, cause, "setting journal_mode = WAL");
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	if (store_sqlite_exec(s, sync_full ? "PRAGMA synchronous = FULL" :
-	    "PRAGMA synchronous = NORMAL", cause, "setting synchronous") == -1 ||
-	    store_sqlite_exec(s, "PRAGMA cache_size = -16384", cause,
-	    "setting cache_size") == -1 ||
-	    store_sqlite_exec(s, "PRAGMA secure_delete = FAST", cause,
-	    "setting secure_delete") == -1)
-		return -1;
-	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d",
-	    STORE_CKPT_WAL_LIMIT);
-	if (store_sqlite_exec(s, sql, cause, "setting journal_size_limit") == -1)
-		return -1;
-	return 0;
-}
-
 static int
 store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 {
@@ -251,7 +166,7 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 	if (store_sqlite_version(s, &version, cause) == -1)
 		return -1;
 	if (s->readonly) {
-		if (version != STORE_SCHEMA_VERSION) {
+		if (version != 2 && version != STORE_SCHEMA_VERSION) {
 			xasprintf(cause, "%s: read-only file system, and not "
 			    "a database of this mpsup (schema version %d)",
 			    s->path, version);
@@ -259,7 +174,7 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 		}
 		goto prepare;
 	}
-	if (store_sqlite_pragmas(s, sync_full, cause) == -1)
+	if (store_sqlite_pragmas(s->db, s->path, sync_full, cause) == -1)
 		return -1;
 	if (version == 0) {
 		if (store_sqlite_exec(s, "BEGIN", cause, "creating the schema") ==
@@ -277,6 +192,15 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 		    "version of mpsup (schema version 1), which this one does "
 		    "not read", s->path);
 		return -1;
+	} else if (version == 2) {
+		/*
+		 * Version 3 only adds start deltas: a version 2 log reads as
+		 * is. Marked 3, it is refused by an older mpsup by its version
+		 * rather than at its first delta.
+		 */
+		if (store_sqlite_exec(s, "PRAGMA user_version = 3", cause,
+		    "upgrading the schema") == -1)
+			return -1;
 	} else if (version != STORE_SCHEMA_VERSION) {
 		xasprintf(cause, "%s: schema version %d, this mpsup knows "
 		    "version %d", s->path, version, STORE_SCHEMA_VERSION);
@@ -302,71 +226,6 @@ prepare:
 	return 0;
 }
 
-/*
- * A database on a read-only file system cannot be opened in WAL mode (the
- * -shm file cannot be made). If no -wal file holds commits that are not
- * yet in the database, it is opened immutable: what it holds is served,
- * and every write fails (submits answer store_error).
- */
-static int
-store_sqlite_open_readonly(struct store_sqlite *s, char **cause)
-{
-	struct { char *p; size_t n; } u;
-	struct stat	 sb;
-	char		*wal;
-	const char	*c;
-	size_t		 i;
-	int		 rc;
-
-	xasprintf(&wal, "%s-wal", s->path);
-	rc = stat(wal, &sb);
-	free(wal);
-	if (rc == 0 && sb.st_size > 0) {
-		xasprintf(cause, "%s: read-only file system, and its -wal file "
-		    "holds commits not yet in the database", s->path);
-		return -1;
-	}
-	/* A URI: escape what would end the path. */
-	u.n = strlen(s->path) * 3 + 32;
-	u.p = xmalloc(u.n);
-	i = (size_t)snprintf(u.p, u.n, "file:");
-	for (c = s->path; *c != '\0'; c++) {
-		if (*c == '%' || *c == '?' || *c == '#')
-			i += (size_t)snprintf(u.p + i, u.n - i, "%%%02X",
-			    (unsigned char)*c);
-		else
-			u.p[i++] = *c;
-	}
-	snprintf(u.p + i, u.n - i, "?immutable=1");
-	rc = sqlite3_open_v2(u.p, &s->db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
-	free(u.p);
-	if (rc != SQLITE_OK) {
-		if (s->db != NULL)
-			store_sqlite_cause(s, cause, "open (read-only)");
-		else
-			xasprintf(cause, "%s: open: out of memory", s->path);
-		return -1;
-	}
-	s->readonly = 1;
-	return 0;
-}
-
-static int
-store_sqlite_on_readonly_fs(const char *path)
-{
-	struct statvfs	 vfs;
-	char		*dir, *slash;
-	int		 ro;
-
-	dir = xstrdup(path);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	ro = statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
-	free(dir);
-	return ro;
-}
-
 struct store_sqlite *
 store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 {
@@ -376,13 +235,13 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 
 	s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
-	s->lock_fd = -1;
-	if (store_sqlite_lock(s, mode, cause) == -1) {
+	if ((s->lock_fd = store_sqlite_lockfile(path, mode, cause)) == -1) {
 		store_sqlite_close(s);
 		return NULL;
 	}
 	if (store_sqlite_on_readonly_fs(path)) {
-		if (store_sqlite_open_readonly(s, cause) == -1 ||
+		s->readonly = 1;
+		if ((s->db = store_sqlite_open_ro(path, cause)) == NULL ||
 		    store_sqlite_setup(s, sync_full, cause) == -1) {
 			store_sqlite_close(s);
 			return NULL;
@@ -413,6 +272,20 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 		log_warnx("store: %s", why);
 		free(why);
 	}
+	/*
+	 * No commit thread with synchronous = FULL: there a commit is a disk
+	 * flush, and a job started while one ran would wait for it and then
+	 * for its own (a loop held in the commit lets the results collect in
+	 * the pipes, all started in the next commit). Same binary, alternated
+	 * (bench/README.md): full on the thread ran at half the end-to-end
+	 * rate; normal on the thread at 1.6 times (medians).
+	 */
+	if (!sync_full &&
+	    (s->async = store_async_start(store_sqlite_txn, s, &why)) == NULL) {
+		/* Every commit then runs on the loop. */
+		log_warnx("store: %s", why);
+		free(why);
+	}
 	return s;
 }
 
@@ -427,6 +300,8 @@ store_sqlite_close(struct store_sqlite *s)
 {
 	int	i;
 
+	/* A commit under way ends first: it owns the connection. */
+	store_async_stop(s->async);
 	if (s->in_txn)
 		store_sqlite_rollback(s);
 	buf_free(&s->body[0].b);
@@ -434,6 +309,7 @@ store_sqlite_close(struct store_sqlite *s)
 	free(s->written);
 	free(s->live);
 	free(s->dead);
+	free(s->dying);
 	for (i = 0; i < STMT_N; i++)
 		sqlite3_finalize(s->stmt[i]);
 	store_ckpt_stop(s->ckpt);
@@ -554,22 +430,27 @@ store_sqlite_committed(struct store_sqlite *s)
 	s->nwritten = 0;
 }
 
-int
-store_sqlite_commit(struct store_sqlite *s, char **cause)
+/*
+ * The transaction: the segment bodies, the deletion of the dying
+ * segments, COMMIT; rolled back on failure. It runs on the commit thread
+ * (or on the loop when there is none) and touches only the connection,
+ * the bodies, `written` and `dying`: never what the loop changes
+ * meanwhile (live, dead, next_seq).
+ */
+static int
+store_sqlite_txn(void *arg, char **cause)
 {
-	sqlite3_stmt	*st = s->stmt[STMT_DELETE];
-	size_t		 i;
+	struct store_sqlite	*s = arg;
+	sqlite3_stmt		*st = s->stmt[STMT_DELETE];
+	size_t			 i;
 
-	if (s->body[0].n == 0 && s->body[1].n == 0 && s->ndead == 0 &&
-	    !s->in_txn)
-		return 0;
 	if (store_sqlite_write(s, 0, cause) == -1 ||
 	    store_sqlite_write(s, 1, cause) == -1)
 		goto fail;
-	if (s->ndead > 0 && store_sqlite_begin(s, cause) == -1)
+	if (s->ndying > 0 && store_sqlite_begin(s, cause) == -1)
 		goto fail;
-	for (i = 0; i < s->ndead; i++) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)s->dead[i]);
+	for (i = 0; i < s->ndying; i++) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)s->dying[i]);
 		if (store_sqlite_step(s, st, cause, "deleting a segment") == -1)
 			goto fail;
 	}
@@ -582,12 +463,90 @@ store_sqlite_commit(struct store_sqlite *s, char **cause)
 	if (store_sqlite_step(s, s->stmt[STMT_COMMIT], cause, "commit") == -1)
 		goto fail;
 	s->in_txn = 0;
-	s->ndead = 0;
-	store_sqlite_committed(s);
 	return 0;
 fail:
 	store_sqlite_rollback(s);
 	return -1;
+}
+
+/*
+ * Hand the open transaction to the commit thread (or run it here when
+ * there is none, or block): 0 if there was nothing to commit, 1 if it
+ * went (collect it with store_sqlite_commit_result()).
+ */
+int
+store_sqlite_commit_start(struct store_sqlite *s, int block)
+{
+	uint64_t	*t;
+	size_t		 cap;
+
+	s->sync_rc = 0;
+	s->sync_cause = NULL;
+	if (s->body[0].n == 0 && s->body[1].n == 0 && s->ndead == 0 &&
+	    !s->in_txn)
+		return 0;
+	/* The dead segments go to the thread; the loop keeps a fresh list. */
+	t = s->dying, cap = s->dying_cap;
+	s->dying = s->dead, s->dying_cap = s->dead_cap;
+	s->ndying = s->ndead;
+	s->dead = t, s->dead_cap = cap;
+	s->ndead = 0;
+	if (s->async != NULL && !block)
+		store_async_run(s->async);
+	else
+		s->sync_rc = store_sqlite_txn(s, &s->sync_cause);
+	return 1;
+}
+
+/*
+ * The started commit's result: 0 (its segments are committed), -1 with
+ * *cause (rolled back: the segments it was to delete are dead again), or
+ * 1 while it runs and block is 0.
+ */
+int
+store_sqlite_commit_result(struct store_sqlite *s, int block, char **cause)
+{
+	size_t	i;
+	int	rc;
+
+	if (s->async != NULL && store_async_busy(s->async)) {
+		if ((rc = store_async_result(s->async, block, cause)) == 1)
+			return 1;
+	} else {
+		rc = s->sync_rc;
+		*cause = s->sync_cause;
+		s->sync_cause = NULL;
+	}
+	if (rc == 0)
+		store_sqlite_committed(s);
+	else
+		for (i = 0; i < s->ndying; i++)
+			store_sqlite_dead(s, s->dying[i]);
+	s->ndying = 0;
+	return rc;
+}
+
+int
+store_sqlite_commit_busy(const struct store_sqlite *s)
+{
+	return s->async != NULL && store_async_busy(s->async);
+}
+
+int
+store_sqlite_commit_fd(const struct store_sqlite *s)
+{
+	return s->async != NULL ? store_async_fd(s->async) : -1;
+}
+
+int
+store_sqlite_commit(struct store_sqlite *s, char **cause)
+{
+	if (store_sqlite_commit_busy(s) &&
+	    store_sqlite_commit_result(s, 1, cause) == -1)
+		return -1;
+	if (store_sqlite_commit_start(s, 1) == 0)
+		return 0;
+	return store_sqlite_commit_result(s, 1, cause);
 }
 
 /* Drop what the open transaction holds; released segments stay dead. */
@@ -649,7 +608,7 @@ size_t
 store_sqlite_segments(const struct store_sqlite *s)
 {
 	/* Live ones, and dead ones whose rows are not deleted yet. */
-	return s->nlive - s->nzero + s->ndead;
+	return s->nlive - s->nzero + s->ndead + s->ndying;
 }
 
 int
@@ -740,6 +699,11 @@ store_sqlite_count_live(struct store_sqlite *s, struct store_sqlite_loaded *ld)
 	for (i = 0; i < ld->nrecs; i++) {
 		ld->segs[ld->recs[i].seg].live++;
 		ld->recs[i].r.seg = ld->segs[ld->recs[i].seg].seq;
+		ld->recs[i].r.base_seg = 0;
+		if (ld->recs[i].base == 0)
+			continue;
+		ld->segs[ld->recs[i].base - 1].live++;
+		ld->recs[i].r.base_seg = ld->segs[ld->recs[i].base - 1].seq;
 	}
 	s->nlive = s->ndead = s->nzero = 0;
 	for (i = 0; i < ld->nsegs; i++) {

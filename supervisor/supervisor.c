@@ -52,9 +52,14 @@ supervisor_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct supervisor	*sv = w->data;
 	size_t			 i;
 
-	/* Commit first: it releases the replies and jobs that waited for it. */
+	/*
+	 * Commit first: it releases the replies and jobs that waited for it.
+	 * A pipelined commit still under way holds the job lines of the
+	 * starts it records, and those of later ones (supervisor_landed).
+	 */
 	dispatch_commit(0);
-	dispatch_flush();
+	if (!queue_commit_busy(sv->queue))
+		dispatch_flush();
 	for (i = 0; i < sv->nservices; i++)
 		if (sv->services[i].svc->flush != NULL)
 			sv->services[i].svc->flush(sv->services[i].state);
@@ -500,6 +505,20 @@ supervisor_loop_init(struct supervisor *sv)
 	sv->sweep_timer.data = sv;
 }
 
+/* A pipelined commit starts: the job lines of the starts it records. */
+static void
+supervisor_sealed(void *arg)
+{
+	worker_seal_all(arg);
+}
+
+/* It ended: those lines go; later ones wait for the next commit. */
+static void
+supervisor_landed(void *arg)
+{
+	worker_flush_sealed(arg);
+}
+
 /* What the workers and the job engine borrow from the supervisor. */
 static void
 supervisor_envs_init(struct supervisor *sv)
@@ -516,6 +535,8 @@ supervisor_envs_init(struct supervisor *sv)
 	sv->denv.stopping = &sv->stopping;
 	sv->denv.wenv = &sv->wenv;
 	sv->denv.queue = sv->queue;
+	queue_pipeline(sv->queue, supervisor_sealed, supervisor_landed,
+	    &sv->wenv);
 	sv->denv.job_ended = supervisor_job_ended;
 	sv->denv.pool_stopped = supervisor_pool_stopped;
 	sv->denv.pool_unused = supervisor_pool_unused;

@@ -18,7 +18,6 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
-#include "config/parse.h"
 #include "common/spawn.h"
 #include "ipc/jsontext.h"
 #include "supervisor/output.h"
@@ -66,6 +65,7 @@ struct worker {
 	ev_io			 job_out_io;
 	struct buf		 job_in;	/* unsent job lines */
 	size_t			 job_in_ready;	/* of them, committed: may go */
+	size_t			 job_in_sealed;	/* in the commit under way */
 	struct linebuf		 job_out;
 	int			 dirty;		/* on env->dirty */
 	struct worker		*dirty_next;
@@ -81,7 +81,7 @@ static void	worker_healthy_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_idle_cb(struct ev_loop *, ev_timer *, int);
 static void	worker_try_finish(struct worker *);
 static void	worker_idle_check(struct worker *);
-static void	worker_flush_jobs(struct worker *);
+static void	worker_write_jobs(struct worker *);
 
 const char *
 worker_state_name(enum worker_state s)
@@ -457,17 +457,51 @@ worker_send_cancel(struct worker *w, const char *id)
 	return 0;
 }
 
+/*
+ * Let go the job lines whose starts are committed: all buffered, or
+ * (sealed) those worker_seal_all() set apart; the rest wait on the list.
+ */
+static void
+worker_release(struct worker_env *env, int sealed)
+{
+	struct worker	*w, **pp = &env->dirty;
+
+	while ((w = *pp) != NULL) {
+		if (!sealed)
+			w->job_in_sealed = buf_used(&w->job_in);
+		if (w->job_in_sealed > w->job_in_ready) {
+			w->job_in_ready = w->job_in_sealed;
+			worker_write_jobs(w);
+		}
+		if (w->job_in_ready < buf_used(&w->job_in)) {
+			pp = &w->dirty_next;
+			continue;
+		}
+		*pp = w->dirty_next;
+		w->dirty_next = NULL;
+		w->dirty = 0;
+	}
+}
+
 void
 worker_flush_all(struct worker_env *env)
 {
+	worker_release(env, 0);
+}
+
+void
+worker_seal_all(struct worker_env *env)
+{
 	struct worker	*w;
 
-	while ((w = env->dirty) != NULL) {
-		env->dirty = w->dirty_next;
-		w->dirty_next = NULL;
-		w->dirty = 0;
-		worker_flush_jobs(w);
-	}
+	for (w = env->dirty; w != NULL; w = w->dirty_next)
+		w->job_in_sealed = buf_used(&w->job_in);
+}
+
+void
+worker_flush_sealed(struct worker_env *env)
+{
+	worker_release(env, 1);
 }
 
 /*
@@ -489,6 +523,8 @@ worker_write_jobs(struct worker *w)
 		if (n >= 0) {
 			buf_consume(&w->job_in, (size_t)n);
 			w->job_in_ready -= (size_t)n;
+			w->job_in_sealed -= w->job_in_sealed < (size_t)n ?
+			    w->job_in_sealed : (size_t)n;
 			continue;
 		}
 		if (errno == EINTR)
@@ -499,7 +535,7 @@ worker_write_jobs(struct worker *w)
 		}
 		/* EPIPE: the worker is going; its reaping retries the jobs. */
 		buf_reset(&w->job_in);
-		w->job_in_ready = 0;
+		w->job_in_ready = w->job_in_sealed = 0;
 		break;
 	}
 	if (w->job_in_fd != -1)
@@ -511,14 +547,6 @@ static void
 worker_job_in_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	worker_write_jobs(io->data);
-}
-
-/* Everything buffered is committed now: let it go. */
-static void
-worker_flush_jobs(struct worker *w)
-{
-	w->job_in_ready = buf_used(&w->job_in);
-	worker_write_jobs(w);
 }
 
 static void
@@ -591,21 +619,6 @@ worker_spawn(struct worker *w, unsigned gen, struct worker_proc *proc)
 	return 0;
 }
 
-/* Describe a wait status for the log. */
-static void
-worker_describe_status(int status, char *out, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(out, len, "exited with status %d",
-		    WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(out, len, "killed by signal %d (SIG%s)%s",
-		    WTERMSIG(status), signal_name(WTERMSIG(status)),
-		    WCOREDUMP(status) ? ", core dumped" : "");
-	else
-		snprintf(out, len, "changed state (0x%x)", status);
-}
-
 /*
  * Take anything the worker left behind in its group with it now, and,
  * unless it exited 0 (a worker recycled after max_jobs_per_worker, which
@@ -619,17 +632,6 @@ worker_sweep(struct worker *w, int status)
 {
 	(void)spawn_signal(w->pid, SIGKILL);
 	w->sweep_session = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-/* The /proc pass of worker_sweep(), for a worker gone as pid. */
-static void
-worker_sweep_session(const char *pool, int index, pid_t pid)
-{
-	size_t	left;
-
-	if ((left = spawn_sweep_session(pid)) > 0)
-		log_info("%s.%d[%ld]: killed %zu process%s it left behind",
-		    pool, index, (long)pid, left, left == 1 ? "" : "es");
 }
 
 static void
@@ -648,7 +650,7 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	ev_timer_stop(loop, &w->kill_timer);
 	ev_timer_stop(loop, &w->idle_timer);
 	worker_sweep(w, c->rstatus);
-	worker_describe_status(c->rstatus, desc, sizeof desc);
+	worker_proc_describe(c->rstatus, desc, sizeof desc);
 	if (w->stop_requested || w->gone_reason != NULL)
 		log_info("%s.%d[%ld] stopped (%s)", W_NAME(w), w->index,
 		    (long)w->pid, desc);
@@ -658,7 +660,7 @@ worker_child_cb(struct ev_loop *loop, ev_child *c, int revents)
 	/* No more jobs can be written to a dead process. */
 	worker_close_fd(loop, &w->job_in_io, &w->job_in_fd);
 	buf_free(&w->job_in);
-	w->job_in_ready = 0;
+	w->job_in_ready = w->job_in_sealed = 0;
 	ev_timer_set(&w->grace_timer, WORKER_PIPE_GRACE, 0);
 	ev_timer_start(loop, &w->grace_timer);
 	worker_try_finish(w);
@@ -704,7 +706,7 @@ worker_try_finish(struct worker *w)
 	w->cbs->gone_cb(w, uptime, why, w->arg);
 	free(why);
 	if (sweep && worker_proc_orphans_possible())
-		worker_sweep_session(pool, index, pid);
+		worker_proc_sweep_session(pool, index, pid);
 }
 
 /* Up for WORKER_HEALTHY_UPTIME since ready; or, not ready, ready_timeout. */

@@ -107,6 +107,13 @@ void		 worker_send_job(struct worker *, const char *id, size_t idlen,
 int		 worker_send_cancel(struct worker *, const char *id);
 /* Write every worker's queued job lines (once per loop iteration). */
 void		 worker_flush_all(struct worker_env *);
+/*
+ * With pipelined commits (store/queue.h): a commit starts that records
+ * the starts of every job line queued so far: set them apart; it ended:
+ * write those (lines queued since wait for the next commit).
+ */
+void		 worker_seal_all(struct worker_env *);
+void		 worker_flush_sealed(struct worker_env *);
 
 int		 worker_alive(const struct worker *);
 int		 worker_index(const struct worker *);

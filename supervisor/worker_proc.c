@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "config/config.h"
+#include "config/parse.h"
 #include "common/spawn.h"
 #include "supervisor/worker_proc.h"
 
@@ -241,4 +243,30 @@ worker_proc_orphans_possible(void)
 		return 1;
 	n = spawn_count_children();
 	return n == -1 || (size_t)n != worker_procs;
+}
+
+/* The /proc pass after a worker gone as pid (see worker_sweep()). */
+void
+worker_proc_sweep_session(const char *pool, int index, pid_t pid)
+{
+	size_t	left;
+
+	if ((left = spawn_sweep_session(pid)) > 0)
+		log_info("%s.%d[%ld]: killed %zu process%s it left behind",
+		    pool, index, (long)pid, left, left == 1 ? "" : "es");
+}
+
+/* Describe a wait status for the log. */
+void
+worker_proc_describe(int status, char *out, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(out, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(out, len, "killed by signal %d (SIG%s)%s",
+		    WTERMSIG(status), signal_name(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(out, len, "changed state (0x%x)", status);
 }

@@ -44,5 +44,9 @@ void	worker_proc_reaped(void);
  * over /proc) can be skipped.
  */
 int	worker_proc_orphans_possible(void);
+/* Describe a wait status for the log. */
+void	worker_proc_describe(int status, char *out, size_t len);
+/* Kill what a worker gone as pid left in its session; log how many. */
+void	worker_proc_sweep_session(const char *pool, int index, pid_t pid);
 
 #endif

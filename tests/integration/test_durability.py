@@ -416,6 +416,86 @@ def test_sqlite_job_sent_when_the_pipe_has_room_again_counts_its_attempt(tmp):
     assert sup.stop() == 0
 
 
+# A worker that notes each job line it receives (one O_APPEND write, so a
+# note is never lost with the worker) before answering it.
+NOTING = r"""
+import json, os, sys
+here = os.path.dirname(os.path.abspath(__file__))
+log = os.open(os.path.join(here, "received"),
+              os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+out = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+for line in sys.stdin.buffer:
+    job = json.loads(line)
+    os.write(log, (job["id"] + "\n").encode())
+    out.write(json.dumps({"id": job["id"], "ok": True,
+                          "result": job["data"]}) + "\n")
+    out.flush()
+"""
+
+
+def kill9_while_commits_run(tmp, sync):
+    """kill -9 at random moments under load (a commit under way most of
+    the time): every acknowledged job comes back, and each job reached a
+    worker no more often than the attempts its record counts: no job line
+    left before its start was committed (such a delivery would not be
+    counted after the restart)."""
+    import collections
+    import random
+    write(os.path.join(tmp, "noting.py"), NOTING)
+    path = os.path.join(tmp, "jobs.db")
+    cfg = config("sqlite:%s" % path, extra="store_sync = %s\n" % sync).replace(
+        "max_attempts = 3", "max_attempts = 20").replace(
+        "prefetch = 1", "prefetch = 16").replace(
+        "command = %s" % ECHO, "command = %s %s/noting.py" % (
+            sys.executable, tmp))
+    rnd = random.Random(14)
+    acked = {}
+    for _ in range(3):
+        sup = Supervisor(tmp, cfg)
+        c = connect_again(tmp)
+        wait_for(lambda: status(c)["pools"][0]["workers_idle"] +
+                 status(c)["pools"][0]["workers_busy"] == 2,
+                 what="both workers up")
+        deadline = time.monotonic() + rnd.uniform(0.3, 0.8)
+        start = len(acked)
+        # Far fewer than result_max, so that no record is pruned.
+        while time.monotonic() < deadline and len(acked) - start < 4000:
+            data = [len(acked) + k for k in range(40)]
+            r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+                {"data": x} for x in data]})
+            assert r["ok"], r
+            acked.update(zip(r["ids"], data))
+        sup.signal(signal.SIGKILL)
+        assert sup.wait() == -signal.SIGKILL
+        c.close()
+    sup = Supervisor(tmp, cfg)
+    c = connect_again(tmp)
+    records = all_terminal(c, list(acked), timeout=120)
+    for i, rec in records.items():
+        assert rec["state"] == "done" and rec["result"] == acked[i], rec
+    with open(os.path.join(tmp, "received")) as f:
+        received = collections.Counter(f.read().split())
+    assert set(received) == set(acked), (
+        len(set(received) - set(acked)), len(set(acked) - set(received)))
+    for i, n in received.items():
+        assert records[i]["attempts"] >= n, (i, n, records[i])
+    check_invariant(status(c))
+    c.close()
+    assert sup.stop() == 0
+
+
+def test_sqlite_kill9_while_commits_run_sends_no_uncommitted_start(tmp):
+    """store_sync = normal: commits run on the store's thread while the
+    loop goes on, job lines held until the commit of their starts ended."""
+    kill9_while_commits_run(tmp, "normal")
+
+
+def test_sqlite_kill9_while_flushing_sends_no_uncommitted_start(tmp):
+    """store_sync = full: each commit is a disk flush the loop waits for."""
+    kill9_while_commits_run(tmp, "full")
+
+
 def test_sqlite_pruned_records_give_their_segments_back(tmp):
     """The log does not grow with the jobs that went through it."""
     path = os.path.join(tmp, "jobs.db")

@@ -391,6 +391,282 @@ START_TEST(test_sqlite_refused_retry_keeps_its_dead_letter)
 }
 END_TEST
 
+/* Pipelined commits: what the engine's hooks were told. */
+static int	sealed_n, landed_n;
+
+static void
+sealed_cb(void *arg)
+{
+	ck_assert_ptr_eq(arg, &qt);
+	sealed_n++;
+}
+
+static void
+landed_cb(void *arg)
+{
+	ck_assert_ptr_eq(arg, &qt);
+	landed_n++;
+}
+
+static int
+landed_once(void)
+{
+	return landed_n >= 1;
+}
+
+static int
+landed_twice(void)
+{
+	return landed_n >= 2;
+}
+
+static int
+never(void)
+{
+	return 0;
+}
+
+static void
+pipeline_on(void)
+{
+	memset(&acked, 0, sizeof acked);
+	sealed_n = landed_n = 0;
+	queue_pipeline(qt.q, sealed_cb, landed_cb, &qt);
+}
+
+/*
+ * Pipelined, a commit runs while the loop goes on: its submits are
+ * acknowledged (and queued) only once it landed, one commit at a time, and
+ * a submit that comes meanwhile waits for the next one.
+ */
+START_TEST(test_sqlite_pipelined_commit_acks_only_once_it_landed)
+{
+	struct job	*j1, *j2;
+
+	pipeline_on();
+	j1 = qt_push(&qt.a, "1");
+	queue_ack_new(qt.q, ack_cb, &qt);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
+	ck_assert_int_eq(sealed_n, 1);
+	ck_assert_int_eq(acked.n, 0);
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 1);
+	j2 = qt_push(&qt.a, "2");
+	queue_ack_new(qt.q, ack_cb, &qt);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(sealed_n, 1);
+	ck_assert(qt_run_until(landed_once, 5.0));
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_str_eq(acked.cause, "(null)");
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 0);
+	ck_assert_int_eq(queue_job_pending(qt.q, j2), 1);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 0);
+	ck_assert_uint_eq(qt.a.queue_len, 1);
+	/* Landed from the loop: the engine hears at once it may claim. */
+	ck_assert_int_gt(qt.runnable_a, 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(sealed_n, 2);
+	ck_assert(qt_run_until(landed_twice, 5.0));
+	ck_assert_int_eq(acked.n, 2);
+	ck_assert_int_eq(queue_job_pending(qt.q, j2), 0);
+	ck_assert_uint_eq(qt.a.submitted, 2);
+}
+END_TEST
+
+/*
+ * An ack made while a commit runs, for a job that commit carries (a
+ * submit repeating the key of one in flight): the next commit answers it
+ * even with nothing to write.
+ */
+START_TEST(test_sqlite_ack_made_during_a_commit_of_its_job_is_answered)
+{
+	struct queue_stats	 st;
+	struct job		*j1;
+
+	pipeline_on();
+	j1 = qt_push(&qt.a, "1");
+	queue_ack_new(qt.q, ack_cb, &qt);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 1);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	ck_assert(qt_run_until(landed_once, 5.0));
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_int_eq(queue_job_pending(qt.q, j1), 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(acked.n, 2);
+	ck_assert_str_eq(acked.cause, "(null)");
+	queue_stats(qt.q, &st);
+	ck_assert_uint_eq(st.commits, 1);
+}
+END_TEST
+
+/*
+ * A commit that waits (a clean stop's last one) first lands the one under
+ * way: when it returns, everything is acknowledged and on disk.
+ */
+START_TEST(test_sqlite_waiting_commit_lands_the_one_under_way)
+{
+	char		 id1[JOB_ID_LEN + 1], id2[JOB_ID_LEN + 1];
+	struct job	*j;
+
+	pipeline_on();
+	memcpy(id1, qt_push(&qt.a, "1")->id, sizeof id1);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
+	memcpy(id2, qt_push(&qt.a, "2")->id, sizeof id2);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	queue_commit(qt.q, 1);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 0);
+	ck_assert_int_eq(acked.n, 2);
+	ck_assert_int_eq(landed_n, 2);
+	qt_restart();
+	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, id1, JOB_ID_LEN));
+	ck_assert_int_eq(j->state, JOB_QUEUED);
+	ck_assert_ptr_nonnull(j = queue_lookup(qt.q, id2, JOB_ID_LEN));
+	ck_assert_int_eq(j->state, JOB_QUEUED);
+}
+END_TEST
+
+/*
+ * While a commit carries a job's record, the job may change again (its
+ * next record goes in the next commit) or be freed (pruned): the pruned
+ * one's record stops mattering once committed, so its segment goes.
+ */
+START_TEST(test_sqlite_job_pruned_while_its_record_is_committed_is_released)
+{
+	struct queue_stats	 st;
+	struct job		*j1, *j2, *out[2];
+	char			 id1[JOB_ID_LEN + 1], id2[JOB_ID_LEN + 1];
+
+	pipeline_on();
+	qt.cfg.result_max = 1;
+	j1 = qt_push(&qt.a, "1");
+	j2 = qt_push(&qt.a, "2");
+	memcpy(id1, j1->id, sizeof id1);
+	memcpy(id2, j2->id, sizeof id2);
+	queue_commit(qt.q, 1);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 2), 2);
+	qt_start(j1);
+	qt_start(j2);
+	queue_commit(qt.q, 1);
+	qt_finish(j2, JOB_DONE);
+	/* A job's end waits a little for a commit to go in. */
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 0);
+	qt_run_until(never, 0.05);
+	landed_n = 0;
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
+	/* j1's end prunes j2, whose finished record is being committed. */
+	qt_finish(j1, JOB_DONE);
+	ck_assert_ptr_null(queue_lookup(qt.q, id2, JOB_ID_LEN));
+	ck_assert(qt_run_until(landed_once, 5.0));
+	/* j1's finished record, then the deletion of what nothing needs. */
+	queue_commit(qt.q, 1);
+	queue_commit(qt.q, 1);
+	queue_stats(qt.q, &st);
+	ck_assert_uint_eq(st.segments, 1);
+	qt_restart();
+	ck_assert_ptr_nonnull(j1 = queue_lookup(qt.q, id1, JOB_ID_LEN));
+	ck_assert_int_eq(j1->state, JOB_DONE);
+	ck_assert_uint_eq(j1->attempts, 1);
+	ck_assert_ptr_null(queue_lookup(qt.q, id2, JOB_ID_LEN));
+}
+END_TEST
+
+/*
+ * A pipelined commit that fails refuses its submits once it landed, and
+ * keeps the state changes it carried for the next commit.
+ */
+START_TEST(test_sqlite_pipelined_commit_that_fails_refuses_its_submits)
+{
+	struct rlimit	 lim, old;
+	struct job	*j1, *out[1];
+	char		 id1[JOB_ID_LEN + 1];
+	size_t		 len = 4 << 20;
+	char		*big;
+
+	pipeline_on();
+	j1 = qt_push(&qt.a, "1");
+	memcpy(id1, j1->id, sizeof id1);
+	queue_commit(qt.q, 1);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	qt_start(j1);
+	signal(SIGXFSZ, SIG_IGN);
+	big = malloc(len + 1);
+	memset(big, ' ', len);
+	big[0] = '"';
+	big[len - 1] = '"';
+	big[len] = '\0';
+	qt_push(&qt.a, big);
+	free(big);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 1 << 20;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	landed_n = 0;
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
+	ck_assert_int_eq(acked.n, 0);
+	ck_assert(qt_run_until(landed_once, 5.0));
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_ptr_nonnull(strstr(acked.cause, qt.dir));
+	ck_assert_uint_eq(qt.a.rejected, 1);
+	ck_assert_uint_eq(qt.a.pending_len, 0);
+	/* j1's start was kept and goes in the next commit. */
+	queue_commit(qt.q, 1);
+	qt_drop(j1);
+	qt_restart();
+	ck_assert_ptr_nonnull(j1 = queue_lookup(qt.q, id1, JOB_ID_LEN));
+	ck_assert_int_eq(j1->state, JOB_QUEUED);
+	ck_assert_uint_eq(j1->attempts, 1);
+	ck_assert_uint_eq(qt.a.retried, 1);
+}
+END_TEST
+
+/*
+ * A start is written as a delta over the job's queued record: both
+ * segments stay while it is the newest; recovery gives the job back whole
+ * (data, key) with its attempt counted, and the job's next whole record
+ * lets both segments go.
+ */
+START_TEST(test_sqlite_start_written_as_a_delta_recovers_whole)
+{
+	struct queue_stats	 st;
+	struct job		*j1, *out[1];
+	char			 id1[JOB_ID_LEN + 1];
+
+	j1 = qt_push(&qt.a, "{\"big\":\"data of j1\"}");
+	job_key_set(j1, "k1");
+	memcpy(id1, j1->id, sizeof id1);
+	queue_commit(qt.q, 1);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	qt_start(j1);
+	queue_commit(qt.q, 1);
+	ck_assert_uint_ne(job_base_seg(j1), 0);
+	ck_assert_uint_gt(job_seg(j1), job_base_seg(j1));
+	queue_stats(qt.q, &st);
+	ck_assert_uint_eq(st.segments, 2);
+	qt_drop(j1);
+	qt_restart();
+	ck_assert_ptr_nonnull(j1 = queue_lookup(qt.q, id1, JOB_ID_LEN));
+	ck_assert_int_eq(j1->state, JOB_QUEUED);
+	ck_assert_uint_eq(j1->attempts, 1);
+	ck_assert_uint_eq(qt.a.retried, 1);
+	ck_assert_str_eq(job_data(j1), "{\"big\":\"data of j1\"}");
+	ck_assert_ptr_eq(queue_lookup_key(qt.q, "default", "k1"), j1);
+	/* Requeued: its whole record supersedes the two. */
+	queue_commit(qt.q, 1);
+	ck_assert_uint_eq(job_base_seg(j1), 0);
+	queue_commit(qt.q, 1);
+	queue_stats(qt.q, &st);
+	ck_assert_uint_eq(st.segments, 1);
+}
+END_TEST
+
 void
 qt_durable_tests_add(TCase *tc)
 {
@@ -406,4 +682,14 @@ qt_durable_tests_add(TCase *tc)
 	tcase_add_test(tc, test_sqlite_recovery_drops_records_past_result_ttl);
 	tcase_add_test(tc, test_sqlite_dead_letters_survive_a_restart);
 	tcase_add_test(tc, test_sqlite_refused_retry_keeps_its_dead_letter);
+	tcase_add_test(tc,
+	    test_sqlite_pipelined_commit_acks_only_once_it_landed);
+	tcase_add_test(tc, test_sqlite_waiting_commit_lands_the_one_under_way);
+	tcase_add_test(tc, test_sqlite_start_written_as_a_delta_recovers_whole);
+	tcase_add_test(tc,
+	    test_sqlite_ack_made_during_a_commit_of_its_job_is_answered);
+	tcase_add_test(tc,
+	    test_sqlite_job_pruned_while_its_record_is_committed_is_released);
+	tcase_add_test(tc,
+	    test_sqlite_pipelined_commit_that_fails_refuses_its_submits);
 }

@@ -70,6 +70,7 @@ struct loaded {
 	char		data[16][32];
 	int		attempts[16];
 	uint64_t	segs[16];
+	uint64_t	bases[16];
 	int		n;
 };
 
@@ -83,6 +84,7 @@ load_cb(const struct store_record *r, void *arg)
 	l->states[l->n] = r->state;
 	l->attempts[l->n] = (int)r->attempts;
 	l->segs[l->n] = r->seg;
+	l->bases[l->n] = r->base_seg;
 	snprintf(l->keys[l->n], 32, "%s", r->key ? r->key : "");
 	snprintf(l->results[l->n], 32, "%s", r->result ? r->result : "");
 	snprintf(l->data[l->n], 32, "%.*s", (int)r->data_len, r->data);
@@ -219,6 +221,36 @@ refused_at_version(int v, const char *want)
 START_TEST(test_sqlite_unknown_schema_version_is_refused)
 {
 	refused_at_version(99, "schema version 99");
+}
+END_TEST
+
+/* A version 2 log (no start deltas) is read as is and marked 3. */
+START_TEST(test_sqlite_schema_version_2_is_read_and_marked_3)
+{
+	struct store		*st = open_ok();
+	struct store_record	 a = record("0000000000000001", 0, "v2");
+	struct loaded		 l;
+	sqlite3			*db;
+	sqlite3_stmt		*s;
+
+	put_ok(st, &a);
+	commit_ok(st);
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	st = reload(open_ok(), &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.data[0], "v2");
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 3);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 }
 END_TEST
 
@@ -710,6 +742,99 @@ START_TEST(test_codec_round_trip_and_truncation)
 END_TEST
 
 /*
+ * A start written as a delta: 27 bytes, the head and the start time; a
+ * delta of anything but a start, or with more in it, is damaged.
+ */
+START_TEST(test_codec_start_delta_round_trip)
+{
+	struct store_record	 r = record("00000193a1b2c3d4", 1, "{\"n\":1}"), o;
+	struct buf		 b = BUF_INIT;
+	size_t			 cut;
+
+	r.attempts = 2;
+	r.worker = 3;
+	r.started_at = 1001.5;
+	r.key = "k";
+	r.delta = 1;
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(b.len, 27);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), 27);
+	ck_assert_int_eq(o.delta, 1);
+	ck_assert_str_eq(o.id, r.id);
+	ck_assert_int_eq(o.state, 1);
+	ck_assert_uint_eq(o.attempts, 2);
+	ck_assert_int_eq(o.worker, 3);
+	ck_assert(o.started_at == 1001.5);
+	ck_assert_ptr_null(o.pool);
+	ck_assert_ptr_null(o.data);
+	ck_assert_ptr_null(o.key);
+	for (cut = 0; cut < b.len; cut++)
+		ck_assert_uint_eq(store_codec_get(b.data, cut, &o), 0);
+	b.data[4 + 8] = 0;		/* a queued job's delta */
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), 0);
+	b.data[4 + 8] = 1;
+	b.data[4 + 14] = (char)(128 | 1);	/* with a result */
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), 0);
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * Recovery merges a start's delta with the job's whole record before it
+ * (both segments count as needed), and drops a delta whose whole record
+ * is not there; the job's next whole record supersedes both.
+ */
+START_TEST(test_sqlite_start_delta_is_merged_with_its_whole_record)
+{
+	struct store		*st = open_ok();
+	struct store_record	 a = record("0000000000000001", 0, "data-a");
+	struct store_record	 x = record("0000000000000009", 1, "");
+	struct loaded		 l;
+	uint64_t		 s1, s2, s3;
+
+	a.key = "ka";
+	s1 = put_ok(st, &a);
+	commit_ok(st);
+	a.state = 1;
+	a.attempts = 1;
+	a.worker = 0;
+	a.started_at = 1001.0;
+	a.delta = 1;
+	x.delta = 1;
+	s2 = put_ok(st, &a);
+	ck_assert_uint_eq(put_ok(st, &x), s2);
+	commit_ok(st);
+	ck_assert_uint_gt(s2, s1);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.ids[0], "0000000000000001");
+	ck_assert_int_eq(l.states[0], 1);
+	ck_assert_int_eq(l.attempts[0], 1);
+	ck_assert_str_eq(l.data[0], "data-a");
+	ck_assert_str_eq(l.keys[0], "ka");
+	ck_assert_uint_eq(l.segs[0], s2);
+	ck_assert_uint_eq(l.bases[0], s1);
+	a.delta = 0;
+	a.state = 2;
+	a.finished_at = 1002.0;
+	a.result = "\"r\"";
+	s3 = put_ok(st, &a);
+	commit_ok(st);
+	store_release(st, s2);
+	store_release(st, s1);
+	commit_ok(st);
+	ck_assert_int_eq(segment_rows(), 1);
+	st = reload(st, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_int_eq(l.states[0], 2);
+	ck_assert_str_eq(l.results[0], "\"r\"");
+	ck_assert_uint_eq(l.segs[0], s3);
+	ck_assert_uint_eq(l.bases[0], 0);
+	store_close(st);
+}
+END_TEST
+
+/*
  * The flow fields: kept when set (and a record without them reads back
  * at the defaults); a priority out of range or a group too long is a
  * damaged record, refused.
@@ -835,8 +960,11 @@ store_suite(void)
 	tcase_add_test(tc, test_memory_store_keeps_nothing_and_never_fails);
 	tcase_add_test(tc, test_sqlite_creates_a_versioned_schema_in_wal_mode);
 	tcase_add_test(tc, test_sqlite_unknown_schema_version_is_refused);
+	tcase_add_test(tc, test_sqlite_schema_version_2_is_read_and_marked_3);
 	tcase_add_test(tc, test_sqlite_writes_are_seen_only_after_commit);
 	tcase_add_test(tc, test_sqlite_newest_record_wins_and_dead_segments_go);
+	tcase_add_test(tc,
+	    test_sqlite_start_delta_is_merged_with_its_whole_record);
 	tcase_add_test(tc, test_sqlite_load_finds_fully_superseded_segments);
 	tcase_add_test(tc, test_sqlite_recovery_order_finished_by_time_then_ids);
 	tcase_add_test(tc,
@@ -856,6 +984,7 @@ store_suite(void)
 	tcase_add_test(tc, test_not_memory_nor_sqlite_is_refused);
 	tcase_add_test(tc, test_ckpt_thread_checkpoints_a_growing_wal);
 	tcase_add_test(tc, test_codec_round_trip_and_truncation);
+	tcase_add_test(tc, test_codec_start_delta_round_trip);
 	tcase_add_test(tc, test_codec_keeps_the_flow_fields);
 	tcase_add_test(tc, test_sqlite_schema_version_1_is_refused_with_a_reason);
 	suite_add_tcase(s, tc);
