@@ -93,6 +93,31 @@ def test_cluster_panel_lists_nodes_and_depths(tmp):
             dt.close()
 
 
+def test_gateway_pool_from_the_cluster_is_marked(tmp):
+    need_chromium()
+    need_redis()
+    import test_cluster_gateway as gw
+    gw.cluster_authkey(tmp)
+    with Redisd(tmp) as r:
+        w = gw.Node(tmp, "w", r, gw.stream_pool(os.path.join(tmp, "d.txt")),
+                    status="on")
+        g = gw.Node(tmp, "g", r, status="on")
+        gw.wait_gateway(g, "p")
+        mark = ("(function () { var s = document.querySelector("
+                "'section.pool[data-pool=p]'); if (!s) return null; "
+                "var t = s.querySelector('.tag.cluster'); "
+                "return t ? t.textContent : ''; })()")
+        for n, want in ((g, "from cluster"), (w, "")):
+            dt = DevTools(tmp, "http://127.0.0.1:%d/" % n.port)
+            try:
+                dt.wait("document.querySelectorAll('section.pool').length "
+                        "== 1", "pool p on %s's dashboard" % n.name)
+                assert dt.evaluate(mark) == want, (n.name, dt.evaluate(mark))
+            finally:
+                dt.close()
+        assert g.sup.stop() == 0 and w.sup.stop() == 0
+
+
 def test_cluster_panel_hidden_on_one_machine(tmp):
     need_chromium()
     sup, port = start(tmp, pools=harness.config("pool_exec", name="p",
