@@ -285,6 +285,8 @@ void		 job_table_add(struct job *);
 void		 job_table_remove(struct job *);
 struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
+/* How many slots the table has now (it grows, never shrinks). */
+size_t		 job_table_capacity(void);
 /*
  * Call fn on every job of the id table, in no order; fn must neither add
  * nor remove (a removal moves other jobs between slots).

@@ -32,16 +32,17 @@ static struct {
 } table;
 
 /*
- * An id's 16 characters as one big-endian number, folded to 64 bits:
- * the digits that change from one id to the next land in the low bits,
- * which a Fibonacci multiply spreads over the top ones (the home slot).
- * Decoding the hex first (as before) cost 5 times as many instructions
- * for the same spread of consecutive ids.
+ * An id's 16 characters as one big-endian number, folded to 64 bits,
+ * less its last digit's low 3 bits: the digits that change from one id
+ * to the next land in the low bits, which a Fibonacci multiply spreads
+ * over the top ones. Decoding the hex first cost 5 times as many
+ * instructions for the same spread.
  */
 static uint64_t
 job_id_key(const char *id)
 {
 	uint64_t	hi, lo;
+	unsigned	last = (unsigned)(unsigned char)id[JOB_ID_LEN - 1];
 
 	memcpy(&hi, id, 8);
 	memcpy(&lo, id + 8, 8);
@@ -49,13 +50,26 @@ job_id_key(const char *id)
 	hi = __builtin_bswap64(hi);
 	lo = __builtin_bswap64(lo);
 #endif
+	lo = (lo & ~(uint64_t)0xff) | (((last & 0xf) + 9 * (last >> 6)) >> 3);
 	return (lo + hi * 0xff51afd7ed558ccdULL) * 0x9e3779b97f4a7c15ULL;
 }
 
+/*
+ * The home slot: the key picks a block of 8 slots (one cache line of
+ * pointers), the id's last digit a slot in it. The supervisor makes ids
+ * in order (job_id_next), so the jobs of a batch are put, waited for and
+ * pruned in runs of 8 adjacent slots instead of one cache miss each: in
+ * the stream benchmark the table's misses were a sixth of the
+ * supervisor's cycles. The price is longer runs (probes of ~5 slots at
+ * 3/4 full, against ~1.5), all in adjacent memory.
+ */
 static size_t
 job_table_home(const char *id)
 {
-	return (size_t)(job_id_key(id) >> table.shift);
+	unsigned	last = (unsigned)(unsigned char)id[JOB_ID_LEN - 1];
+	size_t		block = (size_t)(job_id_key(id) >> table.shift) & ~(size_t)7;
+
+	return (block | (((last & 0xf) + 9 * (last >> 6)) & 7)) & table.mask;
 }
 
 static void	job_table_grow(void);
@@ -171,6 +185,12 @@ size_t
 job_table_count(void)
 {
 	return table.count;
+}
+
+size_t
+job_table_capacity(void)
+{
+	return table.slots != NULL ? table.mask + 1 : 0;
 }
 
 void

@@ -102,27 +102,55 @@ START_TEST(test_id_table_finds_by_exact_text_only)
 END_TEST
 
 /*
+ * The home slot of an id in a table of 1024 slots, as store/job_table.c
+ * computes it: its 16 characters' bytes as two big-endian words (the
+ * last digit's low 3 bits taken out) pick a block of 8 slots, those bits
+ * the slot in it.
+ */
+static unsigned
+home_in_1024(const char *id)
+{
+	uint64_t	hi = 0, lo = 0, key;
+	unsigned	last = (unsigned char)id[15], v;
+	int		i;
+
+	for (i = 0; i < 8; i++) {
+		hi = hi << 8 | (unsigned char)id[i];
+		lo = lo << 8 | (unsigned char)id[8 + i];
+	}
+	v = (last & 0xf) + 9 * (last >> 6);
+	lo = (lo & ~(uint64_t)0xff) | (v >> 3);
+	key = (lo + hi * 0xff51afd7ed558ccdULL) * 0x9e3779b97f4a7c15ULL;
+	return (unsigned)((key >> 54) & ~(uint64_t)7) | (v & 7);
+}
+
+/*
  * 300 ids whose home is the same slot of the first 1024-slot table: the
- * run grows past how far a job may sit from its home, the table grows
- * to make room, and every id is still found, then removed.
+ * run grows past how far a job may sit from its home (255), so the table
+ * grows though it is far from 3/4 full, and every id is still found,
+ * then removed.
  */
 START_TEST(test_id_table_holds_ids_that_share_a_home)
 {
 	enum { N = 300 };
 	struct job_owner	 o = { .name = "p" };
 	struct job		*jobs[N];
+	char			 id[JOB_ID_LEN + 1];
 	uint64_t		 v = 0;
 	int			 i;
 
+	ck_assert_uint_eq(job_table_count(), 0);
 	for (i = 0; i < N; i++) {
-		while ((++v * 0x9e3779b97f4a7c15ULL) >> 54 != 0)
-			continue;
+		do
+			snprintf(id, sizeof id, "%015llx0",
+			    (unsigned long long)++v);
+		while (home_in_1024(id) != 0);
 		jobs[i] = job_make(&o, "{}", T0);
-		snprintf(jobs[i]->id, JOB_ID_LEN + 1, "%016llx",
-		    (unsigned long long)v);
+		memcpy(jobs[i]->id, id, sizeof id);
 		job_table_add(jobs[i]);
 	}
 	ck_assert_uint_eq(job_table_count(), N);
+	ck_assert_uint_gt(job_table_capacity(), 1024);
 	for (i = 0; i < N; i++)
 		ck_assert_ptr_eq(job_table_find(jobs[i]->id, JOB_ID_LEN),
 		    jobs[i]);
