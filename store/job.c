@@ -279,13 +279,40 @@ job_ext(struct job *job)
 	return job->ext;
 }
 
+/* A result kept in the job itself is not freed. */
+static void
+job_result_free(struct job_ext *x)
+{
+	if (x->result != x->result_in)
+		free(x->result);
+	x->result = NULL;
+}
+
 void
 job_set_result(struct job *job, char *result)
 {
 	if (job->ext == NULL && result == NULL)
 		return;
-	free(job_ext(job)->result);
+	job_result_free(job_ext(job));
 	job->ext->result = result;
+}
+
+/*
+ * Most results are short (a number, a word): kept in the job they save a
+ * malloc() and a free() per job, and the 32 bytes malloc() takes for one.
+ */
+void
+job_set_result_text(struct job *job, const char *p, size_t len)
+{
+	struct job_ext	*x = job_ext(job);
+
+	job_result_free(x);
+	if (len < sizeof x->result_in) {
+		memcpy(x->result_in, p, len);
+		x->result_in[len] = '\0';
+		x->result = x->result_in;
+	} else
+		x->result = xstrndup(p, len);
 }
 
 void
@@ -386,7 +413,7 @@ job_free(struct job *job)
 				    job->id);
 			free(x->timer);
 		}
-		free(x->result);
+		job_result_free(x);
 		free(x->error);
 		free(x->flow_ext);
 		free(x->retry_of);

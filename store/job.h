@@ -116,6 +116,7 @@ struct job_ext {
 	char			*retry_of;	/* the dead letter it retries */
 	LIST_HEAD(, job_waiter)	 waiters;
 	struct job_flow_ext	*flow_ext;	/* or NULL: see job_flow_set */
+	char			 result_in[24];	/* a short result, kept here */
 };
 
 /*
@@ -270,6 +271,8 @@ job_retry_of(const struct job *job)
  * and free (job_free() frees a stopped one).
  */
 void		 job_set_result(struct job *, char *);
+/* A copy of len bytes of result text: a short one kept in the job. */
+void		 job_set_result_text(struct job *, const char *, size_t len);
 void		 job_set_error(struct job *, char *);
 void		 job_set_retry_of(struct job *, const char *id);
 void		 job_set_runner(struct job *, struct worker *);

@@ -580,7 +580,10 @@ qr_shadow_close(struct queue_redis *qr, struct job *job,
 	job->attempts = rec->attempts;
 	job->worker = rec->worker;
 	job->truncated = rec->truncated;
-	job_set_result(job, r != NULL ? xstrdup(r) : NULL);
+	if (r != NULL)
+		job_set_result_text(job, r, strlen(r));
+	else
+		job_set_result(job, NULL);
 	job_set_error(job, e != NULL ? xstrdup(e) : NULL);
 	qr_shadow_end(job, rec->state, job_started_at(rec),
 	    job_finished_at(rec));

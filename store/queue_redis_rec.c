@@ -280,7 +280,7 @@ qr_rec_job(struct qr_pool *rp, const char *id, const char *s, size_t len)
 	job->client = job_client_intern(t);
 	free(t);
 	if (l[1] > 0)
-		job_set_result(job, xstrndup(p + l[0], l[1]));
+		job_set_result_text(job, p + l[0], l[1]);
 	if (l[2] > 0)
 		job_set_error(job, xstrndup(p + l[0] + l[1], l[2]));
 	return job;

@@ -684,7 +684,7 @@ dispatch_result(struct worker *w, const char *line, size_t len)
 			    &error) == -1)
 				return -1;
 		} else {
-			job_set_result(job, xstrndup(res.p, res.len));
+			job_set_result_text(job, res.p, res.len);
 			state = JOB_DONE;
 		}
 	} else {
