@@ -427,6 +427,18 @@ job_free(struct job *job)
 }
 
 void
+job_prefetch_next(const struct job *job)
+{
+	const struct job	*next = TAILQ_NEXT(job, entry);
+
+	if (job->ext != NULL)
+		__builtin_prefetch(job->ext, 1);
+	job_table_prefetch(job->id);
+	if (next != NULL)
+		__builtin_prefetch(next, 1);
+}
+
+void
 job_set_state(struct job *job, enum job_state state, double now)
 {
 	struct job_owner	*o = job->owner;

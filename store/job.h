@@ -283,6 +283,14 @@ void		 job_set_base_seg(struct job *, uint64_t);
 void		 job_set_times(struct job *, double started_at,
 		    double finished_at);
 
+/*
+ * The oldest kept records are pruned one per finished job (result_max):
+ * called with the one to go next, it asks the CPU for what that prune will
+ * read (its extension, its id table slot, the job after it), so that the
+ * prune finds them in cache instead of missing on each.
+ */
+void		 job_prefetch_next(const struct job *);
+
 /* The id table. */
 void		 job_table_add(struct job *);
 void		 job_table_remove(struct job *);
@@ -290,6 +298,8 @@ struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
 /* How many slots the table has now (it grows, never shrinks). */
 size_t		 job_table_capacity(void);
+/* Ask the CPU for the slots where id would be found. */
+void		 job_table_prefetch(const char *id);
 /*
  * Call fn on every job of the id table, in no order; fn must neither add
  * nor remove (a removal moves other jobs between slots).

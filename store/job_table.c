@@ -187,6 +187,18 @@ job_table_count(void)
 	return table.count;
 }
 
+void
+job_table_prefetch(const char *id)
+{
+	size_t	i;
+
+	if (table.slots == NULL)
+		return;
+	i = job_table_home(id);
+	__builtin_prefetch(&table.slots[i], 1);
+	__builtin_prefetch(&table.dist[i], 1);
+}
+
 size_t
 job_table_capacity(void)
 {

@@ -558,6 +558,8 @@ queue_memory_keep(struct queue *q, struct job *job)
 		TAILQ_REMOVE(&q->finished, old, entry);
 		q->nfinished--;
 		queue_forget(q, old);
+		if ((old = TAILQ_FIRST(&q->finished)) != NULL)
+			job_prefetch_next(old);
 	}
 	queue_prune_soon(q, job_finished_at(job) + (*q->cfgp)->result_ttl);
 }
