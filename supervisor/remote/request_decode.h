@@ -151,6 +151,7 @@ struct request {
 	int			 all;		/* retry: "all": true */
 	struct request_job	*jobs;
 	size_t			 njobs;
+	size_t			 jobs_room;	/* jobs[] has room for */
 	struct buf		 text;		/* a pickle's JSON text */
 };
 
@@ -163,6 +164,15 @@ struct request {
 int		 request_decode(const void *msg, size_t len,
 		    size_t max_message, struct request *req);
 void		 request_free(struct request *);
+/*
+ * The decoder's own: append the job described at desc (its object, up to
+ * the end of the list it is in) to req->jobs, NULL or the message for a
+ * malformed one (the job stays, for request_free); let go of req->jobs
+ * (request_job.c).
+ */
+const char	*request_job_add(struct request *,
+		    const struct jsontext_span *desc);
+void		 request_jobs_free(struct request *);
 /* The table's row for an op name, or NULL. */
 const struct request_op	*request_op_find(const char *name);
 /* "bad_request", "unknown_op", "too_large" (NULL for REQUEST_OK). */

@@ -499,6 +499,46 @@ START_TEST(test_submit_many_batch_limit)
 }
 END_TEST
 
+/*
+ * The decoded jobs array is reused from one request to the next: a batch
+ * decoded after a bigger one with keys and groups has its own jobs only,
+ * none of the fields of the one before, and a request held while another
+ * is decoded keeps its jobs.
+ */
+START_TEST(test_jobs_array_reused_carries_nothing_over)
+{
+	struct request	 req, held;
+	struct buf	 b = BUF_INIT;
+	size_t		 i;
+
+	buf_append_str(&b, "{\"op\":\"submit_many\",\"pool\":\"p\",\"jobs\":[");
+	for (i = 0; i < 3000; i++)
+		buf_appendf(&b, "%s{\"data\":%zu,\"key\":\"k%zu\",\"group\":\"g\","
+		    "\"priority\":3}", i ? "," : "", i, i);
+	buf_append(&b, "]}", 3);
+	expect_op(buf_head(&b), "submit_many", &req);
+	ck_assert_uint_eq(req.njobs, 3000);
+	ck_assert_str_eq(req.jobs[2999].key, "k2999");
+	request_free(&req);
+
+	expect_op("{\"op\":\"submit_many\",\"pool\":\"p\",\"jobs\":["
+	    "{\"data\":1},{\"data\":2,\"key\":\"x\"}]}", "submit_many", &held);
+	expect_op("{\"op\":\"submit\",\"pool\":\"q\",\"data\":3}", "submit",
+	    &req);
+	ck_assert_uint_eq(held.njobs, 2);
+	ck_assert(held.jobs[0].key == NULL && held.jobs[0].group == NULL);
+	ck_assert(held.jobs[0].priority == 0 && held.jobs[0].delay == -1);
+	ck_assert_str_eq(held.jobs[1].key, "x");
+	ck_assert(held.jobs[1].group == NULL && held.jobs[1].priority == 0);
+	ck_assert_uint_eq(req.njobs, 1);
+	ck_assert(req.jobs[0].key == NULL && req.jobs[0].group == NULL);
+	ck_assert(req.jobs != held.jobs);
+	request_free(&held);
+	request_free(&req);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_result_cancel_status_scale_fields)
 {
 	struct request	 req;
@@ -888,6 +928,7 @@ request_suite(void)
 	tcase_add_test(tc, test_submit_many_fields);
 	tcase_add_test(tc, test_submit_flow_fields);
 	tcase_add_test(tc, test_submit_many_batch_limit);
+	tcase_add_test(tc, test_jobs_array_reused_carries_nothing_over);
 	tcase_add_test(tc, test_result_cancel_status_scale_fields);
 	tcase_add_test(tc, test_not_a_request);
 	tcase_add_test(tc, test_bad_pickle);
