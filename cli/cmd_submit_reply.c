@@ -112,6 +112,46 @@ reply_next(const char *p, const char *end, char close, int *more)
 }
 
 /*
+ * The keys of a record in the order the supervisor writes them
+ * (store/job_record.c), quoted; the flow fields, "key", "dead" and
+ * "retry_of" come and go, and take the general way.
+ */
+#define REPLY_KEY(k)	{ "\"" k "\"", sizeof(k) + 1 }
+static const struct {
+	const char	*quoted;
+	size_t		 len;
+} reply_keys[] = {
+	REPLY_KEY("id"), REPLY_KEY("pool"), REPLY_KEY("client"),
+	REPLY_KEY("state"), REPLY_KEY("attempts"), REPLY_KEY("submitted_at"),
+	REPLY_KEY("started_at"), REPLY_KEY("finished_at"),
+	REPLY_KEY("duration_ms"), REPLY_KEY("worker"), REPLY_KEY("result"),
+	REPLY_KEY("error"),
+};
+#undef REPLY_KEY
+#define REPLY_NKEYS	(sizeof reply_keys / sizeof reply_keys[0])
+
+/*
+ * The key at p, taken at a glance when it is the one expected next
+ * (*next, moved past it); otherwise as reply_key() has it. Returns past
+ * it, or NULL; *plain as reply_key() sets it.
+ */
+static const char *
+reply_record_key(const char *p, const char *end, size_t *next, int *plain)
+{
+	size_t	n;
+
+	if (*next < REPLY_NKEYS && (size_t)(end - p) >= (n =
+	    reply_keys[*next].len) && memcmp(p, reply_keys[*next].quoted,
+	    n) == 0) {
+		(*next)++;
+		*plain = 1;
+		return p + n;
+	}
+	*next = REPLY_NKEYS;		/* off the usual order: the general way */
+	return reply_key(p, end, plain);
+}
+
+/*
  * Scan the record (an object) at p, noting whether its last "state" is
  * "done". Returns past it, or NULL (invalid, or a key or state with an
  * escape: left to the general way).
@@ -121,6 +161,7 @@ reply_record(const char *p, const char *end, int *done)
 {
 	struct jsonscan	 js = { REPLY_MEMBER_DEPTH, NULL, 0, JSONSCAN_OK };
 	const char	*k, *kq, *q;
+	size_t		 next = 0;
 	int		 plain, more = 1;
 
 	*done = 0;
@@ -129,13 +170,16 @@ reply_record(const char *p, const char *end, int *done)
 		return p + 1;
 	while (more) {
 		k = p;
-		if ((kq = reply_key(p, end, &plain)) == NULL || !plain)
+		if ((kq = reply_record_key(p, end, &next, &plain)) == NULL ||
+		    !plain)
 			return NULL;
 		p = jsonscan_ws(kq, end);
 		if (p == end || *p != ':')
 			return NULL;
 		p = jsonscan_ws(p + 1, end);
-		if (p == end || (q = jsonscan_value(&js, p, end)) == NULL)
+		/* Most values are strings: checked as jsonscan_value would. */
+		if (p == end || (q = *p == '"' ? jsonscan_string(p, end) :
+		    jsonscan_value(&js, p, end)) == NULL)
 			return NULL;
 		if (reply_key_is(k, kq, "state", 5)) {
 			if (*p == '"' &&

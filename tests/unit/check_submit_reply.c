@@ -97,6 +97,49 @@ START_TEST(test_records)
 }
 END_TEST
 
+/*
+ * Records as the supervisor writes them (store/job_record.c), whose keys
+ * are taken at a glance in that order: split and read as the general way
+ * reads them, and with any key out of order, a key that only starts like
+ * the expected one, or a bad value, still read (or refused) alike.
+ */
+START_TEST(test_records_in_the_supervisors_order)
+{
+	static const char *const texts[] = {
+		"{\"ok\":true,\"ids\":[\"0001\"],\"jobs\":[{\"id\":\"0001\","
+		"\"pool\":\"echo\",\"client\":\"default\",\"state\":\"done\","
+		"\"attempts\":1,\"submitted_at\":\"2026-12-06T14:35:29.672Z\","
+		"\"started_at\":\"2026-12-06T14:35:29.672Z\",\"finished_at\":"
+		"\"2026-12-06T14:35:29.676Z\",\"duration_ms\":4.122,\"worker\":0,"
+		"\"result\":[1,{\"a\":\"]\"}],\"error\":null},"
+		"{\"id\":\"0002\",\"pool\":\"echo\",\"client\":null,\"state\":"
+		"\"failed\",\"attempts\":2,\"priority\":-1,\"result\":null,"
+		"\"error\":\"boom \\\"x\\\"\",\"key\":\"k\",\"state\":\"done\"}]}",
+		"{\"ok\":true,\"jobs\":[{\"pool\":\"p\",\"id\":\"1\",\"state\":"
+		"\"done\"},{\"id2\":1,\"idx\":2,\"state\":\"done\"}]}",
+		"{\"ok\":true,\"jobs\":[{\"id\":\"1\",\"pool\":\"a\\qb\"}]}",
+		"{\"ok\":true,\"jobs\":[{\"id\":\"1\",\"pool\":\"a\x01\"}]}",
+		"{\"ok\":true,\"jobs\":[{\"id\":\"1\",\"pool\"}]}",
+		"{\"ok\":true,\"jobs\":[{\"id\":\"1\",\"pool",
+		"{\"ok\":true,\"jobs\":[{\"id\":\"1\",\"state\":\"d\\u006fne\"}]}",
+	};
+	static const int	 want[] = { 1, 1, 0, 0, 0, 0, 0 };
+	struct submit_items	 items = { NULL, 0, 0 };
+	size_t			 i;
+
+	for (i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		ck_assert_msg(scan_checked(texts[i], "jobs", 1) == want[i],
+		    "text %zu", i);
+	ck_assert_int_eq(submit_reply_scan(&items, texts[0],
+	    strlen(texts[0]), "jobs", 1), 1);
+	ck_assert_uint_eq(items.n, 2);
+	ck_assert_int_eq(items.v[0].done, 1);
+	ck_assert_int_eq(items.v[1].done, 1);	/* the last state wins */
+	ck_assert_int_eq(items.v[0].p[items.v[0].len - 1], '}');
+	submit_items_free(&items);
+}
+END_TEST
+
 START_TEST(test_ids)
 {
 	struct submit_items	 items = { NULL, 0, 0 };
@@ -190,6 +233,7 @@ submit_reply_suite(void)
 	TCase	*tc = tcase_create("scan");
 
 	tcase_add_test(tc, test_records);
+	tcase_add_test(tc, test_records_in_the_supervisors_order);
 	tcase_add_test(tc, test_ids);
 	tcase_add_test(tc, test_left_to_general);
 	tcase_add_test(tc, test_depth);
