@@ -24,10 +24,18 @@
 #define IPC_CLIENT_READ_SIZE	65536
 #define IPC_CLIENT_KEEP		(1024 * 1024)	/* kept when idle */
 
+/*
+ * A frame longer than one read is received straight into the message
+ * handed to the caller (big), once its header is in: no growing of the
+ * input buffer by doubling, no copy of the whole payload out of it.
+ */
 struct ipc_client {
-	int		fd;
-	struct buf	in;	/* received, not yet returned */
-	struct buf	out;	/* queued, not yet sent */
+	int		 fd;
+	struct buf	 in;		/* received, not yet returned */
+	struct buf	 out;		/* queued, not yet sent */
+	char		*big;		/* a long payload being received */
+	size_t		 big_len;
+	size_t		 big_have;
 };
 
 /* Wrap a connected, authenticated socket; takes ownership of fd. */
@@ -168,18 +176,38 @@ ipc_client_next(struct ipc_client *c, char **msg, size_t *len, uint64_t max,
 {
 	const void	*payload;
 	const char	*err;
-	size_t		 plen, flen;
+	size_t		 plen, flen, hl;
+	uint64_t	 blen;
 	char		*p;
 	int		 r;
 
+	if (c->big != NULL) {
+		if (c->big_have < c->big_len)
+			return 0;
+		c->big[c->big_len] = '\0';
+		*msg = c->big;
+		*len = c->big_len;
+		c->big = NULL;
+		return 1;
+	}
 	r = frame_peek(buf_head(&c->in), buf_used(&c->in), max, &payload,
 	    &plen, &flen, &err);
 	if (r == -1) {
 		*cause = xstrdup(err);
 		return -1;
 	}
-	if (r == 0)
+	if (r == 0) {
+		/* Incomplete: what is buffered is all this frame's. */
+		if (frame_parse_header(buf_head(&c->in), buf_used(&c->in), max,
+		    &hl, &blen, &err) == 1 && blen > IPC_CLIENT_READ_SIZE) {
+			c->big = xmalloc((size_t)blen + 1);
+			c->big_len = (size_t)blen;
+			c->big_have = buf_used(&c->in) - hl;
+			memcpy(c->big, buf_head(&c->in) + hl, c->big_have);
+			buf_consume(&c->in, buf_used(&c->in));
+		}
 		return 0;
+	}
 	p = xmalloc(plen + 1);
 	if (plen > 0)
 		memcpy(p, payload, plen);
@@ -199,11 +227,21 @@ static ssize_t
 ipc_client_fill(struct ipc_client *c, int dontwait)
 {
 	ssize_t	n;
+	int	flags = dontwait ? MSG_DONTWAIT : 0;
 
+	if (c->big != NULL) {
+		do {
+			n = recv(c->fd, c->big + c->big_have,
+			    c->big_len - c->big_have, flags);
+		} while (n == -1 && errno == EINTR);
+		if (n > 0)
+			c->big_have += n;
+		return n;
+	}
 	buf_reserve(&c->in, IPC_CLIENT_READ_SIZE);
 	do {
 		n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len,
-		    dontwait ? MSG_DONTWAIT : 0);
+		    flags);
 	} while (n == -1 && errno == EINTR);
 	if (n > 0)
 		c->in.len += n;
@@ -214,7 +252,7 @@ ipc_client_fill(struct ipc_client *c, int dontwait)
 static void
 ipc_client_cause(struct ipc_client *c, ssize_t n, char **cause)
 {
-	if (n == 0 && buf_used(&c->in) == 0)
+	if (n == 0 && buf_used(&c->in) == 0 && c->big == NULL)
 		*cause = xstrdup("connection closed by the server");
 	else if (n == 0)
 		*cause = xstrdup("connection closed in the middle of a "
@@ -280,6 +318,7 @@ ipc_client_close(struct ipc_client *c)
 	if (c == NULL)
 		return;
 	close(c->fd);
+	free(c->big);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c);

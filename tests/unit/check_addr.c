@@ -549,6 +549,108 @@ START_TEST(test_client_roundtrip_and_batch)
 }
 END_TEST
 
+/* Write frames of these sizes (payload byte i % 251) to fd, then close. */
+static pid_t
+frames_child(int fd, const size_t *sizes, size_t n, size_t cut)
+{
+	struct buf	 b = BUF_INIT;
+	char		*p;
+	size_t		 i, j;
+	pid_t		 pid = fork();
+
+	ck_assert_int_ne(pid, -1);
+	if (pid != 0)
+		return pid;
+	for (i = 0; i < n; i++) {
+		p = malloc(sizes[i] ? sizes[i] : 1);
+		for (j = 0; j < sizes[i]; j++)
+			p[j] = (char)(j % 251);
+		frame_append(&b, p, sizes[i]);
+		free(p);
+	}
+	if (cut > 0)
+		b.len -= cut;
+	if (write(fd, buf_head(&b), buf_used(&b)) != (ssize_t)buf_used(&b))
+		_exit(1);
+	_exit(0);
+}
+
+static void
+frame_is(const char *msg, size_t len, size_t want)
+{
+	size_t	j;
+
+	ck_assert_uint_eq(len, want);
+	ck_assert_int_eq(msg[len], '\0');
+	for (j = 0; j < len; j++)
+		if (msg[j] != (char)(j % 251))
+			ck_abort_msg("byte %zu of a %zu-byte frame", j, len);
+}
+
+/*
+ * Frames longer than one read go straight into the message: small and
+ * long ones back to back arrive whole and in order, blocking or not; a
+ * long one cut short by the peer's close is reported as such; a long
+ * header over the cap is refused before anything is allocated for it.
+ */
+START_TEST(test_client_long_frames_arrive_whole_and_in_order)
+{
+	static const size_t	 sizes[] = { 5, 300000, 0, 70000, 7, 1 << 20 };
+	static const size_t	 over[] = { 4 << 20 };
+	struct ipc_client	*c;
+	char			*msg, *cause = NULL;
+	size_t			 len, i;
+	int			 sv[2], r;
+	pid_t			 pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = frames_child(sv[1], sizes, 6, 0);
+	close(sv[1]);
+	c = ipc_client_open(sv[0]);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(ipc_client_recv(c, &msg, &len, 2 << 20,
+		    &cause), 0);
+		frame_is(msg, len, sizes[i]);
+		free(msg);
+	}
+	for (i = 3; i < 6;) {
+		struct pollfd	pfd = { ipc_client_fd(c), POLLIN, 0 };
+
+		ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+		while (i < 6 && (r = ipc_client_try_recv(c, &msg, &len,
+		    2 << 20, &cause)) == 1) {
+			frame_is(msg, len, sizes[i++]);
+			free(msg);
+		}
+	}
+	ck_assert_int_eq(ipc_client_recv(c, &msg, &len, 2 << 20, &cause), -1);
+	ck_assert_str_eq(cause, "connection closed by the server");
+	free(cause);
+	ipc_client_close(c);
+	echo_wait(pid, 0);
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = frames_child(sv[1], sizes + 1, 1, 1000);
+	close(sv[1]);
+	c = ipc_client_open(sv[0]);
+	ck_assert_int_eq(ipc_client_recv(c, &msg, &len, 2 << 20, &cause), -1);
+	ck_assert_str_eq(cause, "connection closed in the middle of a message");
+	free(cause);
+	ipc_client_close(c);
+	echo_wait(pid, 0);
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = frames_child(sv[1], over, 1, (4 << 20) - 100);
+	close(sv[1]);
+	c = ipc_client_open(sv[0]);
+	ck_assert_int_eq(ipc_client_recv(c, &msg, &len, 1 << 20, &cause), -1);
+	ck_assert_str_eq(cause, "frame too large");
+	free(cause);
+	ipc_client_close(c);
+	echo_wait(pid, 0);
+}
+END_TEST
+
 START_TEST(test_client_errors)
 {
 	struct ipc_client	*c;
@@ -633,6 +735,7 @@ addr_suite(void)
 	tc = tcase_create("client");
 	tcase_add_test(tc, test_client_roundtrip_and_batch);
 	tcase_add_test(tc, test_client_errors);
+	tcase_add_test(tc, test_client_long_frames_arrive_whole_and_in_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
