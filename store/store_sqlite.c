@@ -273,7 +273,8 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 		store_sqlite_close(s);
 		return NULL;
 	}
-	if ((s->ckpt = store_ckpt_start(s->db, path, &why)) == NULL) {
+	if ((s->ckpt = store_ckpt_start(s->db, path, sync_full ? 1 :
+	    STORE_CKPT_STEP, &why)) == NULL) {
 		/* SQLite's own checkpoints, on the loop, still do the job. */
 		log_warnx("store: %s", why);
 		free(why);
