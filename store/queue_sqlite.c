@@ -41,13 +41,6 @@
  * long at most when one iteration runs longer (many busy clients).
  */
 #define QUEUE_SQLITE_COMMIT_MAX	0.005
-/*
- * Under load (the last commit carried this many records or more), a
- * commit starts this long after the one before it at the soonest: see
- * queue_sqlite_gap().
- */
-#define QUEUE_SQLITE_BUSY	128
-#define QUEUE_SQLITE_GAP	0.001
 
 /* The SQLite queue's own state (queue->impl). */
 struct queue_sqlite {
@@ -67,9 +60,6 @@ struct queue_sqlite {
 	unsigned long long	 commits;
 	unsigned long long	 commit_errors;
 	int			 started;	/* a job started since */
-	size_t			 last_records;	/* the last commit's */
-	double			 last_start;	/* when it began */
-	ev_timer		 gap_timer;	/* the next may begin */
 	ev_timer		 run_timer;	/* dispatch what was committed */
 	/* The commit under way (see queue_sqlite_commit_once). */
 	int			 in_flight;
@@ -86,7 +76,6 @@ struct queue_sqlite {
 static void	queue_sqlite_retry_cb(struct ev_loop *, ev_timer *, int);
 static void	queue_sqlite_delay_cb(struct ev_loop *, ev_timer *, int);
 static void	queue_sqlite_run_cb(struct ev_loop *, ev_timer *, int);
-static void	queue_sqlite_gap_cb(struct ev_loop *, ev_timer *, int);
 static void	queue_sqlite_runnable(struct queue *);
 
 #define QS(q)	((struct queue_sqlite *)(q)->impl)
@@ -215,7 +204,6 @@ queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
 	TAILQ_FOREACH(job, &qs->committing, entry)
 		if (queue_sqlite_put(qs, job, k++, cause) == -1)
 			return -1;
-	qs->last_records = k;
 	return 0;
 }
 
@@ -410,34 +398,6 @@ queue_sqlite_commit_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 }
 
 /*
- * Whether this commit waits (the gap timer then wakes the loop): under
- * load, commits one right after the other carry few records each, and a
- * commit costs as much again in fixed costs (about 7 of its ~18 pages
- * written are the tree's and the header's, and the commit thread sleeps
- * and wakes once per commit). Waiting for QUEUE_SQLITE_GAP after the
- * last began gives bigger groups: same binary, alternated
- * (bench/README.md), the supervisor's CPU per job fell by a fifth and
- * the end-to-end rate rose. Below QUEUE_SQLITE_BUSY records a commit
- * goes at once: a lone client's round trip is not held up.
- */
-static int
-queue_sqlite_gap(struct queue_sqlite *qs, int all)
-{
-	double	now, left;
-
-	if (all || qs->last_records < QUEUE_SQLITE_BUSY)
-		return 0;
-	now = ev_time();
-	if ((left = qs->last_start + QUEUE_SQLITE_GAP - now) <= 0)
-		return 0;
-	if (!ev_is_active(&qs->gap_timer)) {
-		ev_timer_set(&qs->gap_timer, left, 0);
-		ev_timer_start(qs->q->loop, &qs->gap_timer);
-	}
-	return 1;
-}
-
-/*
  * One group commit: the pending submits go in one transaction, together
  * with the state changes and the deletion of dead segments when these are
  * due. After a failure, an iteration with no new submit does not try again
@@ -463,8 +423,6 @@ queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 			return;
 		queue_sqlite_land(qs, 1);
 	}
-	if (queue_sqlite_gap(qs, all))
-		return;
 	(void)job_changed_list(&nchanged);
 	changes = queue_sqlite_changes_due(qs, all, nchanged);
 	/*
@@ -492,7 +450,6 @@ queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 		ev_timer_stop(q->loop, &qs->delay_timer);
 	}
 	qs->in_flight = 1;
-	qs->last_start = ev_time();
 	qs->empty = store_commit_start(qs->store, block) == 0;
 	if (!qs->empty && !block && store_commit_busy(qs->store)) {
 		ev_io_start(q->loop, &qs->commit_io);
@@ -595,12 +552,6 @@ queue_sqlite_retry_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	/* The next loop iteration commits (see queue_sqlite_commit). */
 }
 
-static void
-queue_sqlite_gap_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	/* The next loop iteration commits (see queue_sqlite_gap). */
-}
-
 /* A retried dead letter is written again, without its data. */
 static void
 queue_sqlite_dead_release(struct queue *q, struct job *job)
@@ -627,7 +578,6 @@ queue_sqlite_close(struct queue *q)
 	ev_timer_stop(q->loop, &qs->retry_timer);
 	ev_timer_stop(q->loop, &qs->delay_timer);
 	ev_timer_stop(q->loop, &qs->run_timer);
-	ev_timer_stop(q->loop, &qs->gap_timer);
 	ev_io_stop(q->loop, &qs->commit_io);
 	/* A commit still under way ends first (a clean stop landed it). */
 	if (qs->in_flight && store_commit_result(qs->store, 1, &cause) == -1)
@@ -690,7 +640,6 @@ queue_sqlite_open(struct queue *q, const char *spec, int sync_full,
 	ev_timer_init(&qs->retry_timer, queue_sqlite_retry_cb, 0, 0);
 	ev_timer_init(&qs->delay_timer, queue_sqlite_delay_cb, 0, 0);
 	ev_timer_init(&qs->run_timer, queue_sqlite_run_cb, 0, 0);
-	ev_timer_init(&qs->gap_timer, queue_sqlite_gap_cb, 0, 0);
 	qs->retry_timer.data = qs->delay_timer.data = qs;
 	qs->run_timer.data = q;
 	q->impl = qs;

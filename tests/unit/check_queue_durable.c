@@ -627,77 +627,6 @@ START_TEST(test_sqlite_pipelined_commit_that_fails_refuses_its_submits)
 }
 END_TEST
 
-static int
-landed_thrice(void)
-{
-	return landed_n >= 3;
-}
-
-static int
-landed_four_times(void)
-{
-	return landed_n >= 4;
-}
-
-/*
- * Under load (a commit of 128 records or more) the next commit begins
- * 1 ms after the one before it at the soonest, so that it carries more.
- * A small commit, or one that waits for everything (a clean stop's), is
- * never held.
- */
-START_TEST(test_sqlite_busy_commits_are_spaced_small_ones_are_not)
-{
-	struct job	*j;
-	double		 t0;
-	int		 i;
-
-	pipeline_on();
-	qt.a.max_queue = 1000;
-	/* Small: the next one goes at once. */
-	qt_push(&qt.a, "1");
-	queue_ack_new(qt.q, ack_cb, &qt);
-	queue_commit(qt.q, 0);
-	ck_assert(qt_run_until(landed_once, 5.0));
-	j = qt_push(&qt.a, "2");
-	queue_commit(qt.q, 0);
-	ck_assert_int_eq(sealed_n, 2);
-	ck_assert(qt_run_until(landed_twice, 5.0));
-	ck_assert_int_eq(queue_job_pending(qt.q, j), 0);
-	/* Busy: the next one is held until 1 ms after it began. */
-	for (i = 0; i < 200; i++)
-		qt_push(&qt.a, "3");
-	t0 = ev_time();
-	queue_commit(qt.q, 0);
-	ck_assert_int_eq(sealed_n, 3);
-	ck_assert(qt_run_until(landed_thrice, 5.0));
-	j = qt_push(&qt.a, "4");
-	queue_ack_new(qt.q, ack_cb, &qt);
-	queue_commit(qt.q, 0);
-	/* (Only a machine quick enough to get here within 1 ms can tell.) */
-	if (ev_time() < t0 + 0.001) {
-		ck_assert_int_eq(sealed_n, 3);
-		ck_assert_int_eq(queue_job_pending(qt.q, j), 1);
-	}
-	/* Past the gap, it goes. */
-	(void)qt_run_until(never, 0.002);
-	queue_commit(qt.q, 0);
-	ck_assert(qt_run_until(landed_four_times, 5.0));
-	ck_assert_int_eq(sealed_n, 4);
-	ck_assert_int_eq(queue_job_pending(qt.q, j), 0);
-	ck_assert_int_eq(acked.n, 2);
-	ck_assert_str_eq(acked.cause, "(null)");
-	/* A commit that waits for everything is never held, busy or not. */
-	for (i = 0; i < 200; i++)
-		qt_push(&qt.a, "5");
-	queue_commit(qt.q, 1);
-	j = qt_push(&qt.a, "6");
-	queue_commit(qt.q, 1);
-	ck_assert_int_eq(queue_job_pending(qt.q, j), 0);
-	ck_assert_int_eq(sealed_n, 4);
-	ck_assert_int_eq(landed_n, 6);
-}
-END_TEST
-
 /*
  * A start is written as a delta over the job's queued record: both
  * segments stay while it is the newest; recovery gives the job back whole
@@ -757,7 +686,6 @@ qt_durable_tests_add(TCase *tc)
 	    test_sqlite_pipelined_commit_acks_only_once_it_landed);
 	tcase_add_test(tc, test_sqlite_waiting_commit_lands_the_one_under_way);
 	tcase_add_test(tc, test_sqlite_start_written_as_a_delta_recovers_whole);
-	tcase_add_test(tc, test_sqlite_busy_commits_are_spaced_small_ones_are_not);
 	tcase_add_test(tc,
 	    test_sqlite_ack_made_during_a_commit_of_its_job_is_answered);
 	tcase_add_test(tc,
