@@ -56,7 +56,7 @@ store_ckpt_main(void *arg)
  * one small checkpoint after another, two flushes each, copying the pages
  * every commit rewrites each time. With store_sync = normal, waking it
  * once per STORE_CKPT_STEP frames cut its flushes 30-fold and the pages
- * it copies by a third (bench/README.md); with full, where every commit
+ * it copies by a quarter (bench/README.md); with full, where every commit
  * flushes the -wal file on the loop, the end-to-end rate fell by a tenth,
  * so there the thread is still woken at every commit.
  */
