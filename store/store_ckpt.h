@@ -31,18 +31,27 @@ struct store_ckpt;
  */
 #define STORE_CKPT_FRAMES	4000
 #define STORE_CKPT_MAX		16000
+/*
+ * Past the mark, frames written between two wake-ups of the thread with
+ * store_sync = normal (see store_ckpt_start()).
+ */
+#define STORE_CKPT_STEP		1000
 /* A -wal file a burst grew past this is cut back when the log restarts. */
 #define STORE_CKPT_WAL_LIMIT	(32 << 20)
 
 /*
- * Start checkpointing the database at path, written through db. NULL with
- * *cause on failure (db then keeps SQLite's own automatic checkpoints).
+ * Start checkpointing the database at path, written through db; past the
+ * mark, the thread is woken once per `step` frames written (1: at every
+ * commit). NULL with *cause on failure (db then keeps SQLite's own
+ * automatic checkpoints).
  */
 struct store_ckpt	*store_ckpt_start(sqlite3 *db, const char *path,
-			    char **cause);
+			    int step, char **cause);
 /* Stop the thread and close its connection (before db is closed). */
 void			 store_ckpt_stop(struct store_ckpt *);
 /* Checkpoints the thread has run (for tests). */
 unsigned long		 store_ckpt_count(struct store_ckpt *);
+/* Times commits woke the thread (for tests, from the committing thread). */
+unsigned long		 store_ckpt_wakeups(const struct store_ckpt *);
 
 #endif

@@ -41,6 +41,9 @@ enum {
 	STMT_LAST, STMT_N
 };
 
+/* Segments a release looks at before it searches (see release()). */
+#define STORE_SQLITE_HINTS	4
+
 /* A segment grows past this: it is written and the next one begun. */
 #define STORE_SQLITE_SEGMENT_MAX	(8u << 20)
 
@@ -100,6 +103,9 @@ struct store_sqlite {
 	struct store_sqlite_seg *live;
 	size_t		 nlive, live_cap;
 	size_t		 nzero;		/* entries of live down to 0 */
+	/* Where the last releases found theirs (see release()). */
+	size_t		 hint[STORE_SQLITE_HINTS];
+	unsigned	 hint_next;	/* the one a miss replaces */
 	/* Segments whose records no longer matter, to delete. */
 	uint64_t	*dead;
 	size_t		 ndead, dead_cap;
@@ -267,7 +273,8 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 		store_sqlite_close(s);
 		return NULL;
 	}
-	if ((s->ckpt = store_ckpt_start(s->db, path, &why)) == NULL) {
+	if ((s->ckpt = store_ckpt_start(s->db, path, sync_full ? 1 :
+	    STORE_CKPT_STEP, &why)) == NULL) {
 		/* SQLite's own checkpoints, on the loop, still do the job. */
 		log_warnx("store: %s", why);
 		free(why);
@@ -576,13 +583,21 @@ store_sqlite_dead(struct store_sqlite *s, uint64_t seq)
 /*
  * A segment whose count drops to 0 stays in the live list (still sorted)
  * until dead entries are half of it: one pass then squeezes them out, so
- * releases cost O(log n) however many segments there are.
+ * releases cost O(log n) however many segments there are. Most cost less:
+ * releases come in runs over a few segments (a finished job releases its
+ * queued record's and its start's, the next job of its batch the same
+ * two, pruning walks the finished ones in order), so the entries the last
+ * few releases found are looked at before the search.
  */
-void
-store_sqlite_release(struct store_sqlite *s, uint64_t seq)
+static size_t
+store_sqlite_find(struct store_sqlite *s, uint64_t seq)
 {
-	size_t	lo = 0, hi = s->nlive, mid, i, j;
+	size_t		lo = 0, hi = s->nlive, mid;
+	unsigned	i;
 
+	for (i = 0; i < STORE_SQLITE_HINTS; i++)
+		if (s->hint[i] < s->nlive && s->live[s->hint[i]].seq == seq)
+			return s->hint[i];
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (s->live[mid].seq < seq)
@@ -590,6 +605,18 @@ store_sqlite_release(struct store_sqlite *s, uint64_t seq)
 		else
 			hi = mid;
 	}
+	if (lo < s->nlive && s->live[lo].seq == seq) {
+		s->hint[s->hint_next] = lo;
+		s->hint_next = (s->hint_next + 1) % STORE_SQLITE_HINTS;
+	}
+	return lo;
+}
+
+void
+store_sqlite_release(struct store_sqlite *s, uint64_t seq)
+{
+	size_t	lo = store_sqlite_find(s, seq), i, j;
+
 	if (lo == s->nlive || s->live[lo].seq != seq || s->live[lo].live == 0)
 		return;		/* not a committed segment: nothing to count */
 	if (--s->live[lo].live > 0)
@@ -602,6 +629,8 @@ store_sqlite_release(struct store_sqlite *s, uint64_t seq)
 			s->live[j++] = s->live[i];
 	s->nlive = j;
 	s->nzero = 0;
+	/* Indexes moved: every hint is stale (a stale one only misses). */
+	memset(s->hint, 0, sizeof s->hint);
 }
 
 size_t

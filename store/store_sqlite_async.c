@@ -12,14 +12,18 @@
  *   statements, the segment bodies and the list of segments to delete
  *   (store_sqlite.c keeps what the loop may change meanwhile apart).
  * - The thread reads `want` under mu, runs the call without the lock,
- *   then sets `done`, `rc` and `cause` and writes the eventfd, all under
- *   mu. The mutex orders every write of one side before the other side's
- *   reads (unlock/lock is a happens-before edge), so nothing is shared
- *   without it; the connection is never used by two threads at once
- *   (SQLite's multi-thread mode, SQLITE_OPEN_NOMUTEX, asks exactly that).
+ *   then sets `done`, `rc` and `cause` under mu. The mutex orders every
+ *   write of one side before the other side's reads (unlock/lock is a
+ *   happens-before edge), so nothing is shared without it; the
+ *   connection is never used by two threads at once (SQLite's
+ *   multi-thread mode, SQLITE_OPEN_NOMUTEX, asks exactly that).
  * - The thread makes no libev call and no log call; the loop learns of
- *   the end through the eventfd (O_CLOEXEC, non-blocking), drained under
- *   mu once `done` is seen, so a wake-up always means a finished call.
+ *   the end through the eventfd (O_CLOEXEC, non-blocking), written after
+ *   mu is released (so the woken loop does not sleep again on a held
+ *   mu), and drained under mu by every look at `done`: a count left by
+ *   a call already collected wakes the loop once at most, and finds
+ *   `done` clear. Condition variables are signalled after the unlock,
+ *   for the same reason.
  * - Workers are forked from the loop thread; the child runs only
  *   async-signal-safe code before exec, so the thread's locks do not
  *   matter there.
@@ -75,10 +79,16 @@ store_async_main(void *p)
 		a->rc = rc;
 		a->cause = cause;
 		a->done = 1;
+		pthread_mutex_unlock(&a->mu);
+		/*
+		 * Outside the lock: the loop, woken by the write, would
+		 * otherwise find mu held and sleep on it again.
+		 */
+		pthread_cond_signal(&a->done_cv);
 		/* Cannot fail short of a full counter: one write per call. */
 		while (write(a->fd, &one, sizeof one) == -1 && errno == EINTR)
 			;
-		pthread_cond_signal(&a->done_cv);
+		pthread_mutex_lock(&a->mu);
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
@@ -156,8 +166,9 @@ store_async_run(struct store_async *a)
 	pthread_mutex_lock(&a->mu);
 	a->done = 0;
 	a->want = 1;
-	pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
+	/* After the unlock, so the thread does not wake onto a held mu. */
+	pthread_cond_signal(&a->cv);
 }
 
 /*
@@ -174,12 +185,19 @@ store_async_result(struct store_async *a, int block, char **cause)
 	pthread_mutex_lock(&a->mu);
 	while (block && !a->done)
 		pthread_cond_wait(&a->done_cv, &a->mu);
+	/*
+	 * The thread writes the eventfd after setting done, outside mu: a
+	 * count read here while done is 0 is one a call collected earlier
+	 * left (its write came after its collection), drained here so that
+	 * it does not wake the loop again; with done set, this call's own
+	 * count is drained now or, arriving later, at the next call's check.
+	 */
+	r = read(a->fd, &n, sizeof n);	/* -1 (EAGAIN): nothing there */
+	(void)r;
 	if (!a->done) {
 		pthread_mutex_unlock(&a->mu);
 		return 1;
 	}
-	r = read(a->fd, &n, sizeof n);	/* -1 (EAGAIN): drained already */
-	(void)r;
 	rc = a->rc;
 	if (rc == -1)
 		*cause = a->cause;

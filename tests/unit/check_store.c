@@ -918,7 +918,7 @@ START_TEST(test_ckpt_thread_checkpoints_a_growing_wal)
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
 	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (b BLOB)", NULL,
 	    NULL, NULL), SQLITE_OK);
-	c = store_ckpt_start(db, path, &cause);
+	c = store_ckpt_start(db, path, 1, &cause);
 	ck_assert_msg(c != NULL, "%s", cause);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?1)",
 	    -1, &ins, NULL), SQLITE_OK);
@@ -934,6 +934,54 @@ START_TEST(test_ckpt_thread_checkpoints_a_growing_wal)
 	/* The pages are in the database file now, not only in the -wal. */
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_gt(sb.st_size, 1 << 20);
+	sqlite3_finalize(ins);
+	store_ckpt_stop(c);
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+END_TEST
+
+/*
+ * Past the mark the thread is woken once per `step` frames, not at every
+ * commit: woken at every commit it ran one small checkpoint after another,
+ * each with two flushes (store_sync = normal uses STORE_CKPT_STEP).
+ */
+START_TEST(test_ckpt_thread_is_woken_once_per_step_of_frames)
+{
+	struct store_ckpt	*c;
+	sqlite3			*db;
+	sqlite3_stmt		*ins;
+	char			*cause = NULL, blob[3000];
+	int			 i, tries, n = 3 * STORE_CKPT_FRAMES / 2;
+
+	memset(blob, 'x', sizeof blob);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0; "
+	    "CREATE TABLE t (b BLOB)", NULL, NULL, NULL), SQLITE_OK);
+	c = store_ckpt_start(db, path, STORE_CKPT_STEP, &cause);
+	ck_assert_msg(c != NULL, "%s", cause);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?1)",
+	    -1, &ins, NULL), SQLITE_OK);
+	/*
+	 * A row a page: a commit writes its leaf, the parent, page 1 (the
+	 * size in the header) and, at a split, a page or two more.
+	 */
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_blob(ins, 1, blob, sizeof blob, SQLITE_STATIC);
+		ck_assert_int_eq(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+	}
+	for (tries = 0; tries < 500 && store_ckpt_count(c) == 0; tries++)
+		usleep(10000);
+	ck_assert_uint_gt(store_ckpt_count(c), 0);
+	/*
+	 * At most 5 frames a commit: n * 5 / step wake-ups, against one per
+	 * commit past the mark (thousands) when every commit woke it.
+	 */
+	ck_assert_uint_gt(store_ckpt_wakeups(c), 0);
+	ck_assert_uint_le(store_ckpt_wakeups(c),
+	    (unsigned long)n * 5 / STORE_CKPT_STEP);
+	ck_assert_uint_le(store_ckpt_count(c), store_ckpt_wakeups(c));
 	sqlite3_finalize(ins);
 	store_ckpt_stop(c);
 	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
@@ -983,6 +1031,7 @@ store_suite(void)
 	    test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing);
 	tcase_add_test(tc, test_not_memory_nor_sqlite_is_refused);
 	tcase_add_test(tc, test_ckpt_thread_checkpoints_a_growing_wal);
+	tcase_add_test(tc, test_ckpt_thread_is_woken_once_per_step_of_frames);
 	tcase_add_test(tc, test_codec_round_trip_and_truncation);
 	tcase_add_test(tc, test_codec_start_delta_round_trip);
 	tcase_add_test(tc, test_codec_keeps_the_flow_fields);
