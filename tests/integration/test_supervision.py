@@ -114,6 +114,20 @@ def test_workers_start_with_their_environment(tmp):
     assert sup.stop() == 0
 
 
+def asleep(pid):
+    """Whether pid waits in nanosleep (its wait channel, or the system
+    call it is in: clock_nanosleep or nanosleep on x86-64)."""
+    for name, test in (("wchan", lambda t: "nanosleep" in t),
+                       ("syscall", lambda t: t.split(" ")[0] in ("230", "35"))):
+        try:
+            with open("/proc/%d/%s" % (pid, name)) as f:
+                if test(f.read()):
+                    return True
+        except OSError:
+            pass
+    return False
+
+
 def test_worker_has_only_its_own_descriptors(tmp):
     cfg = config("supervisor") + config(
         "pool_shell", name="a", workers=1,
@@ -130,9 +144,11 @@ command = sh -c 'echo up >&2; exec sleep 1000'
         pids = wait_for(lambda: worker_pids(sup, pool), what="the worker")
         assert len(pids) == 1, pids
         # "up" is logged before the shell execs sleep; a shell may hold a
-        # saved descriptor around a redirection until then.
+        # saved descriptor around a redirection until then, and sleep
+        # itself opens locale files while it starts: look once it sleeps.
         wait_for(lambda: os.readlink("/proc/%d/exe" % pids[0]).endswith("/sleep"),
                  what="the worker to exec sleep")
+        wait_for(lambda: asleep(pids[0]), what="the worker to be asleep")
         fd_dir = "/proc/%d/fd" % pids[0]
         found = {}
         for x in os.listdir(fd_dir):
