@@ -727,7 +727,9 @@ def main():
     rows = [
         ("end-to-end jobs/s (2 echo workers)",
          "%.0f" % e2e["jobs_per_s"],
-         "python mp.Pool(2) imap: %s tasks/s" % mp["tasks_per_s"]),
+         "python mp.Pool(2) imap: %s tasks/s (x%.1f)" % (
+             mp["tasks_per_s"],
+             e2e["jobs_per_s"] / float(mp["tasks_per_s"]))),
         ("end-to-end jobs/s, 100 groups, priorities -3..3",
          "%.0f" % e2e_groups["jobs_per_s"],
          "%.3f us/job (default path: %.3f)" % (e2e_groups["us_per_job"],
