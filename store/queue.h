@@ -312,12 +312,15 @@ void		 queue_commit_if_late(struct queue *);
  * then runs on the store's thread while the loop goes on, one at a time.
  * committing(arg) is called as one starts: it records the start of every
  * job started so far, whose job lines may leave only once committed(arg)
- * is called (the commit ended, committed or failed). Jobs started in
- * between wait for the next commit. queue_commit_busy() says whether one
- * runs; while it does, queue_commit() starts none (all: waits for it and
- * commits the rest before returning). Without a call to queue_pipeline()
- * (or with a store that has no commit thread: memory, a read-only
- * file, store_sync = full), every commit is waited for.
+ * is called (the commit landed). A commit that fails is not followed by
+ * committed(arg): its job lines stay held for the next commit that lands.
+ * Jobs started in between wait for the next commit. queue_commit_busy()
+ * says whether one runs, or whether commits fail while a start has not
+ * landed: while it says so, the engine holds every job line it has not
+ * sent, and queue_commit() starts no commit while one runs (all: waits
+ * for it and commits the rest before returning). Without a call to
+ * queue_pipeline() (or with a store that has no commit thread: memory, a
+ * read-only file, store_sync = full), every commit is waited for.
  */
 void		 queue_pipeline(struct queue *, void (*committing)(void *),
 		    void (*committed)(void *), void *arg);

@@ -60,6 +60,15 @@ struct queue_sqlite {
 	unsigned long long	 commits;
 	unsigned long long	 commit_errors;
 	int			 started;	/* a job started since */
+	/*
+	 * Starts counted: all of them, those the commit under way writes,
+	 * and those a commit that landed wrote. While commits fail, the job
+	 * lines of starts not landed are held (queue_sqlite_commit_busy).
+	 */
+	unsigned long long	 starts;
+	unsigned long long	 starts_writing;
+	unsigned long long	 starts_landed;
+	int			 writing_changes;	/* it writes the changes */
 	ev_timer		 run_timer;	/* dispatch what was committed */
 	/* The commit under way (see queue_sqlite_commit_once). */
 	int			 in_flight;
@@ -344,9 +353,11 @@ queue_sqlite_accept(struct queue_sqlite *qs, size_t k)
 
 /*
  * The commit under way ended (block: wait for it): its submits are
- * queued and acknowledged and its records supersede the older ones, or
- * it failed and they are refused (the state changes are kept for the
- * next commit). Either way the engine may send the job lines it held.
+ * queued and acknowledged and its records supersede the older ones, and
+ * the engine may send the job lines it held; or it failed and they are
+ * refused, the state changes kept for the next commit, and the job lines
+ * of its starts stay held until a commit that writes them lands (SPEC
+ * section 8: a job that reached a worker has its attempt counted).
  */
 static void
 queue_sqlite_land(struct queue_sqlite *qs, int block)
@@ -362,9 +373,15 @@ queue_sqlite_land(struct queue_sqlite *qs, int block)
 	if (rc == -1) {
 		qs->commit_errors++;
 		job_flight_end(1);
+		/* Its starts are written again at once. */
+		if (qs->writing_changes)
+			qs->started = 1;
 		queue_sqlite_failed(qs, cause);
 		free(cause);
+		return;
 	} else {
+		if (qs->writing_changes)
+			qs->starts_landed = qs->starts_writing;
 		qs->commits += !qs->empty;
 		if (qs->failing) {
 			log_info("store: commits succeed again");
@@ -443,10 +460,12 @@ queue_sqlite_commit_once(struct queue_sqlite *qs, int all)
 		free(cause);
 		return;
 	}
+	qs->writing_changes = changes;
 	if (changes) {
 		(void)job_changed_take(&nchanged);
 		qs->changes_due = 0;
 		qs->started = 0;
+		qs->starts_writing = qs->starts;
 		ev_timer_stop(q->loop, &qs->delay_timer);
 	}
 	qs->in_flight = 1;
@@ -495,6 +514,7 @@ static void
 queue_sqlite_started(struct queue *q, struct job *job)
 {
 	QS(q)->started = 1;
+	QS(q)->starts++;
 }
 
 /* The engine holds job lines until the commit of their starts ended. */
@@ -511,10 +531,17 @@ queue_sqlite_pipeline(struct queue *q, void (*committing)(void *),
 	qs->hook_arg = arg;
 }
 
+/*
+ * A commit runs, or commits fail and some started job's start has not
+ * landed: either way the engine holds the job lines it has not sent.
+ */
 static int
 queue_sqlite_commit_busy(const struct queue *q)
 {
-	return QS(q)->in_flight;
+	const struct queue_sqlite	*qs = QS(q);
+
+	return qs->in_flight ||
+	    (qs->failing && qs->starts != qs->starts_landed);
 }
 
 static void

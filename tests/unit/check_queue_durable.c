@@ -140,6 +140,70 @@ START_TEST(test_sqlite_failed_commit_refuses_pending_jobs_and_tells_acks)
 }
 END_TEST
 
+/*
+ * A start that a failing commit carried has not landed: the queue stays
+ * busy (the engine holds every job line it has not sent) while commits
+ * fail, and lets go once a commit wrote the start, which a restart then
+ * counts as an attempt. Without a start to hold, a failing store does
+ * not hold the engine.
+ */
+START_TEST(test_sqlite_failing_commits_hold_job_lines_until_their_start_lands)
+{
+	struct rlimit	 lim, old;
+	struct job	*j1, *out[1];
+	char		 id1[JOB_ID_LEN + 1];
+	size_t		 len = 4 << 20;
+	char		*big;
+
+	memset(&acked, 0, sizeof acked);
+	j1 = qt_push(&qt.a, "1");
+	memcpy(id1, j1->id, sizeof id1);
+	queue_commit(qt.q, 1);
+	ck_assert_uint_eq(queue_claim(qt.q, &qt.a, out, 1), 1);
+	qt_start(j1);
+	signal(SIGXFSZ, SIG_IGN);
+	big = malloc(len + 1);
+	memset(big, ' ', len);
+	big[0] = '"';
+	big[len - 1] = '"';
+	big[len] = '\0';
+	qt_push(&qt.a, big);
+	free(big);
+	queue_ack_new(qt.q, ack_cb, &qt);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 1 << 20;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_ptr_nonnull(strstr(acked.cause, qt.dir));
+	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
+	/* Before the retry timer, an iteration does not try again. */
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
+	queue_commit(qt.q, 1);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 0);
+	qt_drop(j1);
+	qt_restart();
+	ck_assert_ptr_nonnull(j1 = queue_lookup(qt.q, id1, JOB_ID_LEN));
+	ck_assert_uint_eq(j1->attempts, 1);
+
+	/* A failing commit with no start in it holds nothing. */
+	big = malloc(len + 1);
+	memset(big, ' ', len);
+	big[0] = '"';
+	big[len - 1] = '"';
+	big[len] = '\0';
+	qt_push(&qt.a, big);
+	free(big);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	queue_commit(qt.q, 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 0);
+}
+END_TEST
+
 /* A submit whose pool was removed before its commit ends cancelled. */
 START_TEST(test_sqlite_pending_job_of_a_removed_pool_is_cancelled_at_commit)
 {
@@ -409,6 +473,12 @@ landed_cb(void *arg)
 }
 
 static int
+acked_once(void)
+{
+	return acked.n >= 1;
+}
+
+static int
 landed_once(void)
 {
 	return landed_n >= 1;
@@ -610,14 +680,20 @@ START_TEST(test_sqlite_pipelined_commit_that_fails_refuses_its_submits)
 	queue_commit(qt.q, 0);
 	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
 	ck_assert_int_eq(acked.n, 0);
-	ck_assert(qt_run_until(landed_once, 5.0));
+	ck_assert(qt_run_until(acked_once, 5.0));
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
-	ck_assert_int_eq(acked.n, 1);
 	ck_assert_ptr_nonnull(strstr(acked.cause, qt.dir));
 	ck_assert_uint_eq(qt.a.rejected, 1);
 	ck_assert_uint_eq(qt.a.pending_len, 0);
-	/* j1's start was kept and goes in the next commit. */
+	/*
+	 * j1's start did not land: its job line stays held (no committed
+	 * call, the queue still busy) until the next commit writes it.
+	 */
+	ck_assert_int_eq(landed_n, 0);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
 	queue_commit(qt.q, 1);
+	ck_assert_int_eq(landed_n, 1);
+	ck_assert_int_eq(queue_commit_busy(qt.q), 0);
 	qt_drop(j1);
 	qt_restart();
 	ck_assert_ptr_nonnull(j1 = queue_lookup(qt.q, id1, JOB_ID_LEN));
@@ -692,4 +768,6 @@ qt_durable_tests_add(TCase *tc)
 	    test_sqlite_job_pruned_while_its_record_is_committed_is_released);
 	tcase_add_test(tc,
 	    test_sqlite_pipelined_commit_that_fails_refuses_its_submits);
+	tcase_add_test(tc,
+	    test_sqlite_failing_commits_hold_job_lines_until_their_start_lands);
 }
