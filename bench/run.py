@@ -660,10 +660,10 @@ def main():
     # finally clauses that kill what was started.
     signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(
         KeyboardInterrupt()))
-    workdir = tempfile.mkdtemp(prefix="mpsup-bench.")
-    ok = False
     if args.store_only:
         return store_only(args)
+    workdir = tempfile.mkdtemp(prefix="mpsup-bench.")
+    ok = False
     if args.cluster_only:
         try:
             args.best_prefetch = args.prefetch.split(",")[0]
