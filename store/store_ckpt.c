@@ -8,6 +8,7 @@
 
 #include "common/xmalloc.h"
 #include "store/store_ckpt.h"
+#include "store/store_sqlite_vfs.h"
 
 struct store_ckpt {
 	sqlite3		*db;		/* the loop's connection */
@@ -96,7 +97,8 @@ store_ckpt_start(sqlite3 *db, const char *path, int step, char **cause)
 	c->db = db;
 	c->step = step > 0 ? step : 1;
 	if (sqlite3_open_v2(path, &c->own, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+	    store_sqlite_vfs()) != SQLITE_OK) {
 		xasprintf(cause, "%s: opening the checkpoint connection: %s",
 		    path, c->own != NULL ? sqlite3_errmsg(c->own) :
 		    "out of memory");

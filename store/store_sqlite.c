@@ -35,6 +35,7 @@
 #include "store/store_codec.h"
 #include "store/store_recover.h"
 #include "store/store_sqlite_file.h"
+#include "store/store_sqlite_vfs.h"
 
 enum {
 	STMT_BEGIN, STMT_COMMIT, STMT_INSERT, STMT_DELETE, STMT_LOAD,
@@ -44,11 +45,21 @@ enum {
 /* Segments a release looks at before it searches (see release()). */
 #define STORE_SQLITE_HINTS	4
 
+/*
+ * How long a commit waits for the write lock. The checkpoint connection
+ * takes it for an instant when it reads the -wal index header while a
+ * commit is writing it; without a wait, that commit failed and its
+ * submits were refused. BEGIN IMMEDIATE takes the lock first thing, where
+ * SQLite calls the busy handler (it does not for a deferred transaction
+ * that upgrades from reading).
+ */
+#define STORE_SQLITE_BUSY_MS	50
+
 /* A segment grows past this: it is written and the next one begun. */
 #define STORE_SQLITE_SEGMENT_MAX	(8u << 20)
 
 static const char *const store_sqlite_sql[STMT_N] = {
-	"BEGIN",
+	"BEGIN IMMEDIATE",
 	"COMMIT",
 	"INSERT INTO segments (seq, body) VALUES (?1, ?2)",
 	"DELETE FROM segments WHERE seq = ?1",
@@ -166,7 +177,7 @@ store_sqlite_setup(struct store_sqlite *s, int sync_full, char **cause)
 	sqlite3_stmt	*st;
 	int		 version, rc, i;
 
-	sqlite3_busy_timeout(s->db, 0);
+	sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_MS);
 	sqlite3_extended_result_codes(s->db, 1);
 	/* Reading the header first reports a corrupt or foreign file. */
 	if (store_sqlite_version(s, &version, cause) == -1)
@@ -261,7 +272,8 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 	}
 	close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+	    store_sqlite_vfs()) != SQLITE_OK) {
 		if (s->db != NULL)
 			store_sqlite_cause(s, cause, "open");
 		else

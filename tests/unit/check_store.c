@@ -22,6 +22,7 @@
 #include "store/store_ckpt.h"
 #include "store/job.h"
 #include "store/store_codec.h"
+#include "store/store_sqlite_vfs.h"
 
 static char	dir[64];
 static char	path[128];
@@ -644,37 +645,33 @@ END_TEST
  * the commit fails cleanly, nothing of it is kept, and the store works
  * again once there is room.
  */
-START_TEST(test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing)
+/*
+ * With the file size limited (writes past it fail with EFBIG), a commit
+ * of data fails naming the file and keeps nothing; with the limit lifted
+ * the next commit lands. Record 1 is committed already.
+ */
+static void
+commit_fails_past(struct store *st, rlim_t limit, const char *data)
 {
-	struct store		*st = open_ok();
 	struct store_record	 r;
 	struct loaded		 l;
 	struct rlimit		 lim, old;
 	uint64_t		 seg;
-	struct stat		 sb;
-	char			*cause = NULL, *big;
+	char			*cause = NULL;
 	int			 rc;
 
 	signal(SIGXFSZ, SIG_IGN);
-	r = record("0000000000000001", 0, "small");
-	put_ok(st, &r);
-	commit_ok(st);
-	big = malloc(4 << 20);
-	memset(big, 'x', 4 << 20);
-	big[(4 << 20) - 1] = '\0';
-	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
 	lim = old;
-	lim.rlim_cur = 1 << 20;
+	lim.rlim_cur = limit;
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	r = record("0000000000000002", 0, big);
+	r = record("0000000000000002", 0, data);
 	rc = store_put(st, &r, &seg, &cause);
 	if (rc == 0)
 		rc = store_commit(st, &cause);
 	ck_assert_int_eq(rc, -1);
 	ck_assert_ptr_nonnull(strstr(cause, path));
 	free(cause);
-	cause = NULL;
 	store_rollback(st);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
 	r = record("0000000000000003", 0, "again");
@@ -684,8 +681,88 @@ START_TEST(test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing)
 	ck_assert_int_eq(l.n, 2);
 	ck_assert_str_eq(l.ids[0], "0000000000000001");
 	ck_assert_str_eq(l.ids[1], "0000000000000003");
-	free(big);
 	store_close(st);
+}
+
+/* A full disk: a commit bigger than the room left. */
+START_TEST(test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing)
+{
+	struct store		*st = open_ok();
+	struct store_record	 r;
+	char			*big;
+
+	r = record("0000000000000001", 0, "small");
+	put_ok(st, &r);
+	commit_ok(st);
+	big = malloc(4 << 20);
+	memset(big, 'x', 4 << 20);
+	big[(4 << 20) - 1] = '\0';
+	commit_fails_past(st, 1 << 20, big);
+	free(big);
+}
+END_TEST
+
+/*
+ * The store's VFS gathers a commit's -wal frames into one write, and what
+ * a commit wrote is in the file once it returned: a connection of the
+ * default VFS reads it.
+ */
+START_TEST(test_sqlite_vfs_writes_a_commits_frames_at_once)
+{
+	struct store_sqlite_vfs_stats	 a, b;
+	sqlite3				*db, *other;
+	sqlite3_stmt			*st;
+	char				 blob[40000];
+
+	memset(blob, 'y', sizeof blob);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, store_sqlite_vfs()), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA synchronous = NORMAL; CREATE TABLE t (b BLOB)", NULL,
+	    NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (?1)",
+	    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_blob(st, 1, blob, sizeof blob, SQLITE_STATIC);
+	store_sqlite_vfs_stats(&a);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+	store_sqlite_vfs_stats(&b);
+	sqlite3_finalize(st);
+	/* Ten overflow pages and more: two writes each without it. */
+	ck_assert_uint_ge(b.frames - a.frames, 10);
+	ck_assert_uint_eq(b.writes - a.writes, 1);
+	ck_assert_int_eq(sqlite3_open_v2(path, &other, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(other, "SELECT length(b), "
+	    "substr(b, 40000, 1) FROM t", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), (int)sizeof blob);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "y");
+	sqlite3_finalize(st);
+	ck_assert_int_eq(sqlite3_close(other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+}
+END_TEST
+
+/*
+ * The one write of a commit's frames fails halfway (RLIMIT_FSIZE just
+ * past the -wal file's end): the commit fails, naming the file, nothing
+ * of it is kept, and the next commit lands.
+ */
+START_TEST(test_sqlite_commit_whose_gathered_write_fails_keeps_nothing)
+{
+	struct store		*st = open_ok();
+	struct store_record	 r;
+	struct stat		 sb;
+	char			 wal[160], big[60000];
+
+	r = record("0000000000000001", 0, "small");
+	put_ok(st, &r);
+	commit_ok(st);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	memset(big, 'z', sizeof big);
+	big[sizeof big - 1] = '\0';
+	commit_fails_past(st, (rlim_t)sb.st_size + 8192, big);
 }
 END_TEST
 
@@ -914,7 +991,10 @@ START_TEST(test_ckpt_thread_checkpoints_a_growing_wal)
 	int			 i, tries;
 
 	memset(blob, 'x', sizeof blob);
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, store_sqlite_vfs()), SQLITE_OK);
+	/* The checkpointer may hold the write lock for an instant. */
+	sqlite3_busy_timeout(db, 1000);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
 	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (b BLOB)", NULL,
 	    NULL, NULL), SQLITE_OK);
@@ -954,7 +1034,10 @@ START_TEST(test_ckpt_thread_is_woken_once_per_step_of_frames)
 	int			 i, tries, n = 3 * STORE_CKPT_FRAMES / 2;
 
 	memset(blob, 'x', sizeof blob);
-	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, store_sqlite_vfs()), SQLITE_OK);
+	/* The checkpointer may hold the write lock for an instant. */
+	sqlite3_busy_timeout(db, 1000);
 	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
 	    "PRAGMA synchronous = OFF; PRAGMA wal_autocheckpoint = 0; "
 	    "CREATE TABLE t (b BLOB)", NULL, NULL, NULL), SQLITE_OK);
@@ -1030,6 +1113,9 @@ store_suite(void)
 	tcase_add_test(tc,
 	    test_sqlite_commit_on_a_full_disk_fails_and_keeps_nothing);
 	tcase_add_test(tc, test_not_memory_nor_sqlite_is_refused);
+	tcase_add_test(tc, test_sqlite_vfs_writes_a_commits_frames_at_once);
+	tcase_add_test(tc,
+	    test_sqlite_commit_whose_gathered_write_fails_keeps_nothing);
 	tcase_add_test(tc, test_ckpt_thread_checkpoints_a_growing_wal);
 	tcase_add_test(tc, test_ckpt_thread_is_woken_once_per_step_of_frames);
 	tcase_add_test(tc, test_codec_round_trip_and_truncation);
