@@ -461,35 +461,76 @@ def step_store(args, workdir):
                 os.unlink(os.path.join(workdir, f))
             except OSError:
                 pass
-        sv = Supervisor(args, workdir, "store-e2e-" + tag,
-                        {"echo": echo_pool(args, 2, args.best_prefetch,
-                                           1000000)}, settings)
-        try:
-            sv.start(2)
-            saved = args.seconds
-            args.seconds = args.store_seconds
-            io0 = proc_io(sv.proc.pid)
-            try:
-                e2e = bench_e2e_run(args, sv, args.best_prefetch, None)
-            finally:
-                args.seconds = saved
-            io1 = proc_io(sv.proc.pid)
-        finally:
-            sv.stop()
+        e2e, io = store_e2e(args, workdir, tag, settings,
+                            args.best_prefetch)
         res = (name, float(sub["jobs_per_s"]), e2e["jobs_per_s"],
                e2e["sv_cpu"], e2e["seconds"])
         print("  %-14s %9.0f submits/s acknowledged  %9.0f jobs/s end to "
               "end (supervisor %.2f s CPU in %.2f s)" % res, flush=True)
-        if io0 and io1:
-            n = e2e["jobs"]
+        if io:
             print("  %14s written %.0f B and %.3f write calls per job, read "
-                  "%.0f B and %.3f read calls" % (
-                      "", (io1["wchar"] - io0["wchar"]) / n,
-                      (io1["syscw"] - io0["syscw"]) / n,
-                      (io1["rchar"] - io0["rchar"]) / n,
-                      (io1["syscr"] - io0["syscr"]) / n), flush=True)
+                  "%.0f B and %.3f read calls" % (("",) + io), flush=True)
         results.append(res)
     return results
+
+
+def store_e2e(args, workdir, tag, settings, prefetch):
+    """One store's end-to-end run: bench_e2e's figures, and the bytes and
+    calls the supervisor read and wrote per job (None without /proc)."""
+    sv = Supervisor(args, workdir, "store-e2e-%s-%s" % (tag, prefetch),
+                    {"echo": echo_pool(args, 2, prefetch, 1000000)},
+                    settings)
+    try:
+        sv.start(2)
+        saved = args.seconds
+        args.seconds = args.store_seconds
+        io0 = proc_io(sv.proc.pid)
+        try:
+            e2e = bench_e2e_run(args, sv, prefetch, None)
+        finally:
+            args.seconds = saved
+        io1 = proc_io(sv.proc.pid)
+    finally:
+        sv.stop()
+    if not (io0 and io1):
+        return e2e, None
+    n = e2e["jobs"]
+    return e2e, ((io1["wchar"] - io0["wchar"]) / n,
+                 (io1["syscw"] - io0["syscw"]) / n,
+                 (io1["rchar"] - io0["rchar"]) / n,
+                 (io1["syscr"] - io0["syscr"]) / n)
+
+
+def step_store_prefetch(args, workdir):
+    """The stores' end-to-end rows again at each --store-prefetch value:
+    with a durable store a job's line waits for the commit of its start,
+    so a worker stays busy only with more jobs in flight."""
+    rows = []
+    for prefetch in [p for p in args.store_prefetch.split(",") if p]:
+        print("job store, end to end at prefetch %s ..." % prefetch,
+              flush=True)
+        rates = []
+        for name, settings in STORES:
+            tag = name.replace(" ", "-")
+            settings = dict(settings)
+            if settings["store"].startswith("sqlite:"):
+                settings["store"] = "sqlite:" + os.path.join(
+                    workdir, "store-%s-p%s.db" % (tag, prefetch))
+            e2e, _ = store_e2e(args, workdir, tag, settings, prefetch)
+            print("  %-14s %9.0f jobs/s end to end" % (
+                name, e2e["jobs_per_s"]), flush=True)
+            rates.append((name, e2e["jobs_per_s"]))
+        rows.append((prefetch, rates))
+    return rows
+
+
+def print_store_prefetch(rows):
+    for prefetch, rates in rows:
+        print("%-16s %18s %8s   (prefetch %s)" % (
+            "store", "jobs/s (e2e)", "vs mem", prefetch))
+        for name, rate in rates:
+            print("%-16s %18.0f %7.0f%%" % (name, rate,
+                                             100.0 * rate / rates[0][1]))
 
 
 def print_stores(stores):
@@ -512,6 +553,7 @@ def store_only(args):
             args.store_jobs, args.store_seconds,
             " ".join(open("/proc/loadavg").read().split()[:3])), flush=True)
         stores = step_store(args, workdir)
+        sweep = step_store_prefetch(args, workdir)
         ok = True
     except BenchError as e:
         print("bench: %s" % e, file=sys.stderr)
@@ -526,6 +568,7 @@ def store_only(args):
         return 1
     print()
     print_stores(stores)
+    print_store_prefetch(sweep)
     return 0
 
 
@@ -591,6 +634,9 @@ def main():
                     help="submits per store in the store comparison")
     ap.add_argument("--store-seconds", type=float, default=5,
                     help="end-to-end seconds per store")
+    ap.add_argument("--store-prefetch", default="1024",
+                    help="more prefetch values for the stores' end-to-end "
+                    "rows (comma-separated; empty: none)")
     ap.add_argument("--exec-jobs", type=int, default=20000,
                     help="jobs per exec benchmark (and per xargs run)")
     ap.add_argument("--round-trips", type=int, default=20000)
@@ -702,6 +748,7 @@ def main():
             args.store_jobs, args.store_seconds), flush=True)
         args.best_prefetch = e2e["prefetch"]
         stores = step_store(args, workdir)
+        sweep = step_store_prefetch(args, workdir)
         ops = step_ops(args, workdir)
         print("the Python module beside multiprocessing ...", flush=True)
         py = step_py(args)
@@ -763,6 +810,7 @@ def main():
         pingpong["per_s"], batched["per_s"]))
     print()
     print_stores(stores)
+    print_store_prefetch(sweep)
     print()
     print("%-44s %12s %12s %8s" % ("python, 2 workers each", "mpsup",
                                    "local", "ratio"))
