@@ -162,71 +162,10 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 	return job;
 }
 
-int
-dispatch_job_pending(const struct job *job)
-{
-	return queue_job_pending(d.q, job);
-}
-
-struct job *
-dispatch_job_find(const char *id, size_t len)
-{
-	return queue_lookup(d.q, id, len);
-}
-
 struct queue *
 dispatch_queue(void)
 {
 	return d.q;
-}
-
-struct dispatch_ack *
-dispatch_ack_new(void (*cb)(void *, const char *), void *arg)
-{
-	return (struct dispatch_ack *)queue_ack_new(d.q, cb, arg);
-}
-
-void
-dispatch_ack_cancel(struct dispatch_ack *a)
-{
-	queue_ack_cancel(d.q, (struct queue_ack *)a);
-}
-
-void
-dispatch_commit(int all)
-{
-	queue_commit(d.q, all);
-}
-
-void
-dispatch_commit_if_late(void)
-{
-	queue_commit_if_late(d.q);
-}
-
-void
-dispatch_store_stats(struct dispatch_store_stats *st)
-{
-	struct queue_stats	qs;
-
-	queue_stats(d.q, &qs);
-	st->durable = qs.durable;
-	st->failing = qs.failing;
-	st->commits = qs.commits;
-	st->commit_errors = qs.commit_errors;
-	st->segments = qs.segments;
-}
-
-static unsigned
-dispatch_max_attempts(struct queue_pool *qp)
-{
-	return (unsigned)pool_of_queue(qp)->pc->max_attempts;
-}
-
-int
-dispatch_recover(char **cause)
-{
-	return queue_recover(d.q, dispatch_max_attempts, cause);
 }
 
 static void
