@@ -24,12 +24,12 @@
 #include "store/job.h"
 #include "store/queue.h"
 #include "supervisor/dispatch.h"
+#include "supervisor/dispatch_timer.h"
 #include "supervisor/pool.h"
 #include "supervisor/worker.h"
 
 /* How much longer than job_timeout an exec worker gets to report it. */
 #define DISPATCH_EXEC_GRACE	5.0
-
 /* What the engine keeps about one worker (worker_data()). */
 struct dispatch_worker {
 	struct worker		*w;
@@ -50,13 +50,13 @@ static struct {
 } d;
 
 static void	dispatch_finish(struct job *, enum job_state, char *);
-static void	dispatch_timer_stop(struct job *);
 
 void
 dispatch_init(const struct dispatch_env *env)
 {
 	d.env = env;
 	d.q = env->queue;
+	dispatch_timer_init(env->loop);
 }
 
 /* The engine's data about w (NULL before its first start). */
@@ -109,32 +109,6 @@ dispatch_unfinished(void)
 		    (*d.env->pools)[i]->q.jobs.state[JOB_DELAYED] +
 		    (*d.env->pools)[i]->q.jobs.state[JOB_RUNNING];
 	return n;
-}
-
-static void
-dispatch_timer_stop(struct job *job)
-{
-	ev_timer	*t = job_timer(job);
-
-	if (t != NULL) {
-		ev_timer_stop(d.env->loop, t);
-		free(t);
-		job_set_timer(job, NULL);
-	}
-}
-
-static void
-dispatch_timer_start(struct job *job, double after,
-    void (*cb)(struct ev_loop *, ev_timer *, int))
-{
-	ev_timer	*t;
-
-	dispatch_timer_stop(job);
-	t = xmalloc(sizeof *t);
-	ev_timer_init(t, cb, after, 0);
-	t->data = job;
-	job_set_timer(job, t);
-	ev_timer_start(d.env->loop, t);
 }
 
 struct job *
@@ -190,6 +164,21 @@ void
 dispatch_flush(void)
 {
 	worker_flush_all(d.env->wenv);
+	dispatch_timer_flushed();
+}
+
+void
+dispatch_sealed(void *arg)
+{
+	worker_seal_all(d.env->wenv);
+	dispatch_timer_sealed();
+}
+
+void
+dispatch_landed(void *arg)
+{
+	worker_flush_sealed(d.env->wenv);
+	dispatch_timer_landed();
 }
 
 int
@@ -229,6 +218,14 @@ dispatch_worker_fail(struct worker *w, const char *why, struct job *culprit)
 	worker_fail(w, why);
 }
 
+/* job_timeout, and for an exec worker the time it has to report it. */
+static double
+dispatch_timeout(const struct pool_config *pc)
+{
+	return pc->job_timeout + (pc->type == POOL_TYPE_EXEC ?
+	    DISPATCH_EXEC_GRACE : 0);
+}
+
 /* A running job's time is up. */
 static void
 dispatch_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -238,6 +235,8 @@ dispatch_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	char		*why;
 	struct pool	*pool = job_pool(job);
 
+	if (dispatch_timer_held(t))
+		return;
 	dispatch_timer_stop(job);
 	if (w == NULL || job->state != JOB_RUNNING)
 		return;
@@ -271,14 +270,12 @@ dispatch_send(struct dispatch_worker *dw, struct job *job)
 	queue_started(d.q, job);
 	dispatch_dw_count(dw);
 
+	dispatch_timer_line();
 	if (pc->job_timeout > 0) {
-		if (pc->type == POOL_TYPE_EXEC) {
+		if (pc->type == POOL_TYPE_EXEC)
 			timeout_ms = pc->job_timeout * 1000.0;
-			dispatch_timer_start(job, pc->job_timeout +
-			    DISPATCH_EXEC_GRACE, dispatch_timeout_cb);
-		} else
-			dispatch_timer_start(job, pc->job_timeout,
-			    dispatch_timeout_cb);
+		dispatch_timer_start(job, dispatch_timeout(pc),
+		    dispatch_timeout_cb);
 	}
 	worker_send_job(dw->w, job->id, JOB_ID_LEN, job_data(job),
 	    job->data_len, timeout_ms);

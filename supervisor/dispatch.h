@@ -109,6 +109,13 @@ void	dispatch_run(struct pool *);
 int	dispatch_cancel(struct job *, const char **err);
 /* Write every worker's buffered job lines (once per loop iteration). */
 void	dispatch_flush(void);
+/*
+ * With pipelined commits (queue_pipeline()): a commit starts that records
+ * the starts of every job line queued so far, which are set apart; it
+ * landed, and those go (later ones wait for the next commit).
+ */
+void	dispatch_sealed(void *);
+void	dispatch_landed(void *);
 /* Jobs queued or running across all pools. */
 size_t	dispatch_unfinished(void);
 /* Jobs running on a pool's workers. */

@@ -55,7 +55,7 @@ supervisor_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	/*
 	 * Commit first: it releases the replies and jobs that waited for it.
 	 * A pipelined commit still under way holds the job lines of the
-	 * starts it records, and those of later ones (supervisor_landed).
+	 * starts it records, and those of later ones (dispatch_landed()).
 	 */
 	dispatch_commit(0);
 	if (!queue_commit_busy(sv->queue))
@@ -505,20 +505,6 @@ supervisor_loop_init(struct supervisor *sv)
 	sv->sweep_timer.data = sv;
 }
 
-/* A pipelined commit starts: the job lines of the starts it records. */
-static void
-supervisor_sealed(void *arg)
-{
-	worker_seal_all(arg);
-}
-
-/* It ended: those lines go; later ones wait for the next commit. */
-static void
-supervisor_landed(void *arg)
-{
-	worker_flush_sealed(arg);
-}
-
 /* What the workers and the job engine borrow from the supervisor. */
 static void
 supervisor_envs_init(struct supervisor *sv)
@@ -535,8 +521,7 @@ supervisor_envs_init(struct supervisor *sv)
 	sv->denv.stopping = &sv->stopping;
 	sv->denv.wenv = &sv->wenv;
 	sv->denv.queue = sv->queue;
-	queue_pipeline(sv->queue, supervisor_sealed, supervisor_landed,
-	    &sv->wenv);
+	queue_pipeline(sv->queue, dispatch_sealed, dispatch_landed, NULL);
 	sv->denv.job_ended = supervisor_job_ended;
 	sv->denv.pool_stopped = supervisor_pool_stopped;
 	sv->denv.pool_unused = supervisor_pool_unused;

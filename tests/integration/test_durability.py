@@ -15,7 +15,7 @@ ECHO = os.path.join(BUILDDIR, "examples", "echo_worker")
 TERMINAL = ("done", "failed", "timed_out", "cancelled")
 
 
-def config(store, work_us=200, workers=2, extra=""):
+def config(store, work_us=200, workers=2, extra="", pool_extra=""):
     """One pool "p" of echo workers; store and extra for [supervisor]."""
     return harness.config(
         "supervisor", legacy_md5="yes",
@@ -23,7 +23,7 @@ def config(store, work_us=200, workers=2, extra=""):
             store, extra)) + harness.config(
         "pool_echo", name="p", workers=workers, work_us=work_us,
         extra="prefetch = 1\nmax_attempts = 3\nretry_delay = 10ms\n"
-              "restart_delay = 10ms")
+              "restart_delay = 10ms\n" + pool_extra)
 
 
 def status(c):
@@ -74,6 +74,19 @@ def mount_tmpfs(path, size):
     os.makedirs(path, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs",
                     path], check=True)
+
+
+def fill(path):
+    """Fill the file system path is on; the file that does it."""
+    filler = os.path.join(path, "filler")
+    # Unbuffered: the write that hits ENOSPC fails here, not at close.
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"x" * 65536)
+        except OSError:
+            pass
+    return filler
 
 
 def umount(path):
@@ -694,15 +707,7 @@ def test_sqlite_disk_full_answers_store_error_and_keeps_jobs(tmp):
         assert r["ok"], r
         acked = list(r["ids"])
         all_terminal(c, acked)
-        # Fill the file system.
-        # Unbuffered: the write that hits ENOSPC fails here, not at close.
-        with open(os.path.join(db, "filler"), "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"x" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+        filler = fill(db)
         big = "y" * 100000
         errors = 0
         for i in range(200):
@@ -731,7 +736,7 @@ def test_sqlite_disk_full_answers_store_error_and_keeps_jobs(tmp):
         records = all_terminal(c, acked)
         assert all(r["state"] == "done" for r in records.values())
         # Space again: submits work again, and everything is on disk.
-        os.unlink(os.path.join(db, "filler"))
+        os.unlink(filler)
         r = request(c, {"op": "submit", "pool": "p", "data": "after",
                         "wait": True, "timeout": 10})
         assert r["ok"] and r["job"]["state"] == "done", r
@@ -744,6 +749,42 @@ def test_sqlite_disk_full_answers_store_error_and_keeps_jobs(tmp):
         c = connect(tmp)
         records = all_terminal(c, acked, timeout=5)
         assert all(r["state"] == "done" for r in records.values())
+        c.close()
+        assert sup.stop() == 0
+    finally:
+        umount(db)
+
+
+def test_sqlite_job_held_while_commits_fail_does_not_time_out(tmp):
+    """A job started while commits fail waits in the supervisor until a
+    commit records its start; job_timeout counts from when its line can
+    go, so its worker is not killed for a job it never got."""
+    db = os.path.join(tmp, "db")
+    mount_tmpfs(db, "3m")
+    try:
+        cfg = config("sqlite:%s/jobs.db" % db, work_us=100, workers=1,
+                     pool_extra="job_timeout = 1s\n")
+        sup = Supervisor(tmp, cfg)
+        c = connect(tmp)
+        assert request(c, {"op": "pause", "pool": "p"})["ok"]
+        r = request(c, {"op": "submit_many", "pool": "p", "jobs": [
+            {"data": i} for i in range(3)]})
+        assert r["ok"], r
+        ids = r["ids"]
+        filler = fill(db)
+        assert request(c, {"op": "resume", "pool": "p"})["ok"]
+        wait_for(lambda: status(c)["mpsup"]["store_stats"]["failing"],
+                 what="commits failing")
+        assert pool_jobs(c)["running"] == 1
+        time.sleep(2.5)
+        pool = status(c)["pools"][0]
+        assert pool["restarts"] == 0, pool
+        assert pool["jobs"]["running"] == 1, pool
+        assert "exceeded job_timeout" not in sup.log()
+        os.unlink(filler)
+        records = all_terminal(c, ids)
+        assert all(r["state"] == "done" and r["attempts"] == 1
+                   for r in records.values()), records
         c.close()
         assert sup.stop() == 0
     finally:

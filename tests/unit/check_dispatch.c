@@ -21,7 +21,10 @@
 
 static struct job	*jobs[NJOBS];
 
-/* Submit n jobs to pool p (jobs[]) and hand them out, as a request does. */
+/*
+ * Submit n jobs to pool p (jobs[]) and hand them out, as a request does;
+ * then their lines go, as at the end of a loop turn.
+ */
 static void
 submit(struct pool *p, int n)
 {
@@ -33,6 +36,7 @@ submit(struct pool *p, int n)
 		ck_assert_msg(jobs[i] != NULL, "submit: %s", err);
 	}
 	dispatch_run(p);
+	dispatch_flush();
 }
 
 static enum job_state
@@ -171,6 +175,44 @@ START_TEST(test_a_job_that_overruns_is_killed_and_times_out)
 	    0.05);
 	fixture_fire(job_timer(jobs[0]));
 	ck_assert_ptr_nonnull(fake_worker_why(w));
+	ck_assert_ptr_nonnull(strstr(fake_worker_why(w), "exceeded job_timeout"));
+	fake_worker_die(w, 5.0);
+	ck_assert_int_eq(state_of(0), JOB_TIMED_OUT);
+}
+END_TEST
+
+/*
+ * A job whose line waits for the commit of its start (a durable store's:
+ * dispatch_sealed()) has not reached its worker: when its timeout fires
+ * it is looked at again later; once the commit landed its time starts,
+ * and only then is its worker failed.
+ */
+START_TEST(test_a_held_job_times_out_only_once_its_line_can_go)
+{
+	struct pool	*p;
+	struct worker	*w;
+	const char	*err = NULL;
+
+	fixture_start("[pool:p]\ntype = stream\ncommand = w\nworkers = 1\n"
+	    "job_timeout = 3s\n");
+	p = fx.pools[0];
+	pool_start(p);
+	w = pool_worker(p, 0);
+	jobs[0] = dispatch_submit(p, "{\"n\":1}", 7, NULL, NULL, NULL, &err);
+	dispatch_run(p);
+	dispatch_sealed(NULL);
+	fixture_fire(job_timer(jobs[0]));
+	ck_assert_ptr_null(fake_worker_why(w));
+	ck_assert_double_eq_tol(fixture_remaining(job_timer(jobs[0])), 0.25,
+	    0.05);
+	fixture_fire(job_timer(jobs[0]));
+	ck_assert_ptr_null(fake_worker_why(w));
+	dispatch_landed(NULL);
+	fixture_fire(job_timer(jobs[0]));
+	ck_assert_ptr_null(fake_worker_why(w));
+	ck_assert_double_eq_tol(fixture_remaining(job_timer(jobs[0])), 3.0,
+	    0.05);
+	fixture_fire(job_timer(jobs[0]));
 	ck_assert_ptr_nonnull(strstr(fake_worker_why(w), "exceeded job_timeout"));
 	fake_worker_die(w, 5.0);
 	ck_assert_int_eq(state_of(0), JOB_TIMED_OUT);
@@ -342,6 +384,7 @@ main(void)
 	    test_a_dead_workers_job_is_retried_with_doubling_delays);
 	tcase_add_test(tc, test_the_last_attempt_fails_the_job_with_the_reason);
 	tcase_add_test(tc, test_a_job_that_overruns_is_killed_and_times_out);
+	tcase_add_test(tc, test_a_held_job_times_out_only_once_its_line_can_go);
 	tcase_add_test(tc, test_cancel_ends_queued_and_running_jobs);
 	tcase_add_test(tc,
 	    test_cancel_of_a_running_exec_job_asks_the_exec_worker);

@@ -127,6 +127,16 @@ worker_flush_all(struct worker_env *env)
 {
 }
 
+void
+worker_seal_all(struct worker_env *env)
+{
+}
+
+void
+worker_flush_sealed(struct worker_env *env)
+{
+}
+
 int
 worker_alive(const struct worker *w)
 {
