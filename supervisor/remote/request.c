@@ -263,15 +263,17 @@ wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
 	wt->njobs = n;
 	wt->many = many;
 	wt->with_id = with_id;
-	wt->waiters = xcalloc(n, sizeof *wt->waiters);
+	/* Written below, each one (calloc() zeroed ~200 KB a batch). */
+	wt->waiters = xreallocarray(NULL, n, sizeof *wt->waiters);
 	wt->at = xcalloc(n, sizeof *wt->at);
 	/*
 	 * No room is reserved for the records up front: the jobs may wait in
 	 * the queue long, and blocks are added as they end.
 	 */
-	wt->ids = xcalloc(n, sizeof *wt->ids);
+	wt->ids = xreallocarray(NULL, n, sizeof *wt->ids);
 	for (i = 0; i < n; i++) {
 		memcpy(wt->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
+		wt->waiters[i].job = NULL;
 		wt->waiters[i].cb = wait_job_cb;
 		wt->waiters[i].arg = wt;
 		if (job_state_terminal(jobs[i]->state))
@@ -351,7 +353,7 @@ submit_ack_cb(void *arg, const char *err)
 			    sa->many ? "s" : "", err);
 		goto out;
 	}
-	jobs = xcalloc(sa->n, sizeof *jobs);
+	jobs = xreallocarray(NULL, sa->n, sizeof *jobs);
 	for (i = 0; i < sa->n; i++)
 		if ((jobs[i] = dispatch_job_find(sa->ids[i], JOB_ID_LEN)) ==
 		    NULL)
@@ -398,7 +400,7 @@ request_submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
 	sa->many = many;
 	sa->wait = x->req->wait;
 	sa->timeout = x->req->timeout;
-	sa->ids = xcalloc(n, sizeof *sa->ids);
+	sa->ids = xreallocarray(NULL, n, sizeof *sa->ids);
 	for (i = 0; i < n; i++)
 		memcpy(sa->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
 	sa->ack = dispatch_ack_new(submit_ack_cb, sa);
@@ -418,7 +420,8 @@ exec_build_jobs(struct exec *x)
 	const char		*why;
 	size_t			 i;
 
-	x->ends = xcalloc(req->njobs ? req->njobs : 1, sizeof *x->ends);
+	x->ends = xreallocarray(NULL, req->njobs ? req->njobs : 1,
+	    sizeof *x->ends);
 	for (i = 0; i < req->njobs; i++) {
 		/* A client's keys are one namespace, across its pools. */
 		if (req->jobs[i].key != NULL &&
@@ -519,7 +522,7 @@ exec_submit_many(struct exec *x)
 		    pool->pc->max_queue - (long)queued, n);
 		return;
 	}
-	made = xcalloc(n ? n : 1, sizeof *made);
+	made = xreallocarray(NULL, n ? n : 1, sizeof *made);
 	for (i = 0; i < n; i++) {
 		from = i ? x->ends[i - 1] : 0;
 		made[i] = dispatch_submit(pool, buf_head(&x->data) + from,
