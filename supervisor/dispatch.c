@@ -30,6 +30,7 @@
 
 /* How much longer than job_timeout an exec worker gets to report it. */
 #define DISPATCH_EXEC_GRACE	5.0
+
 /* What the engine keeps about one worker (worker_data()). */
 struct dispatch_worker {
 	struct worker		*w;
