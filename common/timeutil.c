@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -81,17 +82,32 @@ time_iso_second(time_t secs, char *out)
  * Job records carry three timestamps each and are built by the hundred
  * thousand per second: a job's start and finish, often its submission
  * too, fall in the same second. The text of the last two seconds asked
- * for is kept; the milliseconds are added to it.
+ * for is kept; the milliseconds are added to it. The instants repeat as
+ * well (the jobs of one request share their submission time, those that
+ * start or end in one loop turn its time): the last TIME_ISO_SEEN texts
+ * are kept whole, which a batch's records mostly find.
  */
+#define TIME_ISO_SEEN	4
+
 void
 time_iso8601(double t, char out[TIME_ISO_BUF])
 {
 	static time_t	secs_of[2] = { LONG_MIN, LONG_MIN };
 	static char	text[2][20];
 	static unsigned	next;
+	static double	seen_t[TIME_ISO_SEEN] = { NAN, NAN, NAN, NAN };
+	static char	seen[TIME_ISO_SEEN][TIME_ISO_LEN];
+	static unsigned	seen_next;
 	time_t		secs = (time_t)t;
-	long		ms = (long)((t - (double)secs) * 1000.0);
+	long		ms;
 	unsigned	slot;
+
+	for (slot = 0; slot < TIME_ISO_SEEN; slot++)
+		if (seen_t[slot] == t) {
+			memcpy(out, seen[slot], TIME_ISO_LEN);
+			return;
+		}
+	ms = (long)((t - (double)secs) * 1000.0);
 
 	if (ms < 0)
 		ms = 0;
@@ -114,6 +130,9 @@ time_iso8601(double t, char out[TIME_ISO_BUF])
 	out[22] = (char)('0' + ms % 10);
 	out[23] = 'Z';
 	out[24] = '\0';
+	slot = seen_next++ % TIME_ISO_SEEN;
+	seen_t[slot] = t;
+	memcpy(seen[slot], out, TIME_ISO_LEN);
 }
 
 /* n decimal digits at s into *v; -1 if one is not a digit. */

@@ -99,6 +99,23 @@ START_TEST(test_seconds_asked_for_in_turn_never_mix_up)
 }
 END_TEST
 
+START_TEST(test_instants_asked_for_again_give_their_own_text)
+{
+	/*
+	 * The texts kept whole: instants repeated in turns of 1 to 7, more
+	 * than are kept, some a millisecond or a day apart, each as it is.
+	 */
+	double	base = 1795726201.125;
+	double	t[7] = { base, base + 0.001, base + 86400, base - 0.5,
+	    base + 1, 0, base + 0.001 };
+	int	i, k;
+
+	for (k = 1; k <= 7; k++)
+		for (i = 0; i < 50; i++)
+			check_one(t[i % k]);
+}
+END_TEST
+
 START_TEST(test_random_instants)
 {
 	unsigned	seed = 14;
@@ -134,6 +151,7 @@ main(void)
 	tcase_add_test(tc, test_day_boundaries_and_leap_days);
 	tcase_add_test(tc, test_interleaved_days_never_mix_up_dates);
 	tcase_add_test(tc, test_seconds_asked_for_in_turn_never_mix_up);
+	tcase_add_test(tc, test_instants_asked_for_again_give_their_own_text);
 	tcase_add_test(tc, test_random_instants);
 	tcase_add_test(tc, test_before_1970);
 	suite_add_tcase(s, tc);
