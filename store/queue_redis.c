@@ -224,21 +224,37 @@ qr_release_one(struct job *job, void *arg)
 		qr_update(qr, qr_pool_of(qr, qp), "r", job);
 }
 
+/* At exit, how long Redis may take to answer what was sent (seconds). */
+#define QR_EXIT_WAIT	3.0
+
+static void
+qr_exit_limit_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+}
+
 static void
 qr_commit(struct queue *q, int all)
 {
 	struct queue_redis	*qr = QR(q);
-	size_t			 i;
+	unsigned long long	 mark;
+	ev_timer		 limit;
 
 	if (all)
 		job_table_foreach(qr_release_one, qr);
 	qr_net_commit(qr);
 	if (!all)
 		return;
-	/* At exit: wait (a little) for Redis to take what was sent. */
-	for (i = 0; i < 200 && redis_link_up(qr->link) &&
-	    redis_link_outstanding(qr->link) > 0; i++)
+	/*
+	 * At exit: wait for Redis to answer what was sent until now (not
+	 * what the timers send meanwhile), a few seconds at most.
+	 */
+	mark = redis_link_sent(qr->link);
+	ev_timer_init(&limit, qr_exit_limit_cb, QR_EXIT_WAIT, 0);
+	ev_timer_start(q->loop, &limit);
+	while (redis_link_up(qr->link) &&
+	    !redis_link_answered(qr->link, mark) && ev_is_active(&limit))
 		ev_run(q->loop, EVRUN_ONCE);
+	ev_timer_stop(q->loop, &limit);
 }
 
 static void
@@ -535,6 +551,8 @@ qr_ended_one(struct queue_redis *qr, const char *id, const char *s,
 {
 	struct job	*job = job_table_find(id, JOB_ID_LEN), *rec;
 
+	if (job == NULL)
+		qr->ends_unknown++;
 	if (job == NULL || (job_seg(job) & QR_SHADOW) == 0 ||
 	    job_state_terminal(job->state) ||
 	    (rec = qr_rec_job(qr_pool_of(qr, job_queue_pool(job)), id, s,

@@ -124,6 +124,12 @@ struct queue_redis {
 	struct qr_entry		*ents;		/* entries held; 0 unused */
 	size_t			 nents, ents_cap;
 	unsigned		 ent_free;	/* free list, 0: none */
+	/*
+	 * Ends told on the channels of jobs not known here: a fetch that
+	 * made its job known may have been answered after the job's end
+	 * came on the other connection, and reads it again if this moved.
+	 */
+	unsigned long long	 ends_unknown;
 	unsigned long long	*marks;		/* of the pending jobs */
 	size_t			 nmarks, marks_cap;
 	/* Counters for status. */

@@ -27,6 +27,7 @@ struct queue_fetch {
 	struct queue_redis	*qr;
 	int			 abandoned;
 	int			 watch;
+	unsigned long long	 ends_unknown;	/* qr's, when sent */
 	char			 id[JOB_ID_LEN + 1];
 	void			(*fetched)(void *, struct job *, const char *);
 	void			(*cancelled)(void *, const char *, const char *);
@@ -499,6 +500,9 @@ qr_fetch_cb(void *arg, redisReply *r)
 			rp->qp->jobs.state[job->state]++;
 			job_set_seg(job, QR_SHADOW);
 			job_table_add(job);
+			/* Its end may have come first, on the channel. */
+			if (qr->ends_unknown != fe->ends_unknown)
+				qr_watch(qr, job);
 			fe->fetched(fe->arg, job, NULL);
 		} else {
 			fe->fetched(fe->arg, job, NULL);
@@ -519,6 +523,7 @@ qr_fetch(struct queue *q, const char *id, size_t len, int watch,
 
 	fe->qr = qr;
 	fe->watch = watch;
+	fe->ends_unknown = qr->ends_unknown;
 	fe->fetched = cb;
 	fe->arg = arg;
 	if (len != JOB_ID_LEN) {

@@ -53,6 +53,8 @@ struct redis_link {
 	char			 sha[REDIS_LINK_SCRIPTS][41];
 	int			 nscripts;
 	size_t			 outstanding;
+	/* The user's commands sent and answered (in order), ever. */
+	unsigned long long	 sent, answered;
 	double			 progress;	/* last reply or send to idle */
 	ev_timer		 retry;		/* back-off */
 	ev_timer		 watchdog;	/* unanswered too long */
@@ -176,6 +178,7 @@ redis_link_drop(struct redis_link *l, const char *fmt, ...)
 		redisAsyncFree(ac);
 	}
 	l->outstanding = 0;
+	l->answered = l->sent;
 	redis_link_log_down(l);
 	if (was == LINK_UP && l->cbs->down != NULL)
 		l->cbs->down(l->arg, l->why);
@@ -488,10 +491,16 @@ redis_link_script(struct redis_link *l, const char *src)
 	return l->nscripts++;
 }
 
-size_t
-redis_link_outstanding(const struct redis_link *l)
+unsigned long long
+redis_link_sent(const struct redis_link *l)
 {
-	return l->outstanding;
+	return l->sent;
+}
+
+int
+redis_link_answered(const struct redis_link *l, unsigned long long mark)
+{
+	return l->answered >= mark;
 }
 
 /* A reply to a command of the link's user: pass it on. */
@@ -511,6 +520,7 @@ redis_link_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 		l->progress = ev_now(l->loop);
 		if (l->outstanding > 0)
 			l->outstanding--;
+		l->answered++;
 	}
 	call->cb(call->arg, r);
 	free(call);
@@ -554,6 +564,7 @@ redis_link_send(struct redis_link *l, redis_link_cb cb, void *arg,
 		return -1;
 	}
 	l->outstanding++;
+	l->sent++;
 	redis_link_watch(l);
 	return 0;
 }

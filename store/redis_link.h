@@ -91,7 +91,9 @@ int		 redis_link_cmd(struct redis_link *, redis_link_cb, void *arg,
 /* EVALSHA script nkeys args...; as redis_link_cmd. */
 int		 redis_link_eval(struct redis_link *, int script, int nkeys,
 		    redis_link_cb, void *arg, const struct redis_args *);
-/* Commands sent and not yet answered. */
-size_t		 redis_link_outstanding(const struct redis_link *);
+/* Commands sent so far; whether every one up to that count is answered. */
+unsigned long long redis_link_sent(const struct redis_link *);
+int		 redis_link_answered(const struct redis_link *,
+		    unsigned long long);
 
 #endif

@@ -27,11 +27,13 @@ an error reply raises RedisError. With a password, it sends AUTH first.
 import atexit
 import ctypes
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -350,3 +352,104 @@ def _kill_live():
 
 
 atexit.register(_kill_live)
+
+
+def _shut(*socks):
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class SlowReplies:
+    """A TCP proxy in front of a Redisd that holds back Redis's replies
+    on command connections by `delay` seconds (in order), and passes
+    subscriber connections (those that send SUBSCRIBE) through at once:
+    a node behind it hears of a job's end before it hears the answer to
+    a command it sent earlier.
+
+        with SlowReplies(redis, 0.6) as proxy:
+            ... "cluster = %s" % proxy.url ...
+    """
+
+    def __init__(self, redis, delay):
+        self.redis, self.delay = redis, delay
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind((HOST, 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.url = "redis://%s:%d" % (HOST, self.port)
+        self.socks = []
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.stopped = True
+        _shut(self.lsock, *self.socks)
+        for s in [self.lsock] + self.socks:
+            s.close()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection((HOST, self.redis.port))
+            self.socks += [c, u]
+            state = {"sub": False}
+            threading.Thread(target=self._up, args=(c, u, state),
+                             daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c, state),
+                             daemon=True).start()
+
+    def _up(self, c, u, state):
+        """Client to Redis, at once; notes a subscriber."""
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                if b"\r\nSUBSCRIBE\r\n" in data:
+                    state["sub"] = True
+                u.sendall(data)
+        except OSError:
+            pass
+        _shut(c, u)
+
+    def _down(self, u, c, state):
+        """Redis to client: each chunk `delay` after it came, in order
+        (a subscriber's at once)."""
+        q = queue.Queue()
+        threading.Thread(target=self._later, args=(q, c, u),
+                         daemon=True).start()
+        try:
+            while True:
+                data = u.recv(65536)
+                if not data:
+                    break
+                q.put((time.monotonic() + (0 if state["sub"] else
+                                           self.delay), data))
+        except OSError:
+            pass
+        q.put((0, b""))
+
+    @staticmethod
+    def _later(q, c, u):
+        try:
+            while True:
+                at, data = q.get()
+                if not data:
+                    break
+                time.sleep(max(0.0, at - time.monotonic()))
+                c.sendall(data)
+        except OSError:
+            pass
+        _shut(c, u)
