@@ -427,6 +427,15 @@ job_free(struct job *job)
 }
 
 void
+job_prefetch_ahead(struct job *const *jobs, size_t i, size_t n)
+{
+	if (i + 8 < n && jobs[i + 8] != NULL)
+		__builtin_prefetch(jobs[i + 8], 1);
+	if (i + 4 < n && jobs[i + 4] != NULL && jobs[i + 4]->ext != NULL)
+		__builtin_prefetch(jobs[i + 4]->ext, 1);
+}
+
+void
 job_prefetch_next(const struct job *job)
 {
 	const struct job	*next = TAILQ_NEXT(job, entry);

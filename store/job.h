@@ -290,6 +290,12 @@ void		 job_set_times(struct job *, double started_at,
  * prune finds them in cache instead of missing on each.
  */
 void		 job_prefetch_next(const struct job *);
+/*
+ * A pass over an array of jobs (NULLs allowed) at i of n asks for the
+ * job 8 ahead and the extension of the one 4 ahead, which the pass would
+ * otherwise miss on in turn (the store's passes over a commit's jobs).
+ */
+void		 job_prefetch_ahead(struct job *const *, size_t i, size_t n);
 
 /* The id table. */
 void		 job_table_add(struct job *);

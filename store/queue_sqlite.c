@@ -207,9 +207,11 @@ queue_sqlite_write(struct queue_sqlite *qs, int changes, char **cause)
 	size_t		  n, i, k = 0;
 
 	changed = job_changed_list(&n);
-	for (i = 0; changes && i < n; i++)
+	for (i = 0; changes && i < n; i++) {
+		job_prefetch_ahead(changed, i, n);
 		if (queue_sqlite_put(qs, changed[i], k++, cause) == -1)
 			return -1;
+	}
 	TAILQ_FOREACH(job, &qs->committing, entry)
 		if (queue_sqlite_put(qs, job, k++, cause) == -1)
 			return -1;
@@ -307,6 +309,7 @@ queue_sqlite_supersede(struct queue_sqlite *qs)
 
 	flight = job_flight_list(&n);
 	for (i = 0; i < n; i++) {
+		job_prefetch_ahead(flight, i, n);
 		if (flight[i] == NULL) {
 			store_release(qs->store, qs->putseg[i]);
 			continue;
