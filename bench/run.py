@@ -16,7 +16,8 @@ the same run. Standard library only.
      and after 1,000,000 jobs are queued;
   5. the job store side by side: acknowledged submits/s (bench_e2e -W into
      a paused pool) and end-to-end jobs/s with store = memory,
-     sqlite (store_sync = normal) and sqlite (store_sync = full);
+     sqlite (store_sync = normal) and sqlite (store_sync = full), the
+     end-to-end runs alternated over --store-rounds rounds (medians);
   6. operations (bench_ops.py): restart latency, cold start, exec jobs
      against xargs, one client's submit+wait round trip against a bare
      Listener, and stream jobs through the CLI.
@@ -42,6 +43,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -455,29 +457,56 @@ def step_store(args, workdir):
                 raise BenchError("%s: queue depth is not %d" % (name, n))
         finally:
             sv.stop()
-        for f in ("store-%s.db" % tag, "store-%s.db-wal" % tag,
-                  "store-%s.db-shm" % tag):
-            try:
-                os.unlink(os.path.join(workdir, f))
-            except OSError:
-                pass
-        e2e, io = store_e2e(args, workdir, tag, settings,
-                            args.best_prefetch)
-        res = (name, float(sub["jobs_per_s"]), e2e["jobs_per_s"],
-               e2e["sv_cpu"], e2e["seconds"])
-        print("  %-14s %9.0f submits/s acknowledged  %9.0f jobs/s end to "
-              "end (supervisor %.2f s CPU in %.2f s)" % res, flush=True)
-        if io:
-            print("  %14s written %.0f B and %.3f write calls per job, read "
-                  "%.0f B and %.3f read calls" % (("",) + io), flush=True)
-        results.append(res)
-    return results
+        remove_db(os.path.join(workdir, "store-%s.db" % tag))
+        print("  %-14s %9.0f submits/s acknowledged" % (
+            name, float(sub["jobs_per_s"])), flush=True)
+        results.append((name, float(sub["jobs_per_s"])))
+    e2e = store_rounds(args, workdir, args.best_prefetch)
+    return [(name, sub, e2e[name][0]) for name, sub in results]
 
 
-def store_e2e(args, workdir, tag, settings, prefetch):
+def remove_db(path):
+    for f in (path, path + "-wal", path + "-shm"):
+        try:
+            os.unlink(f)
+        except OSError:
+            pass
+
+
+def store_rounds(args, workdir, prefetch):
+    """Each store's end-to-end run, the stores in turn, args.store_rounds
+    times (the machine's drift and its bad minutes fall on all of them
+    alike): per store, the median jobs/s and every round's."""
+    rates = {name: [] for name, _ in STORES}
+    for rnd in range(args.store_rounds):
+        for name, settings in STORES:
+            tag = name.replace(" ", "-")
+            settings = dict(settings)
+            if settings["store"].startswith("sqlite:"):
+                path = os.path.join(workdir, "store-%s-p%s.db" % (
+                    tag, prefetch))
+                remove_db(path)
+                settings["store"] = "sqlite:" + path
+            e2e, io = store_e2e(args, workdir, tag, settings, prefetch,
+                                rnd)
+            rates[name].append(e2e["jobs_per_s"])
+            print("  round %d, %-14s %9.0f jobs/s end to end (supervisor "
+                  "%.2f s CPU in %.2f s)" % (rnd + 1, name,
+                                             e2e["jobs_per_s"],
+                                             e2e["sv_cpu"], e2e["seconds"]),
+                  flush=True)
+            if io and rnd == 0:
+                print("  %22s written %.0f B and %.3f write calls per job, "
+                      "read %.0f B and %.3f read calls" % (("",) + io),
+                      flush=True)
+    return {name: (statistics.median(r), r) for name, r in rates.items()}
+
+
+def store_e2e(args, workdir, tag, settings, prefetch, rnd=0):
     """One store's end-to-end run: bench_e2e's figures, and the bytes and
     calls the supervisor read and wrote per job (None without /proc)."""
-    sv = Supervisor(args, workdir, "store-e2e-%s-%s" % (tag, prefetch),
+    sv = Supervisor(args, workdir, "store-e2e-%s-%s-%d" % (tag, prefetch,
+                                                          rnd),
                     {"echo": echo_pool(args, 2, prefetch, 1000000)},
                     settings)
     try:
@@ -509,38 +538,34 @@ def step_store_prefetch(args, workdir):
     for prefetch in [p for p in args.store_prefetch.split(",") if p]:
         print("job store, end to end at prefetch %s ..." % prefetch,
               flush=True)
-        rates = []
-        for name, settings in STORES:
-            tag = name.replace(" ", "-")
-            settings = dict(settings)
-            if settings["store"].startswith("sqlite:"):
-                settings["store"] = "sqlite:" + os.path.join(
-                    workdir, "store-%s-p%s.db" % (tag, prefetch))
-            e2e, _ = store_e2e(args, workdir, tag, settings, prefetch)
-            print("  %-14s %9.0f jobs/s end to end" % (
-                name, e2e["jobs_per_s"]), flush=True)
-            rates.append((name, e2e["jobs_per_s"]))
-        rows.append((prefetch, rates))
+        rows.append((prefetch, store_rounds(args, workdir, prefetch)))
     return rows
 
 
 def print_store_prefetch(rows):
-    for prefetch, rates in rows:
-        print("%-16s %18s %8s   (prefetch %s)" % (
-            "store", "jobs/s (e2e)", "vs mem", prefetch))
-        for name, rate in rates:
-            print("%-16s %18.0f %7.0f%%" % (name, rate,
-                                             100.0 * rate / rates[0][1]))
+    for prefetch, e2e in rows:
+        rounds = len(e2e["memory"][1])
+        print("%-16s %18s %8s   (prefetch %s; median of %d round%s: each)"
+              % ("store", "jobs/s (e2e)", "vs mem", prefetch, rounds,
+                 "" if rounds == 1 else "s"))
+        mem = e2e["memory"][0]
+        for name, _ in STORES:
+            med, each = e2e[name]
+            print("%-16s %18.0f %7.0f%%   %s" % (
+                name, med, 100.0 * med / mem,
+                " ".join("%.0f" % r for r in each)))
 
 
-def print_stores(stores):
+def print_stores(stores, rounds):
     print("%-16s %18s %8s %18s %8s" % ("store", "submits/s (ack)",
                                        "vs mem", "jobs/s (e2e)", "vs mem"))
     mem = stores[0]
-    for name, sub, e2e_rate, _, _ in stores:
+    for name, sub, e2e_rate in stores:
         print("%-16s %18.0f %7.0f%% %18.0f %7.0f%%" % (
             name, sub, 100.0 * sub / mem[1], e2e_rate,
             100.0 * e2e_rate / mem[2]))
+    print("(jobs/s end to end: the median of %d round%s, the stores in "
+          "turn)" % (rounds, "" if rounds == 1 else "s"))
 
 
 def store_only(args):
@@ -567,7 +592,7 @@ def store_only(args):
     if not ok:
         return 1
     print()
-    print_stores(stores)
+    print_stores(stores, args.store_rounds)
     print_store_prefetch(sweep)
     return 0
 
@@ -634,6 +659,9 @@ def main():
                     help="submits per store in the store comparison")
     ap.add_argument("--store-seconds", type=float, default=5,
                     help="end-to-end seconds per store")
+    ap.add_argument("--store-rounds", type=int, default=3,
+                    help="end-to-end runs per store, the stores in turn; "
+                    "the median is reported (default %(default)s)")
     ap.add_argument("--store-prefetch", default="1024",
                     help="more prefetch values for the stores' end-to-end "
                     "rows (comma-separated; empty: none)")
@@ -673,6 +701,7 @@ def main():
         args.pipe_seconds = min(args.pipe_seconds, 0.3)
         args.store_jobs = min(args.store_jobs, 100000)
         args.store_seconds = min(args.store_seconds, 2)
+        args.store_rounds = min(args.store_rounds, 1)
         args.exec_jobs = min(args.exec_jobs, 3000)
         args.round_trips = min(args.round_trips, 3000)
         args.cli_jobs = min(args.cli_jobs, 100000)
@@ -809,7 +838,7 @@ def main():
     print("pipe ping-pong: %s round trips/s; batched: %s msgs/s" % (
         pingpong["per_s"], batched["per_s"]))
     print()
-    print_stores(stores)
+    print_stores(stores, args.store_rounds)
     print_store_prefetch(sweep)
     print()
     print("%-44s %12s %12s %8s" % ("python, 2 workers each", "mpsup",
