@@ -205,14 +205,21 @@ redis_link_watchdog_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		    REDIS_LINK_TIMEOUT);
 		return;
 	}
+	ev_timer_stop(loop, t);
 	ev_timer_set(t, REDIS_LINK_TIMEOUT - idle, 0);
 	ev_timer_start(loop, t);
 }
 
+/*
+ * Arm the watchdog if it is not: not when it is due either (expired, its
+ * callback still to come in this loop turn). Re-armed there by a command
+ * sent from a callback that ran before it, it counted afresh from that
+ * send and let a frozen Redis go unnoticed, turn after turn: 19 s.
+ */
 static void
 redis_link_watch(struct redis_link *l)
 {
-	if (!ev_is_active(&l->watchdog)) {
+	if (!ev_is_active(&l->watchdog) && !ev_is_pending(&l->watchdog)) {
 		l->progress = ev_now(l->loop);
 		ev_timer_set(&l->watchdog, REDIS_LINK_TIMEOUT, 0);
 		ev_timer_start(l->loop, &l->watchdog);
