@@ -34,6 +34,13 @@ struct qr_round;
 #define QR_LOCAL	(1ULL << 41)	/* claimed here */
 #define QR_SENT		(1ULL << 42)	/* with QR_SHADOW: its submit unanswered */
 #define QR_ATTEMPTS(s)	((unsigned)((s) & 0xffffULL))
+/*
+ * The most attempts a blob or record from Redis may say (one more must
+ * fit QR_ATTEMPTS), and its latest time (s, as the SQLite store's
+ * records: year 5138); beyond either it is malformed.
+ */
+#define QR_ATTEMPTS_MAX	65534
+#define QR_TIME_MAX	1e11
 #define QR_ENTRY(s)	((unsigned)(((s) >> 16) & 0xffffffULL))
 #define QR_SEG(entry, attempts)	(QR_LOCAL | ((uint64_t)(entry) << 16) | \
 	((attempts) & 0xffffULL))
@@ -165,6 +172,9 @@ struct job	*qr_blob_job(struct qr_pool *, const char *id, const char *,
 void		 qr_rec(struct buf *, const struct job *);
 struct job	*qr_rec_job(struct qr_pool *, const char *id, const char *,
 		    size_t);
+/* A job from a fetch's answer, which has at least 3 elements. */
+struct job	*qr_record(struct qr_pool *, const char *id,
+		    struct redisReply *);
 unsigned	 qr_entry_new(struct queue_redis *, struct qr_pool *,
 		    const char *x, size_t, const char *origin, size_t,
 		    const char *slots, size_t);

@@ -438,34 +438,6 @@ static const struct redis_link_cbs qr_sub_cbs = {
 	.message = qr_message,
 };
 
-/*
- * A job from a fetch's answer: {pool, "r", REC} or {pool, STATE, BLOB,
- * the consumer holding it, attempts}. NULL if malformed.
- */
-static struct job *
-qr_record(struct qr_pool *rp, const char *id, redisReply *r)
-{
-	const redisReply	*st = r->element[1], *v = r->element[2];
-	struct qr_blob		 b;
-	struct job		*job;
-	int			 i;
-
-	if (st->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-		return NULL;
-	if (st->len == 1 && st->str[0] == 'r')
-		return qr_rec_job(rp, id, v->str, v->len);
-	if (r->elements < 5 || (job = qr_blob_job(rp, id, v->str, v->len,
-	    &b)) == NULL)
-		return NULL;
-	for (i = 0; i < JOB_NSTATES; i++)
-		if (strlen(job_state_name(i)) == st->len &&
-		    memcmp(job_state_name(i), st->str, st->len) == 0)
-			job->state = i;
-	if (r->element[4]->type == REDIS_REPLY_INTEGER)
-		job->attempts = (uint16_t)r->element[4]->integer;
-	return job;
-}
-
 static void
 qr_fetch_cb(void *arg, redisReply *r)
 {
@@ -490,8 +462,11 @@ qr_fetch_cb(void *arg, redisReply *r)
 	else if ((job = job_table_find(fe->id, JOB_ID_LEN)) != NULL)
 		/* It came here meanwhile (taken to run, or accepted). */
 		fe->fetched(fe->arg, job, NULL);
-	else if ((job = qr_record(rp, fe->id, r)) == NULL)
+	else if ((job = qr_record(rp, fe->id, r)) == NULL) {
+		log_warnx("cluster: pool %s: job %.*s: a malformed record in "
+		    "Redis skipped", rp->name, JOB_ID_LEN, fe->id);
 		fe->fetched(fe->arg, NULL, NULL);
+	}
 	else {
 		if (fe->watch && !job_state_terminal(job->state) &&
 		    job_table_find(job->id, JOB_ID_LEN) == NULL) {

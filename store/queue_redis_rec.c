@@ -1,15 +1,19 @@
 /*
  * How the cluster queue writes a job into Redis and reads it back: the
  * blob of a queued job (a field of its stream entry) and the record of
- * an ended one (a field of a bucket of records). The formats are in
- * queue_redis_lua.c, whose scripts read them too. Also the table of the
- * stream entries whose jobs this node holds.
+ * an ended one (a field of a bucket of records), and a job from a
+ * fetch's answer. The formats are in queue_redis_lua.c, whose scripts
+ * read them too. What is read is hostile (docs/SECURITY.md): lengths
+ * and numbers are checked before use. Also the table of the stream
+ * entries whose jobs this node holds.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <hiredis/hiredis.h>
 
 #include "common/xmalloc.h"
 #include "store/queue_redis.h"
@@ -117,7 +121,10 @@ qr_line(const char **p, const char *end, size_t *len)
 	return s;
 }
 
-/* n lines into f[], and then n2 lengths that must fit in what is left. */
+/*
+ * n lines into f[], and then nlens lengths that must fit, together, in
+ * what follows the last of them.
+ */
 static int
 qr_lines(const char **p, const char *end, const char **f, size_t *fl,
     size_t n, size_t *lens, size_t nlens)
@@ -130,12 +137,12 @@ qr_lines(const char **p, const char *end, const char **f, size_t *fl,
 	for (i = 0; i < nlens; i++) {
 		const char *s = qr_line(p, end, &len);
 
-		if (s == NULL || (lens[i] = qr_len(s, len)) == SIZE_MAX ||
-		    lens[i] > (size_t)(end - *p) - total)
+		/* Each at most 12 digits: the sum cannot wrap. */
+		if (s == NULL || (lens[i] = qr_len(s, len)) == SIZE_MAX)
 			return -1;
 		total += lens[i];
 	}
-	return 0;
+	return total <= (size_t)(end - *p) ? 0 : -1;
 }
 
 /*
@@ -190,18 +197,36 @@ qr_len(const char *s, size_t len)
 	return v;
 }
 
+/*
+ * A number of a blob or record, read as hostile (docs/SECURITY.md): -1
+ * if it is not within [lo, hi] (NaN is not), so that what is out of the
+ * range a node writes makes the whole blob or record malformed, rather
+ * than an index out of bounds (a priority), a cast out of range or a
+ * time no calendar formats.
+ */
+static int
+qr_num_in(const char *s, size_t len, double lo, double hi, double *v)
+{
+	*v = qr_num(s, len);
+	return *v >= lo && *v <= hi ? 0 : -1;
+}
+
 int
 qr_blob_parse(const char *s, size_t len, struct qr_blob *o)
 {
 	const char	*p = s, *end = s + len, *f[4];
 	size_t		 fl[4], l[3];
+	double		 a, pr;
 
-	if (qr_lines(&p, end, f, fl, 4, l, 3) == -1)
+	if (qr_lines(&p, end, f, fl, 4, l, 3) == -1 ||
+	    qr_num_in(f[0], fl[0], 0, QR_ATTEMPTS_MAX, &a) == -1 ||
+	    qr_num_in(f[1], fl[1], 0, QR_TIME_MAX, &o->submitted) == -1 ||
+	    qr_num_in(f[2], fl[2], JOB_PRIORITY_MIN, JOB_PRIORITY_MAX,
+	    &pr) == -1 ||
+	    qr_num_in(f[3], fl[3], 0, QR_TIME_MAX, &o->not_before) == -1)
 		return -1;
-	o->attempts = (unsigned)qr_num(f[0], fl[0]);
-	o->submitted = qr_num(f[1], fl[1]);
-	o->priority = (int)qr_num(f[2], fl[2]);
-	o->not_before = qr_num(f[3], fl[3]);
+	o->attempts = (unsigned)a;
+	o->priority = (int)pr;
 	o->client = p;
 	o->client_len = l[0];
 	o->key = p + l[0];
@@ -256,9 +281,15 @@ qr_rec_job(struct qr_pool *rp, const char *id, const char *s, size_t len)
 	size_t		 fl[7], l[3], i;
 	struct job	*job;
 	char		*t;
+	double		 a, w, started, finished, sub;
 	int		 st = -1;
 
-	if (qr_lines(&p, end, f, fl, 7, l, 3) == -1)
+	if (qr_lines(&p, end, f, fl, 7, l, 3) == -1 ||
+	    qr_num_in(f[1], fl[1], 0, QR_ATTEMPTS_MAX, &a) == -1 ||
+	    qr_num_in(f[2], fl[2], -1, INT16_MAX, &w) == -1 ||
+	    qr_num_in(f[3], fl[3], 0, QR_TIME_MAX, &started) == -1 ||
+	    qr_num_in(f[4], fl[4], 0, QR_TIME_MAX, &finished) == -1 ||
+	    qr_num_in(f[6], fl[6], 0, QR_TIME_MAX, &sub) == -1)
 		return NULL;
 	for (i = 0; i < JOB_NSTATES; i++)
 		if (strlen(job_state_name(i)) == fl[0] &&
@@ -267,14 +298,13 @@ qr_rec_job(struct qr_pool *rp, const char *id, const char *s, size_t len)
 	if (st < 0 || l[0] == 0)
 		return NULL;
 	p += l[0] + l[1] + l[2];
-	job = job_new(&rp->qp->jobs, p, (size_t)(end - p), qr_num(f[6],
-	    fl[6]));
+	job = job_new(&rp->qp->jobs, p, (size_t)(end - p), sub);
 	memcpy(job->id, id, JOB_ID_LEN);
 	job->state = st;
-	job->attempts = (uint16_t)qr_num(f[1], fl[1]);
-	job->worker = (int16_t)qr_num(f[2], fl[2]);
+	job->attempts = (uint16_t)a;
+	job->worker = (int16_t)w;
 	job->truncated = fl[5] > 0 && f[5][0] == '1';
-	job_set_times(job, qr_num(f[3], fl[3]), qr_num(f[4], fl[4]));
+	job_set_times(job, started, finished);
 	p -= l[0] + l[1] + l[2];
 	t = xstrndup(p, l[0]);
 	job->client = job_client_intern(t);
@@ -283,6 +313,40 @@ qr_rec_job(struct qr_pool *rp, const char *id, const char *s, size_t len)
 		job_set_result_text(job, p + l[0], l[1]);
 	if (l[2] > 0)
 		job_set_error(job, xstrndup(p + l[0] + l[1], l[2]));
+	return job;
+}
+
+/*
+ * A job from a fetch's answer: {pool, "r", REC} or {pool, STATE, BLOB,
+ * the consumer holding it, attempts}. NULL if malformed.
+ */
+struct job *
+qr_record(struct qr_pool *rp, const char *id, redisReply *r)
+{
+	const redisReply	*st = r->element[1], *v = r->element[2];
+	struct qr_blob		 b;
+	struct job		*job;
+	int			 i;
+
+	if (st->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+		return NULL;
+	if (st->len == 1 && st->str[0] == 'r')
+		return qr_rec_job(rp, id, v->str, v->len);
+	if (r->elements < 5 || (job = qr_blob_job(rp, id, v->str, v->len,
+	    &b)) == NULL)
+		return NULL;
+	for (i = 0; i < JOB_NSTATES; i++)
+		if (strlen(job_state_name(i)) == st->len &&
+		    memcmp(job_state_name(i), st->str, st->len) == 0)
+			job->state = i;
+	if (r->element[4]->type == REDIS_REPLY_INTEGER) {
+		if (r->element[4]->integer < 0 ||
+		    r->element[4]->integer > QR_ATTEMPTS_MAX) {
+			job_free(job);
+			return NULL;
+		}
+		job->attempts = (uint16_t)r->element[4]->integer;
+	}
 	return job;
 }
 

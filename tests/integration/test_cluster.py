@@ -3,7 +3,8 @@ takes submits and runs any job; a node killed, frozen past its lease or
 restarted loses nothing; Redis restarted with AOF loses nothing that was
 acknowledged, and submits meanwhile get "unavailable", not a hang;
 result, waits and cancel work from every node; one key makes one job
-across nodes; max_queue holds across the cluster.
+across nodes; max_queue holds across the cluster; what a hostile writer
+puts in Redis is skipped, not run.
 
 Every test starts its own redis-server (redisd.py) and its own nodes, each
 in a folder of its own with the same authkey."""
@@ -482,6 +483,71 @@ def test_a_pool_removed_by_reload_gives_back_what_it_held(tmp):
                      "timeout": 10})
         assert rep["ok"] and rep["job"]["state"] == "done", rep
         assert a.sup.stop() == 0 and b.sup.stop() == 0
+
+
+def blob(attempts="0", sub="1796594273.5", prio="0", nb="0",
+         client="default", data='"x"', lens=None):
+    """A queued job's blob as a node writes it (qr_blob); lens overrides
+    the client, key and group lengths."""
+    cl, kl, gl = lens or (len(client), 0, 0)
+    b = "%s\n%s\n%s\n%s\n%d\n%d\n%d\n%s%s" % (
+        attempts, sub, prio, nb, cl, kl, gl, client, data)
+    return "%d\n%s" % (len(b), b)
+
+
+def test_hostile_blobs_and_records_in_redis_are_skipped(tmp):
+    """Anyone who can write to Redis writes what a node reads
+    (docs/SECURITY.md): an entry whose numbers are out of range, or whose
+    lengths run past its end, is skipped and logged, not run, and the
+    node goes on; so is an ended job's record with a time no calendar
+    has."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        w = Node(tmp, "w", redis, workers=1)
+        # The first submit makes the stream and its consumer group.
+        rep = w.ask({"op": "submit", "pool": "p", "data": "first",
+                     "wait": True, "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        good = [rep["job"]["id"]]
+        q = "mpsup:{p}:q"
+        bad = [blob(prio="100"), blob(prio="-11"), blob(sub="nan"),
+               blob(attempts="1e30"), blob(nb="-5"),
+               blob(lens=(7, 0, 5000))]
+        for n, b in enumerate(bad):
+            i = "%016x" % (0x0100000000000000 + n)
+            redis.cmd("XADD", q, "*", "o", "evil", "i", i, "b", b,
+                      "k", i[:11])
+            redis.cmd("INCR", "mpsup:{p}:n")
+        rep = w.ask({"op": "submit", "pool": "p", "data": "good",
+                     "wait": True, "timeout": 10})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        good.append(rep["job"]["id"])
+        w.sup.wait_log("a malformed job in Redis skipped", count=len(bad))
+        # Only the two good jobs reached the worker.
+        assert open(w.done_log).read().split() == good
+        st = w.ask({"op": "status"})["status"]
+        (pool,) = [p for p in st["pools"] if p["name"] == "p"]
+        assert pool["queue_by_priority"] == {}, pool
+        # An ended job's record, fetched for a result: its started time
+        # is not a number, its worker out of range.
+        i = "0100000000000100"
+        for n, rec in enumerate([
+                "done\n1\n0\nnan\n1796594273.2\n0\n1796594273.0\n"
+                "7\n2\n0\ndefault42",
+                "done\n1\n70000\n1796594273.1\n1796594273.2\n0\n"
+                "1796594273.0\n7\n2\n0\ndefault42"]):
+            redis.cmd("HSET", "mpsup:{p}:r:" + i[:9], i, rec)
+            rep = w.ask({"op": "result", "id": i})
+            assert not rep["ok"] and rep["error"] == "not_found", rep
+            w.sup.wait_log("job %s: a malformed record in Redis skipped"
+                           % i, count=n + 1)
+        # The same record, well formed, is found.
+        redis.cmd("HSET", "mpsup:{p}:r:" + i[:9], i,
+                  "done\n1\n0\n1796594273.1\n1796594273.2\n0\n"
+                  "1796594273.0\n7\n2\n0\ndefault42")
+        rep = w.ask({"op": "result", "id": i})
+        assert rep["ok"] and rep["job"]["result"] == 42, rep
+        assert w.sup.stop() == 0
 
 
 def test_auth_with_the_password_file_and_a_wrong_one(tmp):
