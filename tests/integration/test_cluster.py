@@ -512,15 +512,19 @@ def test_hostile_blobs_and_records_in_redis_are_skipped(tmp):
         q = "mpsup:{p}:q"
         bad = [blob(prio="100"), blob(prio="-11"), blob(sub="nan"),
                blob(attempts="1e30"), blob(nb="-5"),
-               blob(lens=(7, 0, 5000))]
+               blob(lens=(7, 0, 5000)), blob(data='1,"x":2'),
+               blob(data="[" * 64 + "]" * 64)]
         for n, b in enumerate(bad):
             i = "%016x" % (0x0100000000000000 + n)
             redis.cmd("XADD", q, "*", "o", "evil", "i", i, "b", b,
                       "k", i[:11])
             redis.cmd("INCR", "mpsup:{p}:n")
-        rep = w.ask({"op": "submit", "pool": "p", "data": "good",
+        # Data as deep as a submit takes it is not one of them.
+        deep = json.loads("[" * 63 + "]" * 63)
+        rep = w.ask({"op": "submit", "pool": "p", "data": deep,
                      "wait": True, "timeout": 10})
-        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert rep["ok"] and rep["job"]["state"] == "failed", rep
+        assert rep["job"]["error"].startswith("result nested deeper"), rep
         good.append(rep["job"]["id"])
         w.sup.wait_log("a malformed job in Redis skipped", count=len(bad))
         # Only the two good jobs reached the worker.
@@ -529,11 +533,13 @@ def test_hostile_blobs_and_records_in_redis_are_skipped(tmp):
         (pool,) = [p for p in st["pools"] if p["name"] == "p"]
         assert pool["queue_by_priority"] == {}, pool
         # An ended job's record, fetched for a result: its started time
-        # is not a number, its worker out of range.
+        # is not a number, its result not JSON, its worker out of range.
         i = "0100000000000100"
         for n, rec in enumerate([
                 "done\n1\n0\nnan\n1796594273.2\n0\n1796594273.0\n"
                 "7\n2\n0\ndefault42",
+                "done\n1\n0\n1796594273.1\n1796594273.2\n0\n"
+                "1796594273.0\n7\n2\n0\ndefault4}",
                 "done\n1\n70000\n1796594273.1\n1796594273.2\n0\n"
                 "1796594273.0\n7\n2\n0\ndefault42"]):
             redis.cmd("HSET", "mpsup:{p}:r:" + i[:9], i, rec)

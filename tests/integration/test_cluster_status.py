@@ -57,7 +57,7 @@ def warm(sup):
     r = request(c, {"op": "submit", "pool": "p", "args": ["true"],
                     "wait": True, "timeout": 20})
     c.close()
-    assert r.get("job", {}).get("state") == "done", r
+    assert r.get("job", {}).get("state") == "done", (r, sup.log()[-1500:])
 
 
 def get(sup, path):
