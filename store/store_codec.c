@@ -244,6 +244,16 @@ codec_get_s(const char **p, const char *e, size_t *len)
 	return s;
 }
 
+/*
+ * A time as a clock gives it: finite, not negative, before the year 5138
+ * (0 is "not yet"). Anything else is damage: the record is refused.
+ */
+static int
+codec_time_ok(double t)
+{
+	return t >= 0 && t < 1e11;
+}
+
 /* The flow fields at *p: a priority in range, a finite time, a group. */
 static int
 codec_get_flow(const char **p, const char *e, struct store_record *r)
@@ -256,7 +266,7 @@ codec_get_flow(const char **p, const char *e, struct store_record *r)
 	r->not_before = codec_get_f(*p + 1);
 	*p += 9;
 	if (r->priority < JOB_PRIORITY_MIN || r->priority > JOB_PRIORITY_MAX ||
-	    !(r->not_before >= 0 && r->not_before < 1e11) ||
+	    !codec_time_ok(r->not_before) ||
 	    (r->group = codec_get_s(p, e, &glen)) == NULL || glen > JOB_GROUP_MAX)
 		return -1;
 	if (glen == 0)
@@ -293,7 +303,7 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 			return 0;
 		r->delta = 1;
 		r->started_at = codec_get_f(p + CODEC_HEAD);
-		return 4 + CODEC_DELTA_LEN;
+		return codec_time_ok(r->started_at) ? 4 + CODEC_DELTA_LEN : 0;
 	}
 	if (n < CODEC_FIXED)
 		return 0;
@@ -303,7 +313,8 @@ store_codec_get(const char *p, size_t len, struct store_record *r)
 	p += CODEC_FIXED;
 	r->dead = (flags & CODEC_DEAD) != 0;
 	if ((flags & ~CODEC_FLAGS) != 0 ||
-	    r->truncated > 1 ||
+	    r->truncated > 1 || !codec_time_ok(r->submitted_at) ||
+	    !codec_time_ok(r->started_at) || !codec_time_ok(r->finished_at) ||
 	    (r->pool = codec_get_s(&p, e, NULL)) == NULL ||
 	    (r->data = codec_get_s(&p, e, &r->data_len)) == NULL ||
 	    ((flags & CODEC_RESULT) &&

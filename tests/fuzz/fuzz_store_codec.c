@@ -4,11 +4,11 @@
  * may be damaged or hostile. The input is walked as a segment body, one
  * record after another, until one is refused or the bytes run out. A
  * record it accepts never reaches past the bytes it took; its id is 16
- * lowercase hex digits; its strings lie inside the record, end in a NUL
- * there, and data_len is the length of data. The encoding is canonical:
- * encoding a decoded record gives back exactly the bytes it came from,
- * and decoding that again gives the same record; a record cut short is
- * refused.
+ * lowercase hex digits; its times are ones a clock gives; its strings
+ * lie inside the record, end in a NUL there, and data_len is the length
+ * of data. The encoding is canonical: encoding a decoded record gives
+ * back exactly the bytes it came from, and decoding that again gives the
+ * same record; a record cut short is refused.
  */
 #include "config.h"
 
@@ -55,6 +55,10 @@ check_record(const struct store_record *r, const char *p, size_t n)
 	CHECK(r->state >= 0 && r->state <= 255);
 	CHECK(r->attempts <= 65535);
 	CHECK(r->worker >= -1 && r->worker <= 65534);
+	/* Times a clock gives: finite, not negative, before 1e11 s. */
+	CHECK(r->submitted_at >= 0 && r->submitted_at < 1e11);
+	CHECK(r->started_at >= 0 && r->started_at < 1e11);
+	CHECK(r->finished_at >= 0 && r->finished_at < 1e11);
 	check_str(r->pool, p, n);
 	check_str(r->data, p, n);
 	CHECK(strlen(r->data) == r->data_len);

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -969,6 +970,38 @@ START_TEST(test_codec_keeps_the_flow_fields)
 }
 END_TEST
 
+/*
+ * A time no clock gives (not finite, negative, past the year 5138) is
+ * damage, not a record: refused, whole or start delta, so that recovery
+ * names the segment rather than formatting it.
+ */
+START_TEST(test_codec_refuses_times_no_clock_has)
+{
+	const double		 bad[] = { NAN, INFINITY, -1, 1e11, 1e300 };
+	struct store_record	 r = record("00000193a1b2c3d6", 3, "1"), o;
+	struct buf		 b = BUF_INIT;
+	size_t			 i, k;
+
+	store_codec_put(&b, &r);
+	ck_assert_uint_eq(store_codec_get(b.data, b.len, &o), b.len);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		for (k = 0; k < 4; k++) {
+			r = record("00000193a1b2c3d6", 3, "1");
+			if (k == 3) {
+				r.state = JOB_RUNNING;
+				r.delta = 1;
+			}
+			*(k == 0 ? &r.submitted_at : k == 2 ? &r.finished_at :
+			    &r.started_at) = bad[i];
+			buf_reset(&b);
+			store_codec_put(&b, &r);
+			ck_assert_msg(store_codec_get(b.data, b.len, &o) == 0,
+			    "time %zu = %g taken", k, bad[i]);
+		}
+	buf_free(&b);
+}
+END_TEST
+
 /* The row-per-job layout of development builds is not read. */
 START_TEST(test_sqlite_schema_version_1_is_refused_with_a_reason)
 {
@@ -1121,6 +1154,7 @@ store_suite(void)
 	tcase_add_test(tc, test_codec_round_trip_and_truncation);
 	tcase_add_test(tc, test_codec_start_delta_round_trip);
 	tcase_add_test(tc, test_codec_keeps_the_flow_fields);
+	tcase_add_test(tc, test_codec_refuses_times_no_clock_has);
 	tcase_add_test(tc, test_sqlite_schema_version_1_is_refused_with_a_reason);
 	suite_add_tcase(s, tc);
 	return s;
