@@ -40,17 +40,6 @@ static struct {
 	size_t		  count;
 } keys;
 
-/*
- * Client names, each kept once: every job points at its client's, so a
- * job costs a pointer for it and keys compare clients by pointer. Names
- * come from the config and the store; there are few, and they stay.
- */
-static struct client_name {
-	struct client_name	*next;
-	size_t			 json_len;	/* after the name's NUL */
-	char			 name[];
-} *client_names;
-
 static struct {
 	int		  on;
 	struct job	**jobs;
@@ -393,6 +382,7 @@ job_free(struct job *job)
 	struct job_owner	*owner = job->owner;
 	struct job_ext		*x = job->ext;
 
+	job_client_drop(job->client);
 	if (job->changed & ~JOB_FLIGHT)
 		job_changed_remove(job);
 	if (job->changed & JOB_FLIGHT)
@@ -496,55 +486,6 @@ job_hash(const char *id, size_t len)
 	return h;
 }
 
-
-const char *
-job_client_intern(const char *name)
-{
-	struct client_name	*cn;
-	struct buf		 json = BUF_INIT;
-	size_t			 len;
-
-	if (name == NULL)
-		return NULL;
-	for (cn = client_names; cn != NULL; cn = cn->next)
-		if (strcmp(cn->name, name) == 0)
-			return cn->name;
-	/* The name, then its quoted JSON form, which records take. */
-	len = strlen(name);
-	jsontext_string_append(&json, name, len);
-	cn = xmalloc(sizeof *cn + len + 1 + buf_used(&json));
-	memcpy(cn->name, name, len + 1);
-	memcpy(cn->name + len + 1, buf_head(&json), buf_used(&json));
-	cn->json_len = buf_used(&json);
-	buf_free(&json);
-	cn->next = client_names;
-	client_names = cn;
-	return cn->name;
-}
-
-const char *
-job_client_json(const char *client, size_t *len)
-{
-	const struct client_name	*cn;
-
-	cn = (const struct client_name *)(client -
-	    offsetof(struct client_name, name));
-
-	*len = cn->json_len;
-	return client + strlen(client) + 1;
-}
-
-void
-job_client_names_free(void)
-{
-	struct client_name	*cn;
-
-	while ((cn = client_names) != NULL) {
-		client_names = cn->next;
-		free(cn);
-	}
-}
-
 void
 job_key_set(struct job *job, const char *key)
 {
@@ -595,9 +536,10 @@ job_key_find(const char *client, const char *key)
 	struct job	*job;
 	size_t		 b;
 
-	if (keys.nbuckets == 0)
+	/* A name no job holds has no key (NULL is a namespace of its own). */
+	if (keys.nbuckets == 0 ||
+	    (client != NULL && (client = job_client_find(client)) == NULL))
 		return NULL;
-	client = job_client_intern(client);
 	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
 	for (job = keys.buckets[b]; job != NULL; job = job->ext->knext)
 		if (job->client == client && strcmp(job->ext->key, key) == 0)

@@ -313,13 +313,18 @@ void		 job_table_prefetch(const char *id);
 void		 job_table_foreach(void (*fn)(struct job *, void *), void *arg);
 
 /*
- * Client names as jobs keep them: the one copy of name (NULL stays NULL).
- * Set job->client to what this returns.
+ * Client names as jobs keep them (job_client.c): the one copy of name
+ * (NULL stays NULL), held for a job, whose job->client it becomes; freeing
+ * the job drops it, and a name no job holds is freed.
  */
-const char	*job_client_intern(const char *name);
-/* An interned name's quoted JSON form (not NUL-terminated), and its length. */
+const char	*job_client_hold(const char *name);
+void		 job_client_drop(const char *client);
+/* The copy jobs hold of name, or NULL if no job holds it. */
+const char	*job_client_find(const char *name);
+/* A held name's quoted JSON form (not NUL-terminated), and its length. */
 const char	*job_client_json(const char *client, size_t *len);
-void		 job_client_names_free(void);
+/* Names held now. */
+size_t		 job_client_count(void);
 
 /*
  * Idempotency keys, one namespace per client: a job submitted with a key

@@ -295,7 +295,7 @@ qr_blob_job(struct qr_pool *rp, const char *id, const char *s, size_t len,
 	job = job_new(&rp->qp->jobs, b->data, b->data_len, b->submitted);
 	memcpy(job->id, id, JOB_ID_LEN);
 	t = xstrndup(b->client, b->client_len);
-	job->client = job_client_intern(t);
+	job->client = job_client_hold(t);
 	free(t);
 	memset(&spec, 0, sizeof spec);
 	spec.priority = b->priority;
@@ -355,7 +355,7 @@ qr_rec_job(struct qr_pool *rp, const char *id, const char *s, size_t len)
 	job_set_times(job, started, finished);
 	p -= l[0] + l[1] + l[2];
 	t = xstrndup(p, l[0]);
-	job->client = job_client_intern(t);
+	job->client = job_client_hold(t);
 	free(t);
 	if (l[1] > 0)
 		job_set_result_text(job, p + l[0], l[1]);

@@ -39,7 +39,7 @@ queue_sqlite_restore(struct queue_pool *qp, const struct store_record *r)
 	job_set_seg(job, r->seg);
 	job_set_base_seg(job, r->base_seg);
 	/* Records from before clients existed were the default client's. */
-	job->client = job_client_intern(r->client != NULL ? r->client :
+	job->client = job_client_hold(r->client != NULL ? r->client :
 	    "default");
 	job_flow_set(job, &(struct job_flow_spec){ r->priority,
 	    r->not_before, r->group });

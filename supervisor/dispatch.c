@@ -127,7 +127,7 @@ dispatch_submit(struct pool *pool, const char *data, size_t len,
 		return NULL;
 	}
 	job = job_new(&pool->q.jobs, data, len, ev_now(d.env->loop));
-	job->client = job_client_intern(client);
+	job->client = job_client_hold(client);
 	if (key != NULL)
 		job_key_set(job, key);
 	if (flow != NULL)

@@ -457,17 +457,17 @@ START_TEST(test_idempotency_keys_are_per_client)
 	char			 name[8] = "alice";
 
 	a = job_make(&o, "{}", T0);
-	a->client = job_client_intern(name);
+	a->client = job_client_hold(name);
 	job_key_set(a, "order-1");
 	b = job_make(&o, "{}", T0);
-	b->client = job_client_intern("bob");
+	b->client = job_client_hold("bob");
 	job_key_set(b, "order-1");
 	none = job_make(&o, "{}", T0);
 	job_key_set(none, "order-1");
 	/* Names are kept once: a caller's buffer may change afterwards. */
 	strcpy(name, "carol");
 	ck_assert_str_eq(a->client, "alice");
-	ck_assert_ptr_eq(job_client_intern("alice"), a->client);
+	ck_assert_ptr_eq(job_client_find("alice"), a->client);
 	ck_assert_ptr_eq(job_key_find("alice", "order-1"), a);
 	ck_assert_ptr_eq(job_key_find("bob", "order-1"), b);
 	ck_assert_ptr_eq(job_key_find(NULL, "order-1"), none);
@@ -477,6 +477,45 @@ START_TEST(test_idempotency_keys_are_per_client)
 	ck_assert_ptr_eq(job_key_find("bob", "order-1"), b);
 	job_unmake(b);
 	job_unmake(none);
+}
+END_TEST
+
+/*
+ * A name lives while a job holds it: a cluster node takes jobs with any
+ * name someone wrote into Redis, and what their names cost must end with
+ * the jobs. One name held by many jobs stays one copy.
+ */
+START_TEST(test_client_names_live_while_jobs_hold_them)
+{
+	enum { N = 20000 };
+	struct job_owner	 o = { .name = "p" };
+	struct job		**jobs = calloc(N, sizeof *jobs);
+	size_t			 base = job_client_count(), i, len;
+	char			 name[32];
+
+	ck_assert_ptr_nonnull(jobs);
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "c%zu", i % 2 ? i : 0);
+		jobs[i] = job_make(&o, "{}", T0);
+		jobs[i]->client = job_client_hold(name);
+	}
+	ck_assert_uint_eq(job_client_count(), base + N / 2 + 1);
+	ck_assert_ptr_eq(jobs[0]->client, jobs[2]->client);
+	ck_assert_ptr_eq(job_client_find("c7"), jobs[7]->client);
+	/* The quoted form, which is not NUL-terminated. */
+	ck_assert_int_eq(memcmp(job_client_json(jobs[7]->client, &len),
+	    "\"c7\"", 4), 0);
+	ck_assert_uint_eq(len, 4);
+	for (i = 1; i < N; i += 2)
+		job_unmake(jobs[i]);
+	ck_assert_uint_eq(job_client_count(), base + 1);
+	ck_assert_ptr_null(job_client_find("c7"));
+	ck_assert_ptr_eq(job_client_find("c0"), jobs[0]->client);
+	for (i = 0; i < N; i += 2)
+		job_unmake(jobs[i]);
+	ck_assert_uint_eq(job_client_count(), base);
+	ck_assert_ptr_null(job_client_find("c0"));
+	free(jobs);
 }
 END_TEST
 
@@ -551,6 +590,7 @@ job_suite(void)
 	tcase_add_test(tc,
 	    test_idempotency_key_is_found_until_its_job_is_freed);
 	tcase_add_test(tc, test_idempotency_keys_are_per_client);
+	tcase_add_test(tc, test_client_names_live_while_jobs_hold_them);
 	tcase_add_test(tc,
 	    test_changed_set_holds_moved_stored_jobs_until_cleared_or_freed);
 	suite_add_tcase(s, tc);

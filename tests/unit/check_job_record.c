@@ -71,7 +71,7 @@ START_TEST(test_record_of_a_done_stream_job_carries_its_result)
 	job->attempts = 2;
 	job->worker = 3;
 	job_set_result(job, strdup("{\"x\":[1,\"a\"]}"));
-	job->client = job_client_intern("ops \"team\"");
+	job->client = job_client_hold("ops \"team\"");
 	job_set_state(job, JOB_DONE, T0 + 1.5);
 	r = record_of(job);
 	snprintf(want, sizeof want, "{\"id\":\"%s\",\"pool\":\"p\","

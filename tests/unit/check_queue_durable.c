@@ -241,7 +241,7 @@ scene_die_and_recover(struct scene *sc)
 	char		*cause = NULL;
 
 	done = job_new(&qt.a.jobs, "\"d\"", 3, ev_now(qt.loop));
-	done->client = job_client_intern("alice");
+	done->client = job_client_hold("alice");
 	job_key_set(done, "kd");
 	ck_assert_int_eq(queue_push(qt.q, &qt.a, done, &(const char *){ NULL }),
 	    1);
