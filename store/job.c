@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/slab.h"
 #include "common/timeutil.h"
@@ -476,16 +477,6 @@ job_set_state(struct job *job, enum job_state state, double now)
 	}
 }
 
-static uint64_t
-job_hash(const char *id, size_t len)
-{
-	uint64_t	h = 1469598103934665603ULL;
-
-	while (len-- > 0)
-		h = (h ^ (unsigned char)*id++) * 1099511628211ULL;
-	return h;
-}
-
 void
 job_key_set(struct job *job, const char *key)
 {
@@ -498,7 +489,7 @@ job_key_set(struct job *job, const char *key)
 		for (i = 0; i < oldn; i++) {
 			for (j = old[i]; j != NULL; j = next) {
 				next = j->ext->knext;
-				b = job_hash(j->ext->key, strlen(j->ext->key)) &
+				b = hash_bytes(j->ext->key, strlen(j->ext->key)) &
 				    (keys.nbuckets - 1);
 				j->ext->knext = keys.buckets[b];
 				keys.buckets[b] = j;
@@ -507,7 +498,7 @@ job_key_set(struct job *job, const char *key)
 		free(old);
 	}
 	job_ext(job)->key = xstrdup(key);
-	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
+	b = hash_bytes(key, strlen(key)) & (keys.nbuckets - 1);
 	job->ext->knext = keys.buckets[b];
 	keys.buckets[b] = job;
 	keys.count++;
@@ -519,7 +510,7 @@ job_key_remove(struct job *job)
 	struct job	**pp;
 	size_t		  b;
 
-	b = job_hash(job->ext->key, strlen(job->ext->key)) &
+	b = hash_bytes(job->ext->key, strlen(job->ext->key)) &
 	    (keys.nbuckets - 1);
 	for (pp = &keys.buckets[b]; *pp != NULL; pp = &(*pp)->ext->knext) {
 		if (*pp == job) {
@@ -540,7 +531,7 @@ job_key_find(const char *client, const char *key)
 	if (keys.nbuckets == 0 ||
 	    (client != NULL && (client = job_client_find(client)) == NULL))
 		return NULL;
-	b = job_hash(key, strlen(key)) & (keys.nbuckets - 1);
+	b = hash_bytes(key, strlen(key)) & (keys.nbuckets - 1);
 	for (job = keys.buckets[b]; job != NULL; job = job->ext->knext)
 		if (job->client == client && strcmp(job->ext->key, key) == 0)
 			return job;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/hash.h"
 #include "common/xmalloc.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
@@ -36,16 +37,6 @@ static struct {
 	/* The name held last: a request's jobs share their client. */
 	struct client_name	 *last;
 } names;
-
-static uint64_t
-job_client_hash(const char *s)
-{
-	uint64_t	h = 1469598103934665603ULL;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
 
 static struct client_name *
 job_client_of(const char *client)
@@ -101,7 +92,7 @@ job_client_hold(const char *name)
 		cn->holders++;
 		return cn->name;
 	}
-	h = job_client_hash(name);
+	h = hash_str(name);
 	if ((cn = job_client_lookup(name, h)) == NULL) {
 		if (names.count >= names.nbuckets)
 			job_client_grow();
@@ -147,7 +138,7 @@ job_client_find(const char *name)
 
 	if (name == NULL)
 		return NULL;
-	cn = job_client_lookup(name, job_client_hash(name));
+	cn = job_client_lookup(name, hash_str(name));
 	return cn != NULL ? cn->name : NULL;
 }
 

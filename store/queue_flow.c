@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/xmalloc.h"
 #include "store/queue.h"
 #include "store/queue_impl.h"
@@ -94,16 +95,6 @@ queue_flow_attach(struct queue *q, struct queue_pool *qp)
 	fl->throttle_timer.data = qp;
 }
 
-static uint64_t
-queue_group_hash(const char *s)
-{
-	uint64_t	h = 1469598103934665603ULL;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 /* An idle group (no job queued or running) whose rate state has expired. */
 static int
 queue_group_idle(const struct queue_group *g, double now)
@@ -116,7 +107,7 @@ queue_group_unlink(struct queue_flow *fl, struct queue_group *g)
 {
 	struct queue_group	**gp;
 
-	gp = &fl->groups[queue_group_hash(g->name) % fl->nbuckets];
+	gp = &fl->groups[hash_str(g->name) % fl->nbuckets];
 	for (; *gp != NULL; gp = &(*gp)->hnext)
 		if (*gp == g) {
 			*gp = g->hnext;
@@ -145,7 +136,7 @@ queue_groups_grow(struct queue_flow *fl, double now)
 				free(g);
 				continue;
 			}
-			b = queue_group_hash(g->name) % fl->nbuckets;
+			b = hash_str(g->name) % fl->nbuckets;
 			g->hnext = fl->groups[b];
 			fl->groups[b] = g;
 			fl->ngroups++;
@@ -164,7 +155,7 @@ queue_group_get(struct queue_pool *qp, const char *name)
 	if (name == NULL)
 		return fl->none;
 	if (fl->nbuckets > 0) {
-		b = queue_group_hash(name) % fl->nbuckets;
+		b = hash_str(name) % fl->nbuckets;
 		for (g = fl->groups[b]; g != NULL; g = g->hnext)
 			if (strcmp(g->name, name) == 0)
 				return g;
@@ -172,7 +163,7 @@ queue_group_get(struct queue_pool *qp, const char *name)
 	if (fl->ngroups >= fl->nbuckets)
 		queue_groups_grow(fl, queue_now(fl->q));
 	g = queue_group_new(qp, name);
-	b = queue_group_hash(name) % fl->nbuckets;
+	b = hash_str(name) % fl->nbuckets;
 	g->hnext = fl->groups[b];
 	fl->groups[b] = g;
 	fl->ngroups++;
