@@ -69,6 +69,8 @@ static int	op_get(struct dec *, uint64_t);
 enum { LIT_NONE, LIT_TRUE, LIT_FALSE };
 
 #define DATA(name, argw, param, run)	{ name, OPC_DATA, argw, param, run }
+/* An opcode that is refused, named in the message: no argument, no run. */
+#define NOPE(name, kind)		{ name, kind, 0, 0, NULL }
 
 /*
  * Every opcode of protocols 0 to 5, for the allow-list and for messages;
@@ -121,21 +123,35 @@ static const struct {
 	[OP_FRAME] =		DATA("FRAME", 8, 0, op_frame),
 	[OP_BYTEARRAY8] =	DATA("BYTEARRAY8", 8, 0, op_bytearray),
 
-	[0x30] = { "POP", OPC_LEGACY },		[0x31] = { "POP_MARK", OPC_LEGACY },
-	[0x32] = { "DUP", OPC_LEGACY },		[0x46] = { "FLOAT", OPC_LEGACY },
-	[0x49] = { "INT", OPC_LEGACY },		[0x4c] = { "LONG", OPC_LEGACY },
-	[0x50] = { "PERSID", OPC_CODE },	[0x51] = { "BINPERSID", OPC_CODE },
-	[0x52] = { "REDUCE", OPC_CODE },	[0x53] = { "STRING", OPC_LEGACY },
-	[0x54] = { "BINSTRING", OPC_LEGACY },	[0x55] = { "SHORT_BINSTRING", OPC_LEGACY },
-	[0x56] = { "UNICODE", OPC_LEGACY },	[0x62] = { "BUILD", OPC_CODE },
-	[0x63] = { "GLOBAL", OPC_CODE },	[0x64] = { "DICT", OPC_LEGACY },
-	[0x67] = { "GET", OPC_LEGACY },		[0x69] = { "INST", OPC_CODE },
-	[0x6c] = { "LIST", OPC_LEGACY },	[0x6f] = { "OBJ", OPC_CODE },
-	[0x70] = { "PUT", OPC_LEGACY },		[0x81] = { "NEWOBJ", OPC_CODE },
-	[0x82] = { "EXT1", OPC_CODE },		[0x83] = { "EXT2", OPC_CODE },
-	[0x84] = { "EXT4", OPC_CODE },		[0x92] = { "NEWOBJ_EX", OPC_CODE },
-	[0x93] = { "STACK_GLOBAL", OPC_CODE },	[0x97] = { "NEXT_BUFFER", OPC_CODE },
-	[0x98] = { "READONLY_BUFFER", OPC_CODE },
+	[0x30] =	NOPE("POP", OPC_LEGACY),
+	[0x31] =	NOPE("POP_MARK", OPC_LEGACY),
+	[0x32] =	NOPE("DUP", OPC_LEGACY),
+	[0x46] =	NOPE("FLOAT", OPC_LEGACY),
+	[0x49] =	NOPE("INT", OPC_LEGACY),
+	[0x4c] =	NOPE("LONG", OPC_LEGACY),
+	[0x50] =	NOPE("PERSID", OPC_CODE),
+	[0x51] =	NOPE("BINPERSID", OPC_CODE),
+	[0x52] =	NOPE("REDUCE", OPC_CODE),
+	[0x53] =	NOPE("STRING", OPC_LEGACY),
+	[0x54] =	NOPE("BINSTRING", OPC_LEGACY),
+	[0x55] =	NOPE("SHORT_BINSTRING", OPC_LEGACY),
+	[0x56] =	NOPE("UNICODE", OPC_LEGACY),
+	[0x62] =	NOPE("BUILD", OPC_CODE),
+	[0x63] =	NOPE("GLOBAL", OPC_CODE),
+	[0x64] =	NOPE("DICT", OPC_LEGACY),
+	[0x67] =	NOPE("GET", OPC_LEGACY),
+	[0x69] =	NOPE("INST", OPC_CODE),
+	[0x6c] =	NOPE("LIST", OPC_LEGACY),
+	[0x6f] =	NOPE("OBJ", OPC_CODE),
+	[0x70] =	NOPE("PUT", OPC_LEGACY),
+	[0x81] =	NOPE("NEWOBJ", OPC_CODE),
+	[0x82] =	NOPE("EXT1", OPC_CODE),
+	[0x83] =	NOPE("EXT2", OPC_CODE),
+	[0x84] =	NOPE("EXT4", OPC_CODE),
+	[0x92] =	NOPE("NEWOBJ_EX", OPC_CODE),
+	[0x93] =	NOPE("STACK_GLOBAL", OPC_CODE),
+	[0x97] =	NOPE("NEXT_BUFFER", OPC_CODE),
+	[0x98] =	NOPE("READONLY_BUFFER", OPC_CODE),
 };
 
 /* Make room for one more element in a growable array. */
