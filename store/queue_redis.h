@@ -71,6 +71,10 @@ struct qr_pool {
 	size_t			 nupd;
 	/* Cluster-wide, as of the last look. */
 	long long		 depth, running, delayed;
+	/* Claims failing: since when logged, and how many since. */
+	int			 claim_failing;
+	double			 claim_logged_at;
+	unsigned long		 claim_errors;
 };
 
 /* A stream entry whose jobs this node holds. */

@@ -544,6 +544,35 @@ qr_entry_jobs(const redisReply *f)
 	return 0;
 }
 
+/*
+ * A claim Redis refused. Claims are tried at every heartbeat and every
+ * word of new work, so an error that stays (Redis out of memory, a
+ * stream without its consumer group) is logged when it starts, then at
+ * most every QR_CLAIM_LOG_EVERY with how many failed since, and once when
+ * claims succeed again.
+ */
+#define QR_CLAIM_LOG_EVERY	60.0
+
+static void
+qr_claim_failed(struct queue_redis *qr, struct qr_pool *rp, const char *err)
+{
+	double	now = ev_now(qr->q->loop);
+
+	rp->claim_errors++;
+	if (rp->claim_failing && now - rp->claim_logged_at < QR_CLAIM_LOG_EVERY)
+		return;
+	if (!rp->claim_failing)
+		log_warnx("cluster: pool %s: claims fail: %s%s", rp->name, err,
+		    strncmp(err, "NOGROUP", 7) == 0 ? " (the stream is in Redis "
+		    "without mpsup's consumer group: see README, Cluster)" : "");
+	else
+		log_warnx("cluster: pool %s: claims still fail (%lu since the "
+		    "last line): %s", rp->name, rp->claim_errors, err);
+	rp->claim_failing = 1;
+	rp->claim_logged_at = now;
+	rp->claim_errors = 0;
+}
+
 static void
 qr_claim_cb(void *arg, redisReply *r)
 {
@@ -553,7 +582,11 @@ qr_claim_cb(void *arg, redisReply *r)
 
 	rp->claiming = 0;
 	if (r != NULL && r->type == REDIS_REPLY_ERROR)
-		log_warnx("cluster: pool %s: claim: %s", rp->name, r->str);
+		qr_claim_failed(c->qr, rp, r->str);
+	else if (r != NULL && rp->claim_failing) {
+		log_info("cluster: pool %s: claims succeed again", rp->name);
+		rp->claim_failing = 0;
+	}
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && !rp->qp->removed) {
 		for (i = 0; i < r->elements; i++)
 			if (r->element[i]->type == REDIS_REPLY_ARRAY &&

@@ -4,7 +4,8 @@ restarted loses nothing; Redis restarted with AOF loses nothing that was
 acknowledged, and submits meanwhile get "unavailable", not a hang;
 result, waits and cancel work from every node; one key makes one job
 across nodes; max_queue holds across the cluster; what a hostile writer
-puts in Redis is skipped, not run.
+puts in Redis is skipped, not run; a stream without its consumer group is
+said once and fixed by hand.
 
 Every test starts its own redis-server (redisd.py) and its own nodes, each
 in a folder of its own with the same authkey."""
@@ -553,6 +554,39 @@ def test_hostile_blobs_and_records_in_redis_are_skipped(tmp):
                   "1796594273.0\n7\n2\n0\ndefault42")
         rep = w.ask({"op": "result", "id": i})
         assert rep["ok"] and rep["job"]["result"] == 42, rep
+        assert w.sup.stop() == 0
+
+
+def test_a_stream_without_its_group_is_said_once_and_fixed_by_hand(tmp):
+    """A pool's stream made outside mpsup, without the consumer group:
+    claims fail with NOGROUP. The node says so once, with what it means,
+    not at every claim (every heartbeat and every submit), and takes the
+    jobs once the operator makes the group (README, Cluster)."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        q = "mpsup:{p}:q"
+        i = "0100000000000200"
+        redis.cmd("XADD", q, "*", "o", "elsewhere", "i", i,
+                  "b", blob(data='"before"'), "k", i[:11])
+        redis.cmd("INCR", "mpsup:{p}:n")
+        w = Node(tmp, "w", redis, workers=1)
+        ids = [w.ask({"op": "submit", "pool": "p", "data": k})["id"]
+               for k in range(5)]
+        w.sup.wait_log("claims fail: NOGROUP")
+        # Heartbeats claim every second: three seconds, one line.
+        time.sleep(3)
+        lines = [ln for ln in w.sup.lines() if "claim" in ln]
+        assert len(lines) == 1, lines
+        assert "without mpsup's consumer group" in lines[0], lines
+        # Nothing ran meanwhile.
+        assert open(w.done_log).read() == ""
+        redis.cmd("XGROUP", "CREATE", q, "mpsup", "0")
+        w.sup.wait_log("pool p: claims succeed again")
+        for k in ids + [i]:
+            rep = w.ask({"op": "result", "id": k, "wait": True,
+                         "timeout": 10})
+            assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert sorted(open(w.done_log).read().split()) == sorted(ids + [i])
         assert w.sup.stop() == 0
 
 
