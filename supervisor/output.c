@@ -1,16 +1,28 @@
 /*
  * Serialized output log (see output.h).
  *
- * Records are appended to one buffer and written when it passes a high-water
- * mark or when the event loop is about to block (output_flush from an
- * ev_prepare watcher); each record is also kept among the recent records
- * of logring.h. The log descriptor is written in a loop that waits
- * for it with poll(2) if it happens to be non-blocking, so a record is never
- * left half-written and another record never starts before it ends.
+ * Records are appended to one buffer, which is handed on when it passes a
+ * high-water mark or when the event loop is about to block (output_flush
+ * from an ev_prepare watcher); each record is also kept among the recent
+ * records of logring.h. Once output_start() ran, a writer thread
+ * (output_writer.h) writes what is handed on, so the loop never waits on
+ * the log; before that, and if the thread cannot start, the loop writes
+ * it, in a loop that waits with poll(2) on a non-blocking descriptor.
+ * Either way a record is never left half-written and another record
+ * never starts before it ends.
+ *
+ * A log that lags (a slow disk, a pipe read slowly or not at all) holds
+ * up the writer alone. Past OUTPUT_PAUSE_AT bytes not yet written, the
+ * workers' log pipes are not read (output_congested(): the workers
+ * block on their writes, and nothing is lost); under OUTPUT_RESUME_AT
+ * they are again. Records that still come (the supervisor's own, the
+ * lines read before a result) are dropped past OUTPUT_MAX and counted,
+ * and the count is logged once the log has caught up.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -26,8 +38,14 @@
 #include "common/privfile.h"
 #include "supervisor/logring.h"
 #include "supervisor/output.h"
+#include "supervisor/output_writer.h"
 
 #define OUTPUT_HIGH_WATER	(256 * 1024)
+#define OUTPUT_PAUSE_AT		(1u << 20)
+#define OUTPUT_RESUME_AT	(256u << 10)
+#define OUTPUT_MAX		(64u << 20)
+/* How long the end of mpsup waits for a lagging log. */
+#define OUTPUT_STOP_WAIT	5.0
 
 static struct {
 	int		 fd;
@@ -37,6 +55,11 @@ static struct {
 	struct buf	 buf;
 	long long	 ts_ms;		/* cached timestamp */
 	char		 ts[TIME_ISO_BUF];
+	struct output_writer *writer;	/* output_start()'s thread, or NULL */
+	struct ev_loop	*loop;
+	ev_async	 caught_up;	/* the writer fell under RESUME_AT */
+	void		(*resume)(void);
+	size_t		 dropped;	/* records, since the last report */
 } out = { .fd = -1 };
 
 static int
@@ -71,23 +94,110 @@ output_reopen(char **cause)
 
 	if (out.path == NULL)
 		return 0;
-	output_flush();
 	if ((fd = output_open_path(out.path, out.mode, cause)) == -1)
 		return -1;
-	close(out.fd);
+	/* What came before the reopen goes to the old file. */
+	if (out.writer != NULL) {
+		output_flush();
+		output_writer_switch(out.writer, fd, 1);
+	} else {
+		output_flush();
+		close(out.fd);
+	}
 	out.fd = fd;
 	return 0;
+}
+
+static void
+output_wake(void *arg)
+{
+	ev_async_send(out.loop, &out.caught_up);
+}
+
+/* On the loop: the writer caught up. */
+static void
+output_caught_up_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	char	msg[160];
+	size_t	n = out.dropped;
+
+	if (output_congested())
+		return;
+	if (n > 0) {
+		out.dropped = 0;
+		snprintf(msg, sizeof msg, "log: %zu record%s dropped: the log "
+		    "took them slower than they came", n, n == 1 ? "" : "s");
+		output_message("warn", msg, ev_now(loop));
+	}
+	if (out.resume != NULL)
+		out.resume();
+}
+
+int
+output_start(struct ev_loop *loop, char **cause)
+{
+	out.loop = loop;
+	if ((out.writer = output_writer_start(out.fd, OUTPUT_RESUME_AT,
+	    output_wake, NULL, cause)) == NULL)
+		return -1;
+	ev_async_init(&out.caught_up, output_caught_up_cb);
+	ev_async_start(loop, &out.caught_up);
+	/* It alone does not keep the loop running. */
+	ev_unref(loop);
+	return 0;
+}
+
+void
+output_on_resume(void (*fn)(void))
+{
+	out.resume = fn;
+}
+
+/* Bytes handed to the writer and not written yet. */
+static size_t
+output_queued(void)
+{
+	return out.writer != NULL ? output_writer_queued(out.writer) : 0;
+}
+
+int
+output_congested(void)
+{
+	return out.writer != NULL &&
+	    output_queued() + buf_used(&out.buf) > OUTPUT_PAUSE_AT;
+}
+
+/* Stop the writer, after it wrote what it has or gave up on the log. */
+static void
+output_stop(void)
+{
+	size_t	left;
+
+	output_flush();
+	left = output_writer_stop(out.writer, OUTPUT_STOP_WAIT);
+	out.writer = NULL;
+	ev_ref(out.loop);
+	ev_async_stop(out.loop, &out.caught_up);
+	/* A stuck stdout may be stderr too: say it only of a file. */
+	if (left > 0 && out.path != NULL)
+		dprintf(STDERR_FILENO, "mpsup: log %s: %zu bytes not written: "
+		    "it took nothing for %g s\n", out.path, left,
+		    OUTPUT_STOP_WAIT);
 }
 
 void
 output_close(void)
 {
-	output_flush();
+	if (out.writer != NULL)
+		output_stop();
+	else
+		output_flush();
 	if (out.path != NULL && out.fd != -1)
 		close(out.fd);
 	out.fd = -1;
 	free(out.path);
 	out.path = NULL;
+	out.dropped = 0;
 	buf_free(&out.buf);
 	logring_clear();
 }
@@ -95,11 +205,12 @@ output_close(void)
 size_t
 output_pending(void)
 {
-	return buf_used(&out.buf);
+	return buf_used(&out.buf) + output_queued();
 }
 
-void
-output_flush(void)
+/* The loop writes the buffer itself (no writer thread). */
+static void
+output_write_now(void)
 {
 	struct pollfd	pfd;
 	ssize_t		n;
@@ -122,6 +233,34 @@ output_flush(void)
 	}
 	/* Keep room for a few maximal records rather than churn allocations. */
 	buf_trim(&out.buf, 8u << 20);
+}
+
+void
+output_flush(void)
+{
+	if (out.writer != NULL)
+		output_writer_give(out.writer, &out.buf);
+	else
+		output_write_now();
+}
+
+void
+output_sync(void)
+{
+	output_flush();
+	if (out.writer != NULL)
+		(void)output_writer_wait(out.writer, OUTPUT_STOP_WAIT);
+}
+
+/* A record would take the log past OUTPUT_MAX: it is dropped, counted. */
+static int
+output_full(void)
+{
+	if (out.writer == NULL ||
+	    output_queued() + buf_used(&out.buf) < OUTPUT_MAX)
+		return 0;
+	out.dropped++;
+	return 1;
 }
 
 static const char *
@@ -210,6 +349,10 @@ output_line(const struct output_tag *tag, enum output_stream stream,
 				    tag->worker, (long)tag->pid, flags, line,
 				    len };
 
+	if (output_full()) {
+		logring_add(&r);
+		return;
+	}
 	if (out.format == LOG_FORMAT_TEXT) {
 		buf_appendf(b, "%s %s.%d[%ld] %s%s%s%s%s: ", output_ts(now),
 		    tag->pool, tag->worker, (long)tag->pid, sname,
@@ -231,6 +374,10 @@ output_message(const char *level, const char *msg, double now)
 	struct logring_record	 r = { 0, now, NULL, NULL, level, 0, 0, 0,
 				    msg, strlen(msg) };
 
+	if (output_full()) {
+		logring_add(&r);
+		return;
+	}
 	if (out.format == LOG_FORMAT_TEXT) {
 		buf_appendf(b, "%s mpsup: ", output_ts(now));
 		output_text_append(b, msg, strlen(msg));

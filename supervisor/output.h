@@ -3,6 +3,8 @@
  * lines and supervisor messages become records (text or JSON) that are
  * collected in a buffer and written with as few write(2) calls as
  * possible, always whole records, so no two records ever interleave.
+ * Once started, a thread writes them, so that a log that lags holds up
+ * neither the loop nor anything it serves.
  */
 #ifndef MPSUP_OUTPUT_H
 #define MPSUP_OUTPUT_H
@@ -30,6 +32,19 @@ struct output_tag {
  */
 int	output_open(const char *path, mode_t mode, enum log_format,
 	    char **cause);
+struct ev_loop;
+
+/*
+ * Write from a thread from now on (until output_close()), waking loop
+ * when the log caught up. -1 with cause set: the loop keeps writing.
+ */
+int	output_start(struct ev_loop *loop, char **cause);
+/*
+ * Whether the log lags so far behind that the workers' log pipes should
+ * not be read; once it caught up, fn runs (on the loop).
+ */
+int	output_congested(void);
+void	output_on_resume(void (*fn)(void));
 /* Reopen the file (SIGUSR1); keeps the old one on failure (cause set). */
 int	output_reopen(char **cause);
 void	output_close(void);
@@ -40,8 +55,13 @@ void	output_line(const struct output_tag *, enum output_stream,
 void	output_message(const char *level, const char *msg, double now);
 /* Append a record as the JSON log has it (no newline) to b. */
 void	output_record_json(struct buf *b, const struct logring_record *);
-/* Write out everything buffered. */
+/*
+ * Write out everything buffered: hand it to the thread once started,
+ * else write it now.
+ */
 void	output_flush(void);
+/* The same, and wait (a few seconds at most) until it is written. */
+void	output_sync(void);
 /* Bytes waiting to be written. */
 size_t	output_pending(void);
 

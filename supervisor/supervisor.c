@@ -42,7 +42,7 @@ supervisor_log_sink(enum log_level level, const char *msg, void *arg)
 	output_message(names[level], msg, sv->loop != NULL ? ev_now(sv->loop) :
 	    time_wall());
 	if (level == LOG_LEVEL_FATAL)
-		output_flush();
+		output_sync();
 }
 
 /* Flush the log once per loop iteration, just before the loop blocks. */
@@ -484,6 +484,7 @@ static void
 supervisor_loop_init(struct supervisor *sv)
 {
 	struct sigaction	sa;
+	char			*cause = NULL;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
@@ -503,6 +504,10 @@ supervisor_loop_init(struct supervisor *sv)
 	ev_prepare_start(sv->loop, &sv->flush);
 	ev_timer_init(&sv->sweep_timer, supervisor_sweep_cb, 0, 0);
 	sv->sweep_timer.data = sv;
+	if (output_start(sv->loop, &cause) == -1) {
+		log_warnx("%s: the loop writes the log itself", cause);
+		free(cause);
+	}
 }
 
 /* What the workers and the job engine borrow from the supervisor. */

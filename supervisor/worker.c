@@ -22,16 +22,8 @@
 #include "ipc/jsontext.h"
 #include "supervisor/output.h"
 #include "supervisor/worker.h"
+#include "supervisor/worker_log.h"
 #include "supervisor/worker_proc.h"
-
-/* One pipe carrying log lines from the worker. */
-struct worker_stream {
-	struct worker		*w;
-	enum output_stream	 which;
-	int			 fd;
-	ev_io			 io;
-	struct linebuf		 lines;
-};
 
 struct worker {
 	struct worker_env	*env;
@@ -56,7 +48,7 @@ struct worker {
 	ev_timer		 grace_timer;	/* pipes outliving the process */
 	ev_timer		 kill_timer;	/* stop_timeout */
 	ev_timer		 idle_timer;	/* dynamic pools: idle_timeout */
-	struct worker_stream	 out, err;
+	struct worker_log	*out, *err;	/* log pipes, NULL once closed */
 
 	/* Job channel (stream and exec pools). */
 	int			 job_in_fd;	/* we write jobs */
@@ -72,7 +64,6 @@ struct worker {
 };
 
 static void	worker_child_cb(struct ev_loop *, ev_child *, int);
-static void	worker_stream_cb(struct ev_loop *, ev_io *, int);
 static void	worker_job_in_cb(struct ev_loop *, ev_io *, int);
 static void	worker_job_out_cb(struct ev_loop *, ev_io *, int);
 static void	worker_grace_cb(struct ev_loop *, ev_timer *, int);
@@ -112,10 +103,7 @@ worker_new(struct worker_env *env, struct pool_config *const *pcp, int index,
 	w->arg = arg;
 	w->index = index;
 	w->state = WORKER_DEAD;
-	w->out.w = w->err.w = w;
-	w->out.which = OUTPUT_STREAM_OUT;
-	w->err.which = OUTPUT_STREAM_ERR;
-	w->out.fd = w->err.fd = w->job_in_fd = w->job_out_fd = -1;
+	w->job_in_fd = w->job_out_fd = -1;
 	ev_timer_init(&w->healthy_timer, worker_healthy_cb, 0, 0);
 	ev_timer_init(&w->grace_timer, worker_grace_cb, 0, 0);
 	ev_timer_init(&w->kill_timer, worker_kill_cb, 0, 0);
@@ -166,12 +154,12 @@ worker_free(struct worker *w)
 		ev_child_stop(loop, &w->child);
 		worker_proc_reaped();
 	}
-	worker_close_fd(loop, &w->out.io, &w->out.fd);
-	worker_close_fd(loop, &w->err.io, &w->err.fd);
+	if (w->out != NULL)
+		worker_log_close(w->out, 0);
+	if (w->err != NULL)
+		worker_log_close(w->err, 0);
 	worker_close_fd(loop, &w->job_in_io, &w->job_in_fd);
 	worker_close_fd(loop, &w->job_out_io, &w->job_out_fd);
-	linebuf_free(&w->out.lines);
-	linebuf_free(&w->err.lines);
 	linebuf_free(&w->job_out);
 	buf_free(&w->job_in);
 	free(w->gone_reason);
@@ -243,76 +231,33 @@ worker_set_inflight(struct worker *w, int n)
 	worker_idle_check(w);
 }
 
-/* Write every whole line buffered on a log stream to the output log. */
-static void
-worker_stream_drain(struct worker_stream *ws, int eof)
+void
+worker_log_tag(struct worker *w, struct output_tag *tag)
 {
-	struct worker		*w = ws->w;
-	struct output_tag	 tag;
-	const char		*line;
-	size_t			 len;
-	int			 flags;
-	double			 now = ev_now(w->env->loop);
-
-	tag.pool = W_NAME(w);
-	tag.worker = w->index;
-	tag.pid = w->pid;
-	tag.job = w->cbs->job_tag_cb(w, w->arg);
-	while (linebuf_next(&ws->lines, eof, &line, &len, &flags))
-		output_line(&tag, ws->which, line, len, flags, now);
+	tag->pool = W_NAME(w);
+	tag->worker = w->index;
+	tag->pid = w->pid;
+	tag->job = w->cbs->job_tag_cb(w, w->arg);
 }
 
-static void
-worker_stream_close(struct worker_stream *ws)
+void
+worker_log_ended(struct worker *w, enum output_stream which)
 {
-	worker_stream_drain(ws, 1);
-	worker_close_fd(ws->w->env->loop, &ws->io, &ws->fd);
-	linebuf_free(&ws->lines);
-}
-
-static void
-worker_stream_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-	struct worker_stream	*ws = io->data;
-	ssize_t			 n;
-
-	n = linebuf_read(&ws->lines, ws->fd);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		worker_stream_close(ws);
-		worker_try_finish(ws->w);
-		return;
-	}
-	worker_stream_drain(ws, 0);
-}
-
-/* Read what a log pipe holds right now, without blocking. */
-static void
-worker_stream_drain_now(struct worker_stream *ws)
-{
-	ssize_t	n;
-
-	while (ws->fd != -1) {
-		n = linebuf_read(&ws->lines, ws->fd);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			worker_stream_close(ws);
-			break;
-		}
-		worker_stream_drain(ws, 0);
-	}
+	if (which == OUTPUT_STREAM_OUT)
+		w->out = NULL;
+	else
+		w->err = NULL;
+	worker_try_finish(w);
 }
 
 /* Read whatever its log pipes hold right now (before a result lands). */
 static void
 worker_drain_logs(struct worker *w)
 {
-	worker_stream_drain_now(&w->out);
-	worker_stream_drain_now(&w->err);
+	if (w->out != NULL && worker_log_read_now(w->out))
+		w->out = NULL;
+	if (w->err != NULL && worker_log_read_now(w->err))
+		w->err = NULL;
 }
 
 /* A result line the owner refused: kill the worker, say why. */
@@ -549,18 +494,6 @@ worker_job_in_cb(struct ev_loop *loop, ev_io *io, int revents)
 	worker_write_jobs(io->data);
 }
 
-static void
-worker_stream_open(struct worker_stream *ws, int fd)
-{
-	struct worker	*w = ws->w;
-
-	ws->fd = fd;
-	linebuf_init(&ws->lines, w->env->log_max_line);
-	ev_io_init(&ws->io, worker_stream_cb, fd, EV_READ);
-	ws->io.data = ws;
-	ev_io_start(w->env->loop, &ws->io);
-}
-
 /* The parent's side of a spawned process: its pipes, child watcher, timers. */
 static void
 worker_started(struct worker *w, pid_t pid, int out0, int err0, int jin1,
@@ -579,8 +512,10 @@ worker_started(struct worker *w, pid_t pid, int out0, int err0, int jin1,
 	w->ready = !W_PC(w)->ready_line;
 	w->state = w->ready ? WORKER_READY : WORKER_STARTING;
 	if (out0 != -1)
-		worker_stream_open(&w->out, out0);
-	worker_stream_open(&w->err, err0);
+		w->out = worker_log_open(w, loop, out0, OUTPUT_STREAM_OUT,
+		    w->env->log_max_line);
+	w->err = worker_log_open(w, loop, err0, OUTPUT_STREAM_ERR,
+	    w->env->log_max_line);
 	w->job_in_fd = jin1;
 	w->job_out_fd = jout0;
 	ev_io_init(&w->job_in_io, worker_job_in_cb, w->job_in_fd, EV_WRITE);
@@ -672,10 +607,11 @@ worker_grace_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct worker	*w = t->data;
 
-	if (w->out.fd != -1)
-		worker_stream_close(&w->out);
-	if (w->err.fd != -1)
-		worker_stream_close(&w->err);
+	if (w->out != NULL)
+		worker_log_close(w->out, 1);
+	if (w->err != NULL)
+		worker_log_close(w->err, 1);
+	w->out = w->err = NULL;
 	worker_close_fd(loop, &w->job_out_io, &w->job_out_fd);
 	linebuf_free(&w->job_out);
 	worker_try_finish(w);
@@ -690,7 +626,7 @@ worker_try_finish(struct worker *w)
 	pid_t	pid = w->pid;
 	int	index = w->index, sweep = w->sweep_session;
 
-	if (!w->reaped || w->out.fd != -1 || w->err.fd != -1 ||
+	if (!w->reaped || w->out != NULL || w->err != NULL ||
 	    w->job_out_fd != -1 || w->state == WORKER_DEAD)
 		return;
 	ev_timer_stop(w->env->loop, &w->grace_timer);

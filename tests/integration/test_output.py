@@ -4,8 +4,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Supervisor, config, rss_kib, run_tests,  # noqa: E402
-                     wait_for, write)
+from harness import (MPSUP, Supervisor, config, connect,  # noqa: E402
+                     request, rss_kib, run_tests, spawn, wait_for, write)
 
 LINE_WRITER = r'''
 import os, sys
@@ -138,6 +138,149 @@ def test_many_workers_share_one_log_without_tearing(tmp):
                 assert int(w) == r["worker"] and pad == "y" * 5000
                 counts[r["worker"]] = counts.get(r["worker"], 0) + 1
     assert counts == {w: 20 for w in range(100)}
+
+
+def start_on_pipe(tmp, cfg):
+    """mpsup with its log on stdout, a pipe the test reads when it wants."""
+    import subprocess
+    path = write(os.path.join(tmp, "pool.ini"), cfg)
+    r, w = os.pipe()
+    with open(os.path.join(tmp, "stderr.txt"), "ab") as err:
+        proc = spawn([MPSUP, "-c", path], stdout=w, stderr=err,
+                     stdin=subprocess.DEVNULL, cwd=tmp)
+    os.close(w)
+    return proc, r
+
+
+def drain(fd, into):
+    """Read fd to its end into the bytearray into (on a thread)."""
+    import threading
+
+    def run():
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            into.extend(b)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_log_nobody_reads_holds_up_no_client_and_loses_nothing(tmp):
+    # Two workers write 96 MB of lines to a log nobody reads for a while:
+    # mpsup stops reading them (they block) and goes on serving clients;
+    # once the log is read again every line arrives, whole and in order.
+    write(os.path.join(tmp, "writer.py"), LINE_WRITER)
+    n, size = 48000, 1000
+    cfg = config("supervisor", legacy_md5="yes") + config(
+        "pool_echo", name="echo", workers=1, work_us=0, extra="") + """
+[pool:chatty]
+type = stream
+job_fds = 3,4
+workers = 2
+command = %s writer.py %d %d
+""" % (sys.executable, n, size)
+    proc, r = start_on_pipe(tmp, cfg)
+    c = connect(tmp)
+    # The pipe (64 KiB) and the writer's allowance (1 MiB) are full by now.
+    wait_for(lambda: rss_kib(proc.pid) > 0, what="mpsup up")
+    import time
+    time.sleep(1.0)
+    for i in range(20):
+        c.send_bytes(json.dumps({"op": "submit", "pool": "echo", "data": i,
+                                 "wait": True}).encode())
+        assert c.poll(10), "no answer in 10 s while the log is not read"
+        rep = json.loads(c.recv_bytes())
+        assert rep["job"]["result"] == i, rep
+    st = request(c, {"op": "status"})["status"]
+    assert {p["name"] for p in st["pools"]} == {"echo", "chatty"}, st
+    data = bytearray()
+    t = drain(r, data)
+    wait_for(lambda: data.count(b" err: done ") == 2, timeout=120,
+             interval=0.2, what="both chatty workers done")
+    c.close()
+    os.kill(proc.pid, 15)
+    assert proc.wait(30) == 0
+    t.join(30)
+    os.close(r)
+    text = bytes(data)
+    assert b"dropped" not in text, text[-2000:]
+    for w in range(2):
+        lines = [l.split(b" out: ", 1)[1] for l in text.split(b"\n")
+                 if b" chatty.%d[" % w in l and b" out: " in l]
+        assert len(lines) == n, (w, len(lines))
+        for i, line in enumerate(lines):
+            head = b"w%d-l%04d:" % (w, i)
+            body = (b"%c" % (97 + (w + i) % 26)) * (size - len(head))
+            assert line == head + body, (w, i, line[:40])
+
+
+def test_a_stop_does_not_wait_forever_on_a_log_nobody_reads(tmp):
+    write(os.path.join(tmp, "writer.py"), LINE_WRITER)
+    cfg = config("supervisor", legacy_md5="yes") + """
+[pool:chatty]
+type = stream
+job_fds = 3,4
+workers = 2
+command = %s writer.py 100000 1000
+""" % sys.executable
+    proc, r = start_on_pipe(tmp, cfg)
+    connect(tmp).close()
+    import time
+    time.sleep(1.0)
+    os.kill(proc.pid, 15)
+    # What the log still holds is given up after 5 s (README, "The log").
+    assert proc.wait(20) == 0
+    os.close(r)
+
+
+TALKER = r'''
+import json, sys
+for line in sys.stdin:
+    job = json.loads(line)
+    sys.stderr.write("t%06d:" % job["data"] + "e" * 30000 + "\n")
+    sys.stderr.flush()
+    sys.stdout.write(json.dumps({"id": job["id"], "ok": True,
+                                 "result": job["data"]}) + "\n")
+    sys.stdout.flush()
+'''
+
+
+def test_a_log_that_lags_past_its_bound_drops_records_and_says_how_many(tmp):
+    # A worker writes a 30 KB line before each result: read with the
+    # result (to tag it with its job), it gets in even while the log
+    # lags, up to 64 MiB held; past that lines are dropped and counted.
+    write(os.path.join(tmp, "w.py"), TALKER)
+    n = 3000
+    cfg = config("supervisor", legacy_md5="yes") + config(
+        "pool_python", name="talk", workers=1, extra="")
+    proc, r = start_on_pipe(tmp, cfg)
+    c = connect(tmp)
+    rep = request(c, {"op": "submit_many", "pool": "talk",
+                      "jobs": [{"data": i} for i in range(n)]})
+    assert len(rep["ids"]) == n, rep
+
+    def done():
+        st = request(c, {"op": "status"})["status"]
+        return st["pools"][0]["jobs"]["done"] == n
+    wait_for(done, timeout=120, interval=0.2, what="every job done")
+    data = bytearray()
+    t = drain(r, data)
+    wait_for(lambda: b"records dropped" in data, timeout=30,
+             what="the count of dropped records")
+    c.close()
+    os.kill(proc.pid, 15)
+    assert proc.wait(30) == 0
+    t.join(30)
+    os.close(r)
+    text = bytes(data).decode()
+    dropped = int(text.split(" records dropped")[0].rsplit(" ", 1)[1])
+    kept = [l for l in text.split("\n") if " talk.0[" in l and " err job=" in l]
+    assert 0 < len(kept) < n and dropped > 0, (len(kept), dropped)
+    # Records of the supervisor's own may be among those dropped.
+    assert len(kept) + dropped >= n, (len(kept), dropped)
+    assert all(l.endswith(":" + "e" * 30000) for l in kept)
 
 
 if __name__ == "__main__":
