@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "store/redis_link.h"
+#include "store/redis_lookup.h"
 
 #define REDIS_LINK_BACKOFF_MIN	0.1
 #define REDIS_LINK_BACKOFF_MAX	5.0
@@ -42,6 +43,7 @@ struct redis_link {
 	const struct redis_link_cbs *cbs;
 	void			*arg;
 	redisAsyncContext	*ac;
+	struct redis_lookup	*lookup;	/* of host, under way */
 	struct buf		 fmt;		/* the command being sent */
 	enum redis_link_state	 state;
 	int			 setup_left;	/* replies before up */
@@ -173,6 +175,10 @@ redis_link_drop(struct redis_link *l, const char *fmt, ...)
 	l->ac = NULL;
 	l->state = LINK_IDLE;
 	ev_timer_stop(l->loop, &l->watchdog);
+	if (l->lookup != NULL) {
+		redis_lookup_cancel(l->lookup);
+		l->lookup = NULL;
+	}
 	if (ac != NULL) {
 		ac->data = NULL;
 		redisAsyncFree(ac);
@@ -378,15 +384,16 @@ redis_link_disconnect_cb(const redisAsyncContext *ac, int status)
 	    ac->errstr[0] != '\0' ? ac->errstr : "connection lost");
 }
 
+/* Connect to the socket, or to host (numeric, or looked up on the loop). */
 static void
-redis_link_connect(struct redis_link *l)
+redis_link_connect_to(struct redis_link *l, const char *host)
 {
 	redisAsyncContext	*ac;
 
 	if (l->path != NULL)
 		ac = redisAsyncConnectUnix(l->path);
 	else
-		ac = redisAsyncConnect(l->host, l->port);
+		ac = redisAsyncConnect(host, l->port);
 	if (ac == NULL) {
 		redis_link_drop(l, "out of memory");
 		return;
@@ -407,6 +414,46 @@ redis_link_connect(struct redis_link *l)
 	redisLibevAttach(l->loop, ac);
 	redisAsyncSetConnectCallback(ac, redis_link_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, redis_link_disconnect_cb);
+	ev_timer_stop(l->loop, &l->watchdog);
+	redis_link_watch(l);
+}
+
+/* The host's lookup ended: connect to its address, or try again later. */
+static void
+redis_link_looked_up(void *arg, const char *addr, const char *why)
+{
+	struct redis_link	*l = arg;
+
+	l->lookup = NULL;
+	if (addr == NULL)
+		redis_link_drop(l, "%s", why);
+	else
+		redis_link_connect_to(l, addr);
+}
+
+/*
+ * A host name is looked up on a thread first (store/redis_lookup.h); the
+ * watchdog counts the lookup as part of the connect.
+ */
+static void
+redis_link_connect(struct redis_link *l)
+{
+	char	*cause = NULL;
+
+	if (l->path != NULL || redis_lookup_numeric(l->host)) {
+		redis_link_connect_to(l, l->host);
+		return;
+	}
+	l->lookup = redis_lookup_start(l->loop, l->host, redis_link_looked_up,
+	    l, &cause);
+	if (l->lookup == NULL) {
+		log_warnx("cluster: %s", cause);
+		free(cause);
+		redis_link_connect_to(l, l->host);
+		return;
+	}
+	l->state = LINK_CONNECTING;
+	l->setup_left = 0;
 	ev_timer_stop(l->loop, &l->watchdog);
 	redis_link_watch(l);
 }
@@ -459,6 +506,8 @@ redis_link_free(struct redis_link *l)
 		return;
 	ev_timer_stop(l->loop, &l->retry);
 	ev_timer_stop(l->loop, &l->watchdog);
+	if (l->lookup != NULL)
+		redis_lookup_cancel(l->lookup);
 	if (l->ac != NULL) {
 		l->ac->data = NULL;
 		redisAsyncFree(l->ac);
