@@ -119,8 +119,14 @@ static void
 output_caught_up_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	char	msg[160];
-	size_t	n = out.dropped;
+	size_t	n = out.dropped, lost;
+	int	err = 0;
 
+	if ((lost = output_writer_lost(out.writer, &err)) > 0) {
+		snprintf(msg, sizeof msg, "log: %zu bytes lost: write: %s",
+		    lost, strerror(err));
+		output_message("warn", msg, ev_now(loop));
+	}
 	if (output_congested())
 		return;
 	if (n > 0) {

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -46,6 +47,10 @@ struct output_writer {
 						   atomically without mu) */
 	int			 above;		/* queued passed low since */
 	int			 stop;
+	size_t			 lost;		/* bytes the log refused */
+	int			 lost_errno;	/* why, the last time */
+	int			 losing;	/* it refuses them still (written
+						   by the thread alone) */
 	/* The loop's. */
 	int			 fd;		/* where hand-offs go now */
 	size_t			 low;
@@ -53,8 +58,11 @@ struct output_writer {
 	void			*arg;
 };
 
-/* Write all of b to fd, waiting on it as long as it takes. */
-static void
+/*
+ * Write all of b to fd, waiting on it as long as it takes: 0, or the
+ * errno of a write that failed (what is left of b is lost).
+ */
+static int
 output_chunk_write(struct output_chunk *c)
 {
 	struct pollfd	pfd;
@@ -73,9 +81,44 @@ output_chunk_write(struct output_chunk *c)
 			continue;
 		}
 		/* The log is gone (EPIPE, ENOSPC): what it did not take is. */
-		break;
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+		return errno;
 	}
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return 0;
+}
+
+/*
+ * The log began to refuse records: say so on stderr, from this thread,
+ * since the loop must not wait on stderr (cancellable, as a write).
+ */
+static void
+output_writer_say_lost(int err)
+{
+	int	old;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	dprintf(STDERR_FILENO, "mpsup: log: write: %s; records are lost "
+	    "until it takes them again\n", strerror(err));
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+}
+
+/*
+ * After a write (under mu): count what the log refused, and wake the
+ * loop when it takes records again.
+ */
+static void
+output_writer_account(struct output_writer *w, int err, size_t lost,
+    size_t len)
+{
+	if (err != 0) {
+		w->lost += lost;
+		w->lost_errno = err;
+		w->losing = 1;
+	} else if (w->losing && len > 0) {
+		w->losing = 0;
+		w->wake(w->arg);
+	}
 }
 
 /* Cancelled while it wrote c: c is not written, and not queued either. */
@@ -95,7 +138,8 @@ output_writer_main(void *arg)
 {
 	struct output_writer	*w = arg;
 	struct output_chunk	*c;
-	size_t			 len;
+	size_t			 len, lost;
+	int			 err;
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_mutex_lock(&w->mu);
@@ -108,14 +152,19 @@ output_writer_main(void *arg)
 		len = buf_used(&c->b);
 		pthread_mutex_unlock(&w->mu);
 		pthread_cleanup_push(output_chunk_lost, c);
-		output_chunk_write(c);
+		err = output_chunk_write(c);
+		/* (losing is written by this thread alone.) */
+		if (err != 0 && !w->losing)
+			output_writer_say_lost(err);
 		pthread_cleanup_pop(0);
 		if (c->close_fd != -1)
 			close(c->close_fd);
+		lost = buf_used(&c->b);
 		buf_reset(&c->b);
 		/* As the loop kept its buffer: room for a few maximal records. */
 		buf_trim(&c->b, 8u << 20);
 		pthread_mutex_lock(&w->mu);
+		output_writer_account(w, err, lost, len);
 		__atomic_sub_fetch(&w->queued, len, __ATOMIC_RELAXED);
 		if (w->spare == NULL)
 			w->spare = c;
@@ -257,6 +306,21 @@ output_writer_wait(struct output_writer *w, double timeout)
 	rc = w->queued > 0 ? -1 : 0;
 	pthread_mutex_unlock(&w->mu);
 	return rc;
+}
+
+size_t
+output_writer_lost(struct output_writer *w, int *err)
+{
+	size_t	n = 0;
+
+	pthread_mutex_lock(&w->mu);
+	if (!w->losing) {
+		n = w->lost;
+		*err = w->lost_errno;
+		w->lost = 0;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return n;
 }
 
 size_t

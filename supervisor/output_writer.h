@@ -14,8 +14,9 @@ struct output_writer;
 
 /*
  * Start writing to fd (which stays the caller's). Each time the bytes
- * not yet written fall to low or below after a hand-off, wake(arg) runs
- * on the thread (it must be safe to call from there). NULL with *cause.
+ * not yet written fall to low or below after a hand-off, and when the
+ * log takes records again after it refused some, wake(arg) runs on the
+ * thread (it must be safe to call from there). NULL with *cause.
  */
 struct output_writer *output_writer_start(int fd, size_t low,
 		    void (*wake)(void *), void *arg, char **cause);
@@ -27,6 +28,12 @@ void		 output_writer_give(struct output_writer *, struct buf *b);
  */
 void		 output_writer_switch(struct output_writer *, int fd,
 		    int close_old);
+/*
+ * Bytes the log refused (a write failed: ENOSPC, EFBIG, EPIPE) since the
+ * last call, and *err why, once it takes records again; else 0. The
+ * thread says on stderr when the log begins to refuse them.
+ */
+size_t		 output_writer_lost(struct output_writer *, int *err);
 /* Bytes queued and not yet written. */
 size_t		 output_writer_queued(const struct output_writer *);
 /* Wait at most timeout seconds for them: 0 once written, else -1. */

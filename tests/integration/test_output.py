@@ -1,11 +1,13 @@
 """Output serialization: whole, untangled, bounded records."""
 import json
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (MPSUP, Supervisor, config, connect,  # noqa: E402
-                     request, rss_kib, run_tests, spawn, wait_for, write)
+                     request, rss_kib, run_tests, spawn, wait_for,
+                     worker_pids, write)
 
 LINE_WRITER = r'''
 import os, sys
@@ -140,6 +142,13 @@ def test_many_workers_share_one_log_without_tearing(tmp):
     assert counts == {w: 20 for w in range(100)}
 
 
+def writers(tmp, workers, n, size):
+    """A pool, chatty, of LINE_WRITER workers (n lines of size each)."""
+    write(os.path.join(tmp, "writer.py"), LINE_WRITER)
+    return "[pool:chatty]\ntype = stream\njob_fds = 3,4\nworkers = %d\n" \
+        "command = %s writer.py %d %d\n" % (workers, sys.executable, n, size)
+
+
 def start_on_pipe(tmp, cfg):
     """mpsup with its log on stdout, a pipe the test reads when it wants."""
     import subprocess
@@ -171,16 +180,10 @@ def test_a_log_nobody_reads_holds_up_no_client_and_loses_nothing(tmp):
     # Two workers write 96 MB of lines to a log nobody reads for a while:
     # mpsup stops reading them (they block) and goes on serving clients;
     # once the log is read again every line arrives, whole and in order.
-    write(os.path.join(tmp, "writer.py"), LINE_WRITER)
     n, size = 48000, 1000
     cfg = config("supervisor", legacy_md5="yes") + config(
-        "pool_echo", name="echo", workers=1, work_us=0, extra="") + """
-[pool:chatty]
-type = stream
-job_fds = 3,4
-workers = 2
-command = %s writer.py %d %d
-""" % (sys.executable, n, size)
+        "pool_echo", name="echo", workers=1, work_us=0, extra="") + \
+        writers(tmp, 2, n, size)
     proc, r = start_on_pipe(tmp, cfg)
     c = connect(tmp)
     # The pipe (64 KiB) and the writer's allowance (1 MiB) are full by now.
@@ -217,14 +220,8 @@ command = %s writer.py %d %d
 
 
 def test_a_stop_does_not_wait_forever_on_a_log_nobody_reads(tmp):
-    write(os.path.join(tmp, "writer.py"), LINE_WRITER)
-    cfg = config("supervisor", legacy_md5="yes") + """
-[pool:chatty]
-type = stream
-job_fds = 3,4
-workers = 2
-command = %s writer.py 100000 1000
-""" % sys.executable
+    cfg = config("supervisor", legacy_md5="yes") + writers(tmp, 2, 100000,
+                                                           1000)
     proc, r = start_on_pipe(tmp, cfg)
     connect(tmp).close()
     import time
@@ -281,6 +278,58 @@ def test_a_log_that_lags_past_its_bound_drops_records_and_says_how_many(tmp):
     # Records of the supervisor's own may be among those dropped.
     assert len(kept) + dropped >= n, (len(kept), dropped)
     assert all(l.endswith(":" + "e" * 30000) for l in kept)
+
+
+def test_a_log_that_refuses_writes_is_said_on_stderr_and_its_loss_counted(tmp):
+    # The log file may not grow past 200 kB (RLIMIT_FSIZE: writes past it
+    # fail with EFBIG, as on a full disk with ENOSPC). Once rotated, the
+    # new file is told how many bytes the old one refused.
+    cfg = config("supervisor", extra="log = out.log") + writers(tmp, 1, 2000,
+                                                               1000)
+    sup = Supervisor(tmp, cfg, prefix=["prlimit", "--fsize=200000", "--"])
+    path = os.path.join(tmp, "out.log")
+
+    def said():
+        with open(sup.stderr_path) as f:
+            return "mpsup: log: write: File too large; records are lost " \
+                "until it takes them again" in f.read()
+    wait_for(said, timeout=30, what="the loss said on stderr")
+    assert os.path.getsize(path) <= 200000
+
+    # Rotated once the worker wrote all (it then execs sleep), so that the
+    # new file, under the same limit, takes the little that is left.
+    def all_written():
+        pids = worker_pids(sup, "chatty")
+        with open("/proc/%d/cmdline" % pids[0], "rb") as f:
+            return f.read().startswith(b"sleep")
+    wait_for(all_written, timeout=30, what="the worker done")
+    os.rename(path, path + ".1")
+    sup.signal(signal.SIGUSR1)
+
+    def lost():
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            text = f.read()
+        return " bytes lost: write: File too large" in text and text
+    text = wait_for(lost, timeout=30, what="the count in the new log")
+    n = int(text.split(" bytes lost")[0].rsplit(" ", 1)[1])
+    assert sup.stop() == 0
+    # Each of the 2,000 records is in one file or the other, or among the
+    # bytes lost (with the one the limit cut, and a few of mpsup's own).
+    whole = []
+    for p in (path + ".1", path):
+        with open(p, "rb") as f:
+            whole += [r for r in f.read().split(b"\n")
+                      if b"] out: w0-l" in r]
+    size = {len(r) for r in whole if len(r.split(b" out: ", 1)[1]) == 1000}
+    assert len(size) == 1, size
+    rec = size.pop() + 1
+    kept = [r for r in whole if len(r) + 1 == rec]
+    assert 0 < n and abs(len(kept) * rec + n - 2000 * rec) < 2 * rec + 4096, \
+        (len(kept), n, rec)
+    with open(sup.stderr_path) as f:
+        assert f.read().count("records are lost") == 1
 
 
 if __name__ == "__main__":
