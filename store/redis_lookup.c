@@ -59,12 +59,14 @@ redis_lookup_drop(struct redis_lookup *lk)
 	free(lk);
 }
 
-/* The first address of family for host, as text; 0, or an EAI_ code. */
+/*
+ * The first address of family for host, as text (with its scope, for a
+ * link-local IPv6 one); 0, or an EAI_ code.
+ */
 static int
 redis_lookup_family(struct redis_lookup *lk, int family)
 {
 	struct addrinfo	 hints, *res;
-	const void	*a;
 	int		 rc;
 
 	memset(&hints, 0, sizeof hints);
@@ -72,12 +74,8 @@ redis_lookup_family(struct redis_lookup *lk, int family)
 	hints.ai_socktype = SOCK_STREAM;
 	if ((rc = getaddrinfo(lk->host, NULL, &hints, &res)) != 0)
 		return rc;
-	if (res->ai_family == AF_INET)
-		a = &((struct sockaddr_in *)res->ai_addr)->sin_addr;
-	else
-		a = &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
-	if (inet_ntop(res->ai_family, a, lk->addr, sizeof lk->addr) == NULL)
-		rc = EAI_FAIL;
+	rc = getnameinfo(res->ai_addr, res->ai_addrlen, lk->addr,
+	    sizeof lk->addr, NULL, 0, NI_NUMERICHOST);
 	freeaddrinfo(res);
 	return rc;
 }

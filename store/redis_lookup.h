@@ -13,8 +13,8 @@
 
 struct redis_lookup;
 
-/* Room for any numeric address, IPv6 included, and its NUL. */
-#define REDIS_LOOKUP_ADDR	46
+/* Room for any numeric address, an IPv6 one with its scope too. */
+#define REDIS_LOOKUP_ADDR	(46 + 16)
 
 /*
  * Look host up (IPv4 first, then IPv6, as hiredis does); on the loop,
