@@ -158,16 +158,18 @@ codec_put_delta(struct buf *b, const struct store_record *r)
 void
 store_codec_put(struct buf *b, const struct store_record *r)
 {
-	size_t	 plen = strlen(r->pool), rlen = 0, elen = 0, klen = 0, clen = 0;
+	size_t	 plen, rlen = 0, elen = 0, klen = 0, clen = 0;
 	size_t	 glen = 0, olen = 0;
 	size_t	 n;
 	char	*p, *start;
 	int	 flags = 0;
 
+	/* A delta has no strings (a decoded one has no pool either). */
 	if (r->delta) {
 		codec_put_delta(b, r);
 		return;
 	}
+	plen = strlen(r->pool);
 	n = CODEC_FIXED + 4 + plen + 1 + 4 + r->data_len + 1;
 	if (r->result != NULL) {
 		flags |= CODEC_RESULT;
