@@ -391,6 +391,14 @@ job_ready_at(const struct job *job)
 
 /* Append the job record (SPEC section 6) as JSON to b. */
 void		 job_record_append(const struct job *, struct buf *b);
+/*
+ * Whether a job's data, or its result (exec: an exec job's), read back
+ * from a store may go into job lines and records as it is: one JSON
+ * value, nested no deeper than a submit or a worker may nest it (an
+ * exec job's result: the members of one object).
+ */
+int		 job_data_ok(const char *, size_t);
+int		 job_result_ok(const char *, size_t, int exec);
 
 /* Generate the next id into out (JOB_ID_LEN + 1 bytes). */
 void		 job_id_next(char *out, double now);

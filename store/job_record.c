@@ -11,9 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonscan.h"
 #include "common/timeutil.h"
+#include "common/xmalloc.h"
 #include "ipc/jsontext.h"
 #include "store/job.h"
+
+/*
+ * How deep a job's data may nest: as deep as a submit takes it
+ * ({"data":...} within JSONSCAN_MAX_DEPTH), and a job line carries it.
+ */
+#define JOB_DATA_MAX_DEPTH	(JSONSCAN_MAX_DEPTH - 1)
 
 /*
  * The fixed part without the names: keys 150 bytes, id 16, state 9,
@@ -224,4 +232,43 @@ job_record_append(const struct job *job, struct buf *b)
 	    client, client_len) - b->data);
 	buf_free(&q);
 	job_tail_append(job, b);
+}
+
+/* Whether [s, s + len) is one JSON value nested at most depth deep. */
+static int
+job_json_ok(const char *s, size_t len, unsigned depth)
+{
+	struct jsonscan	js = { depth, NULL, 0, JSONSCAN_OK };
+
+	return len > 0 && jsonscan_value(&js, s, s + len) == s + len;
+}
+
+int
+job_data_ok(const char *s, size_t len)
+{
+	return job_json_ok(s, len, JOB_DATA_MAX_DEPTH);
+}
+
+/*
+ * An exec job's result is the members its record carries (exit code,
+ * signal, output): they must make one JSON object, with at least one
+ * member, since the record puts them between two commas.
+ */
+int
+job_result_ok(const char *s, size_t len, int exec)
+{
+	char	*t;
+	int	 ok;
+
+	if (!exec)
+		return job_json_ok(s, len, JSONSCAN_RESULT_MAX_DEPTH);
+	if (jsonscan_ws(s, s + len) == s + len)
+		return 0;
+	t = xmalloc(len + 2);
+	t[0] = '{';
+	memcpy(t + 1, s, len);
+	t[len + 1] = '}';
+	ok = job_json_ok(t, len + 2, JSONSCAN_RESULT_MAX_DEPTH);
+	free(t);
+	return ok;
 }

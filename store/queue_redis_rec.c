@@ -15,7 +15,6 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common/jsonscan.h"
 #include "common/xmalloc.h"
 #include "store/queue_redis.h"
 
@@ -212,46 +211,6 @@ qr_num_in(const char *s, size_t len, double lo, double hi, double *v)
 	return *v >= lo && *v <= hi ? 0 : -1;
 }
 
-/*
- * How deep a job's data from Redis may nest: as deep as a submit takes
- * it ({"data":...} within JSONSCAN_MAX_DEPTH), and a job line carries it.
- */
-#define QR_DATA_MAX_DEPTH	(JSONSCAN_MAX_DEPTH - 1)
-
-/*
- * Whether [s, s + len) is one JSON value nested at most depth deep: a
- * job's data or result goes into job lines and records as it is.
- */
-static int
-qr_json(const char *s, size_t len, unsigned depth)
-{
-	struct jsonscan	js = { depth, NULL, 0, JSONSCAN_OK };
-
-	return len > 0 && jsonscan_value(&js, s, s + len) == s + len;
-}
-
-/*
- * Whether an exec job's result (the members its record carries: exit
- * code, signal, output; see job_record.c) makes one JSON object, with
- * at least one member: the record puts it between two commas.
- */
-static int
-qr_json_members(const char *s, size_t len)
-{
-	char	*t;
-	int	 ok;
-
-	if (jsonscan_ws(s, s + len) == s + len)
-		return 0;
-	t = xmalloc(len + 2);
-	t[0] = '{';
-	memcpy(t + 1, s, len);
-	t[len + 1] = '}';
-	ok = qr_json(t, len + 2, JSONSCAN_RESULT_MAX_DEPTH);
-	free(t);
-	return ok;
-}
-
 int
 qr_blob_parse(const char *s, size_t len, struct qr_blob *o)
 {
@@ -290,7 +249,7 @@ qr_blob_job(struct qr_pool *rp, const char *id, const char *s, size_t len,
 
 	if (qr_blob_parse(s, len, b) == -1 || b->client_len == 0 ||
 	    b->group_len >= JOB_GROUP_MAX ||
-	    !qr_json(b->data, b->data_len, QR_DATA_MAX_DEPTH))
+	    !job_data_ok(b->data, b->data_len))
 		return NULL;
 	job = job_new(&rp->qp->jobs, b->data, b->data_len, b->submitted);
 	memcpy(job->id, id, JOB_ID_LEN);
@@ -339,12 +298,11 @@ qr_rec_job(struct qr_pool *rp, const char *id, const char *s, size_t len)
 			st = (int)i;
 	if (st < 0 || l[0] == 0)
 		return NULL;
-	if (l[1] > 0 && (rp->qp->jobs.exec ? !qr_json_members(p + l[0], l[1]) :
-	    !qr_json(p + l[0], l[1], JSONSCAN_RESULT_MAX_DEPTH)))
+	if (l[1] > 0 && !job_result_ok(p + l[0], l[1], rp->qp->jobs.exec))
 		return NULL;
 	p += l[0] + l[1] + l[2];
 	/* Only a failed or timed-out job keeps its data (qr_rec). */
-	if (p < end && !qr_json(p, (size_t)(end - p), QR_DATA_MAX_DEPTH))
+	if (p < end && !job_data_ok(p, (size_t)(end - p)))
 		return NULL;
 	job = job_new(&rp->qp->jobs, p, (size_t)(end - p), sub);
 	memcpy(job->id, id, JOB_ID_LEN);

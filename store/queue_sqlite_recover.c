@@ -14,10 +14,14 @@
 #include "store/queue_impl.h"
 #include "store/store.h"
 
+/* Damaged records said one by one; past this, only their count. */
+#define QUEUE_SQLITE_DAMAGED_LOG	10
+
 struct queue_sqlite_recovery {
 	struct queue	*q;
 	unsigned	(*max_attempts)(struct queue_pool *);
 	size_t		 queued, delayed, interrupted, failed, unknown;
+	size_t		 damaged;	/* data or result not JSON */
 };
 
 /* A job as the store has it, known again but in no list yet. */
@@ -103,6 +107,35 @@ queue_sqlite_recover_release(struct queue *q, const struct store_record *r)
 		store_release(q->store, r->base_seg);
 }
 
+/*
+ * Whether a record's data (which job lines carry, and a dead letter
+ * keeps) and result (which records carry) are JSON, as they were when
+ * they were written: a damaged database must not put into a job line or
+ * a reply what a worker or a client cannot parse. A record that is not
+ * is left out, said once with its id, and its segment released.
+ */
+static int
+queue_sqlite_recover_sane(struct queue_sqlite_recovery *rc,
+    const struct queue_pool *qp, const struct store_record *r)
+{
+	const char	*what = NULL;
+
+	if ((r->state == JOB_QUEUED || r->state == JOB_RUNNING ||
+	    r->state == JOB_DELAYED || r->dead) &&
+	    !job_data_ok(r->data, r->data_len))
+		what = "data";
+	else if (r->result != NULL && !job_result_ok(r->result,
+	    strlen(r->result), qp->jobs.exec))
+		what = "result";
+	if (what == NULL)
+		return 1;
+	if (rc->damaged++ < QUEUE_SQLITE_DAMAGED_LOG)
+		log_warnx("store: job %s of pool %s: its %s is not JSON (a "
+		    "damaged database): left out", r->id, r->pool, what);
+	queue_sqlite_recover_release(rc->q, r);
+	return 0;
+}
+
 static void
 queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 {
@@ -120,6 +153,8 @@ queue_sqlite_recover_cb(const struct store_record *r, void *arg)
 		queue_sqlite_recover_release(q, r);
 		return;
 	}
+	if (!queue_sqlite_recover_sane(rc, qp, r))
+		return;
 	if (r->state == JOB_QUEUED || r->state == JOB_RUNNING ||
 	    r->state == JOB_DELAYED) {
 		queue_sqlite_recover_unfinished(rc, qp, r);
@@ -169,6 +204,9 @@ queue_sqlite_recover(struct queue *q,
 		    "attempt; %zu finished record%s kept", rc.queued,
 		    rc.queued == 1 ? "" : "s", rc.delayed, rc.interrupted,
 		    rc.failed, kept, kept == 1 ? "" : "s");
+	if (rc.damaged > QUEUE_SQLITE_DAMAGED_LOG)
+		log_warnx("store: %zu jobs in all left out: their data or "
+		    "result is not JSON", rc.damaged);
 	if (rc.unknown > 0)
 		log_warnx("store: %zu job%s of pools not in the config left "
 		    "untouched in the store", rc.unknown,

@@ -554,18 +554,26 @@ def test_sqlite_pruned_records_give_their_segments_back(tmp):
     assert sup.stop() == 0
 
 
-def store_record(job_id, pool, data):
-    """A queued job's record as store/store_codec.h lays it out."""
+def store_record(job_id, pool, data, result=None):
+    """A queued job's record as store/store_codec.h lays it out; with a
+    result, a done one (finished now)."""
     import struct
     def string(b):
         return struct.pack("<I", len(b)) + b + b"\0"
-    body = struct.pack("<QBBHHBddd", job_id, 0, 0, 0, 0, 0, 1000.0, 0, 0)
+    done = result is not None
+    body = struct.pack("<QBBHHBddd", job_id, 2 if done else 0, 0,
+                       1 if done else 0, 1 if done else 0, 1 if done else 0,
+                       1000.0, 1000.0 if done else 0,
+                       time.time() if done else 0)
     body += string(pool) + string(data)
+    if done:
+        body += string(result)
     return struct.pack("<I", len(body)) + body
 
 
-def test_sqlite_id_from_the_far_future_is_not_followed(tmp):
-    """A damaged store cannot push new ids to where they would wrap."""
+def seeded_store(tmp, records):
+    """A store made by mpsup, then records (store_record()) written into
+    it as segments of their own; its config."""
     import sqlite3
     path = os.path.join(tmp, "jobs.db")
     cfg = config("sqlite:%s" % path)
@@ -573,10 +581,16 @@ def test_sqlite_id_from_the_far_future_is_not_followed(tmp):
     connect(tmp).close()    # up, its database made
     assert sup.stop() == 0
     db = sqlite3.connect(path)
-    db.execute("INSERT INTO segments VALUES (1000, ?)",
-               (store_record(0xfffffffffff00001, b"p", b"7"),))
+    for seq, rec in enumerate(records, 1000):
+        db.execute("INSERT INTO segments VALUES (?, ?)", (seq, rec))
     db.commit()
     db.close()
+    return cfg
+
+
+def test_sqlite_id_from_the_far_future_is_not_followed(tmp):
+    """A damaged store cannot push new ids to where they would wrap."""
+    cfg = seeded_store(tmp, [store_record(0xfffffffffff00001, b"p", b"7")])
     sup = Supervisor(tmp, cfg)
     sup.wait_log("dated far in the future")
     c = connect_again(tmp)
@@ -586,6 +600,31 @@ def test_sqlite_id_from_the_far_future_is_not_followed(tmp):
     r = request(c, {"op": "submit", "pool": "p", "data": 8})
     assert r["ok"], r
     assert abs(int(r["id"][:12], 16) / 1000.0 - time.time()) < 600, r
+    c.close()
+    assert sup.stop() == 0
+
+
+def test_sqlite_records_whose_data_or_result_is_not_json_are_left_out(tmp):
+    """A damaged database cannot put into a job line what a worker cannot
+    parse, nor into a reply what a client cannot: such a job is left out,
+    said with its id; the others run and are kept."""
+    cfg = seeded_store(tmp, [
+        store_record(0x000000a00001, b"p", b'{"x":'),
+        store_record(0x000000a00002, b"p", b"5"),
+        store_record(0x000000a00003, b"p", b"", result=b"[1,"),
+        store_record(0x000000a00004, b"p", b"", result=b"[1]")])
+    sup = Supervisor(tmp, cfg)
+    sup.wait_log("store: job 0000000000a00001 of pool p: its data is not "
+                 "JSON (a damaged database): left out")
+    sup.wait_log("store: job 0000000000a00003 of pool p: its result is not "
+                 "JSON (a damaged database): left out")
+    c = connect_again(tmp)
+    done = all_terminal(c, ["0000000000a00002", "0000000000a00004"])
+    assert done["0000000000a00002"]["result"] == 5, done
+    assert done["0000000000a00004"]["result"] == [1], done
+    for bad in ("0000000000a00001", "0000000000a00003"):
+        r = request(c, {"op": "result", "id": bad})
+        assert r["error"] == "not_found", r
     c.close()
     assert sup.stop() == 0
 
