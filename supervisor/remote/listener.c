@@ -729,7 +729,7 @@ listener_new(struct supervisor *sv, listener_handler_fn handler, char **cause)
 		if (addr_parse(cfg->listen[i], &ls->addr, cause) == -1)
 			goto fail;
 		l->nsocks++;
-		if ((ls->fd = addr_listen(&ls->addr, 128, cause)) == -1)
+		if ((ls->fd = addr_listen(&ls->addr, SOMAXCONN, cause)) == -1)
 			goto fail;
 		ev_io_init(&ls->io, listener_accept_cb, ls->fd, EV_READ);
 		ls->io.data = ls;

@@ -532,6 +532,33 @@ def test_max_connections(tmp):
     assert sup.stop() == 0
 
 
+def test_a_burst_of_connections_waits_in_the_backlog(tmp):
+    """Proves: a burst of local connections while the loop is busy (here,
+    stopped) waits in the listen backlog, past 128 of them, instead of
+    being refused (EAGAIN on a Unix socket); each gets its challenge once
+    the loop runs again."""
+    import signal
+    sup, port, key = start(tmp)
+    socks = []
+    os.kill(sup.pid, signal.SIGSTOP)
+    try:
+        for _ in range(300):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            socks.append(s)
+            s.setblocking(False)
+            s.connect(unix_path(tmp))
+    finally:
+        os.kill(sup.pid, signal.SIGCONT)
+    try:
+        for s in socks:
+            s.settimeout(10)
+            assert b"#CHALLENGE#" in s.recv(256)
+    finally:
+        for s in socks:
+            s.close()
+    assert sup.stop() == 0
+
+
 def test_2gib_length_header_closes_that_connection(tmp):
     """Proves: a 2 GiB length header -- 4-byte form 0x7fffffff, or the -1
     escape with 2**31 -- after authenticating closes that connection (the
