@@ -97,13 +97,11 @@ output_reopen(char **cause)
 	if ((fd = output_open_path(out.path, out.mode, cause)) == -1)
 		return -1;
 	/* What came before the reopen goes to the old file. */
-	if (out.writer != NULL) {
-		output_flush();
+	output_flush();
+	if (out.writer != NULL)
 		output_writer_switch(out.writer, fd, 1);
-	} else {
-		output_flush();
+	else
 		close(out.fd);
-	}
 	out.fd = fd;
 	return 0;
 }
