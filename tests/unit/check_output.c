@@ -7,7 +7,9 @@
 #include "config.h"
 
 #include <check.h>
+#include <ev.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,13 +88,13 @@ slurp(const char *p, size_t *lenp)
 	return s;
 }
 
-/* Flush the log and check the file holds exactly want. */
+/* Flush the log (and wait for it) and check the file holds exactly want. */
 static void
 log_is(const char *want)
 {
 	char	*got;
 
-	output_flush();
+	output_sync();
 	ck_assert_uint_eq(output_pending(), 0);
 	got = slurp(path, NULL);
 	ck_assert_str_eq(got, want);
@@ -352,12 +354,19 @@ START_TEST(test_records_are_buffered_until_flushed_or_past_high_water)
 }
 END_TEST
 
-/* After the file was moved away (log rotation), a reopen starts anew. */
-START_TEST(test_reopen_writes_to_a_new_file_at_the_same_path)
+/*
+ * After the file was moved away (log rotation), a reopen starts anew:
+ * what came before it goes to the old file, what came after to the new
+ * one; with loop, the writer thread writes them.
+ */
+static void
+reopen_keeps_the_boundary(struct ev_loop *loop)
 {
 	char	old[80], *got, *cause = NULL;
 
 	open_log(LOG_FORMAT_TEXT);
+	if (loop != NULL)
+		ck_assert_int_eq(output_start(loop, &cause), 0);
 	output_message("info", "before", T0);
 	output_flush();
 	snprintf(old, sizeof old, "%s.1", path);
@@ -370,6 +379,11 @@ START_TEST(test_reopen_writes_to_a_new_file_at_the_same_path)
 	ck_assert_str_eq(got, TS0 " mpsup: before\n" TS0 " mpsup: between\n");
 	free(got);
 	unlink(old);
+}
+
+START_TEST(test_reopen_writes_to_a_new_file_at_the_same_path)
+{
+	reopen_keeps_the_boundary(NULL);
 }
 END_TEST
 
@@ -444,6 +458,76 @@ START_TEST(test_reopen_refuses_a_symlink_and_keeps_the_old_log)
 }
 END_TEST
 
+START_TEST(test_threaded_reopen_keeps_the_boundary)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+
+	reopen_keeps_the_boundary(loop);
+	output_close();
+	ev_loop_destroy(loop);
+}
+END_TEST
+
+static int	resumed;
+
+static void
+on_resume(void)
+{
+	resumed = 1;
+}
+
+/*
+ * With the writer thread on a pipe nobody reads, records pile up without
+ * holding the caller: past 1 MiB the log says it is congested; read, it
+ * catches up, says so on the loop, and every record arrives in order.
+ */
+START_TEST(test_threaded_log_on_a_full_pipe_congests_then_catches_up)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	char		 line[1000], buf[65536], *cause = NULL;
+	size_t		 got = 0, want = 0;
+	size_t		 rec = strlen(TS0 " web.0[99] out: ") + sizeof line + 1;
+	int		 fds[2], i;
+	ssize_t		 n;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_ne(dup2(fds[1], STDOUT_FILENO), -1);
+	close(fds[1]);
+	ck_assert_int_eq(output_open(NULL, 0600, LOG_FORMAT_TEXT, &cause), 0);
+	ck_assert_int_eq(output_start(loop, &cause), 0);
+	output_on_resume(on_resume);
+	memset(line, 'y', sizeof line);
+	for (i = 0; i < 2000 && !output_congested(); i++)
+		output_line(&web0, OUTPUT_STREAM_OUT, line, sizeof line, 0, T0);
+	ck_assert(output_congested());
+	ck_assert_uint_gt(output_pending(), 1u << 20);
+	want = output_pending() + 64 * 1024;	/* and what the pipe holds */
+	while (!resumed) {
+		struct pollfd	pfd = { fds[0], POLLIN, 0 };
+
+		if (poll(&pfd, 1, 100) == 1) {
+			ck_assert_int_gt(n = read(fds[0], buf, sizeof buf), 0);
+			got += (size_t)n;
+		}
+		ev_run(loop, EVRUN_NOWAIT);
+	}
+	ck_assert(!output_congested());
+	ck_assert_uint_le(output_pending(), 256u << 10);
+	ck_assert_uint_gt(got, want - (256u << 10) - 64 * 1024 - 4096);
+	/* The rest comes too: every record, whole. */
+	output_flush();
+	while (got < (size_t)i * rec) {
+		ck_assert_int_gt(n = read(fds[0], buf, sizeof buf), 0);
+		got += (size_t)n;
+	}
+	ck_assert_uint_eq(got, (size_t)i * rec);
+	output_on_resume(NULL);
+	close(fds[0]);
+	output_close();
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 static Suite *
 output_suite(void)
 {
@@ -478,6 +562,9 @@ output_suite(void)
 	tcase_add_test(tc,
 	    test_reopen_creates_the_log_with_its_mode_under_umask_0);
 	tcase_add_test(tc, test_reopen_refuses_a_symlink_and_keeps_the_old_log);
+	tcase_add_test(tc, test_threaded_reopen_keeps_the_boundary);
+	tcase_add_test(tc,
+	    test_threaded_log_on_a_full_pipe_congests_then_catches_up);
 	suite_add_tcase(s, tc);
 	return s;
 }
