@@ -11,12 +11,12 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/thread.h"
 #include "common/xmalloc.h"
 #include "store/redis_lookup.h"
 
@@ -118,9 +118,6 @@ redis_lookup_start(struct ev_loop *loop, const char *host,
     void (*cb)(void *, const char *, const char *), void *arg, char **cause)
 {
 	struct redis_lookup	*lk = xcalloc(1, sizeof *lk);
-	pthread_attr_t		 attr;
-	pthread_t		 t;
-	sigset_t		 all, old;
 	int			 rc;
 
 	pthread_mutex_init(&lk->mu, NULL);
@@ -133,14 +130,7 @@ redis_lookup_start(struct ev_loop *loop, const char *host,
 	ev_async_init(&lk->done, redis_lookup_done_cb);
 	lk->done.data = lk;
 	ev_async_start(loop, &lk->done);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* Signals are the loop's to take. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&t, &attr, redis_lookup_main, lk);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	rc = thread_start(NULL, 1, redis_lookup_main, lk, "mpsup-lookup");
 	if (rc != 0) {
 		xasprintf(cause, "cannot start a thread to look up %s: %s",
 		    host, strerror(rc));

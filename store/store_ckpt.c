@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "common/thread.h"
 #include "common/xmalloc.h"
 #include "store/store_ckpt.h"
 #include "store/store_sqlite_vfs.h"
@@ -119,7 +120,8 @@ store_ckpt_start(sqlite3 *db, const char *path, int step, char **cause)
 	}
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
-	if ((rc = pthread_create(&c->thread, NULL, store_ckpt_main, c)) != 0) {
+	if ((rc = thread_start(&c->thread, 0, store_ckpt_main, c,
+	    "mpsup-ckpt")) != 0) {
 		xasprintf(cause, "%s: starting the checkpoint thread: error %d",
 		    path, rc);
 		pthread_cond_destroy(&c->cv);

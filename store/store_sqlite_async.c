@@ -38,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/thread.h"
 #include "common/xmalloc.h"
 #include "store/store.h"
 
@@ -110,7 +111,8 @@ store_async_start(int (*fn)(void *, char **), void *arg, char **cause)
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	pthread_cond_init(&a->done_cv, NULL);
-	if ((rc = pthread_create(&a->thread, NULL, store_async_main, a)) != 0) {
+	if ((rc = thread_start(&a->thread, 0, store_async_main, a,
+	    "mpsup-commit")) != 0) {
 		xasprintf(cause, "cannot start the commit thread: %s",
 		    strerror(rc));
 		pthread_cond_destroy(&a->done_cv);

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/thread.h"
 #include "common/xmalloc.h"
 #include "supervisor/output_writer.h"
 
@@ -189,7 +189,6 @@ output_writer_start(int fd, size_t low, void (*wake)(void *), void *arg,
 {
 	struct output_writer	*w = xcalloc(1, sizeof *w);
 	pthread_condattr_t	 ca;
-	sigset_t		 all, old;
 	int			 rc;
 
 	w->fd = fd;
@@ -203,11 +202,7 @@ output_writer_start(int fd, size_t low, void (*wake)(void *), void *arg,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->done_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	/* Signals are the loop's to take. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&w->thread, NULL, output_writer_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = thread_start(&w->thread, 0, output_writer_main, w, "mpsup-log");
 	if (rc != 0) {
 		xasprintf(cause, "cannot start the log's writer thread: %s",
 		    strerror(rc));

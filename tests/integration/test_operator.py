@@ -4,6 +4,7 @@ status POOL, over JSON and pickle requests and through the CLI, with
 good and bad input."""
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -337,6 +338,45 @@ def test_roles_jobs_and_logs_for_any_key_ctl_for_admin(tmp):
         assert rc == 1 and "mpsup: forbidden: " in err, (cmd, rc, err)
     rc, out, err = mpsup("ctl", "-c", sup.config, "restart", "ex")
     assert rc == 0, (rc, err)
+    assert sup.stop() == 0
+
+
+def threads(pid):
+    """{tid: (name, blocked signal mask)} of a live process."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+            name = f.read().strip()
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            blk = [l for l in f if l.startswith("SigBlk:")][0]
+        out[int(tid)] = (name, int(blk.split()[1], 16))
+    return out
+
+
+def test_helper_threads_are_named_and_leave_signals_to_the_loop(tmp):
+    # top -H and perf tell the threads apart by name; a signal meant for
+    # the loop never runs on (or interrupts a call of) a helper thread.
+    head = HEAD + "store = sqlite:%s\n" % os.path.join(tmp, "jobs.db")
+    sup = start(tmp, EXEC_POOL, head=head)
+    ts = threads(sup.pid)
+    assert ts[sup.pid][0] == "mpsup", ts
+    helpers = sorted(name for tid, (name, _) in ts.items() if tid != sup.pid)
+    assert helpers == ["mpsup-ckpt", "mpsup-commit", "mpsup-log"], ts
+    wanted = 0
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1,
+                signal.SIGCHLD, signal.SIGPIPE, signal.SIGALRM):
+        wanted |= 1 << (sig - 1)
+    for tid, (name, blocked) in ts.items():
+        if tid == sup.pid:
+            assert blocked & wanted == 0, (name, hex(blocked))
+        else:
+            assert blocked & wanted == wanted, (name, hex(blocked))
+    # The loop still takes them all: a reload, a reopen, a job, a stop.
+    c = connect(tmp)
+    sup.signal(signal.SIGHUP)
+    sup.wait_log("reloaded ")
+    sup.signal(signal.SIGUSR1)
+    run_job(c, "true")
     assert sup.stop() == 0
 
 
