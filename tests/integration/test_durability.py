@@ -1,4 +1,5 @@
 """Durability: store = memory | sqlite:PATH, crash recovery, store faults."""
+import datetime
 import json
 import os
 import signal
@@ -294,6 +295,7 @@ def test_sqlite_job_that_kills_mpsup_fails_after_max_attempts(tmp):
             sys.executable, tmp))
     ids = []
     for attempt in range(1, 4):
+        last_run_from = time.time()
         sup = Supervisor(tmp, cfg)
         if attempt == 1:
             # Submitted, committed, started and sent in one turn.
@@ -313,6 +315,15 @@ def test_sqlite_job_that_kills_mpsup_fails_after_max_attempts(tmp):
     assert r["ok"] and r["job"]["state"] == "failed", r
     assert r["job"]["attempts"] == 3, r
     assert "mpsup stopped while the job was running" in r["job"]["error"]
+    # Its record says when its last attempt started (that start, written
+    # as what changed, read over the job's record before it), not an
+    # earlier one's.
+    j = r["job"]
+    started = datetime.datetime.strptime(
+        j["started_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    assert started >= last_run_from - 0.002, (j, last_run_from)
+    assert j["submitted_at"] <= j["started_at"] <= j["finished_at"], j
     # mpsup stays up and works.
     r = request(c, {"op": "submit", "pool": "p", "data": 5, "wait": True,
                     "timeout": 10})
