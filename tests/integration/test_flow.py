@@ -121,6 +121,31 @@ def test_cancel_of_a_delayed_job(tmp):
     assert sup.stop() == 0
 
 
+def test_delayed_jobs_count_against_max_queue(tmp):
+    # Delayed jobs wait in memory (and in the store) as queued ones do,
+    # for up to a year: max_queue bounds them too, or a client could
+    # park jobs without end. Retries waiting out retry_delay count alike.
+    sup, c = start(tmp, py_pool(tmp, "max_queue = 3\n"))
+    ids = []
+    for k in range(3):
+        r = request(c, {"op": "submit", "pool": "py", "data": k,
+                        "delay": "1h"})
+        assert r["ok"], r
+        ids.append(r["id"])
+    for extra in ({"delay": "1h"}, {}):
+        r = request(c, dict({"op": "submit", "pool": "py", "data": 9},
+                            **extra))
+        assert not r["ok"] and r["error"] == "queue_full", r
+    st = pool_status(c)
+    assert st["jobs"]["delayed"] == 3 and st["jobs"]["rejected"] == 2, st
+    # One gone, one place.
+    assert request(c, {"op": "cancel", "id": ids[0]})["ok"]
+    r = request(c, {"op": "submit", "pool": "py", "data": 4, "wait": True,
+                    "timeout": 10})
+    assert r["ok"] and r["job"]["result"] == 4, r
+    assert sup.stop() == 0
+
+
 def test_big_group_does_not_delay_a_small_group(tmp):
     """A million jobs of one group, then ten of another: the ten run in
     alternation with the big group's, not behind it."""
