@@ -49,6 +49,10 @@ dead_sort(struct job **jobs, size_t n)
 {
 	size_t	i;
 
+	/* Nothing named (retry --all of a pool without dead letters): jobs
+	 * may be NULL, which qsort() must not be given, even for 0. */
+	if (n < 2)
+		return NULL;
 	qsort(jobs, n, sizeof *jobs, dead_id_cmp);
 	for (i = 1; i < n; i++)
 		if (jobs[i] == jobs[i - 1])
