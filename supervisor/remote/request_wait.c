@@ -1,0 +1,367 @@
+/*
+ * Answering a submit, and a result that waits (see request_impl.h): at
+ * once, once the store has committed the submit's jobs (a durable store
+ * acknowledges none before), and once the jobs awaited have ended, with
+ * their records in the reply.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/xmalloc.h"
+#include "store/job.h"
+#include "supervisor/dispatch.h"
+#include "supervisor/remote/listener.h"
+#include "supervisor/remote/request.h"
+#include "supervisor/remote/request_decode.h"
+#include "supervisor/remote/request_impl.h"
+#include "supervisor/supervisor.h"
+
+/*
+ * A wait's records are kept in blocks of about WAIT_BLOCK bytes: a block
+ * is filled, then the next one is started, so that the records of a big
+ * batch are not moved again and again as one buffer doubles. Only the
+ * first block grows from small (a wait for one job takes what its record
+ * needs); the others are reserved whole (untouched pages cost nothing).
+ */
+#define WAIT_BLOCK	(64 * 1024)
+
+/* Where one job's record is: in which block, at what offset. */
+struct wait_record {
+	size_t	block;
+	size_t	off;
+	size_t	len;
+};
+
+/* A reply waiting for one or more jobs to finish. */
+struct wait {
+	struct supervisor	*sv;
+	struct reply		*reply;
+	ev_timer		 timer;
+	int			 has_timer;
+	size_t			 njobs;
+	size_t			 pending;
+	int			 many;		/* submit_many: "jobs":[...] */
+	int			 with_id;	/* submit: "id" in the reply */
+	struct job_waiter	*waiters;
+	struct buf		*blocks;	/* the records, as jobs end */
+	size_t			 nblocks;
+	struct wait_record	*at;		/* where job i's record is */
+	char			(*ids)[JOB_ID_LEN + 1];
+};
+
+/* A submit reply waiting for the store to commit its jobs. */
+struct submit_ack {
+	struct supervisor	*sv;
+	struct reply		*reply;
+	struct dispatch_ack	*ack;
+	char			(*ids)[JOB_ID_LEN + 1];
+	size_t			 n;
+	int			 many;
+	int			 wait;
+	double			 timeout;
+};
+
+static void
+wait_free(struct wait *wt)
+{
+	size_t	i;
+
+	if (wt->has_timer)
+		ev_timer_stop(wt->sv->loop, &wt->timer);
+	for (i = 0; i < wt->njobs; i++)
+		job_waiter_remove(&wt->waiters[i]);
+	free(wt->waiters);
+	for (i = 0; i < wt->nblocks; i++)
+		buf_free(&wt->blocks[i]);
+	free(wt->blocks);
+	free(wt->at);
+	free(wt->ids);
+	free(wt);
+}
+
+/* Job i's record, as the reply takes it. */
+static void
+wait_record_append(const struct wait *wt, size_t i, struct buf *b)
+{
+	const struct wait_record	*at = &wt->at[i];
+
+	buf_append(b, wt->blocks[at->block].data + at->off, at->len);
+}
+
+/* Every awaited job has ended: write the reply. */
+static void
+wait_complete(struct wait *wt)
+{
+	struct buf	*b;
+	size_t		 i, len = 0;
+
+	for (i = 0; i < wt->nblocks; i++)
+		len += wt->blocks[i].len;
+	/* The reply's size is known: grow once, not by doubling. */
+	b = reply_body_sized(wt->reply, len + wt->njobs * (JOB_ID_LEN + 5) + 64);
+	if (wt->many) {
+		buf_append_str(b, "{\"ok\":true,\"ids\":[");
+		for (i = 0; i < wt->njobs; i++) {
+			buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+			buf_append(b, wt->ids[i], JOB_ID_LEN);
+			buf_append(b, "\"", 1);
+		}
+		buf_append_str(b, "],\"jobs\":[");
+		for (i = 0; i < wt->njobs; i++) {
+			if (i)
+				buf_append(b, ",", 1);
+			wait_record_append(wt, i, b);
+		}
+		buf_append_str(b, "]}");
+	} else {
+		buf_append_str(b, "{\"ok\":true,");
+		if (wt->with_id)
+			buf_appendf(b, "\"id\":\"%s\",", wt->ids[0]);
+		buf_append_str(b, "\"job\":");
+		wait_record_append(wt, 0, b);
+		buf_append(b, "}", 1);
+	}
+	reply_done(wt->reply);
+	wait_free(wt);
+}
+
+/* Job i's record, appended to the wait's last block of records. */
+static void
+wait_take_record(struct wait *wt, size_t i, const struct job *job)
+{
+	struct buf	*b;
+
+	if (wt->nblocks == 0 || wt->blocks[wt->nblocks - 1].len >= WAIT_BLOCK) {
+		wt->blocks = xreallocarray(wt->blocks, wt->nblocks + 1,
+		    sizeof *wt->blocks);
+		b = &wt->blocks[wt->nblocks++];
+		memset(b, 0, sizeof *b);
+		if (wt->nblocks > 1)
+			buf_reserve(b, 2 * WAIT_BLOCK);
+	}
+	b = &wt->blocks[wt->nblocks - 1];
+	wt->at[i].block = wt->nblocks - 1;
+	wt->at[i].off = b->len;
+	job_record_append(job, b);
+	wt->at[i].len = b->len - wt->at[i].off;
+}
+
+/* One awaited job ended. */
+static void
+wait_job_cb(struct job_waiter *jw, struct job *job)
+{
+	struct wait	*wt = jw->arg;
+	size_t		 i = (size_t)(jw - wt->waiters);
+
+	wait_take_record(wt, i, job);
+	if (--wt->pending == 0)
+		wait_complete(wt);
+}
+
+/* The client's "timeout" passed first: answer timeout. */
+static void
+wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct wait	*wt = t->data;
+	struct reply	*r = wt->reply;
+	struct buf	*b;
+
+	wt->has_timer = 0;
+	if (wt->many)
+		request_reply_error(r, "timeout", "%zu of %zu jobs still unfinished",
+		    wt->pending, wt->njobs);
+	else {
+		b = reply_body(r);
+		buf_reset(b);
+		buf_appendf(b, "{\"ok\":false,\"error\":\"timeout\",\"message\":"
+		    "\"job %s has not finished\",\"id\":\"%s\"}", wt->ids[0],
+		    wt->ids[0]);
+		reply_done(r);
+	}
+	wait_free(wt);
+}
+
+/* The connection went away while the reply waited. */
+static void
+wait_abort_cb(struct reply *r, void *arg)
+{
+	wait_free(arg);
+}
+
+/* Wait for jobs before replying to r. */
+static void
+wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
+    size_t n, int many, int with_id, double timeout)
+{
+	struct wait	*wt = xcalloc(1, sizeof *wt);
+	size_t		 i;
+
+	wt->sv = sv;
+	wt->reply = r;
+	wt->njobs = n;
+	wt->many = many;
+	wt->with_id = with_id;
+	/* Written below, each one (calloc() zeroed ~200 KB a batch). */
+	wt->waiters = xreallocarray(NULL, n, sizeof *wt->waiters);
+	wt->at = xcalloc(n, sizeof *wt->at);
+	/*
+	 * No room is reserved for the records up front: the jobs may wait in
+	 * the queue long, and blocks are added as they end.
+	 */
+	wt->ids = xreallocarray(NULL, n, sizeof *wt->ids);
+	for (i = 0; i < n; i++) {
+		memcpy(wt->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
+		wt->waiters[i].job = NULL;
+		wt->waiters[i].cb = wait_job_cb;
+		wt->waiters[i].arg = wt;
+		if (job_state_terminal(jobs[i]->state))
+			wait_take_record(wt, i, jobs[i]);
+		else {
+			job_waiter_add(jobs[i], &wt->waiters[i]);
+			wt->pending++;
+		}
+	}
+	if (wt->pending == 0) {
+		wait_complete(wt);
+		return;
+	}
+	if (timeout >= 0) {
+		ev_timer_init(&wt->timer, wait_timeout_cb, timeout, 0);
+		wt->timer.data = wt;
+		ev_timer_start(sv->loop, &wt->timer);
+		wt->has_timer = 1;
+	}
+	reply_set_abort(r, wait_abort_cb, wt);
+}
+
+/* Acknowledge accepted jobs: {"id":...} or {"ids":[...]}. */
+static void
+submit_reply_ids(struct reply *r, struct job **jobs, size_t n, int many)
+{
+	struct buf	*b = reply_body(r);
+	size_t		 i;
+
+	if (!many) {
+		buf_appendf(b, "{\"ok\":true,\"id\":\"%s\"}", jobs[0]->id);
+		reply_done(r);
+		return;
+	}
+	b = reply_body_sized(r, 24 + n * (JOB_ID_LEN + 3));
+	buf_append_str(b, "{\"ok\":true,\"ids\":[");
+	for (i = 0; i < n; i++) {
+		buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
+		buf_append(b, jobs[i]->id, JOB_ID_LEN);
+		buf_append(b, "\"", 1);
+	}
+	buf_append_str(b, "]}");
+	reply_done(r);
+}
+
+/* The connection went away before the commit. */
+static void
+submit_ack_abort_cb(struct reply *r, void *arg)
+{
+	struct submit_ack	*sa = arg;
+
+	dispatch_ack_cancel(sa->ack);
+	free(sa->ids);
+	free(sa);
+}
+
+/* The commit is done: acknowledge, or answer store_error. */
+static void
+submit_ack_cb(void *arg, const char *err)
+{
+	struct submit_ack	 *sa = arg;
+	struct reply		 *r = sa->reply;
+	struct job		**jobs;
+	size_t			  i;
+
+	reply_set_abort(r, NULL, NULL);
+	if (err != NULL) {
+		/* A cluster says which: "queue_full: ..." or "unavailable: ...". */
+		if (strncmp(err, "queue_full: ", 12) == 0 ||
+		    strncmp(err, "unavailable: ", 13) == 0)
+			request_reply_error(r, err[0] == 'q' ? "queue_full" :
+			    "unavailable", "%s; nothing was accepted",
+			    strchr(err, ' ') + 1);
+		else
+			request_reply_error(r, "store_error", "the job%s could "
+			    "not be stored, nothing was accepted: %s",
+			    sa->many ? "s" : "", err);
+		goto out;
+	}
+	jobs = xreallocarray(NULL, sa->n, sizeof *jobs);
+	for (i = 0; i < sa->n; i++)
+		if ((jobs[i] = dispatch_job_find(sa->ids[i], JOB_ID_LEN)) ==
+		    NULL)
+			break;
+	if (i < sa->n)
+		request_reply_error(r, "not_found", "job %s: its record expired",
+		    sa->ids[i]);
+	else if (sa->wait)
+		wait_start(sa->sv, r, jobs, sa->n, sa->many, !sa->many,
+		    sa->timeout);
+	else
+		submit_reply_ids(r, jobs, sa->n, sa->many);
+	free(jobs);
+out:
+	free(sa->ids);
+	free(sa);
+}
+
+/*
+ * Answer a submit now, or once the store committed its jobs (with a
+ * durable store no job is acknowledged before its commit).
+ */
+void
+request_submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
+{
+	struct submit_ack	*sa;
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		if (dispatch_job_pending(jobs[i]))
+			break;
+	if (i == n) {
+		if (x->req->wait && n > 0)
+			wait_start(x->sv, x->reply, jobs, n, many, !many,
+			    x->req->timeout);
+		else
+			submit_reply_ids(x->reply, jobs, n, many);
+		return;
+	}
+	sa = xcalloc(1, sizeof *sa);
+	sa->sv = x->sv;
+	sa->reply = x->reply;
+	sa->n = n;
+	sa->many = many;
+	sa->wait = x->req->wait;
+	sa->timeout = x->req->timeout;
+	sa->ids = xreallocarray(NULL, n, sizeof *sa->ids);
+	for (i = 0; i < n; i++)
+		memcpy(sa->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
+	sa->ack = dispatch_ack_new(submit_ack_cb, sa);
+	reply_set_abort(x->reply, submit_ack_abort_cb, sa);
+}
+
+/* Answer r with a job's record, now or once it ends (wait). */
+void
+request_reply_job(struct supervisor *sv, struct reply *r, struct job *job,
+    int wait, double timeout)
+{
+	struct buf	*b;
+
+	if (wait && !job_state_terminal(job->state)) {
+		wait_start(sv, r, &job, 1, 0, 0, timeout);
+		return;
+	}
+	b = reply_body(r);
+	buf_append_str(b, "{\"ok\":true,\"job\":");
+	job_record_append(job, b);
+	buf_append(b, "}", 1);
+	reply_done(r);
+}
