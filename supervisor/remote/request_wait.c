@@ -60,7 +60,7 @@ struct submit_ack {
 	char			(*ids)[JOB_ID_LEN + 1];
 	size_t			 n;
 	int			 many;
-	int			 wait;
+	struct wait		*wait;		/* or NULL: answer the ids */
 	double			 timeout;
 };
 
@@ -191,10 +191,31 @@ wait_abort_cb(struct reply *r, void *arg)
 	wait_free(arg);
 }
 
-/* Wait for jobs before replying to r. */
+/* Slot i of a wait whose job is not committed yet (struct wait_record). */
+#define WAIT_LATER	SIZE_MAX
+
+/* Job i's record if it has ended, or a waiter for its end. */
 static void
-wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
-    size_t n, int many, int with_id, double timeout)
+wait_add(struct wait *wt, size_t i, struct job *job)
+{
+	if (job_state_terminal(job->state))
+		wait_take_record(wt, i, job);
+	else {
+		job_waiter_add(job, &wt->waiters[i]);
+		wt->pending++;
+	}
+}
+
+/*
+ * A wait for jobs, not answered yet: the ended ones' records taken, a
+ * waiter on each of the others. With later set, a job the store has not
+ * committed yet (a submit's own, see request_submit_reply()) is left to
+ * wait_commit() and counts as unfinished until then, so that no answer
+ * goes before the commit.
+ */
+static struct wait *
+wait_new(struct supervisor *sv, struct reply *r, struct job **jobs,
+    size_t n, int many, int with_id, int later)
 {
 	struct wait	*wt = xcalloc(1, sizeof *wt);
 	size_t		 i;
@@ -217,13 +238,19 @@ wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
 		wt->waiters[i].job = NULL;
 		wt->waiters[i].cb = wait_job_cb;
 		wt->waiters[i].arg = wt;
-		if (job_state_terminal(jobs[i]->state))
-			wait_take_record(wt, i, jobs[i]);
-		else {
-			job_waiter_add(jobs[i], &wt->waiters[i]);
+		if (later && dispatch_job_pending(jobs[i])) {
+			wt->at[i].block = WAIT_LATER;
 			wt->pending++;
-		}
+		} else
+			wait_add(wt, i, jobs[i]);
 	}
+	return wt;
+}
+
+/* Answer now if no job is left to wait for, else from the jobs' ends. */
+static void
+wait_arm(struct wait *wt, double timeout)
+{
 	if (wt->pending == 0) {
 		wait_complete(wt);
 		return;
@@ -231,21 +258,71 @@ wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
 	if (timeout >= 0) {
 		ev_timer_init(&wt->timer, wait_timeout_cb, timeout, 0);
 		wt->timer.data = wt;
-		ev_timer_start(sv->loop, &wt->timer);
+		ev_timer_start(wt->sv->loop, &wt->timer);
 		wt->has_timer = 1;
 	}
-	reply_set_abort(r, wait_abort_cb, wt);
+	reply_set_abort(wt->reply, wait_abort_cb, wt);
+}
+
+/* Wait for jobs before replying to r. */
+static void
+wait_start(struct supervisor *sv, struct reply *r, struct job **jobs,
+    size_t n, int many, int with_id, double timeout)
+{
+	wait_arm(wait_new(sv, r, jobs, n, many, with_id, 0), timeout);
+}
+
+/*
+ * The store committed the jobs wait_new() left for later: wait for them
+ * too. -1 (nothing answered) if one is gone, which a job just committed
+ * cannot be: it has not even started.
+ */
+static int
+wait_commit(struct wait *wt)
+{
+	struct job	*job;
+	size_t		 i;
+
+	for (i = 0; i < wt->njobs; i++) {
+		if (wt->at[i].block != WAIT_LATER)
+			continue;
+		if ((job = dispatch_job_find(wt->ids[i], JOB_ID_LEN)) == NULL)
+			return -1;
+		/* A cluster's commit may have given it the id of the job
+		 * another node submitted with the same key. */
+		memcpy(wt->ids[i], job->id, JOB_ID_LEN + 1);
+		wt->at[i].block = 0;
+		wt->pending--;
+		wait_add(wt, i, job);
+	}
+	return 0;
+}
+
+/* The id of the i-th job: of an array of jobs, or of an array of ids. */
+typedef const char *(*submit_id_fn)(const void *, size_t);
+
+static const char *
+submit_id_of_job(const void *v, size_t i)
+{
+	return ((struct job *const *)v)[i]->id;
+}
+
+static const char *
+submit_id_of_ids(const void *v, size_t i)
+{
+	return ((const char (*)[JOB_ID_LEN + 1])v)[i];
 }
 
 /* Acknowledge accepted jobs: {"id":...} or {"ids":[...]}. */
 static void
-submit_reply_ids(struct reply *r, struct job **jobs, size_t n, int many)
+submit_reply_ids(struct reply *r, submit_id_fn id, const void *v, size_t n,
+    int many)
 {
 	struct buf	*b = reply_body(r);
 	size_t		 i;
 
 	if (!many) {
-		buf_appendf(b, "{\"ok\":true,\"id\":\"%s\"}", jobs[0]->id);
+		buf_appendf(b, "{\"ok\":true,\"id\":\"%s\"}", id(v, 0));
 		reply_done(r);
 		return;
 	}
@@ -253,11 +330,20 @@ submit_reply_ids(struct reply *r, struct job **jobs, size_t n, int many)
 	buf_append_str(b, "{\"ok\":true,\"ids\":[");
 	for (i = 0; i < n; i++) {
 		buf_append(b, i ? ",\"" : "\"", i ? 2 : 1);
-		buf_append(b, jobs[i]->id, JOB_ID_LEN);
+		buf_append(b, id(v, i), JOB_ID_LEN);
 		buf_append(b, "\"", 1);
 	}
 	buf_append_str(b, "]}");
 	reply_done(r);
+}
+
+static void
+submit_ack_free(struct submit_ack *sa)
+{
+	if (sa->wait != NULL)
+		wait_free(sa->wait);
+	free(sa->ids);
+	free(sa);
 }
 
 /* The connection went away before the commit. */
@@ -267,18 +353,33 @@ submit_ack_abort_cb(struct reply *r, void *arg)
 	struct submit_ack	*sa = arg;
 
 	dispatch_ack_cancel(sa->ack);
-	free(sa->ids);
-	free(sa);
+	submit_ack_free(sa);
+}
+
+/*
+ * The ids the commit gave: a cluster's gives a keyed job the id of the
+ * job another node submitted with the same key. A job that is gone keeps
+ * its id: one that a key of the batch named, that has ended and been
+ * pruned since (result_max); the batch was accepted all the same.
+ */
+static void
+submit_ack_ids(struct submit_ack *sa)
+{
+	const struct job	*job;
+	size_t			 i;
+
+	for (i = 0; i < sa->n; i++)
+		if ((job = dispatch_job_find(sa->ids[i], JOB_ID_LEN)) != NULL)
+			memcpy(sa->ids[i], job->id, JOB_ID_LEN + 1);
 }
 
 /* The commit is done: acknowledge, or answer store_error. */
 static void
 submit_ack_cb(void *arg, const char *err)
 {
-	struct submit_ack	 *sa = arg;
-	struct reply		 *r = sa->reply;
-	struct job		**jobs;
-	size_t			  i;
+	struct submit_ack	*sa = arg;
+	struct reply		*r = sa->reply;
+	struct wait		*wt = sa->wait;
 
 	reply_set_abort(r, NULL, NULL);
 	if (err != NULL) {
@@ -292,30 +393,25 @@ submit_ack_cb(void *arg, const char *err)
 			request_reply_error(r, "store_error", "the job%s could "
 			    "not be stored, nothing was accepted: %s",
 			    sa->many ? "s" : "", err);
-		goto out;
+	} else if (wt == NULL) {
+		submit_ack_ids(sa);
+		submit_reply_ids(r, submit_id_of_ids, sa->ids, sa->n, sa->many);
 	}
-	jobs = xreallocarray(NULL, sa->n, sizeof *jobs);
-	for (i = 0; i < sa->n; i++)
-		if ((jobs[i] = dispatch_job_find(sa->ids[i], JOB_ID_LEN)) ==
-		    NULL)
-			break;
-	if (i < sa->n)
-		request_reply_error(r, "not_found", "job %s: its record expired",
-		    sa->ids[i]);
-	else if (sa->wait)
-		wait_start(sa->sv, r, jobs, sa->n, sa->many, !sa->many,
-		    sa->timeout);
-	else
-		submit_reply_ids(r, jobs, sa->n, sa->many);
-	free(jobs);
-out:
-	free(sa->ids);
-	free(sa);
+	else if (wait_commit(wt) == -1)
+		request_reply_error(r, "store_error", "a job committed is gone "
+		    "(a bug): its record cannot be waited for");
+	else {
+		sa->wait = NULL;
+		wait_arm(wt, sa->timeout);
+	}
+	submit_ack_free(sa);
 }
 
 /*
  * Answer a submit now, or once the store committed its jobs (with a
- * durable store no job is acknowledged before its commit).
+ * durable store no job is acknowledged before its commit). A wait starts
+ * at once for the jobs the submit found by their keys, so that a record
+ * pruned while the commit runs was taken before.
  */
 void
 request_submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
@@ -331,7 +427,8 @@ request_submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
 			wait_start(x->sv, x->reply, jobs, n, many, !many,
 			    x->req->timeout);
 		else
-			submit_reply_ids(x->reply, jobs, n, many);
+			submit_reply_ids(x->reply, submit_id_of_job, jobs, n,
+			    many);
 		return;
 	}
 	sa = xcalloc(1, sizeof *sa);
@@ -339,11 +436,14 @@ request_submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
 	sa->reply = x->reply;
 	sa->n = n;
 	sa->many = many;
-	sa->wait = x->req->wait;
 	sa->timeout = x->req->timeout;
-	sa->ids = xreallocarray(NULL, n, sizeof *sa->ids);
-	for (i = 0; i < n; i++)
-		memcpy(sa->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
+	if (x->req->wait)
+		sa->wait = wait_new(x->sv, x->reply, jobs, n, many, !many, 1);
+	else {
+		sa->ids = xreallocarray(NULL, n, sizeof *sa->ids);
+		for (i = 0; i < n; i++)
+			memcpy(sa->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
+	}
 	sa->ack = dispatch_ack_new(submit_ack_cb, sa);
 	reply_set_abort(x->reply, submit_ack_abort_cb, sa);
 }
