@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -66,8 +65,6 @@ struct http {
 	int			 starting;	/* keep MHD's messages */
 	char			*start_error;
 	struct http_auth	*auth;		/* the tokens */
-	char			**hosts;	/* Host: names answered, no token */
-	size_t			 nhosts;
 };
 
 /*
@@ -181,35 +178,17 @@ http_unauthorized(struct MHD_Connection *c)
 }
 
 /*
- * Without a token, may this request be answered? Its Host: header, port
- * left out, must name one of h->hosts (status_hosts): a page whose name
- * an attacker rebinds to this address sends its own name there. A
- * request without Host: is not from a browser and is answered.
+ * Without a token, may this request be answered? Its Host: header must
+ * name one of status_hosts (http_auth_host_ok()): a page whose name an
+ * attacker rebinds to this address sends its own name there.
  */
 static int
 http_host_allowed(struct http *h, struct MHD_Connection *c, int always)
 {
-	const char	*v, *end;
-	size_t		 i, n;
-
 	if (http_auth_has_token(h->auth) && !always)
 		return 1;
-	v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_HOST);
-	if (v == NULL)
-		return 1;
-	if (v[0] == '[' && (end = strchr(v, ']')) != NULL)
-		end++;
-	else
-		end = v + strcspn(v, v[0] == '[' ? "" : ":");
-	n = (size_t)(end - v);
-	if (*end != '\0' && *end != ':')
-		return 0;
-	for (i = 0; i < h->nhosts; i++)
-		if (strlen(h->hosts[i]) == n &&
-		    strncasecmp(h->hosts[i], v, n) == 0)
-			return 1;
-	return 0;
+	return http_auth_host_ok(h->auth, MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
 }
 
 static enum MHD_Result
@@ -635,45 +614,6 @@ http_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	http_run(t->data);
 }
 
-/*
- * The Host: names answered without a token: status_hosts, or else the
- * status address's own host, localhost and the loopback addresses.
- */
-static void
-http_set_hosts(struct http *h, const struct config *cfg)
-{
-	static const char *const defaults[] = { "localhost", "127.0.0.1",
-	    "[::1]" };
-	const char	*s = cfg->status, *end;
-	size_t		 i;
-
-	if (cfg->status_hosts != NULL) {
-		h->hosts = xreallocarray(NULL, cfg->nstatus_hosts,
-		    sizeof *h->hosts);
-		for (i = 0; i < cfg->nstatus_hosts; i++)
-			h->hosts[h->nhosts++] = xstrdup(cfg->status_hosts[i]);
-		return;
-	}
-	h->hosts = xreallocarray(NULL, 4, sizeof *h->hosts);
-	for (i = 0; i < 3; i++)
-		h->hosts[h->nhosts++] = xstrdup(defaults[i]);
-	if (s[0] == '[')
-		end = strchr(s, ']') + 1;	/* checked by the config */
-	else
-		end = strrchr(s, ':');
-	h->hosts[h->nhosts++] = xstrndup(s, (size_t)(end - s));
-}
-
-static void
-http_free_hosts(struct http *h)
-{
-	size_t	i;
-
-	for (i = 0; i < h->nhosts; i++)
-		free(h->hosts[i]);
-	free(h->hosts);
-}
-
 struct http *
 http_new(struct supervisor *sv, char **cause)
 {
@@ -694,7 +634,6 @@ http_new(struct supervisor *sv, char **cause)
 		free(h);
 		return NULL;
 	}
-	http_set_hosts(h, cfg);
 
 	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (a.family == AF_INET6) {
@@ -748,7 +687,6 @@ fail:
 		MHD_stop_daemon(h->mhd);
 	free(h->start_error);
 	http_auth_free(h->auth);
-	http_free_hosts(h);
 	free(h);
 	addr_free(&a);
 	return NULL;
@@ -763,7 +701,6 @@ http_free(struct http *h)
 	ev_timer_stop(h->sv->loop, &h->timer);
 	MHD_stop_daemon(h->mhd);
 	http_auth_free(h->auth);
-	http_free_hosts(h);
 	free(h);
 }
 

@@ -20,6 +20,8 @@ struct http_auth {
 	unsigned char	token_md[SHA256_DIGEST_LENGTH];
 	int		has_admin;
 	unsigned char	admin_md[SHA256_DIGEST_LENGTH];
+	char		**hosts;	/* Host names answered, no token */
+	size_t		 nhosts;
 };
 
 /* Read the token file at path into md (as its digest). */
@@ -48,12 +50,38 @@ http_auth_same_message(const struct config *cfg)
 	return msg;
 }
 
+static void
+http_auth_set_hosts(struct http_auth *a, const struct config *cfg)
+{
+	static const char *const defaults[] = { "localhost", "127.0.0.1",
+	    "[::1]" };
+	const char	*s = cfg->status, *end;
+	size_t		 i;
+
+	if (cfg->status_hosts != NULL) {
+		a->hosts = xreallocarray(NULL, cfg->nstatus_hosts,
+		    sizeof *a->hosts);
+		for (i = 0; i < cfg->nstatus_hosts; i++)
+			a->hosts[a->nhosts++] = xstrdup(cfg->status_hosts[i]);
+		return;
+	}
+	a->hosts = xreallocarray(NULL, 4, sizeof *a->hosts);
+	for (i = 0; i < 3; i++)
+		a->hosts[a->nhosts++] = xstrdup(defaults[i]);
+	if (s[0] == '[')
+		end = strchr(s, ']') + 1;	/* checked by the config */
+	else
+		end = strrchr(s, ':');
+	a->hosts[a->nhosts++] = xstrndup(s, (size_t)(end - s));
+}
+
 struct http_auth *
 http_auth_new(const struct config *cfg, char **cause)
 {
 	struct http_auth	*a;
 
 	a = xcalloc(1, sizeof *a);
+	http_auth_set_hosts(a, cfg);
 	if (cfg->status_token_file != NULL) {
 		if (http_auth_load(cfg->status_token_file, a->token_md,
 		    cause) == -1)
@@ -80,8 +108,13 @@ fail:
 void
 http_auth_free(struct http_auth *a)
 {
+	size_t	i;
+
 	if (a == NULL)
 		return;
+	for (i = 0; i < a->nhosts; i++)
+		free(a->hosts[i]);
+	free(a->hosts);
 	OPENSSL_cleanse(a, sizeof *a);
 	free(a);
 }
@@ -146,6 +179,28 @@ http_auth_distinct(const struct config *cfg, char **msg)
 		return 0;
 	*msg = http_auth_same_message(cfg);
 	return -1;
+}
+
+int
+http_auth_host_ok(const struct http_auth *a, const char *v)
+{
+	const char	*end;
+	size_t		 i, n;
+
+	if (v == NULL)
+		return 1;
+	if (v[0] == '[' && (end = strchr(v, ']')) != NULL)
+		end++;
+	else
+		end = v + strcspn(v, v[0] == '[' ? "" : ":");
+	n = (size_t)(end - v);
+	if (*end != '\0' && *end != ':')
+		return 0;
+	for (i = 0; i < a->nhosts; i++)
+		if (strlen(a->hosts[i]) == n &&
+		    strncasecmp(a->hosts[i], v, n) == 0)
+			return 1;
+	return 0;
 }
 
 int

@@ -1,7 +1,8 @@
 /*
  * Who an HTTP request is (see docs/SECURITY.md): the bearer tokens of
  * status_token_file (read the status) and status_admin_token_file (also
- * retry dead letters), and the Origin a state-changing request may come
+ * retry dead letters), the Host names answered without a token
+ * (status_hosts), and the Origin a state-changing request may come
  * from. Tokens are kept only as SHA-256 digests and compared in constant
  * time. Nothing here knows libmicrohttpd: callers pass header values.
  */
@@ -19,7 +20,9 @@ enum http_auth_level {
 };
 
 /*
- * Load cfg's token files (either may be unset). NULL with cause
+ * Load cfg's token files (either may be unset) and take its Host names:
+ * status_hosts, or else the status address's own host, localhost and
+ * the loopback addresses. NULL with cause
  * (allocated, naming the file) if one cannot be loaded, or if both hold
  * the same token.
  */
@@ -30,6 +33,13 @@ int			 http_auth_has_admin(const struct http_auth *);
 /* The level of an Authorization header's value (NULL: none sent). */
 enum http_auth_level	 http_auth_level(const struct http_auth *,
 			    const char *authorization);
+/*
+ * May a request with this Host header (NULL if none) be answered without
+ * a token? Its port left out, it must name one of the Host names, case
+ * aside. A request without Host is not from a browser, and is answered.
+ */
+int			 http_auth_host_ok(const struct http_auth *,
+			    const char *host);
 /*
  * For `mpsup check`: -1 with *msg set if status_admin_token_file holds
  * the same token as status_token_file. Unreadable files are not compared.
