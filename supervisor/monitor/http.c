@@ -37,6 +37,7 @@
 #include "supervisor/monitor/http.h"
 #include "supervisor/monitor/http_auth.h"
 #include "supervisor/monitor/jobview.h"
+#include "supervisor/monitor/mhd_api.h"
 #include "supervisor/monitor/metrics.h"
 #include "supervisor/pool.h"
 #include "supervisor/status.h"
@@ -627,6 +628,10 @@ http_new(struct supervisor *sv, char **cause)
 
 	if (addr_parse(cfg->status, &a, cause) == -1)
 		return NULL;
+	if (mhd_api_load(cause) == -1) {
+		addr_free(&a);
+		return NULL;
+	}
 	h = xcalloc(1, sizeof *h);
 	h->sv = sv;
 	if ((h->auth = http_auth_new(cfg, cause)) == NULL) {
