@@ -8,6 +8,7 @@
 
 #include "common/thread.h"
 #include "common/xmalloc.h"
+#include "store/sqlite_api.h"
 #include "store/store_ckpt.h"
 #include "store/store_sqlite_vfs.h"
 

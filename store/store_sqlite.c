@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/privfile.h"
 #include "common/xmalloc.h"
+#include "store/sqlite_api.h"
 #include "store/store.h"
 #include "store/store_ckpt.h"
 #include "store/store_codec.h"
@@ -250,6 +251,8 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 	char			*why = NULL;
 	int			 fd;
 
+	if (sqlite_api_load(cause) == -1)
+		return NULL;
 	s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
 	if ((s->lock_fd = store_sqlite_lockfile(path, mode, cause)) == -1) {

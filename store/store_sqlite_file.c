@@ -16,6 +16,7 @@
 
 #include "common/privfile.h"
 #include "common/xmalloc.h"
+#include "store/sqlite_api.h"
 #include "store/store_ckpt.h"
 #include "store/store_sqlite_file.h"
 

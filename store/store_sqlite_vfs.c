@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sqlite_api.h"
 #include "store/store_sqlite_vfs.h"
 
 #define VFS_NAME		"mpsup"

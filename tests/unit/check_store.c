@@ -20,6 +20,7 @@
 
 #include "common/buf.h"
 #include "store/store.h"
+#include "store/sqlite_api.h"
 #include "store/store_ckpt.h"
 #include "store/job.h"
 #include "store/store_codec.h"
@@ -32,10 +33,15 @@ static char	spec[160];
 static void
 setup(void)
 {
+	char	*cause = NULL;
+
 	snprintf(dir, sizeof dir, "/tmp/check_store.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/jobs.db", dir);
 	snprintf(spec, sizeof spec, "sqlite:%s", path);
+	/* As a store's open would: some tests use its VFS or checkpoint
+	 * thread alone, which call SQLite through sqlite_api.h. */
+	ck_assert_int_eq(sqlite_api_load(&cause), 0);
 }
 
 static void
