@@ -7,8 +7,8 @@
  * soon as the one under way ended; the workers' job lines of the starts
  * it carries are written only after it) has written it together with the
  * state changes that are due: only then is it queued, counted and
- * acknowledged. A failed commit refuses its pending jobs (counted as
- * rejected) and keeps the state changes of acknowledged jobs for the next
+ * acknowledged. A failed commit refuses its pending jobs and those
+ * submitted while it ran (counted as rejected) and keeps the state changes of acknowledged jobs for the next
  * attempt. Pipelined (queue_pipeline()), commits run on the store's
  * thread while the loop goes on; the loop thread alone touches what is
  * here.
@@ -236,21 +236,16 @@ queue_sqlite_unretry(struct queue *q, const struct job *job)
 		job_changed_add(old);
 }
 
-/*
- * The commit of the submits in qs->committing failed: refuse them, and
- * answer their acks with store_error.
- */
-static void
-queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
+/* Refuse the jobs of list (never committed, never acknowledged). */
+static size_t
+queue_sqlite_refuse(struct queue *q, struct job_list *list)
 {
-	struct queue		*q = qs->q;
 	struct queue_pool	*qp;
 	struct job		*job;
-	double			 now = ev_now(q->loop);
 	size_t			 n = 0;
 
-	while ((job = TAILQ_FIRST(&qs->committing)) != NULL) {
-		TAILQ_REMOVE(&qs->committing, job, entry);
+	while ((job = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, job, entry);
 		qp = job_queue_pool(job);
 		qp->pending_len--;
 		qp->rejected++;
@@ -258,6 +253,26 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 		job_free(job);
 		n++;
 	}
+	return n;
+}
+
+/*
+ * The commit of the submits in qs->committing failed: refuse them, and
+ * answer their acks with store_error. What was submitted while it ran
+ * goes too, acks and jobs: a submit there may have named, by its key, a
+ * job that commit carried and that is gone now, and a batch is accepted
+ * whole or not at all. (It is called between requests, where every
+ * pending job's submit has made its ack.)
+ */
+static void
+queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
+{
+	struct queue		*q = qs->q;
+	double			 now = ev_now(q->loop);
+	size_t			 n;
+
+	n = queue_sqlite_refuse(q, &qs->committing);
+	n += queue_sqlite_refuse(q, &qs->pending);
 	/* One line per failure episode, then one every 10 s at most. */
 	qs->refused += n;
 	if (!qs->failing || now - qs->failed_log_at >= 10.0) {
@@ -270,6 +285,7 @@ queue_sqlite_failed(struct queue_sqlite *qs, char *cause)
 	}
 	qs->failing = 1;
 	queue_acks_answer(&qs->acks_flight, cause);
+	queue_acks_done(q, cause);
 	if (!ev_is_active(&qs->retry_timer)) {
 		ev_timer_set(&qs->retry_timer, QUEUE_SQLITE_RETRY, 0);
 		ev_timer_start(q->loop, &qs->retry_timer);

@@ -143,5 +143,81 @@ def test_sqlite_waited_batch_takes_a_keyed_job_that_ends_before_its_commit(
     assert sup.stop() == 0
 
 
+def submit_naming_a_job_whose_commit_fails(tmp, wait):
+    """A submit whose key names a job still in a commit under way, and
+    that commit fails: the job is gone, so the submit must be refused
+    too (store_error, nothing accepted), not acknowledged with the id of
+    a job that does not exist (nor, waited, fail as a lost record). The
+    test holds SQLite's write lock past the 50 ms mpsup
+    waits for it, so that the first commit fails; the second submit must
+    come while that commit waits (a try where it came after is run
+    again)."""
+    sup, c1, c2 = supervisor(tmp)
+    c3 = connect(tmp)
+    db = sqlite3.connect(os.path.join(tmp, "jobs.db"), timeout=0,
+                         isolation_level=None)
+
+    def taken(c, req, mark):
+        """Send req on c, then a cancel of a paused job; return when the
+        cancel, so req too, has run."""
+        c.send_bytes(json.dumps(req).encode())
+        c.send_bytes(json.dumps({"op": "cancel", "id": mark}).encode())
+        wait_for(lambda: state(c2, mark) != "queued",
+                 interval=0.001, what="the request taken")
+
+    def commit_errors():
+        return request(c2, {"op": "status"})["status"]["mpsup"][
+            "store_stats"]["commit_errors"]
+
+    try:
+        for attempt in range(20):
+            key = "k%d" % attempt
+            m1, m2 = (request(c2, {"op": "submit", "pool": "q",
+                                   "data": 0})["id"] for _ in range(2))
+            errors = commit_errors()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                taken(c1, {"op": "submit", "pool": "p", "data": 1,
+                           "key": key}, m1)
+                taken(c3, {"op": "submit", "pool": "p", "data": 2,
+                           "key": key, "wait": wait, "timeout": 10}, m2)
+                wait_for(lambda: commit_errors() > errors,
+                         what="the commit failed")
+            finally:
+                db.execute("ROLLBACK")
+            first = json.loads(c1.recv_bytes())
+            json.loads(c1.recv_bytes())
+            second = json.loads(c3.recv_bytes())
+            json.loads(c3.recv_bytes())
+            assert first.get("error") == "store_error", first
+            if second.get("ok") and state(c1, second["id"]) != "not_found":
+                continue    # it came after the failure: a job of its own
+            assert second.get("error") == "store_error", (first, second)
+            assert "nothing was accepted" in second["message"], second
+            break
+        else:
+            raise AssertionError("no try had the second submit come "
+                                 "while the first one's commit waited")
+    finally:
+        db.close()
+    check_invariant(request(c1, {"op": "status"})["status"])
+    # The store works again: the key is free and a submit is accepted.
+    r = request(c1, {"op": "submit", "pool": "p", "data": 3, "key": key,
+                     "wait": True, "timeout": 10})
+    assert r["ok"] and r["job"]["result"] == 3, r
+    for c in (c1, c2, c3):
+        c.close()
+    assert sup.stop() == 0
+
+
+def test_sqlite_submit_naming_a_job_whose_commit_fails_is_refused(tmp):
+    submit_naming_a_job_whose_commit_fails(tmp, False)
+
+
+def test_sqlite_waited_submit_naming_a_job_whose_commit_fails_is_refused(
+        tmp):
+    submit_naming_a_job_whose_commit_fails(tmp, True)
+
+
 if __name__ == "__main__":
     run_tests(globals())

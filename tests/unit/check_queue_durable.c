@@ -647,7 +647,8 @@ END_TEST
 
 /*
  * A pipelined commit that fails refuses its submits once it landed, and
- * keeps the state changes it carried for the next commit.
+ * those that came while it ran (one may have named, by its key, a job it
+ * carried), and keeps the state changes it carried for the next commit.
  */
 START_TEST(test_sqlite_pipelined_commit_that_fails_refuses_its_submits)
 {
@@ -680,10 +681,14 @@ START_TEST(test_sqlite_pipelined_commit_that_fails_refuses_its_submits)
 	queue_commit(qt.q, 0);
 	ck_assert_int_eq(queue_commit_busy(qt.q), 1);
 	ck_assert_int_eq(acked.n, 0);
+	/* Submitted while it runs, for the next commit: refused with it. */
+	qt_push(&qt.a, "2");
+	queue_ack_new(qt.q, ack_cb, &qt);
 	ck_assert(qt_run_until(acked_once, 5.0));
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_int_eq(acked.n, 2);
 	ck_assert_ptr_nonnull(strstr(acked.cause, qt.dir));
-	ck_assert_uint_eq(qt.a.rejected, 1);
+	ck_assert_uint_eq(qt.a.rejected, 2);
 	ck_assert_uint_eq(qt.a.pending_len, 0);
 	/*
 	 * j1's start did not land: its job line stays held (no committed
