@@ -6,7 +6,9 @@
  * (authkey.h: owner, mode, length), as the user check runs as: run it as
  * the supervisor's user. A missing authkey_file is fine (start creates it).
  * When they are good, the two key files are compared: an admin key equal
- * to the submit key is an error. With cluster set, cluster_password_file
+ * to the submit key is an error. The libraries start would open for this
+ * config (libmicrohttpd for status, libsqlite3 for a SQLite store) are
+ * opened too. With cluster set, cluster_password_file
  * is read the same way, and the ok line names the cluster's URL (which
  * never holds a password), this node and its lease.
  */
@@ -16,11 +18,14 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config/config.h"
 #include "ipc/authkey.h"
+#include "store/sqlite_api.h"
 #include "supervisor/monitor/http_auth.h"
+#include "supervisor/monitor/mhd_api.h"
 #include "cli/cmd.h"
 
 /* Read one key file as start would; 1 (after saying why) if it is bad. */
@@ -42,6 +47,19 @@ check_key(const char *cfgpath, const char *key, const char *path,
 	}
 	authkey_free(k, len);
 	return 0;
+}
+
+/* Open a library start would open; 1 (after saying why) if it fails. */
+static int
+check_lib(const char *cfgpath, const char *key, int (*load)(char **))
+{
+	char	*cause = NULL;
+
+	if (load(&cause) == 0)
+		return 0;
+	printf("%s: %s: %s\n", cfgpath, key, cause);
+	free(cause);
+	return 1;
 }
 
 int
@@ -91,6 +109,10 @@ cmd_check(int argc, char **argv)
 	if (cfg->cluster != NULL)
 		bad |= check_key(path, "cluster_password_file",
 		    cfg->cluster_password_file, 0);
+	if (cfg->status != NULL)
+		bad |= check_lib(path, "status", mhd_api_load);
+	if (strncmp(cfg->store, "sqlite:", 7) == 0)
+		bad |= check_lib(path, "store", sqlite_api_load);
 	if (!bad && (authkey_check_distinct(cfg, &msg) == -1 ||
 	    (cfg->status != NULL && http_auth_distinct(cfg, &msg) == -1))) {
 		printf("%s\n", msg);

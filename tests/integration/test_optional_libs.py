@@ -3,7 +3,7 @@ every exec (common/dynlib.h): libmicrohttpd (and the nine libraries it
 brings) when the status endpoint starts, libsqlite3 when a SQLite store
 opens. A supervisor without them, and the command line client, run
 without them; one that needs one it cannot load fails at start, naming
-it."""
+it, and `mpsup check` says so first."""
 import os
 import re
 import subprocess
@@ -98,6 +98,34 @@ def test_a_library_that_cannot_load_fails_startup_naming_it(tmp):
     assert "lib/" + lib in err, err
     assert not os.path.exists(os.path.join(tmp, "jobs.db")), "a file made"
     assert not os.path.exists(os.path.join(tmp, "mpsup.sock"))
+
+
+def check(env, tmp, cfg):
+    path = write(os.path.join(tmp, "check.ini"), cfg)
+    p = spawn(["env", env, MPSUP, "check", "-c", path],
+              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=30)
+    return p.returncode, out.decode(), path
+
+
+def test_check_opens_the_libraries_start_would(tmp):
+    env = broken_libs(tmp)
+    rc, out, path = check(env, tmp, head(status="127.0.0.1:7301",
+                                         extra="store = sqlite:jobs.db\n")
+                          + POOLS)
+    assert rc == 1, (rc, out)
+    lines = out.splitlines()
+    assert lines[0].startswith("%s: status: cannot load %s (for the status "
+                               "endpoint): " % (path, soname("MHD"))), out
+    assert lines[1].startswith("%s: store: cannot load %s (for store = "
+                               "sqlite): " % (path, soname("SQLITE"))), out
+    assert len(lines) == 2, out
+    assert not os.path.exists(os.path.join(tmp, "jobs.db"))
+    rc, out, path = check(env, tmp, head() + POOLS)
+    assert (rc, out) == (0, "%s: ok (1 pool)\n" % path), (rc, out)
+    rc, out, path = check("LD_LIBRARY_PATH=", tmp, head(
+        status="127.0.0.1:7301", extra="store = sqlite:jobs.db\n") + POOLS)
+    assert (rc, out) == (0, "%s: ok (1 pool)\n" % path), (rc, out)
 
 
 def test_without_them_neither_the_supervisor_nor_the_client_loads_them(tmp):
