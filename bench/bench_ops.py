@@ -4,7 +4,7 @@ each beside a baseline taken in the same run:
   * restart: kill -9 of one of 101 stream workers until its replacement
     has exec'd, against the same kill and a posix_spawn from Python;
   * cold start: 100 workers from `mpsup -c` until each has exec'd,
-    against 100 posix_spawn calls from Python;
+    against 100 posix_spawn calls from Python (medians of 5 rounds);
   * exec jobs: shell lines through `mpsup submit --stdin -w` and
     {"args": ["/bin/true"]} jobs through submit_many, against
     `xargs -P2 sh -c` and `xargs -P2 /bin/true`;
@@ -28,6 +28,8 @@ is seen at the first pass.
 # a hundredth of the cold start's baseline.
 RESTART_POLL_S = 0.0001
 COLD_POLL_S = 0.001
+# Cold starts per row (each beside its baseline), of which the median.
+COLD_ROUNDS = 5
 
 import json
 import os
@@ -122,10 +124,10 @@ def step_restart(args, workdir, kills=30):
     return statistics.median(times), statistics.median(base)
 
 
-def step_cold(args, workdir, n=100):
+def cold_once(args, workdir, name, n):
     """Seconds from `mpsup -c` to n exec'd workers, and from Python."""
     binary = os.path.realpath(args.echo_worker)
-    sv = R.Supervisor(args, workdir, "cold",
+    sv = R.Supervisor(args, workdir, name,
                       {"w": R.echo_pool(args, n, 1, 1000)})
     try:
         t0 = time.perf_counter()
@@ -165,6 +167,14 @@ def step_cold(args, workdir, n=100):
             p.kill()
             p.wait()
     return mpsup_s, base_s
+
+
+def step_cold(args, workdir, n=100, rounds=COLD_ROUNDS):
+    """Medians over rounds of cold_once(), mpsup and Python in turns: one
+    round moves with the machine by a third either way."""
+    runs = [cold_once(args, workdir, "cold%d" % i, n) for i in range(rounds)]
+    return (statistics.median(r[0] for r in runs),
+            statistics.median(r[1] for r in runs))
 
 
 def exec_supervisor(args, workdir, name):

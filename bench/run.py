@@ -627,7 +627,7 @@ def ops_rows(ops, mp):
          "%.2f ms median" % ops["restart"][0],
          "kill + spawn from Python: %.2f ms (x%.2f)" % (
              ops["restart"][1], ops["restart"][0] / ops["restart"][1])),
-        ("100 workers from cold", "%.0f ms" % (ops["cold"][0] * 1000),
+        ("100 workers from cold", "%.0f ms median" % (ops["cold"][0] * 1000),
          "100 spawns from Python: %.0f ms (x%.2f)" % (
              ops["cold"][1] * 1000, ops["cold"][0] / ops["cold"][1])),
         ("exec jobs/s, shell lines (--stdin -w)", "%.0f" % sh,
