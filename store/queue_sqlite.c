@@ -8,10 +8,10 @@
  * it carries are written only after it) has written it together with the
  * state changes that are due: only then is it queued, counted and
  * acknowledged. A failed commit refuses its pending jobs and those
- * submitted while it ran (counted as rejected) and keeps the state changes of acknowledged jobs for the next
- * attempt. Pipelined (queue_pipeline()), commits run on the store's
- * thread while the loop goes on; the loop thread alone touches what is
- * here.
+ * submitted while it ran (counted as rejected), and keeps the state
+ * changes of acknowledged jobs for the next attempt. Pipelined
+ * (queue_pipeline()), commits run on the store's thread while the loop
+ * goes on; the loop thread alone touches what is here.
  *
  * At start, recovery (queue_sqlite_recover.c) loads the log's jobs back
  * into the queues and the finished records.
