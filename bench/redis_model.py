@@ -154,7 +154,7 @@ def model_scripts(p, scripts, jobs, batch):
                   for _, f in taken)
         if got != n:
             raise SystemExit("scripts: claimed %d of %d" % (got, n))
-        args = [PRE, "echo", ME, "3600", "0"]
+        args = [PRE, "echo", ME, "3600", "0", "100000"]
         for x, f in taken:
             ids = dict(zip(f[::2], f[1::2]))[b"i"].decode()
             ids = [ids[k:k + 16] for k in range(0, len(ids), 16)]

@@ -18,7 +18,12 @@
  *   d, dj  delayed jobs: ids by due time; ID -> "ORIGIN\nBLOB"
  *   n, u   jobs queued in q, jobs taken by nodes and not ended
  *   r:B    finished records, ID -> REC, one hash per 4096 ms of ids
- *          (B = the id's first 9 hex digits), kept result_ttl
+ *          (B = the id's first 9 hex digits), kept result_ttl after
+ *          its last write
+ *   rb, rn, rt  the buckets r:B by last write (B -> a count of writes
+ *          to the pool's buckets), the records each holds, their sum:
+ *          past result_max, the least recently written buckets go
+ *          whole (never the one just written; keep())
  *   a      attempts started since the job's entry was taken (retries
  *          made where it runs), ID -> count
  *   x      ids cancelled while queued (the claim drops them)
@@ -90,6 +95,29 @@
 	"    end\n"							\
 	"  end\n"							\
 	"  if #gone > 0 then redis.call('HDEL', pre .. 'w', unpack(gone)) end\n"	\
+	"end\n"								\
+	"local function keep(pre, k, t, ttl, rmax)\n"			\
+	"  local n = redis.call('HSET', k, unpack(t))\n"		\
+	"  redis.call('EXPIRE', k, ttl)\n"				\
+	"  local b, rb = string.sub(k, #pre + 3), pre .. 'rb'\n"	\
+	"  local top = redis.call('ZRANGE', rb, -1, -1, 'WITHSCORES')\n"	\
+	"  redis.call('ZADD', rb, (tonumber(top[2]) or 0) + 1, b)\n"	\
+	"  if n > 0 then\n"						\
+	"    redis.call('HINCRBY', pre .. 'rn', b, n)\n"		\
+	"    local tot = redis.call('INCRBY', pre .. 'rt', n)\n"	\
+	"    while tot > rmax do\n"					\
+	"      local old = redis.call('ZRANGE', rb, 0, 0)[1]\n"	\
+	"      if not old or old == b then break end\n"		\
+	"      local c = tonumber(redis.call('HGET', pre .. 'rn', old) or '0')\n"	\
+	"      redis.call('UNLINK', pre .. 'r:' .. old)\n"		\
+	"      redis.call('HDEL', pre .. 'rn', old)\n"			\
+	"      redis.call('ZREM', rb, old)\n"				\
+	"      tot = redis.call('DECRBY', pre .. 'rt', c)\n"		\
+	"    end\n"							\
+	"  end\n"							\
+	"  for _, x in ipairs({'rb', 'rn', 'rt'}) do\n"		\
+	"    redis.call('EXPIRE', pre .. x, ttl)\n"			\
+	"  end\n"							\
 	"end\n"								\
 	"local function split(f)\n"					\
 	"  local ids, bs, ib, bb = {}, {}, nil, nil\n"			\
@@ -295,8 +323,8 @@ const char queue_redis_lua_claim[] =
 
 /*
  * update: KEYS stream; ARGV prefix, pool, consumer, ttl, again ("1":
- * sent again after a lost answer), then groups of jobs of one entry,
- * op and bucket: entry, origin, done (the entry's SLOTS when it has
+ * sent again after a lost answer), result_max, then groups of jobs of
+ * one entry, op and bucket: entry, origin, done (the entry's SLOTS when it has
  * nothing left here after this group, else ""), op, key name (groups
  * of one keyed job), the
  * bucket (the ids' first 9 hex digits), count; then 2 per job: id,
@@ -309,8 +337,8 @@ const char queue_redis_lua_claim[] =
 
 const char queue_redis_lua_update[] =
 	LUA_COMMON
-	"local pre, pool, me, ttl, again = ARGV[1], ARGV[2], ARGV[3],\n"
-	"  tonumber(ARGV[4]), ARGV[5] == '1'\n"
+	"local pre, pool, me, ttl, again, rmax = ARGV[1], ARGV[2], ARGV[3],\n"
+	"  tonumber(ARGV[4]), ARGV[5] == '1', tonumber(ARGV[6])\n"
 	"local owned, recs, ids, vals, back, acks, fenced =\n"
 	"  {}, {}, {}, {}, {}, {}, {}\n"
 	"local nu = 0\n"
@@ -326,7 +354,7 @@ const char queue_redis_lua_update[] =
 	"  end\n"
 	"  return o\n"
 	"end\n"
-	"local b = 6\n"
+	"local b = 7\n"
 	"while b + 6 <= #ARGV do\n"
 	"  local x, o, done, op, kk = ARGV[b], ARGV[b+1], ARGV[b+2],\n"
 	"    ARGV[b+3], ARGV[b+4]\n"
@@ -363,10 +391,7 @@ const char queue_redis_lua_update[] =
 	"    index(pre, x, done, 'SREM')\n"
 	"  end\n"
 	"end\n"
-	"for k, t in pairs(recs) do\n"
-	"  redis.call('HSET', k, unpack(t))\n"
-	"  redis.call('EXPIRE', k, ttl)\n"
-	"end\n"
+	"for k, t in pairs(recs) do keep(pre, k, t, ttl, rmax) end\n"
 	"if #ids > 0 then\n"
 	"  if redis.call('EXISTS', pre .. 'a') == 1 then\n"
 	"    redis.call('HDEL', pre .. 'a', unpack(ids))\n"
@@ -383,15 +408,16 @@ const char queue_redis_lua_update[] =
 	"return fenced\n";
 
 /*
- * cancel: KEYS stream, delayed; ARGV prefix, pool, id, now, ttl.
+ * cancel: KEYS stream, delayed; ARGV prefix, pool, id, now, ttl,
+ * result_max.
  * Returns the state after: "cancelled", "running" (the node holding it
  * was told), a terminal state, or "" (no such job).
  */
 
 const char queue_redis_lua_cancel[] =
 	LUA_COMMON
-	"local pre, pool, id, now, ttl = ARGV[1], ARGV[2], ARGV[3],\n"
-	"  ARGV[4], tonumber(ARGV[5])\n"
+	"local pre, pool, id, now, ttl, rmax = ARGV[1], ARGV[2], ARGV[3],\n"
+	"  ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])\n"
 	"local k = bk(pre, id)\n"
 	"local old = redis.call('HGET', k, id)\n"
 	"if old then return string.match(old, '^[^\\n]*') end\n"
@@ -416,8 +442,7 @@ const char queue_redis_lua_cancel[] =
 	"local j = b and blob(b)\n"
 	"if not j then return '' end\n"
 	"local r = rec('cancelled', j.a, now, j, '', false)\n"
-	"redis.call('HSET', k, id, r)\n"
-	"redis.call('EXPIRE', k, ttl)\n"
+	"keep(pre, k, {id, r}, ttl, rmax)\n"
 	"keyttl(pre, j, ttl)\n"
 	"if o and o ~= '' then told(o, id, r) end\n"
 	"watchers(pre, {id}, {r})\n"
@@ -504,7 +529,8 @@ const char queue_redis_lua_fetch[] =
  */
 
 #define LUA_TAKEBACK                                                    \
-	"local function takeback(sk, pre, pool, x, count, maxa, now, ttl, why)\n"	\
+	"local function takeback(sk, pre, pool, x, count, maxa, now, ttl, rmax,\n"	\
+	"    why)\n"							\
 	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
 	"  redis.call('XACK', sk, 'mpsup', x)\n"			\
 	"  redis.call('XDEL', sk, x)\n"					\
@@ -525,9 +551,7 @@ const char queue_redis_lua_fetch[] =
 	"      redis.call('HDEL', pre .. 'a', id)\n"			\
 	"      if a >= maxa and count then\n"				\
 	"        local r = rec('failed', a, now, j, why, true)\n"	\
-	"        local rk = bk(pre, id)\n"				\
-	"        redis.call('HSET', rk, id, r)\n"			\
-	"        redis.call('EXPIRE', rk, ttl)\n"			\
+	"        keep(pre, bk(pre, id), {id, r}, ttl, rmax)\n"		\
 	"        keyttl(pre, j, ttl)\n"					\
 	"        if o ~= '' then told(o, id, r) end\n"			\
 	"        watchers(pre, {id}, {r})\n"				\
@@ -545,7 +569,8 @@ const char queue_redis_lua_fetch[] =
  * reap: ARGV me (consumer), my node name, now. Every consumer whose
  * lease ran out, and every earlier boot of my own node, loses the jobs
  * it held: back to their stream, or failed when out of attempts (its
- * registry entry says each pool's max_attempts and result_ttl). Returns
+ * registry entry says each pool's max_attempts, result_ttl and
+ * result_max). Returns
  * {jobs requeued, jobs failed, consumers reaped...}.
  */
 
@@ -572,6 +597,7 @@ const char queue_redis_lua_reap[] =
 	"          for _, p in ipairs(pend) do\n"
 	"            local back, nf = takeback(sk, pre, pool, p[1], true,\n"
 	"              tonumber(maxa) or 1, now, tonumber(inf.ttl) or 3600,\n"
+	"              tonumber(inf.rmax) or 100000,\n"
 	"              'node ' .. c .. ' was lost (its lease ran out) on the ' ..\n"
 	"              'last attempt')\n"
 	"            out[1] = out[1] + back\n"
@@ -611,7 +637,7 @@ const char queue_redis_lua_recover[] =
 	"for _, p in ipairs(pend) do\n"
 	"  if not held[p[1]] then\n"
 	"    n = n + takeback(KEYS[1], ARGV[1], ARGV[2], p[1], false, 1, '0',\n"
-	"      1, '')\n"
+	"      1, 0, '')\n"
 	"  end\n"
 	"end\n"
 	"return n\n";

@@ -467,6 +467,7 @@ qr_send_chunk(struct queue_redis *qr, struct qr_pool *rp, size_t from,
 	redis_args_fmt(&a, "%.0f", (*qr->q->cfgp)->result_ttl > 1 ?
 	    (*qr->q->cfgp)->result_ttl : 1);
 	redis_args_str(&a, rp->again ? "1" : "0");
+	redis_args_fmt(&a, "%ld", (*qr->q->cfgp)->result_max);
 	sent->rp = rp;
 	sent->n = n;
 	for (k = from * QR_UPDATE_FIELDS; k < (from + n) * QR_UPDATE_FIELDS;

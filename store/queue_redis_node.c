@@ -55,8 +55,9 @@ qr_node_info(struct queue_redis *qr)
 	char		*s;
 
 	buf_appendf(&b, "{\"node\":\"%s\",\"consumer\":\"%s\",\"heartbeat\":"
-	    "%.3f,\"lease\":%.3f,\"ttl\":%.0f,\"pools\":{", qr->node,
-	    qr->consumer, time_wall(), qr->lease, (*qr->q->cfgp)->result_ttl);
+	    "%.3f,\"lease\":%.3f,\"ttl\":%.0f,\"rmax\":%ld,\"pools\":{",
+	    qr->node, qr->consumer, time_wall(), qr->lease,
+	    (*qr->q->cfgp)->result_ttl, (*qr->q->cfgp)->result_max);
 	for (i = 0, sep = ""; i < qr->npools; i++) {
 		rp = qr->pools[i];
 		if (rp->qp->removed)
@@ -613,6 +614,7 @@ qr_cancel_remote(struct queue *q, const char *pool, const char *id,
 	redis_args_fmt(&a, "%.6f", time_wall());
 	redis_args_fmt(&a, "%.0f", (*q->cfgp)->result_ttl > 1 ?
 	    (*q->cfgp)->result_ttl : 1);
+	redis_args_fmt(&a, "%ld", (*q->cfgp)->result_max);
 	if (redis_link_eval(qr->link, qr->script[QR_SCRIPT_CANCEL], 2,
 	    qr_cancel_cb, fe, &a) == -1) {
 		redis_args_free(&a);

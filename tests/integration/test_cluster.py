@@ -47,7 +47,8 @@ class Node:
     """One supervisor of the cluster, in tmp/NAME."""
 
     def __init__(self, tmp, name, redis, workers=2, prefetch=4,
-                 max_attempts=5, lease="3s", extra_pool="", url=None):
+                 max_attempts=5, lease="3s", extra_pool="", url=None,
+                 extra_sup=""):
         self.name = name
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -57,7 +58,8 @@ class Node:
         self.done_log = os.path.join(tmp, "done-%s.txt" % name)
         self.text = config(
             "supervisor", legacy_md5="yes", extra="cluster = %s\nnode = %s\n"
-            "cluster_lease = %s\n" % (url or redis.url, name, lease)) + \
+            "cluster_lease = %s\n%s" % (url or redis.url, name, lease,
+                                      extra_sup)) + \
             "[pool:p]\ntype = stream\nworkers = %d\nprefetch = %d\n" \
             "max_attempts = %d\ncommand = %s w.py\nenv = DONE_LOG=%s\n%s" % (
                 workers, prefetch, max_attempts, sys.executable,
@@ -309,6 +311,53 @@ def test_a_wait_hears_an_end_that_comes_before_its_answer(tmp):
         assert b.sup.stop() == 0
         assert time.monotonic() - t0 < 6, time.monotonic() - t0
         assert a.sup.stop() == 0
+
+
+def test_result_max_bounds_the_records_kept_in_redis(tmp):
+    """Past result_max, a pool's least recently written buckets of
+    records (4096 ms of ids each) leave Redis whole, never the one just
+    written; the count that decides it matches what Redis holds."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis, extra_sup="result_max = 150\n")
+        pre = "mpsup:{p}:"
+        batches = []
+        for n in range(3):
+            if n > 0:
+                time.sleep(4.3)      # the next ids in a bucket of their own
+            rep = a.ask({"op": "submit_many", "pool": "p", "wait": True,
+                         "timeout": 30, "jobs": [{"data": "b%d" % n}] * 100})
+            assert rep["ok"], rep
+            assert all(j["state"] == "done" for j in rep["jobs"]), rep
+            batches.append([j["id"] for j in rep["jobs"]])
+            assert len({i[:9] for i in batches[-1]}) <= 2
+        # A wait is answered before the node's batch of ends reaches
+        # Redis: the last batch whole there, the first gone.
+        wait_for(lambda: all(record(redis, i) == ("done", 1, None)
+                             for i in batches[2]), what="batch 3 in redis")
+        assert all(record(redis, i) is None for i in batches[0])
+        kept = {k.decode() for k in redis.cmd("KEYS", pre + "r:*")}
+        held = sum(redis.cmd("HLEN", k) for k in kept)
+        assert 100 <= held <= 150, (held, kept)
+        assert int(redis.cmd("GET", pre + "rt")) == held
+        rn = redis.cmd("HGETALL", pre + "rn")
+        assert {pre + "r:" + k.decode(): int(v) for k, v in
+                zip(rn[::2], rn[1::2])} == \
+            {k: redis.cmd("HLEN", k) for k in kept}
+        for k in ("rb", "rn", "rt"):
+            assert 0 < redis.cmd("TTL", pre + k) <= 3600, k
+        # The bucket just written stays even when it alone is past it.
+        assert a.sup.stop() == 0
+        b = Node(tmp, "b", redis, extra_sup="result_max = 10\n")
+        time.sleep(4.3)
+        rep = b.ask({"op": "submit_many", "pool": "p", "wait": True,
+                     "timeout": 30, "jobs": [{"data": "b9"}] * 40})
+        assert rep["ok"], rep
+        ids = [j["id"] for j in rep["jobs"]]
+        wait_for(lambda: all(record(redis, i) is not None for i in ids),
+                 what="the 40 in redis")
+        assert all(record(redis, i) is None for i in batches[2])
+        assert b.sup.stop() == 0
 
 
 def test_one_key_one_job_across_nodes(tmp):

@@ -84,7 +84,7 @@ update(redisContext *c, const char *me, const char *x, const char *op,
     const char *value, char *id, size_t size)
 {
 	const char	*argv[] = { "EVAL", queue_redis_lua_update, "1", STREAM,
-	    PRE, "p", me, "60", "0",
+	    PRE, "p", me, "60", "0", "100000",
 	    x, "nodeA", "", op, "", BUCKET, "1", JOB_A, value };
 	redisReply	*r;
 	int		 n = -1;
