@@ -143,6 +143,20 @@ job_id_hex(uint64_t v, char *out)
 	out[JOB_ID_LEN] = '\0';
 }
 
+int
+job_id_ok(const char *id, size_t len)
+{
+	size_t	i;
+
+	if (len != JOB_ID_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
 /*
  * Ids are 12 hex digits of milliseconds since the epoch and 4 of sequence:
  * they sort by submission time, and stay unique across restarts because

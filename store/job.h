@@ -304,6 +304,12 @@ struct job	*job_table_find(const char *id, size_t len);
 size_t		 job_table_count(void);
 /* How many slots the table has now (it grows, never shrinks). */
 size_t		 job_table_capacity(void);
+/*
+ * For tests: the salt of ids' homes (see job_table.c) in place of the
+ * one drawn at random, so that a test can aim ids at a home. Before the
+ * first job is added.
+ */
+void		 job_table_salt_set(uint64_t lo, uint64_t hi);
 /* Ask the CPU for the slots where id would be found. */
 void		 job_table_prefetch(const char *id);
 /*
@@ -400,6 +406,11 @@ void		 job_record_append(const struct job *, struct buf *b);
 int		 job_data_ok(const char *, size_t);
 int		 job_result_ok(const char *, size_t, int exec);
 
+/*
+ * Whether len bytes at id are an id of the form mpsup makes: JOB_ID_LEN
+ * lowercase hex digits. For ids read from outside (Redis).
+ */
+int		 job_id_ok(const char *id, size_t len);
 /* Generate the next id into out (JOB_ID_LEN + 1 bytes). */
 void		 job_id_next(char *out, double now);
 /* Ids of a cluster node: its number goes in each (see job.c). */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/xmalloc.h"
 #include "store/job.h"
 
@@ -29,6 +30,8 @@ static struct {
 	size_t		  mask;		/* slots - 1 */
 	unsigned	  shift;	/* 64 - log2(slots) */
 	size_t		  count;
+	uint64_t	  salt[2];	/* drawn with the first slots */
+	int		  salted;
 } table;
 
 /*
@@ -37,6 +40,15 @@ static struct {
  * to the next land in the low bits, which a Fibonacci multiply spreads
  * over the top ones. Decoding the hex first cost 5 times as many
  * instructions for the same spread.
+ *
+ * Each half is XORed with a salt drawn at random per process before the
+ * fold. Ids also come from outside (a cluster's Redis, where any writer
+ * may put any job); without the salt, anyone can solve the fold for
+ * hundreds of ids with one home at every table size, and an insert that
+ * finds no slot within JOB_TABLE_FAR of home grows the table, for ever.
+ * With it, ids cannot be aimed at a home: the table's runs stay those of
+ * random keys. The salt keeps the 8 ids that differ only in their last
+ * digit in one block.
  */
 static uint64_t
 job_id_key(const char *id)
@@ -51,6 +63,8 @@ job_id_key(const char *id)
 	lo = __builtin_bswap64(lo);
 #endif
 	lo = (lo & ~(uint64_t)0xff) | (((last & 0xf) + 9 * (last >> 6)) >> 3);
+	lo ^= table.salt[0];
+	hi ^= table.salt[1];
 	return (lo + hi * 0xff51afd7ed558ccdULL) * 0x9e3779b97f4a7c15ULL;
 }
 
@@ -109,6 +123,11 @@ job_table_grow(void)
 	size_t		  oldn = old != NULL ? table.mask + 1 : 0, i;
 	size_t		  n = oldn ? oldn * 2 : 1024;
 
+	if (old == NULL && !table.salted) {
+		table.salt[0] = hash_str("job_table salt 0");
+		table.salt[1] = hash_str("job_table salt 1");
+		table.salted = 1;
+	}
 	table.slots = xcalloc(n, sizeof *table.slots);
 	table.dist = xcalloc(n, sizeof *table.dist);
 	table.mask = n - 1;
@@ -197,6 +216,14 @@ job_table_prefetch(const char *id)
 	i = job_table_home(id);
 	__builtin_prefetch(&table.slots[i], 1);
 	__builtin_prefetch(&table.dist[i], 1);
+}
+
+void
+job_table_salt_set(uint64_t lo, uint64_t hi)
+{
+	table.salt[0] = lo;
+	table.salt[1] = hi;
+	table.salted = 1;
 }
 
 size_t

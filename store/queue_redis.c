@@ -433,7 +433,7 @@ qr_took_one(struct queue_redis *qr, struct qr_pool *rp, unsigned ei,
 	struct job	*job;
 
 	*again = NULL;
-	if (idlen != JOB_ID_LEN || s == NULL ||
+	if (!job_id_ok(id, idlen) || s == NULL ||
 	    qr_blob_parse(s, len, &b) == -1) {
 		log_warnx("cluster: pool %s: a malformed job in Redis skipped",
 		    rp->name);

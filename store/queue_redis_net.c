@@ -182,7 +182,7 @@ qr_submit_cb(void *arg, redisReply *r)
 			qr_refuse(job);
 		} else if (e->len == 0)
 			qr_accept(job);
-		else if (e->str[0] == '=' && e->len == 1 + JOB_ID_LEN &&
+		else if (e->str[0] == '=' && job_id_ok(e->str + 1, e->len - 1) &&
 		    qr_rename(rd, job, e->str + 1) == 0)
 			;
 		else {

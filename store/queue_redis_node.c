@@ -502,7 +502,8 @@ qr_fetch(struct queue *q, const char *id, size_t len, int watch,
 	fe->ends_unknown = qr->ends_unknown;
 	fe->fetched = cb;
 	fe->arg = arg;
-	if (len != JOB_ID_LEN) {
+	/* No job has another form of id: not asked of Redis. */
+	if (!job_id_ok(id, len)) {
 		free(fe);
 		return NULL;
 	}

@@ -144,7 +144,7 @@ cluster_sent(struct cluster_op *op)
 {
 	if (op->fe != NULL)
 		return 0;
-	if (strlen(op->id) != JOB_ID_LEN)
+	if (!job_id_ok(op->id, strlen(op->id)))
 		cluster_op_done(op, NULL, NULL, NULL);
 	else
 		cluster_op_done(op, NULL, NULL, "unavailable");
@@ -160,7 +160,7 @@ request_cluster_result(struct exec *x)
 	if (queue_cluster(dispatch_queue(), &ci) == -1)
 		return -1;
 	op = cluster_op_new(x, 0);
-	if (strlen(op->id) == JOB_ID_LEN)
+	if (job_id_ok(op->id, strlen(op->id)))
 		op->fe = queue_fetch(dispatch_queue(), op->id, JOB_ID_LEN, op->wait,
 		    cluster_fetched_cb, op);
 	return cluster_sent(op);
@@ -178,7 +178,7 @@ request_cluster_cancel(struct exec *x, struct job *job)
 	if (job != NULL)
 		op->fe = queue_cancel_remote(dispatch_queue(), job->owner->name, job->id,
 		    cluster_cancel_cb, op);
-	else if (strlen(op->id) == JOB_ID_LEN)
+	else if (job_id_ok(op->id, strlen(op->id)))
 		op->fe = queue_fetch(dispatch_queue(), op->id, JOB_ID_LEN, 0,
 		    cluster_fetched_cb, op);
 	return cluster_sent(op);

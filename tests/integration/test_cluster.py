@@ -564,8 +564,15 @@ def test_hostile_blobs_and_records_in_redis_are_skipped(tmp):
                blob(attempts="1e30"), blob(nb="-5"),
                blob(lens=(7, 0, 5000)), blob(data='1,"x":2'),
                blob(data="[" * 64 + "]" * 64)]
-        for n, b in enumerate(bad):
-            i = "%016x" % (0x0100000000000000 + n)
+        # Well-formed jobs under ids no node makes (16 lowercase hex
+        # digits): ids go into the node's id table, into the records and
+        # lines it writes, and back to Redis.
+        bad_ids = ["01000000000000G0", "0100000000000A00",
+                   "010000000\n000000", "0100000000000 00"]
+        for n, (i, b) in enumerate(
+                [("%016x" % (0x0100000000000000 + n), b)
+                 for n, b in enumerate(bad)] +
+                [(i, blob()) for i in bad_ids]):
             redis.cmd("XADD", q, "*", "o", "evil", "i", i, "b", b,
                       "k", i[:11])
             redis.cmd("INCR", "mpsup:{p}:n")
@@ -576,7 +583,8 @@ def test_hostile_blobs_and_records_in_redis_are_skipped(tmp):
         assert rep["ok"] and rep["job"]["state"] == "failed", rep
         assert rep["job"]["error"].startswith("result nested deeper"), rep
         good.append(rep["job"]["id"])
-        w.sup.wait_log("a malformed job in Redis skipped", count=len(bad))
+        w.sup.wait_log("a malformed job in Redis skipped",
+                       count=len(bad) + len(bad_ids))
         # Only the two good jobs reached the worker.
         assert open(w.done_log).read().split() == good
         st = w.ask({"op": "status"})["status"]
@@ -597,12 +605,16 @@ def test_hostile_blobs_and_records_in_redis_are_skipped(tmp):
             assert not rep["ok"] and rep["error"] == "not_found", rep
             w.sup.wait_log("job %s: a malformed record in Redis skipped"
                            % i, count=n + 1)
-        # The same record, well formed, is found.
-        redis.cmd("HSET", "mpsup:{p}:r:" + i[:9], i,
-                  "done\n1\n0\n1796594273.1\n1796594273.2\n0\n"
-                  "1796594273.0\n7\n2\n0\ndefault42")
-        rep = w.ask({"op": "result", "id": i})
+        # The same record, well formed, is found; not under an id no
+        # node makes.
+        for i in ("0100000000000100", "010000000000010F"):
+            redis.cmd("HSET", "mpsup:{p}:r:" + i[:9], i,
+                      "done\n1\n0\n1796594273.1\n1796594273.2\n0\n"
+                      "1796594273.0\n7\n2\n0\ndefault42")
+        rep = w.ask({"op": "result", "id": "0100000000000100"})
         assert rep["ok"] and rep["job"]["result"] == 42, rep
+        rep = w.ask({"op": "result", "id": "010000000000010F"})
+        assert rep["error"] == "not_found", rep
         assert w.sup.stop() == 0
 
 

@@ -124,31 +124,42 @@ home_in_1024(const char *id)
 	return (unsigned)((key >> 54) & ~(uint64_t)7) | (v & 7);
 }
 
+/* N jobs whose ids have home 0 in a 1024-slot table without a salt. */
+static void
+jobs_aimed_at_one_home(struct job_owner *o, struct job **jobs, int n)
+{
+	char		id[JOB_ID_LEN + 1];
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < n; i++) {
+		do
+			snprintf(id, sizeof id, "%015llx0",
+			    (unsigned long long)++v);
+		while (home_in_1024(id) != 0);
+		jobs[i] = job_make(o, "{}", T0);
+		memcpy(jobs[i]->id, id, sizeof id);
+	}
+}
+
 /*
- * 300 ids whose home is the same slot of the first 1024-slot table: the
- * run grows past how far a job may sit from its home (255), so the table
- * grows though it is far from 3/4 full, and every id is still found,
- * then removed.
+ * 300 ids whose home is the same slot of the first 1024-slot table (the
+ * salt set to none, so that the test can aim them): the run grows past
+ * how far a job may sit from its home (255), so the table grows though
+ * it is far from 3/4 full, and every id is still found, then removed.
  */
 START_TEST(test_id_table_holds_ids_that_share_a_home)
 {
 	enum { N = 300 };
 	struct job_owner	 o = { .name = "p" };
 	struct job		*jobs[N];
-	char			 id[JOB_ID_LEN + 1];
-	uint64_t		 v = 0;
 	int			 i;
 
 	ck_assert_uint_eq(job_table_count(), 0);
-	for (i = 0; i < N; i++) {
-		do
-			snprintf(id, sizeof id, "%015llx0",
-			    (unsigned long long)++v);
-		while (home_in_1024(id) != 0);
-		jobs[i] = job_make(&o, "{}", T0);
-		memcpy(jobs[i]->id, id, sizeof id);
+	job_table_salt_set(0, 0);
+	jobs_aimed_at_one_home(&o, jobs, N);
+	for (i = 0; i < N; i++)
 		job_table_add(jobs[i]);
-	}
 	ck_assert_uint_eq(job_table_count(), N);
 	ck_assert_uint_gt(job_table_capacity(), 1024);
 	for (i = 0; i < N; i++)
@@ -167,6 +178,35 @@ START_TEST(test_id_table_holds_ids_that_share_a_home)
 }
 END_TEST
 
+/*
+ * The same ids under the salt each process draws: they are no longer
+ * aimed, so they spread like any 300 ids and the table, under a third
+ * full, has no reason to grow. (Ids from a cluster's Redis are anyone's
+ * who can write there; aimed at one home at every size, they made the
+ * table grow until memory ran out.)
+ */
+START_TEST(test_id_table_salt_spreads_ids_aimed_at_one_home)
+{
+	enum { N = 300 };
+	struct job_owner	 o = { .name = "p" };
+	struct job		*jobs[N];
+	int			 i;
+
+	ck_assert_uint_eq(job_table_count(), 0);
+	jobs_aimed_at_one_home(&o, jobs, N);
+	for (i = 0; i < N; i++)
+		job_table_add(jobs[i]);
+	ck_assert_uint_eq(job_table_capacity(), 1024);
+	for (i = 0; i < N; i++) {
+		ck_assert_ptr_eq(job_table_find(jobs[i]->id, JOB_ID_LEN),
+		    jobs[i]);
+		job_table_remove(jobs[i]);
+		job_unmake(jobs[i]);
+	}
+	ck_assert_uint_eq(job_table_count(), 0);
+}
+END_TEST
+
 static Suite *
 job_table_suite(void)
 {
@@ -177,6 +217,7 @@ job_table_suite(void)
 	    test_id_table_stays_exact_under_random_adds_and_removes);
 	tcase_add_test(tc, test_id_table_finds_by_exact_text_only);
 	tcase_add_test(tc, test_id_table_holds_ids_that_share_a_home);
+	tcase_add_test(tc, test_id_table_salt_spreads_ids_aimed_at_one_home);
 	suite_add_tcase(s, tc);
 	return s;
 }
