@@ -65,6 +65,7 @@ struct queue_flow {
 	size_t			 active;	/* groups on the ring */
 	double			 tat;		/* GCRA, the pool's */
 	size_t			 throttled;	/* held back at the last claim */
+	size_t			 holding;	/* taken, not yet released */
 	int			 behind;	/* held since the queue emptied */
 	size_t			 depth[JOB_PRIORITY_LEVELS]; /* queued */
 	int			 due_mark;

@@ -390,6 +390,7 @@ queue_flow_take(struct queue_pool *qp)
 	if (qp->queue_len == 0)
 		fl->behind = 0;
 	g->running++;
+	qp->flow.holding++;
 	job->flow.holds = 1;
 	/* Its turn is over: to the back of the ring, or off it. */
 	if (g->on_ring && TAILQ_NEXT(g, ring) != NULL) {
@@ -430,6 +431,7 @@ queue_flow_release(struct job *job)
 	if (!job->flow.holds)
 		return;
 	job->flow.holds = 0;
+	qp->flow.holding--;
 	g = queue_group_of(qp, job);
 	g->running--;
 	if (g->queued > 0 && !g->on_ring) {

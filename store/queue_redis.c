@@ -57,7 +57,8 @@ qr_pool_named(struct queue_redis *qr, const char *name)
 static unsigned
 qr_held(const struct queue_pool *qp)
 {
-	return (unsigned)(qp->queue_len + qp->jobs.state[JOB_RUNNING]);
+	/* Not jobs.state[JOB_RUNNING]: shadows run on other nodes. */
+	return (unsigned)(qp->queue_len + qp->flow.holding);
 }
 
 static int
@@ -124,7 +125,7 @@ qr_claim(struct queue *q, struct queue_pool *qp, struct job **out,
 	 * half of it is free (or the local queue ran dry).
 	 */
 	rp = qr_pool_of(qr, qp);
-	held = qr_held(qp) + (unsigned)n;
+	held = qr_held(qp);
 	if (!rp->claiming && held < qp->capacity &&
 	    (n < max || held <= qp->capacity / 2))
 		qr_net_claim(qr, rp, qp->capacity - held);
@@ -398,7 +399,11 @@ qr_str(const redisReply *r, size_t i, size_t *len)
 	return r->element[i]->str;
 }
 
-/* A job of ours came back to run here: it leaves the shadows. */
+/*
+ * A job known here as a shadow came to run here: it leaves the shadows.
+ * A shadow may say "running" (a wait here read it running elsewhere):
+ * its node was lost and the job given back, to be run again.
+ */
 static int
 qr_took_shadow(struct qr_pool *rp, const char *id, unsigned ei,
     unsigned attempts)
@@ -406,10 +411,9 @@ qr_took_shadow(struct qr_pool *rp, const char *id, unsigned ei,
 	struct job	*job = job_table_find(id, JOB_ID_LEN);
 
 	if (job == NULL || (job_seg(job) & QR_SHADOW) == 0 ||
-	    job_queue_pool(job) != rp->qp || (job->state != JOB_QUEUED &&
-	    job->state != JOB_DELAYED))
+	    job_queue_pool(job) != rp->qp || job_state_terminal(job->state))
 		return 0;
-	if (job->state == JOB_DELAYED)
+	if (job->state != JOB_QUEUED)
 		job_set_state(job, JOB_QUEUED, time_wall());
 	/* The claim counted the attempt its start makes (see qr_started). */
 	job->attempts = (uint16_t)(attempts - 1);

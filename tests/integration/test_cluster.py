@@ -285,6 +285,33 @@ def test_result_wait_and_cancel_from_any_node(tmp):
             assert n.sup.stop() == 0
 
 
+def test_a_job_waited_for_here_runs_here_when_its_node_is_lost(tmp):
+    """b waits for a job that a runs, so b knows it as running there; a
+    dies and b takes the job back: b runs it and answers the wait (it
+    used to take the job as one it held already, and never ran it)."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis, workers=1, prefetch=1)
+        j = a.ask({"op": "submit", "pool": "p", "data": 30})["id"]
+        wait_for(lambda: states(redis, [j]) == {j: "running"},
+                 what="running on a")
+        b = Node(tmp, "b", redis, workers=1, prefetch=1)
+        rep = b.ask({"op": "result", "id": j})
+        assert rep["ok"] and rep["job"]["state"] == "running", rep
+        c = connect(b.dir)
+        c.send({"op": "result", "id": j, "wait": True, "timeout": 60})
+        time.sleep(0.5)
+        a.kill9()
+        wait_for(lambda: record(redis, j)[2] is not None and
+                 record(redis, j)[2].startswith("b:"), 15,
+                 what="b to run it")
+        assert b.ask({"op": "cancel", "id": j})["state"] == "running"
+        rep = c.recv()
+        assert rep["ok"] and rep["job"]["state"] == "cancelled", rep
+        assert rep["job"]["attempts"] == 2, rep
+        assert b.sup.stop() == 0
+
+
 def test_a_wait_hears_an_end_that_comes_before_its_answer(tmp):
     """b's answers from Redis come late (a proxy holds them 0.6 s) and
     its channel does not: the end of a job b waits for reaches b before
