@@ -23,10 +23,15 @@
  *   rb, rn, rt  the buckets r:B by last write (B -> a count of writes
  *          to the pool's buckets), the records each holds, their sum:
  *          past result_max, the least recently written buckets go
- *          whole (never the one just written; keep())
+ *          whole, never the two written last (a batch's ids and its
+ *          ends often span two buckets, written in turns; keep())
  *   a      attempts started since the job's entry was taken (retries
  *          made where it runs), ID -> count
  *   x      ids cancelled while queued (the claim drops them)
+ *   t:X    ids of entry X that ended (or were released) while X lives:
+ *          their records may be gone (result_max, result_ttl) before X
+ *          is, and X's other jobs still run; a take-back, a fetch and a
+ *          cancel treat them as ended. Deleted with X.
  *   w      ID -> " CONSUMER..." nodes waiting for the job's end
  *   k:LEN:CLIENTKEY  an idempotency key: the id
  * Node keys: mpsup:nodes (consumer -> JSON), mpsup:lease:CONSUMER.
@@ -105,9 +110,8 @@
 	"  if n > 0 then\n"						\
 	"    redis.call('HINCRBY', pre .. 'rn', b, n)\n"		\
 	"    local tot = redis.call('INCRBY', pre .. 'rt', n)\n"	\
-	"    while tot > rmax do\n"					\
+	"    while tot > rmax and redis.call('ZCARD', rb) > 2 do\n"	\
 	"      local old = redis.call('ZRANGE', rb, 0, 0)[1]\n"	\
-	"      if not old or old == b then break end\n"		\
 	"      local c = tonumber(redis.call('HGET', pre .. 'rn', old) or '0')\n"	\
 	"      redis.call('UNLINK', pre .. 'r:' .. old)\n"		\
 	"      redis.call('HDEL', pre .. 'rn', old)\n"			\
@@ -339,8 +343,8 @@ const char queue_redis_lua_update[] =
 	LUA_COMMON
 	"local pre, pool, me, ttl, again, rmax = ARGV[1], ARGV[2], ARGV[3],\n"
 	"  tonumber(ARGV[4]), ARGV[5] == '1', tonumber(ARGV[6])\n"
-	"local owned, recs, ids, vals, back, acks, fenced =\n"
-	"  {}, {}, {}, {}, {}, {}, {}\n"
+	"local owned, recs, ids, vals, back, acks, fenced, gone =\n"
+	"  {}, {}, {}, {}, {}, {}, {}, {}\n"
 	"local nu = 0\n"
 	"-- Lists of the ended jobs only when someone needs them.\n"
 	"local kept = redis.call('EXISTS', pre .. 'a') == 1 or\n"
@@ -371,16 +375,22 @@ const char queue_redis_lua_update[] =
 	"    elseif op == 'a' then\n"
 	"      redis.call('HSET', pre .. 'a', id, v)\n"
 	"      kept = true\n"
-	"    elseif op == 'f' then\n"
-	"      local t = recs[k]\n"
-	"      if not t then t = {}; recs[k] = t end\n"
-	"      t[#t+1] = id; t[#t+1] = v\n"
-	"      if kept then ids[#ids+1] = id; vals[#vals+1] = v end\n"
-	"      if o ~= me and o ~= '' then told(o, id, v) end\n"
-	"      nu = nu + 1\n"
 	"    else\n"
-	"      put(back, o, id, v)\n"
+	"      if op == 'f' then\n"
+	"        local t = recs[k]\n"
+	"        if not t then t = {}; recs[k] = t end\n"
+	"        t[#t+1] = id; t[#t+1] = v\n"
+	"        if kept then ids[#ids+1] = id; vals[#vals+1] = v end\n"
+	"        if o ~= me and o ~= '' then told(o, id, v) end\n"
+	"      else\n"
+	"        put(back, o, id, v)\n"
+	"      end\n"
 	"      nu = nu + 1\n"
+	"      if done == '' and gone[x] ~= false then\n"
+	"        local g = gone[x]\n"
+	"        if not g then g = {}; gone[x] = g end\n"
+	"        g[#g+1] = id\n"
+	"      end\n"
 	"    end\n"
 	"  end\n"
 	"  if mine and op == 'f' and kk ~= '' then\n"
@@ -389,8 +399,15 @@ const char queue_redis_lua_update[] =
 	"  if done ~= '' and mine then\n"
 	"    acks[#acks+1] = x\n"
 	"    index(pre, x, done, 'SREM')\n"
+	"    gone[x] = false\n"
 	"  end\n"
 	"end\n"
+	"local tks = {}\n"
+	"for x, g in pairs(gone) do\n"
+	"  if g then redis.call('SADD', pre .. 't:' .. x, unpack(g))\n"
+	"  else tks[#tks+1] = pre .. 't:' .. x end\n"
+	"end\n"
+	"if #tks > 0 then redis.call('DEL', unpack(tks)) end\n"
 	"for k, t in pairs(recs) do keep(pre, k, t, ttl, rmax) end\n"
 	"if #ids > 0 then\n"
 	"  if redis.call('EXISTS', pre .. 'a') == 1 then\n"
@@ -429,7 +446,9 @@ const char queue_redis_lua_cancel[] =
 	"  redis.call('HDEL', pre .. 'dj', id)\n"
 	"else\n"
 	"  b, o, x = find(pre, id)\n"
-	"  if not b then return '' end\n"
+	"  if not b or redis.call('SISMEMBER', pre .. 't:' .. x, id) == 1 then\n"
+	"    return ''\n"
+	"  end\n"
 	"  local p = redis.call('XPENDING', KEYS[1], 'mpsup', x, x, 1)\n"
 	"  if p[1] then\n"
 	"    redis.call('PUBLISH', 'mpsup:cancel:' .. p[1][2],\n"
@@ -499,6 +518,9 @@ const char queue_redis_lua_fetch[] =
 	"    local x\n"
 	"    b, who, x = find(pre, id)\n"
 	"    who = ''\n"
+	"    if b and redis.call('SISMEMBER', pre .. 't:' .. x, id) == 1 then\n"
+	"      b = nil\n"
+	"    end\n"
 	"    if b then\n"
 	"      local p = redis.call('XPENDING', pre .. 'q', 'mpsup', x, x, 1)\n"
 	"      if p[1] then st = 'running'; who = p[1][2] end\n"
@@ -534,6 +556,9 @@ const char queue_redis_lua_fetch[] =
 	"  local e = redis.call('XRANGE', sk, x, x)\n"			\
 	"  redis.call('XACK', sk, 'mpsup', x)\n"			\
 	"  redis.call('XDEL', sk, x)\n"					\
+	"  local tk, gone = pre .. 't:' .. x, {}\n"			\
+	"  for _, v in ipairs(redis.call('SMEMBERS', tk)) do gone[v] = true end\n"	\
+	"  redis.call('DEL', tk)\n"					\
 	"  if not e[1] then return 0, 0, 0 end\n"			\
 	"  local f = e[1][2]\n"						\
 	"  index(pre, x, field(f, 'k') or '', 'SREM')\n"		\
@@ -541,7 +566,8 @@ const char queue_redis_lua_fetch[] =
 	"  local ids, bs = split(f)\n"					\
 	"  for k = 1, #ids do\n"					\
 	"    local id, j = ids[k], blob(bs[k])\n"			\
-	"    if j and redis.call('HEXISTS', bk(pre, id), id) == 0 then\n"	\
+	"    if j and not gone[id] and\n"				\
+	"      redis.call('HEXISTS', bk(pre, id), id) == 0 then\n"	\
 	"      held = held + 1\n"					\
 	"      local a = j.a\n"						\
 	"      if count then\n"						\

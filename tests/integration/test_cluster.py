@@ -340,32 +340,39 @@ def test_a_wait_hears_an_end_that_comes_before_its_answer(tmp):
         assert a.sup.stop() == 0
 
 
+def next_bucket():
+    """Sleep into the next 4096 ms of job ids (a bucket of records in
+    Redis), 50 ms past its start, so that a batch's ids share one."""
+    time.sleep(4.096 - time.time() * 1000 % 4096 / 1000 + 0.05)
+
+
 def test_result_max_bounds_the_records_kept_in_redis(tmp):
     """Past result_max, a pool's least recently written buckets of
-    records (4096 ms of ids each) leave Redis whole, never the one just
-    written; the count that decides it matches what Redis holds."""
+    records (4096 ms of ids each) leave Redis whole, never the two
+    written last; the count that decides it matches what Redis holds."""
     cluster_authkey(tmp)
     with Redisd(tmp) as redis:
         a = Node(tmp, "a", redis, extra_sup="result_max = 150\n")
         pre = "mpsup:{p}:"
         batches = []
-        for n in range(3):
-            if n > 0:
-                time.sleep(4.3)      # the next ids in a bucket of their own
+        for n in range(4):
+            next_bucket()
             rep = a.ask({"op": "submit_many", "pool": "p", "wait": True,
-                         "timeout": 30, "jobs": [{"data": "b%d" % n}] * 100})
+                         "timeout": 30, "jobs": [{"data": "b%d" % n}] * 60})
             assert rep["ok"], rep
             assert all(j["state"] == "done" for j in rep["jobs"]), rep
             batches.append([j["id"] for j in rep["jobs"]])
-            assert len({i[:9] for i in batches[-1]}) <= 2
-        # A wait is answered before the node's batch of ends reaches
-        # Redis: the last batch whole there, the first gone.
-        wait_for(lambda: all(record(redis, i) == ("done", 1, None)
-                             for i in batches[2]), what="batch 3 in redis")
-        assert all(record(redis, i) is None for i in batches[0])
+            assert len({i[:9] for i in batches[-1]}) == 1
+            # A wait is answered before the node's batch of ends reaches
+            # Redis.
+            wait_for(lambda: all(record(redis, i) == ("done", 1, None)
+                                 for i in batches[-1]),
+                     what="batch %d in redis" % n)
+        # 240 records: the first two batches gone, the last two whole.
+        assert all(record(redis, i) is None for i in batches[0] + batches[1])
         kept = {k.decode() for k in redis.cmd("KEYS", pre + "r:*")}
         held = sum(redis.cmd("HLEN", k) for k in kept)
-        assert 100 <= held <= 150, (held, kept)
+        assert held == 120, (held, kept)
         assert int(redis.cmd("GET", pre + "rt")) == held
         rn = redis.cmd("HGETALL", pre + "rn")
         assert {pre + "r:" + k.decode(): int(v) for k, v in
@@ -373,17 +380,71 @@ def test_result_max_bounds_the_records_kept_in_redis(tmp):
             {k: redis.cmd("HLEN", k) for k in kept}
         for k in ("rb", "rn", "rt"):
             assert 0 < redis.cmd("TTL", pre + k) <= 3600, k
-        # The bucket just written stays even when it alone is past it.
+        # The buckets written last stay even when they alone are past it.
         assert a.sup.stop() == 0
         b = Node(tmp, "b", redis, extra_sup="result_max = 10\n")
-        time.sleep(4.3)
+        next_bucket()
         rep = b.ask({"op": "submit_many", "pool": "p", "wait": True,
                      "timeout": 30, "jobs": [{"data": "b9"}] * 40})
         assert rep["ok"], rep
         ids = [j["id"] for j in rep["jobs"]]
-        wait_for(lambda: all(record(redis, i) is not None for i in ids),
-                 what="the 40 in redis")
+        wait_for(lambda: all(record(redis, i) == ("done", 1, None)
+                             for i in ids), what="the 40 in redis")
         assert all(record(redis, i) is None for i in batches[2])
+        assert all(record(redis, i) is not None for i in batches[3]), (
+            [i[:9] for i in (batches[2][0], batches[3][0], ids[0])],
+            redis.cmd("ZRANGE", "mpsup:{p}:rb", 0, -1, "WITHSCORES"),
+            redis.cmd("HGETALL", "mpsup:{p}:rn"))
+        assert b.sup.stop() == 0
+
+
+def test_jobs_whose_records_are_pruned_stay_ended_while_their_entry_lives(tmp):
+    """A submit's jobs share an entry of the stream until all of them
+    end. When the records of the ones that ended first leave Redis
+    (result_max) while another still runs, they still count as ended: a
+    result or a cancel finds no job (not "running"), and a node that
+    takes the entry back after its node died runs only the unfinished
+    one again."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a = Node(tmp, "a", redis, prefetch=1,
+                 extra_sup="result_max = 20\n")
+        next_bucket()
+        rep = a.ask({"op": "submit_many", "pool": "p",
+                     "jobs": [{"data": 20}, {"data": "s1"},
+                              {"data": "s2"}]})
+        assert rep["ok"], rep
+        long_id, s1, s2 = rep["ids"]
+        wait_for(lambda: states(redis, [long_id, s1, s2]) ==
+                 {long_id: "running", s1: "done", s2: "done"},
+                 what="the short jobs' records in redis")
+        # Two buckets of 30 more: the short jobs' bucket is pruned.
+        for n in range(2):
+            next_bucket()
+            rep = a.ask({"op": "submit_many", "pool": "p", "wait": True,
+                         "timeout": 30, "jobs": [{"data": "x"}] * 30})
+            assert rep["ok"], rep
+        # Their records gone, they are still in the entry the long one
+        # holds.
+        wait_for(lambda: not redis.cmd("EXISTS", "mpsup:{p}:r:" + s1[:9]),
+                 what="s1 pruned")
+        assert states(redis, [long_id, s1, s2]) == \
+            {long_id: "running", s1: "running", s2: "running"}
+        for i in (s1, s2):
+            assert a.ask({"op": "result", "id": i})["error"] == \
+                "not_found"
+            assert a.ask({"op": "cancel", "id": i})["error"] == \
+                "not_found"
+        assert redis.cmd("KEYS", "mpsup:{p}:t:*"), "the entry's ended set"
+        a.kill9()
+        b = Node(tmp, "b", redis)
+        rep = b.ask({"op": "result", "id": long_id, "wait": True,
+                     "timeout": 60})
+        assert rep["ok"] and rep["job"]["state"] == "done", rep
+        assert rep["job"]["attempts"] == 2, rep
+        runs = done_ids(tmp)
+        assert runs.get(s1) == 1 and runs.get(s2) == 1, runs
+        assert redis.cmd("KEYS", "mpsup:{p}:t:*") == []
         assert b.sup.stop() == 0
 
 
