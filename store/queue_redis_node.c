@@ -524,6 +524,29 @@ qr_fetch(struct queue *q, const char *id, size_t len, int watch,
 	return fe;
 }
 
+/*
+ * A shadow whose job Redis has no trace of ended elsewhere, and its
+ * record left (result_max, result_ttl) before this node heard of the
+ * end: forgotten, as a job let go is (`result` then answers not_found).
+ * One that someone here waits for is left to the wait's timeout.
+ */
+static void
+qr_shadow_gone(struct job *job)
+{
+	struct queue_pool	*qp = job_queue_pool(job);
+
+	if ((job_seg(job) & QR_SHADOW) == 0 || (job_seg(job) & QR_SENT) ||
+	    job_state_terminal(job->state) ||
+	    job_x(job)->waiters.lh_first != NULL)
+		return;
+	log_info("cluster: job %s ended elsewhere and its record left Redis "
+	    "before this node heard of its end: forgotten", job->id);
+	qp->submitted--;
+	qp->jobs.state[job->state]--;
+	job_table_remove(job);
+	job_free(job);
+}
+
 static void
 qr_watch_cb(void *arg, redisReply *r)
 {
@@ -532,7 +555,10 @@ qr_watch_cb(void *arg, redisReply *r)
 	struct job		*job, *rec;
 	char			*pool;
 
-	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 0 &&
+	    (job = job_table_find(fe->id, JOB_ID_LEN)) != NULL)
+		qr_shadow_gone(job);
+	else if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 	    r->element[0]->type == REDIS_REPLY_STRING &&
 	    (job = job_table_find(fe->id, JOB_ID_LEN)) != NULL) {
 		pool = xstrndup(r->element[0]->str, r->element[0]->len);

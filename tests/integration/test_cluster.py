@@ -312,6 +312,36 @@ def test_a_job_waited_for_here_runs_here_when_its_node_is_lost(tmp):
         assert b.sup.stop() == 0
 
 
+def test_a_job_gone_from_redis_is_not_kept_queued_for_ever(tmp):
+    """A node keeps the jobs it accepted as shadows until it hears they
+    ended; when its channels come back it reads each again. A job of
+    which Redis has no trace any more (it ended while the channel was
+    away and its record went with result_max or result_ttl; here its
+    entry is taken out by hand) is forgotten, not kept queued for ever:
+    result answers not_found and the counters let it go."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        gw = Node(tmp, "gw", redis, workers=0)
+        j = gw.ask({"op": "submit", "pool": "p", "data": "x"})["id"]
+        assert states(redis, [j]) == {j: "queued"}
+        pre = "mpsup:{p}:"
+        (x,) = redis.cmd("SMEMBERS", pre + "e:" + j[:11])
+        redis.cmd("XDEL", pre + "q", x)
+        redis.cmd("DEL", pre + "e:" + j[:11])
+        redis.cmd("DECR", pre + "n")
+        assert gw.ask({"op": "result", "id": j})["job"]["state"] == "queued"
+        redis.cmd("CLIENT", "KILL", "TYPE", "pubsub")
+        gw.sup.wait_log("job %s ended elsewhere and its record left Redis"
+                        % j)
+        rep = gw.ask({"op": "result", "id": j})
+        assert rep["error"] == "not_found", rep
+        st = gw.ask({"op": "status"})["status"]
+        (pool,) = [p for p in st["pools"] if p["name"] == "p"]
+        assert pool["jobs"]["submitted"] == 0 and \
+            pool["jobs"]["queued"] == 0, pool
+        assert gw.sup.stop() == 0
+
+
 def test_a_wait_hears_an_end_that_comes_before_its_answer(tmp):
     """b's answers from Redis come late (a proxy holds them 0.6 s) and
     its channel does not: the end of a job b waits for reaches b before
