@@ -674,6 +674,20 @@ job_waiter_add(struct job *job, struct job_waiter *w)
 }
 
 void
+job_waiters_gone(struct job *job)
+{
+	struct job_waiter	*w;
+
+	if (job->ext == NULL)
+		return;
+	while ((w = LIST_FIRST(&job->ext->waiters)) != NULL) {
+		LIST_REMOVE(w, entry);
+		w->job = NULL;
+		w->cb(w, NULL);
+	}
+}
+
+void
 job_waiter_remove(struct job_waiter *w)
 {
 	if (w->job != NULL) {

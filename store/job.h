@@ -87,7 +87,11 @@ struct job_owner {
 	void		(*empty_cb)(struct job_owner *);
 };
 
-/* Someone waiting for a job to finish (a client's result/submit -w). */
+/*
+ * Someone waiting for a job to finish (a client's result/submit -w): cb
+ * is called once, with the job when it ends, or with NULL when it is
+ * gone and no record of it will come (job_waiters_gone()).
+ */
 struct job_waiter {
 	LIST_ENTRY(job_waiter)	 entry;
 	struct job		*job;
@@ -361,6 +365,11 @@ struct job	**job_flight_list(size_t *n);
 void		 job_flight_end(int failed);
 
 void		 job_waiter_add(struct job *, struct job_waiter *);
+/*
+ * The job will not end here and no record of it will come (a cluster's
+ * shadow whose job left Redis): every waiter is told, with a NULL job.
+ */
+void		 job_waiters_gone(struct job *);
 void		 job_waiter_remove(struct job_waiter *);
 
 /* Give a new job its flow fields (group copied). */

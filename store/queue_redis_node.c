@@ -527,8 +527,8 @@ qr_fetch(struct queue *q, const char *id, size_t len, int watch,
 /*
  * A shadow whose job Redis has no trace of ended elsewhere, and its
  * record left (result_max, result_ttl) before this node heard of the
- * end: forgotten, as a job let go is (`result` then answers not_found).
- * One that someone here waits for is left to the wait's timeout.
+ * end: its waits are answered not_found, and it is forgotten, as a job
+ * let go is (`result` then answers not_found too).
  */
 static void
 qr_shadow_gone(struct job *job)
@@ -536,11 +536,11 @@ qr_shadow_gone(struct job *job)
 	struct queue_pool	*qp = job_queue_pool(job);
 
 	if ((job_seg(job) & QR_SHADOW) == 0 || (job_seg(job) & QR_SENT) ||
-	    job_state_terminal(job->state) ||
-	    job_x(job)->waiters.lh_first != NULL)
+	    job_state_terminal(job->state))
 		return;
 	log_info("cluster: job %s ended elsewhere and its record left Redis "
 	    "before this node heard of its end: forgotten", job->id);
+	job_waiters_gone(job);
 	qp->submitted--;
 	qp->jobs.state[job->state]--;
 	job_table_remove(job);

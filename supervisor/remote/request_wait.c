@@ -149,13 +149,43 @@ wait_take_record(struct wait *wt, size_t i, const struct job *job)
 	wt->at[i].len = b->len - wt->at[i].off;
 }
 
-/* One awaited job ended. */
+/*
+ * Job i is gone with no record to come (it ended on another node and its
+ * record left Redis before this one heard of the end): the wait cannot
+ * be answered with it, so it ends now, not at its timeout (or never).
+ */
+static void
+wait_gone(struct wait *wt, size_t i)
+{
+	struct buf	*b;
+
+	if (wt->many)
+		request_reply_error(wt->reply, "not_found", "job %s ended "
+		    "elsewhere and its record expired before its end was "
+		    "heard here", wt->ids[i]);
+	else {
+		b = reply_body(wt->reply);
+		buf_reset(b);
+		buf_appendf(b, "{\"ok\":false,\"error\":\"not_found\","
+		    "\"message\":\"job %s ended elsewhere and its record "
+		    "expired before its end was heard here\",\"id\":\"%s\"}",
+		    wt->ids[0], wt->ids[0]);
+		reply_done(wt->reply);
+	}
+	wait_free(wt);
+}
+
+/* One awaited job ended (or, NULL, is gone). */
 static void
 wait_job_cb(struct job_waiter *jw, struct job *job)
 {
 	struct wait	*wt = jw->arg;
 	size_t		 i = (size_t)(jw - wt->waiters);
 
+	if (job == NULL) {
+		wait_gone(wt, i);
+		return;
+	}
 	wait_take_record(wt, i, job);
 	if (--wt->pending == 0)
 		wait_complete(wt);

@@ -318,27 +318,53 @@ def test_a_job_gone_from_redis_is_not_kept_queued_for_ever(tmp):
     which Redis has no trace any more (it ended while the channel was
     away and its record went with result_max or result_ttl; here its
     entry is taken out by hand) is forgotten, not kept queued for ever:
-    result answers not_found and the counters let it go."""
+    result answers not_found, the counters let it go, and the waits for
+    it (a result and a submit_many, neither with a timeout) are answered
+    not_found at once rather than never."""
     cluster_authkey(tmp)
     with Redisd(tmp) as redis:
         gw = Node(tmp, "gw", redis, workers=0)
         j = gw.ask({"op": "submit", "pool": "p", "data": "x"})["id"]
         assert states(redis, [j]) == {j: "queued"}
+        waiter = connect(gw.dir)
+        waiter.send_bytes(json.dumps({"op": "result", "id": j,
+                                      "wait": True}).encode())
+        batch = connect(gw.dir)
+        batch.send_bytes(json.dumps({"op": "submit_many", "pool": "p",
+                                     "wait": True, "jobs": [{"data": 1},
+                                                            {"data": 2}]
+                                     }).encode())
         pre = "mpsup:{p}:"
-        (x,) = redis.cmd("SMEMBERS", pre + "e:" + j[:11])
-        redis.cmd("XDEL", pre + "q", x)
-        redis.cmd("DEL", pre + "e:" + j[:11])
-        redis.cmd("DECR", pre + "n")
+        wait_for(lambda: len(redis.cmd("XRANGE", pre + "q", "-", "+")) == 2,
+                 what="the batch's entry in Redis")
+        for x in redis.cmd("XRANGE", pre + "q", "-", "+"):
+            redis.cmd("XDEL", pre + "q", x[0])
+        for k in redis.cmd("KEYS", pre + "e:*"):
+            redis.cmd("DEL", k)
+        redis.cmd("SET", pre + "n", "0")
         assert gw.ask({"op": "result", "id": j})["job"]["state"] == "queued"
+        assert not waiter.poll(0.5), "the wait was answered too soon"
         redis.cmd("CLIENT", "KILL", "TYPE", "pubsub")
         gw.sup.wait_log("job %s ended elsewhere and its record left Redis"
                         % j)
+        assert waiter.poll(10), "the wait for a job gone was not answered"
+        rep = json.loads(waiter.recv_bytes())
+        assert rep["error"] == "not_found" and rep["id"] == j, rep
+        assert batch.poll(10), "the batch's wait was not answered"
+        rep = json.loads(batch.recv_bytes())
+        assert rep["error"] == "not_found" and "record expired" in \
+            rep["message"], rep
         rep = gw.ask({"op": "result", "id": j})
         assert rep["error"] == "not_found", rep
         st = gw.ask({"op": "status"})["status"]
         (pool,) = [p for p in st["pools"] if p["name"] == "p"]
         assert pool["jobs"]["submitted"] == 0 and \
             pool["jobs"]["queued"] == 0, pool
+        # The connections that waited go on serving requests.
+        assert request(waiter, {"op": "status"})["ok"]
+        assert request(batch, {"op": "status"})["ok"]
+        waiter.close()
+        batch.close()
         assert gw.sup.stop() == 0
 
 
