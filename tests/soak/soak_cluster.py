@@ -3,14 +3,17 @@
 
 A private redis-server (AOF, appendfsync always) and two nodes of a
 stream pool. Four clients submit batches (keys, priorities, delays) to
-either node; one reads, waits and cancels through both; one kills
-workers and reloads nodes. A third of the way in, Redis is killed with
+either node; one reads, waits and cancels through both; one keeps
+eight waits without a timeout open through both; one kills workers and
+reloads nodes. A third of the way in, Redis is killed with
 SIGKILL and restarted on its AOF; two thirds in, node b is. Every
 submit must be answered ok or with an error its op may give. Then
 every job acknowledged must end (through node a), no job may have run
-more often than its record's attempts, both nodes must stop with 0, and
+more often than its record's attempts, every wait still open must be
+answered (with the job ended, or not_found once its record is gone), both nodes must stop with 0, and
 no sanitizer report.
 """
+import json
 import os
 import random
 import signal
@@ -19,6 +22,7 @@ import time
 from collections import Counter
 
 import soaklib
+from multiprocessing.connection import wait as wait_ready
 from harness import connect, request, wait_for, worker_pids  # noqa: E402
 from redisd import Redisd  # noqa: E402
 import test_cluster as TC  # noqa: E402
@@ -27,6 +31,7 @@ MAY_FAIL = {
     "submit": {"queue_full", "unavailable"},
     "result": {"not_found", "timeout", "unavailable"},
     "cancel": {"not_found", "bad_request", "unavailable"},
+    "wait": {"not_found", "unavailable"},
     "status": set(),
 }
 ENDED = ("done", "failed", "timed_out", "cancelled")
@@ -90,6 +95,51 @@ def reader(run, nodes, acked):
             run.count("reader:connection_lost")
             time.sleep(0.2)
         time.sleep(0.003)
+
+
+def wait_answered(run, waits, c):
+    """The answer to the wait open on c: an ended job, or an error a
+    wait may give; the connection is closed either way."""
+    name, i = waits.pop(c)
+    try:
+        r = answered(run, "wait", json.loads(c.recv_bytes()))
+        if r.get("ok") and r["job"]["state"] not in ENDED:
+            raise AssertionError("wait for %s through %s: %r" % (i, name, r))
+    except (EOFError, OSError):
+        run.count("wait:connection_lost")   # node b restarting
+    c.close()
+
+
+def waiter(run, nodes, acked, waits):
+    """Waits with no timeout, each on a connection of its own, through
+    either node: each is answered when its job ends (or once its record
+    is gone), never left open; what is open at the end is checked then."""
+    rng = random.Random(run.a.seed * 17)
+    while run.running():
+        if len(waits) < 8 and acked:
+            name, i = rng.choice("ab"), rng.choice(tuple(acked))
+            try:
+                c = connect(nodes[name].dir, timeout=2)
+                c.send_bytes(json.dumps({"op": "result", "id": i,
+                                         "wait": True}).encode())
+                waits[c] = (name, i)
+            except (EOFError, OSError, AssertionError):
+                run.count("wait:connection_lost")
+        for c in wait_ready(list(waits), timeout=0.05) if waits else ():
+            wait_answered(run, waits, c)
+        time.sleep(0.01)
+
+
+def waits_answered(run, waits, redis):
+    """Every job has ended: each wait still open must be answered."""
+    end = time.monotonic() + 30
+    while waits and time.monotonic() < end:
+        for c in wait_ready(list(waits), timeout=0.5):
+            wait_answered(run, waits, c)
+    if waits:
+        run.fail("%d waits never answered, e.g. %s" % (len(waits), [
+            (name, i, TC.record(redis, i)) for name, i in
+            list(waits.values())[:3]]))
 
 
 def operator(run, nodes):
@@ -157,11 +207,13 @@ def main():
     run = soaklib.Run("cluster", a)
     TC.cluster_authkey(run.dir)
     acked = set()
+    waits = {}
 
     def load(redis, nodes):
         threads = [run.thread(submitter, run, nodes, acked, n)
                    for n in range(4)]
         threads += [run.thread(reader, run, nodes, acked),
+                    run.thread(waiter, run, nodes, acked, waits),
                     run.thread(operator, run, nodes)]
         # Restarts from this thread: redisd's children die with the
         # thread that started them (PR_SET_PDEATHSIG).
@@ -195,6 +247,8 @@ def main():
             load(redis, nodes)
             if not run.errors:
                 all_ended(run, nodes, acked, redis)
+            if not run.errors:
+                waits_answered(run, waits, redis)
             for n in "ab":
                 if nodes[n].sup.proc.poll() is None and \
                         nodes[n].sup.stop() != 0:
