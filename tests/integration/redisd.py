@@ -18,7 +18,9 @@ through harness.spawn() (its own process group, killed when the test
 ends, pass or fail), every instance still running when Python exits is
 killed by an atexit handler, and the server gets SIGKILL from the kernel
 if the Python process that started it dies (PR_SET_PDEATHSIG), even by
-SIGKILL.
+SIGKILL. (That signal comes when the *thread* that forked the server
+ends, so a server started or restarted from any thread but the main one
+is forked by a thread that lasts as long as the process.)
 
 cmd(*args) is a minimal RESP2 client: arguments are str (UTF-8), bytes or
 int; replies decode to str (status), bytes (bulk), int, list, or None (nil);
@@ -63,6 +65,38 @@ def _die_with_parent(parent):
         if os.getppid() != parent:
             os._exit(1)
     return set_it
+
+
+_forker = None
+_forker_lock = threading.Lock()
+
+
+def _forker_loop(q):
+    while True:
+        fn, done = q.get()
+        try:
+            done.put((True, fn()))
+        except BaseException as e:  # noqa: BLE001 (raised in the caller)
+            done.put((False, e))
+
+
+def _in_lasting_thread(fn):
+    """fn() in a thread that ends only with the process: the main one,
+    or a daemon thread kept for forking (see the module's note)."""
+    global _forker
+    if threading.current_thread() is threading.main_thread():
+        return fn()
+    with _forker_lock:
+        if _forker is None:
+            _forker = queue.Queue()
+            threading.Thread(target=_forker_loop, args=(_forker,),
+                             daemon=True).start()
+    done = queue.Queue()
+    _forker.put((fn, done))
+    ok, value = done.get()
+    if not ok:
+        raise value
+    return value
 
 
 def free_port():
@@ -200,10 +234,10 @@ class Redisd:
 
     def _spawn(self):
         self._write_conf()
-        self.proc = harness.spawn(
+        self.proc = _in_lasting_thread(lambda: harness.spawn(
             [REDIS_SERVER, self.conf_path], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=self.dir, preexec_fn=_die_with_parent(os.getpid()))
+            cwd=self.dir, preexec_fn=_die_with_parent(os.getpid())))
         _live.add(self)
 
     def _ping(self):

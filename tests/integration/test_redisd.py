@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -215,6 +217,23 @@ def test_a_dying_test_process_leaves_no_server(tmp):
         p.wait(10)
         wait_for(lambda: not pid_alive(pid), timeout=5,
                  what="redis-server %d to go with its test (%s)" % (pid, how))
+
+
+def test_a_server_started_from_a_helper_thread_outlives_it(tmp):
+    """The parent-death signal fires when the thread that forked the
+    server ends: a server started, or restarted, from a test's helper
+    thread must live on after that thread returns."""
+    r = Redisd(tmp)
+    try:
+        for step in (r.start, r.restart):
+            t = threading.Thread(target=step)
+            t.start()
+            t.join(30)
+            time.sleep(0.3)
+            assert pid_alive(r.pid), "redis-server died with the thread"
+            assert r.cmd("PING") == "PONG"
+    finally:
+        r.stop()
 
 
 if __name__ == "__main__":

@@ -215,8 +215,6 @@ def main():
         threads += [run.thread(reader, run, nodes, acked),
                     run.thread(waiter, run, nodes, acked, waits),
                     run.thread(operator, run, nodes)]
-        # Restarts from this thread: redisd's children die with the
-        # thread that started them (PR_SET_PDEATHSIG).
         t0 = time.monotonic()
         redis_at, node_at = t0 + a.seconds * 0.3, t0 + a.seconds * 0.6
         while run.running():
