@@ -48,6 +48,11 @@ void	request_submit_reply(struct exec *, struct job **, size_t n,
 /* Answer r with a job's record, now or once it ends (wait). */
 void	request_reply_job(struct supervisor *, struct reply *, struct job *,
 	    int wait, double timeout);
+/*
+ * mpsup stops, its connections about to close: every wait still open is
+ * answered shutting_down (not cut off), naming what had not ended.
+ */
+void	request_waits_stop(void);
 
 /*
  * Cluster (request_cluster.c): result and cancel of a job this node does

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,8 @@ struct wait_record {
 
 /* A reply waiting for one or more jobs to finish. */
 struct wait {
+	TAILQ_ENTRY(wait)	 entry;		/* in waits_open, once armed */
+	int			 open;
 	struct supervisor	*sv;
 	struct reply		*reply;
 	ev_timer		 timer;
@@ -64,11 +68,16 @@ struct submit_ack {
 	double			 timeout;
 };
 
+/* The waits armed and not answered yet: a stop answers them. */
+static TAILQ_HEAD(, wait) waits_open = TAILQ_HEAD_INITIALIZER(waits_open);
+
 static void
 wait_free(struct wait *wt)
 {
 	size_t	i;
 
+	if (wt->open)
+		TAILQ_REMOVE(&waits_open, wt, entry);
 	if (wt->has_timer)
 		ev_timer_stop(wt->sv->loop, &wt->timer);
 	for (i = 0; i < wt->njobs; i++)
@@ -150,6 +159,44 @@ wait_take_record(struct wait *wt, size_t i, const struct job *job)
 }
 
 /*
+ * Answer the wait with an error and end it. The message (plain text, no
+ * quote) is the many form's; a wait for one job says "job ID" instead,
+ * and names it in "id" too.
+ */
+static void
+wait_fail(struct wait *wt, const char *code, const char *many,
+    const char *one)
+{
+	struct buf	*b;
+
+	if (wt->many)
+		request_reply_error(wt->reply, code, "%s", many);
+	else {
+		b = reply_body(wt->reply);
+		buf_reset(b);
+		buf_appendf(b, "{\"ok\":false,\"error\":\"%s\",\"message\":"
+		    "\"job %s %s\",\"id\":\"%s\"}", code, wt->ids[0], one,
+		    wt->ids[0]);
+		reply_done(wt->reply);
+	}
+	wait_free(wt);
+}
+
+/* The client's "timeout" passed first: answer timeout. */
+static void
+wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct wait	*wt = t->data;
+	char		*many;
+
+	wt->has_timer = 0;
+	xasprintf(&many, "%zu of %zu jobs still unfinished", wt->pending,
+	    wt->njobs);
+	wait_fail(wt, "timeout", many, "has not finished");
+	free(many);
+}
+
+/*
  * Job i is gone with no record to come (it ended on another node and its
  * record left Redis before this one heard of the end): the wait cannot
  * be answered with it, so it ends now, not at its timeout (or never).
@@ -157,22 +204,28 @@ wait_take_record(struct wait *wt, size_t i, const struct job *job)
 static void
 wait_gone(struct wait *wt, size_t i)
 {
-	struct buf	*b;
+	char	*many;
 
-	if (wt->many)
-		request_reply_error(wt->reply, "not_found", "job %s ended "
-		    "elsewhere and its record expired before its end was "
-		    "heard here", wt->ids[i]);
-	else {
-		b = reply_body(wt->reply);
-		buf_reset(b);
-		buf_appendf(b, "{\"ok\":false,\"error\":\"not_found\","
-		    "\"message\":\"job %s ended elsewhere and its record "
-		    "expired before its end was heard here\",\"id\":\"%s\"}",
-		    wt->ids[0], wt->ids[0]);
-		reply_done(wt->reply);
+	xasprintf(&many, "job %s ended elsewhere and its record expired "
+	    "before its end was heard here", wt->ids[i]);
+	wait_fail(wt, "not_found", many, "ended elsewhere and its record "
+	    "expired before its end was heard here");
+	free(many);
+}
+
+void
+request_waits_stop(void)
+{
+	struct wait	*wt;
+	char		*many;
+
+	while ((wt = TAILQ_FIRST(&waits_open)) != NULL) {
+		xasprintf(&many, "mpsup is stopping: %zu of %zu jobs have not "
+		    "ended", wt->pending, wt->njobs);
+		wait_fail(wt, "shutting_down", many, "has not ended and mpsup "
+		    "is stopping");
+		free(many);
 	}
-	wait_free(wt);
 }
 
 /* One awaited job ended (or, NULL, is gone). */
@@ -191,28 +244,6 @@ wait_job_cb(struct job_waiter *jw, struct job *job)
 		wait_complete(wt);
 }
 
-/* The client's "timeout" passed first: answer timeout. */
-static void
-wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	struct wait	*wt = t->data;
-	struct reply	*r = wt->reply;
-	struct buf	*b;
-
-	wt->has_timer = 0;
-	if (wt->many)
-		request_reply_error(r, "timeout", "%zu of %zu jobs still unfinished",
-		    wt->pending, wt->njobs);
-	else {
-		b = reply_body(r);
-		buf_reset(b);
-		buf_appendf(b, "{\"ok\":false,\"error\":\"timeout\",\"message\":"
-		    "\"job %s has not finished\",\"id\":\"%s\"}", wt->ids[0],
-		    wt->ids[0]);
-		reply_done(r);
-	}
-	wait_free(wt);
-}
 
 /* The connection went away while the reply waited. */
 static void
@@ -285,6 +316,8 @@ wait_arm(struct wait *wt, double timeout)
 		wait_complete(wt);
 		return;
 	}
+	TAILQ_INSERT_TAIL(&waits_open, wt, entry);
+	wt->open = 1;
 	if (timeout >= 0) {
 		ev_timer_init(&wt->timer, wait_timeout_cb, timeout, 0);
 		wt->timer.data = wt;

@@ -330,6 +330,51 @@ def test_stop_op_stops_supervisor(tmp):
     assert not os.path.exists(os.path.join(tmp, "mpsup.sock"))
 
 
+def test_a_stop_answers_the_waits_still_open_with_shutting_down(tmp):
+    """A client waiting for a job when mpsup stops is told so, naming
+    the job, rather than finding its connection closed: a result wait on
+    a running job that outlives shutdown_timeout, a submit -w and a
+    submit_many -w (pickled) still queued behind it. A wait whose job
+    ends while mpsup stops gets the job."""
+    write(os.path.join(tmp, "w.py"), PY_WORKER)
+    sup = Supervisor(tmp, config("supervisor", legacy_md5="yes",
+                                 extra="shutdown_timeout = 1s\n") +
+                     config("pool_python", name="py", workers=1))
+    c = connect(tmp)
+    short = request(c, {"op": "submit", "pool": "py",
+                        "data": {"sleep": 0.5, "then": 1}})["id"]
+    long_ = request(c, {"op": "submit", "pool": "py",
+                        "data": {"sleep": 60}})["id"]
+    waits = {}
+    for name, req in (("short", {"op": "result", "id": short, "wait": True}),
+                      ("long", {"op": "result", "id": long_, "wait": True}),
+                      ("submit", {"op": "submit", "pool": "py", "data": 1,
+                                  "wait": True})):
+        waits[name] = connect(tmp)
+        waits[name].send_bytes(json.dumps(req).encode())
+    waits["many"] = connect(tmp)
+    waits["many"].send({"op": "submit_many", "pool": "py", "wait": True,
+                        "jobs": [{"data": 2}, {"data": 3}]})
+    wait_for(lambda: request(c, {"op": "result", "id": short})["job"]
+             ["state"] == "running", what="the first job running")
+    os.kill(sup.pid, signal.SIGTERM)
+    replies = {n: json.loads(w.recv_bytes()) if n != "many" else w.recv()
+               for n, w in waits.items()}
+    assert replies["short"]["ok"] and \
+        replies["short"]["job"]["result"] == 2, replies["short"]
+    for n in ("long", "submit"):
+        r = replies[n]
+        assert r["ok"] is False and r["error"] == "shutting_down", r
+        assert r["id"] in r["message"] and "stopping" in r["message"], r
+    assert replies["long"]["id"] == long_
+    r = replies["many"]
+    assert r["ok"] is False and r["error"] == "shutting_down", r
+    assert "2 of 2 jobs have not ended" in r["message"], r
+    assert sup.wait(20) == 0
+    for w in waits.values():
+        w.close()
+
+
 def test_authkey_file_created_private_and_insecure_refused(tmp):
     sup = Supervisor(tmp, stream_pool(tmp))
     connect(tmp).close()

@@ -180,7 +180,9 @@ def test_supervisor_stopped_mid_imap_raises(tmp):
             pass
         raise AssertionError("endless input ended")
     except mpsup.Error as e:
-        assert e.code == "connection", e
+        # Its waits are answered shutting_down at the stop; its submit
+        # connection may close first (the module's "connection").
+        assert e.code in ("shutting_down", "connection"), e
     assert time.monotonic() - t0 < 10
     assert sup.wait(15) == 0
     p.terminate()
