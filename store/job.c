@@ -674,7 +674,7 @@ job_waiter_add(struct job *job, struct job_waiter *w)
 }
 
 void
-job_waiters_gone(struct job *job)
+job_waiters_gone(struct job *job, const char *why)
 {
 	struct job_waiter	*w;
 
@@ -683,6 +683,7 @@ job_waiters_gone(struct job *job)
 	while ((w = LIST_FIRST(&job->ext->waiters)) != NULL) {
 		LIST_REMOVE(w, entry);
 		w->job = NULL;
+		w->gone = why;
 		w->cb(w, NULL);
 	}
 }

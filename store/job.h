@@ -90,13 +90,15 @@ struct job_owner {
 /*
  * Someone waiting for a job to finish (a client's result/submit -w): cb
  * is called once, with the job when it ends, or with NULL when it is
- * gone and no record of it will come (job_waiters_gone()).
+ * gone and no record of it will come (job_waiters_gone(), which sets
+ * `gone` first).
  */
 struct job_waiter {
 	LIST_ENTRY(job_waiter)	 entry;
 	struct job		*job;
 	void			(*cb)(struct job_waiter *, struct job *);
 	void			*arg;
+	const char		*gone;
 };
 
 /*
@@ -367,9 +369,11 @@ void		 job_flight_end(int failed);
 void		 job_waiter_add(struct job *, struct job_waiter *);
 /*
  * The job will not end here and no record of it will come (a cluster's
- * shadow whose job left Redis): every waiter is told, with a NULL job.
+ * shadow whose job left Redis, a submit Redis did not answer): every
+ * waiter is told, with a NULL job and `gone` set to why, an error code,
+ * ": " and what became of the job ("not_found: ended elsewhere ...").
  */
-void		 job_waiters_gone(struct job *);
+void		 job_waiters_gone(struct job *, const char *why);
 void		 job_waiter_remove(struct job_waiter *);
 
 /* Give a new job its flow fields (group copied). */

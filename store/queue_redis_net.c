@@ -112,7 +112,9 @@ qr_accept(struct job *job)
 /*
  * Answered no: forgotten, uncounted. A job that moved on meanwhile (it
  * ran, here or elsewhere: Redis did take it before the link dropped)
- * stays; its client was told "unavailable", which promises nothing.
+ * stays; its client was told "unavailable", which promises nothing, and
+ * so is whoever waits for it here (it was listed, with its id, by
+ * `jobs`): nothing here will hear of it again.
  */
 static void
 qr_refuse(struct job *job)
@@ -120,9 +122,11 @@ qr_refuse(struct job *job)
 	struct queue_pool	*qp = job_queue_pool(job);
 
 	qp->rejected++;
-	if ((job_seg(job) & QR_SENT) == 0 || job_state_terminal(job->state) ||
-	    job_x(job)->waiters.lh_first != NULL)
+	if ((job_seg(job) & QR_SENT) == 0 || job_state_terminal(job->state))
 		return;
+	job_waiters_gone(job, "unavailable: was not acknowledged: the "
+	    "cluster's Redis did not answer its submit, which may or may not "
+	    "have reached it");
 	qp->submitted--;
 	qp->jobs.state[job->state]--;
 	job_table_remove(job);

@@ -540,7 +540,8 @@ qr_shadow_gone(struct job *job)
 		return;
 	log_info("cluster: job %s ended elsewhere and its record left Redis "
 	    "before this node heard of its end: forgotten", job->id);
-	job_waiters_gone(job);
+	job_waiters_gone(job, "not_found: ended elsewhere and its record "
+	    "expired before its end was heard here");
 	qp->submitted--;
 	qp->jobs.state[job->state]--;
 	job_table_remove(job);

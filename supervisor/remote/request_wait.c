@@ -197,20 +197,22 @@ wait_timeout_cb(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 /*
- * Job i is gone with no record to come (it ended on another node and its
- * record left Redis before this one heard of the end): the wait cannot
- * be answered with it, so it ends now, not at its timeout (or never).
+ * Job i is gone with no record to come (see job_waiters_gone(): why is
+ * "CODE: what became of it"): the wait ends now, not at its timeout (or
+ * never), with that error.
  */
 static void
-wait_gone(struct wait *wt, size_t i)
+wait_gone(struct wait *wt, size_t i, const char *why)
 {
-	char	*many;
+	const char	*what = strstr(why, ": ");
+	char		*code, *many;
 
-	xasprintf(&many, "job %s ended elsewhere and its record expired "
-	    "before its end was heard here", wt->ids[i]);
-	wait_fail(wt, "not_found", many, "ended elsewhere and its record "
-	    "expired before its end was heard here");
+	code = xstrndup(why, what != NULL ? (size_t)(what - why) : strlen(why));
+	what = what != NULL ? what + 2 : "is gone";
+	xasprintf(&many, "job %s %s", wt->ids[i], what);
+	wait_fail(wt, code, many, what);
 	free(many);
+	free(code);
 }
 
 void
@@ -236,7 +238,7 @@ wait_job_cb(struct job_waiter *jw, struct job *job)
 	size_t		 i = (size_t)(jw - wt->waiters);
 
 	if (job == NULL) {
-		wait_gone(wt, i);
+		wait_gone(wt, i, jw->gone);
 		return;
 	}
 	wait_take_record(wt, i, job);

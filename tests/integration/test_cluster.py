@@ -368,6 +368,46 @@ def test_a_job_gone_from_redis_is_not_kept_queued_for_ever(tmp):
         assert gw.sup.stop() == 0
 
 
+def test_a_wait_on_a_job_whose_submit_redis_never_answered_ends(tmp):
+    """A job whose submit is on its way to Redis is listed by `jobs`
+    (queued), so a client can wait for it by id. When the link to Redis
+    is lost before Redis answers, the submit is refused (unavailable)
+    and the node forgets the job: the wait (no timeout) is answered
+    unavailable too, naming the job, not left open for ever with the job
+    counted as queued."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis, SlowReplies(redis, 2.0) as slow:
+        n = Node(tmp, "n", redis, workers=1, url=slow.url)
+        sub = connect(n.dir)
+        sub.send_bytes(json.dumps({"op": "submit", "pool": "p",
+                                   "data": 1}).encode())
+        listed = []
+        wait_for(lambda: listed.extend(n.ask({"op": "jobs"})["jobs"]) or
+                 listed, timeout=1.5, interval=0.02,
+                 what="the job listed while its submit is on its way")
+        (job,) = listed
+        assert job["state"] == "queued", job
+        waiter = connect(n.dir)
+        waiter.send_bytes(json.dumps({"op": "result", "id": job["id"],
+                                      "wait": True}).encode())
+        assert not sub.poll(0.1), "Redis's answer came too soon"
+        slow.close()
+        assert sub.poll(10), "the submit was not answered"
+        rep = json.loads(sub.recv_bytes())
+        assert rep["error"] == "unavailable", rep
+        assert waiter.poll(10), "the wait for the refused job was not answered"
+        rep = json.loads(waiter.recv_bytes())
+        assert rep["error"] == "unavailable" and rep["id"] == job["id"], rep
+        assert job["id"] in rep["message"], rep
+        st = n.ask({"op": "status"})["status"]
+        (pool,) = [p for p in st["pools"] if p["name"] == "p"]
+        assert pool["jobs"]["submitted"] == 0 and \
+            pool["jobs"]["queued"] == 0, pool
+        sub.close()
+        waiter.close()
+        assert n.sup.stop() == 0
+
+
 def test_a_wait_hears_an_end_that_comes_before_its_answer(tmp):
     """b's answers from Redis come late (a proxy holds them 0.6 s) and
     its channel does not: the end of a job b waits for reaches b before
