@@ -409,6 +409,7 @@ remote_service_status(void *state, struct buf *b)
 static void
 remote_service_free(void *state)
 {
+	request_cluster_stop();
 	request_waits_stop();
 	listener_free(state);
 	request_follow_shutdown();

@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +31,11 @@ struct cluster_op {
 	int			 wait;
 	double			 timeout;
 	char			*id;		/* as the client wrote it */
+	TAILQ_ENTRY(cluster_op)	 entry;		/* in ops_open */
 };
+
+/* The ops waiting for Redis, answered at a stop (request_cluster_stop). */
+static TAILQ_HEAD(, cluster_op) ops_open = TAILQ_HEAD_INITIALIZER(ops_open);
 
 static void
 cluster_op_abort_cb(struct reply *r, void *arg)
@@ -37,6 +43,7 @@ cluster_op_abort_cb(struct reply *r, void *arg)
 	struct cluster_op	*op = arg;
 
 	queue_fetch_cancel(op->fe);
+	TAILQ_REMOVE(&ops_open, op, entry);
 	free(op->id);
 	free(op);
 }
@@ -70,6 +77,7 @@ cluster_op_done(struct cluster_op *op, struct job *job, const char *state,
 	struct supervisor *sv = op->sv;
 
 	reply_set_abort(r, NULL, NULL);
+	TAILQ_REMOVE(&ops_open, op, entry);
 	free(op);
 	if (err != NULL)
 		cluster_unavailable(r);
@@ -135,6 +143,7 @@ cluster_op_new(struct exec *x, int cancel)
 	if (op->id == NULL)
 		op->id = xstrdup("?");
 	reply_set_abort(x->reply, cluster_op_abort_cb, op);
+	TAILQ_INSERT_TAIL(&ops_open, op, entry);
 	return op;
 }
 
@@ -182,4 +191,33 @@ request_cluster_cancel(struct exec *x, struct job *job)
 		op->fe = queue_fetch(dispatch_queue(), op->id, JOB_ID_LEN, 0,
 		    cluster_fetched_cb, op);
 	return cluster_sent(op);
+}
+
+/*
+ * mpsup stops before Redis answered: the client is told so rather than
+ * cut off. A cancel may or may not have reached Redis, and says so.
+ */
+void
+request_cluster_stop(void)
+{
+	struct cluster_op	*op;
+	struct reply		*r;
+
+	while ((op = TAILQ_FIRST(&ops_open)) != NULL) {
+		TAILQ_REMOVE(&ops_open, op, entry);
+		queue_fetch_cancel(op->fe);
+		r = op->reply;
+		reply_set_abort(r, NULL, NULL);
+		if (op->cancel)
+			request_reply_error(r, "shutting_down", "mpsup is "
+			    "stopping before the cluster's Redis answered: "
+			    "the cancel of job %s may or may not have taken "
+			    "effect", op->id);
+		else
+			request_reply_error(r, "shutting_down", "mpsup is "
+			    "stopping before the cluster's Redis answered for "
+			    "job %s", op->id);
+		free(op->id);
+		free(op);
+	}
 }

@@ -61,6 +61,8 @@ void	request_waits_stop(void);
  */
 int	request_cluster_result(struct exec *);
 int	request_cluster_cancel(struct exec *, struct job *);
+/* mpsup stops: each one still waiting for Redis answers shutting_down. */
+void	request_cluster_stop(void);
 
 /* Handlers of the op table (request_dead.c). */
 void	exec_dead(struct exec *);

@@ -408,6 +408,39 @@ def test_a_wait_on_a_job_whose_submit_redis_never_answered_ends(tmp):
         assert n.sup.stop() == 0
 
 
+def test_a_stop_answers_a_result_and_a_cancel_redis_has_not_answered(tmp):
+    """b asks Redis for a job that a runs (a wait for its result, a
+    cancel), and Redis's answers come late: told to stop, b waits a few
+    seconds for them, then answers both shutting_down, naming the job
+    (the cancel may or may not have taken effect), rather than close the
+    connections without a word."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis, SlowReplies(redis, 0) as slow:
+        a = Node(tmp, "a", redis, workers=1)
+        b = Node(tmp, "b", redis, workers=0, url=slow.url)
+        j = a.ask({"op": "submit", "pool": "p", "data": 5})["id"]
+        wait_for(lambda: states(redis, [j]) == {j: "running"},
+                 what="the job running on a")
+        slow.delay = 8.0    # past the 3 s a stop waits for Redis
+        res, can = connect(b.dir), connect(b.dir)
+        res.send_bytes(json.dumps({"op": "result", "id": j,
+                                   "wait": True}).encode())
+        can.send_bytes(json.dumps({"op": "cancel", "id": j}).encode())
+        assert not res.poll(0.3) and not can.poll(0), "answered too soon"
+        b.sup.signal(signal.SIGTERM)
+        assert res.poll(10), "the result was not answered"
+        rep = json.loads(res.recv_bytes())
+        assert rep["error"] == "shutting_down" and j in rep["message"], rep
+        assert can.poll(5), "the cancel was not answered"
+        rep = json.loads(can.recv_bytes())
+        assert rep["error"] == "shutting_down" and j in rep["message"], rep
+        assert "may or may not" in rep["message"], rep
+        assert b.sup.wait() == 0
+        res.close()
+        can.close()
+        assert a.sup.stop() == 0
+
+
 def test_a_wait_hears_an_end_that_comes_before_its_answer(tmp):
     """b's answers from Redis come late (a proxy holds them 0.6 s) and
     its channel does not: the end of a job b waits for reaches b before
