@@ -25,7 +25,8 @@ from redisd import Redisd, SlowReplies  # noqa: E402
 
 # A stream worker that writes each id it finishes to done-NODE.txt (one
 # line each, appended whole), and sleeps `data` seconds when data is a
-# number above 0 (jobs that hold a worker for a while).
+# number above 0 (jobs that hold a worker for a while), or until the file
+# PATH exists when data is "hold:PATH".
 WORKER = r'''
 import json, os, sys, time
 log = open(os.environ["DONE_LOG"], "a", buffering=1)
@@ -34,6 +35,9 @@ for line in sys.stdin:
     d = job["data"]
     if isinstance(d, (int, float)) and not isinstance(d, bool) and d > 0:
         time.sleep(d)
+    if isinstance(d, str) and d.startswith("hold:"):
+        while not os.path.exists(d[5:]):
+            time.sleep(0.02)
     log.write(job["id"] + "\n")
     sys.stdout.write(json.dumps({"id": job["id"], "ok": True,
                                  "result": d}) + "\n")
@@ -723,10 +727,12 @@ def test_a_pool_removed_by_reload_gives_back_what_it_held(tmp):
             "env = DONE_LOG=%s\n" % (sys.executable,
                                      os.path.join(tmp, "done-q.txt"))
         a = Node(tmp, "a", redis, workers=1, prefetch=1, extra_pool=other)
-        # One entry: a takes it whole, runs the first job and holds the
-        # other 50 queued.
+        # One entry: a takes it whole, runs the first job (until the
+        # test lets it end) and holds the other 50 queued.
+        release = os.path.join(tmp, "release")
         ids = a.ask({"op": "submit_many", "pool": "p",
-                     "jobs": [{"data": 2}] + [{"data": 0}] * 50})["ids"]
+                     "jobs": [{"data": "hold:" + release}] +
+                     [{"data": 0}] * 50})["ids"]
         wait_for(lambda: states(redis, ids[:1]) == {ids[0]: "running"},
                  what="the first job running on a")
         time.sleep(0.5)
@@ -739,6 +745,7 @@ def test_a_pool_removed_by_reload_gives_back_what_it_held(tmp):
         assert p.returncode == 0, (p.stdout, p.stderr)
         a.sup.wait_log("cluster: pool p removed here: 50 jobs it held "
                        "went back to the cluster")
+        write(release, "")
         b = Node(tmp, "b", redis, workers=2)
         wait_for(lambda: set(states(redis, ids).values()) == {"done"},
                  timeout=30, what="every job done")
