@@ -300,7 +300,8 @@ store_sqlite_open(const char *path, int sync_full, int mode, char **cause)
 	 * for its own (a loop held in the commit lets the results collect in
 	 * the pipes, all started in the next commit). Same binary, alternated
 	 * (bench/README.md): full on the thread ran at half the end-to-end
-	 * rate; normal on the thread at 1.6 times (medians).
+	 * rate on a loaded machine, and no faster on a quiet one; normal on
+	 * the thread at 1.6 times (medians).
 	 */
 	if (!sync_full &&
 	    (s->async = store_async_start(store_sqlite_txn, s, &why)) == NULL) {
