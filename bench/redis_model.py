@@ -147,7 +147,9 @@ def model_scripts(p, scripts, jobs, batch):
             for i in ids:
                 if i[:11] not in slots:
                     slots.append(i[:11])
-            args += ["".join(ids), "".join(blobs), "".join(slots), ""]
+            # One request: its first entry begins the script's unit.
+            args += ["".join(ids), "".join(blobs), "".join(slots), "",
+                     "1" if e == 0 else ""]
         p.call("EVALSHA", sha["submit"], 2, KQ, KD, *args)
         taken = p.call("EVALSHA", sha["claim"], 1, KQ, PRE, ME, n)
         got = sum(len(dict(zip(f[::2], f[1::2]))[b"i"]) // 16

@@ -211,48 +211,71 @@
 
 /*
  * submit: KEYS stream, delayed; ARGV prefix, pool, max_queue, now,
- * consumer, then 4 per entry: IDS, BLOBS, SLOTS (as in an entry) and ""
+ * consumer, then 5 per entry: IDS, BLOBS, SLOTS (as in an entry), ""
  * or, for an entry of one job, "NOT_BEFORE\nKEYNAME" (its key's name ""
- * for none, else LEN:CLIENTKEY). Ids are unique by construction (each
- * live node has its own number). Returns how many jobs were accepted
- * when all were, else per job: "" accepted, "=ID" its key's job,
- * "!queue_full".
+ * for none, else LEN:CLIENTKEY), and "1" when the entry starts a unit,
+ * else "". A unit is one request's jobs (with those of the requests an
+ * entry joins it to): all of them are taken or, if the new jobs would
+ * pass max_queue, none. Ids are unique by construction (each live node
+ * has its own number). Returns how many jobs were accepted when all
+ * were, else per job: "" accepted, "=ID" its key's job, "!queue_full".
  */
 
 const char queue_redis_lua_submit[] =
 	LUA_COMMON
 	"local pre, pool, maxq, now, me = ARGV[1], ARGV[2],\n"
 	"  tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]\n"
-	"if #ARGV < 9 then return {} end\n"
+	"if #ARGV < 10 then return {} end\n"
 	"if redis.call('EXISTS', KEYS[1]) == 0 then\n"
 	"  redis.call('XGROUP', 'CREATE', KEYS[1], 'mpsup', '0', 'MKSTREAM')\n"
 	"end\n"
 	"local depth = tonumber(redis.call('GET', pre .. 'n') or '0') +\n"
 	"  redis.call('ZCARD', KEYS[2])\n"
-	"local out, nq, total = {}, 0, 0\n"
-	"for b = 6, #ARGV - 3, 4 do\n"
+	"local function keyname(ex)\n"
+	"  if ex == '' then return 0, '' end\n"
+	"  local t, k = string.match(ex, '^([^\\n]*)\\n(.*)$')\n"
+	"  return tonumber(t) or 0, k or ''\n"
+	"end\n"
+	"-- The new jobs of each unit: a key already known adds none.\n"
+	"local unit, adds, seen = {}, {}, {}\n"
+	"for b = 6, #ARGV - 4, 5 do\n"
+	"  if ARGV[b+4] ~= '' or #adds == 0 then adds[#adds+1] = 0 end\n"
+	"  unit[b] = #adds\n"
+	"  local _, kk = keyname(ARGV[b+3])\n"
+	"  local cnt = math.floor(#ARGV[b] / 16)\n"
+	"  if kk ~= '' then\n"
+	"    if seen[kk] or redis.call('EXISTS', pre .. 'k:' .. kk) == 1 then\n"
+	"      cnt = 0\n"
+	"    end\n"
+	"    seen[kk] = true\n"
+	"  end\n"
+	"  adds[#adds] = adds[#adds] + cnt\n"
+	"end\n"
+	"local fits = {}\n"
+	"for u = 1, #adds do\n"
+	"  fits[u] = depth + adds[u] <= maxq\n"
+	"  if fits[u] then depth = depth + adds[u] end\n"
+	"end\n"
+	"local out, nq = {}, 0\n"
+	"for b = 6, #ARGV - 4, 5 do\n"
 	"  local ib, bb, ks, ex = ARGV[b], ARGV[b+1], ARGV[b+2], ARGV[b+3]\n"
 	"  local cnt = math.floor(#ib / 16)\n"
-	"  if ex == '' and depth + cnt <= maxq then\n"
+	"  if not fits[unit[b]] then\n"
+	"    for k = 1, cnt do out[#out+1] = '!queue_full' end\n"
+	"  elseif ex == '' then\n"
 	"    local x = redis.call('XADD', KEYS[1], '*', 'o', me, 'i', ib,\n"
 	"      'b', bb, 'k', ks)\n"
 	"    index(pre, x, ks, 'SADD')\n"
 	"    for k = 1, cnt do out[#out+1] = '' end\n"
-	"    depth = depth + cnt\n"
 	"    nq = nq + cnt\n"
 	"  else\n"
 	"    local sids, sbs = split({'i', ib, 'b', bb})\n"
-	"    local nb, kk = 0, ''\n"
-	"    if ex ~= '' then\n"
-	"      local t, k = string.match(ex, '^([^\\n]*)\\n(.*)$')\n"
-	"      nb, kk = tonumber(t) or 0, k or ''\n"
-	"    end\n"
+	"    local nb, kk = keyname(ex)\n"
 	"    local ki, kb = {}, {}\n"
 	"    for k = 1, #sids do\n"
 	"      local id, old = sids[k], nil\n"
 	"      if kk ~= '' then old = redis.call('GET', pre .. 'k:' .. kk) end\n"
 	"      if old then out[#out+1] = '=' .. old\n"
-	"      elseif depth >= maxq then out[#out+1] = '!queue_full'\n"
 	"      else\n"
 	"        if kk ~= '' then redis.call('SET', pre .. 'k:' .. kk, id) end\n"
 	"        if nb > now then\n"
@@ -261,7 +284,6 @@ const char queue_redis_lua_submit[] =
 	"        else\n"
 	"          ki[#ki+1] = id; kb[#kb+1] = sbs[k]; nq = nq + 1\n"
 	"        end\n"
-	"        depth = depth + 1\n"
 	"        out[#out+1] = ''\n"
 	"      end\n"
 	"    end\n"

@@ -262,10 +262,35 @@ qr_entry_args(struct redis_args *a, struct job **jobs, size_t n,
 	redis_args_close(a);
 }
 
-/* Send the jobs of rp among the round's, in one script call. */
+/*
+ * Each job's request, numbered in push order: the acks' marks bound them
+ * (jobs pushed after the last ack, with none of their own, share one).
+ */
+static size_t *
+qr_requests(const struct qr_round *rd)
+{
+	const struct queue_ack	*a = TAILQ_FIRST(&rd->acks);
+	size_t			*req, i, r = 0;
+
+	req = xcalloc(rd->n ? rd->n : 1, sizeof *req);
+	for (i = 0; i < rd->n; i++) {
+		while (a != NULL && rd->marks[i] > a->mark) {
+			a = TAILQ_NEXT(a, entry);
+			r++;
+		}
+		req[i] = r;
+	}
+	return req;
+}
+
+/*
+ * Send the jobs of rp among the round's, in one script call. A request's
+ * jobs go in one call, even past QR_BATCH_MAX, so that the script takes
+ * all of them or none (SPEC: a submit_many is all or nothing).
+ */
 static void
 qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
-    struct job **jobs, size_t n)
+    struct job **jobs, size_t n, const size_t *req)
 {
 	struct qr_batch		*b = xcalloc(1, sizeof *b);
 	struct redis_args	 a;
@@ -285,15 +310,20 @@ qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
 	qr_put_time(redis_args_open(&a), ev_now(qr->q->loop));
 	redis_args_close(&a);
 	redis_args_str(&a, qr->consumer);
-	for (i = 0; i < n && b->n < QR_BATCH_MAX; i++) {
+	for (i = 0; i < n; i++) {
 		if (jobs[i] == NULL || job_queue_pool(jobs[i]) != rp->qp)
 			continue;
+		if (b->n >= QR_BATCH_MAX && req[i] != req[b->at[b->n - 1]])
+			break;
 		b->jobs[b->n] = jobs[i];
 		b->at[b->n++] = i;
 		jobs[i] = NULL;
 		qr_sent(b->jobs[b->n - 1]);
 	}
-	/* Runs of plain jobs in entries of QR_ENTRY_MAX, the others alone. */
+	/*
+	 * Runs of plain jobs in entries of QR_ENTRY_MAX, the others alone;
+	 * an entry that begins a request begins a unit of the script's.
+	 */
 	for (i = 0; i < b->n; i = at) {
 		at = i + 1;
 		if (!qr_special(b->jobs[i]))
@@ -301,6 +331,8 @@ qr_send_pool(struct queue_redis *qr, struct qr_round *rd, struct qr_pool *rp,
 			    !qr_special(b->jobs[at]))
 				at++;
 		qr_entry_args(&a, b->jobs + i, at - i, &scratch);
+		redis_args_str(&a, i == 0 || req[b->at[i]] != req[b->at[i - 1]] ?
+		    "1" : "");
 	}
 	buf_free(&scratch);
 	rd->left++;
@@ -317,7 +349,7 @@ qr_submit(struct queue_redis *qr)
 {
 	struct qr_round	*rd = xcalloc(1, sizeof *rd);
 	struct job	**jobs, *job;
-	size_t		  i, n = qr->npending;
+	size_t		  i, n = qr->npending, *req;
 
 	rd->qr = qr;
 	TAILQ_INIT(&rd->acks);
@@ -334,11 +366,13 @@ qr_submit(struct queue_redis *qr)
 		jobs[i] = job;
 	}
 	qr->npending = 0;
+	req = qr_requests(rd);
 	rd->left = 1;	/* until every batch is sent */
 	for (i = 0; i < n; i++)
 		if (jobs[i] != NULL)
 			qr_send_pool(qr, rd, qr_pool_of(qr,
-			    job_queue_pool(jobs[i])), jobs, n);
+			    job_queue_pool(jobs[i])), jobs, n, req);
+	free(req);
 	free(jobs);
 	if (--rd->left == 0)
 		qr_round_done(rd);

@@ -635,6 +635,44 @@ def test_max_queue_holds_across_the_cluster(tmp):
             n.kill9()
 
 
+def test_a_submit_many_near_max_queue_is_taken_whole_or_not_at_all(tmp):
+    """b puts 3 jobs in Redis's queue, which a's own count does not see:
+    a submit_many from a one job past what is left of max_queue then
+    passes a's check and not Redis's, and Redis takes none of its jobs
+    (before, it took them until the queue was full, and a said nothing
+    was accepted), keyed or not, also when the request is larger than
+    one script call's batch; a job whose key is known adds nothing, so
+    a batch of one and as many new jobs as fit is taken."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        a, b = (Node(tmp, name, redis, workers=1, prefetch=1,
+                     extra_pool="max_queue = 2504\n") for name in "ab")
+        held = [n.ask({"op": "submit", "pool": "p", "data": 20})["id"]
+                for n in (a, b)]
+        wait_for(lambda: set(states(redis, held).values()) == {"running"},
+                 what="both workers busy")
+        depth = lambda: int(redis.cmd("GET", "mpsup:{p}:n") or 0)  # noqa
+        k0 = [b.ask({"op": "submit", "pool": "p", "data": 0, "key": k})
+              for k in (None, None, "k0")]
+        assert all(r["ok"] for r in k0) and depth() == 3, (k0, depth())
+        room = 2504 - 3
+        for jobs in ([{"data": 1}] * (room + 1),
+                     [{"data": 1}] * (room - 1) + [{"data": 2, "key": "k1"},
+                                                   {"data": 3}],
+                     [{"data": 1, "key": "k1"}] + [{"data": 2}] * room):
+            rep = a.ask({"op": "submit_many", "pool": "p", "jobs": jobs})
+            assert rep["error"] == "queue_full", rep
+            assert "nothing was accepted" in rep["message"], rep
+            assert depth() == 3, (len(jobs), depth())
+        assert redis.cmd("EXISTS", "mpsup:{p}:k:7:defaultk1") == 0
+        rep = a.ask({"op": "submit_many", "pool": "p",
+                     "jobs": [{"data": 1, "key": "k0"}] + [{"data": 2}] * room})
+        assert rep.get("ok") and rep["ids"][0] == k0[2]["id"], str(rep)[:300]
+        assert depth() == 2504
+        for n in (a, b):
+            n.kill9()
+
+
 def test_submits_answer_unavailable_while_redis_cannot_be_reached(tmp):
     cluster_authkey(tmp)
     port = next(PORTS)
