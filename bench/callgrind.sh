@@ -7,7 +7,6 @@
 # after `make mpsup examples/echo_worker bench/bench_e2e`. STORE=sqlite
 # (and STORE_SYNC=normal|full) runs it with the SQLite store, the
 # database in OUTDIR.
-# after `make mpsup examples/echo_worker bench/bench_e2e`.
 # With MPSUP_CLUSTER=URL (a running Redis, e.g. unix:/path/redis.sock) the
 # supervisor is a one-node cluster on that Redis (node "callgrind"): the
 # cluster queue's cost per job on the node's side.
