@@ -181,8 +181,10 @@ qr_submit_cb(void *arg, redisReply *r)
 		    i < r->elements ? r->element[i] : NULL;
 		if (e == NULL || e->type != REDIS_REPLY_STRING) {
 			rd->fate[b->at[i]] = r == NULL ? "unavailable: the "
-			    "cluster's Redis went away" : "unavailable: Redis "
-			    "refused the submit";
+			    "link to the cluster's Redis was lost before it "
+			    "answered: the submit may or may not have been "
+			    "taken" : "unavailable: Redis refused the submit; "
+			    "nothing was accepted";
 			qr_refuse(job);
 		} else if (e->len == 0)
 			qr_accept(job);
@@ -192,10 +194,12 @@ qr_submit_cb(void *arg, redisReply *r)
 		else {
 			rd->fate[b->at[i]] = strcmp(e->str, "!queue_full") == 0 ?
 			    "queue_full: the pool's queue is full across the "
-			    "cluster (max_queue)" : e->str[0] == '=' ?
-			    "unavailable: the key's job is known here under "
-			    "another id" : "unavailable: Redis gave an answer "
-			    "this node does not know";
+			    "cluster (max_queue); nothing was accepted" :
+			    e->str[0] == '=' ? "unavailable: the key's job is "
+			    "known here under another id; nothing was "
+			    "accepted" : "unavailable: Redis gave an answer "
+			    "this node does not know: the submit may or may "
+			    "not have been taken";
 			qr_refuse(job);
 		}
 	}

@@ -448,12 +448,14 @@ submit_ack_cb(void *arg, const char *err)
 
 	reply_set_abort(r, NULL, NULL);
 	if (err != NULL) {
-		/* A cluster says which: "queue_full: ..." or "unavailable: ...". */
+		/*
+		 * A cluster says which, and whether the jobs may have been
+		 * taken: "queue_full: ..." or "unavailable: ...".
+		 */
 		if (strncmp(err, "queue_full: ", 12) == 0 ||
 		    strncmp(err, "unavailable: ", 13) == 0)
 			request_reply_error(r, err[0] == 'q' ? "queue_full" :
-			    "unavailable", "%s; nothing was accepted",
-			    strchr(err, ' ') + 1);
+			    "unavailable", "%s", strchr(err, ' ') + 1);
 		else
 			request_reply_error(r, "store_error", "the job%s could "
 			    "not be stored, nothing was accepted: %s",
