@@ -66,10 +66,14 @@ struct submit_ack {
 	int			 many;
 	struct wait		*wait;		/* or NULL: answer the ids */
 	double			 timeout;
+	TAILQ_ENTRY(submit_ack)	 entry;		/* in acks_open */
 };
 
 /* The waits armed and not answered yet: a stop answers them. */
 static TAILQ_HEAD(, wait) waits_open = TAILQ_HEAD_INITIALIZER(waits_open);
+/* The submits whose commit has not answered: a stop answers them too. */
+static TAILQ_HEAD(, submit_ack) acks_open =
+    TAILQ_HEAD_INITIALIZER(acks_open);
 
 static void
 wait_free(struct wait *wt)
@@ -89,6 +93,16 @@ wait_free(struct wait *wt)
 	free(wt->at);
 	free(wt->ids);
 	free(wt);
+}
+
+static void
+submit_ack_free(struct submit_ack *sa)
+{
+	TAILQ_REMOVE(&acks_open, sa, entry);
+	if (sa->wait != NULL)
+		wait_free(sa->wait);
+	free(sa->ids);
+	free(sa);
 }
 
 /* Job i's record, as the reply takes it. */
@@ -218,8 +232,22 @@ wait_gone(struct wait *wt, size_t i, const char *why)
 void
 request_waits_stop(void)
 {
-	struct wait	*wt;
-	char		*many;
+	struct submit_ack	*sa;
+	struct wait		*wt;
+	char			*many;
+
+	/*
+	 * A submit still waiting for its commit (a cluster's, whose Redis
+	 * did not answer while mpsup waited for it): it may have been taken.
+	 */
+	while ((sa = TAILQ_FIRST(&acks_open)) != NULL) {
+		dispatch_ack_cancel(sa->ack);
+		reply_set_abort(sa->reply, NULL, NULL);
+		request_reply_error(sa->reply, "shutting_down", "mpsup is "
+		    "stopping before the submit was acknowledged: its job%s "
+		    "may or may not have been taken", sa->n == 1 ? "" : "s");
+		submit_ack_free(sa);
+	}
 
 	while ((wt = TAILQ_FIRST(&waits_open)) != NULL) {
 		xasprintf(&many, "mpsup is stopping: %zu of %zu jobs have not "
@@ -402,15 +430,6 @@ submit_reply_ids(struct reply *r, submit_id_fn id, const void *v, size_t n,
 	reply_done(r);
 }
 
-static void
-submit_ack_free(struct submit_ack *sa)
-{
-	if (sa->wait != NULL)
-		wait_free(sa->wait);
-	free(sa->ids);
-	free(sa);
-}
-
 /* The connection went away before the commit. */
 static void
 submit_ack_abort_cb(struct reply *r, void *arg)
@@ -511,6 +530,7 @@ request_submit_reply(struct exec *x, struct job **jobs, size_t n, int many)
 		for (i = 0; i < n; i++)
 			memcpy(sa->ids[i], jobs[i]->id, JOB_ID_LEN + 1);
 	}
+	TAILQ_INSERT_TAIL(&acks_open, sa, entry);
 	sa->ack = dispatch_ack_new(submit_ack_cb, sa);
 	reply_set_abort(x->reply, submit_ack_abort_cb, sa);
 }

@@ -415,11 +415,12 @@ def test_a_wait_on_a_job_whose_submit_redis_never_answered_ends(tmp):
         assert n.sup.stop() == 0
 
 
-def test_a_stop_answers_a_result_and_a_cancel_redis_has_not_answered(tmp):
+def test_a_stop_answers_what_redis_has_not_answered(tmp):
     """b asks Redis for a job that a runs (a wait for its result, a
-    cancel), and Redis's answers come late: told to stop, b waits a few
-    seconds for them, then answers both shutting_down, naming the job
-    (the cancel may or may not have taken effect), rather than close the
+    cancel) and submits jobs (one, and a batch waited for), and Redis's
+    answers come late: told to stop, b waits a few seconds for them,
+    then answers each shutting_down (naming the job; a cancel or a
+    submit may or may not have taken effect), rather than close the
     connections without a word."""
     cluster_authkey(tmp)
     with Redisd(tmp) as redis, SlowReplies(redis, 0) as slow:
@@ -433,7 +434,14 @@ def test_a_stop_answers_a_result_and_a_cancel_redis_has_not_answered(tmp):
         res.send_bytes(json.dumps({"op": "result", "id": j,
                                    "wait": True}).encode())
         can.send_bytes(json.dumps({"op": "cancel", "id": j}).encode())
-        assert not res.poll(0.3) and not can.poll(0), "answered too soon"
+        sub, many = connect(b.dir), connect(b.dir)
+        sub.send_bytes(json.dumps({"op": "submit", "pool": "p",
+                                   "data": 0}).encode())
+        many.send_bytes(json.dumps({"op": "submit_many", "pool": "p",
+                                    "jobs": [{"data": 0}] * 3,
+                                    "wait": True}).encode())
+        assert not any(c.poll(0.3) for c in (res, can, sub, many)), \
+            "answered too soon"
         b.sup.signal(signal.SIGTERM)
         assert res.poll(10), "the result was not answered"
         rep = json.loads(res.recv_bytes())
@@ -442,9 +450,14 @@ def test_a_stop_answers_a_result_and_a_cancel_redis_has_not_answered(tmp):
         rep = json.loads(can.recv_bytes())
         assert rep["error"] == "shutting_down" and j in rep["message"], rep
         assert "may or may not" in rep["message"], rep
+        for c in (sub, many):
+            assert c.poll(5), "a submit was not answered"
+            rep = json.loads(c.recv_bytes())
+            assert rep["error"] == "shutting_down", rep
+            assert "may or may not have been taken" in rep["message"], rep
         assert b.sup.wait() == 0
-        res.close()
-        can.close()
+        for c in (res, can, sub, many):
+            c.close()
         assert a.sup.stop() == 0
 
 
