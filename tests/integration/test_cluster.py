@@ -689,6 +689,53 @@ def test_a_submit_many_near_max_queue_is_taken_whole_or_not_at_all(tmp):
             n.kill9()
 
 
+def test_racing_submits_at_max_queue_run_only_what_was_acknowledged(tmp):
+    """Four clients send batches to two nodes as fast as they are
+    answered, with max_queue far below what they send: many are refused
+    queue_full, and a node's own count never sees the other's jobs. No
+    job that ran may be one that no client was told was accepted (a
+    batch refused in part, said "nothing was accepted")."""
+    cluster_authkey(tmp)
+    with Redisd(tmp) as redis:
+        nodes = [Node(tmp, name, redis, workers=2, prefetch=1,
+                      extra_pool="max_queue = 40\n") for name in "ab"]
+        acked, answers, lock = set(), [], threading.Lock()
+        stop = time.monotonic() + 6
+
+        def client(n):
+            c = connect(nodes[n % 2].dir)
+            i = 0
+            while time.monotonic() < stop:
+                i += 1
+                jobs = [{"data": 0.005} for _ in range(1 + (i * 7 + n) % 15)]
+                if i % 5 == 0:
+                    jobs[0]["key"] = "c%d-%d" % (n, i)
+                r = request(c, {"op": "submit_many", "pool": "p",
+                                "jobs": jobs})
+                with lock:
+                    answers.append(r.get("error", "ok"))
+                    if r.get("ok"):
+                        acked.update(r["ids"])
+            c.close()
+
+        threads = [threading.Thread(target=client, args=(n,))
+                   for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        counts = {a: answers.count(a) for a in set(answers)}
+        assert set(counts) == {"ok", "queue_full"}, counts
+        assert counts["queue_full"] >= 10 and counts["ok"] >= 10, counts
+        wait_for(lambda: set(states(redis, sorted(acked)).values()) ==
+                 {"done"}, timeout=60, what="every acknowledged job done")
+        ran = set(done_ids(tmp))
+        assert ran - acked == set(), (len(ran - acked), counts)
+        assert int(redis.cmd("GET", "mpsup:{p}:n") or 0) == 0
+        for n in nodes:
+            assert n.sup.stop() == 0
+
+
 def test_submits_answer_unavailable_while_redis_cannot_be_reached(tmp):
     cluster_authkey(tmp)
     port = next(PORTS)
